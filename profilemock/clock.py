@@ -1,0 +1,57 @@
+"""The one clock of a server: real time, frozen at an instant, or offset from real time.
+
+Everything that depends on "now" (the 14-day events window, relative fixture timestamps,
+and later the rate limiter) reads this object, so a test can move time without sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class Clock:
+    """A controllable clock in integer nanoseconds since the Unix epoch."""
+
+    def __init__(
+        self,
+        frozen_at: int | None = None,
+        *,
+        source: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._source = source
+        self._frozen_at = frozen_at
+        self._offset = 0
+
+    @property
+    def frozen(self) -> bool:
+        """Whether the clock stands still until advanced."""
+        return self._frozen_at is not None
+
+    def now_ns(self) -> int:
+        """The current time of this clock."""
+        if self._frozen_at is not None:
+            return self._frozen_at
+        return self._source() + self._offset
+
+    def freeze(self, at_ns: int | None = None) -> None:
+        """Stop the clock at ``at_ns`` (default: where it is now)."""
+        self._frozen_at = self.now_ns() if at_ns is None else at_ns
+
+    def unfreeze(self) -> None:
+        """Let the clock run again from where it stands, offset from real time."""
+        if self._frozen_at is not None:
+            self._offset = self._frozen_at - self._source()
+            self._frozen_at = None
+
+    def advance(self, by_ns: int) -> None:
+        """Move the clock forward (or back, with a negative amount)."""
+        if self._frozen_at is not None:
+            self._frozen_at += by_ns
+        else:
+            self._offset += by_ns
+
+    def set_offset(self, offset_ns: int) -> None:
+        """Run at real time plus ``offset_ns``."""
+        self._frozen_at = None
+        self._offset = offset_ns

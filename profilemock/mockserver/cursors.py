@@ -1,0 +1,83 @@
+"""Cursor tokens in the real API's forms, and the cursor object of list responses.
+
+- traits: the first key of the next page, as is;
+- external_ids: the ``map_…`` id of the next mapping;
+- events: base64 of ``"<unix-nanoseconds>::<message_id>"`` of the next event;
+- links and profile lists: an opaque token that also names the list it belongs to, so a
+  cursor replayed against another list is a 400 rather than a silently wrong page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from typing import Any
+from urllib.parse import urlencode
+
+from multidict import MultiMapping
+
+from profilemock.mockserver.errors import invalid_request
+
+
+def bad_cursor(token: str) -> Exception:
+    return invalid_request(
+        f"The parameter `next` is not a valid cursor for this list: `{token}`. Pass the"
+        " `cursor.next` value of the previous page of the same list."
+    )
+
+
+def encode_event(timestamp_ns: int, message_id: str) -> str:
+    return base64.b64encode(f"{timestamp_ns}::{message_id}".encode()).decode()
+
+
+def decode_event(token: str) -> tuple[int, str]:
+    """``(timestamp_ns, message_id)`` from an events cursor, or a 400."""
+    try:
+        text = base64.b64decode(token, validate=True).decode()
+        stamp, sep, message_id = text.partition("::")
+        if not sep or not message_id or not stamp.isdigit():
+            raise ValueError(text)
+        return int(stamp), message_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad_cursor(token) from None
+
+
+def _fingerprint(scope: str) -> str:
+    return hashlib.blake2b(scope.encode(), digest_size=6).hexdigest()
+
+
+def encode_offset(offset: int, scope: str) -> str:
+    """An opaque token for position ``offset`` of the list named by ``scope``."""
+    raw = f"{offset}.{_fingerprint(scope)}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_offset(token: str, scope: str) -> int:
+    """The position an opaque token points to, or a 400 if it is not one of this list's."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        offset_text, _, fingerprint = base64.urlsafe_b64decode(padded).decode().partition(".")
+        if not offset_text.isdigit() or fingerprint != _fingerprint(scope):
+            raise ValueError(token)
+        return int(offset_text)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad_cursor(token) from None
+
+
+def cursor(
+    base_url: str,
+    query: MultiMapping[str],
+    next_token: str | None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """``{url, has_more, next}`` (+ ``limit``): ``url`` repeats every parameter with ``next``."""
+    if next_token is None:
+        body: dict[str, Any] = {"url": "", "has_more": False, "next": ""}
+    else:
+        params = [(k, v) for k, v in query.items() if k != "next"]
+        params.append(("next", next_token))
+        body = {"url": f"{base_url}?{urlencode(params)}", "has_more": True, "next": next_token}
+    if limit is not None:
+        body["limit"] = limit
+    return body

@@ -1,0 +1,79 @@
+"""The one error type of the server and the API's error envelope.
+
+Every step of the pipeline raises ``ApiError``; one place (the middleware) renders it.
+A hint, when there is one, goes into the ``Profilemock-Hint`` header: the body stays
+exactly what the real API would send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+NOT_FOUND = "Profile was not found."
+UNAUTHENTICATED = "Failure to properly authenticate yourself in the request."
+HINT_HEADER = "Profilemock-Hint"
+
+
+class ApiError(Exception):
+    """An error answer: status, the envelope's code and message, extra headers, a hint."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        hint: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        return envelope(self.code, self.message)
+
+    def response_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.hint:
+            headers[HINT_HEADER] = self.hint
+        return headers
+
+
+def envelope(code: str, message: str) -> dict[str, Any]:
+    """``{"error": {"code": …, "message": …}}``."""
+    return {"error": {"code": code, "message": message}}
+
+
+def not_found(hint: str | None = None) -> ApiError:
+    return ApiError(404, "not_found", NOT_FOUND, hint=hint)
+
+
+def unauthenticated(hint: str) -> ApiError:
+    return ApiError(
+        401,
+        "authentication_error",
+        UNAUTHENTICATED,
+        hint=hint,
+        headers={"WWW-Authenticate": "Basic"},
+    )
+
+
+def invalid_request(message: str) -> ApiError:
+    return ApiError(400, "invalid_request_error", message)
+
+
+def invalid_characters(parameter: str, value: str, allowed: str) -> ApiError | None:
+    """400 ``validation_error`` in the reference's words when ``value`` has bad characters."""
+    bad = "".join(dict.fromkeys(ch for ch in value if ch not in allowed))
+    if not bad:
+        return None
+    return ApiError(
+        400,
+        "validation_error",
+        f"The parameter `{parameter}` has invalid character(s) `{bad}`",
+    )

@@ -1,0 +1,78 @@
+"""Path validation and profile lookup, with hints for the usual client-side mistakes."""
+
+from __future__ import annotations
+
+import string
+
+from profilemock.fixtures.build import OTHER
+from profilemock.fixtures.model import COLLECTIONS, Collection, Profile
+from profilemock.fixtures.store import Space
+from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
+from profilemock.mockserver.routing import Route
+
+NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
+ID_TYPE_CHARS = frozenset(string.ascii_letters + string.digits + "_.-")
+
+
+def validate_path(route: Route) -> None:
+    """400 ``validation_error`` for characters the API does not allow in path parameters."""
+    for name, value in (("space_id", route.space_id), ("collection", route.collection)):
+        error = invalid_characters(name, value, NAME_CHARS)
+        if error:
+            raise error
+    if route.identifier is None or ":" not in route.identifier:
+        return
+    id_type, _, value = route.identifier.partition(":")
+    if not id_type:
+        raise ApiError(400, "validation_error", "The parameter `id_type` cannot be empty")
+    error = invalid_characters("id_type", id_type, ID_TYPE_CHARS)
+    if error:
+        raise error
+    if not value:
+        raise ApiError(400, "validation_error", "The parameter `id_value` cannot be empty")
+
+
+def collection_of(route: Route) -> Collection:
+    """The route's collection, or 404 for a well-formed name that is not one."""
+    for collection in COLLECTIONS:
+        if route.collection == collection:
+            return collection
+    raise not_found(f"there is no collection `{route.collection}`; collections are users and accounts")
+
+
+def find_profile(space: Space, collection: Collection, route: Route) -> Profile:
+    """The profile the identifier names, or the API's 404 with a hint when we can see why."""
+    identifier = route.identifier or ""
+    id_type, sep, value = identifier.partition(":")
+    if not sep:
+        profile = space.get(collection, identifier)
+        if profile is not None:
+            return profile
+        raise not_found(
+            f"`{identifier}` has no `type:`; use `type:value` such as user_id:{identifier}"
+            " (a bare value only matches a segment id)"
+        )
+    profile = space.find(collection, id_type, value)
+    if profile is not None:
+        return profile
+    raise not_found(_miss_hint(space, collection, route, id_type, value))
+
+
+def _miss_hint(
+    space: Space, collection: Collection, route: Route, id_type: str, value: str
+) -> str | None:
+    raw = route.raw_identifier or ""
+    if "+" in raw:
+        plus_value = value.replace(" ", "+")
+        found = space.find(collection, id_type, plus_value) is not None
+        return (
+            "a raw `+` in the path reads as a space; send it as %2B"
+            + (f" (`{id_type}:{plus_value}` exists)" if found else "")
+        )
+    near = space.near_misses(collection, id_type, value)
+    if near:
+        return f"no exact match; lookups are case-sensitive and `{near[0]}` exists"
+    other = OTHER[collection]
+    if space.find(other, id_type, value) is not None:
+        return f"`{id_type}:{value}` is a profile in `{other}`, not `{collection}`"
+    return None

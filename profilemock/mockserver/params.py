@@ -1,0 +1,122 @@
+"""Query parameters: parsed and checked against the endpoint table, or a clear 400.
+
+Unknown parameters are ignored, as the real API ignores them (its own cursor URLs carry
+internal ones). A documented single-valued parameter given twice is a 400: the real API
+would silently pick one, and a test tool should say so instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from multidict import MultiMapping
+
+from profilemock.mockserver.endpoints import BOOLEAN_WORDS, TRAIT_CLASSES, Endpoint
+from profilemock.mockserver.errors import invalid_request
+from profilemock.timeutil import ISO_HINT, TimestampError, format_ns, parse_iso
+
+LIST_PARAMS = ("include", "exclude")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Everything a list endpoint was asked for, validated."""
+
+    limit: int
+    """As asked (echoed in the traits cursor)."""
+    page_size: int
+    """``limit`` clamped to the endpoint's largest page."""
+    next: str | None = None
+    verbose: bool = False
+    klass: str | None = None
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    start: int | None = None
+    end: int | None = None
+    descending: bool = True
+
+
+def single(query: MultiMapping[str], name: str) -> str | None:
+    """The one value of ``name``, or None; a 400 when it is given more than once."""
+    values = query.getall(name, [])
+    if len(values) > 1:
+        raise invalid_request(
+            f"The parameter `{name}` was given {len(values)} times; give it once."
+        )
+    return values[0] if values else None
+
+
+def comma_list(query: MultiMapping[str], name: str) -> tuple[str, ...] | None:
+    """A comma-separated parameter that may also be repeated; blanks are dropped."""
+    values = query.getall(name, [])
+    if not values:
+        return None
+    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+
+
+def parse_verbose(query: MultiMapping[str]) -> bool:
+    text = single(query, "verbose")
+    if text is None:
+        return False
+    if text not in BOOLEAN_WORDS:
+        raise invalid_request(f"The parameter `verbose` must be `true` or `false`, got `{text}`.")
+    return BOOLEAN_WORDS[text]
+
+
+def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:
+    """Check every documented parameter of ``endpoint``; the first problem is the 400."""
+    limit_text = single(query, "limit")
+    limit = endpoint.default_limit
+    if limit_text is not None:
+        digits = limit_text.isascii() and limit_text.isdecimal()
+        limit = int(limit_text) if digits and len(limit_text) < 10 else -1
+        if not 1 <= limit <= endpoint.limit_max:
+            raise invalid_request(
+                f"The parameter `limit` must be an integer between 1 and {endpoint.limit_max},"
+                f" got `{limit_text}`."
+            )
+    accepts = endpoint.params.__contains__
+    next_token = (single(query, "next") if accepts("next") else None) or None
+    start = _instant(query, "start") if accepts("start") else None
+    end = _instant(query, "end") if accepts("end") else None
+    if start is not None and end is not None and start > end:
+        raise invalid_request(
+            f"The parameter `start` ({format_ns(start)}) is after `end` ({format_ns(end)})."
+        )
+    return Query(
+        limit=limit,
+        page_size=min(limit, endpoint.page_max),
+        next=next_token,
+        verbose=parse_verbose(query) if accepts("verbose") else False,
+        klass=_trait_class(query) if accepts("class") else None,
+        include=comma_list(query, "include") if accepts("include") else None,
+        exclude=(comma_list(query, "exclude") or ()) if accepts("exclude") else (),
+        start=start,
+        end=end,
+        descending=_descending(query) if accepts("sort") else True,
+    )
+
+
+def _trait_class(query: MultiMapping[str]) -> str | None:
+    klass = single(query, "class")
+    if klass is not None and klass not in TRAIT_CLASSES:
+        allowed = " or ".join(f"`{c}`" for c in TRAIT_CLASSES)
+        raise invalid_request(f"The parameter `class` must be {allowed}, got `{klass}`.")
+    return klass
+
+
+def _descending(query: MultiMapping[str]) -> bool:
+    sort = single(query, "sort")
+    if sort is not None and sort not in ("asc", "desc"):
+        raise invalid_request(f"The parameter `sort` must be `asc` or `desc`, got `{sort}`.")
+    return sort != "asc"
+
+
+def _instant(query: MultiMapping[str], name: str) -> int | None:
+    text = single(query, name)
+    if text is None:
+        return None
+    try:
+        return parse_iso(text)
+    except TimestampError:
+        raise invalid_request(f"The parameter `{name}` must be {ISO_HINT}, got `{text}`.") from None

@@ -1,0 +1,203 @@
+"""What each route answers: read the store, page, build the body. Nothing else."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from multidict import MultiMapping
+
+from profilemock.fixtures.build import OTHER
+from profilemock.fixtures.model import Collection, Event, Profile, Trait
+from profilemock.fixtures.store import Space
+from profilemock.mockserver import cursors
+from profilemock.mockserver.endpoints import EVENTS_WINDOW_DAYS
+from profilemock.mockserver.params import Query
+from profilemock.timeutil import DAY_NS, format_ns
+
+Body = dict[str, Any]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One validated request, as resource functions see it."""
+
+    space: Space
+    collection: Collection
+    query: Query
+    raw_query: MultiMapping[str]
+    base_url: str
+    """The absolute URL of this list, without the query (cursor URLs build on it)."""
+    now: int
+    profile: Profile | None = None
+
+
+def _page(items: Iterable[T], size: int) -> tuple[list[T], T | None]:
+    """The first ``size`` items and the one after them (None when the list ends)."""
+    page: list[T] = []
+    for item in items:
+        if len(page) == size:
+            return page, item
+        page.append(item)
+    return page, None
+
+
+def _cursor(req: Request, next_token: str | None, *, with_limit: bool = False) -> Body:
+    return cursors.cursor(
+        req.base_url, req.raw_query, next_token, req.query.limit if with_limit else None
+    )
+
+
+def _profile(req: Request) -> Profile:
+    assert req.profile is not None, "profile routes are resolved before their resource"
+    return req.profile
+
+
+def traits(req: Request) -> Body:
+    index = _profile(req).traits[req.query.klass]
+    after = req.query.next
+    candidates: Iterable[Trait]
+    if req.query.include is not None:
+        # Look the named keys up instead of scanning: cost follows the request, not the profile.
+        candidates = (
+            index.traits[i]
+            for name in sorted(set(req.query.include))
+            if after is None or name >= after
+            for i in [bisect_left(index.keys, name)]
+            if i < len(index.keys) and index.keys[i] == name
+        )
+    else:
+        candidates = index.traits[0 if after is None else bisect_left(index.keys, after) :]
+    page, following = _page(candidates, req.query.page_size)
+    if req.query.verbose:
+        values = {t.key: t.verbose for t in page}
+    else:
+        values = {t.key: t.value for t in page}
+    return {
+        "traits": values,
+        "cursor": _cursor(req, following.key if following else None, with_limit=True),
+    }
+
+
+def external_ids(req: Request) -> Body:
+    profile = _profile(req)
+    start = 0
+    if req.query.next is not None:
+        position = profile.map_positions.get(req.query.next)
+        if position is None:
+            raise cursors.bad_cursor(req.query.next)
+        start = position
+    wanted = None if req.query.include is None else set(req.query.include)
+    candidates = (
+        x for x in profile.external_ids[start:] if wanted is None or x.type in wanted
+    )
+    page, following = _page(candidates, req.query.page_size)
+    return {
+        "data": [x.body for x in page],
+        "cursor": _cursor(req, following.map_id if following else None),
+    }
+
+
+def events(req: Request) -> Body:
+    profile, query = _profile(req), req.query
+    keys = profile.event_keys
+    oldest = req.now - EVENTS_WINDOW_DAYS * DAY_NS
+    if query.start is not None:
+        oldest = max(oldest, query.start)
+    low = bisect_left(keys, (oldest, ""))
+    high = bisect_right(keys, (req.now, "\U0010ffff"))
+    if query.end is not None:
+        high = min(high, bisect_left(keys, (query.end, "")))
+    if query.next is not None:
+        position = cursors.decode_event(query.next)
+        if query.descending:
+            high = min(high, bisect_right(keys, position))
+        else:
+            low = max(low, bisect_left(keys, position))
+    span = range(high - 1, low - 1, -1) if query.descending else range(low, high)
+    include = None if query.include is None else set(query.include)
+    exclude = set(query.exclude)
+    candidates = (
+        profile.events[i]
+        for i in span
+        if (include is None or profile.events[i].name in include)
+        and profile.events[i].name not in exclude
+    )
+    page, following = _page(candidates, query.page_size)
+    return {
+        "data": [e.body for e in page] if page else None,
+        "cursor": _cursor(req, _event_token(following)),
+    }
+
+
+def _event_token(event: Event | None) -> str | None:
+    return None if event is None else cursors.encode_event(event.timestamp, event.message_id)
+
+
+def metadata(req: Request) -> Body:
+    profile = _profile(req)
+    return {"segment_id": profile.segment_id, "metadata": _metadata(profile)}
+
+
+def _metadata(profile: Profile) -> Body:
+    m = profile.metadata
+    return {
+        "created_at": format_ns(m.created_at),
+        "updated_at": format_ns(m.updated_at),
+        "expires_at": None if m.expires_at is None else format_ns(m.expires_at),
+        "first_message_id": m.first_message_id,
+        "first_source_id": m.first_source_id,
+        "last_message_id": m.last_message_id,
+        "last_source_id": m.last_source_id,
+    }
+
+
+def _offset_page(req: Request, items: list[T] | tuple[T, ...], scope: str) -> tuple[list[T], str | None]:
+    start = 0 if req.query.next is None else cursors.decode_offset(req.query.next, scope)
+    end = start + req.query.page_size
+    following = cursors.encode_offset(end, scope) if end < len(items) else None
+    return list(items[start:end]), following
+
+
+def links(req: Request) -> Body:
+    profile = _profile(req)
+    other = OTHER[req.collection]
+    linked = [p for p in (req.space.get(other, s) for s in profile.links) if p is not None]
+    scope = f"links|{req.space.id}|{req.collection}|{profile.segment_id}"
+    page, following = _offset_page(req, linked, scope)
+    return {
+        "data": [
+            {"to_collection": other, "external_ids": [x.link_body for x in p.external_ids]}
+            for p in page
+        ],
+        "cursor": _cursor(req, following),
+    }
+
+
+def profiles(req: Request) -> Body:
+    """The legacy list route: profiles by most recent activity."""
+    ordered = req.space.by_activity[req.collection]
+    page, following = _offset_page(req, ordered, f"profiles|{req.space.id}|{req.collection}")
+    return {
+        "data": [
+            {
+                "segment_id": p.segment_id,
+                "external_ids": [x.link_body for x in p.external_ids],
+                "metadata": _metadata(p),
+            }
+            for p in page
+        ],
+        "cursor": _cursor(req, following),
+    }
+
+
+RESOURCE_HANDLERS: dict[str, Callable[[Request], Body]] = {
+    "traits": traits,
+    "external_ids": external_ids,
+    "events": events,
+    "metadata": metadata,
+    "links": links,
+}

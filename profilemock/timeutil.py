@@ -1,0 +1,107 @@
+"""Timestamps as integer nanoseconds since the Unix epoch, parsed and printed the API's way.
+
+The Profile API prints RFC 3339 times with up to nine fractional digits and trailing
+zeros trimmed (Go's ``RFC3339Nano``: ``2017-10-23T00:22:42.78Z``); events cursors carry
+nanoseconds. Python's ``datetime`` stops at microseconds, so times here are plain ints.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+
+NS_PER_SECOND = 1_000_000_000
+DAY_NS = 86_400 * NS_PER_SECOND
+
+_ISO = re.compile(
+    r"""^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})
+        (?:[Tt ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d{1,9}))?)?
+           (?P<tz>[Zz]|[+-]\d{2}:?\d{2})?)?$""",
+    re.VERBOSE,
+)
+_RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_RELATIVE = re.compile(r"^[+-](?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
+_UNIT_NS = {
+    "ms": 1_000_000,
+    "s": NS_PER_SECOND,
+    "m": 60 * NS_PER_SECOND,
+    "h": 3_600 * NS_PER_SECOND,
+    "d": DAY_NS,
+    "w": 7 * DAY_NS,
+}
+
+ISO_HINT = "an ISO 8601 date or datetime such as 2024-05-01 or 2024-05-01T12:30:00Z"
+TIMESTAMP_HINT = f"{ISO_HINT}, or a time relative to now such as -2d, -90m, -1d12h or now"
+
+
+class TimestampError(ValueError):
+    """A timestamp that cannot be read; the message says what is allowed."""
+
+
+def parse_iso(text: str) -> int:
+    """Parse an ISO 8601 date or datetime (UTC unless it carries an offset) to nanoseconds."""
+    match = _ISO.match(text.strip())
+    if match is None:
+        raise TimestampError(f"`{text}` is not {ISO_HINT}")
+    parts = match.groupdict()
+    try:
+        fields = (
+            int(parts["y"]),
+            int(parts["mo"]),
+            int(parts["d"]),
+            int(parts["h"] or 0),
+            int(parts["mi"] or 0),
+            int(parts["s"] or 0),
+        )
+        # struct_time validation: calendar.timegm does not reject 2024-02-30 by itself.
+        time.strptime("{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*fields), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise TimestampError(f"`{text}` is not a valid calendar date and time") from None
+    seconds = calendar.timegm((*fields, 0, 0, 0))
+    frac = (parts["frac"] or "").ljust(9, "0")
+    ns = seconds * NS_PER_SECOND + int(frac or 0)
+    tz = parts["tz"]
+    if tz and tz not in "Zz":
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        offset_minutes = int(digits[:2]) * 60 + int(digits[2:])
+        ns -= sign * offset_minutes * 60 * NS_PER_SECOND
+    return ns
+
+
+def parse_relative(text: str) -> int:
+    """Parse a signed duration such as ``-2d``, ``-90m`` or ``-1d12h`` to nanoseconds."""
+    if not _RELATIVE.match(text):
+        raise TimestampError(f"`{text}` is not a relative time such as -2d, -90m or -1d12h")
+    total = sum(
+        round(float(amount) * _UNIT_NS[unit]) for amount, unit in _RELATIVE_PART.findall(text)
+    )
+    return -total if text[0] == "-" else total
+
+
+def parse_duration(text: str) -> int:
+    """Parse an unsigned duration such as ``6h`` or ``1d12h`` to nanoseconds."""
+    return parse_relative("+" + text)
+
+
+def parse_timestamp(text: str, now_ns: int) -> int:
+    """Parse an absolute or clock-relative timestamp (``-2d``, ``now``) to nanoseconds."""
+    text = text.strip()
+    if text == "now":
+        return now_ns
+    if text[:1] in "+-":
+        return now_ns + parse_relative(text)
+    try:
+        return parse_iso(text)
+    except TimestampError:
+        raise TimestampError(f"`{text}` is not {TIMESTAMP_HINT}") from None
+
+
+def format_ns(ns: int) -> str:
+    """Print nanoseconds the way the API does: RFC 3339, UTC, trailing zeros trimmed."""
+    seconds, frac = divmod(ns, NS_PER_SECOND)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    if frac:
+        return f"{base}.{str(frac).rjust(9, '0').rstrip('0')}Z"
+    return base + "Z"
