@@ -1,0 +1,182 @@
+"""``profilemock serve | check``: a thin layer over the library.
+
+Exit codes: 0 success, 1 fixtures with problems (``check``), 2 unusable input or a server
+that cannot start. Errors are one line each on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+from urllib.parse import quote
+
+from profilemock.clock import Clock
+from profilemock.fixtures.errors import FixtureError
+from profilemock.fixtures.loader import (
+    demo_fixture_path,
+    fixture_files,
+    load_documents,
+    load_fixtures,
+    read_documents,
+)
+from profilemock.fixtures.store import Store
+from profilemock.mockserver.app import create_app
+from profilemock.mockserver.runner import bind, serve_until_stopped
+from profilemock.timeutil import TimestampError, parse_timestamp
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4010
+
+
+class CliError(Exception):
+    """A problem that ends the command with exit code 2 and one line per problem."""
+
+
+def _timestamp(text: str) -> int:
+    try:
+        return parse_timestamp(text, time.time_ns())
+    except TimestampError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a port number from 0 to 65535")
+    return int(text)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="profilemock",
+        description="A faithful fake of the Segment Profile API.",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve fixtures as the Profile API")
+    serve.add_argument(
+        "--fixtures",
+        action="append",
+        metavar="PATH",
+        help="fixture file or directory (repeatable; default: the bundled demo data)",
+    )
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    serve.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free port)"
+    )
+    serve.add_argument(
+        "--now",
+        type=_timestamp,
+        metavar="TIMESTAMP",
+        help="freeze the clock at this ISO 8601 instant (or relative time such as -1d)",
+    )
+    serve.add_argument("--quiet", action="store_true", help="do not log each request")
+
+    check = commands.add_parser("check", help="validate fixture files without serving")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or directory")
+    return top
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args.paths, out, err)
+        return _serve(args, out, err)
+    except CliError as exc:
+        for line in str(exc).splitlines():
+            print(f"profilemock: error: {line}", file=err)
+        return 2
+
+
+def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
+    try:
+        files = fixture_files(paths)
+    except FixtureError as exc:
+        raise CliError("\n".join(str(p) for p in exc.problems)) from None
+    try:
+        store = load_documents(read_documents(files), Clock())
+    except FixtureError as exc:
+        for problem in exc.problems:
+            print(problem, file=err)
+        count = len(exc.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} found", file=err)
+        return 1
+    print(f"ok: {len(files)} file{'s' if len(files) != 1 else ''}, {_summary(store)}", file=out)
+    return 0
+
+
+def _summary(store: Store) -> str:
+    users = sum(len(s.profiles["users"]) for s in store.spaces.values())
+    accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
+    return f"{len(store.spaces)} spaces, {users} users, {accounts} accounts"
+
+
+def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    paths = args.fixtures or [demo_fixture_path()]
+    clock = Clock(args.now)
+    try:
+        store = load_fixtures(paths, clock)
+    except FixtureError as exc:
+        raise CliError("\n".join(str(p) for p in exc.problems)) from None
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise CliError(
+            f"cannot listen on {args.host}:{args.port}: {reason}"
+            " (choose another --port, or --port 0 for any free port)"
+        ) from None
+
+    access_log = None
+    if not args.quiet:
+        access_log = logging.getLogger("profilemock.access")
+        handler = logging.StreamHandler(err)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.setLevel(logging.INFO)
+        access_log.propagate = False
+
+    def ready(url: str) -> None:
+        print(_banner(url, store), file=out, flush=True)
+
+    try:
+        asyncio.run(serve_until_stopped(create_app(store, clock), sock, ready, access_log=access_log))
+    except KeyboardInterrupt:  # pragma: no cover - Ctrl-C before the signal handler is set
+        pass
+    print("profilemock stopped", file=out, flush=True)
+    return 0
+
+
+def _banner(url: str, store: Store) -> str:
+    lines = [f"profilemock is serving the Segment Profile API at {url}"]
+    example = None
+    for space in store.spaces.values():
+        users, accounts = len(space.profiles["users"]), len(space.profiles["accounts"])
+        tokens = ", ".join(space.tokens)
+        lines.append(f"  space {space.id}  token {tokens}  ({users} users, {accounts} accounts)")
+        profile = next(iter(space.profiles["users"].values()), None)
+        if example is None and profile is not None:
+            named = sorted(profile.external_ids, key=lambda x: x.type != "user_id")
+            text = f"{named[0].type}:{named[0].id}" if named else profile.segment_id
+            identifier = quote(text, safe=":")
+            example = (
+                f"  curl -u {space.tokens[0]}: {url}/v1/spaces/{space.id}"
+                f"/collections/users/profiles/{identifier}/traits"
+            )
+    if example:
+        lines += ["try:", example]
+    lines.append("Ctrl-C stops it.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

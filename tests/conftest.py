@@ -1,0 +1,73 @@
+"""Shared test helpers: a frozen clock, stores built from YAML text, clients on port 0."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.fixtures.store import Store
+from profilemock.mockserver.app import create_app
+from profilemock.timeutil import parse_iso
+
+NOW = parse_iso("2026-06-15T12:00:00Z")
+DEMO_SPACE = "lg8283283"
+DEMO_TOKEN = "demo-token"
+
+ClientFactory = Callable[..., Awaitable[TestClient]]
+
+
+def basic(token: str, password: str = "") -> dict[str, str]:
+    """An Authorization header for ``token`` the way the Profile API wants it."""
+    raw = base64.b64encode(f"{token}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def profile_path(identifier: str, resource: str, *, space: str = DEMO_SPACE, collection: str = "users") -> str:
+    return f"/v1/spaces/{space}/collections/{collection}/profiles/{identifier}/{resource}"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def write_fixture(tmp_path: Path) -> Callable[..., Path]:
+    """Write YAML text to a file in tmp_path and return its path."""
+
+    def write(text: str, name: str = "fixture.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def demo_store(clock: Clock) -> Store:
+    return load_fixtures([demo_fixture_path()], clock)
+
+
+@pytest.fixture
+async def demo_client(aiohttp_client: ClientFactory, demo_store: Store, clock: Clock) -> TestClient:
+    return await aiohttp_client(create_app(demo_store, clock))
+
+
+@pytest.fixture
+def serve_yaml(
+    aiohttp_client: ClientFactory, write_fixture: Callable[..., Path], clock: Clock
+) -> Callable[[str], Awaitable[TestClient]]:
+    """A client of a fake serving the given fixture YAML (clock frozen at NOW)."""
+
+    async def serve(text: str) -> TestClient:
+        store = load_fixtures([write_fixture(text)], clock)
+        return await aiohttp_client(create_app(store, clock))
+
+    return serve

@@ -1,0 +1,82 @@
+"""Auth: HTTP Basic with the token as username; every failure is the real 401, hinted."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import basic
+
+FIXTURE = """
+spaces:
+  space_a:
+    tokens: [token-a, second-token-a]
+    users: [{ids: {user_id: u1}, traits: {plan: pro}}]
+  space_b:
+    tokens: [token-b]
+    users: [{ids: {user_id: u1}, traits: {plan: free}}]
+"""
+PATH = "/v1/spaces/space_a/collections/users/profiles/user_id:u1/traits"
+UNAUTHENTICATED = {
+    "error": {
+        "code": "authentication_error",
+        "message": "Failure to properly authenticate yourself in the request.",
+    }
+}
+
+
+@pytest.fixture
+async def client(serve_yaml) -> TestClient:  # type: ignore[no-untyped-def]
+    return await serve_yaml(FIXTURE)
+
+
+@pytest.mark.parametrize("token", ["token-a", "second-token-a"])
+async def test_any_token_of_the_space_is_accepted(client: TestClient, token: str) -> None:
+    response = await client.get(PATH, headers=basic(token))
+    assert response.status == 200
+    assert (await response.json())["traits"] == {"plan": "pro"}
+
+
+async def test_password_is_ignored(client: TestClient) -> None:
+    response = await client.get(PATH, headers=basic("token-a", "anything"))
+    assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "hint_part"),
+    [
+        pytest.param({}, "no Authorization header", id="missing"),
+        pytest.param({"Authorization": "Bearer token-a"}, "takes Basic only", id="bearer"),
+        pytest.param({"Authorization": "Basic !!!notbase64"}, "not valid base64", id="malformed"),
+        pytest.param(basic(""), "username is empty", id="empty-username"),
+        pytest.param(basic("nope"), "no space `space_a` accepts", id="unknown-token"),
+        pytest.param(basic("token-b"), "belongs to space `space_b`", id="other-space-token"),
+    ],
+)
+async def test_bad_credentials_get_the_real_401_with_a_hint(
+    client: TestClient, headers: dict[str, str], hint_part: str
+) -> None:
+    response = await client.get(PATH, headers=headers)
+    assert response.status == 401
+    assert await response.json() == UNAUTHENTICATED
+    assert response.headers["WWW-Authenticate"] == "Basic"
+    assert hint_part in response.headers["Profilemock-Hint"]
+
+
+async def test_unknown_space_is_401_not_404(client: TestClient) -> None:
+    path = "/v1/spaces/no_such_space/collections/users/profiles/user_id:u1/traits"
+    response = await client.get(path, headers=basic("token-a"))
+    assert response.status == 401
+    assert await response.json() == UNAUTHENTICATED
+
+
+async def test_hint_never_echoes_the_token(client: TestClient) -> None:
+    response = await client.get(PATH, headers=basic("secret-guess"))
+    assert "secret-guess" not in response.headers["Profilemock-Hint"]
+    assert "secret-guess" not in await response.text()
+
+
+async def test_auth_comes_before_path_validation_and_lookup(client: TestClient) -> None:
+    bad_collection = "/v1/spaces/space_a/collections/us!ers/profiles/user_id:nobody/traits"
+    response = await client.get(bad_collection)
+    assert response.status == 401

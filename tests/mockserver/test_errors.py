@@ -1,0 +1,213 @@
+"""Errors: the envelope, Request-Id and JSON on every answer, and the order of checks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import DEMO_SPACE, DEMO_TOKEN, basic, profile_path
+
+AUTH = basic(DEMO_TOKEN)
+
+
+def error(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+async def test_every_answer_is_json_with_a_request_id(demo_client: TestClient) -> None:
+    ids = set()
+    for path, headers in [
+        (profile_path("user_id:u1234", "traits"), AUTH),
+        (profile_path("user_id:nobody", "traits"), AUTH),
+        (profile_path("user_id:u1234", "traits"), {}),
+        ("/nowhere", {}),
+    ]:
+        response = await demo_client.get(path, headers=headers)
+        assert response.headers["Content-Type"] == "application/json"
+        assert re.fullmatch(r"[0-9a-f-]{36}", response.headers["Request-Id"])
+        ids.add(response.headers["Request-Id"])
+        await response.json()
+    assert len(ids) == 4
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        pytest.param(
+            f"/v1/spaces/{DEMO_SPACE}/collections/users!/profiles/user_id:u1234/traits",
+            "The parameter `collection` has invalid character(s) `!`",
+            id="collection",
+        ),
+        pytest.param(
+            f"/v1/spaces/{DEMO_SPACE}/collections/us$e!rs$/profiles/user_id:u1234/traits",
+            "The parameter `collection` has invalid character(s) `$!`",
+            id="collection-several-characters",
+        ),
+        pytest.param(
+            profile_path("user%24id:u1234", "traits"),
+            "The parameter `id_type` has invalid character(s) `$`",
+            id="id-type",
+        ),
+        pytest.param(
+            profile_path("user_id:", "traits"),
+            "The parameter `id_value` cannot be empty",
+            id="empty-value",
+        ),
+        pytest.param(
+            profile_path(":u1234", "traits"),
+            "The parameter `id_type` cannot be empty",
+            id="empty-type",
+        ),
+    ],
+)
+async def test_bad_path_parameters_are_validation_errors(
+    demo_client: TestClient, path: str, message: str
+) -> None:
+    response = await demo_client.get(path, headers=AUTH)
+    assert response.status == 400
+    assert await response.json() == error("validation_error", message)
+
+
+async def test_reference_error_body_for_bad_collection(demo_client: TestClient) -> None:
+    path = f"/v1/spaces/{DEMO_SPACE}/collections/users!/profiles/user_id:u1234/traits"
+    response = await demo_client.get(path, headers=AUTH)
+    assert await response.json() == error(
+        "validation_error", "The parameter `collection` has invalid character(s) `!`"
+    )
+
+
+async def test_unknown_profile_is_the_reference_404(demo_client: TestClient) -> None:
+    for resource in ("traits", "external_ids", "events", "metadata", "links"):
+        response = await demo_client.get(profile_path("user_id:nobody", resource), headers=AUTH)
+        assert response.status == 404
+        assert await response.json() == error("not_found", "Profile was not found.")
+
+
+async def test_well_formed_unknown_collection_is_404(demo_client: TestClient) -> None:
+    response = await demo_client.get(
+        profile_path("user_id:u1234", "traits", collection="groups"), headers=AUTH
+    )
+    assert response.status == 404
+    assert await response.json() == error("not_found", "Profile was not found.")
+    assert "users and accounts" in response.headers["Profilemock-Hint"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/v1/spaces",
+        f"/v1/spaces/{DEMO_SPACE}/collections/users/profiles/user_id:u1234/properties",
+        f"/v1/spaces/{DEMO_SPACE}/collections/users/profiles/user_id:u1234/traits/extra",
+        f"/v1/spaces/{DEMO_SPACE}/collections/users/profiles/user_id:u1234/traits/",
+    ],
+)
+async def test_unknown_route_is_404_in_the_envelope(demo_client: TestClient, path: str) -> None:
+    response = await demo_client.get(path, headers=AUTH)
+    assert response.status == 404
+    body = await response.json()
+    assert body["error"]["code"] == "not_found"
+    assert "routes are" in response.headers["Profilemock-Hint"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+async def test_wrong_method_is_405_with_allow(demo_client: TestClient, method: str) -> None:
+    response = await demo_client.request(
+        method, profile_path("user_id:u1234", "traits"), headers=AUTH
+    )
+    assert response.status == 405
+    assert response.headers["Allow"] == "GET, HEAD"
+    body = await response.json()
+    assert body["error"]["code"] == "method_not_allowed"
+
+
+async def test_head_answers_like_get_without_a_body(demo_client: TestClient) -> None:
+    response = await demo_client.head(profile_path("user_id:u1234", "traits"), headers=AUTH)
+    assert response.status == 200
+    assert await response.read() == b""
+
+
+async def test_path_errors_come_before_query_errors(demo_client: TestClient) -> None:
+    path = f"/v1/spaces/{DEMO_SPACE}/collections/users!/profiles/user_id:u1234/traits?limit=0"
+    response = await demo_client.get(path, headers=AUTH)
+    assert (await response.json())["error"]["code"] == "validation_error"
+
+
+async def test_query_errors_come_before_lookup(demo_client: TestClient) -> None:
+    response = await demo_client.get(
+        profile_path("user_id:nobody", "traits") + "?limit=0", headers=AUTH
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(
+    ("resource", "query", "message_part"),
+    [
+        ("traits", "limit=0", "`limit` must be an integer between 1 and 200, got `0`"),
+        ("traits", "limit=201", "between 1 and 200"),
+        ("traits", "limit=ten", "got `ten`"),
+        ("traits", "limit=1_0", "got `1_0`"),
+        ("traits", "limit=5&limit=6", "`limit` was given 2 times"),
+        ("traits", "class=trait", "`class` must be `audience` or `computed_trait`, got `trait`"),
+        ("traits", "verbose=yes", "`verbose` must be `true` or `false`, got `yes`"),
+        ("external_ids", "limit=101", "between 1 and 100"),
+        ("external_ids", "verbose=maybe", "`verbose` must be"),
+        ("events", "sort=newest", "`sort` must be `asc` or `desc`"),
+        ("events", "start=yesterday", "`start` must be an ISO 8601"),
+        ("events", "end=2024-13-01", "`end` must be an ISO 8601"),
+        ("events", "start=2024-02-02&end=2024-02-01", "`start` (2024-02-02T00:00:00Z) is after"),
+        ("events", "limit=101", "between 1 and 100"),
+        ("events", "next=not-base64!", "`next` is not a valid cursor"),
+        ("events", "next=aGVsbG8=", "`next` is not a valid cursor"),
+        ("external_ids", "next=map_doesnotexist", "`next` is not a valid cursor"),
+        ("links", "next=garbage", "`next` is not a valid cursor"),
+        ("links", "limit=0", "between 1 and 100"),
+        ("metadata", "verbose=2", "`verbose` must be"),
+    ],
+)
+async def test_bad_query_parameters_are_invalid_request_errors(
+    demo_client: TestClient, resource: str, query: str, message_part: str
+) -> None:
+    response = await demo_client.get(
+        profile_path("user_id:u1234", resource) + "?" + query, headers=AUTH
+    )
+    assert response.status == 400
+    body = await response.json()
+    assert body["error"]["code"] == "invalid_request_error"
+    assert message_part in body["error"]["message"]
+
+
+async def test_list_route_rejects_a_bad_limit(demo_client: TestClient) -> None:
+    response = await demo_client.get(
+        f"/v1/spaces/{DEMO_SPACE}/collections/users/profiles?limit=500", headers=AUTH
+    )
+    assert response.status == 400
+    assert "between 1 and 100" in (await response.json())["error"]["message"]
+
+
+async def test_unknown_query_parameters_are_ignored(demo_client: TestClient) -> None:
+    response = await demo_client.get(
+        profile_path("user_id:u1234", "traits") + "?%3Acollection=users&utm_source=x", headers=AUTH
+    )
+    assert response.status == 200
+
+
+async def test_server_failure_is_500_in_the_envelope_and_recorded(
+    demo_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from profilemock.mockserver import resources
+    from profilemock.mockserver.app import STATE
+
+    def explode(req: object) -> dict[str, object]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(resources.RESOURCE_HANDLERS, "metadata", explode)
+    response = await demo_client.get(profile_path("user_id:u1234", "metadata"), headers=AUTH)
+    assert response.status == 500
+    assert await response.json() == error("internal_error", "profilemock failed: RuntimeError: boom")
+    assert "Request-Id" in response.headers
+    errors = demo_client.server.app[STATE].errors
+    assert [str(e) for e in errors] == ["boom"]

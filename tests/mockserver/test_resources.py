@@ -1,0 +1,289 @@
+"""What each route answers: traits, external_ids, events, metadata, links, list profiles."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import basic
+
+FIXTURE = """
+now: 2026-06-15T12:00:00Z
+spaces:
+  sp:
+    tokens: [tok]
+    default_source_id: src-default
+    computed_source_id: src-personas
+    users:
+      - ids:
+          user_id: u1
+          anonymous_id: [{id: anon-b, created_at: -3d, source_id: web, first_message_id: m-first},
+                         {id: anon-a, created_at: -2d}]
+          email: u1@example.com
+        created_at: 2026-01-01T00:00:00Z
+        updated_at: -1h
+        traits: {b: 2, a: 1, Zed: upper, "10": digits, first_name: Plain}
+        sources:
+          - {source_id: crm, updated_at: -2d, traits: {first_name: Older, city: Oslo}}
+          - {source_id: app, updated_at: -30m, traits: {first_name: Newest}}
+        computed_traits: {score: 99}
+        audiences: {vip: true, churned: false}
+        events:
+          - {event: Signed Up, timestamp: -13d, message_id: m-signup, source_id: web}
+          - {event: Page Viewed, timestamp: -1d, message_id: m-page}
+          - {event: Order Completed, timestamp: -2h, message_id: m-order, properties: {total: 10}}
+          - {event: Ancient, timestamp: -15d, message_id: m-ancient}
+          - {event: Future, timestamp: +1h, message_id: m-future}
+        links: ["group_id:g1", "group_id:g2"]
+      - ids: {user_id: quiet}
+        created_at: -40d
+        updated_at: -20d
+        metadata: {expires_at: 2027-01-01T00:00:00Z, first_source_id: legacy}
+    accounts:
+      - ids: {group_id: g1}
+        updated_at: -5d
+      - ids: {group_id: {id: g2, source_id: crm, created_at: -7d}}
+        updated_at: -6d
+"""
+AUTH = basic("tok")
+
+
+def path(identifier: str, resource: str, collection: str = "users") -> str:
+    return f"/v1/spaces/sp/collections/{collection}/profiles/{identifier}/{resource}"
+
+
+@pytest.fixture
+async def client(serve_yaml) -> TestClient:  # type: ignore[no-untyped-def]
+    return await serve_yaml(FIXTURE)
+
+
+async def get(client: TestClient, url: str) -> Any:
+    response = await client.get(url, headers=AUTH)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+# -- traits ---------------------------------------------------------------------------
+
+
+async def test_traits_are_sorted_by_key_in_byte_order(client: TestClient) -> None:
+    body = await get(client, path("user_id:u1", "traits") + "?limit=200")
+    assert list(body["traits"]) == [
+        "10", "Zed", "a", "b", "churned", "city", "first_name", "score", "vip",
+    ]  # fmt: skip
+
+
+async def test_most_recently_updated_source_wins(client: TestClient) -> None:
+    body = await get(client, path("user_id:u1", "traits") + "?verbose=true&include=first_name,city")
+    assert body["traits"]["first_name"] == {
+        "value": "Newest",
+        "source_id": "app",
+        "updated_at": "2026-06-15T11:30:00Z",
+    }
+    assert body["traits"]["city"]["source_id"] == "crm"
+
+
+@pytest.mark.parametrize(
+    ("query", "keys"),
+    [
+        ("class=audience", ["churned", "vip"]),
+        ("class=computed_trait", ["score"]),
+        ("include=a,b", ["a", "b"]),
+        ("include=a&include=vip", ["a", "vip"]),
+        ("include=a,,nonexistent", ["a"]),
+        ("class=audience&include=vip,a", ["vip"]),
+    ],
+)
+async def test_trait_filters(client: TestClient, query: str, keys: list[str]) -> None:
+    body = await get(client, path("user_id:u1", "traits") + "?" + query)
+    assert list(body["traits"]) == keys
+
+
+async def test_traits_cursor_is_next_key_and_echoes_limit(client: TestClient) -> None:
+    first = await get(client, path("user_id:u1", "traits") + "?limit=3")
+    assert list(first["traits"]) == ["10", "Zed", "a"]
+    assert first["cursor"]["next"] == "b"
+    assert first["cursor"]["limit"] == 3
+    assert first["cursor"]["url"].endswith(
+        "/v1/spaces/sp/collections/users/profiles/user_id:u1/traits?limit=3&next=b"
+    )
+    assert first["cursor"]["url"].startswith("http://127.0.0.1:")
+    last = await get(client, path("user_id:u1", "traits") + "?limit=3&next=score")
+    assert list(last["traits"]) == ["score", "vip"]
+    assert last["cursor"] == {"url": "", "has_more": False, "next": "", "limit": 3}
+
+
+async def test_audience_values_are_booleans(client: TestClient) -> None:
+    body = await get(client, path("user_id:u1", "traits") + "?class=audience")
+    assert all(isinstance(v, bool) for v in body["traits"].values())
+
+
+# -- external ids ------------------------------------------------------------------------
+
+
+async def test_external_ids_items_have_the_api_fields(client: TestClient) -> None:
+    body = await get(client, path("user_id:u1", "external_ids"))
+    first = body["data"][0]
+    assert first == {
+        "source_id": "web",
+        "collection": "users",
+        "id": "anon-b",
+        "type": "anonymous_id",
+        "created_at": "2026-06-12T12:00:00Z",
+        "encoding": "none",
+        "first_message_id": "m-first",
+    }
+    assert [(x["type"], x["id"]) for x in body["data"]] == [
+        ("anonymous_id", "anon-b"),
+        ("anonymous_id", "anon-a"),
+        ("email", "u1@example.com"),
+        ("user_id", "u1"),
+    ]
+    assert body["cursor"] == {"url": "", "has_more": False, "next": ""}
+
+
+async def test_external_ids_include_filters_by_type(client: TestClient) -> None:
+    body = await get(client, path("user_id:u1", "external_ids") + "?include=user_id,email")
+    assert [x["type"] for x in body["data"]] == ["email", "user_id"]
+
+
+async def test_external_ids_cursor_is_the_next_map_id(client: TestClient) -> None:
+    first = await get(client, path("user_id:u1", "external_ids") + "?limit=2")
+    assert len(first["data"]) == 2
+    assert first["cursor"]["next"].startswith("map_")
+    assert len(first["cursor"]["next"]) == 31
+    rest = await get(client, path("user_id:u1", "external_ids") + f"?limit=2&next={first['cursor']['next']}")
+    assert [x["id"] for x in rest["data"]] == ["u1@example.com", "u1"]
+
+
+# -- events ----------------------------------------------------------------------------
+
+
+async def test_events_newest_first_within_fourteen_days(client: TestClient) -> None:
+    body = await get(client, path("user_id:u1", "events"))
+    assert [e["event"] for e in body["data"]] == ["Order Completed", "Page Viewed", "Signed Up"]
+
+
+async def test_events_sort_asc(client: TestClient) -> None:
+    body = await get(client, path("user_id:u1", "events") + "?sort=asc")
+    assert [e["event"] for e in body["data"]] == ["Signed Up", "Page Viewed", "Order Completed"]
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("include=Page Viewed,Signed Up", ["Page Viewed", "Signed Up"]),
+        ("exclude=Page Viewed", ["Order Completed", "Signed Up"]),
+        ("start=2026-06-14", ["Order Completed", "Page Viewed"]),
+        ("end=2026-06-14T12:00:00Z", ["Signed Up"]),
+        ("start=2026-06-14T00:00:00Z&end=2026-06-15T09:00:00Z", ["Page Viewed"]),
+        ("start=2020-01-01", ["Order Completed", "Page Viewed", "Signed Up"]),
+    ],
+)
+async def test_event_filters(client: TestClient, query: str, names: list[str]) -> None:
+    body = await get(client, path("user_id:u1", "events") + "?" + query)
+    assert [e["event"] for e in body["data"]] == names
+
+
+async def test_no_events_in_range_is_data_null(client: TestClient) -> None:
+    body = await get(client, path("user_id:quiet", "events"))
+    assert body == {"data": None, "cursor": {"url": "", "has_more": False, "next": ""}}
+
+
+async def test_events_cursor_is_base64_of_nanoseconds_and_message_id(client: TestClient) -> None:
+    body = await get(client, path("user_id:u1", "events") + "?limit=1")
+    decoded = base64.b64decode(body["cursor"]["next"]).decode()
+    assert decoded == "1781438400000000000::m-page"
+    following = await get(client, path("user_id:u1", "events") + f"?limit=1&next={body['cursor']['next']}")
+    assert following["data"][0]["message_id"] == "m-page"
+
+
+async def test_event_body_shape(client: TestClient) -> None:
+    body = await get(client, path("user_id:u1", "events") + "?include=Order Completed")
+    metadata = await get(client, path("user_id:u1", "metadata"))
+    event = body["data"][0]
+    assert event == {
+        "external_ids": [
+            {"collection": "users", "type": "anonymous_id", "id": "anon-b", "encoding": "none"},
+            {"collection": "users", "type": "email", "id": "u1@example.com", "encoding": "none"},
+            {"collection": "users", "type": "user_id", "id": "u1", "encoding": "none"},
+        ],
+        "context": {},
+        "type": "track",
+        "message_id": "m-order",
+        "source_id": "src-default",
+        "timestamp": "2026-06-15T10:00:00Z",
+        "properties": {"total": 10},
+        "event": "Order Completed",
+        "related": {"users": metadata["segment_id"]},
+    }
+
+
+# -- metadata --------------------------------------------------------------------------
+
+
+async def test_metadata_is_derived_from_the_profile(client: TestClient) -> None:
+    body = await get(client, path("user_id:u1", "metadata"))
+    assert body["segment_id"].startswith("use_")
+    assert body["metadata"] == {
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-06-15T11:00:00Z",
+        "expires_at": None,
+        "first_message_id": "m-ancient",
+        "first_source_id": "src-default",
+        "last_message_id": "m-future",
+        "last_source_id": "src-default",
+    }
+
+
+async def test_metadata_overrides_win(client: TestClient) -> None:
+    body = await get(client, path("user_id:quiet", "metadata") + "?verbose=true")
+    assert body["metadata"]["expires_at"] == "2027-01-01T00:00:00Z"
+    assert body["metadata"]["first_source_id"] == "legacy"
+    assert body["metadata"]["first_message_id"] is None
+
+
+# -- links -----------------------------------------------------------------------------
+
+
+async def test_links_go_both_ways(client: TestClient) -> None:
+    user = await get(client, path("user_id:u1", "links"))
+    assert [item["external_ids"][0]["id"] for item in user["data"]] == ["g1", "g2"]
+    assert user["data"][1] == {
+        "to_collection": "accounts",
+        "external_ids": [
+            {
+                "id": "g2",
+                "type": "group_id",
+                "source_id": "crm",
+                "collection": "accounts",
+                "created_at": "2026-06-08T12:00:00Z",
+                "encoding": "none",
+            }
+        ],
+    }
+    account = await get(client, path("group_id:g2", "links", "accounts"))
+    assert account["data"][0]["to_collection"] == "users"
+    assert {x["id"] for x in account["data"][0]["external_ids"]} >= {"u1", "anon-a"}
+
+
+async def test_links_cursor_of_another_list_is_rejected(client: TestClient) -> None:
+    page = await get(client, path("user_id:u1", "links") + "?limit=1")
+    token = page["cursor"]["next"]
+    assert page["cursor"]["has_more"] is True
+    response = await client.get(path("group_id:g1", "links", "accounts") + f"?next={token}", headers=AUTH)
+    assert response.status == 400
+
+
+# -- list profiles -------------------------------------------------------------------------
+
+
+async def test_list_profiles_by_most_recent_activity(client: TestClient) -> None:
+    body = await get(client, "/v1/spaces/sp/collections/users/profiles")
+    assert [p["external_ids"][-1]["id"] for p in body["data"]] == ["u1", "quiet"]
+    accounts = await get(client, "/v1/spaces/sp/collections/accounts/profiles?limit=1")
+    assert accounts["data"][0]["external_ids"][0]["id"] == "g1"
+    assert accounts["cursor"]["has_more"] is True
