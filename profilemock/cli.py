@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import logging
 import sys
@@ -65,9 +66,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="fixture file or directory (repeatable; default: the bundled demo data)",
     )
-    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
     serve.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free port)"
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}; 0 = any free port)",
     )
     serve.add_argument(
         "--now",
@@ -82,7 +88,9 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     """Run the CLI; returns the exit code."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
@@ -130,7 +138,9 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        reason = (
+            "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        )
         raise CliError(
             f"cannot listen on {args.host}:{args.port}: {reason}"
             " (choose another --port, or --port 0 for any free port)"
@@ -148,10 +158,11 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     def ready(url: str) -> None:
         print(_banner(url, store), file=out, flush=True)
 
-    try:
-        asyncio.run(serve_until_stopped(create_app(store, clock), sock, ready, access_log=access_log))
-    except KeyboardInterrupt:  # pragma: no cover - Ctrl-C before the signal handler is set
-        pass
+    # Ctrl-C before the signal handler is installed still ends cleanly.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            serve_until_stopped(create_app(store, clock), sock, ready, access_log=access_log)
+        )
     print("profilemock stopped", file=out, flush=True)
     return 0
 

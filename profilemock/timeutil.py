@@ -55,7 +55,9 @@ def parse_iso(text: str) -> int:
             int(parts["s"] or 0),
         )
         # struct_time validation: calendar.timegm does not reject 2024-02-30 by itself.
-        time.strptime("{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*fields), "%Y-%m-%d %H:%M:%S")
+        time.strptime(
+            "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*fields), "%Y-%m-%d %H:%M:%S"
+        )
     except ValueError:
         raise TimestampError(f"`{text}` is not a valid calendar date and time") from None
     seconds = calendar.timegm((*fields, 0, 0, 0))
@@ -92,10 +94,9 @@ def parse_timestamp(text: str, now_ns: int) -> int:
         return now_ns
     if text[:1] in "+-":
         return now_ns + parse_relative(text)
-    try:
-        return parse_iso(text)
-    except TimestampError:
-        raise TimestampError(f"`{text}` is not {TIMESTAMP_HINT}") from None
+    if not _ISO.match(text):
+        raise TimestampError(f"`{text}` is not {TIMESTAMP_HINT}")
+    return parse_iso(text)
 
 
 def format_ns(ns: int) -> str:

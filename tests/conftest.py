@@ -28,7 +28,9 @@ def basic(token: str, password: str = "") -> dict[str, str]:
     return {"Authorization": f"Basic {raw}"}
 
 
-def profile_path(identifier: str, resource: str, *, space: str = DEMO_SPACE, collection: str = "users") -> str:
+def profile_path(
+    identifier: str, resource: str, *, space: str = DEMO_SPACE, collection: str = "users"
+) -> str:
     return f"/v1/spaces/{space}/collections/{collection}/profiles/{identifier}/{resource}"
 
 

@@ -99,4 +99,3 @@ def create_app(store: Store, clock: Clock | None = None) -> web.Application:
     app[STATE] = ServerState(store=store, clock=clock or Clock())
     app.router.add_route("*", "/{path:.*}", api)
     return app
-

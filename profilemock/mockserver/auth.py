@@ -12,7 +12,9 @@ import binascii
 from profilemock.fixtures.store import Space, Store
 from profilemock.mockserver.errors import unauthenticated
 
-BASIC_HOWTO = "send HTTP Basic auth with the access token as username and an empty password (curl -u TOKEN:)"
+BASIC_HOWTO = (
+    "send HTTP Basic auth with the access token as username and an empty password (curl -u TOKEN:)"
+)
 
 
 def authenticate(store: Store, space_id: str, authorization: str | None) -> Space:
@@ -22,12 +24,15 @@ def authenticate(store: Store, space_id: str, authorization: str | None) -> Spac
     scheme, _, credentials = authorization.strip().partition(" ")
     if scheme.lower() != "basic":
         raise unauthenticated(
-            f"the Authorization scheme is {scheme}, but the Profile API takes Basic only; {BASIC_HOWTO}"
+            f"the Authorization scheme is {scheme}, but the Profile API takes Basic only;"
+            f" {BASIC_HOWTO}"
         )
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise unauthenticated(f"the Basic credentials are not valid base64; {BASIC_HOWTO}") from None
+        raise unauthenticated(
+            f"the Basic credentials are not valid base64; {BASIC_HOWTO}"
+        ) from None
     token = decoded.partition(":")[0]
     if not token:
         raise unauthenticated(f"the Basic username is empty; {BASIC_HOWTO}")

@@ -7,7 +7,7 @@ exactly what the real API would send.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 NOT_FOUND = "Profile was not found."
@@ -67,7 +67,7 @@ def invalid_request(message: str) -> ApiError:
     return ApiError(400, "invalid_request_error", message)
 
 
-def invalid_characters(parameter: str, value: str, allowed: str) -> ApiError | None:
+def invalid_characters(parameter: str, value: str, allowed: Container[str]) -> ApiError | None:
     """400 ``validation_error`` in the reference's words when ``value`` has bad characters."""
     bad = "".join(dict.fromkeys(ch for ch in value if ch not in allowed))
     if not bad:

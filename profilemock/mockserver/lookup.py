@@ -37,7 +37,9 @@ def collection_of(route: Route) -> Collection:
     for collection in COLLECTIONS:
         if route.collection == collection:
             return collection
-    raise not_found(f"there is no collection `{route.collection}`; collections are users and accounts")
+    raise not_found(
+        f"there is no collection `{route.collection}`; collections are users and accounts"
+    )
 
 
 def find_profile(space: Space, collection: Collection, route: Route) -> Profile:
@@ -65,9 +67,8 @@ def _miss_hint(
     if "+" in raw:
         plus_value = value.replace(" ", "+")
         found = space.find(collection, id_type, plus_value) is not None
-        return (
-            "a raw `+` in the path reads as a space; send it as %2B"
-            + (f" (`{id_type}:{plus_value}` exists)" if found else "")
+        return "a raw `+` in the path reads as a space; send it as %2B" + (
+            f" (`{id_type}:{plus_value}` exists)" if found else ""
         )
     near = space.near_misses(collection, id_type, value)
     if near:

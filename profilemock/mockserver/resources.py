@@ -91,9 +91,7 @@ def external_ids(req: Request) -> Body:
             raise cursors.bad_cursor(req.query.next)
         start = position
     wanted = None if req.query.include is None else set(req.query.include)
-    candidates = (
-        x for x in profile.external_ids[start:] if wanted is None or x.type in wanted
-    )
+    candidates = (x for x in profile.external_ids[start:] if wanted is None or x.type in wanted)
     page, following = _page(candidates, req.query.page_size)
     return {
         "data": [x.body for x in page],
@@ -155,7 +153,9 @@ def _metadata(profile: Profile) -> Body:
     }
 
 
-def _offset_page(req: Request, items: list[T] | tuple[T, ...], scope: str) -> tuple[list[T], str | None]:
+def _offset_page(
+    req: Request, items: list[T] | tuple[T, ...], scope: str
+) -> tuple[list[T], str | None]:
     start = 0 if req.query.next is None else cursors.decode_offset(req.query.next, scope)
     end = start + req.query.page_size
     following = cursors.encode_offset(end, scope) if end < len(items) else None

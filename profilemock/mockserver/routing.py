@@ -53,13 +53,9 @@ def match(method: str, raw_path: str) -> Route:
         if len(parts) == 7:
             route = Route("profiles", space_id, collection)
         elif parts[8] in RESOURCES and parts[7]:
-            route = Route(
-                parts[8], space_id, collection, unquote_plus(parts[7]), parts[7]
-            )
+            route = Route(parts[8], space_id, collection, unquote_plus(parts[7]), parts[7])
     if route is None:
-        raise ApiError(
-            404, "not_found", "The requested route was not found.", hint=ROUTES_HINT
-        )
+        raise ApiError(404, "not_found", "The requested route was not found.", hint=ROUTES_HINT)
     if method not in ALLOWED_METHODS:
         raise ApiError(
             405,

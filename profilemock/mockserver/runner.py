@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-ACCESS_LOG_FORMAT = '%r %s %b %Tfs'
+ACCESS_LOG_FORMAT = "%r %s %b %Tfs"
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -207,7 +207,9 @@ async def test_server_failure_is_500_in_the_envelope_and_recorded(
     monkeypatch.setitem(resources.RESOURCE_HANDLERS, "metadata", explode)
     response = await demo_client.get(profile_path("user_id:u1234", "metadata"), headers=AUTH)
     assert response.status == 500
-    assert await response.json() == error("internal_error", "profilemock failed: RuntimeError: boom")
+    assert await response.json() == error(
+        "internal_error", "profilemock failed: RuntimeError: boom"
+    )
     assert "Request-Id" in response.headers
     errors = demo_client.server.app[STATE].errors
     assert [str(e) for e in errors] == ["boom"]

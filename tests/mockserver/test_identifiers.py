@@ -33,7 +33,9 @@ async def client(serve_yaml) -> TestClient:  # type: ignore[no-untyped-def]
     return await serve_yaml(FIXTURE)
 
 
-async def status_and_hint(client: TestClient, identifier: str, collection: str = "users") -> tuple[int, str | None]:
+async def status_and_hint(
+    client: TestClient, identifier: str, collection: str = "users"
+) -> tuple[int, str | None]:
     response = await client.get(path(identifier, collection), headers=basic("tok"))
     return response.status, response.headers.get("Profilemock-Hint")
 

@@ -155,7 +155,9 @@ async def test_external_ids_cursor_is_the_next_map_id(client: TestClient) -> Non
     assert len(first["data"]) == 2
     assert first["cursor"]["next"].startswith("map_")
     assert len(first["cursor"]["next"]) == 31
-    rest = await get(client, path("user_id:u1", "external_ids") + f"?limit=2&next={first['cursor']['next']}")
+    rest = await get(
+        client, path("user_id:u1", "external_ids") + f"?limit=2&next={first['cursor']['next']}"
+    )
     assert [x["id"] for x in rest["data"]] == ["u1@example.com", "u1"]
 
 
@@ -197,7 +199,9 @@ async def test_events_cursor_is_base64_of_nanoseconds_and_message_id(client: Tes
     body = await get(client, path("user_id:u1", "events") + "?limit=1")
     decoded = base64.b64decode(body["cursor"]["next"]).decode()
     assert decoded == "1781438400000000000::m-page"
-    following = await get(client, path("user_id:u1", "events") + f"?limit=1&next={body['cursor']['next']}")
+    following = await get(
+        client, path("user_id:u1", "events") + f"?limit=1&next={body['cursor']['next']}"
+    )
     assert following["data"][0]["message_id"] == "m-page"
 
 
@@ -274,7 +278,9 @@ async def test_links_cursor_of_another_list_is_rejected(client: TestClient) -> N
     page = await get(client, path("user_id:u1", "links") + "?limit=1")
     token = page["cursor"]["next"]
     assert page["cursor"]["has_more"] is True
-    response = await client.get(path("group_id:g1", "links", "accounts") + f"?next={token}", headers=AUTH)
+    response = await client.get(
+        path("group_id:g1", "links", "accounts") + f"?next={token}", headers=AUTH
+    )
     assert response.status == 400
 
 
