@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import gc
+import json
 import logging
 import sys
 import time
@@ -19,6 +21,7 @@ from urllib.parse import quote
 
 from profilemock.clock import Clock
 from profilemock.fixtures.errors import FixtureError
+from profilemock.fixtures.generator import dump_yaml, generate
 from profilemock.fixtures.loader import (
     demo_fixture_path,
     fixture_files,
@@ -85,7 +88,29 @@ def parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate fixture files without serving")
     check.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or directory")
+
+    generate = commands.add_parser("generate", help="write a seeded synthetic fixture file")
+    generate.add_argument("--users", type=_count, default=100, help="number of users (default 100)")
+    generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    generate.add_argument("--space-id", default="generated", help="space id (default generated)")
+    generate.add_argument(
+        "--token", default="generated-token", help="access token (default generated-token)"
+    )
+    generate.add_argument(
+        "--output", "-o", metavar="FILE", help="write here instead of standard output"
+    )
+    generate.add_argument(
+        "--format",
+        choices=("yaml", "json"),
+        help="yaml or json (default: json for a .json output, else yaml); JSON loads ~30x faster",
+    )
     return top
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number")
+    return int(text)
 
 
 def main(
@@ -98,6 +123,8 @@ def main(
     try:
         if args.command == "check":
             return _check(args.paths, out, err)
+        if args.command == "generate":
+            return _generate(args, out)
         return _serve(args, out, err)
     except CliError as exc:
         for line in str(exc).splitlines():
@@ -122,6 +149,21 @@ def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _generate(args: argparse.Namespace, out: TextIO) -> int:
+    data = generate(args.users, seed=args.seed, space_id=args.space_id, token=args.token)
+    as_json = args.format == "json" or (args.format is None and str(args.output).endswith(".json"))
+    text = json.dumps(data, ensure_ascii=False) + "\n" if as_json else dump_yaml(data)
+    if args.output is None:
+        out.write(text)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as exc:
+        raise CliError(f"cannot write {args.output}: {exc.strerror}") from None
+    return 0
+
+
 def _summary(store: Store) -> str:
     users = sum(len(s.profiles["users"]) for s in store.spaces.values())
     accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
@@ -135,6 +177,8 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         store = load_fixtures(paths, clock)
     except FixtureError as exc:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
+    # The store lives as long as the process: keep the collector from rescanning it.
+    gc.freeze()
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 import time
+from functools import lru_cache
 
 NS_PER_SECOND = 1_000_000_000
 DAY_NS = 86_400 * NS_PER_SECOND
@@ -21,6 +22,7 @@ _ISO = re.compile(
     re.VERBOSE,
 )
 _RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_SIMPLE_RELATIVE = re.compile(r"^([+-])(\d+)(ms|s|m|h|d|w)$")
 _RELATIVE = re.compile(r"^[+-](?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
 _UNIT_NS = {
     "ms": 1_000_000,
@@ -74,6 +76,10 @@ def parse_iso(text: str) -> int:
 
 def parse_relative(text: str) -> int:
     """Parse a signed duration such as ``-2d``, ``-90m`` or ``-1d12h`` to nanoseconds."""
+    simple = _SIMPLE_RELATIVE.match(text)
+    if simple:  # the common case, without the float arithmetic
+        sign, amount, unit = simple.groups()
+        return (-1 if sign == "-" else 1) * int(amount) * _UNIT_NS[unit]
     if not _RELATIVE.match(text):
         raise TimestampError(f"`{text}` is not a relative time such as -2d, -90m or -1d12h")
     total = sum(
@@ -99,6 +105,7 @@ def parse_timestamp(text: str, now_ns: int) -> int:
     return parse_iso(text)
 
 
+@lru_cache(maxsize=65536)
 def format_ns(ns: int) -> str:
     """Print nanoseconds the way the API does: RFC 3339, UTC, trailing zeros trimmed."""
     seconds, frac = divmod(ns, NS_PER_SECOND)

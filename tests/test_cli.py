@@ -1,0 +1,215 @@
+"""The CLI: `serve` as a real process (signals, ports, exit codes) and `check` in-process."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from profilemock.cli import main
+from profilemock.fixtures.loader import demo_fixture_path
+
+Write = Callable[..., Path]
+GOOD = "spaces: {sp: {tokens: [tok], users: [{ids: {user_id: u1}, traits: {plan: pro}}]}}\n"
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+class Served:
+    """A `profilemock serve` child process whose output we read with a deadline."""
+
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "profilemock", "serve", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.seen = ""
+        self.pending = ""
+
+    def read_until(self, pattern: str, timeout: float = 20.0) -> re.Match[str]:
+        """The first match of ``pattern`` in output not matched yet; reads raw to keep select honest."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        selector = selectors.DefaultSelector()
+        selector.register(fd, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.search(pattern, self.pending)
+            if found:
+                self.pending = self.pending[found.end() :]
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(timeout=remaining):
+                break
+            chunk = os.read(fd, 65536).decode()
+            if not chunk:
+                break
+            self.seen += chunk
+            self.pending += chunk
+        raise AssertionError(f"no {pattern!r} in output: {self.seen!r}")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=20)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Served]]:
+    started: list[Served] = []
+
+    def start(*args: str) -> Served:
+        served = Served(*args)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        if served.process.poll() is None:
+            served.process.kill()
+        served.process.wait(timeout=20)
+        for stream in (served.process.stdout, served.process.stderr):
+            if stream:
+                stream.close()
+
+
+def test_serve_demo_prints_what_to_paste_and_stops_on_ctrl_c(serve: Callable[..., Served]) -> None:
+    served = serve("--port", "0", "--quiet")
+    url = served.read_until(r"at (http://127\.0\.0\.1:\d+)").group(1)
+    space = served.read_until(r"space (\S+)\s+token (\S+)")
+    assert space.groups() == ("lg8283283", "demo-token")
+    served.read_until(r"curl -u demo-token: ")
+    response = requests.get(
+        f"{url}/v1/spaces/lg8283283/collections/users/profiles/user_id:1413639574/traits",
+        auth=("demo-token", ""),
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.json()["cursor"]["limit"] == 10
+    assert served.stop() == 0
+    assert served.process.stdout is not None
+    served.read_until("profilemock stopped")
+
+
+def test_serve_logs_requests_unless_quiet(
+    serve: Callable[..., Served], write_fixture: Write
+) -> None:
+    served = serve("--port", "0", "--fixtures", str(write_fixture(GOOD)))
+    url = served.read_until(r"at (http://\S+)").group(1)
+    requests.get(f"{url}/nowhere", timeout=10)
+    assert served.stop() == 0
+    assert served.process.stderr is not None
+    assert "GET /nowhere HTTP/1.1 404" in served.process.stderr.read()
+
+
+def test_serve_now_freezes_the_clock(serve: Callable[..., Served], write_fixture: Write) -> None:
+    fixture = write_fixture(GOOD.replace("traits: {plan: pro}", "created_at: -1d"))
+    served = serve(
+        "--port", "0", "--quiet", "--now", "2030-01-02T00:00:00Z", "--fixtures", str(fixture)
+    )
+    url = served.read_until(r"at (http://\S+)").group(1)
+    body = requests.get(
+        f"{url}/v1/spaces/sp/collections/users/profiles/user_id:u1/metadata",
+        auth=("tok", ""),
+        timeout=10,
+    ).json()
+    assert body["metadata"]["created_at"] == "2030-01-01T00:00:00Z"
+    served.stop()
+
+
+def test_port_in_use_is_a_one_line_error(serve: Callable[..., Served]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = serve("--port", str(port))
+        code = served.process.wait(timeout=20)
+    assert code == 2
+    assert served.process.stderr is not None
+    err = served.process.stderr.read()
+    assert err == (
+        f"profilemock: error: cannot listen on 127.0.0.1:{port}: address already in use"
+        " (choose another --port, or --port 0 for any free port)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        pytest.param(
+            lambda write: ["--fixtures", "/no/such/file.yaml"],
+            "profilemock: error: /no/such/file.yaml: no such file or directory\n",
+            id="missing-file",
+        ),
+        pytest.param(
+            lambda write: ["--fixtures", str(write("spaces: {sp: {tokenz: []}}\n"))],
+            "unknown key `tokenz`",
+            id="broken-fixture",
+        ),
+        pytest.param(lambda write: ["--port", "99999"], "is not a port number", id="bad-port"),
+        pytest.param(lambda write: ["--now", "soon"], "`soon` is not", id="bad-now"),
+    ],
+)
+def test_serve_refuses_bad_input_with_exit_2(
+    make_args: Callable[[Write], list[str]], message: str, write_fixture: Write
+) -> None:
+    process = subprocess.run(
+        [sys.executable, "-m", "profilemock", "serve", *make_args(write_fixture)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert process.returncode == 2
+    assert message in process.stderr
+    assert "Traceback" not in process.stderr
+
+
+def test_broken_fixture_error_names_file_line_and_column(write_fixture: Write) -> None:
+    path = write_fixture("spaces:\n  sp:\n    tokenz: []\n")
+    code, _, err = run_cli("serve", "--fixtures", str(path), "--port", "0")
+    assert code == 2
+    assert err.startswith(f"profilemock: error: {path}:3:5: unknown key `tokenz`")
+
+
+def test_check_accepts_good_fixtures(write_fixture: Write) -> None:
+    code, out, err = run_cli("check", str(write_fixture(GOOD)), str(demo_fixture_path()))
+    assert (code, err) == (0, "")
+    assert out == "ok: 2 files, 2 spaces, 25 users, 3 accounts\n"
+
+
+def test_check_lists_every_problem_and_exits_1(write_fixture: Write) -> None:
+    path = write_fixture(
+        "spaces:\n  sp:\n    tokens: [t]\n    users:\n      - ids: {user_id: u}\n        oops: 1\n"
+        "        events: [{event: e, timestamp: whenever}]\n"
+    )
+    code, out, err = run_cli("check", str(path))
+    assert code == 1
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith(f"{path}:6:9: unknown key `oops`")
+    assert lines[1].startswith(f'{path}:7:29: "whenever" is not allowed here')
+    assert lines[2] == "2 problems found"
+
+
+def test_check_missing_path_exits_2() -> None:
+    code, _, err = run_cli("check", "/no/such/dir")
+    assert code == 2
+    assert err == "profilemock: error: /no/such/dir: no such file or directory\n"
