@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
+from hypothesis import settings
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.fixtures.store import Store
 from profilemock.mockserver.app import create_app
 from profilemock.timeutil import parse_iso
+
+# CI runs the property tests derandomized so a red build is reproducible; locally they
+# explore new examples each run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 NOW = parse_iso("2026-06-15T12:00:00Z")
 DEMO_SPACE = "lg8283283"
