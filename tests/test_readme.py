@@ -1,0 +1,60 @@
+"""The README's examples run: every YAML block loads, every curl line answers as shown."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import load_documents
+from profilemock.fixtures.source import read_text
+from profilemock.fixtures.validate import schema_problems
+from tests.conftest import NOW, basic
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, re.DOTALL)
+
+
+YAML_BLOCKS = blocks("yaml")
+CURL_LINES = [line for block in blocks("sh") for line in block.splitlines() if line.startswith("curl ")]
+
+
+def test_readme_has_examples() -> None:
+    assert len(YAML_BLOCKS) >= 2
+    assert len(CURL_LINES) >= 10
+
+
+@pytest.mark.parametrize("text", YAML_BLOCKS, ids=[f"yaml-{i}" for i in range(len(YAML_BLOCKS))])
+def test_yaml_examples_are_valid_fixtures(text: str) -> None:
+    doc = read_text(text, "README.md")
+    assert doc.problems == ()
+    assert schema_problems(doc) == []
+    store = load_documents([doc], Clock(NOW))
+    assert store.spaces
+
+
+@pytest.mark.parametrize("line", CURL_LINES)
+async def test_curl_examples_answer_as_documented(demo_client: TestClient, line: str) -> None:
+    words = shlex.split(line)
+    url = urlsplit(words[-1])
+    assert url.netloc == "127.0.0.1:4010"
+    token = words[words.index("-u") + 1].rstrip(":")
+    target = url.path + (f"?{url.query}" if url.query else "")
+    response = await demo_client.get(target, headers=basic(token))
+    await response.json()
+    if "-i" in words:
+        documented = README[README.index(line) :].split("```")[0]
+        status = int(re.search(r"# HTTP/1.1 (\d+)", documented).group(1))  # type: ignore[union-attr]
+        hint = re.search(r"# Profilemock-Hint: (.*)", documented).group(1)  # type: ignore[union-attr]
+        assert response.status == status
+        assert response.headers["Profilemock-Hint"] == hint
+    else:
+        assert response.status == 200
