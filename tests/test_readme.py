@@ -24,7 +24,9 @@ def blocks(language: str) -> list[str]:
 
 
 YAML_BLOCKS = blocks("yaml")
-CURL_LINES = [line for block in blocks("sh") for line in block.splitlines() if line.startswith("curl ")]
+CURL_LINES = [
+    line for block in blocks("sh") for line in block.splitlines() if line.startswith("curl ")
+]
 
 
 def test_readme_has_examples() -> None:
