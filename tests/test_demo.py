@@ -109,3 +109,29 @@ async def test_page_viewed_event_has_the_reference_shape(demo_client: TestClient
     assert event["message_id"] == expected["message_id"]
     _, metadata = await get(demo_client, profile_path("user_id:9800664881", "metadata"))
     assert event["related"] == {"users": metadata["segment_id"]}
+
+
+async def test_account_profiles_answer_every_route(demo_client: TestClient) -> None:
+    for resource in ("traits", "external_ids", "events", "metadata", "links"):
+        path = profile_path("group_id:12345", resource, collection="accounts")
+        status, _ = await get(demo_client, path)
+        assert status == 200, resource
+    _, traits = await get(
+        demo_client,
+        profile_path("group_id:12345", "traits", collection="accounts") + "?class=audience",
+    )
+    assert traits["traits"] == {"enterprise_accounts": True}
+    _, metadata = await get(
+        demo_client, profile_path("group_id:12345", "metadata", collection="accounts")
+    )
+    assert metadata["segment_id"].startswith("acc_")
+
+
+async def test_eu_host_speaks_the_same_api(demo_client: TestClient) -> None:
+    headers = {**AUTH, "Host": "profiles.euw1.segment.com"}
+    response = await demo_client.get(profile_path("user_id:1413639574", "traits"), headers=headers)
+    body = await response.json()
+    assert response.status == 200
+    assert body["cursor"]["url"].startswith(
+        "http://profiles.euw1.segment.com/v1/spaces/lg8283283/collections/users/profiles/user_id:1413639574/traits?"
+    )
