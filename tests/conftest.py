@@ -23,6 +23,10 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# Every answer of every fake started by the suite, in-process or as a child process, is
+# checked against the response schemas in strict mode (see contract_middleware).
+os.environ["PROFILEMOCK_STRICT_CONTRACT"] = "1"
+
 NOW = parse_iso("2026-06-15T12:00:00Z")
 DEMO_SPACE = "lg8283283"
 DEMO_TOKEN = "demo-token"

@@ -8,13 +8,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from profilemock import schemas
 from profilemock.clock import Clock
 from profilemock.fixtures.store import Store
 from profilemock.mockserver import lookup, resources, routing
@@ -41,6 +44,33 @@ class ServerState:
 STATE = web.AppKey("profilemock_state", ServerState)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def contract_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Check every answer against the response schemas, strictly (PROFILEMOCK_STRICT_CONTRACT=1).
+
+    A violation is a bug in profilemock: it is answered as a 500 and recorded, so the test
+    that provoked it fails.
+    """
+    response = await handler(request)
+    if request.method == "HEAD" or not isinstance(response, web.Response) or response.body is None:
+        return response
+    body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+    try:
+        violations = schemas.validate_response(request.path_qs, response.status, body, strict=True)
+    except schemas.UnknownEndpoint:
+        violations = schemas.validate(body, "error", strict=True) if response.status >= 400 else []
+    if not violations:
+        return response
+    error = AssertionError(
+        f"profilemock broke its own contract answering {request.method} {request.path_qs}: "
+        + "; ".join(str(v) for v in violations)
+    )
+    request.app[STATE].errors.append(error)
+    failed = json_response(envelope("internal_error", str(error)), 500)
+    failed.headers[REQUEST_ID] = response.headers.get(REQUEST_ID, "")
+    return failed
 
 
 @web.middleware
@@ -93,9 +123,20 @@ async def api(request: web.Request) -> web.StreamResponse:
     return json_response(handler(req))
 
 
-def create_app(store: Store, clock: Clock | None = None) -> web.Application:
-    """The fake Profile API serving ``store``, reading time from ``clock``."""
-    app = web.Application(middlewares=[envelope_middleware])
+def create_app(
+    store: Store, clock: Clock | None = None, *, check_contract: bool | None = None
+) -> web.Application:
+    """The fake Profile API serving ``store``, reading time from ``clock``.
+
+    ``check_contract`` validates every answer against the response schemas (strict); by
+    default it is on when the environment sets ``PROFILEMOCK_STRICT_CONTRACT=1``.
+    """
+    if check_contract is None:
+        check_contract = os.environ.get("PROFILEMOCK_STRICT_CONTRACT") == "1"
+    middlewares = [envelope_middleware]
+    if check_contract:
+        middlewares.insert(0, contract_middleware)
+    app = web.Application(middlewares=middlewares)
     app[STATE] = ServerState(store=store, clock=clock or Clock())
     app.router.add_route("*", "/{path:.*}", api)
     return app

@@ -1,0 +1,88 @@
+"""Turn jsonschema errors into (path, rule, message) a person can act on.
+
+Shared by fixture checks ("unknown key") and response validation ("unknown field").
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jsonschema.exceptions import ValidationError, best_match
+
+Path = tuple[str | int, ...]
+
+_TYPE_NAMES = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def show(value: Any) -> str:
+    """A short JSON rendering of a value for messages."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _expected_types(schema_type: Any) -> str:
+    names = [schema_type] if isinstance(schema_type, str) else list(schema_type)
+    return " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+
+
+def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, str]]:
+    """(path, rule, message) for one jsonschema error; ``word`` names object members."""
+    path: Path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    about = schema.get("description")
+    kind = str(error.validator)
+    instance = error.instance
+    if "propertyNames" in error.relative_schema_path:
+        # jsonschema reports a bad key at its mapping's path, with the key as instance.
+        return [
+            (
+                (*path, str(instance)),
+                "propertyNames",
+                f"{word} `{instance}` is not allowed here: {error.message}",
+            )
+        ]
+    if kind == "additionalProperties" and isinstance(instance, dict):
+        known = schema.get("properties", {})
+        allowed = ", ".join(sorted(known))
+        return [
+            ((*path, key), kind, f"unknown {word} `{key}`; allowed here: {allowed}")
+            for key in instance
+            if key not in known
+        ]
+    if kind == "required":
+        return [(path, kind, f"missing required {word} `{_missing(error)}`")]
+    if kind == "type":
+        return [(path, kind, f"{show(instance)} is not {_expected_types(error.validator_value)}")]
+    if kind == "enum":
+        options = ", ".join(show(v) for v in schema.get("enum", ()))
+        return [(path, kind, f"{show(instance)} is not one of: {options}")]
+    if kind == "pattern":
+        rule = about or f"it must match {error.validator_value}"
+        return [(path, kind, f"{show(instance)} is not allowed here; expected {rule}")]
+    if kind == "format":
+        return [(path, kind, f"{show(instance)} is not a valid {error.validator_value}")]
+    if kind in ("oneOf", "anyOf"):
+        if about:
+            return [(path, kind, f"{show(instance)} is not valid here; expected {about}")]
+        inner = best_match(error.context) if error.context else None
+        return [(path, kind, inner.message if inner else error.message)]
+    return [(path, kind, error.message)]
+
+
+def _missing(error: ValidationError) -> str:
+    required = error.validator_value
+    instance = error.instance
+    if isinstance(required, list) and isinstance(instance, dict):
+        for key in required:
+            if key not in instance:
+                return str(key)
+    return str(required)

@@ -1,0 +1,145 @@
+"""Validate response bodies — the fake's or the real API's — against the contract."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from profilemock.fixtures.errors import json_pointer
+from profilemock.schemas._explain import explain
+from profilemock.schemas._registry import BASE_URI
+
+ENDPOINT_SCHEMAS = {
+    "traits": "traits.schema.json",
+    "traits_verbose": "traits-verbose.schema.json",
+    "external_ids": "external-ids.schema.json",
+    "events": "events.schema.json",
+    "metadata": "metadata.schema.json",
+    "links": "links.schema.json",
+    "profiles": "profiles.schema.json",
+    "error": "error.schema.json",
+}
+ENDPOINTS = ("traits", "external_ids", "events", "metadata", "links", "profiles", "error")
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+_ROUTE = re.compile(
+    r"/v1/(?:spaces|namespaces)/[^/]+/collections/[^/]+/profiles(?:/(?P<identifier>[^/]+)/(?P<resource>[^/]+))?/?$"
+)
+_TRUE = {"1", "t", "T", "true", "TRUE", "True"}
+
+
+class UnknownEndpoint(ValueError):
+    """A URL that is not one of the Profile API's routes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One way a body breaks the contract."""
+
+    pointer: str
+    """JSON pointer to the offending value ("" for the whole body)."""
+    rule: str
+    """The schema keyword that failed: type, required, additionalProperties, format…"""
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.pointer or '/'}: {self.message} [{self.rule}]"
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Which schema a response is checked against."""
+
+    endpoint: str
+    verbose: bool = False
+
+
+def endpoint_for_url(url: str) -> Target:
+    """The endpoint a Profile API URL (any host, absolute or path only) addresses."""
+    parts = urlsplit(url)
+    match = _ROUTE.search(parts.path)
+    if match is None:
+        raise UnknownEndpoint(f"`{url}` is not a Profile API route")
+    resource = match.group("resource")
+    if resource is None:
+        return Target("profiles")
+    resource = unquote(resource)
+    if resource not in ENDPOINTS or resource in ("profiles", "error"):
+        raise UnknownEndpoint(f"`{url}` names no Profile API resource (`{resource}`)")
+    verbose = any(v in _TRUE for v in parse_qs(parts.query).get("verbose", []))
+    return Target(resource, verbose=resource == "traits" and verbose)
+
+
+def _check_rfc3339(value: object) -> bool:
+    return not isinstance(value, str) or RFC3339.match(value) is not None
+
+
+@cache
+def _validator(schema_name: str, strict: bool) -> Draft202012Validator:
+    from profilemock.schemas._registry import registry
+
+    checker = None
+    if strict:
+        checker = FormatChecker(formats=())
+        checker.checks("date-time")(_check_rfc3339)
+    return Draft202012Validator(
+        {"$ref": BASE_URI + schema_name},
+        registry=registry(strict),
+        format_checker=checker,
+    )
+
+
+def validate(
+    body: Any, endpoint: str, *, verbose: bool = False, strict: bool = False
+) -> list[Violation]:
+    """Every violation of ``endpoint``'s schema in ``body`` (empty when valid).
+
+    ``strict`` also reports fields the contract does not name and timestamps that are not
+    RFC 3339; the default accepts both, as the real API may add fields.
+    """
+    if endpoint not in ENDPOINTS:
+        raise UnknownEndpoint(
+            f"unknown endpoint `{endpoint}`; endpoints are {', '.join(ENDPOINTS)}"
+        )
+    key = "traits_verbose" if endpoint == "traits" and verbose else endpoint
+    validator = _validator(ENDPOINT_SCHEMAS[key], strict)
+    violations = [
+        Violation(json_pointer(path), rule, message)
+        for error in validator.iter_errors(body)
+        for path, rule, message in explain(error, "field")
+    ]
+    return sorted(violations, key=lambda v: (v.pointer, v.rule, v.message))
+
+
+def validate_response(url: str, status: int, body: Any, *, strict: bool = False) -> list[Violation]:
+    """Violations of a response to ``url``: the error schema for 4xx and 5xx answers."""
+    target = endpoint_for_url(url)
+    if status >= 400:
+        return validate(body, "error", strict=strict)
+    return validate(body, target.endpoint, verbose=target.verbose, strict=strict)
+
+
+def _raise(violations: list[Violation], what: str) -> None:
+    if violations:
+        lines = "\n".join(f"  {v}" for v in violations)
+        count = len(violations)
+        raise AssertionError(
+            f"{what} breaks the contract ({count} violation{'s' if count != 1 else ''}):\n{lines}"
+        )
+
+
+def assert_valid(body: Any, endpoint: str, *, verbose: bool = False, strict: bool = False) -> None:
+    """Raise AssertionError listing every violation of ``endpoint``'s schema."""
+    _raise(validate(body, endpoint, verbose=verbose, strict=strict), f"the {endpoint} body")
+
+
+def assert_valid_response(url: str, status: int, body: Any, *, strict: bool = False) -> None:
+    """Raise AssertionError listing every violation in the response to ``url``."""
+    _raise(validate_response(url, status, body, strict=strict), f"the response to {url}")
