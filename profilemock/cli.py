@@ -1,4 +1,4 @@
-"""``profilemock serve | check``: a thin layer over the library.
+"""``profilemock serve | check | validate | generate``: a thin layer over the library.
 
 Exit codes: 0 success, 1 fixtures with problems (``check``), 2 unusable input or a server
 that cannot start. Errors are one line each on stderr, never a traceback.
@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 from urllib.parse import quote
 
@@ -30,6 +31,8 @@ from profilemock.fixtures.loader import (
     read_documents,
 )
 from profilemock.fixtures.store import Store
+from profilemock.schemas import ENDPOINTS
+from profilemock.schemas._files import UnusableInput, check_file
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.runner import bind, serve_until_stopped
 from profilemock.timeutil import TimestampError, parse_timestamp
@@ -89,6 +92,32 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate fixture files without serving")
     check.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or directory")
 
+    check_bodies = commands.add_parser(
+        "validate",
+        help="check recorded API responses (JSON bodies or HAR files) against the schemas",
+    )
+    check_bodies.add_argument("files", nargs="+", metavar="FILE", help="JSON body or HAR file")
+    where = check_bodies.add_mutually_exclusive_group()
+    where.add_argument("--endpoint", choices=ENDPOINTS, help="which endpoint the bodies answered")
+    where.add_argument(
+        "--url", help="the URL the bodies answered (endpoint and verbose read from it)"
+    )
+    check_bodies.add_argument(
+        "--status",
+        type=int,
+        default=200,
+        help="HTTP status of the bodies (default 200; 4xx/5xx use the error schema)",
+    )
+    check_bodies.add_argument(
+        "--verbose", action="store_true", help="traits bodies are verbose=true"
+    )
+    check_bodies.add_argument(
+        "--strict", action="store_true", help="also report fields the contract does not name"
+    )
+    check_bodies.add_argument(
+        "--format", choices=("text", "json"), default="text", dest="output_format"
+    )
+
     generate = commands.add_parser("generate", help="write a seeded synthetic fixture file")
     generate.add_argument("--users", type=_count, default=100, help="number of users (default 100)")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -125,6 +154,8 @@ def main(
             return _check(args.paths, out, err)
         if args.command == "generate":
             return _generate(args, out)
+        if args.command == "validate":
+            return _validate(args, out)
         return _serve(args, out, err)
     except CliError as exc:
         for line in str(exc).splitlines():
@@ -147,6 +178,40 @@ def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
         return 1
     print(f"ok: {len(files)} file{'s' if len(files) != 1 else ''}, {_summary(store)}", file=out)
     return 0
+
+
+def _validate(args: argparse.Namespace, out: TextIO) -> int:
+    reports = []
+    for name in args.files:
+        try:
+            reports += check_file(
+                Path(name),
+                endpoint=args.endpoint,
+                url=args.url,
+                status=args.status,
+                verbose=args.verbose,
+                strict=args.strict,
+            )
+        except UnusableInput as exc:
+            raise CliError(str(exc)) from None
+    if args.output_format == "json":
+        json.dump([r.as_dict() for r in reports], out, indent=2)
+        out.write("\n")
+    else:
+        for report in reports:
+            if report.valid:
+                print(f"{report.name}: ok ({report.endpoint})", file=out)
+                continue
+            count = len(report.violations)
+            print(
+                f"{report.name}: {count} violation{'s' if count != 1 else ''} ({report.endpoint})",
+                file=out,
+            )
+            for violation in report.violations:
+                print(f"  {violation}", file=out)
+        bad = sum(not r.valid for r in reports)
+        print(f"{len(reports)} checked, {bad} with violations", file=out)
+    return 1 if any(not r.valid for r in reports) else 0
 
 
 def _generate(args: argparse.Namespace, out: TextIO) -> int:

@@ -1,0 +1,130 @@
+"""Check recorded responses: JSON body files and HAR archives from browsers or proxies."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from profilemock.schemas._validation import (
+    ENDPOINTS,
+    UnknownEndpoint,
+    Violation,
+    endpoint_for_url,
+    validate,
+)
+
+
+class UnusableInput(Exception):
+    """A file that cannot be checked at all: unreadable, not JSON, endpoint unknown."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of checking one body (a file, or one entry of a HAR)."""
+
+    name: str
+    endpoint: str
+    status: int
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.violations
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "status": self.status,
+            "valid": self.valid,
+            "violations": [v.as_dict() for v in self.violations],
+        }
+
+
+def is_har(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("log"), dict) and "entries" in data["log"]
+
+
+def check_file(
+    path: Path,
+    *,
+    endpoint: str | None = None,
+    url: str | None = None,
+    status: int = 200,
+    verbose: bool = False,
+    strict: bool = False,
+) -> list[Report]:
+    """Reports for a JSON body file (endpoint from ``endpoint`` or ``url``) or a HAR file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnusableInput(
+            f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnusableInput(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    if is_har(data):
+        return check_har(data, str(path), strict=strict)
+    if endpoint is None and url is None:
+        raise UnusableInput(
+            f"{path}: cannot tell which endpoint this body answered; give --endpoint"
+            f" ({', '.join(ENDPOINTS)}) or --url"
+        )
+    if url is not None:
+        try:
+            target = endpoint_for_url(url)
+        except UnknownEndpoint as exc:
+            raise UnusableInput(str(exc)) from None
+        endpoint, verbose = target.endpoint, target.verbose or verbose
+    assert endpoint is not None
+    if endpoint not in ENDPOINTS:
+        raise UnusableInput(f"unknown endpoint `{endpoint}`; endpoints are {', '.join(ENDPOINTS)}")
+    schema = "error" if status >= 400 else endpoint
+    return [
+        Report(str(path), schema, status, validate(data, schema, verbose=verbose, strict=strict))
+    ]
+
+
+def check_har(har: dict[str, Any], name: str, *, strict: bool = False) -> list[Report]:
+    """A report for every Profile API entry of a HAR; other entries are ignored."""
+    reports = []
+    entries = har["log"].get("entries") or []
+    for index, entry in enumerate(entries, start=1):
+        request = entry.get("request") or {}
+        response = entry.get("response") or {}
+        url = str(request.get("url", ""))
+        try:
+            target = endpoint_for_url(url)
+        except UnknownEndpoint:
+            continue
+        status = int(response.get("status") or 0)
+        label = f"{name} entry {index}: {request.get('method', 'GET')} {url} {status}"
+        endpoint = "error" if status >= 400 else target.endpoint
+        body, problem = _har_body(response.get("content") or {})
+        if problem is not None:
+            reports.append(Report(label, endpoint, status, [Violation("", "json", problem)]))
+            continue
+        violations = validate(body, endpoint, verbose=target.verbose, strict=strict)
+        reports.append(Report(label, endpoint, status, violations))
+    return reports
+
+
+def _har_body(content: dict[str, Any]) -> tuple[Any, str | None]:
+    text = content.get("text")
+    if text is None:
+        return None, "the HAR has no response body for this entry (export it with content)"
+    if content.get("encoding") == "base64":
+        try:
+            text = base64.b64decode(text).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None, "the response body is not valid base64 UTF-8"
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"the response body is not JSON: {exc.msg} at line {exc.lineno}"

@@ -1,0 +1,166 @@
+"""`profilemock validate` on JSON bodies and HAR files, in-process."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from profilemock.cli import main
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+API = "https://profiles.segment.com/v1/spaces/lg/collections/users/profiles/user_id:1"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(["validate", *args], stdout=out, stderr=err), out.getvalue(), err.getvalue()
+
+
+def entry(
+    url: str, status: int, text: str | None, *, encoding: str | None = None
+) -> dict[str, Any]:
+    content: dict[str, Any] = {"mimeType": "application/json", "size": len(text or "")}
+    if text is not None:
+        content["text"] = text
+    if encoding:
+        content["encoding"] = encoding
+    return {
+        "startedDateTime": "2026-11-28T10:00:00.000Z",
+        "request": {"method": "GET", "url": url, "headers": []},
+        "response": {"status": status, "headers": [], "content": content},
+    }
+
+
+def write_har(tmp_path: Path, entries: list[dict[str, Any]]) -> Path:
+    path = tmp_path / "session.har"
+    path.write_text(
+        json.dumps({"log": {"version": "1.2", "creator": {"name": "test"}, "entries": entries}})
+    )
+    return path
+
+
+def test_valid_body_exits_0() -> None:
+    code, out, err = run(str(DATA / "segdocs_events_200.json"), "--endpoint", "events")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"{DATA / 'segdocs_events_200.json'}: ok (events)",
+        "1 checked, 0 with violations",
+    ]
+
+
+def test_error_body_with_its_status() -> None:
+    code, out, _ = run(
+        str(DATA / "segdocs_error_not_found_404.json"), "--url", f"{API}/traits", "--status", "404"
+    )
+    assert code == 0
+    assert "ok (error)" in out
+
+
+def test_invalid_body_exits_1_with_each_violation(tmp_path: Path) -> None:
+    body = tmp_path / "traits.json"
+    body.write_text(json.dumps({"traits": {"a": 1}, "cursor": {"has_more": "yes", "extra": 1}}))
+    code, out, _ = run(str(body), "--endpoint", "traits", "--strict")
+    assert code == 1
+    assert out.splitlines() == [
+        f"{body}: 2 violations (traits)",
+        "  /cursor/extra: unknown field `extra`; allowed here: has_more, limit, next, url [additionalProperties]",
+        '  /cursor/has_more: "yes" is not true or false [type]',
+        "1 checked, 1 with violations",
+    ]
+
+
+def test_json_format(tmp_path: Path) -> None:
+    body = tmp_path / "links.json"
+    body.write_text(json.dumps({"data": [{"to_collection": "teams", "external_ids": []}]}))
+    code, out, _ = run(str(body), "--endpoint", "links", "--format", "json")
+    assert code == 1
+    assert json.loads(out) == [
+        {
+            "name": str(body),
+            "endpoint": "links",
+            "status": 200,
+            "valid": False,
+            "violations": [
+                {
+                    "pointer": "/data/0/to_collection",
+                    "rule": "enum",
+                    "message": '"teams" is not one of: "users", "accounts"',
+                }
+            ],
+        }
+    ]
+
+
+def test_har_checks_every_profile_api_entry_and_ignores_others(tmp_path: Path) -> None:
+    good = (DATA / "segdocs_traits_quickstart_200.json").read_text()
+    har = write_har(
+        tmp_path,
+        [
+            entry(f"{API}/traits?limit=8", 200, good),
+            entry("https://cdn.segment.com/analytics.js", 200, "function(){}"),
+            entry(f"{API}/events", 200, json.dumps({"data": {}, "cursor": {"has_more": False}})),
+            entry(f"{API}/metadata", 404, (DATA / "segdocs_error_not_found_404.json").read_text()),
+            entry(
+                f"{API}/links", 200, base64.b64encode(b'{"data": []}').decode(), encoding="base64"
+            ),
+            entry(f"{API}/external_ids", 200, "<html>gateway timeout</html>"),
+            entry(f"{API}/traits", 200, None),
+        ],
+    )
+    code, out, _ = run(str(har))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == f"{har} entry 1: GET {API}/traits?limit=8 200: ok (traits)"
+    assert lines[1] == f"{har} entry 3: GET {API}/events 200: 1 violation (events)"
+    assert lines[2] == "  /data: {} is not a list or null [type]"
+    assert lines[3] == f"{har} entry 4: GET {API}/metadata 404: ok (error)"
+    assert lines[4] == f"{har} entry 5: GET {API}/links 200: ok (links)"
+    assert lines[5] == f"{har} entry 6: GET {API}/external_ids 200: 1 violation (external_ids)"
+    assert lines[6].startswith("  /: the response body is not JSON")
+    assert lines[7] == f"{har} entry 7: GET {API}/traits 200: 1 violation (traits)"
+    assert "no response body" in lines[8]
+    assert lines[-1] == "6 checked, 3 with violations"
+
+
+def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
+    har = write_har(
+        tmp_path, [entry(f"{API}/traits", 200, (DATA / "segdocs_traits_200.json").read_text())]
+    )
+    assert run(str(har))[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "message"),
+    [
+        (lambda p: p / "absent.json", [], "cannot read"),
+        (
+            lambda p: (p / "x.json", (p / "x.json").write_text("{nope"))[0],
+            ["--endpoint", "traits"],
+            "x.json:1:2: not JSON",
+        ),
+        (lambda p: (p / "x.json", (p / "x.json").write_text("{}"))[0], [], "give --endpoint"),
+        (
+            lambda p: (p / "x.json", (p / "x.json").write_text("{}"))[0],
+            ["--url", "https://example.com/x"],
+            "is not a Profile API route",
+        ),
+    ],
+    ids=["unreadable", "not-json", "no-endpoint", "unknown-url"],
+)
+def test_unusable_input_exits_2(tmp_path: Path, make: Any, args: list[str], message: str) -> None:
+    code, out, err = run(str(make(tmp_path)), *args)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert err.startswith("profilemock: error: ")
+
+
+def test_unknown_endpoint_name_is_an_argument_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as info:
+        run(str(DATA / "segdocs_traits_200.json"), "--endpoint", "properties")
+    assert info.value.code == 2
