@@ -31,10 +31,11 @@ from profilemock.fixtures.loader import (
     read_documents,
 )
 from profilemock.fixtures.store import Store
-from profilemock.schemas import ENDPOINTS
-from profilemock.schemas._files import UnusableInput, check_file
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.runner import bind, serve_until_stopped
+from profilemock.schemas import ENDPOINTS
+from profilemock.schemas._files import UnusableInput, check_file
+from profilemock.schemas.openapi import build_openapi
 from profilemock.timeutil import TimestampError, parse_timestamp
 
 DEFAULT_HOST = "127.0.0.1"
@@ -118,6 +119,12 @@ def parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json"), default="text", dest="output_format"
     )
 
+    openapi = commands.add_parser("openapi", help="print the OpenAPI 3.1 document of the API")
+    openapi.add_argument("--format", choices=("yaml", "json"), default="yaml", dest="output_format")
+    openapi.add_argument(
+        "--server-url", metavar="URL", help="list this server first (such as http://127.0.0.1:4010)"
+    )
+
     generate = commands.add_parser("generate", help="write a seeded synthetic fixture file")
     generate.add_argument("--users", type=_count, default=100, help="number of users (default 100)")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -156,6 +163,8 @@ def main(
             return _generate(args, out)
         if args.command == "validate":
             return _validate(args, out)
+        if args.command == "openapi":
+            return _openapi(args, out)
         return _serve(args, out, err)
     except CliError as exc:
         for line in str(exc).splitlines():
@@ -212,6 +221,16 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
         bad = sum(not r.valid for r in reports)
         print(f"{len(reports)} checked, {bad} with violations", file=out)
     return 1 if any(not r.valid for r in reports) else 0
+
+
+def _openapi(args: argparse.Namespace, out: TextIO) -> int:
+    document = build_openapi(args.server_url)
+    if args.output_format == "json":
+        json.dump(document, out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        out.write(dump_yaml(document, header=""))
+    return 0
 
 
 def _generate(args: argparse.Namespace, out: TextIO) -> int:

@@ -19,11 +19,13 @@ def test_wheel_ships_schemas_demo_fixture_types_and_entry_points(tmp_path: Path)
     )  # fmt: skip
     (wheel,) = tmp_path.glob("profilemock-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
+    schemas = sorted(p.name for p in (ROOT / "profilemock" / "schemas").glob("*.schema.json"))
+    assert len(schemas) == 10
     for required in (
         "profilemock/fixtures/demo/demo.yaml",
-        "profilemock/schemas/fixture.schema.json",
         "profilemock/py.typed",
         "profilemock/cli.py",
+        *(f"profilemock/schemas/{name}" for name in schemas),
     ):
         assert required in names, required
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -138,5 +138,6 @@ def create_app(
         middlewares.insert(0, contract_middleware)
     app = web.Application(middlewares=middlewares)
     app[STATE] = ServerState(store=store, clock=clock or Clock())
-    app.router.add_route("*", "/{path:.*}", api)
+    # [\s\S] rather than ".": a decoded path may hold a newline (%0A), which "." skips.
+    app.router.add_route("*", r"/{path:[\s\S]*}", api)
     return app

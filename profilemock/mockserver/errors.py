@@ -40,8 +40,15 @@ class ApiError(Exception):
     def response_headers(self) -> dict[str, str]:
         headers = dict(self.headers)
         if self.hint:
-            headers[HINT_HEADER] = self.hint
+            headers[HINT_HEADER] = header_safe(self.hint)
         return headers
+
+
+def header_safe(text: str) -> str:
+    """``text`` as printable ASCII: hints quote what the client sent, which may hold
+    control characters or non-ASCII (a header must not)."""
+    escaped = text.encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(ch if " " <= ch <= "~" else f"\\x{ord(ch):02x}" for ch in escaped)
 
 
 def envelope(code: str, message: str) -> dict[str, Any]:

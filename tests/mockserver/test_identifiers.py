@@ -91,3 +91,14 @@ async def test_profile_of_the_other_collection_is_404_with_hint(client: TestClie
 async def test_segment_id_only_matches_its_own_collection(client: TestClient) -> None:
     status, _ = await status_and_hint(client, "use_alice0000000000000000000000", "accounts")
     assert status == 404
+
+
+@pytest.mark.parametrize("identifier", ["no%0D%0Atype", "caf%C3%A9%7F", "x%00"])
+async def test_hints_quoting_the_identifier_are_safe_headers(
+    client: TestClient, identifier: str
+) -> None:
+    status, hint = await status_and_hint(client, identifier)
+    assert status == 404
+    assert hint is not None
+    assert hint.isascii()
+    assert all(" " <= ch <= "~" for ch in hint)

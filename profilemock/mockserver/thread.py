@@ -1,0 +1,82 @@
+"""Run an app in a background thread with its own event loop.
+
+The socket is bound before the thread starts (port 0: no free-port race), readiness is
+signalled with an event (never polled), and the caller's event loop, if any, is left
+alone. ``stop()`` is safe to call twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from types import TracebackType
+
+from aiohttp import web
+
+from profilemock.mockserver.runner import base_url, bind
+
+
+class ServerThread:
+    """``with ServerThread(app) as server: requests.get(server.url + …)``."""
+
+    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self._sock = bind(host, port)
+        self.url = base_url(self._sock)
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stopped = asyncio.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"profilemock {self.url}", daemon=True
+        )
+
+    def start(self, timeout: float = 30.0) -> ServerThread:
+        """Start serving; returns once the server accepts connections."""
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError(f"profilemock did not start within {timeout} s")
+        if self._failure is not None:
+            raise RuntimeError(f"profilemock failed to start: {self._failure}") from self._failure
+        return self
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        try:
+            await runner.setup()
+            await web.SockSite(runner, self._sock).start()
+        except BaseException as exc:
+            self._failure = exc
+            self._ready.set()
+            await runner.cleanup()
+            return
+        self._ready.set()
+        try:
+            await self._stopped.wait()
+        finally:
+            await runner.cleanup()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop serving and wait for the thread; safe to call more than once."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stopped.set)
+            self._thread.join(timeout)
+        self._sock.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,94 @@
+"""The OpenAPI document is valid, tools can work from it, and the fake honours it."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+import yaml
+from aiohttp import web
+from hypothesis import HealthCheck, settings
+from openapi_spec_validator import validate as validate_openapi
+
+from profilemock import build_openapi
+from profilemock.cli import main
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.app import STATE, create_app
+from profilemock.mockserver.endpoints import ENDPOINTS
+from profilemock.mockserver.thread import ServerThread
+from tests.conftest import DEMO_TOKEN, NOW, basic
+
+DOCUMENT = build_openapi()
+API = schemathesis.openapi.from_dict(DOCUMENT)
+
+
+def test_document_passes_openapi_spec_validator() -> None:
+    validate_openapi(DOCUMENT)  # type: ignore[arg-type]
+    assert DOCUMENT["openapi"] == "3.1.0"
+
+
+def test_every_route_and_limit_comes_from_the_endpoint_table() -> None:
+    paths = DOCUMENT["paths"]
+    assert len(paths) == 6
+    traits = paths["/v1/spaces/{space_id}/collections/{collection}/profiles/{identifier}/traits"]
+    limit = next(p for p in traits["get"]["parameters"] if p["name"] == "limit")
+    assert limit["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 200,
+        "default": ENDPOINTS["traits"].default_limit,
+    }
+    external = paths[
+        "/v1/spaces/{space_id}/collections/{collection}/profiles/{identifier}/external_ids"
+    ]
+    limit = next(p for p in external["get"]["parameters"] if p["name"] == "limit")
+    assert "clamped" in limit["description"]
+
+
+def test_cli_prints_the_document_as_yaml_or_json() -> None:
+    out = io.StringIO()
+    assert main(["openapi", "--server-url", "http://127.0.0.1:4010"], stdout=out) == 0
+    from_yaml = yaml.safe_load(out.getvalue())
+    assert from_yaml["servers"][0] == {"url": "http://127.0.0.1:4010", "description": "profilemock"}
+    out = io.StringIO()
+    assert main(["openapi", "--format", "json"], stdout=out) == 0
+    assert json.loads(out.getvalue()) == build_openapi()
+
+
+@pytest.fixture(scope="module")
+def live_fake() -> Iterator[ServerThread]:
+    clock = Clock(NOW)
+    app = create_app(load_fixtures([demo_fixture_path()], clock), clock)
+    answered: list[tuple[str, int]] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        answered.append((request.path.rsplit("/", 1)[-1], response.status))
+        return response
+
+    app.middlewares.append(record)
+    with ServerThread(app) as server:
+        yield server
+    assert app[STATE].errors == []
+    # The generated requests reached real data, not only 401s and 404s.
+    succeeded = {resource for resource, status in answered if status == 200}
+    assert succeeded >= {"traits", "external_ids", "events", "metadata", "links", "profiles"}
+
+
+@API.parametrize()
+@settings(
+    max_examples=15,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_schemathesis_finds_no_server_error_or_schema_violation(
+    case: schemathesis.Case, live_fake: ServerThread
+) -> None:
+    case.call_and_validate(base_url=live_fake.url, headers=basic(DEMO_TOKEN))
