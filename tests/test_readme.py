@@ -60,3 +60,18 @@ async def test_curl_examples_answer_as_documented(demo_client: TestClient, line:
         assert response.headers["Profilemock-Hint"] == hint
     else:
         assert response.status == 200
+
+
+PYTHON_BLOCKS = blocks("python")
+
+
+def test_python_examples_run_against_the_fake() -> None:
+    from profilemock import ServerThread, create_app
+    from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+
+    (validation,) = PYTHON_BLOCKS
+    namespace: dict[str, object] = {}
+    exec(compile(validation, "README.md", "exec"), namespace)
+    clock = Clock(NOW)
+    with ServerThread(create_app(load_fixtures([demo_fixture_path()], clock), clock)) as server:
+        namespace["check_traits"](server.url, "lg8283283", "demo-token")  # type: ignore[operator]
