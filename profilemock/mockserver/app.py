@@ -19,7 +19,7 @@ from aiohttp import web
 
 from profilemock import schemas
 from profilemock.clock import Clock
-from profilemock.fixtures.store import Store
+from profilemock.fixtures.store import LiveStore, Store
 from profilemock.mockserver import lookup, resources, routing
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.endpoints import ENDPOINTS
@@ -35,7 +35,7 @@ REQUEST_ID = "Request-Id"
 class ServerState:
     """What one server reads and changes while it runs."""
 
-    store: Store
+    store: LiveStore
     clock: Clock
     errors: list[BaseException] = field(default_factory=list)
     """Unexpected exceptions raised while answering (the pytest plugin re-raises them)."""
@@ -137,7 +137,7 @@ def create_app(
     if check_contract:
         middlewares.insert(0, contract_middleware)
     app = web.Application(middlewares=middlewares)
-    app[STATE] = ServerState(store=store, clock=clock or Clock())
+    app[STATE] = ServerState(store=LiveStore(store), clock=clock or Clock())
     # [\s\S] rather than ".": a decoded path may hold a newline (%0A), which "." skips.
     app.router.add_route("*", r"/{path:[\s\S]*}", api)
     return app

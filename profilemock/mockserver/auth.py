@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from profilemock.fixtures.store import Space, Store
+from profilemock.fixtures.store import LiveSpace, LiveStore
 from profilemock.mockserver.errors import unauthenticated
 
 BASIC_HOWTO = (
@@ -17,7 +17,7 @@ BASIC_HOWTO = (
 )
 
 
-def authenticate(store: Store, space_id: str, authorization: str | None) -> Space:
+def authenticate(store: LiveStore, space_id: str, authorization: str | None) -> LiveSpace:
     """The space the request may read, or a 401 with a hint saying why not."""
     if not authorization:
         raise unauthenticated(f"no Authorization header; {BASIC_HOWTO}")

@@ -6,7 +6,7 @@ import string
 
 from profilemock.fixtures.build import OTHER
 from profilemock.fixtures.model import COLLECTIONS, Collection, Profile
-from profilemock.fixtures.store import Space
+from profilemock.fixtures.store import LiveSpace
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
 from profilemock.mockserver.routing import Route
 
@@ -42,7 +42,7 @@ def collection_of(route: Route) -> Collection:
     )
 
 
-def find_profile(space: Space, collection: Collection, route: Route) -> Profile:
+def find_profile(space: LiveSpace, collection: Collection, route: Route) -> Profile:
     """The profile the identifier names, or the API's 404 with a hint when we can see why."""
     identifier = route.identifier or ""
     id_type, sep, value = identifier.partition(":")
@@ -61,7 +61,7 @@ def find_profile(space: Space, collection: Collection, route: Route) -> Profile:
 
 
 def _miss_hint(
-    space: Space, collection: Collection, route: Route, id_type: str, value: str
+    space: LiveSpace, collection: Collection, route: Route, id_type: str, value: str
 ) -> str | None:
     raw = route.raw_identifier or ""
     if "+" in raw:

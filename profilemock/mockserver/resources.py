@@ -11,7 +11,7 @@ from multidict import MultiMapping
 
 from profilemock.fixtures.build import OTHER
 from profilemock.fixtures.model import Collection, Event, Profile, Trait
-from profilemock.fixtures.store import Space
+from profilemock.fixtures.store import LiveSpace
 from profilemock.mockserver import cursors
 from profilemock.mockserver.endpoints import EVENTS_WINDOW_DAYS
 from profilemock.mockserver.params import Query
@@ -25,7 +25,7 @@ T = TypeVar("T")
 class Request:
     """One validated request, as resource functions see it."""
 
-    space: Space
+    space: LiveSpace
     collection: Collection
     query: Query
     raw_query: MultiMapping[str]
@@ -165,7 +165,13 @@ def _offset_page(
 def links(req: Request) -> Body:
     profile = _profile(req)
     other = OTHER[req.collection]
-    linked = [p for p in (req.space.get(other, s) for s in profile.links) if p is not None]
+    linked = [
+        p
+        for p in (
+            req.space.get(other, s) for s in req.space.links_of(req.collection, profile.segment_id)
+        )
+        if p is not None
+    ]
     scope = f"links|{req.space.id}|{req.collection}|{profile.segment_id}"
     page, following = _offset_page(req, linked, scope)
     return {
@@ -179,7 +185,7 @@ def links(req: Request) -> Body:
 
 def profiles(req: Request) -> Body:
     """The legacy list route: profiles by most recent activity."""
-    ordered = req.space.by_activity[req.collection]
+    ordered = req.space.by_activity(req.collection)
     page, following = _offset_page(req, ordered, f"profiles|{req.space.id}|{req.collection}")
     return {
         "data": [
