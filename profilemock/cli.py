@@ -21,6 +21,7 @@ from typing import TextIO
 from urllib.parse import quote
 
 from profilemock.clock import Clock
+from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.errors import FixtureError
 from profilemock.fixtures.generator import dump_yaml, generate
 from profilemock.fixtures.loader import (
@@ -32,7 +33,9 @@ from profilemock.fixtures.loader import (
 )
 from profilemock.fixtures.store import Store
 from profilemock.mockserver.app import create_app
+from profilemock.mockserver.ratelimit import Limit
 from profilemock.mockserver.runner import bind, serve_until_stopped
+from profilemock.mockserver.state import ServerSettings
 from profilemock.schemas import ENDPOINTS
 from profilemock.schemas._files import UnusableInput, check_file
 from profilemock.schemas.openapi import build_openapi
@@ -89,6 +92,30 @@ def parser() -> argparse.ArgumentParser:
         help="freeze the clock at this ISO 8601 instant (or relative time such as -1d)",
     )
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
+    serve.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        metavar="N",
+        default="fixtures",
+        help="requests/s for every space (0 or none: no limit; default: each space's own, 100)",
+    )
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault, such as traits:429:times=2 or *:latency=150ms (repeatable)",
+    )
+    serve.add_argument("--seed", type=int, default=0, help="seed of fault randomness (default 0)")
+    serve.add_argument(
+        "--journal-size",
+        type=_positive,
+        default=10_000,
+        metavar="N",
+        help="requests kept in the journal (default 10000)",
+    )
+    serve.add_argument("--admin-token", metavar="TOKEN", help="require this token on /__admin/")
+    serve.add_argument("--no-admin", action="store_true", help="turn the admin API off")
 
     check = commands.add_parser("check", help="validate fixture files without serving")
     check.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or directory")
@@ -141,6 +168,25 @@ def parser() -> argparse.ArgumentParser:
         help="default: json for a .json output, else yaml (large sets load faster as JSON)",
     )
     return top
+
+
+def _rate_limit(text: str) -> Limit | None | str:
+    if text == "fixtures":  # the default: each space's own limit
+        return text
+    if text.lower() in ("none", "0", "off"):
+        return None
+    try:
+        return Limit.per_second(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not requests per second (a number above 0, or 0/none for no limit)"
+        ) from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number from 1")
+    return int(text)
 
 
 def _count(text: str) -> int:
@@ -283,19 +329,32 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         access_log.setLevel(logging.INFO)
         access_log.propagate = False
 
+    try:
+        faults = [parse_spec(spec) for spec in args.fault]
+        settings = ServerSettings(
+            seed=args.seed,
+            faults=faults,
+            rate_limit=args.rate_limit,
+            journal_size=args.journal_size,
+            admin=not args.no_admin,
+            admin_token=args.admin_token,
+        )
+        app = create_app(store, clock, settings)
+    except FaultRuleError as exc:
+        sock.close()
+        raise CliError(str(exc)) from None
+
     def ready(url: str) -> None:
-        print(_banner(url, store), file=out, flush=True)
+        print(_banner(url, store, settings), file=out, flush=True)
 
     # Ctrl-C before the signal handler is installed still ends cleanly.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
-            serve_until_stopped(create_app(store, clock), sock, ready, access_log=access_log)
-        )
+        asyncio.run(serve_until_stopped(app, sock, ready, access_log=access_log))
     print("profilemock stopped", file=out, flush=True)
     return 0
 
 
-def _banner(url: str, store: Store) -> str:
+def _banner(url: str, store: Store, settings: ServerSettings) -> str:
     lines = [f"profilemock is serving the Segment Profile API at {url}"]
     example = None
     for space in store.spaces.values():
@@ -313,6 +372,11 @@ def _banner(url: str, store: Store) -> str:
             )
     if example:
         lines += ["try:", example]
+    if settings.admin:
+        guarded = " (admin token required)" if settings.admin_token else ""
+        lines.append(f"admin API: {url}/__admin/health{guarded}")
+    for spec in settings.faults:
+        lines.append(f"fault: {json.dumps(spec)}")
     lines.append("Ctrl-C stops it.")
     return "\n".join(lines)
 

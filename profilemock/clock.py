@@ -51,6 +51,13 @@ class Clock:
         else:
             self._offset += by_ns
 
+    def snapshot(self) -> tuple[int | None, int]:
+        """The clock's setting, to restore later (a reset puts the clock back)."""
+        return (self._frozen_at, self._offset)
+
+    def restore(self, snapshot: tuple[int | None, int]) -> None:
+        self._frozen_at, self._offset = snapshot
+
     def set_offset(self, offset_ns: int) -> None:
         """Run at real time plus ``offset_ns``."""
         self._frozen_at = None

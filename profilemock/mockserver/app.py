@@ -1,7 +1,7 @@
 """The aiohttp application: one request pipeline, in the API's order of checks.
 
-    Request-Id -> route -> auth -> (rate limit) -> path validation -> query validation
-    -> lookup -> resource -> render
+    journal -> Request-Id and envelope -> route -> faults -> auth -> rate limit
+    -> path validation -> query validation -> lookup -> resource -> render
 
 ``create_app(store, ...)`` holds no global state, so several servers can share a process.
 """
@@ -11,50 +11,88 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from profilemock import schemas
 from profilemock.clock import Clock
-from profilemock.fixtures.store import LiveStore, Store
-from profilemock.mockserver import lookup, resources, routing
+from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS
+from profilemock.fixtures.store import Store
+from profilemock.mockserver import breaks, lookup, resources, routing
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.endpoints import ENDPOINTS
 from profilemock.mockserver.errors import ApiError, envelope
+from profilemock.mockserver.journal import JournalEntry
 from profilemock.mockserver.params import Query, parse_query, parse_verbose
 from profilemock.mockserver.render import json_response
+from profilemock.mockserver.state import ServerSettings, ServerState
 
 log = logging.getLogger("profilemock")
 REQUEST_ID = "Request-Id"
-
-
-@dataclass
-class ServerState:
-    """What one server reads and changes while it runs."""
-
-    store: LiveStore
-    clock: Clock
-    errors: list[BaseException] = field(default_factory=list)
-    """Unexpected exceptions raised while answering (the pytest plugin re-raises them)."""
-
-
+ADMIN_PREFIX = "/__admin/"
 STATE = web.AppKey("profilemock_state", ServerState)
+ROUTE = web.RequestKey("profilemock_route", routing.Route)
+FAULT = web.RequestKey("profilemock_fault", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware
+async def journal_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Record every API request, whatever became of it (admin calls are not recorded)."""
+    if request.path.startswith(ADMIN_PREFIX):
+        return await handler(request)
+    state = request.config_dict[STATE]
+    arrived, started = state.clock.now_ns(), time.perf_counter()
+    status: int | None = None
+    response: web.StreamResponse | None = None
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        route: routing.Route | None = request.get(ROUTE)
+        authorization = request.headers.get("Authorization", "")
+        scheme = authorization.split(" ", 1)[0].lower() if authorization else "none"
+        state.journal.add(
+            JournalEntry(
+                seq=state.journal.next_seq(),
+                time=arrived,
+                method=request.method,
+                path=request.raw_path.split("?", 1)[0],
+                query=list(request.query.items()),
+                route=route.resource if route else None,
+                space=route.space_id if route else None,
+                collection=route.collection if route else None,
+                identifier=route.identifier if route else None,
+                raw_identifier=route.raw_identifier if route else None,
+                auth=scheme if scheme in ("basic", "bearer", "none") else "other",
+                status=status,
+                fault=request.get(FAULT),
+                duration_ms=(time.perf_counter() - started) * 1000,
+                request_id=response.headers.get(REQUEST_ID) if response is not None else None,
+            )
+        )
+
+
+@web.middleware
 async def contract_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Check every answer against the response schemas, strictly (PROFILEMOCK_STRICT_CONTRACT=1).
+    """Check every answer against the response schemas, strictly.
 
     A violation is a bug in profilemock: it is answered as a 500 and recorded, so the test
     that provoked it fails.
     """
     response = await handler(request)
-    if request.method == "HEAD" or not isinstance(response, web.Response) or response.body is None:
+    if (
+        request.method == "HEAD"
+        or request.get(FAULT)
+        or (request.path.startswith(ADMIN_PREFIX) and response.status < 400)
+        or not isinstance(response, web.Response)
+        or response.body is None
+    ):
         return response
     body = json.loads(bytes(response.body))  # type: ignore[arg-type]
     try:
@@ -67,7 +105,7 @@ async def contract_middleware(request: web.Request, handler: Handler) -> web.Str
         f"profilemock broke its own contract answering {request.method} {request.path_qs}: "
         + "; ".join(str(v) for v in violations)
     )
-    request.app[STATE].errors.append(error)
+    request.config_dict[STATE].errors.append(error)
     failed = json_response(envelope("internal_error", str(error)), 500)
     failed.headers[REQUEST_ID] = response.headers.get(REQUEST_ID, "")
     return failed
@@ -82,24 +120,56 @@ async def envelope_middleware(request: web.Request, handler: Handler) -> web.Str
     except ApiError as error:
         response = json_response(error.body(), error.status, error.response_headers())
     except web.HTTPException as exc:
-        # aiohttp's own answers (unknown admin route, bad method on it): same envelope.
+        # aiohttp's own answers (an unknown admin route, a wrong method on it).
         code = "not_found" if exc.status == 404 else "invalid_request_error"
         response = json_response(envelope(code, exc.reason), exc.status)
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
     except Exception as exc:
         log.exception("profilemock failed answering %s %s", request.method, request.path)
-        request.app[STATE].errors.append(exc)
+        request.config_dict[STATE].errors.append(exc)
         response = json_response(
             envelope("internal_error", f"profilemock failed: {type(exc).__name__}: {exc}"), 500
         )
+    rule_id = request.get(FAULT)
+    if rule_id is not None:
+        response.headers.setdefault(breaks.FAULT_HEADER, rule_id)
     response.headers[REQUEST_ID] = request_id
     return response
 
 
+def rate_limited() -> ApiError:
+    return ApiError(429, "rate_limit_error", breaks.RATE_LIMITED)
+
+
 async def api(request: web.Request) -> web.StreamResponse:
     """Every Profile API route."""
-    state = request.app[STATE]
+    state = request.config_dict[STATE]
     route = routing.match(request.method, request.raw_path)
+    request[ROUTE] = route
+    rule = state.faults.pick(
+        route.resource, request.method, route.space_id, route.collection, route.identifier
+    )
+    if rule is not None:
+        request[FAULT] = rule.id
+        await breaks.delay(rule)
+        if rule.fault in CONNECTION_FAULTS:
+            await breaks.break_connection(rule, request, state)
+        if rule.status is not None:
+            return breaks.respond(rule)
+    response = answer(request, state, route)
+    if rule is not None:
+        response.headers.update(rule.headers)
+        if rule.fault in BODY_FAULTS:
+            return await breaks.break_body(rule, request, response)
+    return response
+
+
+def answer(request: web.Request, state: ServerState, route: routing.Route) -> web.Response:
+    """The API's own answer: auth, rate limit, validation, lookup, resource."""
     space = authenticate(state.store, route.space_id, request.headers.get("Authorization"))
+    if not state.limiter.admit(space.id):
+        raise rate_limited()
     lookup.validate_path(route)
     raw_query = request.query
     if route.resource == "metadata":
@@ -123,21 +193,37 @@ async def api(request: web.Request) -> web.StreamResponse:
     return json_response(handler(req))
 
 
+async def _release_hangs(app: web.Application) -> None:
+    app[STATE].release_hangs()
+
+
 def create_app(
-    store: Store, clock: Clock | None = None, *, check_contract: bool | None = None
+    store: Store,
+    clock: Clock | None = None,
+    settings: ServerSettings | None = None,
+    *,
+    check_contract: bool | None = None,
 ) -> web.Application:
     """The fake Profile API serving ``store``, reading time from ``clock``.
 
     ``check_contract`` validates every answer against the response schemas (strict); by
-    default it is on when the environment sets ``PROFILEMOCK_STRICT_CONTRACT=1``.
+    default it follows ``settings``, or the environment (``PROFILEMOCK_STRICT_CONTRACT=1``).
     """
+    settings = settings or ServerSettings()
     if check_contract is None:
-        check_contract = os.environ.get("PROFILEMOCK_STRICT_CONTRACT") == "1"
-    middlewares = [envelope_middleware]
+        check_contract = (
+            settings.check_contract or os.environ.get("PROFILEMOCK_STRICT_CONTRACT") == "1"
+        )
+    middlewares = [journal_middleware, envelope_middleware]
     if check_contract:
-        middlewares.insert(0, contract_middleware)
+        middlewares.insert(1, contract_middleware)
     app = web.Application(middlewares=middlewares)
-    app[STATE] = ServerState(store=LiveStore(store), clock=clock or Clock())
+    app[STATE] = ServerState.create(store, clock or Clock(), settings)
+    app.on_shutdown.append(_release_hangs)
+    if settings.admin:
+        from profilemock.mockserver.admin import admin_app
+
+        app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(app[STATE]))
     # [\s\S] rather than ".": a decoded path may hold a newline (%0A), which "." skips.
     app.router.add_route("*", r"/{path:[\s\S]*}", api)
     return app

@@ -42,21 +42,24 @@ def collection_of(route: Route) -> Collection:
     )
 
 
+def resolve(space: LiveSpace, collection: Collection, identifier: str) -> Profile | None:
+    """The profile ``type:value`` (or a bare segment id) names, if any."""
+    id_type, sep, value = identifier.partition(":")
+    return space.find(collection, id_type, value) if sep else space.get(collection, identifier)
+
+
 def find_profile(space: LiveSpace, collection: Collection, route: Route) -> Profile:
     """The profile the identifier names, or the API's 404 with a hint when we can see why."""
     identifier = route.identifier or ""
+    profile = resolve(space, collection, identifier)
+    if profile is not None:
+        return profile
     id_type, sep, value = identifier.partition(":")
     if not sep:
-        profile = space.get(collection, identifier)
-        if profile is not None:
-            return profile
         raise not_found(
             f"`{identifier}` has no `type:`; use `type:value` such as user_id:{identifier}"
             " (a bare value only matches a segment id)"
         )
-    profile = space.find(collection, id_type, value)
-    if profile is not None:
-        return profile
     raise not_found(_miss_hint(space, collection, route, id_type, value))
 
 

@@ -19,6 +19,7 @@ from profilemock.cli import main
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
+from profilemock.mockserver.state import ServerSettings
 from profilemock.mockserver.endpoints import ENDPOINTS
 from profilemock.mockserver.thread import ServerThread
 from tests.conftest import DEMO_TOKEN, NOW, basic
@@ -63,7 +64,10 @@ def test_cli_prints_the_document_as_yaml_or_json() -> None:
 @pytest.fixture(scope="module")
 def live_fake() -> Iterator[ServerThread]:
     clock = Clock(NOW)
-    app = create_app(load_fixtures([demo_fixture_path()], clock), clock)
+    # The clock is frozen, so a rate limit would never refill: schemathesis sends hundreds.
+    app = create_app(
+        load_fixtures([demo_fixture_path()], clock), clock, ServerSettings(rate_limit=None)
+    )
     answered: list[tuple[str, int]] = []
 
     @web.middleware

@@ -1,0 +1,287 @@
+"""Fault rules: which requests to break (match), how (action) and when (schedule).
+
+One rule model for every source — fixture files, ``--fault`` specs, the admin API and the
+Python API. Rules are tried in order; the first that fires applies. Randomness (the
+probability schedule, latency draws) comes from a generator seeded with the server's seed
+and the rule's id, so the same seed and the same requests give the same faults.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from profilemock.fixtures.errors import json_pointer
+from profilemock.schemas._explain import explain
+from profilemock.schemas._registry import BASE_URI, registry
+from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
+
+CONNECTION_FAULTS = ("reset", "empty", "hang")
+BODY_FAULTS = ("truncate", "malformed")
+MAX_HANG_NS = 300 * NS_PER_SECOND
+DEFAULT_HANG_NS = 30 * NS_PER_SECOND
+# z-score of the 95th percentile of a normal distribution: p95 = p50 * exp(1.645 sigma).
+_Z95 = 1.6448536269514722
+
+
+class FaultRuleError(ValueError):
+    """A rule that cannot be used; the message names the field and what is allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """A delay: fixed, uniform between two bounds, or log-normal from its p50 and p95."""
+
+    kind: str
+    low: int
+    high: int = 0
+
+    def draw(self, rng: random.Random) -> int:
+        if self.kind == "fixed":
+            return self.low
+        if self.kind == "uniform":
+            return rng.randint(self.low, self.high)
+        sigma = (math.log(self.high) - math.log(self.low)) / _Z95
+        return int(rng.lognormvariate(math.log(self.low), sigma))
+
+
+@dataclass
+class FaultRule:
+    """One rule, with the counters its schedule needs."""
+
+    id: str
+    route: str = "*"
+    method: str = "*"
+    space: str = "*"
+    collection: str = "*"
+    identifier: str = "*"
+    status: int | None = None
+    body: Any = None
+    has_body: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+    latency: Latency | None = None
+    fault: str | None = None
+    hang_ns: int = DEFAULT_HANG_NS
+    times: int | None = None
+    after: int = 0
+    every: int | None = None
+    probability: float | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    """The rule as given (shown by the admin API)."""
+    matched: int = 0
+    fired: int = 0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def matches(
+        self, route: str, method: str, space: str, collection: str, identifier: str | None
+    ) -> bool:
+        return (
+            (self.route == "*" or self.route == route)
+            and (self.method == "*" or self.method == method)
+            and fnmatchcase(space, self.space)
+            and fnmatchcase(collection, self.collection)
+            and (self.identifier == "*" or fnmatchcase(identifier or "", self.identifier))
+        )
+
+    def decide(self) -> bool:
+        """Count one matching request and say whether the rule fires for it."""
+        self.matched += 1
+        position = self.matched - self.after
+        if position <= 0:
+            return False
+        if self.every is not None and position % self.every != 0:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        if self.probability is not None and self.rng.random() >= self.probability:
+            return False
+        self.fired += 1
+        return True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, **self.source, "matched": self.matched, "fired": self.fired}
+
+
+@cache
+def _rule_validator() -> Draft202012Validator:
+    """The fault rule as the fixture schema defines it: one definition for every source."""
+    rule = {"$ref": f"{BASE_URI}fixture.schema.json#/$defs/fault_rule"}
+    return Draft202012Validator(rule, registry=registry())
+
+
+def _duration(value: str, name: str) -> int:
+    try:
+        return parse_duration(value)
+    except TimestampError:
+        raise FaultRuleError(
+            f"fault rule: `{name}` must be a duration such as 150ms, 2s or 1m, got `{value}`"
+        ) from None
+
+
+def _latency(value: Any) -> Latency:
+    if isinstance(value, str):
+        return Latency("fixed", _duration(value, "latency"))
+    if "min" in value:
+        low, high = _duration(value["min"], "latency.min"), _duration(value["max"], "latency.max")
+        if low > high:
+            raise FaultRuleError("fault rule: `latency.min` must not be above `latency.max`")
+        return Latency("uniform", low, high)
+    p50, p95 = _duration(value["p50"], "latency.p50"), _duration(value["p95"], "latency.p95")
+    if not 0 < p50 <= p95:
+        raise FaultRuleError("fault rule: `latency` needs 0 < p50 <= p95")
+    return Latency("lognormal", p50, p95)
+
+
+def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
+    """A rule from its dict form; raises FaultRuleError naming the field and what is allowed."""
+    if not isinstance(data, Mapping):
+        raise FaultRuleError(f"a fault rule is an object, got {type(data).__name__}")
+    errors = sorted(_rule_validator().iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
+    if errors:
+        path, _, message = explain(errors[0], "field")[0]
+        where = json_pointer(path).lstrip("/").replace("/", ".")
+        raise FaultRuleError(f"fault rule{' field `' + where + '`' if where else ''}: {message}")
+    status, fault = data.get("status"), data.get("fault")
+    if status is None and fault is None and "latency" not in data:
+        raise FaultRuleError(
+            "fault rule: give `status`, `latency` or `fault` (what should happen?)"
+        )
+    if status is not None and fault is not None:
+        raise FaultRuleError(
+            "fault rule: `status` and `fault` cannot be combined; use one rule for each"
+        )
+    if "body" in data and status is None:
+        raise FaultRuleError("fault rule: `body` needs a `status` to answer with")
+    if fault in CONNECTION_FAULTS and "headers" in data:
+        raise FaultRuleError(
+            f"fault rule: `headers` cannot be sent with `fault: {fault}` (nothing is answered)"
+        )
+    if "hang" in data and fault != "hang":
+        raise FaultRuleError("fault rule: `hang` (how long) goes with `fault: hang`")
+    hang_ns = _duration(data["hang"], "hang") if "hang" in data else DEFAULT_HANG_NS
+    if hang_ns > MAX_HANG_NS:
+        raise FaultRuleError("fault rule: `hang` may last at most 300s")
+    return FaultRule(
+        id=str(data.get("id", default_id)),
+        route=data.get("route", "*"),
+        method=data.get("method", "*"),
+        space=data.get("space", "*"),
+        collection=data.get("collection", "*"),
+        identifier=data.get("identifier", "*"),
+        status=status,
+        body=data.get("body"),
+        has_body="body" in data,
+        headers=dict(data.get("headers") or {}),
+        latency=_latency(data["latency"]) if "latency" in data else None,
+        fault=fault,
+        hang_ns=hang_ns,
+        times=data.get("times"),
+        after=data.get("after", 0),
+        every=data.get("every"),
+        probability=data.get("probability"),
+        source={k: v for k, v in data.items() if k != "id"},
+    )
+
+
+_SPEC_KEYS = {
+    "times": int, "after": int, "every": int, "probability": float,
+    "latency": str, "hang": str, "method": str, "space": str, "collection": str, "id": str,
+}  # fmt: skip
+
+
+def parse_spec(spec: str) -> dict[str, Any]:
+    """The dict form of a ``--fault`` spec such as ``traits:429:times=2`` or ``*:latency=150ms``.
+
+    ``ROUTE[:FIELD]...``: a field is a status (``503``), a fault (``reset``, ``empty``,
+    ``truncate``, ``malformed``, ``hang``) or ``key=value``. ``latency=A..B`` is uniform,
+    ``latency=P50~P95`` long-tailed. ``identifier=GLOB`` takes the rest of the spec.
+    """
+    head, _, rest = spec.partition(":")
+    rule: dict[str, Any] = {"route": head or "*"}
+    while rest:
+        if rest.startswith("identifier="):
+            rule["identifier"] = rest[len("identifier=") :]
+            break
+        part, _, rest = rest.partition(":")
+        key, sep, value = part.partition("=")
+        if not sep:
+            if part.isdigit() and len(part) == 3:
+                rule["status"] = int(part)
+            elif part in CONNECTION_FAULTS + BODY_FAULTS:
+                rule["fault"] = part
+            else:
+                raise FaultRuleError(
+                    f"--fault `{spec}`: `{part}` is not a status (such as 503), a fault"
+                    f" ({', '.join(CONNECTION_FAULTS + BODY_FAULTS)}) or key=value"
+                )
+            continue
+        if key not in _SPEC_KEYS:
+            raise FaultRuleError(
+                f"--fault `{spec}`: unknown key `{key}`;"
+                f" keys are {', '.join(sorted(_SPEC_KEYS))}, identifier"
+            )
+        try:
+            rule[key] = _SPEC_KEYS[key](value)
+        except ValueError:
+            raise FaultRuleError(
+                f"--fault `{spec}`: `{key}` must be a number, got `{value}`"
+            ) from None
+        if key == "latency" and ".." in value:
+            low, high = value.split("..", 1)
+            rule[key] = {"min": low, "max": high}
+        elif key == "latency" and "~" in value:
+            p50, p95 = value.split("~", 1)
+            rule[key] = {"p50": p50, "p95": p95}
+    return rule
+
+
+class FaultSet:
+    """The rules in force, in order, with their seeded random generators."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._rules: list[FaultRule] = []
+        self._counter = 0
+
+    def __iter__(self) -> Iterator[FaultRule]:
+        return iter(list(self._rules))
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def add(self, data: Mapping[str, Any]) -> FaultRule:
+        """Add a rule from its dict form; returns it (with its id)."""
+        rule = parse_rule(data, f"fault-{self._counter + 1}")
+        if any(existing.id == rule.id for existing in self._rules):
+            raise FaultRuleError(
+                f"fault rule: a rule with id `{rule.id}` exists already; ids are unique"
+            )
+        self._counter += 1
+        rule.rng = random.Random(f"{self.seed}/{rule.id}")
+        self._rules.append(rule)
+        return rule
+
+    def remove(self, rule_id: str) -> bool:
+        before = len(self._rules)
+        self._rules = [r for r in self._rules if r.id != rule_id]
+        return len(self._rules) != before
+
+    def clear(self) -> None:
+        self._rules = []
+        self._counter = 0
+
+    def pick(
+        self, route: str, method: str, space: str, collection: str, identifier: str | None
+    ) -> FaultRule | None:
+        """The first rule that matches and fires for this request, if any."""
+        for rule in self._rules:
+            if rule.matches(route, method, space, collection, identifier) and rule.decide():
+                return rule
+        return None

@@ -1,0 +1,192 @@
+"""Runtime changes to a space — upsert or delete a profile, append events — written in the
+fixture format and checked by the same loader, then applied to the space's overlay.
+
+Everything is checked before anything changes: a bad request changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from profilemock.fixtures import ids as idgen
+from profilemock.fixtures.build import OTHER, build
+from profilemock.fixtures.errors import FixtureError, json_pointer
+from profilemock.fixtures.model import Collection, Event, Profile
+from profilemock.fixtures.source import from_data
+from profilemock.fixtures.store import LiveSpace
+from profilemock.fixtures.validate import schema_problems
+from profilemock.mockserver.lookup import resolve
+from profilemock.timeutil import format_ns
+
+
+class ChangeError(ValueError):
+    """A change that cannot be made; ``status`` is 400 (bad input), 404 or 409 (conflict)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _build_one(
+    space: LiveSpace, collection: Collection, profile: Mapping[str, Any], now: int
+) -> Profile:
+    """Build one profile in ``space``'s settings with the fixture loader; 400 on problems."""
+    document = {
+        "spaces": {
+            space.id: {
+                "tokens": list(space.tokens),
+                "default_source_id": space.settings.default_source_id,
+                "computed_source_id": space.settings.computed_source_id,
+                collection: [profile],
+            }
+        }
+    }
+    doc = from_data(document, "profile")
+    prefix = json_pointer(("spaces", space.id, collection, 0))
+    try:
+        problems = schema_problems(doc)
+        if problems:
+            raise FixtureError(problems)
+        store = build([doc], now)
+    except FixtureError as exc:
+        details = "; ".join(
+            f"{json_pointer(p.path).removeprefix(prefix) or '/'}: {p.message}" for p in exc.problems
+        )
+        raise ChangeError(400, f"the profile is not valid: {details}") from None
+    (built,) = store.spaces[space.id].profiles[collection].values()
+    return built
+
+
+def upsert_profile(
+    space: LiveSpace, collection: Collection, data: Mapping[str, Any], now: int
+) -> tuple[Profile, bool]:
+    """Add a profile, or replace the one with its segment id or any of its ids.
+
+    Returns the profile and whether it is new. ``links`` in ``data`` replace the profile's
+    links; without ``links`` a replaced profile keeps its own.
+    """
+    if not isinstance(data, Mapping):
+        raise ChangeError(400, "the profile must be a JSON object in the fixture format")
+    fields = {k: v for k, v in data.items() if k != "links"}
+    profile = _build_one(space, collection, fields, now)
+    if "segment_id" in data:
+        existing = space.get(collection, profile.segment_id)
+    else:
+        owners = {
+            owner.segment_id: owner
+            for x in profile.external_ids
+            if (owner := space.find(collection, x.type, x.id)) is not None
+        }
+        if len(owners) > 1:
+            raise ChangeError(
+                409,
+                f"these ids belong to {len(owners)} different profiles"
+                f" ({', '.join(sorted(owners))}); upsert one of them by its `segment_id`",
+            )
+        existing = next(iter(owners.values()), None)
+        if existing is not None and existing.segment_id != profile.segment_id:
+            profile = _build_one(
+                space, collection, {**fields, "segment_id": existing.segment_id}, now
+            )
+    for x in profile.external_ids:
+        owner = space.find(collection, x.type, x.id)
+        if owner is not None and owner.segment_id != profile.segment_id:
+            raise ChangeError(
+                409, f"external id `{x.type}:{x.id}` already belongs to profile {owner.segment_id}"
+            )
+    linked = None
+    if "links" in data:
+        linked = _resolve_links(space, collection, data["links"])
+    space.put(profile, replaces=existing.segment_id if existing else None)
+    if linked is not None:
+        space.set_links(collection, profile.segment_id, linked)
+    return profile, existing is None
+
+
+def _resolve_links(space: LiveSpace, collection: Collection, links: Any) -> list[str]:
+    other = OTHER[collection]
+    if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
+        raise ChangeError(400, "`links` must be a list of identifiers such as group_id:12345")
+    resolved = []
+    for identifier in links:
+        target = resolve(space, other, identifier)
+        if target is None:
+            raise ChangeError(
+                400, f"`links` names `{identifier}`, but no profile in `{other}` has that id"
+            )
+        resolved.append(target.segment_id)
+    return resolved
+
+
+def delete_profile(space: LiveSpace, collection: Collection, identifier: str) -> Profile:
+    profile = resolve(space, collection, identifier)
+    if profile is None:
+        raise ChangeError(404, f"no profile `{identifier}` in `{collection}` of space `{space.id}`")
+    space.delete(collection, profile.segment_id)
+    return profile
+
+
+def append_events(
+    space: LiveSpace, collection: Collection, identifier: str, events: Any, now: int
+) -> list[Event]:
+    """Add events (fixture format) to a profile; returns the new events."""
+    profile = resolve(space, collection, identifier)
+    if profile is None:
+        raise ChangeError(404, f"no profile `{identifier}` in `{collection}` of space `{space.id}`")
+    if not isinstance(events, list) or not events:
+        raise ChangeError(400, "`events` must be a non-empty list of events in the fixture format")
+    named = [
+        {
+            **e,
+            "message_id": e.get("message_id")
+            or idgen.message_id(profile.segment_id, str(len(profile.events)), str(i)),
+        }
+        if isinstance(e, dict)
+        else e
+        for i, e in enumerate(events)
+    ]
+    carrier = _build_one(
+        space,
+        collection,
+        {"segment_id": profile.segment_id, "ids": _ids_of(profile), "events": named},
+        now,
+    )
+    taken = {e.message_id for e in profile.events}
+    clash = sorted(e.message_id for e in carrier.events if e.message_id in taken)
+    if clash:
+        raise ChangeError(409, f"message_id `{clash[0]}` is already an event of this profile")
+    merged = tuple(sorted((*profile.events, *carrier.events), key=lambda e: e.key))
+    first, last = merged[0], merged[-1]
+    metadata = dataclasses.replace(
+        profile.metadata,
+        updated_at=max(profile.metadata.updated_at, carrier.events[-1].timestamp),
+        first_message_id=first.message_id,
+        first_source_id=str(first.body["source_id"]),
+        last_message_id=last.message_id,
+        last_source_id=str(last.body["source_id"]),
+    )
+    space.put(
+        dataclasses.replace(
+            profile, events=merged, event_keys=tuple(e.key for e in merged), metadata=metadata
+        ),
+        replaces=profile.segment_id,
+    )
+    return list(carrier.events)
+
+
+def _ids_of(profile: Profile) -> dict[str, list[dict[str, Any]]]:
+    """A profile's external ids in the fixture format, exactly as they are."""
+    result: dict[str, list[dict[str, Any]]] = {}
+    for x in profile.external_ids:
+        item: dict[str, Any] = {
+            "id": x.id,
+            "source_id": x.source_id,
+            "created_at": format_ns(x.created_at),
+            "map_id": x.map_id,
+        }
+        if x.first_message_id is not None:
+            item["first_message_id"] = x.first_message_id
+        result.setdefault(x.type, []).append(item)
+    return result

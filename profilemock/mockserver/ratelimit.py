@@ -1,0 +1,89 @@
+"""Per-space token buckets that read the server clock, so tests drive them without sleeping.
+
+The real API allows 100 requests/s per space by default. A bucket holds ``burst`` tokens,
+refills at ``rate`` per second of *clock* time, and each admitted request takes one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from profilemock.clock import Clock
+from profilemock.timeutil import NS_PER_SECOND
+
+DEFAULT_RATE = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """``rate`` requests per second with bursts of up to ``burst``."""
+
+    rate: float
+    burst: int
+
+    @classmethod
+    def per_second(cls, rate: float, burst: int | None = None) -> Limit:
+        if rate <= 0:
+            raise ValueError(f"a rate limit must be above 0 requests/s, got {rate}")
+        size = max(1, int(rate)) if burst is None else burst
+        if size < 1:
+            raise ValueError(f"a burst must be at least 1 request, got {burst}")
+        return cls(float(rate), size)
+
+
+DEFAULT_LIMIT = Limit.per_second(DEFAULT_RATE)
+
+
+class _Bucket:
+    __slots__ = ("last", "limit", "tokens")
+
+    def __init__(self, limit: Limit, now: int) -> None:
+        self.limit = limit
+        self.tokens = float(limit.burst)
+        self.last = now
+
+    def take(self, now: int) -> bool:
+        elapsed = now - self.last
+        if elapsed > 0:
+            refill = elapsed * self.limit.rate / NS_PER_SECOND
+            self.tokens = min(float(self.limit.burst), self.tokens + refill)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class RateLimiter:
+    """One bucket per space; limits come from the fixtures, the CLI or the test."""
+
+    def __init__(self, clock: Clock, limits: dict[str, Limit | None]) -> None:
+        """``limits`` by space id (None: unlimited); a reset returns to them."""
+        self._clock = clock
+        self._loaded = dict(limits)
+        self._limits = dict(limits)
+        self._buckets: dict[str, _Bucket] = {}
+
+    def limit_of(self, space_id: str) -> Limit | None:
+        return self._limits.get(space_id)
+
+    def set_limit(self, space_id: str, limit: Limit | None) -> None:
+        """Change a space's limit (its bucket starts full)."""
+        self._limits[space_id] = limit
+        self._buckets.pop(space_id, None)
+
+    def admit(self, space_id: str) -> bool:
+        """Whether a request to ``space_id`` may go through now; takes a token if so."""
+        limit = self._limits.get(space_id)
+        if limit is None:
+            return True
+        now = self._clock.now_ns()
+        bucket = self._buckets.get(space_id)
+        if bucket is None:
+            bucket = self._buckets[space_id] = _Bucket(limit, now)
+        return bucket.take(now)
+
+    def reset(self) -> None:
+        """Limits as loaded, every bucket full."""
+        self._limits = dict(self._loaded)
+        self._buckets.clear()

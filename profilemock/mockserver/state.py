@@ -1,0 +1,97 @@
+"""Everything one server reads and changes while it runs, and how it goes back to the start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from profilemock.clock import Clock
+from profilemock.faults import FaultSet
+from profilemock.fixtures.store import LiveStore, Store
+from profilemock.mockserver.journal import DEFAULT_SIZE, Journal
+from profilemock.mockserver.ratelimit import Limit, RateLimiter
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How a server behaves beyond its data."""
+
+    seed: int = 0
+    """Seeds fault randomness: the same seed and requests give the same faults."""
+    faults: Sequence[Mapping[str, Any]] = ()
+    """Fault rules in force from the start (``--fault``), after the fixtures' own."""
+    rate_limit: Limit | Literal["fixtures"] | None = "fixtures"
+    """One limit for every space (None: unlimited), or each space's from its fixture."""
+    journal_size: int = DEFAULT_SIZE
+    admin: bool = True
+    admin_token: str | None = None
+    check_contract: bool = False
+    """Validate every answer against the response schemas (strict); a violation is a 500."""
+
+
+@dataclass
+class ServerState:
+    """The data (loaded plus runtime changes), clock, limiter, faults and journal."""
+
+    store: LiveStore
+    clock: Clock
+    settings: ServerSettings
+    limiter: RateLimiter
+    faults: FaultSet
+    journal: Journal
+    errors: list[BaseException] = field(default_factory=list)
+    """Unexpected exceptions raised while answering (the pytest plugin re-raises them)."""
+    _clock_at_start: tuple[int | None, int] = (None, 0)
+    _released: asyncio.Event | None = None
+
+    @classmethod
+    def create(cls, store: Store, clock: Clock, settings: ServerSettings) -> ServerState:
+        limits: dict[str, Limit | None] = {}
+        for space in store.spaces.values():
+            if settings.rate_limit != "fixtures":
+                limits[space.id] = settings.rate_limit
+            elif space.rate_limit is not None:
+                limits[space.id] = Limit.per_second(space.rate_limit, space.burst)
+            else:
+                limits[space.id] = None
+        state = cls(
+            store=LiveStore(store),
+            clock=clock,
+            settings=settings,
+            limiter=RateLimiter(clock, limits),
+            faults=FaultSet(settings.seed),
+            journal=Journal(settings.journal_size),
+            _clock_at_start=clock.snapshot(),
+        )
+        state._load_faults()
+        return state
+
+    def _load_faults(self) -> None:
+        for rule in (*self.store.loaded.faults, *self.settings.faults):
+            self.faults.add(rule)
+
+    def reset(self) -> None:
+        """Back to the start: loaded data, configured faults with fresh counters, an empty
+        journal, full rate-limit buckets, the clock as it was, hanging requests released."""
+        self.store.reset()
+        self.faults.clear()
+        self._load_faults()
+        self.journal.clear()
+        self.limiter.reset()
+        self.clock.restore(self._clock_at_start)
+        self.release_hangs()
+
+    async def hang(self, seconds: float) -> None:
+        """Wait ``seconds``, or until the next reset or shutdown."""
+        if self._released is None:
+            self._released = asyncio.Event()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._released.wait(), seconds)
+
+    def release_hangs(self) -> None:
+        if self._released is not None:
+            self._released.set()
+            self._released = None
