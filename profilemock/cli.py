@@ -170,7 +170,7 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _rate_limit(text: str) -> Limit | None | str:
+def _rate_limit(text: str) -> Limit | str | None:
     if text == "fixtures":  # the default: each space's own limit
         return text
     if text.lower() in ("none", "0", "off"):

@@ -19,8 +19,8 @@ from profilemock.cli import main
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
-from profilemock.mockserver.state import ServerSettings
 from profilemock.mockserver.endpoints import ENDPOINTS
+from profilemock.mockserver.state import ServerSettings
 from profilemock.mockserver.thread import ServerThread
 from tests.conftest import DEMO_TOKEN, NOW, basic
 

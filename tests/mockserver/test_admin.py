@@ -1,0 +1,445 @@
+"""The admin API: every endpoint, and a clear error for every bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.app import STATE, create_app
+from profilemock.mockserver.state import ServerSettings
+from tests.conftest import DEMO_TOKEN, NOW, ClientFactory, basic, profile_path
+
+AUTH = basic(DEMO_TOKEN)
+ADMIN = "/__admin"
+USERS = f"{ADMIN}/spaces/lg8283283/collections/users/profiles"
+
+
+@pytest.fixture
+async def client(aiohttp_client: ClientFactory) -> TestClient:
+    clock = Clock(NOW)
+    settings = ServerSettings(faults=[{"id": "configured", "route": "profiles", "status": 503}])
+    return await aiohttp_client(
+        create_app(load_fixtures([demo_fixture_path()], clock), clock, settings)
+    )
+
+
+async def call(
+    client: TestClient,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    raw: str | None = None,
+    expect: int = 200,
+) -> Any:
+    kwargs: dict[str, Any] = {}
+    if raw is not None:
+        kwargs["data"] = raw
+    elif body is not None:
+        kwargs["json"] = body
+    response = await client.request(method, path, **kwargs)
+    payload = await response.json()
+    assert response.status == expect, payload
+    assert response.headers["Content-Type"] == "application/json"
+    return payload
+
+
+async def api(client: TestClient, identifier: str, resource: str, collection: str = "users") -> Any:
+    response = await client.get(
+        profile_path(identifier, resource, collection=collection), headers=AUTH
+    )
+    return response.status, await response.json()
+
+
+async def linked_ids(client: TestClient, account: str) -> list[str]:
+    """Every external id of every linked user, following the links cursor."""
+    ids: list[str] = []
+    url = profile_path(account, "links", collection="accounts")
+    while url:
+        response = await client.get(url, headers=AUTH)
+        body = await response.json()
+        ids += [x["id"] for item in body["data"] for x in item["external_ids"]]
+        url = body["cursor"]["url"].split(str(client.make_url("")).rstrip("/"), 1)[-1]
+    return ids
+
+
+async def test_health(client: TestClient) -> None:
+    body = await call(client, "GET", f"{ADMIN}/health")
+    assert body["status"] == "ok"
+    assert body["spaces"] == ["lg8283283"]
+    assert body["faults"] == 1
+    assert body["clock"] == {"now": "2026-06-15T12:00:00Z", "now_ns": NOW, "frozen": True}
+
+
+async def test_faults_list_add_delete_clear(client: TestClient) -> None:
+    assert [f["id"] for f in (await call(client, "GET", f"{ADMIN}/faults"))["faults"]] == [
+        "configured"
+    ]
+    added = await call(
+        client,
+        "POST",
+        f"{ADMIN}/faults",
+        {"route": "traits", "status": 500, "times": 1},
+        expect=201,
+    )
+    assert added["fault"] == {
+        "id": "fault-2",
+        "route": "traits",
+        "status": 500,
+        "times": 1,
+        "matched": 0,
+        "fired": 0,
+    }
+    spec = await call(
+        client, "POST", f"{ADMIN}/faults", {"spec": "events:reset:times=1"}, expect=201
+    )
+    assert spec["fault"]["fault"] == "reset"
+    assert (await api(client, "user_id:u1234", "traits"))[0] == 500
+    listed = (await call(client, "GET", f"{ADMIN}/faults"))["faults"]
+    assert listed[1]["fired"] == 1
+    assert await call(client, "DELETE", f"{ADMIN}/faults/fault-2") == {"deleted": "fault-2"}
+    await call(client, "DELETE", f"{ADMIN}/faults/fault-2", expect=404)
+    assert await call(client, "DELETE", f"{ADMIN}/faults") == {"deleted": 2}
+    listing = await client.get("/v1/spaces/lg8283283/collections/users/profiles", headers=AUTH)
+    assert listing.status == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"route": "trait", "status": 500}, 'fault rule field `route`: "trait" is not one of'),
+        (
+            {"status": 500, "probability": 1.5},
+            "fault rule field `probability`: 1.5 is greater than the maximum of 1",
+        ),
+        (
+            {"status": 500, "colour": "red"},
+            "fault rule field `colour`: unknown field `colour`; allowed here: after, body,",
+        ),
+        ({"route": "traits"}, "give `status`, `latency` or `fault`"),
+        ({"status": 500, "fault": "reset"}, "`status` and `fault` cannot be combined"),
+        (
+            {"latency": "quick"},
+            'fault rule field `latency`: "quick" is not valid here; expected a duration',
+        ),
+        ({"id": "configured", "status": 500}, "a rule with id `configured` exists already"),
+        ({"spec": "traits:42"}, "`42` is not a status"),
+        ([1, 2], "a fault rule must be a JSON object"),
+    ],
+)
+async def test_bad_fault_rules_say_which_field_and_what_is_allowed(
+    client: TestClient, body: Any, message: str
+) -> None:
+    error = await call(client, "POST", f"{ADMIN}/faults", body, expect=400)
+    assert error["error"]["code"] == "invalid_request_error"
+    assert message in error["error"]["message"]
+
+
+async def test_not_json_is_a_clear_error(client: TestClient) -> None:
+    error = await call(client, "POST", f"{ADMIN}/faults", raw="{oops", expect=400)
+    assert (
+        error["error"]["message"]
+        == "the request body is not JSON: Expecting property name enclosed in double quotes at line 1 column 2"
+    )
+    error = await call(client, "POST", f"{ADMIN}/faults", raw="", expect=400)
+    assert error["error"]["message"] == "the request needs a JSON body"
+
+
+async def test_requests_journal_filters_and_clear(client: TestClient) -> None:
+    await api(client, "user_id:u1234", "traits")
+    await api(client, "user_id:nobody", "traits")
+    await client.get(
+        profile_path("user_id:u1234", "metadata"), headers={"Authorization": "Bearer demo-token"}
+    )
+    everything = await call(client, "GET", f"{ADMIN}/requests")
+    assert everything["total"] == 3
+    first = everything["requests"][0]
+    assert first["route"] == "traits"
+    assert first["identifier"] == "user_id:u1234"
+    assert first["status"] == 200
+    assert first["auth"] == "basic"
+    assert first["time"] == "2026-06-15T12:00:00Z"
+    assert "demo-token" not in str(everything)
+    assert (await call(client, "GET", f"{ADMIN}/requests?status=404"))["requests"][0][
+        "identifier"
+    ] == "user_id:nobody"
+    assert (await call(client, "GET", f"{ADMIN}/requests?auth=bearer"))["requests"][0][
+        "status"
+    ] == 401
+    assert (await call(client, "GET", f"{ADMIN}/requests?route=traits&limit=1"))["requests"][0][
+        "identifier"
+    ] == "user_id:nobody"
+    await call(client, "GET", f"{ADMIN}/requests?status=ok", expect=400)
+    await call(client, "GET", f"{ADMIN}/requests?limit=0", expect=400)
+    error = await call(client, "GET", f"{ADMIN}/requests?colour=red", expect=400)
+    assert "unknown filter `colour`" in error["error"]["message"]
+    assert await call(client, "DELETE", f"{ADMIN}/requests") == {"deleted": 3}
+    assert (await call(client, "GET", f"{ADMIN}/requests"))["total"] == 0
+
+
+async def test_upsert_adds_a_profile_in_the_fixture_format(client: TestClient) -> None:
+    created = await call(
+        client,
+        "PUT",
+        USERS,
+        {
+            "ids": {"user_id": "new-1", "email": "n@example.com"},
+            "traits": {"plan": "gold"},
+            "events": [{"event": "Signed Up", "timestamp": "-1h"}],
+            "links": ["group_id:12345"],
+        },
+        expect=201,
+    )
+    assert created["created"] is True
+    status, traits = await api(client, "email:n@example.com", "traits")
+    assert (status, traits["traits"]) == (200, {"plan": "gold"})
+    _, events = await api(client, "user_id:new-1", "events")
+    assert [e["event"] for e in events["data"]] == ["Signed Up"]
+    _, links = await api(client, "user_id:new-1", "links")
+    assert links["data"][0]["external_ids"][0]["id"] == "12345"
+    linked = await linked_ids(client, "group_id:12345")
+    assert {"new-1", "n@example.com", "emp-20", "u1234"} <= set(linked)
+
+
+async def test_upsert_replaces_the_profile_with_the_same_id_and_keeps_links(
+    client: TestClient,
+) -> None:
+    _, before = await api(client, "user_id:9800664881", "metadata")
+    replaced = await call(
+        client, "PUT", USERS, {"ids": {"user_id": "9800664881"}, "traits": {"plan": "free"}}
+    )
+    assert replaced == {"segment_id": before["segment_id"], "created": False}
+    _, traits = await api(client, "user_id:9800664881", "traits")
+    assert traits["traits"] == {"plan": "free"}
+    assert (await api(client, "phone_number:%2B5555550123", "traits"))[0] == 404
+    _, links = await api(client, "user_id:9800664881", "links")
+    assert [i["external_ids"][0]["id"] for i in links["data"]] == ["ADGCJE3Y8H", "ghdctIwnA"]
+    await call(client, "PUT", USERS, {"ids": {"user_id": "9800664881"}, "links": []})
+    _, links = await api(client, "user_id:9800664881", "links")
+    assert links["data"] == []
+    _, account = await api(client, "group_id:ADGCJE3Y8H", "links", "accounts")
+    assert account["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (
+            {"ids": {"user_id": "x"}, "traitz": {}},
+            400,
+            "the profile is not valid: /traitz: unknown key `traitz`",
+        ),
+        (
+            {"ids": {"user_id": "x"}, "created_at": "soon"},
+            400,
+            '/created_at: "soon" is not allowed here',
+        ),
+        (
+            {"ids": {"user_id": "x"}, "links": ["group_id:nope"]},
+            400,
+            "`links` names `group_id:nope`, but no profile in `accounts` has that id",
+        ),
+        (
+            {"ids": {"user_id": "u1234", "email": "x@y"}, "segment_id": "use_other"},
+            409,
+            "external id `user_id:u1234` already belongs to profile",
+        ),
+        (
+            {"ids": {"user_id": "u1234", "anonymous_id": "anon-01"}},
+            409,
+            "these ids belong to 2 different profiles",
+        ),
+        ([], 400, "the profile must be a JSON object"),
+    ],
+)
+async def test_bad_upserts_change_nothing(
+    client: TestClient, body: Any, status: int, message: str
+) -> None:
+    error = await call(client, "PUT", USERS, body, expect=status)
+    assert message in error["error"]["message"]
+    assert (await api(client, "user_id:x", "traits"))[0] == 404
+    assert client.server.app[STATE].store.spaces["lg8283283"].changed is False
+
+
+async def test_delete_profile(client: TestClient) -> None:
+    assert (await call(client, "DELETE", f"{USERS}/user_id:u1234"))["deleted"].startswith("use_")
+    assert (await api(client, "anonymous_id:a1234", "traits"))[0] == 404
+    await call(client, "DELETE", f"{USERS}/user_id:u1234", expect=404)
+    linked = await linked_ids(client, "group_id:12345")
+    assert "emp-01" in linked
+    assert "u1234" not in linked
+
+
+async def test_append_events(client: TestClient) -> None:
+    body = await call(
+        client,
+        "POST",
+        f"{USERS}/user_id:u1234/events",
+        {
+            "events": [
+                {"event": "Cart Viewed", "timestamp": "-1m", "message_id": "m-cart"},
+                {"event": "Ping", "timestamp": "-2m"},
+            ]
+        },
+        expect=201,
+    )
+    assert "m-cart" in body["appended"]
+    assert len(body["appended"]) == 2
+    _, events = await api(client, "user_id:u1234", "events")
+    assert [e["event"] for e in events["data"]][:2] == ["Cart Viewed", "Ping"]
+    _, metadata = await api(client, "user_id:u1234", "metadata")
+    assert metadata["metadata"]["last_message_id"] == "m-cart"
+    assert metadata["metadata"]["updated_at"] == "2026-06-15T11:59:00Z"
+    again = await call(
+        client,
+        "POST",
+        f"{USERS}/user_id:u1234/events",
+        [{"event": "Again", "timestamp": "-1m", "message_id": "m-cart"}],
+        expect=409,
+    )
+    assert "m-cart" in again["error"]["message"]
+    await call(client, "POST", f"{USERS}/user_id:u1234/events", {"events": []}, expect=400)
+    await call(client, "POST", f"{USERS}/user_id:u1234/events", [{"timestamp": "-1m"}], expect=400)
+    await call(
+        client,
+        "POST",
+        f"{USERS}/user_id:nobody/events",
+        [{"event": "x", "timestamp": "-1m"}],
+        expect=404,
+    )
+
+
+async def test_unknown_space_and_collection(client: TestClient) -> None:
+    error = await call(
+        client,
+        "PUT",
+        f"{ADMIN}/spaces/nope/collections/users/profiles",
+        {"ids": {"user_id": "x"}},
+        expect=404,
+    )
+    assert error["error"]["message"] == "no space `nope`; spaces are lg8283283"
+    error = await call(
+        client,
+        "PUT",
+        f"{ADMIN}/spaces/lg8283283/collections/groups/profiles",
+        {"ids": {"user_id": "x"}},
+        expect=404,
+    )
+    assert "collections are users and accounts" in error["error"]["message"]
+
+
+async def test_clock_get_freeze_advance_resume(client: TestClient) -> None:
+    assert (await call(client, "GET", f"{ADMIN}/clock"))["now"] == "2026-06-15T12:00:00Z"
+    assert (await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "1d"}))[
+        "now"
+    ] == "2026-06-16T12:00:00Z"
+    assert (await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "2026-01-01T00:00:00Z"}))[
+        "now"
+    ] == "2026-01-01T00:00:00Z"
+    assert (await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "-1d"}))[
+        "now"
+    ] == "2025-12-31T00:00:00Z"
+    resumed = await call(client, "POST", f"{ADMIN}/clock/resume")
+    assert resumed["frozen"] is False
+    assert (await call(client, "POST", f"{ADMIN}/clock/freeze"))["frozen"] is True
+    error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "a while"}, expect=400)
+    assert (
+        error["error"]["message"]
+        == "`by` must be a duration such as 1s, 250ms or 2d, got `a while`"
+    )
+    await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "someday"}, expect=400)
+
+
+async def test_events_window_follows_the_clock(client: TestClient) -> None:
+    _, before = await api(client, "user_id:5550000001", "events?limit=100")
+    assert len(before["data"]) == 45
+    await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "7d"})
+    _, after = await api(client, "user_id:5550000001", "events?limit=100")
+    assert 0 < len(after["data"]) < 45
+
+
+async def test_spaces_and_rate_limit(client: TestClient) -> None:
+    listed = await call(client, "GET", f"{ADMIN}/spaces")
+    assert listed["spaces"] == [
+        {
+            "id": "lg8283283",
+            "users": 24,
+            "accounts": 3,
+            "rate_limit": {"per_second": 100.0, "burst": 100},
+        }
+    ]
+    changed = await call(
+        client, "PATCH", f"{ADMIN}/spaces/lg8283283", {"rate_limit": {"per_second": 1, "burst": 2}}
+    )
+    assert changed["rate_limit"] == {"per_second": 1.0, "burst": 2}
+    statuses = [(await api(client, "user_id:u1234", "metadata"))[0] for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert (await call(client, "PATCH", f"{ADMIN}/spaces/lg8283283", {"rate_limit": None}))[
+        "rate_limit"
+    ] is None
+    for bad in ({"rate_limit": 0}, {"rate_limit": "fast"}, {"rate_limit": True}, {"burst": 3}):
+        await call(client, "PATCH", f"{ADMIN}/spaces/lg8283283", bad, expect=400)
+
+
+async def test_reset_goes_back_to_the_start(client: TestClient) -> None:
+    await call(client, "PUT", USERS, {"ids": {"user_id": "temp"}}, expect=201)
+    await call(client, "POST", f"{ADMIN}/faults", {"route": "traits", "status": 500}, expect=201)
+    await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "1h"})
+    await call(client, "PATCH", f"{ADMIN}/spaces/lg8283283", {"rate_limit": 1})
+    await api(client, "user_id:u1234", "metadata")
+    assert await call(client, "POST", f"{ADMIN}/reset") == {"status": "reset"}
+    assert (await api(client, "user_id:temp", "metadata"))[0] == 404
+    assert (await call(client, "GET", f"{ADMIN}/requests"))["total"] == 1
+    assert [f["id"] for f in (await call(client, "GET", f"{ADMIN}/faults"))["faults"]] == [
+        "configured"
+    ]
+    assert (await call(client, "GET", f"{ADMIN}/clock"))["now_ns"] == NOW
+    assert [(await api(client, "user_id:u1234", "metadata"))[0] for _ in range(3)] == [
+        200,
+        200,
+        200,
+    ]
+
+
+async def test_unknown_admin_route_and_method(client: TestClient) -> None:
+    error = await call(client, "GET", f"{ADMIN}/nothing", expect=404)
+    assert error["error"]["code"] == "not_found"
+    response = await client.request("PUT", f"{ADMIN}/reset")
+    assert response.status == 405
+    assert response.headers["Allow"] == "POST"
+
+
+async def test_admin_token_guards_the_admin_api(aiohttp_client: ClientFactory) -> None:
+    clock = Clock(NOW)
+    app = create_app(
+        load_fixtures([demo_fixture_path()], clock), clock, ServerSettings(admin_token="s3cret")
+    )
+    client = await aiohttp_client(app)
+    denied = await call(client, "GET", f"{ADMIN}/health", expect=401)
+    assert "admin token" in denied["error"]["message"]
+    ok = await client.get(f"{ADMIN}/health", headers={"Profilemock-Admin-Token": "s3cret"})
+    assert ok.status == 200
+    ok = await client.get(f"{ADMIN}/health", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status == 200
+    await call(client, "GET", f"{ADMIN}/health", expect=401)
+    assert (await api(client, "user_id:u1234", "traits"))[0] == 200
+
+
+async def test_no_admin_turns_it_off(aiohttp_client: ClientFactory) -> None:
+    clock = Clock(NOW)
+    app = create_app(
+        load_fixtures([demo_fixture_path()], clock), clock, ServerSettings(admin=False)
+    )
+    client = await aiohttp_client(app)
+    response = await client.get(f"{ADMIN}/health")
+    assert response.status == 404
+    assert (await response.json())["error"]["message"] == "The requested route was not found."
+
+
+async def test_admin_calls_are_not_journaled(client: TestClient) -> None:
+    await call(client, "GET", f"{ADMIN}/health")
+    assert len(client.server.app[STATE].journal) == 0
