@@ -1,0 +1,163 @@
+"""Fault rules from every source share one model: --fault specs, fixture files, dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from profilemock.clock import Clock
+from profilemock.faults import FaultRuleError, FaultSet, parse_spec
+from profilemock.fixtures.errors import FixtureError
+from profilemock.fixtures.loader import load_fixtures
+from profilemock.mockserver.app import STATE, create_app
+from profilemock.mockserver.journal import Journal, JournalEntry
+from tests.conftest import NOW, basic
+from tests.test_cli import run_cli
+
+Write = Callable[..., Path]
+
+
+@pytest.mark.parametrize(
+    ("spec", "rule"),
+    [
+        ("traits:429:times=2", {"route": "traits", "status": 429, "times": 2}),
+        ("*:latency=150ms", {"route": "*", "latency": "150ms"}),
+        (
+            "events:503:every=3:probability=0.25",
+            {"route": "events", "status": 503, "every": 3, "probability": 0.25},
+        ),
+        ("*:latency=10ms..50ms", {"route": "*", "latency": {"min": "10ms", "max": "50ms"}}),
+        (
+            "links:latency=20ms~200ms",
+            {"route": "links", "latency": {"p50": "20ms", "p95": "200ms"}},
+        ),
+        (
+            "traits:reset:after=1:identifier=user_id:*",
+            {"route": "traits", "fault": "reset", "after": 1, "identifier": "user_id:*"},
+        ),
+        ("*:hang:hang=2s:space=lg*", {"route": "*", "fault": "hang", "hang": "2s", "space": "lg*"}),
+        (
+            "metadata:500:id=flaky:method=GET",
+            {"route": "metadata", "status": 500, "id": "flaky", "method": "GET"},
+        ),
+    ],
+)
+def test_spec_grammar(spec: str, rule: dict[str, Any]) -> None:
+    assert parse_spec(spec) == rule
+    FaultSet().add(rule)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("traits:42", "`42` is not a status (such as 503), a fault"),
+        ("traits:explode", "`explode` is not a status"),
+        ("traits:500:colour=red", "unknown key `colour`; keys are after, collection, every"),
+        ("traits:500:times=two", "`times` must be a number, got `two`"),
+    ],
+)
+def test_bad_specs_say_what_is_allowed(spec: str, message: str) -> None:
+    with pytest.raises(FaultRuleError, match="^--fault `" + spec.replace("*", r"\*") + "`: .*"):
+        parse_spec(spec)
+    with pytest.raises(FaultRuleError) as info:
+        parse_spec(spec)
+    assert message in str(info.value)
+
+
+def test_fixture_faults_apply_from_the_start(write_fixture: Write) -> None:
+    path = write_fixture(
+        "faults:\n  - {route: traits, status: 503, times: 1}\n"
+        "spaces: {sp: {tokens: [t], users: [{ids: {user_id: u}}]}}\n"
+    )
+    store = load_fixtures([path], Clock(NOW))
+    assert store.faults == ({"route": "traits", "status": 503, "times": 1},)
+    state = create_app(store, Clock(NOW))[STATE]
+    assert [rule.id for rule in state.faults] == ["fault-1"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ("[{route: traits}]", "F:2:10: fault rule: give `status`, `latency` or `fault`"),
+        (
+            "[{status: 500, fault: reset}]",
+            "F:2:10: fault rule: `status` and `fault` cannot be combined",
+        ),
+        ("[{status: 99}]", "F:2:11: 99 is less than the minimum of 200"),
+        (
+            "[{status: 500, hang: 1s}]",
+            "F:2:10: fault rule: `hang` (how long) goes with `fault: hang`",
+        ),
+    ],
+)
+def test_bad_fixture_faults_name_file_and_line(
+    write_fixture: Write, rules: str, message: str
+) -> None:
+    path = write_fixture(f"spaces: {{sp: {{tokens: [t]}}}}\nfaults: {rules}\n")
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([path], Clock(NOW))
+    assert [str(p).replace(str(path), "F") for p in info.value.problems][0].startswith(message)
+
+
+def test_rate_limit_in_fixture_is_checked(write_fixture: Write) -> None:
+    path = write_fixture("spaces: {sp: {tokens: [t], rate_limit: -5}}\n")
+    with pytest.raises(FixtureError, match="rate_limit"):
+        load_fixtures([path], Clock(NOW))
+
+
+def test_journal_is_a_bounded_ring_buffer() -> None:
+    journal = Journal(size=3)
+    for n in range(5):
+        journal.add(
+            JournalEntry(
+                seq=journal.next_seq(), time=NOW, method="GET", path=f"/{n}", query=[], route=None,
+                space=None, collection=None, identifier=None, raw_identifier=None, auth="none",
+                status=404, fault=None, duration_ms=0.1, request_id=None,
+            )
+        )  # fmt: skip
+    assert [e.path for e in journal] == ["/2", "/3", "/4"]
+    assert [e.seq for e in journal] == [3, 4, 5]
+    with pytest.raises(ValueError, match="at least 1"):
+        Journal(size=0)
+
+
+async def test_journal_never_holds_a_token(serve_yaml: Any) -> None:
+    client = await serve_yaml(
+        "spaces: {sp: {tokens: [top-secret-token], users: [{ids: {user_id: u}}]}}\n"
+    )
+    await client.get(
+        "/v1/spaces/sp/collections/users/profiles/user_id:u/traits",
+        headers=basic("top-secret-token"),
+    )
+    await client.get(
+        "/v1/spaces/sp/collections/users/profiles/user_id:u/traits?token=x",
+        headers={"Authorization": "Bearer top-secret-token"},
+    )
+    entries = [e.as_dict() for e in client.server.app[STATE].journal]
+    assert "top-secret-token" not in repr(entries)
+    assert [e["auth"] for e in entries] == ["basic", "bearer"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "traits:42"], "profilemock: error: --fault `traits:42`: `42` is not a status"),
+        (
+            ["--fault", "trait:500"],
+            'profilemock: error: fault rule field `route`: "trait" is not one of',
+        ),
+    ],
+)
+def test_cli_refuses_bad_fault_specs(args: list[str], message: str) -> None:
+    code, _, err = run_cli("serve", "--port", "0", *args)
+    assert code == 2
+    assert err.startswith(message)
+
+
+def test_cli_refuses_a_bad_rate_limit() -> None:
+    with pytest.raises(SystemExit) as info:
+        run_cli("serve", "--rate-limit", "fast")
+    assert info.value.code == 2
