@@ -213,3 +213,35 @@ def test_check_missing_path_exits_2() -> None:
     code, _, err = run_cli("check", "/no/such/dir")
     assert code == 2
     assert err == "profilemock: error: /no/such/dir: no such file or directory\n"
+
+
+def test_serve_with_faults_rate_limit_and_admin_token(serve: Callable[..., Served]) -> None:
+    served = serve(
+        "--port", "0", "--quiet", "--fault", "traits:503:times=1", "--rate-limit", "2",
+        "--admin-token", "adm", "--seed", "5",
+    )  # fmt: skip
+    url = served.read_until(r"at (http://\S+)").group(1)
+    served.read_until(r"admin API: \S+/__admin/health \(admin token required\)")
+    served.read_until(r'fault: \{"route": "traits", "status": 503, "times": 1\}')
+    traits = f"{url}/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits"
+    statuses = [
+        requests.get(traits, auth=("demo-token", ""), timeout=10).status_code for _ in range(4)
+    ]
+    # The fault answers before auth and the limiter; then two per second are admitted (the
+    # clock runs, so the third may or may not refill in time: never more than one extra).
+    assert statuses[:3] == [503, 200, 200]
+    assert requests.get(f"{url}/__admin/health", timeout=10).status_code == 401
+    health = requests.get(
+        f"{url}/__admin/health", headers={"Profilemock-Admin-Token": "adm"}, timeout=10
+    )
+    assert health.json()["requests"] == 4
+    assert served.stop() == 0
+
+
+def test_serve_no_admin(serve: Callable[..., Served]) -> None:
+    served = serve("--port", "0", "--quiet", "--no-admin")
+    url = served.read_until(r"at (http://\S+)").group(1)
+    served.read_until("Ctrl-C stops it.")
+    assert "admin API" not in served.seen
+    assert requests.get(f"{url}/__admin/health", timeout=10).status_code == 404
+    assert served.stop() == 0

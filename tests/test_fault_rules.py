@@ -99,7 +99,7 @@ def test_bad_fixture_faults_name_file_and_line(
     path = write_fixture(f"spaces: {{sp: {{tokens: [t]}}}}\nfaults: {rules}\n")
     with pytest.raises(FixtureError) as info:
         load_fixtures([path], Clock(NOW))
-    assert [str(p).replace(str(path), "F") for p in info.value.problems][0].startswith(message)
+    assert str(info.value.problems[0]).replace(str(path), "F").startswith(message)
 
 
 def test_rate_limit_in_fixture_is_checked(write_fixture: Write) -> None:

@@ -37,10 +37,19 @@ def _component(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
-def _rewrite(node: Any) -> Any:
+_FIXTURE = "fixture.schema.json"
+
+
+def _component_of(file_name: str, name: str) -> str:
+    """Component name of a ``$defs`` entry: the fixture format's are prefixed."""
+    prefix = "Fixture" if file_name == _FIXTURE else ""
+    return prefix + _component(name)
+
+
+def _rewrite(node: Any, file_name: str) -> Any:
     """Point every ``$ref`` at ``#/components/schemas/…``; drop per-file ``$id``s."""
     if isinstance(node, list):
-        return [_rewrite(item) for item in node]
+        return [_rewrite(item, file_name) for item in node]
     if not isinstance(node, dict):
         return node
     result = {}
@@ -51,18 +60,21 @@ def _rewrite(node: Any) -> Any:
             match = _REF.match(value)
             if match is None:
                 raise ValueError(f"unexpected $ref {value!r} in the bundled schemas")
-            result[key] = f"#/components/schemas/{_component(match.group('name'))}"
+            target = match.group("file") or file_name
+            result[key] = f"#/components/schemas/{_component_of(target, match.group('name'))}"
         else:
-            result[key] = _rewrite(value)
+            result[key] = _rewrite(value, file_name)
     return result
 
 
-def _components() -> dict[str, Any]:
+def _components(admin: bool) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
-    for name, definition in load_schema(_COMMON)["$defs"].items():
-        schemas[_component(name)] = _rewrite(copy.deepcopy(definition))
+    files = [_COMMON, _FIXTURE] if admin else [_COMMON]
+    for file_name in files:
+        for name, definition in load_schema(file_name)["$defs"].items():
+            schemas[_component_of(file_name, name)] = _rewrite(copy.deepcopy(definition), file_name)
     for key, file_name in ENDPOINT_SCHEMAS.items():
-        schemas[_BODY_NAMES[key]] = _rewrite(copy.deepcopy(load_schema(file_name)))
+        schemas[_BODY_NAMES[key]] = _rewrite(copy.deepcopy(load_schema(file_name)), file_name)
     return schemas
 
 
@@ -170,8 +182,181 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def build_openapi(server_url: str | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.1 document; ``server_url`` is listed first when given."""
+def _admin_operation(
+    summary: str,
+    ok: str,
+    *,
+    body: dict[str, Any] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+    status: str = "200",
+) -> dict[str, Any]:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    operation: dict[str, Any] = {
+        "tags": ["admin"],
+        "summary": summary,
+        "security": [{}, {"adminToken": []}],
+        "responses": {
+            status: {
+                "description": ok,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "400": {
+                "description": "The input is not valid; the message says what is allowed.",
+                "content": error,
+            },
+            "401": {
+                "description": "The server was started with --admin-token and it is missing.",
+                "content": error,
+            },
+            "404": {"description": "No such space, collection, profile or rule.", "content": error},
+        },
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    return operation
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _admin_paths() -> dict[str, Any]:
+    """The admin API (``/__admin/``): profilemock's own, not the Profile API's."""
+    where = [_path("space"), _path("collection")]
+    duration = {"type": "string", "description": "such as 1s, 250ms, 2d"}
+    filters = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in ("method", "route", "space", "collection", "identifier", "fault", "auth")
+    ] + [
+        {"name": "status", "in": "query", "required": False, "schema": {"type": "integer"}},
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1},
+        },
+    ]
+    rule = {
+        "oneOf": [
+            _ref("FixtureFaultRule"),
+            {
+                "type": "object",
+                "required": ["spec"],
+                "properties": {
+                    "spec": {
+                        "type": "string",
+                        "description": "a --fault spec such as traits:429:times=2",
+                    }
+                },
+            },
+        ]
+    }
+    return {
+        "/__admin/health": {
+            "get": _admin_operation(
+                "Is the server up; spaces, journal size, faults, clock", "Health."
+            )
+        },
+        "/__admin/reset": {
+            "post": _admin_operation(
+                "Back to the start: loaded data, configured faults, empty journal, full"
+                " buckets, the clock",
+                "Reset.",
+            )
+        },
+        "/__admin/faults": {
+            "get": _admin_operation("List fault rules with their counters", "The rules."),
+            "post": _admin_operation(
+                "Add a fault rule", "The rule, with its id.", body=rule, status="201"
+            ),
+            "delete": _admin_operation("Remove every fault rule", "How many were removed."),
+        },
+        "/__admin/faults/{id}": {
+            "delete": _admin_operation(
+                "Remove one fault rule", "Removed.", parameters=[_path("id")]
+            )
+        },
+        "/__admin/requests": {
+            "get": _admin_operation(
+                "The request journal, oldest first, filtered",
+                "Journal entries.",
+                parameters=filters,
+            ),
+            "delete": _admin_operation("Empty the journal", "How many were removed."),
+        },
+        "/__admin/spaces": {
+            "get": _admin_operation(
+                "Spaces with their profile counts and rate limits", "The spaces."
+            )
+        },
+        "/__admin/spaces/{space}": {
+            "patch": _admin_operation(
+                "Change a space's rate limit",
+                "The space.",
+                parameters=[_path("space")],
+                body={
+                    "type": "object",
+                    "properties": {
+                        "rate_limit": {"description": "requests/s, {per_second, burst}, or null"}
+                    },
+                },
+            )
+        },
+        "/__admin/spaces/{space}/collections/{collection}/profiles": {
+            "put": _admin_operation(
+                "Add or replace a profile (fixture format)",
+                "Replaced (201: added).",
+                parameters=where,
+                body=_ref("FixtureProfile"),
+            )
+        },
+        "/__admin/spaces/{space}/collections/{collection}/profiles/{identifier}": {
+            "delete": _admin_operation(
+                "Delete a profile", "Deleted.", parameters=[*where, _path("identifier")]
+            )
+        },
+        "/__admin/spaces/{space}/collections/{collection}/profiles/{identifier}/events": {
+            "post": _admin_operation(
+                "Append events to a profile (fixture format)",
+                "The new message ids.",
+                parameters=[*where, _path("identifier")],
+                body={
+                    "type": "object",
+                    "required": ["events"],
+                    "properties": {"events": {"type": "array", "items": _ref("FixtureEvent")}},
+                },
+                status="201",
+            )
+        },
+        "/__admin/clock": {"get": _admin_operation("The server clock", "The clock.")},
+        "/__admin/clock/freeze": {
+            "post": _admin_operation(
+                "Stop the clock (at an instant, or where it is)",
+                "The clock.",
+                body={"type": "object", "properties": {"at": {"type": "string"}}},
+            )
+        },
+        "/__admin/clock/advance": {
+            "post": _admin_operation(
+                "Move the clock forward",
+                "The clock.",
+                body={"type": "object", "required": ["by"], "properties": {"by": duration}},
+            )
+        },
+        "/__admin/clock/resume": {
+            "post": _admin_operation("Let the clock run again", "The clock.")
+        },
+    }
+
+
+def build_openapi(server_url: str | None = None, *, admin: bool = True) -> dict[str, Any]:
+    """The OpenAPI 3.1 document; ``server_url`` is listed first when given; ``admin``
+    includes profilemock's own admin API."""
     from profilemock import __version__
 
     base = "/v1/spaces/{space_id}/collections/{collection}/profiles"
@@ -218,15 +403,21 @@ def build_openapi(server_url: str | None = None) -> dict[str, Any]:
         },
         "servers": servers,
         "security": [{"basicAuth": []}],
-        "paths": paths,
+        "paths": {**paths, **(_admin_paths() if admin else {})},
         "components": {
             "securitySchemes": {
                 "basicAuth": {
                     "type": "http",
                     "scheme": "basic",
                     "description": "The space's access token as username; empty password.",
-                }
+                },
+                "adminToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Profilemock-Admin-Token",
+                    "description": "Only when the server was started with --admin-token.",
+                },
             },
-            "schemas": _components(),
+            "schemas": _components(admin),
         },
     }
