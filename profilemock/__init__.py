@@ -15,6 +15,8 @@ from profilemock.fixtures.loader import (
 )
 from profilemock.fixtures.store import Store
 from profilemock.mockserver.app import create_app
+from profilemock.mockserver.ratelimit import Limit
+from profilemock.mockserver.state import ServerSettings
 from profilemock.mockserver.thread import ServerThread
 from profilemock.schemas import (
     Violation,
@@ -35,6 +37,8 @@ __all__ = [
     "DEMO_TOKEN",
     "Clock",
     "FixtureError",
+    "Limit",
+    "ServerSettings",
     "ServerThread",
     "Store",
     "Violation",

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 from aiohttp import web
 
+from profilemock.mockserver.app import STATE
 from profilemock.mockserver.runner import base_url, bind
+from profilemock.mockserver.state import ServerState
+
+T = TypeVar("T")
 
 
 class ServerThread:
@@ -62,6 +68,25 @@ class ServerThread:
             await self._stopped.wait()
         finally:
             await runner.cleanup()
+
+    @property
+    def state(self) -> ServerState:
+        """The server's state. Change it through ``call`` while the server runs."""
+        return self.app[STATE]
+
+    def call(self, function: Callable[[ServerState], T], timeout: float = 30.0) -> T:
+        """Run ``function(state)`` on the server's own loop and return its result.
+
+        The server reads its state on that loop; changing the state from another thread
+        (a test) through here never races with a request being answered.
+        """
+        if not self._thread.is_alive():
+            return function(self.state)
+
+        async def run() -> T:
+            return function(self.state)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop serving and wait for the thread; safe to call more than once."""
