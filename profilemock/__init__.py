@@ -1,31 +1,61 @@
-"""profilemock: a faithful fake of the Segment Profile API, with its response schemas."""
+"""profilemock: a faithful fake of the Segment Profile API, with its response schemas.
+
+Names are imported on first use, so ``import profilemock`` (and the pytest plugin, which
+every pytest run in the environment loads) stays cheap.
+"""
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from profilemock.clock import Clock
-from profilemock.fixtures.errors import FixtureError
-from profilemock.fixtures.loader import (
-    DEMO_SPACE_ID,
-    DEMO_TOKEN,
-    demo_fixture_path,
-    load_data,
-    load_fixtures,
-)
-from profilemock.fixtures.store import Store
-from profilemock.mockserver.app import create_app
-from profilemock.mockserver.ratelimit import Limit
-from profilemock.mockserver.state import ServerSettings
-from profilemock.mockserver.thread import ServerThread
-from profilemock.schemas import (
-    Violation,
-    assert_valid,
-    assert_valid_response,
-    validate,
-    validate_response,
-)
-from profilemock.schemas.openapi import build_openapi
+if TYPE_CHECKING:
+    from profilemock.clock import Clock
+    from profilemock.fixtures.errors import FixtureError
+    from profilemock.fixtures.loader import (
+        DEMO_SPACE_ID,
+        DEMO_TOKEN,
+        demo_fixture_path,
+        load_data,
+        load_fixtures,
+    )
+    from profilemock.fixtures.store import Store
+    from profilemock.mockserver.app import create_app
+    from profilemock.mockserver.ratelimit import Limit
+    from profilemock.mockserver.state import ServerSettings
+    from profilemock.mockserver.thread import ServerThread
+    from profilemock.schemas import (
+        Violation,
+        assert_valid,
+        assert_valid_response,
+        validate,
+        validate_response,
+    )
+    from profilemock.schemas.openapi import build_openapi
+    from profilemock.testing import ProfileAPI
+
+_WHERE = {
+    "Clock": "profilemock.clock",
+    "FixtureError": "profilemock.fixtures.errors",
+    "DEMO_SPACE_ID": "profilemock.fixtures.loader",
+    "DEMO_TOKEN": "profilemock.fixtures.loader",
+    "demo_fixture_path": "profilemock.fixtures.loader",
+    "load_data": "profilemock.fixtures.loader",
+    "load_fixtures": "profilemock.fixtures.loader",
+    "Store": "profilemock.fixtures.store",
+    "create_app": "profilemock.mockserver.app",
+    "Limit": "profilemock.mockserver.ratelimit",
+    "ServerSettings": "profilemock.mockserver.state",
+    "ServerThread": "profilemock.mockserver.thread",
+    "Violation": "profilemock.schemas",
+    "assert_valid": "profilemock.schemas",
+    "assert_valid_response": "profilemock.schemas",
+    "validate": "profilemock.schemas",
+    "validate_response": "profilemock.schemas",
+    "build_openapi": "profilemock.schemas.openapi",
+    "ProfileAPI": "profilemock.testing",
+}
 
 try:
     __version__ = version("profilemock")
@@ -38,6 +68,7 @@ __all__ = [
     "Clock",
     "FixtureError",
     "Limit",
+    "ProfileAPI",
     "ServerSettings",
     "ServerThread",
     "Store",
@@ -53,3 +84,12 @@ __all__ = [
     "validate",
     "validate_response",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'profilemock' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -72,7 +72,24 @@ async def test_curl_examples_answer_as_documented(demo_client: TestClient, line:
         assert response.status in (200, 201), await response.text()
 
 
-PYTHON_BLOCKS = blocks("python")
+EXAMPLE_BLOCKS = [b for b in blocks("python") if b.startswith("# tests/")]
+PYTHON_BLOCKS = [b for b in blocks("python") if b not in EXAMPLE_BLOCKS and "@pytest.mark" not in b]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("block", EXAMPLE_BLOCKS, ids=lambda b: b.splitlines()[0][2:])
+def test_readme_shows_test_files_of_the_suite_verbatim(block: str) -> None:
+    name, _, body = block.partition("\n")
+    assert body == (ROOT / name[2:]).read_text()
+
+
+def test_marker_example_uses_the_registered_signature() -> None:
+    (block,) = [b for b in blocks("python") if "@pytest.mark.profile_api" in b]
+    from profilemock.pytest_plugin import _marker_arguments
+
+    call = block.split("@pytest.mark.profile_api", 1)[1].split("\ndef ", 1)[0]
+    arguments = eval("dict" + call)  # the marker's keyword arguments, as written
+    assert set(_marker_arguments(**arguments)) == {"fixtures", "now", "rate_limit", "faults"}
 
 
 def test_python_examples_run() -> None:

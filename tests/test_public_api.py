@@ -1,0 +1,35 @@
+"""The public API: an explicit __all__ whose every name resolves, imported lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import profilemock
+
+
+def test_all_lists_exactly_the_lazy_names() -> None:
+    assert set(profilemock.__all__) == {*profilemock._WHERE, "__version__"}
+
+
+def test_every_public_name_resolves() -> None:
+    for name in profilemock.__all__:
+        assert getattr(profilemock, name) is not None, name
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        profilemock.nope  # noqa: B018
+
+
+def test_importing_the_package_and_the_pytest_plugin_stays_light() -> None:
+    code = (
+        "import sys, profilemock, profilemock.pytest_plugin;"
+        "print(','.join(m for m in ('aiohttp', 'jsonschema', 'yaml', 'faker') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == ""
