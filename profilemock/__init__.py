@@ -7,7 +7,6 @@ every pytest run in the environment loads) stays cheap.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,11 +56,6 @@ _WHERE = {
     "ProfileAPI": "profilemock.testing",
 }
 
-try:
-    __version__ = version("profilemock")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
-
 __all__ = [
     "DEMO_SPACE_ID",
     "DEMO_TOKEN",
@@ -86,7 +80,19 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("profilemock")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value = globals()[name] = _version()
+        return value
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'profilemock' has no attribute {name!r}")

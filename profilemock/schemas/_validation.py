@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from profilemock.fixtures.errors import json_pointer
 from profilemock.schemas._explain import explain
-from profilemock.schemas._registry import BASE_URI
+from profilemock.schemas._registry import BASE_URI, fast_validator, is_rfc3339
 
 ENDPOINT_SCHEMAS = {
     "traits": "traits.schema.json",
@@ -25,7 +25,6 @@ ENDPOINT_SCHEMAS = {
     "error": "error.schema.json",
 }
 ENDPOINTS = ("traits", "external_ids", "events", "metadata", "links", "profiles", "error")
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
 _ROUTE = re.compile(
     r"/v1/(?:spaces|namespaces)/[^/]+/collections/[^/]+/profiles(?:/(?P<identifier>[^/]+)/(?P<resource>[^/]+))?/?$"
 )
@@ -77,10 +76,6 @@ def endpoint_for_url(url: str) -> Target:
     return Target(resource, verbose=resource == "traits" and verbose)
 
 
-def _check_rfc3339(value: object) -> bool:
-    return not isinstance(value, str) or RFC3339.match(value) is not None
-
-
 @cache
 def _validator(schema_name: str, strict: bool) -> Draft202012Validator:
     from profilemock.schemas._registry import registry
@@ -88,7 +83,7 @@ def _validator(schema_name: str, strict: bool) -> Draft202012Validator:
     checker = None
     if strict:
         checker = FormatChecker(formats=())
-        checker.checks("date-time")(_check_rfc3339)
+        checker.checks("date-time")(is_rfc3339)
     return Draft202012Validator(
         {"$ref": BASE_URI + schema_name},
         registry=registry(strict),
@@ -109,6 +104,9 @@ def validate(
             f"unknown endpoint `{endpoint}`; endpoints are {', '.join(ENDPOINTS)}"
         )
     key = "traits_verbose" if endpoint == "traits" and verbose else endpoint
+    fast = fast_validator(ENDPOINT_SCHEMAS[key], strict)
+    if fast is not None and fast(body):
+        return []
     validator = _validator(ENDPOINT_SCHEMAS[key], strict)
     violations = [
         Violation(json_pointer(path), rule, message)

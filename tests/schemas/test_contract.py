@@ -356,3 +356,29 @@ def test_assert_valid_lists_every_violation() -> None:
 def test_unknown_endpoint_name_is_refused() -> None:
     with pytest.raises(UnknownEndpoint, match="endpoints are traits, external_ids"):
         validate({}, "properties")
+
+
+def test_pure_python_validation_agrees_with_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without jsonschema-rs every answer comes from jsonschema alone, and is the same."""
+    from profilemock.schemas import _validation
+
+    cases = [
+        (load(name), endpoint, verbose, strict)
+        for name, endpoint, verbose, _ in REAL_BODIES
+        for strict in (False, True)
+    ]
+    cases += [
+        (mutate(load(n), w, delete=v is None) if v is None else mutate(load(n), w, v), e, vb, False)
+        for n, e, vb, w, v, _, _ in NEGATIVE
+    ]
+    fast = [
+        validate(body, endpoint, verbose=verbose, strict=strict)
+        for body, endpoint, verbose, strict in cases
+    ]
+    monkeypatch.setattr(_validation, "fast_validator", lambda name, strict=False: None)
+    pure = [
+        validate(body, endpoint, verbose=verbose, strict=strict)
+        for body, endpoint, verbose, strict in cases
+    ]
+    assert fast == pure
+    assert any(fast)
