@@ -1,6 +1,8 @@
-"""The floor for our stack: a bare aiohttp handler answering fixed bytes on any path.
+"""The floor for our stack: a bare aiohttp handler answering fixed bytes.
 
-Usage: python bench/bare_server.py BODY_FILE  (prints its URL, serves until killed)
+Usage: python bench/bare_server.py BODY_FILE [EVENTS_BODY_FILE]
+Answers BODY_FILE on any path (EVENTS_BODY_FILE on paths ending in /events); prints its
+URL and serves until terminated.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from aiohttp import web
 
 def main() -> None:
     body = Path(sys.argv[1]).read_bytes()
+    events = Path(sys.argv[2]).read_bytes() if len(sys.argv) > 2 else body
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
+        chosen = events if request.path.endswith("/events") else body
+        return web.Response(body=chosen, content_type="application/json")
 
     app = web.Application()
     app.router.add_route("GET", "/{path:.*}", handler)

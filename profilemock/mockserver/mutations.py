@@ -163,9 +163,9 @@ def append_events(
         profile.metadata,
         updated_at=max(profile.metadata.updated_at, carrier.events[-1].timestamp),
         first_message_id=first.message_id,
-        first_source_id=str(first.body["source_id"]),
+        first_source_id=first.source_id,
         last_message_id=last.message_id,
-        last_source_id=str(last.body["source_id"]),
+        last_source_id=last.source_id,
     )
     space.put(
         dataclasses.replace(

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+from profilemock.jsonbytes import encode
 
 
 def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
+    """A JSON answer; ``body`` is data to encode, or bytes already encoded."""
     return web.Response(
-        body=_encode(body).encode(),
+        body=body if isinstance(body, bytes) else encode(body),
         status=status,
         headers=headers,
         content_type="application/json",

@@ -1,4 +1,7 @@
-"""What each route answers: read the store, page, build the body. Nothing else."""
+"""What each route answers: read the store, page, assemble the body. Nothing else.
+
+Items are serialised when the fixtures load; a body is assembled from their bytes.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +15,13 @@ from multidict import MultiMapping
 from profilemock.fixtures.build import OTHER
 from profilemock.fixtures.model import Collection, Event, Profile, Trait
 from profilemock.fixtures.store import LiveSpace
+from profilemock.jsonbytes import encode, json_list, json_object, member
 from profilemock.mockserver import cursors
 from profilemock.mockserver.endpoints import EVENTS_WINDOW_DAYS
 from profilemock.mockserver.params import Query
 from profilemock.timeutil import DAY_NS, format_ns
 
-Body = dict[str, Any]
+Body = bytes
 T = TypeVar("T")
 
 
@@ -45,9 +49,14 @@ def _page(items: Iterable[T], size: int) -> tuple[list[T], T | None]:
     return page, None
 
 
-def _cursor(req: Request, next_token: str | None, *, with_limit: bool = False) -> Body:
-    return cursors.cursor(
-        req.base_url, req.raw_query, next_token, req.query.limit if with_limit else None
+def _cursor(req: Request, next_token: str | None, *, with_limit: bool = False) -> bytes:
+    return member(
+        "cursor",
+        encode(
+            cursors.cursor(
+                req.base_url, req.raw_query, next_token, req.query.limit if with_limit else None
+            )
+        ),
     )
 
 
@@ -72,14 +81,13 @@ def traits(req: Request) -> Body:
     else:
         candidates = index.traits[0 if after is None else bisect_left(index.keys, after) :]
     page, following = _page(candidates, req.query.page_size)
-    if req.query.verbose:
-        values = {t.key: t.verbose for t in page}
-    else:
-        values = {t.key: t.value for t in page}
-    return {
-        "traits": values,
-        "cursor": _cursor(req, following.key if following else None, with_limit=True),
-    }
+    members = [t.verbose_json if req.query.verbose else t.plain_json for t in page]
+    return json_object(
+        [
+            member("traits", json_object(members)),
+            _cursor(req, following.key if following else None, with_limit=True),
+        ]
+    )
 
 
 def external_ids(req: Request) -> Body:
@@ -93,10 +101,12 @@ def external_ids(req: Request) -> Body:
     wanted = None if req.query.include is None else set(req.query.include)
     candidates = (x for x in profile.external_ids[start:] if wanted is None or x.type in wanted)
     page, following = _page(candidates, req.query.page_size)
-    return {
-        "data": [x.body for x in page],
-        "cursor": _cursor(req, following.map_id if following else None),
-    }
+    return json_object(
+        [
+            member("data", json_list(x.json for x in page)),
+            _cursor(req, following.map_id if following else None),
+        ]
+    )
 
 
 def events(req: Request) -> Body:
@@ -125,10 +135,12 @@ def events(req: Request) -> Body:
         and profile.events[i].name not in exclude
     )
     page, following = _page(candidates, query.page_size)
-    return {
-        "data": [e.body for e in page] if page else None,
-        "cursor": _cursor(req, _event_token(following)),
-    }
+    return json_object(
+        [
+            member("data", json_list(e.json for e in page) if page else b"null"),
+            _cursor(req, _event_token(following)),
+        ]
+    )
 
 
 def _event_token(event: Event | None) -> str | None:
@@ -137,10 +149,10 @@ def _event_token(event: Event | None) -> str | None:
 
 def metadata(req: Request) -> Body:
     profile = _profile(req)
-    return {"segment_id": profile.segment_id, "metadata": _metadata(profile)}
+    return encode({"segment_id": profile.segment_id, "metadata": _metadata(profile)})
 
 
-def _metadata(profile: Profile) -> Body:
+def _metadata(profile: Profile) -> dict[str, Any]:
     m = profile.metadata
     return {
         "created_at": format_ns(m.created_at),
@@ -174,30 +186,31 @@ def links(req: Request) -> Body:
     ]
     scope = f"links|{req.space.id}|{req.collection}|{profile.segment_id}"
     page, following = _offset_page(req, linked, scope)
-    return {
-        "data": [
-            {"to_collection": other, "external_ids": [x.link_body for x in p.external_ids]}
-            for p in page
-        ],
-        "cursor": _cursor(req, following),
-    }
+    to_collection = member("to_collection", encode(other))
+    items = (
+        json_object(
+            [to_collection, member("external_ids", json_list(x.link_json for x in p.external_ids))]
+        )
+        for p in page
+    )
+    return json_object([member("data", json_list(items)), _cursor(req, following)])
 
 
 def profiles(req: Request) -> Body:
     """The legacy list route: profiles by most recent activity."""
     ordered = req.space.by_activity(req.collection)
     page, following = _offset_page(req, ordered, f"profiles|{req.space.id}|{req.collection}")
-    return {
-        "data": [
-            {
-                "segment_id": p.segment_id,
-                "external_ids": [x.link_body for x in p.external_ids],
-                "metadata": _metadata(p),
-            }
-            for p in page
-        ],
-        "cursor": _cursor(req, following),
-    }
+    items = (
+        json_object(
+            [
+                member("segment_id", encode(p.segment_id)),
+                member("external_ids", json_list(x.link_json for x in p.external_ids)),
+                member("metadata", encode(_metadata(p))),
+            ]
+        )
+        for p in page
+    )
+    return json_object([member("data", json_list(items)), _cursor(req, following)])
 
 
 RESOURCE_HANDLERS: dict[str, Callable[[Request], Body]] = {

@@ -1,0 +1,359 @@
+"""Benchmark: profilemock under load, side by side with Stoplight Prism and bare aiohttp.
+
+    python bench/bench_http.py [--rounds 3] [--seconds 4] [--connections 16] [--prism PATH]
+
+Needs wrk (Debian: apt-get install wrk) and, for the Prism column, @stoplight/prism-cli 5
+(npm install @stoplight/prism-cli@5; pass its bin/prism with --prism, or have it on PATH).
+
+- Request cost: GET /traits (50 traits) and GET /events (100 events, limit=100) from
+  profilemock, from a bare aiohttp handler answering the same bytes (the floor of our
+  stack), and from `prism mock` on an OpenAPI document whose example is those bytes. wrk
+  (a second process, one thread, bounded duration) drives each; rounds are interleaved so
+  every server sees the same machine noise. Rate limit off.
+- Start-up: `profilemock serve` to the first 200, with the demo data and with 10,000 and
+  100,000 generated profiles (JSON); peak RSS of the server.
+- Scaling: /traits of random users with 1,000 vs 100,000 profiles loaded.
+Every figure is a median over rounds; ratios compare peers of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from profilemock.fixtures.generator import generate
+
+HERE = Path(__file__).resolve().parent
+TOKEN = "bench-token"
+AUTH = "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
+ROUTES = {
+    "traits": "/v1/spaces/bench/collections/users/profiles/user_id:bench-user/traits?limit=50",
+    "events": "/v1/spaces/bench/collections/users/profiles/user_id:bench-user/events?limit=100",
+}
+
+
+class Server:
+    """A child process that prints its URL when it listens."""
+
+    def __init__(self, command: list[str], pattern: str = r"(http://127\.0\.0\.1:\d+)") -> None:
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            found = re.search(pattern, line)
+            if found:
+                self.url = found.group(1)
+                return
+        raise RuntimeError(f"{command[0]} did not start")
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kib = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+        return kib / 1024
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def fetch(url: str) -> bytes:
+    request = urllib.request.Request(url, headers={"Authorization": AUTH})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return bytes(response.read())
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(
+    url: str, seconds: int, connections: int, script: Path | None = None, auth: str = AUTH
+) -> dict[str, float]:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-H",
+        f"Authorization: {auth}",
+    ]
+    if script is not None:
+        command += ["-s", str(script)]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}  # type: ignore[union-attr]
+    for percentile in ("50", "99"):
+        value, unit = re.search(rf"\s{percentile}%\s+([\d.]+)(us|ms|s)\b", output).groups()  # type: ignore[union-attr]
+        result[f"p{percentile}"] = float(value) * _UNITS[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} non-2xx answers under load")
+    return result
+
+
+def bench_fixture() -> dict[str, Any]:
+    traits = {f"trait_{n:02d}": n if n % 3 else f"value {n}" for n in range(50)}
+    events = [
+        {
+            "event": "Page Viewed",
+            "timestamp": "-10m",
+            "repeat": {"count": 100, "every": "3h"},
+            "properties": {"path": "/docs", "title": "Docs"},
+            "context": {
+                "ip": "73.92.233.78",
+                "library": {"name": "analytics.js", "version": "3.2.5"},
+            },
+        }
+    ]
+    return {
+        "spaces": {
+            "bench": {
+                "tokens": [TOKEN],
+                "rate_limit": None,
+                "users": [{"ids": {"user_id": "bench-user"}, "traits": traits, "events": events}],
+            }
+        }
+    }
+
+
+def prism_document(bodies: dict[str, bytes]) -> dict[str, Any]:
+    paths = {}
+    for name, body in bodies.items():
+        paths[
+            f"/v1/spaces/{{space_id}}/collections/{{collection}}/profiles/{{identifier}}/{name}"
+        ] = {
+            "get": {
+                "parameters": [
+                    {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                    for p in ("space_id", "collection", "identifier")
+                ]
+                + [{"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {
+                        "description": "ok",
+                        "content": {"application/json": {"example": json.loads(body)}},
+                    }
+                },
+            }
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Profile API (benchmark)", "version": "1"},
+        "security": [{"basicAuth": []}],
+        "components": {"securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}}},
+        "paths": paths,
+    }
+
+
+def serve(fixtures: Path, *extra: str) -> Server:
+    return Server(
+        [sys.executable, "-m", "profilemock", "serve", "--quiet", "--port", "0",
+         "--rate-limit", "none", "--fixtures", str(fixtures), *extra]
+    )  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--prism", default=shutil.which("prism"))
+    parser.add_argument("--profiles", type=int, default=100_000, help="largest data set")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="profilemock-bench-http-"))
+    fixture = work / "bench.json"
+    fixture.write_text(json.dumps(bench_fixture()))
+
+    fake = serve(fixture)
+    bodies = {name: fetch(fake.url + route) for name, route in ROUTES.items()}
+    for name, body in bodies.items():
+        (work / f"{name}.json").write_bytes(body)
+    servers = {"profilemock": fake}
+    servers["bare aiohttp"] = Server(
+        [
+            sys.executable,
+            str(HERE / "bare_server.py"),
+            str(work / "traits.json"),
+            str(work / "events.json"),
+        ]
+    )
+    if args.prism:
+        (work / "prism.json").write_text(json.dumps(prism_document(bodies)))
+        servers["Prism 5"] = Server(
+            [args.prism, "mock", str(work / "prism.json"), "-p", "0"],
+            r"listening on (http://127\.0\.0\.1:\d+)",
+        )
+    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    try:
+        for server in servers.values():
+            for route in ROUTES.values():  # warm up
+                wrk(server.url + route, 1, args.connections)
+        for _ in range(args.rounds):
+            for route_name, route in ROUTES.items():
+                for name, server in servers.items():
+                    results.setdefault((route_name, name), []).append(
+                        wrk(server.url + route, args.seconds, args.connections)
+                    )
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    rows = []
+    medians = {
+        key: {
+            metric: statistics.median(r[metric] for r in runs) for metric in ("rps", "p50", "p99")
+        }
+        for key, runs in results.items()
+    }
+    for (route_name, name), m in medians.items():
+        rows.append(
+            (
+                f"GET /{route_name} — {name}",
+                f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms",
+            )
+        )
+    for route_name in ROUTES:
+        ours = medians[(route_name, "profilemock")]
+        floor = medians[(route_name, "bare aiohttp")]
+        rows.append(
+            (
+                f"/{route_name}: profilemock / bare aiohttp throughput",
+                f"{ours['rps'] / floor['rps']:.2f}x",
+            )
+        )
+        if (route_name, "Prism 5") in medians:
+            prism = medians[(route_name, "Prism 5")]
+            rows.append(
+                (
+                    f"/{route_name}: profilemock / Prism throughput",
+                    f"{ours['rps'] / prism['rps']:.1f}x",
+                )
+            )
+            rows.append(
+                (
+                    f"/{route_name}: profilemock p99 / Prism p99",
+                    f"{ours['p99'] / prism['p99']:.2f}x",
+                )
+            )
+
+    # Start-up to the first answer, and peak memory.
+    sets = {"demo data": None}
+    scaling_paths = {}
+    for count in (1_000, 10_000, args.profiles):
+        path = work / f"generated-{count}.json"
+        path.write_text(json.dumps(generate(count, seed=1, events_per_user=2)))
+        scaling_paths[count] = path
+        if count != 1_000:
+            sets[f"{count:,} profiles"] = path
+    for label, path in sets.items():
+        startups, rss = [], []
+        for _ in range(args.rounds if path is None else 1):
+            command = [sys.executable, "-m", "profilemock", "serve", "--quiet", "--port", "0"]
+            if path is not None:
+                command += ["--fixtures", str(path)]
+            server = Server(command)
+            probe = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits"
+            if path is not None:
+                probe = (
+                    "/v1/spaces/generated/collections/users/profiles/user_id:user-0000001/traits"
+                )
+            request = urllib.request.Request(
+                server.url + probe,
+                headers={
+                    "Authorization": "Basic "
+                    + base64.b64encode(
+                        b"demo-token:" if path is None else b"generated-token:"
+                    ).decode()
+                },
+            )
+            with urllib.request.urlopen(request, timeout=60) as response:
+                assert response.status == 200
+            startups.append(time.perf_counter() - server.started)
+            rss.append(server.peak_rss_mb())
+            server.stop()
+        rows.append(
+            (
+                f"start-up to first 200, {label}",
+                f"{statistics.median(startups):.2f} s, peak RSS {statistics.median(rss):.0f} MB",
+            )
+        )
+
+    # Scaling: random users, small vs large data set.
+    scaling = {}
+    for count, path in (
+        (1_000, scaling_paths[1_000]),
+        (args.profiles, scaling_paths[args.profiles]),
+    ):
+        script = work / f"random-{count}.lua"
+        script.write_text(
+            "math.randomseed(1)\n"
+            "request = function()\n"
+            '  local path = string.format("/v1/spaces/generated/collections/users/profiles/'
+            f'user_id:user-%07d/traits", math.random(0, {count - 1}))\n'
+            "  return wrk.format(nil, path)\n"
+            "end\n"
+        )
+        server = Server(
+            [
+                sys.executable,
+                "-m",
+                "profilemock",
+                "serve",
+                "--quiet",
+                "--port",
+                "0",
+                "--rate-limit",
+                "none",
+                "--fixtures",
+                str(path),
+            ]
+        )
+        generated = "Basic " + base64.b64encode(b"generated-token:").decode()
+        try:
+            wrk(server.url, 1, args.connections, script, generated)
+            runs = [
+                wrk(server.url, args.seconds, args.connections, script, generated)
+                for _ in range(args.rounds)
+            ]
+        finally:
+            server.stop()
+        scaling[count] = {m: statistics.median(r[m] for r in runs) for m in ("rps", "p50", "p99")}
+        m = scaling[count]
+        rows.append(
+            (
+                f"GET /traits of random users, {count:,} profiles",
+                f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms",
+            )
+        )
+    small, large = scaling[1_000], scaling[args.profiles]
+    rows.append(
+        (
+            f"per-request cost {args.profiles:,} / 1,000 profiles (1/throughput)",
+            f"{small['rps'] / large['rps']:.2f}x",
+        )
+    )
+
+    when = f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores"
+    print(f"| measure ({when}) | median of {args.rounds} |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()

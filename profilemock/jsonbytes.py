@@ -1,0 +1,33 @@
+"""Compact UTF-8 JSON as bytes, and assembly of bodies from serialised pieces.
+
+The one encoder of the package: fragments serialised when fixtures load and bodies
+assembled from them when a request comes read the same.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def encode(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON."""
+    return _encoder(value).encode()
+
+
+def json_list(items: Iterable[bytes]) -> bytes:
+    """A JSON array of already-serialised items."""
+    return b"[" + b",".join(items) + b"]"
+
+
+def json_object(members: Iterable[bytes]) -> bytes:
+    """A JSON object of already-serialised ``"key":value`` members."""
+    return b"{" + b",".join(members) + b"}"
+
+
+def member(key: str, value: bytes) -> bytes:
+    """``"key":value`` from a key and an already-serialised value."""
+    return encode(key) + b":" + value
