@@ -13,6 +13,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from profilemock.mockserver.runner import new_event_loop
+
 
 def main() -> None:
     body = Path(sys.argv[1]).read_bytes()
@@ -27,7 +29,8 @@ def main() -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     print(f"at http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    web.run_app(app, sock=sock, print=None, access_log=None)
+    # The same event loop as profilemock uses (uvloop when installed): the same stack.
+    web.run_app(app, sock=sock, print=None, access_log=None, loop=new_event_loop())
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ that cannot start. Errors are one line each on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import errno
 import gc
@@ -34,7 +33,7 @@ from profilemock.fixtures.loader import (
 from profilemock.fixtures.store import Store
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.ratelimit import Limit
-from profilemock.mockserver.runner import bind, serve_until_stopped
+from profilemock.mockserver.runner import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
 from profilemock.schemas import ENDPOINTS
 from profilemock.schemas._files import UnusableInput, check_file
@@ -349,7 +348,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     # Ctrl-C before the signal handler is installed still ends cleanly.
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_until_stopped(app, sock, ready, access_log=access_log))
+        run(serve_until_stopped(app, sock, ready, access_log=access_log))
     print("profilemock stopped", file=out, flush=True)
     return 0
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import Any
 from urllib.parse import urlencode
 
 from multidict import MultiMapping
 
+from profilemock.jsonbytes import encode
 from profilemock.mockserver.errors import invalid_request
 
 
@@ -65,19 +65,24 @@ def decode_offset(token: str, scope: str) -> int:
         raise bad_cursor(token) from None
 
 
+_LAST_PAGE = b'"url":"","has_more":false,"next":""'
+
+
 def cursor(
     base_url: str,
     query: MultiMapping[str],
     next_token: str | None,
     limit: int | None = None,
-) -> dict[str, Any]:
-    """``{url, has_more, next}`` (+ ``limit``): ``url`` repeats every parameter with ``next``."""
+) -> bytes:
+    """``{url, has_more, next}`` (+ ``limit``), serialised: ``url`` repeats every parameter
+    of the request with ``next``. Written out by hand: it is in every list answer."""
     if next_token is None:
-        body: dict[str, Any] = {"url": "", "has_more": False, "next": ""}
+        fields = _LAST_PAGE
     else:
         params = [(k, v) for k, v in query.items() if k != "next"]
         params.append(("next", next_token))
-        body = {"url": f"{base_url}?{urlencode(params)}", "has_more": True, "next": next_token}
+        url = f"{base_url}?{urlencode(params)}"
+        fields = b'"url":' + encode(url) + b',"has_more":true,"next":' + encode(next_token)
     if limit is not None:
-        body["limit"] = limit
-    return body
+        fields += b',"limit":%d' % limit
+    return b"{" + fields + b"}"

@@ -7,7 +7,8 @@ exactly what the real API would send.
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+import re
+from collections.abc import Mapping
 from typing import Any
 
 NOT_FOUND = "Profile was not found."
@@ -74,11 +75,12 @@ def invalid_request(message: str) -> ApiError:
     return ApiError(400, "invalid_request_error", message)
 
 
-def invalid_characters(parameter: str, value: str, allowed: Container[str]) -> ApiError | None:
-    """400 ``validation_error`` in the reference's words when ``value`` has bad characters."""
-    bad = "".join(dict.fromkeys(ch for ch in value if ch not in allowed))
-    if not bad:
+def invalid_characters(parameter: str, value: str, allowed: re.Pattern[str]) -> ApiError | None:
+    """400 ``validation_error`` in the reference's words when ``value`` has characters
+    outside ``allowed`` (a one-character class)."""
+    if allowed.fullmatch(value) is not None:
         return None
+    bad = "".join(dict.fromkeys(ch for ch in value if allowed.fullmatch(ch) is None))
     return ApiError(
         400,
         "validation_error",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import string
+import re
 
 from profilemock.fixtures.build import OTHER
 from profilemock.fixtures.model import COLLECTIONS, Collection, Profile
@@ -10,8 +10,8 @@ from profilemock.fixtures.store import LiveSpace
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
 from profilemock.mockserver.routing import Route
 
-NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
-ID_TYPE_CHARS = frozenset(string.ascii_letters + string.digits + "_.-")
+NAME_CHARS = re.compile(r"[A-Za-z0-9_-]*")
+ID_TYPE_CHARS = re.compile(r"[A-Za-z0-9_.-]*")
 
 
 def validate_path(route: Route) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, TypeVar
 
 from multidict import MultiMapping
@@ -41,23 +42,13 @@ class Request:
 
 def _page(items: Iterable[T], size: int) -> tuple[list[T], T | None]:
     """The first ``size`` items and the one after them (None when the list ends)."""
-    page: list[T] = []
-    for item in items:
-        if len(page) == size:
-            return page, item
-        page.append(item)
-    return page, None
+    iterator = iter(items)
+    return list(islice(iterator, size)), next(iterator, None)
 
 
 def _cursor(req: Request, next_token: str | None, *, with_limit: bool = False) -> bytes:
-    return member(
-        "cursor",
-        encode(
-            cursors.cursor(
-                req.base_url, req.raw_query, next_token, req.query.limit if with_limit else None
-            )
-        ),
-    )
+    limit = req.query.limit if with_limit else None
+    return b'"cursor":' + cursors.cursor(req.base_url, req.raw_query, next_token, limit)
 
 
 def _profile(req: Request) -> Profile:

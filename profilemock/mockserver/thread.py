@@ -17,7 +17,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from profilemock.mockserver.app import STATE
-from profilemock.mockserver.runner import base_url, bind
+from profilemock.mockserver.runner import base_url, bind, new_event_loop
 from profilemock.mockserver.state import ServerState
 
 T = TypeVar("T")
@@ -30,7 +30,7 @@ class ServerThread:
         self.app = app
         self._sock = bind(host, port)
         self.url = base_url(self._sock)
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()
         self._ready = threading.Event()
         self._stopped = asyncio.Event()
         self._failure: BaseException | None = None
