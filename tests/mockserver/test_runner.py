@@ -1,0 +1,53 @@
+"""Event loops: uvloop when installed (profilemock[fast]), asyncio's own otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+import requests
+
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.app import create_app
+from profilemock.mockserver.runner import new_event_loop, run
+from profilemock.mockserver.thread import ServerThread
+from tests.conftest import DEMO_TOKEN, NOW, profile_path
+
+
+def test_uvloop_is_used_when_installed() -> None:
+    uvloop = pytest.importorskip("uvloop")
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("uvloop_installed", [True, False], ids=["uvloop", "asyncio-fallback"])
+def test_server_thread_serves_on_either_loop(
+    monkeypatch: pytest.MonkeyPatch, uvloop_installed: bool
+) -> None:
+    if not uvloop_installed:
+        monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now raises ImportError
+    else:
+        pytest.importorskip("uvloop")
+    clock = Clock(NOW)
+    with ServerThread(create_app(load_fixtures([demo_fixture_path()], clock), clock)) as server:
+        kind = type(server._loop).__module__
+        assert kind.startswith("uvloop") == uvloop_installed
+        response = requests.get(
+            server.url + profile_path("user_id:u1234", "traits"), auth=(DEMO_TOKEN, ""), timeout=10
+        )
+        assert response.status_code == 200
+
+
+def test_run_closes_its_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+
+    async def answer() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    loop = run(answer())
+    assert loop.is_closed()
