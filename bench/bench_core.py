@@ -14,13 +14,13 @@ import gc
 import http.client
 import json
 import random
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _servers import Server, profilemock
 
 from profilemock.clock import Clock
 from profilemock.fixtures.generator import dump_yaml, generate
@@ -37,24 +37,6 @@ def median_time(action: object, rounds: int) -> float:
         action()  # type: ignore[operator]
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-class Server:
-    def __init__(self, args: list[str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            found = re.search(r"at http://127\.0\.0\.1:(\d+)", line)
-            if found:
-                self.port = int(found.group(1))
-                return
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=20)
 
 
 def latencies(port: int, paths: list[str], auth: str) -> list[float]:
@@ -97,18 +79,7 @@ def main() -> None:
     rng = random.Random(1)
     medians: dict[str, float] = {}
     for users in (1_000, 10_000):
-        fake = Server(
-            [
-                "-m",
-                "profilemock",
-                "serve",
-                "--quiet",
-                "--port",
-                "0",
-                "--fixtures",
-                str(files[(users, "json")]),
-            ]
-        )
+        fake = profilemock("--rate-limit", "none", "--fixtures", str(files[(users, "json")]))
         paths = [
             f"/v1/spaces/generated/collections/users/profiles/user_id:user-{rng.randrange(users):07d}/traits"
             for _ in range(args.requests)
@@ -118,7 +89,7 @@ def main() -> None:
         connection.request("GET", paths[0], headers={"Authorization": auth})
         body_file.write_bytes(connection.getresponse().read())
         connection.close()
-        bare = Server([str(HERE / "bare_server.py"), str(body_file)])
+        bare = Server([sys.executable, str(HERE / "bare_server.py"), str(body_file)])
         try:
             fake_runs, bare_runs = [], []
             for _ in range(args.rounds):  # interleaved, so both see the same machine noise

@@ -33,6 +33,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from _servers import Server, profilemock
+
 from profilemock.fixtures.generator import generate
 
 HERE = Path(__file__).resolve().parent
@@ -42,35 +44,6 @@ ROUTES = {
     "traits": "/v1/spaces/bench/collections/users/profiles/user_id:bench-user/traits?limit=50",
     "events": "/v1/spaces/bench/collections/users/profiles/user_id:bench-user/events?limit=100",
 }
-
-
-class Server:
-    """A child process that prints its URL when it listens."""
-
-    def __init__(self, command: list[str], pattern: str = r"(http://127\.0\.0\.1:\d+)") -> None:
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            found = re.search(pattern, line)
-            if found:
-                self.url = found.group(1)
-                return
-        raise RuntimeError(f"{command[0]} did not start")
-
-    def peak_rss_mb(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        kib = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
-        return kib / 1024
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def fetch(url: str) -> bytes:
@@ -161,11 +134,8 @@ def prism_document(bodies: dict[str, bytes]) -> dict[str, Any]:
     }
 
 
-def serve(fixtures: Path, *extra: str) -> Server:
-    return Server(
-        [sys.executable, "-m", "profilemock", "serve", "--quiet", "--port", "0",
-         "--rate-limit", "none", "--fixtures", str(fixtures), *extra]
-    )  # fmt: skip
+def serve(fixtures: Path) -> Server:
+    return profilemock("--rate-limit", "none", "--fixtures", str(fixtures))
 
 
 def main() -> None:
@@ -264,10 +234,7 @@ def main() -> None:
     for label, path in sets.items():
         startups, rss = [], []
         for _ in range(args.rounds if path is None else 1):
-            command = [sys.executable, "-m", "profilemock", "serve", "--quiet", "--port", "0"]
-            if path is not None:
-                command += ["--fixtures", str(path)]
-            server = Server(command)
+            server = profilemock(*([] if path is None else ["--fixtures", str(path)]))
             probe = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits"
             if path is not None:
                 probe = (
@@ -309,21 +276,7 @@ def main() -> None:
             "  return wrk.format(nil, path)\n"
             "end\n"
         )
-        server = Server(
-            [
-                sys.executable,
-                "-m",
-                "profilemock",
-                "serve",
-                "--quiet",
-                "--port",
-                "0",
-                "--rate-limit",
-                "none",
-                "--fixtures",
-                str(path),
-            ]
-        )
+        server = serve(path)
         generated = "Basic " + base64.b64encode(b"generated-token:").decode()
         try:
             wrk(server.url, 1, args.connections, script, generated)
