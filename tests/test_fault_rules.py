@@ -13,7 +13,7 @@ from profilemock.faults import FaultRuleError, FaultSet, parse_spec
 from profilemock.fixtures.errors import FixtureError
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import STATE, create_app
-from profilemock.mockserver.journal import Journal, JournalEntry
+from profilemock.mockserver.journal import Journal
 from tests.conftest import NOW, basic
 from tests.test_cli import run_cli
 
@@ -111,13 +111,7 @@ def test_rate_limit_in_fixture_is_checked(write_fixture: Write) -> None:
 def test_journal_is_a_bounded_ring_buffer() -> None:
     journal = Journal(size=3)
     for n in range(5):
-        journal.add(
-            JournalEntry(
-                seq=journal.next_seq(), time=NOW, method="GET", path=f"/{n}", query=[], route=None,
-                space=None, collection=None, identifier=None, raw_identifier=None, auth="none",
-                status=404, fault=None, duration_ms=0.1, request_id=None,
-            )
-        )  # fmt: skip
+        journal.record(NOW, "GET", f"/{n}", [], None, "none", 404, None, 0.1, None)
     assert [e.path for e in journal] == ["/2", "/3", "/4"]
     assert [e.seq for e in journal] == [3, 4, 5]
     with pytest.raises(ValueError, match="at least 1"):

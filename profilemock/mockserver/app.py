@@ -1,7 +1,7 @@
 """The aiohttp application: one request pipeline, in the API's order of checks.
 
-    journal -> Request-Id and envelope -> route -> faults -> auth -> rate limit
-    -> path validation -> query validation -> lookup -> resource -> render
+    [journal, Request-Id, envelope, contract check] -> route -> faults -> auth
+    -> rate limit -> path validation -> query validation -> lookup -> resource -> render
 
 ``create_app(store, ...)`` holds no global state, so several servers can share a process.
 """
@@ -25,7 +25,6 @@ from profilemock.mockserver import breaks, lookup, resources, routing
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.endpoints import ENDPOINTS
 from profilemock.mockserver.errors import ApiError, envelope
-from profilemock.mockserver.journal import JournalEntry
 from profilemock.mockserver.params import Query, parse_query, parse_verbose
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerSettings, ServerState
@@ -40,52 +39,64 @@ FAULT = web.RequestKey("profilemock_fault", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def new_request_id(bits: Callable[[int], int] = random.getrandbits) -> str:
+    """A version-4 UUID, without uuid4()'s system call per request."""
+    h = f"{bits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
 @web.middleware
-async def journal_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Record every API request, whatever became of it (admin calls are not recorded)."""
-    if request.path.startswith(ADMIN_PREFIX):
-        return await handler(request)
+async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Around every answer: a Request-Id, errors in the API's envelope, the contract check
+    (when on) and the journal (API requests only). One middleware: each layer costs time
+    on every request."""
     state = request.config_dict[STATE]
     arrived, started = state.clock.now_ns(), time.perf_counter()
-    status: int | None = None
     response: web.StreamResponse | None = None
     try:
-        response = await handler(request)
-        status = response.status
+        response = await _rendered(request, handler, state)
+        if state.check_contract:
+            response = _checked(request, response, state)
         return response
     finally:
-        route: routing.Route | None = request.get(ROUTE)
-        authorization = request.headers.get("Authorization", "")
-        scheme = authorization.split(" ", 1)[0].lower() if authorization else "none"
-        state.journal.add(
-            JournalEntry(
-                seq=state.journal.next_seq(),
-                time=arrived,
-                method=request.method,
-                path=request.raw_path.split("?", 1)[0],
-                query=list(request.query.items()),
-                route=route.resource if route else None,
-                space=route.space_id if route else None,
-                collection=route.collection if route else None,
-                identifier=route.identifier if route else None,
-                raw_identifier=route.raw_identifier if route else None,
-                auth=scheme if scheme in ("basic", "bearer", "none") else "other",
-                status=status,
-                fault=request.get(FAULT),
-                duration_ms=(time.perf_counter() - started) * 1000,
-                request_id=response.headers.get(REQUEST_ID) if response is not None else None,
-            )
+        if not request.path.startswith(ADMIN_PREFIX):
+            _record(request, state, response, arrived, started)
+
+
+async def _rendered(
+    request: web.Request, handler: Handler, state: ServerState
+) -> web.StreamResponse:
+    """The handler's answer, or its error rendered in the envelope; with a Request-Id."""
+    try:
+        response = await handler(request)
+    except ApiError as error:
+        response = json_response(error.body(), error.status, error.response_headers())
+    except web.HTTPException as exc:
+        # aiohttp's own answers (an unknown admin route, a wrong method on it).
+        code = "not_found" if exc.status == 404 else "invalid_request_error"
+        response = json_response(envelope(code, exc.reason), exc.status)
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+    except Exception as exc:
+        log.exception("profilemock failed answering %s %s", request.method, request.path)
+        state.errors.append(exc)
+        response = json_response(
+            envelope("internal_error", f"profilemock failed: {type(exc).__name__}: {exc}"), 500
         )
+    rule_id = request.get(FAULT)
+    if rule_id is not None:
+        response.headers.setdefault(breaks.FAULT_HEADER, rule_id)
+    response.headers[REQUEST_ID] = new_request_id()
+    return response
 
 
-@web.middleware
-async def contract_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Check every answer against the response schemas, strictly.
+def _checked(
+    request: web.Request, response: web.StreamResponse, state: ServerState
+) -> web.StreamResponse:
+    """The answer if it is within the response schemas (strict); else a recorded 500.
 
-    A violation is a bug in profilemock: it is answered as a 500 and recorded, so the test
-    that provoked it fails.
+    A violation is a bug in profilemock, so the test that provoked it must fail.
     """
-    response = await handler(request)
     if (
         request.method == "HEAD"
         or request.get(FAULT)
@@ -105,43 +116,35 @@ async def contract_middleware(request: web.Request, handler: Handler) -> web.Str
         f"profilemock broke its own contract answering {request.method} {request.path_qs}: "
         + "; ".join(str(v) for v in violations)
     )
-    request.config_dict[STATE].errors.append(error)
+    state.errors.append(error)
     failed = json_response(envelope("internal_error", str(error)), 500)
     failed.headers[REQUEST_ID] = response.headers.get(REQUEST_ID, "")
     return failed
 
 
-def new_request_id(bits: Callable[[int], int] = random.getrandbits) -> str:
-    """A version-4 UUID, without uuid4()'s system call per request."""
-    h = f"{bits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
-
-
-@web.middleware
-async def envelope_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give every answer a Request-Id, and render every error in the API's envelope."""
-    request_id = new_request_id()
-    try:
-        response = await handler(request)
-    except ApiError as error:
-        response = json_response(error.body(), error.status, error.response_headers())
-    except web.HTTPException as exc:
-        # aiohttp's own answers (an unknown admin route, a wrong method on it).
-        code = "not_found" if exc.status == 404 else "invalid_request_error"
-        response = json_response(envelope(code, exc.reason), exc.status)
-        if exc.status == 405 and "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
-    except Exception as exc:
-        log.exception("profilemock failed answering %s %s", request.method, request.path)
-        request.config_dict[STATE].errors.append(exc)
-        response = json_response(
-            envelope("internal_error", f"profilemock failed: {type(exc).__name__}: {exc}"), 500
-        )
-    rule_id = request.get(FAULT)
-    if rule_id is not None:
-        response.headers.setdefault(breaks.FAULT_HEADER, rule_id)
-    response.headers[REQUEST_ID] = request_id
-    return response
+def _record(
+    request: web.Request,
+    state: ServerState,
+    response: web.StreamResponse | None,
+    arrived: int,
+    started: float,
+) -> None:
+    """Journal one API request, whatever became of it (never its token)."""
+    route: routing.Route | None = request.get(ROUTE)
+    authorization = request.headers.get("Authorization", "")
+    scheme = authorization.split(" ", 1)[0].lower() if authorization else "none"
+    state.journal.record(
+        arrived,
+        request.method,
+        request.raw_path.split("?", 1)[0],
+        list(request.query.items()),
+        route,
+        scheme if scheme in ("basic", "bearer", "none") else "other",
+        None if response is None else response.status,
+        request.get(FAULT),
+        (time.perf_counter() - started) * 1000,
+        None if response is None else response.headers.get(REQUEST_ID),
+    )
 
 
 def rate_limited() -> ApiError:
@@ -220,11 +223,9 @@ def create_app(
         check_contract = (
             settings.check_contract or os.environ.get("PROFILEMOCK_STRICT_CONTRACT") == "1"
         )
-    middlewares = [journal_middleware, envelope_middleware]
-    if check_contract:
-        middlewares.insert(1, contract_middleware)
-    app = web.Application(middlewares=middlewares)
+    app = web.Application(middlewares=[pipeline])
     app[STATE] = ServerState.create(store, clock or Clock(), settings)
+    app[STATE].check_contract = check_contract
     app.on_shutdown.append(_release_hangs)
     if settings.admin:
         from profilemock.mockserver.admin import admin_app

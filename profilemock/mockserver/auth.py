@@ -17,31 +17,51 @@ BASIC_HOWTO = (
 )
 
 
+_CACHE_SIZE = 4096
+
+
 def authenticate(store: LiveStore, space_id: str, authorization: str | None) -> LiveSpace:
-    """The space the request may read, or a 401 with a hint saying why not."""
+    """The space the request may read, or a 401 with a hint saying why not.
+
+    Outcomes are remembered per (space, header): tokens do not change while a server runs,
+    and decoding and comparing them is on every request's path.
+    """
+    key = (space_id, authorization)
+    outcome = store.auth_cache.get(key)
+    if outcome is None:
+        if len(store.auth_cache) >= _CACHE_SIZE:
+            store.auth_cache.clear()
+        outcome = store.auth_cache[key] = _decide(store, space_id, authorization)
+    allowed, hint = outcome
+    if allowed is None:
+        raise unauthenticated(hint)
+    return store.spaces[allowed]
+
+
+def _decide(store: LiveStore, space_id: str, authorization: str | None) -> tuple[str | None, str]:
+    """(the space id when the credentials open it, else None; the hint when they do not)."""
     if not authorization:
-        raise unauthenticated(f"no Authorization header; {BASIC_HOWTO}")
+        return None, f"no Authorization header; {BASIC_HOWTO}"
     scheme, _, credentials = authorization.strip().partition(" ")
     if scheme.lower() != "basic":
-        raise unauthenticated(
+        return None, (
             f"the Authorization scheme is {scheme}, but the Profile API takes Basic only;"
             f" {BASIC_HOWTO}"
         )
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise unauthenticated(
-            f"the Basic credentials are not valid base64; {BASIC_HOWTO}"
-        ) from None
+        return None, f"the Basic credentials are not valid base64; {BASIC_HOWTO}"
     token = decoded.partition(":")[0]
     if not token:
-        raise unauthenticated(f"the Basic username is empty; {BASIC_HOWTO}")
+        return None, f"the Basic username is empty; {BASIC_HOWTO}"
     space = store.spaces.get(space_id)
     if space is not None and space.accepts(token):
-        return space
+        return space.id, ""
     owner = store.space_of_token(token)
     if owner is not None:
-        raise unauthenticated(
-            f"this token belongs to space `{owner}`, not `{space_id}`; tokens are per space"
+        return (
+            None,
+            f"this token belongs to space `{owner}`, not `{space_id}`; tokens are per space",
         )
-    raise unauthenticated(f"no space `{space_id}` accepts this token")
+    return None, f"no space `{space_id}` accepts this token"

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from profilemock.mockserver.routing import Route
 from profilemock.timeutil import format_ns
 
 DEFAULT_SIZE = 10_000
@@ -49,30 +50,58 @@ class JournalEntry:
 
 
 class Journal:
-    """The last ``size`` requests, oldest first."""
+    """The last ``size`` requests, oldest first.
+
+    Requests are kept as plain tuples and turned into entries only when read: recording
+    is on every request's path, reading is rare.
+    """
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         if size < 1:
             raise ValueError(f"the journal must hold at least 1 request, got {size}")
-        self._entries: deque[JournalEntry] = deque(maxlen=size)
+        self._entries: deque[tuple[Any, ...]] = deque(maxlen=size)
         self._seq = 0
 
     @property
     def size(self) -> int:
         return self._entries.maxlen or 0
 
-    def next_seq(self) -> int:
+    def record(
+        self,
+        time: int,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        route: Route | None,
+        auth: str,
+        status: int | None,
+        fault: str | None,
+        duration_ms: float,
+        request_id: str | None,
+    ) -> None:
+        """Keep one request (``route`` is None for a path that matched no route)."""
         self._seq += 1
-        return self._seq
-
-    def add(self, entry: JournalEntry) -> None:
-        self._entries.append(entry)
+        self._entries.append(
+            (
+                self._seq,
+                time,
+                method,
+                path,
+                query,
+                route,
+                auth,
+                status,
+                fault,
+                duration_ms,
+                request_id,
+            )
+        )
 
     def clear(self) -> None:
         self._entries.clear()
 
     def __iter__(self) -> Iterator[JournalEntry]:
-        return iter(list(self._entries))
+        return iter([_entry(e) for e in list(self._entries)])
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -81,3 +110,24 @@ class Journal:
         """Entries whose fields equal every given value (None values are ignored)."""
         wanted = {k: v for k, v in where.items() if v is not None}
         return [e for e in self if all(getattr(e, k) == v for k, v in wanted.items())]
+
+
+def _entry(kept: tuple[Any, ...]) -> JournalEntry:
+    seq, time, method, path, query, route, auth, status, fault, duration_ms, request_id = kept
+    return JournalEntry(
+        seq=seq,
+        time=time,
+        method=method,
+        path=path,
+        query=query,
+        route=route.resource if route else None,
+        space=route.space_id if route else None,
+        collection=route.collection if route else None,
+        identifier=route.identifier if route else None,
+        raw_identifier=route.raw_identifier if route else None,
+        auth=auth,
+        status=status,
+        fault=fault,
+        duration_ms=duration_ms,
+        request_id=request_id,
+    )

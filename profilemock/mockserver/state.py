@@ -44,6 +44,8 @@ class ServerState:
     journal: Journal
     errors: list[BaseException] = field(default_factory=list)
     """Unexpected exceptions raised while answering (the pytest plugin re-raises them)."""
+    check_contract: bool = False
+    """Validate every answer against the response schemas (strict)."""
     _clock_at_start: tuple[int | None, int] = (None, 0)
     _released: asyncio.Event | None = None
 
