@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -39,10 +40,13 @@ FAULT = web.RequestKey("profilemock_fault", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def new_request_id(bits: Callable[[int], int] = random.getrandbits) -> str:
-    """A version-4 UUID, without uuid4()'s system call per request."""
-    h = f"{bits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+def _request_ids() -> Callable[[], str]:
+    """Request ids shaped like version-4 UUIDs: a random part drawn once per server and a
+    counter — unique, and cheap on every request (uuid4() makes a system call)."""
+    h = f"{random.getrandbits(80):020x}"
+    prefix = f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-"
+    counter = itertools.count(1)
+    return lambda: f"{prefix}{next(counter):012x}"
 
 
 @web.middleware
@@ -86,7 +90,7 @@ async def _rendered(
     rule_id = request.get(FAULT)
     if rule_id is not None:
         response.headers.setdefault(breaks.FAULT_HEADER, rule_id)
-    response.headers[REQUEST_ID] = new_request_id()
+    response.headers[REQUEST_ID] = state.next_request_id()
     return response
 
 
@@ -226,6 +230,7 @@ def create_app(
     app = web.Application(middlewares=[pipeline])
     app[STATE] = ServerState.create(store, clock or Clock(), settings)
     app[STATE].check_contract = check_contract
+    app[STATE].next_request_id = _request_ids()
     app.on_shutdown.append(_release_hangs)
     if settings.admin:
         from profilemock.mockserver.admin import admin_app

@@ -18,7 +18,7 @@ from profilemock.timeutil import ISO_HINT, TimestampError, format_ns, parse_iso
 LIST_PARAMS = ("include", "exclude")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Query:
     """Everything a list endpoint was asked for, validated."""
 
@@ -65,6 +65,10 @@ def parse_verbose(query: MultiMapping[str]) -> bool:
 
 def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:
     """Check every documented parameter of ``endpoint``; the first problem is the 400."""
+    if not query:
+        return Query(
+            limit=endpoint.default_limit, page_size=min(endpoint.default_limit, endpoint.page_max)
+        )
     limit_text = single(query, "limit")
     limit = endpoint.default_limit
     if limit_text is not None:

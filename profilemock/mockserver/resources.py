@@ -26,7 +26,7 @@ Body = bytes
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Request:
     """One validated request, as resource functions see it."""
 

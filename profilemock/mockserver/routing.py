@@ -21,7 +21,7 @@ ROUTES_HINT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Route:
     """A request that matched one of the API's routes."""
 

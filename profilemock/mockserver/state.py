@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -46,6 +46,8 @@ class ServerState:
     """Unexpected exceptions raised while answering (the pytest plugin re-raises them)."""
     check_contract: bool = False
     """Validate every answer against the response schemas (strict)."""
+    next_request_id: Callable[[], str] = str
+    """Makes the ``Request-Id`` of each answer (set by ``create_app``)."""
     _clock_at_start: tuple[int | None, int] = (None, 0)
     _released: asyncio.Event | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -26,7 +27,10 @@ async def test_every_answer_is_json_with_a_request_id(demo_client: TestClient) -
     ]:
         response = await demo_client.get(path, headers=headers)
         assert response.headers["Content-Type"] == "application/json"
-        assert re.fullmatch(r"[0-9a-f-]{36}", response.headers["Request-Id"])
+        request_id = response.headers["Request-Id"]
+        assert re.fullmatch(r"[0-9a-f-]{36}", request_id)
+        parsed = uuid.UUID(request_id)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
         ids.add(response.headers["Request-Id"])
         await response.json()
     assert len(ids) == 4
