@@ -69,7 +69,7 @@ def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:
         return Query(
             limit=endpoint.default_limit, page_size=min(endpoint.default_limit, endpoint.page_max)
         )
-    limit_text = single(query, "limit")
+    limit_text = single(query, "limit") if "limit" in query else None
     limit = endpoint.default_limit
     if limit_text is not None:
         digits = limit_text.isascii() and limit_text.isdecimal()
@@ -79,7 +79,9 @@ def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:
                 f"The parameter `limit` must be an integer between 1 and {endpoint.limit_max},"
                 f" got `{limit_text}`."
             )
-    accepts = endpoint.params.__contains__
+    # Only the parameters that are there are parsed: most requests give one or two.
+    present = set(query).intersection(endpoint.params)
+    accepts = present.__contains__
     next_token = (single(query, "next") if accepts("next") else None) or None
     start = _instant(query, "start") if accepts("start") else None
     end = _instant(query, "end") if accepts("end") else None
