@@ -113,6 +113,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="requests kept in the journal (default 10000)",
     )
+    serve.add_argument(
+        "--cors",
+        action="store_true",
+        help="let browsers call the fake from any origin (the real API does not allow it)",
+    )
     serve.add_argument("--admin-token", metavar="TOKEN", help="require this token on /__admin/")
     serve.add_argument("--no-admin", action="store_true", help="turn the admin API off")
 
@@ -337,6 +342,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             journal_size=args.journal_size,
             admin=not args.no_admin,
             admin_token=args.admin_token,
+            cors=args.cors,
         )
         app = create_app(store, clock, settings)
     except FaultRuleError as exc:
@@ -374,6 +380,8 @@ def _banner(url: str, store: Store, settings: ServerSettings) -> str:
     if settings.admin:
         guarded = " (admin token required)" if settings.admin_token else ""
         lines.append(f"admin API: {url}/__admin/health{guarded}")
+    if settings.cors:
+        lines.append("CORS: browsers may call it from any origin")
     for spec in settings.faults:
         lines.append(f"fault: {json.dumps(spec)}")
     lines.append("Ctrl-C stops it.")

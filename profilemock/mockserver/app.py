@@ -58,13 +58,55 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
     arrived, started = state.clock.now_ns(), time.perf_counter()
     response: web.StreamResponse | None = None
     try:
+        if state.settings.cors and _is_preflight(request):
+            response = _preflight(request)
+            response.headers[REQUEST_ID] = state.next_request_id()
+            return response
         response = await _rendered(request, handler, state)
         if state.check_contract:
             response = _checked(request, response, state)
+        if state.settings.cors:
+            _allow_origin(request, response)
         return response
     finally:
         if not request.path.startswith(ADMIN_PREFIX):
             _record(request, state, response, arrived, started)
+
+
+CORS_EXPOSED = "Request-Id, Profilemock-Hint, Profilemock-Fault"
+
+
+def _is_preflight(request: web.Request) -> bool:
+    return (
+        request.method == "OPTIONS"
+        and "Origin" in request.headers
+        and "Access-Control-Request-Method" in request.headers
+    )
+
+
+def _preflight(request: web.Request) -> web.Response:
+    """A browser asks whether it may send the request: yes, for GET and HEAD from anywhere."""
+    response = web.Response(status=204)
+    asked = request.headers.get("Access-Control-Request-Headers", "Authorization")
+    response.headers.update(
+        {
+            "Access-Control-Allow-Methods": "GET, HEAD",
+            "Access-Control-Allow-Headers": asked,
+            "Access-Control-Max-Age": "600",
+        }
+    )
+    _allow_origin(request, response)
+    return response
+
+
+def _allow_origin(request: web.Request, response: web.StreamResponse) -> None:
+    origin = request.headers.get("Origin")
+    if origin is None or response.prepared:
+        return
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Credentials"] = "true"
+    response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
+    response.headers["Vary"] = "Origin"
 
 
 async def _rendered(

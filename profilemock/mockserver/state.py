@@ -30,6 +30,8 @@ class ServerSettings:
     admin_token: str | None = None
     check_contract: bool = False
     """Validate every answer against the response schemas (strict); a violation is a 500."""
+    cors: bool = False
+    """Answer browsers' CORS preflights and allow any origin (the real API does not)."""
 
 
 @dataclass
