@@ -182,8 +182,8 @@ def _record(
     state.journal.record(
         arrived,
         request.method,
-        request.raw_path.split("?", 1)[0],
-        list(request.query.items()),
+        route.path if route else request.raw_path.split("?", 1)[0],
+        request.query,
         route,
         scheme if scheme in ("basic", "bearer", "none") else "other",
         None if response is None else response.status,
@@ -240,7 +240,7 @@ def answer(request: web.Request, state: ServerState, route: routing.Route) -> we
         collection=collection,
         query=query,
         raw_query=raw_query,
-        base_url=f"{request.scheme}://{request.host}{request.raw_path.split('?', 1)[0]}",
+        base_url=f"{request.scheme}://{request.host}{route.path}",
         now=state.clock.now_ns(),
         profile=profile,
     )

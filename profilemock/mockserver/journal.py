@@ -6,9 +6,11 @@ Tokens are never kept: only the auth scheme and whether the credentials were acc
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from multidict import MultiMapping
 
 from profilemock.mockserver.routing import Route
 from profilemock.timeutil import format_ns
@@ -71,7 +73,7 @@ class Journal:
         time: int,
         method: str,
         path: str,
-        query: list[tuple[str, str]],
+        query: Iterable[tuple[str, str]] | MultiMapping[str],
         route: Route | None,
         auth: str,
         status: int | None,
@@ -79,7 +81,10 @@ class Journal:
         duration_ms: float,
         request_id: str | None,
     ) -> None:
-        """Keep one request (``route`` is None for a path that matched no route)."""
+        """Keep one request (``route`` is None for a path that matched no route).
+
+        ``query`` may be the request's own (immutable) query mapping: it is copied only
+        when the entry is read."""
         self._seq += 1
         self._entries.append(
             (
@@ -114,12 +119,13 @@ class Journal:
 
 def _entry(kept: tuple[Any, ...]) -> JournalEntry:
     seq, time, method, path, query, route, auth, status, fault, duration_ms, request_id = kept
+    pairs = list(query.items()) if hasattr(query, "items") else list(query)
     return JournalEntry(
         seq=seq,
         time=time,
         method=method,
         path=path,
-        query=query,
+        query=pairs,
         route=route.resource if route else None,
         space=route.space_id if route else None,
         collection=route.collection if route else None,

@@ -29,6 +29,8 @@ class Route:
     """traits, external_ids, events, metadata, links, or profiles (the list route)."""
     space_id: str
     collection: str
+    path: str
+    """The raw path as sent, without the query."""
     identifier: str | None = None
     """Decoded identifier segment (None for the list route)."""
     raw_identifier: str | None = None
@@ -51,9 +53,10 @@ def match(method: str, raw_path: str) -> Route:
     ):
         space_id, collection = unquote(parts[3]), unquote(parts[5])
         if len(parts) == 7:
-            route = Route("profiles", space_id, collection)
+            route = Route("profiles", space_id, collection, path)
         elif parts[8] in RESOURCES and parts[7]:
-            route = Route(parts[8], space_id, collection, unquote_plus(parts[7]), parts[7])
+            identifier = unquote_plus(parts[7])
+            route = Route(parts[8], space_id, collection, path, identifier, parts[7])
     if route is None:
         raise ApiError(404, "not_found", "The requested route was not found.", hint=ROUTES_HINT)
     if method not in ALLOWED_METHODS:
