@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.model import COLLECTIONS, Collection
@@ -69,8 +70,8 @@ def _limit_body(limit: Limit | None) -> dict[str, Any] | None:
     return None if limit is None else {"per_second": limit.rate, "burst": limit.burst}
 
 
-def admin_app(state: ServerState) -> web.Application:
-    """The ``/__admin`` sub-application of a server."""
+def admin_app(state: ServerState, pipeline: Middleware) -> web.Application:
+    """The ``/__admin`` sub-application of a server, inside the server's ``pipeline``."""
     token = state.settings.admin_token
 
     @web.middleware
@@ -252,7 +253,7 @@ def admin_app(state: ServerState) -> web.Application:
         state.clock.unfreeze()
         return json_response(_clock_body(state))
 
-    app = web.Application(middlewares=[guard])
+    app = web.Application(middlewares=[pipeline, guard])
     app.add_routes(
         [
             web.get("/health", health),

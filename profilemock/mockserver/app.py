@@ -1,6 +1,6 @@
 """The aiohttp application: one request pipeline, in the API's order of checks.
 
-    [journal, Request-Id, envelope, contract check] -> route -> faults -> auth
+    [Request-Id, envelope, contract check, CORS, journal] -> route -> faults -> auth
     -> rate limit -> path validation -> query validation -> lookup -> resource -> render
 
 ``create_app(store, ...)`` holds no global state, so several servers can share a process.
@@ -49,12 +49,25 @@ def _request_ids() -> Callable[[], str]:
     return lambda: f"{prefix}{next(counter):012x}"
 
 
+async def serve_api(request: web.Request) -> web.StreamResponse:
+    """The handler of every API path: ``api`` inside the pipeline, journaled.
+
+    Called directly, not as a middleware: aiohttp wraps each middleware anew on every
+    request, which the API's hot path need not pay."""
+    return await _around(request, api, request.app[STATE], journal=True)
+
+
 @web.middleware
-async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The same pipeline around the admin API, which is not journaled."""
+    return await _around(request, handler, request.config_dict[STATE], journal=False)
+
+
+async def _around(
+    request: web.Request, handler: Handler, state: ServerState, *, journal: bool
+) -> web.StreamResponse:
     """Around every answer: a Request-Id, errors in the API's envelope, the contract check
-    (when on) and the journal (API requests only). One middleware: each layer costs time
-    on every request."""
-    state = request.config_dict[STATE]
+    (when on), CORS (when on) and the journal."""
     arrived, started = state.clock.now_ns(), time.perf_counter()
     response: web.StreamResponse | None = None
     try:
@@ -69,7 +82,7 @@ async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse
             _allow_origin(request, response)
         return response
     finally:
-        if not request.path.startswith(ADMIN_PREFIX):
+        if journal:
             _record(request, state, response, arrived, started)
 
 
@@ -269,7 +282,7 @@ def create_app(
         check_contract = (
             settings.check_contract or os.environ.get("PROFILEMOCK_STRICT_CONTRACT") == "1"
         )
-    app = web.Application(middlewares=[pipeline])
+    app = web.Application()
     app[STATE] = ServerState.create(store, clock or Clock(), settings)
     app[STATE].check_contract = check_contract
     app[STATE].next_request_id = _request_ids()
@@ -277,7 +290,7 @@ def create_app(
     if settings.admin:
         from profilemock.mockserver.admin import admin_app
 
-        app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(app[STATE]))
+        app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(app[STATE], admin_pipeline))
     # [\s\S] rather than ".": a decoded path may hold a newline (%0A), which "." skips.
-    app.router.add_route("*", r"/{path:[\s\S]*}", api)
+    app.router.add_route("*", r"/{path:[\s\S]*}", serve_api)
     return app
