@@ -7,9 +7,6 @@ hard-codes a limit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-CursorKind = Literal["trait_key", "map_id", "event", "opaque"]
 
 # Go's strconv.ParseBool spellings: what the real (Go) service accepts for booleans.
 BOOLEAN_WORDS = {
@@ -28,25 +25,25 @@ class Endpoint:
     """The largest page served; larger accepted limits are clamped to it."""
     limit_max: int
     """The largest ``limit`` accepted without a 400."""
-    cursor: CursorKind
     params: tuple[str, ...]
     cursor_has_limit: bool = False
+    """Whether ``cursor`` echoes ``limit`` (traits does, as real captures show)."""
 
 
 ENDPOINTS: dict[str, Endpoint] = {
     e.name: e
     for e in (
         Endpoint(
-            "traits", 10, 200, 200, "trait_key",
+            "traits", 10, 200, 200,
             ("class", "include", "limit", "verbose", "next"), cursor_has_limit=True,
         ),
-        Endpoint("external_ids", 25, 25, 100, "map_id", ("include", "limit", "verbose", "next")),
+        Endpoint("external_ids", 25, 25, 100, ("include", "limit", "verbose", "next")),
         Endpoint(
-            "events", 10, 100, 100, "event",
+            "events", 10, 100, 100,
             ("start", "end", "include", "exclude", "limit", "sort", "next"),
         ),
-        Endpoint("links", 20, 20, 100, "opaque", ("limit", "next")),
-        Endpoint("profiles", 10, 100, 100, "opaque", ("limit", "next")),
+        Endpoint("links", 20, 20, 100, ("limit", "next")),
+        Endpoint("profiles", 10, 100, 100, ("limit", "next")),
     )
 }  # fmt: skip
 

@@ -64,10 +64,6 @@ class Journal:
         self._entries: deque[tuple[Any, ...]] = deque(maxlen=size)
         self._seq = 0
 
-    @property
-    def size(self) -> int:
-        return self._entries.maxlen or 0
-
     def record(
         self,
         time: int,

@@ -18,7 +18,7 @@ from profilemock.fixtures.model import Collection, Event, Profile, Trait
 from profilemock.fixtures.store import LiveSpace
 from profilemock.jsonbytes import encode, json_list, json_object, member
 from profilemock.mockserver import cursors
-from profilemock.mockserver.endpoints import EVENTS_WINDOW_DAYS
+from profilemock.mockserver.endpoints import ENDPOINTS, EVENTS_WINDOW_DAYS
 from profilemock.mockserver.params import Query
 from profilemock.timeutil import DAY_NS, format_ns
 
@@ -46,8 +46,8 @@ def _page(items: Iterable[T], size: int) -> tuple[list[T], T | None]:
     return list(islice(iterator, size)), next(iterator, None)
 
 
-def _cursor(req: Request, next_token: str | None, *, with_limit: bool = False) -> bytes:
-    limit = req.query.limit if with_limit else None
+def _cursor(req: Request, next_token: str | None, endpoint: str) -> bytes:
+    limit = req.query.limit if ENDPOINTS[endpoint].cursor_has_limit else None
     return b'"cursor":' + cursors.cursor(req.base_url, req.raw_query, next_token, limit)
 
 
@@ -76,7 +76,7 @@ def traits(req: Request) -> Body:
     return json_object(
         [
             member("traits", json_object(members)),
-            _cursor(req, following.key if following else None, with_limit=True),
+            _cursor(req, following.key if following else None, "traits"),
         ]
     )
 
@@ -95,7 +95,7 @@ def external_ids(req: Request) -> Body:
     return json_object(
         [
             member("data", json_list(x.json for x in page)),
-            _cursor(req, following.map_id if following else None),
+            _cursor(req, following.map_id if following else None, "external_ids"),
         ]
     )
 
@@ -129,7 +129,7 @@ def events(req: Request) -> Body:
     return json_object(
         [
             member("data", json_list(e.json for e in page) if page else b"null"),
-            _cursor(req, _event_token(following)),
+            _cursor(req, _event_token(following), "events"),
         ]
     )
 
@@ -184,7 +184,7 @@ def links(req: Request) -> Body:
         )
         for p in page
     )
-    return json_object([member("data", json_list(items)), _cursor(req, following)])
+    return json_object([member("data", json_list(items)), _cursor(req, following, "links")])
 
 
 def profiles(req: Request) -> Body:
@@ -201,7 +201,7 @@ def profiles(req: Request) -> Body:
         )
         for p in page
     )
-    return json_object([member("data", json_list(items)), _cursor(req, following)])
+    return json_object([member("data", json_list(items)), _cursor(req, following, "profiles")])
 
 
 RESOURCE_HANDLERS: dict[str, Callable[[Request], Body]] = {
