@@ -23,6 +23,7 @@ from profilemock.clock import Clock
 from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS
 from profilemock.fixtures.store import Store
 from profilemock.mockserver import breaks, lookup, resources, routing
+from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.endpoints import ENDPOINTS
 from profilemock.mockserver.errors import ApiError, envelope
@@ -288,8 +289,6 @@ def create_app(
     app[STATE].next_request_id = _request_ids()
     app.on_shutdown.append(_release_hangs)
     if settings.admin:
-        from profilemock.mockserver.admin import admin_app
-
         app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(app[STATE], admin_pipeline))
     # [\s\S] rather than ".": a decoded path may hold a newline (%0A), which "." skips.
     app.router.add_route("*", r"/{path:[\s\S]*}", serve_api)

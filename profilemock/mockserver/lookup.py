@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from profilemock.fixtures.build import OTHER
-from profilemock.fixtures.model import COLLECTIONS, Collection, Profile
+from profilemock.fixtures.model import COLLECTIONS, OTHER, Collection, Profile
 from profilemock.fixtures.store import LiveSpace
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
 from profilemock.mockserver.routing import Route

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from profilemock.fixtures import ids as idgen
-from profilemock.fixtures.build import OTHER, build
+from profilemock.fixtures.build import build
 from profilemock.fixtures.errors import FixtureError, json_pointer
-from profilemock.fixtures.model import Collection, Event, Profile
+from profilemock.fixtures.model import OTHER, Collection, Event, Profile
 from profilemock.fixtures.source import from_data
 from profilemock.fixtures.store import LiveSpace
 from profilemock.fixtures.validate import schema_problems

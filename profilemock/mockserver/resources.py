@@ -13,8 +13,7 @@ from typing import Any, TypeVar
 
 from multidict import MultiMapping
 
-from profilemock.fixtures.build import OTHER
-from profilemock.fixtures.model import Collection, Event, Profile, Trait
+from profilemock.fixtures.model import OTHER, Collection, Event, Profile, Trait
 from profilemock.fixtures.store import LiveSpace
 from profilemock.jsonbytes import encode, json_list, json_object, member
 from profilemock.mockserver import cursors

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from profilemock.fixtures.errors import json_pointer
 from profilemock.schemas._explain import explain
-from profilemock.schemas._registry import BASE_URI, fast_validator, is_rfc3339
+from profilemock.schemas._registry import BASE_URI, fast_validator, is_rfc3339, registry
 
 ENDPOINT_SCHEMAS = {
     "traits": "traits.schema.json",
@@ -78,8 +78,6 @@ def endpoint_for_url(url: str) -> Target:
 
 @cache
 def _validator(schema_name: str, strict: bool) -> Draft202012Validator:
-    from profilemock.schemas._registry import registry
-
     checker = None
     if strict:
         checker = FormatChecker(formats=())
