@@ -15,8 +15,10 @@ import os
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from profilemock import schemas
 from profilemock.clock import Clock
@@ -35,8 +37,6 @@ log = logging.getLogger("profilemock")
 REQUEST_ID = "Request-Id"
 ADMIN_PREFIX = "/__admin/"
 STATE = web.AppKey("profilemock_state", ServerState)
-ROUTE = web.RequestKey("profilemock_route", routing.Route)
-FAULT = web.RequestKey("profilemock_fault", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -50,41 +50,68 @@ def _request_ids() -> Callable[[], str]:
     return lambda: f"{prefix}{next(counter):012x}"
 
 
+@dataclass(slots=True)
+class Exchange:
+    """One API request on its way through the pipeline: what the journal keeps of it."""
+
+    arrived: int
+    """Server clock at arrival, nanoseconds: the request's "now"."""
+    started: float
+    route: routing.Route | None = None
+    fault: str | None = None
+    """The id of the fault rule that fired, if one did."""
+
+
 async def serve_api(request: web.Request) -> web.StreamResponse:
     """The handler of every API path: ``api`` inside the pipeline, journaled.
 
     Called directly, not as a middleware: aiohttp wraps each middleware anew on every
     request, which the API's hot path need not pay."""
-    return await _around(request, api, request.app[STATE], journal=True)
+    state = request.app[STATE]
+    exchange = Exchange(state.clock.now_ns(), time.perf_counter())
+    response: web.StreamResponse | None = None
+    try:
+        if state.settings.cors and _is_preflight(request):
+            response = _preflight(request)
+        else:
+            try:
+                response = await api(request, state, exchange)
+            except Exception as exc:
+                response = _error_response(request, state, exc)
+            if exchange.fault is not None:
+                response.headers.setdefault(breaks.FAULT_HEADER, exchange.fault)
+        response = _finished(request, state, response, checked=exchange.fault is None)
+        return response
+    finally:
+        _record(request, state, exchange, response)
 
 
 @web.middleware
 async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The same pipeline around the admin API, which is not journaled."""
-    return await _around(request, handler, request.config_dict[STATE], journal=False)
+    state = request.config_dict[STATE]
+    response: web.StreamResponse
+    if state.settings.cors and _is_preflight(request):
+        response = _preflight(request)
+    else:
+        try:
+            response = await handler(request)
+        except Exception as exc:
+            response = _error_response(request, state, exc)
+    return _finished(request, state, response, checked=response.status >= 400)
 
 
-async def _around(
-    request: web.Request, handler: Handler, state: ServerState, *, journal: bool
+def _finished(
+    request: web.Request, state: ServerState, response: web.StreamResponse, *, checked: bool
 ) -> web.StreamResponse:
-    """Around every answer: a Request-Id, errors in the API's envelope, the contract check
-    (when on), CORS (when on) and the journal."""
-    arrived, started = state.clock.now_ns(), time.perf_counter()
-    response: web.StreamResponse | None = None
-    try:
-        if state.settings.cors and _is_preflight(request):
-            response = _preflight(request)
-            response.headers[REQUEST_ID] = state.next_request_id()
-            return response
-        response = await _rendered(request, handler, state)
-        if state.check_contract:
-            response = _checked(request, response, state)
-        if state.settings.cors:
-            _allow_origin(request, response)
-        return response
-    finally:
-        if journal:
-            _record(request, state, response, arrived, started)
+    """Around every answer: a Request-Id, the contract check (when on and ``checked``) and
+    CORS (when on)."""
+    response.headers[REQUEST_ID] = state.next_request_id()
+    if state.check_contract and checked:
+        response = _checked(request, response, state)
+    if state.settings.cors:
+        _allow_origin(request, response)
+    return response
 
 
 CORS_EXPOSED = "Request-Id, Profilemock-Hint, Profilemock-Fault"
@@ -123,31 +150,22 @@ def _allow_origin(request: web.Request, response: web.StreamResponse) -> None:
     response.headers["Vary"] = "Origin"
 
 
-async def _rendered(
-    request: web.Request, handler: Handler, state: ServerState
-) -> web.StreamResponse:
-    """The handler's answer, or its error rendered in the envelope; with a Request-Id."""
-    try:
-        response = await handler(request)
-    except ApiError as error:
-        response = json_response(error.body(), error.status, error.response_headers())
-    except web.HTTPException as exc:
+def _error_response(request: web.Request, state: ServerState, exc: Exception) -> web.Response:
+    """An error raised while answering, in the API's envelope."""
+    if isinstance(exc, ApiError):
+        return json_response(exc.body(), exc.status, exc.response_headers())
+    if isinstance(exc, web.HTTPException):
         # aiohttp's own answers (an unknown admin route, a wrong method on it).
         code = "not_found" if exc.status == 404 else "invalid_request_error"
         response = json_response(envelope(code, exc.reason), exc.status)
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
-    except Exception as exc:
-        log.exception("profilemock failed answering %s %s", request.method, request.path)
-        state.errors.append(exc)
-        response = json_response(
-            envelope("internal_error", f"profilemock failed: {type(exc).__name__}: {exc}"), 500
-        )
-    rule_id = request.get(FAULT)
-    if rule_id is not None:
-        response.headers.setdefault(breaks.FAULT_HEADER, rule_id)
-    response.headers[REQUEST_ID] = state.next_request_id()
-    return response
+        return response
+    log.exception("profilemock failed answering %s %s", request.method, request.path)
+    state.errors.append(exc)
+    return json_response(
+        envelope("internal_error", f"profilemock failed: {type(exc).__name__}: {exc}"), 500
+    )
 
 
 def _checked(
@@ -157,13 +175,7 @@ def _checked(
 
     A violation is a bug in profilemock, so the test that provoked it must fail.
     """
-    if (
-        request.method == "HEAD"
-        or request.get(FAULT)
-        or (request.path.startswith(ADMIN_PREFIX) and response.status < 400)
-        or not isinstance(response, web.Response)
-        or response.body is None
-    ):
+    if request.method == "HEAD" or not isinstance(response, web.Response) or response.body is None:
         return response
     body = json.loads(bytes(response.body))  # type: ignore[arg-type]
     try:
@@ -185,24 +197,23 @@ def _checked(
 def _record(
     request: web.Request,
     state: ServerState,
+    exchange: Exchange,
     response: web.StreamResponse | None,
-    arrived: int,
-    started: float,
 ) -> None:
     """Journal one API request, whatever became of it (never its token)."""
-    route: routing.Route | None = request.get(ROUTE)
-    authorization = request.headers.get("Authorization", "")
-    scheme = authorization.split(" ", 1)[0].lower() if authorization else "none"
+    route = exchange.route
+    authorization = request.headers.get("Authorization")
+    scheme = authorization.partition(" ")[0].lower() if authorization else "none"
     state.journal.record(
-        arrived,
+        exchange.arrived,
         request.method,
-        route.path if route else request.raw_path.split("?", 1)[0],
-        request.query,
+        route.path if route else request.raw_path.partition("?")[0],
+        request.rel_url,
         route,
         scheme if scheme in ("basic", "bearer", "none") else "other",
         None if response is None else response.status,
-        request.get(FAULT),
-        (time.perf_counter() - started) * 1000,
+        exchange.fault,
+        (time.perf_counter() - exchange.started) * 1000,
         None if response is None else response.headers.get(REQUEST_ID),
     )
 
@@ -211,22 +222,26 @@ def rate_limited() -> ApiError:
     return ApiError(429, "rate_limit_error", breaks.RATE_LIMITED)
 
 
-async def api(request: web.Request) -> web.StreamResponse:
+async def api(request: web.Request, state: ServerState, exchange: Exchange) -> web.Response:
     """Every Profile API route."""
-    state = request.config_dict[STATE]
-    route = routing.match(request.method, request.raw_path)
-    request[ROUTE] = route
+    target = state.targets.get(request.raw_path)
+    if target is None:
+        route = routing.match(request.method, request.raw_path)
+    else:
+        route = target.route
+        routing.check_method(request.method)
+    exchange.route = route
     rule = state.faults.pick(
         route.resource, request.method, route.space_id, route.collection, route.identifier
     )
     if rule is not None:
-        request[FAULT] = rule.id
+        exchange.fault = rule.id
         await breaks.delay(rule)
         if rule.fault in CONNECTION_FAULTS:
             await breaks.break_connection(rule, request, state)
         if rule.status is not None:
             return breaks.respond(rule)
-    response = answer(request, state, route)
+    response = answer(request, state, exchange.arrived, route, target)
     if rule is not None:
         response.headers.update(rule.headers)
         if rule.fault in BODY_FAULTS:
@@ -234,32 +249,45 @@ async def api(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def answer(request: web.Request, state: ServerState, route: routing.Route) -> web.Response:
-    """The API's own answer: auth, rate limit, validation, lookup, resource."""
+def answer(
+    request: web.Request,
+    state: ServerState,
+    now: int,
+    route: routing.Route,
+    target: routing.Target | None,
+) -> web.Response:
+    """The API's own answer: auth, rate limit, validation, lookup, resource.
+
+    ``target`` is what the URL asks for when it was checked before, else None."""
     space = authenticate(state.store, route.space_id, request.headers.get("Authorization"))
     if not state.limiter.admit(space.id):
         raise rate_limited()
-    lookup.validate_path(route)
-    raw_query = request.query
-    if route.resource == "metadata":
-        query = Query(limit=1, page_size=1, verbose=parse_verbose(raw_query))
-    else:
-        query = parse_query(ENDPOINTS[route.resource], raw_query)
-    collection = lookup.collection_of(route)
+    if target is None:
+        target = _target(route, request.query)
+        state.targets.add(request.raw_path, target)
     profile = None
     if route.identifier is not None:
-        profile = lookup.find_profile(space, collection, route)
+        profile = lookup.find_profile(space, target.collection, route)
     req = resources.Request(
         space=space,
-        collection=collection,
-        query=query,
-        raw_query=raw_query,
-        base_url=f"{request.scheme}://{request.host}{route.path}",
-        now=state.clock.now_ns(),
+        collection=target.collection,
+        query=target.query,
+        base_url=lambda: f"{request.scheme}://{request.host}{route.path}",
+        now=now,
         profile=profile,
     )
     handler = resources.profiles if profile is None else resources.RESOURCE_HANDLERS[route.resource]
     return json_response(handler(req))
+
+
+def _target(route: routing.Route, query: MultiMapping[str]) -> routing.Target:
+    """Check the path and the query of a URL: the first problem is the 400 (or 404)."""
+    lookup.validate_path(route)
+    if route.resource == "metadata":
+        parsed = Query(limit=1, page_size=1, verbose=parse_verbose(query))
+    else:
+        parsed = parse_query(ENDPOINTS[route.resource], query)
+    return routing.Target(route, lookup.collection_of(route), parsed)
 
 
 async def _release_hangs(app: web.Application) -> None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
-
-from multidict import MultiMapping
 
 from profilemock.jsonbytes import encode
 from profilemock.mockserver.errors import invalid_request
@@ -69,19 +68,18 @@ _LAST_PAGE = b'"url":"","has_more":false,"next":""'
 
 
 def cursor(
-    base_url: str,
-    query: MultiMapping[str],
+    base_url: Callable[[], str],
+    repeat: Iterable[tuple[str, str]],
     next_token: str | None,
     limit: int | None = None,
 ) -> bytes:
-    """``{url, has_more, next}`` (+ ``limit``), serialised: ``url`` repeats every parameter
-    of the request with ``next``. Written out by hand: it is in every list answer."""
+    """``{url, has_more, next}`` (+ ``limit``), serialised: ``url`` is the list's URL
+    (``base_url()``, asked only when there is a next page) with the parameters ``repeat``
+    and ``next``. Written out by hand: it is in every list answer."""
     if next_token is None:
         fields = _LAST_PAGE
     else:
-        params = [(k, v) for k, v in query.items() if k != "next"]
-        params.append(("next", next_token))
-        url = f"{base_url}?{urlencode(params)}"
+        url = f"{base_url()}?{urlencode([*repeat, ('next', next_token)])}"
         fields = b'"url":' + encode(url) + b',"has_more":true,"next":' + encode(next_token)
     if limit is not None:
         fields += b',"limit":%d' % limit

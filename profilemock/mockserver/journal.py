@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from multidict import MultiMapping
+from yarl import URL
 
 from profilemock.mockserver.routing import Route
 from profilemock.timeutil import format_ns
@@ -69,7 +69,7 @@ class Journal:
         time: int,
         method: str,
         path: str,
-        query: Iterable[tuple[str, str]] | MultiMapping[str],
+        query: Iterable[tuple[str, str]] | URL,
         route: Route | None,
         auth: str,
         status: int | None,
@@ -79,7 +79,7 @@ class Journal:
     ) -> None:
         """Keep one request (``route`` is None for a path that matched no route).
 
-        ``query`` may be the request's own (immutable) query mapping: it is copied only
+        ``query`` may be the request's own (immutable) URL: its query string is parsed only
         when the entry is read."""
         self._seq += 1
         self._entries.append(
@@ -115,7 +115,7 @@ class Journal:
 
 def _entry(kept: tuple[Any, ...]) -> JournalEntry:
     seq, time, method, path, query, route, auth, status, fault, duration_ms, request_id = kept
-    pairs = list(query.items()) if hasattr(query, "items") else list(query)
+    pairs = list(query.query.items()) if isinstance(query, URL) else list(query)
     return JournalEntry(
         seq=seq,
         time=time,

@@ -168,9 +168,7 @@ def append_events(
         last_source_id=last.source_id,
     )
     space.put(
-        dataclasses.replace(
-            profile, events=merged, event_keys=tuple(e.key for e in merged), metadata=metadata
-        ),
+        dataclasses.replace(profile, events=merged, metadata=metadata),
         replaces=profile.segment_id,
     )
     return list(carrier.events)

@@ -34,6 +34,8 @@ class Query:
     start: int | None = None
     end: int | None = None
     descending: bool = True
+    repeat: tuple[tuple[str, str], ...] = ()
+    """Every parameter as given but ``next``, in order: what a cursor URL repeats."""
 
 
 def single(query: MultiMapping[str], name: str) -> str | None:
@@ -100,6 +102,7 @@ def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:
         start=start,
         end=end,
         descending=_descending(query) if accepts("sort") else True,
+        repeat=tuple((k, v) for k, v in query.items() if k != "next"),
     )
 
 

@@ -6,14 +6,12 @@ Items are serialised when the fixtures load; a body is assembled from their byte
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TypeVar
 
-from multidict import MultiMapping
-
-from profilemock.fixtures.model import OTHER, Collection, Event, Profile, Trait
+from profilemock.fixtures.model import OTHER, Collection, Event, Profile
 from profilemock.fixtures.store import LiveSpace
 from profilemock.jsonbytes import encode, json_list, json_object, member
 from profilemock.mockserver import cursors
@@ -32,9 +30,9 @@ class Request:
     space: LiveSpace
     collection: Collection
     query: Query
-    raw_query: MultiMapping[str]
-    base_url: str
-    """The absolute URL of this list, without the query (cursor URLs build on it)."""
+    base_url: Callable[[], str]
+    """The absolute URL of this list, without the query (cursor URLs build on it); made
+    only when a cursor needs it."""
     now: int
     profile: Profile | None = None
 
@@ -47,7 +45,7 @@ def _page(items: Iterable[T], size: int) -> tuple[list[T], T | None]:
 
 def _cursor(req: Request, next_token: str | None, endpoint: str) -> bytes:
     limit = req.query.limit if ENDPOINTS[endpoint].cursor_has_limit else None
-    return b'"cursor":' + cursors.cursor(req.base_url, req.raw_query, next_token, limit)
+    return b'"cursor":' + cursors.cursor(req.base_url, req.query.repeat, next_token, limit)
 
 
 def _profile(req: Request) -> Profile:
@@ -57,25 +55,26 @@ def _profile(req: Request) -> Profile:
 
 def traits(req: Request) -> Body:
     index = _profile(req).traits[req.query.klass]
-    after = req.query.next
-    candidates: Iterable[Trait]
-    if req.query.include is not None:
+    keys, after, size = index.keys, req.query.next, req.query.page_size
+    serialised = index.verbose_json if req.query.verbose else index.plain_json
+    chosen: Sequence[int]
+    if req.query.include is None:
+        chosen = range(0 if after is None else bisect_left(keys, after), len(keys))[: size + 1]
+    else:
         # Look the named keys up instead of scanning: cost follows the request, not the profile.
-        candidates = (
-            index.traits[i]
+        chosen = [
+            i
             for name in sorted(set(req.query.include))
             if after is None or name >= after
-            for i in [bisect_left(index.keys, name)]
-            if i < len(index.keys) and index.keys[i] == name
-        )
-    else:
-        candidates = index.traits[0 if after is None else bisect_left(index.keys, after) :]
-    page, following = _page(candidates, req.query.page_size)
-    members = [t.verbose_json if req.query.verbose else t.plain_json for t in page]
+            for i in [bisect_left(keys, name)]
+            if i < len(keys) and keys[i] == name
+        ][: size + 1]
+    following = keys[chosen[size]] if len(chosen) > size else None
+    page = _items(serialised, chosen[:size])
     return json_object(
         [
-            member("traits", json_object(members)),
-            _cursor(req, following.key if following else None, "traits"),
+            member("traits", json_object(page)),
+            _cursor(req, following, "traits"),
         ]
     )
 
@@ -116,21 +115,37 @@ def events(req: Request) -> Body:
         else:
             low = max(low, bisect_left(keys, position))
     span = range(high - 1, low - 1, -1) if query.descending else range(low, high)
-    include = None if query.include is None else set(query.include)
-    exclude = set(query.exclude)
-    candidates = (
-        profile.events[i]
-        for i in span
-        if (include is None or profile.events[i].name in include)
-        and profile.events[i].name not in exclude
-    )
-    page, following = _page(candidates, query.page_size)
+    size = query.page_size
+    if query.include is None and not query.exclude:
+        chosen: Sequence[int] = span[: size + 1]
+    else:
+        include = None if query.include is None else set(query.include)
+        exclude = set(query.exclude)
+        names = (profile.events[i].name for i in span)
+        wanted = (
+            i
+            for i, name in zip(span, names, strict=True)
+            if (include is None or name in include) and name not in exclude
+        )
+        chosen = list(islice(wanted, size + 1))
+    following = profile.events[chosen[size]] if len(chosen) > size else None
+    page = _items(profile.event_json, chosen[:size])
     return json_object(
         [
-            member("data", json_list(e.json for e in page) if page else b"null"),
+            member("data", json_list(page) if page else b"null"),
             _cursor(req, _event_token(following), "events"),
         ]
     )
+
+
+def _items(items: tuple[T, ...], positions: Sequence[int]) -> Sequence[T]:
+    """``items`` at ``positions``; a plain slice when the positions are a range."""
+    if not isinstance(positions, range):
+        return [items[i] for i in positions]
+    if positions.step == 1:
+        return items[positions.start : positions.stop]
+    # A descending range: the slice from its lowest position up, reversed.
+    return items[positions.stop + 1 : positions.start + 1][::-1]
 
 
 def _event_token(event: Event | None) -> str | None:

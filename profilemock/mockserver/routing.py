@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
+from profilemock.fixtures.model import Collection
 from profilemock.mockserver.endpoints import RESOURCES
 from profilemock.mockserver.errors import ApiError
+from profilemock.mockserver.params import Query
 
 ALLOWED_METHODS = ("GET", "HEAD")
 ROUTES_HINT = (
@@ -38,8 +40,9 @@ class Route:
 
 
 def match(method: str, raw_path: str) -> Route:
-    """The route for ``raw_path``, or the API's 404/405 in its envelope."""
-    path = raw_path.split("?", 1)[0]
+    """The route for ``raw_path`` (query included or not), or the API's 404/405 in its
+    envelope."""
+    path = raw_path.partition("?")[0]
     parts = path.split("/")
     # ["", "v1", "spaces", S, "collections", C, "profiles", (I, R)]
     route: Route | None = None
@@ -59,6 +62,12 @@ def match(method: str, raw_path: str) -> Route:
             route = Route(parts[8], space_id, collection, path, identifier, parts[7])
     if route is None:
         raise ApiError(404, "not_found", "The requested route was not found.", hint=ROUTES_HINT)
+    check_method(method)
+    return route
+
+
+def check_method(method: str) -> None:
+    """The API's 405 for a method it does not serve."""
     if method not in ALLOWED_METHODS:
         raise ApiError(
             405,
@@ -66,4 +75,32 @@ def match(method: str, raw_path: str) -> Route:
             f"The method {method} is not allowed on this route; use GET.",
             headers={"Allow": ", ".join(ALLOWED_METHODS)},
         )
-    return route
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a request URL asks for, checked: the route, its collection and its query."""
+
+    route: Route
+    collection: Collection
+    query: Query
+
+
+class Targets:
+    """URLs already checked, and their targets.
+
+    A target depends on the URL alone, never on data or time, so a URL seen before skips
+    matching, path checks and query parsing. Bounded: forgets everything when full.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._known: dict[str, Target] = {}
+        self._size = size
+
+    def get(self, raw_path: str) -> Target | None:
+        return self._known.get(raw_path)
+
+    def add(self, raw_path: str, target: Target) -> None:
+        if len(self._known) >= self._size:
+            self._known.clear()
+        self._known[raw_path] = target

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp.test_utils import TestServer
@@ -26,6 +27,7 @@ AUTH = basic("tok")
 SPACE = "sp"
 HOUR = 3_600_000_000_000
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=6)
+trait_keys = text | st.text(alphabet="abcd", min_size=1, max_size=2)
 id_values = st.text(alphabet="abcXYZ019-_.@+ /%", min_size=1, max_size=8)
 
 
@@ -71,20 +73,27 @@ def profile_url(identifier: str, resource: str, query: str, collection: str = "u
 
 @settings(max_examples=40, deadline=None)
 @given(
-    traits=st.dictionaries(text, st.integers(), max_size=40),
+    traits=st.dictionaries(trait_keys, st.integers(), max_size=40),
     limit=st.integers(1, ENDPOINTS["traits"].limit_max),
     verbose=st.booleans(),
+    include=st.none() | st.lists(st.text(alphabet="abcd", min_size=1, max_size=2), max_size=8),
 )
-def test_traits_walk(traits: dict[str, int], limit: int, verbose: bool) -> None:
+def test_traits_walk(
+    traits: dict[str, int], limit: int, verbose: bool, include: list[str] | None
+) -> None:
+    query = f"limit={limit}&verbose={str(verbose).lower()}"
+    if include is not None:
+        query += "&" + urlencode([("include", ",".join(include))])
     pages = walk(
         space([{"ids": {"user_id": "u"}, "traits": traits}]),
-        profile_url("user_id:u", "traits", f"limit={limit}&verbose={str(verbose).lower()}"),
+        profile_url("user_id:u", "traits", query),
     )
     seen = [(k, v["value"] if verbose else v) for page in pages for k, v in page["traits"].items()]
-    assert seen == sorted(traits.items())
+    expected = sorted((k, v) for k, v in traits.items() if include is None or k in include)
+    assert seen == expected
     assert all(len(page["traits"]) <= limit for page in pages)
     assert all(page["cursor"]["limit"] == limit for page in pages)
-    assert len(pages) == max(1, -(-len(traits) // limit))
+    assert len(pages) == max(1, -(-len(expected) // limit))
 
 
 @settings(max_examples=40, deadline=None)
