@@ -31,6 +31,20 @@ def json_object(members: Iterable[bytes]) -> bytes:
     return b"{" + b",".join(members) + b"}"
 
 
+def page_body(
+    name: str, items: Iterable[bytes] | None, cursor: bytes, *, keyed: bool = False
+) -> bytes:
+    """A list answer, ``{"<name>":[items],"cursor":cursor}``, joined in one copy (bodies of
+    events reach tens of kB). ``keyed`` items are ``"key":value`` members of an object;
+    None items read as ``null``."""
+    if items is None:
+        return b"".join((b"{", encode(name), b':null,"cursor":', cursor, b"}"))
+    opening, closing = (b"{", b"}") if keyed else (b"[", b"]")
+    return b"".join(
+        (b"{", encode(name), b":", opening, b",".join(items), closing, b',"cursor":', cursor, b"}")
+    )
+
+
 def member(key: str, value: bytes) -> bytes:
     """``"key":value`` from a key and an already-serialised value."""
     return encode(key) + b":" + value

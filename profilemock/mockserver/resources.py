@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from profilemock.fixtures.model import OTHER, Collection, Event, Profile
 from profilemock.fixtures.store import LiveSpace
-from profilemock.jsonbytes import encode, json_list, json_object, member
+from profilemock.jsonbytes import encode, json_list, json_object, member, page_body
 from profilemock.mockserver import cursors
 from profilemock.mockserver.endpoints import ENDPOINTS, EVENTS_WINDOW_DAYS
 from profilemock.mockserver.params import Query
@@ -45,7 +45,7 @@ def _page(items: Iterable[T], size: int) -> tuple[list[T], T | None]:
 
 def _cursor(req: Request, next_token: str | None, endpoint: str) -> bytes:
     limit = req.query.limit if ENDPOINTS[endpoint].cursor_has_limit else None
-    return b'"cursor":' + cursors.cursor(req.base_url, req.query.repeat, next_token, limit)
+    return cursors.cursor(req.base_url, req.query.repeat, next_token, limit)
 
 
 def _profile(req: Request) -> Profile:
@@ -71,12 +71,7 @@ def traits(req: Request) -> Body:
         ][: size + 1]
     following = keys[chosen[size]] if len(chosen) > size else None
     page = _items(serialised, chosen[:size])
-    return json_object(
-        [
-            member("traits", json_object(page)),
-            _cursor(req, following, "traits"),
-        ]
-    )
+    return page_body("traits", page, _cursor(req, following, "traits"), keyed=True)
 
 
 def external_ids(req: Request) -> Body:
@@ -90,12 +85,8 @@ def external_ids(req: Request) -> Body:
     wanted = None if req.query.include is None else set(req.query.include)
     candidates = (x for x in profile.external_ids[start:] if wanted is None or x.type in wanted)
     page, following = _page(candidates, req.query.page_size)
-    return json_object(
-        [
-            member("data", json_list(x.json for x in page)),
-            _cursor(req, following.map_id if following else None, "external_ids"),
-        ]
-    )
+    next_token = following.map_id if following else None
+    return page_body("data", [x.json for x in page], _cursor(req, next_token, "external_ids"))
 
 
 def events(req: Request) -> Body:
@@ -130,12 +121,7 @@ def events(req: Request) -> Body:
         chosen = list(islice(wanted, size + 1))
     following = profile.events[chosen[size]] if len(chosen) > size else None
     page = _items(profile.event_json, chosen[:size])
-    return json_object(
-        [
-            member("data", json_list(page) if page else b"null"),
-            _cursor(req, _event_token(following), "events"),
-        ]
-    )
+    return page_body("data", page or None, _cursor(req, _event_token(following), "events"))
 
 
 def _items(items: tuple[T, ...], positions: Sequence[int]) -> Sequence[T]:
@@ -198,7 +184,7 @@ def links(req: Request) -> Body:
         )
         for p in page
     )
-    return json_object([member("data", json_list(items)), _cursor(req, following, "links")])
+    return page_body("data", items, _cursor(req, following, "links"))
 
 
 def profiles(req: Request) -> Body:
@@ -215,7 +201,7 @@ def profiles(req: Request) -> Body:
         )
         for p in page
     )
-    return json_object([member("data", json_list(items)), _cursor(req, following, "profiles")])
+    return page_body("data", items, _cursor(req, following, "profiles"))
 
 
 RESOURCE_HANDLERS: dict[str, Callable[[Request], Body]] = {
