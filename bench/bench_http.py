@@ -1,6 +1,7 @@
 """Benchmark: profilemock under load, side by side with Stoplight Prism and bare aiohttp.
 
     python bench/bench_http.py [--rounds 3] [--seconds 4] [--connections 16] [--prism PATH]
+                               [--profiles 100000] [--only request|startup|scaling ...]
 
 Needs wrk (Debian: apt-get install wrk) and, for the Prism column, @stoplight/prism-cli 5
 (npm install @stoplight/prism-cli@5; pass its bin/prism with --prism, or have it on PATH).
@@ -138,6 +139,9 @@ def serve(fixtures: Path) -> Server:
     return profilemock("--rate-limit", "none", "--fixtures", str(fixtures))
 
 
+Rows = list[tuple[str, str]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -145,8 +149,22 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--prism", default=shutil.which("prism"))
     parser.add_argument("--profiles", type=int, default=100_000, help="largest data set")
+    parser.add_argument(
+        "--only", choices=SECTIONS, action="append", help="run only these sections (repeatable)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="profilemock-bench-http-"))
+    rows: Rows = []
+    for name in args.only or SECTIONS:
+        rows += SECTIONS[name](args, work)
+    when = f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores"
+    print(f"| measure ({when}) | median of {args.rounds} |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+def request_cost(args: argparse.Namespace, work: Path) -> Rows:
+    """/traits and /events under wrk: profilemock, bare aiohttp, Prism."""
     fixture = work / "bench.json"
     fixture.write_text(json.dumps(bench_fixture()))
 
@@ -222,15 +240,23 @@ def main() -> None:
                 )
             )
 
-    # Start-up to the first answer, and peak memory.
-    sets = {"demo data": None}
-    scaling_paths = {}
-    for count in (1_000, 10_000, args.profiles):
-        path = work / f"generated-{count}.json"
+    return rows
+
+
+def generated(work: Path, count: int) -> Path:
+    """``count`` generated profiles as JSON (written once per run)."""
+    path = work / f"generated-{count}.json"
+    if not path.exists():
         path.write_text(json.dumps(generate(count, seed=1, events_per_user=2)))
-        scaling_paths[count] = path
-        if count != 1_000:
-            sets[f"{count:,} profiles"] = path
+    return path
+
+
+def startup(args: argparse.Namespace, work: Path) -> Rows:
+    """Start-up to the first answer, and peak memory."""
+    rows: Rows = []
+    sets: dict[str, Path | None] = {"demo data": None}
+    for count in (10_000, args.profiles):
+        sets[f"{count:,} profiles"] = generated(work, count)
     for label, path in sets.items():
         startups, rss = [], []
         for _ in range(args.rounds if path is None else 1):
@@ -261,12 +287,16 @@ def main() -> None:
             )
         )
 
-    # Scaling: random users, small vs large data set.
-    scaling = {}
-    for count, path in (
-        (1_000, scaling_paths[1_000]),
-        (args.profiles, scaling_paths[args.profiles]),
-    ):
+    return rows
+
+
+def scaling(args: argparse.Namespace, work: Path) -> Rows:
+    """/traits of random users, small vs large data set."""
+    rows: Rows = []
+    measured = {}
+    auth = "Basic " + base64.b64encode(b"generated-token:").decode()
+    for count in (1_000, args.profiles):
+        path = generated(work, count)
         script = work / f"random-{count}.lua"
         script.write_text(
             "math.randomseed(1)\n"
@@ -277,35 +307,33 @@ def main() -> None:
             "end\n"
         )
         server = serve(path)
-        generated = "Basic " + base64.b64encode(b"generated-token:").decode()
         try:
-            wrk(server.url, 1, args.connections, script, generated)
+            wrk(server.url, 1, args.connections, script, auth)
             runs = [
-                wrk(server.url, args.seconds, args.connections, script, generated)
+                wrk(server.url, args.seconds, args.connections, script, auth)
                 for _ in range(args.rounds)
             ]
         finally:
             server.stop()
-        scaling[count] = {m: statistics.median(r[m] for r in runs) for m in ("rps", "p50", "p99")}
-        m = scaling[count]
+        measured[count] = {m: statistics.median(r[m] for r in runs) for m in ("rps", "p50", "p99")}
+        m = measured[count]
         rows.append(
             (
                 f"GET /traits of random users, {count:,} profiles",
                 f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms",
             )
         )
-    small, large = scaling[1_000], scaling[args.profiles]
+    small, large = measured[1_000], measured[args.profiles]
     rows.append(
         (
             f"per-request cost {args.profiles:,} / 1,000 profiles (1/throughput)",
             f"{small['rps'] / large['rps']:.2f}x",
         )
     )
+    return rows
 
-    when = f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores"
-    print(f"| measure ({when}) | median of {args.rounds} |\n| --- | --- |")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+
+SECTIONS = {"request": request_cost, "startup": startup, "scaling": scaling}
 
 
 if __name__ == "__main__":

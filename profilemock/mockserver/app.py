@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
-from multidict import MultiMapping
 
 from profilemock import schemas
 from profilemock.clock import Clock
@@ -27,9 +26,7 @@ from profilemock.fixtures.store import Store
 from profilemock.mockserver import breaks, lookup, resources, routing
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
-from profilemock.mockserver.endpoints import ENDPOINTS
 from profilemock.mockserver.errors import ApiError, envelope
-from profilemock.mockserver.params import Query, parse_query, parse_verbose
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerSettings, ServerState
 
@@ -52,12 +49,12 @@ def _request_ids() -> Callable[[], str]:
 
 @dataclass(slots=True)
 class Exchange:
-    """One API request on its way through the pipeline: what the journal keeps of it."""
+    """One API request on its way through the pipeline: what the journal keeps of it
+    beyond the request itself."""
 
     arrived: int
     """Server clock at arrival, nanoseconds: the request's "now"."""
     started: float
-    route: routing.Route | None = None
     fault: str | None = None
     """The id of the fault rule that fired, if one did."""
 
@@ -201,21 +198,22 @@ def _record(
     response: web.StreamResponse | None,
 ) -> None:
     """Journal one API request, whatever became of it (never its token)."""
-    route = exchange.route
     authorization = request.headers.get("Authorization")
     scheme = authorization.partition(" ")[0].lower() if authorization else "none"
     state.journal.record(
         exchange.arrived,
         request.method,
-        route.path if route else request.raw_path.partition("?")[0],
-        request.rel_url,
-        route,
-        scheme if scheme in ("basic", "bearer", "none") else "other",
+        request.raw_path,
+        AUTH_SCHEMES.get(scheme, "other"),
         None if response is None else response.status,
         exchange.fault,
         (time.perf_counter() - exchange.started) * 1000,
         None if response is None else response.headers.get(REQUEST_ID),
     )
+
+
+AUTH_SCHEMES = {"basic": "basic", "bearer": "bearer", "none": "none"}
+"""The schemes the journal names (one string each, shared by every entry); else "other"."""
 
 
 def rate_limited() -> ApiError:
@@ -224,13 +222,7 @@ def rate_limited() -> ApiError:
 
 async def api(request: web.Request, state: ServerState, exchange: Exchange) -> web.Response:
     """Every Profile API route."""
-    target = state.targets.get(request.raw_path)
-    if target is None:
-        route = routing.match(request.method, request.raw_path)
-    else:
-        route = target.route
-        routing.check_method(request.method)
-    exchange.route = route
+    route = routing.match(request.method, request.raw_path)
     rule = state.faults.pick(
         route.resource, request.method, route.space_id, route.collection, route.identifier
     )
@@ -241,7 +233,7 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
             await breaks.break_connection(rule, request, state)
         if rule.status is not None:
             return breaks.respond(rule)
-    response = answer(request, state, exchange.arrived, route, target)
+    response = answer(request, state, route, exchange.arrived)
     if rule is not None:
         response.headers.update(rule.headers)
         if rule.fault in BODY_FAULTS:
@@ -250,44 +242,28 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
 
 
 def answer(
-    request: web.Request,
-    state: ServerState,
-    now: int,
-    route: routing.Route,
-    target: routing.Target | None,
+    request: web.Request, state: ServerState, route: routing.Route, now: int
 ) -> web.Response:
-    """The API's own answer: auth, rate limit, validation, lookup, resource.
-
-    ``target`` is what the URL asks for when it was checked before, else None."""
+    """The API's own answer: auth, rate limit, validation, lookup, resource."""
     space = authenticate(state.store, route.space_id, request.headers.get("Authorization"))
     if not state.limiter.admit(space.id):
         raise rate_limited()
-    if target is None:
-        target = _target(route, request.query)
-        state.targets.add(request.raw_path, target)
+    lookup.validate_path(route)
+    query = state.queries.parse(route.resource, request.rel_url)
+    collection = lookup.collection_of(route)
     profile = None
     if route.identifier is not None:
-        profile = lookup.find_profile(space, target.collection, route)
+        profile = lookup.find_profile(space, collection, route)
     req = resources.Request(
         space=space,
-        collection=target.collection,
-        query=target.query,
+        collection=collection,
+        query=query,
         base_url=lambda: f"{request.scheme}://{request.host}{route.path}",
         now=now,
         profile=profile,
     )
     handler = resources.profiles if profile is None else resources.RESOURCE_HANDLERS[route.resource]
     return json_response(handler(req))
-
-
-def _target(route: routing.Route, query: MultiMapping[str]) -> routing.Target:
-    """Check the path and the query of a URL: the first problem is the 400 (or 404)."""
-    lookup.validate_path(route)
-    if route.resource == "metadata":
-        parsed = Query(limit=1, page_size=1, verbose=parse_verbose(query))
-    else:
-        parsed = parse_query(ENDPOINTS[route.resource], query)
-    return routing.Target(route, lookup.collection_of(route), parsed)
 
 
 async def _release_hangs(app: web.Application) -> None:

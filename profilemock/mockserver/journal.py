@@ -6,13 +6,13 @@ Tokens are never kept: only the auth scheme and whether the credentials were acc
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from yarl import URL
 
-from profilemock.mockserver.routing import Route
+from profilemock.mockserver.routing import match_path
 from profilemock.timeutil import format_ns
 
 DEFAULT_SIZE = 10_000
@@ -29,7 +29,8 @@ class JournalEntry:
     path: str
     query: list[tuple[str, str]]
     route: str | None
-    """traits, external_ids, events, metadata, links, profiles; None for an unknown route."""
+    """traits, external_ids, events, metadata, links, profiles; None for a path that is no
+    route of the API."""
     space: str | None
     collection: str | None
     identifier: str | None
@@ -54,8 +55,10 @@ class JournalEntry:
 class Journal:
     """The last ``size`` requests, oldest first.
 
-    Requests are kept as plain tuples and turned into entries only when read: recording
-    is on every request's path, reading is rare.
+    Requests are kept as tuples of plain values (strings, numbers) and turned into entries
+    only when read: recording is on every request's path, reading is rare. Plain values
+    matter: the garbage collector stops tracking such tuples, where a request's route and
+    URL objects, kept alive by the thousand, cost every request a share of its passes.
     """
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
@@ -68,34 +71,18 @@ class Journal:
         self,
         time: int,
         method: str,
-        path: str,
-        query: Iterable[tuple[str, str]] | URL,
-        route: Route | None,
+        raw_path: str,
         auth: str,
         status: int | None,
         fault: str | None,
         duration_ms: float,
         request_id: str | None,
     ) -> None:
-        """Keep one request (``route`` is None for a path that matched no route).
-
-        ``query`` may be the request's own (immutable) URL: its query string is parsed only
-        when the entry is read."""
+        """Keep one request: ``raw_path`` as sent, query included (route and query are
+        worked out from it when the entry is read)."""
         self._seq += 1
         self._entries.append(
-            (
-                self._seq,
-                time,
-                method,
-                path,
-                query,
-                route,
-                auth,
-                status,
-                fault,
-                duration_ms,
-                request_id,
-            )
+            (self._seq, time, method, raw_path, auth, status, fault, duration_ms, request_id)
         )
 
     def clear(self) -> None:
@@ -114,14 +101,14 @@ class Journal:
 
 
 def _entry(kept: tuple[Any, ...]) -> JournalEntry:
-    seq, time, method, path, query, route, auth, status, fault, duration_ms, request_id = kept
-    pairs = list(query.query.items()) if isinstance(query, URL) else list(query)
+    seq, time, method, raw_path, auth, status, fault, duration_ms, request_id = kept
+    route = match_path(raw_path)
     return JournalEntry(
         seq=seq,
         time=time,
         method=method,
-        path=path,
-        query=pairs,
+        path=raw_path.partition("?")[0],
+        query=list(URL(raw_path, encoded=True).query.items()),
         route=route.resource if route else None,
         space=route.space_id if route else None,
         collection=route.collection if route else None,

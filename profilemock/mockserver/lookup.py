@@ -7,16 +7,18 @@ import re
 from profilemock.fixtures.model import COLLECTIONS, OTHER, Collection, Profile
 from profilemock.fixtures.store import LiveSpace
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
-from profilemock.mockserver.routing import Route
+from profilemock.mockserver.routing import ID_TYPE_CHARS, NAME_CHARS, Route
 
-NAME_CHARS = re.compile(r"[A-Za-z0-9_-]*")
-ID_TYPE_CHARS = re.compile(r"[A-Za-z0-9_.-]*")
+NAMES = re.compile(f"{NAME_CHARS}*")
+ID_TYPES = re.compile(f"{ID_TYPE_CHARS}*")
 
 
 def validate_path(route: Route) -> None:
     """400 ``validation_error`` for characters the API does not allow in path parameters."""
+    if route.checked:
+        return
     for name, value in (("space_id", route.space_id), ("collection", route.collection)):
-        error = invalid_characters(name, value, NAME_CHARS)
+        error = invalid_characters(name, value, NAMES)
         if error:
             raise error
     if route.identifier is None or ":" not in route.identifier:
@@ -24,7 +26,7 @@ def validate_path(route: Route) -> None:
     id_type, _, value = route.identifier.partition(":")
     if not id_type:
         raise ApiError(400, "validation_error", "The parameter `id_type` cannot be empty")
-    error = invalid_characters("id_type", id_type, ID_TYPE_CHARS)
+    error = invalid_characters("id_type", id_type, ID_TYPES)
     if error:
         raise error
     if not value:

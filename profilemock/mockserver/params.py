@@ -10,17 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from multidict import MultiMapping
+from yarl import URL
 
-from profilemock.mockserver.endpoints import BOOLEAN_WORDS, TRAIT_CLASSES, Endpoint
+from profilemock.mockserver.endpoints import BOOLEAN_WORDS, ENDPOINTS, TRAIT_CLASSES, Endpoint
 from profilemock.mockserver.errors import invalid_request
 from profilemock.timeutil import ISO_HINT, TimestampError, format_ns, parse_iso
 
 LIST_PARAMS = ("include", "exclude")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Query:
-    """Everything a list endpoint was asked for, validated."""
+    """Everything a list endpoint was asked for, validated (shared by every request with the
+    same query string)."""
 
     limit: int
     """As asked (echoed in the traits cursor)."""
@@ -63,6 +65,35 @@ def parse_verbose(query: MultiMapping[str]) -> bool:
     if text not in BOOLEAN_WORDS:
         raise invalid_request(f"The parameter `verbose` must be `true` or `false`, got `{text}`.")
     return BOOLEAN_WORDS[text]
+
+
+class Queries:
+    """Parsed queries by route and raw query string (bounded: forgets all when full).
+
+    A query string parses the same every time, and clients repeat a handful of them (the
+    same ``limit`` for every user), so most requests skip parsing. Problems are not kept:
+    a bad query is parsed, and answered with its 400, every time."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._known: dict[tuple[str, str], Query] = {}
+        self._size = size
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def parse(self, resource: str, url: URL) -> Query:
+        """The query of ``url`` for ``resource`` (a route of ``ENDPOINTS``, or metadata)."""
+        key = (resource, url.raw_query_string)
+        query = self._known.get(key)
+        if query is None:
+            if resource == "metadata":
+                query = Query(limit=1, page_size=1, verbose=parse_verbose(url.query))
+            else:
+                query = parse_query(ENDPOINTS[resource], url.query)
+            if len(self._known) >= self._size:
+                self._known.clear()
+            self._known[key] = query
+        return query
 
 
 def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:

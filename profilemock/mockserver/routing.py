@@ -7,13 +7,13 @@ an encoded ``/`` inside an identifier must not split the path.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
-from profilemock.fixtures.model import Collection
+from profilemock.fixtures.model import COLLECTIONS
 from profilemock.mockserver.endpoints import RESOURCES
 from profilemock.mockserver.errors import ApiError
-from profilemock.mockserver.params import Query
 
 ALLOWED_METHODS = ("GET", "HEAD")
 ROUTES_HINT = (
@@ -37,37 +37,29 @@ class Route:
     """Decoded identifier segment (None for the list route)."""
     raw_identifier: str | None = None
     """The identifier segment as sent, before decoding (for hints)."""
+    checked: bool = False
+    """Its path parameters are known to be valid: nothing is left for ``validate_path``."""
+
+
+NAME_CHARS = "[A-Za-z0-9_-]"
+"""The characters of a space id or collection name."""
+ID_TYPE_CHARS = "[A-Za-z0-9_.-]"
+"""The characters of an id type (``ios.idfa``)."""
+
+# Most paths are well formed: valid names, a known collection, nothing to decode (no % or
+# +). One pattern recognises them; anything else takes the general, explaining route.
+_WELL_FORMED = re.compile(
+    rf"/v1/spaces/({NAME_CHARS}+)/collections/({'|'.join(COLLECTIONS)})/profiles"
+    rf"(?:/({ID_TYPE_CHARS}+:[^/%+]+|[^/%+:]+)/({'|'.join(RESOURCES)}))?"
+)
 
 
 def match(method: str, raw_path: str) -> Route:
     """The route for ``raw_path`` (query included or not), or the API's 404/405 in its
     envelope."""
-    path = raw_path.partition("?")[0]
-    parts = path.split("/")
-    # ["", "v1", "spaces", S, "collections", C, "profiles", (I, R)]
-    route: Route | None = None
-    if (
-        len(parts) in (7, 9)
-        and parts[0] == ""
-        and parts[1] == "v1"
-        and parts[2] == "spaces"
-        and parts[4] == "collections"
-        and parts[6] == "profiles"
-    ):
-        space_id, collection = unquote(parts[3]), unquote(parts[5])
-        if len(parts) == 7:
-            route = Route("profiles", space_id, collection, path)
-        elif parts[8] in RESOURCES and parts[7]:
-            identifier = unquote_plus(parts[7])
-            route = Route(parts[8], space_id, collection, path, identifier, parts[7])
+    route = match_path(raw_path)
     if route is None:
         raise ApiError(404, "not_found", "The requested route was not found.", hint=ROUTES_HINT)
-    check_method(method)
-    return route
-
-
-def check_method(method: str) -> None:
-    """The API's 405 for a method it does not serve."""
     if method not in ALLOWED_METHODS:
         raise ApiError(
             405,
@@ -75,32 +67,42 @@ def check_method(method: str) -> None:
             f"The method {method} is not allowed on this route; use GET.",
             headers={"Allow": ", ".join(ALLOWED_METHODS)},
         )
+    return route
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What a request URL asks for, checked: the route, its collection and its query."""
-
-    route: Route
-    collection: Collection
-    query: Query
+def match_path(raw_path: str) -> Route | None:
+    """The route for ``raw_path`` (query included or not), whatever the method."""
+    path = raw_path.partition("?")[0]
+    return well_formed(path) or general(path)
 
 
-class Targets:
-    """URLs already checked, and their targets.
+def well_formed(path: str) -> Route | None:
+    """The route of a well-formed path (see ``_WELL_FORMED``), checked; else None."""
+    found = _WELL_FORMED.fullmatch(path)
+    if found is None:
+        return None
+    space_id, collection, identifier, resource = found.groups()
+    if identifier is None:
+        return Route("profiles", space_id, collection, path, checked=True)
+    return Route(resource, space_id, collection, path, identifier, identifier, checked=True)
 
-    A target depends on the URL alone, never on data or time, so a URL seen before skips
-    matching, path checks and query parsing. Bounded: forgets everything when full.
-    """
 
-    def __init__(self, size: int = 4096) -> None:
-        self._known: dict[str, Target] = {}
-        self._size = size
-
-    def get(self, raw_path: str) -> Target | None:
-        return self._known.get(raw_path)
-
-    def add(self, raw_path: str, target: Target) -> None:
-        if len(self._known) >= self._size:
-            self._known.clear()
-        self._known[raw_path] = target
+def general(path: str) -> Route | None:
+    """The route of any path, its segments decoded; its parameters are not checked."""
+    parts = path.split("/")
+    # ["", "v1", "spaces", S, "collections", C, "profiles", (I, R)]
+    if not (
+        len(parts) in (7, 9)
+        and parts[0] == ""
+        and parts[1] == "v1"
+        and parts[2] == "spaces"
+        and parts[4] == "collections"
+        and parts[6] == "profiles"
+    ):
+        return None
+    space_id, collection = unquote(parts[3]), unquote(parts[5])
+    if len(parts) == 7:
+        return Route("profiles", space_id, collection, path)
+    if parts[8] in RESOURCES and parts[7]:
+        return Route(parts[8], space_id, collection, path, unquote_plus(parts[7]), parts[7])
+    return None

@@ -12,8 +12,8 @@ from profilemock.clock import Clock
 from profilemock.faults import FaultSet
 from profilemock.fixtures.store import LiveStore, Store
 from profilemock.mockserver.journal import DEFAULT_SIZE, Journal
+from profilemock.mockserver.params import Queries
 from profilemock.mockserver.ratelimit import Limit, RateLimiter
-from profilemock.mockserver.routing import Targets
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ class ServerState:
     """Validate every answer against the response schemas (strict)."""
     next_request_id: Callable[[], str] = str
     """Makes the ``Request-Id`` of each answer (set by ``create_app``)."""
-    targets: Targets = field(default_factory=Targets)
-    """What URLs seen before ask for (they depend on the URL alone: never reset)."""
+    queries: Queries = field(default_factory=Queries)
+    """Query strings parsed before (they depend on the string alone: never reset)."""
     _clock_at_start: tuple[int | None, int] = (None, 0)
     _released: asyncio.Event | None = None
 
