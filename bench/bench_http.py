@@ -56,6 +56,24 @@ def fetch(url: str) -> bytes:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
+def load(
+    server: Server,
+    path: str,
+    seconds: int,
+    connections: int,
+    script: Path | None = None,
+    auth: str = AUTH,
+) -> dict[str, float]:
+    """wrk against ``server``: requests/s, p50 and p99 (ms), and the server's CPU time per
+    request (µs) — the cost of a request, less sensitive than throughput to what else the
+    machine is doing."""
+    before = server.cpu_seconds()
+    result = wrk(server.url + path, seconds, connections, script, auth)
+    used = server.cpu_seconds() - before
+    result["cpu"] = used / (result["rps"] * seconds) * 1e6
+    return result
+
+
 def wrk(
     url: str, seconds: int, connections: int, script: Path | None = None, auth: str = AUTH
 ) -> dict[str, float]:
@@ -187,60 +205,54 @@ def request_cost(args: argparse.Namespace, work: Path) -> Rows:
             [args.prism, "mock", str(work / "prism.json"), "-p", "0"],
             r"listening on (http://127\.0\.0\.1:\d+)",
         )
-    results: dict[tuple[str, str], list[dict[str, float]]] = {}
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     try:
         for server in servers.values():
             for route in ROUTES.values():  # warm up
-                wrk(server.url + route, 1, args.connections)
+                load(server, route, 1, args.connections)
         for _ in range(args.rounds):
             for route_name, route in ROUTES.items():
                 for name, server in servers.items():
-                    results.setdefault((route_name, name), []).append(
-                        wrk(server.url + route, args.seconds, args.connections)
+                    runs.setdefault((route_name, name), []).append(
+                        load(server, route, args.seconds, args.connections)
                     )
     finally:
         for server in servers.values():
             server.stop()
 
-    rows = []
-    medians = {
-        key: {
-            metric: statistics.median(r[metric] for r in runs) for metric in ("rps", "p50", "p99")
-        }
-        for key, runs in results.items()
-    }
-    for (route_name, name), m in medians.items():
-        rows.append(
-            (
-                f"GET /{route_name} — {name}",
-                f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms",
-            )
-        )
+    rows = [
+        (f"GET /{route} — {name}", summary(measured)) for (route, name), measured in runs.items()
+    ]
     for route_name in ROUTES:
-        ours = medians[(route_name, "profilemock")]
-        floor = medians[(route_name, "bare aiohttp")]
-        rows.append(
-            (
-                f"/{route_name}: profilemock / bare aiohttp throughput",
-                f"{ours['rps'] / floor['rps']:.2f}x",
-            )
-        )
-        if (route_name, "Prism 5") in medians:
-            prism = medians[(route_name, "Prism 5")]
-            rows.append(
-                (
-                    f"/{route_name}: profilemock / Prism throughput",
-                    f"{ours['rps'] / prism['rps']:.1f}x",
-                )
-            )
+        ours = runs[(route_name, "profilemock")]
+        for peer in ("bare aiohttp", "Prism 5"):
+            if (route_name, peer) in runs:
+                ratio = paired(ours, runs[(route_name, peer)], "rps")
+                rows.append((f"/{route_name}: profilemock / {peer} throughput", f"{ratio:.2f}x"))
+        if (route_name, "Prism 5") in runs:
+            prism = runs[(route_name, "Prism 5")]
             rows.append(
                 (
                     f"/{route_name}: profilemock p99 / Prism p99",
-                    f"{ours['p99'] / prism['p99']:.2f}x",
+                    f"{paired(ours, prism, 'p99'):.2f}x",
                 )
             )
-
     return rows
+
+
+def summary(runs: list[dict[str, float]]) -> str:
+    """Medians of the runs, as a table cell."""
+    m = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    return (
+        f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms,"
+        f" {m['cpu']:.0f} µs CPU a request"
+    )
+
+
+def paired(mine: list[dict[str, float]], theirs: list[dict[str, float]], key: str) -> float:
+    """The median of per-round ratios: each round's pair ran back to back, under the same
+    machine noise."""
+    return statistics.median(a[key] / b[key] for a, b in zip(mine, theirs, strict=True))
 
 
 def generated(work: Path, count: int) -> Path:
@@ -291,46 +303,46 @@ def startup(args: argparse.Namespace, work: Path) -> Rows:
 
 
 def scaling(args: argparse.Namespace, work: Path) -> Rows:
-    """/traits of random users, small vs large data set."""
-    rows: Rows = []
-    measured = {}
+    """/traits of random users, a small and a large data set served side by side, rounds
+    interleaved."""
     auth = "Basic " + base64.b64encode(b"generated-token:").decode()
-    for count in (1_000, args.profiles):
-        path = generated(work, count)
-        script = work / f"random-{count}.lua"
-        script.write_text(
-            "math.randomseed(1)\n"
-            "request = function()\n"
-            '  local path = string.format("/v1/spaces/generated/collections/users/profiles/'
-            f'user_id:user-%07d/traits", math.random(0, {count - 1}))\n'
-            "  return wrk.format(nil, path)\n"
-            "end\n"
-        )
-        server = serve(path)
-        try:
-            wrk(server.url, 1, args.connections, script, auth)
-            runs = [
-                wrk(server.url, args.seconds, args.connections, script, auth)
-                for _ in range(args.rounds)
-            ]
-        finally:
-            server.stop()
-        measured[count] = {m: statistics.median(r[m] for r in runs) for m in ("rps", "p50", "p99")}
-        m = measured[count]
-        rows.append(
-            (
-                f"GET /traits of random users, {count:,} profiles",
-                f"{m['rps']:,.0f} req/s, p50 {m['p50']:.2f} ms, p99 {m['p99']:.2f} ms",
+    counts = (1_000, args.profiles)
+    servers: dict[int, Server] = {}
+    scripts: dict[int, Path] = {}
+    runs: dict[int, list[dict[str, float]]] = {count: [] for count in counts}
+    try:
+        for count in counts:
+            scripts[count] = work / f"random-{count}.lua"
+            scripts[count].write_text(
+                "math.randomseed(1)\n"
+                "request = function()\n"
+                '  local path = string.format("/v1/spaces/generated/collections/users/profiles/'
+                f'user_id:user-%07d/traits", math.random(0, {count - 1}))\n'
+                "  return wrk.format(nil, path)\n"
+                "end\n"
             )
-        )
-    small, large = measured[1_000], measured[args.profiles]
-    rows.append(
+            servers[count] = serve(generated(work, count))
+            load(servers[count], "/", 1, args.connections, scripts[count], auth)
+        for _ in range(args.rounds):
+            for count in counts:
+                runs[count].append(
+                    load(servers[count], "/", args.seconds, args.connections, scripts[count], auth)
+                )
+    finally:
+        for server in servers.values():
+            server.stop()
+    small, large = runs[counts[0]], runs[counts[1]]
+    return [
+        *((f"GET /traits of random users, {c:,} profiles", summary(runs[c])) for c in counts),
+        (
+            f"per-request cost {args.profiles:,} / 1,000 profiles (server CPU a request)",
+            f"{paired(large, small, 'cpu'):.2f}x",
+        ),
         (
             f"per-request cost {args.profiles:,} / 1,000 profiles (1/throughput)",
-            f"{small['rps'] / large['rps']:.2f}x",
-        )
-    )
-    return rows
+            f"{paired(small, large, 'rps'):.2f}x",
+        ),
+    ]
 
 
 SECTIONS = {"request": request_cost, "startup": startup, "scaling": scaling}
