@@ -10,11 +10,14 @@ Needs wrk (Debian: apt-get install wrk) and, for the Prism column, @stoplight/pr
   profilemock, from a bare aiohttp handler answering the same bytes (the floor of our
   stack), and from `prism mock` on an OpenAPI document whose example is those bytes. wrk
   (a second process, one thread, bounded duration) drives each; rounds are interleaved so
-  every server sees the same machine noise. Rate limit off.
+  every server sees the same machine noise. Rate limit off. Besides wrk's figures, the
+  server's CPU time per request (from /proc).
 - Start-up: `profilemock serve` to the first 200, with the demo data and with 10,000 and
   100,000 generated profiles (JSON); peak RSS of the server.
-- Scaling: /traits of random users with 1,000 vs 100,000 profiles loaded.
-Every figure is a median over rounds; ratios compare peers of the same run.
+- Scaling: /traits of random users with 1,000 vs 100,000 profiles loaded, both servers up
+  at once, rounds interleaved.
+Every figure is a median over rounds; a ratio is the median of per-round ratios of peers
+measured back to back.
 """
 
 from __future__ import annotations

@@ -55,6 +55,7 @@ class Exchange:
     arrived: int
     """Server clock at arrival, nanoseconds: the request's "now"."""
     started: float
+    request_id: str
     fault: str | None = None
     """The id of the fault rule that fired, if one did."""
 
@@ -65,7 +66,7 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
     Called directly, not as a middleware: aiohttp wraps each middleware anew on every
     request, which the API's hot path need not pay."""
     state = request.app[STATE]
-    exchange = Exchange(state.clock.now_ns(), time.perf_counter())
+    exchange = Exchange(state.clock.now_ns(), time.perf_counter(), state.next_request_id())
     response: web.StreamResponse | None = None
     try:
         if state.settings.cors and _is_preflight(request):
@@ -77,7 +78,9 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
                 response = _error_response(request, state, exc)
             if exchange.fault is not None:
                 response.headers.setdefault(breaks.FAULT_HEADER, exchange.fault)
-        response = _finished(request, state, response, checked=exchange.fault is None)
+        response = _finished(
+            request, state, response, exchange.request_id, checked=exchange.fault is None
+        )
         return response
     finally:
         _record(request, state, exchange, response)
@@ -95,15 +98,22 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
             response = await handler(request)
         except Exception as exc:
             response = _error_response(request, state, exc)
-    return _finished(request, state, response, checked=response.status >= 400)
+    return _finished(
+        request, state, response, state.next_request_id(), checked=response.status >= 400
+    )
 
 
 def _finished(
-    request: web.Request, state: ServerState, response: web.StreamResponse, *, checked: bool
+    request: web.Request,
+    state: ServerState,
+    response: web.StreamResponse,
+    request_id: str,
+    *,
+    checked: bool,
 ) -> web.StreamResponse:
-    """Around every answer: a Request-Id, the contract check (when on and ``checked``) and
+    """Around every answer: its Request-Id, the contract check (when on and ``checked``) and
     CORS (when on)."""
-    response.headers[REQUEST_ID] = state.next_request_id()
+    response.headers[REQUEST_ID] = request_id
     if state.check_contract and checked:
         response = _checked(request, response, state)
     if state.settings.cors:
@@ -208,7 +218,7 @@ def _record(
         None if response is None else response.status,
         exchange.fault,
         (time.perf_counter() - exchange.started) * 1000,
-        None if response is None else response.headers.get(REQUEST_ID),
+        None if response is None else exchange.request_id,
     )
 
 

@@ -64,9 +64,6 @@ def decode_offset(token: str, scope: str) -> int:
         raise bad_cursor(token) from None
 
 
-_LAST_PAGE = b'"url":"","has_more":false,"next":""'
-
-
 def cursor(
     base_url: Callable[[], str],
     repeat: Iterable[tuple[str, str]],
@@ -77,10 +74,11 @@ def cursor(
     (``base_url()``, asked only when there is a next page) with the parameters ``repeat``
     and ``next``. Written out by hand: it is in every list answer."""
     if next_token is None:
-        fields = _LAST_PAGE
-    else:
-        url = f"{base_url()}?{urlencode([*repeat, ('next', next_token)])}"
-        fields = b'"url":' + encode(url) + b',"has_more":true,"next":' + encode(next_token)
+        if limit is None:
+            return b'{"url":"","has_more":false,"next":""}'
+        return b'{"url":"","has_more":false,"next":"","limit":%d}' % limit
+    url = f"{base_url()}?{urlencode([*repeat, ('next', next_token)])}"
+    fields = b'"url":' + encode(url) + b',"has_more":true,"next":' + encode(next_token)
     if limit is not None:
         fields += b',"limit":%d' % limit
     return b"{" + fields + b"}"

@@ -57,9 +57,10 @@ def traits(req: Request) -> Body:
     index = _profile(req).traits[req.query.klass]
     keys, after, size = index.keys, req.query.next, req.query.page_size
     serialised = index.verbose_json if req.query.verbose else index.plain_json
-    chosen: Sequence[int]
     if req.query.include is None:
-        chosen = range(0 if after is None else bisect_left(keys, after), len(keys))[: size + 1]
+        start = 0 if after is None else bisect_left(keys, after)
+        page: Sequence[bytes] = serialised[start : start + size]
+        following = keys[start + size] if start + size < len(keys) else None
     else:
         # Look the named keys up instead of scanning: cost follows the request, not the profile.
         chosen = [
@@ -68,9 +69,9 @@ def traits(req: Request) -> Body:
             if after is None or name >= after
             for i in [bisect_left(keys, name)]
             if i < len(keys) and keys[i] == name
-        ][: size + 1]
-    following = keys[chosen[size]] if len(chosen) > size else None
-    page = _items(serialised, chosen[:size])
+        ]
+        page = [serialised[i] for i in chosen[:size]]
+        following = keys[chosen[size]] if len(chosen) > size else None
     return page_body("traits", page, _cursor(req, following, "traits"), keyed=True)
 
 
