@@ -113,11 +113,11 @@ def events(req: Request) -> Body:
     else:
         include = None if query.include is None else set(query.include)
         exclude = set(query.exclude)
-        names = (profile.events[i].name for i in span)
         wanted = (
             i
-            for i, name in zip(span, names, strict=True)
-            if (include is None or name in include) and name not in exclude
+            for i in span
+            if (include is None or profile.events[i].name in include)
+            and profile.events[i].name not in exclude
         )
         chosen = list(islice(wanted, size + 1))
     following = profile.events[chosen[size]] if len(chosen) > size else None
