@@ -17,9 +17,6 @@ BASIC_HOWTO = (
 )
 
 
-_CACHE_SIZE = 4096
-
-
 def authenticate(store: LiveStore, space_id: str, authorization: str | None) -> LiveSpace:
     """The space the request may read, or a 401 with a hint saying why not.
 
@@ -29,9 +26,7 @@ def authenticate(store: LiveStore, space_id: str, authorization: str | None) -> 
     key = (space_id, authorization)
     outcome = store.auth_cache.get(key)
     if outcome is None:
-        if len(store.auth_cache) >= _CACHE_SIZE:
-            store.auth_cache.clear()
-        outcome = store.auth_cache[key] = _decide(store, space_id, authorization)
+        outcome = store.auth_cache.keep(key, _decide(store, space_id, authorization))
     allowed, hint = outcome
     if allowed is None:
         raise unauthenticated(hint)

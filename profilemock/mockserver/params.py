@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from multidict import MultiMapping
 from yarl import URL
 
+from profilemock.memo import Memo
 from profilemock.mockserver.endpoints import BOOLEAN_WORDS, ENDPOINTS, TRAIT_CLASSES, Endpoint
 from profilemock.mockserver.errors import invalid_request
 from profilemock.timeutil import ISO_HINT, TimestampError, format_ns, parse_iso
@@ -68,15 +69,14 @@ def parse_verbose(query: MultiMapping[str]) -> bool:
 
 
 class Queries:
-    """Parsed queries by route and raw query string (bounded: forgets all when full).
+    """Parsed queries by route and raw query string (bounded).
 
     A query string parses the same every time, and clients repeat a handful of them (the
     same ``limit`` for every user), so most requests skip parsing. Problems are not kept:
     a bad query is parsed, and answered with its 400, every time."""
 
     def __init__(self, size: int = 1024) -> None:
-        self._known: dict[tuple[str, str], Query] = {}
-        self._size = size
+        self._known: Memo[tuple[str, str], Query] = Memo(size)
 
     def __len__(self) -> int:
         return len(self._known)
@@ -86,14 +86,14 @@ class Queries:
         key = (resource, url.raw_query_string)
         query = self._known.get(key)
         if query is None:
-            if resource == "metadata":
-                query = Query(limit=1, page_size=1, verbose=parse_verbose(url.query))
-            else:
-                query = parse_query(ENDPOINTS[resource], url.query)
-            if len(self._known) >= self._size:
-                self._known.clear()
-            self._known[key] = query
+            query = self._known.keep(key, _parse(resource, url))
         return query
+
+
+def _parse(resource: str, url: URL) -> Query:
+    if resource == "metadata":
+        return Query(limit=1, page_size=1, verbose=parse_verbose(url.query))
+    return parse_query(ENDPOINTS[resource], url.query)
 
 
 def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:
