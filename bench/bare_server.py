@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from profilemock.mockserver.runner import new_event_loop
+from profilemock.mockserver.serving import new_event_loop
 
 
 def main() -> None:

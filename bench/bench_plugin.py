@@ -22,7 +22,7 @@ from profilemock.clock import Clock
 from profilemock.fixtures.generator import generate
 from profilemock.fixtures.loader import load_data
 from profilemock.mockserver.app import create_app
-from profilemock.mockserver.thread import ServerThread
+from profilemock.mockserver.serving import ServerThread
 from profilemock.testing import ProfileAPI
 
 SUITES = {

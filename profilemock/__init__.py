@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from profilemock.clock import Clock
-    from profilemock.fixtures.errors import FixtureError
     from profilemock.fixtures.loader import (
         DEMO_SPACE_ID,
         DEMO_TOKEN,
@@ -19,11 +18,11 @@ if TYPE_CHECKING:
         load_data,
         load_fixtures,
     )
-    from profilemock.fixtures.store import Store
     from profilemock.mockserver.app import create_app
     from profilemock.mockserver.ratelimit import Limit
+    from profilemock.mockserver.serving import ServerThread
     from profilemock.mockserver.state import ServerSettings
-    from profilemock.mockserver.thread import ServerThread
+    from profilemock.problems import FixtureError
     from profilemock.schemas import (
         Violation,
         assert_valid,
@@ -32,21 +31,22 @@ if TYPE_CHECKING:
         validate_response,
     )
     from profilemock.schemas.openapi import build_openapi
+    from profilemock.store.space import Store
     from profilemock.testing import ProfileAPI
 
 _WHERE = {
     "Clock": "profilemock.clock",
-    "FixtureError": "profilemock.fixtures.errors",
+    "FixtureError": "profilemock.problems",
     "DEMO_SPACE_ID": "profilemock.fixtures.loader",
     "DEMO_TOKEN": "profilemock.fixtures.loader",
     "demo_fixture_path": "profilemock.fixtures.loader",
     "load_data": "profilemock.fixtures.loader",
     "load_fixtures": "profilemock.fixtures.loader",
-    "Store": "profilemock.fixtures.store",
+    "Store": "profilemock.store.space",
     "create_app": "profilemock.mockserver.app",
     "Limit": "profilemock.mockserver.ratelimit",
     "ServerSettings": "profilemock.mockserver.state",
-    "ServerThread": "profilemock.mockserver.thread",
+    "ServerThread": "profilemock.mockserver.serving",
     "Violation": "profilemock.schemas",
     "assert_valid": "profilemock.schemas",
     "assert_valid_response": "profilemock.schemas",

@@ -21,7 +21,6 @@ from urllib.parse import quote
 
 from profilemock.clock import Clock
 from profilemock.faults import FaultRuleError, parse_spec
-from profilemock.fixtures.errors import FixtureError
 from profilemock.fixtures.generator import dump_yaml, generate
 from profilemock.fixtures.loader import (
     demo_fixture_path,
@@ -30,14 +29,15 @@ from profilemock.fixtures.loader import (
     load_fixtures,
     read_documents,
 )
-from profilemock.fixtures.store import Store
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.ratelimit import Limit
-from profilemock.mockserver.runner import bind, run, serve_until_stopped
+from profilemock.mockserver.serving import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
+from profilemock.problems import FixtureError
 from profilemock.schemas import ENDPOINTS
 from profilemock.schemas._files import UnusableInput, check_file
 from profilemock.schemas.openapi import build_openapi
+from profilemock.store.space import Store
 from profilemock.timeutil import TimestampError, parse_timestamp
 
 DEFAULT_HOST = "127.0.0.1"

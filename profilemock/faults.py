@@ -18,7 +18,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from profilemock.fixtures.errors import json_pointer
+from profilemock.problems import json_pointer
 from profilemock.schemas._explain import explain
 from profilemock.schemas._registry import BASE_URI, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration

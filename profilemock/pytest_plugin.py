@@ -77,7 +77,7 @@ def profile_api_servers(pytestconfig: pytest.Config) -> Iterator[ServerPool]:
 @pytest.fixture
 def profile_api(request: pytest.FixtureRequest, profile_api_servers: ServerPool) -> ProfileAPI:
     """A fake Segment Profile API, reset for this test."""
-    from profilemock.fixtures.errors import FixtureError
+    from profilemock.problems import FixtureError
     from profilemock.testing import ProfileAPI
 
     marker = request.node.get_closest_marker("profile_api")

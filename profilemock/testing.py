@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from profilemock.api import Collection
 from profilemock.clock import Clock
 from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
-from profilemock.fixtures.model import Collection
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.journal import JournalEntry
 from profilemock.mockserver.lookup import resolve
@@ -29,8 +29,8 @@ from profilemock.mockserver.mutations import (
     upsert_profile,
 )
 from profilemock.mockserver.ratelimit import Limit
+from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings, ServerState
-from profilemock.mockserver.thread import ServerThread
 from profilemock.timeutil import NS_PER_SECOND, parse_duration, parse_timestamp
 
 _UNSET: Any = object()

@@ -13,8 +13,8 @@ from hypothesis import settings
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
-from profilemock.fixtures.store import Store
 from profilemock.mockserver.app import create_app
+from profilemock.store.space import Store
 from profilemock.timeutil import parse_iso
 
 # CI runs the property tests derandomized so a red build is reproducible; locally they

@@ -11,10 +11,10 @@ import pytest
 
 from profilemock.clock import Clock
 from profilemock.faults import FaultRuleError, FaultSet, parse_spec
-from profilemock.fixtures.errors import FixtureError
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.journal import Journal
+from profilemock.problems import FixtureError
 from tests.conftest import NOW, basic
 from tests.test_cli import run_cli
 

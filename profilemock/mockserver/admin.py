@@ -12,9 +12,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from profilemock.api import COLLECTIONS, Collection
 from profilemock.faults import FaultRuleError, parse_spec
-from profilemock.fixtures.model import COLLECTIONS, Collection
-from profilemock.fixtures.store import LiveSpace
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.mutations import (
     ChangeError,
@@ -25,6 +24,7 @@ from profilemock.mockserver.mutations import (
 from profilemock.mockserver.ratelimit import Limit
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerState
+from profilemock.store.overlay import LiveSpace
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
 
 ADMIN_TOKEN_HEADER = "Profilemock-Admin-Token"

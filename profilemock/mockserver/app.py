@@ -20,15 +20,16 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from profilemock import schemas
+from profilemock.api import envelope
 from profilemock.clock import Clock
 from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS
-from profilemock.fixtures.store import Store
-from profilemock.mockserver import breaks, lookup, resources, routing
+from profilemock.mockserver import inject, lookup, resources, routing
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
-from profilemock.mockserver.errors import ApiError, envelope
+from profilemock.mockserver.errors import ApiError, rate_limited
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerSettings, ServerState
+from profilemock.store.space import Store
 
 log = logging.getLogger("profilemock")
 REQUEST_ID = "Request-Id"
@@ -77,7 +78,7 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
             except Exception as exc:
                 response = _error_response(request, state, exc)
             if exchange.fault is not None:
-                response.headers.setdefault(breaks.FAULT_HEADER, exchange.fault)
+                response.headers.setdefault(inject.FAULT_HEADER, exchange.fault)
         response = _finished(
             request, state, response, exchange.request_id, checked=exchange.fault is None
         )
@@ -226,10 +227,6 @@ AUTH_SCHEMES = {"basic": "basic", "bearer": "bearer", "none": "none"}
 """The schemes the journal names (one string each, shared by every entry); else "other"."""
 
 
-def rate_limited() -> ApiError:
-    return ApiError(429, "rate_limit_error", breaks.RATE_LIMITED)
-
-
 async def api(request: web.Request, state: ServerState, exchange: Exchange) -> web.Response:
     """Every Profile API route."""
     route = routing.match(request.method, request.raw_path)
@@ -238,16 +235,16 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
     )
     if rule is not None:
         exchange.fault = rule.id
-        await breaks.delay(rule)
+        await inject.delay(rule)
         if rule.fault in CONNECTION_FAULTS:
-            await breaks.break_connection(rule, request, state)
+            await inject.break_connection(rule, request, state)
         if rule.status is not None:
-            return breaks.respond(rule)
+            return inject.respond(rule)
     response = answer(request, state, route, exchange.arrived)
     if rule is not None:
         response.headers.update(rule.headers)
         if rule.fault in BODY_FAULTS:
-            return await breaks.break_body(rule, request, response)
+            return await inject.break_body(rule, request, response)
     return response
 
 

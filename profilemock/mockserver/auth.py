@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 
-from profilemock.fixtures.store import LiveSpace, LiveStore
 from profilemock.mockserver.errors import unauthenticated
+from profilemock.store.overlay import LiveSpace, LiveStore
 
 BASIC_HOWTO = (
     "send HTTP Basic auth with the access token as username and an empty password (curl -u TOKEN:)"

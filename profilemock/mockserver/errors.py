@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-NOT_FOUND = "Profile was not found."
-UNAUTHENTICATED = "Failure to properly authenticate yourself in the request."
+from profilemock.api import NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED, envelope
+
 HINT_HEADER = "Profilemock-Hint"
 
 
@@ -52,23 +52,21 @@ def header_safe(text: str) -> str:
     return "".join(ch if " " <= ch <= "~" else f"\\x{ord(ch):02x}" for ch in escaped)
 
 
-def envelope(code: str, message: str) -> dict[str, Any]:
-    """``{"error": {"code": …, "message": …}}``."""
-    return {"error": {"code": code, "message": message}}
-
-
 def not_found(hint: str | None = None) -> ApiError:
-    return ApiError(404, "not_found", NOT_FOUND, hint=hint)
+    return ApiError(404, *NOT_FOUND, hint=hint)
 
 
 def unauthenticated(hint: str) -> ApiError:
     return ApiError(
         401,
-        "authentication_error",
-        UNAUTHENTICATED,
+        *UNAUTHENTICATED,
         hint=hint,
         headers={"WWW-Authenticate": "Basic"},
     )
+
+
+def rate_limited() -> ApiError:
+    return ApiError(429, *RATE_LIMITED)
 
 
 def invalid_request(message: str) -> ApiError:

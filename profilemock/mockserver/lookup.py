@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from profilemock.fixtures.model import COLLECTIONS, OTHER, Collection, Profile
-from profilemock.fixtures.store import LiveSpace
+from profilemock.api import COLLECTIONS, OTHER, Collection
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
 from profilemock.mockserver.routing import ID_TYPE_CHARS, NAME_CHARS, Route
+from profilemock.store.model import Profile
+from profilemock.store.overlay import LiveSpace
 
 NAMES = re.compile(f"{NAME_CHARS}*")
 ID_TYPES = re.compile(f"{ID_TYPE_CHARS}*")

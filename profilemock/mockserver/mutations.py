@@ -10,14 +10,15 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from profilemock.fixtures import ids as idgen
+from profilemock.api import OTHER, Collection
 from profilemock.fixtures.build import build
-from profilemock.fixtures.errors import FixtureError, json_pointer
-from profilemock.fixtures.model import OTHER, Collection, Event, Profile
 from profilemock.fixtures.source import from_data
-from profilemock.fixtures.store import LiveSpace
 from profilemock.fixtures.validate import schema_problems
 from profilemock.mockserver.lookup import resolve
+from profilemock.problems import FixtureError, json_pointer
+from profilemock.store import ids as idgen
+from profilemock.store.model import Event, Profile
+from profilemock.store.overlay import LiveSpace
 from profilemock.timeutil import format_ns
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from multidict import MultiMapping
 from yarl import URL
 
+from profilemock.api import BOOLEAN_WORDS, ENDPOINTS, TRAIT_CLASSES, Endpoint
 from profilemock.memo import Memo
-from profilemock.mockserver.endpoints import BOOLEAN_WORDS, ENDPOINTS, TRAIT_CLASSES, Endpoint
 from profilemock.mockserver.errors import invalid_request
 from profilemock.timeutil import ISO_HINT, TimestampError, format_ns, parse_iso
 

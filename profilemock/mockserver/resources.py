@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TypeVar
 
-from profilemock.fixtures.model import OTHER, Collection, Event, Profile
-from profilemock.fixtures.store import LiveSpace
+from profilemock.api import ENDPOINTS, EVENTS_WINDOW_DAYS, OTHER, Collection
 from profilemock.jsonbytes import encode, json_list, json_object, member, page_body
 from profilemock.mockserver import cursors
-from profilemock.mockserver.endpoints import ENDPOINTS, EVENTS_WINDOW_DAYS
 from profilemock.mockserver.params import Query
+from profilemock.store.model import Event, Profile
+from profilemock.store.overlay import LiveSpace
 from profilemock.timeutil import DAY_NS, format_ns
 
 Body = bytes

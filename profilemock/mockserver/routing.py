@@ -11,8 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
-from profilemock.fixtures.model import COLLECTIONS
-from profilemock.mockserver.endpoints import RESOURCES
+from profilemock.api import COLLECTIONS, RESOURCES
 from profilemock.mockserver.errors import ApiError
 
 ALLOWED_METHODS = ("GET", "HEAD")

@@ -10,10 +10,11 @@ from typing import Any, Literal
 
 from profilemock.clock import Clock
 from profilemock.faults import FaultSet
-from profilemock.fixtures.store import LiveStore, Store
 from profilemock.mockserver.journal import DEFAULT_SIZE, Journal
 from profilemock.mockserver.params import Queries
 from profilemock.mockserver.ratelimit import Limit, RateLimiter
+from profilemock.store.overlay import LiveStore
+from profilemock.store.space import Store
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from profilemock.fixtures.errors import json_pointer
+from profilemock.problems import json_pointer
 from profilemock.schemas._explain import explain
 from profilemock.schemas._registry import BASE_URI, fast_validator, is_rfc3339, registry
 

@@ -7,7 +7,7 @@ import copy
 import re
 from typing import Any
 
-from profilemock.mockserver.endpoints import BOOLEAN_WORDS, ENDPOINTS, RESOURCES, TRAIT_CLASSES
+from profilemock.api import BOOLEAN_WORDS, ENDPOINTS, RESOURCES, TRAIT_CLASSES
 from profilemock.schemas._registry import load_schema
 from profilemock.schemas._validation import ENDPOINT_SCHEMAS
 

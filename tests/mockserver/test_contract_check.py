@@ -7,9 +7,9 @@ import os
 import pytest
 from aiohttp.test_utils import TestClient
 
-from profilemock.fixtures.store import Store
 from profilemock.mockserver import resources
 from profilemock.mockserver.app import STATE, create_app
+from profilemock.store.space import Store
 from tests.conftest import DEMO_TOKEN, ClientFactory, basic, profile_path
 
 

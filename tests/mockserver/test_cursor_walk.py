@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
+from profilemock.api import ENDPOINTS
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_data
 from profilemock.mockserver.app import create_app
-from profilemock.mockserver.endpoints import ENDPOINTS
 from tests.conftest import NOW, basic
 
 AUTH = basic("tok")

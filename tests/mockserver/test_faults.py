@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
+from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
-from profilemock.mockserver.thread import ServerThread
 from tests.conftest import DEMO_TOKEN, NOW, ClientFactory, basic, profile_path
 
 AUTH = basic(DEMO_TOKEN)

@@ -11,8 +11,7 @@ import requests
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import create_app
-from profilemock.mockserver.runner import new_event_loop, run
-from profilemock.mockserver.thread import ServerThread
+from profilemock.mockserver.serving import ServerThread, new_event_loop, run
 from tests.conftest import DEMO_TOKEN, NOW, profile_path
 
 

@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate as validate_openapi
 
 from profilemock import build_openapi
+from profilemock.api import ENDPOINTS
 from profilemock.cli import main
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
-from profilemock.mockserver.endpoints import ENDPOINTS
+from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
-from profilemock.mockserver.thread import ServerThread
 from tests.conftest import DEMO_TOKEN, NOW, basic
 
 DOCUMENT = build_openapi()

@@ -9,42 +9,17 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from http import HTTPStatus
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from aiohttp import web
 
+from profilemock.api import default_body
 from profilemock.faults import FaultRule
-from profilemock.mockserver.errors import UNAUTHENTICATED, envelope
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerState
 from profilemock.timeutil import NS_PER_SECOND
 
 FAULT_HEADER = "Profilemock-Fault"
-RATE_LIMITED = "Too many requests hit the API too quickly."
-SERVER_ERROR = "Something went wrong on Segment's side."
-_DEFAULT_BODIES = {
-    400: (
-        "invalid_request_error",
-        "Invalid request errors arise when your request has invalid parameters.",
-    ),
-    401: ("authentication_error", UNAUTHENTICATED),
-    404: ("not_found", "Profile was not found."),
-    429: ("rate_limit_error", RATE_LIMITED),
-}
-
-
-def default_body(status: int) -> dict[str, Any]:
-    """The API's own error body for ``status`` (5xx: ``internal_error``)."""
-    if status in _DEFAULT_BODIES:
-        return envelope(*_DEFAULT_BODIES[status])
-    if status >= 500:
-        return envelope("internal_error", SERVER_ERROR)
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Error"
-    return envelope("invalid_request_error", phrase)
 
 
 def respond(rule: FaultRule) -> web.Response:

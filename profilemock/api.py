@@ -1,0 +1,94 @@
+"""The facts the real API fixes, each defined once: the bottom layer of the package.
+
+The endpoint table (limits, query parameters, whether a cursor echoes ``limit``), the
+collections, the 14-day events window, the boolean words the service accepts, and every
+fixed error body. The parameter parser, the cursor code, the OpenAPI document and the docs
+all read these; nothing else hard-codes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Literal
+
+Collection = Literal["users", "accounts"]
+COLLECTIONS: tuple[Collection, ...] = ("users", "accounts")
+OTHER: dict[Collection, Collection] = {"users": "accounts", "accounts": "users"}
+"""The collection a profile's links point into."""
+
+# Go's strconv.ParseBool spellings: what the real (Go) service accepts for booleans.
+BOOLEAN_WORDS = {
+    "1": True, "t": True, "T": True, "true": True, "TRUE": True, "True": True,
+    "0": False, "f": False, "F": False, "false": False, "FALSE": False, "False": False,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """What one route accepts and how it pages."""
+
+    name: str
+    default_limit: int
+    page_max: int
+    """The largest page served; larger accepted limits are clamped to it."""
+    limit_max: int
+    """The largest ``limit`` accepted without a 400."""
+    params: tuple[str, ...]
+    cursor_has_limit: bool = False
+    """Whether ``cursor`` echoes ``limit`` (traits does, as real captures show)."""
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    e.name: e
+    for e in (
+        Endpoint(
+            "traits", 10, 200, 200,
+            ("class", "include", "limit", "verbose", "next"), cursor_has_limit=True,
+        ),
+        Endpoint("external_ids", 25, 25, 100, ("include", "limit", "verbose", "next")),
+        Endpoint(
+            "events", 10, 100, 100,
+            ("start", "end", "include", "exclude", "limit", "sort", "next"),
+        ),
+        Endpoint("links", 20, 20, 100, ("limit", "next")),
+        Endpoint("profiles", 10, 100, 100, ("limit", "next")),
+    )
+}  # fmt: skip
+
+RESOURCES = ("traits", "external_ids", "events", "metadata", "links")
+TRAIT_CLASSES = ("audience", "computed_trait")
+EVENTS_WINDOW_DAYS = 14
+"""Events older than this (relative to the server's clock) are never returned."""
+
+# The fixed error bodies: (code, message) as the real API sends them.
+NOT_FOUND = ("not_found", "Profile was not found.")
+UNAUTHENTICATED = (
+    "authentication_error",
+    "Failure to properly authenticate yourself in the request.",
+)
+RATE_LIMITED = ("rate_limit_error", "Too many requests hit the API too quickly.")
+SERVER_ERROR = ("internal_error", "Something went wrong on Segment's side.")
+INVALID_REQUEST = (
+    "invalid_request_error",
+    "Invalid request errors arise when your request has invalid parameters.",
+)
+_BODIES = {400: INVALID_REQUEST, 401: UNAUTHENTICATED, 404: NOT_FOUND, 429: RATE_LIMITED}
+
+
+def envelope(code: str, message: str) -> dict[str, Any]:
+    """``{"error": {"code": …, "message": …}}``: the one shape of every error body."""
+    return {"error": {"code": code, "message": message}}
+
+
+def default_body(status: int) -> dict[str, Any]:
+    """The API's own error body for ``status`` (any 5xx: ``internal_error``)."""
+    if status in _BODIES:
+        return envelope(*_BODIES[status])
+    if status >= 500:
+        return envelope(*SERVER_ERROR)
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return envelope("invalid_request_error", phrase)
