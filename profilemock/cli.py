@@ -1,4 +1,5 @@
-"""``profilemock serve | check | validate | generate``: a thin layer over the library.
+"""The ``profilemock`` commands (serve, check, validate, openapi, generate, proxy): a thin
+layer over the library.
 
 Exit codes: 0 success, 1 fixtures with problems (``check``), 2 unusable input or a server
 that cannot start. Errors are one line each on stderr, never a traceback.
@@ -12,6 +13,7 @@ import errno
 import gc
 import json
 import logging
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -20,6 +22,14 @@ from typing import TextIO
 from urllib.parse import quote
 
 from profilemock.clock import Clock
+from profilemock.contract.proxy import (
+    DEFAULT_TIMEOUT,
+    REGIONS,
+    ProxySettings,
+    UpstreamError,
+    create_proxy_app,
+    upstream_url,
+)
 from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.generator import dump_yaml, generate
 from profilemock.fixtures.loader import (
@@ -171,7 +181,76 @@ def parser() -> argparse.ArgumentParser:
         choices=("yaml", "json"),
         help="default: json for a .json output, else yaml (large sets load faster as JSON)",
     )
+    _proxy_parser(commands)
     return top
+
+
+def _upstream(text: str) -> str:
+    try:
+        return upstream_url(text)
+    except UpstreamError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"`{text}` is not seconds from 0 to 3600 (such as 30)")
+    return value
+
+
+def _add_upstream(command: argparse.ArgumentParser) -> None:
+    where = command.add_mutually_exclusive_group(required=True)
+    where.add_argument("--upstream", type=_upstream, metavar="URL", help="the API's base URL")
+    where.add_argument(
+        "--region",
+        choices=sorted(REGIONS),
+        help=f"the real API: us ({REGIONS['us']}) or eu ({REGIONS['eu']})",
+    )
+
+
+def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    proxy = commands.add_parser(
+        "proxy", help="forward to the real API and check every answer against the schemas"
+    )
+    _add_upstream(proxy)
+    proxy.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
+    )
+    proxy.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}; 0 = any free port)",
+    )
+    proxy.add_argument(
+        "--strict", action="store_true", help="also report fields the contract does not name"
+    )
+    proxy.add_argument(
+        "--fail-on-violation",
+        action="store_true",
+        help="answer a contract-breaking response with a 502 naming the first violation",
+    )
+    proxy.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"seconds the upstream has to answer, else 504 (default {DEFAULT_TIMEOUT:g})",
+    )
+    proxy.add_argument("--quiet", action="store_true", help="do not log each request")
+    proxy.add_argument(
+        "--journal-size",
+        type=_positive,
+        default=10_000,
+        metavar="N",
+        help="requests kept in the journal (default 10000)",
+    )
+    proxy.add_argument("--admin-token", metavar="TOKEN", help="require this token on /__admin/")
+    proxy.add_argument("--no-admin", action="store_true", help="turn the admin API off")
 
 
 def _rate_limit(text: str) -> Limit | str | None:
@@ -215,6 +294,8 @@ def main(
             return _validate(args, out)
         if args.command == "openapi":
             return _openapi(args, out)
+        if args.command == "proxy":
+            return _proxy(args, out, err)
         return _serve(args, out, err)
     except CliError as exc:
         for line in str(exc).splitlines():
@@ -313,25 +394,8 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
     # The store lives as long as the process: keep the collector from rescanning it.
     gc.freeze()
-    try:
-        sock = bind(args.host, args.port)
-    except OSError as exc:
-        reason = (
-            "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
-        )
-        raise CliError(
-            f"cannot listen on {args.host}:{args.port}: {reason}"
-            " (choose another --port, or --port 0 for any free port)"
-        ) from None
-
-    access_log = None
-    if not args.quiet:
-        access_log = logging.getLogger("profilemock.access")
-        handler = logging.StreamHandler(err)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        access_log.addHandler(handler)
-        access_log.setLevel(logging.INFO)
-        access_log.propagate = False
+    sock = _listen(args.host, args.port)
+    access_log = None if args.quiet else _stderr_log("profilemock.access", err)
 
     try:
         faults = [parse_spec(spec) for spec in args.fault]
@@ -357,6 +421,66 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         run(serve_until_stopped(app, sock, ready, access_log=access_log))
     print("profilemock stopped", file=out, flush=True)
     return 0
+
+
+def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    settings = ProxySettings(
+        upstream=args.upstream or REGIONS[args.region],
+        strict=args.strict,
+        fail_on_violation=args.fail_on_violation,
+        timeout=args.timeout,
+        journal_size=args.journal_size,
+        admin=not args.no_admin,
+        admin_token=args.admin_token,
+    )
+    sock = _listen(args.host, args.port)
+    access_log = None if args.quiet else _stderr_log("profilemock.access", err)
+    app = create_proxy_app(settings, violation_log=_stderr_log("profilemock.proxy", err))
+
+    def ready(url: str) -> None:
+        checks = "strict" if settings.strict else "lenient"
+        failing = ", violations answer 502" if settings.fail_on_violation else ""
+        lines = [
+            f"profilemock proxy at {url} forwards /v1/ to {settings.upstream}",
+            f"  every answer checked against the schemas ({checks}{failing});"
+            f" timeout {settings.timeout:g} s",
+        ]
+        if settings.admin:
+            lines.append(f"journal with violations: {url}/__admin/requests")
+        lines.append("Ctrl-C stops it.")
+        print("\n".join(lines), file=out, flush=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(serve_until_stopped(app, sock, ready, access_log=access_log))
+    print("profilemock proxy stopped", file=out, flush=True)
+    return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or a CliError saying why not."""
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        reason = (
+            "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        )
+        raise CliError(
+            f"cannot listen on {host}:{port}: {reason}"
+            " (choose another --port, or --port 0 for any free port)"
+        ) from None
+
+
+def _stderr_log(name: str, err: TextIO) -> logging.Logger:
+    """The logger ``name``, writing bare lines to ``err`` (once, however often asked)."""
+    logger = logging.getLogger(name)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
 
 
 def _banner(url: str, store: Store, settings: ServerSettings) -> str:

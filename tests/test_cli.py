@@ -33,13 +33,13 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 class Served:
     """A `profilemock serve` child process whose output we read with a deadline."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, command: str = "serve", env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "profilemock", "serve", *args],
+            [sys.executable, "-m", "profilemock", command, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         self.seen = ""
         self.pending = ""
@@ -76,8 +76,8 @@ class Served:
 def serve() -> Iterator[Callable[..., Served]]:
     started: list[Served] = []
 
-    def start(*args: str) -> Served:
-        served = Served(*args)
+    def start(*args: str, command: str = "serve", env: dict[str, str] | None = None) -> Served:
+        served = Served(*args, command=command, env=env)
         started.append(served)
         return served
 

@@ -39,7 +39,7 @@ STATE = web.AppKey("profilemock_state", ServerState)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _request_ids() -> Callable[[], str]:
+def request_ids() -> Callable[[], str]:
     """Request ids shaped like version-4 UUIDs: a random part drawn once per server and a
     counter — unique, and cheap on every request (uuid4() makes a system call)."""
     h = f"{random.getrandbits(80):020x}"
@@ -297,7 +297,7 @@ def create_app(
     app = web.Application()
     app[STATE] = ServerState.create(store, clock or Clock(), settings)
     app[STATE].check_contract = check_contract
-    app[STATE].next_request_id = _request_ids()
+    app[STATE].next_request_id = request_ids()
     app.on_shutdown.append(_release_hangs)
     if settings.admin:
         app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(app[STATE], admin_pipeline))

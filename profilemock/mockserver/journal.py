@@ -13,6 +13,7 @@ from typing import Any
 from yarl import URL
 
 from profilemock.mockserver.routing import match_path
+from profilemock.schemas import Violation
 from profilemock.timeutil import format_ns
 
 DEFAULT_SIZE = 10_000
@@ -44,6 +45,8 @@ class JournalEntry:
     fault: str | None
     duration_ms: float
     request_id: str | None
+    violations: tuple[Violation, ...] = ()
+    """Where the answer broke the contract (the validating proxy checks upstream answers)."""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -77,13 +80,17 @@ class Journal:
         fault: str | None,
         duration_ms: float,
         request_id: str | None,
+        violations: tuple[Violation, ...] = (),
     ) -> None:
         """Keep one request: ``raw_path`` as sent, query included (route and query are
         worked out from it when the entry is read)."""
         self._seq += 1
         self._entries.append(
-            (self._seq, time, method, raw_path, auth, status, fault, duration_ms, request_id)
-        )
+            (
+                self._seq, time, method, raw_path, auth, status, fault, duration_ms, request_id,
+                violations,
+            )
+        )  # fmt: skip
 
     def clear(self) -> None:
         self._entries.clear()
@@ -101,7 +108,7 @@ class Journal:
 
 
 def _entry(kept: tuple[Any, ...]) -> JournalEntry:
-    seq, time, method, raw_path, auth, status, fault, duration_ms, request_id = kept
+    seq, time, method, raw_path, auth, status, fault, duration_ms, request_id, violations = kept
     route = match_path(raw_path)
     return JournalEntry(
         seq=seq,
@@ -119,4 +126,5 @@ def _entry(kept: tuple[Any, ...]) -> JournalEntry:
         fault=fault,
         duration_ms=duration_ms,
         request_id=request_id,
+        violations=violations,
     )

@@ -1,0 +1,314 @@
+"""The validating proxy: forwards the Profile API to an upstream and checks every answer.
+
+Requests under ``/v1/`` go to the upstream as sent — method, raw path (``%2B`` stays
+``%2B``), query, ``Authorization`` and the other end-to-end headers — through one pooled
+client session. The upstream's status, body and headers come back unchanged (hop-by-hop
+headers aside), each answer checked against the response schemas for its route and status.
+A broken contract adds ``Profilemock-Violations: N``, one log line per violation, and the
+violations in the journal (``GET /__admin/requests``); with ``fail_on_violation`` the
+answer becomes a 502 in the API's envelope. An unreachable upstream is a 502, a slow one a
+504, never a traceback. The token is forwarded and nothing else: never logged or kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from profilemock import schemas
+from profilemock.api import envelope
+from profilemock.clock import Clock
+from profilemock.mockserver.admin import admin_app
+from profilemock.mockserver.app import (
+    ADMIN_PREFIX,
+    AUTH_SCHEMES,
+    REQUEST_ID,
+    STATE,
+    admin_pipeline,
+    request_ids,
+)
+from profilemock.mockserver.journal import DEFAULT_SIZE
+from profilemock.mockserver.render import json_response
+from profilemock.mockserver.state import ServerSettings, ServerState
+from profilemock.schemas import Violation
+from profilemock.store.space import Store
+
+REGIONS = {"us": "https://profiles.segment.com", "eu": "https://profiles.euw1.segment.com"}
+"""The real API's hosts by region."""
+VIOLATIONS_HEADER = "Profilemock-Violations"
+DEFAULT_TIMEOUT = 30.0
+API_PREFIX = "/v1/"
+HOP_BY_HOP = frozenset(
+    h.lower()
+    for h in (
+        "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE",
+        "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Content-Length",
+    )
+)  # fmt: skip
+"""Headers of one connection, not of the message: never forwarded either way."""
+# The client session undoes content codings, so the body we pass on is the decoded one.
+_NOT_BACK = HOP_BY_HOP | {"content-encoding"}
+_NOT_UP = HOP_BY_HOP | {"accept-encoding"}
+log = logging.getLogger("profilemock.proxy")
+
+
+class UpstreamError(ValueError):
+    """An upstream URL the proxy cannot use."""
+
+
+def upstream_url(text: str) -> str:
+    """``text`` as an upstream base URL (``http(s)://host[:port][/prefix]``), or
+    ``UpstreamError`` saying what is wrong with it."""
+    try:
+        url = URL(text)
+    except (ValueError, TypeError) as exc:
+        raise UpstreamError(f"`{text}` is not a URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise UpstreamError(
+            f"`{text}` is not an http(s) URL with a host, such as https://profiles.segment.com"
+        )
+    if url.user is not None or url.password is not None:
+        raise UpstreamError(
+            "the upstream URL must not hold credentials; the token goes in each request's"
+            " Authorization header (or PROFILE_API_TOKEN for `record`)"
+        )
+    if url.query_string or url.fragment:
+        raise UpstreamError(f"`{text}`: give the base URL only, without a query or fragment")
+    return str(url).rstrip("/")
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """How a proxy forwards and checks."""
+
+    upstream: str
+    """Base URL of the real API (checked by ``upstream_url``)."""
+    strict: bool = False
+    """Also report fields the contract does not name, and timestamps that are not RFC 3339."""
+    fail_on_violation: bool = False
+    """Answer a contract-breaking response with a 502 naming the first violation."""
+    timeout: float = DEFAULT_TIMEOUT
+    """Seconds the upstream has to answer completely; then the client gets a 504."""
+    journal_size: int = DEFAULT_SIZE
+    admin: bool = True
+    admin_token: str | None = None
+
+
+PROXY = web.AppKey("profilemock_proxy", ProxySettings)
+SESSION = web.AppKey("profilemock_proxy_session", aiohttp.ClientSession)
+
+
+def check_answer(
+    raw_path: str, status: int, content_type: str, body: bytes, *, strict: bool = False
+) -> list[Violation]:
+    """Where an answer to ``raw_path`` breaks the contract: its schema for the route and
+    status, and JSON at all (a body that is not JSON, or not labelled as JSON, breaks it).
+
+    Answers to paths that are no route of the API are checked only when they are errors
+    (their envelope); informational, redirect and 204 answers are not checked."""
+    if status < 200 or 300 <= status < 400 or status == 204:
+        return []
+    try:
+        schemas.endpoint_for_url(raw_path)
+        known = True
+    except schemas.UnknownEndpoint:
+        known = False
+    if not known and status < 400:
+        return []
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        shown = body[:60].decode("utf-8", "replace")
+        return [
+            Violation(
+                "",
+                "json",
+                f"the body is not JSON (Content-Type `{content_type or 'none'}`): {shown!r}",
+            )
+        ]
+    found = []
+    if content_type != "application/json":
+        found.append(
+            Violation(
+                "", "content-type", f"Content-Type is `{content_type}`, not `application/json`"
+            )
+        )
+    if known:
+        found += schemas.validate_response(raw_path, status, data, strict=strict)
+    else:
+        found += schemas.validate(data, "error", strict=strict)
+    return found
+
+
+def create_proxy_app(
+    settings: ProxySettings, *, violation_log: logging.Logger = log
+) -> web.Application:
+    """A validating proxy to ``settings.upstream``, with the fake's journal and admin API."""
+    state = ServerState.create(
+        Store(spaces={}),
+        Clock(),
+        ServerSettings(
+            journal_size=settings.journal_size,
+            admin=settings.admin,
+            admin_token=settings.admin_token,
+        ),
+    )
+    state.next_request_id = request_ids()
+    app = web.Application()
+    app[STATE] = state
+    app[PROXY] = settings
+
+    async def session(app: web.Application) -> AsyncIterator[None]:
+        timeout = aiohttp.ClientTimeout(total=settings.timeout)
+        async with aiohttp.ClientSession(
+            timeout=timeout, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar()
+        ) as client:
+            app[SESSION] = client
+            yield
+
+    app.cleanup_ctx.append(session)
+    if settings.admin:
+        app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(state, admin_pipeline))
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await forward(request, violation_log)
+
+    app.router.add_route("*", r"/{path:[\s\S]*}", handle)
+    return app
+
+
+async def forward(request: web.Request, violation_log: logging.Logger) -> web.StreamResponse:
+    """One request through the proxy, journaled with its violations."""
+    state = request.app[STATE]
+    settings = request.app[PROXY]
+    arrived, started = state.clock.now_ns(), time.perf_counter()
+    own_id = state.next_request_id()
+    response: web.StreamResponse | None = None
+    violations: list[Violation] = []
+    request_id = own_id
+    try:
+        if not request.raw_path.startswith(API_PREFIX):
+            response = _failure(
+                404,
+                "not_found",
+                f"the proxy forwards the Profile API (paths under {API_PREFIX}) and serves its"
+                f" admin API under {ADMIN_PREFIX}; `{request.path}` is neither",
+                own_id,
+            )
+            return response
+        try:
+            status, reason, headers, body = await _send(request, settings, request.app[SESSION])
+        except asyncio.TimeoutError:
+            response = _failure(
+                504,
+                "gateway_timeout",
+                f"the upstream {settings.upstream} did not answer within {settings.timeout:g} s",
+                own_id,
+            )
+            return response
+        except (aiohttp.ClientError, OSError) as exc:
+            response = _failure(
+                502,
+                "bad_gateway",
+                f"the upstream {settings.upstream} could not be reached: {_reason(exc)}",
+                own_id,
+            )
+            return response
+        request_id = headers.get(REQUEST_ID, own_id)
+        if request.method != "HEAD":
+            content_type = headers.get("Content-Type", "").partition(";")[0].strip().lower()
+            violations = check_answer(
+                request.raw_path, status, content_type, body, strict=settings.strict
+            )
+        for violation in violations:
+            violation_log.warning(
+                "contract violation: %s %s -> %d %s: %s [%s]",
+                request.method,
+                request.raw_path.partition("?")[0],
+                status,
+                violation.pointer or "/",
+                violation.message,
+                violation.rule,
+            )
+        if violations and settings.fail_on_violation:
+            first = violations[0]
+            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+            response = _failure(
+                502,
+                "contract_violation",
+                f"the upstream's {status} answer breaks the contract at"
+                f" {first.pointer or '/'}: {first.message} [{first.rule}]{more}",
+                request_id,
+            )
+        else:
+            response = web.Response(status=status, reason=reason, body=body, headers=headers)
+            response.headers.setdefault(REQUEST_ID, own_id)
+        if violations:
+            response.headers[VIOLATIONS_HEADER] = str(len(violations))
+        return response
+    finally:
+        authorization = request.headers.get("Authorization")
+        scheme = authorization.partition(" ")[0].lower() if authorization else "none"
+        state.journal.record(
+            arrived,
+            request.method,
+            request.raw_path,
+            AUTH_SCHEMES.get(scheme, "other"),
+            None if response is None else response.status,
+            None,
+            (time.perf_counter() - started) * 1000,
+            request_id,
+            tuple(violations),
+        )
+
+
+async def _send(
+    request: web.Request, settings: ProxySettings, client: aiohttp.ClientSession
+) -> tuple[int, str, CIMultiDict[str], bytes]:
+    """The upstream's answer to ``request``: status, reason, headers to pass on, body."""
+    url = URL(settings.upstream + request.raw_path, encoded=True)
+    connection_only = _connection_headers(request.headers.get("Connection", ""))
+    headers = {
+        k: v
+        for k, v in request.headers.items()
+        if k.lower() not in _NOT_UP and k.lower() not in connection_only
+    }
+    data = await request.read() if request.body_exists else None
+    async with client.request(
+        request.method, url, headers=headers, data=data, allow_redirects=False
+    ) as answer:
+        body = await answer.read()
+        connection_only = _connection_headers(answer.headers.get("Connection", ""))
+        back: CIMultiDict[str] = CIMultiDict(
+            (k, v)
+            for k, v in answer.headers.items()
+            if k.lower() not in _NOT_BACK and k.lower() not in connection_only
+        )
+        return answer.status, answer.reason or "", back, body
+
+
+def _connection_headers(value: str) -> set[str]:
+    """Headers the ``Connection`` header names: hop-by-hop for this connection only."""
+    return {name.strip().lower() for name in value.split(",") if name.strip()}
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words (the URL, never a header)."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return exc.os_error.strerror or str(exc.os_error)
+    return str(exc) or type(exc).__name__
+
+
+def _failure(status: int, code: str, message: str, request_id: str) -> web.Response:
+    response = json_response(envelope(code, message), status)
+    response.headers[REQUEST_ID] = request_id
+    return response

@@ -1,0 +1,131 @@
+"""The "real API" of the contract tests: the fake itself, and an upstream that drifts.
+
+Nothing here reaches the internet; every server listens on 127.0.0.1, port 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from profilemock.clock import Clock
+from profilemock.contract.proxy import ProxySettings, create_proxy_app
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.app import create_app
+from profilemock.mockserver.serving import ServerThread
+
+CURSOR = {"url": "", "has_more": False, "next": ""}
+GOOD_TRAITS = {"traits": {"plan": "pro"}, "cursor": {**CURSOR, "limit": 10}}
+DRIFT_PATH = "/v1/spaces/sp/collections/users/profiles/user_id:{case}/{resource}"
+
+
+def drift_url(case: str, resource: str = "traits") -> str:
+    return DRIFT_PATH.format(case=case, resource=resource)
+
+
+# What the drifting upstream answers for user_id:<case>: status, content type, body.
+DRIFTS: dict[str, tuple[int, str, Any]] = {
+    "good": (200, "application/json", GOOD_TRAITS),
+    "extra-field": (200, "application/json", {**GOOD_TRAITS, "debug": {"shard": 7}}),
+    "missing-field": (200, "application/json", {"cursor": {**CURSOR, "limit": 10}}),
+    "wrong-type": (
+        200,
+        "application/json",
+        {"traits": {"plan": "pro"}, "cursor": {**CURSOR, "has_more": "no", "limit": 10}},
+    ),
+    "null-list": (200, "application/json", {"data": None, "cursor": CURSOR}),
+    "non-json": (200, "text/html", "<html><body>Service Unavailable</body></html>"),
+    "json-as-text": (200, "text/plain", GOOD_TRAITS),
+    "bad-error": (404, "application/json", {"message": "no such profile"}),
+}
+
+
+@dataclass
+class Upstream:
+    """A drifting Profile API: answers by the identifier's value (see ``DRIFTS``); ``slow``
+    never answers until the server stops; every request it saw is kept."""
+
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    released: asyncio.Event | None = None
+
+    def app(self) -> web.Application:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            self.seen.append(
+                {
+                    "method": request.method,
+                    "raw_path": request.raw_path,
+                    "headers": dict(request.headers),
+                }
+            )
+            case = request.raw_path.split("user_id:")[-1].split("/")[0]
+            if case == "slow":
+                self.released = self.released or asyncio.Event()
+                await self.released.wait()
+            status, content_type, body = DRIFTS.get(case, DRIFTS["good"])
+            text = body if isinstance(body, str) else json.dumps(body)
+            return web.Response(
+                text=text,
+                status=status,
+                content_type=content_type,
+                headers={
+                    "Request-Id": "upstream-0001",
+                    "X-Upstream": "kept",
+                    "Keep-Alive": "timeout=5",
+                },
+            )
+
+        async def release(app: web.Application) -> None:
+            if self.released is not None:
+                self.released.set()
+
+        app = web.Application()
+        app.on_shutdown.append(release)
+        app.router.add_route("*", r"/{path:[\s\S]*}", handle)
+        return app
+
+
+@pytest.fixture
+def upstream() -> Iterator[tuple[Upstream, str]]:
+    drifting = Upstream()
+    server = ServerThread(drifting.app()).start()
+    yield drifting, server.url
+    server.stop()  # its shutdown releases a request held by ``slow``
+
+
+@pytest.fixture
+def start_proxy() -> Iterator[Callable[..., ServerThread]]:
+    """Start validating proxies (in threads); stopped at the end of the test."""
+    started: list[ServerThread] = []
+
+    def start(upstream_url: str, **settings: Any) -> ServerThread:
+        server = ServerThread(create_proxy_app(ProxySettings(upstream_url, **settings))).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+def demo_fake() -> Iterator[ServerThread]:
+    """The fake serving the demo data: an upstream that keeps the contract."""
+    clock = Clock()
+    server = ServerThread(create_app(load_fixtures([demo_fixture_path()], clock), clock)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dead_upstream() -> Iterator[str]:
+    """A port that is bound but never listens: connections to it are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -1,0 +1,291 @@
+"""The validating proxy: forwards exactly, reports each drift exactly, never leaks a token."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable
+
+import pytest
+import requests
+
+from profilemock.contract.proxy import UpstreamError, check_answer, upstream_url
+from profilemock.mockserver.serving import ServerThread
+from tests.contract.conftest import Upstream, drift_url
+from tests.test_cli import Served
+
+Start = Callable[..., ServerThread]
+TOKEN = "sekret-token-4711"
+
+
+def get(url: str, token: str = TOKEN, **kwargs: object) -> requests.Response:
+    return requests.get(url, auth=(token, ""), timeout=10, **kwargs)  # type: ignore[arg-type]
+
+
+def journal(proxy: ServerThread) -> list[dict[str, object]]:
+    body = requests.get(f"{proxy.url}/__admin/requests", timeout=10).json()
+    entries: list[dict[str, object]] = body["requests"]
+    return entries
+
+
+def test_forwards_method_raw_path_query_and_authorization_unchanged(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    drifting, url = upstream
+    proxy = start_proxy(url)
+    path = "/v1/spaces/sp/collections/users/profiles/phone_number:%2B4915%20x/traits"
+    response = get(f"{proxy.url}{path}?include=a%2Cb&include=c&verbose=true")
+    assert response.status_code == 200
+    seen = drifting.seen[-1]
+    assert seen["method"] == "GET"
+    assert seen["raw_path"] == f"{path}?include=a%2Cb&include=c&verbose=true"
+    expected = base64.b64encode(f"{TOKEN}:".encode()).decode()
+    assert seen["headers"]["Authorization"] == f"Basic {expected}"
+    requests.head(f"{proxy.url}{path}", timeout=10)
+    assert drifting.seen[-1]["method"] == "HEAD"
+
+
+def test_returns_status_body_and_headers_unchanged_except_hop_by_hop(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    _, url = upstream
+    proxy = start_proxy(url)
+    response = get(f"{proxy.url}{drift_url('good')}")
+    assert response.json() == {
+        "traits": {"plan": "pro"},
+        "cursor": {"url": "", "has_more": False, "next": "", "limit": 10},
+    }
+    assert response.headers["Request-Id"] == "upstream-0001"
+    assert response.headers["X-Upstream"] == "kept"
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert "Keep-Alive" not in response.headers
+    assert "Profilemock-Violations" not in response.headers
+    error = get(f"{proxy.url}{drift_url('bad-error')}")
+    assert error.status_code == 404
+    assert error.json() == {"message": "no such profile"}
+
+
+@pytest.mark.parametrize(
+    ("case", "resource", "strict", "expected"),
+    [
+        pytest.param("good", "traits", True, [], id="a-good-answer-has-none"),
+        pytest.param(
+            "extra-field", "traits", True,
+            [("/debug", "additionalProperties", "unknown field `debug`; allowed here: cursor, traits")],
+            id="extra-field-in-strict-mode",
+        ),
+        pytest.param("extra-field", "traits", False, [], id="extra-field-is-fine-when-lenient"),
+        pytest.param(
+            "missing-field", "traits", False,
+            [("/", "required", "missing required field `traits`")],
+            id="missing-field",
+        ),
+        pytest.param(
+            "wrong-type", "traits", False,
+            [("/cursor/has_more", "type", "\"no\" is not true or false")],
+            id="wrong-type",
+        ),
+        pytest.param(
+            "null-list", "external_ids", False,
+            [("/data", "type", "null is not a list")],
+            id="null-where-a-list-is-due",
+        ),
+        pytest.param(
+            "non-json", "traits", False,
+            [("/", "json", "the body is not JSON (Content-Type `text/html`): '<html><body>Service Unavailable</body></html>'")],
+            id="non-json-body",
+        ),
+        pytest.param(
+            "json-as-text", "traits", False,
+            [("/", "content-type", "Content-Type is `text/plain`, not `application/json`")],
+            id="json-labelled-as-text",
+        ),
+        pytest.param(
+            "bad-error", "traits", False,
+            [("/", "required", "missing required field `error`")],
+            id="error-outside-the-envelope",
+        ),
+    ],
+)  # fmt: skip
+def test_each_drift_is_reported_exactly(
+    upstream: tuple[Upstream, str],
+    start_proxy: Start,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+    resource: str,
+    strict: bool,
+    expected: list[tuple[str, str, str]],
+) -> None:
+    _, url = upstream
+    proxy = start_proxy(url, strict=strict)
+    with caplog.at_level(logging.WARNING, logger="profilemock.proxy"):
+        response = get(f"{proxy.url}{drift_url(case, resource)}")
+    assert response.status_code in (200, 404)  # passed through, not replaced
+    count = response.headers.get("Profilemock-Violations")
+    assert count == (str(len(expected)) if expected else None)
+    [entry] = journal(proxy)
+    found = [(v["pointer"] or "/", v["rule"], v["message"]) for v in entry["violations"]]  # type: ignore[attr-defined]
+    assert found == expected
+    assert entry["route"] == resource
+    logged = [r.getMessage() for r in caplog.records if r.name == "profilemock.proxy"]
+    assert logged == [
+        f"contract violation: GET {drift_url(case, resource)} -> {response.status_code}"
+        f" {pointer}: {message} [{rule}]"
+        for pointer, rule, message in expected
+    ]
+
+
+def test_fail_on_violation_answers_502_naming_the_first_violation(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    _, url = upstream
+    proxy = start_proxy(url, strict=True, fail_on_violation=True)
+    response = get(f"{proxy.url}{drift_url('wrong-type')}")
+    assert response.status_code == 502
+    assert response.json() == {
+        "error": {
+            "code": "contract_violation",
+            "message": "the upstream's 200 answer breaks the contract at /cursor/has_more:"
+            ' "no" is not true or false [type]',
+        }
+    }
+    assert response.headers["Profilemock-Violations"] == "1"
+    assert response.headers["Request-Id"] == "upstream-0001"
+    assert get(f"{proxy.url}{drift_url('good')}").status_code == 200
+
+
+def test_an_unreachable_upstream_is_a_502_in_the_envelope(
+    dead_upstream: str, start_proxy: Start
+) -> None:
+    proxy = start_proxy(dead_upstream)
+    response = get(f"{proxy.url}{drift_url('good')}")
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error["code"] == "bad_gateway"
+    assert error["message"].startswith(f"the upstream {dead_upstream} could not be reached: ")
+    assert response.headers["Request-Id"]
+    assert journal(proxy)[0]["status"] == 502
+
+
+def test_an_upstream_slower_than_the_timeout_is_a_504(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    _, url = upstream
+    proxy = start_proxy(url, timeout=0.3)
+    response = get(f"{proxy.url}{drift_url('slow')}")
+    assert response.status_code == 504
+    assert response.json() == {
+        "error": {
+            "code": "gateway_timeout",
+            "message": f"the upstream {url} did not answer within 0.3 s",
+        }
+    }
+    assert response.headers["Request-Id"]
+
+
+def test_paths_outside_the_api_are_not_forwarded(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    drifting, url = upstream
+    proxy = start_proxy(url)
+    response = get(f"{proxy.url}/metrics")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert drifting.seen == []
+
+
+def test_the_token_is_never_logged_or_journaled(
+    upstream: tuple[Upstream, str],
+    dead_upstream: str,
+    start_proxy: Start,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, url = upstream
+    encoded = base64.b64encode(f"{TOKEN}:".encode()).decode()
+    with caplog.at_level(logging.DEBUG):
+        for proxy in (
+            start_proxy(url, strict=True, fail_on_violation=True),
+            start_proxy(dead_upstream),
+        ):
+            for case in ("good", "wrong-type", "non-json", "bad-error"):
+                get(f"{proxy.url}{drift_url(case)}")
+            requests.get(
+                f"{proxy.url}{drift_url('good')}",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=10,
+            )
+            text = requests.get(f"{proxy.url}/__admin/requests", timeout=10).text
+            assert TOKEN not in text
+            assert encoded not in text
+    assert caplog.records
+    assert TOKEN not in caplog.text
+    assert encoded not in caplog.text
+
+
+def test_the_fake_keeps_the_contract_behind_a_strict_proxy(
+    demo_fake: ServerThread, start_proxy: Start
+) -> None:
+    proxy = start_proxy(demo_fake.url, strict=True)
+    base = f"{proxy.url}/v1/spaces/lg8283283/collections"
+    for path in (
+        "/users/profiles/user_id:u1234/traits?verbose=true",
+        "/users/profiles/user_id:9800664881/traits?class=audience",
+        "/users/profiles/phone_number:%2B5555550123/external_ids",
+        "/users/profiles/user_id:5550000001/events?limit=3",
+        "/users/profiles/user_id:9800664881/metadata",
+        "/accounts/profiles/group_id:12345/links",
+        "/users/profiles",
+        "/users/profiles/user_id:nobody/traits",
+    ):
+        response = get(f"{base}{path}", token="demo-token")
+        assert "Profilemock-Violations" not in response.headers, response.text
+    assert all(entry["violations"] == [] for entry in journal(proxy))
+    assert len(journal(proxy)) == 8
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("https://tok:@profiles.segment.com", "must not hold credentials"),
+        ("ftp://example.com", r"is not an http\(s\) URL"),
+        ("https://profiles.segment.com/?x=1", "without a query"),
+    ],
+)
+def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
+    with pytest.raises(UpstreamError, match=problem):
+        upstream_url(given)
+
+
+def test_check_answer_skips_routes_it_cannot_know_and_empty_answers() -> None:
+    assert check_answer("/health", 200, "text/plain", b"ok") == []
+    assert check_answer(drift_url("x"), 204, "", b"") == []
+    [problem] = check_answer("/elsewhere", 500, "text/plain", b"oops")
+    assert problem.rule == "json"
+
+
+def test_proxy_command_prints_its_url_logs_violations_and_stops_on_ctrl_c(
+    upstream: tuple[Upstream, str],
+) -> None:
+    _, url = upstream
+    served = Served("--upstream", url, "--port", "0", "--strict", command="proxy")
+    try:
+        proxy_url = served.read_until(r"proxy at (http://127\.0\.0\.1:\d+) forwards /v1/ to (\S+)")
+        assert proxy_url.group(2) == url
+        response = get(f"{proxy_url.group(1)}{drift_url('extra-field')}")
+        assert response.headers["Profilemock-Violations"] == "1"
+        assert served.stop() == 0
+        assert served.process.stderr is not None
+        err = served.process.stderr.read()
+        assert (
+            f"contract violation: GET {drift_url('extra-field')} -> 200 /debug: unknown field `debug`;"
+            " allowed here: cursor, traits [additionalProperties]" in err
+        )
+        assert f"GET {drift_url('extra-field')} HTTP/1.1 200" in err
+        assert TOKEN not in err
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()
+        served.process.wait(timeout=20)
+        for stream in (served.process.stdout, served.process.stderr):
+            if stream:
+                stream.close()
