@@ -33,7 +33,9 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 class Served:
     """A `profilemock serve` child process whose output we read with a deadline."""
 
-    def __init__(self, *args: str, command: str = "serve", env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *args: str, command: str = "serve", env: dict[str, str] | None = None
+    ) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "profilemock", command, *args],
             stdout=subprocess.PIPE,
