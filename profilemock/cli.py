@@ -16,6 +16,7 @@ import logging
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -45,7 +46,7 @@ from profilemock.mockserver.serving import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
 from profilemock.problems import FixtureError
 from profilemock.schemas import ENDPOINTS
-from profilemock.schemas._files import UnusableInput, check_file
+from profilemock.schemas._files import Report, UnusableInput, check_file
 from profilemock.schemas.openapi import build_openapi
 from profilemock.store.space import Store
 from profilemock.timeutil import TimestampError, parse_timestamp
@@ -157,6 +158,11 @@ def parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="also report fields the contract does not name"
     )
     check_bodies.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept a HAR file with no Profile API answer to check (default: exit 2)",
+    )
+    check_bodies.add_argument(
         "--format", choices=("text", "json"), default="text", dest="output_format"
     )
 
@@ -164,6 +170,12 @@ def parser() -> argparse.ArgumentParser:
     openapi.add_argument("--format", choices=("yaml", "json"), default="yaml", dest="output_format")
     openapi.add_argument(
         "--server-url", metavar="URL", help="list this server first (such as http://127.0.0.1:4010)"
+    )
+    openapi.add_argument(
+        "--no-admin",
+        "--api-only",
+        action="store_true",
+        help="leave profilemock's admin API out: only the Profile API",
     )
 
     generate = commands.add_parser("generate", help="write a seeded synthetic fixture file")
@@ -331,6 +343,7 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
                 status=args.status,
                 verbose=args.verbose,
                 strict=args.strict,
+                allow_empty=args.allow_empty,
             )
         except UnusableInput as exc:
             raise CliError(str(exc)) from None
@@ -339,6 +352,9 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
         out.write("\n")
     else:
         for report in reports:
+            if report.skipped is not None:
+                print(f"{report.name}: skipped ({report.skipped})", file=out)
+                continue
             if report.valid:
                 print(f"{report.name}: ok ({report.endpoint})", file=out)
                 continue
@@ -349,13 +365,24 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
             )
             for violation in report.violations:
                 print(f"  {violation}", file=out)
-        bad = sum(not r.valid for r in reports)
-        print(f"{len(reports)} checked, {bad} with violations", file=out)
+        print(_validate_summary(reports), file=out)
     return 1 if any(not r.valid for r in reports) else 0
 
 
+def _validate_summary(reports: list[Report]) -> str:
+    """``5 checked, 1 with violations, 2 skipped (1 CORS preflight, 1 status 0: …)``."""
+    checked = [r for r in reports if r.skipped is None]
+    bad = sum(not r.valid for r in checked)
+    summary = f"{len(checked)} checked, {bad} with violations"
+    reasons = Counter(r.skipped for r in reports if r.skipped is not None)
+    if reasons:
+        why = ", ".join(f"{count} {reason}" for reason, count in reasons.items())
+        summary += f", {sum(reasons.values())} skipped ({why})"
+    return summary
+
+
 def _openapi(args: argparse.Namespace, out: TextIO) -> int:
-    document = build_openapi(args.server_url)
+    document = build_openapi(args.server_url, admin=not args.no_admin)
     if args.output_format == "json":
         json.dump(document, out, indent=2, ensure_ascii=False)
         out.write("\n")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -103,3 +105,48 @@ def test_python_examples_run() -> None:
     clock = Clock(NOW)
     with ServerThread(create_app(load_fixtures([demo_fixture_path()], clock), clock)) as server:
         namespace["check_traits"](server.url, "lg8283283", "demo-token")  # type: ignore[operator]
+
+
+SCHEMATHESIS_BLOCK = next(b for b in blocks("sh") if "schemathesis run" in b)
+
+
+def test_the_schemathesis_commands_find_no_server_error_or_schema_violation(
+    tmp_path: Path,
+) -> None:
+    """The README's exact commands, on a free port instead of 4010. The fake runs with its
+    contract check on (as everywhere in the suite): an answer outside its own schemas would
+    be a 500, which schemathesis reports."""
+    bin_dir = Path(sys.executable).parent
+    serve, *commands = [line for line in SCHEMATHESIS_BLOCK.splitlines() if line]
+    assert serve.endswith(" &")
+    words = shlex.split(serve[:-2])
+    with subprocess.Popen(
+        [str(bin_dir / words[0]), *words[1:], "--port", "0", "--quiet"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    ) as server:
+        try:
+            assert server.stdout is not None
+            url = re.search(r"http://127\.0\.0\.1:\d+", server.stdout.readline()).group(0)  # type: ignore[union-attr]
+            for command in commands:
+                words = shlex.split(command.replace("http://127.0.0.1:4010", url))
+                output = None
+                if ">" in words:
+                    words, target = words[: words.index(">")], words[words.index(">") + 1]
+                    output = (tmp_path / target).open("w")
+                done = subprocess.run(
+                    [str(bin_dir / words[0]), *words[1:]],
+                    stdout=output or subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    cwd=tmp_path,
+                    timeout=300,
+                )
+                if output:
+                    output.close()
+                assert done.returncode == 0, done.stdout
+            # Every operation of the Profile API was exercised (and no admin route was).
+            assert re.search(r"Tested: 6\b", done.stdout), done.stdout
+        finally:
+            server.terminate()

@@ -93,10 +93,10 @@ def external_ids(req: Request) -> Body:
 def events(req: Request) -> Body:
     profile, query = _profile(req), req.query
     keys = profile.event_keys
-    oldest = req.now - EVENTS_WINDOW_DAYS * DAY_NS
+    low = bisect_left(keys, (req.now - EVENTS_WINDOW_DAYS * DAY_NS, ""))
     if query.start is not None:
-        oldest = max(oldest, query.start)
-    low = bisect_left(keys, (oldest, ""))
+        # Exclusive, as the reference says: events "that start after `start`".
+        low = max(low, bisect_right(keys, (query.start, "\U0010ffff")))
     high = bisect_right(keys, (req.now, "\U0010ffff"))
     if query.end is not None:
         high = min(high, bisect_left(keys, (query.end, "")))

@@ -30,19 +30,28 @@ class Report:
     endpoint: str
     status: int
     violations: list[Violation] = field(default_factory=list)
+    skipped: str | None = None
+    """Why a HAR entry was not checked (a CORS preflight, a request the browser blocked)."""
 
     @property
     def valid(self) -> bool:
         return not self.violations
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        result = {
             "name": self.name,
             "endpoint": self.endpoint,
             "status": self.status,
             "valid": self.valid,
             "violations": [v.as_dict() for v in self.violations],
         }
+        if self.skipped is not None:
+            result["skipped"] = self.skipped
+        return result
+
+
+PREFLIGHT = "CORS preflight"
+BLOCKED = "status 0: blocked or cancelled by the browser, nothing was answered"
 
 
 def is_har(data: Any) -> bool:
@@ -57,8 +66,13 @@ def check_file(
     status: int = 200,
     verbose: bool = False,
     strict: bool = False,
+    allow_empty: bool = False,
 ) -> list[Report]:
-    """Reports for a JSON body file (endpoint from ``endpoint`` or ``url``) or a HAR file."""
+    """Reports for a JSON body file (endpoint from ``endpoint`` or ``url``; any 4xx or 5xx
+    body is an error envelope, so ``status`` alone will do for those) or a HAR file.
+
+    A HAR with no Profile API answer to check is unusable unless ``allow_empty``: a wrong
+    export must not pass silently."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -70,7 +84,18 @@ def check_file(
     except json.JSONDecodeError as exc:
         raise UnusableInput(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
     if is_har(data):
-        return check_har(data, str(path), strict=strict)
+        reports = check_har(data, str(path), strict=strict)
+        if not allow_empty and all(r.skipped for r in reports):
+            entries = len(data["log"].get("entries") or [])
+            skipped = f", {len(reports)} skipped" if reports else ""
+            raise UnusableInput(
+                f"{path}: no Profile API answer to check among {entries} entries{skipped};"
+                " export the requests to /v1/spaces/… with their content, or pass"
+                " --allow-empty if that is expected"
+            )
+        return reports
+    if endpoint is None and url is None and status >= 400:
+        endpoint = "error"
     if endpoint is None and url is None:
         raise UnusableInput(
             f"{path}: cannot tell which endpoint this body answered; give --endpoint"
@@ -104,8 +129,13 @@ def check_har(har: dict[str, Any], name: str, *, strict: bool = False) -> list[R
         except UnknownEndpoint:
             continue
         status = int(response.get("status") or 0)
-        label = f"{name} entry {index}: {request.get('method', 'GET')} {url} {status}"
+        method = str(request.get("method", "GET")).upper()
+        label = f"{name} entry {index}: {method} {url} {status}"
         endpoint = "error" if status >= 400 else target.endpoint
+        skipped = PREFLIGHT if method == "OPTIONS" else BLOCKED if status == 0 else None
+        if skipped is not None:
+            reports.append(Report(label, endpoint, status, skipped=skipped))
+            continue
         body, problem = _har_body(response.get("content") or {})
         if problem is not None:
             reports.append(Report(label, endpoint, status, [Violation("", "json", problem)]))

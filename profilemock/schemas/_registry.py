@@ -35,15 +35,23 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema_files()[name]
 
 
+STRICT_ONLY = "x-strict"
+"""A schema's rules that only strict mode applies (what the docs show, where the real API
+is known or suspected to vary): a track event names its ``event``, lists are lists."""
+
+
 def strictify(schema: Any) -> Any:
-    """A copy in which every object schema that lists ``properties`` allows no others."""
+    """A copy in which every object schema that lists ``properties`` allows no others, and
+    every ``x-strict`` rule applies."""
     if isinstance(schema, list):
         return [strictify(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    result = {key: strictify(value) for key, value in schema.items()}
+    result = {key: strictify(value) for key, value in schema.items() if key != STRICT_ONLY}
     if "properties" in schema and "additionalProperties" not in schema:
         result["additionalProperties"] = False
+    if STRICT_ONLY in schema:
+        result["allOf"] = [*result.get("allOf", []), schema[STRICT_ONLY]]
     return result
 
 

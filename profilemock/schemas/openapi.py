@@ -97,7 +97,9 @@ def _query_parameters(endpoint_name: str) -> list[dict[str, Any]]:
             },
         },
         "next": {
-            "description": "The `cursor.next` of the previous page.",
+            "description": "An opaque cursor: the `cursor.next` of the previous page, never"
+            " made by hand. A value this list did not issue (one that does not decode, or"
+            " names no item of it) answers 400 `invalid_request_error` with the error body.",
             "schema": {"type": "string"},
         },
         "verbose": {
@@ -118,12 +120,15 @@ def _query_parameters(endpoint_name: str) -> list[dict[str, Any]]:
             "schema": {"type": "string"},
         },
         "start": {
-            "description": "Events at or after this ISO 8601 date or datetime"
-            " (the last 14 days at most).",
+            "description": "Only events after this instant (exclusive), an ISO 8601 date"
+            " (`2006-01-02`) or datetime; the last 14 days at most. Not ISO 8601, or later"
+            " than `end`: 400 `invalid_request_error` with the error body.",
             "schema": {"type": "string", "format": "date-time"},
         },
         "end": {
-            "description": "Events before this ISO 8601 date or datetime.",
+            "description": "Only events before this instant (exclusive), an ISO 8601 date or"
+            " datetime. Not ISO 8601, or earlier than `start`: 400 `invalid_request_error`"
+            " with the error body.",
             "schema": {"type": "string", "format": "date-time"},
         },
         "sort": {

@@ -190,6 +190,19 @@ async def test_event_filters(client: TestClient, query: str, names: list[str]) -
     assert [e["event"] for e in body["data"]] == names
 
 
+async def test_start_is_exclusive_as_the_reference_says(client: TestClient) -> None:
+    # Source: the API reference, events query parameters: `start` "Returns all the events
+    # that start after `start`", `end` "... that end before `end`". Page Viewed is stamped
+    # exactly 2026-06-14T12:00:00Z: neither bound includes it.
+    at = "2026-06-14T12:00:00Z"
+    after = await get(client, path("user_id:u1", "events") + f"?start={at}")
+    before = await get(client, path("user_id:u1", "events") + f"?end={at}")
+    assert [e["event"] for e in after["data"]] == ["Order Completed"]
+    assert [e["event"] for e in before["data"]] == ["Signed Up"]
+    just_before = await get(client, path("user_id:u1", "events") + "?start=2026-06-14T11:59:59Z")
+    assert [e["event"] for e in just_before["data"]] == ["Order Completed", "Page Viewed"]
+
+
 async def test_no_events_in_range_is_data_null(client: TestClient) -> None:
     body = await get(client, path("user_id:quiet", "events"))
     assert body == {"data": None, "cursor": {"url": "", "has_more": False, "next": ""}}

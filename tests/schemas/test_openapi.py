@@ -98,3 +98,32 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(
     case: schemathesis.Case, live_fake: ServerThread
 ) -> None:
     case.call_and_validate(base_url=live_fake.url, headers=basic(DEMO_TOKEN))
+
+
+@pytest.mark.parametrize("flag", ["--no-admin", "--api-only"])
+def test_cli_leaves_the_admin_api_out_on_request(flag: str) -> None:
+    out = io.StringIO()
+    assert main(["openapi", "--format", "json", flag], stdout=out) == 0
+    document = json.loads(out.getvalue())
+    assert document == build_openapi(admin=False)
+    assert sorted(document["paths"]) == sorted(p for p in DOCUMENT["paths"] if p.startswith("/v1/"))
+    assert not any(name.startswith("Fixture") for name in document["components"]["schemas"])
+    validate_openapi(document)
+
+
+def test_every_operation_declares_the_400_its_parameters_can_answer() -> None:
+    # A schema-driven fuzzer must find a 400 documented wherever it can get one.
+    for path, item in DOCUMENT["paths"].items():
+        for method, operation in item.items():
+            assert "400" in operation["responses"], f"{method} {path}"
+    events = DOCUMENT["paths"][
+        "/v1/spaces/{space_id}/collections/{collection}/profiles/{identifier}/events"
+    ]["get"]
+    described = {p["name"]: p.get("description", "") for p in events["parameters"]}
+    assert "opaque cursor" in described["next"]
+    assert "400" in described["next"]
+    # Source: the API reference, events: "Returns all the events that start after `start`".
+    assert "exclusive" in described["start"]
+    assert "400" in described["start"]
+    assert "exclusive" in described["end"]
+    assert "400" in described["end"]

@@ -164,3 +164,95 @@ def test_unknown_endpoint_name_is_an_argument_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as info:
         run(str(DATA / "segdocs_traits_200.json"), "--endpoint", "properties")
     assert info.value.code == 2
+
+
+def test_an_error_body_needs_only_its_status() -> None:
+    # Every 4xx and 5xx body of the API has the one error envelope (the reference's "Error
+    # Body"), so the status says all there is to know.
+    code, out, err = run(str(DATA / "segdocs_error_not_found_404.json"), "--status", "404")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0].endswith("ok (error)")
+    code, out, _ = run(str(DATA / "segdocs_traits_200.json"), "--status", "404")
+    assert code == 1
+    assert "(error)" in out
+
+
+def test_har_skips_preflights_and_blocked_entries_and_counts_them(tmp_path: Path) -> None:
+    # What a browser records around a call the real API refuses (it sends no CORS headers):
+    # an OPTIONS preflight, and the request itself with status 0 and no body.
+    good = (DATA / "segdocs_traits_200.json").read_text()
+    preflight = entry(f"{API}/traits", 204, "")
+    preflight["request"]["method"] = "OPTIONS"
+    har = write_har(
+        tmp_path,
+        [preflight, entry(f"{API}/traits", 0, None), entry(f"{API}/traits", 200, good)],
+    )
+    code, out, _ = run(str(har))
+    assert code == 0
+    assert out.splitlines() == [
+        f"{har} entry 1: OPTIONS {API}/traits 204: skipped (CORS preflight)",
+        f"{har} entry 2: GET {API}/traits 0: skipped"
+        " (status 0: blocked or cancelled by the browser, nothing was answered)",
+        f"{har} entry 3: GET {API}/traits 200: ok (traits)",
+        "1 checked, 0 with violations, 2 skipped (1 CORS preflight,"
+        " 1 status 0: blocked or cancelled by the browser, nothing was answered)",
+    ]
+    code, out, _ = run(str(har), "--format", "json")
+    assert [r.get("skipped") for r in json.loads(out)] == [
+        "CORS preflight",
+        "status 0: blocked or cancelled by the browser, nothing was answered",
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [],
+        [entry("https://cdn.segment.com/analytics.js", 200, "function(){}")],
+        [entry(f"{API}/traits", 0, None)],
+    ],
+    ids=["no-entries", "no-profile-api-entry", "only-skipped-entries"],
+)
+def test_a_har_with_nothing_to_check_fails_unless_allowed(
+    tmp_path: Path, entries: list[dict[str, Any]]
+) -> None:
+    har = write_har(tmp_path, entries)
+    code, out, err = run(str(har))
+    assert (code, out) == (2, "")
+    assert f"{har}: no Profile API answer to check among {len(entries)} entries" in err
+    assert "--allow-empty" in err
+    code, out, err = run(str(har), "--allow-empty")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1].startswith("0 checked, 0 with violations")
+
+
+def test_strict_mode_rejects_a_track_event_without_its_name(tmp_path: Path) -> None:
+    # The reference's events example: a "track" message carries `event`; identify, page,
+    # screen and group messages need not.
+    body = json.loads((DATA / "segdocs_events_200.json").read_text())
+    del body["data"][0]["event"]
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(body))
+    assert run(str(path), "--endpoint", "events")[0] == 0
+    code, out, _ = run(str(path), "--endpoint", "events", "--strict")
+    assert code == 1
+    assert "/data/0: missing required field `event` [required]" in out
+    body["data"][0]["type"] = "identify"
+    path.write_text(json.dumps(body))
+    assert run(str(path), "--endpoint", "events", "--strict")[0] == 0
+
+
+@pytest.mark.parametrize("endpoint", ["external_ids", "links"])
+def test_data_null_for_an_empty_list_is_lenient_only(tmp_path: Path, endpoint: str) -> None:
+    # The API answers `"data": null` for no events (ethyca/fides checks for it); whether it
+    # does so on these lists is unknown, and the docs show lists: lenient accepts both,
+    # strict names the documented one.
+    path = tmp_path / "empty.json"
+    path.write_text(
+        json.dumps({"data": None, "cursor": {"url": "", "has_more": False, "next": ""}})
+    )
+    assert run(str(path), "--endpoint", endpoint)[0] == 0
+    code, out, _ = run(str(path), "--endpoint", endpoint, "--strict")
+    assert code == 1
+    assert "/data: null is not a list" in out
