@@ -1,5 +1,5 @@
-"""The ``profilemock`` commands (serve, check, validate, openapi, generate, proxy): a thin
-layer over the library.
+"""The ``profilemock`` commands (serve, check, validate, openapi, generate, proxy, record):
+a thin layer over the library.
 
 Exit codes: 0 success, 1 fixtures with problems (``check``), 2 unusable input or a server
 that cannot start. Errors are one line each on stderr, never a traceback.
@@ -13,6 +13,8 @@ import errno
 import gc
 import json
 import logging
+import os
+import re
 import socket
 import sys
 import time
@@ -31,6 +33,8 @@ from profilemock.contract.proxy import (
     create_proxy_app,
     upstream_url,
 )
+from profilemock.contract.record import Progress, RecordError, record, to_fixture
+from profilemock.contract.redact import Redactor
 from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.generator import dump_yaml, generate
 from profilemock.fixtures.loader import (
@@ -194,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
         help="default: json for a .json output, else yaml (large sets load faster as JSON)",
     )
     _proxy_parser(commands)
+    _record_parser(commands)
     return top
 
 
@@ -265,6 +270,65 @@ def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     proxy.add_argument("--no-admin", action="store_true", help="turn the admin API off")
 
 
+def _identifier(text: str) -> str:
+    id_type, sep, value = text.partition(":")
+    if not sep or not value or not re.fullmatch(r"[A-Za-z0-9_.-]+", id_type):
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not TYPE:VALUE such as user_id:u1234 or email:ada@example.com"
+        )
+    return text
+
+
+def _record_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    record = commands.add_parser(
+        "record",
+        help="record real profiles into a fixture file the fake answers the same from",
+        description="The token comes from PROFILE_API_TOKEN or --token-file, never a flag.",
+    )
+    _add_upstream(record)
+    record.add_argument("--space", required=True, metavar="ID", help="the space to record from")
+    record.add_argument(
+        "--id",
+        dest="ids",
+        action="append",
+        required=True,
+        type=_identifier,
+        metavar="TYPE:VALUE",
+        help="a profile to record (repeatable), such as user_id:u1234",
+    )
+    record.add_argument("--collection", choices=("users", "accounts"), default="users")
+    record.add_argument(
+        "--follow-links", action="store_true", help="also record the profiles they link to"
+    )
+    record.add_argument(
+        "--output", "-o", metavar="FILE", help="write here (.json or YAML) instead of stdout"
+    )
+    record.add_argument(
+        "--redact",
+        action="store_true",
+        help="replace emails, phone numbers, names, addresses and IPs with Faker values",
+    )
+    record.add_argument(
+        "--seed", type=int, default=0, help="seed of the replacements of --redact (default 0)"
+    )
+    record.add_argument(
+        "--fixture-token",
+        default="test-token",
+        metavar="T",
+        help="the recorded space's token (default test-token); the real one is never written",
+    )
+    record.add_argument(
+        "--token-file", metavar="FILE", help="read the token from here (else PROFILE_API_TOKEN)"
+    )
+    record.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"seconds each request may take (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
 def _rate_limit(text: str) -> Limit | str | None:
     if text == "fixtures":  # the default: each space's own limit
         return text
@@ -308,6 +372,8 @@ def main(
             return _openapi(args, out)
         if args.command == "proxy":
             return _proxy(args, out, err)
+        if args.command == "record":
+            return _record(args, out, err)
         return _serve(args, out, err)
     except CliError as exc:
         for line in str(exc).splitlines():
@@ -481,6 +547,92 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         run(serve_until_stopped(app, sock, ready, access_log=access_log))
     print("profilemock proxy stopped", file=out, flush=True)
     return 0
+
+
+def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    token = _token(args.token_file)
+    upstream = args.upstream or REGIONS[args.region]
+    wanted = [(args.collection, identifier) for identifier in args.ids]
+    progress = Progress(err, len(wanted))
+    try:
+        outcome = run(
+            record(
+                upstream,
+                args.space,
+                token,
+                wanted,
+                follow_links=args.follow_links,
+                timeout=args.timeout,
+                progress=progress,
+            )
+        )
+    except RecordError as exc:
+        raise CliError(str(exc)) from None
+    for problem in outcome.missing:
+        print(f"profilemock: not recorded: {problem}", file=err)
+    if not outcome.recorded:
+        raise CliError("no profile was recorded; nothing written")
+    document = to_fixture(
+        outcome,
+        args.space,
+        fixture_token=args.fixture_token,
+        redactor=Redactor(args.seed) if args.redact else None,
+    )
+    users = len(document["spaces"][args.space].get("users", ()))
+    accounts = len(document["spaces"][args.space].get("accounts", ()))
+    redacted = f", redacted with seed {args.seed}" if args.redact else ""
+    header = (
+        f"# Recorded by profilemock record from {upstream}, space {args.space}{redacted}.\n"
+        f"# Serve it with: profilemock serve --fixtures FILE (token {args.fixture_token})\n"
+    )
+    as_json = str(args.output).endswith(".json")
+    text = (
+        json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+        if as_json
+        else dump_yaml(document, header=header)
+    )
+    if args.output is None:
+        out.write(text)
+    else:
+        _write_atomically(Path(args.output), text)
+    where = args.output or "standard output"
+    print(
+        f"recorded {len(outcome.recorded)} of {len(outcome.recorded) + len(outcome.missing)}"
+        f" profiles ({users} users and {accounts} accounts written, linked stubs included) in"
+        f" {outcome.requests} requests to {where}; now pinned at {document['now']}",
+        file=err,
+    )
+    return 1 if outcome.missing else 0
+
+
+def _token(token_file: str | None) -> str:
+    """The API token: from ``--token-file`` or PROFILE_API_TOKEN, never from a flag."""
+    if token_file is not None:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CliError(f"cannot read --token-file {token_file}: {exc.strerror}") from None
+        if not token:
+            raise CliError(f"--token-file {token_file} is empty")
+        return token
+    token = os.environ.get("PROFILE_API_TOKEN", "").strip()
+    if not token:
+        raise CliError(
+            "no token: set PROFILE_API_TOKEN or pass --token-file FILE (a plain flag would"
+            " leave it in your shell history)"
+        )
+    return token
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise CliError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _listen(host: str, port: int) -> socket.socket:

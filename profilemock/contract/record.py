@@ -1,0 +1,536 @@
+"""Record real profiles into a fixture file that the fake serves with the same answers.
+
+For each profile every resource is fetched, every cursor followed to the end: traits
+(``verbose=true`` for sources and times, ``class=`` to tell computed traits and audiences
+apart), external ids (with the ``map_…`` ids the cursors reveal), events, metadata and
+links. The file written pins everything the fake would otherwise derive — segment ids,
+id sources and times, per-source trait times, message ids, metadata — and ``now:`` to the
+moment of recording, so ``profilemock serve --fixtures FILE`` answers the same requests
+with the same bodies and cursors (the list-profiles route aside: it lists the whole space).
+
+Linked profiles that are not recorded become stubs holding the ids the links answer shows,
+so links answer the same too. The real token is never written: the space gets the
+fixture token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+from urllib.parse import quote, urlencode
+
+import aiohttp
+from yarl import URL
+
+from profilemock.api import EVENTS_WINDOW_DAYS, OTHER, Collection
+from profilemock.contract.redact import Redactor
+from profilemock.store import ids as idgen
+from profilemock.timeutil import DAY_NS, format_ns, parse_iso
+
+Sleep = Callable[[float], Awaitable[None]]
+IdKey = tuple[str, str]
+"""(id type, id value) of an external id."""
+
+
+class RecordError(Exception):
+    """A problem that stops the whole recording (the token refused, the upstream gone)."""
+
+
+class ProfileFailed(Exception):
+    """A problem that stops recording one profile; the others go on."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How hard to try: 429s back off exponentially with jitter, as the API reference
+    asks; 5xx answers and broken connections are retried a bounded number of times."""
+
+    rate_limited: int = 8
+    server_errors: int = 3
+    base: float = 0.5
+    """Seconds before the first retry; each retry doubles it (a random half to all of it)."""
+    cap: float = 30.0
+
+
+@dataclass
+class Recorded:
+    """What the upstream answered about one profile."""
+
+    collection: Collection
+    asked: str
+    segment_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    traits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Key -> {value, source_id, updated_at}, in the upstream's order."""
+    klass: dict[str, str] = field(default_factory=dict)
+    """Key -> computed_trait | audience (plain traits are absent)."""
+    external_ids: list[dict[str, Any]] = field(default_factory=list)
+    map_ids: dict[IdKey, str] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    links: list[list[dict[str, Any]]] = field(default_factory=list)
+    """Each linked profile's external ids, in the upstream's order."""
+
+    def ids(self) -> set[IdKey]:
+        return {(x["type"], x["id"]) for x in self.external_ids}
+
+
+class Progress:
+    """On a terminal a bar (profiles and requests done); otherwise one line per profile."""
+
+    def __init__(self, stream: TextIO, total: int, *, tty: bool | None = None) -> None:
+        self.stream = stream
+        self.total = total
+        self.tty = stream.isatty() if tty is None else tty
+        self.done = 0
+        self.requests = 0
+
+    def request(self) -> None:
+        self.requests += 1
+        if self.tty:
+            self._draw()
+
+    def grow(self, more: int) -> None:
+        self.total += more
+
+    def profile(self, line: str) -> None:
+        self.done += 1
+        if self.tty:
+            self.stream.write("\r\033[K" + line + "\n")
+            self._draw()
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def _draw(self) -> None:
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        bar = "#" * filled + "-" * (width - filled)
+        self.stream.write(
+            f"\r\033[Krecording [{bar}] {self.done}/{self.total} profiles, {self.requests} requests"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
+
+class Client:
+    """GETs against one space of the upstream, with retries."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        upstream: str,
+        space: str,
+        token: str,
+        *,
+        retry: Retry = Retry(),
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.session = session
+        self.base = f"{upstream}/v1/spaces/{quote(space, safe='')}/collections"
+        encoded = base64.b64encode(f"{token}:".encode()).decode()
+        self.headers = {"Authorization": f"Basic {encoded}", "Accept": "application/json"}
+        self.retry = retry
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.progress = progress
+
+    async def get(self, tail: str, params: Iterable[tuple[str, str]] = ()) -> Any:
+        """The JSON body at ``tail``; None for a 404."""
+        query = urlencode(list(params))
+        url = URL(f"{self.base}/{tail}" + (f"?{query}" if query else ""), encoded=True)
+        limited = failed = 0
+        while True:
+            problem = None
+            try:
+                async with self.session.get(url, headers=self.headers, allow_redirects=False) as answer:
+                    if self.progress is not None:
+                        self.progress.request()
+                    status = answer.status
+                    text = await answer.text()
+            except asyncio.TimeoutError:
+                problem, status, text = "timed out", 0, ""
+            except (aiohttp.ClientError, OSError) as exc:
+                problem, status, text = f"failed: {exc}", 0, ""
+            if status == 429:
+                limited += 1
+                if limited > self.retry.rate_limited:
+                    raise ProfileFailed(f"still rate limited after {limited - 1} retries")
+                await self._back_off(limited)
+                continue
+            if status >= 500 or problem is not None:
+                failed += 1
+                if failed > self.retry.server_errors:
+                    what = problem or f"answered {status}"
+                    raise ProfileFailed(f"GET {url.path} {what} ({failed} tries)")
+                await self._back_off(failed)
+                continue
+            if status in (401, 403):
+                raise RecordError(
+                    f"the upstream refused the token ({status}); check PROFILE_API_TOKEN or"
+                    " --token-file, and that the token belongs to this space"
+                )
+            if status == 404:
+                return None
+            if status != 200:
+                raise ProfileFailed(f"GET {url.path}?{query} answered {status}: {text[:200]}")
+            try:
+                return _json(text)
+            except ValueError:
+                raise ProfileFailed(f"GET {url.path} answered a body that is not JSON") from None
+
+    async def _back_off(self, attempt: int) -> None:
+        ceiling = min(self.retry.cap, self.retry.base * 2 ** (attempt - 1))
+        await self.sleep(self.rng.uniform(ceiling / 2, ceiling))
+
+    async def pages(
+        self, tail: str, params: list[tuple[str, str]], key: str
+    ) -> list[dict[str, Any]] | None:
+        """Every page of a list, following ``cursor.next``; None for a 404."""
+        bodies: list[dict[str, Any]] = []
+        following: str | None = None
+        while True:
+            asked = params if following is None else [*params, ("next", following)]
+            body = await self.get(tail, asked)
+            if body is None:
+                if bodies:
+                    raise ProfileFailed(f"{tail} vanished while paging")
+                return None
+            if not isinstance(body, dict) or key not in body:
+                raise ProfileFailed(f"{tail} answered without `{key}`")
+            bodies.append(body)
+            cursor = body.get("cursor") or {}
+            following = cursor.get("next") or None
+            if not cursor.get("has_more") or following is None:
+                return bodies
+            if len(bodies) > 100_000:
+                raise ProfileFailed(f"{tail}: the cursor never ends")
+
+
+def _json(text: str) -> Any:
+    return json.loads(text)
+
+
+async def record_profile(
+    client: Client, collection: Collection, identifier: str
+) -> Recorded | None:
+    """Everything the upstream answers about one profile; None when it is not found."""
+    tail = f"{collection}/profiles/{quote(identifier, safe=':@')}"
+    metadata = await client.get(f"{tail}/metadata")
+    if metadata is None:
+        return None
+    found = Recorded(collection, identifier)
+    found.segment_id = metadata.get("segment_id")
+    found.metadata = dict(metadata.get("metadata") or {})
+    for page in await _must(
+        client.pages(f"{tail}/traits", [("verbose", "true"), ("limit", "200")], "traits")
+    ):
+        found.traits.update(page["traits"] or {})
+    for klass in ("computed_trait", "audience"):
+        params = [("class", klass), ("verbose", "true"), ("limit", "200")]
+        for page in await _must(client.pages(f"{tail}/traits", params, "traits")):
+            for key in page["traits"] or {}:
+                found.klass[key] = klass
+    pages = await _must(client.pages(f"{tail}/external_ids", [("limit", "100")], "data"))
+    for page, after in zip(pages, [*pages[1:], None], strict=True):
+        found.external_ids += page["data"] or []
+        if after and after["data"] and page["cursor"].get("next"):
+            first = after["data"][0]
+            found.map_ids[(first["type"], first["id"])] = page["cursor"]["next"]
+    for page in await _must(client.pages(f"{tail}/events", [("limit", "100")], "data")):
+        found.events += page["data"] or []
+    for page in await _must(client.pages(f"{tail}/links", [("limit", "100")], "data")):
+        found.links += [item.get("external_ids") or [] for item in page["data"] or []]
+    return found
+
+
+async def _must(pages: Awaitable[list[dict[str, Any]] | None]) -> list[dict[str, Any]]:
+    found = await pages
+    if found is None:
+        raise ProfileFailed("vanished while being recorded (404)")
+    return found
+
+
+@dataclass
+class Outcome:
+    recorded: list[Recorded]
+    missing: list[str]
+    """``collection identifier: why`` of each profile not recorded."""
+    requests: int
+    now: int
+
+
+async def record(
+    upstream: str,
+    space: str,
+    token: str,
+    wanted: list[tuple[Collection, str]],
+    *,
+    follow_links: bool = False,
+    timeout: float = 30.0,
+    retry: Retry = Retry(),
+    sleep: Sleep = asyncio.sleep,
+    rng: random.Random | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], int] | None = None,
+) -> Outcome:
+    """Record ``wanted`` profiles (and, with ``follow_links``, those they link to)."""
+    now = clock or time.time_ns
+    progress = progress or Progress(sys.stderr, len(wanted), tty=False)
+    recorded: list[Recorded] = []
+    missing: list[str] = []
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout), cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
+        client = Client(
+            session, upstream, space, token, retry=retry, sleep=sleep, rng=rng, progress=progress
+        )
+        queue = list(dict.fromkeys(wanted))
+        seen: set[tuple[Collection, IdKey]] = set()
+        for hop in (0, 1):
+            for collection, identifier in queue:
+                label = f"{collection} {identifier}"
+                try:
+                    found = await record_profile(client, collection, identifier)
+                except ProfileFailed as exc:
+                    missing.append(f"{label}: {exc}")
+                    progress.profile(f"{label}: failed: {exc}")
+                    continue
+                if found is None:
+                    missing.append(f"{label}: not found (404)")
+                    progress.profile(f"{label}: not found (404)")
+                    continue
+                if any((collection, key) in seen for key in found.ids()):
+                    progress.profile(f"{label}: already recorded")
+                    continue
+                seen.update((collection, key) for key in found.ids())
+                recorded.append(found)
+                progress.profile(f"{label}: {_summary(found)}")
+            if hop == 1 or not follow_links:
+                break
+            queue = []
+            for found in recorded:
+                other = OTHER[found.collection]
+                for ids in found.links:
+                    keys = [(x["type"], x["id"]) for x in ids]
+                    if keys and not any((other, key) in seen for key in keys):
+                        target = (other, f"{keys[0][0]}:{keys[0][1]}")
+                        if target not in queue:
+                            queue.append(target)
+            progress.grow(len(queue))
+    progress.close()
+    return Outcome(recorded, missing, progress.requests, now())
+
+
+def _summary(found: Recorded) -> str:
+    def count(n: int, word: str) -> str:
+        return f"{n} {word}{'s' if n != 1 else ''}"
+
+    return ", ".join(
+        (
+            count(len(found.traits), "trait"),
+            count(len(found.external_ids), "external id"),
+            count(len(found.events), "event"),
+            count(len(found.links), "link"),
+        )
+    )
+
+
+# -- the fixture file -------------------------------------------------------------------
+
+
+def pinned_now(outcome: Outcome) -> int:
+    """The clock the file pins: the end of the recording, moved (if need be) so that every
+    recorded event stays inside the 14-day window and none lies in the future."""
+    stamps = [parse_iso(e["timestamp"]) for r in outcome.recorded for e in r.events]
+    if not stamps:
+        return outcome.now
+    return min(max(outcome.now, max(stamps)), min(stamps) + EVENTS_WINDOW_DAYS * DAY_NS)
+
+
+def to_fixture(
+    outcome: Outcome,
+    space: str,
+    *,
+    fixture_token: str = "test-token",
+    redactor: Redactor | None = None,
+) -> dict[str, Any]:
+    """The fixture document for what was recorded."""
+    writer = _Writer(space, redactor)
+    return {
+        "now": format_ns(pinned_now(outcome)),
+        "spaces": {space: {"tokens": [fixture_token], **writer.collections(outcome.recorded)}},
+    }
+
+
+class _Writer:
+    def __init__(self, space: str, redactor: Redactor | None) -> None:
+        self.space = space
+        self.redactor = redactor
+
+    def id_value(self, id_type: str, value: str) -> str:
+        return value if self.redactor is None else self.redactor.identifier(id_type, value)
+
+    def value(self, value: Any, key: str | None = None) -> Any:
+        return value if self.redactor is None else self.redactor.value(value, key)
+
+    def ids(
+        self, collection: Collection, items: list[dict[str, Any]], map_ids: dict[IdKey, str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        written: dict[str, list[dict[str, Any]]] = {}
+        for x in items:
+            value = self.id_value(x["type"], x["id"])
+            item: dict[str, Any] = {"id": value}
+            for name in ("source_id", "created_at"):
+                if x.get(name) is not None:
+                    item[name] = x[name]
+            if x.get("first_message_id") is not None:
+                item["first_message_id"] = x["first_message_id"]
+            map_id = map_ids.get((x["type"], x["id"]))
+            if map_id and map_id != idgen.map_id(self.space, collection, x["type"], value):
+                item["map_id"] = map_id
+            written.setdefault(x["type"], []).append(item)
+        return written
+
+    def profile(self, found: Recorded) -> dict[str, Any]:
+        entry: dict[str, Any] = {}
+        if found.segment_id:
+            entry["segment_id"] = found.segment_id
+        entry["ids"] = self.ids(found.collection, found.external_ids, found.map_ids)
+        for name in ("created_at", "updated_at"):
+            if found.metadata.get(name):
+                entry[name] = found.metadata[name]
+        sources: dict[tuple[str, str], dict[str, Any]] = {}
+        section = {None: "traits", "computed_trait": "computed_traits", "audience": "audiences"}
+        for key, trait in found.traits.items():
+            group = sources.setdefault(
+                (trait["source_id"], trait["updated_at"]),
+                {"source_id": trait["source_id"], "updated_at": trait["updated_at"]},
+            )
+            name = section[found.klass.get(key)]
+            group.setdefault(name, {})[key] = self.value(trait["value"], key)
+        if sources:
+            entry["sources"] = list(sources.values())
+        if found.events:
+            entry["events"] = [self.event(e) for e in found.events]
+        entry["metadata"] = dict(found.metadata)
+        return entry
+
+    def event(self, event: dict[str, Any]) -> dict[str, Any]:
+        written: dict[str, Any] = {
+            "event": event.get("event"),
+            "type": event.get("type", "track"),
+            "timestamp": event["timestamp"],
+            "message_id": event["message_id"],
+        }
+        if event.get("source_id") is not None:
+            written["source_id"] = event["source_id"]
+        for name in ("properties", "context"):
+            if event.get(name):
+                written[name] = self.value(event[name])
+        return written
+
+    def collections(self, recorded: list[Recorded]) -> dict[str, list[dict[str, Any]]]:
+        """Users and accounts, recorded and stubs, with every link declared on the user's
+        side and users ordered so each recorded account lists them as the upstream did."""
+        entries: dict[tuple[Collection, IdKey], dict[str, Any]] = {}
+        owner: dict[tuple[Collection, IdKey], tuple[Collection, IdKey]] = {}
+        first_seen: list[tuple[Collection, IdKey]] = []
+
+        def node(
+            collection: Collection, ids: list[dict[str, Any]]
+        ) -> tuple[Collection, IdKey] | None:
+            keys = [(x["type"], x["id"]) for x in ids]
+            for key in keys:
+                if (collection, key) in owner:
+                    return owner[(collection, key)]
+            if not keys:
+                return None
+            me = (collection, keys[0])
+            entries[me] = {"ids": self.ids(collection, ids, {})}
+            for key in keys:
+                owner[(collection, key)] = me
+            first_seen.append(me)
+            return me
+
+        for found in recorded:
+            me = (found.collection, sorted(found.ids())[0]) if found.external_ids else None
+            if me is None:
+                continue
+            entries[me] = self.profile(found)
+            for key in found.ids():
+                owner[(found.collection, key)] = me
+            first_seen.append(me)
+
+        def reference(target: tuple[Collection, IdKey]) -> str:
+            segment_id = entries[target].get("segment_id")
+            if segment_id:
+                return str(segment_id)
+            id_type, value = target[1]
+            return f"{id_type}:{self.id_value(id_type, value)}"
+
+        orders: list[list[tuple[Collection, IdKey]]] = []
+        for found in recorded:
+            if not found.external_ids:
+                continue
+            me = owner[(found.collection, sorted(found.ids())[0])]
+            linked = [n for ids in found.links if (n := node(OTHER[found.collection], ids))]
+            if found.collection == "users":
+                for account in linked:
+                    self._declare(entries[me], reference(account))
+            else:
+                for user in linked:
+                    self._declare(entries[user], reference(me))
+                orders.append(linked)
+        users = [n for n in _ordered(first_seen, orders) if n[0] == "users"]
+        accounts = [n for n in first_seen if n[0] == "accounts"]
+        result: dict[str, list[dict[str, Any]]] = {}
+        if users:
+            result["users"] = [entries[n] for n in users]
+        if accounts:
+            result["accounts"] = [entries[n] for n in accounts]
+        return result
+
+    @staticmethod
+    def _declare(entry: dict[str, Any], target: str) -> None:
+        links = entry.setdefault("links", [])
+        if target not in links:
+            links.append(target)
+
+
+def _ordered(nodes: list[Any], orders: list[list[Any]]) -> list[Any]:
+    """``nodes`` ordered so each list in ``orders`` keeps its order (a stable topological
+    sort by first appearance); what a cycle leaves is appended as first seen."""
+    rank = {n: i for i, n in enumerate(dict.fromkeys(nodes))}
+    after: dict[Any, set[Any]] = {n: set() for n in rank}
+    before: dict[Any, int] = dict.fromkeys(rank, 0)
+    for order in orders:
+        for a, b in itertools.pairwise(order):
+            if b not in after[a]:
+                after[a].add(b)
+                before[b] += 1
+    ready = sorted((n for n in rank if before[n] == 0), key=rank.__getitem__)
+    result: list[Any] = []
+    while ready:
+        n = ready.pop(0)
+        result.append(n)
+        for m in sorted(after[n], key=rank.__getitem__):
+            before[m] -= 1
+            if before[m] == 0:
+                ready.append(m)
+        ready.sort(key=rank.__getitem__)
+    placed = set(result)
+    return result + [n for n in rank if n not in placed]

@@ -1,0 +1,151 @@
+"""Replace personal values in recorded profiles with Faker values, consistently.
+
+The same real value always becomes the same fake value within a file, and with the same
+seed across runs (each fake value is drawn from a generator seeded by the seed, the kind
+and the real value). Replacements keep their shape: an email stays a valid lowercase
+email (at a reserved example domain), a phone number stays E.164, an IPv6 address stays
+IPv6. What is personal is told by the key (``email``, ``phone``, ``first_name``,
+``address``, ``ip`` …) and, whatever the key, by the value (anything shaped like an email
+address or an E.164 phone number).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+
+from faker import Faker
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+# Key words (lowercase, separators dropped) and the kind of value they hold.
+_KEY_KINDS: tuple[tuple[str, str], ...] = (
+    ("email", "email"),
+    ("phone", "phone"),
+    ("mobile", "phone"),
+    ("firstname", "first_name"),
+    ("givenname", "first_name"),
+    ("lastname", "last_name"),
+    ("surname", "last_name"),
+    ("familyname", "last_name"),
+    ("fullname", "name"),
+    ("username", "name"),
+    ("street", "street"),
+    ("address", "street"),
+    ("city", "city"),
+    ("postalcode", "postcode"),
+    ("postcode", "postcode"),
+    ("zip", "postcode"),
+    ("line1", "street"),
+    ("line2", "street"),
+)
+_EXACT_KINDS = {"name": "name", "ip": "ip", "ipaddress": "ip"}
+
+
+def kind_of_key(key: str) -> str | None:
+    """The kind of personal value a trait or property named ``key`` holds, if any."""
+    word = re.sub(r"[^a-z0-9]", "", key.lower())
+    if word in _EXACT_KINDS:
+        return _EXACT_KINDS[word]
+    for part, kind in _KEY_KINDS:
+        if part in word:
+            return kind
+    return None
+
+
+def kind_of_value(value: str) -> str | None:
+    if EMAIL.match(value):
+        return "email"
+    if E164.match(value):
+        return "phone"
+    return None
+
+
+class Redactor:
+    """Consistent replacements of personal values (see the module's docstring)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._faker = Faker()
+        self._made: dict[tuple[str, str], str] = {}
+        self._used: set[tuple[str, str]] = set()
+
+    def replace(self, kind: str, real: str) -> str:
+        """The fake value standing for ``real`` (of ``kind``)."""
+        key = (kind, real)
+        made = self._made.get(key)
+        if made is not None:
+            return made
+        digest = hashlib.sha256(f"{self.seed}\0{kind}\0{real}".encode()).digest()
+        self._faker.seed_instance(int.from_bytes(digest[:8], "big"))
+        fake = _MAKERS[kind](self._faker, real)
+        n = 1
+        while (kind, fake) in self._used:  # two real values never share a fake one
+            n += 1
+            fake = _MAKERS[kind](self._faker, real)
+            if kind == "email" and n > 3:
+                local, _, domain = fake.partition("@")
+                fake = f"{local}{n}@{domain}"
+        self._used.add((kind, fake))
+        self._made[key] = fake
+        return fake
+
+    def identifier(self, id_type: str, value: str) -> str:
+        """An external id's value: emails and phone numbers by type or by shape."""
+        kind = {"email": "email", "phone": "phone", "phone_number": "phone"}.get(id_type)
+        kind = kind or kind_of_value(value)
+        return value if kind is None else self.replace(kind, value)
+
+    def value(self, value: Any, key: str | None = None) -> Any:
+        """A trait or property value with its personal parts replaced (recursively)."""
+        if isinstance(value, str):
+            kind = (kind_of_key(key) if key else None) or kind_of_value(value)
+            if kind == "ip" and not _is_ip(value):
+                return value
+            return value if kind is None else self.replace(kind, value)
+        if isinstance(value, dict):
+            return {k: self.value(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(item, key) for item in value]
+        return value
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _email(faker: Faker, real: str) -> str:
+    domain = faker.random_element(("example.com", "example.org", "example.net"))
+    return f"{faker.user_name()}{faker.random_int(10, 9999)}@{domain}".lower()
+
+
+def _phone(faker: Faker, real: str) -> str:
+    # Keep the length of the real number; 555 numbers are reserved for fiction.
+    digits = max(len(real) - 1, 8)
+    rest = "".join(str(faker.random_digit()) for _ in range(digits - 4))
+    return f"+1555{rest}"
+
+
+def _ip(faker: Faker, real: str) -> str:
+    return str(faker.ipv6() if ":" in real else faker.ipv4_public())
+
+
+_MAKERS: dict[str, Callable[[Faker, str], str]] = {
+    "email": _email,
+    "phone": _phone,
+    "first_name": lambda f, _: str(f.first_name()),
+    "last_name": lambda f, _: str(f.last_name()),
+    "name": lambda f, _: str(f.name()),
+    "street": lambda f, _: str(f.street_address()),
+    "city": lambda f, _: str(f.city()),
+    "postcode": lambda f, _: str(f.postcode()),
+    "ip": _ip,
+}

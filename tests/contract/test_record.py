@@ -1,0 +1,403 @@
+"""Recording: demo fixture -> fake -> record -> fixture -> second fake answers the same."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from profilemock.api import Collection
+from profilemock.clock import Clock
+from profilemock.contract.record import Progress, Retry, record, to_fixture
+from profilemock.contract.redact import E164, EMAIL, Redactor
+from profilemock.fixtures.generator import dump_yaml
+from profilemock.fixtures.loader import load_fixtures
+from profilemock.mockserver.app import create_app
+from profilemock.mockserver.serving import ServerThread
+from profilemock.mockserver.state import ServerSettings
+
+SPACE = "lg8283283"
+RECORDED_AT = time.time_ns()
+UNLIMITED = ServerSettings(rate_limit=None)
+PROFILES: list[tuple[Collection, str]] = [
+    ("users", "user_id:u1234"),  # several sources, audiences, computed traits, links
+    ("users", "user_id:9800664881"),  # the reference's metadata and links examples
+    ("users", "phone_number:+5555550123"),
+    ("users", "user_id:5550000001"),  # pages of events
+    ("users", "anonymous_id:a1234"),
+    ("accounts", "group_id:12345"),  # more than one page of links
+]
+# Every endpoint, and small pages so every cursor is followed.
+QUERIES = {
+    "traits": [
+        "",
+        "verbose=true",
+        "class=audience",
+        "class=computed_trait",
+        "limit=2",
+        "limit=3&verbose=true",
+    ],
+    "external_ids": ["", "limit=1"],
+    "events": ["", "limit=3", "limit=4&sort=asc", "include=Product%20Viewed&limit=2"],
+    "metadata": [""],
+    "links": ["", "limit=1"],
+}
+
+
+def walk(base: str, token: str, collection: str, identifier: str) -> list[tuple[str, Any]]:
+    """Every page of every query of every endpoint of one profile, hosts taken out."""
+    from urllib.parse import quote
+
+    seen = []
+    path = f"/v1/spaces/{SPACE}/collections/{collection}/profiles/{quote(identifier, safe=':')}"
+    for resource, queries in QUERIES.items():
+        for query in queries:
+            url: str | None = f"{base}{path}/{resource}" + (f"?{query}" if query else "")
+            while url:
+                response = requests.get(url, auth=(token, ""), timeout=10)
+                body = response.json()
+                target = url.replace(base, "")
+                seen.append((target, response.status_code, _hostless(body, base)))
+                url = (body.get("cursor") or {}).get("url") or None
+    return seen
+
+
+def _hostless(body: Any, base: str) -> Any:
+    cursor = body.get("cursor") if isinstance(body, dict) else None
+    if cursor and cursor.get("url"):
+        return {**body, "cursor": {**cursor, "url": cursor["url"].replace(base, "")}}
+    return body
+
+
+@pytest.fixture
+def first_fake() -> Iterator[ServerThread]:
+    from profilemock.fixtures.loader import demo_fixture_path
+
+    clock = Clock()
+    store = load_fixtures([demo_fixture_path()], clock)
+    server = ServerThread(create_app(store, clock, UNLIMITED)).start()
+    yield server
+    server.stop()
+
+
+def recorded_file(
+    upstream: str, tmp_path: Path, *, redactor: Redactor | None = None, name: str = "recorded.yaml"
+) -> tuple[Path, Any]:
+    stream = io.StringIO()
+    outcome = asyncio.run(
+        record(
+            upstream,
+            SPACE,
+            "demo-token",
+            PROFILES,
+            progress=Progress(stream, len(PROFILES)),
+            clock=lambda: RECORDED_AT,
+        )
+    )
+    assert outcome.missing == []
+    document = to_fixture(outcome, SPACE, fixture_token="test-token", redactor=redactor)
+    path = tmp_path / name
+    path.write_text(dump_yaml(document, header="# recorded\n"), encoding="utf-8")
+    return path, stream.getvalue()
+
+
+def serve_file(path: Path) -> ServerThread:
+    clock = Clock()
+    return ServerThread(create_app(load_fixtures([path], clock), clock, UNLIMITED)).start()
+
+
+def test_recorded_profiles_answer_the_same_on_every_endpoint_and_page(
+    first_fake: ServerThread, tmp_path: Path
+) -> None:
+    path, log = recorded_file(first_fake.url, tmp_path)
+    assert "demo-token" not in path.read_text()
+    assert log.splitlines()[0].startswith("users user_id:u1234: ")
+    second = serve_file(path)
+    pages = 0
+    try:
+        for collection, identifier in PROFILES:
+            before = walk(first_fake.url, "demo-token", collection, identifier)
+            after = walk(second.url, "test-token", collection, identifier)
+            assert [s for _, s, _ in before] == [200] * len(before)
+            for (url, _, expected), (_, _, got) in zip(before, after, strict=True):
+                assert got == expected, url
+            pages += len(before)
+    finally:
+        second.stop()
+    assert pages > 100
+
+
+def test_a_missing_profile_is_reported_and_the_others_recorded(first_fake: ServerThread) -> None:
+    stream = io.StringIO()
+    wanted: list[tuple[Collection, str]] = [("users", "user_id:nobody"), ("users", "user_id:u1234")]
+    outcome = asyncio.run(
+        record(first_fake.url, SPACE, "demo-token", wanted, progress=Progress(stream, 2))
+    )
+    assert outcome.missing == ["users user_id:nobody: not found (404)"]
+    assert [r.asked for r in outcome.recorded] == ["user_id:u1234"]
+    assert stream.getvalue().splitlines()[0] == "users user_id:nobody: not found (404)"
+
+
+def test_429s_back_off_exponentially_with_jitter_and_5xx_are_retried_a_bounded_number_of_times(
+    first_fake: ServerThread,
+) -> None:
+    first_fake.call(lambda s: s.faults.add({"route": "metadata", "status": 429, "times": 3}))
+    first_fake.call(lambda s: s.faults.add({"route": "traits", "status": 503, "times": 2}))
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    outcome = asyncio.run(
+        record(
+            first_fake.url,
+            SPACE,
+            "demo-token",
+            [("users", "user_id:u1234")],
+            sleep=sleep,
+            rng=random.Random(1),
+            retry=Retry(base=1.0),
+        )
+    )
+    assert outcome.missing == []
+    # 429s: 1, 2, 4 s ceilings, each a random half to all of it; then the 503s start over.
+    for wait, ceiling in zip(waits, [1, 2, 4, 1, 2], strict=True):
+        assert ceiling / 2 <= wait <= ceiling
+    first_fake.call(lambda s: s.faults.add({"route": "metadata", "status": 500}))
+    outcome = asyncio.run(
+        record(
+            first_fake.url,
+            SPACE,
+            "demo-token",
+            [("users", "user_id:u1234")],
+            sleep=sleep,
+            retry=Retry(server_errors=2),
+        )
+    )
+    assert len(outcome.missing) == 1
+    assert re.fullmatch(
+        r"users user_id:u1234: GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/metadata answered 500 \(3 tries\)",
+        outcome.missing[0],
+    )
+
+
+def test_a_terminal_gets_a_progress_bar() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream, 2, tty=True)
+    progress.request()
+    progress.profile("users user_id:a: 1 trait")
+    progress.request()
+    progress.close()
+    text = stream.getvalue()
+    assert "\r\033[Krecording [------------------------------] 0/2 profiles, 1 requests" in text
+    assert "\r\033[Kusers user_id:a: 1 trait\n" in text
+    assert "recording [###############---------------] 1/2 profiles, 2 requests" in text
+
+
+def test_redacted_recording_keeps_request_shapes_and_consistent_replacements(
+    first_fake: ServerThread, tmp_path: Path
+) -> None:
+    path, _ = recorded_file(first_fake.url, tmp_path, redactor=Redactor(seed=3))
+    again, _ = recorded_file(first_fake.url, tmp_path, redactor=Redactor(seed=3), name="again.yaml")
+    text = path.read_text()
+    assert text == again.read_text()  # the same seed, the same file
+    for real in ("+5555550123", "bob@example.com", "Bob", "73.92.233.78"):
+        assert real not in text, real
+    data = yaml.safe_load(text)
+    users = data["spaces"][SPACE]["users"]
+    phones = [i["id"] for u in users for i in u["ids"].get("phone_number", [])]
+    emails = [i["id"] for u in users for i in u["ids"].get("email", [])]
+    assert phones and all(E164.match(p) for p in phones)
+    assert emails and all(EMAIL.match(e) and e == e.lower() for e in emails)
+    second = serve_file(path)
+    replaced: dict[str, set[str]] = {}
+    try:
+        redactor = Redactor(seed=3)
+        for collection, identifier in PROFILES:
+            id_type, _, value = identifier.partition(":")
+            fake_identifier = f"{id_type}:{redactor.identifier(id_type, value)}"
+            before = walk(first_fake.url, "demo-token", collection, identifier)
+            after = walk(second.url, "test-token", collection, fake_identifier)
+            assert [(s, _shape(b)) for _, s, b in before] == [(s, _shape(b)) for _, s, b in after]
+            for (_, _, real), (_, _, fake) in zip(before, after, strict=True):
+                for a, b in zip(_leaves(real), _leaves(fake), strict=True):
+                    if a != b and not str(a).startswith(("map_", "/v1/")):
+                        replaced.setdefault(str(a), set()).add(str(b))
+    finally:
+        second.stop()
+    assert "+5555550123" in replaced
+    # Each real value became one fake value everywhere it appears, and no two became one.
+    assert all(len(fakes) == 1 for fakes in replaced.values()), replaced
+    fakes = [next(iter(f)) for f in replaced.values()]
+    assert len(set(fakes)) == len(fakes)
+
+
+def _leaves(body: Any) -> list[Any]:
+    if isinstance(body, dict):
+        return [leaf for k in sorted(body) for leaf in _leaves(body[k])]
+    if isinstance(body, list):
+        return [leaf for item in body for leaf in _leaves(item)]
+    return [body]
+
+
+def _shape(body: Any) -> Any:
+    """Keys and types, not values."""
+    if isinstance(body, dict):
+        return {k: _shape(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_shape(v) for v in body]
+    return type(body).__name__
+
+
+def test_the_same_real_value_becomes_the_same_fake_value() -> None:
+    redactor = Redactor(seed=1)
+    email = redactor.identifier("email", "Ada@Example.com")
+    assert redactor.value({"email": "Ada@Example.com"}) == {"email": email}
+    assert redactor.identifier("user_id", "Ada@Example.com") == email  # an email by shape
+    assert Redactor(seed=1).identifier("email", "Ada@Example.com") == email
+    assert Redactor(seed=2).identifier("email", "Ada@Example.com") != email
+    assert redactor.identifier("email", "other@example.com") != email
+    assert redactor.value({"first_name": "Ada", "plan": "pro", "ip": "not an ip"}) == {
+        "first_name": redactor.replace("first_name", "Ada"),
+        "plan": "pro",
+        "ip": "not an ip",
+    }
+    ip = redactor.value("2001:db8::1", "ip")
+    assert ":" in ip
+
+
+def test_follow_links_records_the_linked_profiles_too(
+    first_fake: ServerThread, tmp_path: Path
+) -> None:
+    wanted: list[tuple[Collection, str]] = [("users", "user_id:9800664881")]
+    outcome = asyncio.run(
+        record(
+            first_fake.url,
+            SPACE,
+            "demo-token",
+            wanted,
+            follow_links=True,
+            progress=Progress(io.StringIO(), 1),
+        )
+    )
+    assert [(r.collection, r.asked) for r in outcome.recorded] == [
+        ("users", "user_id:9800664881"),
+        ("accounts", "group_id:ADGCJE3Y8H"),
+        ("accounts", "group_id:ghdctIwnA"),
+    ]
+    path = tmp_path / "linked.yaml"
+    path.write_text(dump_yaml(to_fixture(outcome, SPACE)), encoding="utf-8")
+    second = serve_file(path)
+    try:
+        for collection, identifier in [(r.collection, r.asked) for r in outcome.recorded]:
+            before = walk(first_fake.url, "demo-token", collection, identifier)
+            after = walk(second.url, "test-token", collection, identifier)
+            assert [b for *_, b in before] == [b for *_, b in after]
+    finally:
+        second.stop()
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    from profilemock.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_record_command_writes_the_file_and_reports_what_it_could_not_record(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    target = tmp_path / "out.yaml"
+    code, out, err = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
+        "--id", "user_id:nobody", "--redact", "--seed", "5", "-o", str(target),
+    )  # fmt: skip
+    assert code == 1
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0] == "users user_id:u1234: 4 traits, 2 external ids, 2 events, 1 link"
+    assert lines[1] == "users user_id:nobody: not found (404)"
+    assert lines[2] == "profilemock: not recorded: users user_id:nobody: not found (404)"
+    assert lines[3].startswith("recorded 1 of 2 profiles (1 users and 1 accounts written")
+    text = target.read_text()
+    assert text.startswith("# Recorded by profilemock record from")
+    assert "demo-token" not in text
+    assert "test-token" in text
+    assert run_cli("check", str(target))[0] == 0
+
+
+def test_record_command_reads_the_token_from_a_file_and_writes_json_to_stdout(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROFILE_API_TOKEN", raising=False)
+    token_file = tmp_path / "token"
+    token_file.write_text("demo-token\n")
+    code, out, _ = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "group_id:12345",
+        "--collection", "accounts", "--token-file", str(token_file), "--fixture-token", "ci",
+    )  # fmt: skip
+    assert code == 0
+    data = yaml.safe_load(out)
+    assert data["spaces"][SPACE]["tokens"] == ["ci"]
+    assert len(data["spaces"][SPACE]["users"]) == 22  # the linked users, as stubs
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        pytest.param(
+            [], {}, "no token: set PROFILE_API_TOKEN or pass --token-file FILE", id="no-token"
+        ),
+        pytest.param(
+            ["--token-file", "/nonexistent/token"],
+            {},
+            "cannot read --token-file /nonexistent/token",
+            id="unreadable-token-file",
+        ),
+        pytest.param(
+            [],
+            {"PROFILE_API_TOKEN": "wrong"},
+            "the upstream refused the token (401)",
+            id="refused-token",
+        ),
+        pytest.param(
+            ["--id", "user_id:nobody"],
+            {"PROFILE_API_TOKEN": "demo-token"},
+            "no profile was recorded; nothing written",
+            id="nothing-found",
+        ),
+    ],
+)
+def test_record_command_fails_clearly(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    args: list[str], env: dict[str, str], message: str,
+) -> None:  # fmt: skip
+    monkeypatch.delenv("PROFILE_API_TOKEN", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    target = tmp_path / "never.yaml"
+    ids = [] if "--id" in args else ["--id", "user_id:u1234"]
+    code, _, err = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, *ids, *args, "-o", str(target)
+    )
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert not target.exists()
+
+
+def test_an_id_without_a_type_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run_cli("record", "--region", "us", "--space", "s", "--id", "u1234")
+    assert "`u1234` is not TYPE:VALUE" in capsys.readouterr().err
