@@ -156,7 +156,8 @@ class Client:
         while True:
             problem = None
             try:
-                async with self.session.get(url, headers=self.headers, allow_redirects=False) as answer:
+                get = self.session.get(url, headers=self.headers, allow_redirects=False)
+                async with get as answer:
                     if self.progress is not None:
                         self.progress.request()
                     status = answer.status

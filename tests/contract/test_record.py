@@ -216,8 +216,10 @@ def test_redacted_recording_keeps_request_shapes_and_consistent_replacements(
     users = data["spaces"][SPACE]["users"]
     phones = [i["id"] for u in users for i in u["ids"].get("phone_number", [])]
     emails = [i["id"] for u in users for i in u["ids"].get("email", [])]
-    assert phones and all(E164.match(p) for p in phones)
-    assert emails and all(EMAIL.match(e) and e == e.lower() for e in emails)
+    assert phones
+    assert emails
+    assert all(E164.match(p) for p in phones)
+    assert all(EMAIL.match(e) and e == e.lower() for e in emails)
     second = serve_file(path)
     replaced: dict[str, set[str]] = {}
     try:
