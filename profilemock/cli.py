@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 from urllib.parse import quote
 
 from profilemock.clock import Clock
@@ -49,6 +49,8 @@ from profilemock.mockserver.ratelimit import Limit
 from profilemock.mockserver.serving import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
 from profilemock.problems import FixtureError
+from profilemock.realism import Realism, RealismError
+from profilemock.realism import parse_spec as parse_realism
 from profilemock.schemas import ENDPOINTS
 from profilemock.schemas._files import Report, UnusableInput, check_file
 from profilemock.schemas.openapi import build_openapi
@@ -119,6 +121,14 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="SPEC",
         help="inject a fault, such as traits:429:times=2 or *:latency=150ms (repeatable)",
+    )
+    serve.add_argument(
+        "--realism",
+        action="append",
+        default=[],
+        metavar="SWITCH",
+        help="behave as the real API does sometimes: short_pages, gateway_errors[=html|empty],"
+        " null_lists, propagation_delay=5s, unescaped_500 (repeatable)",
     )
     serve.add_argument("--seed", type=int, default=0, help="seed of fault randomness (default 0)")
     serve.add_argument(
@@ -481,6 +491,13 @@ def _summary(store: Store) -> str:
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = args.fixtures or [demo_fixture_path()]
     clock = Clock(args.now)
+    realism: dict[str, Any] = {}
+    try:
+        for spec in args.realism:
+            realism.update(parse_realism(spec))
+        Realism().changed(realism)
+    except RealismError as exc:
+        raise CliError(str(exc)) from None
     try:
         store = load_fixtures(paths, clock)
     except FixtureError as exc:
@@ -500,6 +517,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             admin=not args.no_admin,
             admin_token=args.admin_token,
             cors=args.cors,
+            realism=realism,
         )
         app = create_app(store, clock, settings)
     except FaultRuleError as exc:
@@ -687,6 +705,9 @@ def _banner(url: str, store: Store, settings: ServerSettings) -> str:
         lines.append("CORS: browsers may call it from any origin")
     for spec in settings.faults:
         lines.append(f"fault: {json.dumps(spec)}")
+    if settings.realism:
+        switches = ", ".join(f"{name}={value}" for name, value in settings.realism.items())
+        lines.append(f"realism: {switches}")
     lines.append("Ctrl-C stops it.")
     return "\n".join(lines)
 

@@ -44,9 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "profile_api(fixtures=None, now=None, rate_limit=..., faults=()): configure the"
-        " profile_api fake for this test — fixture files, a frozen clock, a rate limit"
-        " (None: unlimited), fault rules (dicts or --fault specs).",
+        "profile_api(fixtures=None, now=None, rate_limit=..., faults=(), realism={}): configure"
+        " the profile_api fake for this test — fixture files, a frozen clock, a rate limit"
+        " (None: unlimited), fault rules (dicts or --fault specs), realism switches.",
     )
 
 
@@ -55,9 +55,10 @@ def _marker_arguments(
     now: str | dt.datetime | None = _NOT_GIVEN,
     rate_limit: float | None = _NOT_GIVEN,
     faults: Iterable[str | Mapping[str, Any]] = _NOT_GIVEN,
+    realism: Mapping[str, Any] = _NOT_GIVEN,
 ) -> dict[str, Any]:
     """The marker's signature: its keyword arguments are the handle's configuration."""
-    given = {"now": now, "rate_limit": rate_limit, "faults": faults}
+    given = {"now": now, "rate_limit": rate_limit, "faults": faults, "realism": realism}
     return {"fixtures": fixtures, **{k: v for k, v in given.items() if v is not _NOT_GIVEN}}
 
 

@@ -31,6 +31,7 @@ from profilemock.mockserver.mutations import (
 from profilemock.mockserver.ratelimit import Limit
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings, ServerState
+from profilemock.realism import RealismError
 from profilemock.timeutil import NS_PER_SECOND, parse_duration, parse_timestamp
 
 _UNSET: Any = object()
@@ -237,6 +238,17 @@ class ProfileAPI:
             raise ValueError(str(exc)) from None
         return added.id
 
+    def realism(self, **switches: Any) -> dict[str, Any]:
+        """Turn realism switches on or off for this test (``short_pages=True``,
+        ``gateway_errors="html"``, ``null_lists=True``, ``propagation_delay="5s"``,
+        ``unescaped_500=True``); returns every switch. The next test starts from the
+        fixtures' own."""
+        try:
+            realism = self._server.call(lambda state: state.set_realism(switches))
+        except RealismError as exc:
+            raise ValueError(str(exc)) from None
+        return realism.as_dict()
+
     def rate_limit(self, per_second: float | None, burst: int | None = None) -> None:
         """Limit this space to ``per_second`` (None: unlimited), bursts of ``burst``."""
         limit = None if per_second is None else Limit.per_second(per_second, burst)
@@ -304,8 +316,11 @@ class ProfileAPI:
         now: str | dt.datetime | None = None,
         rate_limit: float | Any | None = _UNSET,
         faults: Iterable[str | Mapping[str, Any]] = (),
+        realism: Mapping[str, Any] | None = None,
     ) -> None:
         """Apply a test's configuration (what ``@pytest.mark.profile_api`` takes)."""
+        if realism:
+            self.realism(**realism)
         if now is not None:
             self.clock.freeze(now)
         if rate_limit is not _UNSET:

@@ -91,7 +91,13 @@ def test_marker_example_uses_the_registered_signature() -> None:
 
     call = block.split("@pytest.mark.profile_api", 1)[1].split("\ndef ", 1)[0]
     arguments = eval("dict" + call)  # the marker's keyword arguments, as written
-    assert set(_marker_arguments(**arguments)) == {"fixtures", "now", "rate_limit", "faults"}
+    assert set(_marker_arguments(**arguments)) == {
+        "fixtures",
+        "now",
+        "rate_limit",
+        "faults",
+        "realism",
+    }
 
 
 def test_python_examples_run() -> None:

@@ -24,6 +24,7 @@ from profilemock.mockserver.mutations import (
 from profilemock.mockserver.ratelimit import Limit
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerState
+from profilemock.realism import RealismError
 from profilemock.store.overlay import LiveSpace
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
 
@@ -125,6 +126,17 @@ def admin_app(state: ServerState, pipeline: Middleware) -> web.Application:
     async def reset(request: web.Request) -> web.Response:
         state.reset()
         return json_response({"status": "reset"})
+
+    async def get_realism(request: web.Request) -> web.Response:
+        return json_response({"realism": state.realism.as_dict()})
+
+    async def patch_realism(request: web.Request) -> web.Response:
+        data = _object(await _json(request), "the realism switches")
+        try:
+            state.set_realism(data)
+        except RealismError as exc:
+            raise _bad(str(exc)) from None
+        return json_response({"realism": state.realism.as_dict()})
 
     async def list_faults(request: web.Request) -> web.Response:
         return json_response({"faults": [rule.as_dict() for rule in state.faults]})
@@ -258,6 +270,8 @@ def admin_app(state: ServerState, pipeline: Middleware) -> web.Application:
         [
             web.get("/health", health),
             web.post("/reset", reset),
+            web.get("/realism", get_realism),
+            web.patch("/realism", patch_realism),
             web.get("/faults", list_faults),
             web.post("/faults", add_fault),
             web.delete("/faults", clear_faults),

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -29,6 +30,7 @@ from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.errors import ApiError, rate_limited
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerSettings, ServerState
+from profilemock.realism import short_page
 from profilemock.store.space import Store
 
 log = logging.getLogger("profilemock")
@@ -186,10 +188,16 @@ def _checked(
     if request.method == "HEAD" or not isinstance(response, web.Response) or response.body is None:
         return response
     body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+    # `data: null` on every list is the one answer a switch makes outside what the docs show.
+    strict = not state.realism.null_lists
     try:
-        violations = schemas.validate_response(request.path_qs, response.status, body, strict=True)
+        violations = schemas.validate_response(
+            request.path_qs, response.status, body, strict=strict
+        )
     except schemas.UnknownEndpoint:
-        violations = schemas.validate(body, "error", strict=True) if response.status >= 400 else []
+        violations = (
+            schemas.validate(body, "error", strict=strict) if response.status >= 400 else []
+        )
     if not violations:
         return response
     error = AssertionError(
@@ -239,7 +247,7 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
         if rule.fault in CONNECTION_FAULTS:
             await inject.break_connection(rule, request, state)
         if rule.status is not None:
-            return inject.respond(rule)
+            return inject.respond(rule, state.realism.gateway_errors)
     response = answer(request, state, route, exchange.arrived)
     if rule is not None:
         response.headers.update(rule.headers)
@@ -257,9 +265,16 @@ def answer(
         raise rate_limited()
     lookup.validate_path(route)
     query = state.queries.parse(route.resource, request.rel_url)
+    realism = state.realism
+    if realism.short_pages:
+        query = dataclasses.replace(query, page_size=short_page(query.page_size))
     collection = lookup.collection_of(route)
+    if space.lagging:
+        space = space.visible(now)
     profile = None
     if route.identifier is not None:
+        if realism.unescaped_500:
+            lookup.check_escaped(route)
         profile = lookup.find_profile(space, collection, route)
     req = resources.Request(
         space=space,
@@ -268,6 +283,7 @@ def answer(
         base_url=lambda: f"{request.scheme}://{request.host}{route.path}",
         now=now,
         profile=profile,
+        null_lists=realism.null_lists,
     )
     handler = resources.profiles if profile is None else resources.RESOURCE_HANDLERS[route.resource]
     return json_response(handler(req))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+from http import HTTPStatus
 from typing import NoReturn
 
 from aiohttp import web
@@ -17,15 +18,34 @@ from profilemock.api import default_body
 from profilemock.faults import FaultRule
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerState
+from profilemock.realism import GATEWAY_STATUSES, GatewayBody
 from profilemock.timeutil import NS_PER_SECOND
 
 FAULT_HEADER = "Profilemock-Fault"
 
 
-def respond(rule: FaultRule) -> web.Response:
-    """The injected answer of a rule with ``status``."""
+GATEWAY_PAGE = (
+    "<html>\r\n<head><title>{0}</title></head>\r\n<body>\r\n<center><h1>{0}</h1></center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+"""What load balancers answer for 502, 503 and 504 (nginx's and AWS's pages look so)."""
+
+
+def respond(rule: FaultRule, gateway: GatewayBody | None = None) -> web.Response:
+    """The injected answer of a rule with ``status``; ``gateway`` (a realism switch) makes
+    a 502, 503 or 504 without a body of its own an HTML page or an empty body."""
     assert rule.status is not None
     headers = {**rule.headers, FAULT_HEADER: rule.id}
+    if gateway is not None and rule.status in GATEWAY_STATUSES and not rule.has_body:
+        if gateway == "empty":
+            return web.Response(status=rule.status, headers=headers)
+        title = f"{rule.status} {HTTPStatus(rule.status).phrase}"
+        return web.Response(
+            text=GATEWAY_PAGE.format(title),
+            status=rule.status,
+            headers=headers,
+            content_type="text/html",
+        )
     if not rule.has_body:
         return json_response(default_body(rule.status), rule.status, headers)
     if isinstance(rule.body, str):

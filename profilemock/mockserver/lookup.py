@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import string
+from urllib.parse import quote
 
-from profilemock.api import COLLECTIONS, OTHER, Collection
+from profilemock.api import COLLECTIONS, OTHER, SERVER_ERROR, Collection
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
 from profilemock.mockserver.routing import ID_TYPE_CHARS, NAME_CHARS, Route
 from profilemock.store.model import Profile
@@ -32,6 +34,30 @@ def validate_path(route: Route) -> None:
         raise error
     if not value:
         raise ApiError(400, "validation_error", "The parameter `id_value` cannot be empty")
+
+
+ESCAPE_FREE = frozenset(string.ascii_letters + string.digits + "-._~%")
+"""What a value may hold unescaped: letters, digits, RFC 3986's unreserved marks (no
+encoder escapes those) and escapes themselves."""
+_TYPE_PREFIX = re.compile(r"[^:%]*(?::|%3[aA])")
+
+
+def check_escaped(route: Route) -> None:
+    """The 500 the docs warn of for an id value with a raw non-alphanumeric character (the
+    ``unescaped_500`` realism switch)."""
+    prefix = _TYPE_PREFIX.match(route.raw_identifier or "")
+    if prefix is None:
+        return
+    raw_value = (route.raw_identifier or "")[prefix.end() :]
+    unescaped = "".join(dict.fromkeys(ch for ch in raw_value if ch not in ESCAPE_FREE))
+    if unescaped:
+        raise ApiError(
+            500,
+            *SERVER_ERROR,
+            hint=f"`{unescaped}` in the identifier is not percent-encoded, and the docs warn"
+            " that the API may answer 500 for that; encode it"
+            f" (`{unescaped[0]}` is {quote(unescaped[0], safe='')})",
+        )
 
 
 def collection_of(route: Route) -> Collection:

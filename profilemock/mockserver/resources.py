@@ -35,6 +35,8 @@ class Request:
     only when a cursor needs it."""
     now: int
     profile: Profile | None = None
+    null_lists: bool = False
+    """Answer an empty external_ids or links list with ``"data": null`` (realism switch)."""
 
 
 def _page(items: Iterable[T], size: int) -> tuple[list[T], T | None]:
@@ -87,7 +89,8 @@ def external_ids(req: Request) -> Body:
     candidates = (x for x in profile.external_ids[start:] if wanted is None or x.type in wanted)
     page, following = _page(candidates, req.query.page_size)
     next_token = following.map_id if following else None
-    return page_body("data", [x.json for x in page], _cursor(req, next_token, "external_ids"))
+    items = None if req.null_lists and not page else [x.json for x in page]
+    return page_body("data", items, _cursor(req, next_token, "external_ids"))
 
 
 def events(req: Request) -> Body:
@@ -179,13 +182,15 @@ def links(req: Request) -> Body:
     scope = f"links|{req.space.id}|{req.collection}|{profile.segment_id}"
     page, following = _offset_page(req, linked, scope)
     to_collection = member("to_collection", encode(other))
-    items = (
+    items = [
         json_object(
             [to_collection, member("external_ids", json_list(x.link_json for x in p.external_ids))]
         )
         for p in page
+    ]
+    return page_body(
+        "data", None if req.null_lists and not items else items, _cursor(req, following, "links")
     )
-    return page_body("data", items, _cursor(req, following, "links"))
 
 
 def profiles(req: Request) -> Body:

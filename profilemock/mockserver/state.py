@@ -13,6 +13,7 @@ from profilemock.faults import FaultSet
 from profilemock.mockserver.journal import DEFAULT_SIZE, Journal
 from profilemock.mockserver.params import Queries
 from profilemock.mockserver.ratelimit import Limit, RateLimiter
+from profilemock.realism import Realism
 from profilemock.store.overlay import LiveStore
 from profilemock.store.space import Store
 
@@ -34,6 +35,8 @@ class ServerSettings:
     """Validate every answer against the response schemas (strict); a violation is a 500."""
     cors: bool = False
     """Answer browsers' CORS preflights and allow any origin (the real API does not)."""
+    realism: Mapping[str, Any] = field(default_factory=dict)
+    """Realism switches in force from the start (``--realism``), over the fixtures' own."""
 
 
 @dataclass
@@ -54,6 +57,9 @@ class ServerState:
     """Makes the ``Request-Id`` of each answer (set by ``create_app``)."""
     queries: Queries = field(default_factory=Queries)
     """Query strings parsed before (they depend on the string alone: never reset)."""
+    realism: Realism = field(default_factory=Realism)
+    """The realism switches in force (``set_realism`` changes them)."""
+    _realism_at_start: Realism = field(default_factory=Realism)
     _clock_at_start: tuple[int | None, int] = (None, 0)
     _released: asyncio.Event | None = None
 
@@ -77,7 +83,20 @@ class ServerState:
             _clock_at_start=clock.snapshot(),
         )
         state._load_faults()
+        state._realism_at_start = Realism().changed(store.realism).changed(settings.realism)
+        state._use_realism(state._realism_at_start)
         return state
+
+    def set_realism(self, switches: Mapping[str, Any]) -> Realism:
+        """Change the named realism switches (RealismError names a bad one); a reset goes
+        back to those of the fixtures and ``--realism``."""
+        self._use_realism(self.realism.changed(switches))
+        return self.realism
+
+    def _use_realism(self, realism: Realism) -> None:
+        self.realism = realism
+        for space in self.store.spaces.values():
+            space.propagate_after(realism.propagation_delay, self.clock.now_ns)
 
     def _load_faults(self) -> None:
         for rule in (*self.store.loaded.faults, *self.settings.faults):
@@ -87,6 +106,7 @@ class ServerState:
         """Back to the start: loaded data, configured faults with fresh counters, an empty
         journal, full rate-limit buckets, the clock as it was, hanging requests released."""
         self.store.reset()
+        self._use_realism(self._realism_at_start)
         self.faults.clear()
         self._load_faults()
         self.journal.clear()

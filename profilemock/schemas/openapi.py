@@ -286,6 +286,14 @@ def _admin_paths() -> dict[str, Any]:
                 "Remove one fault rule", "Removed.", parameters=[_path("id")]
             )
         },
+        "/__admin/realism": {
+            "get": _admin_operation("The realism switches in force", "The switches."),
+            "patch": _admin_operation(
+                "Change realism switches (a reset restores those of the fixtures and flags)",
+                "The switches.",
+                body=_ref("FixtureRealism"),
+            ),
+        },
         "/__admin/requests": {
             "get": _admin_operation(
                 "The request journal, oldest first, filtered",

@@ -7,7 +7,7 @@ runtime changes a reset drops.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from profilemock.api import Collection
@@ -60,6 +60,8 @@ class Store:
     """The instant a fixture's ``now:`` froze the clock at, if any."""
     faults: tuple[Mapping[str, Any], ...] = ()
     """Fault rules from the fixture files' ``faults:``, in order."""
+    realism: Mapping[str, Any] = field(default_factory=dict)
+    """Realism switches from the fixture files' ``realism:``, as written."""
 
 
 def by_activity(profiles: Iterable[Profile]) -> tuple[Profile, ...]:

@@ -1,0 +1,322 @@
+"""Realism switches: what the real API does only sometimes, turned on from every source.
+
+Each test names the source of the behaviour it makes the fake reproduce.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from aiohttp.test_utils import TestClient
+from yarl import URL
+
+from profilemock.cli import main
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.app import STATE, create_app
+from profilemock.mockserver.serving import ServerThread
+from profilemock.mockserver.state import ServerSettings
+from profilemock.problems import FixtureError
+from profilemock.realism import Realism, RealismError, parse_spec, short_page
+from profilemock.testing import ProfileAPI
+from tests.conftest import DEMO_TOKEN, NOW, ClientFactory, basic, profile_path
+
+AUTH = basic(DEMO_TOKEN)
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+FIXTURE = """
+now: 2026-06-15T12:00:00Z
+realism: {short_pages: true}
+spaces:
+  sp:
+    tokens: [tok]
+    users:
+      - ids: {user_id: many}
+        traits: {t00: 0, t01: 1, t02: 2, t03: 3, t04: 4, t05: 5, t06: 6, t07: 7, t08: 8,
+                 t09: 9, t10: 10, t11: 11, t12: 12, t13: 13, t14: 14, t15: 15, t16: 16,
+                 t17: 17, t18: 18, t19: 19, t20: 20}
+        events:
+          - {event: Seen, timestamp: -1h, repeat: {count: 12, every: 1m}}
+"""
+MANY = "/v1/spaces/sp/collections/users/profiles/user_id:many"
+
+
+def served(**settings: Any) -> Any:
+    clock = Clock(NOW)
+    return create_app(
+        load_fixtures([demo_fixture_path()], clock), clock, ServerSettings(**settings)
+    )
+
+
+async def get(client: TestClient, path: str, headers: dict[str, str] = AUTH) -> Any:
+    response = await client.get(path, headers=headers)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+def local(url: str) -> str:
+    """A cursor URL as a path for the test client."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+# -- short pages ---------------------------------------------------------------------------
+
+
+def test_a_short_page_is_four_fifths_of_the_limit() -> None:
+    # Source: the real quickstart capture (tests/data/segdocs_traits_quickstart_200.json):
+    # 8 traits for limit 10, with has_more true.
+    capture = json.loads((DATA / "segdocs_traits_quickstart_200.json").read_text())
+    assert capture["cursor"]["has_more"] is True
+    assert short_page(capture["cursor"]["limit"]) == len(capture["traits"]) == 8
+    assert [short_page(n) for n in (1, 2, 5, 25, 200)] == [1, 1, 4, 20, 160]
+
+
+async def test_short_pages_keep_has_more_and_still_page_through_everything(
+    serve_yaml: Any,
+) -> None:
+    client = await serve_yaml(FIXTURE)  # the fixture turns the switch on
+    auth = basic("tok")
+    first = await get(client, f"{MANY}/traits?limit=10", auth)
+    assert len(first["traits"]) == 8
+    assert first["cursor"]["has_more"] is True
+    assert first["cursor"]["limit"] == 10
+    seen = list(first["traits"])
+    url = first["cursor"]["url"]
+    while url:
+        page = await get(client, local(url), auth)
+        seen += list(page["traits"])
+        url = page["cursor"]["url"]
+    assert seen == [f"t{n:02d}" for n in range(21)]
+    events = await get(client, f"{MANY}/events?limit=5", auth)
+    assert len(events["data"]) == 4
+    assert events["cursor"]["has_more"] is True
+
+
+# -- gateway errors ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "text"),
+    [
+        ("html", "text/html", "<h1>502 Bad Gateway</h1>"),
+        ("empty", None, ""),
+    ],
+)
+async def test_gateway_errors_are_not_json_when_switched_on(
+    aiohttp_client: ClientFactory, body: str, content_type: str | None, text: str
+) -> None:
+    # Source: the reference lists 502, 503, 504 as server errors; the balancers in front of
+    # an API answer them with their own HTML or empty pages, not the API's envelope.
+    client = await aiohttp_client(
+        served(realism={"gateway_errors": body}, faults=[{"route": "traits", "status": 502}])
+    )
+    response = await client.get(profile_path("user_id:u1234", "traits"), headers=AUTH)
+    assert response.status == 502
+    assert response.headers.get("Content-Type", "").split(";")[0] == (content_type or "")
+    assert text in await response.text()
+    assert text or await response.read() == b""
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(await response.text())
+
+
+async def test_gateway_errors_leave_other_statuses_and_custom_bodies_alone(
+    aiohttp_client: ClientFactory,
+) -> None:
+    faults = [
+        {"route": "traits", "status": 500},
+        {"route": "events", "status": 503, "body": {"error": {"code": "x", "message": "y"}}},
+    ]
+    client = await aiohttp_client(served(realism={"gateway_errors": "html"}, faults=faults))
+    traits = await client.get(profile_path("user_id:u1234", "traits"), headers=AUTH)
+    assert (await traits.json())["error"]["code"] == "internal_error"
+    events = await client.get(profile_path("user_id:u1234", "events"), headers=AUTH)
+    assert (await events.json())["error"]["code"] == "x"
+
+
+async def test_injected_gateway_errors_are_json_by_default(aiohttp_client: ClientFactory) -> None:
+    client = await aiohttp_client(served(faults=[{"route": "traits", "status": 504}]))
+    response = await client.get(profile_path("user_id:u1234", "traits"), headers=AUTH)
+    assert (await response.json())["error"]["code"] == "internal_error"
+
+
+# -- data: null for empty lists ------------------------------------------------------------
+
+
+async def test_empty_lists_answer_data_null_when_switched_on(aiohttp_client: ClientFactory) -> None:
+    # Source: /events answers "data": null when empty (ethyca/fides tests depend on it);
+    # whether external_ids and links do the same is unknown, so a consumer should survive
+    # both. The fake's strict contract check (on in this suite) accepts it only here.
+    client = await aiohttp_client(served(realism={"null_lists": True}))
+    ids = await get(client, profile_path("user_id:u1234", "external_ids") + "?include=ios.idfa")
+    assert ids["data"] is None
+    links = await get(client, profile_path("user_id:5550000001", "links"))
+    assert links["data"] is None
+    full = await get(client, profile_path("user_id:u1234", "external_ids"))
+    assert full["data"]
+
+
+async def test_empty_lists_are_lists_by_default(aiohttp_client: ClientFactory) -> None:
+    client = await aiohttp_client(served())
+    ids = await get(client, profile_path("user_id:u1234", "external_ids") + "?include=ios.idfa")
+    assert ids["data"] == []
+
+
+# -- propagation delay ---------------------------------------------------------------------
+
+
+async def test_changes_become_visible_after_the_propagation_delay(
+    aiohttp_client: ClientFactory,
+) -> None:
+    # Source: the issue's audit — profile updates reach the real API after seconds; inferred,
+    # not documented. The delay runs on the server's clock, so no test sleeps.
+    app = served(realism={"propagation_delay": "5s"})
+    client = await aiohttp_client(app)
+    upsert = await client.put(
+        "/__admin/spaces/lg8283283/collections/users/profiles",
+        json={"ids": {"user_id": "fresh"}, "traits": {"plan": "pro"}},
+    )
+    assert upsert.status == 201
+    traits = profile_path("user_id:fresh", "traits")
+    assert (await client.get(traits, headers=AUTH)).status == 404
+    # The admin side sees what was written at once: events can be appended right away.
+    appended = await client.post(
+        "/__admin/spaces/lg8283283/collections/users/profiles/user_id:fresh/events",
+        json={"events": [{"event": "Signed Up", "timestamp": "-1m"}]},
+    )
+    assert appended.status == 201
+    await client.post("/__admin/clock/advance", json={"by": "4s"})
+    assert (await client.get(traits, headers=AUTH)).status == 404
+    await client.post("/__admin/clock/advance", json={"by": "1s"})
+    assert (await get(client, traits))["traits"] == {"plan": "pro"}
+    events = await get(client, profile_path("user_id:fresh", "events"))
+    assert [e["event"] for e in events["data"]] == ["Signed Up"]
+
+
+async def test_a_reset_drops_changes_still_propagating(aiohttp_client: ClientFactory) -> None:
+    app = served(realism={"propagation_delay": "5s"})
+    client = await aiohttp_client(app)
+    await client.delete("/__admin/spaces/lg8283283/collections/users/profiles/user_id:u1234")
+    await client.post("/__admin/reset")
+    await client.post("/__admin/clock/advance", json={"by": "10s"})
+    assert (await client.get(profile_path("user_id:u1234", "traits"), headers=AUTH)).status == 200
+
+
+async def test_turning_the_delay_off_shows_every_pending_change(
+    aiohttp_client: ClientFactory,
+) -> None:
+    client = await aiohttp_client(served(realism={"propagation_delay": "1h"}))
+    await client.delete("/__admin/spaces/lg8283283/collections/users/profiles/user_id:u1234")
+    traits = profile_path("user_id:u1234", "traits")
+    assert (await client.get(traits, headers=AUTH)).status == 200
+    await client.patch("/__admin/realism", json={"propagation_delay": None})
+    assert (await client.get(traits, headers=AUTH)).status == 404
+
+
+# -- unescaped special characters ----------------------------------------------------------
+
+
+async def test_an_unescaped_special_character_answers_500_when_switched_on(
+    aiohttp_client: ClientFactory,
+) -> None:
+    # Source: the Profile API doc's callout (2025): a value "with a non-alphanumeric
+    # character" may make the API "respond with `500` error"; escaped, it answers 200.
+    client = await aiohttp_client(served(realism={"unescaped_500": True}))
+    raw = "/v1/spaces/lg8283283/collections/users/profiles/email:avid.reader@example.com/traits"
+    response = await client.get(raw, headers=AUTH)
+    assert response.status == 500
+    assert await response.json() == {
+        "error": {"code": "internal_error", "message": "Something went wrong on Segment's side."}
+    }
+    assert "`@`" in response.headers["Profilemock-Hint"]
+    assert "%40" in response.headers["Profilemock-Hint"]
+    # yarl would decode %40 back to @ (both are valid in a path): send the bytes as written.
+    origin = str(client.make_url("/")).rstrip("/")
+    escaped = URL(origin + raw.replace("@", "%40"), encoded=True)
+    assert (await client.session.get(escaped, headers=AUTH)).status == 200
+    # Unreserved characters need no escaping; a plain id passes.
+    assert (await client.get(profile_path("user_id:u1234", "traits"), headers=AUTH)).status == 200
+    assert app_errors(client) == []
+
+
+async def test_unescaped_characters_are_fine_by_default(aiohttp_client: ClientFactory) -> None:
+    client = await aiohttp_client(served())
+    raw = "/v1/spaces/lg8283283/collections/users/profiles/email:avid.reader@example.com/traits"
+    assert (await client.get(raw, headers=AUTH)).status == 200
+
+
+def app_errors(client: TestClient) -> list[BaseException]:
+    return client.app[STATE].errors  # type: ignore[index]
+
+
+# -- one mechanism, every source -----------------------------------------------------------
+
+
+def test_switches_parse_from_specs_and_dicts_with_clear_errors() -> None:
+    assert parse_spec("short_pages") == {"short_pages": True}
+    assert parse_spec("gateway_errors") == {"gateway_errors": "html"}
+    assert parse_spec("propagation_delay=2s") == {"propagation_delay": "2s"}
+    assert parse_spec("null_lists=off") == {"null_lists": False}
+    realism = Realism().changed({"propagation_delay": "2s", "gateway_errors": "empty"})
+    assert realism.propagation_delay == 2_000_000_000
+    assert realism.as_dict()["propagation_delay"] == "2s"
+    for bad, message in [
+        ({"short_page": True}, "unknown switch `short_page`; switches are short_pages"),
+        ({"short_pages": "yes"}, "`short_pages` is true or false"),
+        ({"gateway_errors": "xml"}, "`gateway_errors` is html, empty or null"),
+        ({"propagation_delay": "soon"}, "`propagation_delay` is a duration"),
+    ]:
+        with pytest.raises(RealismError, match=message):
+            Realism().changed(bad)
+    with pytest.raises(RealismError, match="unknown switch `slow`"):
+        parse_spec("slow")
+
+
+async def test_admin_api_reads_and_changes_switches_and_reset_restores_them(
+    aiohttp_client: ClientFactory,
+) -> None:
+    client = await aiohttp_client(served(realism={"short_pages": True}))
+    body = await (await client.get("/__admin/realism")).json()
+    assert body["realism"]["short_pages"] is True
+    changed = await client.patch("/__admin/realism", json={"null_lists": True})
+    assert (await changed.json())["realism"]["null_lists"] is True
+    bad = await client.patch("/__admin/realism", json={"null_list": True})
+    assert bad.status == 400
+    assert "unknown switch `null_list`" in (await bad.json())["error"]["message"]
+    await client.post("/__admin/reset")
+    body = await (await client.get("/__admin/realism")).json()
+    assert body["realism"] == {**Realism().as_dict(), "short_pages": True}
+
+
+def test_fixture_switches_are_checked_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_text("spaces:\n  sp:\n    tokens: [t]\nrealism:\n  short_pages: maybe\n")
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([path], Clock(NOW))
+    assert f"{path}:5" in str(info.value)
+
+
+def test_serve_flag_turns_switches_on_and_rejects_unknown_ones() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["serve", "--port", "0", "--realism", "nope"], stdout=out, stderr=err)
+    assert code == 2
+    assert "unknown switch `nope`" in err.getvalue()
+
+
+def test_the_handle_and_marker_options_switch_for_one_test_only() -> None:
+    with ServerThread(served()) as server:
+        handle = ProfileAPI(server)
+        handle.configure(realism={"unescaped_500": True})
+        url = f"{server.url}/v1/spaces/lg8283283/collections/users/profiles/email:avid.reader@example.com/traits"
+        assert requests.get(url, auth=handle.auth, timeout=5).status_code == 500
+        assert handle.realism(unescaped_500=False)["unescaped_500"] is False
+        assert requests.get(url, auth=handle.auth, timeout=5).status_code == 200
+        handle.realism(short_pages=True)
+        handle.reset()
+        assert handle.realism()["short_pages"] is False
