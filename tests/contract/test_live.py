@@ -1,0 +1,175 @@
+"""Live mode: the same consumer tests against a "real API" (a local fake) through the proxy.
+
+Every run here is a pytester run against a local upstream on 127.0.0.1, port 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.live import LiveProfileAPI, LiveProxy, LiveSettings, NeedsFake
+from profilemock.mockserver.app import create_app
+from profilemock.mockserver.serving import ServerThread
+from profilemock.mockserver.state import ServerSettings
+
+# The same consumer tests, run with and without --profile-api-live.
+CONSUMER_TESTS = """
+import pytest
+import requests
+
+
+def read_plan(profile_api, identifier):
+    response = requests.get(
+        profile_api.profile_url(identifier, "traits"), auth=profile_api.auth, timeout=10
+    )
+    return response.status_code, response.json()
+
+
+def test_reads_traits(profile_api):
+    status, body = read_plan(profile_api, "user_id:u1234")
+    assert status == 200
+    assert "first_name" in body["traits"]
+    profile_api.assert_called("traits", identifier="user_id:u1234", times=1)
+
+
+def test_unknown_profile_is_404(profile_api):
+    assert read_plan(profile_api, "user_id:nobody")[0] == 404
+
+
+def test_adds_a_user(profile_api):
+    profile_api.add_user({"user_id": "new"}, traits={"plan": "pro"})
+    assert read_plan(profile_api, "user_id:new")[0] == 200
+
+
+def test_moves_the_clock(profile_api):
+    profile_api.clock.advance("1d")
+
+
+@pytest.mark.profile_api(faults=["traits:429:times=1"])
+def test_retries_after_a_429(profile_api):
+    assert read_plan(profile_api, "user_id:u1234")[0] == 429
+
+
+@pytest.mark.profile_api(live=False)
+def test_needs_the_fake(profile_api):
+    profile_api.rate_limit(1)
+
+
+def test_code_that_swallows_a_drifted_answer(profile_api):
+    try:
+        read_plan(profile_api, "user_id:drifting")
+    except Exception:
+        pass
+"""
+INI = (
+    "[pytest]\naddopts = -p no:cacheprovider -p no:schemathesis -p no:hypothesispytest\n"
+    "asyncio_default_fixture_loop_scope = function\n"
+)
+DRIFT = {
+    "route": "traits",
+    "identifier": "user_id:drifting",
+    "status": 200,
+    "body": {"traits": ["plan"], "cursor": {"url": "", "has_more": False, "next": ""}},
+}
+
+
+@pytest.fixture
+def real_api() -> Iterator[ServerThread]:
+    """The "real API": the demo fake, told to answer one profile out of contract."""
+    clock = Clock()
+    store = load_fixtures([demo_fixture_path()], clock)
+    server = ServerThread(create_app(store, clock, ServerSettings(rate_limit=None))).start()
+    server.call(lambda state: state.faults.add(DRIFT))
+    yield server
+    server.stop()
+
+
+def test_one_live_run_passes_skips_mutations_and_fails_on_violations(
+    pytester: pytest.Pytester, real_api: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    pytester.makeini(INI)
+    pytester.makepyfile(test_consumer=CONSUMER_TESTS)
+    result = pytester.runpytest(
+        "--profile-api-live",
+        "--profile-api-url",
+        real_api.url,
+        "--profile-api-space",
+        "lg8283283",
+        "-rsf",
+    )
+    result.assert_outcomes(passed=2, skipped=4, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*SKIPPED*live mode: `add_user` needs the fake*",
+            "*SKIPPED*live mode: `clock.advance` needs the fake*",
+            "*SKIPPED*live mode: the profile_api marker's `faults=` configures the fake*",
+            "*SKIPPED*needs the fake (@pytest.mark.profile_api(live=False)); live mode is on*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*ProfileAPIError: the real API's answers broke the contract (1 violation):",
+            "*GET /v1/spaces/lg8283283/collections/users/profiles/user_id:drifting/traits"
+            " (traits) -> 200: /traits: * [[]type[]]",
+            "FAILED test_consumer.py::test_code_that_swallows_a_drifted_answer*",
+        ]
+    )
+    assert "demo-token" not in result.stdout.str()
+
+
+def test_the_same_tests_pass_against_the_fake(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
+    pytester.makepyfile(test_consumer=CONSUMER_TESTS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=7)
+
+
+def test_live_mode_says_what_is_missing(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROFILE_API_TOKEN", raising=False)
+    pytester.makeini(INI)
+    pytester.makepyfile(test_consumer=CONSUMER_TESTS)
+    result = pytester.runpytest("--profile-api-live")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: live mode needs the upstream: --profile-api-url URL or the ini key"
+            " profile_api_url; the space: --profile-api-space ID or the ini key"
+            " profile_api_space; the token: the PROFILE_API_TOKEN environment variable"
+        ]
+    )
+
+
+def test_live_mode_reads_the_ini_file(
+    pytester: pytest.Pytester, real_api: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    pytester.makeini(
+        INI
+        + f"profile_api_live = true\nprofile_api_url = {real_api.url}\n"
+        + "profile_api_space = lg8283283\n"
+    )
+    pytester.makepyfile(test_consumer=CONSUMER_TESTS)
+    result = pytester.runpytest("-k", "reads_traits or swallows")
+    result.assert_outcomes(passed=1, failed=1)
+
+
+def test_the_live_handle_outside_pytest(real_api: ServerThread) -> None:
+    proxy = LiveProxy(LiveSettings(real_api.url, "lg8283283", "demo-token"))
+    try:
+        handle = LiveProfileAPI(proxy)
+        assert handle.url == proxy.server.url
+        assert handle.auth == ("demo-token", "")
+        with pytest.raises(NeedsFake, match="`fault` needs the fake"):
+            handle.fault("traits:500")
+        with pytest.raises(NeedsFake, match="`realism` needs the fake"):
+            handle.realism(short_pages=True)
+        handle.check()  # no requests, nothing broken
+    finally:
+        proxy.close()
