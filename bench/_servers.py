@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -13,12 +14,21 @@ URL = r"(http://127\.0\.0\.1:\d+)"
 
 
 class Server:
-    """A child process that prints its URL once it listens."""
+    """A child process that prints its URL once it listens.
 
-    def __init__(self, command: list[str], pattern: str = URL) -> None:
+    What it prints afterwards (Prism logs every request to stdout) is read and dropped by a
+    thread, so a full pipe never stalls it; ``log`` names a file for its stderr (a server
+    that logs there writes to a real file, as when a user redirects it).
+    """
+
+    def __init__(self, command: list[str], pattern: str = URL, log: Path | None = None) -> None:
         self.started = time.perf_counter()
+        self._log = open(log, "w") if log is not None else None  # noqa: SIM115
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            command,
+            stdout=subprocess.PIPE,
+            stderr=self._log or subprocess.DEVNULL,
+            text=True,
         )
         assert self.process.stdout is not None
         for line in self.process.stdout:
@@ -26,18 +36,30 @@ class Server:
             if found:
                 self.url = found.group(1)
                 self.port = int(self.url.rsplit(":", 1)[1])
+                threading.Thread(target=self._drain, daemon=True).start()
                 return
         raise RuntimeError(f"{command[0]} did not start")
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for _ in self.process.stdout:
+            pass
 
     def cpu_seconds(self) -> float:
         """User and system CPU time the server process has used so far."""
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def rss_mb(self) -> float:
+        """Resident memory now."""
+        return self._status_kib("VmRSS") / 1024
+
     def peak_rss_mb(self) -> float:
+        return self._status_kib("VmHWM") / 1024
+
+    def _status_kib(self, field: str) -> int:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
-        kib = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
-        return kib / 1024
+        return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -45,8 +67,15 @@ class Server:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
+        if self._log is not None:
+            self._log.close()
 
 
-def profilemock(*args: str) -> Server:
-    """``profilemock serve`` on a free port, quiet, with these extra arguments."""
-    return Server([sys.executable, "-m", "profilemock", "serve", "--quiet", "--port", "0", *args])
+def profilemock(*args: str, log: Path | None = None) -> Server:
+    """``profilemock serve`` on a free port with these extra arguments: ``--quiet`` unless
+    ``log`` names a file for its request log (stderr)."""
+    quiet = () if log is not None else ("--quiet",)
+    return Server(
+        [sys.executable, "-m", "profilemock", "serve", *quiet, "--port", "0", *args], log=log
+    )

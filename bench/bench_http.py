@@ -184,16 +184,22 @@ def main() -> None:
         print(f"| {name} | {value} |")
 
 
+LOGGED = "profilemock"
+QUIET = "profilemock --quiet"
+
+
 def request_cost(args: argparse.Namespace, work: Path) -> Rows:
-    """/traits and /events under wrk: profilemock, bare aiohttp, Prism."""
+    """/traits and /events under wrk: profilemock as users run it (default flags, the request
+    log on, written to a file), the same with --quiet, bare aiohttp, Prism (its log on)."""
     fixture = work / "bench.json"
     fixture.write_text(json.dumps(bench_fixture()))
 
-    fake = serve(fixture)
+    # Default flags: the fixture's space has no rate limit, as a load-tester's would.
+    fake = profilemock("--fixtures", str(fixture), log=work / "requests.log")
     bodies = {name: fetch(fake.url + route) for name, route in ROUTES.items()}
     for name, body in bodies.items():
         (work / f"{name}.json").write_bytes(body)
-    servers = {"profilemock": fake}
+    servers = {LOGGED: fake, QUIET: profilemock("--fixtures", str(fixture))}
     servers["bare aiohttp"] = Server(
         [
             sys.executable,
@@ -222,24 +228,27 @@ def request_cost(args: argparse.Namespace, work: Path) -> Rows:
     finally:
         for server in servers.values():
             server.stop()
+    logged_lines = sum(1 for _ in (work / "requests.log").open())
 
     rows = [
         (f"GET /{route} — {name}", summary(measured)) for (route, name), measured in runs.items()
     ]
     for route_name in ROUTES:
-        ours = runs[(route_name, "profilemock")]
-        for peer in ("bare aiohttp", "Prism 5"):
+        ours = runs[(route_name, LOGGED)]
+        for peer in (QUIET, "bare aiohttp", "Prism 5"):
             if (route_name, peer) in runs:
                 ratio = paired(ours, runs[(route_name, peer)], "rps")
-                rows.append((f"/{route_name}: profilemock / {peer} throughput", f"{ratio:.2f}x"))
+                rows.append((f"/{route_name}: {LOGGED} / {peer} throughput", spread(ratio)))
+        ratio = paired(runs[(route_name, QUIET)], runs[(route_name, "bare aiohttp")], "rps")
+        rows.append((f"/{route_name}: {QUIET} / bare aiohttp throughput", spread(ratio)))
         if (route_name, "Prism 5") in runs:
             prism = runs[(route_name, "Prism 5")]
             rows.append(
-                (
-                    f"/{route_name}: profilemock p99 / Prism p99",
-                    f"{paired(ours, prism, 'p99'):.2f}x",
-                )
+                (f"/{route_name}: {LOGGED} p99 / Prism p99", spread(paired(ours, prism, "p99")))
             )
+    rows.append(
+        ("request log lines written (every request of the logged server)", f"{logged_lines:,}")
+    )
     return rows
 
 
@@ -252,10 +261,14 @@ def summary(runs: list[dict[str, float]]) -> str:
     )
 
 
-def paired(mine: list[dict[str, float]], theirs: list[dict[str, float]], key: str) -> float:
-    """The median of per-round ratios: each round's pair ran back to back, under the same
-    machine noise."""
-    return statistics.median(a[key] / b[key] for a, b in zip(mine, theirs, strict=True))
+def paired(mine: list[dict[str, float]], theirs: list[dict[str, float]], key: str) -> list[float]:
+    """Per-round ratios: each round's pair ran back to back, under the same machine noise."""
+    return [a[key] / b[key] for a, b in zip(mine, theirs, strict=True)]
+
+
+def spread(ratios: list[float]) -> str:
+    """The median of per-round ratios, and their range."""
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f} to {max(ratios):.2f})"
 
 
 def generated(work: Path, count: int) -> Path:
@@ -339,11 +352,11 @@ def scaling(args: argparse.Namespace, work: Path) -> Rows:
         *((f"GET /traits of random users, {c:,} profiles", summary(runs[c])) for c in counts),
         (
             f"per-request cost {args.profiles:,} / 1,000 profiles (server CPU a request)",
-            f"{paired(large, small, 'cpu'):.2f}x",
+            spread(paired(large, small, "cpu")),
         ),
         (
             f"per-request cost {args.profiles:,} / 1,000 profiles (1/throughput)",
-            f"{paired(small, large, 'rps'):.2f}x",
+            spread(paired(small, large, "rps")),
         ),
     ]
 

@@ -46,6 +46,7 @@ from profilemock.fixtures.loader import (
 )
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.ratelimit import Limit
+from profilemock.mockserver.requestlog import RequestLog
 from profilemock.mockserver.serving import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
 from profilemock.problems import FixtureError
@@ -505,7 +506,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # The store lives as long as the process: keep the collector from rescanning it.
     gc.freeze()
     sock = _listen(args.host, args.port)
-    access_log = None if args.quiet else _stderr_log("profilemock.access", err)
+    request_log = None if args.quiet else RequestLog(err)
 
     try:
         faults = [parse_spec(spec) for spec in args.fault]
@@ -529,7 +530,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     # Ctrl-C before the signal handler is installed still ends cleanly.
     with contextlib.suppress(KeyboardInterrupt):
-        run(serve_until_stopped(app, sock, ready, access_log=access_log))
+        run(serve_until_stopped(app, sock, ready, request_log=request_log))
     print("profilemock stopped", file=out, flush=True)
     return 0
 
@@ -545,7 +546,7 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         admin_token=args.admin_token,
     )
     sock = _listen(args.host, args.port)
-    access_log = None if args.quiet else _stderr_log("profilemock.access", err)
+    request_log = None if args.quiet else RequestLog(err)
     app = create_proxy_app(settings, violation_log=_stderr_log("profilemock.proxy", err))
 
     def ready(url: str) -> None:
@@ -562,7 +563,7 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print("\n".join(lines), file=out, flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        run(serve_until_stopped(app, sock, ready, access_log=access_log))
+        run(serve_until_stopped(app, sock, ready, request_log=request_log))
     print("profilemock proxy stopped", file=out, flush=True)
     return 0
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 import signal
 import socket
 import threading
@@ -20,15 +19,15 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from profilemock.mockserver.app import STATE
+from profilemock.mockserver.requestlog import LOGGER, RequestLog
 from profilemock.mockserver.state import ServerState
 
 T = TypeVar("T")
-ACCESS_LOG_FORMAT = "%r %s %b %Tfs"
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's event loop when it is installed (``pip install profilemock[fast]``): about a
-    third more requests per second; else asyncio's own."""
+    """uvloop's event loop (installed with profilemock wherever it installs): about a third
+    more requests per second; asyncio's own where it is missing (Windows, PyPy)."""
     try:
         import uvloop
     except ImportError:
@@ -73,15 +72,21 @@ async def serve_until_stopped(
     sock: socket.socket,
     on_ready: Callable[[str], None],
     *,
-    access_log: logging.Logger | None = None,
+    request_log: RequestLog | None = None,
 ) -> None:
-    """Serve ``app`` on ``sock`` until SIGINT or SIGTERM, then shut down cleanly."""
-    runner = web.AppRunner(
-        app,
-        handle_signals=False,
-        access_log=access_log,
-        access_log_format=ACCESS_LOG_FORMAT,
-    )
+    """Serve ``app`` on ``sock`` until SIGINT or SIGTERM, then shut down cleanly.
+
+    With ``request_log``, every request is logged there (and the log flushed at the end).
+    """
+    if request_log is None:
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    else:
+        runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            access_log=LOGGER,
+            access_log_class=request_log.access_logger(),
+        )
     await runner.setup()
     try:
         await web.SockSite(runner, sock).start()
@@ -93,6 +98,8 @@ async def serve_until_stopped(
         await stop.wait()
     finally:
         await runner.cleanup()
+        if request_log is not None:
+            request_log.flush()
 
 
 class ServerThread:

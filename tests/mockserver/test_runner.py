@@ -1,8 +1,9 @@
-"""Event loops: uvloop when installed (profilemock[fast]), asyncio's own otherwise."""
+"""Event loops: uvloop when installed (a default dependency), asyncio's own otherwise."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import sys
 
 import pytest
@@ -22,6 +23,13 @@ def test_uvloop_is_used_when_installed() -> None:
         assert isinstance(loop, uvloop.Loop)
     finally:
         loop.close()
+
+
+def test_uvloop_is_a_default_dependency_wherever_it_installs() -> None:
+    requirements = importlib.metadata.requires("profilemock") or []
+    (uvloop,) = [r for r in requirements if r.startswith("uvloop")]
+    assert "extra" not in uvloop
+    assert "sys_platform != 'win32'" in uvloop.replace('"', "'")
 
 
 @pytest.mark.parametrize("uvloop_installed", [True, False], ids=["uvloop", "asyncio-fallback"])

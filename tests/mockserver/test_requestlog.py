@@ -1,0 +1,122 @@
+"""The request log of `serve`: one line a request, written in batches, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+from profilemock.mockserver import requestlog
+from profilemock.mockserver.requestlog import RequestLog
+
+
+class _Watched(io.StringIO):
+    """A stream that counts its writes and tells a waiting test about the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.written = asyncio.get_running_loop().create_future()
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        if not self.written.done():
+            self.written.set_result(None)
+        return super().write(text)
+
+
+async def test_lines_wait_for_one_write_then_reach_the_stream_by_themselves() -> None:
+    stream = _Watched()
+    log = RequestLog(stream)
+    log.add("GET /a HTTP/1.1 200 2 0ms\n")
+    log.add("GET /b HTTP/1.1 404 9 0ms\n")
+    assert stream.getvalue() == ""
+    await asyncio.wait_for(stream.written, timeout=10)
+    assert stream.getvalue() == "GET /a HTTP/1.1 200 2 0ms\nGET /b HTTP/1.1 404 9 0ms\n"
+    assert stream.writes == 1
+
+
+async def test_a_full_batch_is_written_at_once_and_in_order() -> None:
+    stream = _Watched()
+    log = RequestLog(stream)
+    for n in range(requestlog.FLUSH_LINES):
+        log.add(f"line {n}\n")
+    assert stream.getvalue().splitlines() == [f"line {n}" for n in range(requestlog.FLUSH_LINES)]
+    assert stream.writes == 1
+    log.add("next\n")
+    log.flush()
+    assert stream.getvalue().endswith("line 511\nnext\n")
+
+
+async def test_a_stream_that_went_away_does_not_stop_the_server() -> None:
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    log = RequestLog(Gone())
+    log.add("GET / HTTP/1.1 200 2 0ms\n")
+    log.flush()
+    log.add("GET / HTTP/1.1 200 2 0ms\n")
+    assert log.lines == ["GET / HTTP/1.1 200 2 0ms\n"]
+
+
+def _read_until(process: subprocess.Popen[str], stream: str, pattern: str) -> re.Match[str]:
+    pipe = getattr(process, stream)
+    fd = pipe.fileno()
+    selector = selectors.DefaultSelector()
+    selector.register(fd, selectors.EVENT_READ)
+    deadline = time.monotonic() + 20
+    seen = ""
+    while (found := re.search(pattern, seen)) is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not selector.select(timeout=remaining):
+            raise AssertionError(f"no {pattern!r} in {stream}: {seen!r}")
+        chunk = os.read(fd, 65536).decode()
+        if not chunk:
+            raise AssertionError(f"{stream} ended without {pattern!r}: {seen!r}")
+        seen += chunk
+    return found
+
+
+def test_serve_logs_while_running_and_every_line_by_the_time_it_stops() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "profilemock", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)").group(1)
+        path = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits"
+        with requests.Session() as session:
+            first = session.get(url + path + "?limit=1", auth=("demo-token", ""), timeout=10)
+            assert first.status_code == 200
+            # Written soon after, without waiting for more requests or for shutdown.
+            line = _read_until(process, "stderr", r"GET (\S+) HTTP/1\.1 (\d+) (\d+) (\d+)ms\n")
+            logged_path, status, sent, _ = line.groups()
+            assert (logged_path, status) == (path + "?limit=1", "200")
+            assert int(sent) > len(first.content)  # bytes on the wire: headers and body
+            for n in range(600):  # more than one batch, ended by the stop below
+                session.get(f"{url}/nowhere/{n}", timeout=10)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert process.stderr is not None
+        rest = process.stderr.read()
+        assert re.findall(r"GET /nowhere/(\d+) HTTP/1\.1 404 ", rest) == [
+            str(n) for n in range(600)
+        ]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=20)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
