@@ -39,7 +39,7 @@ from typing import Any
 
 from _servers import Server, profilemock
 
-from profilemock.fixtures.generator import generate
+from profilemock.fixtures.generator import dump_yaml, generate
 
 HERE = Path(__file__).resolve().parent
 TOKEN = "bench-token"
@@ -171,6 +171,12 @@ def main() -> None:
     parser.add_argument("--prism", default=shutil.which("prism"))
     parser.add_argument("--profiles", type=int, default=100_000, help="largest data set")
     parser.add_argument(
+        "--formats",
+        type=lambda text: text.split(","),
+        default=["json", "yaml"],
+        help="fixture formats for start-up (default json,yaml)",
+    )
+    parser.add_argument(
         "--only", choices=SECTIONS, action="append", help="run only these sections (repeatable)"
     )
     args = parser.parse_args()
@@ -271,23 +277,25 @@ def spread(ratios: list[float]) -> str:
     return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f} to {max(ratios):.2f})"
 
 
-def generated(work: Path, count: int) -> Path:
-    """``count`` generated profiles as JSON (written once per run)."""
-    path = work / f"generated-{count}.json"
+def generated(work: Path, count: int, form: str = "json") -> Path:
+    """``count`` generated profiles (2 events each) as JSON or YAML, written once per run."""
+    path = work / f"generated-{count}.{form}"
     if not path.exists():
-        path.write_text(json.dumps(generate(count, seed=1, events_per_user=2)))
+        data = generate(count, seed=1, events_per_user=2)
+        path.write_text(json.dumps(data) if form == "json" else dump_yaml(data))
     return path
 
 
 def startup(args: argparse.Namespace, work: Path) -> Rows:
-    """Start-up to the first answer, and peak memory."""
+    """Start-up to the first answer, peak memory and memory once answering."""
     rows: Rows = []
     sets: dict[str, Path | None] = {"demo data": None}
     for count in (10_000, args.profiles):
-        sets[f"{count:,} profiles"] = generated(work, count)
+        for form in args.formats:
+            sets[f"{count:,} profiles ({form})"] = generated(work, count, form)
     for label, path in sets.items():
-        startups, rss = [], []
-        for _ in range(args.rounds if path is None else 1):
+        startups, peak, rss = [], [], []
+        for _ in range(args.rounds if path is None or path.stat().st_size < 50e6 else 1):
             server = profilemock(*([] if path is None else ["--fixtures", str(path)]))
             probe = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits"
             if path is not None:
@@ -303,18 +311,21 @@ def startup(args: argparse.Namespace, work: Path) -> Rows:
                     ).decode()
                 },
             )
-            with urllib.request.urlopen(request, timeout=60) as response:
+            with urllib.request.urlopen(request, timeout=600) as response:
                 assert response.status == 200
             startups.append(time.perf_counter() - server.started)
-            rss.append(server.peak_rss_mb())
+            peak.append(server.peak_rss_mb())
+            rss.append(server.rss_mb())
             server.stop()
+        size = "" if path is None else f", {path.stat().st_size / 1e6:.0f} MB file"
         rows.append(
             (
-                f"start-up to first 200, {label}",
-                f"{statistics.median(startups):.2f} s, peak RSS {statistics.median(rss):.0f} MB",
+                f"start-up to first 200, {label}{size}",
+                f"{statistics.median(startups):.2f} s ({min(startups):.2f} to"
+                f" {max(startups):.2f}), peak RSS {statistics.median(peak):.0f} MB,"
+                f" RSS then {statistics.median(rss):.0f} MB",
             )
         )
-
     return rows
 
 
