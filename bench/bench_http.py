@@ -73,7 +73,7 @@ def load(
     before = server.cpu_seconds()
     result = wrk(server.url + path, seconds, connections, script, auth)
     used = server.cpu_seconds() - before
-    result["cpu"] = used / (result["rps"] * seconds) * 1e6
+    result["cpu"] = used / max(result["rps"] * seconds, 1) * 1e6
     return result
 
 
