@@ -19,7 +19,6 @@ if TYPE_CHECKING:
         load_fixtures,
     )
     from profilemock.mockserver.app import create_app
-    from profilemock.mockserver.ratelimit import Limit
     from profilemock.mockserver.serving import ServerThread
     from profilemock.mockserver.state import ServerSettings
     from profilemock.problems import FixtureError
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
         validate_response,
     )
     from profilemock.schemas.openapi import build_openapi
-    from profilemock.store.space import Store
+    from profilemock.store.space import Limit, Store
     from profilemock.testing import ProfileAPI
 
 _WHERE = {
@@ -44,7 +43,7 @@ _WHERE = {
     "load_fixtures": "profilemock.fixtures.loader",
     "Store": "profilemock.store.space",
     "create_app": "profilemock.mockserver.app",
-    "Limit": "profilemock.mockserver.ratelimit",
+    "Limit": "profilemock.store.space",
     "ServerSettings": "profilemock.mockserver.state",
     "ServerThread": "profilemock.mockserver.serving",
     "Violation": "profilemock.schemas",

@@ -1,9 +1,10 @@
 """The facts the real API fixes, each defined once: the bottom layer of the package.
 
-The endpoint table (limits, query parameters, whether a cursor echoes ``limit``), the
-collections, the 14-day events window, the boolean words the service accepts, and every
-fixed error body. The parameter parser, the cursor code, the OpenAPI document and the docs
-all read these; nothing else hard-codes them.
+The endpoint table (one entry per route, metadata included: limits, query parameters,
+whether a cursor echoes ``limit``), the collections, the 14-day events window, the default
+rate limit, the boolean words the service accepts, and every fixed error body. The
+parameter parser, the cursor code, the OpenAPI document and the docs all read these;
+nothing else hard-codes them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ Collection = Literal["users", "accounts"]
 COLLECTIONS: tuple[Collection, ...] = ("users", "accounts")
 OTHER: dict[Collection, Collection] = {"users": "accounts", "accounts": "users"}
 """The collection a profile's links point into."""
+
+
+def collection_named(name: str) -> Collection | None:
+    """The collection called ``name`` (None: there is none)."""
+    for collection in COLLECTIONS:
+        if name == collection:
+            return collection
+    return None
+
 
 # Go's strconv.ParseBool spellings: what the real (Go) service accepts for booleans.
 BOOLEAN_WORDS = {
@@ -51,6 +61,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "events", 10, 100, 100,
             ("start", "end", "include", "exclude", "limit", "sort", "next"),
         ),
+        Endpoint("metadata", 1, 1, 1, ("verbose",)),
         Endpoint("links", 20, 20, 100, ("limit", "next")),
         Endpoint("profiles", 10, 100, 100, ("limit", "next")),
     )
@@ -60,6 +71,8 @@ RESOURCES = ("traits", "external_ids", "events", "metadata", "links")
 TRAIT_CLASSES = ("audience", "computed_trait")
 EVENTS_WINDOW_DAYS = 14
 """Events older than this (relative to the server's clock) are never returned."""
+DEFAULT_RATE = 100.0
+"""Requests per second a space is allowed by default (and its burst)."""
 
 # The fixed error bodies: (code, message) as the real API sends them.
 NOT_FOUND = ("not_found", "Profile was not found.")

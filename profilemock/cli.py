@@ -45,7 +45,6 @@ from profilemock.fixtures.loader import (
     read_documents,
 )
 from profilemock.mockserver.app import create_app
-from profilemock.mockserver.ratelimit import Limit
 from profilemock.mockserver.requestlog import RequestLog
 from profilemock.mockserver.serving import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
@@ -55,7 +54,7 @@ from profilemock.realism import parse_spec as parse_realism
 from profilemock.schemas import ENDPOINTS
 from profilemock.schemas._files import Report, UnusableInput, check_file
 from profilemock.schemas.openapi import build_openapi
-from profilemock.store.space import Store
+from profilemock.store.space import Limit, Store
 from profilemock.timeutil import TimestampError, parse_timestamp
 
 DEFAULT_HOST = "127.0.0.1"
@@ -346,7 +345,7 @@ def _rate_limit(text: str) -> Limit | str | None:
     if text.lower() in ("none", "0", "off"):
         return None
     try:
-        return Limit.per_second(float(text))
+        return Limit.parse(float(text))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"`{text}` is not requests per second (a number above 0, or 0/none for no limit)"

@@ -28,10 +28,10 @@ from profilemock.mockserver.mutations import (
     delete_profile,
     upsert_profile,
 )
-from profilemock.mockserver.ratelimit import Limit
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.realism import RealismError
+from profilemock.store.space import Limit
 from profilemock.timeutil import NS_PER_SECOND, parse_duration, parse_timestamp
 
 _UNSET: Any = object()

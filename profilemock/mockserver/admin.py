@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from profilemock.api import COLLECTIONS, Collection
+from profilemock.api import Collection, collection_named
 from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.mutations import (
@@ -21,11 +21,11 @@ from profilemock.mockserver.mutations import (
     delete_profile,
     upsert_profile,
 )
-from profilemock.mockserver.ratelimit import Limit
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerState
 from profilemock.realism import RealismError
 from profilemock.store.overlay import LiveSpace
+from profilemock.store.space import Limit
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
 
 ADMIN_TOKEN_HEADER = "Profilemock-Admin-Token"
@@ -68,7 +68,7 @@ def _clock_body(state: ServerState) -> dict[str, Any]:
 
 
 def _limit_body(limit: Limit | None) -> dict[str, Any] | None:
-    return None if limit is None else {"per_second": limit.rate, "burst": limit.burst}
+    return None if limit is None else limit.as_dict()
 
 
 def admin_app(state: ServerState, pipeline: Middleware) -> web.Application:
@@ -101,10 +101,10 @@ def admin_app(state: ServerState, pipeline: Middleware) -> web.Application:
 
     def collection_of(request: web.Request) -> Collection:
         name = request.match_info["collection"]
-        for collection in COLLECTIONS:
-            if name == collection:
-                return collection
-        raise _bad(f"no collection `{name}`; collections are users and accounts", 404)
+        collection = collection_named(name)
+        if collection is None:
+            raise _bad(f"no collection `{name}`; collections are users and accounts", 404)
+        return collection
 
     def changing(action: Callable[[], Any]) -> Any:
         try:
@@ -208,7 +208,11 @@ def admin_app(state: ServerState, pipeline: Middleware) -> web.Application:
         if unknown:
             raise _bad(f"unknown field `{sorted(unknown)[0]}`; a space can change `rate_limit`")
         if "rate_limit" in data:
-            state.limiter.set_limit(space.id, _parse_limit(data["rate_limit"]))
+            try:
+                limit = Limit.parse(data["rate_limit"])
+            except ValueError as exc:
+                raise _bad(str(exc)) from None
+            state.limiter.set_limit(space.id, limit)
         return json_response(_space_body(space))
 
     async def upsert(request: web.Request) -> web.Response:
@@ -293,26 +297,3 @@ def admin_app(state: ServerState, pipeline: Middleware) -> web.Application:
         ]
     )
     return app
-
-
-def _parse_limit(value: Any) -> Limit | None:
-    """``rate_limit`` as a space takes it: a number, {per_second, burst}, or null."""
-    try:
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise ValueError(value)
-        if isinstance(value, (int, float)):
-            return Limit.per_second(value)
-        if (
-            isinstance(value, dict)
-            and set(value) <= {"per_second", "burst"}
-            and "per_second" in value
-        ):
-            return Limit.per_second(value["per_second"], value.get("burst"))
-    except (TypeError, ValueError):
-        pass
-    raise _bad(
-        f'`rate_limit` must be requests per second above 0, {{"per_second": N, "burst": M}},'
-        f" or null for no limit; got {json.dumps(value)}"
-    )

@@ -6,7 +6,7 @@ import re
 import string
 from urllib.parse import quote
 
-from profilemock.api import COLLECTIONS, OTHER, SERVER_ERROR, Collection
+from profilemock.api import OTHER, SERVER_ERROR, Collection, collection_named
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
 from profilemock.mockserver.routing import ID_TYPE_CHARS, NAME_CHARS, Route
 from profilemock.store.model import Profile
@@ -62,12 +62,12 @@ def check_escaped(route: Route) -> None:
 
 def collection_of(route: Route) -> Collection:
     """The route's collection, or 404 for a well-formed name that is not one."""
-    for collection in COLLECTIONS:
-        if route.collection == collection:
-            return collection
-    raise not_found(
-        f"there is no collection `{route.collection}`; collections are users and accounts"
-    )
+    collection = collection_named(route.collection)
+    if collection is None:
+        raise not_found(
+            f"there is no collection `{route.collection}`; collections are users and accounts"
+        )
+    return collection
 
 
 def resolve(space: LiveSpace, collection: Collection, identifier: str) -> Profile | None:

@@ -6,20 +6,15 @@ Everything is checked before anything changes: a bad request changes nothing.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from profilemock.api import OTHER, Collection
-from profilemock.fixtures.build import build
-from profilemock.fixtures.source import from_data
-from profilemock.fixtures.validate import schema_problems
+from profilemock.fixtures.profile import Where, add_events, build_profile
 from profilemock.mockserver.lookup import resolve
 from profilemock.problems import FixtureError, json_pointer
-from profilemock.store import ids as idgen
 from profilemock.store.model import Event, Profile
 from profilemock.store.overlay import LiveSpace
-from profilemock.timeutil import format_ns
 
 
 class ChangeError(ValueError):
@@ -30,34 +25,16 @@ class ChangeError(ValueError):
         self.status = status
 
 
-def _build_one(
-    space: LiveSpace, collection: Collection, profile: Mapping[str, Any], now: int
-) -> Profile:
-    """Build one profile in ``space``'s settings with the fixture loader; 400 on problems."""
-    document = {
-        "spaces": {
-            space.id: {
-                "tokens": list(space.tokens),
-                "default_source_id": space.settings.default_source_id,
-                "computed_source_id": space.settings.computed_source_id,
-                collection: [profile],
-            }
-        }
-    }
-    doc = from_data(document, "profile")
-    prefix = json_pointer(("spaces", space.id, collection, 0))
+def _build(space: LiveSpace, collection: Collection, data: Mapping[str, Any], now: int) -> Profile:
+    """One profile in ``space``'s settings, built as the loader builds it; 400 on problems."""
     try:
-        problems = schema_problems(doc)
-        if problems:
-            raise FixtureError(problems)
-        store = build([doc], now)
+        return build_profile(data, Where(space.id, collection, space.settings), now)
     except FixtureError as exc:
-        details = "; ".join(
-            f"{json_pointer(p.path).removeprefix(prefix) or '/'}: {p.message}" for p in exc.problems
-        )
-        raise ChangeError(400, f"the profile is not valid: {details}") from None
-    (built,) = store.spaces[space.id].profiles[collection].values()
-    return built
+        raise ChangeError(400, f"the profile is not valid: {_details(exc)}") from None
+
+
+def _details(exc: FixtureError) -> str:
+    return "; ".join(f"{json_pointer(p.path) or '/'}: {p.message}" for p in exc.problems)
 
 
 def upsert_profile(
@@ -71,7 +48,7 @@ def upsert_profile(
     if not isinstance(data, Mapping):
         raise ChangeError(400, "the profile must be a JSON object in the fixture format")
     fields = {k: v for k, v in data.items() if k != "links"}
-    profile = _build_one(space, collection, fields, now)
+    profile = _build(space, collection, fields, now)
     if "segment_id" in data:
         existing = space.get(collection, profile.segment_id)
     else:
@@ -88,9 +65,7 @@ def upsert_profile(
             )
         existing = next(iter(owners.values()), None)
         if existing is not None and existing.segment_id != profile.segment_id:
-            profile = _build_one(
-                space, collection, {**fields, "segment_id": existing.segment_id}, now
-            )
+            profile = _build(space, collection, {**fields, "segment_id": existing.segment_id}, now)
     for x in profile.external_ids:
         owner = space.find(collection, x.type, x.id)
         if owner is not None and owner.segment_id != profile.segment_id:
@@ -138,54 +113,15 @@ def append_events(
         raise ChangeError(404, f"no profile `{identifier}` in `{collection}` of space `{space.id}`")
     if not isinstance(events, list) or not events:
         raise ChangeError(400, "`events` must be a non-empty list of events in the fixture format")
-    named = [
-        {
-            **e,
-            "message_id": e.get("message_id")
-            or idgen.message_id(profile.segment_id, str(len(profile.events)), str(i)),
-        }
-        if isinstance(e, dict)
-        else e
-        for i, e in enumerate(events)
-    ]
-    carrier = _build_one(
-        space,
-        collection,
-        {"segment_id": profile.segment_id, "ids": _ids_of(profile), "events": named},
-        now,
-    )
+    try:
+        changed, added = add_events(
+            profile, events, Where(space.id, collection, space.settings), now
+        )
+    except FixtureError as exc:
+        raise ChangeError(400, f"the profile is not valid: {_details(exc)}") from None
     taken = {e.message_id for e in profile.events}
-    clash = sorted(e.message_id for e in carrier.events if e.message_id in taken)
+    clash = sorted(e.message_id for e in added if e.message_id in taken)
     if clash:
         raise ChangeError(409, f"message_id `{clash[0]}` is already an event of this profile")
-    merged = tuple(sorted((*profile.events, *carrier.events), key=lambda e: e.key))
-    first, last = merged[0], merged[-1]
-    metadata = dataclasses.replace(
-        profile.metadata,
-        updated_at=max(profile.metadata.updated_at, carrier.events[-1].timestamp),
-        first_message_id=first.message_id,
-        first_source_id=first.source_id,
-        last_message_id=last.message_id,
-        last_source_id=last.source_id,
-    )
-    space.put(
-        dataclasses.replace(profile, events=merged, metadata=metadata),
-        replaces=profile.segment_id,
-    )
-    return list(carrier.events)
-
-
-def _ids_of(profile: Profile) -> dict[str, list[dict[str, Any]]]:
-    """A profile's external ids in the fixture format, exactly as they are."""
-    result: dict[str, list[dict[str, Any]]] = {}
-    for x in profile.external_ids:
-        item: dict[str, Any] = {
-            "id": x.id,
-            "source_id": x.source_id,
-            "created_at": format_ns(x.created_at),
-            "map_id": x.map_id,
-        }
-        if x.first_message_id is not None:
-            item["first_message_id"] = x.first_message_id
-        result.setdefault(x.type, []).append(item)
-    return result
+    space.put(changed, replaces=profile.segment_id)
+    return added

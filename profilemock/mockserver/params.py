@@ -82,18 +82,12 @@ class Queries:
         return len(self._known)
 
     def parse(self, resource: str, url: URL) -> Query:
-        """The query of ``url`` for ``resource`` (a route of ``ENDPOINTS``, or metadata)."""
+        """The query of ``url`` for ``resource`` (a route of ``ENDPOINTS``)."""
         key = (resource, url.raw_query_string)
         query = self._known.get(key)
         if query is None:
-            query = self._known.keep(key, _parse(resource, url))
+            query = self._known.keep(key, parse_query(ENDPOINTS[resource], url.query))
         return query
-
-
-def _parse(resource: str, url: URL) -> Query:
-    if resource == "metadata":
-        return Query(limit=1, page_size=1, verbose=parse_verbose(url.query))
-    return parse_query(ENDPOINTS[resource], url.query)
 
 
 def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:
@@ -102,7 +96,7 @@ def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:
         return Query(
             limit=endpoint.default_limit, page_size=min(endpoint.default_limit, endpoint.page_max)
         )
-    limit_text = single(query, "limit") if "limit" in query else None
+    limit_text = single(query, "limit") if "limit" in query and "limit" in endpoint.params else None
     limit = endpoint.default_limit
     if limit_text is not None:
         digits = limit_text.isascii() and limit_text.isdecimal()

@@ -1,37 +1,15 @@
 """Per-space token buckets that read the server clock, so tests drive them without sleeping.
 
-The real API allows 100 requests/s per space by default. A bucket holds ``burst`` tokens,
+The real API allows 100 requests/s per space by default (``api.DEFAULT_RATE``; a
+``store.space.Limit`` says rate and burst). A bucket holds ``burst`` tokens,
 refills at ``rate`` per second of *clock* time, and each admitted request takes one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from profilemock.clock import Clock
+from profilemock.store.space import Limit
 from profilemock.timeutil import NS_PER_SECOND
-
-DEFAULT_RATE = 100.0
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """``rate`` requests per second with bursts of up to ``burst``."""
-
-    rate: float
-    burst: int
-
-    @classmethod
-    def per_second(cls, rate: float, burst: int | None = None) -> Limit:
-        if rate <= 0:
-            raise ValueError(f"a rate limit must be above 0 requests/s, got {rate}")
-        size = max(1, int(rate)) if burst is None else burst
-        if size < 1:
-            raise ValueError(f"a burst must be at least 1 request, got {burst}")
-        return cls(float(rate), size)
-
-
-DEFAULT_LIMIT = Limit.per_second(DEFAULT_RATE)
 
 
 class _Bucket:

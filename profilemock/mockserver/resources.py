@@ -9,15 +9,16 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from profilemock.api import ENDPOINTS, EVENTS_WINDOW_DAYS, OTHER, Collection
-from profilemock.jsonbytes import encode, json_list, json_object, member, page_body
+from profilemock.jsonbytes import encode, page_body
 from profilemock.mockserver import cursors
 from profilemock.mockserver.params import Query
+from profilemock.store import wire
 from profilemock.store.model import Event, Profile
 from profilemock.store.overlay import LiveSpace
-from profilemock.timeutil import DAY_NS, format_ns
+from profilemock.timeutil import DAY_NS
 
 Body = bytes
 T = TypeVar("T")
@@ -144,20 +145,7 @@ def _event_token(event: Event | None) -> str | None:
 
 def metadata(req: Request) -> Body:
     profile = _profile(req)
-    return encode({"segment_id": profile.segment_id, "metadata": _metadata(profile)})
-
-
-def _metadata(profile: Profile) -> dict[str, Any]:
-    m = profile.metadata
-    return {
-        "created_at": format_ns(m.created_at),
-        "updated_at": format_ns(m.updated_at),
-        "expires_at": None if m.expires_at is None else format_ns(m.expires_at),
-        "first_message_id": m.first_message_id,
-        "first_source_id": m.first_source_id,
-        "last_message_id": m.last_message_id,
-        "last_source_id": m.last_source_id,
-    }
+    return encode({"segment_id": profile.segment_id, "metadata": wire.metadata(profile.metadata)})
 
 
 def _offset_page(
@@ -181,13 +169,7 @@ def links(req: Request) -> Body:
     ]
     scope = f"links|{req.space.id}|{req.collection}|{profile.segment_id}"
     page, following = _offset_page(req, linked, scope)
-    to_collection = member("to_collection", encode(other))
-    items = [
-        json_object(
-            [to_collection, member("external_ids", json_list(x.link_json for x in p.external_ids))]
-        )
-        for p in page
-    ]
+    items = [wire.link_entry(other, p) for p in page]
     return page_body(
         "data", None if req.null_lists and not items else items, _cursor(req, following, "links")
     )
@@ -197,17 +179,9 @@ def profiles(req: Request) -> Body:
     """The legacy list route: profiles by most recent activity."""
     ordered = req.space.by_activity(req.collection)
     page, following = _offset_page(req, ordered, f"profiles|{req.space.id}|{req.collection}")
-    items = (
-        json_object(
-            [
-                member("segment_id", encode(p.segment_id)),
-                member("external_ids", json_list(x.link_json for x in p.external_ids)),
-                member("metadata", encode(_metadata(p))),
-            ]
-        )
-        for p in page
+    return page_body(
+        "data", (wire.profile_item(p) for p in page), _cursor(req, following, "profiles")
     )
-    return page_body("data", items, _cursor(req, following, "profiles"))
 
 
 RESOURCE_HANDLERS: dict[str, Callable[[Request], Body]] = {

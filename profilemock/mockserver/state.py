@@ -12,10 +12,10 @@ from profilemock.clock import Clock
 from profilemock.faults import FaultSet
 from profilemock.mockserver.journal import DEFAULT_SIZE, Journal
 from profilemock.mockserver.params import Queries
-from profilemock.mockserver.ratelimit import Limit, RateLimiter
+from profilemock.mockserver.ratelimit import RateLimiter
 from profilemock.realism import Realism
 from profilemock.store.overlay import LiveStore
-from profilemock.store.space import Store
+from profilemock.store.space import Limit, Store
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,10 @@ class ServerState:
 
     @classmethod
     def create(cls, store: Store, clock: Clock, settings: ServerSettings) -> ServerState:
-        limits: dict[str, Limit | None] = {}
-        for space in store.spaces.values():
-            if settings.rate_limit != "fixtures":
-                limits[space.id] = settings.rate_limit
-            elif space.rate_limit is not None:
-                limits[space.id] = Limit.per_second(space.rate_limit, space.burst)
-            else:
-                limits[space.id] = None
+        limits: dict[str, Limit | None] = {
+            space.id: space.rate_limit if settings.rate_limit == "fixtures" else settings.rate_limit
+            for space in store.spaces.values()
+        }
         state = cls(
             store=LiveStore(store),
             clock=clock,

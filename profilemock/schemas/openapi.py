@@ -7,7 +7,13 @@ import copy
 import re
 from typing import Any
 
-from profilemock.api import BOOLEAN_WORDS, ENDPOINTS, RESOURCES, TRAIT_CLASSES
+from profilemock.api import (
+    BOOLEAN_WORDS,
+    ENDPOINTS,
+    EVENTS_WINDOW_DAYS,
+    RESOURCES,
+    TRAIT_CLASSES,
+)
 from profilemock.schemas._registry import load_schema
 from profilemock.schemas._validation import ENDPOINT_SCHEMAS
 
@@ -79,21 +85,20 @@ def _components(admin: bool) -> dict[str, Any]:
 
 
 def _query_parameters(endpoint_name: str) -> list[dict[str, Any]]:
-    endpoint = ENDPOINTS.get(endpoint_name)
-    names = endpoint.params if endpoint else ("verbose",)
+    endpoint = ENDPOINTS[endpoint_name]
     described: dict[str, dict[str, Any]] = {
         "limit": {
             "description": "Page size."
             + (
                 f" Pages hold at most {endpoint.page_max}; larger values are clamped."
-                if endpoint and endpoint.page_max < endpoint.limit_max
+                if endpoint.page_max < endpoint.limit_max
                 else ""
             ),
             "schema": {
                 "type": "integer",
                 "minimum": 1,
-                "maximum": endpoint.limit_max if endpoint else 1,
-                "default": endpoint.default_limit if endpoint else 1,
+                "maximum": endpoint.limit_max,
+                "default": endpoint.default_limit,
             },
         },
         "next": {
@@ -121,8 +126,8 @@ def _query_parameters(endpoint_name: str) -> list[dict[str, Any]]:
         },
         "start": {
             "description": "Only events after this instant (exclusive), an ISO 8601 date"
-            " (`2006-01-02`) or datetime; the last 14 days at most. Not ISO 8601, or later"
-            " than `end`: 400 `invalid_request_error` with the error body.",
+            f" (`2006-01-02`) or datetime; the last {EVENTS_WINDOW_DAYS} days at most. Not ISO"
+            " 8601, or later than `end`: 400 `invalid_request_error` with the error body.",
             "schema": {"type": "string", "format": "date-time"},
         },
         "end": {
@@ -136,7 +141,10 @@ def _query_parameters(endpoint_name: str) -> list[dict[str, Any]]:
             "schema": {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
         },
     }
-    return [{"name": name, "in": "query", "required": False, **described[name]} for name in names]
+    return [
+        {"name": name, "in": "query", "required": False, **described[name]}
+        for name in endpoint.params
+    ]
 
 
 def _path_parameters(with_identifier: bool) -> list[dict[str, Any]]:

@@ -6,12 +6,64 @@ runtime changes a reset drops.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from profilemock.api import Collection
+from profilemock.api import DEFAULT_RATE, Collection
 from profilemock.store.model import Profile
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """``rate`` requests per second with bursts of up to ``burst``."""
+
+    rate: float
+    burst: int
+
+    @classmethod
+    def per_second(cls, rate: float, burst: int | None = None) -> Limit:
+        if rate <= 0:
+            raise ValueError(f"a rate limit must be above 0 requests/s, got {rate}")
+        size = max(1, int(rate)) if burst is None else burst
+        if size < 1:
+            raise ValueError(f"a burst must be at least 1 request, got {burst}")
+        return cls(float(rate), size)
+
+    @classmethod
+    def parse(cls, value: Any) -> Limit | None:
+        """A space's ``rate_limit`` as fixtures, the admin API and the CLI give it: requests
+        per second, ``{"per_second": N, "burst": M}``, or None for no limit.
+
+        Raises ValueError saying what is allowed."""
+        try:
+            if value is None:
+                return None
+            if isinstance(value, bool):
+                raise ValueError(value)
+            if isinstance(value, (int, float)):
+                return cls.per_second(value)
+            if (
+                isinstance(value, dict)
+                and set(value) <= {"per_second", "burst"}
+                and "per_second" in value
+                and not isinstance(value.get("burst"), (bool, float))
+            ):
+                return cls.per_second(value["per_second"], value.get("burst"))
+        except (TypeError, ValueError, OverflowError):
+            pass
+        raise ValueError(
+            f'`rate_limit` must be requests per second above 0, {{"per_second": N, "burst": M}},'
+            f" or null for no limit; got {json.dumps(value)}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"per_second": rate, "burst": burst}``: what ``parse`` reads back."""
+        return {"per_second": self.rate, "burst": self.burst}
+
+
+DEFAULT_LIMIT = Limit.per_second(DEFAULT_RATE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +89,8 @@ class Space:
     """Collection -> profiles, most recently updated first (the legacy list route)."""
     links: Mapping[Collection, Mapping[str, tuple[str, ...]]]
     """Collection -> segment id -> linked segment ids of the other collection, in order."""
-    rate_limit: float | None = 100.0
-    """Requests per second (token bucket); None: unlimited."""
-    burst: int | None = 100
+    rate_limit: Limit | None = DEFAULT_LIMIT
+    """Requests per second and burst (token bucket); None: unlimited."""
 
     def get(self, collection: Collection, segment_id: str) -> Profile | None:
         """The loaded profile with this segment id."""

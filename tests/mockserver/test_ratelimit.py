@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import STATE, create_app
-from profilemock.mockserver.ratelimit import Limit
 from profilemock.mockserver.state import ServerSettings
+from profilemock.store.space import Limit
 from tests.conftest import NOW, ClientFactory, basic
 
 FIXTURE = """

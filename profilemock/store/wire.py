@@ -1,0 +1,140 @@
+"""The JSON shape of every item the API answers with, each written once.
+
+The loader serialises items with these when fixtures load (and runtime changes when they
+are made); a request then only joins the bytes. Changing what an ``/events`` item holds,
+or the order of its keys, is an edit here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from profilemock.api import Collection
+from profilemock.jsonbytes import encode, json_list, json_object, member
+from profilemock.store.model import JSON, ExternalId, Metadata, Profile
+from profilemock.timeutil import format_ns
+
+
+def external_id(
+    *,
+    collection: Collection,
+    type: str,
+    id: str,
+    source_id: str,
+    created_at: int,
+    first_message_id: str | None,
+) -> bytes:
+    """An item of ``/external_ids``."""
+    return encode(
+        {
+            "source_id": source_id,
+            "collection": collection,
+            "id": id,
+            "type": type,
+            "created_at": format_ns(created_at),
+            "encoding": "none",
+            "first_message_id": first_message_id,
+        }
+    )
+
+
+def linked_external_id(
+    *, collection: Collection, type: str, id: str, source_id: str, created_at: int
+) -> bytes:
+    """An external id inside a ``/links`` entry or a ``/profiles`` item (the reference
+    shows no ``first_message_id`` there)."""
+    return encode(
+        {
+            "id": id,
+            "type": type,
+            "source_id": source_id,
+            "collection": collection,
+            "created_at": format_ns(created_at),
+            "encoding": "none",
+        }
+    )
+
+
+def plain_trait(key: str, value: JSON) -> bytes:
+    """``"key":value``: a member of ``/traits``' ``traits`` object."""
+    return member(key, encode(value))
+
+
+def verbose_trait(key: str, value: JSON, source_id: str, updated_at: int) -> bytes:
+    """``"key":{value, source_id, updated_at}``: the member with ``verbose=true``."""
+    return member(
+        key, encode({"value": value, "source_id": source_id, "updated_at": format_ns(updated_at)})
+    )
+
+
+def event_ids(collection: Collection, external_ids: Iterable[ExternalId]) -> list[JSON]:
+    """The ``external_ids`` of a profile's events: the first id of each type."""
+    first_of_type: dict[str, ExternalId] = {}
+    for x in external_ids:
+        first_of_type.setdefault(x.type, x)
+    return [
+        {"collection": collection, "type": x.type, "id": x.id, "encoding": "none"}
+        for x in first_of_type.values()
+    ]
+
+
+def event(
+    *,
+    ids: list[JSON],
+    collection: Collection,
+    segment_id: str,
+    timestamp: int,
+    message_id: str,
+    source_id: str,
+    data: dict[str, Any],
+) -> bytes:
+    """An item of ``/events``; ``data`` is the event as a fixture writes it, ``ids`` what
+    ``event_ids`` gives for its profile."""
+    return encode(
+        {
+            "external_ids": ids,
+            "context": data.get("context") or {},
+            "type": data.get("type", "track"),
+            "message_id": message_id,
+            "source_id": source_id,
+            "timestamp": format_ns(timestamp),
+            "properties": data.get("properties") or {},
+            "event": data["event"],
+            "related": {collection: segment_id},
+        }
+    )
+
+
+def metadata(m: Metadata) -> dict[str, JSON]:
+    """The ``metadata`` object of ``/metadata`` and of each ``/profiles`` item."""
+    return {
+        "created_at": format_ns(m.created_at),
+        "updated_at": format_ns(m.updated_at),
+        "expires_at": None if m.expires_at is None else format_ns(m.expires_at),
+        "first_message_id": m.first_message_id,
+        "first_source_id": m.first_source_id,
+        "last_message_id": m.last_message_id,
+        "last_source_id": m.last_source_id,
+    }
+
+
+def link_entry(to_collection: Collection, profile: Profile) -> bytes:
+    """An item of ``/links``: the linked profile's collection and external ids."""
+    return json_object(
+        [
+            member("to_collection", encode(to_collection)),
+            member("external_ids", json_list(x.link_json for x in profile.external_ids)),
+        ]
+    )
+
+
+def profile_item(profile: Profile) -> bytes:
+    """An item of the legacy ``/profiles`` list."""
+    return json_object(
+        [
+            member("segment_id", encode(profile.segment_id)),
+            member("external_ids", json_list(x.link_json for x in profile.external_ids)),
+            member("metadata", encode(metadata(profile.metadata))),
+        ]
+    )
