@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from profilemock.mockserver.app import create_app
     from profilemock.mockserver.serving import ServerThread
     from profilemock.mockserver.state import ServerSettings
+    from profilemock.openapi import build_openapi
     from profilemock.problems import FixtureError
     from profilemock.schemas import (
         Violation,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
         validate,
         validate_response,
     )
-    from profilemock.schemas.openapi import build_openapi
     from profilemock.store.space import Limit, Store
     from profilemock.testing import ProfileAPI
 
@@ -51,7 +51,7 @@ _WHERE = {
     "assert_valid_response": "profilemock.schemas",
     "validate": "profilemock.schemas",
     "validate_response": "profilemock.schemas",
-    "build_openapi": "profilemock.schemas.openapi",
+    "build_openapi": "profilemock.openapi",
     "ProfileAPI": "profilemock.testing",
 }
 

@@ -48,12 +48,12 @@ from profilemock.mockserver.app import create_app
 from profilemock.mockserver.requestlog import RequestLog
 from profilemock.mockserver.serving import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
+from profilemock.openapi import build_openapi
 from profilemock.problems import FixtureError
 from profilemock.realism import Realism, RealismError
 from profilemock.realism import parse_spec as parse_realism
-from profilemock.schemas import ENDPOINTS
-from profilemock.schemas._files import Report, UnusableInput, check_file
-from profilemock.schemas.openapi import build_openapi
+from profilemock.schemas import BODIES
+from profilemock.schemas.files import Report, UnusableInput, check_file
 from profilemock.store.space import Limit, Store
 from profilemock.timeutil import TimestampError, parse_timestamp
 
@@ -155,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
     )
     check_bodies.add_argument("files", nargs="+", metavar="FILE", help="JSON body or HAR file")
     where = check_bodies.add_mutually_exclusive_group()
-    where.add_argument("--endpoint", choices=ENDPOINTS, help="which endpoint the bodies answered")
+    where.add_argument("--endpoint", choices=BODIES, help="which endpoint the bodies answered")
     where.add_argument(
         "--url", help="the URL the bodies answered (endpoint and verbose read from it)"
     )

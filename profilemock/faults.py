@@ -19,8 +19,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from profilemock.problems import json_pointer
-from profilemock.schemas._explain import explain
-from profilemock.schemas._registry import BASE_URI, registry
+from profilemock.schemas.explain import explain
+from profilemock.schemas.registry import BASE_URI, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
 
 CONNECTION_FAULTS = ("reset", "empty", "hang")

@@ -177,7 +177,7 @@ def create_proxy_app(
 
     app.cleanup_ctx.append(session)
     if settings.admin:
-        app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(state, admin_pipeline))
+        app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(admin_pipeline))
 
     async def handle(request: web.Request) -> web.StreamResponse:
         return await forward(request, violation_log)

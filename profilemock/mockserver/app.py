@@ -1,4 +1,5 @@
-"""The aiohttp application: one request pipeline, in the API's order of checks.
+"""The aiohttp application: one request pipeline, in the API's order of checks (CORS in
+``cors.py``, the contract check in ``contract_check.py``, the admin API in ``admin.py``).
 
     [Request-Id, envelope, contract check, CORS, journal] -> route -> faults -> auth
     -> rate limit -> path validation -> query validation -> lookup -> resource -> render
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import logging
 import os
 import random
@@ -20,15 +20,15 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from profilemock import schemas
 from profilemock.api import envelope
 from profilemock.clock import Clock
 from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS
-from profilemock.mockserver import inject, lookup, resources, routing
+from profilemock.mockserver import contract_check, cors, inject, lookup, resources, routing
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.errors import ApiError, rate_limited
 from profilemock.mockserver.render import json_response
+from profilemock.mockserver.state import STATE as STATE  # the app's state key
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.realism import short_page
 from profilemock.store.space import Store
@@ -36,7 +36,6 @@ from profilemock.store.space import Store
 log = logging.getLogger("profilemock")
 REQUEST_ID = "Request-Id"
 ADMIN_PREFIX = "/__admin/"
-STATE = web.AppKey("profilemock_state", ServerState)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,8 +71,8 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
     exchange = Exchange(state.clock.now_ns(), time.perf_counter(), state.next_request_id())
     response: web.StreamResponse | None = None
     try:
-        if state.settings.cors and _is_preflight(request):
-            response = _preflight(request)
+        if state.settings.cors and cors.is_preflight(request):
+            response = cors.preflight(request)
         else:
             try:
                 response = await api(request, state, exchange)
@@ -94,8 +93,8 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
     """The same pipeline around the admin API, which is not journaled."""
     state = request.config_dict[STATE]
     response: web.StreamResponse
-    if state.settings.cors and _is_preflight(request):
-        response = _preflight(request)
+    if state.settings.cors and cors.is_preflight(request):
+        response = cors.preflight(request)
     else:
         try:
             response = await handler(request)
@@ -116,48 +115,12 @@ def _finished(
 ) -> web.StreamResponse:
     """Around every answer: its Request-Id, the contract check (when on and ``checked``) and
     CORS (when on)."""
-    response.headers[REQUEST_ID] = request_id
     if state.check_contract and checked:
-        response = _checked(request, response, state)
+        response = contract_check.checked(request, response, state)
+    response.headers[REQUEST_ID] = request_id
     if state.settings.cors:
-        _allow_origin(request, response)
+        cors.allow_origin(request, response)
     return response
-
-
-CORS_EXPOSED = "Request-Id, Profilemock-Hint, Profilemock-Fault"
-
-
-def _is_preflight(request: web.Request) -> bool:
-    return (
-        request.method == "OPTIONS"
-        and "Origin" in request.headers
-        and "Access-Control-Request-Method" in request.headers
-    )
-
-
-def _preflight(request: web.Request) -> web.Response:
-    """A browser asks whether it may send the request: yes, for GET and HEAD from anywhere."""
-    response = web.Response(status=204)
-    asked = request.headers.get("Access-Control-Request-Headers", "Authorization")
-    response.headers.update(
-        {
-            "Access-Control-Allow-Methods": "GET, HEAD",
-            "Access-Control-Allow-Headers": asked,
-            "Access-Control-Max-Age": "600",
-        }
-    )
-    _allow_origin(request, response)
-    return response
-
-
-def _allow_origin(request: web.Request, response: web.StreamResponse) -> None:
-    origin = request.headers.get("Origin")
-    if origin is None or response.prepared:
-        return
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Allow-Credentials"] = "true"
-    response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
-    response.headers["Vary"] = "Origin"
 
 
 def _error_response(request: web.Request, state: ServerState, exc: Exception) -> web.Response:
@@ -176,38 +139,6 @@ def _error_response(request: web.Request, state: ServerState, exc: Exception) ->
     return json_response(
         envelope("internal_error", f"profilemock failed: {type(exc).__name__}: {exc}"), 500
     )
-
-
-def _checked(
-    request: web.Request, response: web.StreamResponse, state: ServerState
-) -> web.StreamResponse:
-    """The answer if it is within the response schemas (strict); else a recorded 500.
-
-    A violation is a bug in profilemock, so the test that provoked it must fail.
-    """
-    if request.method == "HEAD" or not isinstance(response, web.Response) or response.body is None:
-        return response
-    body = json.loads(bytes(response.body))  # type: ignore[arg-type]
-    # `data: null` on every list is the one answer a switch makes outside what the docs show.
-    strict = not state.realism.null_lists
-    try:
-        violations = schemas.validate_response(
-            request.path_qs, response.status, body, strict=strict
-        )
-    except schemas.UnknownEndpoint:
-        violations = (
-            schemas.validate(body, "error", strict=strict) if response.status >= 400 else []
-        )
-    if not violations:
-        return response
-    error = AssertionError(
-        f"profilemock broke its own contract answering {request.method} {request.path_qs}: "
-        + "; ".join(str(v) for v in violations)
-    )
-    state.errors.append(error)
-    failed = json_response(envelope("internal_error", str(error)), 500)
-    failed.headers[REQUEST_ID] = response.headers.get(REQUEST_ID, "")
-    return failed
 
 
 def _record(
@@ -316,7 +247,7 @@ def create_app(
     app[STATE].next_request_id = request_ids()
     app.on_shutdown.append(_release_hangs)
     if settings.admin:
-        app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(app[STATE], admin_pipeline))
+        app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(admin_pipeline))
     # [\s\S] rather than ".": a decoded path may hold a newline (%0A), which "." skips.
     app.router.add_route("*", r"/{path:[\s\S]*}", serve_api)
     return app

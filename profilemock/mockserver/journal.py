@@ -17,6 +17,10 @@ from profilemock.schemas import Violation
 from profilemock.timeutil import format_ns
 
 DEFAULT_SIZE = 10_000
+TEXT_FILTERS = ("method", "route", "space", "collection", "identifier", "fault", "auth")
+"""Fields of an entry that ``select`` (and the admin API's ``/requests``) filter on, as text."""
+NUMBER_FILTERS = ("status",)
+"""Fields filtered on as whole numbers."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from aiohttp import web
+
 from profilemock.clock import Clock
 from profilemock.faults import FaultSet
 from profilemock.mockserver.journal import DEFAULT_SIZE, Journal
@@ -121,3 +123,7 @@ class ServerState:
         if self._released is not None:
             self._released.set()
             self._released = None
+
+
+STATE = web.AppKey("profilemock_state", ServerState)
+"""Where an application keeps its server's state (the admin sub-application reads it too)."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from profilemock.schemas import (
-    ENDPOINTS,
+    BODIES,
     UnknownEndpoint,
     assert_valid,
     assert_valid_response,
@@ -260,7 +260,7 @@ def test_broken_bodies_are_rejected_at_the_right_pointer(
     assert (pointer, rule) in [(v.pointer, v.rule) for v in violations], violations
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("endpoint", BODIES)
 def test_extra_field_is_rejected_in_strict_mode_only(endpoint: str) -> None:
     body: dict[str, Any] = {
         "traits": {"traits": {}},
@@ -360,7 +360,7 @@ def test_unknown_endpoint_name_is_refused() -> None:
 
 def test_pure_python_validation_agrees_with_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without jsonschema-rs every answer comes from jsonschema alone, and is the same."""
-    from profilemock.schemas import _validation
+    from profilemock.schemas import validation
 
     cases = [
         (load(name), endpoint, verbose, strict)
@@ -375,7 +375,7 @@ def test_pure_python_validation_agrees_with_the_fast_path(monkeypatch: pytest.Mo
         validate(body, endpoint, verbose=verbose, strict=strict)
         for body, endpoint, verbose, strict in cases
     ]
-    monkeypatch.setattr(_validation, "fast_validator", lambda name, strict=False: None)
+    monkeypatch.setattr(validation, "fast_validator", lambda name, strict=False: None)
     pure = [
         validate(body, endpoint, verbose=verbose, strict=strict)
         for body, endpoint, verbose, strict in cases

@@ -1,5 +1,7 @@
 """An OpenAPI 3.1 document of the Profile API, built from the bundled schemas and the
-endpoint table: one source of truth for the fake, the validator and other tools."""
+endpoint table (``api.py``), with profilemock's admin API built from the table the server
+mounts it from (``mockserver/admin.ROUTES``): one source of truth for the fake, the
+validator and other tools."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ from profilemock.api import (
     RESOURCES,
     TRAIT_CLASSES,
 )
-from profilemock.schemas._registry import load_schema
-from profilemock.schemas._validation import ENDPOINT_SCHEMAS
+from profilemock.mockserver.admin import ROUTES
+from profilemock.mockserver.app import ADMIN_PREFIX
+from profilemock.schemas.registry import load_schema
+from profilemock.schemas.validation import ENDPOINT_SCHEMAS
 
 _COMMON = "common.schema.json"
 _REF = re.compile(r"^(?:(?P<file>[a-z-]+\.schema\.json))?#/\$defs/(?P<name>\w+)$")
@@ -234,145 +238,29 @@ def _admin_operation(
     return operation
 
 
-def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-
-
 def _admin_paths() -> dict[str, Any]:
-    """The admin API (``/__admin/``): profilemock's own, not the Profile API's."""
-    where = [_path("space"), _path("collection")]
-    duration = {"type": "string", "description": "such as 1s, 250ms, 2d"}
-    filters = [
-        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-        for name in ("method", "route", "space", "collection", "identifier", "fault", "auth")
-    ] + [
-        {"name": "status", "in": "query", "required": False, "schema": {"type": "integer"}},
-        {
-            "name": "limit",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "integer", "minimum": 1},
-        },
-    ]
-    rule = {
-        "oneOf": [
-            _ref("FixtureFaultRule"),
-            {
-                "type": "object",
-                "required": ["spec"],
-                "properties": {
-                    "spec": {
-                        "type": "string",
-                        "description": "a --fault spec such as traits:429:times=2",
-                    }
-                },
-            },
+    """The admin API (``/__admin/``): profilemock's own, not the Profile API's; described
+    from the table the server mounts it from."""
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", route.path)
+        ] + [
+            {"name": name, "in": "query", "required": False, "schema": schema}
+            for name, schema in route.query
         ]
-    }
-    return {
-        "/__admin/health": {
-            "get": _admin_operation(
-                "Is the server up; spaces, journal size, faults, clock", "Health."
-            )
-        },
-        "/__admin/reset": {
-            "post": _admin_operation(
-                "Back to the start: loaded data, configured faults, empty journal, full"
-                " buckets, the clock",
-                "Reset.",
-            )
-        },
-        "/__admin/faults": {
-            "get": _admin_operation("List fault rules with their counters", "The rules."),
-            "post": _admin_operation(
-                "Add a fault rule", "The rule, with its id.", body=rule, status="201"
-            ),
-            "delete": _admin_operation("Remove every fault rule", "How many were removed."),
-        },
-        "/__admin/faults/{id}": {
-            "delete": _admin_operation(
-                "Remove one fault rule", "Removed.", parameters=[_path("id")]
-            )
-        },
-        "/__admin/realism": {
-            "get": _admin_operation("The realism switches in force", "The switches."),
-            "patch": _admin_operation(
-                "Change realism switches (a reset restores those of the fixtures and flags)",
-                "The switches.",
-                body=_ref("FixtureRealism"),
-            ),
-        },
-        "/__admin/requests": {
-            "get": _admin_operation(
-                "The request journal, oldest first, filtered",
-                "Journal entries.",
-                parameters=filters,
-            ),
-            "delete": _admin_operation("Empty the journal", "How many were removed."),
-        },
-        "/__admin/spaces": {
-            "get": _admin_operation(
-                "Spaces with their profile counts and rate limits", "The spaces."
-            )
-        },
-        "/__admin/spaces/{space}": {
-            "patch": _admin_operation(
-                "Change a space's rate limit",
-                "The space.",
-                parameters=[_path("space")],
-                body={
-                    "type": "object",
-                    "properties": {
-                        "rate_limit": {"description": "requests/s, {per_second, burst}, or null"}
-                    },
-                },
-            )
-        },
-        "/__admin/spaces/{space}/collections/{collection}/profiles": {
-            "put": _admin_operation(
-                "Add or replace a profile (fixture format)",
-                "Replaced (201: added).",
-                parameters=where,
-                body=_ref("FixtureProfile"),
-            )
-        },
-        "/__admin/spaces/{space}/collections/{collection}/profiles/{identifier}": {
-            "delete": _admin_operation(
-                "Delete a profile", "Deleted.", parameters=[*where, _path("identifier")]
-            )
-        },
-        "/__admin/spaces/{space}/collections/{collection}/profiles/{identifier}/events": {
-            "post": _admin_operation(
-                "Append events to a profile (fixture format)",
-                "The new message ids.",
-                parameters=[*where, _path("identifier")],
-                body={
-                    "type": "object",
-                    "required": ["events"],
-                    "properties": {"events": {"type": "array", "items": _ref("FixtureEvent")}},
-                },
-                status="201",
-            )
-        },
-        "/__admin/clock": {"get": _admin_operation("The server clock", "The clock.")},
-        "/__admin/clock/freeze": {
-            "post": _admin_operation(
-                "Stop the clock (at an instant, or where it is)",
-                "The clock.",
-                body={"type": "object", "properties": {"at": {"type": "string"}}},
-            )
-        },
-        "/__admin/clock/advance": {
-            "post": _admin_operation(
-                "Move the clock forward",
-                "The clock.",
-                body={"type": "object", "required": ["by"], "properties": {"by": duration}},
-            )
-        },
-        "/__admin/clock/resume": {
-            "post": _admin_operation("Let the clock run again", "The clock.")
-        },
-    }
+        operation = _admin_operation(
+            route.summary,
+            route.ok,
+            body=None if route.body is None else _rewrite(route.body, _FIXTURE),
+            parameters=parameters,
+            status=str(route.status),
+        )
+        paths.setdefault(ADMIN_PREFIX + route.path.lstrip("/"), {})[route.method.lower()] = (
+            operation
+        )
+    return paths
 
 
 def build_openapi(server_url: str | None = None, *, admin: bool = True) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from jsonschema import Draft202012Validator, FormatChecker
 
 from profilemock.problems import json_pointer
-from profilemock.schemas._explain import explain
-from profilemock.schemas._registry import BASE_URI, fast_validator, is_rfc3339, registry
+from profilemock.schemas.explain import explain
+from profilemock.schemas.registry import BASE_URI, fast_validator, is_rfc3339, registry
 
 ENDPOINT_SCHEMAS = {
     "traits": "traits.schema.json",
@@ -24,7 +24,9 @@ ENDPOINT_SCHEMAS = {
     "profiles": "profiles.schema.json",
     "error": "error.schema.json",
 }
-ENDPOINTS = ("traits", "external_ids", "events", "metadata", "links", "profiles", "error")
+BODIES = ("traits", "external_ids", "events", "metadata", "links", "profiles", "error")
+"""The response bodies with a schema, by name (``validate(body, name)``); the routes
+themselves are ``profilemock.api.ENDPOINTS``."""
 _ROUTE = re.compile(
     r"/v1/(?:spaces|namespaces)/[^/]+/collections/[^/]+/profiles(?:/(?P<identifier>[^/]+)/(?P<resource>[^/]+))?/?$"
 )
@@ -70,7 +72,7 @@ def endpoint_for_url(url: str) -> Target:
     if resource is None:
         return Target("profiles")
     resource = unquote(resource)
-    if resource not in ENDPOINTS or resource in ("profiles", "error"):
+    if resource not in BODIES or resource in ("profiles", "error"):
         raise UnknownEndpoint(f"`{url}` names no Profile API resource (`{resource}`)")
     verbose = any(v in _TRUE for v in parse_qs(parts.query).get("verbose", []))
     return Target(resource, verbose=resource == "traits" and verbose)
@@ -97,10 +99,8 @@ def validate(
     ``strict`` also reports fields the contract does not name and timestamps that are not
     RFC 3339; the default accepts both, as the real API may add fields.
     """
-    if endpoint not in ENDPOINTS:
-        raise UnknownEndpoint(
-            f"unknown endpoint `{endpoint}`; endpoints are {', '.join(ENDPOINTS)}"
-        )
+    if endpoint not in BODIES:
+        raise UnknownEndpoint(f"unknown endpoint `{endpoint}`; endpoints are {', '.join(BODIES)}")
     key = "traits_verbose" if endpoint == "traits" and verbose else endpoint
     fast = fast_validator(ENDPOINT_SCHEMAS[key], strict)
     if fast is not None and fast(body):

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from profilemock.schemas._validation import (
-    ENDPOINTS,
+from profilemock.schemas.validation import (
+    BODIES,
     UnknownEndpoint,
     Violation,
     endpoint_for_url,
@@ -99,7 +99,7 @@ def check_file(
     if endpoint is None and url is None:
         raise UnusableInput(
             f"{path}: cannot tell which endpoint this body answered; give --endpoint"
-            f" ({', '.join(ENDPOINTS)}) or --url"
+            f" ({', '.join(BODIES)}) or --url"
         )
     if url is not None:
         try:
@@ -108,8 +108,8 @@ def check_file(
             raise UnusableInput(str(exc)) from None
         endpoint, verbose = target.endpoint, target.verbose or verbose
     assert endpoint is not None
-    if endpoint not in ENDPOINTS:
-        raise UnusableInput(f"unknown endpoint `{endpoint}`; endpoints are {', '.join(ENDPOINTS)}")
+    if endpoint not in BODIES:
+        raise UnusableInput(f"unknown endpoint `{endpoint}`; endpoints are {', '.join(BODIES)}")
     schema = "error" if status >= 400 else endpoint
     return [
         Report(str(path), schema, status, validate(data, schema, verbose=verbose, strict=strict))
