@@ -24,36 +24,28 @@ def external_id(
     source_id: str,
     created_at: int,
     first_message_id: str | None,
-) -> bytes:
-    """An item of ``/external_ids``."""
-    return encode(
-        {
-            "source_id": source_id,
-            "collection": collection,
-            "id": id,
-            "type": type,
-            "created_at": format_ns(created_at),
-            "encoding": "none",
-            "first_message_id": first_message_id,
-        }
-    )
-
-
-def linked_external_id(
-    *, collection: Collection, type: str, id: str, source_id: str, created_at: int
-) -> bytes:
-    """An external id inside a ``/links`` entry or a ``/profiles`` item (the reference
-    shows no ``first_message_id`` there)."""
-    return encode(
-        {
-            "id": id,
-            "type": type,
-            "source_id": source_id,
-            "collection": collection,
-            "created_at": format_ns(created_at),
-            "encoding": "none",
-        }
-    )
+) -> tuple[bytes, bytes]:
+    """An item of ``/external_ids``, and the same id inside a ``/links`` entry or a
+    ``/profiles`` item (other key order; the reference shows no ``first_message_id``)."""
+    created = format_ns(created_at)
+    listed = {
+        "source_id": source_id,
+        "collection": collection,
+        "id": id,
+        "type": type,
+        "created_at": created,
+        "encoding": "none",
+        "first_message_id": first_message_id,
+    }
+    linked = {
+        "id": id,
+        "type": type,
+        "source_id": source_id,
+        "collection": collection,
+        "created_at": created,
+        "encoding": "none",
+    }
+    return encode(listed), encode(linked)
 
 
 def plain_trait(key: str, value: JSON) -> bytes:
