@@ -1,0 +1,55 @@
+"""The one controllable clock, driven by hand: a fake time source, never sleeping."""
+
+from __future__ import annotations
+
+from profilemock.clock import Clock
+
+
+class Source:
+    """A time source the test moves."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def test_a_running_clock_follows_its_source_plus_its_offset() -> None:
+    source = Source(1_000)
+    clock = Clock(source=source)
+    assert (clock.now_ns(), clock.frozen) == (1_000, False)
+    source.now = 1_500
+    clock.advance(100)
+    assert clock.now_ns() == 1_600
+
+
+def test_a_frozen_clock_stands_still_until_advanced() -> None:
+    source = Source(1_000)
+    clock = Clock(source=source)
+    clock.freeze()
+    source.now = 9_000
+    assert (clock.now_ns(), clock.frozen) == (1_000, True)
+    clock.advance(50)
+    assert clock.now_ns() == 1_050
+    clock.freeze(7)
+    assert clock.now_ns() == 7
+
+
+def test_unfreezing_runs_on_from_where_it_stood() -> None:
+    source = Source(1_000)
+    clock = Clock(5_000, source=source)
+    clock.unfreeze()
+    assert clock.now_ns() == 5_000
+    source.now = 1_010
+    assert clock.now_ns() == 5_010
+
+
+def test_restore_puts_back_a_snapshot_and_set_offset_runs_unfrozen() -> None:
+    source = Source(1_000)
+    clock = Clock(2_000, source=source)
+    saved = clock.snapshot()
+    clock.set_offset(-400)
+    assert (clock.now_ns(), clock.frozen) == (600, False)
+    clock.restore(saved)
+    assert (clock.now_ns(), clock.frozen) == (2_000, True)
