@@ -68,7 +68,7 @@ def test_sync_clients_requests_httpx_urllib(consumer: pytest.Pytester) -> None:
             """
         )
     )
-    result = consumer.runpytest_subprocess()
+    result = consumer.runpytest()
     result.assert_outcomes(passed=3)
 
 
@@ -105,7 +105,7 @@ def test_async_tests_with_pytest_asyncio_and_anyio(consumer: pytest.Pytester) ->
             """
         )
     )
-    result = consumer.runpytest_subprocess("-p", "asyncio", "-p", "anyio")
+    result = consumer.runpytest("-p", "asyncio", "-p", "anyio")
     result.assert_outcomes(passed=2)
 
 
@@ -136,7 +136,7 @@ def test_each_test_starts_from_the_loaded_fixtures(consumer: pytest.Pytester) ->
             """
         )
     )
-    result = consumer.runpytest_subprocess("-p", "no:randomly")
+    result = consumer.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=2)
 
 
@@ -179,7 +179,7 @@ def test_marker_configures_the_handle(consumer: pytest.Pytester) -> None:
             """
         )
     )
-    result = consumer.runpytest_subprocess()
+    result = consumer.runpytest()
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(["*unexpected keyword argument 'color'*"])
 
@@ -197,8 +197,8 @@ def test_fixtures_from_the_option_and_the_ini(consumer: pytest.Pytester) -> None
         conftest="def pytest_addoption(parser):\n    parser.addoption('--expected')\n",
     )
     consumer.makeini(INI + "profile_api_fixtures = two.yaml\n")
-    consumer.runpytest_subprocess("--expected", "from_ini").assert_outcomes(passed=1)
-    consumer.runpytest_subprocess(
+    consumer.runpytest("--expected", "from_ini").assert_outcomes(passed=1)
+    consumer.runpytest(
         "--expected", "from_option", "--profile-api-fixtures", "one.yaml"
     ).assert_outcomes(passed=1)
 
@@ -206,7 +206,7 @@ def test_fixtures_from_the_option_and_the_ini(consumer: pytest.Pytester) -> None
 def test_a_broken_fixture_file_is_a_clear_error(consumer: pytest.Pytester) -> None:
     (consumer.path / "bad.yaml").write_text("spaces: {s: {tokens: [t], users: [{idz: {}}]}}\n")
     consumer.makepyfile(test_bad="def test_uses(profile_api):\n    pass\n")
-    result = consumer.runpytest_subprocess("--profile-api-fixtures", "bad.yaml")
+    result = consumer.runpytest("--profile-api-fixtures", "bad.yaml")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         ["*profile_api fixtures: 1 problem in fixtures:*", "*bad.yaml:1:36: unknown key `idz`*"]
@@ -237,7 +237,7 @@ def test_a_server_side_error_fails_the_test_that_caused_it(consumer: pytest.Pyte
             """
         )
     )
-    result = consumer.runpytest_subprocess()
+    result = consumer.runpytest()
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -266,7 +266,7 @@ def test_failed_assert_called_lists_near_misses(consumer: pytest.Pytester) -> No
             """
         )
     )
-    result = consumer.runpytest_subprocess()
+    result = consumer.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -290,7 +290,7 @@ def test_failed_assert_called_lists_near_misses(consumer: pytest.Pytester) -> No
             """
         )
     )
-    result = consumer.runpytest_subprocess(str(phone))
+    result = consumer.runpytest(str(phone))
     result.stdout.fnmatch_lines(["*a raw `+` in the path reads as a space; encode it as %2B*"])
 
 
