@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import errno
 import gc
 import json
@@ -404,8 +405,19 @@ def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
         count = len(exc.problems)
         print(f"{count} problem{'s' if count != 1 else ''} found", file=err)
         return 1
-    print(f"ok: {len(files)} file{'s' if len(files) != 1 else ''}, {_summary(store)}", file=out)
+    _print_warnings(store, err)
+    warned = len(store.warnings)
+    summary = f"ok: {len(files)} file{'s' if len(files) != 1 else ''}, {_summary(store)}"
+    if warned:
+        summary += f", {warned} warning{'s' if warned != 1 else ''}"
+    print(summary, file=out)
     return 0
+
+
+def _print_warnings(store: Store, err: TextIO) -> None:
+    """``file:line:column: warning: …`` for what loads but is served differently."""
+    for problem in store.warnings:
+        print(dataclasses.replace(problem, message=f"warning: {problem.message}"), file=err)
 
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
@@ -502,6 +514,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         store = load_fixtures(paths, clock)
     except FixtureError as exc:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
+    _print_warnings(store, err)
     # The store lives as long as the process: keep the collector from rescanning it.
     gc.freeze()
     sock = _listen(args.host, args.port)

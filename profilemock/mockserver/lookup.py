@@ -6,7 +6,13 @@ import re
 import string
 from urllib.parse import quote
 
-from profilemock.api import OTHER, SERVER_ERROR, Collection, collection_named
+from profilemock.api import (
+    LOWERCASED_ID_TYPES,
+    OTHER,
+    SERVER_ERROR,
+    Collection,
+    collection_named,
+)
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
 from profilemock.mockserver.routing import ID_TYPE_CHARS, NAME_CHARS, Route
 from profilemock.store.model import Profile
@@ -100,6 +106,13 @@ def _miss_hint(
         found = space.find(collection, id_type, plus_value) is not None
         return "a raw `+` in the path reads as a space; send it as %2B" + (
             f" (`{id_type}:{plus_value}` exists)" if found else ""
+        )
+    if id_type in LOWERCASED_ID_TYPES and value != value.lower():
+        exists = space.find(collection, id_type, value.lower()) is not None
+        return (
+            f"`{id_type}` ids are stored in lowercase (as Segment stores them), so a query in"
+            f" other casing never matches; ask for `{id_type}:{value.lower()}`"
+            + (" (it exists)" if exists else "")
         )
     near = space.near_misses(collection, id_type, value)
     if near:

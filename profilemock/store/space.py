@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from profilemock.api import DEFAULT_RATE, Collection
+from profilemock.problems import Problem
 from profilemock.store.model import Profile
 
 
@@ -113,6 +114,8 @@ class Store:
     """Fault rules from the fixture files' ``faults:``, in order."""
     realism: Mapping[str, Any] = field(default_factory=dict)
     """Realism switches from the fixture files' ``realism:``, as written."""
+    warnings: tuple[Problem, ...] = ()
+    """What loads but is served differently from how it is written (mixed-case emails)."""
 
 
 def by_activity(profiles: Iterable[Profile]) -> tuple[Profile, ...]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from profilemock.api import Collection
 from profilemock.jsonbytes import encode, json_list, json_object, member
-from profilemock.store.model import JSON, ExternalId, Metadata, Profile
+from profilemock.store.model import JSON, Metadata, Profile
 from profilemock.timeutil import format_ns
 
 
@@ -60,15 +60,31 @@ def verbose_trait(key: str, value: JSON, source_id: str, updated_at: int) -> byt
     )
 
 
-def event_ids(collection: Collection, external_ids: Iterable[ExternalId]) -> list[JSON]:
-    """The ``external_ids`` of a profile's events: the first id of each type."""
-    first_of_type: dict[str, ExternalId] = {}
-    for x in external_ids:
-        first_of_type.setdefault(x.type, x)
+def message_ids(collection: Collection, ids: Iterable[tuple[str, str]]) -> list[JSON]:
+    """An event's ``external_ids``: the (type, value) ids its message carried."""
     return [
-        {"collection": collection, "type": x.type, "id": x.id, "encoding": "none"}
-        for x in first_of_type.values()
+        {"collection": collection, "type": id_type, "id": value, "encoding": "none"}
+        for id_type, value in ids
     ]
+
+
+def event_name(data: dict[str, Any]) -> str:
+    """What ``include=``/``exclude=`` match an event by: a track's ``event``, a page's or
+    screen's ``name``; identify, group and alias calls have none ("")."""
+    return str(data.get("event") or data.get("name") or "")
+
+
+# What each call carries beyond the fields every message has, as Segment's spec names
+# them (in the API's snake_case): a track its event and properties, a page or screen its
+# name and properties, an identify its traits, a group its group_id and traits.
+_CALL_FIELDS: dict[str, tuple[str, ...]] = {
+    "track": ("properties", "event"),
+    "page": ("properties", "name"),
+    "screen": ("properties", "name"),
+    "identify": ("traits",),
+    "group": ("group_id", "traits"),
+    "alias": ("previous_id",),
+}
 
 
 def event(
@@ -81,21 +97,27 @@ def event(
     source_id: str,
     data: dict[str, Any],
 ) -> bytes:
-    """An item of ``/events``; ``data`` is the event as a fixture writes it, ``ids`` what
-    ``event_ids`` gives for its profile."""
-    return encode(
-        {
-            "external_ids": ids,
-            "context": data.get("context") or {},
-            "type": data.get("type", "track"),
-            "message_id": message_id,
-            "source_id": source_id,
-            "timestamp": format_ns(timestamp),
-            "properties": data.get("properties") or {},
-            "event": data["event"],
-            "related": {collection: segment_id},
-        }
-    )
+    """An item of ``/events``, shaped as the reference's example (a track call) and, for
+    the other calls, with their own fields in its place; ``data`` is the event as a
+    fixture writes it, ``ids`` what ``message_ids`` gives for it."""
+    call = data.get("type", "track")
+    item: dict[str, JSON] = {
+        "external_ids": ids,
+        "context": data.get("context") or {},
+        "type": call,
+        "message_id": message_id,
+        "source_id": source_id,
+        "timestamp": format_ns(timestamp),
+    }
+    for name in _CALL_FIELDS[call]:
+        if name == "properties" or name == "traits":
+            item[name] = data.get(name) or {}
+        elif name == "group_id" and data.get(name) is not None:
+            item[name] = str(data[name])
+        elif data.get(name) is not None:
+            item[name] = data[name]
+    item["related"] = {collection: segment_id}
+    return encode(item)
 
 
 def metadata(m: Metadata) -> dict[str, JSON]:

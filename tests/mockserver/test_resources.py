@@ -224,10 +224,11 @@ async def test_event_body_shape(client: TestClient) -> None:
     metadata = await get(client, path("user_id:u1", "metadata"))
     event = body["data"][0]
     assert event == {
+        # The ids the message carried (the reference: the message's own user_id and
+        # cross_domain_id): a track call brings the user_id and anonymous_id.
         "external_ids": [
-            {"collection": "users", "type": "anonymous_id", "id": "anon-b", "encoding": "none"},
-            {"collection": "users", "type": "email", "id": "u1@example.com", "encoding": "none"},
             {"collection": "users", "type": "user_id", "id": "u1", "encoding": "none"},
+            {"collection": "users", "type": "anonymous_id", "id": "anon-b", "encoding": "none"},
         ],
         "context": {},
         "type": "track",
@@ -261,7 +262,10 @@ async def test_metadata_overrides_win(client: TestClient) -> None:
     body = await get(client, path("user_id:quiet", "metadata") + "?verbose=true")
     assert body["metadata"]["expires_at"] == "2027-01-01T00:00:00Z"
     assert body["metadata"]["first_source_id"] == "legacy"
-    assert body["metadata"]["first_message_id"] is None
+    # No events: the message that brought its oldest id (derived, as its external id shows).
+    ids = await get(client, path("user_id:quiet", "external_ids"))
+    assert body["metadata"]["first_message_id"] == ids["data"][0]["first_message_id"]
+    assert body["metadata"]["first_message_id"].startswith("pm-")
 
 
 # -- links -----------------------------------------------------------------------------
