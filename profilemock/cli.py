@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import errno
 import gc
+import ipaddress
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from profilemock.clock import Clock
 from profilemock.contract.proxy import (
@@ -143,6 +144,23 @@ def parser() -> argparse.ArgumentParser:
         "--cors",
         action="store_true",
         help="let browsers call the fake from any origin (the real API does not allow it)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        type=_origin,
+        metavar="ORIGIN",
+        help="also let pages at ORIGIN (such as https://app.example:8443) call the admin API;"
+        " implies --cors (repeatable)",
+    )
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="let the admin API answer to Host NAME besides IP addresses, localhost and --host"
+        " (such as a Docker service name; * for any: turns off DNS-rebinding protection)",
     )
     serve.add_argument("--admin-token", metavar="TOKEN", help="require this token on /__admin/")
     serve.add_argument("--no-admin", action="store_true", help="turn the admin API off")
@@ -353,6 +371,19 @@ def _rate_limit(text: str) -> Limit | str | None:
         ) from None
 
 
+def _origin(text: str) -> str:
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not an origin such as https://app.example:8443 (scheme, host, port)"
+        )
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"`{text}` is not a whole number from 1")
@@ -529,7 +560,9 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             journal_size=args.journal_size,
             admin=not args.no_admin,
             admin_token=args.admin_token,
-            cors=args.cors,
+            cors=args.cors or bool(args.cors_origin),
+            cors_origins=tuple(args.cors_origin),
+            allowed_hosts=(args.host, *args.allow_host),
             realism=realism,
         )
         app = create_app(store, clock, settings)
@@ -539,6 +572,9 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def ready(url: str) -> None:
         print(_banner(url, store, settings), file=out, flush=True)
+        warning = exposure_warning(args.host, settings)
+        if warning:
+            print(f"profilemock: warning: {warning}", file=err, flush=True)
 
     # Ctrl-C before the signal handler is installed still ends cleanly.
     with contextlib.suppress(KeyboardInterrupt):
@@ -693,6 +729,26 @@ def _stderr_log(name: str, err: TextIO) -> logging.Logger:
     return logger
 
 
+def exposure_warning(host: str, settings: ServerSettings) -> str | None:
+    """What to warn of when serving on ``host``: an admin API open to the network."""
+    if not settings.admin or settings.admin_token is not None or _is_loopback(host):
+        return None
+    return (
+        f"serving on {host} without --admin-token: anyone who can reach this address can"
+        " change the fake through /__admin/ (add --admin-token TOKEN, or --no-admin)"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` (as given to --host) listens on loopback only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _banner(url: str, store: Store, settings: ServerSettings) -> str:
     lines = [f"profilemock is serving the Segment Profile API at {url}"]
     example = None
@@ -715,7 +771,9 @@ def _banner(url: str, store: Store, settings: ServerSettings) -> str:
         guarded = " (admin token required)" if settings.admin_token else ""
         lines.append(f"admin API: {url}/__admin/health{guarded}")
     if settings.cors:
-        lines.append("CORS: browsers may call it from any origin")
+        lines.append("CORS: browsers may call the Profile API from any origin")
+        admitted = ", ".join(("loopback origins", *settings.cors_origins))
+        lines.append(f"CORS: the admin API takes calls from {admitted}")
     for spec in settings.faults:
         lines.append(f"fault: {json.dumps(spec)}")
     if settings.realism:

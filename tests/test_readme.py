@@ -52,7 +52,7 @@ async def test_curl_examples_answer_as_documented(demo_client: TestClient, line:
     positional = []
     rest = iter(words[1:])
     for word in rest:
-        if word in ("-X", "-d", "-u", "-H"):
+        if word in ("-X", "-d", "-u", "-H", "--json"):
             options[word] = next(rest)
         elif not word.startswith("-"):
             positional.append(word)
@@ -60,6 +60,9 @@ async def test_curl_examples_answer_as_documented(demo_client: TestClient, line:
     url = urlsplit(address)
     assert url.netloc == "127.0.0.1:4010"
     headers = basic(options["-u"].rstrip(":")) if "-u" in options else {}
+    if "--json" in options:  # curl --json sends the body as application/json
+        options["-d"] = options["--json"]
+        headers["Content-Type"] = "application/json"
     target = url.path + (f"?{url.query}" if url.query else "")
     method = options.get("-X", "GET")
     response = await demo_client.request(method, target, headers=headers, data=options.get("-d"))

@@ -23,7 +23,15 @@ from aiohttp import web
 from profilemock.api import envelope
 from profilemock.clock import Clock
 from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS
-from profilemock.mockserver import contract_check, cors, inject, lookup, resources, routing
+from profilemock.mockserver import (
+    contract_check,
+    cors,
+    inject,
+    lookup,
+    origins,
+    resources,
+    routing,
+)
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.errors import ApiError, rate_limited
@@ -93,16 +101,23 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
     """The same pipeline around the admin API, which is not journaled."""
     state = request.config_dict[STATE]
     response: web.StreamResponse
-    if state.settings.cors and cors.is_preflight(request):
-        response = cors.preflight(request)
+    refusal = origins.admin_refusal(
+        request.method, request.headers, request.scheme, request.body_exists, state.settings
+    )
+    if refusal is not None:
+        response = _error_response(request, state, refusal)
+    elif cors.is_preflight(request):
+        response = _admin_preflight(request)
     else:
         try:
             response = await handler(request)
         except Exception as exc:
             response = _error_response(request, state, exc)
-    return _finished(
-        request, state, response, state.next_request_id(), checked=response.status >= 400
-    )
+        _allow_admin_origin(request, response)
+    if state.check_contract and response.status >= 400:
+        response = contract_check.checked(request, response, state)
+    response.headers[REQUEST_ID] = state.next_request_id()
+    return response
 
 
 def _finished(
@@ -121,6 +136,26 @@ def _finished(
     if state.settings.cors:
         cors.allow_origin(request, response)
     return response
+
+
+def _admin_preflight(request: web.Request) -> web.Response:
+    """A preflight to the admin API (the origin was allowed by ``admin_refusal``)."""
+    response = web.Response(status=204)
+    response.headers.update(
+        {
+            "Access-Control-Allow-Methods": origins.ADMIN_METHODS,
+            "Access-Control-Allow-Headers": origins.ADMIN_HEADERS,
+            "Access-Control-Max-Age": "600",
+        }
+    )
+    _allow_admin_origin(request, response)
+    return response
+
+
+def _allow_admin_origin(request: web.Request, response: web.StreamResponse) -> None:
+    """Admin answers name only an origin ``admin_refusal`` let through (never ``*``)."""
+    if "Origin" in request.headers:
+        cors.allow_origin(request, response)
 
 
 def _error_response(request: web.Request, state: ServerState, exc: Exception) -> web.Response:

@@ -36,7 +36,14 @@ class ServerSettings:
     check_contract: bool = False
     """Validate every answer against the response schemas (strict); a violation is a 500."""
     cors: bool = False
-    """Answer browsers' CORS preflights and allow any origin (the real API does not)."""
+    """Answer browsers' CORS preflights: the Profile API to any origin (the real API does
+    not), the admin API to loopback origins and ``cors_origins``."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins (``https://app.example:8443``) besides loopback ones whose pages may call the
+    admin API when ``cors`` is on."""
+    allowed_hosts: tuple[str, ...] = ()
+    """``Host`` names the admin API answers to besides IP addresses and localhost (``*``:
+    any; a DNS name is how DNS rebinding reaches a local server)."""
     realism: Mapping[str, Any] = field(default_factory=dict)
     """Realism switches in force from the start (``--realism``), over the fixtures' own."""
 

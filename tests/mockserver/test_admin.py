@@ -39,6 +39,7 @@ async def call(
     kwargs: dict[str, Any] = {}
     if raw is not None:
         kwargs["data"] = raw
+        kwargs["headers"] = {"Content-Type": "application/json"}
     elif body is not None:
         kwargs["json"] = body
     response = await client.request(method, path, **kwargs)
