@@ -40,11 +40,10 @@ from profilemock.contract.redact import Redactor
 from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.generator import dump_yaml, generate
 from profilemock.fixtures.loader import (
+    check_fixtures,
     demo_fixture_path,
     fixture_files,
-    load_documents,
     load_fixtures,
-    read_documents,
 )
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.requestlog import RequestLog
@@ -428,12 +427,11 @@ def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
         files = fixture_files(paths)
     except FixtureError as exc:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
-    try:
-        store = load_documents(read_documents(files), Clock())
-    except FixtureError as exc:
-        for problem in exc.problems:
+    store, problems = check_fixtures(files, Clock())
+    if store is None:
+        for problem in FixtureError(problems).problems:
             print(problem, file=err)
-        count = len(exc.problems)
+        count = len(problems)
         print(f"{count} problem{'s' if count != 1 else ''} found", file=err)
         return 1
     _print_warnings(store, err)

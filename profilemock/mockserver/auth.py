@@ -17,6 +17,12 @@ BASIC_HOWTO = (
 )
 
 
+KNOWN_SCHEMES = frozenset(
+    ("bearer", "digest", "token", "negotiate", "ntlm", "hoba", "mutual", "aws4-hmac-sha256")
+)
+"""Schemes a hint may name: anything else might be a token sent without a scheme."""
+
+
 def authenticate(store: LiveStore, space_id: str, authorization: str | None) -> LiveSpace:
     """The space the request may read, or a 401 with a hint saying why not.
 
@@ -37,15 +43,20 @@ def _decide(store: LiveStore, space_id: str, authorization: str | None) -> tuple
     """(the space id when the credentials open it, else None; the hint when they do not)."""
     if not authorization:
         return None, f"no Authorization header; {BASIC_HOWTO}"
-    scheme, _, credentials = authorization.strip().partition(" ")
+    scheme, separator, credentials = authorization.strip().partition(" ")
+    if not separator:
+        # ``Authorization: TOKEN``: the one word may be the token itself; never echo it.
+        return None, f"the Authorization header has no scheme; {BASIC_HOWTO}"
     if scheme.lower() != "basic":
+        named = scheme if scheme.lower() in KNOWN_SCHEMES else "not one HTTP defines"
         return None, (
-            f"the Authorization scheme is {scheme}, but the Profile API takes Basic only;"
+            f"the Authorization scheme is {named}, but the Profile API takes Basic only;"
             f" {BASIC_HOWTO}"
         )
     try:
+        # ValueError: base64 of a str with non-ASCII characters.
         decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):
         return None, f"the Basic credentials are not valid base64; {BASIC_HOWTO}"
     token = decoded.partition(":")[0]
     if not token:

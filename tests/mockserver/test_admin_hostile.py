@@ -1,0 +1,82 @@
+"""Hostile admin inputs: every one a 400 in the envelope, none a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from profilemock.mockserver.app import STATE
+
+JSON = {"Content-Type": "application/json"}
+SPACE = "/__admin/spaces/lg8283283"
+
+
+async def refused(client: TestClient, method: str, path: str, body: bytes | None) -> str:
+    response = await client.request(method, path, data=body, headers=JSON)
+    payload: dict[str, Any] = await response.json()
+    assert response.status == 400, payload
+    assert set(payload) == {"error"}
+    assert client.server.app[STATE].errors == []
+    message: str = payload["error"]["message"]
+    return message
+
+
+@pytest.mark.parametrize("spec", ["{}", "123", "null", '["x"]', "true"])
+async def test_a_spec_that_is_not_a_string_is_400(demo_client: TestClient, spec: str) -> None:
+    message = await refused(demo_client, "POST", "/__admin/faults", b'{"spec": %s}' % spec.encode())
+    assert "`spec`" in message
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/__admin/faults"),
+        ("PATCH", SPACE),
+        ("PUT", f"{SPACE}/collections/users/profiles"),
+        ("POST", f"{SPACE}/collections/users/profiles/user_id:u1234/events"),
+        ("POST", "/__admin/clock/freeze"),
+        ("POST", "/__admin/clock/advance"),
+    ],
+)
+async def test_a_body_that_is_not_utf8_is_400(
+    demo_client: TestClient, method: str, path: str
+) -> None:
+    message = await refused(demo_client, method, path, b'{"by": "\xff\xfe"}')
+    assert "not UTF-8 (byte 9)" in message
+
+
+@pytest.mark.parametrize(
+    "rate_limit",
+    [
+        "1e999",
+        "-1e999",
+        "NaN",
+        "Infinity",
+        '{"per_second": 1e999}',
+        '{"per_second": 10, "burst": 1e999}',
+        '{"per_second": 10, "burst": 2.5}',
+        '{"per_second": 10, "burst": true}',
+        '{"per_second": true}',
+        "1e300",
+        '{"per_second": 10, "burst": 100000000000000000000}',
+    ],
+)
+async def test_absurd_rate_limits_are_400(demo_client: TestClient, rate_limit: str) -> None:
+    body = b'{"rate_limit": %s}' % rate_limit.encode()
+    await refused(demo_client, "PATCH", SPACE, body)
+    spaces = await (await demo_client.get("/__admin/spaces")).json()
+    assert spaces["spaces"][0]["rate_limit"] == {"per_second": 100.0, "burst": 100}
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "1\u00b2", "+5", " 5", "-1", "0"])
+async def test_non_ascii_digits_in_journal_queries_are_400(
+    demo_client: TestClient, value: str
+) -> None:
+    for name in ("limit", "status"):
+        if name == "status" and value in ("-1", "0"):
+            continue
+        response = await demo_client.get("/__admin/requests", params={name: value})
+        assert response.status == 400, (name, value)
+        assert f"`{name}`" in (await response.json())["error"]["message"]
