@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -126,6 +127,16 @@ def _duration(value: str, name: str) -> int:
 
 
 def _latency(value: Any) -> Latency:
+    latency = _latency_of(value)
+    if max(latency.low, latency.high) > MAX_HANG_NS:
+        raise FaultRuleError(
+            "fault rule: `latency` may last at most 300s (as `hang`); a reset or shutdown"
+            " ends it sooner"
+        )
+    return latency
+
+
+def _latency_of(value: Any) -> Latency:
     if isinstance(value, str):
         return Latency("fixed", _duration(value, "latency"))
     if "min" in value:
@@ -137,6 +148,41 @@ def _latency(value: Any) -> Latency:
     if not 0 < p50 <= p95:
         raise FaultRuleError("fault rule: `latency` needs 0 < p50 <= p95")
     return Latency("lognormal", p50, p95)
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+FRAMING_HEADERS = frozenset(
+    (
+        "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
+        "te", "trailer", "proxy-connection", "host",
+    )
+)  # fmt: skip
+"""Headers that say how the message is framed or the connection used: a rule setting them
+would break the exchange in ways no real server does (use ``fault:`` for that)."""
+
+
+def _headers(value: Any) -> dict[str, str]:
+    """A rule's ``headers``, refused unless every one can be sent as given."""
+    headers = dict(value or {})
+    for name, text in headers.items():
+        if not _TOKEN.fullmatch(name):
+            raise FaultRuleError(
+                f"fault rule field `headers`: `{name!r}` is not a header name (letters, digits"
+                " and !#$%&'*+-.^_`|~ only)"
+            )
+        if name.lower() in FRAMING_HEADERS:
+            raise FaultRuleError(
+                f"fault rule field `headers`: `{name}` frames the message or the connection and"
+                " cannot be set; use `fault: truncate`, `empty` or `reset` to break them"
+            )
+        if not _FIELD_VALUE.fullmatch(text) or text != text.strip(" \t"):
+            raise FaultRuleError(
+                f"fault rule field `headers.{name}`: the value holds a line break, a control"
+                " character, a character beyond Latin-1 or surrounding spaces, so it cannot"
+                " be sent"
+            )
+    return headers
 
 
 def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
@@ -178,7 +224,7 @@ def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
         status=status,
         body=data.get("body"),
         has_body="body" in data,
-        headers=dict(data.get("headers") or {}),
+        headers=_headers(data.get("headers")),
         latency=_latency(data["latency"]) if "latency" in data else None,
         fault=fault,
         hang_ns=hang_ns,

@@ -188,7 +188,7 @@ def _record(
     state.journal.record(
         exchange.arrived,
         request.method,
-        request.raw_path,
+        raw_target(request),
         AUTH_SCHEMES.get(scheme, "other"),
         None if response is None else response.status,
         exchange.fault,
@@ -197,24 +197,40 @@ def _record(
     )
 
 
+def raw_target(request: web.Request) -> str:
+    """The path and query as sent; of an absolute-form target (``GET http://host/v1/…``,
+    which RFC 9112 requires servers to accept and proxies send), its path and query."""
+    raw = request.raw_path
+    if raw.startswith("/"):
+        return raw
+    return request.rel_url.raw_path_qs
+
+
 AUTH_SCHEMES = {"basic": "basic", "bearer": "bearer", "none": "none"}
 """The schemes the journal names (one string each, shared by every entry); else "other"."""
 
 
 async def api(request: web.Request, state: ServerState, exchange: Exchange) -> web.Response:
     """Every Profile API route."""
-    route = routing.match(request.method, request.raw_path)
+    route = routing.match(request.method, raw_target(request))
     rule = state.faults.pick(
         route.resource, request.method, route.space_id, route.collection, route.identifier
     )
     if rule is not None:
         exchange.fault = rule.id
-        await inject.delay(rule)
+        await inject.delay(rule, request, state)
         if rule.fault in CONNECTION_FAULTS:
             await inject.break_connection(rule, request, state)
         if rule.status is not None:
             return inject.respond(rule, state.realism.gateway_errors)
-    response = answer(request, state, route, exchange.arrived)
+    try:
+        response = answer(request, state, route, exchange.arrived)
+    except ApiError:
+        if rule is not None and rule.fault in BODY_FAULTS:
+            # Nothing of the rule reached the client: the API refused the request first.
+            rule.fired -= 1
+            exchange.fault = None
+        raise
     if rule is not None:
         response.headers.update(rule.headers)
         if rule.fault in BODY_FAULTS:

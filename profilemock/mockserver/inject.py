@@ -15,7 +15,7 @@ from typing import NoReturn
 from aiohttp import web
 
 from profilemock.api import default_body
-from profilemock.faults import FaultRule
+from profilemock.faults import MAX_HANG_NS, FaultRule
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerState
 from profilemock.realism import GATEWAY_STATUSES, GatewayBody
@@ -36,6 +36,8 @@ def respond(rule: FaultRule, gateway: GatewayBody | None = None) -> web.Response
     a 502, 503 or 504 without a body of its own an HTML page or an empty body."""
     assert rule.status is not None
     headers = {**rule.headers, FAULT_HEADER: rule.id}
+    if rule.status == 401 and not any(k.lower() == "www-authenticate" for k in headers):
+        headers["WWW-Authenticate"] = "Basic"  # as the API's own 401 (RFC 9110 requires it)
     if gateway is not None and rule.status in GATEWAY_STATUSES and not rule.has_body:
         if gateway == "empty":
             return web.Response(status=rule.status, headers=headers)
@@ -58,9 +60,16 @@ def respond(rule: FaultRule, gateway: GatewayBody | None = None) -> web.Response
     return json_response(rule.body, rule.status, headers)
 
 
-async def delay(rule: FaultRule) -> None:
-    if rule.latency is not None:
-        await asyncio.sleep(rule.latency.draw(rule.rng) / NS_PER_SECOND)
+async def delay(rule: FaultRule, request: web.Request, state: ServerState) -> None:
+    """The rule's latency; a reset or shutdown ends it, and the request with it (it
+    belongs to what came before the reset, and a stopping server answers no more)."""
+    if rule.latency is None:
+        return
+    seconds = min(rule.latency.draw(rule.rng), MAX_HANG_NS) / NS_PER_SECOND
+    if await state.hang(seconds):
+        if request.transport is not None:
+            request.transport.close()
+        raise asyncio.CancelledError
 
 
 async def break_connection(rule: FaultRule, request: web.Request, state: ServerState) -> NoReturn:

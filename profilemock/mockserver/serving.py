@@ -20,6 +20,7 @@ from aiohttp import web
 
 from profilemock.mockserver.app import STATE
 from profilemock.mockserver.requestlog import LOGGER, RequestLog
+from profilemock.mockserver.connections import GuardedRunner, Limits
 from profilemock.mockserver.state import ServerState
 
 T = TypeVar("T")
@@ -79,9 +80,9 @@ async def serve_until_stopped(
     With ``request_log``, every request is logged there (and the log flushed at the end).
     """
     if request_log is None:
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        runner = GuardedRunner(app, handle_signals=False, access_log=None)
     else:
-        runner = web.AppRunner(
+        runner = GuardedRunner(
             app,
             handle_signals=False,
             access_log=LOGGER,
@@ -105,8 +106,15 @@ async def serve_until_stopped(
 class ServerThread:
     """``with ServerThread(app) as server: requests.get(server.url + …)``."""
 
-    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limits: Limits | None = None,
+    ) -> None:
         self.app = app
+        self.limits = limits or Limits()
         self._sock = bind(host, port)
         self.url = base_url(self._sock)
         self._loop = new_event_loop()
@@ -134,7 +142,7 @@ class ServerThread:
             self._loop.close()
 
     async def _serve(self) -> None:
-        runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        runner = GuardedRunner(self.app, self.limits, handle_signals=False, access_log=None)
         try:
             await runner.setup()
             await web.SockSite(runner, self._sock).start()

@@ -119,12 +119,14 @@ class ServerState:
         self.clock.restore(self._clock_at_start)
         self.release_hangs()
 
-    async def hang(self, seconds: float) -> None:
-        """Wait ``seconds``, or until the next reset or shutdown."""
+    async def hang(self, seconds: float) -> bool:
+        """Wait ``seconds``, or until the next reset or shutdown; True if ended by one."""
         if self._released is None:
             self._released = asyncio.Event()
+        released = self._released
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._released.wait(), seconds)
+            await asyncio.wait_for(released.wait(), seconds)
+        return released.is_set()
 
     def release_hangs(self) -> None:
         if self._released is not None:

@@ -1,0 +1,152 @@
+"""Faults tell the truth: a reset or shutdown ends what they hold, headers that cannot be
+sent are refused when the rule is added, an injected 401 is a real 401, and a fault that
+never reached the client is not counted as fired."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from profilemock.clock import Clock
+from profilemock.faults import FaultRuleError, FaultSet
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.app import STATE, create_app
+from profilemock.mockserver.serving import ServerThread
+from profilemock.mockserver.state import ServerSettings
+from tests.conftest import DEMO_TOKEN, NOW, ClientFactory, basic, profile_path
+
+AUTH = basic(DEMO_TOKEN)
+TRAITS = profile_path("user_id:u1234", "traits")
+
+
+def make_app(*faults: dict[str, Any]) -> Any:
+    clock = Clock(NOW)
+    settings = ServerSettings(faults=faults, rate_limit=None)
+    return create_app(load_fixtures([demo_fixture_path()], clock), clock, settings)
+
+
+def held_request(server: ServerThread) -> socket.socket:
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=20)
+    sock.sendall(
+        f"GET {TRAITS} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH['Authorization']}\r\n\r\n".encode()
+    )
+    return sock
+
+
+def wait_until_held(server: ServerThread) -> None:
+    """Until the rule has fired (the request is being held): asked on the server's loop."""
+    for _ in range(2000):
+        if server.call(lambda state: next(iter(state.faults)).fired) == 1:
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError("the request was never held")
+
+
+def test_reset_ends_a_request_held_by_latency_and_it_is_not_journaled_after() -> None:
+    server = ServerThread(make_app({"route": "traits", "latency": "120s"})).start()
+    try:
+        sock = held_request(server)
+        wait_until_held(server)
+        started = time.monotonic()
+        server.call(lambda state: state.reset())
+        assert sock.recv(100) == b""  # ended without an answer, promptly
+        assert time.monotonic() - started < 5
+        sock.close()
+        # Whatever the journal keeps of the ended request, nothing arrives after the reset.
+        assert server.call(lambda state: [e.status for e in state.journal if e.status]) == []
+    finally:
+        server.stop()
+
+
+def test_shutdown_ends_a_request_held_by_latency_promptly() -> None:
+    server = ServerThread(make_app({"route": "traits", "latency": "120s"})).start()
+    sock = held_request(server)
+    wait_until_held(server)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 10
+    assert sock.recv(100) == b""
+    sock.close()
+
+
+@pytest.mark.parametrize(
+    "latency", ["301s", "10m", {"min": "1s", "max": "1h"}, {"p50": "1s", "p95": "2h"}]
+)
+def test_latency_is_capped_like_hang(latency: Any) -> None:
+    with pytest.raises(FaultRuleError, match="at most 300s"):
+        FaultSet().add({"latency": latency})
+
+
+@pytest.mark.parametrize(
+    ("headers", "complaint"),
+    [
+        ({"X-Evil": "a\r\nSet-Cookie: x=1"}, "line break"),
+        ({"X-Evil": "a\nb"}, "line break"),
+        ({"X-Nul": "a\x00b"}, "control character"),
+        ({"X-Snow": "\u2603"}, "Latin-1"),
+        ({"Bad Name": "1"}, "is not a header name"),
+        ({"X:Colon": "1"}, "is not a header name"),
+        ({"": "1"}, "is not a header name"),
+        ({"Content-Length": "10"}, "frames the message"),
+        ({"transfer-encoding": "chunked"}, "frames the message"),
+        ({"Connection": "close"}, "frames the message"),
+    ],
+)
+def test_fault_headers_that_cannot_be_sent_are_refused_when_added(
+    headers: dict[str, str], complaint: str
+) -> None:
+    with pytest.raises(FaultRuleError, match=complaint):
+        FaultSet().add({"status": 503, "headers": headers})
+
+
+async def test_unsendable_headers_are_a_400_from_the_admin_api(
+    aiohttp_client: ClientFactory,
+) -> None:
+    client = await aiohttp_client(make_app())
+    response = await client.post(
+        "/__admin/faults", json={"status": 503, "headers": {"X-Evil": "a\r\nb"}}
+    )
+    assert response.status == 400
+    assert len(client.server.app[STATE].faults) == 0
+
+
+async def test_sendable_headers_still_go_out(aiohttp_client: ClientFactory) -> None:
+    client = await aiohttp_client(
+        make_app({"status": 503, "headers": {"Retry-After": "2", "X-Note": "caf\u00e9 ok"}})
+    )
+    response = await client.get(TRAITS, headers=AUTH)
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "2"
+
+
+async def test_an_injected_401_asks_for_basic_auth(aiohttp_client: ClientFactory) -> None:
+    client: TestClient = await aiohttp_client(make_app({"route": "traits", "status": 401}))
+    response = await client.get(TRAITS, headers=AUTH)
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"] == "Basic"
+    assert response.headers["Profilemock-Fault"] == "fault-1"
+
+
+@pytest.mark.parametrize("fault", ["truncate", "malformed"])
+async def test_a_body_fault_on_a_refused_request_is_not_fired(
+    aiohttp_client: ClientFactory, fault: str
+) -> None:
+    client: TestClient = await aiohttp_client(
+        make_app({"route": "traits", "fault": fault, "times": 1})
+    )
+    refused = await client.get(TRAITS)  # no credentials: the API's own 401
+    assert refused.status == 401
+    assert "Profilemock-Fault" not in refused.headers
+    state = client.server.app[STATE]
+    assert next(iter(state.faults)).fired == 0
+    assert [e.fault for e in state.journal] == [None]
+    # The rule still has its one firing for a request it can break.
+    broken = await client.get(TRAITS, headers=AUTH)
+    assert broken.headers["Profilemock-Fault"] == "fault-1"
+    assert next(iter(state.faults)).fired == 1

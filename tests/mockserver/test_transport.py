@@ -1,0 +1,188 @@
+"""Below the API: requests HTTP cannot read get the envelope and a Request-Id (never the
+raw request back, never a traceback), absolute-form targets are served, and slow clients
+time out without starving the others."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.app import create_app
+from profilemock.mockserver.connections import OPEN, Limits
+from profilemock.mockserver.serving import ServerThread
+from tests.conftest import NOW
+
+SECRET = "s3cret-admin-token"
+AUTH = "Basic ZGVtby10b2tlbjo="  # demo-token:
+METADATA = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/metadata"
+
+
+def start(limits: Limits | None = None) -> ServerThread:
+    clock = Clock(NOW)
+    app = create_app(load_fixtures([demo_fixture_path()], clock), clock)
+    return ServerThread(app, limits=limits).start()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerThread]:
+    served = start()
+    yield served
+    served.stop()
+
+
+def address(server: ServerThread) -> tuple[str, int]:
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+def exchange(server: ServerThread, raw: bytes, timeout: float = 10.0) -> bytes:
+    """Send ``raw`` and read until the server closes (or ``timeout``)."""
+    with socket.create_connection(address(server), timeout=timeout) as sock:
+        sock.sendall(raw)
+        with_close = b""
+        try:
+            while chunk := sock.recv(65536):
+                with_close += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+        return with_close
+
+
+def parsed(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+MALFORMED = {
+    "line too long": b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "header too long": b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+    "too many headers": b"GET / HTTP/1.1\r\nHost: x\r\n"
+    + b"".join(b"X-%d: 1\r\n" % i for i in range(200))
+    + b"\r\n",
+    "bad method": b"G\x01T / HTTP/1.1\r\nHost: x\r\n\r\n",
+    "bad version": b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+    "CL and TE": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "bare LF": b"GET / HTTP/1.1\nHost: x\n\n",
+    "missing Host": b"GET / HTTP/1.1\r\n\r\n",
+    "TLS bytes": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 32,
+    "HTTP/2 preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    "bad header name": b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
+    "OPTIONS *": b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("raw", MALFORMED.values(), ids=MALFORMED.keys())
+def test_unreadable_requests_get_the_envelope_without_echo(
+    server: ServerThread, raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The token rides along on every malformed request: it must come back nowhere.
+    raw = raw.replace(
+        b"Host: x\r\n",
+        f"Host: x\r\nAuthorization: Bearer {SECRET}\r\nProfilemock-Admin-Token: {SECRET}\r\n".encode(),
+        1,
+    )
+    with caplog.at_level(logging.DEBUG):
+        answer = exchange(server, raw)
+    status, headers, body = parsed(answer)
+    assert status == 400
+    assert headers["Content-Type"] == "application/json"
+    assert len(headers["Request-Id"]) == 36
+    assert set(json.loads(body)["error"]) == {"code", "message"}
+    assert SECRET.encode() not in answer
+    logged = [r.getMessage() for r in caplog.records]
+    assert all(SECRET not in line and "\n" not in line for line in logged)
+    assert not any(r.exc_info for r in caplog.records)
+    assert sum("refused a request" in line for line in logged) <= 1
+
+
+def test_absolute_form_target_is_served(server: ServerThread) -> None:
+    raw = (
+        f"GET http://127.0.0.1{METADATA}?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {AUTH}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    status, _, body = parsed(exchange(server, raw))
+    assert status == 200
+    assert "created_at" in json.loads(body)["metadata"]
+    entry = server.call(lambda state: list(state.journal)[-1])
+    assert entry.path == METADATA
+    assert entry.route == "metadata"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    method=st.sampled_from([b"GET", b"HEAD", b"POST", b"OPTIONS", b"DELETE", b"G3T", b""]),
+    target=st.binary(max_size=40),
+    version=st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2", b"", b"http/1.1"]),
+    headers=st.lists(st.tuples(st.binary(max_size=12), st.binary(max_size=24)), max_size=5),
+)
+def test_raw_requests_never_get_a_500_or_plain_text(
+    server: ServerThread,
+    method: bytes,
+    target: bytes,
+    version: bytes,
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    raw = method + b" /v1/spaces/lg8283283/" + target + b" " + version + b"\r\nHost: x\r\n"
+    raw += b"".join(name + b": " + value + b"\r\n" for name, value in headers)
+    raw += b"Connection: close\r\n\r\n"
+    answer = exchange(server, raw)
+    if not answer:
+        return  # the server may close on what cannot be answered at all
+    status, response_headers, _ = parsed(answer)
+    assert status < 500, answer
+    if method != b"HEAD" and status != 204:
+        assert response_headers.get("Content-Type") == "application/json", answer
+    assert server.call(lambda state: list(state.errors)) == []
+
+
+def test_a_slow_client_is_cut_off_after_the_header_timeout() -> None:
+    served = start(Limits(header_timeout=0.3, keepalive_timeout=0.3))
+    try:
+        with socket.create_connection(address(served), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            started = time.monotonic()
+            assert sock.recv(100) == b""  # closed by the server, not by our timeout
+            assert time.monotonic() - started < 5
+        with socket.create_connection(address(served), timeout=10) as sock:
+            raw = f"GET {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n"
+            sock.sendall(raw.encode())
+            assert sock.recv(100).startswith(b"HTTP/1.1 200")
+            sock.sendall(b"GET / HTTP/1.1\r\nHost")  # half a second request, then nothing
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+            assert b"HTTP/1.1" not in data  # closed, the half request unanswered
+    finally:
+        served.stop()
+
+
+def test_slowloris_cannot_starve_legitimate_clients() -> None:
+    cap = 20
+    served = start(Limits(header_timeout=60, keepalive_timeout=60, max_connections=cap))
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(3 * cap):  # three times the cap of never-finished requests
+            sock = socket.create_connection(address(served), timeout=10)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(sock)
+        for _ in range(10):
+            raw = f"GET {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\nConnection: close\r\n\r\n"
+            status, _, _ = parsed(exchange(served, raw.encode()))
+            assert status == 200
+        assert OPEN.open <= cap
+    finally:
+        for sock in slow:
+            sock.close()
+        served.stop()
