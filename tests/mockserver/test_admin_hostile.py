@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from profilemock.mockserver.app import STATE
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.app import STATE, create_app
+from profilemock.mockserver.serving import ServerThread
+from tests.conftest import NOW
 
 JSON = {"Content-Type": "application/json"}
 SPACE = "/__admin/spaces/lg8283283"
@@ -80,3 +89,49 @@ async def test_non_ascii_digits_in_journal_queries_are_400(
         response = await demo_client.get("/__admin/requests", params={name: value})
         assert response.status == 400, (name, value)
         assert f"`{name}`" in (await response.json())["error"]["message"]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELDS = st.sampled_from(
+    ["spec", "route", "status", "latency", "headers", "rate_limit", "by", "at", "ids", "events"]
+)
+BODIES = st.one_of(
+    JSON_VALUES,
+    st.dictionaries(FIELDS, JSON_VALUES, max_size=3),
+)
+BODY_ROUTES = [
+    ("POST", "/__admin/faults"),
+    ("PATCH", SPACE),
+    ("PUT", f"{SPACE}/collections/users/profiles"),
+    ("POST", f"{SPACE}/collections/users/profiles/user_id:u1234/events"),
+    ("POST", "/__admin/clock/freeze"),
+    ("POST", "/__admin/clock/advance"),
+]
+
+
+@pytest.fixture(scope="module")
+def admin_server() -> Iterator[ServerThread]:
+    clock = Clock(NOW)
+    app = create_app(load_fixtures([demo_fixture_path()], clock), clock)
+    with ServerThread(app) as server:
+        yield server
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(route=st.sampled_from(BODY_ROUTES), body=BODIES)
+def test_any_json_body_on_any_admin_route_is_answered_without_a_500(
+    admin_server: ServerThread, route: tuple[str, str], body: Any
+) -> None:
+    method, path = route
+    response = requests.request(
+        method, admin_server.url + path, data=json.dumps(body), headers=JSON, timeout=10
+    )
+    assert response.status_code < 500, (method, path, body, response.text)
+    assert response.headers["Content-Type"] == "application/json"
+    assert admin_server.call(lambda state: list(state.errors)) == []
