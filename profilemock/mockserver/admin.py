@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,17 +51,32 @@ def _bad(message: str, status: int = 400) -> ApiError:
 
 
 async def _json(request: web.Request, default: Any = None) -> Any:
-    text = await request.text()
+    raw = await request.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad(f"the request body is not UTF-8 (byte {exc.start + 1})") from None
     if not text.strip():
         if default is None:
             raise _bad("the request needs a JSON body")
         return default
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise _bad(
             f"the request body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise _bad(f"the request body is not JSON: `{name}` is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _bad(f"the request body holds `{text}`, a number too large for a double")
+    return number
 
 
 def _object(data: Any, what: str) -> dict[str, Any]:
@@ -174,9 +190,13 @@ async def list_faults(request: web.Request) -> web.Response:
 async def add_fault(request: web.Request) -> web.Response:
     data = _object(await _json(request), "a fault rule")
     try:
-        rule = _state(request).faults.add(
-            parse_spec(data["spec"]) if set(data) == {"spec"} else data
-        )
+        if set(data) == {"spec"}:
+            if not isinstance(data["spec"], str):
+                raise FaultRuleError(
+                    '`spec` must be a --fault spec string such as "traits:429:times=2"'
+                )
+            data = parse_spec(data["spec"])
+        rule = _state(request).faults.add(data)
     except FaultRuleError as exc:
         raise _bad(str(exc)) from None
     return json_response({"fault": rule.as_dict()}, 201)
@@ -207,7 +227,7 @@ async def list_requests(request: web.Request) -> web.Response:
     for name in NUMBER_FILTERS:
         if name in request.query:
             value = request.query[name]
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 raise _bad(f"`{name}` must be an HTTP status such as 200, got `{value}`")
             filters[name] = int(value)
     unknown = set(request.query) - set(filters) - {"limit"}
@@ -216,7 +236,7 @@ async def list_requests(request: web.Request) -> web.Response:
     entries = _state(request).journal.select(**filters)
     limit_text = request.query.get("limit")
     if limit_text is not None:
-        if not limit_text.isdigit() or int(limit_text) < 1:
+        if not (limit_text.isascii() and limit_text.isdigit()) or int(limit_text) < 1:
             raise _bad(f"`limit` must be a whole number from 1, got `{limit_text}`")
         entries = entries[-int(limit_text) :]
     return json_response({"requests": [e.as_dict() for e in entries], "total": len(entries)})

@@ -15,6 +15,10 @@ from profilemock.api import DEFAULT_RATE, Collection
 from profilemock.problems import Problem
 from profilemock.store.model import Profile
 
+MAX_RATE = 1e9
+"""Above this a limit is no limit (and ``int(rate)``, the default burst, stays finite)."""
+MAX_BURST = 1_000_000_000
+
 
 @dataclass(frozen=True, slots=True)
 class Limit:
@@ -25,11 +29,15 @@ class Limit:
 
     @classmethod
     def per_second(cls, rate: float, burst: int | None = None) -> Limit:
-        if rate <= 0:
-            raise ValueError(f"a rate limit must be above 0 requests/s, got {rate}")
+        if not 0 < rate < MAX_RATE:
+            raise ValueError(
+                f"a rate limit must be above 0 and below {MAX_RATE:.0e} requests/s, got {rate}"
+            )
         size = max(1, int(rate)) if burst is None else burst
-        if size < 1:
-            raise ValueError(f"a burst must be at least 1 request, got {burst}")
+        if not 1 <= size <= MAX_BURST:
+            raise ValueError(
+                f"a burst must be at least 1 request and at most {MAX_BURST}, got {burst}"
+            )
         return cls(float(rate), size)
 
     @classmethod
@@ -49,6 +57,7 @@ class Limit:
                 isinstance(value, dict)
                 and set(value) <= {"per_second", "burst"}
                 and "per_second" in value
+                and not isinstance(value["per_second"], bool)
                 and not isinstance(value.get("burst"), (bool, float))
             ):
                 return cls.per_second(value["per_second"], value.get("burst"))
