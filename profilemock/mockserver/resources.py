@@ -148,9 +148,7 @@ def metadata(req: Request) -> Body:
     return encode({"segment_id": profile.segment_id, "metadata": wire.metadata(profile.metadata)})
 
 
-def _offset_page(
-    req: Request, items: list[T] | tuple[T, ...], scope: str
-) -> tuple[list[T], str | None]:
+def _offset_page(req: Request, items: Sequence[T], scope: str) -> tuple[list[T], str | None]:
     start = 0 if req.query.next is None else cursors.decode_offset(req.query.next, scope)
     end = start + req.query.page_size
     following = cursors.encode_offset(end, scope) if end < len(items) else None

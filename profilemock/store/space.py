@@ -7,7 +7,7 @@ runtime changes a reset drops.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +95,7 @@ class Space:
     """Collection -> (id type, id value) -> segment id."""
     by_folded_id: Mapping[Collection, Mapping[tuple[str, str], tuple[str, ...]]]
     """Collection -> lowercased (type, value) -> stored ``type:value`` spellings (for hints)."""
-    by_activity: Mapping[Collection, tuple[Profile, ...]]
+    by_activity: Mapping[Collection, Sequence[Profile]]
     """Collection -> profiles, most recently updated first (the legacy list route)."""
     links: Mapping[Collection, Mapping[str, tuple[str, ...]]]
     """Collection -> segment id -> linked segment ids of the other collection, in order."""

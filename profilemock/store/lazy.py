@@ -1,0 +1,107 @@
+"""Loaded profiles built on first access, kept in a bounded cache.
+
+Building a profile (every trait, id and event serialised to its JSON bytes) is most of
+what loading cost: 100,000 profiles took ~20 s and ~1.8 GB. The loader checks every
+profile at load — a bad file still fails at start, with file and line — and keeps for each
+only its recipe (the fixture data it was checked from); ``Profiles`` builds one from its
+recipe when a request first needs it and keeps the latest ``limit`` built ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Generic, TypeVar, overload
+
+from profilemock.store.model import Profile
+
+R = TypeVar("R")
+
+CACHE_SIZE = 20_000
+"""Built profiles kept at once (~17 kB each with the generated data: ~350 MB at most)."""
+
+
+class Profiles(Mapping[str, Profile], Generic[R]):
+    """Segment id -> profile, built from its recipe on first access.
+
+    Building cannot fail (the loader checked the recipe); a profile evicted from the cache
+    and asked for again is built again, equal to the first.
+    """
+
+    __slots__ = ("_build", "_cache", "_limit", "_recipes")
+
+    def __init__(
+        self, recipes: Mapping[str, R], build: Callable[[R], Profile], limit: int = CACHE_SIZE
+    ) -> None:
+        self._recipes = recipes
+        self._build = build
+        self._cache: dict[str, Profile] = {}
+        self._limit = max(1, limit)
+
+    def __getitem__(self, segment_id: str) -> Profile:
+        found = self._cache.get(segment_id)
+        if found is None:
+            found = self._built(segment_id, self._recipes[segment_id])
+        return found
+
+    def get(self, segment_id: str, default: Profile | None = None) -> Profile | None:  # type: ignore[override]
+        found = self._cache.get(segment_id)
+        if found is not None:
+            return found
+        recipe = self._recipes.get(segment_id)
+        return default if recipe is None else self._built(segment_id, recipe)
+
+    def _built(self, segment_id: str, recipe: R) -> Profile:
+        profile = self._build(recipe)
+        cache = self._cache
+        while len(cache) >= self._limit:
+            try:  # the oldest first; another thread may be evicting too
+                del cache[next(iter(cache))]
+            except (KeyError, RuntimeError, StopIteration):
+                break
+        cache[segment_id] = profile
+        return profile
+
+    def __contains__(self, segment_id: object) -> bool:
+        return segment_id in self._recipes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._recipes)
+
+    def __len__(self) -> int:
+        return len(self._recipes)
+
+    @property
+    def cached(self) -> int:
+        """How many profiles are built and kept now."""
+        return len(self._cache)
+
+
+class InOrder(Sequence[Profile]):
+    """Profiles most recently updated first (the legacy list route), each looked up when a
+    page reads it: sorted by ``(-updated_at, segment_id)`` from what the loader checked."""
+
+    __slots__ = ("_ids", "_lookup", "_updated")
+
+    def __init__(self, order: Iterable[tuple[int, str]], lookup: Callable[[str], Profile]) -> None:
+        ranked = sorted((-updated_at, segment_id) for updated_at, segment_id in order)
+        self._ids = tuple(segment_id for _, segment_id in ranked)
+        self._updated = tuple(-negated for negated, _ in ranked)
+        self._lookup = lookup
+
+    @overload
+    def __getitem__(self, index: int) -> Profile: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Profile]: ...
+
+    def __getitem__(self, index: int | slice) -> Profile | Sequence[Profile]:
+        if isinstance(index, slice):
+            return [self._lookup(s) for s in self._ids[index]]
+        return self._lookup(self._ids[index])
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def order(self) -> Iterator[tuple[int, str]]:
+        """(updated_at, segment_id) of each profile, in this order (nothing is built)."""
+        return zip(self._updated, self._ids, strict=True)
