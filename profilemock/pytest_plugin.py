@@ -5,25 +5,32 @@
   loop, started on first use and stopped at the end of the session.
 - ``profile_api`` resets it before each test and re-raises, in the test, anything that went
   wrong inside the server while the test ran.
+- A failed test that used the fake gets a report section listing the requests it saw.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import os
 from collections.abc import Generator, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from profilemock.live import LiveProxy, LiveSettings
-    from profilemock.testing import ProfileAPI, ServerPool
+    from profilemock.testing import Instant, ProfileAPI, ServerPool
 
 # Imported lazily: pytest loads this plugin in every run in the environment, and most runs
 # never use the fake.
 _USES_HANDLE = pytest.StashKey["ProfileAPI"]()
+_POOL = pytest.StashKey["ServerPool"]()
 _LIVE: pytest.StashKey[LiveSettings] = pytest.StashKey()
 _NOT_GIVEN: Any = object()
+REPORT_SECTION = "profile_api requests"
+ENV_URL = "PROFILE_API_URL"
+ENV_SPACE = "PROFILE_API_SPACE_ID"
+ENV_TOKEN = "PROFILE_API_TOKEN"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,26 +57,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("profile_api_live", type="bool", default=False, help="live mode by default")
     parser.addini("profile_api_url", default="", help="live mode: the real API's base URL")
     parser.addini("profile_api_space", default="", help="live mode: the space to read")
+    group.addoption(
+        "--profile-api-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="port of the default profile_api fake (default: a free one; xdist worker N"
+        " takes PORT+N)",
+    )
+    group.addoption(
+        "--profile-api-env",
+        action="store_true",
+        default=None,
+        help=f"start the default fake before collection and export {ENV_URL}, {ENV_SPACE}"
+        f" and {ENV_TOKEN}, for code that reads its configuration at import time",
+    )
     parser.addini(
         "profile_api_fixtures",
         type="paths",
         default=[],
         help="fixture files or directories for the profile_api fake (default: the demo)",
     )
+    parser.addini("profile_api_port", default="", help="like --profile-api-port")
+    parser.addini("profile_api_env", type="bool", default=False, help="like --profile-api-env")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "profile_api(fixtures=None, now=None, rate_limit=..., faults=(), realism={},"
-        " live=True): configure the profile_api fake for this test — fixture files, a frozen"
-        " clock, a rate limit (None: unlimited), fault rules (dicts or --fault specs), realism"
+        "profile_api(fixtures=None, now=None, space=None, rate_limit=..., faults=(), realism={},"
+        " live=True):"
+        " configure the profile_api fake for this test — fixture files (relative to the"
+        " rootdir), a frozen clock that relative fixture times follow, the space of the handle,"
+        " a rate limit (None: unlimited), fault rules (dicts or --fault specs), realism"
         " switches; live=False: the test needs the fake and is skipped under"
         " --profile-api-live.",
     )
     if _is_live(config):
-        import os
-
         from profilemock.live import LiveSettings
 
         try:
@@ -80,6 +104,18 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
+        return
+    if _exports_env(config) and not _is_xdist_controller(config):
+        from profilemock.problems import FixtureError
+        from profilemock.testing import ProfileAPI
+
+        try:
+            handle = ProfileAPI(_pool(config).get())
+        except FixtureError as exc:
+            raise pytest.UsageError(f"profile_api fixtures: {exc}") from None
+        os.environ.update(
+            {ENV_URL: handle.url, ENV_SPACE: handle.space_id, ENV_TOKEN: handle.token}
+        )
 
 
 def _is_live(config: pytest.Config) -> bool:
@@ -87,34 +123,92 @@ def _is_live(config: pytest.Config) -> bool:
     return bool(config.getini("profile_api_live") if given is None else given)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    pool = config.stash.get(_POOL, None)
+    if pool is not None:
+        pool.close()
+        del config.stash[_POOL]
+
+
+def _exports_env(config: pytest.Config) -> bool:
+    option = config.getoption("profile_api_env")
+    return bool(config.getini("profile_api_env") if option is None else option)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+def _port(config: pytest.Config) -> int | None:
+    given: int | None = config.getoption("profile_api_port")
+    if given is None:
+        text = str(config.getini("profile_api_port")).strip()
+        if not text:
+            return None
+        if not text.isdigit():
+            raise pytest.UsageError(f"profile_api_port must be a port number, got {text!r}")
+        given = int(text)
+    if not 0 <= given <= 65535:
+        raise pytest.UsageError(f"--profile-api-port must be 0 to 65535, got {given}")
+    worker: str = getattr(config, "workerinput", {}).get("workerid", "")
+    return given + int(worker[2:]) if given and worker.startswith("gw") else given
+
+
+def _pool(config: pytest.Config) -> ServerPool:
+    """The fakes of this pytest process, by fixture files; created on first use."""
+    pool = config.stash.get(_POOL, None)
+    if pool is None:
+        from profilemock.testing import ServerPool
+
+        # Command-line paths are relative to where pytest was started, the ini's to the ini
+        # file (pytest resolves those).
+        given = [
+            str(Path(config.invocation_params.dir, p))
+            for p in config.getoption("profile_api_fixtures")
+        ] or [str(p) for p in config.getini("profile_api_fixtures")]
+        pool = config.stash[_POOL] = ServerPool(given, port=_port(config))
+    return pool
+
+
 def _marker_arguments(
     fixtures: Iterable[str] | None = None,
-    now: str | dt.datetime | None = _NOT_GIVEN,
+    now: Instant | None = None,
+    space: str | None = None,
     rate_limit: float | None = _NOT_GIVEN,
     faults: Iterable[str | Mapping[str, Any]] = _NOT_GIVEN,
     realism: Mapping[str, Any] = _NOT_GIVEN,
     live: bool = True,
 ) -> dict[str, Any]:
     """The marker's signature: its keyword arguments are the handle's configuration."""
-    given = {"now": now, "rate_limit": rate_limit, "faults": faults, "realism": realism}
+    given = {"rate_limit": rate_limit, "faults": faults, "realism": realism}
     return {
         "fixtures": fixtures,
+        "now": now,
+        "space": space,
         "live": live,
         **{k: v for k, v in given.items() if v is not _NOT_GIVEN},
     }
 
 
-@pytest.fixture(scope="session")
-def profile_api_servers(pytestconfig: pytest.Config) -> Iterator[ServerPool]:
-    """The fakes of this pytest process, by fixture files."""
-    given = pytestconfig.getoption("profile_api_fixtures") or pytestconfig.getini(
-        "profile_api_fixtures"
-    )
-    from profilemock.testing import ServerPool
+def _marker_options(marker: pytest.Mark | None) -> dict[str, Any]:
+    if marker is None:
+        return _marker_arguments()
+    known = ("fixtures", "now", "space", "rate_limit", "faults", "realism", "live")
+    unknown = [name for name in marker.kwargs if name not in known]
+    if unknown:
+        raise TypeError(f"unknown argument `{unknown[0]}`; it takes {', '.join(known)}")
+    if len(marker.args) > 1:
+        raise TypeError(
+            "takes its arguments by name, e.g. profile_api(fixtures=[...], now=...);"
+            f" got {len(marker.args)} positional arguments"
+        )
+    return _marker_arguments(*marker.args, **marker.kwargs)
 
-    pool = ServerPool(given)
-    yield pool
-    pool.close()
+
+@pytest.fixture(scope="session")
+def profile_api_servers(pytestconfig: pytest.Config) -> ServerPool:
+    """The fakes of this pytest process, by fixture files (stopped at the end)."""
+    return _pool(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -132,38 +226,46 @@ def profile_api(request: pytest.FixtureRequest) -> ProfileAPI:
     """A fake Segment Profile API, reset for this test (live mode: the real API through a
     validating proxy)."""
     from profilemock.problems import FixtureError
+
+    try:
+        if _LIVE in request.config.stash:
+            return _live_handle(request)
+        return _handle(request, request.getfixturevalue("profile_api_servers"))
+    except FixtureError as exc:
+        problem = f"profile_api fixtures: {exc}"
+    except (TypeError, ValueError) as exc:
+        problem = f"profile_api marker: {exc}"
+    # Outside the except block: the failure is the one sentence, without a chained error.
+    pytest.fail(problem, pytrace=False)
+
+
+def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
     from profilemock.testing import ProfileAPI
 
-    marker = request.node.get_closest_marker("profile_api")
-    options = _marker_arguments(*marker.args, **marker.kwargs) if marker else _marker_arguments()
-    fixtures = options.pop("fixtures")
-    if _LIVE in request.config.stash:
-        return _live_handle(request, options, fixtures)
+    options = _marker_options(request.node.get_closest_marker("profile_api"))
+    fixtures, now, space = options.pop("fixtures"), options.pop("now"), options.pop("space")
     options.pop("live")
-    profile_api_servers: ServerPool = request.getfixturevalue("profile_api_servers")
-    try:
-        server = profile_api_servers.get(fixtures)
-    except FixtureError as exc:
-        pytest.fail(f"profile_api fixtures: {exc}", pytrace=False)
-    handle = ProfileAPI(server)
+    if fixtures is not None and not isinstance(fixtures, (str, bytes, Path)):
+        # Marker paths are relative to the rootdir, wherever pytest was started.
+        fixtures = [Path(request.config.rootpath, p) for p in fixtures]
+    handle = ProfileAPI(pool.get(fixtures, now), space)
     handle.reset()
     handle.configure(**options)
     request.node.stash[_USES_HANDLE] = handle
     return handle
 
 
-def _live_handle(
-    request: pytest.FixtureRequest, options: dict[str, Any], fixtures: Any
-) -> ProfileAPI:
+def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:
     from profilemock.live import LiveProfileAPI
 
+    options = _marker_options(request.node.get_closest_marker("profile_api"))
     if not options.pop("live"):
         pytest.skip("needs the fake (@pytest.mark.profile_api(live=False)); live mode is on")
     handle = LiveProfileAPI(request.getfixturevalue("profile_api_live_proxy"), skip=pytest.skip)
     handle.reset()
-    if fixtures is not None:
-        options["fixtures"] = fixtures
-    handle.configure(**options)
+    # Anything that configures the fake skips the test in live mode.
+    given = {k: v for k, v in options.items() if v is not None}
+    handle.configure(**given)
     request.node.stash[_USES_HANDLE] = handle
     return handle
 
@@ -176,3 +278,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     if handle is not None:
         handle.check()
     return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that used the fake shows the requests the fake saw in it."""
+    report = yield
+    handle = item.stash.get(_USES_HANDLE, None)
+    if handle is not None and report.failed and report.when == "call":
+        report.sections.append((f"Captured {REPORT_SECTION} {report.when}", handle.summary()))
+    return report

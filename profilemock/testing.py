@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import difflib
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from profilemock.api import Collection
+from profilemock.api import RESOURCES, Collection
 from profilemock.clock import Clock
 from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
@@ -37,26 +39,46 @@ from profilemock.timeutil import NS_PER_SECOND, parse_duration, parse_timestamp
 _UNSET: Any = object()
 """Default of ``configure(rate_limit=...)``: leave the limit as loaded."""
 FixturePaths = tuple[str, ...]
+Instant = str | dt.datetime
+ServerKey = tuple[FixturePaths, "str | int | None"]
 
 
 class ServerPool:
-    """One running fake per set of fixture files, started on first use, stopped at the end."""
+    """One running fake per set of fixture files (and ``now``), started on first use,
+    stopped at the end.
 
-    def __init__(self, default_fixtures: Sequence[str | Path] = ()) -> None:
+    ``now`` freezes the clock before the fixtures load, so their relative times (``-1h``)
+    are read against it, exactly as ``profilemock serve --now`` does: each distinct ``now``
+    is its own fake, loaded once. ``port`` is where the default fake (no ``now``) listens;
+    every other fake takes a free port.
+    """
+
+    def __init__(
+        self, default_fixtures: Sequence[str | Path] = (), *, port: int | None = None
+    ) -> None:
+        _check_list("fixtures", default_fixtures, "fixture paths")
         self.default: FixturePaths = tuple(str(p) for p in default_fixtures) or (
             str(demo_fixture_path()),
         )
-        self._servers: dict[FixturePaths, ServerThread] = {}
+        self.port = port
+        self._servers: dict[ServerKey, ServerThread] = {}
 
-    def get(self, fixtures: Sequence[str | Path] | None = None) -> ServerThread:
-        key = self.default if fixtures is None else tuple(str(p) for p in fixtures)
+    def get(
+        self, fixtures: Sequence[str | Path] | None = None, now: Instant | None = None
+    ) -> ServerThread:
+        """The fake serving ``fixtures`` (default: the pool's) with its clock at ``now``."""
+        if fixtures is not None:
+            _check_list("fixtures", fixtures, "fixture paths")
+        paths = self.default if fixtures is None else tuple(str(p) for p in fixtures)
+        key: ServerKey = (paths, _now_key(now))
         server = self._servers.get(key)
         if server is None:
-            clock = Clock()
-            store = load_fixtures(key, clock)
+            clock = Clock() if now is None else Clock(_instant(now, time.time_ns()))
+            store = load_fixtures(paths, clock)
             # The contract check is on: a body outside the schemas fails the test.
             app = create_app(store, clock, ServerSettings(check_contract=True))
-            server = self._servers[key] = ServerThread(app).start()
+            port = self.port if self.port is not None and key == (self.default, None) else 0
+            server = self._servers[key] = ServerThread(app, port=port).start()
         return server
 
     def close(self) -> None:
@@ -64,6 +86,33 @@ class ServerPool:
         for server in reversed(list(self._servers.values())):
             server.stop()
         self._servers.clear()
+
+
+def _now_key(now: Instant | None) -> str | int | None:
+    """What tells fakes with different ``now`` apart: the text as given (a relative ``-1d``
+    is read once, when its fake starts), or the instant of a datetime."""
+    if now is None or isinstance(now, str):
+        return now
+    if isinstance(now, dt.datetime):
+        return _instant(now, 0)
+    raise TypeError(
+        f"now is an ISO 8601 time, a relative time like '-1d', or a datetime; got {now!r}"
+    )
+
+
+def _check_list(name: str, value: Any, what: str) -> None:
+    """One sentence for a string where a list belongs (it would be read letter by letter)."""
+    __tracebackhide__ = True
+    if isinstance(value, (str, bytes, Path)):
+        kind = (
+            "string" if isinstance(value, str) else "path" if isinstance(value, Path) else "bytes"
+        )
+        raise TypeError(
+            f"{name} takes a list of {what}, got the {kind} {str(value)!r};"
+            f" write {name}=[{str(value)!r}]"
+        )
+    if isinstance(value, Mapping) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} takes a list of {what}, got {type(value).__name__} {value!r}")
 
 
 class ProfileAPIError(AssertionError):
@@ -113,15 +162,34 @@ def _duration(by: str | float | dt.timedelta) -> int:
 
 
 class ProfileAPI:
-    """One test's view of a running fake: where it is, how to change it, what it saw."""
+    """One test's view of a running fake: where it is, how to change it, what it saw.
+
+    ``space_id`` picks the space the handle reads and changes (default: the first of the
+    fixtures); ``space(id)`` gives a handle on another space of the same fake.
+    """
 
     def __init__(self, server: ServerThread, space_id: str | None = None) -> None:
         self._server = server
         spaces = server.state.store.spaces
+        if space_id is not None and space_id not in spaces:
+            raise ValueError(
+                f"no space `{space_id}` in the loaded fixtures; spaces are"
+                f" {', '.join(sorted(spaces))}"
+            )
         self.space_id: str = space_id or next(iter(spaces))
         self.token: str = spaces[self.space_id].tokens[0]
         self.url: str = server.url
         self.clock = ClockHandle(server)
+
+    def space(self, space_id: str) -> ProfileAPI:
+        """A handle on another space of the same fake (same clock, faults and journal)."""
+        __tracebackhide__ = True
+        return ProfileAPI(self._server, space_id)
+
+    @property
+    def spaces(self) -> list[str]:
+        """Every space of the loaded fixtures."""
+        return list(self._server.state.store.spaces)
 
     # -- where it is ------------------------------------------------------------------------
 
@@ -146,6 +214,8 @@ class ProfileAPI:
     # -- data -------------------------------------------------------------------------------
 
     def _change(self, action: Any) -> Any:
+        __tracebackhide__ = True
+
         def run(state: ServerState) -> Any:
             return action(state, state.store.spaces[self.space_id])
 
@@ -154,10 +224,29 @@ class ProfileAPI:
         except ChangeError as exc:
             raise ValueError(str(exc)) from None
 
-    def _add(self, collection: Collection, ids: Mapping[str, Any] | None, **fields: Any) -> str:
+    def _add(
+        self,
+        collection: Collection,
+        external_ids: Mapping[str, Any] | None,
+        ids: Mapping[str, Any] | None,
+        **fields: Any,
+    ) -> str:
+        __tracebackhide__ = True
+        if external_ids is not None and ids is not None:
+            raise TypeError(
+                "give the ids once: `external_ids` or `ids` (the fixture format's name), not both"
+            )
+        given = ids if ids is not None else external_ids
+        name = "ids" if ids is not None else "external_ids"
+        if given is not None and not isinstance(given, Mapping):
+            example = "{'user_id': 'x'}" if collection == "users" else "{'group_id': 'x'}"
+            got = f"the string {given!r}" if isinstance(given, str) else repr(given)
+            raise TypeError(f"{name} is a mapping of id type to value, like {example}; got {got}")
+        if fields.get("events") is not None:
+            _check_events(fields["events"])
         profile = {k: v for k, v in fields.items() if v is not None}
-        if ids is not None:
-            profile["ids"] = dict(ids)
+        if given is not None:
+            profile["ids"] = dict(given)
         return str(
             self._change(
                 lambda state, space: (
@@ -170,6 +259,7 @@ class ProfileAPI:
         self,
         external_ids: Mapping[str, Any] | None = None,
         *,
+        ids: Mapping[str, Any] | None = None,
         traits: Mapping[str, Any] | None = None,
         computed_traits: Mapping[str, Any] | None = None,
         audiences: Mapping[str, bool] | None = None,
@@ -177,9 +267,13 @@ class ProfileAPI:
         links: Sequence[str] | None = None,
         **fields: Any,
     ) -> str:
-        """Add (or replace) a user written as in a fixture file; returns its segment id."""
+        """Add (or replace) a user written as in a fixture file; returns its segment id.
+
+        ``add_user(**profile)`` takes a profile of a fixture file as it is (``ids``,
+        ``segment_id``, ``created_at`` …)."""
+        __tracebackhide__ = True
         return self._add(
-            "users", external_ids, traits=traits, computed_traits=computed_traits,
+            "users", external_ids, ids, traits=traits, computed_traits=computed_traits,
             audiences=audiences, events=events, links=links, **fields,
         )  # fmt: skip
 
@@ -187,6 +281,7 @@ class ProfileAPI:
         self,
         external_ids: Mapping[str, Any] | None = None,
         *,
+        ids: Mapping[str, Any] | None = None,
         traits: Mapping[str, Any] | None = None,
         computed_traits: Mapping[str, Any] | None = None,
         audiences: Mapping[str, bool] | None = None,
@@ -194,13 +289,15 @@ class ProfileAPI:
         **fields: Any,
     ) -> str:
         """Add (or replace) an account; returns its segment id."""
+        __tracebackhide__ = True
         return self._add(
-            "accounts", external_ids, traits=traits, computed_traits=computed_traits,
+            "accounts", external_ids, ids, traits=traits, computed_traits=computed_traits,
             audiences=audiences, links=links, **fields,
         )  # fmt: skip
 
     def link(self, user: str, account: str) -> None:
         """Link a user (``type:value`` or segment id) to an account."""
+        __tracebackhide__ = True
 
         def run(state: ServerState, space: Any) -> None:
             found_user = resolve(space, "users", user)
@@ -217,6 +314,8 @@ class ProfileAPI:
         self, identifier: str, events: Sequence[Mapping[str, Any]], collection: Collection = "users"
     ) -> list[str]:
         """Append events (fixture format) to a profile; returns their message ids."""
+        __tracebackhide__ = True
+        _check_events(events)
         added = self._change(
             lambda state, space: append_events(
                 space, collection, identifier, list(events), state.clock.now_ns()
@@ -225,14 +324,22 @@ class ProfileAPI:
         return [e.message_id for e in added]
 
     def remove_profile(self, identifier: str, collection: Collection = "users") -> None:
+        """Delete a profile (``type:value`` or segment id)."""
+        __tracebackhide__ = True
         self._change(lambda state, space: delete_profile(space, collection, identifier))
 
     # -- behaviour --------------------------------------------------------------------------
 
     def fault(self, spec: str | None = None, /, **rule: Any) -> str:
         """Add a fault rule — a ``--fault`` spec or the rule's fields — and return its id."""
-        data = parse_spec(spec) if spec is not None else rule
+        __tracebackhide__ = True
+        if spec is not None and not isinstance(spec, str):
+            raise TypeError(
+                f"fault takes a --fault spec like 'traits:429:times=2' or the rule's fields as"
+                f" keywords (fault(route='traits', status=429)); got {spec!r}"
+            )
         try:
+            data = parse_spec(spec) if spec is not None else rule
             added = self._server.call(lambda state: state.faults.add(data))
         except FaultRuleError as exc:
             raise ValueError(str(exc)) from None
@@ -243,6 +350,7 @@ class ProfileAPI:
         ``gateway_errors="html"``, ``null_lists=True``, ``propagation_delay="5s"``,
         ``unescaped_500=True``); returns every switch. The next test starts from the
         fixtures' own."""
+        __tracebackhide__ = True
         try:
             realism = self._server.call(lambda state: state.set_realism(switches))
         except RealismError as exc:
@@ -251,6 +359,16 @@ class ProfileAPI:
 
     def rate_limit(self, per_second: float | None, burst: int | None = None) -> None:
         """Limit this space to ``per_second`` (None: unlimited), bursts of ``burst``."""
+        __tracebackhide__ = True
+        if per_second is not None and (
+            isinstance(per_second, bool) or not isinstance(per_second, (int, float))
+        ):
+            raise TypeError(
+                "rate_limit takes requests per second as a number (5 or 0.5) or None"
+                f" (unlimited); got {per_second!r}"
+            )
+        if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int)):
+            raise TypeError(f"burst is a whole number of requests, got {burst!r}")
         limit = None if per_second is None else Limit.per_second(per_second, burst)
         self._server.call(lambda state: state.limiter.set_limit(self.space_id, limit))
 
@@ -258,7 +376,7 @@ class ProfileAPI:
 
     @property
     def requests(self) -> list[JournalEntry]:
-        """Every request this test made, oldest first."""
+        """Every request that reached the fake during this test, oldest first (any space)."""
         return self._server.call(lambda state: list(state.journal))
 
     def assert_called(
@@ -270,34 +388,80 @@ class ProfileAPI:
         status: int | None = None,
         method: str | None = None,
         collection: str | None = None,
+        query: Mapping[str, str] | None = None,
+        authorized: bool | None = None,
     ) -> list[JournalEntry]:
         """Assert this space got matching requests (``times`` exactly, else at least one).
 
-        The failure lists near misses: the same route with an identifier differing in case
-        or with a raw ``+``, another space, Bearer instead of Basic auth.
+        A request the real API would refuse (bad credentials, 400, 405: ``entry.refused``)
+        does not count unless ``status`` or ``authorized`` asks for it. ``query`` matches
+        the given parameters (others may be there too). A failure lists near misses — a
+        request that differs in one thing — and why each missed.
         """
-        wanted = {
+        __tracebackhide__ = True
+        if query is not None and not isinstance(query, Mapping):
+            raise TypeError(f"query is a mapping like {{'include': 'email'}}; got {query!r}")
+        wanted: dict[str, Any] = {
             "route": route,
             "identifier": identifier,
             "status": status,
             "method": method,
             "collection": collection,
+            "authorized": authorized,
             "space": self.space_id,
         }
+        wanted_query = {k: str(v) for k, v in (query or {}).items()}
+        with_refused = status is not None or authorized is not None
         seen = self.requests
-        matching = [e for e in seen if _matches(e, wanted) and e.auth == "basic"]
+        matching = [e for e in seen if not _differences(e, wanted, wanted_query, with_refused)]
         if (times is None and matching) or (times is not None and len(matching) == times):
             return matching
         described = ", ".join(f"{k}={v}" for k, v in wanted.items() if v is not None)
+        if wanted_query:
+            described += ", query=" + "&".join(f"{k}={v}" for k, v in wanted_query.items())
         expected = f"{times} call{'s' if times != 1 else ''}" if times is not None else "a call"
         lines = [f"expected {expected} with {described}; got {len(matching)}"]
-        misses = [(e, why) for e in seen if (why := _near_miss(e, wanted)) is not None]
+        misses = [
+            (e, why)
+            for e in seen
+            if (why := _near_miss(e, wanted, wanted_query, with_refused)) is not None
+        ]
         if misses:
             lines.append("near misses:")
             lines += [f"  {_describe(e)}  <- {why}" for e, why in misses]
         lines.append(f"all {len(seen)} requests:" if seen else "no requests reached the fake")
         lines += [f"  {_describe(e)}" for e in seen[-20:]]
         raise AssertionError("\n".join(lines))
+
+    def assert_no_errors(self, *, allow: Iterable[int] = ()) -> None:
+        """Assert no request of this test was refused or failed: every answer below 400
+        (or in ``allow``) and none left unanswered. Answers of fault rules the test added
+        are expected and not errors."""
+        __tracebackhide__ = True
+        allowed = set(allow)
+        failed = [
+            e
+            for e in self.requests
+            if e.fault is None
+            and e.outcome != "pending"
+            and (e.status is None or (e.status >= 400 and e.status not in allowed))
+        ]
+        if failed:
+            lines = [f"{len(failed)} request{'s' if len(failed) != 1 else ''} failed:"]
+            lines += [_described_with_hint(e) for e in failed]
+            raise AssertionError("\n".join(lines))
+
+    def summary(self) -> str:
+        """The requests of this test, one a line with the hint of each failed one (what the
+        pytest plugin adds to a failed test's report)."""
+        seen = self.requests
+        if not seen:
+            return "no request reached the fake in this test"
+        lines = [
+            f"{len(seen)} request{'s' if len(seen) != 1 else ''} reached the fake in this test:"
+        ]
+        lines += [_described_with_hint(e) for e in seen]
+        return "\n".join(lines)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -313,26 +477,31 @@ class ProfileAPI:
     def configure(
         self,
         *,
-        now: str | dt.datetime | None = None,
         rate_limit: float | Any | None = _UNSET,
         faults: Iterable[str | Mapping[str, Any]] = (),
         realism: Mapping[str, Any] | None = None,
     ) -> None:
-        """Apply a test's configuration (what ``@pytest.mark.profile_api`` takes)."""
+        """Apply a test's configuration (what ``@pytest.mark.profile_api`` takes besides
+        ``fixtures``, ``now`` and ``space``, which choose the fake and the space)."""
+        __tracebackhide__ = True
+        _check_list("faults", faults, "fault rules (--fault specs or dicts)")
         if realism:
             self.realism(**realism)
-        if now is not None:
-            self.clock.freeze(now)
         if rate_limit is not _UNSET:
             self.rate_limit(rate_limit)
         for rule in faults:
             if isinstance(rule, str):
                 self.fault(rule)
-            else:
+            elif isinstance(rule, Mapping):
                 self.fault(**rule)
+            else:
+                raise TypeError(
+                    f"a fault rule is a --fault spec like 'traits:429' or a dict; got {rule!r}"
+                )
 
     def check(self) -> None:
         """Raise what went wrong inside the server during this test, if anything."""
+        __tracebackhide__ = True
         # Copying a list is atomic under the GIL: no round trip to the server's loop needed.
         errors = list(self._server.state.errors)
         if errors:
@@ -342,31 +511,86 @@ class ProfileAPI:
             ) from first
 
 
-def _matches(entry: JournalEntry, wanted: Mapping[str, Any]) -> bool:
-    return all(v is None or getattr(entry, k) == v for k, v in wanted.items())
+def _check_events(events: Any) -> None:
+    __tracebackhide__ = True
+    if isinstance(events, Mapping):
+        raise TypeError("events is a list of events (dicts in the fixture format); got a dict")
+    _check_list("events", events, "events (dicts in the fixture format)")
 
 
-def _near_miss(entry: JournalEntry, wanted: Mapping[str, Any]) -> str | None:
-    """Why ``entry`` almost matches, or None when it is not close."""
-    if wanted["route"] is not None and entry.route != wanted["route"]:
+def _differences(
+    entry: JournalEntry, wanted: Mapping[str, Any], query: Mapping[str, str], with_refused: bool
+) -> list[str]:
+    """What about ``entry`` differs from the wanted call, in words (empty: it matches)."""
+    found = []
+    for name, value in wanted.items():
+        if value is None or getattr(entry, name) == value:
+            continue
+        found.append(_difference(entry, name, value))
+    got = dict(entry.query)
+    for name, value in query.items():
+        if name not in got:
+            found.append(f"no `{name}` parameter (wanted {name}={value})")
+        elif got[name] != value:
+            found.append(f"query {name}={got[name]} instead of {name}={value}")
+    if not with_refused and entry.refused and not found:
+        found.append(_refusal(entry))
+    return found
+
+
+def _difference(entry: JournalEntry, name: str, value: Any) -> str:
+    if name == "identifier" and entry.identifier is not None:
+        if entry.identifier.lower() == value.lower():
+            return "identifier differs only in case (lookups are case-sensitive)"
+        if "+" in (entry.raw_identifier or "") and entry.identifier == value.replace("+", " "):
+            return "a raw `+` in the path reads as a space; encode it as %2B"
+    if name == "space":
+        return f"space `{entry.space}` instead of `{value}`"
+    return f"{name} `{getattr(entry, name)}` instead of `{value}`"
+
+
+def _refusal(entry: JournalEntry) -> str:
+    if entry.auth == "bearer":
+        return "bearer auth instead of Basic (the token goes as the Basic username)"
+    because = f": {entry.hint}" if entry.hint else ""
+    return f"refused ({entry.status}){because}"
+
+
+def _near_miss(
+    entry: JournalEntry, wanted: Mapping[str, Any], query: Mapping[str, str], with_refused: bool
+) -> str | None:
+    """Why ``entry`` almost matches (it differs in one thing), or None when it is not close."""
+    route = wanted["route"]
+    if route is not None and entry.route is None:
+        return _typo(entry, route, wanted)
+    differences = _differences(entry, wanted, query, with_refused)
+    return differences[0] if len(differences) == 1 else None
+
+
+def _typo(entry: JournalEntry, route: str, wanted: Mapping[str, Any]) -> str | None:
+    """A path that is no route of the API but names one closely (``/trait``)."""
+    segments = entry.path.rstrip("/").split("/")
+    if len(segments) < 2 or f"/spaces/{wanted['space']}/" not in entry.path + "/":
         return None
-    if _matches(entry, wanted) and entry.auth != "basic":
-        return f"{entry.auth} auth instead of Basic (the token goes as the Basic username)"
-    expected = wanted["identifier"]
-    if entry.space != wanted["space"] and _matches(entry, {**wanted, "space": entry.space}):
-        return f"space `{entry.space}` instead of `{wanted['space']}`"
-    if expected is None or entry.identifier is None or entry.identifier == expected:
+    last = segments[-1]
+    if last in RESOURCES or last not in difflib.get_close_matches(route, [last], cutoff=0.6):
         return None
-    if entry.identifier.lower() == expected.lower():
-        return "identifier differs only in case (lookups are case-sensitive)"
-    if "+" in (entry.raw_identifier or "") and entry.identifier == expected.replace("+", " "):
-        return "a raw `+` in the path reads as a space; encode it as %2B"
-    return f"identifier `{entry.identifier}` instead of `{expected}`"
+    return f"`{last}` is no resource of the API; did you mean `{route}`?"
 
 
 def _describe(entry: JournalEntry) -> str:
     query = "&".join(f"{k}={v}" for k, v in entry.query)
     target = f"{entry.path}?{query}" if query else entry.path
-    status = entry.status if entry.status is not None else "no answer"
+    if entry.status is not None:
+        status: Any = entry.status
+    else:
+        status = "pending" if entry.outcome == "pending" else f"no answer ({entry.outcome})"
     fault = f" [fault {entry.fault}]" if entry.fault else ""
     return f"{entry.method} {target} -> {status} ({entry.auth}){fault}"
+
+
+def _described_with_hint(entry: JournalEntry) -> str:
+    line = f"  {_describe(entry)}"
+    if entry.hint:
+        line += f"\n      hint: {entry.hint}"
+    return line

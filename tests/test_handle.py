@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import requests
@@ -90,3 +91,65 @@ def test_assert_called_times_and_status(profile_api: ProfileAPI) -> None:
         profile_api.assert_called("traits", times=3)
     with pytest.raises(AssertionError, match=r"got 0"):
         profile_api.assert_called("events")
+
+
+def test_a_refused_call_does_not_count_unless_asked_for(profile_api: ProfileAPI) -> None:
+    url = profile_api.profile_url("user_id:u1234", "traits")
+    assert requests.get(url, auth=("wrong-token", ""), timeout=10).status_code == 401
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_called("traits", identifier="user_id:u1234")
+    assert "got 0" in str(failure.value)
+    assert (
+        "user_id:u1234/traits -> 401 (basic)  <- refused (401): no space `lg8283283` accepts"
+        " this token" in str(failure.value)
+    )
+    (refused,) = profile_api.assert_called("traits", status=401)
+    assert (refused.authorized, refused.refused) == (False, True)
+    assert profile_api.assert_called("traits", authorized=False, times=1) == [refused]
+
+
+def test_a_faulted_call_counts_as_made(profile_api: ProfileAPI) -> None:
+    profile_api.fault("traits:503:times=1")
+    assert get(profile_api, "user_id:u1234", "traits").status_code == 503
+    assert get(profile_api, "user_id:u1234", "traits").status_code == 200
+    first, _ = profile_api.assert_called("traits", times=2)
+    assert (first.authorized, first.refused, first.fault) == (True, False, "fault-1")
+
+
+def test_add_user_takes_ids_as_in_the_fixture_format(profile_api: ProfileAPI) -> None:
+    profile_api.add_user(ids={"user_id": "fmt"}, traits={"a": 1})
+    assert get(profile_api, "user_id:fmt", "traits").json()["traits"] == {"a": 1}
+    with pytest.raises(TypeError, match=r"give the ids once: `external_ids` or `ids`"):
+        profile_api.add_user({"user_id": "x"}, ids={"user_id": "y"})
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda api: api.add_user("user_id:x"),
+            "external_ids is a mapping of id type to value, like {'user_id': 'x'};"
+            " got the string 'user_id:x'",
+        ),
+        (
+            lambda api: api.rate_limit("5/s"),
+            "rate_limit takes requests per second as a number (5 or 0.5) or None"
+            " (unlimited); got '5/s'",
+        ),
+        (
+            lambda api: api.add_events("user_id:u1234", {"event": "x"}),
+            "events is a list of events (dicts in the fixture format); got a dict",
+        ),
+        (
+            lambda api: api.configure(faults="traits:429"),
+            "faults takes a list of fault rules (--fault specs or dicts), got the string"
+            " 'traits:429'; write faults=['traits:429']",
+        ),
+    ],
+)
+def test_natural_mistakes_get_one_clear_sentence(
+    profile_api: ProfileAPI, call: Any, message: str
+) -> None:
+    with pytest.raises((TypeError, ValueError)) as failure:
+        call(profile_api)
+    assert str(failure.value) == message

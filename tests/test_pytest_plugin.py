@@ -181,7 +181,11 @@ def test_marker_configures_the_handle(consumer: pytest.Pytester) -> None:
     )
     result = consumer.runpytest()
     result.assert_outcomes(passed=3, errors=1)
-    result.stdout.fnmatch_lines(["*unexpected keyword argument 'color'*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*profile_api marker: unknown argument `color`; it takes fixtures, now, space, rate_limit, faults"
+        ]
+    )
 
 
 def test_fixtures_from_the_option_and_the_ini(consumer: pytest.Pytester) -> None:
@@ -328,3 +332,172 @@ def test_xdist_workers_get_their_own_fake(consumer: pytest.Pytester, tmp_path: P
     assert len(urls) == 2
     assert all(len(u) == 1 for u in urls.values())
     assert len(set.union(*urls.values())) == 2
+
+
+def test_a_held_request_stays_in_the_test_that_made_it(consumer: pytest.Pytester) -> None:
+    consumer.makepyfile(
+        test_held=textwrap.dedent(
+            """
+            import socket
+            import threading
+
+
+            def test_makes_a_request_the_fake_holds(profile_api):
+                profile_api.fault("traits:hang:hang=300s")
+                host, port = profile_api.url.removeprefix("http://").split(":")
+                client = socket.create_connection((host, int(port)))
+                path = profile_api.profile_url("user_id:u1234", "traits").removeprefix(profile_api.url)
+                auth = profile_api.headers["Authorization"]
+                client.sendall(f"GET {path} HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: {auth}\\r\\n\\r\\n".encode())
+                wait = threading.Event()
+                for _ in range(2000):
+                    if profile_api.requests:
+                        break
+                    wait.wait(0.005)
+                # Journaled at arrival: the call counts in the test that made it.
+                (entry,) = profile_api.assert_called("traits", identifier="user_id:u1234", times=1)
+                assert (entry.status, entry.outcome) == (None, "pending")
+                client.close()  # the client gives up, as on a timeout
+
+
+            def test_next_test_sees_none_of_it(profile_api):
+                assert profile_api.requests == []
+            """
+        )
+    )
+    result = consumer.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
+def test_marker_now_moves_relative_fixture_times(consumer: pytest.Pytester) -> None:
+    (consumer.path / "recent.yaml").write_text(
+        "spaces:\n  s:\n    tokens: [t]\n    users:\n"
+        "      - ids: {user_id: r1}\n        created_at: -1d\n"
+        "        events: [{event: Viewed, timestamp: -1h}]\n"
+    )
+    consumer.makepyfile(
+        test_now=textwrap.dedent(
+            """
+            import pytest
+            import requests
+
+
+            @pytest.mark.profile_api(fixtures=["recent.yaml"], now="2026-01-01T00:00:00Z")
+            def test_relative_times_follow_the_marker(profile_api):
+                get = lambda resource: requests.get(profile_api.profile_url("user_id:r1", resource), auth=profile_api.auth).json()
+                assert get("metadata")["metadata"]["created_at"].startswith("2025-12-31T00:00:00")
+                assert [e["timestamp"][:19] for e in get("events")["data"]] == ["2025-12-31T23:00:00"]
+
+
+            @pytest.mark.profile_api(fixtures=["recent.yaml"])
+            def test_without_now_times_are_relative_to_the_real_clock(profile_api):
+                created = requests.get(profile_api.profile_url("user_id:r1", "metadata"), auth=profile_api.auth).json()["metadata"]["created_at"]
+                assert created > "2026-01-01"
+            """
+        )
+    )
+    result = consumer.runpytest_subprocess()
+    result.assert_outcomes(passed=2)
+
+
+def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester) -> None:
+    consumer.makepyfile(
+        test_report=textwrap.dedent(
+            """
+            import requests
+
+
+            def test_fails(profile_api):
+                profile_api.fault("metadata:503:times=1")
+                requests.get(profile_api.profile_url("user_id:u1234", "metadata"), auth=profile_api.auth)
+                response = requests.get(profile_api.profile_url("user_id:U1234", "traits"), auth=profile_api.auth)
+                assert response.status_code == 200
+
+
+            def test_passes(profile_api):
+                requests.get(profile_api.profile_url("user_id:u1234", "traits"), auth=profile_api.auth)
+            """
+        )
+    )
+    result = consumer.runpytest_subprocess()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- Captured profile_api requests call -*",
+            "*2 requests reached the fake in this test:*",
+            "*GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/metadata -> 503 (basic) [[]fault fault-1]",
+            "*GET /v1/spaces/lg8283283/collections/users/profiles/user_id:U1234/traits -> 404 (basic)",
+            "*hint: no exact match; lookups are case-sensitive*",
+        ]
+    )
+    assert result.stdout.str().count("profile_api requests") == 1
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        (
+            'fixtures="vip.yaml"',
+            "*profile_api marker: fixtures takes a list of fixture paths, got the string 'vip.yaml'; write fixtures=['vip.yaml']",
+        ),
+        (
+            'faults="traits:429"',
+            "*profile_api marker: faults takes a list of fault rules (--fault specs or dicts), got the string 'traits:429'; write faults=['traits:429']",
+        ),
+        (
+            'fixtures=["missing.yaml"]',
+            "*profile_api fixtures: 1 problem in fixtures:*missing.yaml: no such file or directory*",
+        ),
+        ("rate_limit='5/s'", "*rate_limit takes requests per second as a number*got '5/s'*"),
+    ],
+)
+def test_natural_marker_mistakes_get_one_clear_error(
+    consumer: pytest.Pytester, marker: str, message: str
+) -> None:
+    consumer.makepyfile(
+        test_mistake=f"import pytest\n\n\n@pytest.mark.profile_api({marker})\ndef test_it(profile_api):\n    pass\n"
+    )
+    result = consumer.runpytest_subprocess()
+    result.assert_outcomes(errors=1)
+    output = result.stdout.str()
+    position = 0
+    for part in message.strip("*").split("*"):
+        position = output.index(part, position)  # every part, in order
+    assert "Traceback" not in output
+    assert "During handling" not in output
+    assert "profilemock/" not in output
+
+
+def test_marker_paths_are_relative_to_the_rootdir(consumer: pytest.Pytester) -> None:
+    (consumer.path / "tests" / "data").mkdir(parents=True)
+    (consumer.path / "tests" / "data" / "vip.yaml").write_text(
+        "spaces: {vip: {tokens: [t], users: [{ids: {user_id: v}}]}}\n"
+    )
+    (consumer.path / "tests" / "test_vip.py").write_text(
+        "import pytest\n\n\n@pytest.mark.profile_api(fixtures=['tests/data/vip.yaml'])\n"
+        "def test_vip(profile_api):\n    assert profile_api.space_id == 'vip'\n"
+    )
+    # Run from inside tests/: the path still reads from the rootdir (where the ini is).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(consumer.path / "tests")
+        result = consumer.runpytest_subprocess("test_vip.py", "--rootdir", str(consumer.path))
+    result.assert_outcomes(passed=1)
+
+
+def test_handle_failures_point_at_the_test_not_at_profilemock(consumer: pytest.Pytester) -> None:
+    consumer.makepyfile(
+        test_hide=textwrap.dedent(
+            """
+            def test_asserts(profile_api):
+                profile_api.assert_called("traits")
+
+
+            def test_bad_change(profile_api):
+                profile_api.add_user({"user_id": "x"}, trait={"a": 1})
+            """
+        )
+    )
+    result = consumer.runpytest_subprocess()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*expected a call with route=traits*", "*unknown key `trait`*"])
+    assert "profilemock/testing.py" not in result.stdout.str()

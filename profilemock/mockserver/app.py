@@ -34,7 +34,8 @@ from profilemock.mockserver import (
 )
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
-from profilemock.mockserver.errors import ApiError, rate_limited
+from profilemock.mockserver.errors import HINT_HEADER, ApiError, rate_limited
+from profilemock.mockserver.journal import ANSWERED, BROKEN, CLIENT_GONE, NOT_ANSWERED, Outcome
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE as STATE  # the app's state key
 from profilemock.mockserver.state import ServerSettings, ServerState
@@ -66,8 +67,12 @@ class Exchange:
     """Server clock at arrival, nanoseconds: the request's "now"."""
     started: float
     request_id: str
+    ticket: int
+    """Where the journal keeps this request (journaled at arrival)."""
     fault: str | None = None
     """The id of the fault rule that fired, if one did."""
+    authorized: bool | None = None
+    """Whether the credentials open the space, once decided."""
 
 
 async def serve_api(request: web.Request) -> web.StreamResponse:
@@ -76,7 +81,9 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
     Called directly, not as a middleware: aiohttp wraps each middleware anew on every
     request, which the API's hot path need not pay."""
     state = request.app[STATE]
-    exchange = Exchange(state.clock.now_ns(), time.perf_counter(), state.next_request_id())
+    now = state.clock.now_ns()
+    ticket = state.journal.arrived(now, request.method, raw_target(request), _auth_scheme(request))
+    exchange = Exchange(now, time.perf_counter(), state.next_request_id(), ticket)
     response: web.StreamResponse | None = None
     try:
         if state.settings.cors and cors.is_preflight(request):
@@ -85,6 +92,8 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
             try:
                 response = await api(request, state, exchange)
             except Exception as exc:
+                if isinstance(exc, ApiError) and exc.status == 401:
+                    exchange.authorized = False
                 response = _error_response(request, state, exc)
             if exchange.fault is not None:
                 response.headers.setdefault(inject.FAULT_HEADER, exchange.fault)
@@ -176,24 +185,41 @@ def _error_response(request: web.Request, state: ServerState, exc: Exception) ->
     )
 
 
+def _auth_scheme(request: web.Request) -> str:
+    authorization = request.headers.get("Authorization")
+    scheme = authorization.partition(" ")[0].lower() if authorization else "none"
+    return AUTH_SCHEMES.get(scheme, "other")
+
+
 def _record(
     request: web.Request,
     state: ServerState,
     exchange: Exchange,
     response: web.StreamResponse | None,
 ) -> None:
-    """Journal one API request, whatever became of it (never its token)."""
-    authorization = request.headers.get("Authorization")
-    scheme = authorization.partition(" ")[0].lower() if authorization else "none"
-    state.journal.record(
-        exchange.arrived,
-        request.method,
-        raw_target(request),
-        AUTH_SCHEMES.get(scheme, "other"),
-        None if response is None else response.status,
+    """The outcome of one journaled API request, whatever became of it."""
+    status: int | None = None
+    hint: str | None = None
+    if request.transport is None:
+        # The connection was lost before the handler ended: the client went away (a fault
+        # closing the connection itself still holds it at this point).
+        outcome: Outcome = CLIENT_GONE
+    elif response is None:
+        outcome = BROKEN if exchange.fault is not None else NOT_ANSWERED
+    else:
+        outcome = ANSWERED
+        status = response.status
+        if status >= 400:
+            hint = response.headers.get(HINT_HEADER)
+    state.journal.finished(
+        exchange.ticket,
+        status,
         exchange.fault,
         (time.perf_counter() - exchange.started) * 1000,
-        None if response is None else exchange.request_id,
+        outcome,
+        exchange.authorized,
+        hint,
+        None if status is None else exchange.request_id,
     )
 
 
@@ -218,13 +244,15 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
     )
     if rule is not None:
         exchange.fault = rule.id
+        state.journal.fault_fired(exchange.ticket, rule.id)
+        exchange.authorized = _authorized(state, route, request)
         await inject.delay(rule, request, state)
         if rule.fault in CONNECTION_FAULTS:
             await inject.break_connection(rule, request, state)
         if rule.status is not None:
             return inject.respond(rule, state.realism.gateway_errors)
     try:
-        response = answer(request, state, route, exchange.arrived)
+        response = answer(request, state, route, exchange)
     except ApiError:
         if rule is not None and rule.fault in BODY_FAULTS:
             # Nothing of the rule reached the client: the API refused the request first.
@@ -238,11 +266,23 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
     return response
 
 
+def _authorized(state: ServerState, route: routing.Route, request: web.Request) -> bool:
+    """Whether the request's credentials open its space (for a request a fault answers
+    before the API would have checked them)."""
+    try:
+        authenticate(state.store, route.space_id, request.headers.get("Authorization"))
+    except ApiError:
+        return False
+    return True
+
+
 def answer(
-    request: web.Request, state: ServerState, route: routing.Route, now: int
+    request: web.Request, state: ServerState, route: routing.Route, exchange: Exchange
 ) -> web.Response:
     """The API's own answer: auth, rate limit, validation, lookup, resource."""
     space = authenticate(state.store, route.space_id, request.headers.get("Authorization"))
+    exchange.authorized = True
+    now = exchange.arrived
     if not state.limiter.admit(space.id):
         raise rate_limited()
     lookup.validate_path(route)

@@ -1,5 +1,11 @@
 """The request journal: what reached the server, bounded in memory (a ring buffer).
 
+A request is journaled when it arrives, as ``pending``, and gets its outcome (status,
+``answered``, ``broken``, ``client went away``) when that is known. A reset fences the
+journal: a request belongs to the period in which it arrived, so one still held when the
+journal is cleared (a ``hang`` or ``latency`` fault, a client that timed out) is never seen
+after the clear, whenever it ends.
+
 Tokens are never kept: only the auth scheme and whether the credentials were accepted.
 """
 
@@ -8,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from yarl import URL
 
@@ -22,17 +28,32 @@ TEXT_FILTERS = ("method", "route", "space", "collection", "identifier", "fault",
 NUMBER_FILTERS = ("status",)
 """Fields filtered on as whole numbers."""
 
+Outcome = Literal["pending", "answered", "broken", "client went away", "not answered"]
+PENDING: Outcome = "pending"
+ANSWERED: Outcome = "answered"
+BROKEN: Outcome = "broken"
+"""A fault broke the connection on purpose (reset, empty, hang, truncate)."""
+CLIENT_GONE: Outcome = "client went away"
+NOT_ANSWERED: Outcome = "not answered"
+"""The server stopped answering it (shut down while the request was held)."""
+
+REFUSED_STATUSES = frozenset({400, 401, 403, 405})
+"""What the API answers to a request it refuses as sent (not a fault's answer)."""
+
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
     """One request as the server saw it."""
 
     seq: int
+    """Arrival order, from 1; not reset by a reset."""
     time: int
     """Server clock at arrival, nanoseconds."""
     method: str
     path: str
+    """The path as sent (percent-encoding kept), without the query."""
     query: list[tuple[str, str]]
+    """Query parameters, decoded, in the order sent."""
     route: str | None
     """traits, external_ids, events, metadata, links, profiles; None for a path that is no
     route of the API."""
@@ -44,23 +65,44 @@ class JournalEntry:
     """The identifier segment as sent."""
     auth: str
     """Scheme of the Authorization header: basic, bearer, other, none."""
+    authorized: bool | None
+    """Whether the credentials open the space; None when that was never decided (no route
+    of the API, or still pending)."""
     status: int | None
-    """None when the connection was broken on purpose (a fault) or by the client."""
+    """The status answered; None while pending and when nothing was answered (a fault broke
+    the connection, or the client went away first)."""
+    outcome: Outcome
+    """pending, answered, broken (by a fault), client went away, not answered."""
     fault: str | None
-    duration_ms: float
+    """The id of the fault rule that fired on it, if one did."""
+    hint: str | None
+    """The ``Profilemock-Hint`` of an error answer: why the fake answered so."""
+    duration_ms: float | None
+    """Arrival to outcome; None while pending."""
     request_id: str | None
+    """The answer's ``Request-Id``; None when nothing was answered."""
     violations: tuple[Violation, ...] = ()
     """Where the answer broke the contract (the validating proxy checks upstream answers)."""
+
+    @property
+    def refused(self) -> bool:
+        """The real API would refuse this request as sent: its credentials do not open the
+        space, or the API rejected it as malformed (400, 405). Answers a fault injected and
+        rate-limit 429s are not refusals: the request itself was fine."""
+        if self.authorized is False:
+            return True
+        return self.fault is None and self.status in REFUSED_STATUSES
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["time"] = format_ns(self.time)
         data["query"] = [list(pair) for pair in self.query]
+        data["refused"] = self.refused
         return data
 
 
 class Journal:
-    """The last ``size`` requests, oldest first.
+    """The last ``size`` finished requests and every pending one, in arrival order.
 
     Requests are kept as tuples of plain values (strings, numbers) and turned into entries
     only when read: recording is on every request's path, reading is rare. Plain values
@@ -72,7 +114,54 @@ class Journal:
         if size < 1:
             raise ValueError(f"the journal must hold at least 1 request, got {size}")
         self._entries: deque[tuple[Any, ...]] = deque(maxlen=size)
+        self._pending: dict[int, tuple[Any, ...]] = {}
         self._seq = 0
+
+    def arrived(
+        self, time: int, method: str, raw_path: str, auth: str, fault: str | None = None
+    ) -> int:
+        """Journal a request as it arrives (``raw_path`` as sent, query included); returns
+        the ticket its outcome is recorded under."""
+        self._seq += 1
+        seq = self._seq
+        self._pending[seq] = (seq, time, method, raw_path, auth, fault)
+        return seq
+
+    def fault_fired(self, ticket: int, fault: str) -> None:
+        """A fault rule fired on a pending request (shown while it is held)."""
+        kept = self._pending.get(ticket)
+        if kept is not None:
+            self._pending[ticket] = (*kept[:5], fault)
+
+    def finished(
+        self,
+        ticket: int,
+        status: int | None,
+        fault: str | None,
+        duration_ms: float,
+        outcome: Outcome,
+        authorized: bool | None,
+        hint: str | None,
+        request_id: str | None = None,
+        violations: tuple[Violation, ...] = (),
+    ) -> None:
+        """The outcome of the request journaled under ``ticket``; dropped when the journal
+        was cleared since it arrived (the request belongs to the period before)."""
+        kept = self._pending.pop(ticket, None)
+        if kept is not None:
+            self._entries.append(
+                (
+                    *kept[:5],
+                    status,
+                    fault,
+                    duration_ms,
+                    request_id,
+                    outcome,
+                    authorized,
+                    hint,
+                    violations,
+                )
+            )
 
     def record(
         self,
@@ -86,24 +175,30 @@ class Journal:
         request_id: str | None,
         violations: tuple[Violation, ...] = (),
     ) -> None:
-        """Keep one request: ``raw_path`` as sent, query included (route and query are
-        worked out from it when the entry is read)."""
-        self._seq += 1
-        self._entries.append(
-            (
-                self._seq, time, method, raw_path, auth, status, fault, duration_ms, request_id,
-                violations,
-            )
-        )  # fmt: skip
+        """Journal a request already answered (arrival and outcome at once)."""
+        ticket = self.arrived(time, method, raw_path, auth)
+        outcome: Outcome = ANSWERED if status is not None else BROKEN
+        self.finished(
+            ticket, status, fault, duration_ms, outcome, None, None, request_id, violations
+        )
 
     def clear(self) -> None:
+        """Forget every request, pending ones included: their outcomes will be dropped."""
         self._entries.clear()
+        self._pending.clear()
 
     def __iter__(self) -> Iterator[JournalEntry]:
-        return iter([_entry(e) for e in list(self._entries)])
+        pending = [
+            (*p[:5], None, p[5], None, None, PENDING, None, None, ())
+            for p in self._pending.values()
+        ]
+        # Finished requests are kept in the order they finished: nearly arrival order, which
+        # sorts in one pass.
+        kept = sorted([*self._entries, *pending], key=_arrival)
+        return iter([_entry(e) for e in kept])
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._pending)
 
     def select(self, **where: Any) -> list[JournalEntry]:
         """Entries whose fields equal every given value (None values are ignored)."""
@@ -111,8 +206,14 @@ class Journal:
         return [e for e in self if all(getattr(e, k) == v for k, v in wanted.items())]
 
 
+def _arrival(kept: tuple[Any, ...]) -> int:
+    seq: int = kept[0]
+    return seq
+
+
 def _entry(kept: tuple[Any, ...]) -> JournalEntry:
-    seq, time, method, raw_path, auth, status, fault, duration_ms, request_id, violations = kept
+    (seq, time, method, raw_path, auth, status, fault, duration_ms, request_id, outcome,
+     authorized, hint, violations) = kept  # fmt: skip
     route = match_path(raw_path)
     return JournalEntry(
         seq=seq,
@@ -126,8 +227,11 @@ def _entry(kept: tuple[Any, ...]) -> JournalEntry:
         identifier=route.identifier if route else None,
         raw_identifier=route.raw_identifier if route else None,
         auth=auth,
+        authorized=authorized,
         status=status,
+        outcome=outcome,
         fault=fault,
+        hint=hint,
         duration_ms=duration_ms,
         request_id=request_id,
         violations=violations,

@@ -1,8 +1,11 @@
 """Serving an app: in the foreground (the CLI) or in a background thread (tests).
 
 Either way the socket is bound by us before serving, so port 0 works and the real port is
-known. In a thread, readiness is signalled with an event (never polled), and the caller's
-event loop, if any, is left alone; ``stop()`` is safe to call twice.
+known. A request whose client goes away ends then (``handler_cancellation``): a held
+request (a ``hang`` or ``latency`` fault) does not outlive its client, and the journal
+records that the client went away. In a thread, readiness is signalled with an event
+(never polled), and the caller's event loop, if any, is left alone; ``stop()`` is safe to
+call twice.
 """
 
 from __future__ import annotations
@@ -80,13 +83,16 @@ async def serve_until_stopped(
     With ``request_log``, every request is logged there (and the log flushed at the end).
     """
     if request_log is None:
-        runner = GuardedRunner(app, handle_signals=False, access_log=None)
+        runner = GuardedRunner(
+            app, handle_signals=False, access_log=None, handler_cancellation=True
+        )
     else:
         runner = GuardedRunner(
             app,
             handle_signals=False,
             access_log=LOGGER,
             access_log_class=request_log.access_logger(),
+            handler_cancellation=True,
         )
     await runner.setup()
     try:
@@ -142,7 +148,9 @@ class ServerThread:
             self._loop.close()
 
     async def _serve(self) -> None:
-        runner = GuardedRunner(self.app, self.limits, handle_signals=False, access_log=None)
+        runner = GuardedRunner(
+            self.app, self.limits, handle_signals=False, access_log=None, handler_cancellation=True
+        )
         try:
             await runner.setup()
             await web.SockSite(runner, self._sock).start()

@@ -1,0 +1,128 @@
+"""The journal is fenced: a request belongs to the test (the reset period) in which it
+arrived, is journaled at arrival, and gets its outcome when it is known."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import pytest
+
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.app import create_app
+from profilemock.mockserver.journal import Journal, JournalEntry
+from profilemock.mockserver.serving import ServerThread
+from tests.conftest import NOW, basic, profile_path
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def server() -> Iterator[ServerThread]:
+    clock = Clock(NOW)
+    with ServerThread(create_app(load_fixtures([demo_fixture_path()], clock), clock)) as running:
+        yield running
+
+
+def journal(server: ServerThread) -> list[JournalEntry]:
+    return server.call(lambda state: list(state.journal))
+
+
+def eventually(read: Callable[[], T], until: Callable[[T], bool], timeout: float = 10.0) -> T:
+    """Read again (on the server's loop) until ``until`` holds: waits for an event on the
+    server, bounded; never lets time pass for its own sake."""
+    stop = threading.Event()
+    value = read()
+    deadline = 0.0
+    while not until(value):
+        if deadline >= timeout:
+            raise AssertionError(f"still {value!r} after {timeout} s")
+        stop.wait(0.005)
+        deadline += 0.005
+        value = read()
+    return value
+
+
+def held_request(server: ServerThread, resource: str = "traits") -> socket.socket:
+    """A raw client whose request the fake holds (a `hang` fault): it never answers by
+    itself, as with a client that timed out."""
+    server.call(
+        lambda state: state.faults.add({"route": resource, "fault": "hang", "hang": "300s"})
+    )
+    host, port = server.url.removeprefix("http://").split(":")
+    client = socket.create_connection((host, int(port)))
+    auth = basic("demo-token")["Authorization"]
+    client.sendall(
+        f"GET {profile_path('user_id:u1234', resource)} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {auth}\r\n\r\n".encode()
+    )
+    return client
+
+
+def test_a_held_request_is_journaled_when_it_arrives(server: ServerThread) -> None:
+    client = held_request(server)
+    try:
+        (entry,) = eventually(lambda: journal(server), lambda seen: len(seen) == 1)
+        assert (entry.route, entry.status, entry.outcome, entry.fault) == (
+            "traits",
+            None,
+            "pending",
+            "fault-1",
+        )
+    finally:
+        client.close()
+
+
+def test_a_client_that_went_away_is_journaled_as_such(server: ServerThread) -> None:
+    client = held_request(server)
+    eventually(lambda: journal(server), lambda seen: len(seen) == 1)
+    client.close()
+    (entry,) = eventually(
+        lambda: journal(server), lambda seen: seen[0].outcome != "pending", timeout=10
+    )
+    assert (entry.status, entry.outcome) == (None, "client went away")
+
+
+def test_nothing_from_before_a_reset_is_seen_after_it(server: ServerThread) -> None:
+    client = held_request(server)
+    try:
+        eventually(lambda: journal(server), lambda seen: len(seen) == 1)
+        server.call(lambda state: state.reset())
+        # The reset ends the held request: the fake closes the connection ...
+        client.settimeout(10)
+        assert client.recv(1024) == b""
+        # ... and by then has finished with it (on its loop, before this read runs): the
+        # request belongs to the period before the reset and is not seen after it.
+        assert journal(server) == []
+    finally:
+        client.close()
+
+
+def test_an_outcome_arriving_after_a_clear_is_dropped() -> None:
+    journal = Journal()
+    before = journal.arrived(NOW, "GET", "/v1/a", "basic")
+    journal.clear()
+    after = journal.arrived(NOW, "GET", "/v1/b", "basic")
+    journal.finished(before, 200, None, 1.0, "answered", True, None)
+    assert [(e.path, e.outcome) for e in journal] == [("/v1/b", "pending")]
+    journal.finished(after, 404, None, 1.0, "answered", True, "no such profile")
+    (entry,) = journal
+    assert (entry.path, entry.status, entry.outcome, entry.hint) == (
+        "/v1/b",
+        404,
+        "answered",
+        "no such profile",
+    )
+
+
+def test_entries_read_in_arrival_order_whatever_order_they_finish_in() -> None:
+    journal = Journal()
+    slow = journal.arrived(NOW, "GET", "/slow", "basic")
+    fast = journal.arrived(NOW, "GET", "/fast", "basic")
+    journal.finished(fast, 200, None, 1.0, "answered", True, None)
+    assert [(e.path, e.outcome) for e in journal] == [("/slow", "pending"), ("/fast", "answered")]
+    journal.finished(slow, 200, None, 9.0, "answered", True, None)
+    assert [e.path for e in journal] == ["/slow", "/fast"]
