@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,3 +154,49 @@ def test_natural_mistakes_get_one_clear_sentence(
     with pytest.raises((TypeError, ValueError)) as failure:
         call(profile_api)
     assert str(failure.value) == message
+
+
+def test_the_readme_near_misses_are_what_assert_called_says(profile_api: ProfileAPI) -> None:
+    profile_api.add_user({"user_id": "Ada"})
+    base = f"{profile_api.url}/v1/spaces/%s/collections/users/profiles/%s"
+    calls = [
+        ("lg8283283", "user_id:ada/traits?include=email", profile_api.headers),
+        ("lg8283283", "user_id:Ada/traits?include=email", {"Authorization": "Bearer demo-token"}),
+        ("other", "user_id:Ada/traits?include=email", profile_api.headers),
+        ("lg8283283", "user_id:Ada/traits?include=email", {"Authorization": "Basic eDo="}),
+        ("lg8283283", "user_id:Ada/trait?include=email", profile_api.headers),
+        ("lg8283283", "user_id:Ada/traits?include=name", profile_api.headers),
+    ]
+    for space, rest, headers in calls:
+        requests.get(base % (space, rest), headers=headers, timeout=10)
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_called("traits", identifier="user_id:Ada", query={"include": "email"})
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    shown = readme.split("AssertionError: ", 1)[1].split("```", 1)[0]
+    assert str(failure.value).startswith(shown)
+
+
+def test_assert_no_errors_lists_failed_requests_with_their_hints(profile_api: ProfileAPI) -> None:
+    profile_api.fault("metadata:503")
+    get(profile_api, "user_id:u1234", "metadata")
+    get(profile_api, "user_id:u1234", "traits")
+    profile_api.assert_no_errors()
+    get(profile_api, "user_id:U1234", "traits")
+    profile_api.assert_no_errors(allow=[404])
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_no_errors()
+    assert str(failure.value) == (
+        "1 request failed:\n"
+        "  GET /v1/spaces/lg8283283/collections/users/profiles/user_id:U1234/traits -> 404 (basic)\n"
+        "      hint: no exact match; lookups are case-sensitive and `user_id:u1234` exists"
+    )
+
+
+def test_the_handle_reaches_every_space(profile_api: ProfileAPI) -> None:
+    assert profile_api.spaces == ["lg8283283"]
+    with pytest.raises(
+        ValueError, match="no space `nope` in the loaded fixtures; spaces are lg8283283"
+    ):
+        profile_api.space("nope")
+    same = profile_api.space("lg8283283")
+    assert (same.url, same.token) == (profile_api.url, profile_api.token)

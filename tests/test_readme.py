@@ -97,6 +97,7 @@ def test_marker_example_uses_the_registered_signature() -> None:
     assert set(_marker_arguments(**arguments)) == {
         "fixtures",
         "now",
+        "space",
         "rate_limit",
         "faults",
         "realism",
