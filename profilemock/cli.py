@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
+from profilemock.api import Collection
 from profilemock.clock import Clock
 from profilemock.contract.proxy import (
     DEFAULT_TIMEOUT,
@@ -55,7 +56,8 @@ from profilemock.realism import Realism, RealismError
 from profilemock.realism import parse_spec as parse_realism
 from profilemock.schemas import BODIES
 from profilemock.schemas.files import Report, UnusableInput, check_file
-from profilemock.store.space import Limit, Store
+from profilemock.store.model import Profile
+from profilemock.store.space import Limit, Space, Store
 from profilemock.timeutil import TimestampError, parse_timestamp
 
 DEFAULT_HOST = "127.0.0.1"
@@ -163,6 +165,17 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--admin-token", metavar="TOKEN", help="require this token on /__admin/")
     serve.add_argument("--no-admin", action="store_true", help="turn the admin API off")
+
+    demo = commands.add_parser(
+        "demo",
+        help="list who is in the demo data (or in fixture files): spaces, tokens, profiles",
+    )
+    demo.add_argument(
+        "--fixtures",
+        action="append",
+        metavar="PATH",
+        help="list these fixture files or directories instead of the demo (repeatable)",
+    )
 
     check = commands.add_parser("check", help="validate fixture files without serving")
     check.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or directory")
@@ -405,6 +418,8 @@ def main(
     try:
         if args.command == "check":
             return _check(args.paths, out, err)
+        if args.command == "demo":
+            return _demo(args.fixtures, out)
         if args.command == "generate":
             return _generate(args, out)
         if args.command == "validate":
@@ -447,6 +462,60 @@ def _print_warnings(store: Store, err: TextIO) -> None:
     """``file:line:column: warning: …`` for what loads but is served differently."""
     for problem in store.warnings:
         print(dataclasses.replace(problem, message=f"warning: {problem.message}"), file=err)
+
+
+def _demo(paths: list[str] | None, out: TextIO) -> int:
+    """Who is in the data, to write tests against it without reading the YAML."""
+    try:
+        store = load_fixtures(paths or [demo_fixture_path()], Clock())
+    except FixtureError as exc:
+        raise CliError("\n".join(str(p) for p in exc.problems)) from None
+    for space in store.spaces.values():
+        print(f"space {space.id}  tokens: {', '.join(space.tokens)}", file=out)
+        for collection in ("users", "accounts"):
+            profiles = space.profiles[collection]
+            if not profiles:
+                continue
+            print(f"  {collection} ({len(profiles)}):", file=out)
+            for profile in sorted(profiles.values(), key=_name):
+                print(f"    {_who(space, profile)}", file=out)
+    return 0
+
+
+def _who(space: Space, profile: Profile) -> str:
+    """One profile on one line: ids, then what its routes answer."""
+    parts = [
+        f"{_few([f'{e.type}:{e.id}' for e in profile.external_ids], ' ')}  ({profile.segment_id})"
+    ]
+    for klass, label in (
+        ("trait", "traits"),
+        ("audience", "audiences"),
+        ("computed_trait", "computed"),
+    ):
+        index = profile.traits.get(None)
+        keys = [] if index is None else [t.key for t in index.traits if t.klass == klass]
+        if keys:
+            parts.append(f"{label}: {_few(keys)}")
+    if profile.events:
+        parts.append(f"events: {len(profile.events)}")
+    other: Collection = "accounts" if profile.collection == "users" else "users"
+    linked = [
+        space.get(other, s) for s in space.links[profile.collection].get(profile.segment_id, ())
+    ]
+    if linked:
+        parts.append(f"links: {_few([_name(p) for p in linked if p is not None])}")
+    return "  ".join(parts)
+
+
+def _name(profile: Profile) -> str:
+    first = profile.external_ids[0] if profile.external_ids else None
+    return profile.segment_id if first is None else f"{first.type}:{first.id}"
+
+
+def _few(items: list[str], separator: str = ", ", shown: int = 6) -> str:
+    if len(items) <= shown:
+        return separator.join(items)
+    return separator.join(items[:shown]) + f"{separator}… ({len(items)} in all)"
 
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:

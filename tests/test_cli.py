@@ -247,3 +247,34 @@ def test_serve_no_admin(serve: Callable[..., Served]) -> None:
     assert "admin API" not in served.seen
     assert requests.get(f"{url}/__admin/health", timeout=10).status_code == 404
     assert served.stop() == 0
+
+
+def test_demo_lists_who_is_in_the_demo_data() -> None:
+    code, out, _ = run_cli("demo")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "space lg8283283  tokens: demo-token"
+    assert "  users (24):" in lines
+    (u1234,) = [line for line in lines if "user_id:u1234" in line]
+    assert u1234.startswith("    anonymous_id:a1234 user_id:u1234  (use_")
+    assert u1234.endswith(
+        "traits: city, first_name  audiences: high_value_user"
+        "  computed: emails_opened_last_30_days  events: 2  links: group_id:12345"
+    )
+    assert any("anonymous_id:anon-06 … (30 in all)" in line for line in lines)
+
+
+def test_demo_lists_other_fixtures_and_says_what_is_wrong_with_them(
+    write_fixture: Callable[..., Path],
+) -> None:
+    good = write_fixture(
+        "spaces: {mine: {tokens: [t1, t2], accounts: [{ids: {group_id: g}, traits: {n: 1}}]}}\n"
+    )
+    code, out, _ = run_cli("demo", "--fixtures", str(good))
+    assert code == 0
+    assert out.splitlines()[:2] == ["space mine  tokens: t1, t2", "  accounts (1):"]
+    assert out.splitlines()[2].startswith("    group_id:g  (acc_")
+    assert out.splitlines()[2].endswith(")  traits: n")
+    code, _, err = run_cli("demo", "--fixtures", str(good.parent / "missing.yaml"))
+    assert code == 2
+    assert err.endswith("missing.yaml: no such file or directory\n")
