@@ -183,7 +183,7 @@ def test_marker_configures_the_handle(consumer: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*profile_api marker: unknown argument `color`; it takes fixtures, now, space, rate_limit, faults, realism"
+            "*profile_api marker: unknown argument `color`; it takes fixtures, now, space, rate_limit, faults, realism, live"
         ]
     )
 
