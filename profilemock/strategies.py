@@ -1,0 +1,511 @@
+"""Hypothesis strategies for property tests of code that consumes the Profile API.
+
+- ``profiles()``: profiles in the fixture format that load (``profile_api.add_user(**p)``).
+- ``responses(endpoint)``: bodies the API sends, each valid against the schemas, made by the
+  fake itself from drawn profiles and queries (pages with and without more, ``data: null``,
+  verbose traits, every error envelope).
+- ``drifted_responses(endpoint)``: bodies that break the contract in exactly one place,
+  labelled with what broke and where, for testing that a consumer fails safely.
+
+Needs Hypothesis (``pip install profilemock[hypothesis]``); ``import profilemock`` never
+imports it.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache, partial
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from yarl import URL
+
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "profilemock.strategies needs Hypothesis: pip install 'profilemock[hypothesis]'"
+    ) from exc
+
+from profilemock.api import COLLECTIONS, TRAIT_CLASSES, Collection, default_body
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import load_documents
+from profilemock.fixtures.source import from_data
+from profilemock.mockserver.errors import ApiError
+from profilemock.schemas import validate_response
+from profilemock.timeutil import parse_iso
+
+__all__ = [
+    "Drift",
+    "Response",
+    "drifted_responses",
+    "profiles",
+    "responses",
+]
+
+NOW = parse_iso("2026-01-15T12:00:00Z")
+"""The clock the bodies are made at (relative fixture times are read against it)."""
+SPACE = "sp_hypothesis"
+TOKEN = "hypothesis-token"
+HOST = "profiles.segment.com"
+ENDPOINTS = ("traits", "external_ids", "events", "metadata", "links", "profiles")
+ERROR_STATUSES = (400, 401, 404, 429, 500, 503)
+
+# Readable values that shrink to "a", 0, False: what a failing example should look like.
+_NAME = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
+_ID_VALUE = st.one_of(
+    st.text("abcdefghijklmnopqrstuvwxyz0123456789-.@+", min_size=1, max_size=16),
+    st.integers(min_value=0, max_value=10**12),
+)
+_USER_ID_TYPES = ("user_id", "email", "anonymous_id", "phone", "ga_client_id")
+_ACCOUNT_ID_TYPES = ("group_id", "domain")
+_SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53), max_value=2**53),
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    # Explicit characters: ASCII first (shrinks to ""), then what breaks naive code —
+    # quotes, backslashes, control characters, non-ASCII, an emoji.
+    st.text("abcdefghijklmnopqrstuvwxyz ABCXYZ0123456789.,'\"\\\n\téüñß日本語😀", max_size=20),
+)
+_JSON = st.recursive(
+    _SCALAR,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_NAME, inner, max_size=3)),
+    max_leaves=6,
+)
+_IN_WINDOW = st.integers(min_value=0, max_value=13 * 24).map(lambda h: f"-{h}h")
+"""Inside the API's 14-day events window."""
+_OUT_OF_WINDOW = st.integers(min_value=15, max_value=90).map(lambda d: f"-{d}d")
+
+
+@dataclass(frozen=True)
+class Response:
+    """One answer of the API: the URL asked (path and query), the status, the JSON body."""
+
+    url: str
+    status: int
+    body: Any
+
+    @property
+    def endpoint(self) -> str:
+        """traits, external_ids, events, metadata, links, profiles, or error (4xx, 5xx)."""
+        if self.status >= 400:
+            return "error"
+        path = urlsplit(self.url).path.rstrip("/")
+        last = path.rsplit("/", 1)[-1]
+        return "profiles" if last == "profiles" else last
+
+
+@dataclass(frozen=True)
+class Drift(Response):
+    """A body that breaks the contract in one place: ``what`` broke, at ``pointer``."""
+
+    what: str = ""
+    """missing field, wrong type, unknown enum value, truncated page."""
+    pointer: str = ""
+    """The JSON pointer where validation reports it ("" for the whole body)."""
+    detail: str = ""
+    """What was changed, in words."""
+
+
+# -- profiles ---------------------------------------------------------------------------
+
+
+@st.composite
+def _ids(draw: st.DrawFn, collection: Collection) -> dict[str, Any]:
+    types = _USER_ID_TYPES if collection == "users" else _ACCOUNT_ID_TYPES
+    chosen = draw(st.lists(st.sampled_from(types), min_size=1, max_size=3, unique=True))
+    ids: dict[str, Any] = {}
+    for id_type in chosen:
+        values = draw(st.lists(_ID_VALUE, min_size=1, max_size=2, unique_by=str))
+        ids[id_type] = values[0] if len(values) == 1 else values
+    return ids
+
+
+_EVENT = st.fixed_dictionaries(
+    {
+        "event": st.sampled_from(["Product Viewed", "Order Completed", "Signed Up"]),
+        "timestamp": st.one_of(_IN_WINDOW, _OUT_OF_WINDOW),
+    },
+    optional={
+        "type": st.sampled_from(["track", "page", "identify"]),
+        "properties": st.dictionaries(_NAME, _SCALAR, max_size=3),
+    },
+)
+
+
+@lru_cache(maxsize=64)
+def _profiles(
+    collection: Collection, links: tuple[str, ...], events: bool
+) -> st.SearchStrategy[dict[str, Any]]:
+    optional: dict[str, st.SearchStrategy[Any]] = {
+        "traits": st.dictionaries(_NAME, _JSON, max_size=4),
+        "computed_traits": st.dictionaries(_NAME.map(lambda k: f"c_{k}"), _JSON, max_size=2),
+        "audiences": st.dictionaries(_NAME.map(lambda k: f"a_{k}"), st.booleans(), max_size=2),
+        "created_at": st.integers(min_value=1, max_value=400).map(lambda d: f"-{d}d"),
+    }
+    if events and collection == "users":
+        optional["events"] = st.lists(_EVENT, max_size=4)
+    if links:
+        optional["links"] = st.lists(st.sampled_from(links), min_size=1, unique=True)
+    return st.fixed_dictionaries({"ids": _ids(collection)}, optional=optional)
+
+
+def profiles(
+    collection: Collection = "users",
+    *,
+    links: Sequence[str] = (),
+    events: bool = True,
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Profiles in the fixture format that load: ids of several types (strings and
+    integers, one or several values), traits of every JSON type, computed traits,
+    audiences, events inside and outside the 14-day window (users), ``created_at``, and
+    links to some of ``links`` (``type:value`` identifiers of existing profiles of the other
+    collection). Examples shrink to one id and nothing else.
+
+    ``profile_api.add_user(**profile)`` (or ``add_account``) takes one as it is.
+    """
+    if collection not in COLLECTIONS:
+        raise ValueError(f"collection is users or accounts, got {collection!r}")
+    if isinstance(links, str):
+        raise TypeError(f"links is a list of identifiers, got the string {links!r}")
+    return _profiles(collection, tuple(links), events)
+
+
+# -- responses --------------------------------------------------------------------------
+
+
+def _basic() -> str:
+    return "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
+
+
+@dataclass
+class _Asked:
+    """What the fake's ``answer`` reads of a request (an aiohttp request costs more to
+    make than the answer)."""
+
+    raw_path: str
+    headers: dict[str, str]
+    method: str = "GET"
+    scheme: str = "https"
+    host: str = HOST
+
+    @property
+    def rel_url(self) -> URL:
+        return URL(self.raw_path, encoded=True)
+
+    @property
+    def path(self) -> str:
+        return self.raw_path.partition("?")[0]
+
+
+def _ask(document: dict[str, Any], path: str, query: dict[str, str], auth: bool = True) -> Response:
+    """What the fake answers to ``GET path?query`` serving ``document``."""
+    from profilemock.mockserver import routing
+    from profilemock.mockserver.app import Exchange, _error_response, answer
+    from profilemock.mockserver.state import ServerSettings, ServerState
+
+    clock = Clock(NOW)
+    # The documents are valid by construction (the suite loads every profiles() example
+    # through the schema check): build them without checking again.
+    store = load_documents([from_data(document, "<profilemock.strategies>")], clock)
+    state = ServerState.create(store, clock, ServerSettings(rate_limit=None))
+    url = f"{path}?{urlencode(query)}" if query else path
+    request = _Asked(url, {"Authorization": _basic()} if auth else {})
+    try:
+        route = routing.match("GET", url)
+        response = answer(request, state, route, Exchange(NOW, 0.0, "r", 0))  # type: ignore[arg-type]
+    except ApiError as exc:
+        response = _error_response(request, state, exc)  # type: ignore[arg-type]
+    return Response(url, response.status, json.loads(bytes(response.body)))  # type: ignore[arg-type]
+
+
+def _query(draw: st.DrawFn, endpoint: str, keys: list[str]) -> dict[str, str]:
+    query: dict[str, str] = {}
+    if endpoint != "metadata" and draw(st.booleans()):
+        query["limit"] = str(draw(st.integers(min_value=1, max_value=5)))
+    if endpoint == "traits":
+        if draw(st.booleans()):
+            query["verbose"] = "true"
+        klass = draw(st.sampled_from([None, *TRAIT_CLASSES]))
+        some_keys: bool = draw(st.booleans())
+        if klass is not None:
+            query["class"] = klass
+        elif keys and some_keys:
+            query["include"] = ",".join(
+                draw(st.lists(st.sampled_from(keys), min_size=1, unique=True))
+            )
+    if endpoint == "events" and draw(st.booleans()):
+        query["sort"] = draw(st.sampled_from(["asc", "desc"]))
+    return query
+
+
+@st.composite
+def _ok(draw: st.DrawFn, endpoint: str) -> Response:
+    collection: Collection = "users" if endpoint == "events" else draw(st.sampled_from(COLLECTIONS))
+    other: Collection = "accounts" if collection == "users" else "users"
+    others = _distinct(draw(st.lists(profiles(other, events=False), max_size=3)))
+    main = draw(profiles(collection, links=[_identifier(p) for p in others]))
+    extra = []
+    if endpoint == "profiles":
+        extra = draw(st.lists(profiles(collection, events=False), max_size=3))
+    chosen = _distinct([main, *extra])
+    document = {
+        "now": "2026-01-15T12:00:00Z",
+        "spaces": {SPACE: {"tokens": [TOKEN], collection: chosen, other: others}},
+    }
+    base = f"/v1/spaces/{SPACE}/collections/{collection}/profiles"
+    path = base if endpoint == "profiles" else f"{base}/{_quoted(_identifier(main))}/{endpoint}"
+    keys = list(main.get("traits", {})) + list(main.get("computed_traits", {}))
+    response = _ask(document, path, _query(draw, endpoint, keys))
+    # Half the time, the next page when there is one.
+    cursor = response.body.get("cursor") if isinstance(response.body, dict) else None
+    if (
+        isinstance(cursor, dict)
+        and cursor.get("has_more")
+        and cursor.get("url")
+        and draw(st.booleans())
+    ):
+        parts = urlsplit(cursor["url"])
+        response = _ask(document, parts.path, dict(parse_qsl(parts.query)))
+    return response
+
+
+def _distinct(drawn: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The profiles whose ids no earlier one holds (an external id names one profile)."""
+    taken: set[tuple[str, str]] = set()
+    kept = []
+    for profile in drawn:
+        ids = {
+            (id_type, str(v))
+            for id_type, value in profile["ids"].items()
+            for v in (value if isinstance(value, list) else [value])
+        }
+        if not ids & taken:
+            kept.append(profile)
+            taken |= ids
+    return kept
+
+
+def _identifier(profile: dict[str, Any]) -> str:
+    id_type, value = next(iter(profile["ids"].items()))
+    first = value[0] if isinstance(value, list) else value
+    return f"{id_type}:{first}"
+
+
+def _quoted(identifier: str) -> str:
+    return quote(identifier, safe=":@")
+
+
+_BAD_QUERIES = (
+    {"limit": "0"},
+    {"limit": "many"},
+    {"limit": "1", "verbose": "maybe"},
+    {"limit": "2", "next": "%%%"},
+)
+
+
+@st.composite
+def _error(draw: st.DrawFn, endpoint: str, status: int) -> Response:
+    resource = "traits" if endpoint in ("error", "profiles") else endpoint
+    path = f"/v1/spaces/{SPACE}/collections/users/profiles/user_id:someone/{resource}"
+    if status in (400, 401, 404):
+        document = {
+            "spaces": {SPACE: {"tokens": [TOKEN], "users": [{"ids": {"user_id": "someone"}}]}}
+        }
+        if status == 400:
+            query = draw(st.sampled_from(_BAD_QUERIES))
+            answered = _ask(document, path, query)
+            if answered.status == 400:
+                return answered
+        elif status == 401:
+            return _ask(document, path, {}, auth=False)
+        else:
+            missing = path.replace("user_id:someone", "user_id:nobody")
+            return _ask(document, missing, {})
+    return Response(path, status, default_body(status))
+
+
+def responses(
+    endpoint: str, status: int | Sequence[int] | None = 200
+) -> st.SearchStrategy[Response]:
+    """Answers of the API to ``endpoint`` (traits, external_ids, events, metadata, links,
+    profiles, or error), each valid against the schemas: made by the fake from drawn
+    profiles and queries. ``status`` is one status, several, or None for any (200 and the
+    API's errors: 400, 401, 404, 429, 500, 503)."""
+    if endpoint not in (*ENDPOINTS, "error"):
+        raise ValueError(
+            f"unknown endpoint {endpoint!r}; endpoints are {', '.join((*ENDPOINTS, 'error'))}"
+        )
+    allowed = (200, *ERROR_STATUSES)
+    if status is None:
+        statuses: tuple[int, ...] = ERROR_STATUSES if endpoint == "error" else allowed
+    elif isinstance(status, int):
+        statuses = (status,)
+    else:
+        statuses = tuple(status)
+    for value in statuses:
+        if value not in allowed or (endpoint == "error" and value == 200):
+            offered = ERROR_STATUSES if endpoint == "error" else allowed
+            raise ValueError(
+                f"status {value!r} is not one this strategy makes for {endpoint};"
+                f" choose from {', '.join(str(s) for s in offered)}"
+            )
+    return _responses(endpoint, statuses)
+
+
+@cache
+def _responses(endpoint: str, statuses: tuple[int, ...]) -> st.SearchStrategy[Response]:
+    """Strategies are built once per argument set: building one is not free."""
+    return st.one_of(
+        [_ok(endpoint) if chosen == 200 else _error(endpoint, chosen) for chosen in statuses]
+    )
+
+
+# -- drifted responses ------------------------------------------------------------------
+
+
+def _pointer(path: Sequence[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _nodes(body: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], Any]]:
+    """Every value in ``body`` with its path, the body first."""
+    found = [(path, body)]
+    if isinstance(body, dict):
+        for key, value in body.items():
+            found += _nodes(value, (*path, key))
+    elif isinstance(body, list):
+        for index, value in enumerate(body):
+            found += _nodes(value, (*path, index))
+    return found
+
+
+def _set(body: Any, path: Sequence[str | int], value: Any) -> Any:
+    changed = copy.deepcopy(body)
+    target = changed
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return changed
+
+
+def _delete(body: Any, path: Sequence[str | int]) -> Any:
+    changed = copy.deepcopy(body)
+    target = changed
+    for step in path[:-1]:
+        target = target[step]
+    del target[path[-1]]
+    return changed
+
+
+def _other_type(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return 1
+    if value is None:
+        return 0
+    if isinstance(value, list):
+        return {}
+    return []
+
+
+Change = tuple[str, str, Callable[[], Any]]
+
+
+def _candidates(body: Any) -> list[Change]:
+    """(what, detail, make the drifted body) for every one-place change of ``body``."""
+    found: list[Change] = []
+    for path, value in _nodes(body):
+        if not path:
+            continue
+        where = _pointer(path)
+        if isinstance(path[-1], str):
+            found.append(("missing field", f"`{where}` removed", partial(_delete, body, path)))
+        wrong = _other_type(value)
+        found.append(
+            ("wrong type", f"`{where}` is {wrong!r} instead of {value!r}",
+             partial(_set, body, path, wrong))
+        )  # fmt: skip
+        if isinstance(value, str):
+            found.append(
+                ("unknown enum value", f"`{where}` is 'unheard_of' instead of {value!r}",
+                 partial(_set, body, path, "unheard_of"))
+            )  # fmt: skip
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            if isinstance(item, dict) and len(item) > 1:
+                found.append(
+                    ("truncated page",
+                     f"the page cut off inside item {index}: the items after it, the rest of"
+                     " it and the cursor lost",
+                     partial(_truncated, body, index))
+                )  # fmt: skip
+    return found
+
+
+def _truncated(body: dict[str, Any], index: int) -> dict[str, Any]:
+    """``body`` as if cut off inside item ``index`` of its page (and closed again)."""
+    cut = {k: copy.deepcopy(v) for k, v in body.items() if k != "cursor"}
+    item = cut["data"][index]
+    kept = list(item)[: len(item) // 2]
+    cut["data"] = [*cut["data"][:index], {k: item[k] for k in kept}]
+    return cut
+
+
+def _where(what: str, detail: str, make: Callable[[], Any], response: Response) -> Drift | None:
+    """The drift, labelled with where validation reports it; None when the change does not
+    break the contract (an optional field, a string the schema leaves free)."""
+    drifted = make()
+    violations = validate_response(response.url, response.status, drifted)
+    if not violations:
+        return None
+    rules = {v.rule for v in violations}
+    if what == "unknown enum value" and not rules & {"enum", "const"}:
+        return None
+    first = violations[0]
+    return Drift(response.url, response.status, drifted, what, first.pointer, detail)
+
+
+@st.composite
+def _drifted(draw: st.DrawFn, endpoint: str) -> Drift:
+    response = draw(responses(endpoint, 200 if endpoint != "error" else None))
+    kinds: dict[str, list[Change]] = {}
+    for change in _candidates(response.body):
+        kinds.setdefault(change[0], []).append(change)
+    # The kind of drift first (each as likely), then where: a truncated page is as common
+    # as a wrong type, though a body has one page and many values.
+    for kind in draw(st.permutations(sorted(kinds))):
+        changes = kinds[kind]
+        for index in draw(st.permutations(range(len(changes)))):
+            drift = _where(*changes[index], response)
+            if drift is not None:
+                return drift
+    from hypothesis import reject
+
+    reject()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def drifted_responses(endpoint: str) -> st.SearchStrategy[Drift]:
+    """Answers to ``endpoint`` that break the contract in exactly one place — a missing
+    field, a wrong type, an unknown enum value, a truncated page — each labelled:
+    ``what`` broke, the ``pointer`` where validation reports it, and a ``detail``."""
+    if endpoint not in (*ENDPOINTS, "error"):
+        raise ValueError(
+            f"unknown endpoint {endpoint!r}; endpoints are {', '.join((*ENDPOINTS, 'error'))}"
+        )
+    return _drifted_for(endpoint)
+
+
+@cache
+def _drifted_for(endpoint: str) -> st.SearchStrategy[Drift]:
+    return _drifted(endpoint)

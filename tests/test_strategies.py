@@ -1,0 +1,171 @@
+"""profilemock.strategies: every profiles() example loads, every responses() example
+validates, every drifted_responses() example fails validation where its label says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, assume, find, given, settings
+from hypothesis import strategies as st
+
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import load_data
+from profilemock.schemas import validate_response
+from profilemock.strategies import (
+    ENDPOINTS,
+    Drift,
+    Response,
+    drifted_responses,
+    profiles,
+    responses,
+)
+from tests.conftest import NOW
+
+SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+# Coverage checks want an example, not the smallest one: no shrinking.
+FIND = settings(SLOW, max_examples=500, phases=[Phase.generate])
+
+ALL_ENDPOINTS = (*ENDPOINTS, "error")
+KINDS = {"missing field", "wrong type", "unknown enum value", "truncated page"}
+
+
+def test_importing_profilemock_does_not_import_hypothesis() -> None:
+    code = (
+        "import sys, profilemock, profilemock.testing, profilemock.pytest_plugin;"
+        " from profilemock import ProfileAPI;"
+        " assert 'hypothesis' not in sys.modules, 'hypothesis imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@settings(SLOW, max_examples=30)
+@given(st.data())
+def test_every_profiles_example_loads(data: st.DataObject) -> None:
+    accounts = data.draw(st.lists(profiles("accounts"), max_size=2))
+    ids = [
+        {(t, str(v)) for t, vs in a["ids"].items() for v in (vs if isinstance(vs, list) else [vs])}
+        for a in accounts
+    ]
+    assume(len(ids) < 2 or not ids[0] & ids[1])  # an external id names one profile
+    links = sorted(f"{t}:{v}" for group in ids for t, v in group)
+    users = [data.draw(profiles("users", links=links))]
+    document = {"spaces": {"s": {"tokens": ["t"], "users": users, "accounts": accounts}}}
+    store = load_data(document, Clock(NOW))
+    assert len(store.spaces["s"].profiles["users"]) == 1
+
+
+@settings(
+    SLOW,
+    max_examples=10,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(profile=profiles())
+def test_a_profiles_example_goes_straight_into_add_user(
+    profile_api: Any, profile: dict[str, Any]
+) -> None:
+    profile_api.reset()
+    segment_id = profile_api.add_user(**profile)
+    assert segment_id.startswith("use_")
+
+
+def test_profiles_shrink_to_one_readable_id() -> None:
+    smallest = find(profiles(), lambda p: True, settings=SLOW)
+    assert smallest == {"ids": {"user_id": "0"}}
+
+
+def test_profiles_have_traits_of_every_json_type_and_events_in_and_out_of_the_window() -> None:
+    def kinds(profile: dict[str, Any]) -> set[type]:
+        return {type(v) for v in profile.get("traits", {}).values()}
+
+    for wanted in (type(None), bool, int, float, str, list, dict):
+        find(profiles(), lambda p, w=wanted: w in kinds(p), settings=FIND)
+    find(
+        profiles(),
+        lambda p: any(e["timestamp"].endswith("h") for e in p.get("events", [])),
+        settings=FIND,
+    )
+    find(
+        profiles(),
+        lambda p: any(e["timestamp"].endswith("d") for e in p.get("events", [])),
+        settings=FIND,
+    )
+    find(profiles(), lambda p: any(isinstance(v, list) for v in p["ids"].values()), settings=FIND)
+
+
+@pytest.mark.parametrize("endpoint", ALL_ENDPOINTS)
+def test_every_responses_example_validates(endpoint: str) -> None:
+    @settings(SLOW, max_examples=15)
+    @given(responses(endpoint, None))
+    def check(response: Response) -> None:
+        assert validate_response(response.url, response.status, response.body, strict=True) == []
+        assert response.endpoint == (endpoint if response.status < 400 else "error")
+
+    check()
+
+
+def test_responses_show_pages_with_and_without_more_data_null_and_verbose_traits() -> None:
+    def cursor(response: Response) -> Any:
+        return response.body.get("cursor") or {}
+
+    find(responses("traits"), lambda r: cursor(r).get("has_more") is True, settings=FIND)
+    find(responses("traits"), lambda r: cursor(r).get("has_more") is False, settings=FIND)
+    verbose = find(
+        responses("traits"),
+        lambda r: "verbose=true" in r.url and bool(r.body["traits"]),
+        settings=FIND,
+    )
+    assert all(set(v) >= {"value", "source_id"} for v in verbose.body["traits"].values())
+    find(responses("events"), lambda r: r.body.get("data") is None, settings=FIND)
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 429, 500, 503])
+def test_responses_make_every_error_envelope(status: int) -> None:
+    example = find(responses("traits", status), lambda r: True, settings=FIND)
+    assert example.status == status
+    assert set(example.body["error"]) == {"code", "message"}
+
+
+@pytest.mark.parametrize("endpoint", ALL_ENDPOINTS)
+def test_every_drifted_example_fails_validation_where_its_label_says(endpoint: str) -> None:
+    @settings(SLOW, max_examples=15)
+    @given(drifted_responses(endpoint))
+    def check(drift: Drift) -> None:
+        violations = validate_response(drift.url, drift.status, drift.body)
+        assert drift.pointer in {v.pointer for v in violations}
+        assert drift.what in KINDS
+        assert drift.detail
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "what"),
+    [
+        ("traits", "missing field"),
+        ("metadata", "wrong type"),
+        ("profiles", "unknown enum value"),
+        ("external_ids", "truncated page"),
+    ],
+)
+def test_drifted_responses_make_each_kind_of_drift(endpoint: str, what: str) -> None:
+    drift = find(drifted_responses(endpoint), lambda d: d.what == what, settings=FIND)
+    assert validate_response(drift.url, drift.status, drift.body) != []
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: responses("trait"), "unknown endpoint 'trait'; endpoints are traits,"),
+        (lambda: responses("error", 200), "status 200 is not one this strategy makes for error"),
+        (lambda: drifted_responses("nope"), "unknown endpoint 'nope'"),
+        (lambda: profiles("people"), "collection is users or accounts, got 'people'"),
+        (lambda: profiles(links="group_id:1"), "links is a list of identifiers, got the string"),
+    ],
+)
+def test_bad_arguments_say_what_is_allowed(make: Any, message: str) -> None:
+    with pytest.raises((ValueError, TypeError)) as failure:
+        make()
+    assert str(failure.value).startswith(message)
