@@ -1,4 +1,3 @@
-# tests/examples/test_consumer_properties.py
 # Property tests of a consumer's own code with profilemock.strategies: the service against
 # any profile (through the fake), its parsing against any body the API may send, and
 # against bodies that drifted from the contract.
