@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from profilemock.timeutil import check_instant
+
 
 class Clock:
     """A controllable clock in integer nanoseconds since the Unix epoch."""
@@ -36,7 +38,7 @@ class Clock:
 
     def freeze(self, at_ns: int | None = None) -> None:
         """Stop the clock at ``at_ns`` (default: where it is now)."""
-        self._frozen_at = self.now_ns() if at_ns is None else at_ns
+        self._frozen_at = self.now_ns() if at_ns is None else check_instant(at_ns)
 
     def unfreeze(self) -> None:
         """Let the clock run again from where it stands, offset from real time."""
@@ -45,7 +47,9 @@ class Clock:
             self._frozen_at = None
 
     def advance(self, by_ns: int) -> None:
-        """Move the clock forward (or back, with a negative amount)."""
+        """Move the clock forward (or back, with a negative amount); a TimestampError if it
+        would leave the years 1000 to 9999 (and the clock stays where it is)."""
+        check_instant(self.now_ns() + by_ns)
         if self._frozen_at is not None:
             self._frozen_at += by_ns
         else:

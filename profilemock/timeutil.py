@@ -41,6 +41,22 @@ class TimestampError(ValueError):
     """A timestamp that cannot be read; the message says what is allowed."""
 
 
+EARLIEST_NS = -30_610_224_000 * NS_PER_SECOND
+"""1000-01-01T00:00:00Z: RFC 3339 years have four digits."""
+LATEST_NS = 253_402_300_800 * NS_PER_SECOND - 1
+"""9999-12-31T23:59:59.999999999Z."""
+
+
+def check_instant(ns: int, text: str | None = None) -> int:
+    """``ns`` if it is an instant the API can print (years 1000 to 9999); else an error."""
+    if EARLIEST_NS <= ns <= LATEST_NS:
+        return ns
+    given = f"`{text}` is" if text is not None else "the result is"
+    raise TimestampError(
+        f"{given} outside the years 1000 to 9999, which RFC 3339 timestamps can express"
+    )
+
+
 def parse_iso(text: str) -> int:
     """Parse an ISO 8601 date or datetime (UTC unless it carries an offset) to nanoseconds."""
     match = _ISO.match(text.strip())
@@ -69,9 +85,13 @@ def parse_iso(text: str) -> int:
     if tz and tz not in "Zz":
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
-        offset_minutes = int(digits[:2]) * 60 + int(digits[2:])
-        ns -= sign * offset_minutes * 60 * NS_PER_SECOND
-    return ns
+        hours, minutes = int(digits[:2]), int(digits[2:])
+        if hours > 23 or minutes > 59:
+            raise TimestampError(
+                f"`{text}` has the UTC offset `{tz}`; offsets run from -23:59 to +23:59"
+            )
+        ns -= sign * (hours * 60 + minutes) * 60 * NS_PER_SECOND
+    return check_instant(ns, text)
 
 
 def parse_relative(text: str) -> int:
@@ -99,7 +119,7 @@ def parse_timestamp(text: str, now_ns: int) -> int:
     if text == "now":
         return now_ns
     if text[:1] in "+-":
-        return now_ns + parse_relative(text)
+        return check_instant(now_ns + parse_relative(text), text)
     if not _ISO.match(text):
         raise TimestampError(f"`{text}` is not {TIMESTAMP_HINT}")
     return parse_iso(text)

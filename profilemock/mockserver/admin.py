@@ -321,9 +321,13 @@ async def advance(request: web.Request) -> web.Response:
     data = _object(await _json(request), "the clock change")
     by = data.get("by")
     try:
-        state.clock.advance(parse_duration(str(by)))
+        duration = parse_duration(str(by))
     except TimestampError:
         raise _bad(f"`by` must be a duration such as 1s, 250ms or 2d, got `{by}`") from None
+    try:
+        state.clock.advance(duration)
+    except TimestampError as exc:
+        raise _bad(f"`by`: {exc}") from None
     return json_response(_clock_body(state))
 
 

@@ -355,6 +355,13 @@ async def test_clock_get_freeze_advance_resume(client: TestClient) -> None:
     await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "someday"}, expect=400)
 
 
+async def test_advancing_the_clock_beyond_year_9999_is_a_400(client: TestClient) -> None:
+    error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "99999999999w"}, expect=400)
+    assert "years 1000 to 9999" in error["error"]["message"]
+    assert (await call(client, "GET", f"{ADMIN}/clock"))["now"] == "2026-06-15T12:00:00Z"
+    await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "+99999999999w"}, expect=400)
+
+
 async def test_events_window_follows_the_clock(client: TestClient) -> None:
     _, before = await api(client, "user_id:5550000001", "events?limit=100")
     assert len(before["data"]) == 45
