@@ -63,7 +63,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="profilemock-bench-"))
     files = {}
     for users in (1_000, 10_000):
-        data = generate(users, seed=1)
+        data = generate(users, seed=1, events_per_user=5)
         files[(users, "json")] = work / f"{users}.json"
         files[(users, "json")].write_text(json.dumps(data))
         files[(users, "yaml")] = work / f"{users}.yaml"

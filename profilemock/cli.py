@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import socket
+import re
 import sys
 import time
 from collections import Counter
@@ -39,7 +40,7 @@ from profilemock.contract.proxy import (
 from profilemock.contract.record import Progress, RecordError, record, to_fixture
 from profilemock.contract.redact import Redactor
 from profilemock.faults import FaultRuleError, parse_spec
-from profilemock.fixtures.generator import dump_yaml, generate
+from profilemock.fixtures.generator import Format, Plan, dump_yaml, parse_range, write
 from profilemock.fixtures.loader import (
     check_fixtures,
     demo_fixture_path,
@@ -54,6 +55,7 @@ from profilemock.openapi import build_openapi
 from profilemock.problems import FixtureError
 from profilemock.realism import Realism, RealismError
 from profilemock.realism import parse_spec as parse_realism
+from profilemock.progress import Progress
 from profilemock.schemas import BODIES
 from profilemock.schemas.files import Report, UnusableInput, check_file
 from profilemock.store.model import Profile
@@ -223,12 +225,35 @@ def parser() -> argparse.ArgumentParser:
         help="leave profilemock's admin API out: only the Profile API",
     )
 
-    generate = commands.add_parser("generate", help="write a seeded synthetic fixture file")
+    generate = commands.add_parser(
+        "generate",
+        help="write a seeded synthetic data set (varied users, accounts, events), streamed",
+    )
     generate.add_argument("--users", type=_count, default=100, help="number of users (default 100)")
-    generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    generate.add_argument("--space-id", default="generated", help="space id (default generated)")
     generate.add_argument(
-        "--token", default="generated-token", help="access token (default generated-token)"
+        "--accounts",
+        type=_count,
+        metavar="M",
+        help="number of accounts users belong to (default one per 20 users)",
+    )
+    generate.add_argument(
+        "--events-per-user",
+        type=_events_range,
+        default=(0, 200),
+        metavar="MIN-MAX",
+        help="fewest and most events of a user (default 0-200; most have a few, some hundreds)",
+    )
+    generate.add_argument(
+        "--seed", type=int, default=0, help="random seed (default 0): same seed, same bytes"
+    )
+    generate.add_argument(
+        "--space-id", type=_space_id, default="generated", help="space id (default generated)"
+    )
+    generate.add_argument(
+        "--token",
+        type=_token,
+        default="generated-token",
+        help="access token (default generated-token)",
     )
     generate.add_argument(
         "--output", "-o", metavar="FILE", help="write here instead of standard output"
@@ -402,6 +427,27 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _events_range(text: str) -> tuple[int, int]:
+    try:
+        return parse_range(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _space_id(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not a space id (letters, digits, `_` and `-`)"
+        )
+    return text
+
+
+def _token(text: str) -> str:
+    if not re.fullmatch(r"[^:\s]+", text):
+        raise argparse.ArgumentTypeError(f"`{text}` is not a token (no `:` and no spaces)")
+    return text
+
+
 def _count(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"`{text}` is not a whole number")
@@ -421,7 +467,7 @@ def main(
         if args.command == "demo":
             return _demo(args.fixtures, out)
         if args.command == "generate":
-            return _generate(args, out)
+            return _generate(args, out, err)
         if args.command == "validate":
             return _validate(args, out)
         if args.command == "openapi":
@@ -577,18 +623,37 @@ def _openapi(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _generate(args: argparse.Namespace, out: TextIO) -> int:
-    data = generate(args.users, seed=args.seed, space_id=args.space_id, token=args.token)
+def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    plan = Plan(
+        users=args.users,
+        accounts=args.accounts,
+        events=args.events_per_user,
+        seed=args.seed,
+        space_id=args.space_id,
+        token=args.token,
+    )
     as_json = args.format == "json" or (args.format is None and str(args.output).endswith(".json"))
-    text = json.dumps(data, ensure_ascii=False) + "\n" if as_json else dump_yaml(data)
+    output_format: Format = "json" if as_json else "yaml"
     if args.output is None:
-        out.write(text)
+        write(plan, out, output_format)
         return 0
+    target = Path(args.output)
+    # Written beside the target and renamed into place: an interrupted run never leaves a
+    # half-written fixture file where a server (or --watch) would read it.
+    partial = target.with_name(f".{target.name}.partial")
+    progress = Progress(err, plan.users, f"generating {target.name}")
     try:
-        with open(args.output, "w", encoding="utf-8") as file:
-            file.write(text)
+        with open(partial, "w", encoding="utf-8") as file:
+            write(plan, file, output_format, progress.update)
+        partial.replace(target)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         raise CliError(f"cannot write {args.output}: {exc.strerror}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        progress.finish()
     return 0
 
 
