@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import socket
-import re
 import sys
 import time
 from collections import Counter
@@ -48,14 +47,15 @@ from profilemock.fixtures.loader import (
     load_fixtures,
 )
 from profilemock.mockserver.app import create_app
+from profilemock.mockserver.reload import enable_reload
 from profilemock.mockserver.requestlog import RequestLog
 from profilemock.mockserver.serving import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
 from profilemock.openapi import build_openapi
 from profilemock.problems import FixtureError
+from profilemock.progress import Progress
 from profilemock.realism import Realism, RealismError
 from profilemock.realism import parse_spec as parse_realism
-from profilemock.progress import Progress
 from profilemock.schemas import BODIES
 from profilemock.schemas.files import Report, UnusableInput, check_file
 from profilemock.store.model import Profile
@@ -111,6 +111,11 @@ def parser() -> argparse.ArgumentParser:
         type=_timestamp,
         metavar="TIMESTAMP",
         help="freeze the clock at this ISO 8601 instant (or relative time such as -1d)",
+    )
+    serve.add_argument(
+        "--watch",
+        action="store_true",
+        help="reload the fixtures when they change on disk (a bad save keeps the old data)",
     )
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
     serve.add_argument(
@@ -702,11 +707,19 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         sock.close()
         raise CliError(str(exc)) from None
 
+    def log(line: str) -> None:
+        print(line, file=err, flush=True)
+
+    enable_reload(app, paths, watch_files=args.watch, log=log)
+
     def ready(url: str) -> None:
         print(_banner(url, store, settings), file=out, flush=True)
         warning = exposure_warning(args.host, settings)
         if warning:
             print(f"profilemock: warning: {warning}", file=err, flush=True)
+        if args.watch:
+            shown = ", ".join(str(p) for p in paths)
+            print(f"watching {shown}: saved changes are served at once", file=out, flush=True)
 
     # Ctrl-C before the signal handler is installed still ends cleanly.
     with contextlib.suppress(KeyboardInterrupt):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cache
@@ -313,6 +313,22 @@ class FaultSet:
         rule.rng = random.Random(f"{self.seed}/{rule.id}")
         self._rules.append(rule)
         return rule
+
+    def replace(self, rule_ids: Iterable[str], rules: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Swap the rules ``rule_ids`` (those still here) for ``rules``, which go first;
+        the other rules stay as they are, counters and all. All or nothing: raises
+        FaultRuleError and changes nothing if a new rule is bad. Returns the new ids."""
+        gone = set(rule_ids)
+        kept = [r for r in self._rules if r.id not in gone]
+        before, counter = self._rules, self._counter
+        self._rules = list(kept)  # the new rules are checked against these ids
+        try:
+            added = [self.add(rule) for rule in rules]
+        except FaultRuleError:
+            self._rules, self._counter = before, counter
+            raise
+        self._rules = added + kept
+        return [rule.id for rule in added]
 
     def remove(self, rule_id: str) -> bool:
         before = len(self._rules)

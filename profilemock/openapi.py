@@ -206,6 +206,7 @@ def _admin_operation(
     body: dict[str, Any] | None = None,
     parameters: list[dict[str, Any]] | None = None,
     status: str = "200",
+    errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     operation: dict[str, Any] = {
@@ -228,6 +229,8 @@ def _admin_operation(
             "404": {"description": "No such space, collection, profile or rule.", "content": error},
         },
     }
+    for code, description in (errors or {}).items():
+        operation["responses"][code] = {"description": description, "content": error}
     if parameters:
         operation["parameters"] = parameters
     if body is not None:

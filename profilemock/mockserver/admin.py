@@ -28,6 +28,7 @@ from profilemock.mockserver.mutations import (
     delete_profile,
     upsert_profile,
 )
+from profilemock.mockserver.reload import RELOADER
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE, ServerState
 from profilemock.realism import RealismError
@@ -119,7 +120,6 @@ def _collection(request: web.Request) -> Collection:
     collection = collection_named(name)
     if collection is None:
         raise _bad(f"no collection `{name}`; collections are users and accounts", 404)
-    return collection
 
 
 def _changing(action: Callable[[], Any]) -> Any:
@@ -167,6 +167,21 @@ async def health(request: web.Request) -> web.Response:
 async def reset(request: web.Request) -> web.Response:
     _state(request).reset()
     return json_response({"status": "reset"})
+
+
+async def reload(request: web.Request) -> web.Response:
+    reloader = request.config_dict.get(RELOADER)
+    if reloader is None:
+        raise _bad(
+            "this server was not started from fixture files, so there is nothing to"
+            " reload (`profilemock serve` reloads its --fixtures)",
+            409,
+        )
+    result = await reloader.reload()
+    if not result.ok:
+        # The problems, one a line, in the message: the envelope is the API's own.
+        raise ApiError(422, "invalid_request_error", result.line())
+    return json_response(result.as_dict())
 
 
 async def get_realism(request: web.Request) -> web.Response:
@@ -376,6 +391,15 @@ ROUTES: tuple[AdminRoute, ...] = (
         reset,
         "Back to the start: loaded data, configured faults, empty journal, full buckets, the clock",
         "Reset.",
+    ),
+    AdminRoute(
+        "POST",
+        "/reload",
+        reload,
+        "Read the fixture files again and serve them (faults, rate limits, journal and clock"
+        " stay; runtime changes to the data go); 422 listing every problem (file:line:column)"
+        " if they do not load, the previous data still served; 409 if not served from files",
+        "What was loaded: spaces, users, accounts, seconds.",
     ),
     AdminRoute("GET", "/realism", get_realism, "The realism switches in force", "The switches."),
     AdminRoute(

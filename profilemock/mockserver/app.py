@@ -40,6 +40,7 @@ from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE as STATE  # the app's state key
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.realism import short_page
+from profilemock.store.overlay import LiveStore
 from profilemock.store.space import Store
 
 log = logging.getLogger("profilemock")
@@ -238,6 +239,7 @@ AUTH_SCHEMES = {"basic": "basic", "bearer": "bearer", "none": "none"}
 
 async def api(request: web.Request, state: ServerState, exchange: Exchange) -> web.Response:
     """Every Profile API route."""
+    store = state.store  # the data at arrival: a reload meanwhile does not change the answer
     route = routing.match(request.method, raw_target(request))
     rule = state.faults.pick(
         route.resource, request.method, route.space_id, route.collection, route.identifier
@@ -252,7 +254,7 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
         if rule.status is not None:
             return inject.respond(rule, state.realism.gateway_errors)
     try:
-        response = answer(request, state, route, exchange)
+        response = answer(request, state, store, route, exchange)
     except ApiError:
         if rule is not None and rule.fault in BODY_FAULTS:
             # Nothing of the rule reached the client: the API refused the request first.
@@ -277,10 +279,14 @@ def _authorized(state: ServerState, route: routing.Route, request: web.Request) 
 
 
 def answer(
-    request: web.Request, state: ServerState, route: routing.Route, exchange: Exchange
+    request: web.Request,
+    state: ServerState,
+    store: LiveStore,
+    route: routing.Route,
+    exchange: Exchange,
 ) -> web.Response:
-    """The API's own answer: auth, rate limit, validation, lookup, resource."""
-    space = authenticate(state.store, route.space_id, request.headers.get("Authorization"))
+    """The API's own answer from ``store``: auth, rate limit, validation, lookup, resource."""
+    space = authenticate(store, route.space_id, request.headers.get("Authorization"))
     exchange.authorized = True
     now = exchange.arrived
     if not state.limiter.admit(space.id):

@@ -61,6 +61,17 @@ class RateLimiter:
             bucket = self._buckets[space_id] = _Bucket(limit, now)
         return bucket.take(now)
 
+    def reload(self, limits: dict[str, Limit | None]) -> None:
+        """New loaded limits (fixtures reloaded). A space whose limit was changed at run
+        time keeps it; the others take the new one, and keep their bucket if it is the
+        same."""
+        for space_id, limit in limits.items():
+            current = self._limits.get(space_id)
+            changed_at_run_time = space_id in self._loaded and current != self._loaded[space_id]
+            if not changed_at_run_time and current != limit:
+                self.set_limit(space_id, limit)
+        self._loaded = dict(limits)
+
     def reset(self) -> None:
         """Limits as loaded, every bucket full."""
         self._limits = dict(self._loaded)

@@ -70,19 +70,17 @@ class ServerState:
     """The realism switches in force (``set_realism`` changes them)."""
     _realism_at_start: Realism = field(default_factory=Realism)
     _clock_at_start: tuple[int | None, int] = (None, 0)
+    _fixture_rules: list[str] = field(default_factory=list)
+    """Ids of the rules that came from the fixture files (a reload replaces them)."""
     _released: asyncio.Event | None = None
 
     @classmethod
     def create(cls, store: Store, clock: Clock, settings: ServerSettings) -> ServerState:
-        limits: dict[str, Limit | None] = {
-            space.id: space.rate_limit if settings.rate_limit == "fixtures" else settings.rate_limit
-            for space in store.spaces.values()
-        }
         state = cls(
             store=LiveStore(store),
             clock=clock,
             settings=settings,
-            limiter=RateLimiter(clock, limits),
+            limiter=RateLimiter(clock, _limits(store, settings)),
             faults=FaultSet(settings.seed),
             journal=Journal(settings.journal_size),
             _clock_at_start=clock.snapshot(),
@@ -104,8 +102,24 @@ class ServerState:
             space.propagate_after(realism.propagation_delay, self.clock.now_ns)
 
     def _load_faults(self) -> None:
-        for rule in (*self.store.loaded.faults, *self.settings.faults):
+        self._fixture_rules = [self.faults.add(rule).id for rule in self.store.loaded.faults]
+        for rule in self.settings.faults:
             self.faults.add(rule)
+
+    def replace_data(self, store: Store) -> None:
+        """Serve ``store`` from the next request on (fixtures reloaded).
+
+        Runtime changes to the data go with the old data. Fault rules stay, counters and
+        all, except that the fixtures' own rules follow the files when those changed; rate
+        limits follow the files except where changed at run time; the journal and the
+        clock are untouched. Call it on the server's loop: a request being answered keeps
+        the data it started with.
+        """
+        if tuple(store.faults) != tuple(self.store.loaded.faults):
+            self._fixture_rules = self.faults.replace(self._fixture_rules, store.faults)
+        self.store = LiveStore(store)
+        self._use_realism(self.realism)
+        self.limiter.reload(_limits(store, self.settings))
 
     def reset(self) -> None:
         """Back to the start: loaded data, configured faults with fresh counters, an empty
@@ -136,3 +150,11 @@ class ServerState:
 
 STATE = web.AppKey("profilemock_state", ServerState)
 """Where an application keeps its server's state (the admin sub-application reads it too)."""
+
+
+def _limits(store: Store, settings: ServerSettings) -> dict[str, Limit | None]:
+    """Each space's rate limit: ``--rate-limit`` for all, else the space's own."""
+    return {
+        space.id: space.rate_limit if settings.rate_limit == "fixtures" else settings.rate_limit
+        for space in store.spaces.values()
+    }

@@ -1,0 +1,237 @@
+"""Reloading a server's fixture files while it serves: on demand (``POST /__admin/reload``)
+or when they change on disk (``serve --watch``, with watchfiles).
+
+The files are read and built off the event loop, into a new store; only a complete,
+valid store is swapped in, on the loop, between requests (``ServerState.replace_data``).
+A set with problems leaves the old data serving and says what is wrong, with
+``file:line:column``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from profilemock.clock import Clock
+from profilemock.faults import FaultRuleError
+from profilemock.fixtures.loader import FIXTURE_SUFFIXES, load_fixtures
+from profilemock.mockserver.state import STATE
+from profilemock.problems import FixtureError, Problem
+from profilemock.store.space import Store
+
+T = TypeVar("T")
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Reloaded:
+    """What one reload did: the data now served, or why the old data still is."""
+
+    changed: tuple[str, ...]
+    """Files whose change caused it (empty: asked for)."""
+    seconds: float
+    spaces: int = 0
+    users: int = 0
+    accounts: int = 0
+    problems: tuple[str, ...] = ()
+    """Each ``file:line:column: message``; if any, nothing was swapped in."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def line(self) -> str:
+        """The one log line of this reload (plus one line per problem if it failed)."""
+        what = ", ".join(self.changed) if self.changed else "fixtures (on request)"
+        if self.ok:
+            return (
+                f"reloaded {what}: {self.spaces} space{'s' if self.spaces != 1 else ''},"
+                f" {self.users:,} users, {self.accounts:,} accounts in {self.seconds:.2f} s"
+            )
+        count = len(self.problems)
+        head = (
+            f"reload of {what} failed, still serving the previous data:"
+            f" {count} problem{'s' if count != 1 else ''}"
+        )
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reloaded": self.ok,
+            "changed": list(self.changed),
+            "spaces": self.spaces,
+            "users": self.users,
+            "accounts": self.accounts,
+            "seconds": round(self.seconds, 3),
+            "problems": list(self.problems),
+        }
+
+
+@dataclass
+class Reloader:
+    """Reloads ``paths`` into a server's state; one reload at a time."""
+
+    paths: Sequence[str | Path]
+    swap: Callable[[Store], None]
+    """Puts a new store in service (``ServerState.replace_data``), on the loop."""
+    clock: Clock
+    log: Log | None = None
+    on_reload: list[Callable[[Reloaded], None]] = field(default_factory=list)
+    """Called after each reload, good or bad (tests wait on it)."""
+    _lock: asyncio.Lock | None = None
+
+    async def reload(self, changed: Iterable[str] = ()) -> Reloaded:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            result = await self._reload(tuple(changed))
+        if self.log is not None:
+            self.log(result.line())
+        for callback in self.on_reload:
+            callback(result)
+        return result
+
+    async def _reload(self, changed: tuple[str, ...]) -> Reloaded:
+        started = time.perf_counter()
+        # Relative times read against the server's clock as it stands, without the load
+        # touching the clock from another thread.
+        clock = Clock()
+        clock.restore(self.clock.snapshot())
+        try:
+            store = await _off_loop(lambda: load_fixtures(self.paths, clock))
+            self.swap(store)
+        except FixtureError as exc:
+            return Reloaded(changed, time.perf_counter() - started, problems=_texts(exc.problems))
+        except FaultRuleError as exc:
+            return Reloaded(changed, time.perf_counter() - started, problems=(str(exc),))
+        if clock.frozen and not self.clock.frozen:
+            self.clock.restore(clock.snapshot())  # a `now:` added to the files
+        users = sum(len(s.profiles["users"]) for s in store.spaces.values())
+        accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
+        return Reloaded(changed, time.perf_counter() - started, len(store.spaces), users, accounts)
+
+
+def _texts(problems: Iterable[Problem]) -> tuple[str, ...]:
+    return tuple(str(p) for p in problems)
+
+
+async def _off_loop(work: Callable[[], T]) -> T:
+    """``work()`` in a daemon thread: the loop keeps answering meanwhile, and a server
+    stopped mid-load exits without waiting for the load to end."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not done.done():
+            outcome()
+
+    def run() -> None:
+        try:
+            result = work()
+        except BaseException as exc:
+            failure = exc
+            loop.call_soon_threadsafe(settle, lambda: done.set_exception(failure))
+        else:
+            loop.call_soon_threadsafe(settle, lambda: done.set_result(result))
+
+    threading.Thread(target=run, name="profilemock reload", daemon=True).start()
+    return await done
+
+
+# -- watching -----------------------------------------------------------------------------
+
+
+def watched(paths: Sequence[str | Path]) -> tuple[list[Path], Callable[[str], bool]]:
+    """The directories to watch and which changed paths count: the fixture files given,
+    and fixture files (``*.yaml``, ``*.yml``, ``*.json``, not hidden) under the
+    directories given. Files are watched through their directory, so editors that save
+    by writing a new file and renaming it over the old one are seen too."""
+    files: set[Path] = set()
+    trees: list[Path] = []
+    roots: set[Path] = set()
+    for given in paths:
+        path = Path(given).resolve()
+        if path.is_dir():
+            trees.append(path)
+            roots.add(path)
+        else:
+            files.add(path)
+            roots.add(path.parent)
+
+    def counts(changed: str) -> bool:
+        path = Path(changed).resolve()
+        if path in files:
+            return True
+        if path.suffix not in FIXTURE_SUFFIXES or path.name.startswith("."):
+            return False
+        return any(path.is_relative_to(tree) for tree in trees)
+
+    # A directory inside another watched one needs no watch of its own.
+    top = sorted(r for r in roots if not any(r != o and r.is_relative_to(o) for o in roots))
+    return top, counts
+
+
+async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
+    """Reload whenever the fixture files change, until ``stop`` is set or cancelled."""
+    from watchfiles import awatch  # imported when watching: the plugin never needs it
+
+    roots, counts = watched(reloader.paths)
+    base = Path.cwd()
+    async for changes in awatch(
+        *roots,
+        watch_filter=lambda _change, path: counts(path),
+        stop_event=stop,
+        debounce=400,
+        step=50,
+        recursive=True,
+    ):
+        names = sorted({_shown(Path(path), base) for _, path in changes})
+        await reloader.reload(names)
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+RELOADER = web.AppKey("profilemock_reloader", Reloader)
+
+
+def enable_reload(
+    app: web.Application,
+    paths: Sequence[str | Path],
+    *,
+    watch_files: bool = False,
+    log: Log | None = None,
+) -> Reloader:
+    """Let ``app`` reload ``paths``: ``POST /__admin/reload``, and with ``watch_files``
+    whenever they change on disk, from the moment the server starts."""
+    state = app[STATE]
+    reloader = Reloader(paths, state.replace_data, state.clock, log)
+    app[RELOADER] = reloader
+    if watch_files:
+
+        async def watching(app: web.Application) -> Any:
+            stop = asyncio.Event()
+            task = asyncio.get_running_loop().create_task(watch(reloader, stop))
+            # One turn of the loop lets the task set its watches up (synchronously, in its
+            # first step), so a change saved once the server is up is never missed.
+            await asyncio.sleep(0)
+            yield
+            stop.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(watching)
+    return reloader

@@ -1,0 +1,218 @@
+"""Reloading fixtures while serving: ``POST /__admin/reload`` and ``serve --watch``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import load_fixtures
+from profilemock.mockserver.app import STATE, create_app
+from profilemock.mockserver.reload import Reloaded, enable_reload, watched
+from profilemock.mockserver.state import ServerSettings
+from tests.conftest import NOW, ClientFactory, basic
+
+AUTH = basic("t")
+TRAITS = "/v1/spaces/sp/collections/users/profiles/user_id:{}/traits"
+
+
+def fixture(plan: str = "free", *, more: str = "", faults: str = "") -> str:
+    return (
+        "spaces:\n  sp:\n    tokens: [t]\n    rate_limit: 50\n    users:\n"
+        f"      - ids: {{user_id: u1}}\n        traits: {{plan: {plan}}}\n{more}{faults}"
+    )
+
+
+class Served:
+    """A server on the fixture file ``path``, with a log of its reload lines."""
+
+    def __init__(self, client: TestClient, app: web.Application, path: Path) -> None:
+        self.client, self.app, self.path = client, app, path
+        self.lines: list[str] = []
+        self.reloads: asyncio.Queue[Reloaded] = asyncio.Queue()
+
+    async def plan(self, user: str = "u1") -> Any:
+        response = await self.client.get(TRAITS.format(user), headers=AUTH)
+        if response.status != 200:
+            return response.status
+        return (await response.json())["traits"].get("plan")
+
+    async def next_reload(self) -> Reloaded:
+        return await asyncio.wait_for(self.reloads.get(), 30)
+
+    def save(self, text: str) -> None:
+        """Save as an editor would: write a new file and rename it over the old one."""
+        temporary = self.path.with_name(f".{self.path.name}.swp")
+        temporary.write_text(text)
+        temporary.replace(self.path)
+
+
+Start = Callable[..., Any]
+
+
+@pytest.fixture
+def start(aiohttp_client: ClientFactory, tmp_path: Path) -> Start:
+    async def start(text: str = fixture(), *, watch: bool = False, **settings: Any) -> Served:
+        path = tmp_path / "fixtures" / "users.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        clock = Clock(NOW)
+        app = create_app(load_fixtures([path], clock), clock, ServerSettings(**settings))
+        served: Served
+        reloader = enable_reload(
+            app, [path.parent], watch_files=watch, log=lambda line: served.lines.append(line)
+        )
+        reloader.on_reload.append(lambda result: served.reloads.put_nowait(result))
+        served = Served(await aiohttp_client(app), app, path)
+        return served
+
+    return start
+
+
+async def test_reload_on_request_serves_the_saved_file(start: Start) -> None:
+    served = await start()
+    served.path.write_text(fixture("pro"))
+    response = await served.client.post("/__admin/reload")
+    body = await response.json()
+    assert response.status == 200
+    assert body["reloaded"] is True
+    assert (body["spaces"], body["users"], body["accounts"]) == (1, 1, 0)
+    assert await served.plan() == "pro"
+    assert served.lines[-1].startswith("reloaded fixtures (on request): 1 space, 1 users")
+
+
+async def test_a_bad_file_keeps_the_old_data_and_says_where(start: Start) -> None:
+    served = await start()
+    served.path.write_text(fixture("pro") + "      - ids: {user_id: u2}\n        trait: {}\n")
+    response = await served.client.post("/__admin/reload")
+    body = await response.json()
+    assert response.status == 422
+    message = body["error"]["message"]
+    assert message.startswith("reload of fixtures (on request) failed, still serving the")
+    assert f"{served.path}:9:9: unknown key `trait`" in message
+    assert await served.plan() == "free"
+    assert served.lines[-1] == message
+
+
+async def test_faults_limits_and_journal_survive_and_runtime_data_goes(start: Start) -> None:
+    served = await start(faults=[{"id": "slow", "route": "events", "latency": "1ms"}])
+    client = served.client
+    assert (await client.post("/__admin/faults", json={"spec": "links:503"})).status == 201
+    await client.patch("/__admin/spaces/sp", json={"rate_limit": 7})
+    await client.put(
+        "/__admin/spaces/sp/collections/users/profiles",
+        json={"ids": {"user_id": "added"}, "traits": {"plan": "x"}},
+    )
+    assert await served.plan("added") == "x"
+    journal_before = len(served.app[STATE].journal)
+    served.path.write_text(fixture("pro"))
+    assert (await client.post("/__admin/reload")).status == 200
+    faults = (await (await client.get("/__admin/faults")).json())["faults"]
+    assert [f["id"] for f in faults] == ["slow", "fault-2"]
+    spaces = (await (await client.get("/__admin/spaces")).json())["spaces"]
+    assert spaces[0]["rate_limit"] == {"per_second": 7.0, "burst": 7}
+    assert len(served.app[STATE].journal) == journal_before
+    assert await served.plan("added") == 404
+    assert await served.plan() == "pro"
+
+
+async def test_limits_and_fault_rules_written_in_the_files_follow_them(start: Start) -> None:
+    rule = "faults:\n  - {id: from-file, route: traits, status: 500}\n"
+    served = await start(fixture(faults=rule))
+    client = served.client
+    await client.post("/__admin/faults", json={"id": "mine", "route": "links", "status": 503})
+    assert await served.plan() == 500
+    served.path.write_text(
+        fixture().replace("rate_limit: 50", "rate_limit: 3")
+        + "faults:\n  - {id: from-file, route: traits, status: 502}\n"
+    )
+    assert (await client.post("/__admin/reload")).status == 200
+    faults = (await (await client.get("/__admin/faults")).json())["faults"]
+    assert [(f["id"], f.get("status")) for f in faults] == [("from-file", 502), ("mine", 503)]
+    spaces = (await (await client.get("/__admin/spaces")).json())["spaces"]
+    assert spaces[0]["rate_limit"] == {"per_second": 3.0, "burst": 3}
+    assert await served.plan() == 502
+    assert (await client.post("/__admin/reset")).status == 200
+    faults = (await (await client.get("/__admin/faults")).json())["faults"]
+    assert [f["id"] for f in faults] == ["from-file"]
+
+
+async def test_a_request_in_flight_finishes_on_the_data_it_started_with(start: Start) -> None:
+    served = await start()
+    state = served.app[STATE]
+    state.faults.add({"route": "traits", "latency": "300ms"})
+    slow = asyncio.ensure_future(served.plan())
+    while not state.journal and not slow.done():
+        await asyncio.sleep(0)  # until the request has arrived (no time passes)
+    served.path.write_text(fixture("pro"))
+    assert (await served.client.post("/__admin/reload")).status == 200
+    assert await slow == "free"
+    state.faults.clear()
+    assert await served.plan() == "pro"
+
+
+async def test_reload_without_fixture_files_is_a_conflict(aiohttp_client: ClientFactory) -> None:
+    clock = Clock(NOW)
+    app = create_app(_empty(clock), clock)
+    client = await aiohttp_client(app)
+    response = await client.post("/__admin/reload")
+    assert response.status == 409
+    assert "not started from fixture files" in (await response.json())["error"]["message"]
+
+
+def _empty(clock: Clock) -> Any:
+    from profilemock.fixtures.loader import load_data
+
+    return load_data({"spaces": {"sp": {"tokens": ["t"]}}}, clock)
+
+
+async def test_watch_serves_each_good_save_and_keeps_data_through_a_bad_one(
+    start: Start,
+) -> None:
+    served = await start(watch=True)
+    served.save(fixture("pro"))
+    result = await served.next_reload()
+    assert result.ok
+    assert result.changed == (str(served.path),)
+    assert await served.plan() == "pro"
+    assert served.lines[-1].startswith("reloaded ")
+    assert ": 1 space, 1 users, 0 accounts in " in served.lines[-1]
+
+    served.save(fixture("team").replace("traits:", "traits: {plan: [", 1))
+    result = await served.next_reload()
+    assert not result.ok
+    assert result.problems[0].startswith(f"{served.path}:8:1: YAML syntax:")
+    assert await served.plan() == "pro"
+
+    served.save(fixture("team"))
+    assert (await served.next_reload()).ok
+    assert await served.plan() == "team"
+
+
+async def test_watch_sees_new_files_in_a_watched_directory(start: Start) -> None:
+    served = await start(watch=True)
+    more = served.path.with_name("more.yaml")
+    more.write_text(
+        "spaces:\n  sp:\n    users:\n      - ids: {user_id: u2}\n        traits: {plan: new}\n"
+    )
+    assert (await served.next_reload()).users == 2
+    assert await served.plan("u2") == "new"
+
+
+def test_only_fixture_files_count_as_changes(tmp_path: Path) -> None:
+    single = tmp_path / "one.yaml"
+    tree = tmp_path / "tree"
+    (tree / "deep").mkdir(parents=True)
+    roots, counts = watched([single, tree, tree / "deep"])
+    assert roots == [tmp_path]
+    assert counts(str(single))
+    assert counts(str(tree / "deep" / "x.json"))
+    assert not counts(str(tree / "notes.txt"))
+    assert not counts(str(tree / ".users.yaml.swp"))
+    assert not counts(str(tmp_path / "other.yaml"))
