@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -308,13 +309,40 @@ def answer(
         space=space,
         collection=collection,
         query=query,
-        base_url=lambda: f"{request.scheme}://{request.host}{route.path}",
+        base_url=lambda: public_url(request, route.path),
         now=now,
         profile=profile,
         null_lists=realism.null_lists,
     )
     handler = resources.profiles if profile is None else resources.RESOURCE_HANDLERS[route.resource]
     return json_response(handler(req))
+
+
+_HOST = re.compile(r"[A-Za-z0-9.\-:\[\]_]+")
+_PREFIX = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%\-]+)+")
+
+
+def public_url(request: web.Request, path: str) -> str:
+    """``path`` as the client reached it: behind a dev proxy (Vite, webpack) that mounts
+    the fake under a prefix, ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and
+    ``X-Forwarded-Prefix`` say where; a value that is not a scheme, host or path is
+    ignored. Only asked for when a cursor has a next page."""
+    headers = request.headers
+    proto = _forwarded(headers.get("X-Forwarded-Proto")).lower()
+    host = _forwarded(headers.get("X-Forwarded-Host"))
+    prefix = _forwarded(headers.get("X-Forwarded-Prefix")).rstrip("/")
+    if proto not in ("http", "https"):
+        proto = request.scheme
+    if not _HOST.fullmatch(host):
+        host = request.host
+    if not _PREFIX.fullmatch(prefix):
+        prefix = ""
+    return f"{proto}://{host}{prefix}{path}"
+
+
+def _forwarded(value: str | None) -> str:
+    """The first (client-side) value of a forwarded header that proxies append to."""
+    return "" if value is None else value.split(",", 1)[0].strip()
 
 
 async def _release_hangs(app: web.Application) -> None:

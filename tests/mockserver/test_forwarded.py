@@ -1,0 +1,77 @@
+"""``cursor.url`` behind a dev proxy: X-Forwarded-Proto, -Host and -Prefix."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import DEMO_TOKEN, basic, profile_path
+
+EVENTS = profile_path("user_id:5550000001", "events") + "?limit=2"
+
+
+async def next_url(client: TestClient, headers: dict[str, str]) -> str:
+    response = await client.get(EVENTS, headers={**basic(DEMO_TOKEN), **headers})
+    assert response.status == 200
+    url: str = (await response.json())["cursor"]["url"]
+    return url
+
+
+async def test_cursor_url_names_the_proxy_and_its_prefix(demo_client: TestClient) -> None:
+    url = await next_url(
+        demo_client,
+        {
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "app.local:5173",
+            "X-Forwarded-Prefix": "/profile-api/",
+        },
+    )
+    assert url.startswith(
+        "https://app.local:5173/profile-api/v1/spaces/lg8283283/collections/users/profiles/"
+        "user_id:5550000001/events?limit=2&next="
+    )
+
+
+async def test_following_the_proxied_url_through_the_prefix_reaches_the_next_page(
+    demo_client: TestClient,
+) -> None:
+    url = await next_url(demo_client, {"X-Forwarded-Prefix": "/api"})
+    host = f"http://{demo_client.host}:{demo_client.port}"
+    assert url.startswith(f"{host}/api/v1/")
+    # What the dev proxy does: strip the prefix and pass the rest on.
+    response = await demo_client.get(url.removeprefix(f"{host}/api"), headers=basic(DEMO_TOKEN))
+    assert response.status == 200
+    assert (await response.json())["data"]
+
+
+async def test_the_first_of_several_forwarded_values_is_the_client_side(
+    demo_client: TestClient,
+) -> None:
+    url = await next_url(
+        demo_client,
+        {"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "app.example, 10.0.0.2:8080"},
+    )
+    assert url.startswith("https://app.example/v1/")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"X-Forwarded-Proto": "javascript"}, id="scheme"),
+        pytest.param({"X-Forwarded-Host": "evil/path"}, id="host"),
+        pytest.param({"X-Forwarded-Prefix": "no-slash"}, id="prefix-without-slash"),
+        pytest.param({"X-Forwarded-Prefix": "/a b"}, id="prefix-with-space"),
+    ],
+)
+async def test_values_that_are_no_scheme_host_or_path_are_ignored(
+    demo_client: TestClient, headers: dict[str, str]
+) -> None:
+    url = await next_url(demo_client, headers)
+    assert url.startswith(f"http://{demo_client.host}:{demo_client.port}/v1/spaces/")
+
+
+async def test_without_forwarded_headers_the_url_is_the_servers_own(
+    demo_client: TestClient,
+) -> None:
+    url = await next_url(demo_client, {})
+    assert url.startswith(f"http://{demo_client.host}:{demo_client.port}/v1/spaces/")
