@@ -21,6 +21,7 @@ from aiohttp.typedefs import Middleware
 from profilemock.api import Collection, collection_named
 from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.mockserver.errors import ApiError
+from profilemock.mockserver.explorer import explorer_page
 from profilemock.mockserver.journal import NUMBER_FILTERS, TEXT_FILTERS
 from profilemock.mockserver.mutations import (
     ChangeError,
@@ -37,6 +38,9 @@ from profilemock.store.space import Limit
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
 
 ADMIN_TOKEN_HEADER = "Profilemock-Admin-Token"
+OPEN_PATHS = frozenset({"/__admin/explorer"})
+"""Served without the admin token: the explorer page holds no data, and asks for the
+token itself before it calls the admin API."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSONSchema = dict[str, Any]
 
@@ -99,6 +103,7 @@ def _space_body(state: ServerState, space: LiveSpace) -> dict[str, Any]:
     limit = state.limiter.limit_of(space.id)
     return {
         "id": space.id,
+        "tokens": list(space.tokens),
         "users": space.count("users"),
         "accounts": space.count("accounts"),
         "rate_limit": None if limit is None else limit.as_dict(),
@@ -133,7 +138,7 @@ def _changing(action: Callable[[], Any]) -> Any:
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """With ``--admin-token``, every admin call must carry the token."""
     token = _state(request).settings.admin_token
-    if token is not None:
+    if token is not None and request.path not in OPEN_PATHS:
         given = request.headers.get(ADMIN_TOKEN_HEADER, "")
         bearer = request.headers.get("Authorization", "")
         if bearer.lower().startswith("bearer "):
@@ -182,6 +187,23 @@ async def reload(request: web.Request) -> web.Response:
         # The problems, one a line, in the message: the envelope is the API's own.
         raise ApiError(422, "invalid_request_error", result.line())
     return json_response(result.as_dict())
+
+
+async def explorer(request: web.Request) -> web.Response:
+    return web.Response(
+        body=explorer_page(),
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            # Everything is inline and it calls only this server: say so to the browser.
+            "Content-Security-Policy": (
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline';"
+                " connect-src 'self'; img-src 'self' data:; base-uri 'none';"
+                " form-action 'none'; frame-ancestors 'none'"
+            ),
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 async def get_realism(request: web.Request) -> web.Response:
@@ -400,6 +422,14 @@ ROUTES: tuple[AdminRoute, ...] = (
         " stay; runtime changes to the data go); 422 listing every problem (file:line:column)"
         " if they do not load, the previous data still served; 409 if not served from files",
         "What was loaded: spaces, users, accounts, seconds.",
+    ),
+    AdminRoute(
+        "GET",
+        "/explorer",
+        explorer,
+        "The explorer page (HTML): profiles, faults and the journal in a browser; opens"
+        " without the admin token and asks for it",
+        "The page.",
     ),
     AdminRoute("GET", "/realism", get_realism, "The realism switches in force", "The switches."),
     AdminRoute(

@@ -174,12 +174,13 @@ class Journal:
         duration_ms: float,
         request_id: str | None,
         violations: tuple[Violation, ...] = (),
+        hint: str | None = None,
     ) -> None:
         """Journal a request already answered (arrival and outcome at once)."""
         ticket = self.arrived(time, method, raw_path, auth)
         outcome: Outcome = ANSWERED if status is not None else BROKEN
         self.finished(
-            ticket, status, fault, duration_ms, outcome, None, None, request_id, violations
+            ticket, status, fault, duration_ms, outcome, None, hint, request_id, violations
         )
 
     def clear(self) -> None:

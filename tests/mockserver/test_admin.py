@@ -375,6 +375,7 @@ async def test_spaces_and_rate_limit(client: TestClient) -> None:
     assert listed["spaces"] == [
         {
             "id": "lg8283283",
+            "tokens": ["demo-token"],
             "users": 24,
             "accounts": 3,
             "rate_limit": {"per_second": 100.0, "burst": 100},

@@ -1,0 +1,209 @@
+"""The explorer page at /__admin/explorer, driven in a real headless Chromium.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); without
+them these tests skip locally and fail on CI. The screenshot lands in ``test-artifacts/``
+(or ``$PROFILEMOCK_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.app import create_app
+from profilemock.mockserver.serving import ServerThread
+from profilemock.mockserver.state import ServerSettings
+
+ADMIN_TOKEN = "s3cret-admin"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("PROFILEMOCK_ARTIFACTS", ROOT / "test-artifacts"))
+TRAITS = "/v1/spaces/lg8283283/collections/users/profiles/{}/traits"
+
+CHROMIUM = next(
+    (found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None
+)
+DRIVER = shutil.which("chromedriver")
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:  # pragma: no cover - the dev install has it
+    webdriver = None  # type: ignore[assignment]
+
+MISSING = (
+    "no headless Chromium here: install Debian's chromium and chromium-driver"
+    " (apt-get install -y chromium chromium-driver) and selenium (the dev extra); CI does"
+)
+if CHROMIUM is None or DRIVER is None or webdriver is None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the browser tests: {MISSING}", pytrace=False)
+    pytest.skip(MISSING, allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerThread]:
+    clock = Clock()
+    settings = ServerSettings(admin_token=ADMIN_TOKEN, seed=1)
+    app = create_app(load_fixtures([demo_fixture_path()], clock), clock, settings)
+    with ServerThread(app) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1440,1000",
+        "--no-first-run",
+        "--disable-extensions",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def page(server: ServerThread, browser: WebDriver) -> WebDriver:
+    """The explorer, opened fresh on a reset server, past the admin token prompt."""
+    server.call(lambda state: state.reset())
+    browser.get(f"{server.url}/__admin/explorer")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{server.url}/__admin/explorer")
+    until(browser, lambda d: d.find_element(By.ID, "token-box").is_displayed())
+    browser.find_element(By.ID, "admin-token").send_keys(ADMIN_TOKEN)
+    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#space option"))
+    assert not browser.find_element(By.ID, "token-box").is_displayed()
+    return browser
+
+
+def until(browser: WebDriver, condition: Callable[[WebDriver], Any]) -> Any:
+    """Wait for the page to get there (the DOM is polled; the test does not sleep)."""
+    return WebDriverWait(browser, 30, poll_frequency=0.05).until(condition)
+
+
+def text_of(browser: WebDriver, selector: str) -> str:
+    """The text of the first element matching ``selector``, read in one step (the
+    journal and fault list are redrawn every second)."""
+    text: str = browser.execute_script(
+        "const found = document.querySelector(arguments[0]); return found ? found.innerText : '';",
+        selector,
+    )
+    return text
+
+
+def click(browser: WebDriver, selector: str) -> None:
+    browser.execute_script("document.querySelector(arguments[0]).click()", selector)
+
+
+def search(browser: WebDriver, identifier: str) -> None:
+    box = browser.find_element(By.ID, "identifier")
+    box.clear()
+    box.send_keys(identifier)
+    browser.find_element(By.ID, "search").click()
+
+
+def api(server: ServerThread, identifier: str) -> requests.Response:
+    return requests.get(server.url + TRAITS.format(identifier), auth=("demo-token", ""), timeout=10)
+
+
+def test_search_a_profile_fault_a_request_watch_it_fail_and_remove_the_fault(
+    server: ServerThread, page: WebDriver
+) -> None:
+    search(page, "user_id:u1234")
+    until(page, lambda d: "Bob" in text_of(d, "#resource-traits"))
+    traits = text_of(page, "#resource-traits")
+    assert "first_name" in traits
+    assert "CRx5M9uk2p" in traits  # the source of the winning value
+    assert (
+        f"curl -u demo-token: '{server.url}/v1/spaces/lg8283283/collections/users/profiles/"
+        "user_id:u1234/traits?verbose=true&limit=200'" in traits
+    )
+    assert "anonymous_id" in text_of(page, "#resource-external_ids")
+    assert "Email Opened" in text_of(page, "#resource-events")
+    assert "segment_id" in text_of(page, "#resource-metadata")
+
+    page.find_element(By.ID, "fault-spec").send_keys("traits:503")
+    page.find_element(By.ID, "add-fault").click()
+    until(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#faults li[data-id="fault-1"]'))
+    assert server.call(lambda state: [rule.id for rule in state.faults]) == ["fault-1"]
+
+    assert api(server, "user_id:u1234").status_code == 503
+    assert api(server, "user_id:U1234").status_code == 503  # the fault answers first
+    until(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#journal tr[data-status="503"]'))
+    row = text_of(page, '#journal tr[data-status="503"]')
+    assert "fault-1" in row
+    assert "GET traits" in row
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "explorer.png"))
+    assert (ARTIFACTS / "explorer.png").stat().st_size > 10_000
+
+    click(page, '#faults li[data-id="fault-1"] .remove-fault')
+    until(page, lambda d: not d.find_elements(By.CSS_SELECTOR, '#faults li[data-id="fault-1"]'))
+    assert server.call(lambda state: len(state.faults)) == 0
+    assert api(server, "user_id:u1234").status_code == 200
+
+
+def test_the_journal_shows_the_hint_of_a_failed_request(
+    server: ServerThread, page: WebDriver
+) -> None:
+    assert api(server, "user_id:U1234").status_code == 404
+    until(page, lambda d: "case-sensitive" in text_of(d, "#journal .hint-row"))
+    assert "user_id:U1234" in text_of(page, '#journal tr[data-status="404"]')
+
+
+def test_events_page_and_links_lead_to_the_linked_profile(page: WebDriver) -> None:
+    search(page, "user_id:5550000001")
+    until(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#resource-events .next-page"))
+    first_page = text_of(page, "#resource-events table")
+    click(page, "#resource-events .next-page")
+    until(page, lambda d: "&next=" in text_of(d, "#resource-events pre.curl"))
+    assert text_of(page, "#resource-events table") != first_page
+
+    search(page, "user_id:u1234")
+    until(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#resource-links a.link"))
+    click(page, "#resource-links a.link")
+    until(page, lambda d: text_of(d, "#profile-title").startswith("accounts · group_id:"))
+    assert page.find_element(By.ID, "collection").get_attribute("value") == "accounts"
+
+
+def test_a_profile_that_is_not_there_says_so_with_the_hint(page: WebDriver) -> None:
+    search(page, "email:nobody@example.com")
+    until(page, lambda d: "404" in text_of(d, "#search-error"))
+    assert "Profile was not found." in text_of(page, "#search-error")
+
+
+def test_list_profiles_and_open_one(page: WebDriver) -> None:
+    page.find_element(By.ID, "list").click()
+    until(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#results table a"))
+    assert "/collections/users/profiles?limit=20" in text_of(page, "#results pre.curl")
+    click(page, "#results table a")
+    until(page, lambda d: d.find_elements(By.ID, "resource-traits"))
+    assert text_of(page, "#profile-title").startswith("users · use_")
+
+
+def test_a_bad_fault_spec_is_explained(page: WebDriver) -> None:
+    page.find_element(By.ID, "fault-spec").send_keys("traits:999")
+    page.find_element(By.ID, "add-fault").click()
+    until(page, lambda d: text_of(d, "#fault-error"))
+    assert text_of(page, "#fault-error").startswith("400: ")
