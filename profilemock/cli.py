@@ -53,7 +53,7 @@ from profilemock.mockserver.serving import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
 from profilemock.openapi import build_openapi
 from profilemock.problems import FixtureError
-from profilemock.progress import Progress
+from profilemock.progress import ProgressBar
 from profilemock.realism import Realism, RealismError
 from profilemock.realism import parse_spec as parse_realism
 from profilemock.schemas import BODIES
@@ -256,7 +256,7 @@ def parser() -> argparse.ArgumentParser:
     )
     generate.add_argument(
         "--token",
-        type=_token,
+        type=_access_token,
         default="generated-token",
         help="access token (default generated-token)",
     )
@@ -447,7 +447,7 @@ def _space_id(text: str) -> str:
     return text
 
 
-def _token(text: str) -> str:
+def _access_token(text: str) -> str:
     if not re.fullmatch(r"[^:\s]+", text):
         raise argparse.ArgumentTypeError(f"`{text}` is not a token (no `:` and no spaces)")
     return text
@@ -646,7 +646,7 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Written beside the target and renamed into place: an interrupted run never leaves a
     # half-written fixture file where a server (or --watch) would read it.
     partial = target.with_name(f".{target.name}.partial")
-    progress = Progress(err, plan.users, f"generating {target.name}")
+    progress = ProgressBar(err, plan.users, f"generating {target.name}")
     try:
         with open(partial, "w", encoding="utf-8") as file:
             write(plan, file, output_format, progress.update)

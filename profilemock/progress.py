@@ -10,7 +10,7 @@ from typing import TextIO
 BAR_WIDTH = 30
 
 
-class Progress:
+class ProgressBar:
     """``progress.update(done)`` as a job goes; ``progress.finish()`` once it ends."""
 
     def __init__(
