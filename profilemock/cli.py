@@ -21,7 +21,7 @@ import socket
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
@@ -53,7 +53,7 @@ from profilemock.mockserver.serving import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
 from profilemock.openapi import build_openapi
 from profilemock.problems import FixtureError
-from profilemock.progress import ProgressBar
+from profilemock.progress import ProgressBar, Steps, megabytes
 from profilemock.realism import Realism, RealismError
 from profilemock.realism import parse_spec as parse_realism
 from profilemock.schemas import BODIES
@@ -486,6 +486,11 @@ def main(
         for line in str(exc).splitlines():
             print(f"profilemock: error: {line}", file=err)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C while loading, generating or starting: nothing half-done is left behind
+        # (generate removes its partial file), so no traceback either.
+        print("\nprofilemock: stopped (Ctrl-C)", file=err, flush=True)
+        return 130
 
 
 def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
@@ -678,10 +683,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Realism().changed(realism)
     except RealismError as exc:
         raise CliError(str(exc)) from None
-    try:
-        store = load_fixtures(paths, clock)
-    except FixtureError as exc:
-        raise CliError("\n".join(str(p) for p in exc.problems)) from None
+    store = _load(paths, clock, err)
     _print_warnings(store, err)
     # The store lives as long as the process: keep the collector from rescanning it.
     gc.freeze()
@@ -726,6 +728,45 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         run(serve_until_stopped(app, sock, ready, request_log=request_log))
     print("profilemock stopped", file=out, flush=True)
     return 0
+
+
+LOAD_STEPS: dict[str, tuple[str, Callable[[int], str]]] = {
+    "reading": ("loading: reading the fixtures", megabytes),
+    "checking": ("loading: checking files against the schema", "{:,}".format),
+    "building": ("loading: building profiles", "{:,}".format),
+}
+LARGE = 5_000_000
+"""Fixture sets from this many bytes get a line before loading starts."""
+
+
+def _load(paths: Sequence[str | Path], clock: Clock, err: TextIO) -> Store:
+    """The fixtures, loaded with progress on stderr: a bar on a terminal, else a line a
+    second (nothing for a set that loads within a second)."""
+    started = time.perf_counter()
+    steps = Steps(err, LOAD_STEPS)
+    try:
+        files = fixture_files(paths)
+        size = sum(path.stat().st_size for path in files)
+        if size >= LARGE:
+            plural = "s" if len(files) != 1 else ""
+            print(
+                f"loading {megabytes(size)} of fixtures from {len(files)} file{plural}"
+                " (Ctrl-C stops)",
+                file=err,
+                flush=True,
+            )
+        store = load_fixtures(files, clock, steps)
+    except FixtureError as exc:
+        raise CliError("\n".join(str(p) for p in exc.problems)) from None
+    finally:
+        steps.finish()
+    if steps.shown_any or size >= LARGE:
+        print(
+            f"loaded {_summary(store)} in {time.perf_counter() - started:.1f} s",
+            file=err,
+            flush=True,
+        )
+    return store
 
 
 def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -21,6 +21,7 @@ class ProgressBar:
         *,
         lines: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        show: Callable[[int], str] = "{:,}".format,
     ) -> None:
         """``what`` names the job (``loading users``); ``lines``: off a terminal, print a
         line a second (else print nothing there)."""
@@ -30,8 +31,10 @@ class ProgressBar:
         self.tty = _is_terminal(stream)
         self.enabled = self.tty or lines
         self.clock = clock
+        self.show = show
         self.started = clock()
-        self._shown = self.started if not self.tty else 0.0
+        self.shown_any = False
+        self._shown = self.started
         self._drawn = False
 
     def update(self, done: int, total: int | None = None) -> None:
@@ -43,6 +46,7 @@ class ProgressBar:
         if now - self._shown < (0.1 if self.tty else 1.0):
             return
         self._shown = now
+        self.shown_any = True
         self._show(done, now)
 
     def finish(self) -> None:
@@ -59,11 +63,14 @@ class ProgressBar:
             filled = round(BAR_WIDTH * share)
             bar = "#" * filled + "-" * (BAR_WIDTH - filled)
             self.stream.write(
-                f"\r{self.what} [{bar}] {done:,}/{self.total:,} ({share:.0%}, {elapsed:.0f} s)"
+                f"\r{self.what} [{bar}] {self.show(done)}/{self.show(self.total)}"
+                f" ({share:.0%}, {elapsed:.0f} s)\x1b[K"
             )
             self._drawn = True
         else:
-            self.stream.write(f"{self.what}: {done:,} of {self.total:,} ({elapsed:.0f} s)\n")
+            self.stream.write(
+                f"{self.what}: {self.show(done)} of {self.show(self.total)} ({elapsed:.0f} s)\n"
+            )
         self.stream.flush()
 
 
@@ -72,3 +79,44 @@ def _is_terminal(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def megabytes(count: int) -> str:
+    return f"{count / 1e6:,.1f} MB"
+
+
+class Steps:
+    """Progress of a job in named steps (``steps(step, done, total)``), each shown with
+    its own ``ProgressBar``: the loader's ``progress`` callback."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        labels: dict[str, tuple[str, Callable[[int], str]]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stream = stream
+        self.labels = labels
+        self.clock = clock
+        self.started = clock()
+        self.current: ProgressBar | None = None
+        self.step = ""
+        self.shown_any = False
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if step != self.step or self.current is None:
+            self.finish()
+            what, show = self.labels.get(step, (step, "{:,}".format))
+            self.step = step
+            self.current = ProgressBar(
+                self.stream, total, what, lines=True, clock=self.clock, show=show
+            )
+            # The first line comes a second after the job started, not after this step.
+            self.current.started = self.current._shown = self.started
+        self.current.update(done, total)
+        self.shown_any = self.shown_any or self.current.shown_any
+
+    def finish(self) -> None:
+        if self.current is not None:
+            self.current.finish()
