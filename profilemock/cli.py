@@ -653,18 +653,24 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     partial = target.with_name(f".{target.name}.partial")
     progress = ProgressBar(err, plan.users, f"generating {target.name}")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "w", encoding="utf-8") as file:
             write(plan, file, output_format, progress.update)
         partial.replace(target)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
+        _remove(partial)
         raise CliError(f"cannot write {args.output}: {exc.strerror}") from None
     except BaseException:
-        partial.unlink(missing_ok=True)
+        _remove(partial)
         raise
     finally:
         progress.finish()
     return 0
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def _summary(store: Store) -> str:
