@@ -130,8 +130,10 @@ def test_search_a_profile_fault_a_request_watch_it_fail_and_remove_the_fault(
     server: ServerThread, page: WebDriver
 ) -> None:
     search(page, "user_id:u1234")
-    until(page, lambda d: "Bob" in text_of(d, "#resource-traits"))
+    # The cards come one after another, metadata last.
+    until(page, lambda d: "segment_id" in text_of(d, "#resource-metadata"))
     traits = text_of(page, "#resource-traits")
+    assert "Bob" in traits
     assert "first_name" in traits
     assert "CRx5M9uk2p" in traits  # the source of the winning value
     assert (
