@@ -16,6 +16,7 @@ from profilemock.clock import Clock
 from profilemock.fixtures import generator
 from profilemock.fixtures.generator import Plan, write
 from profilemock.fixtures.loader import load_fixtures
+from profilemock.problems import FixtureError
 from profilemock.progress import ProgressBar, Steps, megabytes
 from tests.conftest import NOW
 
@@ -146,3 +147,13 @@ def test_ctrl_c_while_serve_loads_a_large_set_stops_it_without_a_traceback(
     assert "Traceback" not in err
     assert err.rstrip().endswith("profilemock: stopped (Ctrl-C)")
     assert "serving" not in out
+
+
+def test_a_problem_in_a_file_read_with_progress_still_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "spaces:\n  sp:\n    tokens: [t]\n    users:\n      - ids: {user_id: u1}\n        trait: {}\n"
+    )
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([path], Clock(NOW), lambda *step: None)
+    assert f"{path}:6:9: unknown key `trait`" in str(info.value)
