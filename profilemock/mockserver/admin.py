@@ -125,6 +125,7 @@ def _collection(request: web.Request) -> Collection:
     collection = collection_named(name)
     if collection is None:
         raise _bad(f"no collection `{name}`; collections are users and accounts", 404)
+    return collection
 
 
 def _changing(action: Callable[[], Any]) -> Any:
