@@ -218,7 +218,8 @@ def _ask(document: dict[str, Any], path: str, query: dict[str, str], auth: bool 
     request = _Asked(url, {"Authorization": _basic()} if auth else {})
     try:
         route = routing.match("GET", url)
-        response = answer(request, state, route, Exchange(NOW, 0.0, "r", 0))  # type: ignore[arg-type]
+        exchange = Exchange(NOW, 0.0, "r", 0)
+        response = answer(request, state, state.store, route, exchange)  # type: ignore[arg-type]
     except ApiError as exc:
         response = _error_response(request, state, exc)  # type: ignore[arg-type]
     return Response(url, response.status, json.loads(bytes(response.body)))  # type: ignore[arg-type]
