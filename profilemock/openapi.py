@@ -207,8 +207,10 @@ def _admin_operation(
     parameters: list[dict[str, Any]] | None = None,
     status: str = "200",
     errors: dict[str, str] | None = None,
+    content_type: str = "application/json",
 ) -> dict[str, Any]:
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    schema = {"type": "object"} if content_type == "application/json" else {"type": "string"}
     operation: dict[str, Any] = {
         "tags": ["admin"],
         "summary": summary,
@@ -216,7 +218,7 @@ def _admin_operation(
         "responses": {
             status: {
                 "description": ok,
-                "content": {"application/json": {"schema": {"type": "object"}}},
+                "content": {content_type: {"schema": schema}},
             },
             "400": {
                 "description": "The input is not valid; the message says what is allowed.",
@@ -259,6 +261,7 @@ def _admin_paths() -> dict[str, Any]:
             body=None if route.body is None else _rewrite(route.body, _FIXTURE),
             parameters=parameters,
             status=str(route.status),
+            content_type=route.content_type,
         )
         paths.setdefault(ADMIN_PREFIX + route.path.lstrip("/"), {})[route.method.lower()] = (
             operation

@@ -394,6 +394,8 @@ class AdminRoute:
     """The JSON request body (``$ref``s may point into ``fixture.schema.json``)."""
     query: tuple[tuple[str, JSONSchema], ...] = ()
     """Query parameters and their schemas."""
+    content_type: str = "application/json"
+    """What a success answers with (the explorer page is HTML)."""
 
 
 _FIXTURE = "fixture.schema.json#/$defs/"
@@ -431,6 +433,7 @@ ROUTES: tuple[AdminRoute, ...] = (
         "The explorer page (HTML): profiles, faults and the journal in a browser; opens"
         " without the admin token and asks for it",
         "The page.",
+        content_type="text/html",
     ),
     AdminRoute("GET", "/realism", get_realism, "The realism switches in force", "The switches."),
     AdminRoute(
