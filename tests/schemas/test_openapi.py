@@ -13,6 +13,7 @@ import yaml
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate as validate_openapi
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from profilemock import build_openapi
 from profilemock.api import ENDPOINTS
@@ -101,7 +102,13 @@ def live_fake() -> Iterator[ServerThread]:
 def test_schemathesis_finds_no_server_error_or_schema_violation(
     case: schemathesis.Case, live_fake: ServerThread
 ) -> None:
-    case.call_and_validate(base_url=live_fake.url, headers=basic(DEMO_TOKEN))
+    # The two checks the README's command leaves out, for the reasons it gives: a cursor the
+    # list never issued answers 400 (documented), and unknown query parameters are ignored.
+    case.call_and_validate(
+        base_url=live_fake.url,
+        headers=basic(DEMO_TOKEN),
+        excluded_checks=[positive_data_acceptance, negative_data_rejection],
+    )
 
 
 @pytest.mark.parametrize("flag", ["--no-admin", "--api-only"])
