@@ -1,18 +1,20 @@
-"""The journal is fenced: a request belongs to the test (the reset period) in which it
-arrived, is journaled at arrival, and gets its outcome when it is known."""
+"""The request journal: what an entry says of a request (path, query and route as sent, never
+a token), how much it keeps, and its fence: a request belongs to the test (the reset period)
+in which it arrived, is journaled at arrival, and gets its outcome when it is known."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
-from profilemock.mockserver.app import create_app
+from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.journal import Journal, JournalEntry
 from profilemock.mockserver.serving import ServerThread
 from tests.conftest import NOW, basic, profile_path
@@ -126,3 +128,72 @@ def test_entries_read_in_arrival_order_whatever_order_they_finish_in() -> None:
     assert [(e.path, e.outcome) for e in journal] == [("/slow", "pending"), ("/fast", "answered")]
     journal.finished(slow, 200, None, 9.0, "answered", True, None)
     assert [e.path for e in journal] == ["/slow", "/fast"]
+
+
+def test_journal_is_a_bounded_ring_buffer() -> None:
+    journal = Journal(size=3)
+    for n in range(5):
+        journal.record(NOW, "GET", f"/{n}", "none", 404, None, 0.1, None)
+    assert [e.path for e in journal] == ["/2", "/3", "/4"]
+    assert [e.seq for e in journal] == [3, 4, 5]
+    with pytest.raises(ValueError, match="at least 1"):
+        Journal(size=0)
+
+
+async def test_journal_entries_say_path_query_and_route_as_sent(serve_yaml: Any) -> None:
+    client = await serve_yaml("spaces: {sp: {tokens: [t], users: [{ids: {user_id: a+b}}]}}\n")
+    profile = "/v1/spaces/sp/collections/users/profiles"
+    await client.get(
+        f"{profile}/user_id:a%2Bb/traits?include=x%2Cy&note=1+2&next=k", headers=basic("t")
+    )
+    await client.post(f"{profile}/user_id:a%2Bb/traits", headers=basic("t"))
+    await client.get("/v2/elsewhere?q=1")
+    first, posted, unknown = client.server.app[STATE].journal
+    assert (first.path, first.query) == (
+        f"{profile}/user_id:a%2Bb/traits",
+        [("include", "x,y"), ("note", "1 2"), ("next", "k")],
+    )
+    assert (first.route, first.space, first.collection) == ("traits", "sp", "users")
+    assert (first.identifier, first.raw_identifier, first.status) == (
+        "user_id:a+b",
+        "user_id:a%2Bb",
+        200,
+    )
+    assert (posted.method, posted.route, posted.status) == ("POST", "traits", 405)
+    assert (unknown.path, unknown.query, unknown.route, unknown.status) == (
+        "/v2/elsewhere",
+        [("q", "1")],
+        None,
+        404,
+    )
+
+
+async def test_journal_keeps_only_plain_values(serve_yaml: Any) -> None:
+    """Tuples of strings and numbers drop out of the garbage collector's passes: thousands
+    of kept requests then cost nothing per request."""
+    client = await serve_yaml("spaces: {sp: {tokens: [t], users: [{ids: {user_id: u}}]}}\n")
+    for _ in range(3):
+        await client.get(
+            "/v1/spaces/sp/collections/users/profiles/user_id:u/traits?limit=2", headers=basic("t")
+        )
+    gc.collect()
+    kept = client.server.app[STATE].journal._entries
+    assert len(kept) == 3
+    assert not any(gc.is_tracked(entry) for entry in kept)
+
+
+async def test_journal_never_holds_a_token(serve_yaml: Any) -> None:
+    client = await serve_yaml(
+        "spaces: {sp: {tokens: [top-secret-token], users: [{ids: {user_id: u}}]}}\n"
+    )
+    await client.get(
+        "/v1/spaces/sp/collections/users/profiles/user_id:u/traits",
+        headers=basic("top-secret-token"),
+    )
+    await client.get(
+        "/v1/spaces/sp/collections/users/profiles/user_id:u/traits?token=x",
+        headers={"Authorization": "Bearer top-secret-token"},
+    )
+    entries = [e.as_dict() for e in client.server.app[STATE].journal]
+    assert "top-secret-token" not in repr(entries)
+    assert [e["auth"] for e in entries] == ["basic", "bearer"]
