@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from _servers import Server
@@ -33,7 +34,7 @@ REQUEST = (
 ).encode()
 
 
-def limited(nofile: int) -> object:
+def limited(nofile: int) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
@@ -132,10 +133,10 @@ def main() -> None:
 
 
 def _median(rows: list[tuple[float, float | None, float, float | None]], i: int) -> str:
-    values = [r[i] for r in rows if r[i] is not None]
+    values = [value for row in rows if (value := row[i]) is not None]
     if not values:
         return "-"
-    value = statistics.median(values)  # type: ignore[type-var]
+    value = statistics.median(values)
     return f"{value:.0%}" if i in (0, 2) else f"{value * 1000:.1f} ms"
 
 

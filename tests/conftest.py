@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from hypothesis import settings
 
@@ -31,7 +32,11 @@ NOW = parse_iso("2026-06-15T12:00:00Z")
 DEMO_SPACE = "lg8283283"
 DEMO_TOKEN = "demo-token"
 
-ClientFactory = Callable[..., Awaitable[TestClient]]
+# A client of one of our apps: ``client.app[STATE]`` is the fake's typed state.
+Client = TestClient[web.Request, web.Application]
+ClientFactory = Callable[..., Awaitable[Client]]
+WriteFixture = Callable[..., Path]
+ServeYaml = Callable[[str], Awaitable[Client]]
 
 
 def basic(token: str, password: str = "") -> dict[str, str]:
@@ -52,7 +57,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def write_fixture(tmp_path: Path) -> Callable[..., Path]:
+def write_fixture(tmp_path: Path) -> WriteFixture:
     """Write YAML text to a file in tmp_path and return its path."""
 
     def write(text: str, name: str = "fixture.yaml") -> Path:
@@ -70,17 +75,17 @@ def demo_store(clock: Clock) -> Store:
 
 
 @pytest.fixture
-async def demo_client(aiohttp_client: ClientFactory, demo_store: Store, clock: Clock) -> TestClient:
+async def demo_client(aiohttp_client: ClientFactory, demo_store: Store, clock: Clock) -> Client:
     return await aiohttp_client(create_app(demo_store, clock))
 
 
 @pytest.fixture
 def serve_yaml(
-    aiohttp_client: ClientFactory, write_fixture: Callable[..., Path], clock: Clock
-) -> Callable[[str], Awaitable[TestClient]]:
+    aiohttp_client: ClientFactory, write_fixture: WriteFixture, clock: Clock
+) -> ServeYaml:
     """A client of a fake serving the given fixture YAML (clock frozen at NOW)."""
 
-    async def serve(text: str) -> TestClient:
+    async def serve(text: str) -> Client:
         store = load_fixtures([write_fixture(text)], clock)
         return await aiohttp_client(create_app(store, clock))
 

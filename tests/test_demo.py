@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aiohttp.test_utils import TestClient
-
-from tests.conftest import DEMO_TOKEN, basic, profile_path
+from tests.conftest import DEMO_TOKEN, Client, basic, profile_path
 
 AUTH = basic(DEMO_TOKEN)
 REFERENCE_QUICKSTART = json.loads(
@@ -15,12 +13,12 @@ REFERENCE_QUICKSTART = json.loads(
 )
 
 
-async def get(client: TestClient, path: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+async def get(client: Client, path: str) -> tuple[int, dict]:  # type: ignore[type-arg]
     response = await client.get(path, headers=AUTH)
     return response.status, await response.json()
 
 
-async def test_quickstart_user_answers_the_reference_traits_page(demo_client: TestClient) -> None:
+async def test_quickstart_user_answers_the_reference_traits_page(demo_client: Client) -> None:
     status, body = await get(demo_client, profile_path("user_id:1413639574", "traits") + "?limit=8")
     assert status == 200
     assert list(body["traits"].items()) == list(REFERENCE_QUICKSTART["traits"].items())
@@ -29,14 +27,14 @@ async def test_quickstart_user_answers_the_reference_traits_page(demo_client: Te
     assert body["cursor"]["limit"] == 8
 
 
-async def test_quickstart_user_default_page_is_ten_traits(demo_client: TestClient) -> None:
+async def test_quickstart_user_default_page_is_ten_traits(demo_client: Client) -> None:
     status, body = await get(demo_client, profile_path("user_id:1413639574", "traits"))
     assert status == 200
     assert len(body["traits"]) == 10
     assert body["cursor"]["limit"] == 10
 
 
-async def test_reference_user_ids_are_found(demo_client: TestClient) -> None:
+async def test_reference_user_ids_are_found(demo_client: Client) -> None:
     for identifier in ("user_id:9800664881", "anonymous_id:a1234", "user_id:u1234"):
         status, _ = await get(demo_client, profile_path(identifier, "metadata"))
         assert status == 200, identifier
@@ -45,7 +43,7 @@ async def test_reference_user_ids_are_found(demo_client: TestClient) -> None:
     assert by_anonymous["segment_id"] == by_user["segment_id"]
 
 
-async def test_phone_number_is_found_with_encoded_plus_only(demo_client: TestClient) -> None:
+async def test_phone_number_is_found_with_encoded_plus_only(demo_client: Client) -> None:
     ok, _ = await get(demo_client, profile_path("phone_number:%2B5555550123", "traits"))
     missing, body = await get(demo_client, profile_path("phone_number:+5555550123", "traits"))
     assert ok == 200
@@ -53,7 +51,7 @@ async def test_phone_number_is_found_with_encoded_plus_only(demo_client: TestCli
     assert body == {"error": {"code": "not_found", "message": "Profile was not found."}}
 
 
-async def test_later_source_wins_first_name_and_verbose_shows_it(demo_client: TestClient) -> None:
+async def test_later_source_wins_first_name_and_verbose_shows_it(demo_client: Client) -> None:
     _, plain = await get(demo_client, profile_path("user_id:u1234", "traits"))
     assert plain["traits"]["first_name"] == "Bob"
     assert plain["traits"]["emails_opened_last_30_days"] == 33
@@ -64,7 +62,7 @@ async def test_later_source_wins_first_name_and_verbose_shows_it(demo_client: Te
     assert set(first_name) == {"value", "source_id", "updated_at"}
 
 
-async def test_trait_classes_differ(demo_client: TestClient) -> None:
+async def test_trait_classes_differ(demo_client: Client) -> None:
     path = profile_path("user_id:9800664881", "traits")
     _, audiences = await get(demo_client, path + "?class=audience")
     _, computed = await get(demo_client, path + "?class=computed_trait")
@@ -72,7 +70,7 @@ async def test_trait_classes_differ(demo_client: TestClient) -> None:
     assert computed["traits"] == {"favorite_blog_category": "engineering", "lifetime_orders": 12}
 
 
-async def test_busy_user_has_pages_of_external_ids_and_events(demo_client: TestClient) -> None:
+async def test_busy_user_has_pages_of_external_ids_and_events(demo_client: Client) -> None:
     _, ids = await get(demo_client, profile_path("user_id:5550000001", "external_ids"))
     assert len(ids["data"]) == 25
     assert ids["cursor"]["has_more"] is True
@@ -83,7 +81,7 @@ async def test_busy_user_has_pages_of_external_ids_and_events(demo_client: TestC
 
 
 async def test_account_links_to_users_and_user_links_to_reference_accounts(
-    demo_client: TestClient,
+    demo_client: Client,
 ) -> None:
     _, user_links = await get(demo_client, profile_path("user_id:9800664881", "links"))
     linked = [item["external_ids"][0]["id"] for item in user_links["data"]]
@@ -96,7 +94,7 @@ async def test_account_links_to_users_and_user_links_to_reference_accounts(
     assert {item["to_collection"] for item in account_links["data"]} == {"users"}
 
 
-async def test_page_viewed_event_has_the_reference_shape(demo_client: TestClient) -> None:
+async def test_page_viewed_event_has_the_reference_shape(demo_client: Client) -> None:
     reference = json.loads((Path(__file__).parent / "data" / "segdocs_events_200.json").read_text())
     expected = reference["data"][0]
     _, body = await get(
@@ -111,7 +109,7 @@ async def test_page_viewed_event_has_the_reference_shape(demo_client: TestClient
     assert event["related"] == {"users": metadata["segment_id"]}
 
 
-async def test_account_profiles_answer_every_route(demo_client: TestClient) -> None:
+async def test_account_profiles_answer_every_route(demo_client: Client) -> None:
     for resource in ("traits", "external_ids", "events", "metadata", "links"):
         path = profile_path("group_id:12345", resource, collection="accounts")
         status, _ = await get(demo_client, path)
@@ -127,7 +125,7 @@ async def test_account_profiles_answer_every_route(demo_client: TestClient) -> N
     assert metadata["segment_id"].startswith("acc_")
 
 
-async def test_eu_host_speaks_the_same_api(demo_client: TestClient) -> None:
+async def test_eu_host_speaks_the_same_api(demo_client: Client) -> None:
     headers = {**AUTH, "Host": "profiles.euw1.segment.com"}
     response = await demo_client.get(profile_path("user_id:1413639574", "traits"), headers=headers)
     body = await response.json()

@@ -326,7 +326,7 @@ def test_xdist_workers_get_their_own_fake(consumer: pytest.Pytester, tmp_path: P
     result = consumer.runpytest_subprocess("-n", "2")
     result.assert_outcomes(passed=8)
     seen = [json.loads(p.read_text()) for p in out.iterdir()]
-    urls = {s["worker"]: set() for s in seen}
+    urls: dict[str, set[str]] = {s["worker"]: set() for s in seen}
     for s in seen:
         urls[s["worker"]].add(s["url"])
     assert len(urls) == 2

@@ -10,13 +10,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_documents
 from profilemock.fixtures.source import read_text
 from profilemock.fixtures.validate import schema_problems
-from tests.conftest import NOW, basic
+from tests.conftest import NOW, Client, basic
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -46,7 +45,7 @@ def test_yaml_examples_are_valid_fixtures(text: str) -> None:
 
 
 @pytest.mark.parametrize("line", CURL_LINES)
-async def test_curl_examples_answer_as_documented(demo_client: TestClient, line: str) -> None:
+async def test_curl_examples_answer_as_documented(demo_client: Client, line: str) -> None:
     words = shlex.split(line)
     options: dict[str, str] = {}
     positional = []

@@ -53,11 +53,11 @@ QUERIES = {
 }
 
 
-def walk(base: str, token: str, collection: str, identifier: str) -> list[tuple[str, Any]]:
+def walk(base: str, token: str, collection: str, identifier: str) -> list[tuple[str, int, Any]]:
     """Every page of every query of every endpoint of one profile, hosts taken out."""
     from urllib.parse import quote
 
-    seen = []
+    seen: list[tuple[str, int, Any]] = []
     path = f"/v1/spaces/{SPACE}/collections/{collection}/profiles/{quote(identifier, safe=':')}"
     for resource, queries in QUERIES.items():
         for query in queries:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.state import ServerSettings
-from tests.conftest import DEMO_TOKEN, NOW, ClientFactory, basic, profile_path
+from tests.conftest import DEMO_TOKEN, NOW, Client, ClientFactory, basic, profile_path
 
 AUTH = basic(DEMO_TOKEN)
 ADMIN = "/__admin"
@@ -19,7 +18,7 @@ USERS = f"{ADMIN}/spaces/lg8283283/collections/users/profiles"
 
 
 @pytest.fixture
-async def client(aiohttp_client: ClientFactory) -> TestClient:
+async def client(aiohttp_client: ClientFactory) -> Client:
     clock = Clock(NOW)
     settings = ServerSettings(faults=[{"id": "configured", "route": "profiles", "status": 503}])
     return await aiohttp_client(
@@ -28,7 +27,7 @@ async def client(aiohttp_client: ClientFactory) -> TestClient:
 
 
 async def call(
-    client: TestClient,
+    client: Client,
     method: str,
     path: str,
     body: Any = None,
@@ -49,14 +48,14 @@ async def call(
     return payload
 
 
-async def api(client: TestClient, identifier: str, resource: str, collection: str = "users") -> Any:
+async def api(client: Client, identifier: str, resource: str, collection: str = "users") -> Any:
     response = await client.get(
         profile_path(identifier, resource, collection=collection), headers=AUTH
     )
     return response.status, await response.json()
 
 
-async def linked_ids(client: TestClient, account: str) -> list[str]:
+async def linked_ids(client: Client, account: str) -> list[str]:
     """Every external id of every linked user, following the links cursor."""
     ids: list[str] = []
     url = profile_path(account, "links", collection="accounts")
@@ -68,7 +67,7 @@ async def linked_ids(client: TestClient, account: str) -> list[str]:
     return ids
 
 
-async def test_health(client: TestClient) -> None:
+async def test_health(client: Client) -> None:
     body = await call(client, "GET", f"{ADMIN}/health")
     assert body["status"] == "ok"
     assert body["spaces"] == ["lg8283283"]
@@ -76,7 +75,7 @@ async def test_health(client: TestClient) -> None:
     assert body["clock"] == {"now": "2026-06-15T12:00:00Z", "now_ns": NOW, "frozen": True}
 
 
-async def test_faults_list_add_delete_clear(client: TestClient) -> None:
+async def test_faults_list_add_delete_clear(client: Client) -> None:
     assert [f["id"] for f in (await call(client, "GET", f"{ADMIN}/faults"))["faults"]] == [
         "configured"
     ]
@@ -133,14 +132,14 @@ async def test_faults_list_add_delete_clear(client: TestClient) -> None:
     ],
 )
 async def test_bad_fault_rules_say_which_field_and_what_is_allowed(
-    client: TestClient, body: Any, message: str
+    client: Client, body: Any, message: str
 ) -> None:
     error = await call(client, "POST", f"{ADMIN}/faults", body, expect=400)
     assert error["error"]["code"] == "invalid_request_error"
     assert message in error["error"]["message"]
 
 
-async def test_not_json_is_a_clear_error(client: TestClient) -> None:
+async def test_not_json_is_a_clear_error(client: Client) -> None:
     error = await call(client, "POST", f"{ADMIN}/faults", raw="{oops", expect=400)
     assert (
         error["error"]["message"]
@@ -150,7 +149,7 @@ async def test_not_json_is_a_clear_error(client: TestClient) -> None:
     assert error["error"]["message"] == "the request needs a JSON body"
 
 
-async def test_requests_journal_filters_and_clear(client: TestClient) -> None:
+async def test_requests_journal_filters_and_clear(client: Client) -> None:
     await api(client, "user_id:u1234", "traits")
     await api(client, "user_id:nobody", "traits")
     await client.get(
@@ -182,7 +181,7 @@ async def test_requests_journal_filters_and_clear(client: TestClient) -> None:
     assert (await call(client, "GET", f"{ADMIN}/requests"))["total"] == 0
 
 
-async def test_upsert_adds_a_profile_in_the_fixture_format(client: TestClient) -> None:
+async def test_upsert_adds_a_profile_in_the_fixture_format(client: Client) -> None:
     created = await call(
         client,
         "PUT",
@@ -207,7 +206,7 @@ async def test_upsert_adds_a_profile_in_the_fixture_format(client: TestClient) -
 
 
 async def test_upsert_replaces_the_profile_with_the_same_id_and_keeps_links(
-    client: TestClient,
+    client: Client,
 ) -> None:
     _, before = await api(client, "user_id:9800664881", "metadata")
     replaced = await call(
@@ -258,15 +257,15 @@ async def test_upsert_replaces_the_profile_with_the_same_id_and_keeps_links(
     ],
 )
 async def test_bad_upserts_change_nothing(
-    client: TestClient, body: Any, status: int, message: str
+    client: Client, body: Any, status: int, message: str
 ) -> None:
     error = await call(client, "PUT", USERS, body, expect=status)
     assert message in error["error"]["message"]
     assert (await api(client, "user_id:x", "traits"))[0] == 404
-    assert client.server.app[STATE].store.spaces["lg8283283"].changed is False
+    assert client.app[STATE].store.spaces["lg8283283"].changed is False
 
 
-async def test_delete_profile(client: TestClient) -> None:
+async def test_delete_profile(client: Client) -> None:
     assert (await call(client, "DELETE", f"{USERS}/user_id:u1234"))["deleted"].startswith("use_")
     assert (await api(client, "anonymous_id:a1234", "traits"))[0] == 404
     await call(client, "DELETE", f"{USERS}/user_id:u1234", expect=404)
@@ -275,7 +274,7 @@ async def test_delete_profile(client: TestClient) -> None:
     assert "u1234" not in linked
 
 
-async def test_append_events(client: TestClient) -> None:
+async def test_append_events(client: Client) -> None:
     body = await call(
         client,
         "POST",
@@ -314,7 +313,7 @@ async def test_append_events(client: TestClient) -> None:
     )
 
 
-async def test_unknown_space_and_collection(client: TestClient) -> None:
+async def test_unknown_space_and_collection(client: Client) -> None:
     error = await call(
         client,
         "PUT",
@@ -333,7 +332,7 @@ async def test_unknown_space_and_collection(client: TestClient) -> None:
     assert "collections are users and accounts" in error["error"]["message"]
 
 
-async def test_clock_get_freeze_advance_resume(client: TestClient) -> None:
+async def test_clock_get_freeze_advance_resume(client: Client) -> None:
     assert (await call(client, "GET", f"{ADMIN}/clock"))["now"] == "2026-06-15T12:00:00Z"
     assert (await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "1d"}))[
         "now"
@@ -355,14 +354,14 @@ async def test_clock_get_freeze_advance_resume(client: TestClient) -> None:
     await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "someday"}, expect=400)
 
 
-async def test_advancing_the_clock_beyond_year_9999_is_a_400(client: TestClient) -> None:
+async def test_advancing_the_clock_beyond_year_9999_is_a_400(client: Client) -> None:
     error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "99999999999w"}, expect=400)
     assert "years 1000 to 9999" in error["error"]["message"]
     assert (await call(client, "GET", f"{ADMIN}/clock"))["now"] == "2026-06-15T12:00:00Z"
     await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "+99999999999w"}, expect=400)
 
 
-async def test_events_window_follows_the_clock(client: TestClient) -> None:
+async def test_events_window_follows_the_clock(client: Client) -> None:
     _, before = await api(client, "user_id:5550000001", "events?limit=100")
     assert len(before["data"]) == 45
     await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "7d"})
@@ -370,7 +369,7 @@ async def test_events_window_follows_the_clock(client: TestClient) -> None:
     assert 0 < len(after["data"]) < 45
 
 
-async def test_spaces_and_rate_limit(client: TestClient) -> None:
+async def test_spaces_and_rate_limit(client: Client) -> None:
     listed = await call(client, "GET", f"{ADMIN}/spaces")
     assert listed["spaces"] == [
         {
@@ -394,7 +393,7 @@ async def test_spaces_and_rate_limit(client: TestClient) -> None:
         await call(client, "PATCH", f"{ADMIN}/spaces/lg8283283", bad, expect=400)
 
 
-async def test_reset_goes_back_to_the_start(client: TestClient) -> None:
+async def test_reset_goes_back_to_the_start(client: Client) -> None:
     await call(client, "PUT", USERS, {"ids": {"user_id": "temp"}}, expect=201)
     await call(client, "POST", f"{ADMIN}/faults", {"route": "traits", "status": 500}, expect=201)
     await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "1h"})
@@ -414,7 +413,7 @@ async def test_reset_goes_back_to_the_start(client: TestClient) -> None:
     ]
 
 
-async def test_unknown_admin_route_and_method(client: TestClient) -> None:
+async def test_unknown_admin_route_and_method(client: Client) -> None:
     error = await call(client, "GET", f"{ADMIN}/nothing", expect=404)
     assert error["error"]["code"] == "not_found"
     response = await client.request("PUT", f"{ADMIN}/reset")
@@ -449,6 +448,6 @@ async def test_no_admin_turns_it_off(aiohttp_client: ClientFactory) -> None:
     assert (await response.json())["error"]["message"] == "The requested route was not found."
 
 
-async def test_admin_calls_are_not_journaled(client: TestClient) -> None:
+async def test_admin_calls_are_not_journaled(client: Client) -> None:
     await call(client, "GET", f"{ADMIN}/health")
-    assert len(client.server.app[STATE].journal) == 0
+    assert len(client.app[STATE].journal) == 0

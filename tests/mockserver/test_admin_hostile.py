@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import requests
-from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,24 +15,24 @@ from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.serving import ServerThread
-from tests.conftest import NOW
+from tests.conftest import NOW, Client
 
 JSON = {"Content-Type": "application/json"}
 SPACE = "/__admin/spaces/lg8283283"
 
 
-async def refused(client: TestClient, method: str, path: str, body: bytes | None) -> str:
+async def refused(client: Client, method: str, path: str, body: bytes | None) -> str:
     response = await client.request(method, path, data=body, headers=JSON)
     payload: dict[str, Any] = await response.json()
     assert response.status == 400, payload
     assert set(payload) == {"error"}
-    assert client.server.app[STATE].errors == []
+    assert client.app[STATE].errors == []
     message: str = payload["error"]["message"]
     return message
 
 
 @pytest.mark.parametrize("spec", ["{}", "123", "null", '["x"]', "true"])
-async def test_a_spec_that_is_not_a_string_is_400(demo_client: TestClient, spec: str) -> None:
+async def test_a_spec_that_is_not_a_string_is_400(demo_client: Client, spec: str) -> None:
     message = await refused(demo_client, "POST", "/__admin/faults", b'{"spec": %s}' % spec.encode())
     assert "`spec`" in message
 
@@ -49,9 +48,7 @@ async def test_a_spec_that_is_not_a_string_is_400(demo_client: TestClient, spec:
         ("POST", "/__admin/clock/advance"),
     ],
 )
-async def test_a_body_that_is_not_utf8_is_400(
-    demo_client: TestClient, method: str, path: str
-) -> None:
+async def test_a_body_that_is_not_utf8_is_400(demo_client: Client, method: str, path: str) -> None:
     message = await refused(demo_client, method, path, b'{"by": "\xff\xfe"}')
     assert "not UTF-8 (byte 9)" in message
 
@@ -72,7 +69,7 @@ async def test_a_body_that_is_not_utf8_is_400(
         '{"per_second": 10, "burst": 100000000000000000000}',
     ],
 )
-async def test_absurd_rate_limits_are_400(demo_client: TestClient, rate_limit: str) -> None:
+async def test_absurd_rate_limits_are_400(demo_client: Client, rate_limit: str) -> None:
     body = b'{"rate_limit": %s}' % rate_limit.encode()
     await refused(demo_client, "PATCH", SPACE, body)
     spaces = await (await demo_client.get("/__admin/spaces")).json()
@@ -80,9 +77,7 @@ async def test_absurd_rate_limits_are_400(demo_client: TestClient, rate_limit: s
 
 
 @pytest.mark.parametrize("value", ["\u00b2", "\u0663", "1\u00b2", "+5", " 5", "-1", "0"])
-async def test_non_ascii_digits_in_journal_queries_are_400(
-    demo_client: TestClient, value: str
-) -> None:
+async def test_non_ascii_digits_in_journal_queries_are_400(demo_client: Client, value: str) -> None:
     for name in ("limit", "status"):
         if name == "status" and value in ("-1", "0"):
             continue

@@ -6,31 +6,30 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from profilemock.cli import exposure_warning, parser
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.state import ServerSettings
-from tests.conftest import DEMO_TOKEN, NOW, ClientFactory, basic, profile_path
+from tests.conftest import DEMO_TOKEN, NOW, Client, ClientFactory, basic, profile_path
 
 EVIL = "https://evil.example"
 FRONTEND = "http://localhost:5173"
 RULE = '{"route": "traits", "status": 503}'
 
 
-async def client_with(aiohttp_client: ClientFactory, **settings: Any) -> TestClient:
+async def client_with(aiohttp_client: ClientFactory, **settings: Any) -> Client:
     clock = Clock(NOW)
     store = load_fixtures([demo_fixture_path()], clock)
     return await aiohttp_client(create_app(store, clock, ServerSettings(**settings)))
 
 
-def faults(client: TestClient) -> int:
-    return len(client.server.app[STATE].faults)
+def faults(client: Client) -> int:
+    return len(client.app[STATE].faults)
 
 
-def own_origin(client: TestClient) -> str:
+def own_origin(client: Client) -> str:
     return str(client.make_url("")).rstrip("/")
 
 
@@ -60,7 +59,7 @@ async def test_cross_site_reset_is_refused_and_changes_nothing(
     await client.get(profile_path("user_id:u1234", "traits"), headers=basic(DEMO_TOKEN))
     response = await client.post("/__admin/reset", headers={"Origin": EVIL})
     assert response.status == 403
-    assert len(client.server.app[STATE].journal) == 1
+    assert len(client.app[STATE].journal) == 1
 
 
 async def test_same_origin_page_may_call_the_admin_api(aiohttp_client: ClientFactory) -> None:

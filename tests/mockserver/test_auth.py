@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.conftest import basic
+from tests.conftest import Client, ServeYaml, basic
 
 FIXTURE = """
 spaces:
@@ -26,18 +25,18 @@ UNAUTHENTICATED = {
 
 
 @pytest.fixture
-async def client(serve_yaml) -> TestClient:  # type: ignore[no-untyped-def]
+async def client(serve_yaml: ServeYaml) -> Client:
     return await serve_yaml(FIXTURE)
 
 
 @pytest.mark.parametrize("token", ["token-a", "second-token-a"])
-async def test_any_token_of_the_space_is_accepted(client: TestClient, token: str) -> None:
+async def test_any_token_of_the_space_is_accepted(client: Client, token: str) -> None:
     response = await client.get(PATH, headers=basic(token))
     assert response.status == 200
     assert (await response.json())["traits"] == {"plan": "pro"}
 
 
-async def test_password_is_ignored(client: TestClient) -> None:
+async def test_password_is_ignored(client: Client) -> None:
     response = await client.get(PATH, headers=basic("token-a", "anything"))
     assert response.status == 200
 
@@ -54,7 +53,7 @@ async def test_password_is_ignored(client: TestClient) -> None:
     ],
 )
 async def test_bad_credentials_get_the_real_401_with_a_hint(
-    client: TestClient, headers: dict[str, str], hint_part: str
+    client: Client, headers: dict[str, str], hint_part: str
 ) -> None:
     response = await client.get(PATH, headers=headers)
     assert response.status == 401
@@ -63,20 +62,20 @@ async def test_bad_credentials_get_the_real_401_with_a_hint(
     assert hint_part in response.headers["Profilemock-Hint"]
 
 
-async def test_unknown_space_is_401_not_404(client: TestClient) -> None:
+async def test_unknown_space_is_401_not_404(client: Client) -> None:
     path = "/v1/spaces/no_such_space/collections/users/profiles/user_id:u1/traits"
     response = await client.get(path, headers=basic("token-a"))
     assert response.status == 401
     assert await response.json() == UNAUTHENTICATED
 
 
-async def test_hint_never_echoes_the_token(client: TestClient) -> None:
+async def test_hint_never_echoes_the_token(client: Client) -> None:
     response = await client.get(PATH, headers=basic("secret-guess"))
     assert "secret-guess" not in response.headers["Profilemock-Hint"]
     assert "secret-guess" not in await response.text()
 
 
-async def test_auth_comes_before_path_validation_and_lookup(client: TestClient) -> None:
+async def test_auth_comes_before_path_validation_and_lookup(client: Client) -> None:
     bad_collection = "/v1/spaces/space_a/collections/us!ers/profiles/user_id:nobody/traits"
     response = await client.get(bad_collection)
     assert response.status == 401

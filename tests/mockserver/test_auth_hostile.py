@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,7 +10,7 @@ from profilemock.fixtures.loader import DEMO_TOKEN
 from profilemock.mockserver.auth import _decide
 from profilemock.store.overlay import LiveStore
 from profilemock.store.space import Store
-from tests.conftest import profile_path
+from tests.conftest import Client, profile_path
 
 PATH = profile_path("user_id:u1234", "traits")
 
@@ -25,7 +24,7 @@ PATH = profile_path("user_id:u1234", "traits")
         "basic \U0001f600",
     ],
 )
-async def test_non_ascii_basic_credentials_are_401(demo_client: TestClient, value: str) -> None:
+async def test_non_ascii_basic_credentials_are_401(demo_client: Client, value: str) -> None:
     # Sent as Latin-1 / UTF-8 bytes on the wire; aiohttp decodes them to non-ASCII text.
     response = await demo_client.get(
         PATH, headers={"Authorization": value.encode().decode("latin-1")}
@@ -44,7 +43,7 @@ async def test_non_ascii_basic_credentials_are_401(demo_client: TestClient, valu
     ],
 )
 async def test_a_token_without_scheme_is_never_echoed(
-    demo_client: TestClient, value: str, hint_part: str
+    demo_client: Client, value: str, hint_part: str
 ) -> None:
     response = await demo_client.get(PATH, headers={"Authorization": value})
     assert response.status == 401

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from profilemock.mockserver import resources
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.store.space import Store
-from tests.conftest import DEMO_TOKEN, ClientFactory, basic, profile_path
+from tests.conftest import DEMO_TOKEN, Client, ClientFactory, basic, profile_path
 
 
 def test_the_suite_checks_the_contract() -> None:
@@ -25,11 +24,11 @@ async def test_a_body_outside_the_contract_becomes_a_recorded_500(
         return {"metadata": {"created_at": "yesterday"}, "surprise": 1}
 
     monkeypatch.setitem(resources.RESOURCE_HANDLERS, "metadata", drifted)
-    client: TestClient = await aiohttp_client(create_app(demo_store, check_contract=check))
+    client: Client = await aiohttp_client(create_app(demo_store, check_contract=check))
     response = await client.get(
         profile_path("user_id:u1234", "metadata"), headers=basic(DEMO_TOKEN)
     )
-    errors = client.server.app[STATE].errors
+    errors = client.app[STATE].errors
     if not check:
         assert response.status == 200
         assert errors == []

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.state import ServerSettings
-from tests.conftest import DEMO_TOKEN, NOW, ClientFactory, basic, profile_path
+from tests.conftest import DEMO_TOKEN, NOW, Client, ClientFactory, basic, profile_path
 
 ORIGIN = "http://localhost:5173"
 PREFLIGHT = {
@@ -21,7 +20,7 @@ PREFLIGHT = {
 }
 
 
-async def client_with(aiohttp_client: ClientFactory, **settings: Any) -> TestClient:
+async def client_with(aiohttp_client: ClientFactory, **settings: Any) -> Client:
     clock = Clock(NOW)
     store = load_fixtures([demo_fixture_path()], clock)
     return await aiohttp_client(create_app(store, clock, ServerSettings(**settings)))
@@ -51,7 +50,7 @@ async def test_preflight_and_answers_allow_the_origin(aiohttp_client: ClientFact
         assert response.status == status
         assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
         assert "Request-Id" in response.headers["Access-Control-Expose-Headers"]
-    methods = [e.method for e in client.server.app[STATE].journal]
+    methods = [e.method for e in client.app[STATE].journal]
     assert methods == ["OPTIONS", "GET", "GET"]
 
 

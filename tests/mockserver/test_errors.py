@@ -6,9 +6,8 @@ import re
 import uuid
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.conftest import DEMO_SPACE, DEMO_TOKEN, basic, profile_path
+from tests.conftest import DEMO_SPACE, DEMO_TOKEN, Client, basic, profile_path
 
 AUTH = basic(DEMO_TOKEN)
 
@@ -17,7 +16,7 @@ def error(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
-async def test_every_answer_is_json_with_a_request_id(demo_client: TestClient) -> None:
+async def test_every_answer_is_json_with_a_request_id(demo_client: Client) -> None:
     ids = set()
     for path, headers in [
         (profile_path("user_id:u1234", "traits"), AUTH),
@@ -67,14 +66,14 @@ async def test_every_answer_is_json_with_a_request_id(demo_client: TestClient) -
     ],
 )
 async def test_bad_path_parameters_are_validation_errors(
-    demo_client: TestClient, path: str, message: str
+    demo_client: Client, path: str, message: str
 ) -> None:
     response = await demo_client.get(path, headers=AUTH)
     assert response.status == 400
     assert await response.json() == error("validation_error", message)
 
 
-async def test_reference_error_body_for_bad_collection(demo_client: TestClient) -> None:
+async def test_reference_error_body_for_bad_collection(demo_client: Client) -> None:
     path = f"/v1/spaces/{DEMO_SPACE}/collections/users!/profiles/user_id:u1234/traits"
     response = await demo_client.get(path, headers=AUTH)
     assert await response.json() == error(
@@ -82,14 +81,14 @@ async def test_reference_error_body_for_bad_collection(demo_client: TestClient) 
     )
 
 
-async def test_unknown_profile_is_the_reference_404(demo_client: TestClient) -> None:
+async def test_unknown_profile_is_the_reference_404(demo_client: Client) -> None:
     for resource in ("traits", "external_ids", "events", "metadata", "links"):
         response = await demo_client.get(profile_path("user_id:nobody", resource), headers=AUTH)
         assert response.status == 404
         assert await response.json() == error("not_found", "Profile was not found.")
 
 
-async def test_well_formed_unknown_collection_is_404(demo_client: TestClient) -> None:
+async def test_well_formed_unknown_collection_is_404(demo_client: Client) -> None:
     response = await demo_client.get(
         profile_path("user_id:u1234", "traits", collection="groups"), headers=AUTH
     )
@@ -108,7 +107,7 @@ async def test_well_formed_unknown_collection_is_404(demo_client: TestClient) ->
         f"/v1/spaces/{DEMO_SPACE}/collections/users/profiles/user_id:u1234/traits/",
     ],
 )
-async def test_unknown_route_is_404_in_the_envelope(demo_client: TestClient, path: str) -> None:
+async def test_unknown_route_is_404_in_the_envelope(demo_client: Client, path: str) -> None:
     response = await demo_client.get(path, headers=AUTH)
     assert response.status == 404
     body = await response.json()
@@ -117,7 +116,7 @@ async def test_unknown_route_is_404_in_the_envelope(demo_client: TestClient, pat
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
-async def test_wrong_method_is_405_with_allow(demo_client: TestClient, method: str) -> None:
+async def test_wrong_method_is_405_with_allow(demo_client: Client, method: str) -> None:
     response = await demo_client.request(
         method, profile_path("user_id:u1234", "traits"), headers=AUTH
     )
@@ -127,19 +126,19 @@ async def test_wrong_method_is_405_with_allow(demo_client: TestClient, method: s
     assert body["error"]["code"] == "method_not_allowed"
 
 
-async def test_head_answers_like_get_without_a_body(demo_client: TestClient) -> None:
+async def test_head_answers_like_get_without_a_body(demo_client: Client) -> None:
     response = await demo_client.head(profile_path("user_id:u1234", "traits"), headers=AUTH)
     assert response.status == 200
     assert await response.read() == b""
 
 
-async def test_path_errors_come_before_query_errors(demo_client: TestClient) -> None:
+async def test_path_errors_come_before_query_errors(demo_client: Client) -> None:
     path = f"/v1/spaces/{DEMO_SPACE}/collections/users!/profiles/user_id:u1234/traits?limit=0"
     response = await demo_client.get(path, headers=AUTH)
     assert (await response.json())["error"]["code"] == "validation_error"
 
 
-async def test_query_errors_come_before_lookup(demo_client: TestClient) -> None:
+async def test_query_errors_come_before_lookup(demo_client: Client) -> None:
     response = await demo_client.get(
         profile_path("user_id:nobody", "traits") + "?limit=0", headers=AUTH
     )
@@ -173,7 +172,7 @@ async def test_query_errors_come_before_lookup(demo_client: TestClient) -> None:
     ],
 )
 async def test_bad_query_parameters_are_invalid_request_errors(
-    demo_client: TestClient, resource: str, query: str, message_part: str
+    demo_client: Client, resource: str, query: str, message_part: str
 ) -> None:
     response = await demo_client.get(
         profile_path("user_id:u1234", resource) + "?" + query, headers=AUTH
@@ -184,7 +183,7 @@ async def test_bad_query_parameters_are_invalid_request_errors(
     assert message_part in body["error"]["message"]
 
 
-async def test_list_route_rejects_a_bad_limit(demo_client: TestClient) -> None:
+async def test_list_route_rejects_a_bad_limit(demo_client: Client) -> None:
     response = await demo_client.get(
         f"/v1/spaces/{DEMO_SPACE}/collections/users/profiles?limit=500", headers=AUTH
     )
@@ -192,7 +191,7 @@ async def test_list_route_rejects_a_bad_limit(demo_client: TestClient) -> None:
     assert "between 1 and 100" in (await response.json())["error"]["message"]
 
 
-async def test_unknown_query_parameters_are_ignored(demo_client: TestClient) -> None:
+async def test_unknown_query_parameters_are_ignored(demo_client: Client) -> None:
     response = await demo_client.get(
         profile_path("user_id:u1234", "traits") + "?%3Acollection=users&utm_source=x", headers=AUTH
     )
@@ -200,7 +199,7 @@ async def test_unknown_query_parameters_are_ignored(demo_client: TestClient) -> 
 
 
 async def test_server_failure_is_500_in_the_envelope_and_recorded(
-    demo_client: TestClient, monkeypatch: pytest.MonkeyPatch
+    demo_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from profilemock.mockserver import resources
     from profilemock.mockserver.app import STATE
@@ -215,5 +214,5 @@ async def test_server_failure_is_500_in_the_envelope_and_recorded(
         "internal_error", "profilemock failed: RuntimeError: boom"
     )
     assert "Request-Id" in response.headers
-    errors = demo_client.server.app[STATE].errors
+    errors = demo_client.app[STATE].errors
     assert [str(e) for e in errors] == ["boom"]

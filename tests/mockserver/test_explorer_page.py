@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 
-from aiohttp.test_utils import TestClient
-
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.state import ServerSettings
-from tests.conftest import NOW, ClientFactory, basic
+from tests.conftest import NOW, Client, ClientFactory, basic
 
 
 async def test_the_page_is_served_whole_with_a_policy_that_forbids_other_origins(
-    demo_client: TestClient,
+    demo_client: Client,
 ) -> None:
     response = await demo_client.get("/__admin/explorer")
     assert response.status == 200
@@ -44,12 +42,12 @@ async def test_with_an_admin_token_the_page_opens_but_the_data_needs_the_token(
     assert answer.status == 200
 
 
-async def test_spaces_list_their_tokens_for_the_explorer(demo_client: TestClient) -> None:
+async def test_spaces_list_their_tokens_for_the_explorer(demo_client: Client) -> None:
     spaces = (await (await demo_client.get("/__admin/spaces")).json())["spaces"]
     assert spaces[0]["tokens"] == ["demo-token"]
 
 
-async def test_the_journal_keeps_the_hint_of_each_answer(demo_client: TestClient) -> None:
+async def test_the_journal_keeps_the_hint_of_each_answer(demo_client: Client) -> None:
     path = "/v1/spaces/lg8283283/collections/users/profiles/user_id:U1234/traits"
     assert (await demo_client.get(path, headers=basic("demo-token"))).status == 404
     entries = (await (await demo_client.get("/__admin/requests")).json())["requests"]

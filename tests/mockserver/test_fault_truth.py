@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from profilemock.clock import Clock
 from profilemock.faults import FaultRuleError, FaultSet
@@ -18,7 +17,7 @@ from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
-from tests.conftest import DEMO_TOKEN, NOW, ClientFactory, basic, profile_path
+from tests.conftest import DEMO_TOKEN, NOW, Client, ClientFactory, basic, profile_path
 
 AUTH = basic(DEMO_TOKEN)
 TRAITS = profile_path("user_id:u1234", "traits")
@@ -113,7 +112,7 @@ async def test_unsendable_headers_are_a_400_from_the_admin_api(
         "/__admin/faults", json={"status": 503, "headers": {"X-Evil": "a\r\nb"}}
     )
     assert response.status == 400
-    assert len(client.server.app[STATE].faults) == 0
+    assert len(client.app[STATE].faults) == 0
 
 
 async def test_sendable_headers_still_go_out(aiohttp_client: ClientFactory) -> None:
@@ -126,7 +125,7 @@ async def test_sendable_headers_still_go_out(aiohttp_client: ClientFactory) -> N
 
 
 async def test_an_injected_401_asks_for_basic_auth(aiohttp_client: ClientFactory) -> None:
-    client: TestClient = await aiohttp_client(make_app({"route": "traits", "status": 401}))
+    client: Client = await aiohttp_client(make_app({"route": "traits", "status": 401}))
     response = await client.get(TRAITS, headers=AUTH)
     assert response.status == 401
     assert response.headers["WWW-Authenticate"] == "Basic"
@@ -137,13 +136,11 @@ async def test_an_injected_401_asks_for_basic_auth(aiohttp_client: ClientFactory
 async def test_a_body_fault_on_a_refused_request_is_not_fired(
     aiohttp_client: ClientFactory, fault: str
 ) -> None:
-    client: TestClient = await aiohttp_client(
-        make_app({"route": "traits", "fault": fault, "times": 1})
-    )
+    client: Client = await aiohttp_client(make_app({"route": "traits", "fault": fault, "times": 1}))
     refused = await client.get(TRAITS)  # no credentials: the API's own 401
     assert refused.status == 401
     assert "Profilemock-Fault" not in refused.headers
-    state = client.server.app[STATE]
+    state = client.app[STATE]
     assert next(iter(state.faults)).fired == 0
     assert [e.fault for e in state.journal] == [None]
     # The rule still has its one firing for a request it can break.

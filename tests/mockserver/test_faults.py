@@ -9,14 +9,13 @@ from typing import Any
 import aiohttp
 import pytest
 import requests
-from aiohttp.test_utils import TestClient
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
-from tests.conftest import DEMO_TOKEN, NOW, ClientFactory, basic, profile_path
+from tests.conftest import DEMO_TOKEN, NOW, Client, ClientFactory, basic, profile_path
 
 AUTH = basic(DEMO_TOKEN)
 TRAITS = profile_path("user_id:u1234", "traits")
@@ -31,7 +30,7 @@ def make_app(*faults: dict[str, Any], seed: int = 0) -> Any:
 
 @pytest.fixture
 def serve(aiohttp_client: ClientFactory) -> Callable[..., Any]:
-    async def start(*faults: dict[str, Any], seed: int = 0) -> TestClient:
+    async def start(*faults: dict[str, Any], seed: int = 0) -> Client:
         return await aiohttp_client(make_app(*faults, seed=seed))
 
     return start
@@ -51,7 +50,7 @@ def threaded() -> Iterator[Callable[..., ServerThread]]:
         server.stop()
 
 
-async def healthy(client: TestClient) -> None:
+async def healthy(client: Client) -> None:
     """The server answers normally after a fault."""
     response = await client.get(profile_path("user_id:u1234", "metadata"), headers=AUTH)
     assert response.status == 200
@@ -122,7 +121,7 @@ async def test_reset_is_a_connection_error(serve: Callable[..., Any]) -> None:
     with pytest.raises(aiohttp.ClientOSError):
         await client.get(TRAITS, headers=AUTH)
     await healthy(client)
-    entry = client.server.app[STATE].journal.select(route="traits")[0]
+    entry = client.app[STATE].journal.select(route="traits")[0]
     assert (entry.status, entry.fault) == (None, "fault-1")
 
 
@@ -160,7 +159,7 @@ async def test_latency_delays_the_normal_answer(serve: Callable[..., Any]) -> No
     assert response.status == 200
     assert (await response.json())["traits"]
     assert 0.08 <= elapsed < 5
-    entry = client.server.app[STATE].journal.select(route="traits")[0]
+    entry = client.app[STATE].journal.select(route="traits")[0]
     assert entry.duration_ms >= 80
     assert entry.fault == "fault-1"
 
@@ -171,7 +170,7 @@ async def test_latency_distributions_stay_in_bounds(serve: Callable[..., Any]) -
         assert (
             await client.get(profile_path("user_id:u1234", "metadata"), headers=AUTH)
         ).status == 200
-    durations = [e.duration_ms for e in client.server.app[STATE].journal]
+    durations = [e.duration_ms for e in client.app[STATE].journal]
     assert all(1 <= d < 2000 for d in durations)
 
 
@@ -179,7 +178,7 @@ async def test_hang_is_bounded_and_a_client_timeout_fires(serve: Callable[..., A
     client = await serve({"route": "traits", "fault": "hang", "hang": "5s", "times": 1})
     with pytest.raises(TimeoutError):
         await client.get(TRAITS, headers=AUTH, timeout=aiohttp.ClientTimeout(total=0.2))
-    client.server.app[STATE].reset()  # releases the hanging request
+    client.app[STATE].reset()  # releases the hanging request
     await healthy(client)
 
 
@@ -238,7 +237,7 @@ def test_latency_seen_by_requests(threaded: Callable[..., ServerThread]) -> None
 # -- matching and schedules -----------------------------------------------------------------
 
 
-async def fired(client: TestClient, count: int, path: str = TRAITS) -> list[bool]:
+async def fired(client: Client, count: int, path: str = TRAITS) -> list[bool]:
     result = []
     for _ in range(count):
         response = await client.get(path, headers=AUTH)
@@ -332,7 +331,7 @@ async def test_same_seed_and_requests_give_the_same_faults(serve: Callable[..., 
         for path in sequence:
             response = await client.get(path, headers=AUTH)
             await response.read()
-        return [(e.fault, e.status) for e in client.server.app[STATE].journal]
+        return [(e.fault, e.status) for e in client.app[STATE].journal]
 
     assert await run(7) == await run(7)
     assert await run(7) != await run(8)

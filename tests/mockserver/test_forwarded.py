@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.conftest import DEMO_TOKEN, basic, profile_path
+from tests.conftest import DEMO_TOKEN, Client, basic, profile_path
 
 EVENTS = profile_path("user_id:5550000001", "events") + "?limit=2"
 
 
-async def next_url(client: TestClient, headers: dict[str, str]) -> str:
+async def next_url(client: Client, headers: dict[str, str]) -> str:
     response = await client.get(EVENTS, headers={**basic(DEMO_TOKEN), **headers})
     assert response.status == 200
     url: str = (await response.json())["cursor"]["url"]
     return url
 
 
-async def test_cursor_url_names_the_proxy_and_its_prefix(demo_client: TestClient) -> None:
+async def test_cursor_url_names_the_proxy_and_its_prefix(demo_client: Client) -> None:
     url = await next_url(
         demo_client,
         {
@@ -33,7 +32,7 @@ async def test_cursor_url_names_the_proxy_and_its_prefix(demo_client: TestClient
 
 
 async def test_following_the_proxied_url_through_the_prefix_reaches_the_next_page(
-    demo_client: TestClient,
+    demo_client: Client,
 ) -> None:
     url = await next_url(demo_client, {"X-Forwarded-Prefix": "/api"})
     host = f"http://{demo_client.host}:{demo_client.port}"
@@ -45,7 +44,7 @@ async def test_following_the_proxied_url_through_the_prefix_reaches_the_next_pag
 
 
 async def test_the_first_of_several_forwarded_values_is_the_client_side(
-    demo_client: TestClient,
+    demo_client: Client,
 ) -> None:
     url = await next_url(
         demo_client,
@@ -64,14 +63,14 @@ async def test_the_first_of_several_forwarded_values_is_the_client_side(
     ],
 )
 async def test_values_that_are_no_scheme_host_or_path_are_ignored(
-    demo_client: TestClient, headers: dict[str, str]
+    demo_client: Client, headers: dict[str, str]
 ) -> None:
     url = await next_url(demo_client, headers)
     assert url.startswith(f"http://{demo_client.host}:{demo_client.port}/v1/spaces/")
 
 
 async def test_without_forwarded_headers_the_url_is_the_servers_own(
-    demo_client: TestClient,
+    demo_client: Client,
 ) -> None:
     url = await next_url(demo_client, {})
     assert url.startswith(f"http://{demo_client.host}:{demo_client.port}/v1/spaces/")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.conftest import basic
+from tests.conftest import Client, ServeYaml, basic
 
 FIXTURE = """
 spaces:
@@ -29,12 +28,12 @@ def path(identifier: str, collection: str = "users") -> str:
 
 
 @pytest.fixture
-async def client(serve_yaml) -> TestClient:  # type: ignore[no-untyped-def]
+async def client(serve_yaml: ServeYaml) -> Client:
     return await serve_yaml(FIXTURE)
 
 
 async def status_and_hint(
-    client: TestClient, identifier: str, collection: str = "users"
+    client: Client, identifier: str, collection: str = "users"
 ) -> tuple[int, str | None]:
     response = await client.get(path(identifier, collection), headers=basic("tok"))
     return response.status, response.headers.get("Profilemock-Hint")
@@ -52,12 +51,12 @@ async def status_and_hint(
         pytest.param("use_alice0000000000000000000000", id="bare-segment-id"),
     ],
 )
-async def test_identifier_forms_that_find_the_profile(client: TestClient, identifier: str) -> None:
+async def test_identifier_forms_that_find_the_profile(client: Client, identifier: str) -> None:
     status, _ = await status_and_hint(client, identifier)
     assert status == 200
 
 
-async def test_raw_plus_in_identifier_reads_as_space(client: TestClient) -> None:
+async def test_raw_plus_in_identifier_reads_as_space(client: Client) -> None:
     status, hint = await status_and_hint(client, "email:alice+news@example.com")
     assert status == 404
     assert hint is not None
@@ -65,7 +64,7 @@ async def test_raw_plus_in_identifier_reads_as_space(client: TestClient) -> None
     assert "`email:alice+news@example.com` exists" in hint
 
 
-async def test_lookup_is_case_sensitive_with_a_hint(client: TestClient) -> None:
+async def test_lookup_is_case_sensitive_with_a_hint(client: Client) -> None:
     assert (await status_and_hint(client, "user_id:Bob"))[0] == 200
     status, hint = await status_and_hint(client, "user_id:bob")
     assert status == 404
@@ -74,28 +73,28 @@ async def test_lookup_is_case_sensitive_with_a_hint(client: TestClient) -> None:
     assert status == 404
 
 
-async def test_bare_value_without_type_is_404(client: TestClient) -> None:
+async def test_bare_value_without_type_is_404(client: Client) -> None:
     status, hint = await status_and_hint(client, "alice")
     assert status == 404
     assert hint is not None
     assert "user_id:alice" in hint
 
 
-async def test_profile_of_the_other_collection_is_404_with_hint(client: TestClient) -> None:
+async def test_profile_of_the_other_collection_is_404_with_hint(client: Client) -> None:
     status, hint = await status_and_hint(client, "group_id:acme", "users")
     assert status == 404
     assert hint == "`group_id:acme` is a profile in `accounts`, not `users`"
     assert (await status_and_hint(client, "group_id:acme", "accounts"))[0] == 200
 
 
-async def test_segment_id_only_matches_its_own_collection(client: TestClient) -> None:
+async def test_segment_id_only_matches_its_own_collection(client: Client) -> None:
     status, _ = await status_and_hint(client, "use_alice0000000000000000000000", "accounts")
     assert status == 404
 
 
 @pytest.mark.parametrize("identifier", ["no%0D%0Atype", "caf%C3%A9%7F", "x%00"])
 async def test_hints_quoting_the_identifier_are_safe_headers(
-    client: TestClient, identifier: str
+    client: Client, identifier: str
 ) -> None:
     status, hint = await status_and_hint(client, identifier)
     assert status == 404

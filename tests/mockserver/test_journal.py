@@ -148,7 +148,7 @@ async def test_journal_entries_say_path_query_and_route_as_sent(serve_yaml: Any)
     )
     await client.post(f"{profile}/user_id:a%2Bb/traits", headers=basic("t"))
     await client.get("/v2/elsewhere?q=1")
-    first, posted, unknown = client.server.app[STATE].journal
+    first, posted, unknown = client.app[STATE].journal
     assert (first.path, first.query) == (
         f"{profile}/user_id:a%2Bb/traits",
         [("include", "x,y"), ("note", "1 2"), ("next", "k")],
@@ -177,7 +177,7 @@ async def test_journal_keeps_only_plain_values(serve_yaml: Any) -> None:
             "/v1/spaces/sp/collections/users/profiles/user_id:u/traits?limit=2", headers=basic("t")
         )
     gc.collect()
-    kept = client.server.app[STATE].journal._entries
+    kept = client.app[STATE].journal._entries
     assert len(kept) == 3
     assert not any(gc.is_tracked(entry) for entry in kept)
 
@@ -194,6 +194,6 @@ async def test_journal_never_holds_a_token(serve_yaml: Any) -> None:
         "/v1/spaces/sp/collections/users/profiles/user_id:u/traits?token=x",
         headers={"Authorization": "Bearer top-secret-token"},
     )
-    entries = [e.as_dict() for e in client.server.app[STATE].journal]
+    entries = [e.as_dict() for e in client.app[STATE].journal]
     assert "top-secret-token" not in repr(entries)
     assert [e["auth"] for e in entries] == ["basic", "bearer"]

@@ -7,14 +7,13 @@ from collections import Counter
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.state import ServerSettings
 from profilemock.store.space import Limit
-from tests.conftest import NOW, ClientFactory, basic
+from tests.conftest import NOW, Client, ClientFactory, WriteFixture, basic
 
 FIXTURE = """
 spaces:
@@ -40,14 +39,14 @@ def path(space: str, identifier: str = "user_id:u1") -> str:
 
 
 @pytest.fixture
-async def served(aiohttp_client: ClientFactory, write_fixture, clock: Clock) -> TestClient:  # type: ignore[no-untyped-def]
+async def served(
+    aiohttp_client: ClientFactory, write_fixture: WriteFixture, clock: Clock
+) -> Client:
     store = load_fixtures([write_fixture(FIXTURE)], clock)
     return await aiohttp_client(create_app(store, clock))
 
 
-async def statuses(
-    client: TestClient, space: str, count: int, token: str | None = None
-) -> list[int]:
+async def statuses(client: Client, space: str, count: int, token: str | None = None) -> list[int]:
     result = []
     for _ in range(count):
         response = await client.get(path(space), headers=basic(token or f"{space}-token"))
@@ -58,32 +57,32 @@ async def statuses(
     return result
 
 
-async def test_default_budget_is_100_then_429_until_the_clock_moves(served: TestClient) -> None:
+async def test_default_budget_is_100_then_429_until_the_clock_moves(served: Client) -> None:
     assert await statuses(served, "busy", 101) == [200] * 100 + [429]
-    clock = served.server.app[STATE].clock
+    clock = served.app[STATE].clock
     clock.advance(10_000_000)  # 10 ms refills one token at 100/s
     assert await statuses(served, "busy", 2) == [200, 429]
     clock.advance(1_000_000_000)
     assert await statuses(served, "busy", 101) == [200] * 100 + [429]
 
 
-async def test_space_limit_and_burst_from_the_fixture(served: TestClient) -> None:
+async def test_space_limit_and_burst_from_the_fixture(served: Client) -> None:
     assert await statuses(served, "tiny", 4) == [200, 200, 200, 429]
-    served.server.app[STATE].clock.advance(500_000_000)  # 0.5 s at 2/s: one token
+    served.app[STATE].clock.advance(500_000_000)  # 0.5 s at 2/s: one token
     assert await statuses(served, "tiny", 2) == [200, 429]
 
 
-async def test_null_rate_limit_means_unlimited(served: TestClient) -> None:
+async def test_null_rate_limit_means_unlimited(served: Client) -> None:
     assert set(await statuses(served, "free", 150)) == {200}
 
 
-async def test_spaces_have_their_own_buckets(served: TestClient) -> None:
+async def test_spaces_have_their_own_buckets(served: Client) -> None:
     assert await statuses(served, "tiny", 4) == [200, 200, 200, 429]
     assert await statuses(served, "busy", 3) == [200, 200, 200]
 
 
 async def test_unauthenticated_requests_use_no_budget_but_bad_queries_do(
-    served: TestClient,
+    served: Client,
 ) -> None:
     for _ in range(5):
         assert (await served.get(path("tiny"), headers=basic("wrong"))).status == 401
@@ -95,7 +94,7 @@ async def test_unauthenticated_requests_use_no_budget_but_bad_queries_do(
 
 
 async def test_exactly_the_budget_is_admitted_under_50_concurrent_connections(
-    served: TestClient,
+    served: Client,
 ) -> None:
     url = served.make_url(path("busy"))
     connector = aiohttp.TCPConnector(limit=50, force_close=False)
@@ -108,13 +107,13 @@ async def test_exactly_the_budget_is_admitted_under_50_concurrent_connections(
 
         results = Counter(await asyncio.gather(*(one() for _ in range(250))))
     assert results == {200: 100, 429: 150}
-    journal = served.server.app[STATE].journal
+    journal = served.app[STATE].journal
     assert Counter(e.status for e in journal.select(space="busy")) == {200: 100, 429: 150}
 
 
 async def test_cli_style_override_replaces_every_space_limit(
-    aiohttp_client: ClientFactory, write_fixture, clock: Clock
-) -> None:  # type: ignore[no-untyped-def]
+    aiohttp_client: ClientFactory, write_fixture: WriteFixture, clock: Clock
+) -> None:
     store = load_fixtures([write_fixture(FIXTURE)], clock)
     client = await aiohttp_client(
         create_app(store, clock, ServerSettings(rate_limit=Limit.per_second(1)))
@@ -132,7 +131,9 @@ def test_bad_limits_are_refused() -> None:
     assert Limit.per_second(0.5) == Limit(0.5, 1)
 
 
-def test_reset_fills_the_buckets_and_restores_limits(write_fixture, clock: Clock) -> None:  # type: ignore[no-untyped-def]
+def test_reset_fills_the_buckets_and_restores_limits(
+    write_fixture: WriteFixture, clock: Clock
+) -> None:
     app = create_app(load_fixtures([write_fixture(FIXTURE)], clock), clock)
     state = app[STATE]
     assert [state.limiter.admit("tiny") for _ in range(4)] == [True, True, True, False]

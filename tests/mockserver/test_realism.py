@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from aiohttp.test_utils import TestClient
 from yarl import URL
 
 from profilemock.cli import main
@@ -25,7 +24,7 @@ from profilemock.mockserver.state import ServerSettings
 from profilemock.problems import FixtureError
 from profilemock.realism import Realism, RealismError, parse_spec, short_page
 from profilemock.testing import ProfileAPI
-from tests.conftest import DEMO_TOKEN, NOW, ClientFactory, basic, profile_path
+from tests.conftest import DEMO_TOKEN, NOW, Client, ClientFactory, basic, profile_path
 
 AUTH = basic(DEMO_TOKEN)
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -54,7 +53,7 @@ def served(**settings: Any) -> Any:
     )
 
 
-async def get(client: TestClient, path: str, headers: dict[str, str] = AUTH) -> Any:
+async def get(client: Client, path: str, headers: dict[str, str] = AUTH) -> Any:
     response = await client.get(path, headers=headers)
     assert response.status == 200, await response.text()
     return await response.json()
@@ -251,8 +250,8 @@ async def test_unescaped_characters_are_fine_by_default(aiohttp_client: ClientFa
     assert (await client.get(raw, headers=AUTH)).status == 200
 
 
-def app_errors(client: TestClient) -> list[BaseException]:
-    return client.app[STATE].errors  # type: ignore[index]
+def app_errors(client: Client) -> list[BaseException]:
+    return client.app[STATE].errors
 
 
 # -- one mechanism, every source -----------------------------------------------------------
@@ -266,12 +265,13 @@ def test_switches_parse_from_specs_and_dicts_with_clear_errors() -> None:
     realism = Realism().changed({"propagation_delay": "2s", "gateway_errors": "empty"})
     assert realism.propagation_delay == 2_000_000_000
     assert realism.as_dict()["propagation_delay"] == "2s"
-    for bad, message in [
+    refused: list[tuple[dict[str, Any], str]] = [
         ({"short_page": True}, "unknown switch `short_page`; switches are short_pages"),
         ({"short_pages": "yes"}, "`short_pages` is true or false"),
         ({"gateway_errors": "xml"}, "`gateway_errors` is html, empty or null"),
         ({"propagation_delay": "soon"}, "`propagation_delay` is a duration"),
-    ]:
+    ]
+    for bad, message in refused:
         with pytest.raises(RealismError, match=message):
             Realism().changed(bad)
     with pytest.raises(RealismError, match="unknown switch `slow`"):

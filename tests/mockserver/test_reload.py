@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.reload import Reloaded, enable_reload, watched
 from profilemock.mockserver.state import ServerSettings
-from tests.conftest import NOW, ClientFactory, basic
+from tests.conftest import NOW, Client, ClientFactory, basic
 
 AUTH = basic("t")
 TRAITS = "/v1/spaces/sp/collections/users/profiles/user_id:{}/traits"
@@ -32,7 +31,7 @@ def fixture(plan: str = "free", *, more: str = "", faults: str = "") -> str:
 class Served:
     """A server on the fixture file ``path``, with a log of its reload lines."""
 
-    def __init__(self, client: TestClient, app: web.Application, path: Path) -> None:
+    def __init__(self, client: Client, app: web.Application, path: Path) -> None:
         self.client, self.app, self.path = client, app, path
         self.lines: list[str] = []
         self.reloads: asyncio.Queue[Reloaded] = asyncio.Queue()

@@ -6,9 +6,8 @@ import base64
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.conftest import basic
+from tests.conftest import Client, ServeYaml, basic
 
 FIXTURE = """
 now: 2026-06-15T12:00:00Z
@@ -56,11 +55,11 @@ def path(identifier: str, resource: str, collection: str = "users") -> str:
 
 
 @pytest.fixture
-async def client(serve_yaml) -> TestClient:  # type: ignore[no-untyped-def]
+async def client(serve_yaml: ServeYaml) -> Client:
     return await serve_yaml(FIXTURE)
 
 
-async def get(client: TestClient, url: str) -> Any:
+async def get(client: Client, url: str) -> Any:
     response = await client.get(url, headers=AUTH)
     assert response.status == 200, await response.text()
     return await response.json()
@@ -69,14 +68,14 @@ async def get(client: TestClient, url: str) -> Any:
 # -- traits ---------------------------------------------------------------------------
 
 
-async def test_traits_are_sorted_by_key_in_byte_order(client: TestClient) -> None:
+async def test_traits_are_sorted_by_key_in_byte_order(client: Client) -> None:
     body = await get(client, path("user_id:u1", "traits") + "?limit=200")
     assert list(body["traits"]) == [
         "10", "Zed", "a", "b", "churned", "city", "first_name", "score", "vip",
     ]  # fmt: skip
 
 
-async def test_most_recently_updated_source_wins(client: TestClient) -> None:
+async def test_most_recently_updated_source_wins(client: Client) -> None:
     body = await get(client, path("user_id:u1", "traits") + "?verbose=true&include=first_name,city")
     assert body["traits"]["first_name"] == {
         "value": "Newest",
@@ -97,12 +96,12 @@ async def test_most_recently_updated_source_wins(client: TestClient) -> None:
         ("class=audience&include=vip,a", ["vip"]),
     ],
 )
-async def test_trait_filters(client: TestClient, query: str, keys: list[str]) -> None:
+async def test_trait_filters(client: Client, query: str, keys: list[str]) -> None:
     body = await get(client, path("user_id:u1", "traits") + "?" + query)
     assert list(body["traits"]) == keys
 
 
-async def test_traits_cursor_is_next_key_and_echoes_limit(client: TestClient) -> None:
+async def test_traits_cursor_is_next_key_and_echoes_limit(client: Client) -> None:
     first = await get(client, path("user_id:u1", "traits") + "?limit=3")
     assert list(first["traits"]) == ["10", "Zed", "a"]
     assert first["cursor"]["next"] == "b"
@@ -116,7 +115,7 @@ async def test_traits_cursor_is_next_key_and_echoes_limit(client: TestClient) ->
     assert last["cursor"] == {"url": "", "has_more": False, "next": "", "limit": 3}
 
 
-async def test_audience_values_are_booleans(client: TestClient) -> None:
+async def test_audience_values_are_booleans(client: Client) -> None:
     body = await get(client, path("user_id:u1", "traits") + "?class=audience")
     assert body["traits"] == {"churned": False, "vip": True}
     assert all(type(v) is bool for v in body["traits"].values())
@@ -125,7 +124,7 @@ async def test_audience_values_are_booleans(client: TestClient) -> None:
 # -- external ids ------------------------------------------------------------------------
 
 
-async def test_external_ids_items_have_the_api_fields(client: TestClient) -> None:
+async def test_external_ids_items_have_the_api_fields(client: Client) -> None:
     body = await get(client, path("user_id:u1", "external_ids"))
     first = body["data"][0]
     assert first == {
@@ -146,12 +145,12 @@ async def test_external_ids_items_have_the_api_fields(client: TestClient) -> Non
     assert body["cursor"] == {"url": "", "has_more": False, "next": ""}
 
 
-async def test_external_ids_include_filters_by_type(client: TestClient) -> None:
+async def test_external_ids_include_filters_by_type(client: Client) -> None:
     body = await get(client, path("user_id:u1", "external_ids") + "?include=user_id,email")
     assert [x["type"] for x in body["data"]] == ["email", "user_id"]
 
 
-async def test_external_ids_cursor_is_the_next_map_id(client: TestClient) -> None:
+async def test_external_ids_cursor_is_the_next_map_id(client: Client) -> None:
     first = await get(client, path("user_id:u1", "external_ids") + "?limit=2")
     assert len(first["data"]) == 2
     assert first["cursor"]["next"].startswith("map_")
@@ -165,12 +164,12 @@ async def test_external_ids_cursor_is_the_next_map_id(client: TestClient) -> Non
 # -- events ----------------------------------------------------------------------------
 
 
-async def test_events_newest_first_within_fourteen_days(client: TestClient) -> None:
+async def test_events_newest_first_within_fourteen_days(client: Client) -> None:
     body = await get(client, path("user_id:u1", "events"))
     assert [e["event"] for e in body["data"]] == ["Order Completed", "Page Viewed", "Signed Up"]
 
 
-async def test_events_sort_asc(client: TestClient) -> None:
+async def test_events_sort_asc(client: Client) -> None:
     body = await get(client, path("user_id:u1", "events") + "?sort=asc")
     assert [e["event"] for e in body["data"]] == ["Signed Up", "Page Viewed", "Order Completed"]
 
@@ -186,12 +185,12 @@ async def test_events_sort_asc(client: TestClient) -> None:
         ("start=2020-01-01", ["Order Completed", "Page Viewed", "Signed Up"]),
     ],
 )
-async def test_event_filters(client: TestClient, query: str, names: list[str]) -> None:
+async def test_event_filters(client: Client, query: str, names: list[str]) -> None:
     body = await get(client, path("user_id:u1", "events") + "?" + query)
     assert [e["event"] for e in body["data"]] == names
 
 
-async def test_start_is_exclusive_as_the_reference_says(client: TestClient) -> None:
+async def test_start_is_exclusive_as_the_reference_says(client: Client) -> None:
     # Source: the API reference, events query parameters: `start` "Returns all the events
     # that start after `start`", `end` "... that end before `end`". Page Viewed is stamped
     # exactly 2026-06-14T12:00:00Z: neither bound includes it.
@@ -204,12 +203,12 @@ async def test_start_is_exclusive_as_the_reference_says(client: TestClient) -> N
     assert [e["event"] for e in just_before["data"]] == ["Order Completed", "Page Viewed"]
 
 
-async def test_no_events_in_range_is_data_null(client: TestClient) -> None:
+async def test_no_events_in_range_is_data_null(client: Client) -> None:
     body = await get(client, path("user_id:quiet", "events"))
     assert body == {"data": None, "cursor": {"url": "", "has_more": False, "next": ""}}
 
 
-async def test_events_cursor_is_base64_of_nanoseconds_and_message_id(client: TestClient) -> None:
+async def test_events_cursor_is_base64_of_nanoseconds_and_message_id(client: Client) -> None:
     body = await get(client, path("user_id:u1", "events") + "?limit=1")
     decoded = base64.b64decode(body["cursor"]["next"]).decode()
     assert decoded == "1781438400000000000::m-page"
@@ -219,7 +218,7 @@ async def test_events_cursor_is_base64_of_nanoseconds_and_message_id(client: Tes
     assert following["data"][0]["message_id"] == "m-page"
 
 
-async def test_event_body_shape(client: TestClient) -> None:
+async def test_event_body_shape(client: Client) -> None:
     body = await get(client, path("user_id:u1", "events") + "?include=Order Completed")
     metadata = await get(client, path("user_id:u1", "metadata"))
     event = body["data"][0]
@@ -244,7 +243,7 @@ async def test_event_body_shape(client: TestClient) -> None:
 # -- metadata --------------------------------------------------------------------------
 
 
-async def test_metadata_is_derived_from_the_profile(client: TestClient) -> None:
+async def test_metadata_is_derived_from_the_profile(client: Client) -> None:
     body = await get(client, path("user_id:u1", "metadata"))
     assert body["segment_id"].startswith("use_")
     assert body["metadata"] == {
@@ -258,7 +257,7 @@ async def test_metadata_is_derived_from_the_profile(client: TestClient) -> None:
     }
 
 
-async def test_metadata_overrides_win(client: TestClient) -> None:
+async def test_metadata_overrides_win(client: Client) -> None:
     body = await get(client, path("user_id:quiet", "metadata") + "?verbose=true")
     assert body["metadata"]["expires_at"] == "2027-01-01T00:00:00Z"
     assert body["metadata"]["first_source_id"] == "legacy"
@@ -271,7 +270,7 @@ async def test_metadata_overrides_win(client: TestClient) -> None:
 # -- links -----------------------------------------------------------------------------
 
 
-async def test_links_go_both_ways(client: TestClient) -> None:
+async def test_links_go_both_ways(client: Client) -> None:
     user = await get(client, path("user_id:u1", "links"))
     assert [item["external_ids"][0]["id"] for item in user["data"]] == ["g1", "g2"]
     assert user["data"][1] == {
@@ -292,7 +291,7 @@ async def test_links_go_both_ways(client: TestClient) -> None:
     assert {x["id"] for x in account["data"][0]["external_ids"]} >= {"u1", "anon-a"}
 
 
-async def test_links_cursor_of_another_list_is_rejected(client: TestClient) -> None:
+async def test_links_cursor_of_another_list_is_rejected(client: Client) -> None:
     page = await get(client, path("user_id:u1", "links") + "?limit=1")
     token = page["cursor"]["next"]
     assert page["cursor"]["has_more"] is True
@@ -305,7 +304,7 @@ async def test_links_cursor_of_another_list_is_rejected(client: TestClient) -> N
 # -- list profiles -------------------------------------------------------------------------
 
 
-async def test_list_profiles_by_most_recent_activity(client: TestClient) -> None:
+async def test_list_profiles_by_most_recent_activity(client: Client) -> None:
     body = await get(client, "/v1/spaces/sp/collections/users/profiles")
     assert [p["external_ids"][-1]["id"] for p in body["data"]] == ["u1", "quiet"]
     accounts = await get(client, "/v1/spaces/sp/collections/accounts/profiles?limit=1")

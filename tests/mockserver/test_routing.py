@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from profilemock.api import RESOURCES
 from profilemock.mockserver import lookup, routing
 
 # Mostly near-valid segments, so that both paths are taken often.
@@ -19,7 +20,7 @@ identifiers = (
     | st.sampled_from(["user_id:alice", "email:a%2Bb", "a+b", ":x", "x:", "user_id:a:b"])
     | anything
 )
-resources = st.sampled_from([*routing.RESOURCES, "trait", ""])
+resources = st.sampled_from([*RESOURCES, "trait", ""])
 
 
 @given(space=spaces, collection=collections, identifier=identifiers, resource=resources)

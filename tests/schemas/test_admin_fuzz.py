@@ -4,6 +4,7 @@ envelope (the admin API reconfigures the server, so this fake is its own)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -35,7 +36,7 @@ def admin_fake() -> Iterator[ServerThread]:
 @ADMIN.parametrize()
 @settings(max_examples=15, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 def test_schemathesis_finds_no_server_error_in_the_admin_api(
-    case: schemathesis.Case, admin_fake: ServerThread
+    case: schemathesis.Case[Any], admin_fake: ServerThread
 ) -> None:
     response = case.call(base_url=admin_fake.url)
     case.validate_response(response, checks=[not_a_server_error])

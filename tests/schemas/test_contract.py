@@ -123,8 +123,9 @@ def mutate(body: Any, pointer: str, value: Any = ..., delete: bool = False) -> A
     return changed
 
 
-NEGATIVE = [
-    # (file, endpoint, verbose, pointer to change, new value or DELETE, expected pointer, rule)
+NEGATIVE: list[tuple[str, str, bool, str, Any, str, str]] = [
+    # (file, endpoint, verbose, pointer to change, new value or None to delete, expected pointer,
+    # rule)
     ("segdocs_traits_quickstart_200.json", "traits", False, "/traits", [], "/traits", "type"),
     (
         "segdocs_traits_quickstart_200.json",
@@ -262,7 +263,7 @@ def test_broken_bodies_are_rejected_at_the_right_pointer(
 
 @pytest.mark.parametrize("endpoint", BODIES)
 def test_extra_field_is_rejected_in_strict_mode_only(endpoint: str) -> None:
-    body: dict[str, Any] = {
+    bodies: dict[str, dict[str, Any]] = {
         "traits": {"traits": {}},
         "external_ids": {"data": []},
         "events": {"data": None},
@@ -272,7 +273,8 @@ def test_extra_field_is_rejected_in_strict_mode_only(endpoint: str) -> None:
         "links": {"data": []},
         "profiles": {"data": []},
         "error": {"error": {"code": "not_found", "message": "Profile was not found."}},
-    }[endpoint]
+    }
+    body = bodies[endpoint]
     body["cursor_v2"] = {}
     assert validate(body, endpoint) == []
     (violation,) = validate(body, endpoint, strict=True)

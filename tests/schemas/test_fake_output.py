@@ -27,7 +27,7 @@ json_values = st.recursive(
     ),
     max_leaves=8,
 )
-keys = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=6)
+keys = st.text(alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=6)
 relative = st.integers(-20 * 24, 0).map(lambda h: f"{h:+d}h")
 profiles = st.fixed_dictionaries(
     {
