@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import logging
@@ -75,6 +76,8 @@ class Exchange:
     """The id of the fault rule that fired, if one did."""
     authorized: bool | None = None
     """Whether the credentials open the space, once decided."""
+    client_gone: bool = False
+    """The client left before the answer could be written (found when writing it)."""
 
 
 async def serve_api(request: web.Request) -> web.StreamResponse:
@@ -93,6 +96,11 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
         else:
             try:
                 response = await api(request, state, exchange)
+            except ConnectionResetError:
+                # Writing the answer (a body fault streams its own) found the client gone:
+                # nothing reached it, and the fake did nothing wrong.
+                exchange.client_gone = True
+                raise asyncio.CancelledError from None
             except Exception as exc:
                 if isinstance(exc, ApiError) and exc.status == 401:
                     exchange.authorized = False
@@ -202,9 +210,15 @@ def _record(
     """The outcome of one journaled API request, whatever became of it."""
     status: int | None = None
     hint: str | None = None
-    if request.transport is None:
-        # The connection was lost before the handler ended: the client went away (a fault
-        # closing the connection itself still holds it at this point).
+    transport = request.transport
+    if (
+        transport is None
+        or exchange.client_gone
+        or (response is not None and transport.is_closing())
+    ):
+        # The connection was lost, or is closing with the answer not yet written, before
+        # the handler ended: the client went away (a fault closing the connection itself
+        # still holds it at this point, and has no answer).
         outcome: Outcome = CLIENT_GONE
     elif response is None:
         outcome = BROKEN if exchange.fault is not None else NOT_ANSWERED

@@ -147,3 +147,44 @@ async def test_a_body_fault_on_a_refused_request_is_not_fired(
     broken = await client.get(TRAITS, headers=AUTH)
     assert broken.headers["Profilemock-Fault"] == "fault-1"
     assert next(iter(state.faults)).fired == 1
+
+
+def journaled_outcomes(server: ServerThread, count: int) -> list[tuple[int | None, str]]:
+    """The journal's (status, outcome) once ``count`` requests have an outcome, read on the
+    server's loop (bounded)."""
+    for _ in range(4000):
+        entries = server.call(lambda state: list(state.journal))
+        if len(entries) == count and all(e.outcome != "pending" for e in entries):
+            return [(e.status, e.outcome) for e in entries]
+        threading.Event().wait(0.005)
+    raise AssertionError(f"no outcome yet: {entries}")
+
+
+@pytest.mark.parametrize("fault", ["truncate", "malformed"])
+def test_a_client_that_gave_up_before_a_body_fault_answered_is_journaled_as_gone(
+    fault: str,
+) -> None:
+    """The client sends its request and goes away before the fake answers (its timeout ran
+    out during a slow answer): the fake finds the connection closing when it writes the
+    broken body. That is the client gone, not an error of the fake's."""
+    server = ServerThread(make_app({"route": "traits", "fault": fault})).start()
+    try:
+        busy, release = threading.Event(), threading.Event()
+
+        def hold(state: object) -> None:
+            busy.set()
+            release.wait(10)
+
+        # Hold the server's loop, so that the request and the client's leaving arrive
+        # together, as when the answer comes after the client gave up.
+        holder = threading.Thread(target=server.call, args=(hold,))
+        holder.start()
+        assert busy.wait(10)
+        sock = held_request(server)
+        sock.close()
+        release.set()
+        holder.join()
+        assert journaled_outcomes(server, 1) == [(None, "client went away")]
+        assert server.call(lambda state: list(state.errors)) == []
+    finally:
+        server.stop()
