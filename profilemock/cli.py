@@ -46,6 +46,7 @@ from profilemock.fixtures.loader import (
     fixture_files,
     load_fixtures,
 )
+from profilemock.fixtures.snapshot import Snapshots, default_directory
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.reload import enable_reload
 from profilemock.mockserver.requestlog import RequestLog
@@ -118,6 +119,20 @@ def parser() -> argparse.ArgumentParser:
         help="reload the fixtures when they change on disk (a bad save keeps the old data)",
     )
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
+    serve.add_argument(
+        "--snapshots",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="keep snapshots of checked fixture sets (1 MB and up) here, so the next start"
+        " of the same files skips checking them (default: $PROFILEMOCK_CACHE_DIR, else"
+        " ~/.cache/profilemock)",
+    )
+    serve.add_argument(
+        "--no-snapshots",
+        action="store_true",
+        help="always read and check the fixture files; never write a snapshot",
+    )
     serve.add_argument(
         "--rate-limit",
         type=_rate_limit,
@@ -689,7 +704,8 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Realism().changed(realism)
     except RealismError as exc:
         raise CliError(str(exc)) from None
-    store = _load(paths, clock, err)
+    snapshots = None if args.no_snapshots else Snapshots(args.snapshots or default_directory())
+    store = _load(paths, clock, err, snapshots)
     _print_warnings(store, err)
     # The store lives as long as the process: keep the collector from rescanning it.
     gc.freeze()
@@ -739,17 +755,26 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 LOAD_STEPS: dict[str, tuple[str, Callable[[int], str]]] = {
     "reading": ("loading: reading the fixtures", megabytes),
     "checking": ("loading: checking files against the schema", "{:,}".format),
-    "building": ("loading: building profiles", "{:,}".format),
+    "building": ("loading: checking profiles", "{:,}".format),
 }
 LARGE = 5_000_000
 """Fixture sets from this many bytes get a line before loading starts."""
 
 
-def _load(paths: Sequence[str | Path], clock: Clock, err: TextIO) -> Store:
+def _load(
+    paths: Sequence[str | Path], clock: Clock, err: TextIO, snapshots: Snapshots | None = None
+) -> Store:
     """The fixtures, loaded with progress on stderr: a bar on a terminal, else a line a
     second (nothing for a set that loads within a second)."""
     started = time.perf_counter()
     steps = Steps(err, LOAD_STEPS)
+    seen: set[str] = set()
+
+    def progress(step: str, done: int, total: int) -> None:
+        seen.add(step)
+        if step not in ("snapshot", "saved"):
+            steps(step, done, total)
+
     try:
         files = fixture_files(paths)
         size = sum(path.stat().st_size for path in files)
@@ -761,14 +786,24 @@ def _load(paths: Sequence[str | Path], clock: Clock, err: TextIO) -> Store:
                 file=err,
                 flush=True,
             )
-        store = load_fixtures(files, clock, steps)
+        store = load_fixtures(files, clock, progress, snapshots=snapshots)
     except FixtureError as exc:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
     finally:
         steps.finish()
-    if steps.shown_any or size >= LARGE:
+    how = ""
+    if "snapshot" in seen and snapshots is not None:
+        how = f" from the snapshot of an earlier check in {snapshots.directory}"
+    if steps.shown_any or size >= LARGE or how:
         print(
-            f"loaded {_summary(store)} in {time.perf_counter() - started:.1f} s",
+            f"loaded {_summary(store)} in {time.perf_counter() - started:.1f} s{how}",
+            file=err,
+            flush=True,
+        )
+    if "saved" in seen and snapshots is not None:
+        print(
+            f"saved a snapshot of the check in {snapshots.directory}: the next start of"
+            " these files skips it (--no-snapshots: never)",
             file=err,
             flush=True,
         )
