@@ -76,6 +76,9 @@ def profilemock(*args: str, log: Path | None = None) -> Server:
     """``profilemock serve`` on a free port with these extra arguments: ``--quiet`` unless
     ``log`` names a file for its request log (stderr)."""
     quiet = () if log is not None else ("--quiet",)
+    # A benchmark of a start never finds a snapshot left by an earlier one, unless it asks.
+    cache = () if "--snapshots" in args or "--no-snapshots" in args else ("--no-snapshots",)
     return Server(
-        [sys.executable, "-m", "profilemock", "serve", *quiet, "--port", "0", *args], log=log
+        [sys.executable, "-m", "profilemock", "serve", *quiet, *cache, "--port", "0", *args],
+        log=log,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -27,6 +28,9 @@ if os.environ.get("CI"):
 # Every answer of every fake started by the suite, in-process or as a child process, is
 # checked against the response schemas in strict mode (see contract_middleware).
 os.environ["PROFILEMOCK_STRICT_CONTRACT"] = "1"
+# Snapshots of large fixture sets that `serve` saves go to a directory of the run's own,
+# never the user's cache.
+os.environ["PROFILEMOCK_CACHE_DIR"] = tempfile.mkdtemp(prefix="profilemock-test-cache-")
 
 NOW = parse_iso("2026-06-15T12:00:00Z")
 DEMO_SPACE = "lg8283283"

@@ -1,0 +1,194 @@
+"""Issue 15's goals: start-up and memory from 10,000 to 1,000,000 profiles, the first start
+(reading and checking the files) and the second (from the snapshot), and the cost of a
+request with many profiles loaded against 1,000.
+
+    .venv/bin/python bench/bench_scale.py [--sizes 10000,100000,1000000] [--formats json,yaml]
+        [--events 2-2] [--rounds 3] [--seconds 4] [--work DIR] [--only startup|requests]
+
+Data sets come from ``profilemock generate --seed 1`` (``--events`` events a user), written
+once into ``--work`` and kept there between runs. Every start is ``profilemock serve`` as a
+child process, timed from launch until ``GET /traits`` of one user answers 200, with its
+peak RSS (VmHWM) and RSS then. Three kinds of start per set:
+
+- ``cold``: ``--no-snapshots`` (every file read and every profile checked);
+- ``first``: a fresh snapshot directory: what a user's first start costs (cold, plus
+  writing the snapshot);
+- ``second``: the same directory again: every later start of the same files.
+
+``requests``: wrk (one thread, 16 connections) asks ``/traits`` of uniformly random users
+of the largest set and of a 1,000-profile set, both servers up at once, rounds
+interleaved; the server's CPU time a request, and throughput, as ratios of the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _servers import Server, profilemock
+from bench_http import load, paired, spread, summary
+
+TOKEN = "generated-token"
+AUTH = "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
+PROBE = "/v1/spaces/generated/collections/users/profiles/user_id:user-0000001/traits"
+BIG = 100e6
+"""Files from this size are started once per kind, not ``--rounds`` times."""
+
+Rows = list[tuple[str, str]]
+
+
+def generated(work: Path, users: int, form: str, events: str) -> Path:
+    path = work / f"users-{users}-events-{events}.{form}"
+    if not path.exists():
+        partial = path.with_suffix(".partial")
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "profilemock",
+                "generate",
+                "--users",
+                str(users),
+                "--events-per-user",
+                events,
+                "--seed",
+                "1",
+                "--format",
+                form,
+                "--output",
+                str(partial),
+            ],
+            check=True,
+        )
+        partial.rename(path)
+    return path
+
+
+def start(*args: str) -> tuple[Server, float]:
+    """A server on these arguments, and the seconds until its first 200."""
+    server = profilemock(*args)
+    request = urllib.request.Request(server.url + PROBE, headers={"Authorization": AUTH})
+    with urllib.request.urlopen(request, timeout=3600) as response:
+        assert response.status == 200
+    return server, time.perf_counter() - server.started
+
+
+def startups(args: argparse.Namespace, work: Path) -> Rows:
+    rows: Rows = []
+    for users in args.sizes:
+        for form in args.formats:
+            path = generated(work, users, form, args.events)
+            rounds = 1 if path.stat().st_size >= BIG else args.rounds
+            label = f"{users:,} profiles ({form}, {path.stat().st_size / 1e6:,.0f} MB)"
+            snapshots = Path(tempfile.mkdtemp(dir=work, prefix="snapshots-"))
+            kinds = {
+                "cold": ["--no-snapshots"],
+                "first": ["--snapshots", str(snapshots)],
+                "second": ["--snapshots", str(snapshots)],
+            }
+            for kind, flags in kinds.items():
+                times, peaks, answering = [], [], []
+                for _ in range(1 if kind == "first" else rounds):
+                    if kind == "first":
+                        for old in snapshots.glob("*"):
+                            old.unlink()
+                    server, took = start("--fixtures", str(path), *flags)
+                    times.append(took)
+                    peaks.append(server.peak_rss_mb())
+                    answering.append(server.rss_mb())
+                    server.stop()
+                rows.append(
+                    (
+                        f"{label}: {kind} start to first 200",
+                        f"{statistics.median(times):.2f} s ({min(times):.2f} to"
+                        f" {max(times):.2f}), peak RSS {statistics.median(peaks):,.0f} MB,"
+                        f" RSS then {statistics.median(answering):,.0f} MB",
+                    )
+                )
+                print(*rows[-1], sep=" | ", flush=True)
+            for old in snapshots.glob("*"):
+                old.unlink()
+            snapshots.rmdir()
+    return rows
+
+
+def requests(args: argparse.Namespace, work: Path) -> Rows:
+    """/traits of random users: 1,000 profiles against the largest set, side by side."""
+    counts = (1_000, max(args.sizes))
+    servers: dict[int, Server] = {}
+    scripts: dict[int, Path] = {}
+    runs: dict[int, list[dict[str, float]]] = {count: [] for count in counts}
+    snapshots = work / "snapshots-requests"
+    try:
+        for count in counts:
+            scripts[count] = work / f"random-{count}.lua"
+            scripts[count].write_text(
+                "math.randomseed(1)\n"
+                "request = function()\n"
+                '  local path = string.format("/v1/spaces/generated/collections/users/profiles/'
+                f'user_id:user-%07d/traits", math.random(0, {count - 1}))\n'
+                "  return wrk.format(nil, path)\n"
+                "end\n"
+            )
+            path = generated(work, count, "json", args.events)
+            servers[count], _ = start(
+                "--rate-limit", "none", "--fixtures", str(path), "--snapshots", str(snapshots)
+            )
+            load(servers[count], "/", 1, 16, scripts[count], AUTH)
+        for _ in range(args.rounds):
+            for count in counts:
+                server, script = servers[count], scripts[count]
+                runs[count].append(load(server, "/", args.seconds, 16, script, AUTH))
+    finally:
+        for server in servers.values():
+            server.stop()
+    small, large = runs[counts[0]], runs[counts[1]]
+    return [
+        *((f"GET /traits of random users, {c:,} profiles", summary(runs[c])) for c in counts),
+        (
+            f"per-request cost {counts[1]:,} / 1,000 profiles (server CPU a request)",
+            spread(paired(large, small, "cpu")),
+        ),
+        (
+            f"per-request cost {counts[1]:,} / 1,000 profiles (1/throughput)",
+            spread(paired(small, large, "rps")),
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[10_000, 100_000],
+        help="profiles in each data set (comma-separated)",
+    )
+    parser.add_argument("--formats", type=lambda text: text.split(","), default=["json", "yaml"])
+    parser.add_argument("--events", default="2-2", help="events a user (MIN-MAX)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench-scale")
+    parser.add_argument("--only", choices=("startup", "requests"), action="append")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows: Rows = []
+    if not args.only or "startup" in args.only:
+        rows += startups(args, args.work)
+    if not args.only or "requests" in args.only:
+        rows += requests(args, args.work)
+    print("\n| measure | median |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
