@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from profilemock.api import OTHER, Collection
-from profilemock.fixtures.profile import Where, add_events, build_profile
+from profilemock.fixtures.profile import TakenMessageId, Where, add_events, build_profile
 from profilemock.mockserver.lookup import resolve
 from profilemock.problems import FixtureError, json_pointer
 from profilemock.store.model import Event, Profile
@@ -119,9 +119,7 @@ def append_events(
         )
     except FixtureError as exc:
         raise ChangeError(400, f"the profile is not valid: {_details(exc)}") from None
-    taken = {e.message_id for e in profile.events}
-    clash = sorted(e.message_id for e in added if e.message_id in taken)
-    if clash:
-        raise ChangeError(409, f"message_id `{clash[0]}` is already an event of this profile")
+    except TakenMessageId as exc:
+        raise ChangeError(409, str(exc)) from None
     space.put(changed, replaces=profile.segment_id)
     return added
