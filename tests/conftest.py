@@ -16,6 +16,7 @@ from hypothesis import settings
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import create_app
+from profilemock.problems import FixtureError
 from profilemock.store.space import Store
 from profilemock.timeutil import parse_iso
 
@@ -53,6 +54,14 @@ def profile_path(
     identifier: str, resource: str, *, space: str = DEMO_SPACE, collection: str = "users"
 ) -> str:
     return f"/v1/spaces/{space}/collections/{collection}/profiles/{identifier}/{resource}"
+
+
+def refused(write: WriteFixture, text: str) -> list[str]:
+    """The problems of loading fixture ``text`` (it must fail), its file's path written F."""
+    path = write(text)
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([path], Clock(NOW))
+    return [str(p).replace(str(path), "F") for p in info.value.problems]
 
 
 @pytest.fixture

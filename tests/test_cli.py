@@ -19,8 +19,8 @@ import requests
 
 from profilemock.cli import main
 from profilemock.fixtures.loader import demo_fixture_path
+from tests.conftest import WriteFixture
 
-Write = Callable[..., Path]
 GOOD = "spaces: {sp: {tokens: [tok], users: [{ids: {user_id: u1}, traits: {plan: pro}}]}}\n"
 
 
@@ -112,7 +112,7 @@ def test_serve_demo_prints_what_to_paste_and_stops_on_ctrl_c(serve: Callable[...
 
 
 def test_serve_logs_requests_unless_quiet(
-    serve: Callable[..., Served], write_fixture: Write
+    serve: Callable[..., Served], write_fixture: WriteFixture
 ) -> None:
     served = serve("--port", "0", "--fixtures", str(write_fixture(GOOD)))
     url = served.read_until(r"at (http://\S+)").group(1)
@@ -122,7 +122,9 @@ def test_serve_logs_requests_unless_quiet(
     assert "GET /nowhere HTTP/1.1 404" in served.process.stderr.read()
 
 
-def test_serve_now_freezes_the_clock(serve: Callable[..., Served], write_fixture: Write) -> None:
+def test_serve_now_freezes_the_clock(
+    serve: Callable[..., Served], write_fixture: WriteFixture
+) -> None:
     fixture = write_fixture(GOOD.replace("traits: {plan: pro}", "created_at: -1d"))
     served = serve(
         "--port", "0", "--quiet", "--now", "2030-01-02T00:00:00Z", "--fixtures", str(fixture)
@@ -171,7 +173,7 @@ def test_port_in_use_is_a_one_line_error(serve: Callable[..., Served]) -> None:
     ],
 )
 def test_serve_refuses_bad_input_with_exit_2(
-    make_args: Callable[[Write], list[str]], message: str, write_fixture: Write
+    make_args: Callable[[WriteFixture], list[str]], message: str, write_fixture: WriteFixture
 ) -> None:
     process = subprocess.run(
         [sys.executable, "-m", "profilemock", "serve", *make_args(write_fixture)],
@@ -184,20 +186,20 @@ def test_serve_refuses_bad_input_with_exit_2(
     assert "Traceback" not in process.stderr
 
 
-def test_broken_fixture_error_names_file_line_and_column(write_fixture: Write) -> None:
+def test_broken_fixture_error_names_file_line_and_column(write_fixture: WriteFixture) -> None:
     path = write_fixture("spaces:\n  sp:\n    tokenz: []\n")
     code, _, err = run_cli("serve", "--fixtures", str(path), "--port", "0")
     assert code == 2
     assert err.startswith(f"profilemock: error: {path}:3:5: unknown key `tokenz`")
 
 
-def test_check_accepts_good_fixtures(write_fixture: Write) -> None:
+def test_check_accepts_good_fixtures(write_fixture: WriteFixture) -> None:
     code, out, err = run_cli("check", str(write_fixture(GOOD)), str(demo_fixture_path()))
     assert (code, err) == (0, "")
     assert out == "ok: 2 files, 2 spaces, 25 users, 3 accounts\n"
 
 
-def test_check_lists_every_problem_and_exits_1(write_fixture: Write) -> None:
+def test_check_lists_every_problem_and_exits_1(write_fixture: WriteFixture) -> None:
     path = write_fixture(
         "spaces:\n  sp:\n    tokens: [t]\n    users:\n      - ids: {user_id: u}\n        oops: 1\n"
         "        events: [{event: e, timestamp: whenever}]\n"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +11,8 @@ from profilemock.faults import FaultRuleError, FaultSet, parse_spec
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.problems import FixtureError
-from tests.conftest import NOW
+from tests.conftest import NOW, WriteFixture
 from tests.test_cli import run_cli
-
-Write = Callable[..., Path]
 
 
 @pytest.mark.parametrize(
@@ -66,7 +62,7 @@ def test_bad_specs_say_what_is_allowed(spec: str, message: str) -> None:
     assert message in str(info.value)
 
 
-def test_fixture_faults_apply_from_the_start(write_fixture: Write) -> None:
+def test_fixture_faults_apply_from_the_start(write_fixture: WriteFixture) -> None:
     path = write_fixture(
         "faults:\n  - {route: traits, status: 503, times: 1}\n"
         "spaces: {sp: {tokens: [t], users: [{ids: {user_id: u}}]}}\n"
@@ -93,7 +89,7 @@ def test_fixture_faults_apply_from_the_start(write_fixture: Write) -> None:
     ],
 )
 def test_bad_fixture_faults_name_file_and_line(
-    write_fixture: Write, rules: str, message: str
+    write_fixture: WriteFixture, rules: str, message: str
 ) -> None:
     path = write_fixture(f"spaces: {{sp: {{tokens: [t]}}}}\nfaults: {rules}\n")
     with pytest.raises(FixtureError) as info:
@@ -101,7 +97,7 @@ def test_bad_fixture_faults_name_file_and_line(
     assert str(info.value.problems[0]).replace(str(path), "F").startswith(message)
 
 
-def test_rate_limit_in_fixture_is_checked(write_fixture: Write) -> None:
+def test_rate_limit_in_fixture_is_checked(write_fixture: WriteFixture) -> None:
     path = write_fixture("spaces: {sp: {tokens: [t], rate_limit: -5}}\n")
     with pytest.raises(FixtureError, match="rate_limit"):
         load_fixtures([path], Clock(NOW))
