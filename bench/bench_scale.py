@@ -3,7 +3,8 @@
 request with many profiles loaded against 1,000.
 
     .venv/bin/python bench/bench_scale.py [--sizes 10000,100000,1000000] [--formats json,yaml]
-        [--events 2-2] [--rounds 3] [--seconds 4] [--work DIR] [--only startup|requests]
+        [--events 2-2] [--kinds cold,first,second] [--rounds 3] [--seconds 4] [--work DIR]
+        [--only startup|requests]
 
 Data sets come from ``profilemock generate --seed 1`` (``--events`` events a user), written
 once into ``--work`` and kept there between runs. Every start is ``profilemock serve`` as a
@@ -95,6 +96,8 @@ def startups(args: argparse.Namespace, work: Path) -> Rows:
                 "second": ["--snapshots", str(snapshots)],
             }
             for kind, flags in kinds.items():
+                if kind not in args.kinds:
+                    continue
                 times, peaks, answering = [], [], []
                 for _ in range(1 if kind == "first" else rounds):
                     if kind == "first":
@@ -174,6 +177,12 @@ def main() -> None:
     )
     parser.add_argument("--formats", type=lambda text: text.split(","), default=["json", "yaml"])
     parser.add_argument("--events", default="2-2", help="events a user (MIN-MAX)")
+    parser.add_argument(
+        "--kinds",
+        type=lambda text: text.split(","),
+        default=["cold", "first", "second"],
+        help="which starts (a second start needs a first)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench-scale")
