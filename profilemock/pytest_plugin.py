@@ -80,6 +80,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("profile_api_port", default="", help="like --profile-api-port")
     parser.addini("profile_api_env", type="bool", default=False, help="like --profile-api-env")
+    parser.addini(
+        "profile_api_snapshots",
+        type="bool",
+        default=True,
+        help="start fixture sets of 1 MB and more from a snapshot of an earlier check, as"
+        " `profilemock serve` does (in $PROFILEMOCK_CACHE_DIR, else ~/.cache/profilemock)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -166,7 +173,12 @@ def _pool(config: pytest.Config) -> ServerPool:
             str(Path(config.invocation_params.dir, p))
             for p in config.getoption("profile_api_fixtures")
         ] or [str(p) for p in config.getini("profile_api_fixtures")]
-        pool = config.stash[_POOL] = ServerPool(given, port=_port(config))
+        snapshots = None
+        if config.getini("profile_api_snapshots"):
+            from profilemock.fixtures.snapshot import Snapshots, default_directory
+
+            snapshots = Snapshots(default_directory())
+        pool = config.stash[_POOL] = ServerPool(given, port=_port(config), snapshots=snapshots)
     return pool
 
 

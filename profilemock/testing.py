@@ -21,6 +21,7 @@ from profilemock.api import RESOURCES, Collection
 from profilemock.clock import Clock
 from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.fixtures.snapshot import Snapshots
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.journal import JournalEntry
 from profilemock.mockserver.lookup import resolve
@@ -54,13 +55,19 @@ class ServerPool:
     """
 
     def __init__(
-        self, default_fixtures: Sequence[str | Path] = (), *, port: int | None = None
+        self,
+        default_fixtures: Sequence[str | Path] = (),
+        *,
+        port: int | None = None,
+        snapshots: Snapshots | None = None,
     ) -> None:
         _check_list("fixtures", default_fixtures, "fixture paths")
         self.default: FixturePaths = tuple(str(p) for p in default_fixtures) or (
             str(demo_fixture_path()),
         )
         self.port = port
+        self.snapshots = snapshots
+        """Where large fixture sets' snapshots are kept (None: always read and check)."""
         self._servers: dict[ServerKey, ServerThread] = {}
 
     def get(
@@ -74,7 +81,7 @@ class ServerPool:
         server = self._servers.get(key)
         if server is None:
             clock = Clock() if now is None else Clock(_instant(now, time.time_ns()))
-            store = load_fixtures(paths, clock)
+            store = load_fixtures(paths, clock, snapshots=self.snapshots)
             # The contract check is on: a body outside the schemas fails the test.
             app = create_app(store, clock, ServerSettings(check_contract=True))
             port = self.port if self.port is not None and key == (self.default, None) else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -501,3 +502,35 @@ def test_handle_failures_point_at_the_test_not_at_profilemock(consumer: pytest.P
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*expected a call with route=traits*", "*unknown key `trait`*"])
     assert "profilemock/testing.py" not in result.stdout.str()
+
+
+def test_a_large_fixture_set_starts_from_its_snapshot_on_the_next_run(
+    consumer: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from profilemock.fixtures.generator import generate
+
+    cache = consumer.path / "cache"
+    monkeypatch.setenv("PROFILEMOCK_CACHE_DIR", str(cache))
+    big = consumer.path / "big.json"
+    big.write_text(json.dumps(generate(900, seed=4, events_per_user=3)))
+    assert big.stat().st_size > 1 << 20  # large enough to get a snapshot
+    consumer.makeini(INI + "profile_api_fixtures = big.json\n")
+    consumer.makepyfile(
+        test_big="""
+        import requests
+
+
+        def test_user(profile_api):
+            url = profile_api.profile_url("user_id:user-0000042", "traits")
+            assert requests.get(url, auth=profile_api.auth, timeout=5).status_code == 200
+        """
+    )
+    consumer.runpytest().assert_outcomes(passed=1)
+    (saved,) = cache.glob("*.snapshot")
+    os.utime(saved, (0, 0))
+    consumer.runpytest().assert_outcomes(passed=1)
+    assert saved.stat().st_mtime > 0  # read again: the second run started from it
+    saved.unlink()
+    consumer.makeini(INI + "profile_api_fixtures = big.json\nprofile_api_snapshots = false\n")
+    consumer.runpytest().assert_outcomes(passed=1)
+    assert list(cache.glob("*.snapshot")) == []
