@@ -21,7 +21,13 @@ class Server:
     that logs there writes to a real file, as when a user redirects it).
     """
 
-    def __init__(self, command: list[str], pattern: str = URL, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        pattern: str = URL,
+        log: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.started = time.perf_counter()
         self._log = open(log, "w") if log is not None else None  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -29,6 +35,7 @@ class Server:
             stdout=subprocess.PIPE,
             stderr=self._log or subprocess.DEVNULL,
             text=True,
+            env=env,
         )
         assert self.process.stdout is not None
         for line in self.process.stdout:
