@@ -16,7 +16,7 @@ from profilemock.api import (
     RESOURCES,
     TRAIT_CLASSES,
 )
-from profilemock.mockserver.admin import ROUTES
+from profilemock.mockserver.admin import PATH_PARAMETERS, ROUTES
 from profilemock.mockserver.app import ADMIN_PREFIX
 from profilemock.schemas.registry import load_schema
 from profilemock.schemas.validation import ENDPOINT_SCHEMAS
@@ -207,6 +207,8 @@ def _admin_operation(
     parameters: list[dict[str, Any]] | None = None,
     status: str = "200",
     errors: dict[str, str] | None = None,
+    body_required: bool = True,
+    added: str | None = None,
     content_type: str = "application/json",
 ) -> dict[str, Any]:
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -221,7 +223,9 @@ def _admin_operation(
                 "content": {content_type: {"schema": schema}},
             },
             "400": {
-                "description": "The input is not valid; the message says what is allowed.",
+                "description": "The body or query does not match this operation's schema (or"
+                " is not JSON): the message names the field (a JSON pointer) or parameter"
+                " and says what is allowed.",
                 "content": error,
             },
             "401": {
@@ -231,13 +235,22 @@ def _admin_operation(
             "404": {"description": "No such space, collection, profile or rule.", "content": error},
         },
     }
+    if added is not None:
+        operation["responses"]["201"] = {
+            "description": added,
+            "content": {content_type: {"schema": schema}},
+        }
     for code, description in (errors or {}).items():
         operation["responses"][code] = {"description": description, "content": error}
     if parameters:
         operation["parameters"] = parameters
     if body is not None:
+        operation["responses"]["415"] = {
+            "description": "The body is not `Content-Type: application/json`.",
+            "content": error,
+        }
         operation["requestBody"] = {
-            "required": True,
+            "required": body_required,
             "content": {"application/json": {"schema": body}},
         }
     return operation
@@ -249,7 +262,12 @@ def _admin_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for route in ROUTES:
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": PATH_PARAMETERS.get(name, {"type": "string"}),
+            }
             for name in re.findall(r"{(\w+)}", route.path)
         ] + [
             {"name": name, "in": "query", "required": False, "schema": schema}
@@ -261,6 +279,9 @@ def _admin_paths() -> dict[str, Any]:
             body=None if route.body is None else _rewrite(route.body, _FIXTURE),
             parameters=parameters,
             status=str(route.status),
+            errors={str(code): text for code, text in route.errors},
+            body_required=route.body_required,
+            added=route.added,
             content_type=route.content_type,
         )
         paths.setdefault(ADMIN_PREFIX + route.path.lstrip("/"), {})[route.method.lower()] = (

@@ -102,9 +102,12 @@ def parse_relative(text: str) -> int:
         return (-1 if sign == "-" else 1) * int(amount) * _UNIT_NS[unit]
     if not _RELATIVE.match(text):
         raise TimestampError(f"`{text}` is not a relative time such as -2d, -90m or -1d12h")
-    total = sum(
-        round(float(amount) * _UNIT_NS[unit]) for amount, unit in _RELATIVE_PART.findall(text)
-    )
+    try:
+        total = sum(
+            round(float(amount) * _UNIT_NS[unit]) for amount, unit in _RELATIVE_PART.findall(text)
+        )
+    except OverflowError:  # a number of hundreds of digits with a fraction: float() is inf
+        raise TimestampError(f"`{text}` is longer than any clock can count") from None
     return -total if text[0] == "-" else total
 
 

@@ -76,15 +76,15 @@ def test_fixture_faults_apply_from_the_start(write_fixture: WriteFixture) -> Non
 @pytest.mark.parametrize(
     ("rules", "message"),
     [
-        ("[{route: traits}]", "F:2:10: fault rule: give `status`, `latency` or `fault`"),
+        ("[{route: traits}]", "F:2:10: give `status`, `latency` or `fault`"),
         (
             "[{status: 500, fault: reset}]",
-            "F:2:10: fault rule: `status` and `fault` cannot be combined",
+            "F:2:10: `status` and `fault` cannot be combined",
         ),
         ("[{status: 99}]", "F:2:11: 99 is less than the minimum of 200"),
         (
             "[{status: 500, hang: 1s}]",
-            "F:2:10: fault rule: `hang` (how long) goes with `fault: hang`",
+            "F:2:10: `hang` (how long) goes with `fault: hang`",
         ),
     ],
 )

@@ -78,3 +78,8 @@ def test_timestamps_read_now_relative_and_absolute() -> None:
     assert parse_timestamp("2024-05-02", 0) == EPOCH_2024 + DAY_NS
     with pytest.raises(TimestampError, match="or a time relative to now"):
         parse_timestamp("05/01/2024", EPOCH_2024)
+
+
+def test_a_duration_too_long_for_a_float_is_a_timestamp_error() -> None:
+    with pytest.raises(TimestampError, match="longer than any clock can count"):
+        parse_duration("9" * 400 + ".5s")

@@ -11,15 +11,19 @@ from __future__ import annotations
 import hmac
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from profilemock.api import Collection, collection_named
-from profilemock.faults import FaultRuleError, parse_spec
+from profilemock.faults import SPEC_PATTERN, FaultRuleError, parse_spec
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.explorer import explorer_page
 from profilemock.mockserver.journal import NUMBER_FILTERS, TEXT_FILTERS
@@ -32,7 +36,10 @@ from profilemock.mockserver.mutations import (
 from profilemock.mockserver.reload import RELOADER
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE, ServerState
+from profilemock.problems import json_pointer
 from profilemock.realism import RealismError
+from profilemock.schemas.explain import explain
+from profilemock.schemas.registry import BASE_URI, InputValidator, registry
 from profilemock.store.overlay import LiveSpace
 from profilemock.store.space import Limit
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
@@ -51,6 +58,7 @@ def _bad(message: str, status: int = 400) -> ApiError:
         401: "authentication_error",
         404: "not_found",
         409: "conflict",
+        422: "invalid_request_error",
     }
     return ApiError(status, codes.get(status, "invalid_request_error"), message)
 
@@ -84,10 +92,19 @@ def _finite(text: str) -> float:
     return number
 
 
-def _object(data: Any, what: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise _bad(f"{what} must be a JSON object")
-    return data
+_BODY = web.RequestKey("profilemock_admin_body", object)
+
+
+def _body(request: web.Request) -> Any:
+    """The request's JSON body, read and held to the route's declared schema by
+    ``check_input`` before the handler runs."""
+    return request[_BODY]
+
+
+def _refused(message: str) -> ApiError:
+    """A 422: input the route's schema accepts, refused for what no schema can say (the
+    route's ``refusals`` list what)."""
+    return _bad(message, 422)
 
 
 def _state(request: web.Request) -> ServerState:
@@ -132,7 +149,8 @@ def _changing(action: Callable[[], Any]) -> Any:
     try:
         return action()
     except ChangeError as exc:
-        raise _bad(str(exc), exc.status) from None
+        # The schema passed: what is left to refuse is what it cannot say (422).
+        raise _bad(str(exc), 422 if exc.status == 400 else exc.status) from None
 
 
 @web.middleware
@@ -213,11 +231,10 @@ async def get_realism(request: web.Request) -> web.Response:
 
 async def patch_realism(request: web.Request) -> web.Response:
     state = _state(request)
-    data = _object(await _json(request), "the realism switches")
     try:
-        state.set_realism(data)
+        state.set_realism(_body(request))
     except RealismError as exc:
-        raise _bad(str(exc)) from None
+        raise _refused(str(exc)) from None
     return json_response({"realism": state.realism.as_dict()})
 
 
@@ -226,17 +243,17 @@ async def list_faults(request: web.Request) -> web.Response:
 
 
 async def add_fault(request: web.Request) -> web.Response:
-    data = _object(await _json(request), "a fault rule")
+    data = _body(request)
+    faults = _state(request).faults
     try:
         if set(data) == {"spec"}:
-            if not isinstance(data["spec"], str):
-                raise FaultRuleError(
-                    '`spec` must be a --fault spec string such as "traits:429:times=2"'
-                )
             data = parse_spec(data["spec"])
-        rule = _state(request).faults.add(data)
+        rule_id = data.get("id")
+        if rule_id is not None and any(rule.id == rule_id for rule in faults):
+            raise _bad(f"a fault rule with id `{rule_id}` exists already; ids are unique", 409)
+        rule = faults.add(data)
     except FaultRuleError as exc:
-        raise _bad(str(exc)) from None
+        raise _refused(str(exc)) from None
     return json_response({"fault": rule.as_dict()}, 201)
 
 
@@ -254,29 +271,12 @@ async def clear_faults(request: web.Request) -> web.Response:
     return json_response({"deleted": count})
 
 
-_FILTER_NAMES = ", ".join(sorted((*TEXT_FILTERS, *NUMBER_FILTERS, "limit")))
-
-
 async def list_requests(request: web.Request) -> web.Response:
-    filters: dict[str, Any] = {}
-    for name in TEXT_FILTERS:
-        if name in request.query:
-            filters[name] = request.query[name]
-    for name in NUMBER_FILTERS:
-        if name in request.query:
-            value = request.query[name]
-            if not (value.isascii() and value.isdigit()):
-                raise _bad(f"`{name}` must be an HTTP status such as 200, got `{value}`")
-            filters[name] = int(value)
-    unknown = set(request.query) - set(filters) - {"limit"}
-    if unknown:
-        raise _bad(f"unknown filter `{sorted(unknown)[0]}`; filters are {_FILTER_NAMES}")
-    entries = _state(request).journal.select(**filters)
-    limit_text = request.query.get("limit")
-    if limit_text is not None:
-        if not (limit_text.isascii() and limit_text.isdigit()) or int(limit_text) < 1:
-            raise _bad(f"`limit` must be a whole number from 1, got `{limit_text}`")
-        entries = entries[-int(limit_text) :]
+    query: dict[str, Any] = request[_QUERY]
+    limit = query.pop("limit", None)
+    entries = _state(request).journal.select(**query)
+    if limit is not None:
+        entries = entries[-limit:]
     return json_response({"requests": [e.as_dict() for e in entries], "total": len(entries)})
 
 
@@ -294,22 +294,19 @@ async def spaces(request: web.Request) -> web.Response:
 
 async def patch_space(request: web.Request) -> web.Response:
     state, space = _state(request), _space(request)
-    data = _object(await _json(request), "the change")
-    unknown = set(data) - {"rate_limit"}
-    if unknown:
-        raise _bad(f"unknown field `{sorted(unknown)[0]}`; a space can change `rate_limit`")
+    data = _body(request)
     if "rate_limit" in data:
         try:
             limit = Limit.parse(data["rate_limit"])
         except ValueError as exc:
-            raise _bad(str(exc)) from None
+            raise _refused(str(exc)) from None
         state.limiter.set_limit(space.id, limit)
     return json_response(_space_body(state, space))
 
 
 async def upsert(request: web.Request) -> web.Response:
     state, space, collection = _state(request), _space(request), _collection(request)
-    data = await _json(request)
+    data = _body(request)
     profile, created = _changing(
         lambda: upsert_profile(space, collection, data, state.clock.now_ns())
     )
@@ -327,8 +324,8 @@ async def delete(request: web.Request) -> web.Response:
 
 async def add_events(request: web.Request) -> web.Response:
     state, space, collection = _state(request), _space(request), _collection(request)
-    data = await _json(request)
-    events = data.get("events") if isinstance(data, dict) else data
+    data = _body(request)
+    events = data["events"] if isinstance(data, dict) else data
     identifier = request.match_info["identifier"]
     added = _changing(
         lambda: append_events(space, collection, identifier, events, state.clock.now_ns())
@@ -342,30 +339,23 @@ async def clock(request: web.Request) -> web.Response:
 
 async def freeze(request: web.Request) -> web.Response:
     state = _state(request)
-    data = _object(await _json(request, default={}), "the clock change")
-    at = data.get("at")
+    at = _body(request).get("at")
     if at is None:
         state.clock.freeze()
     else:
         try:
-            state.clock.freeze(parse_timestamp(str(at), state.clock.now_ns()))
+            state.clock.freeze(parse_timestamp(at, state.clock.now_ns()))
         except TimestampError as exc:
-            raise _bad(f"`at`: {exc}") from None
+            raise _refused(f"`at`: {exc}") from None
     return json_response(_clock_body(state))
 
 
 async def advance(request: web.Request) -> web.Response:
     state = _state(request)
-    data = _object(await _json(request), "the clock change")
-    by = data.get("by")
     try:
-        duration = parse_duration(str(by))
-    except TimestampError:
-        raise _bad(f"`by` must be a duration such as 1s, 250ms or 2d, got `{by}`") from None
-    try:
-        state.clock.advance(duration)
+        state.clock.advance(parse_duration(_body(request)["by"]))
     except TimestampError as exc:
-        raise _bad(f"`by`: {exc}") from None
+        raise _refused(f"`by`: {exc}") from None
     return json_response(_clock_body(state))
 
 
@@ -380,7 +370,8 @@ async def resume(request: web.Request) -> web.Response:
 
 @dataclass(frozen=True)
 class AdminRoute:
-    """One admin route: what serves it, and what the OpenAPI document says of it."""
+    """One admin route: what serves it, and what the OpenAPI document says of it. Its
+    ``body`` and ``query`` are what ``check_input`` holds every request to."""
 
     method: str
     path: str
@@ -390,21 +381,35 @@ class AdminRoute:
     ok: str
     """What a success answers."""
     status: int = 200
+    added: str | None = None
+    """What a 201 answers, when the route may add what it was asked to change (upsert)."""
     body: JSONSchema | None = None
     """The JSON request body (``$ref``s may point into ``fixture.schema.json``)."""
+    body_required: bool = True
+    """Whether a request must have a body (else no body reads as ``{}``)."""
     query: tuple[tuple[str, JSONSchema], ...] = ()
-    """Query parameters and their schemas."""
+    """Query parameters and their schemas (each given at most once; no others)."""
+    errors: tuple[tuple[int, str], ...] = ()
+    """Answers besides 400/401/404: a 409 conflict with the server's state, a 422 for input
+    the schema accepts but the server refuses (what no schema can say)."""
     content_type: str = "application/json"
     """What a success answers with (the explorer page is HTML)."""
 
 
 _FIXTURE = "fixture.schema.json#/$defs/"
+PATH_PARAMETERS: dict[str, JSONSchema] = {
+    "collection": {"type": "string", "enum": ["users", "accounts"]},
+    "identifier": {"type": "string", "minLength": 1},
+}
+"""Path parameters with a schema narrower than any string."""
 _JOURNAL_QUERY: tuple[tuple[str, JSONSchema], ...] = (
     *((name, {"type": "string"}) for name in TEXT_FILTERS),
-    *((name, {"type": "integer"}) for name in NUMBER_FILTERS),
-    ("limit", {"type": "integer", "minimum": 1}),
+    *((name, {"type": "integer", "minimum": 0}) for name in NUMBER_FILTERS),
+    ("limit", {"type": "integer", "minimum": 1, "description": "the latest this many"}),
 )
 _PROFILES = "/spaces/{space}/collections/{collection}/profiles"
+_EVENTS: JSONSchema = {"type": "array", "minItems": 1, "items": {"$ref": _FIXTURE + "event"}}
+_FAULT_EXISTS = (409, "A rule with this `id` exists already.")
 
 ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute(
@@ -425,6 +430,10 @@ ROUTES: tuple[AdminRoute, ...] = (
         " stay; runtime changes to the data go); 422 listing every problem (file:line:column)"
         " if they do not load, the previous data still served; 409 if not served from files",
         "What was loaded: spaces, users, accounts, seconds.",
+        errors=(
+            (409, "The server was not started from fixture files: nothing to reload."),
+            (422, "The files do not load: every problem, one a line (file:line:column)."),
+        ),
     ),
     AdminRoute(
         "GET",
@@ -443,6 +452,7 @@ ROUTES: tuple[AdminRoute, ...] = (
         "Change realism switches (a reset restores those of the fixtures and flags)",
         "The switches.",
         body={"$ref": _FIXTURE + "realism"},
+        errors=((422, "`propagation_delay` is longer than 1h."),),
     ),
     AdminRoute("GET", "/faults", list_faults, "List fault rules with their counters", "The rules."),
     AdminRoute(
@@ -457,16 +467,34 @@ ROUTES: tuple[AdminRoute, ...] = (
                 {"$ref": _FIXTURE + "fault_rule"},
                 {
                     "type": "object",
+                    "additionalProperties": False,
                     "required": ["spec"],
                     "properties": {
                         "spec": {
                             "type": "string",
-                            "description": "a --fault spec such as traits:429:times=2",
+                            "pattern": SPEC_PATTERN,
+                            "description": "a --fault spec such as traits:429:times=2:"
+                            " ROUTE[:FIELD]..., a field being a status from 200 to 599, a"
+                            " fault (reset, empty, truncate, malformed, hang), times=N or"
+                            " every=N (from 1), after=N, probability=P (above 0, at most 1),"
+                            " latency=DURATION (or A..B, P50~P95), hang=DURATION,"
+                            " method=GET|HEAD, space=GLOB, collection=GLOB, id=NAME, and"
+                            " last identifier=GLOB",
                         }
                     },
                 },
             ]
         },
+        errors=(
+            _FAULT_EXISTS,
+            (
+                422,
+                "The rule is refused for what the schema cannot say: a `latency` or `hang`"
+                " beyond 300s, `latency.min` above `latency.max`, p50 above p95; of a"
+                " `spec`, fields that do not combine into a rule (`status` with a fault,"
+                " none of status, latency and fault).",
+            ),
+        ),
     ),
     AdminRoute(
         "DELETE", "/faults", clear_faults, "Remove every fault rule", "How many were removed."
@@ -494,9 +522,8 @@ ROUTES: tuple[AdminRoute, ...] = (
         "The space.",
         body={
             "type": "object",
-            "properties": {
-                "rate_limit": {"description": "requests/s, {per_second, burst}, or null"}
-            },
+            "additionalProperties": False,
+            "properties": {"rate_limit": {"$ref": _FIXTURE + "rate_limit"}},
         },
     ),
     AdminRoute(
@@ -504,31 +531,69 @@ ROUTES: tuple[AdminRoute, ...] = (
         _PROFILES,
         upsert,
         "Add or replace a profile (fixture format)",
-        "Replaced (201: added).",
+        "Replaced.",
+        added="Added.",
         body={"$ref": _FIXTURE + "profile"},
+        errors=(
+            (409, "An id or the segment id belongs to another profile."),
+            (
+                422,
+                "The profile is refused for what the schema cannot say: a day that is not"
+                " in the calendar, a time outside the years 1000 to 9999, a UTC offset"
+                " beyond 23:59, ids sharing a `map_id`, a segment id of the other"
+                " collection, links to profiles that do not exist.",
+            ),
+        ),
     ),
     AdminRoute("DELETE", _PROFILES + "/{identifier}", delete, "Delete a profile", "Deleted."),
     AdminRoute(
         "POST",
         _PROFILES + "/{identifier}/events",
         add_events,
-        "Append events to a profile (fixture format)",
+        "Append events to a profile (fixture format): {events: [...]}, or the list",
         "The new message ids.",
         status=201,
         body={
-            "type": "object",
-            "required": ["events"],
-            "properties": {"events": {"type": "array", "items": {"$ref": _FIXTURE + "event"}}},
+            "oneOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["events"],
+                    "properties": {"events": _EVENTS},
+                },
+                _EVENTS,
+            ]
         },
+        errors=(
+            (409, "A `message_id` is already an event of this profile."),
+            (
+                422,
+                "An event is refused for what the schema cannot say: a day that is not in"
+                " the calendar, a time outside the years 1000 to 9999, a UTC offset beyond"
+                " 23:59, external ids that are not the profile's.",
+            ),
+        ),
     ),
     AdminRoute("GET", "/clock", clock, "The server clock", "The clock."),
     AdminRoute(
         "POST",
         "/clock/freeze",
         freeze,
-        "Stop the clock (at an instant, or where it is)",
+        "Stop the clock (at an instant, or where it is: no body, or `at` null)",
         "The clock.",
-        body={"type": "object", "properties": {"at": {"type": "string"}}},
+        body={
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"at": {"oneOf": [{"$ref": _FIXTURE + "timestamp"}, {"type": "null"}]}},
+        },
+        body_required=False,
+        errors=(
+            (
+                422,
+                "`at` is not a day of the calendar, or is outside the years 1000 to 9999"
+                " (the clock stays where it was).",
+            ),
+        ),
     ),
     AdminRoute(
         "POST",
@@ -538,18 +603,146 @@ ROUTES: tuple[AdminRoute, ...] = (
         "The clock.",
         body={
             "type": "object",
+            "additionalProperties": False,
             "required": ["by"],
-            "properties": {"by": {"type": "string", "description": "such as 1s, 250ms, 2d"}},
+            "properties": {"by": {"$ref": _FIXTURE + "duration"}},
         },
+        errors=((422, "The clock would leave the years 1000 to 9999 (it stays where it was)."),),
     ),
     AdminRoute("POST", "/clock/resume", resume, "Let the clock run again", "The clock."),
 )
 
 
+# -- input, held to the route's schemas --------------------------------------------------
+
+_QUERY = web.RequestKey("profilemock_admin_query", dict[str, Any])
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+@dataclass(frozen=True)
+class _Input:
+    """A route's declared body and query, compiled."""
+
+    body: tuple[Draft202012Validator, Draft202012Validator] | None
+    query: Draft202012Validator | None
+    parameters: frozenset[str]
+    """The query parameters there are."""
+    integers: frozenset[str]
+    """Query parameters read as integers (a query holds only text)."""
+
+
+def _validator(schema: JSONSchema) -> tuple[Draft202012Validator, Draft202012Validator]:
+    """The schema's validator, and one that counts only ints as integers (``_whole``)."""
+    # Under the bundled schemas' base URI, `fixture.schema.json#/$defs/…` resolves.
+    rooted = {"$id": BASE_URI + "admin-input", **schema}
+    strict: Draft202012Validator = InputValidator(rooted, registry=registry())
+    return Draft202012Validator(rooted, registry=registry()), strict
+
+
+def _whole(data: Any, strict: Draft202012Validator) -> Any:
+    """``data`` (valid) with every ``3.0`` where the schema wants an integer made ``3``:
+    JSON Schema counts it as an integer, and so the handlers must (``range(3.0)`` fails)."""
+    pending = list(strict.iter_errors(data))
+    while pending:
+        error = pending.pop()
+        pending.extend(error.context or ())
+        value = error.instance
+        if (
+            error.validator == "type"
+            and "integer"
+            in (
+                error.validator_value
+                if isinstance(error.validator_value, list)
+                else [error.validator_value]
+            )
+            and isinstance(value, float)
+            and value.is_integer()
+        ):
+            path = list(error.absolute_path)
+            if not path:
+                return int(value)
+            parent = data
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = int(value)
+    return data
+
+
+@cache
+def _inputs() -> dict[Handler, tuple[AdminRoute, _Input]]:
+    """Every route's validators, built once (by handler: each route has its own)."""
+    found: dict[Handler, tuple[AdminRoute, _Input]] = {}
+    for route in ROUTES:
+        query = dict(route.query)
+        checks = _Input(
+            body=None if route.body is None else _validator(route.body),
+            query=None
+            if not query
+            else _validator({"type": "object", "properties": query, "additionalProperties": False})[
+                0
+            ],
+            parameters=frozenset(query),
+            integers=frozenset(n for n, schema in query.items() if schema["type"] == "integer"),
+        )
+        found[route.handler] = (route, checks)
+    assert len(found) == len(ROUTES), "each admin route has a handler of its own"
+    return found
+
+
+def _first_problem(validator: Draft202012Validator, value: Any) -> tuple[str, str] | None:
+    """(JSON pointer, what is wrong and allowed) of the most relevant error, if any."""
+    error = best_match(validator.iter_errors(value))
+    if error is None:
+        return None
+    path, _, message = explain(error, "field")[0]
+    return json_pointer(path), message
+
+
+def _query(request: web.Request, checks: _Input) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in request.query:
+        given = request.query.getall(name)
+        if len(given) > 1:
+            raise _bad(f"query parameter `{name}` is given {len(given)} times; give it once")
+        text = given[0]
+        values[name] = int(text) if name in checks.integers and _INTEGER.fullmatch(text) else text
+    assert checks.query is not None
+    unknown = sorted(set(values) - checks.parameters)
+    if unknown:
+        names = ", ".join(sorted(checks.parameters))
+        raise _bad(f"unknown query parameter `{unknown[0]}`; parameters are {names}")
+    problem = _first_problem(checks.query, values)
+    if problem is not None:
+        pointer, message = problem
+        raise _bad(f"query parameter `{pointer.lstrip('/')}`: {message}")
+    return values
+
+
+@web.middleware
+async def check_input(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Hold a request's body and query to its route's declared schemas before the handler
+    runs: a 400 naming the parameter (JSON pointer, query name) and what is allowed."""
+    declared = _inputs().get(request.match_info.route.handler)
+    if declared is not None:
+        route, checks = declared
+        if checks.query is not None:
+            request[_QUERY] = _query(request, checks)
+        if checks.body is not None:
+            data = await _json(request, default=None if route.body_required else {})
+            validator, strict = checks.body
+            problem = _first_problem(validator, data)
+            if problem is not None:
+                pointer, message = problem
+                where = f"body field `{pointer}`" if pointer else "the body"
+                raise _bad(f"{where}: {message}")
+            request[_BODY] = _whole(data, strict)
+    return await handler(request)
+
+
 def admin_app(pipeline: Middleware) -> web.Application:
     """The ``/__admin`` sub-application of a server, inside the server's ``pipeline``; it
     reads the parent application's ``STATE``."""
-    app = web.Application(middlewares=[pipeline, guard])
+    app = web.Application(middlewares=[pipeline, guard, check_input])
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     return app

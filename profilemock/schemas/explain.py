@@ -11,6 +11,9 @@ from typing import Any
 from jsonschema.exceptions import ValidationError, best_match
 
 Path = tuple[str | int, ...]
+REFUSAL = "x-message"
+"""A schema's own words for what it refuses, where jsonschema's would not help (a rule
+across fields, a pattern): the message names what is allowed."""
 
 _TYPE_NAMES = {
     "object": "an object",
@@ -41,7 +44,10 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
     about = schema.get("description")
     kind = str(error.validator)
     instance = error.instance
+    refusal = schema.get(REFUSAL)
     if "propertyNames" in error.relative_schema_path:
+        if refusal:
+            return [((*path, str(instance)), "propertyNames", f"{word} `{instance}` {refusal}")]
         # jsonschema reports a bad key at its mapping's path, with the key as instance.
         return [
             (
@@ -50,6 +56,8 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
                 f"{word} `{instance}` is not allowed here: {error.message}",
             )
         ]
+    if refusal:
+        return [(path, kind, refusal)]
     if kind == "additionalProperties" and isinstance(instance, dict):
         known = schema.get("properties", {})
         allowed = ", ".join(sorted(known))
@@ -74,7 +82,7 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
         if about:
             return [(path, kind, f"{show(instance)} is not valid here; expected {about}")]
         inner = best_match(error.context) if error.context else None
-        return [(path, kind, inner.message if inner else error.message)]
+        return explain(inner, word) if inner else [(path, kind, error.message)]
     return [(path, kind, error.message)]
 
 

@@ -15,6 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from jsonschema import Draft202012Validator, validators
 from referencing import Registry, Resource
 
 BASE_URI = "https://profilemock.dev/schemas/"
@@ -94,3 +95,16 @@ def fast_validator(name: str, strict: bool = False) -> Callable[[Any], bool] | N
     )
     check: Callable[[Any], bool] = validator.is_valid
     return check
+
+
+def _whole_number(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+InputValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _whole_number),
+)
+"""Draft 2020-12 for input the code then uses: an ``integer`` is a whole number as written
+(``3``), not ``3.0``, which JSON Schema counts as one but Python cannot count with
+(``range(3.0)``)."""

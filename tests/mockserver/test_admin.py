@@ -109,34 +109,75 @@ async def test_faults_list_add_delete_clear(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "status", "message"),
     [
-        ({"route": "trait", "status": 500}, 'fault rule field `route`: "trait" is not one of'),
+        ({"route": "trait", "status": 500}, 400, 'body field `/route`: "trait" is not one of'),
         (
             {"status": 500, "probability": 1.5},
-            "fault rule field `probability`: 1.5 is greater than the maximum of 1",
+            400,
+            "body field `/probability`: 1.5 is greater than the maximum of 1",
         ),
         (
             {"status": 500, "colour": "red"},
-            "fault rule field `colour`: unknown field `colour`; allowed here: after, body,",
+            400,
+            "body field `/colour`: unknown field `colour`; allowed here: after, body,",
         ),
-        ({"route": "traits"}, "give `status`, `latency` or `fault`"),
-        ({"status": 500, "fault": "reset"}, "`status` and `fault` cannot be combined"),
+        ({"route": "traits"}, 400, "the body: give `status`, `latency` or `fault`"),
+        ({"status": 500, "fault": "reset"}, 400, "`status` and `fault` cannot be combined"),
         (
             {"latency": "quick"},
-            'fault rule field `latency`: "quick" is not valid here; expected a duration',
+            400,
+            'body field `/latency`: "quick" is not allowed here; expected A duration',
         ),
-        ({"id": "configured", "status": 500}, "a rule with id `configured` exists already"),
-        ({"spec": "traits:42"}, "`42` is not a status"),
-        ([1, 2], "a fault rule must be a JSON object"),
+        ({"status": 500, "headers": {"Host": "x"}}, 400, "body field `/headers/Host`: field"),
+        ({"latency": "301s"}, 422, "`latency` may last at most 300s"),
+        ({"latency": {"min": "2s", "max": "1s"}}, 422, "must not be above `latency.max`"),
+        ({"id": "configured", "status": 500}, 409, "a fault rule with id `configured` exists"),
+        ({"spec": "traits:42"}, 400, 'body field `/spec`: "traits:42" is not allowed here'),
+        ({"spec": "traits:503:reset"}, 422, "`status` and `fault` cannot be combined"),
+        ({"spec": "traits:503:id=configured"}, 409, "with id `configured` exists already"),
+        ([1, 2], 400, "the body: [1, 2] is not an object"),
     ],
 )
 async def test_bad_fault_rules_say_which_field_and_what_is_allowed(
-    client: Client, body: Any, message: str
+    client: Client, body: Any, status: int, message: str
 ) -> None:
-    error = await call(client, "POST", f"{ADMIN}/faults", body, expect=400)
-    assert error["error"]["code"] == "invalid_request_error"
+    """400: the body breaks the route's schema; 422: the schema allows it, the rule cannot
+    be (what no schema can say); 409: the id is taken."""
+    error = await call(client, "POST", f"{ADMIN}/faults", body, expect=status)
+    assert error["error"]["code"] == ("conflict" if status == 409 else "invalid_request_error")
     assert message in error["error"]["message"]
+    assert [rule.id for rule in client.app[STATE].faults] == ["configured"]
+
+
+async def test_a_whole_number_written_3_0_is_an_integer(client: Client) -> None:
+    """JSON Schema counts 3.0 as an integer, so the admin API does: it is 3."""
+    rule = await call(
+        client, "POST", f"{ADMIN}/faults", {"status": 503.0, "times": 2.0}, expect=201
+    )
+    assert (rule["fault"]["status"], rule["fault"]["times"]) == (503, 2)
+    events = {
+        "events": [{"event": "A", "timestamp": "-1d", "repeat": {"count": 3.0, "every": "1h"}}]
+    }
+    added = await call(client, "POST", f"{USERS}/user_id:u1234/events", events, expect=201)
+    assert len(added["appended"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("limit=0", "query parameter `limit`: 0 is less than the minimum of 1"),
+        ("status=abc", 'query parameter `status`: "abc" is not an integer'),
+        ("status=-1", "query parameter `status`: -1 is less than the minimum of 0"),
+        ("limit=1&limit=2", "query parameter `limit` is given 2 times; give it once"),
+        ("colour=red", "unknown query parameter `colour`; parameters are auth, collection,"),
+    ],
+)
+async def test_query_parameters_are_held_to_their_schema(
+    client: Client, query: str, message: str
+) -> None:
+    error = await call(client, "GET", f"{ADMIN}/requests?{query}", expect=400)
+    assert error["error"]["message"].startswith(message)
 
 
 async def test_not_json_is_a_clear_error(client: Client) -> None:
@@ -176,7 +217,7 @@ async def test_requests_journal_filters_and_clear(client: Client) -> None:
     await call(client, "GET", f"{ADMIN}/requests?status=ok", expect=400)
     await call(client, "GET", f"{ADMIN}/requests?limit=0", expect=400)
     error = await call(client, "GET", f"{ADMIN}/requests?colour=red", expect=400)
-    assert "unknown filter `colour`" in error["error"]["message"]
+    assert "unknown query parameter `colour`; parameters are auth," in error["error"]["message"]
     assert await call(client, "DELETE", f"{ADMIN}/requests") == {"deleted": 3}
     assert (await call(client, "GET", f"{ADMIN}/requests"))["total"] == 0
 
@@ -231,16 +272,21 @@ async def test_upsert_replaces_the_profile_with_the_same_id_and_keeps_links(
         (
             {"ids": {"user_id": "x"}, "traitz": {}},
             400,
-            "the profile is not valid: /traitz: unknown key `traitz`",
+            "body field `/traitz`: unknown field `traitz`; allowed here: audiences,",
         ),
         (
             {"ids": {"user_id": "x"}, "created_at": "soon"},
             400,
-            '/created_at: "soon" is not allowed here',
+            'body field `/created_at`: "soon" is not allowed here',
+        ),
+        (
+            {"ids": {"user_id": "x"}, "created_at": "0999-01-01"},
+            422,
+            "outside the years 1000 to 9999",
         ),
         (
             {"ids": {"user_id": "x"}, "links": ["group_id:nope"]},
-            400,
+            422,
             "`links` names `group_id:nope`, but no profile in `accounts` has that id",
         ),
         (
@@ -253,7 +299,7 @@ async def test_upsert_replaces_the_profile_with_the_same_id_and_keeps_links(
             409,
             "these ids belong to 2 different profiles",
         ),
-        ([], 400, "the profile must be a JSON object"),
+        ([], 400, "the body: [] is not an object"),
     ],
 )
 async def test_bad_upserts_change_nothing(
@@ -349,18 +395,22 @@ async def test_clock_get_freeze_advance_resume(client: Client) -> None:
     assert resumed["frozen"] is False
     assert (await call(client, "POST", f"{ADMIN}/clock/freeze"))["frozen"] is True
     error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "a while"}, expect=400)
-    assert (
-        error["error"]["message"]
-        == "`by` must be a duration such as 1s, 250ms or 2d, got `a while`"
+    assert error["error"]["message"] == (
+        'body field `/by`: "a while" is not allowed here; expected A duration such as 30m, 6h'
+        " or 1d12h."
     )
     await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "someday"}, expect=400)
+    await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "2026-02-30"}, expect=422)
+    await call(client, "POST", f"{ADMIN}/clock/freeze", {"when": "now"}, expect=400)
 
 
-async def test_advancing_the_clock_beyond_year_9999_is_a_400(client: Client) -> None:
-    error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "99999999999w"}, expect=400)
+async def test_advancing_the_clock_beyond_year_9999_is_a_422(client: Client) -> None:
+    """The body is what the schema allows (a duration): the clock is what refuses it."""
+    error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "99999999999w"}, expect=422)
     assert "years 1000 to 9999" in error["error"]["message"]
     assert (await call(client, "GET", f"{ADMIN}/clock"))["now"] == "2026-06-15T12:00:00Z"
-    await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "+99999999999w"}, expect=400)
+    await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "+99999999999w"}, expect=422)
+    assert (await call(client, "GET", f"{ADMIN}/clock"))["now"] == "2026-06-15T12:00:00Z"
 
 
 async def test_events_window_follows_the_clock(client: Client) -> None:

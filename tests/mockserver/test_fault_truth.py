@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from profilemock.clock import Clock
-from profilemock.faults import FaultRuleError, FaultSet
+from profilemock.faults import FRAMING_HEADERS, FaultRuleError, FaultSet
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.serving import ServerThread
@@ -102,6 +102,14 @@ def test_fault_headers_that_cannot_be_sent_are_refused_when_added(
 ) -> None:
     with pytest.raises(FaultRuleError, match=complaint):
         FaultSet().add({"status": 503, "headers": headers})
+
+
+@pytest.mark.parametrize("name", sorted(FRAMING_HEADERS))
+def test_every_framing_header_is_refused_however_it_is_spelled(name: str) -> None:
+    for spelled in (name, name.upper(), name.title()):
+        with pytest.raises(FaultRuleError, match="frames the message"):
+            FaultSet().add({"status": 503, "headers": {spelled: "1"}})
+    FaultSet().add({"status": 503, "headers": {"X-" + name: "1"}})
 
 
 async def test_unsendable_headers_are_a_400_from_the_admin_api(

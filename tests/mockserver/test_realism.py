@@ -288,7 +288,13 @@ async def test_admin_api_reads_and_changes_switches_and_reset_restores_them(
     assert (await changed.json())["realism"]["null_lists"] is True
     bad = await client.patch("/__admin/realism", json={"null_list": True})
     assert bad.status == 400
-    assert "unknown switch `null_list`" in (await bad.json())["error"]["message"]
+    assert (
+        "unknown field `null_list`; allowed here: gateway_errors,"
+        in (await bad.json())["error"]["message"]
+    )
+    too_slow = await client.patch("/__admin/realism", json={"propagation_delay": "2h"})
+    assert too_slow.status == 422
+    assert "at most 1h" in (await too_slow.json())["error"]["message"]
     await client.post("/__admin/reset")
     body = await (await client.get("/__admin/realism")).json()
     assert body["realism"] == {**Realism().as_dict(), "short_pages": True}
