@@ -48,6 +48,14 @@ from profilemock.fixtures.loader import (
 )
 from profilemock.fixtures.snapshot import Snapshots, default_directory
 from profilemock.mockserver.app import create_app
+from profilemock.mockserver.connections import (
+    BODY_TIMEOUT,
+    HEADER_TIMEOUT,
+    KEEPALIVE_TIMEOUT,
+    Limits,
+    default_max_connections,
+    file_limit,
+)
 from profilemock.mockserver.reload import enable_reload
 from profilemock.mockserver.requestlog import RequestLog
 from profilemock.mockserver.serving import bind, run, serve_until_stopped
@@ -187,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--admin-token", metavar="TOKEN", help="require this token on /__admin/")
     serve.add_argument("--no-admin", action="store_true", help="turn the admin API off")
+    _add_limits(serve)
 
     demo = commands.add_parser(
         "demo",
@@ -305,6 +314,62 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _timeout(text: str) -> float:
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        value = -1.0
+    if not 0.01 <= value <= 3600:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not seconds from 0.01 to 3600 (such as 10 or 0.5)"
+        )
+    return value
+
+
+def _connections(text: str) -> int:
+    most = file_limit()
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= most:
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not a number of connections from 1 to {most} (the open-file limit"
+            " of this process; `ulimit -n` raises it)"
+        )
+    return int(text)
+
+
+def _add_limits(command: argparse.ArgumentParser) -> None:
+    """What a connection may take: see "Security and limits" in the README."""
+    limits = command.add_argument_group("connection limits")
+    for flag, default, what in (
+        ("--header-timeout", HEADER_TIMEOUT, "a new connection has to send its request's headers"),
+        ("--body-timeout", BODY_TIMEOUT, "a request's body has to arrive after its headers"),
+        ("--keepalive-timeout", KEEPALIVE_TIMEOUT, "an idle keep-alive connection stays open"),
+    ):
+        limits.add_argument(
+            flag,
+            type=_timeout,
+            default=default,
+            metavar="SECONDS",
+            help=f"seconds {what} (default {default:g})",
+        )
+    limits.add_argument(
+        "--max-connections",
+        type=_connections,
+        metavar="N",
+        help="connections served at once; at the cap the oldest idle one is closed, else a"
+        " 503 (default: the open-file limit less 64, at most 90%% of it:"
+        f" {default_max_connections()} here)",
+    )
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(
+        header_timeout=args.header_timeout,
+        keepalive_timeout=args.keepalive_timeout,
+        body_timeout=args.body_timeout,
+        max_connections=args.max_connections,
+    )
+
+
 def _add_upstream(command: argparse.ArgumentParser) -> None:
     where = command.add_mutually_exclusive_group(required=True)
     where.add_argument("--upstream", type=_upstream, metavar="URL", help="the API's base URL")
@@ -354,6 +419,7 @@ def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     proxy.add_argument("--admin-token", metavar="TOKEN", help="require this token on /__admin/")
     proxy.add_argument("--no-admin", action="store_true", help="turn the admin API off")
+    _add_limits(proxy)
 
 
 def _identifier(text: str) -> str:
@@ -747,7 +813,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     # Ctrl-C before the signal handler is installed still ends cleanly.
     with contextlib.suppress(KeyboardInterrupt):
-        run(serve_until_stopped(app, sock, ready, request_log=request_log))
+        run(serve_until_stopped(app, sock, ready, request_log=request_log, limits=_limits(args)))
     print("profilemock stopped", file=out, flush=True)
     return 0
 
@@ -838,7 +904,7 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print("\n".join(lines), file=out, flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
-        run(serve_until_stopped(app, sock, ready, request_log=request_log))
+        run(serve_until_stopped(app, sock, ready, request_log=request_log, limits=_limits(args)))
     print("profilemock proxy stopped", file=out, flush=True)
     return 0
 

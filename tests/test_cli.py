@@ -280,3 +280,47 @@ def test_demo_lists_other_fixtures_and_says_what_is_wrong_with_them(
     code, _, err = run_cli("demo", "--fixtures", str(good.parent / "missing.yaml"))
     assert code == 2
     assert err.endswith("missing.yaml: no such file or directory\n")
+
+
+@pytest.mark.parametrize("command", ["serve", "proxy"])
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--header-timeout", "abc", "`abc` is not seconds from 0.01 to 3600 (such as 10 or 0.5)"),
+        ("--body-timeout", "0", "`0` is not seconds from 0.01 to 3600"),
+        ("--keepalive-timeout", "nan", "`nan` is not seconds from 0.01 to 3600"),
+        ("--body-timeout", "1e9", "`1e9` is not seconds from 0.01 to 3600"),
+        ("--max-connections", "0", "`0` is not a number of connections from 1 to"),
+        ("--max-connections", "99999999999", "(the open-file limit of this process;"),
+    ],
+)
+def test_bad_connection_limits_are_refused_with_exit_2(
+    command: str, flag: str, value: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upstream = ["--region", "us"] if command == "proxy" else []
+    with pytest.raises(SystemExit) as exited:
+        main([command, *upstream, flag, value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: `{value}` is not" in err
+    assert message in err
+
+
+def test_serve_applies_the_connection_limits_it_is_given(serve: Callable[..., Served]) -> None:
+    served = serve(
+        "--port", "0", "--quiet", "--header-timeout", "0.3", "--body-timeout", "0.3",
+        "--max-connections", "50",
+    )  # fmt: skip
+    host, port = served.read_until(r"at http://(127\.0\.0\.1):(\d+)").groups()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # closed by the server after 0.3 s, not after 10 s
+        assert time.monotonic() - started < 5
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /__admin/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 9\r\n"
+            b"Content-Type: application/json\r\n\r\n{"
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 408")
+    assert served.stop() == 0

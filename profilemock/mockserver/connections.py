@@ -3,9 +3,10 @@ requests HTTP cannot read are answered in the API's envelope without echoing the
 
 aiohttp never times out a connection that has not completed its first request (its
 keep-alive timer only runs after one), so a client sending headers a byte at a time holds
-a socket forever; and it answers an unreadable request in plain text quoting the raw bytes
-(``Authorization`` headers included), logging a traceback with them. ``GuardedRunner``
-serves an app with a connection class that fixes all three.
+a socket forever; nor a body that trickles in while a handler reads it; and it answers an
+unreadable request in plain text quoting the raw bytes (``Authorization`` headers
+included), logging a traceback with them. ``GuardedRunner`` serves an app with a
+connection class that fixes all of it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aiohttp import http_exceptions, web, web_protocol, web_server
 from profilemock.api import envelope
 from profilemock.jsonbytes import encode
 from profilemock.mockserver.app import STATE
+from profilemock.mockserver.errors import ApiError
 
 log = logging.getLogger("profilemock.access")
 
@@ -31,6 +33,8 @@ HEADER_TIMEOUT = 10.0
 KEEPALIVE_TIMEOUT = 15.0
 """Seconds an idle keep-alive connection (or one half-way through the headers of its next
 request) is kept open."""
+BODY_TIMEOUT = 10.0
+"""Seconds a request's body has to arrive once its headers have."""
 
 
 def file_limit() -> int:
@@ -48,8 +52,11 @@ def default_max_connections() -> int:
 
 @dataclass(frozen=True)
 class Limits:
+    """What a connection may take (``serve``/``proxy`` flags set them)."""
+
     header_timeout: float = HEADER_TIMEOUT
     keepalive_timeout: float = KEEPALIVE_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
     max_connections: int | None = None
     """None: ``default_max_connections()``."""
 
@@ -115,6 +122,10 @@ class GuardedConnection(web_protocol.RequestHandler):
     opened: float = 0.0
     _counted = False
     _deadline: asyncio.TimerHandle | None = None
+    _body_deadline: asyncio.TimerHandle | None = None
+    _body: Any = None
+    """The payload of the latest request, while its body may still be arriving."""
+    _handling = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.opened = time.monotonic()
@@ -134,14 +145,21 @@ class GuardedConnection(web_protocol.RequestHandler):
         idle = [
             c
             for c in manager.connections
-            if isinstance(c, GuardedConnection) and c._counted and c._waiter is not None
+            if isinstance(c, GuardedConnection) and c._counted and c._slow()
         ]
         if not idle:
             return False
         victim = min(idle, key=lambda c: c.opened)
         victim._release()
-        victim.force_close()
+        if victim._waiter is not None:
+            victim.force_close()
+        else:
+            victim._body_late(victim._body, "the server needed the connection for another client")
         return OPEN.take(self.cap)
+
+    def _slow(self) -> bool:
+        """Waiting for a request, or for the rest of a request's body."""
+        return self._waiter is not None or (self._body is not None and not self._body.is_eof())
 
     def _release(self) -> None:
         if self._counted:
@@ -160,9 +178,10 @@ class GuardedConnection(web_protocol.RequestHandler):
             self._deadline = None
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        for deadline in (self._deadline, self._body_deadline):
+            if deadline is not None:
+                deadline.cancel()
+        self._deadline = self._body_deadline = self._body = None
         self._release()
         super().connection_lost(exc)
 
@@ -173,10 +192,42 @@ class GuardedConnection(web_protocol.RequestHandler):
         if not target.startswith("/") and "://" not in target:
             # ``OPTIONS *`` or ``CONNECT host:port``: no route can take them.
             request_handler = self._no_path
-        result: tuple[web.StreamResponse, bool] = await super()._handle_request(
-            request, start_time, request_handler
-        )
+        if self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
+        payload = self._body = request.content
+        if not payload.is_eof():
+            self._body_deadline = self._loop.call_later(
+                self.limits.body_timeout, self._body_late, payload
+            )
+        self._handling = True
+        try:
+            result: tuple[web.StreamResponse, bool] = await super()._handle_request(
+                request, start_time, request_handler
+            )
+        finally:
+            self._handling = False
         return result
+
+    def _body_late(self, payload: Any, why: str | None = None) -> None:
+        """The body did not arrive in time (or, ``why``, the connection is needed). A
+        handler reading it gets a 408 (in the envelope, then the connection closes); one
+        that answered without it, or a body still coming after the answer, ends the
+        connection."""
+        if self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
+        self._body = None
+        if payload.is_eof():
+            return
+        if self._handling:
+            seconds = f"{self.limits.body_timeout:g}"
+            message = why or f"the request body did not arrive within {seconds} s of its headers"
+            payload.set_exception(ApiError(408, "invalid_request_error", message))
+            self._lingering_time = 0.0  # no reading what is left: the connection closes
+            self.close()
+        else:
+            self.force_close()
 
     async def _no_path(self, request: Any) -> web.StreamResponse:
         return self._answer(request, 400, "the request target must be a path such as /v1/…")

@@ -77,18 +77,21 @@ async def serve_until_stopped(
     on_ready: Callable[[str], None],
     *,
     request_log: RequestLog | None = None,
+    limits: Limits | None = None,
 ) -> None:
     """Serve ``app`` on ``sock`` until SIGINT or SIGTERM, then shut down cleanly.
 
-    With ``request_log``, every request is logged there (and the log flushed at the end).
+    With ``request_log``, every request is logged there (and the log flushed at the end);
+    ``limits`` bound what a connection may take.
     """
     if request_log is None:
         runner = GuardedRunner(
-            app, handle_signals=False, access_log=None, handler_cancellation=True
+            app, limits, handle_signals=False, access_log=None, handler_cancellation=True
         )
     else:
         runner = GuardedRunner(
             app,
+            limits,
             handle_signals=False,
             access_log=LOGGER,
             access_log_class=request_log.access_logger(),

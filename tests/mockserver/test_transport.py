@@ -168,6 +168,67 @@ def test_a_slow_client_is_cut_off_after_the_header_timeout() -> None:
         served.stop()
 
 
+def read_until_closed(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_an_admin_body_that_trickles_in_is_a_408_after_the_body_timeout() -> None:
+    served = start(Limits(body_timeout=0.3))
+    try:
+        with socket.create_connection(address(served), timeout=10) as sock:
+            sock.sendall(
+                b"POST /__admin/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"status": 5'
+            )
+            started = time.monotonic()
+            answer = read_until_closed(sock)  # the server answers, then closes
+            assert time.monotonic() - started < 5  # its timeout, not the socket's
+        status, headers, body = parsed(answer)
+        assert status == 408
+        assert "Request-Id" in headers
+        assert json.loads(body)["error"] == {
+            "code": "invalid_request_error",
+            "message": "the request body did not arrive within 0.3 s of its headers",
+        }
+        assert served.call(lambda state: (len(state.faults), list(state.errors))) == (0, [])
+    finally:
+        served.stop()
+
+
+def test_an_api_request_whose_body_trickles_in_is_closed_after_the_body_timeout() -> None:
+    served = start(Limits(body_timeout=0.3))
+    try:
+        with socket.create_connection(address(served), timeout=10) as sock:
+            sock.sendall(
+                f"GET {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n"
+                "Content-Length: 100\r\n\r\nabc".encode()
+            )
+            started = time.monotonic()
+            answer = read_until_closed(sock)  # answered; the rest of the body never comes
+            assert time.monotonic() - started < 5  # aiohttp alone lingers 10 s
+        assert parsed(answer)[0] == 200
+        assert served.call(lambda state: list(state.errors)) == []
+    finally:
+        served.stop()
+
+
+def test_a_body_that_arrives_in_time_is_read() -> None:
+    served = start(Limits(body_timeout=0.3))
+    try:
+        with socket.create_connection(address(served), timeout=10) as sock:
+            body = b'{"route": "traits", "status": 503}'
+            sock.sendall(
+                b"POST /__admin/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            assert parsed(read_until_closed(sock))[0] == 201
+    finally:
+        served.stop()
+
+
 def test_slowloris_cannot_starve_legitimate_clients() -> None:
     cap = 20
     served = start(Limits(header_timeout=60, keepalive_timeout=60, max_connections=cap))
@@ -182,6 +243,34 @@ def test_slowloris_cannot_starve_legitimate_clients() -> None:
             status, _, _ = parsed(exchange(served, raw.encode()))
             assert status == 200
         assert OPEN.open <= cap
+    finally:
+        for sock in slow:
+            sock.close()
+        served.stop()
+
+
+def test_slow_bodies_cannot_starve_legitimate_clients() -> None:
+    """At the cap, a connection whose body is still trickling in makes room as an idle one
+    does: its request gets a 408 and the connection closes."""
+    cap = 20
+    served = start(Limits(body_timeout=60, max_connections=cap))
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(3 * cap):
+            sock = socket.create_connection(address(served), timeout=10)
+            sock.sendall(
+                b"POST /__admin/faults HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"sta'
+            )
+            slow.append(sock)
+        for _ in range(10):
+            raw = f"GET {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\nConnection: close\r\n\r\n"
+            assert parsed(exchange(served, raw.encode()))[0] == 200
+        assert OPEN.open <= cap
+        evicted = read_until_closed(slow[0])
+        assert parsed(evicted)[0] == 408
+        assert b"needed the connection for another client" in evicted
+        assert served.call(lambda state: list(state.errors)) == []
     finally:
         for sock in slow:
             sock.close()
