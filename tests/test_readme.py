@@ -117,6 +117,22 @@ def test_python_examples_run() -> None:
         namespace["check_traits"](server.url, "lg8283283", "demo-token")  # type: ignore[operator]
 
 
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+
+def test_the_consumer_examples_shown_are_the_files_the_suite_runs() -> None:
+    # The README shows whole test files (a first line `# tests/examples/NAME.py`); the
+    # suite runs those files, so what users copy is what passes here.
+    shown = {
+        block.split("\n", 1)[0].removeprefix("# tests/examples/"): block
+        for block in blocks("python")
+        if block.startswith("# tests/examples/")
+    }
+    assert sorted(shown) == sorted(p.name for p in EXAMPLES.glob("test_*.py"))
+    for name, block in shown.items():
+        assert block.split("\n", 1)[1] == (EXAMPLES / name).read_text(), name
+
+
 SCHEMATHESIS_BLOCK = next(b for b in blocks("sh") if "schemathesis run" in b)
 
 
