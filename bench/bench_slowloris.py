@@ -1,10 +1,13 @@
 """Slowloris: do working clients keep being served while slow ones hold connections?
 
 Usage: python bench/bench_slowloris.py [--slow N] [--requests N] [--nofile N] [--rounds N]
+                                       [--attack headers|body]
 
 Each server runs as a child process with its open-file limit lowered to ``--nofile``
 (default 256). The attacker opens ``--slow`` connections (default 3x that limit), each
-sending the start of a request and never finishing it; then a client sends ``--requests``
+sending the start of a request and never finishing it (``--attack headers``, the default:
+half a header; ``body``: whole headers that promise a body, and the first bytes of it);
+then a client sends ``--requests``
 ordinary requests, one connection each, with a 5 s timeout. Reported per server: the
 share of requests answered and the median latency, with and without the attack, as
 medians over ``--rounds`` rounds. The peer is a bare aiohttp server (what profilemock
@@ -48,6 +51,7 @@ def start(kind: str, nofile: int, body: Path) -> Server:
         command = [sys.executable, str(ROOT / "bare_server.py"), str(body)]
     server = Server.__new__(Server)
     server.started = time.perf_counter()
+    server._log = None  # Server.__init__ would start the process itself
     server.process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -81,12 +85,22 @@ def one_request(port: int) -> float | None:
     return time.perf_counter() - started if data.startswith(b"HTTP/1.1 200") else None
 
 
-def attack(port: int, count: int) -> list[socket.socket]:
+ATTACKS = {
+    "headers": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ",
+    "body": (
+        f"GET {METADATA} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Authorization: Basic ZGVtby10b2tlbjo=\r\nContent-Length: 1000\r\n\r\n{"
+    ).encode(),
+}
+"""What each slow connection sends, and then nothing more."""
+
+
+def attack(port: int, count: int, kind: str = "headers") -> list[socket.socket]:
     held = []
     for _ in range(count):
         try:
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            sock.sendall(ATTACKS[kind])
         except OSError:
             continue
         held.append(sock)
@@ -106,6 +120,7 @@ def main() -> None:
     options.add_argument("--requests", type=int, default=20)
     options.add_argument("--nofile", type=int, default=256)
     options.add_argument("--rounds", type=int, default=3)
+    options.add_argument("--attack", choices=sorted(ATTACKS), default="headers")
     args = options.parse_args()
     slow = args.slow or 3 * args.nofile
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,14 +132,17 @@ def main() -> None:
                 server = start(kind, args.nofile, body)
                 try:
                     calm = measure(server.port, args.requests)
-                    held = attack(server.port, slow)
+                    held = attack(server.port, slow, args.attack)
                     under = measure(server.port, args.requests)
                     for sock in held:
                         sock.close()
                 finally:
                     server.stop()
                 results.setdefault(kind, []).append((*calm, *under))
-    print(f"{slow} slow connections against a server limited to {args.nofile} open files;")
+    print(
+        f"{slow} slow connections ({args.attack}) against a server limited to"
+        f" {args.nofile} open files;"
+    )
     print(f"{args.requests} requests each round, medians of {args.rounds} rounds\n")
     print("| server | answered, calm | median, calm | answered, attacked | median, attacked |")
     print("| --- | --- | --- | --- | --- |")
