@@ -249,6 +249,11 @@ def _admin_operation(
             "description": "The body is not `Content-Type: application/json`.",
             "content": error,
         }
+        operation["responses"]["408"] = {
+            "description": "The body did not arrive within the server's body timeout"
+            " (`--body-timeout`, 10 s) of its headers; the connection closes.",
+            "content": error,
+        }
         operation["requestBody"] = {
             "required": body_required,
             "content": {"application/json": {"schema": body}},
