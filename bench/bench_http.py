@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -332,8 +333,28 @@ def startup(args: argparse.Namespace, work: Path) -> Rows:
 def scaling(args: argparse.Namespace, work: Path) -> Rows:
     """/traits of random users, a small and a large data set served side by side, rounds
     interleaved."""
+    return random_users(
+        lambda count: serve(generated(work, count)),
+        (1_000, args.profiles),
+        work,
+        args.rounds,
+        args.seconds,
+        args.connections,
+    )
+
+
+def random_users(
+    start: Callable[[int], Server],
+    counts: tuple[int, int],
+    work: Path,
+    rounds: int,
+    seconds: int,
+    connections: int,
+) -> Rows:
+    """``GET /traits`` of uniformly random users of a small and a large generated set
+    (``start(count)`` serves one), both up at once, rounds interleaved; the cost of a
+    request with the large set loaded against the small, as same-round ratios."""
     auth = "Basic " + base64.b64encode(b"generated-token:").decode()
-    counts = (1_000, args.profiles)
     servers: dict[int, Server] = {}
     scripts: dict[int, Path] = {}
     runs: dict[int, list[dict[str, float]]] = {count: [] for count in counts}
@@ -348,13 +369,12 @@ def scaling(args: argparse.Namespace, work: Path) -> Rows:
                 "  return wrk.format(nil, path)\n"
                 "end\n"
             )
-            servers[count] = serve(generated(work, count))
-            load(servers[count], "/", 1, args.connections, scripts[count], auth)
-        for _ in range(args.rounds):
+            servers[count] = start(count)
+            load(servers[count], "/", 1, connections, scripts[count], auth)
+        for _ in range(rounds):
             for count in counts:
-                runs[count].append(
-                    load(servers[count], "/", args.seconds, args.connections, scripts[count], auth)
-                )
+                server, script = servers[count], scripts[count]
+                runs[count].append(load(server, "/", seconds, connections, script, auth))
     finally:
         for server in servers.values():
             server.stop()
@@ -362,11 +382,11 @@ def scaling(args: argparse.Namespace, work: Path) -> Rows:
     return [
         *((f"GET /traits of random users, {c:,} profiles", summary(runs[c])) for c in counts),
         (
-            f"per-request cost {args.profiles:,} / 1,000 profiles (server CPU a request)",
+            f"per-request cost {counts[1]:,} / {counts[0]:,} profiles (server CPU a request)",
             spread(paired(large, small, "cpu")),
         ),
         (
-            f"per-request cost {args.profiles:,} / 1,000 profiles (1/throughput)",
+            f"per-request cost {counts[1]:,} / {counts[0]:,} profiles (1/throughput)",
             spread(paired(small, large, "rps")),
         ),
     ]

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _servers import Server, profilemock
-from bench_http import load, paired, spread, summary
+from bench_http import random_users
 
 TOKEN = "generated-token"
 AUTH = "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
@@ -129,46 +129,14 @@ def startups(args: argparse.Namespace, work: Path) -> Rows:
 
 def requests(args: argparse.Namespace, work: Path) -> Rows:
     """/traits of random users: 1,000 profiles against the largest set, side by side."""
-    counts = (1_000, max(args.sizes))
-    servers: dict[int, Server] = {}
-    scripts: dict[int, Path] = {}
-    runs: dict[int, list[dict[str, float]]] = {count: [] for count in counts}
     snapshots = work / "snapshots"
-    try:
-        for count in counts:
-            scripts[count] = work / f"random-{count}.lua"
-            scripts[count].write_text(
-                "math.randomseed(1)\n"
-                "request = function()\n"
-                '  local path = string.format("/v1/spaces/generated/collections/users/profiles/'
-                f'user_id:user-%07d/traits", math.random(0, {count - 1}))\n'
-                "  return wrk.format(nil, path)\n"
-                "end\n"
-            )
-            path = generated(work, count, "json", args.events)
-            servers[count], _ = start(
-                "--rate-limit", "none", "--fixtures", str(path), "--snapshots", str(snapshots)
-            )
-            load(servers[count], "/", 1, 16, scripts[count], AUTH)
-        for _ in range(args.rounds):
-            for count in counts:
-                server, script = servers[count], scripts[count]
-                runs[count].append(load(server, "/", args.seconds, 16, script, AUTH))
-    finally:
-        for server in servers.values():
-            server.stop()
-    small, large = runs[counts[0]], runs[counts[1]]
-    return [
-        *((f"GET /traits of random users, {c:,} profiles", summary(runs[c])) for c in counts),
-        (
-            f"per-request cost {counts[1]:,} / 1,000 profiles (server CPU a request)",
-            spread(paired(large, small, "cpu")),
-        ),
-        (
-            f"per-request cost {counts[1]:,} / 1,000 profiles (1/throughput)",
-            spread(paired(small, large, "rps")),
-        ),
-    ]
+
+    def serve(count: int) -> Server:
+        path = generated(work, count, "json", args.events)
+        flags = ("--rate-limit", "none", "--fixtures", str(path), "--snapshots", str(snapshots))
+        return start(*flags)[0]
+
+    return random_users(serve, (1_000, max(args.sizes)), work, args.rounds, args.seconds, 16)
 
 
 def main() -> None:
