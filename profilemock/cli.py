@@ -134,7 +134,7 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="keep snapshots of checked fixture sets (1 MB and up) here, so the next start"
         " of the same files skips checking them (default: $PROFILEMOCK_CACHE_DIR, else"
-        " ~/.cache/profilemock)",
+        " $XDG_CACHE_HOME/profilemock, else ~/.cache/profilemock)",
     )
     serve.add_argument(
         "--no-snapshots",
@@ -546,7 +546,7 @@ def main(
     """Run the CLI; returns the exit code."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    args = parser().parse_args(argv)
+    args = parser().parse_args(_values_joined(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "check":
             return _check(args.paths, out, err)
@@ -567,11 +567,32 @@ def main(
         for line in str(exc).splitlines():
             print(f"profilemock: error: {line}", file=err)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`profilemock demo | head`): stop quietly, as `cat` does.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         # Ctrl-C while loading, generating or starting: nothing half-done is left behind
         # (generate removes its partial file), so no traceback either.
         print("\nprofilemock: stopped (Ctrl-C)", file=err, flush=True)
         return 130
+
+
+_TAKES_TIME = ("--now",)
+_RELATIVE = re.compile(r"^-\d")
+
+
+def _values_joined(argv: Sequence[str]) -> list[str]:
+    """``--now -1d`` as ``--now=-1d``: argparse takes a value that starts with ``-`` for
+    an option and says "expected one argument"."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] in _TAKES_TIME and _RELATIVE.match(arg):
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
@@ -838,7 +859,7 @@ def _load(
 
     def progress(step: str, done: int, total: int) -> None:
         seen.add(step)
-        if step not in ("snapshot", "saved"):
+        if step not in ("snapshot", "saved", "unsaved"):
             steps(step, done, total)
 
     try:
@@ -863,6 +884,14 @@ def _load(
     if steps.shown_any or size >= LARGE or how:
         print(
             f"loaded {_summary(store)} in {time.perf_counter() - started:.1f} s{how}",
+            file=err,
+            flush=True,
+        )
+    if "unsaved" in seen and snapshots is not None:
+        print(
+            f"profilemock: warning: could not write a snapshot in {snapshots.directory} (not"
+            " a writable directory): every start of these files checks them again"
+            " (--snapshots DIR chooses another directory)",
             file=err,
             flush=True,
         )

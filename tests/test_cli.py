@@ -324,3 +324,34 @@ def test_serve_applies_the_connection_limits_it_is_given(serve: Callable[..., Se
         )
         assert sock.recv(100).startswith(b"HTTP/1.1 408")
     assert served.stop() == 0
+
+
+def test_a_relative_now_that_starts_with_a_minus_is_a_value_not_an_option() -> None:
+    from profilemock.cli import _values_joined, parser
+
+    before = time.time_ns()
+    args = parser().parse_args(_values_joined(["serve", "--now", "-1d", "--port", "0"]))
+    assert before - 86_400 * 10**9 - 10**9 < args.now <= time.time_ns() - 86_400 * 10**9
+    assert _values_joined(["serve", "--now", "2026-01-01", "--quiet"]) == [
+        "serve",
+        "--now",
+        "2026-01-01",
+        "--quiet",
+    ]
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "profilemock", "generate", "--users", "3000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    assert process.stdout.read(100)
+    process.stdout.close()  # as `| head -c 100` does
+    errors = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in errors
+    assert errors == ""
