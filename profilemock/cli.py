@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import sys
 import time
@@ -546,6 +547,10 @@ def main(
     """Run the CLI; returns the exit code."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    # Ctrl-C and SIGTERM stop the server even when the parent started it with them blocked
+    # (a blocked signal is never delivered: the server would run on, deaf to both).
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     args = parser().parse_args(_values_joined(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "check":

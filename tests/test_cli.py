@@ -355,3 +355,27 @@ def test_a_reader_that_goes_away_ends_the_output_quietly() -> None:
     assert process.wait(timeout=60) == 141
     assert "Traceback" not in errors
     assert errors == ""
+
+
+def test_ctrl_c_stops_serve_even_when_its_parent_started_it_with_sigint_blocked() -> None:
+    def blocked() -> None:  # as a parent thread with SIGINT masked would pass it on
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "profilemock", "serve", "--port", "0", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=blocked,
+    )
+    try:
+        assert process.stdout is not None
+        assert "serving the Segment Profile API" in process.stdout.readline()
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert "profilemock stopped" in out
