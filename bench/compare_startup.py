@@ -1,67 +1,204 @@
 """Start-up to the first 200 of two checkouts of profilemock, side by side.
 
     python bench/compare_startup.py BEFORE_DIR AFTER_DIR ROUNDS FIXTURE_FILE...
+        [--kinds second,cold,plugin] [--work DIR]
 
-Each checkout's ``profilemock serve --quiet`` (its package put first on PYTHONPATH) loads
-each generated fixture file (``profilemock generate`` output: space ``generated``, token
-``generated-token``) until ``/traits`` of ``user-0000001`` answers; rounds interleaved.
-Prints start-up, peak RSS and RSS once answering (medians, range), and the per-round ratio.
+Each checkout's package is put first on PYTHONPATH (the same virtualenv otherwise). A
+FIXTURE_FILE is ``profilemock generate`` output (space ``generated``, token
+``generated-token``; ``/traits`` of ``user-0000001`` is asked), or ``demo`` for the bundled
+demo (no ``--fixtures``; ``/traits`` of ``user_id:u1234``): the peer the issue names ("a
+worker's fake starts as fast as the demo"). Kinds of start (``--kinds``, default
+``second,cold``):
+
+- ``second``: ``profilemock serve --quiet`` with a snapshot directory of the checkout's own
+  (under ``--work``), filled by one untimed start before the rounds: every later start of
+  the same files, what a user (or a CI worker) sees from the second start on;
+- ``cold``: ``profilemock serve --quiet --no-snapshots`` (every file read and checked);
+- ``default``: ``profilemock serve --quiet`` as it is (the default snapshot directory);
+- ``plugin``: what a pytest-xdist worker does: a pytest process with one test that reads
+  ``/traits`` through ``profile_api`` (``--profile-api-fixtures FILE``, snapshots in the
+  checkout's directory through ``PROFILEMOCK_CACHE_DIR``), with no plugin but profilemock's
+  (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``: nothing else imports aiohttp first), timed from
+  launch to exit, and the test's setup and call as pytest's ``--durations`` reports them
+  (the fake's start: importing the server, loading, listening, the first 200).
+
+"Start" is from launching the process until the first 200 of ``/traits`` is read (for
+``plugin``: until pytest exits, its own start included). Children write and read bytecode
+(``PYTHONDONTWRITEBYTECODE`` is cleared for them), as an installed package has it: the
+untimed first start writes it. Rounds are interleaved (each round: every file, kind and
+checkout in turn). Prints, per file and kind, each checkout's median start (range), peak
+RSS and RSS once answering, the per-round ratio before / after, and each file against
+``demo`` in the same checkout when ``demo`` is given.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import os
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 from _servers import Server
 
-AUTH = "Basic " + base64.b64encode(b"generated-token:").decode()
-PROBE = "/v1/spaces/generated/collections/users/profiles/user_id:user-0000001/traits"
+GENERATED = (
+    "generated-token",
+    "/v1/spaces/generated/collections/users/profiles/user_id:user-0000001/traits",
+)
+DEMO = ("demo-token", "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits")
+PLUGIN_TEST = """
+import urllib.request
+
+
+def test_reads_traits(profile_api):
+    url = profile_api.profile_url("{identifier}", "traits")
+    request = urllib.request.Request(url, headers=profile_api.headers)
+    with urllib.request.urlopen(request, timeout=600) as response:
+        assert response.status == 200
+"""
+Measured = tuple[float, float, float]
+"""Seconds to the first 200, peak RSS (MB), RSS then (MB) or, for ``plugin``, the seconds
+of the test's setup and call."""
+
+
+def child_env(tree: str, cache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = tree
+    env["PROFILEMOCK_CACHE_DIR"] = str(cache)
+    return env
+
+
+def serve(tree: str, fixture: str, kind: str, cache: Path) -> Measured:
+    token, probe = DEMO if fixture == "demo" else GENERATED
+    flags = [] if fixture == "demo" else ["--fixtures", fixture]
+    if kind == "cold":
+        flags.append("--no-snapshots")
+    elif kind == "second":
+        flags += ["--snapshots", str(cache)]
+    env = child_env(tree, cache)
+    if kind == "default":
+        env.pop("PROFILEMOCK_CACHE_DIR")
+    server = Server(
+        [sys.executable, "-m", "profilemock", "serve", "--quiet", "--port", "0", *flags],
+        env=env,
+    )
+    auth = "Basic " + base64.b64encode(f"{token}:".encode()).decode()
+    request = urllib.request.Request(server.url + probe, headers={"Authorization": auth})
+    try:
+        with urllib.request.urlopen(request, timeout=1800) as response:
+            assert response.status == 200
+        took = time.perf_counter() - server.started
+        return took, server.peak_rss_mb(), server.rss_mb()
+    finally:
+        server.stop()
+
+
+def pytest_worker(tree: str, fixture: str, cache: Path, folder: Path) -> Measured:
+    identifier = "user_id:u1234" if fixture == "demo" else "user_id:user-0000001"
+    test = folder / f"test_{'demo' if fixture == 'demo' else 'generated'}.py"
+    test.write_text(PLUGIN_TEST.format(identifier=identifier))
+    given = [] if fixture == "demo" else ["--profile-api-fixtures", fixture]
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        "-p", "profilemock.pytest_plugin", "--durations=0", "--durations-min=0", *given,
+        str(test),
+    ]  # fmt: skip
+    env = child_env(tree, cache)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=folder, env=env, stdout=out)
+        _, status, usage = os.wait4(process.pid, 0)  # the child's own peak RSS
+        took = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        output = out.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"pytest failed in {tree} with {fixture}:\n{output}")
+    phases = re.findall(r"^([0-9.]+)s (?:setup|call) ", output, re.MULTILINE)
+    return took, usage.ru_maxrss / 1024, sum(float(p) for p in phases)
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} s ({min(values):.2f} to {max(values):.2f})"
+
+
+def describe(kind: str, measured: list[Measured]) -> str:
+    peak = f"peak RSS {statistics.median(m[1] for m in measured):.0f} MB"
+    if kind == "plugin":
+        fake = spread([m[2] for m in measured])
+        return (
+            f"pytest {spread([m[0] for m in measured])}, {peak}; the test's setup and call {fake}"
+        )
+    then = statistics.median(m[2] for m in measured)
+    return f"{spread([m[0] for m in measured])}, {peak}, RSS then {then:.0f} MB"
+
+
+def ratio(over: list[Measured], under: list[Measured], field: int = 0) -> str:
+    ratios = [a[field] / b[field] for a, b in zip(over, under, strict=True)]
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f} to {max(ratios):.2f})"
+
+
+def ratios(kind: str, over: list[Measured], under: list[Measured]) -> str:
+    if kind == "plugin":
+        return f"pytest {ratio(over, under)}; setup and call {ratio(over, under, 2)}"
+    return ratio(over, under)
 
 
 def main() -> None:
-    trees = {"before": sys.argv[1], "after": sys.argv[2]}
-    rounds, files = int(sys.argv[3]), sys.argv[4:]
-    runs: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
-    for _ in range(rounds):
-        for path in files:
-            for label, tree in trees.items():
-                os.environ["PYTHONPATH"] = tree
-                server = Server(
-                    [sys.executable, "-m", "profilemock", "serve", "--quiet", "--port", "0",
-                     "--fixtures", path]
-                )  # fmt: skip
-                request = urllib.request.Request(
-                    server.url + PROBE, headers={"Authorization": AUTH}
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("before")
+    parser.add_argument("after")
+    parser.add_argument("rounds", type=int)
+    parser.add_argument("files", nargs="+", help="generated fixture files, or `demo`")
+    parser.add_argument("--kinds", type=lambda text: text.split(","), default=["second", "cold"])
+    parser.add_argument("--work", type=Path, default=None, help="snapshots and test files")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="profilemock-startup-"))
+    trees = {"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}
+    caches = {label: work / f"snapshots-{label}" for label in trees}
+    files = [f if f == "demo" else os.path.abspath(f) for f in args.files]
+
+    def once(label: str, fixture: str, kind: str) -> Measured:
+        if kind == "plugin":
+            return pytest_worker(trees[label], fixture, caches[label], work)
+        return serve(trees[label], fixture, kind, caches[label])
+
+    for label in trees:  # untimed: writes bytecode, and the snapshots a second start reads
+        for fixture in files:
+            once(label, fixture, "second")
+    runs: dict[tuple[str, str, str], list[Measured]] = {}
+    for _ in range(args.rounds):
+        for fixture in files:
+            for kind in args.kinds:
+                for label in trees:
+                    measured = once(label, fixture, kind)
+                    runs.setdefault((fixture, kind, label), []).append(measured)
+                    print(
+                        f"{os.path.basename(fixture)} {kind} {label}: {measured[0]:.2f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    print("\n| start | median (range) |\n| --- | --- |")
+    for fixture in files:
+        name = os.path.basename(fixture)
+        for kind in args.kinds:
+            for label in trees:
+                print(
+                    f"| {name}, {kind}, {label} | {describe(kind, runs[(fixture, kind, label)])} |"
                 )
-                with urllib.request.urlopen(request, timeout=1800) as response:
-                    assert response.status == 200
-                took = time.perf_counter() - server.started
-                runs.setdefault((path, label), []).append(
-                    (took, server.peak_rss_mb(), server.rss_mb())
-                )
-                server.stop()
-                print(f"{path} {label}: {took:.2f} s", file=sys.stderr, flush=True)
-    for (path, label), measured in runs.items():
-        times = [m[0] for m in measured]
-        print(
-            f"| {os.path.basename(path)}, {label} | {statistics.median(times):.2f} s"
-            f" ({min(times):.2f} to {max(times):.2f}), peak RSS"
-            f" {statistics.median(m[1] for m in measured):.0f} MB, RSS then"
-            f" {statistics.median(m[2] for m in measured):.0f} MB |"
-        )
-    for path in files:
-        ratios = [
-            b[0] / a[0] for b, a in zip(runs[(path, "before")], runs[(path, "after")], strict=True)
-        ]
-        print(
-            f"| {os.path.basename(path)}, before / after | {statistics.median(ratios):.2f}x"
-            f" ({min(ratios):.2f} to {max(ratios):.2f}) |"
-        )
+            before, after = runs[(fixture, kind, "before")], runs[(fixture, kind, "after")]
+            print(f"| {name}, {kind}, before / after | {ratios(kind, before, after)} |")
+            if "demo" in files and fixture != "demo":
+                for label in trees:
+                    mine, demo = runs[(fixture, kind, label)], runs[("demo", kind, label)]
+                    print(f"| {name} / demo, {kind}, {label} | {ratios(kind, mine, demo)} |")
 
 
 if __name__ == "__main__":
