@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote, urlsplit
 
 from profilemock.api import Collection
@@ -37,10 +37,7 @@ from profilemock.contract.proxy import (
     create_proxy_app,
     upstream_url,
 )
-from profilemock.contract.record import Progress, RecordError, record, to_fixture
-from profilemock.contract.redact import Redactor
 from profilemock.faults import FaultRuleError, parse_spec
-from profilemock.fixtures.generator import Format, Plan, dump_yaml, parse_range, write
 from profilemock.fixtures.loader import (
     check_fixtures,
     demo_fixture_path,
@@ -61,16 +58,21 @@ from profilemock.mockserver.reload import enable_reload
 from profilemock.mockserver.requestlog import RequestLog
 from profilemock.mockserver.serving import bind, run, serve_until_stopped
 from profilemock.mockserver.state import ServerSettings
-from profilemock.openapi import build_openapi
 from profilemock.problems import FixtureError
 from profilemock.progress import ProgressBar, Steps, megabytes
 from profilemock.realism import Realism, RealismError
 from profilemock.realism import parse_spec as parse_realism
 from profilemock.schemas import BODIES
-from profilemock.schemas.files import Report, UnusableInput, check_file
 from profilemock.store.model import Profile
 from profilemock.store.space import Limit, Space, Store
 from profilemock.timeutil import TimestampError, parse_timestamp
+
+if TYPE_CHECKING:
+    from profilemock.schemas.files import Report
+
+# What only some commands use (recording, generating, validating files, the OpenAPI
+# document, and the YAML they may write) is imported by those commands: every `serve`
+# would pay for it at start otherwise.
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
@@ -516,6 +518,8 @@ def _positive(text: str) -> int:
 
 def _events_range(text: str) -> tuple[int, int]:
     try:
+        from profilemock.fixtures.generator import parse_range
+
         return parse_range(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
@@ -682,6 +686,8 @@ def _few(items: list[str], separator: str = ", ", shown: int = 6) -> str:
 
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
+    from profilemock.schemas.files import UnusableInput, check_file
+
     reports = []
     for name in args.files:
         try:
@@ -731,6 +737,9 @@ def _validate_summary(reports: list[Report]) -> str:
 
 
 def _openapi(args: argparse.Namespace, out: TextIO) -> int:
+    from profilemock.fixtures.generator import dump_yaml
+    from profilemock.openapi import build_openapi
+
     document = build_openapi(args.server_url, admin=not args.no_admin)
     if args.output_format == "json":
         json.dump(document, out, indent=2, ensure_ascii=False)
@@ -741,6 +750,8 @@ def _openapi(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from profilemock.fixtures.generator import Format, Plan, write
+
     plan = Plan(
         users=args.users,
         accounts=args.accounts,
@@ -797,10 +808,15 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except RealismError as exc:
         raise CliError(str(exc)) from None
     snapshots = None if args.no_snapshots else Snapshots(args.snapshots or default_directory())
-    store = _load(paths, clock, err, snapshots)
+    # The store lives as long as the process: the collector stays off while it loads and
+    # never scans it (turned back on unfrozen, it would first scan every object loaded).
+    gc.disable()
+    try:
+        store = _load(paths, clock, err, snapshots)
+    finally:
+        gc.freeze()
+        gc.enable()
     _print_warnings(store, err)
-    # The store lives as long as the process: keep the collector from rescanning it.
-    gc.freeze()
     sock = _listen(args.host, args.port)
     request_log = None if args.quiet else RequestLog(err)
 
@@ -944,6 +960,10 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from profilemock.contract.record import Progress, RecordError, record, to_fixture
+    from profilemock.contract.redact import Redactor
+    from profilemock.fixtures.generator import dump_yaml
+
     token = _token(args.token_file)
     upstream = args.upstream or REGIONS[args.region]
     wanted = [(args.collection, identifier) for identifier in args.ids]

@@ -14,14 +14,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from profilemock.problems import json_pointer
 from profilemock.schemas.explain import explain
-from profilemock.schemas.registry import BASE_URI, InputValidator, registry
+from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
+
+if TYPE_CHECKING:  # a rule is checked by jsonschema, imported for the first rule
+    from jsonschema import Draft202012Validator
 
 CONNECTION_FAULTS = ("reset", "empty", "hang")
 BODY_FAULTS = ("truncate", "malformed")
@@ -113,7 +114,7 @@ class FaultRule:
 def _rule_validator() -> Draft202012Validator:
     """The fault rule as the fixture schema defines it: one definition for every source."""
     rule = {"$ref": f"{BASE_URI}fixture.schema.json#/$defs/fault_rule"}
-    validator: Draft202012Validator = InputValidator(rule, registry=registry())
+    validator: Draft202012Validator = input_validator()(rule, registry=registry())
     return validator
 
 

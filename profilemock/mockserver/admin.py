@@ -15,12 +15,10 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from profilemock.api import Collection, collection_named
 from profilemock.faults import SPEC_PATTERN, FaultRuleError, parse_spec
@@ -39,10 +37,13 @@ from profilemock.mockserver.state import STATE, ServerState
 from profilemock.problems import json_pointer
 from profilemock.realism import RealismError
 from profilemock.schemas.explain import explain
-from profilemock.schemas.registry import BASE_URI, InputValidator, registry
+from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.store.overlay import LiveSpace
 from profilemock.store.space import Limit
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
+
+if TYPE_CHECKING:  # compiled on the first admin request that carries input
+    from jsonschema import Draft202012Validator
 
 ADMIN_TOKEN_HEADER = "Profilemock-Admin-Token"
 OPEN_PATHS = frozenset({"/__admin/explorer"})
@@ -635,7 +636,9 @@ def _validator(schema: JSONSchema) -> tuple[Draft202012Validator, Draft202012Val
     """The schema's validator, and one that counts only ints as integers (``_whole``)."""
     # Under the bundled schemas' base URI, `fixture.schema.json#/$defs/…` resolves.
     rooted = {"$id": BASE_URI + "admin-input", **schema}
-    strict: Draft202012Validator = InputValidator(rooted, registry=registry())
+    from jsonschema import Draft202012Validator
+
+    strict: Draft202012Validator = input_validator()(rooted, registry=registry())
     return Draft202012Validator(rooted, registry=registry()), strict
 
 
@@ -691,6 +694,8 @@ def _inputs() -> dict[Handler, tuple[AdminRoute, _Input]]:
 
 def _first_problem(validator: Draft202012Validator, value: Any) -> tuple[str, str] | None:
     """(JSON pointer, what is wrong and allowed) of the most relevant error, if any."""
+    from jsonschema.exceptions import best_match
+
     error = best_match(validator.iter_errors(value))
     if error is None:
         return None

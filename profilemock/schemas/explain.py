@@ -6,9 +6,10 @@ Shared by fixture checks ("unknown key") and response validation ("unknown field
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema.exceptions import ValidationError, best_match
+if TYPE_CHECKING:  # jsonschema is imported when a document is found invalid
+    from jsonschema.exceptions import ValidationError
 
 Path = tuple[str | int, ...]
 REFUSAL = "x-message"
@@ -81,6 +82,8 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
     if kind in ("oneOf", "anyOf"):
         if about:
             return [(path, kind, f"{show(instance)} is not valid here; expected {about}")]
+        from jsonschema.exceptions import best_match
+
         inner = best_match(error.context) if error.context else None
         return explain(inner, word) if inner else [(path, kind, error.message)]
     return [(path, kind, error.message)]

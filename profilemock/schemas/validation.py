@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
-
-from jsonschema import Draft202012Validator, FormatChecker
 
 from profilemock.problems import json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, fast_validator, is_rfc3339, registry
+
+if TYPE_CHECKING:  # imported by the first check that needs it (registry.py says why)
+    from jsonschema import Draft202012Validator
 
 ENDPOINT_SCHEMAS = {
     "traits": "traits.schema.json",
@@ -80,6 +81,8 @@ def endpoint_for_url(url: str) -> Target:
 
 @cache
 def _validator(schema_name: str, strict: bool) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator, FormatChecker
+
     checker = None
     if strict:
         checker = FormatChecker(formats=())
