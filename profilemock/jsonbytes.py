@@ -8,17 +8,40 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from math import isfinite
 from typing import Any
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _encode_string = json.encoder.encode_basestring  # the C one when available
 
 
+def _text(value: Any) -> str:
+    """``value`` as compact JSON text: scalars written as the encoder writes them, without
+    its machinery (most values are scalars); everything else by the encoder."""
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is float and isfinite(value):
+        return float.__repr__(value)
+    return _encoder(value)
+
+
 def encode(value: Any) -> bytes:
     """``value`` as compact UTF-8 JSON."""
-    if type(value) is str:  # most values: skip the encoder's machinery
-        return _encode_string(value).encode()
-    return _encoder(value).encode()
+    return _text(value).encode()
+
+
+def pair(key: str, value: Any) -> bytes:
+    """``"key":value``, serialised: a member of an object."""
+    if type(value) is str:
+        return (_encode_string(key) + ":" + _encode_string(value)).encode()
+    return (_encode_string(key) + ":" + _text(value)).encode()
 
 
 def json_list(items: Iterable[bytes]) -> bytes:

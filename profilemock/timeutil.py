@@ -7,9 +7,9 @@ nanoseconds. Python's ``datetime`` stops at microseconds, so times here are plai
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
+from datetime import datetime
 from functools import lru_cache
 
 NS_PER_SECOND = 1_000_000_000
@@ -23,6 +23,9 @@ _ISO = re.compile(
 )
 _RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _SIMPLE_RELATIVE = re.compile(r"^([+-])(\d+)(ms|s|m|h|d|w)$")
+_WHOLE_RELATIVE = re.compile(r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+"""A compound duration of whole units, largest first (``-18d20h55m14s``): most written."""
+_WHOLE_UNITS = (7 * DAY_NS, DAY_NS, 3_600 * NS_PER_SECOND, 60 * NS_PER_SECOND, NS_PER_SECOND)
 _RELATIVE = re.compile(r"^[+-](?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
 _UNIT_NS = {
     "ms": 1_000_000,
@@ -57,6 +60,9 @@ def check_instant(ns: int, text: str | None = None) -> int:
     )
 
 
+_EPOCH_DAY = datetime(1970, 1, 1).toordinal()
+
+
 def parse_iso(text: str) -> int:
     """Parse an ISO 8601 date or datetime (UTC unless it carries an offset) to nanoseconds."""
     match = _ISO.match(text.strip())
@@ -72,13 +78,14 @@ def parse_iso(text: str) -> int:
             int(parts["mi"] or 0),
             int(parts["s"] or 0),
         )
-        # struct_time validation: calendar.timegm does not reject 2024-02-30 by itself.
-        time.strptime(
-            "{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}".format(*fields), "%Y-%m-%d %H:%M:%S"
-        )
+        # calendar.timegm does not reject 2024-02-30 by itself; datetime does (seconds 60
+        # and 61 pass, as strptime's %S lets them: a leap second is the next minute's 0).
+        if fields[5] > 61:
+            raise ValueError
+        day = datetime(*fields[:5], min(fields[5], 59)).toordinal() - _EPOCH_DAY
     except ValueError:
         raise TimestampError(f"`{text}` is not a valid calendar date and time") from None
-    seconds = calendar.timegm((*fields, 0, 0, 0))
+    seconds = day * 86_400 + fields[3] * 3_600 + fields[4] * 60 + fields[5]
     frac = (parts["frac"] or "").ljust(9, "0")
     ns = seconds * NS_PER_SECOND + int(frac or 0)
     tz = parts["tz"]
@@ -100,6 +107,11 @@ def parse_relative(text: str) -> int:
     if simple:  # the common case, without the float arithmetic
         sign, amount, unit = simple.groups()
         return (-1 if sign == "-" else 1) * int(amount) * _UNIT_NS[unit]
+    whole = _WHOLE_RELATIVE.match(text)
+    if whole:
+        sign, *amounts = whole.groups()
+        total = sum(int(a) * unit for a, unit in zip(amounts, _WHOLE_UNITS, strict=True) if a)
+        return -total if sign == "-" else total
     if not _RELATIVE.match(text):
         raise TimestampError(f"`{text}` is not a relative time such as -2d, -90m or -1d12h")
     try:

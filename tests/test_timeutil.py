@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from profilemock.timeutil import (
     DAY_NS,
@@ -83,3 +88,48 @@ def test_timestamps_read_now_relative_and_absolute() -> None:
 def test_a_duration_too_long_for_a_float_is_a_timestamp_error() -> None:
     with pytest.raises(TimestampError, match="longer than any clock can count"):
         parse_duration("9" * 400 + ".5s")
+
+
+@given(
+    st.datetimes(min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 12, 31)),
+    st.sampled_from(["T", "t", " "]),
+)
+def test_any_calendar_instant_reads_as_the_seconds_since_the_epoch(
+    when: dt.datetime, separator: str
+) -> None:
+    text = when.strftime(f"%Y-%m-%d{separator}%H:%M:%S") + f".{when.microsecond:06d}Z"
+    seconds = calendar.timegm(when.timetuple())
+    assert parse_iso(text) == seconds * NS_PER_SECOND + when.microsecond * 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("2024-12-31T23:59:60Z", 1_735_689_600), ("2024-02-29T23:59:61Z", 1_709_251_201)],
+)
+def test_a_leap_second_reads_as_the_next_minute_as_strptime_allows(text: str, seconds: int) -> None:
+    assert parse_iso(text) == seconds * NS_PER_SECOND
+
+
+@given(
+    st.sampled_from("+-"),
+    st.lists(st.integers(0, 10_000), min_size=5, max_size=5).filter(any),
+    st.lists(st.booleans(), min_size=5, max_size=5),
+)
+def test_a_compound_relative_time_reads_as_the_sum_of_its_parts(
+    sign: str, amounts: list[int], written: list[bool]
+) -> None:
+    units = [
+        ("w", 7 * DAY_NS),
+        ("d", DAY_NS),
+        ("h", 3_600 * NS_PER_SECOND),
+        ("m", 60 * NS_PER_SECOND),
+        ("s", NS_PER_SECOND),
+    ]
+    parts = [(n, u) for n, u, w in zip(amounts, units, written, strict=True) if w or n]
+    text = sign + "".join(f"{n}{unit}" for n, (unit, _) in parts)
+    total = sum(n * ns for n, (_, ns) in parts)
+    assert parse_relative(text) == (-total if sign == "-" else total)
+    # the same parts smallest first (read by the general path) read the same
+    assert parse_relative(
+        sign + "".join(f"{n}{u}" for n, (u, _) in reversed(parts))
+    ) == parse_relative(text)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from profilemock.api import Collection
-from profilemock.jsonbytes import encode, json_list, json_object, member
+from profilemock.jsonbytes import encode, json_list, json_object, member, pair
 from profilemock.store.model import JSON, Metadata, Profile
 from profilemock.timeutil import format_ns
 
@@ -48,9 +48,8 @@ def external_id(
     return encode(listed), encode(linked)
 
 
-def plain_trait(key: str, value: JSON) -> bytes:
-    """``"key":value``: a member of ``/traits``' ``traits`` object."""
-    return member(key, encode(value))
+plain_trait = pair
+"""``plain_trait(key, value)``: ``"key":value``, a member of ``/traits``' ``traits`` object."""
 
 
 def verbose_trait(key: str, value: JSON, source_id: str, updated_at: int) -> bytes:
