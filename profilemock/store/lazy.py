@@ -9,6 +9,7 @@ recipe when a request first needs it and keeps the latest ``limit`` built ones.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Generic, TypeVar, overload
 
@@ -34,7 +35,9 @@ class Profiles(Mapping[str, Profile], Generic[R]):
     ) -> None:
         self._recipes = recipes
         self._build = build
-        self._cache: dict[str, Profile] = {}
+        self._cache: OrderedDict[str, Profile] = OrderedDict()
+        """Oldest first: a dict evicting from its front scans the holes its deletions left
+        (~10 µs an eviction with 20,000 kept); an OrderedDict pops its first in O(1)."""
         self._limit = max(1, limit)
 
     def __getitem__(self, segment_id: str) -> Profile:
@@ -55,8 +58,8 @@ class Profiles(Mapping[str, Profile], Generic[R]):
         cache = self._cache
         while len(cache) >= self._limit:
             try:  # the oldest first; another thread may be evicting too
-                del cache[next(iter(cache))]
-            except (KeyError, RuntimeError, StopIteration):
+                cache.popitem(last=False)
+            except KeyError:
                 break
         cache[segment_id] = profile
         return profile
