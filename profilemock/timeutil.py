@@ -23,7 +23,9 @@ _ISO = re.compile(
 )
 _RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _SIMPLE_RELATIVE = re.compile(r"^([+-])(\d+)(ms|s|m|h|d|w)$")
-_WHOLE_RELATIVE = re.compile(r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_WHOLE_RELATIVE = re.compile(
+    r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$"
+)
 """A compound duration of whole units, largest first (``-18d20h55m14s``): most written."""
 _WHOLE_UNITS = (7 * DAY_NS, DAY_NS, 3_600 * NS_PER_SECOND, 60 * NS_PER_SECOND, NS_PER_SECOND)
 _RELATIVE = re.compile(r"^[+-](?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
