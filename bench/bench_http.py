@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -350,46 +350,57 @@ def random_users(
     rounds: int,
     seconds: int,
     connections: int,
+    routes: Sequence[str] = ("traits",),
 ) -> Rows:
-    """``GET /traits`` of uniformly random users of a small and a large generated set
+    """``GET /<route>`` of uniformly random users of a small and a large generated set
     (``start(count)`` serves one), both up at once, rounds interleaved; the cost of a
     request with the large set loaded against the small, as same-round ratios."""
     auth = "Basic " + base64.b64encode(b"generated-token:").decode()
     servers: dict[int, Server] = {}
-    scripts: dict[int, Path] = {}
-    runs: dict[int, list[dict[str, float]]] = {count: [] for count in counts}
+    scripts: dict[tuple[str, int], Path] = {}
+    runs: dict[tuple[str, int], list[dict[str, float]]] = {}
     try:
         for count in counts:
-            scripts[count] = work / f"random-{count}.lua"
-            scripts[count].write_text(
-                "math.randomseed(1)\n"
-                "request = function()\n"
-                '  local path = string.format("/v1/spaces/generated/collections/users/profiles/'
-                f'user_id:user-%07d/traits", math.random(0, {count - 1}))\n'
-                "  return wrk.format(nil, path)\n"
-                "end\n"
-            )
+            for route in routes:
+                scripts[route, count] = work / f"random-{count}-{route}.lua"
+                scripts[route, count].write_text(
+                    "math.randomseed(1)\n"
+                    "request = function()\n"
+                    '  local path = string.format("/v1/spaces/generated/collections/users/'
+                    f'profiles/user_id:user-%07d/{route}", math.random(0, {count - 1}))\n'
+                    "  return wrk.format(nil, path)\n"
+                    "end\n"
+                )
+                runs[route, count] = []
             servers[count] = start(count)
-            load(servers[count], "/", 1, connections, scripts[count], auth)
+            load(servers[count], "/", 1, connections, scripts[routes[0], count], auth)
         for _ in range(rounds):
-            for count in counts:
-                server, script = servers[count], scripts[count]
-                runs[count].append(load(server, "/", seconds, connections, script, auth))
+            for route in routes:
+                for count in counts:
+                    server, script = servers[count], scripts[route, count]
+                    runs[route, count].append(load(server, "/", seconds, connections, script, auth))
     finally:
         for server in servers.values():
             server.stop()
-    small, large = runs[counts[0]], runs[counts[1]]
-    return [
-        *((f"GET /traits of random users, {c:,} profiles", summary(runs[c])) for c in counts),
-        (
-            f"per-request cost {counts[1]:,} / {counts[0]:,} profiles (server CPU a request)",
-            spread(paired(large, small, "cpu")),
-        ),
-        (
-            f"per-request cost {counts[1]:,} / {counts[0]:,} profiles (1/throughput)",
-            spread(paired(small, large, "rps")),
-        ),
-    ]
+    rows: Rows = []
+    for route in routes:
+        small, large = runs[route, counts[0]], runs[route, counts[1]]
+        rows += [
+            *(
+                (f"GET /{route} of random users, {c:,} profiles", summary(runs[route, c]))
+                for c in counts
+            ),
+            (
+                f"/{route}: per-request cost {counts[1]:,} / {counts[0]:,} profiles"
+                " (server CPU a request)",
+                spread(paired(large, small, "cpu")),
+            ),
+            (
+                f"/{route}: per-request cost {counts[1]:,} / {counts[0]:,} profiles (1/throughput)",
+                spread(paired(small, large, "rps")),
+            ),
+        ]
+    return rows
 
 
 SECTIONS = {"request": request_cost, "startup": startup, "scaling": scaling}

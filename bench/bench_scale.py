@@ -128,7 +128,7 @@ def startups(args: argparse.Namespace, work: Path) -> Rows:
 
 
 def requests(args: argparse.Namespace, work: Path) -> Rows:
-    """/traits of random users: 1,000 profiles against the largest set, side by side."""
+    """``--routes`` of random users: 1,000 profiles against the largest set, side by side."""
     snapshots = work / "snapshots"
 
     def serve(count: int) -> Server:
@@ -136,7 +136,8 @@ def requests(args: argparse.Namespace, work: Path) -> Rows:
         flags = ("--rate-limit", "none", "--fixtures", str(path), "--snapshots", str(snapshots))
         return start(*flags)[0]
 
-    return random_users(serve, (1_000, max(args.sizes)), work, args.rounds, args.seconds, 16)
+    counts = (1_000, max(args.sizes))
+    return random_users(serve, counts, work, args.rounds, args.seconds, 16, args.routes)
 
 
 def main() -> None:
@@ -154,6 +155,12 @@ def main() -> None:
         type=lambda text: text.split(","),
         default=["cold", "first", "second"],
         help="which starts (a second start needs a first)",
+    )
+    parser.add_argument(
+        "--routes",
+        type=lambda text: text.split(","),
+        default=["traits", "events"],
+        help="profile routes requested of random users (default traits,events)",
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=4)
