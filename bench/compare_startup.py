@@ -3,7 +3,8 @@
     python bench/compare_startup.py BEFORE_DIR AFTER_DIR ROUNDS FIXTURE_FILE...
         [--kinds second,cold,plugin] [--work DIR]
 
-Each checkout's package is put first on PYTHONPATH (the same virtualenv otherwise). A
+Each checkout's package is put first on PYTHONPATH (the same virtualenv otherwise), and
+every child starts in ``--work`` (never inside a checkout, which ``-m`` would import). A
 FIXTURE_FILE is ``profilemock generate`` output (space ``generated``, token
 ``generated-token``; ``/traits`` of ``user-0000001`` is asked), or ``demo`` for the bundled
 demo (no ``--fixtures``; ``/traits`` of ``user_id:u1234``): the peer the issue names ("a
@@ -21,6 +22,11 @@ worker's fake starts as fast as the demo"). Kinds of start (``--kinds``, default
   (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``: nothing else imports aiohttp first), timed from
   launch to exit, and the test's setup and call as pytest's ``--durations`` reports them
   (the fake's start: importing the server, loading, listening, the first 200).
+
+- ``instructions``: the CPU instructions (valgrind's callgrind, counted once: the count does
+  not depend on the machine's load) of a process that does what a second start does short
+  of listening: imports ``profilemock.cli``, loads the files from the snapshot and makes
+  the app. Beside it, the floor every start pays: ``import aiohttp.web, uvloop``.
 
 "Start" is from launching the process until the first 200 of ``/traits`` is read (for
 ``plugin``: until pytest exits, its own start included). Children write and read bytecode
@@ -62,6 +68,22 @@ def test_reads_traits(profile_api):
     with urllib.request.urlopen(request, timeout=600) as response:
         assert response.status == 200
 """
+STARTS = """
+import sys
+from pathlib import Path
+import profilemock.cli
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.fixtures.snapshot import Snapshots
+from profilemock.mockserver.app import create_app
+from profilemock.mockserver.state import ServerSettings
+
+files = [demo_fixture_path()] if sys.argv[1] == "demo" else [sys.argv[1]]
+clock = Clock()
+store = load_fixtures(files, clock, snapshots=Snapshots(Path(sys.argv[2])))
+create_app(store, clock, ServerSettings())
+"""
+FLOOR = "import aiohttp.web, uvloop"
 Measured = tuple[float, float, float]
 """Seconds to the first 200, peak RSS (MB), RSS then (MB) or, for ``plugin``, the seconds
 of the test's setup and call."""
@@ -125,11 +147,25 @@ def pytest_worker(tree: str, fixture: str, cache: Path, folder: Path) -> Measure
     return took, usage.ru_maxrss / 1024, sum(float(p) for p in phases)
 
 
+def instructions(tree: str, cache: Path, *code: str) -> Measured:
+    """Instructions (millions) that ``python -c CODE`` runs, counted by callgrind."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+         "-c", *code],
+        env=child_env(tree, cache), capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    assert found is not None, done.stderr
+    return int(found.group(1)) / 1e6, float("nan"), float("nan")
+
+
 def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s ({min(values):.2f} to {max(values):.2f})"
 
 
 def describe(kind: str, measured: list[Measured]) -> str:
+    if kind == "instructions":
+        return f"{measured[0][0]:,.0f} million instructions"
     peak = f"peak RSS {statistics.median(m[1] for m in measured):.0f} MB"
     if kind == "plugin":
         fake = spread([m[2] for m in measured])
@@ -160,12 +196,18 @@ def main() -> None:
     parser.add_argument("--kinds", type=lambda text: text.split(","), default=["second", "cold"])
     parser.add_argument("--work", type=Path, default=None, help="snapshots and test files")
     args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="profilemock-startup-"))
+    work = (args.work or Path(tempfile.mkdtemp(prefix="profilemock-startup-"))).resolve()
+    work.mkdir(parents=True, exist_ok=True)
     trees = {"before": os.path.abspath(args.before), "after": os.path.abspath(args.after)}
     caches = {label: work / f"snapshots-{label}" for label in trees}
     files = [f if f == "demo" else os.path.abspath(f) for f in args.files]
+    # Children start in the work directory: `python -m`/`-c` put the current directory
+    # first on sys.path, so from inside a checkout both would import that checkout.
+    os.chdir(work)
 
     def once(label: str, fixture: str, kind: str) -> Measured:
+        if kind == "instructions":
+            return instructions(trees[label], caches[label], STARTS, fixture, str(caches[label]))
         if kind == "plugin":
             return pytest_worker(trees[label], fixture, caches[label], work)
         return serve(trees[label], fixture, kind, caches[label])
@@ -178,6 +220,8 @@ def main() -> None:
         for fixture in files:
             for kind in args.kinds:
                 for label in trees:
+                    if kind == "instructions" and (fixture, kind, label) in runs:
+                        continue  # the same count every time
                     measured = once(label, fixture, kind)
                     runs.setdefault((fixture, kind, label), []).append(measured)
                     print(
@@ -199,6 +243,17 @@ def main() -> None:
                 for label in trees:
                     mine, demo = runs[(fixture, kind, label)], runs[("demo", kind, label)]
                     print(f"| {name} / demo, {kind}, {label} | {ratios(kind, mine, demo)} |")
+
+    if "instructions" in args.kinds:
+        floor = instructions(trees["after"], caches["after"], FLOOR)[0]
+        print(f"| floor: `{FLOOR}` | {floor:,.0f} million instructions |")
+        for fixture in files:
+            for label in trees:
+                mine = runs[(fixture, "instructions", label)][0][0] - floor
+                print(
+                    f"| {os.path.basename(fixture)}, instructions above the floor, {label} |"
+                    f" {mine:,.0f} million |"
+                )
 
 
 if __name__ == "__main__":
