@@ -21,8 +21,9 @@ worker's fake starts as fast as the demo"). Kinds of start (``--kinds``, default
   checkout's directory through ``PROFILEMOCK_CACHE_DIR``), with no plugin but profilemock's
   (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``: nothing else imports aiohttp first), timed from
   launch to exit, and the test's setup and call as pytest's ``--durations`` reports them
-  (the fake's start: importing the server, loading, listening, the first 200).
-
+  (the fake's start: importing the server, loading, listening, the first 200);
+- ``xdist``: the same with pytest-xdist, one worker a CPU and one test each, all starting
+  their fakes at once from the same snapshot; the slowest test's setup and call;
 - ``instructions``: the CPU instructions (valgrind's callgrind, counted once: the count does
   not depend on the machine's load) of a process that does what a second start does short
   of listening: imports ``profilemock.cli``, loads the files from the snapshot and makes
@@ -61,8 +62,11 @@ DEMO = ("demo-token", "/v1/spaces/lg8283283/collections/users/profiles/user_id:u
 PLUGIN_TEST = """
 import urllib.request
 
+import pytest
 
-def test_reads_traits(profile_api):
+
+@pytest.mark.parametrize("worker", range({workers}))
+def test_reads_traits(profile_api, worker):
     url = profile_api.profile_url("{identifier}", "traits")
     request = urllib.request.Request(url, headers=profile_api.headers)
     with urllib.request.urlopen(request, timeout=600) as response:
@@ -121,13 +125,16 @@ def serve(tree: str, fixture: str, kind: str, cache: Path) -> Measured:
         server.stop()
 
 
-def pytest_worker(tree: str, fixture: str, cache: Path, folder: Path) -> Measured:
+def pytest_worker(tree: str, fixture: str, cache: Path, folder: Path, workers: int = 0) -> Measured:
+    """One pytest process (``workers``: pytest-xdist workers, one test each); the third
+    value is the slowest test's setup and call."""
     identifier = "user_id:u1234" if fixture == "demo" else "user_id:user-0000001"
-    test = folder / f"test_{'demo' if fixture == 'demo' else 'generated'}.py"
-    test.write_text(PLUGIN_TEST.format(identifier=identifier))
+    test = folder / f"test_{'demo' if fixture == 'demo' else 'generated'}_{workers}.py"
+    test.write_text(PLUGIN_TEST.format(identifier=identifier, workers=max(workers, 1)))
     given = [] if fixture == "demo" else ["--profile-api-fixtures", fixture]
+    xdist = ["-p", "xdist.plugin", "-n", str(workers)] if workers else []
     command = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *xdist,
         "-p", "profilemock.pytest_plugin", "--durations=0", "--durations-min=0", *given,
         str(test),
     ]  # fmt: skip
@@ -143,8 +150,10 @@ def pytest_worker(tree: str, fixture: str, cache: Path, folder: Path) -> Measure
         output = out.read()
     if process.returncode != 0:
         raise RuntimeError(f"pytest failed in {tree} with {fixture}:\n{output}")
-    phases = re.findall(r"^([0-9.]+)s (?:setup|call) ", output, re.MULTILINE)
-    return took, usage.ru_maxrss / 1024, sum(float(p) for p in phases)
+    tests: dict[str, float] = {}
+    for seconds, name in re.findall(r"^([0-9.]+)s (?:setup|call) +(\S+)", output, re.MULTILINE):
+        tests[name] = tests.get(name, 0.0) + float(seconds)
+    return took, usage.ru_maxrss / 1024, max(tests.values())
 
 
 def instructions(tree: str, cache: Path, *code: str) -> Measured:
@@ -167,7 +176,7 @@ def describe(kind: str, measured: list[Measured]) -> str:
     if kind == "instructions":
         return f"{measured[0][0]:,.0f} million instructions"
     peak = f"peak RSS {statistics.median(m[1] for m in measured):.0f} MB"
-    if kind == "plugin":
+    if kind in ("plugin", "xdist"):
         fake = spread([m[2] for m in measured])
         return (
             f"pytest {spread([m[0] for m in measured])}, {peak}; the test's setup and call {fake}"
@@ -182,7 +191,7 @@ def ratio(over: list[Measured], under: list[Measured], field: int = 0) -> str:
 
 
 def ratios(kind: str, over: list[Measured], under: list[Measured]) -> str:
-    if kind == "plugin":
+    if kind in ("plugin", "xdist"):
         return f"pytest {ratio(over, under)}; setup and call {ratio(over, under, 2)}"
     return ratio(over, under)
 
@@ -210,6 +219,9 @@ def main() -> None:
             return instructions(trees[label], caches[label], STARTS, fixture, str(caches[label]))
         if kind == "plugin":
             return pytest_worker(trees[label], fixture, caches[label], work)
+        if kind == "xdist":
+            workers = os.cpu_count() or 2
+            return pytest_worker(trees[label], fixture, caches[label], work, workers)
         return serve(trees[label], fixture, kind, caches[label])
 
     for label in trees:  # untimed: writes bytecode, and the snapshots a second start reads
