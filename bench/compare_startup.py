@@ -261,10 +261,10 @@ def main() -> None:
         print(f"| floor: `{FLOOR}` | {floor:,.0f} million instructions |")
         for fixture in files:
             for label in trees:
-                mine = runs[(fixture, "instructions", label)][0][0] - floor
+                above = runs[(fixture, "instructions", label)][0][0] - floor
                 print(
                     f"| {os.path.basename(fixture)}, instructions above the floor, {label} |"
-                    f" {mine:,.0f} million |"
+                    f" {above:,.0f} million |"
                 )
 
 
