@@ -27,7 +27,7 @@ _WHOLE_RELATIVE = re.compile(
     r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$"
 )
 """A compound duration of whole units, largest first (``-18d20h55m14s``): most written."""
-_WHOLE_UNITS = (7 * DAY_NS, DAY_NS, 3_600 * NS_PER_SECOND, 60 * NS_PER_SECOND, NS_PER_SECOND)
+_MINUTE_NS, _HOUR_NS, _WEEK_NS = 60 * NS_PER_SECOND, 3_600 * NS_PER_SECOND, 7 * DAY_NS
 _RELATIVE = re.compile(r"^[+-](?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
 _UNIT_NS = {
     "ms": 1_000_000,
@@ -111,8 +111,14 @@ def parse_relative(text: str) -> int:
         return (-1 if sign == "-" else 1) * int(amount) * _UNIT_NS[unit]
     whole = _WHOLE_RELATIVE.match(text)
     if whole:
-        sign, *amounts = whole.groups()
-        total = sum(int(a) * unit for a, unit in zip(amounts, _WHOLE_UNITS, strict=True) if a)
+        sign, w, d, h, m, s = whole.groups()
+        total = (
+            (int(w) * _WEEK_NS if w else 0)
+            + (int(d) * DAY_NS if d else 0)
+            + (int(h) * _HOUR_NS if h else 0)
+            + (int(m) * _MINUTE_NS if m else 0)
+            + (int(s) * NS_PER_SECOND if s else 0)
+        )
         return -total if sign == "-" else total
     if not _RELATIVE.match(text):
         raise TimestampError(f"`{text}` is not a relative time such as -2d, -90m or -1d12h")
