@@ -81,15 +81,24 @@ class Profiles(Mapping[str, Profile], Generic[R]):
 
 class InOrder(Sequence[Profile]):
     """Profiles most recently updated first (the legacy list route), each looked up when a
-    page reads it: sorted by ``(-updated_at, segment_id)`` from what the loader checked."""
+    page reads it: sorted by ``(-updated_at, segment_id)`` from what the loader checked,
+    when first read (sorting a million profiles takes seconds of a start most runs do not
+    need)."""
 
-    __slots__ = ("_ids", "_lookup", "_updated")
+    __slots__ = ("_lookup", "_order", "_sorted")
 
     def __init__(self, order: Iterable[tuple[int, str]], lookup: Callable[[str], Profile]) -> None:
-        ranked = sorted((-updated_at, segment_id) for updated_at, segment_id in order)
-        self._ids = tuple(segment_id for _, segment_id in ranked)
-        self._updated = tuple(-negated for negated, _ in ranked)
+        self._order = order
+        self._sorted: tuple[tuple[str, ...], tuple[int, ...]] | None = None
         self._lookup = lookup
+
+    def _ranked(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        found = self._sorted
+        if found is None:
+            ranked = sorted((-updated_at, segment_id) for updated_at, segment_id in self._order)
+            ids = tuple(segment_id for _, segment_id in ranked)
+            found = self._sorted = (ids, tuple(-negated for negated, _ in ranked))
+        return found
 
     @overload
     def __getitem__(self, index: int) -> Profile: ...
@@ -98,13 +107,15 @@ class InOrder(Sequence[Profile]):
     def __getitem__(self, index: slice) -> Sequence[Profile]: ...
 
     def __getitem__(self, index: int | slice) -> Profile | Sequence[Profile]:
+        ids = self._ranked()[0]
         if isinstance(index, slice):
-            return [self._lookup(s) for s in self._ids[index]]
-        return self._lookup(self._ids[index])
+            return [self._lookup(s) for s in ids[index]]
+        return self._lookup(ids[index])
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._ranked()[0])
 
     def order(self) -> Iterator[tuple[int, str]]:
         """(updated_at, segment_id) of each profile, in this order (nothing is built)."""
-        return zip(self._updated, self._ids, strict=True)
+        ids, updated = self._ranked()
+        return zip(updated, ids, strict=True)
