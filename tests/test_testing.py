@@ -200,3 +200,48 @@ def test_the_handle_reaches_every_space(profile_api: ProfileAPI) -> None:
         profile_api.space("nope")
     same = profile_api.space("lg8283283")
     assert (same.url, same.token) == (profile_api.url, profile_api.token)
+
+
+@pytest.mark.parametrize(
+    ("fields", "where", "why"),
+    [
+        ({"traits": {"born": dt.date(1990, 5, 17)}}, "/traits/born", "write it as `1990-05-17`"),
+        (
+            {"computed_traits": {"seen": dt.datetime(2024, 1, 2, 3, 4, 5)}},
+            "/computed_traits/seen",
+            "date and time",
+        ),
+        ({"traits": {"tags": {"a", "b"}}}, "/traits/tags", "a set"),
+        ({"traits": {"n": [1, float("nan")]}}, "/traits/n/1", "`nan` is not a finite number"),
+        (
+            {
+                "events": [
+                    {"event": "E", "timestamp": "-1d", "properties": {"on": dt.date(2020, 1, 1)}}
+                ]
+            },
+            "/events/0/properties/on",
+            "write it as `2020-01-01`",
+        ),
+    ],
+)
+def test_a_value_json_cannot_hold_is_refused_when_added_naming_where_it_is(
+    profile_api: ProfileAPI, fields: dict[str, Any], where: str, why: str
+) -> None:
+    # Refused at once, not served later as a 500 (or as NaN, which is not JSON), and the
+    # profile it would have replaced is still there.
+    profile_api.add_user({"user_id": "kept"}, traits={"plan": "pro"})
+    with pytest.raises(ValueError, match=f"{where}: .*{why}"):
+        profile_api.add_user({"user_id": "kept"}, **fields)
+    assert get(profile_api, "user_id:kept", "traits").json()["traits"] == {"plan": "pro"}
+    assert get(profile_api, "user_id:kept", "events").status_code == 200
+    if "events" in fields:
+        with pytest.raises(ValueError, match=f"{where}: .*{why}"):
+            profile_api.add_events("user_id:kept", fields["events"])
+        assert get(profile_api, "user_id:kept", "events").json()["data"] in (None, [])
+
+
+def test_values_json_writes_as_it_always_did_are_still_taken(profile_api: ProfileAPI) -> None:
+    # A tuple is a list, a whole-number key of a nested object a string, as json.dumps has it.
+    profile_api.add_user({"user_id": "tuple"}, traits={"pair": (1, 2), "by_id": {7: "x"}})
+    traits = get(profile_api, "user_id:tuple", "traits").json()["traits"]
+    assert traits == {"pair": [1, 2], "by_id": {"7": "x"}}
