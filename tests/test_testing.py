@@ -245,3 +245,25 @@ def test_values_json_writes_as_it_always_did_are_still_taken(profile_api: Profil
     profile_api.add_user({"user_id": "tuple"}, traits={"pair": (1, 2), "by_id": {7: "x"}})
     traits = get(profile_api, "user_id:tuple", "traits").json()["traits"]
     assert traits == {"pair": [1, 2], "by_id": {"7": "x"}}
+
+
+def test_an_added_profile_answers_what_it_was_given_when_the_callers_data_changes_after(
+    profile_api: ProfileAPI,
+) -> None:
+    # A test reusing its dicts for the next profile must not rewrite the profiles it added.
+    address = {"city": "Paris"}
+    event = {"event": "Order Completed", "timestamp": "-1d", "properties": {"total": 10}}
+    profile_api.add_user({"user_id": "first"}, traits={"address": address}, events=[event])
+    later = {"event": "Refund", "timestamp": "-1h", "properties": {"total": 1}}
+    profile_api.add_events("user_id:first", [later])
+    address["city"] = "Rome"
+    event["properties"]["total"] = 20  # type: ignore[index]
+    later["properties"]["total"] = 2  # type: ignore[index]
+    profile_api.add_user({"user_id": "second"}, traits={"address": address}, events=[event])
+    traits = get(profile_api, "user_id:first", "traits").json()["traits"]
+    assert traits == {"address": {"city": "Paris"}}
+    events = get(profile_api, "user_id:first", "events").json()["data"]
+    assert sorted(e["properties"]["total"] for e in events) == [1, 10]
+    assert get(profile_api, "user_id:second", "traits").json()["traits"] == traits | {
+        "address": {"city": "Rome"}
+    }
