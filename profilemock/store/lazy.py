@@ -10,7 +10,7 @@ recipe when a request first needs it and keeps the latest ``limit`` built ones.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Generic, TypeVar, overload
 
 from profilemock.store.model import Profile
@@ -85,17 +85,21 @@ class InOrder(Sequence[Profile]):
     when first read (sorting a million profiles takes seconds of a start most runs do not
     need)."""
 
-    __slots__ = ("_lookup", "_order", "_sorted")
+    __slots__ = ("_ids", "_lookup", "_sorted", "_updated")
 
-    def __init__(self, order: Iterable[tuple[int, str]], lookup: Callable[[str], Profile]) -> None:
-        self._order = order
+    def __init__(
+        self, updated: Sequence[int], ids: Sequence[str], lookup: Callable[[str], Profile]
+    ) -> None:
+        """``updated[n]`` is when the profile ``ids[n]`` was last updated."""
+        self._updated = updated
+        self._ids = ids
         self._sorted: tuple[tuple[str, ...], tuple[int, ...]] | None = None
         self._lookup = lookup
 
     def _ranked(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
         found = self._sorted
-        if found is None:
-            ranked = sorted((-updated_at, segment_id) for updated_at, segment_id in self._order)
+        if found is None:  # two threads at once both sort: the same order, from the columns
+            ranked = sorted(zip((-u for u in self._updated), self._ids, strict=True))
             ids = tuple(segment_id for _, segment_id in ranked)
             found = self._sorted = (ids, tuple(-negated for negated, _ in ranked))
         return found
@@ -113,7 +117,7 @@ class InOrder(Sequence[Profile]):
         return self._lookup(ids[index])
 
     def __len__(self) -> int:
-        return len(self._ranked()[0])
+        return len(self._ids)
 
     def order(self) -> Iterator[tuple[int, str]]:
         """(updated_at, segment_id) of each profile, in this order (nothing is built)."""
