@@ -22,7 +22,6 @@ _ISO = re.compile(
     re.VERBOSE,
 )
 _RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_SIMPLE_RELATIVE = re.compile(r"^([+-])(\d+)(ms|s|m|h|d|w)$")
 _WHOLE_RELATIVE = re.compile(
     r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$"
 )
@@ -105,12 +104,8 @@ def parse_iso(text: str) -> int:
 
 def parse_relative(text: str) -> int:
     """Parse a signed duration such as ``-2d``, ``-90m`` or ``-1d12h`` to nanoseconds."""
-    simple = _SIMPLE_RELATIVE.match(text)
-    if simple:  # the common case, without the float arithmetic
-        sign, amount, unit = simple.groups()
-        return (-1 if sign == "-" else 1) * int(amount) * _UNIT_NS[unit]
     whole = _WHOLE_RELATIVE.match(text)
-    if whole:
+    if whole:  # the common case, without the float arithmetic
         sign, w, d, h, m, s = whole.groups()
         total = (
             (int(w) * _WEEK_NS if w else 0)
@@ -138,14 +133,24 @@ def parse_duration(text: str) -> int:
 
 def parse_timestamp(text: str, now_ns: int) -> int:
     """Parse an absolute or clock-relative timestamp (``-2d``, ``now``) to nanoseconds."""
+    return read_timestamp(text, now_ns)[0]
+
+
+def read_timestamp(text: str, now_ns: int) -> tuple[int, bool]:
+    """``text`` (absolute, or relative to the clock at ``now_ns``: ``-2d``, ``now``) in
+    nanoseconds, and whether it was relative."""
     text = text.strip()
+    head = text[:1]
+    if head == "-" or head == "+":
+        ns = now_ns + parse_relative(text)
+        if EARLIEST_NS <= ns <= LATEST_NS:
+            return ns, True
+        return check_instant(ns, text), True  # raises
     if text == "now":
-        return now_ns
-    if text[:1] in "+-":
-        return check_instant(now_ns + parse_relative(text), text)
+        return now_ns, True
     if not _ISO.match(text):
         raise TimestampError(f"`{text}` is not {TIMESTAMP_HINT}")
-    return parse_iso(text)
+    return parse_iso(text), False
 
 
 @lru_cache(maxsize=65536)
