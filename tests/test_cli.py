@@ -359,6 +359,7 @@ def test_a_reader_that_goes_away_ends_the_output_quietly() -> None:
 
 def test_ctrl_c_stops_serve_even_when_its_parent_started_it_with_sigint_blocked() -> None:
     def blocked() -> None:  # as a parent thread with SIGINT masked would pass it on
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # not ignored: the mask is the test
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
     process = subprocess.Popen(

@@ -116,6 +116,13 @@ def test_ctrl_c_while_generating_leaves_no_file_and_no_traceback(
     assert list(tmp_path.iterdir()) == []
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it, whatever the test process's own handling of
+    SIGINT (an ignored signal stays ignored across exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_ctrl_c_while_serve_loads_a_large_set_stops_it_without_a_traceback(
     tmp_path: Path,
 ) -> None:
@@ -129,6 +136,7 @@ def test_ctrl_c_while_serve_loads_a_large_set_stops_it_without_a_traceback(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_as_from_a_terminal,
     )
     try:
         assert process.stderr is not None

@@ -100,11 +100,13 @@ async def serve_until_stopped(
     await runner.setup()
     try:
         await web.SockSite(runner, sock).start()
-        on_ready(base_url(sock))
+        # Heard before the server says it is ready: a Ctrl-C sent as soon as it says so
+        # (a test, a script) would otherwise meet the handler the process started with.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        on_ready(base_url(sock))
         await stop.wait()
     finally:
         await runner.cleanup()
