@@ -618,7 +618,7 @@ def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
         return 1
     _print_warnings(store, err)
     warned = len(store.warnings)
-    summary = f"ok: {len(files)} file{'s' if len(files) != 1 else ''}, {_summary(store)}"
+    summary = f"ok: {_counted(len(files), 'file')}, {_summary(store)}"
     if warned:
         summary += f", {warned} warning{'s' if warned != 1 else ''}"
     print(summary, file=out)
@@ -794,7 +794,13 @@ def _remove(path: Path) -> None:
 def _summary(store: Store) -> str:
     users = sum(len(s.profiles["users"]) for s in store.spaces.values())
     accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
-    return f"{len(store.spaces)} spaces, {users} users, {accounts} accounts"
+    counts = ((len(store.spaces), "space"), (users, "user"), (accounts, "account"))
+    return ", ".join(_counted(n, noun) for n, noun in counts)
+
+
+def _counted(n: int, noun: str) -> str:
+    """``1 space``, ``100,000 users``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 FULL_COLLECTION_EVERY = 100

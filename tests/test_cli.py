@@ -199,6 +199,13 @@ def test_check_accepts_good_fixtures(write_fixture: WriteFixture) -> None:
     assert out == "ok: 2 files, 2 spaces, 25 users, 3 accounts\n"
 
 
+def test_check_counts_read_as_english(write_fixture: WriteFixture) -> None:
+    users = ", ".join(f"{{ids: {{user_id: u{i}}}}}" for i in range(1200))
+    path = write_fixture(f"spaces: {{sp: {{tokens: [t], users: [{users}]}}}}\n")
+    code, out, _ = run_cli("check", str(path))
+    assert (code, out) == (0, "ok: 1 file, 1 space, 1,200 users, 0 accounts\n")
+
+
 def test_check_lists_every_problem_and_exits_1(write_fixture: WriteFixture) -> None:
     path = write_fixture(
         "spaces:\n  sp:\n    tokens: [t]\n    users:\n      - ids: {user_id: u}\n        oops: 1\n"

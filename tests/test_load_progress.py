@@ -101,6 +101,19 @@ def test_the_loader_reports_reading_checking_and_building(tmp_path: Path) -> Non
     assert len(store.spaces["generated"].profiles["users"]) == 1500
 
 
+def test_reading_a_large_json_file_tells_how_far_its_profiles_are_parsed(tmp_path: Path) -> None:
+    path = tmp_path / "g.json"
+    with path.open("w") as file:
+        write(Plan(3500, events=(0, 1), seed=1), file, "json")
+    seen: list[tuple[str, int, int]] = []
+    load_fixtures([path], Clock(NOW), lambda *step: seen.append(step))
+    reading = [done for step, done, _ in seen if step == "reading"]
+    size = path.stat().st_size
+    assert reading == sorted(reading)
+    assert reading[-1] == size
+    assert len([done for done in reading if 0 < done < size]) >= 3  # one every 1,000 profiles
+
+
 def test_ctrl_c_while_generating_leaves_no_file_and_no_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
