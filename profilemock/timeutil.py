@@ -23,7 +23,7 @@ _ISO = re.compile(
 )
 _RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _WHOLE_RELATIVE = re.compile(
-    r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$"
+    r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
 )
 """A compound duration of whole units, largest first (``-18d20h55m14s``): most written."""
 _MINUTE_NS, _HOUR_NS, _WEEK_NS = 60 * NS_PER_SECOND, 3_600 * NS_PER_SECOND, 7 * DAY_NS
@@ -106,13 +106,14 @@ def parse_relative(text: str) -> int:
     """Parse a signed duration such as ``-2d``, ``-90m`` or ``-1d12h`` to nanoseconds."""
     whole = _WHOLE_RELATIVE.match(text)
     if whole:  # the common case, without the float arithmetic
-        sign, w, d, h, m, s = whole.groups()
+        sign, w, d, h, m, s, ms = whole.groups()
         total = (
             (int(w) * _WEEK_NS if w else 0)
             + (int(d) * DAY_NS if d else 0)
             + (int(h) * _HOUR_NS if h else 0)
             + (int(m) * _MINUTE_NS if m else 0)
             + (int(s) * NS_PER_SECOND if s else 0)
+            + (int(ms) * 1_000_000 if ms else 0)
         )
         return -total if sign == "-" else total
     if not _RELATIVE.match(text):

@@ -133,3 +133,17 @@ def test_a_compound_relative_time_reads_as_the_sum_of_its_parts(
     assert parse_relative(
         sign + "".join(f"{n}{u}" for n, (u, _) in reversed(parts))
     ) == parse_relative(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        ("-1000000000001ms", -1_000_000_000_001_000_000),  # 31 years: a float is 64 ns off
+        ("+123456789012345ms", 123_456_789_012_345_000_000),
+        ("-1d1000000000001ms", -(DAY_NS + 1_000_000_000_001_000_000)),
+        ("-1m5ms", -(60 * NS_PER_SECOND + 5_000_000)),
+        ("-5ms", -5_000_000),
+    ],
+)
+def test_whole_milliseconds_read_exactly_however_many(text: str, ns: int) -> None:
+    assert parse_relative(text) == ns
