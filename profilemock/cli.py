@@ -1116,7 +1116,8 @@ def _banner(url: str, store: Store, settings: ServerSettings) -> str:
     for space in store.spaces.values():
         users, accounts = len(space.profiles["users"]), len(space.profiles["accounts"])
         tokens = ", ".join(space.tokens)
-        lines.append(f"  space {space.id}  token {tokens}  ({users} users, {accounts} accounts)")
+        counted = f"{_counted(users, 'user')}, {_counted(accounts, 'account')}"
+        lines.append(f"  space {space.id}  token {tokens}  ({counted})")
         profile = next(iter(space.profiles["users"].values()), None)
         if example is None and profile is not None:
             named = sorted(profile.external_ids, key=lambda x: x.type != "user_id")

@@ -17,9 +17,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from profilemock import cli
 from profilemock.cli import main
-from profilemock.fixtures.loader import demo_fixture_path
-from tests.conftest import WriteFixture
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver.state import ServerSettings
+from tests.conftest import NOW, WriteFixture
 
 GOOD = "spaces: {sp: {tokens: [tok], users: [{ids: {user_id: u1}, traits: {plan: pro}}]}}\n"
 
@@ -197,6 +200,16 @@ def test_check_accepts_good_fixtures(write_fixture: WriteFixture) -> None:
     code, out, err = run_cli("check", str(write_fixture(GOOD)), str(demo_fixture_path()))
     assert (code, err) == (0, "")
     assert out == "ok: 2 files, 2 spaces, 25 users, 3 accounts\n"
+
+
+def test_the_ready_banner_counts_each_space_in_english(write_fixture: WriteFixture) -> None:
+    users = ", ".join(f"{{ids: {{user_id: u{i}}}}}" for i in range(1200))
+    path = write_fixture(
+        f"spaces: {{sp: {{tokens: [t], users: [{users}], accounts: [{{ids: {{group_id: g}}}}]}}}}\n"
+    )
+    store = load_fixtures([path], Clock(NOW))
+    banner = cli._banner("http://127.0.0.1:1", store, ServerSettings())
+    assert "  space sp  token t  (1,200 users, 1 account)" in banner.splitlines()
 
 
 def test_check_counts_read_as_english(write_fixture: WriteFixture) -> None:
