@@ -620,7 +620,7 @@ def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
     warned = len(store.warnings)
     summary = f"ok: {_counted(len(files), 'file')}, {_summary(store)}"
     if warned:
-        summary += f", {warned} warning{'s' if warned != 1 else ''}"
+        summary += f", {_counted(warned, 'warning')}"
     print(summary, file=out)
     return 0
 
