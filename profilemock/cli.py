@@ -130,20 +130,7 @@ def parser() -> argparse.ArgumentParser:
         help="reload the fixtures when they change on disk (a bad save keeps the old data)",
     )
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
-    serve.add_argument(
-        "--snapshots",
-        type=Path,
-        metavar="DIR",
-        default=None,
-        help="keep snapshots of checked fixture sets (1 MB and up) here, so the next start"
-        " of the same files skips checking them (default: $PROFILEMOCK_CACHE_DIR, else"
-        " $XDG_CACHE_HOME/profilemock, else ~/.cache/profilemock)",
-    )
-    serve.add_argument(
-        "--no-snapshots",
-        action="store_true",
-        help="always read and check the fixture files; never write a snapshot",
-    )
+    _snapshot_options(serve, "always read and check the fixture files; never write a snapshot")
     serve.add_argument(
         "--rate-limit",
         type=_rate_limit,
@@ -294,6 +281,10 @@ def parser() -> argparse.ArgumentParser:
         "--format",
         choices=("yaml", "json"),
         help="default: json for a .json output, else yaml (large sets load faster as JSON)",
+    )
+    _snapshot_options(
+        generate,
+        "do not check the written file for a snapshot (then the first serve of it checks it)",
     )
     _proxy_parser(commands)
     _record_parser(commands)
@@ -537,6 +528,24 @@ def _access_token(text: str) -> str:
     if not re.fullmatch(r"[^:\s]+", text):
         raise argparse.ArgumentTypeError(f"`{text}` is not a token (no `:` and no spaces)")
     return text
+
+
+def _snapshot_options(command: argparse.ArgumentParser, never: str) -> None:
+    command.add_argument(
+        "--snapshots",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="keep snapshots of checked fixture sets (1 MB and up) here, so the next start"
+        " of the same files skips checking them (default: $PROFILEMOCK_CACHE_DIR, else"
+        " $XDG_CACHE_HOME/profilemock, else ~/.cache/profilemock)",
+    )
+    command.add_argument("--no-snapshots", action="store_true", help=never)
+
+
+def _snapshots(args: argparse.Namespace) -> Snapshots | None:
+    """The snapshots ``--snapshots``/``--no-snapshots`` ask for."""
+    return None if args.no_snapshots else Snapshots(args.snapshots or default_directory())
 
 
 def _count(text: str) -> int:
@@ -783,6 +792,17 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise
     finally:
         progress.finish()
+    snapshots = _snapshots(args)
+    if snapshots is not None and target.stat().st_size >= snapshots.min_bytes:
+        # The first serve of a generated set starts from its snapshot, as every later one
+        # does: the set is checked here, once, instead of at that start.
+        print(
+            f"wrote {target}; checking it so that serving it starts from a snapshot"
+            " (Ctrl-C skips this: the file is complete; --no-snapshots: never)",
+            file=err,
+            flush=True,
+        )
+        _load([target], Clock(), err, snapshots)
     return 0
 
 
@@ -817,7 +837,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Realism().changed(realism)
     except RealismError as exc:
         raise CliError(str(exc)) from None
-    snapshots = None if args.no_snapshots else Snapshots(args.snapshots or default_directory())
+    snapshots = _snapshots(args)
     # The store lives as long as the process: the collector stays off while it loads and
     # never scans it (turned back on unfrozen, it would first scan every object loaded).
     gc.disable()
