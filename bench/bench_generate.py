@@ -3,7 +3,9 @@
     .venv/bin/python bench/bench_generate.py [--users 10000 100000] [--rounds 3]
 
 Each size is generated as YAML and as JSON by the CLI in a child process (wall time, CPU
-time and peak RSS of that process), rounds interleaved; medians. The peer, in the same
+time and peak RSS of that process), rounds interleaved; medians. ``--no-snapshots`` (the
+file alone) and as users run it: the file, then its check for the snapshot its first
+``serve`` starts from (into a fresh directory each time). The peer, in the same
 run: PyYAML's C emitter (``yaml.dump`` with ``CSafeDumper``, what ``generate`` used before
 it streamed) writing the same data held in memory, for the smallest size.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -42,23 +45,32 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="profilemock-generate-"))
-    results: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
+    results: dict[tuple[int, str, str], list[tuple[float, float, float]]] = {}
     sizes: dict[tuple[int, str], int] = {}
-    for _ in range(args.rounds):
+    modes = {"file only": ["--no-snapshots"], "file and check": []}
+    for n in range(args.rounds):
         for users in args.users:
             for kind in ("yaml", "json"):
-                path = work / f"{users}.{kind}"
-                results.setdefault((users, kind), []).append(
-                    child(["--users", str(users), "--seed", "1", "-o", str(path)])
-                )
-                sizes[(users, kind)] = path.stat().st_size
-                path.unlink()
-    print("| users | format | file | wall | CPU | peak RSS |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for (users, kind), runs in results.items():
+                for mode, flags in modes.items():
+                    path = work / f"{users}.{kind}"
+                    snapshots = work / f"snapshots-{n}-{users}-{kind}"
+                    results.setdefault((users, kind, mode), []).append(
+                        child(
+                            [
+                                *("--users", str(users), "--seed", "1", "-o", str(path)),
+                                *("--snapshots", str(snapshots), *flags),
+                            ]
+                        )
+                    )
+                    sizes[(users, kind)] = path.stat().st_size
+                    path.unlink()
+                    shutil.rmtree(snapshots, ignore_errors=True)
+    print("| users | format | file | written | wall | CPU | peak RSS |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for (users, kind, mode), runs in results.items():
         wall, cpu, rss = (statistics.median(r[i] for r in runs) for i in range(3))
         print(
-            f"| {users:,} | {kind} | {sizes[(users, kind)] / 1e6:.0f} MB | {wall:.1f} s"
+            f"| {users:,} | {kind} | {sizes[(users, kind)] / 1e6:.0f} MB | {mode} | {wall:.1f} s"
             f" | {cpu:.1f} s | {rss:.0f} MB |"
         )
     smallest = min(args.users)

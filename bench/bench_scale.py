@@ -3,18 +3,21 @@
 request with many profiles loaded against 1,000.
 
     .venv/bin/python bench/bench_scale.py [--sizes 10000,100000,1000000] [--formats json,yaml]
-        [--events 2-2] [--kinds cold,first,second] [--rounds 3] [--seconds 4] [--work DIR]
-        [--only startup|requests]
+        [--events 2-2] [--kinds cold,first,second,generated] [--rounds 3] [--seconds 4]
+        [--work DIR] [--only startup|requests]
 
 Data sets come from ``profilemock generate --seed 1`` (``--events`` events a user), written
 once into ``--work`` and kept there between runs. Every start is ``profilemock serve`` as a
 child process, timed from launch until ``GET /traits`` of one user answers 200, with its
-peak RSS (VmHWM) and RSS then. Three kinds of start per set:
+peak RSS (VmHWM) and RSS then. Four kinds of start per set:
 
 - ``cold``: ``--no-snapshots`` (every file read and every profile checked);
 - ``first``: a fresh snapshot directory: what a user's first start costs (cold, plus
   writing the snapshot);
-- ``second``: a directory holding that snapshot: every later start of the same files.
+- ``second``: a directory holding that snapshot: every later start of the same files;
+- ``generated``: ``generate -o FILE`` as users run it (it checks the file it wrote and
+  saves its snapshot; its own time is shown too), then the first ``serve`` of FILE (one
+  round).
 
 Snapshots are kept in ``--work``/snapshots, so a later run's ``second`` and ``requests``
 start warm (a run with changed profilemock source makes new ones).
@@ -50,31 +53,52 @@ BIG = 100e6
 Rows = list[tuple[str, str]]
 
 
+def generate(users: int, form: str, events: str, output: Path, *flags: str) -> float:
+    """Wall seconds of ``profilemock generate --seed 1`` writing ``output``."""
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "profilemock", "generate", "--users", str(users)),
+            *("--events-per-user", events, "--seed", "1", "--format", form),
+            *("--output", str(output), *flags),
+        ],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
 def generated(work: Path, users: int, form: str, events: str) -> Path:
     path = work / f"users-{users}-events-{events}.{form}"
     if not path.exists():
         partial = path.with_suffix(".partial")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "profilemock",
-                "generate",
-                "--users",
-                str(users),
-                "--events-per-user",
-                events,
-                "--seed",
-                "1",
-                "--format",
-                form,
-                "--output",
-                str(partial),
-            ],
-            check=True,
-        )
+        # The data to measure with: its starts are measured, not its check here.
+        generate(users, form, events, partial, "--no-snapshots")
         partial.rename(path)
     return path
+
+
+def after_generate(args: argparse.Namespace, work: Path, users: int, form: str) -> Rows:
+    """``generate -o FILE`` as users run it (it checks FILE and saves its snapshot), then
+    the first ``serve`` of FILE."""
+    snapshots = Path(tempfile.mkdtemp(dir=work, prefix="generated-"))
+    path = snapshots / f"users-{users}.{form}"
+    took_generating = generate(users, form, args.events, path, "--snapshots", str(snapshots))
+    server, took = start("--fixtures", str(path), "--snapshots", str(snapshots))
+    peak, answering = server.peak_rss_mb(), server.rss_mb()
+    server.stop()
+    shutil.rmtree(snapshots)
+    label = f"{users:,} profiles ({form})"
+    rows = [
+        (f"{label}: generate -o (the file and its check)", f"{took_generating:.1f} s"),
+        (
+            f"{label}: first serve after generate, to first 200",
+            f"{took:.2f} s, peak RSS {peak:,.0f} MB, RSS then {answering:,.0f} MB",
+        ),
+    ]
+    for row in rows:
+        print(*row, sep=" | ", flush=True)
+    return rows
 
 
 def start(*args: str) -> tuple[Server, float]:
@@ -124,6 +148,8 @@ def startups(args: argparse.Namespace, work: Path) -> Rows:
                 )
                 print(*rows[-1], sep=" | ", flush=True)
             shutil.rmtree(fresh)
+            if "generated" in args.kinds:
+                rows.extend(after_generate(args, work, users, form))
     return rows
 
 
@@ -154,7 +180,7 @@ def main() -> None:
         "--kinds",
         type=lambda text: text.split(","),
         default=["cold", "first", "second"],
-        help="which starts (a second start needs a first)",
+        help="which starts (a second start needs a first; generated: not by default)",
     )
     parser.add_argument(
         "--routes",
