@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from profilemock import jsonbytes
 from profilemock.jsonbytes import encode, pair
 
 SCALARS = (
@@ -53,3 +54,17 @@ def test_a_subclass_of_a_scalar_goes_through_the_encoder() -> None:
             return "Level(3)"
 
     assert encode(Level(3)) == b"3" == _dumps(Level(3))
+
+
+def test_without_the_c_accelerator_values_are_written_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    fallback = jsonbytes._make_encoder()
+    for value in ({"a": [1, 2.5, None, "é\u2028"], "b": {"c": True}}, [], {}, [[{}]]):
+        assert fallback(value) == _dumps(value).decode()
+
+
+def test_what_json_cannot_write_is_a_type_error_naming_it() -> None:
+    with pytest.raises(TypeError, match="set is not JSON serializable"):
+        encode({"a": [{1, 2}]})
