@@ -61,7 +61,8 @@ def test_without_the_c_accelerator_values_are_written_the_same(
 ) -> None:
     monkeypatch.setattr(json.encoder, "c_make_encoder", None)
     fallback = jsonbytes._make_encoder()
-    for value in ({"a": [1, 2.5, None, "é\u2028"], "b": {"c": True}}, [], {}, [[{}]]):
+    values: tuple[Any, ...] = ({"a": [1, 2.5, None, "é\u2028"], "b": {"c": True}}, [], {}, [[{}]])
+    for value in values:
         assert fallback(value) == _dumps(value).decode()
 
 
