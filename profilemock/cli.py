@@ -200,6 +200,9 @@ def parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate fixture files without serving")
     check.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or directory")
+    _snapshot_options(
+        check, "always read and check the fixture files; never read or write a snapshot"
+    )
 
     check_bodies = commands.add_parser(
         "validate",
@@ -567,7 +570,7 @@ def main(
     args = parser().parse_args(_values_joined(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "check":
-            return _check(args.paths, out, err)
+            return _check(args.paths, _snapshots(args), out, err)
         if args.command == "demo":
             return _demo(args.fixtures, out)
         if args.command == "generate":
@@ -613,12 +616,15 @@ def _values_joined(argv: Sequence[str]) -> list[str]:
     return joined
 
 
-def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
+def _check(paths: list[str], snapshots: Snapshots | None, out: TextIO, err: TextIO) -> int:
+    seen: set[str] = set()
     try:
         files = fixture_files(paths)
+        store, problems = check_fixtures(
+            files, Clock(), snapshots=snapshots, progress=lambda step, *_: seen.add(step)
+        )
     except FixtureError as exc:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
-    store, problems = check_fixtures(files, Clock())
     if store is None:
         for problem in FixtureError(problems).problems:
             print(problem, file=err)
@@ -630,7 +636,10 @@ def _check(paths: list[str], out: TextIO, err: TextIO) -> int:
     summary = f"ok: {_counted(len(files), 'file')}, {_summary(store)}"
     if warned:
         summary += f", {_counted(warned, 'warning')}"
+    if "snapshot" in seen and snapshots is not None:
+        summary += f" (from the snapshot of an earlier check in {snapshots.directory})"
     print(summary, file=out)
+    _tell_saved(seen, snapshots, err)
     return 0
 
 
@@ -942,6 +951,12 @@ def _load(
             file=err,
             flush=True,
         )
+    _tell_saved(seen, snapshots, err)
+    return store
+
+
+def _tell_saved(seen: set[str], snapshots: Snapshots | None, err: TextIO) -> None:
+    """Whether a load that checked the files saved its snapshot (``seen``: its steps)."""
     if "unsaved" in seen and snapshots is not None:
         print(
             f"profilemock: warning: could not write a snapshot in {snapshots.directory} (not"
@@ -957,7 +972,6 @@ def _load(
             file=err,
             flush=True,
         )
-    return store
 
 
 def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
