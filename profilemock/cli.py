@@ -778,8 +778,13 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         space_id=args.space_id,
         token=args.token,
     )
-    as_json = args.format == "json" or (args.format is None and str(args.output).endswith(".json"))
-    output_format: Format = "json" if as_json else "yaml"
+    json_name = str(args.output).endswith(".json")
+    if args.format == "yaml" and json_name:
+        raise CliError(
+            f"--format yaml cannot be written to {args.output}: a .json fixture file is read"
+            " as JSON (name it .yaml, or use --format json)"
+        )
+    output_format: Format = "json" if args.format == "json" or json_name else "yaml"
     if args.output is None:
         write(plan, out, output_format)
         return 0
