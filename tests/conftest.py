@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -15,6 +16,7 @@ from hypothesis import settings
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.fixtures.source import Recipes
 from profilemock.mockserver.app import create_app
 from profilemock.problems import FixtureError
 from profilemock.store.space import Store
@@ -54,6 +56,17 @@ def profile_path(
     identifier: str, resource: str, *, space: str = DEMO_SPACE, collection: str = "users"
 ) -> str:
     return f"/v1/spaces/{space}/collections/{collection}/profiles/{identifier}/{resource}"
+
+
+def materialised(value: Any) -> Any:
+    """Fixture data as plain Python data: streamed profile lists (``Recipes``) read out."""
+    if isinstance(value, Recipes):
+        return list(value)
+    if isinstance(value, dict):
+        return {k: materialised(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [materialised(v) for v in value]
+    return value
 
 
 def refused(write: WriteFixture, text: str) -> list[str]:
