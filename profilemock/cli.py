@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import sys
 import time
 from collections import Counter
@@ -794,15 +795,26 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         write(plan, out, output_format)
         return 0
     target = Path(args.output)
+    if _special(target):
+        # /dev/stdout, a FIFO: written as it is, like standard output (a file renamed over
+        # it would replace the device or pipe itself).
+        try:
+            with open(target, "w", encoding="utf-8") as file:
+                write(plan, file, output_format)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror}") from None
+        return 0
     # Written beside the target and renamed into place: an interrupted run never leaves a
-    # half-written fixture file where a server (or --watch) would read it.
-    partial = target.with_name(f".{target.name}.partial")
+    # half-written fixture file where a server (or --watch) would read it. A symlink's
+    # file is replaced, the link kept.
+    real = target.resolve() if target.is_symlink() else target
+    partial = real.with_name(f".{real.name}.partial")
     progress = ProgressBar(err, plan.users, f"generating {target.name}")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        real.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "w", encoding="utf-8") as file:
             write(plan, file, output_format, progress.update)
-        partial.replace(target)
+        partial.replace(real)
     except OSError as exc:
         _remove(partial)
         raise CliError(f"cannot write {args.output}: {exc.strerror}") from None
@@ -823,6 +835,15 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         _load([target], Clock(), err, snapshots)
     return 0
+
+
+def _special(path: Path) -> bool:
+    """Whether ``path`` (followed) is there and neither a file nor a directory."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _remove(path: Path) -> None:
