@@ -39,7 +39,6 @@ from profilemock.contract.proxy import (
     upstream_url,
 )
 from profilemock.faults import FaultRuleError, parse_spec
-from profilemock.fixtures.build import usable_cpus
 from profilemock.fixtures.loader import (
     check_fixtures,
     demo_fixture_path,
@@ -623,11 +622,7 @@ def _check(paths: list[str], snapshots: Snapshots | None, out: TextIO, err: Text
     try:
         files = fixture_files(paths)
         store, problems = check_fixtures(
-            files,
-            Clock(),
-            snapshots=snapshots,
-            progress=lambda step, *_: seen.add(step),
-            workers=usable_cpus(),
+            files, Clock(), snapshots=snapshots, progress=lambda step, *_: seen.add(step)
         )
     except FixtureError as exc:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
@@ -968,7 +963,7 @@ def _load(
                 file=err,
                 flush=True,
             )
-        store = load_fixtures(files, clock, progress, snapshots=snapshots, workers=usable_cpus())
+        store = load_fixtures(files, clock, progress, snapshots=snapshots)
     except FixtureError as exc:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
     finally:
