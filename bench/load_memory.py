@@ -1,13 +1,14 @@
-"""Memory of a first start with its forked checkers: what the machine gives the load.
+"""Memory of a first start, with any process it forks: what the machine gives the load.
 
     .venv/bin/python bench/load_memory.py FIXTURE_FILE... [--rounds 1]
 
 ``profilemock serve --no-snapshots`` on each file (a child, started in a temporary
 directory), polled every 0.1 s until it prints its banner: the largest sum of the PSS of
-the server and its forked checkers (``/proc/PID/smaps_rollup``: a page shared by several
+the server and its children (``/proc/PID/smaps_rollup``: a page shared by several
 processes counts a share in each, so the sum is what they take together), beside the
 server's own peak RSS (VmHWM, what ``bench_scale.py`` and ``compare_startup.py`` report)
-and how many checkers were seen. Linux only.
+and how many children were seen (a load that checked in forked processes had them; see
+bench/README.md, fifth session). Linux only.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def main() -> None:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    print("| file | start to banner | peak PSS, serve and checkers | serve's own peak RSS |")
+    print("| file | start to banner | peak PSS, serve and children | serve's own peak RSS |")
     print("| --- | --- | --- | --- |")
     for path in args.files:
         runs = [start(path) for _ in range(args.rounds)]
