@@ -53,7 +53,7 @@ def _hwm_mb(pid: int) -> float:
 
 
 def start(path: Path) -> tuple[float, float, float, int]:
-    """(seconds to the banner, peak summed PSS MB, server VmHWM MB, checkers seen)."""
+    """(seconds to the banner, peak summed PSS MB, server VmHWM MB, children seen)."""
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "profilemock", "serve", "--no-snapshots", "--quiet"),
@@ -65,17 +65,17 @@ def start(path: Path) -> tuple[float, float, float, int]:
     )
     assert process.stdout is not None
     os.set_blocking(process.stdout.fileno(), False)
-    started, peak, checkers, said = time.perf_counter(), 0, 0, b""
+    started, peak, children, said = time.perf_counter(), 0, 0, b""
     try:
         while b"serving" not in said:
             if process.poll() is not None:
                 raise SystemExit(f"serve {path} ended with {process.returncode}")
             kids = _children(process.pid)
-            checkers = max(checkers, len(kids))
+            children = max(children, len(kids))
             peak = max(peak, _pss_kb(process.pid) + sum(_pss_kb(k) for k in kids))
             said += process.stdout.read() or b""
             time.sleep(0.1)  # a poll of a child's memory, not a test waiting for time
-        return time.perf_counter() - started, peak / 1024, _hwm_mb(process.pid), checkers
+        return time.perf_counter() - started, peak / 1024, _hwm_mb(process.pid), children
     finally:
         process.terminate()
         process.wait()
@@ -92,7 +92,7 @@ def main() -> None:
         runs = [start(path) for _ in range(args.rounds)]
         took, pss, hwm = (statistics.median(r[i] for r in runs) for i in range(3))
         print(
-            f"| {path.name} | {took:.1f} s | {pss:,.0f} MB ({max(r[3] for r in runs)} checkers)"
+            f"| {path.name} | {took:.1f} s | {pss:,.0f} MB ({max(r[3] for r in runs)} children)"
             f" | {hwm:,.0f} MB |",
             flush=True,
         )
