@@ -125,6 +125,8 @@ class LiveProfileAPI(ProfileAPI):
         self.token = proxy.settings.token
         self.url = proxy.server.url
         self.clock = LiveClock(skip)  # type: ignore[assignment]
+        self._reported: set[int] = set()
+        """Requests whose violations ``check`` raised already (each is raised once)."""
 
     def _fake_only(self, call: str) -> NoReturn:
         self._skip(_needs_fake(call))
@@ -165,9 +167,10 @@ class LiveProfileAPI(ProfileAPI):
     def check(self) -> None:
         """Fail when an answer this test caused broke the contract (or the proxy failed)."""
         super().check()
-        broken = [e for e in self.requests if e.violations]
+        broken = [e for e in self.requests if e.violations and e.seq not in self._reported]
         if not broken:
             return
+        self._reported.update(e.seq for e in broken)
         lines = []
         for entry in broken:
             for violation in entry.violations:

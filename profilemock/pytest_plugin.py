@@ -4,7 +4,8 @@
 - One fake per pytest process (each xdist worker its own), in its own thread and event
   loop, started on first use and stopped at the end of the session.
 - ``profile_api`` resets it before each test and re-raises, in the test, anything that went
-  wrong inside the server while the test ran.
+  wrong inside the server while the test ran (at teardown: while its fixtures were torn
+  down).
 - A failed test that used the fake gets a report section listing the requests it saw.
 """
 
@@ -234,9 +235,18 @@ def profile_api_live_proxy(pytestconfig: pytest.Config) -> Iterator[LiveProxy]:
 
 
 @pytest.fixture
-def profile_api(request: pytest.FixtureRequest) -> ProfileAPI:
+def profile_api(request: pytest.FixtureRequest) -> Iterator[ProfileAPI]:
     """A fake Segment Profile API, reset for this test (live mode: the real API through a
     validating proxy)."""
+    handle = _set_up(request)
+    yield handle
+    # What broke inside the fake while the test's own fixtures were torn down (a client
+    # logging out, a cache flushed through the API) fails the test at teardown; what broke
+    # during the test itself was raised by pytest_runtest_call, and is not raised again.
+    handle.check()
+
+
+def _set_up(request: pytest.FixtureRequest) -> ProfileAPI:
     from profilemock.problems import FixtureError
 
     try:

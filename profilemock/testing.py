@@ -507,15 +507,23 @@ class ProfileAPI:
                 )
 
     def check(self) -> None:
-        """Raise what went wrong inside the server during this test, if anything."""
+        """Raise what went wrong inside the server since the last check (or reset), if
+        anything. Each failure is raised once: the plugin checks after the test and again
+        after its fixtures are torn down, and the second check sees only what is new."""
         __tracebackhide__ = True
-        # Copying a list is atomic under the GIL: no round trip to the server's loop needed.
-        errors = list(self._server.state.errors)
+        errors = self._server.call(_take_errors)
         if errors:
             first = errors[0]
             raise ProfileAPIError(
                 f"the fake failed {len(errors)} time(s) while answering; first: {first}"
             ) from first
+
+
+def _take_errors(state: ServerState) -> list[BaseException]:
+    """The server's recorded failures, removed from it (run on its loop)."""
+    taken = list(state.errors)
+    state.errors.clear()
+    return taken
 
 
 def _check_events(events: Any) -> None:

@@ -258,6 +258,47 @@ def test_a_server_side_error_fails_the_test_that_caused_it(consumer: pytest.Pyte
     assert "test_next_one_is_fine FAILED" not in result.stdout.str()
 
 
+def test_a_server_side_error_while_fixtures_are_torn_down_fails_the_test_at_teardown(
+    consumer: pytest.Pytester,
+) -> None:
+    consumer.makepyfile(
+        test_teardown_error=textwrap.dedent(
+            """
+            import pytest
+            import requests
+
+            from profilemock.mockserver import resources
+
+
+            @pytest.fixture
+            def client(profile_api, monkeypatch):
+                session = requests.Session()
+                session.auth = profile_api.auth
+                yield session
+                # The consumer's client calls the API once more as it closes; the fake breaks.
+                monkeypatch.setitem(resources.RESOURCE_HANDLERS, "metadata", lambda r: 1 / 0)
+                session.get(profile_api.profile_url("user_id:u1234", "metadata"))
+
+
+            def test_uses_the_client(client, profile_api):
+                assert client.get(profile_api.profile_url("user_id:u1234", "traits")).ok
+
+
+            def test_next_one_is_fine(profile_api):
+                assert profile_api.requests == []
+            """
+        )
+    )
+    result = consumer.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_uses_the_client*",
+            "*ProfileAPIError: the fake failed 1 time(s)*division by zero*",
+        ]
+    )
+
+
 def test_failed_assert_called_lists_near_misses(consumer: pytest.Pytester) -> None:
     consumer.makepyfile(
         test_near=textwrap.dedent(
