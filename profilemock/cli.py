@@ -828,7 +828,16 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             file=err,
             flush=True,
         )
-        _load([target], Clock(), err, snapshots)
+        try:
+            _load([target], Clock(), err, snapshots)
+        except KeyboardInterrupt:
+            print(
+                f"\nprofilemock: stopped the check (Ctrl-C): {target} is complete; its first"
+                " serve checks it",
+                file=err,
+                flush=True,
+            )
+            return 130
     return 0
 
 
