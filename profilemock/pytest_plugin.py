@@ -271,7 +271,7 @@ def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
         # Marker paths are relative to the rootdir, wherever pytest was started.
         fixtures = [Path(request.config.rootpath, p) for p in fixtures]
     handle = ProfileAPI(pool.get(fixtures, now), space)
-    handle.reset()
+    handle._restart()
     handle.configure(**options)
     request.node.stash[_USES_HANDLE] = handle
     return handle
@@ -284,7 +284,7 @@ def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:
     if not options.pop("live"):
         pytest.skip("needs the fake (@pytest.mark.profile_api(live=False)); live mode is on")
     handle = LiveProfileAPI(request.getfixturevalue("profile_api_live_proxy"), skip=pytest.skip)
-    handle.reset()
+    handle._restart()
     # Anything that configures the fake skips the test in live mode.
     given = {k: v for k, v in options.items() if v is not None}
     handle.configure(**given)

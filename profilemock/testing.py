@@ -473,13 +473,21 @@ class ProfileAPI:
     # -- lifecycle --------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to the loaded fixtures: data, faults, journal, rate limits, clock."""
+        """Back to the loaded fixtures: data, faults, journal, rate limits, clock. What broke
+        inside the fake since the last check is raised after the reset, not thrown away (a
+        test that resets between Hypothesis examples fails on the example that broke it)."""
+        __tracebackhide__ = True
+        _raise_failures(self._restart())
 
-        def run(state: ServerState) -> None:
+    def _restart(self) -> list[BaseException]:
+        """Reset, and return what broke inside the fake since the last check (the plugin
+        discards it before a test: it belongs to no test that used the fake)."""
+
+        def run(state: ServerState) -> list[BaseException]:
             state.reset()
-            state.errors.clear()
+            return _take_errors(state)
 
-        self._server.call(run)
+        return self._server.call(run)
 
     def configure(
         self,
@@ -511,12 +519,7 @@ class ProfileAPI:
         anything. Each failure is raised once: the plugin checks after the test and again
         after its fixtures are torn down, and the second check sees only what is new."""
         __tracebackhide__ = True
-        errors = self._server.call(_take_errors)
-        if errors:
-            first = errors[0]
-            raise ProfileAPIError(
-                f"the fake failed {len(errors)} time(s) while answering; first: {first}"
-            ) from first
+        _raise_failures(self._server.call(_take_errors))
 
 
 def _take_errors(state: ServerState) -> list[BaseException]:
@@ -524,6 +527,15 @@ def _take_errors(state: ServerState) -> list[BaseException]:
     taken = list(state.errors)
     state.errors.clear()
     return taken
+
+
+def _raise_failures(errors: Sequence[BaseException]) -> None:
+    __tracebackhide__ = True
+    if errors:
+        first = errors[0]
+        raise ProfileAPIError(
+            f"the fake failed {len(errors)} time(s) while answering; first: {first}"
+        ) from first
 
 
 def _check_events(events: Any) -> None:

@@ -269,3 +269,25 @@ def test_an_added_profile_answers_what_it_was_given_when_the_callers_data_change
     assert get(profile_api, "user_id:second", "traits").json()["traits"] == traits | {
         "address": {"city": "Rome"}
     }
+
+
+def test_a_reset_raises_what_broke_inside_the_fake_before_it_instead_of_dropping_it(
+    profile_api: ProfileAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from profilemock.mockserver import resources
+    from profilemock.testing import ProfileAPIError
+
+    def explode(request: Any) -> Any:
+        raise RuntimeError("handler exploded")
+
+    # As in a Hypothesis test that resets between examples: the consumer swallowed the 500.
+    profile_api.add_user({"user_id": "before-reset"})
+    monkeypatch.setitem(resources.RESOURCE_HANDLERS, "metadata", explode)
+    assert get(profile_api, "user_id:u1234", "metadata").status_code == 500
+    with pytest.raises(ProfileAPIError, match=r"failed 1 time\(s\).*handler exploded"):
+        profile_api.reset()
+    # The reset was done all the same, and the failure is raised once.
+    assert get(profile_api, "user_id:before-reset", "traits").status_code == 404
+    assert [e.status for e in profile_api.requests] == [404]
+    profile_api.reset()
+    profile_api.check()

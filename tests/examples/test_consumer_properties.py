@@ -47,6 +47,7 @@ SLOW = [HealthCheck.too_slow]
 @given(profile=profiles())
 def test_any_user_gets_a_greeting(profile_api, profile):
     profile_api.reset()  # one fake for every example: start each from the fixtures
+    # (a reset raises what broke the fake in the example before: nothing is dropped)
     profile_api.add_user(**profile)
     id_type, value = next(iter(profile["ids"].items()))
     identifier = f"{id_type}:{value[0] if isinstance(value, list) else value}"
