@@ -7,9 +7,11 @@ them these tests skip locally and fail on CI. The screenshot lands in ``test-art
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +211,21 @@ def test_a_bad_fault_spec_is_explained(page: WebDriver) -> None:
     page.find_element(By.ID, "add-fault").click()
     until(page, lambda d: text_of(d, "#fault-error"))
     assert text_of(page, "#fault-error").startswith("400: ")
+
+
+def test_a_request_still_held_by_a_hang_shows_as_pending_and_the_journal_keeps_updating(
+    server: ServerThread, page: WebDriver
+) -> None:
+    server.call(lambda state: state.faults.add({"route": "traits", "fault": "hang", "hang": "30s"}))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        url = server.url + TRAITS.format("user_id:u1234")
+        held = pool.submit(requests.get, url, auth=("demo-token", ""), timeout=60)
+        until(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#journal tr[data-status="null"]'))
+        assert "pending" in text_of(page, '#journal tr[data-status="null"]')
+        # A pending entry (no duration yet) must not stop the journal from redrawing.
+        metadata = server.url + TRAITS.format("user_id:U1234").replace("/traits", "/metadata")
+        assert requests.get(metadata, auth=("demo-token", ""), timeout=10).status_code == 404
+        until(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#journal tr[data-status="404"]'))
+        server.call(lambda state: state.reset())  # ends the hang
+        with contextlib.suppress(requests.ConnectionError):
+            held.result(timeout=30)
