@@ -3,7 +3,7 @@
 
 - One fake per pytest process (each xdist worker its own), in its own thread and event
   loop, started on first use and stopped at the end of the session.
-- ``profile_api`` resets it before each test and re-raises, in the test, anything that went
+- ``profile_api`` resets it before and after each test and re-raises, in the test, anything that went
   wrong inside the server while the test ran (at teardown: while its fixtures were torn
   down).
 - A failed test that used the fake gets a report section listing the requests it saw.
@@ -243,7 +243,12 @@ def profile_api(request: pytest.FixtureRequest) -> Iterator[ProfileAPI]:
     # What broke inside the fake while the test's own fixtures were torn down (a client
     # logging out, a cache flushed through the API) fails the test at teardown; what broke
     # during the test itself was raised by pytest_runtest_call, and is not raised again.
-    handle.check()
+    # Then the fake goes back to its fixtures: a test that does not ask for profile_api but
+    # reaches it (--profile-api-env, --profile-api-port) sees none of this test's changes.
+    try:
+        handle.check()
+    finally:
+        handle.reset()
 
 
 def _set_up(request: pytest.FixtureRequest) -> ProfileAPI:
@@ -296,10 +301,22 @@ def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """Fail the test itself when the fake broke while it ran (not its teardown)."""
     result = yield
-    handle = item.stash.get(_USES_HANDLE, None)
+    handle = item.stash.get(_USES_HANDLE, None) or _reachable_fake(item.config)
     if handle is not None:
         handle.check()
     return result
+
+
+def _reachable_fake(config: pytest.Config) -> ProfileAPI | None:
+    """The default fake when code may reach it without the fixture (its URL exported, or
+    its port fixed) and it runs: what breaks inside it fails the test that ran meanwhile."""
+    pool = config.stash.get(_POOL, None)
+    server = None if pool is None else pool.running()
+    if server is None or not (_exports_env(config) or _port(config)):
+        return None
+    from profilemock.testing import ProfileAPI
+
+    return ProfileAPI(server)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -88,6 +88,10 @@ class ServerPool:
             server = self._servers[key] = ServerThread(app, port=port).start()
         return server
 
+    def running(self) -> ServerThread | None:
+        """The default fake (the pool's fixtures, no ``now``) if it has started."""
+        return self._servers.get((self.default, None))
+
     def close(self) -> None:
         """Stop every server, newest first; safe to call twice."""
         for server in reversed(list(self._servers.values())):

@@ -299,6 +299,85 @@ def test_a_server_side_error_while_fixtures_are_torn_down_fails_the_test_at_tear
     )
 
 
+ENV_SERVICE = """
+import os
+
+import requests
+
+# Configuration read at import time, as --profile-api-env is for.
+BASE = os.environ["PROFILE_API_URL"]
+AUTH = (os.environ["PROFILE_API_TOKEN"], "")
+SPACE = os.environ["PROFILE_API_SPACE_ID"]
+
+
+def status(identifier, resource="traits"):
+    url = f"{BASE}/v1/spaces/{SPACE}/collections/users/profiles/{identifier}/{resource}"
+    return requests.get(url, auth=AUTH, timeout=5).status_code
+"""
+
+
+@pytest.mark.parametrize("mode", ["--profile-api-env", "--profile-api-port"])
+def test_a_test_without_the_fixture_that_reaches_the_fake_sees_no_other_tests_changes(
+    consumer: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    consumer.makepyfile(env_service=ENV_SERVICE)
+    consumer.makepyfile(
+        test_unasked=textwrap.dedent(
+            """
+            import env_service
+            from profilemock.mockserver import resources
+
+
+            def test_changes_the_fake(profile_api):
+                profile_api.add_user(external_ids={"user_id": "added"})
+                profile_api.fault("metadata:503")
+                profile_api.clock.advance("30d")
+                assert env_service.status("user_id:added") == 200
+
+
+            def test_does_not_ask_for_the_fake():
+                # Passed only after the test before, whose user and fault it saw.
+                assert env_service.status("user_id:added") == 404
+                assert env_service.status("user_id:u1234", "metadata") == 200
+
+
+            def test_breaks_the_fake_without_asking_for_it(monkeypatch):
+                monkeypatch.setitem(resources.RESOURCE_HANDLERS, "metadata", lambda r: 1 / 0)
+                assert env_service.status("user_id:u1234", "metadata") == 500  # swallowed
+
+
+            def test_after_it(profile_api):
+                assert env_service.status("user_id:u1234", "metadata") == 200
+            """
+        )
+    )
+    if mode == "--profile-api-env":
+        result = consumer.runpytest_subprocess("-p", "no:randomly", mode)
+    else:
+        # The service configured with the fake's fixed port, as a settings file would.
+        port = _free_port()
+        monkeypatch.setenv("PROFILE_API_URL", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+        monkeypatch.setenv("PROFILE_API_SPACE_ID", "lg8283283")
+        result = consumer.runpytest_subprocess("-p", "no:randomly", f"{mode}={port}")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_breaks_the_fake_without_asking_for_it*",
+            "*ProfileAPIError: the fake failed 1 time(s)*division by zero*",
+        ]
+    )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def test_failed_assert_called_lists_near_misses(consumer: pytest.Pytester) -> None:
     consumer.makepyfile(
         test_near=textwrap.dedent(
