@@ -3,9 +3,9 @@
 
 - One fake per pytest process (each xdist worker its own), in its own thread and event
   loop, started on first use and stopped at the end of the session.
-- ``profile_api`` resets it before and after each test and re-raises, in the test, anything that went
-  wrong inside the server while the test ran (at teardown: while its fixtures were torn
-  down).
+- ``profile_api`` resets it before and after each test and re-raises, in the test,
+  anything that went wrong inside the server while the test ran (at teardown: while its
+  fixtures were torn down).
 - A failed test that used the fake gets a report section listing the requests it saw.
 """
 
