@@ -13,7 +13,6 @@ answer becomes a 502 in the API's envelope. An unreachable upstream is a 502, a 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -27,6 +26,7 @@ from yarl import URL
 from profilemock import schemas
 from profilemock.api import envelope
 from profilemock.clock import Clock
+from profilemock.jsontext import JsonInputError, read_json
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.app import (
     ADMIN_PREFIX,
@@ -107,6 +107,13 @@ PROXY = web.AppKey("profilemock_proxy", ProxySettings)
 SESSION = web.AppKey("profilemock_proxy_session", aiohttp.ClientSession)
 
 
+def _not_json(content_type: str, body: bytes) -> Violation:
+    shown = body[:60].decode("utf-8", "replace")
+    return Violation(
+        "", "json", f"the body is not JSON (Content-Type `{content_type or 'none'}`): {shown!r}"
+    )
+
+
 def check_answer(
     raw_path: str, status: int, content_type: str, body: bytes, *, strict: bool = False
 ) -> list[Violation]:
@@ -125,16 +132,13 @@ def check_answer(
     if not known and status < 400:
         return []
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        shown = body[:60].decode("utf-8", "replace")
-        return [
-            Violation(
-                "",
-                "json",
-                f"the body is not JSON (Content-Type `{content_type or 'none'}`): {shown!r}",
-            )
-        ]
+        data = read_json(body.decode("utf-8"))
+    except JsonInputError as exc:
+        if not exc.reason.startswith("not JSON"):  # JSON beyond a limit: nesting, a number...
+            return [Violation("", "json", exc.about("the body"))]
+        return [_not_json(content_type, body)]
+    except UnicodeDecodeError:
+        return [_not_json(content_type, body)]
     found = []
     if content_type != "application/json":
         found.append(

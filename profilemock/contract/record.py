@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import json
 import random
 import sys
 import time
@@ -32,6 +31,7 @@ from yarl import URL
 
 from profilemock.api import EVENTS_WINDOW_DAYS, OTHER, Collection
 from profilemock.contract.redact import Redactor
+from profilemock.jsontext import JsonInputError, read_json
 from profilemock.store import ids as idgen
 from profilemock.timeutil import DAY_NS, format_ns, parse_iso
 
@@ -161,11 +161,11 @@ class Client:
                     if self.progress is not None:
                         self.progress.request()
                     status = answer.status
-                    text = await answer.text()
+                    body = await answer.read()
             except asyncio.TimeoutError:
-                problem, status, text = "timed out", 0, ""
+                problem, status, body = "timed out", 0, b""
             except (aiohttp.ClientError, OSError) as exc:
-                problem, status, text = f"failed: {exc}", 0, ""
+                problem, status, body = f"failed: {exc}", 0, b""
             if status == 429:
                 limited += 1
                 if limited > self.retry.rate_limited:
@@ -187,11 +187,16 @@ class Client:
             if status == 404:
                 return None
             if status != 200:
-                raise ProfileFailed(f"GET {url.path}?{query} answered {status}: {text[:200]}")
+                shown = body[:200].decode("utf-8", "replace")
+                raise ProfileFailed(f"GET {url.path}?{query} answered {status}: {shown}")
             try:
-                return _json(text)
-            except ValueError:
-                raise ProfileFailed(f"GET {url.path} answered a body that is not JSON") from None
+                return read_json(body.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise ProfileFailed(
+                    f"GET {url.path} answered a body that is not UTF-8 (byte {exc.start + 1})"
+                ) from None
+            except JsonInputError as exc:
+                raise ProfileFailed(f"GET {url.path}: {exc.about('the body')}") from None
 
     async def _back_off(self, attempt: int) -> None:
         ceiling = min(self.retry.cap, self.retry.base * 2 ** (attempt - 1))
@@ -219,10 +224,6 @@ class Client:
                 return bodies
             if len(bodies) > 100_000:
                 raise ProfileFailed(f"{tail}: the cursor never ends")
-
-
-def _json(text: str) -> Any:
-    return json.loads(text)
 
 
 async def record_profile(

@@ -9,8 +9,6 @@ document describes them from it. Handlers read the server's state from the appli
 from __future__ import annotations
 
 import hmac
-import json
-import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from aiohttp.typedefs import Middleware
 
 from profilemock.api import Collection, collection_named
 from profilemock.faults import SPEC_PATTERN, FaultRuleError, parse_spec
+from profilemock.jsontext import JsonInputError, read_json
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.explorer import explorer_page
 from profilemock.mockserver.journal import NUMBER_FILTERS, TEXT_FILTERS
@@ -75,22 +74,9 @@ async def _json(request: web.Request, default: Any = None) -> Any:
             raise _bad("the request needs a JSON body")
         return default
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
-    except json.JSONDecodeError as exc:
-        raise _bad(
-            f"the request body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-
-
-def _no_constant(name: str) -> Any:
-    raise _bad(f"the request body is not JSON: `{name}` is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise _bad(f"the request body holds `{text}`, a number too large for a double")
-    return number
+        return read_json(text)
+    except JsonInputError as exc:
+        raise _bad(exc.about("the request body")) from None
 
 
 _BODY = web.RequestKey("profilemock_admin_body", object)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from profilemock.jsontext import JsonInputError, read_json
 from profilemock.schemas.validation import (
     BODIES,
     UnknownEndpoint,
@@ -80,9 +80,9 @@ def check_file(
             f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
         ) from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UnusableInput(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+        data = read_json(text)
+    except JsonInputError as exc:
+        raise UnusableInput(f"{path}:{exc.line}:{exc.column}: {exc.reason}") from None
     if is_har(data):
         reports = check_har(data, str(path), strict=strict)
         if not allow_empty and all(r.skipped for r in reports):
@@ -155,6 +155,6 @@ def _har_body(content: dict[str, Any]) -> tuple[Any, str | None]:
         except (binascii.Error, UnicodeDecodeError):
             return None, "the response body is not valid base64 UTF-8"
     try:
-        return json.loads(text), None
-    except json.JSONDecodeError as exc:
-        return None, f"the response body is not JSON: {exc.msg} at line {exc.lineno}"
+        return read_json(text), None
+    except JsonInputError as exc:
+        return None, exc.about("the response body")

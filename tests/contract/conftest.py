@@ -44,6 +44,10 @@ DRIFTS: dict[str, tuple[int, str, Any]] = {
     "non-json": (200, "text/html", "<html><body>Service Unavailable</body></html>"),
     "json-as-text": (200, "text/plain", GOOD_TRAITS),
     "bad-error": (404, "application/json", {"message": "no such profile"}),
+    "too-deep": (200, "application/json", '{"traits":' + "[" * 5000 + "]" * 5000 + "}"),
+    "lone-surrogate": (200, "application/json", '{"traits":{"plan":"\\ud800"}}'),
+    "nan": (200, "application/json", '{"traits":{"plan":NaN}}'),
+    "not-utf8": (200, "application/json", b'{"traits":{"plan":"\xff"}}'),
 }
 
 
@@ -69,8 +73,10 @@ class Upstream:
                 self.released = self.released or asyncio.Event()
                 await self.released.wait()
             status, content_type, body = DRIFTS.get(case, DRIFTS["good"])
-            text = body if isinstance(body, str) else json.dumps(body)
+            raw = body if isinstance(body, bytes) else None
+            text = None if raw is not None else body if isinstance(body, str) else json.dumps(body)
             return web.Response(
+                body=raw,
                 text=text,
                 status=status,
                 content_type=content_type,

@@ -107,6 +107,23 @@ def test_returns_status_body_and_headers_unchanged_except_hop_by_hop(
             [("/", "required", "missing required field `error`")],
             id="error-outside-the-envelope",
         ),
+        # A RecursionError before (a 500 from the proxy); a lone surrogate was journaled
+        # and /__admin/requests answered 500 from then on; NaN passed as JSON.
+        pytest.param(
+            "too-deep", "traits", False,
+            [("/", "json", "the body cannot be used: nested deeper than 100 levels at line 1 column 110")],
+            id="nested-too-deep",
+        ),
+        pytest.param(
+            "lone-surrogate", "traits", False,
+            [("/", "json", "the body cannot be used: `\\ud800` is a lone surrogate (half of a UTF-16 pair), which no UTF-8 body can carry at line 1 column 20")],
+            id="lone-surrogate",
+        ),
+        pytest.param(
+            "nan", "traits", False,
+            [("/", "json", "the body cannot be used: `NaN` is not a finite number at line 1 column 19")],
+            id="nan",
+        ),
     ],
 )  # fmt: skip
 def test_each_drift_is_reported_exactly(

@@ -24,6 +24,7 @@ from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
+from tests.contract.conftest import Upstream
 
 SPACE = "lg8283283"
 RECORDED_AT = time.time_ns()
@@ -395,6 +396,31 @@ def test_record_command_fails_clearly(
     )
     assert code == 2
     assert message in err
+    assert "Traceback" not in err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "problem"),
+    [
+        ("too-deep", "the body cannot be used: nested deeper than 100 levels at line 1 column 110"),
+        ("not-utf8", "answered a body that is not UTF-8 (byte 20)"),
+    ],
+)
+def test_an_upstream_body_that_cannot_be_read_is_a_profile_not_recorded(
+    upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    case: str, problem: str,
+) -> None:  # fmt: skip
+    # Both were tracebacks: a RecursionError, and a UnicodeDecodeError reading the text.
+    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
+    target = tmp_path / "never.yaml"
+    _, url = upstream
+    code, _, err = run_cli(
+        "record", "--upstream", url, "--space", "sp", "--id", f"user_id:{case}", "-o", str(target)
+    )
+    assert code == 2
+    assert f"profilemock: not recorded: users user_id:{case}: " in err
+    assert problem in err
     assert "Traceback" not in err
     assert not target.exists()
 

@@ -149,8 +149,19 @@ def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
             ["--url", "https://example.com/x"],
             "is not a Profile API route",
         ),
+        (
+            # A RecursionError traceback before: the C scanner ran out of stack.
+            lambda p: (p / "x.json", (p / "x.json").write_text("[" * 5000 + "]" * 5000))[0],
+            ["--endpoint", "traits"],
+            "x.json:1:101: nested deeper than 100 levels",
+        ),
+        (
+            lambda p: (p / "x.json", (p / "x.json").write_text('{"traits": NaN}'))[0],
+            ["--endpoint", "traits"],
+            "x.json:1:12: `NaN` is not a finite number",
+        ),
     ],
-    ids=["unreadable", "not-json", "no-endpoint", "unknown-url"],
+    ids=["unreadable", "not-json", "no-endpoint", "unknown-url", "too-deep", "nan"],
 )
 def test_unusable_input_exits_2(tmp_path: Path, make: Any, args: list[str], message: str) -> None:
     code, out, err = run(str(make(tmp_path)), *args)

@@ -1,0 +1,194 @@
+"""JSON text from outside — a request body, an upstream's answer, a file — read under the
+limits every JSON input of the package keeps, each problem with its line and column.
+
+The limits: nesting at most ``MAX_DEPTH`` levels (deeper, the C scanner runs out of stack
+and raises ``RecursionError``), numbers finite (``NaN``, ``Infinity`` and ``1e400`` are
+not JSON numbers), integers no longer than Python reads, and no lone surrogate escape
+(``"\\ud800"`` parses, but no UTF-8 text can carry it: an answer quoting it could not be
+sent). The fixture reader (``fixtures/source``) keeps the same limits with the same
+helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from collections.abc import Callable
+from typing import Any
+
+MAX_DEPTH = 100
+"""Deepest nesting of objects and arrays (of mappings and sequences, in a fixture)."""
+
+
+def line_column(text: bytes | str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text``."""
+    newline = b"\n" if isinstance(text, bytes) else "\n"
+    line_start = text.rfind(newline, 0, offset) + 1  # type: ignore[arg-type]
+    return text.count(newline, 0, offset) + 1, offset - line_start + 1  # type: ignore[arg-type]
+
+
+_QUOTES_AND_BRACKETS = (
+    bytes.maketrans(b"[]{}", b"()()"),
+    bytes(byte for byte in range(256) if byte not in b'"[]{}'),
+)
+_STRING_MARKS = re.compile(rb'"[^"]*"')
+
+
+def json_nests_too_deep(text: str) -> bool:
+    r"""Whether valid JSON ``text`` nests deeper than ``MAX_DEPTH``, read from the text
+    (a walk over the parsed data costs as much as the parse; this, about a tenth of it).
+
+    Escapes go first (``\\`` then ``\"``: valid JSON has backslashes only in strings),
+    then every byte but quotes and brackets; adjacent quotes hold no bracket, so usually
+    every quote goes too (else the strings that hold brackets go). What is left, only
+    brackets, loses its innermost level with each pass."""
+    if "\\" in text:
+        text = text.replace("\\\\", "").replace('\\"', "")
+    marks = text.encode().translate(*_QUOTES_AND_BRACKETS).replace(b'""', b"")
+    if b'"' in marks:
+        marks = _STRING_MARKS.sub(b"", marks)
+    for _ in range(MAX_DEPTH):
+        if not marks:
+            return False
+        marks = marks.replace(b"()", b"")
+    return bool(marks)
+
+
+JSON_TOKENS = re.compile(
+    r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)|([\[{])|([\]}])|(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)'
+)
+"""A string, a non-finite constant (group 1), an opening (2) or closing (3) bracket, a
+number (4): JSON text read token by token, strings skipped whole."""
+
+
+def too_deep_at(text: str) -> tuple[int, int]:
+    """Where JSON text first nests deeper than ``MAX_DEPTH`` (only asked when it does)."""
+    depth = 0
+    for match in JSON_TOKENS.finditer(text):
+        if match.group(2):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line_column(text, match.start())
+        elif match.group(3):
+            depth -= 1
+    return 1, 1
+
+
+def too_long(digits: int) -> str:
+    """What is wrong with an integer of ``digits`` digits, more than Python reads."""
+    return (
+        f"an integer of {digits} digits is longer than the {sys.get_int_max_str_digits()}"
+        " digits a number may have; write it as a string"
+    )
+
+
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def lone_surrogates(text: str) -> list[tuple[int, str]]:
+    """Where JSON text escapes half a UTF-16 pair with no other half (``json.loads``
+    takes them; no UTF-8 text can carry them), and the escape: (offset, ``\\ud800``).
+
+    A match is an escape when an even number of backslashes comes before it (valid JSON
+    has backslashes only inside strings)."""
+
+    def escape(at: int) -> bool:
+        run = at
+        while run and text[run - 1] == "\\":
+            run -= 1
+        return (at - run) % 2 == 0
+
+    found = []
+    paired = -1  # where the low half of the last pair starts
+    for match in _SURROGATE.finditer(text):
+        at = match.start()
+        if at == paired or not escape(at):
+            continue
+        high = match.group()[3] in "89abAB"
+        after = _SURROGATE.match(text, match.end())
+        if high and after is not None and after.group()[3] in "cdefCDEF":
+            paired = match.end()
+            continue
+        found.append((at, match.group()))
+    return found
+
+
+def lone_surrogate_message(escape: str) -> str:
+    return f"`{escape}` is a lone surrogate (half of a UTF-16 pair), which no UTF-8 body can carry"
+
+
+class JsonInputError(ValueError):
+    """JSON text that cannot be used: why, and where (1-based line and column)."""
+
+    def __init__(self, reason: str, line: int, column: int) -> None:
+        super().__init__(f"{reason} at line {line} column {column}")
+        self.reason = reason
+        self.line = line
+        self.column = column
+
+    def about(self, subject: str) -> str:
+        """The problem told of ``subject``: ``the request body is not JSON: Expecting value
+        at line 1 column 1``, ``the request body cannot be used: nested deeper than 100
+        levels at line 1 column 101``."""
+        reason = self.reason.removeprefix("not JSON: ")
+        problem = "is not JSON" if reason != self.reason else "cannot be used"
+        return f"{subject} {problem}: {reason} at line {self.line} column {self.column}"
+
+
+class _NotFinite(Exception):
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def _constant(name: str) -> Any:
+    raise _NotFinite(name)
+
+
+def _finite(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise _NotFinite(literal)
+    return number
+
+
+def _number(text: str, wanted: Callable[[str], bool]) -> tuple[str, tuple[int, int]]:
+    """The first number of ``text`` (a constant such as ``NaN`` too) that ``wanted``
+    picks, and where it is."""
+    for match in JSON_TOKENS.finditer(text):
+        literal = match.group(1) or match.group(4)
+        if literal and wanted(literal):
+            return literal, line_column(text, match.start())
+    return "", (1, 1)
+
+
+def _too_long_literal(literal: str) -> bool:
+    digits = literal.lstrip("-")
+    return digits.isdigit() and len(digits) > sys.get_int_max_str_digits()
+
+
+def read_json(text: str) -> Any:
+    """``text`` as data, or a ``JsonInputError`` saying what is wrong and where: not JSON,
+    nested deeper than ``MAX_DEPTH``, a number that is not finite or too long, a lone
+    surrogate escape."""
+    try:
+        data = json.loads(text, parse_constant=_constant, parse_float=_finite)
+    except json.JSONDecodeError as exc:
+        raise JsonInputError(f"not JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except RecursionError:
+        raise JsonInputError(f"nested deeper than {MAX_DEPTH} levels", *too_deep_at(text)) from None
+    except _NotFinite as exc:
+        _, at = _number(text, exc.literal.__eq__)
+        raise JsonInputError(f"`{exc.literal}` is not a finite number", *at) from None
+    except ValueError:  # an integer of more digits than int() reads
+        literal, at = _number(text, _too_long_literal)
+        raise JsonInputError(too_long(len(literal.lstrip("-"))), *at) from None
+    if json_nests_too_deep(text):
+        raise JsonInputError(f"nested deeper than {MAX_DEPTH} levels", *too_deep_at(text))
+    if "\\u" in text:
+        found = lone_surrogates(text)
+        if found:
+            offset, escape = found[0]
+            raise JsonInputError(lone_surrogate_message(escape), *line_column(text, offset))
+    return data

@@ -1,0 +1,95 @@
+"""The one reader of JSON text from outside: any text is data or a located JsonInputError,
+never a RecursionError, a lone surrogate or a non-finite number let through."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from profilemock.jsonbytes import encode
+from profilemock.jsontext import MAX_DEPTH, JsonInputError, read_json
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 999, 5_000, 100_000])
+def test_nesting_deeper_than_the_limit_is_located_never_a_recursion_error(depth: int) -> None:
+    text = '{"a":\n' + "[" * depth + "]" * depth + "}"
+    with pytest.raises(JsonInputError) as caught:
+        read_json(text)
+    assert caught.value.reason == f"nested deeper than {MAX_DEPTH} levels"
+    assert (caught.value.line, caught.value.column) == (2, MAX_DEPTH)
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    depth = MAX_DEPTH
+    assert read_json("[" * depth + "]" * depth) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "where"),
+    [
+        ('{"a": "x\\ud800"}', "`\\ud800` is a lone surrogate", (1, 9)),
+        ('{"\\udfff": 1}', "`\\udfff` is a lone surrogate", (1, 3)),
+        ('{"a":\n NaN}', "`NaN` is not a finite number", (2, 2)),
+        ("[1, -Infinity]", "`-Infinity` is not a finite number", (1, 5)),
+        ('{"a": 1e400}', "`1e400` is not a finite number", (1, 7)),
+        ('{"a": ' + "9" * 5000 + "}", "an integer of 5000 digits", (1, 7)),
+        ('{"a": }', "not JSON: Expecting value", (1, 7)),
+    ],
+)
+def test_what_no_json_input_may_hold_is_told_with_its_place(
+    text: str, reason: str, where: tuple[int, int]
+) -> None:
+    with pytest.raises(JsonInputError) as caught:
+        read_json(text)
+    assert caught.value.reason.startswith(reason)
+    assert (caught.value.line, caught.value.column) == where
+
+
+def test_surrogate_pairs_and_escaped_backslashes_are_read() -> None:
+    assert read_json('["\\ud83d\\ude00", "\\\\ud800"]') == ["\U0001f600", "\\ud800"]
+
+
+def test_the_problem_is_told_of_its_subject() -> None:
+    with pytest.raises(JsonInputError) as syntax:
+        read_json("{")
+    assert syntax.value.about("the body").startswith("the body is not JSON: Expecting")
+    with pytest.raises(JsonInputError) as limit:
+        read_json("[NaN]")
+    assert limit.value.about("the body") == (
+        "the body cannot be used: `NaN` is not a finite number at line 1 column 2"
+    )
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and infinities: json.dumps writes them as NaN, Infinity
+    | st.text(st.characters(codec=None, exclude_categories=()), max_size=6),  # surrogates
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=10,
+)
+
+
+@given(value=JSON_VALUES, depth=st.integers(0, 2 * MAX_DEPTH))
+def test_any_text_json_dumps_writes_is_data_that_encodes_or_a_located_error(
+    value: Any, depth: int
+) -> None:
+    text = "[" * depth + json.dumps(value) + "]" * depth
+    data, problem = _read(text)
+    if problem is None:
+        encode(data)  # what is read can always be written back as UTF-8 JSON
+    else:
+        assert problem.line == 1
+        assert 1 <= problem.column <= len(text)
+
+
+def _read(text: str) -> tuple[Any, JsonInputError | None]:
+    try:
+        return read_json(text), None
+    except JsonInputError as exc:
+        return None, exc
