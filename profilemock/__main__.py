@@ -1,7 +1,29 @@
-"""``python -m profilemock`` runs the CLI."""
+"""``python -m profilemock`` and the ``profilemock`` command run the CLI.
+
+The command's script imports this module, which imports nothing heavy, and the CLI only
+inside :func:`run`: Ctrl-C while the CLI's modules load (the first half second of every
+start) then ends with the same one line and exit code 130 as Ctrl-C later on, instead of
+a traceback of the import that was interrupted.
+"""
+
+from __future__ import annotations
 
 import sys
 
-from profilemock.cli import main
+STOPPED = "\nprofilemock: stopped (Ctrl-C)"
 
-sys.exit(main())
+
+def run() -> None:
+    """Import the CLI and run it; exits with its code."""
+    try:
+        from profilemock.cli import main
+
+        code = main()
+    except KeyboardInterrupt:
+        print(STOPPED, file=sys.stderr, flush=True)
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import io
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from profilemock import __main__ as entry
 from profilemock import cli
 from profilemock.cli import main
 from profilemock.clock import Clock
@@ -400,3 +402,38 @@ def test_ctrl_c_stops_serve_even_when_its_parent_started_it_with_sigint_blocked(
             process.communicate()
     assert process.returncode == 0
     assert "profilemock stopped" in out
+
+
+def test_ctrl_c_while_the_command_loads_its_modules_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The `profilemock` script runs `profilemock.__main__:run`, which imports the CLI: a
+    Ctrl-C in the first half second of a start lands in that import (a traceback of
+    whichever module was loading, before)."""
+
+    class CtrlCWhileImporting(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: object, target: object = None) -> None:
+            if name == "profilemock.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "profilemock.cli")
+    monkeypatch.setattr(sys, "meta_path", [CtrlCWhileImporting(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exited:
+        entry.run()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "\nprofilemock: stopped (Ctrl-C)\n"
+
+
+def test_the_command_exits_with_the_code_of_the_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["profilemock", "check", str(demo_fixture_path())])
+    with pytest.raises(SystemExit) as exited:
+        entry.run()
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("ok: 1 file")
+    monkeypatch.setattr(sys, "argv", ["profilemock", "check", str(tmp_path / "nope.yaml")])
+    with pytest.raises(SystemExit) as exited:
+        entry.run()
+    assert exited.value.code == 2

@@ -30,5 +30,5 @@ def test_wheel_ships_schemas_demo_fixture_types_and_entry_points(tmp_path: Path)
         assert required in names, required
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "profilemock = profilemock.cli:main" in text
+    assert "profilemock = profilemock.__main__:run" in text
     assert not any(name.startswith("tests/") for name in names)
