@@ -78,6 +78,10 @@ class Exchange:
     """Whether the credentials open the space, once decided."""
     client_gone: bool = False
     """The client left before the answer could be written (found when writing it)."""
+    fault_answered: bool = False
+    """A fault rule made or broke the answer (a status of its own, a broken body): it is
+    not the API's, so the contract check leaves it alone. A rule that only delays the
+    answer or adds headers leaves it the API's own, checked like any other."""
 
 
 async def serve_api(request: web.Request) -> web.StreamResponse:
@@ -108,7 +112,7 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
             if exchange.fault is not None:
                 response.headers.setdefault(inject.FAULT_HEADER, exchange.fault)
         response = _finished(
-            request, state, response, exchange.request_id, checked=exchange.fault is None
+            request, state, response, exchange.request_id, checked=not exchange.fault_answered
         )
         return response
     finally:
@@ -267,6 +271,7 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
         if rule.fault in CONNECTION_FAULTS:
             await inject.break_connection(rule, request, state)
         if rule.status is not None:
+            exchange.fault_answered = True
             return inject.respond(rule, state.realism.gateway_errors)
     try:
         response = answer(request, state, store, route, exchange)
@@ -279,6 +284,7 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
     if rule is not None:
         response.headers.update(rule.headers)
         if rule.fault in BODY_FAULTS:
+            exchange.fault_answered = True
             return await inject.break_body(rule, request, response)
     return response
 

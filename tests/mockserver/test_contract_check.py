@@ -42,3 +42,46 @@ async def test_a_body_outside_the_contract_becomes_a_recorded_500(
     assert "/metadata: missing required field `updated_at` [required]" in message
     assert '/metadata/created_at: "yesterday" is not a valid date-time [format]' in message
     assert "/surprise: unknown field `surprise`" in message
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"route": "metadata", "latency": "1ms"},
+        {"route": "metadata", "latency": "1ms", "headers": {"X-Cache": "miss"}},
+    ],
+)
+async def test_a_fault_that_only_delays_or_adds_headers_leaves_the_answer_checked(
+    aiohttp_client: ClientFactory,
+    demo_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    rule: dict[str, object],
+) -> None:
+    def drifted(req: resources.Request) -> dict[str, object]:
+        return {"surprise": 1}
+
+    monkeypatch.setitem(resources.RESOURCE_HANDLERS, "metadata", drifted)
+    client: Client = await aiohttp_client(create_app(demo_store, check_contract=True))
+    client.app[STATE].faults.add(rule)
+    response = await client.get(
+        profile_path("user_id:u1234", "metadata"), headers=basic(DEMO_TOKEN)
+    )
+    # The answer is the API's own, delayed or with a header more: a drift is still a 500.
+    assert response.status == 500
+    (error,) = client.app[STATE].errors
+    assert "/surprise: unknown field `surprise`" in str(error)
+
+
+async def test_an_answer_a_fault_made_or_broke_is_not_checked(
+    aiohttp_client: ClientFactory, demo_store: Store
+) -> None:
+    client: Client = await aiohttp_client(create_app(demo_store, check_contract=True))
+    client.app[STATE].faults.add({"route": "metadata", "status": 200, "body": {"any": "thing"}})
+    client.app[STATE].faults.add({"route": "traits", "fault": "malformed"})
+    metadata = await client.get(
+        profile_path("user_id:u1234", "metadata"), headers=basic(DEMO_TOKEN)
+    )
+    traits = await client.get(profile_path("user_id:u1234", "traits"), headers=basic(DEMO_TOKEN))
+    assert (metadata.status, await metadata.json()) == (200, {"any": "thing"})
+    assert traits.status == 200
+    assert client.app[STATE].errors == []
