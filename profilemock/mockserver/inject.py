@@ -16,7 +16,7 @@ from aiohttp import web
 
 from profilemock.api import default_body
 from profilemock.faults import MAX_HANG_NS, FaultRule
-from profilemock.mockserver.render import json_response
+from profilemock.jsonbytes import encode
 from profilemock.mockserver.state import ServerState
 from profilemock.realism import GATEWAY_STATUSES, GatewayBody
 from profilemock.timeutil import NS_PER_SECOND
@@ -42,22 +42,23 @@ def respond(rule: FaultRule, gateway: GatewayBody | None = None) -> web.Response
         if gateway == "empty":
             return web.Response(status=rule.status, headers=headers)
         title = f"{rule.status} {HTTPStatus(rule.status).phrase}"
-        return web.Response(
-            text=GATEWAY_PAGE.format(title),
-            status=rule.status,
-            headers=headers,
-            content_type="text/html",
-        )
+        page = GATEWAY_PAGE.format(title).encode()
+        return _answer(page, rule.status, headers, "text/html; charset=utf-8")
     if not rule.has_body:
-        return json_response(default_body(rule.status), rule.status, headers)
+        return _answer(encode(default_body(rule.status)), rule.status, headers)
     if isinstance(rule.body, str):
-        return web.Response(
-            body=rule.body.encode(),
-            status=rule.status,
-            headers=headers,
-            content_type="application/json",
-        )
-    return json_response(rule.body, rule.status, headers)
+        return _answer(rule.body.encode(), rule.status, headers)
+    return _answer(encode(rule.body), rule.status, headers)
+
+
+def _answer(
+    body: bytes, status: int, headers: dict[str, str], content_type: str = "application/json"
+) -> web.Response:
+    """A fault's answer labelled ``content_type``, unless the rule's ``headers`` give a
+    ``Content-Type`` of their own (a gateway's HTML page, say): theirs is sent."""
+    if not any(name.lower() == "content-type" for name in headers):
+        headers = {**headers, "Content-Type": content_type}
+    return web.Response(body=body, status=status, headers=headers)
 
 
 async def delay(rule: FaultRule, request: web.Request, state: ServerState) -> None:
@@ -94,10 +95,7 @@ async def break_body(rule: FaultRule, request: web.Request, response: web.Respon
     body = bytes(response.body or b"")  # type: ignore[arg-type]
     if rule.fault == "malformed":
         broken = body[: max(1, len(body) // 2)] + b'\x00{"'
-        headers = {**rule.headers, FAULT_HEADER: rule.id}
-        return web.Response(
-            body=broken, status=response.status, headers=headers, content_type="application/json"
-        )
+        return _answer(broken, response.status, {**rule.headers, FAULT_HEADER: rule.id})
     stream = web.StreamResponse(
         status=response.status, headers={**response.headers, **rule.headers, FAULT_HEADER: rule.id}
     )

@@ -110,6 +110,31 @@ async def test_custom_body_and_headers(serve: Callable[..., Any]) -> None:
     assert await html.text() == "<html>bad gateway</html>"
 
 
+@pytest.mark.parametrize(
+    ("rule", "status"),
+    [
+        ({"status": 503}, 503),
+        ({"status": 502, "body": "<html>bad gateway</html>"}, 502),
+        ({"status": 500, "body": {"error": "x"}}, 500),
+        ({"fault": "malformed"}, 200),
+        ({"latency": "1ms"}, 200),
+    ],
+    ids=["default-body", "text-body", "json-body", "malformed", "latency"],
+)
+@pytest.mark.parametrize("name", ["Content-Type", "content-type"])
+async def test_a_rules_own_content_type_labels_its_answer(
+    serve: Callable[..., Any], rule: dict[str, Any], status: int, name: str
+) -> None:
+    # An answer with a status or a broken body and a Content-Type of the rule's own (a
+    # gateway's HTML page) was a 500: aiohttp refuses a Content-Type header beside its own.
+    client = await serve({"route": "traits", **rule, "headers": {name: "text/html"}})
+    response = await client.get(TRAITS, headers=AUTH)
+    assert response.status == status
+    assert response.headers["Content-Type"] == "text/html"
+    assert response.headers["Profilemock-Fault"] == "fault-1"
+    assert client.app[STATE].errors == []
+
+
 async def test_faults_apply_before_auth(serve: Callable[..., Any]) -> None:
     client = await serve({"status": 503})
     response = await client.get(TRAITS)
