@@ -405,7 +405,8 @@ class ProfileAPI:
         """Assert this space got matching requests (``times`` exactly, else at least one).
 
         A request the real API would refuse (bad credentials, 400, 405: ``entry.refused``)
-        does not count unless ``status`` or ``authorized`` asks for it. ``query`` matches
+        does not count unless ``status`` or ``authorized`` asks for it, or ``times=0``
+        asserts that no such call was made at all (a refused one was made). ``query`` matches
         the given parameters (others may be there too). A failure lists near misses — a
         request that differs in one thing — and why each missed.
         """
@@ -422,7 +423,7 @@ class ProfileAPI:
             "space": self.space_id,
         }
         wanted_query = {k: str(v) for k, v in (query or {}).items()}
-        with_refused = status is not None or authorized is not None
+        with_refused = status is not None or authorized is not None or times == 0
         seen = self.requests
         matching = [e for e in seen if not _differences(e, wanted, wanted_query, with_refused)]
         if (times is None and matching) or (times is not None and len(matching) == times):

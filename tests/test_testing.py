@@ -109,6 +109,17 @@ def test_a_refused_call_does_not_count_unless_asked_for(profile_api: ProfileAPI)
     assert profile_api.assert_called("traits", authorized=False, times=1) == [refused]
 
 
+def test_a_refused_call_counts_against_times_0_a_call_was_made(profile_api: ProfileAPI) -> None:
+    profile_api.assert_called("traits", times=0)
+    url = profile_api.profile_url("user_id:u1234", "traits")
+    assert requests.get(url, auth=("stale-token", ""), timeout=10).status_code == 401
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_called("traits", times=0)
+    assert "expected 0 calls with route=traits, space=lg8283283; got 1" in str(failure.value)
+    assert "user_id:u1234/traits -> 401 (basic)" in str(failure.value)
+    profile_api.assert_called("traits", identifier="user_id:other", times=0)
+
+
 def test_a_faulted_call_counts_as_made(profile_api: ProfileAPI) -> None:
     profile_api.fault("traits:503:times=1")
     assert get(profile_api, "user_id:u1234", "traits").status_code == 503
