@@ -234,8 +234,9 @@ class GuardedConnection(web_protocol.RequestHandler):
 
     def _answer(self, request: Any, status: int, reason: str) -> web.Response:
         """An answer in the envelope with a Request-Id; the connection closes after it."""
+        code = "internal_error" if status >= 500 else "invalid_request_error"
         response = web.Response(
-            body=encode(envelope("invalid_request_error", reason)),
+            body=encode(envelope(code, reason)),
             status=status,
             content_type="application/json",
         )
@@ -253,8 +254,17 @@ class GuardedConnection(web_protocol.RequestHandler):
         message: str | None = None,
     ) -> web.StreamResponse:
         """A request HTTP could not read: one log line, an answer in the envelope."""
-        reason = _reason(exc) if status == 400 else "profilemock failed"
-        log.warning("profilemock refused a request from %s: %s", request.remote, reason)
+        if status >= 500:
+            # Not the request: the fake failed outside every handler (writing an answer,
+            # say). Told as a failure, and kept for the test that caused it.
+            reason = "profilemock failed"
+            log.error("profilemock failed answering %s", request.remote, exc_info=exc)
+            state = self.app.get(STATE) if self.app is not None else None
+            if state is not None and isinstance(exc, Exception):
+                state.errors.append(exc)
+        else:
+            reason = _reason(exc) if status == 400 else "profilemock failed"
+            log.warning("profilemock refused a request from %s: %s", request.remote, reason)
         if request.writer.output_size > 0:
             raise ConnectionError("the answer was already started")
         return self._answer(request, status, reason)

@@ -28,6 +28,7 @@ class ApiError(Exception):
         hint: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        message = sendable(message)
         super().__init__(message)
         self.status = status
         self.code = code
@@ -43,6 +44,24 @@ class ApiError(Exception):
         if self.hint:
             headers[HINT_HEADER] = header_safe(self.hint)
         return headers
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def sendable(text: str) -> str:
+    """``text`` as a UTF-8 answer can carry it. Messages quote what the client sent, and
+    aiohttp reads a header's bytes that are not UTF-8 as lone surrogates (byte 0xff as
+    U+DCFF), which no UTF-8 text can hold: each is written as the byte it stands for
+    (``\\xff``), any other lone surrogate as its escape (``\\ud800``)."""
+    if text.isascii():
+        return text
+    return _LONE_SURROGATE.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
 
 
 def header_safe(text: str) -> str:

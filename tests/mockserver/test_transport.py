@@ -4,6 +4,7 @@ time out without starving the others."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import socket
@@ -145,6 +146,85 @@ def test_raw_requests_never_get_a_500_or_plain_text(
     if method != b"HEAD" and status != 204:
         assert response_headers.get("Content-Type") == "application/json", answer
     assert server.call(lambda state: list(state.errors)) == []
+
+
+HEADER_NAMES = [
+    b"Host",
+    b"Origin",
+    b"Content-Type",
+    b"Authorization",
+    b"Profilemock-Admin-Token",
+    b"X-Forwarded-Host",
+    b"Access-Control-Request-Headers",
+]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    name=st.sampled_from(HEADER_NAMES),
+    value=st.binary(min_size=1, max_size=12).filter(lambda v: b"\r" not in v and b"\n" not in v),
+    request=st.sampled_from(
+        [(b"POST", b"/__admin/faults"), (b"GET", b"/__admin/health"), (b"GET", METADATA.encode())]
+    ),
+)
+def test_header_bytes_that_are_not_utf8_never_get_a_500(
+    server: ServerThread, name: bytes, value: bytes, request: tuple[bytes, bytes]
+) -> None:
+    # aiohttp reads such bytes as lone surrogates; an admin refusal quoting a Host, an Origin
+    # or a Content-Type that held one could not be encoded, and answered 500.
+    method, target = request
+    headers = {b"Host": b"127.0.0.1", b"Content-Type": b"application/json", name: value}
+    raw = method + b" " + target + b" HTTP/1.1\r\n"
+    raw += b"".join(k + b": " + v + b"\r\n" for k, v in headers.items())
+    raw += f"Authorization: {AUTH}\r\n".encode() if name != b"Authorization" else b""
+    raw += b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
+    answer = exchange(server, raw)
+    status, response_headers, body = parsed(answer)
+    assert status < 500, answer
+    assert response_headers["Content-Type"] == "application/json", answer
+    assert isinstance(json.loads(body), dict)
+    assert server.call(lambda state: list(state.errors)) == []
+    server.call(lambda state: state.faults.clear())
+
+
+def test_an_origin_that_is_not_utf8_is_quoted_byte_by_byte(server: ServerThread) -> None:
+    raw = (
+        b"GET /__admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://caf\xe9\r\n"
+        b"Connection: close\r\n\r\n"
+    )
+    status, _, body = parsed(exchange(server, raw))
+    assert status == 403
+    assert "pages at `http://caf\\xe9`" in json.loads(body)["error"]["message"]
+
+
+def test_a_failure_outside_every_handler_is_a_500_kept_for_the_test(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Such a failure (an answer that could not be written, say) was told as a client error:
+    # code `invalid_request_error`, logged as a refused request, not kept in `errors`.
+    served = start()
+    try:
+        original = served.call(lambda state: state.next_request_id)
+        calls = itertools.count()
+
+        def flaky() -> str:
+            if next(calls) == 0:
+                raise RuntimeError("boom")
+            return original()
+
+        served.call(lambda state: setattr(state, "next_request_id", flaky))
+        raw = b"GET /__admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        with caplog.at_level(logging.ERROR):
+            status, headers, body = parsed(exchange(served, raw))
+        assert status == 500
+        assert json.loads(body) == {
+            "error": {"code": "internal_error", "message": "profilemock failed"}
+        }
+        assert len(headers["Request-Id"]) == 36
+        assert [str(e) for e in served.call(lambda state: list(state.errors))] == ["boom"]
+        assert any(r.exc_info and "profilemock failed" in r.getMessage() for r in caplog.records)
+    finally:
+        served.stop()
 
 
 def test_a_slow_client_is_cut_off_after_the_header_timeout() -> None:
