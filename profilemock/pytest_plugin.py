@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 _USES_HANDLE = pytest.StashKey["ProfileAPI"]()
 _POOL = pytest.StashKey["ServerPool"]()
 _LIVE: pytest.StashKey[LiveSettings] = pytest.StashKey()
+_PROXY: pytest.StashKey[LiveProxy] = pytest.StashKey()
+_REACHABLE: pytest.StashKey[ProfileAPI] = pytest.StashKey()
 _NOT_GIVEN: Any = object()
 REPORT_SECTION = "profile_api requests"
 ENV_URL = "PROFILE_API_URL"
@@ -112,6 +114,12 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None
+        if _exports_env(config) and not _is_xdist_controller(config):
+            # Live, the code configured from the environment goes through the validating
+            # proxy too: straight to the upstream, no answer of it would be checked.
+            from profilemock.live import LiveProfileAPI
+
+            _export(config, LiveProfileAPI(_live_proxy(config)))
         return
     if _exports_env(config) and not _is_xdist_controller(config):
         from profilemock.problems import FixtureError
@@ -121,9 +129,13 @@ def pytest_configure(config: pytest.Config) -> None:
             handle = ProfileAPI(_pool(config).get())
         except FixtureError as exc:
             raise pytest.UsageError(f"profile_api fixtures: {exc}") from None
-        os.environ.update(
-            {ENV_URL: handle.url, ENV_SPACE: handle.space_id, ENV_TOKEN: handle.token}
-        )
+        _export(config, handle)
+
+
+def _export(config: pytest.Config, handle: ProfileAPI) -> None:
+    """Tell code configured from the environment where the fake (or the proxy) is."""
+    config.stash[_REACHABLE] = handle
+    os.environ.update({ENV_URL: handle.url, ENV_SPACE: handle.space_id, ENV_TOKEN: handle.token})
 
 
 def _is_live(config: pytest.Config) -> bool:
@@ -136,6 +148,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if pool is not None:
         pool.close()
         del config.stash[_POOL]
+    proxy = config.stash.get(_PROXY, None)
+    if proxy is not None:
+        proxy.close()
+        del config.stash[_PROXY]
 
 
 def _exports_env(config: pytest.Config) -> bool:
@@ -225,13 +241,19 @@ def profile_api_servers(pytestconfig: pytest.Config) -> ServerPool:
 
 
 @pytest.fixture(scope="session")
-def profile_api_live_proxy(pytestconfig: pytest.Config) -> Iterator[LiveProxy]:
-    """Live mode: the validating proxy in front of the real API, started once."""
-    from profilemock.live import LiveProxy
+def profile_api_live_proxy(pytestconfig: pytest.Config) -> LiveProxy:
+    """Live mode: the validating proxy in front of the real API, started once (stopped at
+    the end)."""
+    return _live_proxy(pytestconfig)
 
-    proxy = LiveProxy(pytestconfig.stash[_LIVE])
-    yield proxy
-    proxy.close()
+
+def _live_proxy(config: pytest.Config) -> LiveProxy:
+    proxy = config.stash.get(_PROXY, None)
+    if proxy is None:
+        from profilemock.live import LiveProxy
+
+        proxy = config.stash[_PROXY] = LiveProxy(config.stash[_LIVE])
+    return proxy
 
 
 @pytest.fixture
@@ -308,15 +330,20 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 
 def _reachable_fake(config: pytest.Config) -> ProfileAPI | None:
-    """The default fake when code may reach it without the fixture (its URL exported, or
-    its port fixed) and it runs: what breaks inside it fails the test that ran meanwhile."""
+    """The default fake (live: the proxy) when code may reach it without the fixture (its
+    URL exported, or its port fixed) and it runs: what breaks inside it, or what of the
+    upstream's answers breaks the contract, fails the test that ran meanwhile."""
+    handle = config.stash.get(_REACHABLE, None)
+    if handle is not None:
+        return handle
     pool = config.stash.get(_POOL, None)
     server = None if pool is None else pool.running()
-    if server is None or not (_exports_env(config) or _port(config)):
+    if server is None or not _port(config):
         return None
     from profilemock.testing import ProfileAPI
 
-    return ProfileAPI(server)
+    handle = config.stash[_REACHABLE] = ProfileAPI(server)
+    return handle
 
 
 @pytest.hookimpl(wrapper=True)

@@ -173,3 +173,55 @@ def test_the_live_handle_outside_pytest(real_api: ServerThread) -> None:
         handle.check()  # no requests, nothing broken
     finally:
         proxy.close()
+
+
+def test_live_code_configured_from_the_environment_goes_through_the_proxy(
+    pytester: pytest.Pytester, real_api: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    monkeypatch.delenv("PROFILE_API_URL", raising=False)
+    pytester.makeini(INI + "profile_api_env = true\n")
+    pytester.makepyfile(
+        service="""
+        import os
+
+        import requests
+
+        # Read at import time: in live mode too, the URL is the validating proxy's.
+        BASE = os.environ["PROFILE_API_URL"]
+        SPACE = os.environ["PROFILE_API_SPACE_ID"]
+        AUTH = (os.environ["PROFILE_API_TOKEN"], "")
+
+
+        def status(user_id):
+            url = f"{BASE}/v1/spaces/{SPACE}/collections/users/profiles/user_id:{user_id}/traits"
+            return requests.get(url, auth=AUTH, timeout=10).status_code
+        """,
+        test_consumer="""
+        import service
+
+
+        def test_with_the_fixture(profile_api):
+            assert service.status("u1234") == 200
+            profile_api.assert_called("traits", identifier="user_id:u1234", times=1)
+
+
+        def test_without_the_fixture_swallowing_a_drifted_answer():
+            service.status("drifting")
+
+
+        def test_without_the_fixture_reading_a_good_one():
+            assert service.status("u1234") == 200
+        """,
+    )
+    result = pytester.runpytest_subprocess(
+        "--profile-api-live", "--profile-api-url", real_api.url, "--profile-api-space", "lg8283283"
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ProfileAPIError: the real API's answers broke the contract (1 violation):",
+            "*user_id:drifting/traits (traits) -> 200: /traits: * [[]type[]]",
+            "FAILED test_consumer.py::test_without_the_fixture_swallowing_a_drifted_answer*",
+        ]
+    )
