@@ -36,6 +36,7 @@ from profilemock.mockserver.app import (
     admin_pipeline,
     request_ids,
 )
+from profilemock.mockserver.expect import expect_handler
 from profilemock.mockserver.journal import DEFAULT_SIZE
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerSettings, ServerState
@@ -186,7 +187,7 @@ def create_proxy_app(
     async def handle(request: web.Request) -> web.StreamResponse:
         return await forward(request, violation_log)
 
-    app.router.add_route("*", r"/{path:[\s\S]*}", handle)
+    app.router.add_route("*", r"/{path:[\s\S]*}", handle, expect_handler=expect_handler)
     return app
 
 

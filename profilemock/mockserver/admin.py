@@ -22,6 +22,7 @@ from profilemock.api import Collection, collection_named
 from profilemock.faults import SPEC_PATTERN, FaultRuleError, parse_spec
 from profilemock.jsontext import JsonInputError, read_json
 from profilemock.mockserver.errors import ApiError
+from profilemock.mockserver.expect import expect_handler
 from profilemock.mockserver.explorer import explorer_page
 from profilemock.mockserver.journal import NUMBER_FILTERS, TEXT_FILTERS
 from profilemock.mockserver.mutations import (
@@ -735,5 +736,5 @@ def admin_app(pipeline: Middleware) -> web.Application:
     reads the parent application's ``STATE``."""
     app = web.Application(middlewares=[pipeline, guard, check_input])
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        app.router.add_route(route.method, route.path, route.handler, expect_handler=expect_handler)
     return app

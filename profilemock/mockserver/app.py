@@ -37,6 +37,7 @@ from profilemock.mockserver import (
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.errors import HINT_HEADER, ApiError, rate_limited
+from profilemock.mockserver.expect import expect_handler
 from profilemock.mockserver.journal import ANSWERED, BROKEN, CLIENT_GONE, NOT_ANSWERED, Outcome
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE as STATE  # the app's state key
@@ -394,5 +395,5 @@ def create_app(
     if settings.admin:
         app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(admin_pipeline))
     # [\s\S] rather than ".": a decoded path may hold a newline (%0A), which "." skips.
-    app.router.add_route("*", r"/{path:[\s\S]*}", serve_api)
+    app.router.add_route("*", r"/{path:[\s\S]*}", serve_api, expect_handler=expect_handler)
     return app

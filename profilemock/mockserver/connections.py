@@ -189,8 +189,12 @@ class GuardedConnection(web_protocol.RequestHandler):
         self, request: Any, start_time: float | None, request_handler: Any
     ) -> tuple[web.StreamResponse, bool]:
         target = request.raw_path
-        if not target.startswith("/") and "://" not in target:
-            # ``OPTIONS *`` or ``CONNECT host:port``: no route can take them.
+        if request.method == "CONNECT":
+            # A tunnel through a proxy, which this is not (with a path, aiohttp routes it
+            # nowhere and answers its own plain-text 404).
+            request_handler = self._not_a_proxy
+        elif not target.startswith("/") and "://" not in target:
+            # ``OPTIONS *``: no route can take it.
             request_handler = self._no_path
         if self._body_deadline is not None:
             self._body_deadline.cancel()
@@ -228,6 +232,13 @@ class GuardedConnection(web_protocol.RequestHandler):
             self.close()
         else:
             self.force_close()
+
+    async def _not_a_proxy(self, request: Any) -> web.StreamResponse:
+        return self._answer(
+            request,
+            400,
+            "CONNECT asks for a tunnel, and profilemock is not a proxy: call its routes with GET",
+        )
 
     async def _no_path(self, request: Any) -> web.StreamResponse:
         return self._answer(request, 400, "the request target must be a path such as /v1/…")

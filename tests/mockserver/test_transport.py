@@ -81,6 +81,9 @@ MALFORMED = {
     "HTTP/2 preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
     "bad header name": b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
     "OPTIONS *": b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+    # aiohttp routed a CONNECT with a path nowhere: its own plain-text 404.
+    "CONNECT a path": b"CONNECT /v1/spaces/lg8283283 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "CONNECT host:port": b"CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 
 
@@ -225,6 +228,36 @@ def test_a_failure_outside_every_handler_is_a_500_kept_for_the_test(
         assert any(r.exc_info and "profilemock failed" in r.getMessage() for r in caplog.records)
     finally:
         served.stop()
+
+
+@pytest.mark.parametrize("target", [METADATA, "/__admin/health"])
+@pytest.mark.parametrize("expect", [b"something-else", b"caf\xe9"])
+def test_an_expectation_other_than_100_continue_is_417_in_the_envelope(
+    server: ServerThread, target: str, expect: bytes
+) -> None:
+    # aiohttp answered it in plain text without a Request-Id, and a 500 when the header's
+    # bytes were not UTF-8.
+    raw = (
+        f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH}\r\n".encode()
+        + b"Expect: "
+        + expect
+        + b"\r\nConnection: close\r\n\r\n"
+    )
+    status, headers, body = parsed(exchange(server, raw))
+    assert status == 417
+    assert headers["Content-Type"] == "application/json"
+    assert len(headers["Request-Id"]) == 36
+    assert "send `Expect: 100-continue` or no Expect" in json.loads(body)["error"]["message"]
+    assert server.call(lambda state: list(state.errors)) == []
+
+
+def test_expect_100_continue_is_met(server: ServerThread) -> None:
+    raw = (
+        b"PATCH /__admin/realism HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    )
+    answer = exchange(server, raw)
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), answer
 
 
 def test_a_slow_client_is_cut_off_after_the_header_timeout() -> None:
