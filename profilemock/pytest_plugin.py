@@ -323,9 +323,14 @@ def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """Fail the test itself when the fake broke while it ran (not its teardown)."""
     result = yield
-    handle = item.stash.get(_USES_HANDLE, None) or _reachable_fake(item.config)
+    handle = item.stash.get(_USES_HANDLE, None)
     if handle is not None:
         handle.check()
+    # The code under test may reach the default fake whatever the test asked for (a marker
+    # with fixtures= or now= gives the test a handle on another fake).
+    reachable = _reachable_fake(item.config)
+    if reachable is not None and (handle is None or reachable.url != handle.url):
+        reachable.check()
     return result
 
 

@@ -324,6 +324,8 @@ def test_a_test_without_the_fixture_that_reaches_the_fake_sees_no_other_tests_ch
     consumer.makepyfile(
         test_unasked=textwrap.dedent(
             """
+            import pytest
+
             import env_service
             from profilemock.mockserver import resources
 
@@ -346,6 +348,12 @@ def test_a_test_without_the_fixture_that_reaches_the_fake_sees_no_other_tests_ch
                 assert env_service.status("user_id:u1234", "metadata") == 500  # swallowed
 
 
+            @pytest.mark.profile_api(now="2030-01-01T00:00:00Z")
+            def test_breaks_the_fake_with_a_handle_on_another(profile_api, monkeypatch):
+                monkeypatch.setitem(resources.RESOURCE_HANDLERS, "metadata", lambda r: 1 / 0)
+                assert env_service.status("user_id:u1234", "metadata") == 500  # swallowed
+
+
             def test_after_it(profile_api):
                 assert env_service.status("user_id:u1234", "metadata") == 200
             """
@@ -360,10 +368,12 @@ def test_a_test_without_the_fixture_that_reaches_the_fake_sees_no_other_tests_ch
         monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
         monkeypatch.setenv("PROFILE_API_SPACE_ID", "lg8283283")
         result = consumer.runpytest_subprocess("-p", "no:randomly", f"{mode}={port}")
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines(
         [
             "*test_breaks_the_fake_without_asking_for_it*",
+            "*ProfileAPIError: the fake failed 1 time(s)*division by zero*",
+            "*test_breaks_the_fake_with_a_handle_on_another*",
             "*ProfileAPIError: the fake failed 1 time(s)*division by zero*",
         ]
     )
