@@ -38,7 +38,7 @@ from profilemock.contract.proxy import (
     create_proxy_app,
     upstream_url,
 )
-from profilemock.faults import FaultRuleError, parse_spec
+from profilemock.faults import FaultRuleError, parse_rule, parse_spec
 from profilemock.fixtures.loader import (
     check_fixtures,
     demo_fixture_path,
@@ -308,7 +308,9 @@ def _seconds(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"`{text}` is not seconds from 0 to 3600 (such as 30)")
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not seconds above 0 and at most 3600 (such as 30 or 0.5)"
+        )
     return value
 
 
@@ -871,6 +873,20 @@ FULL_COLLECTION_EVERY = 100
 """``gc``'s third threshold while ``serve`` runs (Python's default: 10)."""
 
 
+def _fault_flags(specs: list[str]) -> list[dict[str, Any]]:
+    """The rules of the ``--fault`` flags, each checked before any fixture loads (a bad
+    spec is told at once, not after a large set has loaded), naming the flag."""
+    rules = []
+    for number, spec in enumerate(specs, 1):
+        try:
+            rule = parse_spec(spec)
+            parse_rule(rule, f"fault-{number}")
+        except FaultRuleError as exc:
+            raise CliError(f"--fault `{spec}`: {exc}") from None
+        rules.append(rule)
+    return rules
+
+
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = args.fixtures or [demo_fixture_path()]
     clock = Clock(args.now)
@@ -881,6 +897,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         Realism().changed(realism)
     except RealismError as exc:
         raise CliError(str(exc)) from None
+    faults = _fault_flags(args.fault)
     snapshots = _snapshots(args)
     # The store lives as long as the process: the collector stays off while it loads and
     # never scans it (turned back on unfrozen, it would first scan every object loaded).
@@ -899,7 +916,6 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     request_log = None if args.quiet else RequestLog(err)
 
     try:
-        faults = [parse_spec(spec) for spec in args.fault]
         settings = ServerSettings(
             seed=args.seed,
             faults=faults,
@@ -1137,13 +1153,19 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         return bind(host, port)
     except OSError as exc:
-        reason = (
-            "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
-        )
-        raise CliError(
-            f"cannot listen on {host}:{port}: {reason}"
-            " (choose another --port, or --port 0 for any free port)"
-        ) from None
+        if exc.errno == errno.EADDRINUSE:
+            reason = "address already in use"
+            advice = "choose another --port, or --port 0 for any free port"
+        elif isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            reason = exc.strerror or str(exc)
+            advice = (
+                "--host takes an address or name of this machine, such as 127.0.0.1,"
+                " localhost or 0.0.0.0 (every address)"
+            )
+        else:
+            reason = exc.strerror or str(exc)
+            advice = "choose another --port, or --port 0 for any free port"
+        raise CliError(f"cannot listen on {host}:{port}: {reason} ({advice})") from None
 
 
 def _stderr_log(name: str, err: TextIO) -> logging.Logger:
@@ -1201,6 +1223,7 @@ def _banner(url: str, store: Store, settings: ServerSettings) -> str:
     if settings.admin:
         guarded = " (admin token required)" if settings.admin_token else ""
         lines.append(f"admin API: {url}/__admin/health{guarded}")
+        lines.append(f"explorer: {url}/__admin/explorer")
     if settings.cors:
         lines.append("CORS: browsers may call the Profile API from any origin")
         admitted = ", ".join(("loopback origins", *settings.cors_origins))

@@ -104,6 +104,7 @@ def test_serve_demo_prints_what_to_paste_and_stops_on_ctrl_c(serve: Callable[...
     space = served.read_until(r"space (\S+)\s+token (\S+)")
     assert space.groups() == ("lg8283283", "demo-token")
     served.read_until(r"curl -u demo-token: ")
+    served.read_until(re.escape(f"explorer: {url}/__admin/explorer"))
     response = requests.get(
         f"{url}/v1/spaces/lg8283283/collections/users/profiles/user_id:1413639574/traits",
         auth=("demo-token", ""),
@@ -437,3 +438,41 @@ def test_the_command_exits_with_the_code_of_the_cli(
     with pytest.raises(SystemExit) as exited:
         entry.run()
     assert exited.value.code == 2
+
+
+def test_a_bad_fault_flag_is_told_before_the_fixtures_load_and_names_the_flag(
+    tmp_path: Path,
+) -> None:
+    # The fixture path does not exist: the flag is checked first, so its error is the one.
+    missing = str(tmp_path / "large-set.json")
+    code, out, err = run_cli("serve", "--fixtures", missing, "--fault", "traits:999")
+    assert (code, out) == (2, "")
+    assert err == (
+        "profilemock: error: --fault `traits:999`: fault rule field `status`:"
+        " 999 is greater than the maximum of 599\n"
+    )
+    code, _, err = run_cli("serve", "--fixtures", missing, "--fault", "trait:429:times=2")
+    assert code == 2
+    assert err.startswith("profilemock: error: --fault `trait:429:times=2`: fault rule field")
+    assert '"traits"' in err
+
+
+def test_an_address_not_of_this_machine_says_what_host_takes(write_fixture: WriteFixture) -> None:
+    # 192.0.2.1 is TEST-NET-1: never an address of this machine.
+    code, _, err = run_cli(
+        "serve", "--host", "192.0.2.1", "--port", "0", "--fixtures", str(write_fixture(GOOD))
+    )
+    assert code == 2
+    assert err.startswith("profilemock: error: cannot listen on 192.0.2.1:0: ")
+    assert "--host takes an address or name of this machine" in err
+    assert "--port" not in err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "3601"])
+def test_proxy_timeout_says_it_must_be_above_zero(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["proxy", "--region", "us", "--timeout", value])
+    assert exited.value.code == 2
+    assert f"`{value}` is not seconds above 0 and at most 3600" in capsys.readouterr().err

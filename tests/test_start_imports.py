@@ -103,7 +103,7 @@ def test_the_first_admin_request_compiles_its_validator_and_is_held_to_the_schem
     status, body = seen["bad body"]
     assert status == 400
     assert body["error"]["message"] == (
-        'body field `/by`: "a while" is not allowed here; expected A duration such as 30m, 6h'
+        'body field `/by`: "a while" is not allowed here; expected a duration such as 30m, 6h'
         " or 1d12h."
     )
     assert "jsonschema" in seen["after admin"]

@@ -127,7 +127,7 @@ async def test_faults_list_add_delete_clear(client: Client) -> None:
         (
             {"latency": "quick"},
             400,
-            'body field `/latency`: "quick" is not allowed here; expected A duration',
+            'body field `/latency`: "quick" is not allowed here; expected a duration',
         ),
         ({"status": 500, "headers": {"Host": "x"}}, 400, "body field `/headers/Host`: field"),
         ({"latency": "301s"}, 422, "`latency` may last at most 300s"),
@@ -396,7 +396,7 @@ async def test_clock_get_freeze_advance_resume(client: Client) -> None:
     assert (await call(client, "POST", f"{ADMIN}/clock/freeze"))["frozen"] is True
     error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "a while"}, expect=400)
     assert error["error"]["message"] == (
-        'body field `/by`: "a while" is not allowed here; expected A duration such as 30m, 6h'
+        'body field `/by`: "a while" is not allowed here; expected a duration such as 30m, 6h'
         " or 1d12h."
     )
     await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "someday"}, expect=400)
