@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from profilemock.api import RESOURCES, Collection
+from profilemock.api import COLLECTIONS, ENDPOINTS, RESOURCES, Collection
 from profilemock.clock import Clock
 from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
@@ -413,6 +413,8 @@ class ProfileAPI:
         __tracebackhide__ = True
         if query is not None and not isinstance(query, Mapping):
             raise TypeError(f"query is a mapping like {{'include': 'email'}}; got {query!r}")
+        _one_of("route", route, tuple(ENDPOINTS))
+        _one_of("collection", collection, COLLECTIONS)
         wanted: dict[str, Any] = {
             "route": route,
             "identifier": identifier,
@@ -597,6 +599,18 @@ def _near_miss(
         return _typo(entry, route, wanted)
     differences = _differences(entry, wanted, query, with_refused)
     return differences[0] if len(differences) == 1 else None
+
+
+def _one_of(name: str, value: str | None, allowed: Sequence[str]) -> None:
+    """A filter no request could ever match (``assert_called("trait")``) is a mistake in
+    the test, not a call that was not made: say so instead of failing as "got 0"."""
+    if value is None or value in allowed:
+        return
+    close = difflib.get_close_matches(str(value), allowed, n=1)
+    guess = f"; did you mean `{close[0]}`?" if close else ""
+    raise ValueError(
+        f"assert_called: no {name} is called {value!r}; {name}s are {', '.join(allowed)}{guess}"
+    )
 
 
 def _typo(entry: JournalEntry, route: str, wanted: Mapping[str, Any]) -> str | None:

@@ -94,6 +94,18 @@ def test_assert_called_times_and_status(profile_api: ProfileAPI) -> None:
         profile_api.assert_called("events")
 
 
+def test_assert_called_with_a_route_or_collection_no_request_can_have_is_a_mistake(
+    profile_api: ProfileAPI,
+) -> None:
+    get(profile_api, "user_id:u1234", "traits")
+    with pytest.raises(ValueError, match=r"no route is called 'trait'; routes are traits, ") as bad:
+        profile_api.assert_called("trait", identifier="user_id:u1234")
+    assert str(bad.value).endswith("profiles; did you mean `traits`?")
+    with pytest.raises(ValueError, match=r"collections are users, accounts; did you mean `users`"):
+        profile_api.assert_called("traits", collection="user")
+    assert len(profile_api.assert_called("traits", collection="users")) == 1
+
+
 def test_a_refused_call_does_not_count_unless_asked_for(profile_api: ProfileAPI) -> None:
     url = profile_api.profile_url("user_id:u1234", "traits")
     assert requests.get(url, auth=("wrong-token", ""), timeout=10).status_code == 401
