@@ -263,9 +263,11 @@ async def list_requests(request: web.Request) -> web.Response:
     query: dict[str, Any] = request[_QUERY]
     limit = query.pop("limit", None)
     entries = _state(request).journal.select(**query)
+    # `total` counts every match, as WireMock's `meta.total` does; `limit` keeps the latest.
+    total = len(entries)
     if limit is not None:
         entries = entries[-limit:]
-    return json_response({"requests": [e.as_dict() for e in entries], "total": len(entries)})
+    return json_response({"requests": [e.as_dict() for e in entries], "total": total})
 
 
 async def clear_requests(request: web.Request) -> web.Response:
@@ -493,7 +495,7 @@ ROUTES: tuple[AdminRoute, ...] = (
         "/requests",
         list_requests,
         "The request journal, oldest first, filtered",
-        "Journal entries.",
+        "Journal entries (the latest `limit` of them) and `total`, how many matched.",
         query=_JOURNAL_QUERY,
     ),
     AdminRoute(

@@ -198,6 +198,9 @@ async def test_requests_journal_filters_and_clear(client: Client) -> None:
     )
     everything = await call(client, "GET", f"{ADMIN}/requests")
     assert everything["total"] == 3
+    latest = await call(client, "GET", f"{ADMIN}/requests?limit=1")
+    assert [e["route"] for e in latest["requests"]] == ["metadata"]
+    assert latest["total"] == 3  # every match is counted; limit keeps the latest
     first = everything["requests"][0]
     assert first["route"] == "traits"
     assert first["identifier"] == "user_id:u1234"
