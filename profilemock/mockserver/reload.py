@@ -54,7 +54,9 @@ class Reloaded:
         if self.ok:
             return (
                 f"reloaded {what}: {self.spaces} space{'s' if self.spaces != 1 else ''},"
-                f" {self.users:,} users, {self.accounts:,} accounts in {self.seconds:.2f} s"
+                f" {self.users:,} user{'s' if self.users != 1 else ''},"
+                f" {self.accounts:,} account{'s' if self.accounts != 1 else ''}"
+                f" in {self.seconds:.2f} s"
             )
         count = len(self.problems)
         head = (

@@ -83,7 +83,7 @@ async def test_reload_on_request_serves_the_saved_file(start: Start) -> None:
     assert body["reloaded"] is True
     assert (body["spaces"], body["users"], body["accounts"]) == (1, 1, 0)
     assert await served.plan() == "pro"
-    assert served.lines[-1].startswith("reloaded fixtures (on request): 1 space, 1 users")
+    assert served.lines[-1].startswith("reloaded fixtures (on request): 1 space, 1 user,")
 
 
 async def test_a_bad_file_keeps_the_old_data_and_says_where(start: Start) -> None:
@@ -181,7 +181,7 @@ async def test_watch_serves_each_good_save_and_keeps_data_through_a_bad_one(
     assert result.changed == (str(served.path),)
     assert await served.plan() == "pro"
     assert served.lines[-1].startswith("reloaded ")
-    assert ": 1 space, 1 users, 0 accounts in " in served.lines[-1]
+    assert ": 1 space, 1 user, 0 accounts in " in served.lines[-1]
 
     served.save(fixture("team").replace("traits:", "traits: {plan: [", 1))
     result = await served.next_reload()
