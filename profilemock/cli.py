@@ -879,7 +879,10 @@ def _fault_flags(specs: list[str]) -> list[dict[str, Any]]:
     rules = []
     for number, spec in enumerate(specs, 1):
         try:
-            rule = parse_spec(spec)
+            rule = parse_spec(spec)  # its errors name the flag and the spec already
+        except FaultRuleError as exc:
+            raise CliError(str(exc)) from None
+        try:
             parse_rule(rule, f"fault-{number}")
         except FaultRuleError as exc:
             raise CliError(f"--fault `{spec}`: {exc}") from None

@@ -455,6 +455,11 @@ def test_a_bad_fault_flag_is_told_before_the_fixtures_load_and_names_the_flag(
     assert code == 2
     assert err.startswith("profilemock: error: --fault `trait:429:times=2`: fault rule field")
     assert '"traits"' in err
+    code, _, err = run_cli("serve", "--fixtures", missing, "--fault", "traits:42")
+    assert err == (
+        "profilemock: error: --fault `traits:42`: `42` is not a status (such as 503), a fault"
+        " (reset, empty, hang, truncate, malformed) or key=value\n"
+    )
 
 
 def test_an_address_not_of_this_machine_says_what_host_takes(write_fixture: WriteFixture) -> None:

@@ -109,7 +109,8 @@ def test_rate_limit_in_fixture_is_checked(write_fixture: WriteFixture) -> None:
         (["--fault", "traits:42"], "profilemock: error: --fault `traits:42`: `42` is not a status"),
         (
             ["--fault", "trait:500"],
-            'profilemock: error: fault rule field `route`: "trait" is not one of',
+            'profilemock: error: --fault `trait:500`: fault rule field `route`: "trait" is not'
+            " one of",
         ),
     ],
 )
