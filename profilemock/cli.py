@@ -184,7 +184,9 @@ def parser() -> argparse.ArgumentParser:
         help="let the admin API answer to Host NAME besides IP addresses, localhost and --host"
         " (such as a Docker service name; * for any: turns off DNS-rebinding protection)",
     )
-    serve.add_argument("--admin-token", metavar="TOKEN", help="require this token on /__admin/")
+    serve.add_argument(
+        "--admin-token", type=_admin_token, metavar="TOKEN", help="require this token on /__admin/"
+    )
     serve.add_argument("--no-admin", action="store_true", help="turn the admin API off")
     _add_limits(serve)
 
@@ -417,9 +419,31 @@ def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="N",
         help="requests kept in the journal (default 10000)",
     )
-    proxy.add_argument("--admin-token", metavar="TOKEN", help="require this token on /__admin/")
+    proxy.add_argument(
+        "--admin-token", type=_admin_token, metavar="TOKEN", help="require this token on /__admin/"
+    )
     proxy.add_argument("--no-admin", action="store_true", help="turn the admin API off")
     _add_limits(proxy)
+
+
+_TOKEN = re.compile(r"[!-~]+")
+"""Visible ASCII: what an HTTP header carries intact (spaces at the ends are stripped)."""
+
+
+def _admin_token(text: str) -> str:
+    """An empty ``--admin-token "$UNSET_VARIABLE"`` would leave the admin API unguarded
+    without a word; a space or a non-ASCII character could never be sent back intact."""
+    if not text:
+        raise argparse.ArgumentTypeError(
+            "the token is empty (was it taken from a variable that is not set?); an empty"
+            " token would leave the admin API unguarded: give one, or leave the flag out"
+        )
+    if not _TOKEN.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            "the token may hold visible ASCII characters only (no spaces), as an HTTP header"
+            " carries them intact"
+        )
+    return text
 
 
 def _identifier(text: str) -> str:

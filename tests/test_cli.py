@@ -481,3 +481,22 @@ def test_proxy_timeout_says_it_must_be_above_zero(
         main(["proxy", "--region", "us", "--timeout", value])
     assert exited.value.code == 2
     assert f"`{value}` is not seconds above 0 and at most 3600" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["serve", "proxy"])
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("", "the token is empty (was it taken from a variable that is not set?)"),
+        ("two words", "the token may hold visible ASCII characters only (no spaces)"),
+        ("pässword", "the token may hold visible ASCII characters only (no spaces)"),
+    ],
+)
+def test_an_admin_token_that_would_not_guard_is_refused(
+    command: str, token: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upstream = ["--region", "us"] if command == "proxy" else []
+    with pytest.raises(SystemExit) as exited:
+        main([command, *upstream, "--admin-token", token, "--port", "0"])
+    assert exited.value.code == 2
+    assert f"argument --admin-token: {message}" in capsys.readouterr().err
