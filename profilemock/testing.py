@@ -390,6 +390,23 @@ class ProfileAPI:
         """Every request that reached the fake during this test, oldest first (any space)."""
         return self._server.call(lambda state: list(state.journal))
 
+    def _complete_journal(self) -> list[JournalEntry]:
+        """Every request of this test; an error when the journal had to drop some (an
+        assertion on what is left could pass on a request it never saw)."""
+        __tracebackhide__ = True
+
+        def read(state: ServerState) -> tuple[list[JournalEntry], int, int]:
+            return list(state.journal), state.journal.dropped, state.journal.size
+
+        seen, dropped, size = self._server.call(read)
+        if dropped:
+            raise AssertionError(
+                f"the fake's journal keeps the last {size:,} requests and dropped {dropped:,}"
+                " of this test's: an assertion on what is left cannot be trusted; make fewer"
+                " requests in one test, or reset() between batches of them"
+            )
+        return seen
+
     def assert_called(
         self,
         route: str | None = None,
@@ -426,7 +443,7 @@ class ProfileAPI:
         }
         wanted_query = {k: str(v) for k, v in (query or {}).items()}
         with_refused = status is not None or authorized is not None or times == 0
-        seen = self.requests
+        seen = self._complete_journal()
         matching = [e for e in seen if not _differences(e, wanted, wanted_query, with_refused)]
         if (times is None and matching) or (times is not None and len(matching) == times):
             return matching
@@ -455,7 +472,7 @@ class ProfileAPI:
         allowed = set(allow)
         failed = [
             e
-            for e in self.requests
+            for e in self._complete_journal()
             if e.fault is None
             and e.outcome != "pending"
             and (e.status is None or (e.status >= 400 and e.status not in allowed))

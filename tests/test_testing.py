@@ -314,3 +314,31 @@ def test_a_reset_raises_what_broke_inside_the_fake_before_it_instead_of_dropping
     assert [e.status for e in profile_api.requests] == [404]
     profile_api.reset()
     profile_api.check()
+
+
+def test_assertions_refuse_to_pass_on_a_journal_that_dropped_requests_of_the_test() -> None:
+    from profilemock.clock import Clock
+    from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+    from profilemock.mockserver.app import create_app
+    from profilemock.mockserver.serving import ServerThread
+    from profilemock.mockserver.state import ServerSettings
+
+    clock = Clock()
+    store = load_fixtures([demo_fixture_path()], clock)
+    with ServerThread(create_app(store, clock, ServerSettings(journal_size=3))) as server:
+        handle = ProfileAPI(server)
+        url = handle.profile_url("user_id:u1234", "traits")
+        assert requests.get(url, auth=("stale-token", ""), timeout=10).status_code == 401
+        for _ in range(3):
+            assert requests.get(url, auth=handle.auth, timeout=10).status_code == 200
+        # The 401 was pushed out: without a word, both would pass on the three left.
+        for assertion in (
+            handle.assert_no_errors,
+            lambda: handle.assert_called("traits", times=3),
+        ):
+            with pytest.raises(AssertionError, match="keeps the last 3 requests and dropped 1"):
+                assertion()
+        handle.reset()
+        assert requests.get(url, auth=handle.auth, timeout=10).status_code == 200
+        handle.assert_no_errors()
+        handle.assert_called("traits", times=1)

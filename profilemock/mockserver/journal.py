@@ -116,6 +116,9 @@ class Journal:
         self._entries: deque[tuple[Any, ...]] = deque(maxlen=size)
         self._pending: dict[int, tuple[Any, ...]] = {}
         self._seq = 0
+        self.dropped = 0
+        """Finished requests pushed out by newer ones since the last clear: what is read
+        of the journal then misses requests (an assertion on it cannot be trusted)."""
 
     def arrived(
         self, time: int, method: str, raw_path: str, auth: str, fault: str | None = None
@@ -149,6 +152,8 @@ class Journal:
         was cleared since it arrived (the request belongs to the period before)."""
         kept = self._pending.pop(ticket, None)
         if kept is not None:
+            if len(self._entries) == self._entries.maxlen:
+                self.dropped += 1
             self._entries.append(
                 (
                     *kept[:5],
@@ -183,10 +188,16 @@ class Journal:
             ticket, status, fault, duration_ms, outcome, None, hint, request_id, violations
         )
 
+    @property
+    def size(self) -> int:
+        """How many finished requests it keeps."""
+        return self._entries.maxlen or 0
+
     def clear(self) -> None:
         """Forget every request, pending ones included: their outcomes will be dropped."""
         self._entries.clear()
         self._pending.clear()
+        self.dropped = 0
 
     def __iter__(self) -> Iterator[JournalEntry]:
         pending = [
