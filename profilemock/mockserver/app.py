@@ -34,6 +34,7 @@ from profilemock.mockserver import (
     resources,
     routing,
 )
+from profilemock.mockserver.admin import ROUTES as ADMIN_ROUTES
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.errors import HINT_HEADER, ApiError, rate_limited
@@ -187,12 +188,21 @@ def _error_response(request: web.Request, state: ServerState, exc: Exception) ->
     if isinstance(exc, ApiError):
         return json_response(exc.body(), exc.status, exc.response_headers())
     if isinstance(exc, web.HTTPException):
-        # aiohttp's own answers (an unknown admin route, a wrong method on it).
-        code = "not_found" if exc.status == 404 else "invalid_request_error"
-        response = json_response(envelope(code, exc.reason), exc.status)
-        if exc.status == 405 and "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
+        # aiohttp's own answers (an unknown admin route, a wrong method on it), said as the
+        # API says its own 404 and 405, naming what there is.
+        if exc.status == 405:
+            allowed = exc.headers.get("Allow", "")
+            message = (
+                f"The method {request.method} is not allowed on {request.path}; use {allowed}."
+            )
+            return json_response(envelope("method_not_allowed", message), 405, {"Allow": allowed})
+        if exc.status == 404:
+            paths = ", ".join(
+                dict.fromkeys(ADMIN_PREFIX.rstrip("/") + r.path for r in ADMIN_ROUTES)
+            )
+            message = f"no admin route `{request.path}`; the admin API has {paths}"
+            return json_response(envelope("not_found", message), 404)
+        return json_response(envelope("invalid_request_error", exc.reason), exc.status)
     log.exception("profilemock failed answering %s %s", request.method, request.path)
     state.errors.append(exc)
     return json_response(

@@ -471,9 +471,17 @@ async def test_reset_goes_back_to_the_start(client: Client) -> None:
 async def test_unknown_admin_route_and_method(client: Client) -> None:
     error = await call(client, "GET", f"{ADMIN}/nothing", expect=404)
     assert error["error"]["code"] == "not_found"
+    assert error["error"]["message"].startswith(
+        "no admin route `/__admin/nothing`; the admin API has /__admin/health, /__admin/reset,"
+    )
+    assert "/__admin/clock/advance" in error["error"]["message"]
     response = await client.request("PUT", f"{ADMIN}/reset")
     assert response.status == 405
     assert response.headers["Allow"] == "POST"
+    assert (await response.json())["error"] == {
+        "code": "method_not_allowed",  # as the API's own 405
+        "message": "The method PUT is not allowed on /__admin/reset; use POST.",
+    }
 
 
 async def test_admin_token_guards_the_admin_api(aiohttp_client: ClientFactory) -> None:
