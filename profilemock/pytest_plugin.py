@@ -29,6 +29,7 @@ _POOL = pytest.StashKey["ServerPool"]()
 _LIVE: pytest.StashKey[LiveSettings] = pytest.StashKey()
 _PROXY: pytest.StashKey[LiveProxy] = pytest.StashKey()
 _REACHABLE: pytest.StashKey[ProfileAPI] = pytest.StashKey()
+_FAILURES: pytest.StashKey[list[BaseException]] = pytest.StashKey()
 _NOT_GIVEN: Any = object()
 REPORT_SECTION = "profile_api requests"
 ENV_URL = "PROFILE_API_URL"
@@ -322,8 +323,16 @@ def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """Fail the test itself when the fake broke while it ran (not its teardown)."""
-    result = yield
+    __tracebackhide__ = True
     handle = item.stash.get(_USES_HANDLE, None)
+    try:
+        result = yield
+    except (Exception, pytest.fail.Exception):
+        # The test failed on its own, often because of what broke in the fake: that goes
+        # into its report (one failure), not raised again as an error at teardown.
+        if handle is not None:
+            item.stash[_FAILURES] = handle._take_failures()
+        raise
     if handle is not None:
         handle.check()
     # The code under test may reach the default fake whatever the test asked for (a marker
@@ -359,5 +368,10 @@ def pytest_runtest_makereport(
     report = yield
     handle = item.stash.get(_USES_HANDLE, None)
     if handle is not None and report.failed and report.when == "call":
-        report.sections.append((f"Captured {REPORT_SECTION} {report.when}", handle.summary()))
+        text = handle.summary()
+        failures = item.stash.get(_FAILURES, [])
+        if failures:
+            text += f"\nthe fake failed {len(failures)} time(s) while answering:"
+            text += "".join(f"\n  {type(e).__name__}: {e}" for e in failures)
+        report.sections.append((f"Captured {REPORT_SECTION} {report.when}", text))
     return report

@@ -543,7 +543,11 @@ class ProfileAPI:
         anything. Each failure is raised once: the plugin checks after the test and again
         after its fixtures are torn down, and the second check sees only what is new."""
         __tracebackhide__ = True
-        _raise_failures(self._server.call(_take_errors))
+        _raise_failures(self._take_failures())
+
+    def _take_failures(self) -> list[BaseException]:
+        """What broke inside the fake since the last check, taken (not raised again)."""
+        return self._server.call(_take_errors)
 
 
 def _take_errors(state: ServerState) -> list[BaseException]:

@@ -388,6 +388,38 @@ def _free_port() -> int:
         return port
 
 
+def test_a_test_failing_on_its_own_while_the_fake_broke_is_one_failure_saying_both(
+    consumer: pytest.Pytester,
+) -> None:
+    consumer.makepyfile(
+        test_both=textwrap.dedent(
+            """
+            import requests
+
+            from profilemock.mockserver import resources
+
+
+            def test_expects_a_200(profile_api, monkeypatch):
+                monkeypatch.setitem(resources.RESOURCE_HANDLERS, "metadata", lambda r: 1 / 0)
+                url = profile_api.profile_url("user_id:u1234", "metadata")
+                assert requests.get(url, auth=profile_api.auth).status_code == 200
+            """
+        )
+    )
+    result = consumer.runpytest_subprocess()
+    # Failed on its assertion, with the fake's failure in its report; not an error as well.
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*assert 500 == 200*",
+            "*- Captured profile_api requests call -*",
+            "*user_id:u1234/metadata -> 500 (basic)*",
+            "the fake failed 1 time(s) while answering:",
+            "  ZeroDivisionError: division by zero",
+        ]
+    )
+
+
 def test_failed_assert_called_lists_near_misses(consumer: pytest.Pytester) -> None:
     consumer.makepyfile(
         test_near=textwrap.dedent(
