@@ -1187,7 +1187,7 @@ def _listen(host: str, port: int) -> socket.socket:
             reason = exc.strerror or str(exc)
             advice = (
                 "--host takes an address or name of this machine, such as 127.0.0.1,"
-                " localhost or 0.0.0.0 (every address)"
+                " localhost, or 0.0.0.0 for every address"
             )
         else:
             reason = exc.strerror or str(exc)

@@ -469,7 +469,10 @@ def test_an_address_not_of_this_machine_says_what_host_takes(write_fixture: Writ
     )
     assert code == 2
     assert err.startswith("profilemock: error: cannot listen on 192.0.2.1:0: ")
-    assert "--host takes an address or name of this machine" in err
+    assert err.endswith(
+        " (--host takes an address or name of this machine, such as 127.0.0.1, localhost,"
+        " or 0.0.0.0 for every address)\n"
+    )
     assert "--port" not in err
 
 
