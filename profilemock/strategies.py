@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import base64
 import copy
+import enum
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache, partial
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from yarl import URL
@@ -331,17 +332,25 @@ def _error(draw: st.DrawFn, endpoint: str, status: int) -> Response:
     return Response(path, status, default_body(status))
 
 
+class _Default(enum.Enum):
+    STATUS = "200, or any error status for `error`"
+
+
 def responses(
-    endpoint: str, status: int | Sequence[int] | None = 200
+    endpoint: str,
+    status: int | Sequence[int] | Literal[_Default.STATUS] | None = _Default.STATUS,
 ) -> st.SearchStrategy[Response]:
     """Answers of the API to ``endpoint`` (traits, external_ids, events, metadata, links,
     profiles, or error), each valid against the schemas: made by the fake from drawn
     profiles and queries. ``status`` is one status, several, or None for any (200 and the
-    API's errors: 400, 401, 404, 429, 500, 503)."""
+    API's errors: 400, 401, 404, 429, 500, 503); by default 200, and for ``error`` any of
+    its statuses (``responses("error")``)."""
     if endpoint not in (*ENDPOINTS, "error"):
         raise ValueError(
             f"unknown endpoint {endpoint!r}; endpoints are {', '.join((*ENDPOINTS, 'error'))}"
         )
+    if status is _Default.STATUS:
+        status = None if endpoint == "error" else 200
     allowed = (200, *ERROR_STATUSES)
     if status is None:
         statuses: tuple[int, ...] = ERROR_STATUSES if endpoint == "error" else allowed

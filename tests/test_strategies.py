@@ -129,6 +129,23 @@ def test_responses_make_every_error_envelope(status: int) -> None:
     assert set(example.body["error"]) == {"code", "message"}
 
 
+def test_error_responses_by_default_are_any_error_envelope() -> None:
+    """`responses("error")`, as a reader of the README writes it: the error envelopes
+    (its default of 200 fits every other endpoint, not this one)."""
+    statuses = set()
+
+    @settings(SLOW, max_examples=40)
+    @given(responses("error"))
+    def check(response: Response) -> None:
+        assert response.status >= 400
+        assert set(response.body["error"]) == {"code", "message"}
+        statuses.add(response.status)
+
+    check()
+    assert len(statuses) > 1
+    assert find(responses("traits"), lambda r: True, settings=FIND).status == 200
+
+
 @pytest.mark.parametrize("endpoint", ALL_ENDPOINTS)
 def test_every_drifted_example_fails_validation_where_its_label_says(endpoint: str) -> None:
     @settings(SLOW, max_examples=15)
