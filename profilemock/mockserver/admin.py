@@ -65,7 +65,18 @@ def _bad(message: str, status: int = 400) -> ApiError:
 
 
 async def _json(request: web.Request, default: Any = None) -> Any:
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _bad(
+            f"the request body is larger than the {request.client_max_size:,} bytes an admin"
+            " request may send",
+            413,
+        ) from None
+    except web.RequestPayloadError as exc:
+        # A Content-Encoding that does not decode, a broken chunk: aiohttp's message, last line.
+        why = str(exc).strip().splitlines()[-1].strip()
+        raise _bad(f"the request body cannot be read: {why}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -53,6 +54,31 @@ async def test_a_spec_that_is_not_a_string_is_400(demo_client: Client, spec: str
 async def test_a_body_that_is_not_utf8_is_400(demo_client: Client, method: str, path: str) -> None:
     message = await refused(demo_client, method, path, b'{"by": "\xff\xfe"}')
     assert "not UTF-8 (byte 9)" in message
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+async def test_a_body_whose_content_encoding_does_not_decode_is_400(
+    demo_client: Client, method: str, path: str
+) -> None:
+    # aiohttp's RequestPayloadError reached the pipeline as a 500.
+    response = await demo_client.request(
+        method, path, data=b"not gzip", headers={**JSON, "Content-Encoding": "gzip"}
+    )
+    payload = await response.json()
+    assert response.status == 400, payload
+    assert payload["error"]["message"].startswith("the request body cannot be read: ")
+    assert "gzip" in payload["error"]["message"]
+    assert demo_client.app[STATE].errors == []
+
+
+async def test_a_body_over_the_size_limit_says_the_limit(demo_client: Client) -> None:
+    body = b'{"spec": "' + b"a" * (1024**2) + b'"}'
+    response = await demo_client.post("/__admin/faults", data=io.BytesIO(body), headers=JSON)
+    assert response.status == 413
+    assert (await response.json())["error"] == {
+        "code": "invalid_request_error",
+        "message": "the request body is larger than the 1,048,576 bytes an admin request may send",
+    }
 
 
 @pytest.mark.parametrize(
