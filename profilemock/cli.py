@@ -531,9 +531,14 @@ def _origin(text: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+_MOST_KEPT = 1_000_000_000
+"""The largest --journal-size: more than any run keeps (Python cannot size a ring buffer
+beyond 2^63, and answered a larger one with a traceback)."""
+
+
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number from 1")
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= _MOST_KEPT:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number from 1 to {_MOST_KEPT:,}")
     return int(text)
 
 
@@ -829,7 +834,7 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # half-written fixture file where a server (or --watch) would read it. A symlink's
     # file is replaced, the link kept.
     real = target.resolve() if target.is_symlink() else target
-    partial = real.with_name(f".{real.name}.partial")
+    partial = _partial(real, args.output)
     progress = ProgressBar(err, plan.users, f"generating {target.name}")
     try:
         real.parent.mkdir(parents=True, exist_ok=True)
@@ -865,6 +870,15 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
             return 130
     return 0
+
+
+def _partial(target: Path, given: object) -> Path:
+    """Where ``target`` is written before it is renamed into place: beside it, hidden. A
+    CliError when ``target`` names a directory (``/``, ``.``, ``..``, one that exists),
+    which no file can replace (``/`` and ``.`` were a traceback)."""
+    if target.name in ("", ".", "..") or target.is_dir():
+        raise CliError(f"cannot write {given}: it is a directory; name a file in it")
+    return target.with_name(f".{target.name}.partial")
 
 
 def _special(path: Path) -> bool:
@@ -1166,7 +1180,7 @@ def _token(token_file: str | None) -> str:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` whole or not at all."""
-    partial = path.with_name(f".{path.name}.partial")
+    partial = _partial(path, path)
     try:
         partial.write_text(text, encoding="utf-8")
         partial.replace(path)

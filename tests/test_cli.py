@@ -20,7 +20,7 @@ import requests
 
 from profilemock import __main__ as entry
 from profilemock import cli
-from profilemock.cli import main
+from profilemock.cli import main, parser
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.state import ServerSettings
@@ -503,3 +503,15 @@ def test_an_admin_token_that_would_not_guard_is_refused(
         main([command, *upstream, "--admin-token", token, "--port", "0"])
     assert exited.value.code == 2
     assert f"argument --admin-token: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", ["99999999999999999999", "1000000001", "0", "\u00b2", "\u0663"])
+@pytest.mark.parametrize("command", [["serve"], ["proxy", "--upstream", "http://127.0.0.1:9"]])
+def test_a_journal_size_out_of_range_is_refused_with_the_range(
+    capsys: pytest.CaptureFixture[str], command: list[str], size: str
+) -> None:
+    # 10^20 was an OverflowError traceback sizing the journal's ring buffer.
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args([*command, "--journal-size", size])
+    assert exited.value.code == 2
+    assert f"`{size}` is not a whole number from 1 to 1,000,000,000" in capsys.readouterr().err
