@@ -152,5 +152,22 @@ def _instant(query: MultiMapping[str], name: str) -> int | None:
         return None
     try:
         return parse_iso(text)
-    except TimestampError:
-        raise invalid_request(f"The parameter `{name}` must be {ISO_HINT}, got `{text}`.") from None
+    except TimestampError as exc:
+        raise invalid_request(
+            f"The parameter `{name}` must be {ISO_HINT}, got `{text}`{_why(text, exc)}."
+        ) from None
+
+
+def _why(text: str, problem: TimestampError) -> str:
+    """What is wrong with a ``start``/``end`` that reads as ISO 8601 but is no instant (a
+    day not in the calendar, a year before 1000, an offset beyond 23:59), or that a raw
+    ``+`` (read as a space in a query string) broke; nothing for any other text."""
+    if " " in text.strip():
+        try:
+            parse_iso(text.replace(" ", "+"))
+        except TimestampError:
+            pass
+        else:
+            return "; a `+` in a query string reads as a space: send it as `%2B`"
+    reason = str(problem).removeprefix(f"`{text}` ")
+    return "" if reason == f"is not {ISO_HINT}" else f"; it {reason}"

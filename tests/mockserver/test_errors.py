@@ -183,6 +183,29 @@ async def test_bad_query_parameters_are_invalid_request_errors(
     assert message_part in body["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("start=2024-02-30", "; it is not a valid calendar date and time."),
+        ("end=0999-12-31", "; it is outside the years 1000 to 9999"),
+        ("start=2024-05-01T12:00:00%2B24:00", "; it has the UTC offset `+24:00`; offsets run"),
+        ("start=2024-05-01T12:00:00+02:00", "; a `+` in a query string reads as a space: send it"),
+        ("start=yesterday", "got `yesterday`."),
+    ],
+)
+async def test_a_start_or_end_that_is_no_instant_says_why(
+    demo_client: Client, query: str, why: str
+) -> None:
+    # Each answered only "must be an ISO 8601 date or datetime", which they all look like.
+    response = await demo_client.get(
+        f"{profile_path('user_id:u1234', 'events')}?{query}", headers=AUTH
+    )
+    assert response.status == 400
+    message = (await response.json())["error"]["message"]
+    assert message.startswith("The parameter `")
+    assert why in message
+
+
 async def test_list_route_rejects_a_bad_limit(demo_client: Client) -> None:
     response = await demo_client.get(
         f"/v1/spaces/{DEMO_SPACE}/collections/users/profiles?limit=500", headers=AUTH
