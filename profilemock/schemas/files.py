@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,42 +116,77 @@ def check_file(
 
 
 def check_har(har: dict[str, Any], name: str, *, strict: bool = False) -> list[Report]:
-    """A report for every Profile API entry of a HAR; other entries are ignored."""
+    """A report for every Profile API entry of a HAR; other entries are ignored. A HAR
+    whose entries are not shaped as HAR says so (UnusableInput naming the entry and field)."""
     reports = []
     entries = har["log"].get("entries") or []
+    if not isinstance(entries, list):
+        raise UnusableInput(f"{name}: `log.entries` is {_kind(entries)}, not a list")
     for index, entry in enumerate(entries, start=1):
-        request = entry.get("request") or {}
-        response = entry.get("response") or {}
-        url = str(request.get("url", ""))
         try:
-            target = endpoint_for_url(url)
-        except UnknownEndpoint:
-            continue
-        status = int(response.get("status") or 0)
-        method = str(request.get("method", "GET")).upper()
-        label = f"{name} entry {index}: {method} {url} {status}"
-        endpoint = "error" if status >= 400 else target.endpoint
-        skipped = PREFLIGHT if method == "OPTIONS" else BLOCKED if status == 0 else None
-        if skipped is not None:
-            reports.append(Report(label, endpoint, status, skipped=skipped))
-            continue
-        body, problem = _har_body(response.get("content") or {})
-        if problem is not None:
-            reports.append(Report(label, endpoint, status, [Violation("", "json", problem)]))
-            continue
-        violations = validate(body, endpoint, verbose=target.verbose, strict=strict)
-        reports.append(Report(label, endpoint, status, violations))
+            report = _check_entry(entry, f"{name} entry {index}", strict)
+        except _NotHar as exc:
+            raise UnusableInput(f"{name} entry {index}: {exc}") from None
+        if report is not None:
+            reports.append(report)
     return reports
+
+
+class _NotHar(Exception):
+    """A HAR entry field of the wrong kind: what it is and what HAR says it should be."""
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else f"a {type(value).__name__} ({str(value)[:40]!r})"
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    """A HAR object (an absent or null one reads as empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _NotHar(f"`{where}` is {_kind(value)}, not an object")
+    return value
+
+
+def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
+    """The report of one HAR entry; None when it is not a Profile API call."""
+    entry = _object(entry, "entry")
+    request = _object(entry.get("request"), "request")
+    response = _object(entry.get("response"), "response")
+    url = str(request.get("url", ""))
+    try:
+        target = endpoint_for_url(url)
+    except UnknownEndpoint:
+        return None
+    status = response.get("status") or 0
+    if isinstance(status, float) and status.is_integer():
+        status = int(status)
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise _NotHar(f"`response.status` is {_kind(status)}, not a whole number")
+    method = str(request.get("method", "GET")).upper()
+    label = f"{label}: {method} {url} {status}"
+    endpoint = "error" if status >= 400 else target.endpoint
+    skipped = PREFLIGHT if method == "OPTIONS" else BLOCKED if status == 0 else None
+    if skipped is not None:
+        return Report(label, endpoint, status, skipped=skipped)
+    body, problem = _har_body(_object(response.get("content"), "response.content"))
+    if problem is not None:
+        return Report(label, endpoint, status, [Violation("", "json", problem)])
+    violations = validate(body, endpoint, verbose=target.verbose, strict=strict)
+    return Report(label, endpoint, status, violations)
 
 
 def _har_body(content: dict[str, Any]) -> tuple[Any, str | None]:
     text = content.get("text")
     if text is None:
         return None, "the HAR has no response body for this entry (export it with content)"
+    if not isinstance(text, str):
+        raise _NotHar(f"`response.content.text` is {_kind(text)}, not a string")
     if content.get("encoding") == "base64":
         try:
             text = base64.b64decode(text).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, a character beyond ASCII
             return None, "the response body is not valid base64 UTF-8"
     try:
         return read_json(text), None

@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from profilemock.cli import main
 
@@ -267,3 +270,47 @@ def test_data_null_for_an_empty_list_is_lenient_only(tmp_path: Path, endpoint: s
     code, out, _ = run(str(path), "--endpoint", endpoint, "--strict")
     assert code == 1
     assert "/data: null is not a list" in out
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"x": 1}, "`log.entries` is a dict ("),
+        ([{"request": {"url": f"{API}/traits"}, "response": {"status": "abc"}}],
+         "entry 1: `response.status` is a str ('abc'), not a whole number"),
+        ([{"request": {"url": f"{API}/traits"}, "response": {"status": 200, "content": {"text": 7}}}],
+         "entry 1: `response.content.text` is a int ('7'), not a string"),
+        (["x"], "entry 1: `entry` is a str ('x'), not an object"),
+        ([{"request": [1]}], "entry 1: `request` is a list ('[1]'), not an object"),
+    ],
+)  # fmt: skip
+def test_a_har_not_shaped_as_har_names_the_entry_and_field(
+    tmp_path: Path, entries: Any, message: str
+) -> None:
+    # Each was a traceback (AttributeError, ValueError, TypeError).
+    har = tmp_path / "odd.har"
+    har.write_text(json.dumps({"log": {"entries": entries}}))
+    code, _, err = run(str(har))
+    assert code == 2
+    assert message in err
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-1, 600) | st.floats(allow_nan=False)
+    | st.text(max_size=6) | st.sampled_from([f"{API}/traits", "OPTIONS", "base64", "é", "e30="]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["request", "response", "url", "method", "status", "content", "text",
+                         "encoding"]), inner, max_size=4),
+    max_leaves=20,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(entries=st.lists(JSON_VALUES, max_size=3) | JSON_VALUES)
+def test_any_har_is_checked_or_refused_without_a_traceback(entries: Any) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        har = Path(folder) / "any.har"
+        har.write_text(json.dumps({"log": {"entries": entries}}))
+        code, _, err = run(str(har), "--strict")
+    assert code in (0, 1, 2)
+    assert "Traceback" not in err
