@@ -1152,7 +1152,8 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     where = args.output or "standard output"
     print(
         f"recorded {len(outcome.recorded)} of {len(outcome.recorded) + len(outcome.missing)}"
-        f" profiles ({users} users and {accounts} accounts written, linked stubs included) in"
+        f" profiles ({_counted(users, 'user')} and {_counted(accounts, 'account')} written,"
+        " linked stubs included) in"
         f" {outcome.requests} requests to {where}; now pinned at {document['now']}",
         file=err,
     )

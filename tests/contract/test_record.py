@@ -332,7 +332,7 @@ def test_record_command_writes_the_file_and_reports_what_it_could_not_record(
     assert lines[0] == "users user_id:u1234: 4 traits, 2 external ids, 2 events, 1 link"
     assert lines[1] == "users user_id:nobody: not found (404)"
     assert lines[2] == "profilemock: not recorded: users user_id:nobody: not found (404)"
-    assert lines[3].startswith("recorded 1 of 2 profiles (1 users and 1 accounts written")
+    assert lines[3].startswith("recorded 1 of 2 profiles (1 user and 1 account written")
     text = target.read_text()
     assert text.startswith("# Recorded by profilemock record from")
     assert "demo-token" not in text
