@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from profilemock.timeutil import check_instant
+from profilemock.timeutil import LATEST_NS, check_instant
 
 
 class Clock:
@@ -31,10 +31,12 @@ class Clock:
         return self._frozen_at is not None
 
     def now_ns(self) -> int:
-        """The current time of this clock."""
+        """The current time of this clock, never past the end of year 9999."""
         if self._frozen_at is not None:
             return self._frozen_at
-        return self._source() + self._offset
+        # A clock set running near the end of year 9999 stops there: past it, no RFC 3339
+        # timestamp could print the time (advance and freeze refuse to go further).
+        return min(self._source() + self._offset, LATEST_NS)
 
     def freeze(self, at_ns: int | None = None) -> None:
         """Stop the clock at ``at_ns`` (default: where it is now)."""

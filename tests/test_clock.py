@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from profilemock.clock import Clock
+from profilemock.timeutil import LATEST_NS, format_ns
 
 
 class Source:
@@ -53,3 +54,14 @@ def test_restore_puts_back_a_snapshot_and_set_offset_runs_unfrozen() -> None:
     assert (clock.now_ns(), clock.frozen) == (600, False)
     clock.restore(saved)
     assert (clock.now_ns(), clock.frozen) == (2_000, True)
+
+
+def test_a_clock_running_at_the_end_of_year_9999_stops_there() -> None:
+    """Frozen a second before the last printable instant, then set running: two seconds
+    later it reads that instant, not year 10000."""
+    source = Source(1_000)
+    clock = Clock(LATEST_NS - 1_000_000_000, source=source)
+    clock.unfreeze()
+    source.now += 2_000_000_000
+    assert clock.now_ns() == LATEST_NS
+    assert format_ns(clock.now_ns()) == "9999-12-31T23:59:59.999999999Z"
