@@ -122,18 +122,21 @@ def lone_surrogate_message(escape: str) -> str:
 class JsonInputError(ValueError):
     """JSON text that cannot be used: why, and where (1-based line and column)."""
 
-    def __init__(self, reason: str, line: int, column: int) -> None:
+    def __init__(self, reason: str, line: int, column: int, *, syntax: bool = False) -> None:
         super().__init__(f"{reason} at line {line} column {column}")
         self.reason = reason
         self.line = line
         self.column = column
+        self.syntax = syntax
+        """Whether the text is not JSON at all (``reason`` then starts ``not JSON: ``), as
+        against JSON beyond a limit."""
 
     def about(self, subject: str) -> str:
         """The problem told of ``subject``: ``the request body is not JSON: Expecting value
         at line 1 column 1``, ``the request body cannot be used: nested deeper than 100
         levels at line 1 column 101``."""
         reason = self.reason.removeprefix("not JSON: ")
-        problem = "is not JSON" if reason != self.reason else "cannot be used"
+        problem = "is not JSON" if self.syntax else "cannot be used"
         return f"{subject} {problem}: {reason} at line {self.line} column {self.column}"
 
 
@@ -175,7 +178,7 @@ def read_json(text: str) -> Any:
     try:
         data = json.loads(text, parse_constant=_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
-        raise JsonInputError(f"not JSON: {exc.msg}", exc.lineno, exc.colno) from None
+        raise JsonInputError(f"not JSON: {exc.msg}", exc.lineno, exc.colno, syntax=True) from None
     except RecursionError:
         raise JsonInputError(f"nested deeper than {MAX_DEPTH} levels", *too_deep_at(text)) from None
     except _NotFinite as exc:

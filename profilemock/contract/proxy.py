@@ -135,9 +135,9 @@ def check_answer(
     try:
         data = read_json(body.decode("utf-8"))
     except JsonInputError as exc:
-        if not exc.reason.startswith("not JSON"):  # JSON beyond a limit: nesting, a number...
-            return [Violation("", "json", exc.about("the body"))]
-        return [_not_json(content_type, body)]
+        if exc.syntax:
+            return [_not_json(content_type, body)]
+        return [Violation("", "json", exc.about("the body"))]  # beyond a limit: nesting...
     except UnicodeDecodeError:
         return [_not_json(content_type, body)]
     found = []
