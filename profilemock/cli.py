@@ -67,6 +67,7 @@ from profilemock.schemas import BODIES
 from profilemock.store.model import Profile
 from profilemock.store.space import Limit, Space, Store
 from profilemock.timeutil import TimestampError, parse_timestamp
+from profilemock.words import counted
 
 if TYPE_CHECKING:
     from profilemock.schemas.files import Report
@@ -661,13 +662,13 @@ def _check(paths: list[str], snapshots: Snapshots | None, out: TextIO, err: Text
         for problem in FixtureError(problems).problems:
             print(problem, file=err)
         count = len(problems)
-        print(f"{count} problem{'s' if count != 1 else ''} found", file=err)
+        print(f"{counted(count, 'problem')} found", file=err)
         return 1
     _print_warnings(store, err)
     warned = len(store.warnings)
-    summary = f"ok: {_counted(len(files), 'file')}, {_summary(store)}"
+    summary = f"ok: {counted(len(files), 'file')}, {_summary(store)}"
     if warned:
-        summary += f", {_counted(warned, 'warning')}"
+        summary += f", {counted(warned, 'warning')}"
     if "snapshot" in seen and snapshots is not None:
         summary += f" (from the snapshot of an earlier check in {snapshots.directory})"
     print(summary, file=out)
@@ -765,7 +766,7 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
                 continue
             count = len(report.violations)
             print(
-                f"{report.name}: {count} violation{'s' if count != 1 else ''} ({report.endpoint})",
+                f"{report.name}: {counted(count, 'violation')} ({report.endpoint})",
                 file=out,
             )
             for violation in report.violations:
@@ -899,12 +900,7 @@ def _summary(store: Store) -> str:
     users = sum(len(s.profiles["users"]) for s in store.spaces.values())
     accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
     counts = ((len(store.spaces), "space"), (users, "user"), (accounts, "account"))
-    return ", ".join(_counted(n, noun) for n, noun in counts)
-
-
-def _counted(n: int, noun: str) -> str:
-    """``1 space``, ``100,000 users``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+    return ", ".join(counted(n, noun) for n, noun in counts)
 
 
 FULL_COLLECTION_EVERY = 100
@@ -1022,9 +1018,8 @@ def _load(
         files = fixture_files(paths)
         size = sum(path.stat().st_size for path in files)
         if size >= LARGE:
-            plural = "s" if len(files) != 1 else ""
             print(
-                f"loading {megabytes(size)} of fixtures from {len(files)} file{plural}"
+                f"loading {megabytes(size)} of fixtures from {counted(len(files), 'file')}"
                 " (Ctrl-C stops)",
                 file=err,
                 flush=True,
@@ -1152,7 +1147,7 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     where = args.output or "standard output"
     print(
         f"recorded {len(outcome.recorded)} of {len(outcome.recorded) + len(outcome.missing)}"
-        f" profiles ({_counted(users, 'user')} and {_counted(accounts, 'account')} written,"
+        f" profiles ({counted(users, 'user')} and {counted(accounts, 'account')} written,"
         " linked stubs included) in"
         f" {outcome.requests} requests to {where}; now pinned at {document['now']}",
         file=err,
@@ -1249,8 +1244,8 @@ def _banner(url: str, store: Store, settings: ServerSettings) -> str:
     for space in store.spaces.values():
         users, accounts = len(space.profiles["users"]), len(space.profiles["accounts"])
         tokens = ", ".join(space.tokens)
-        counted = f"{_counted(users, 'user')}, {_counted(accounts, 'account')}"
-        lines.append(f"  space {space.id}  token {tokens}  ({counted})")
+        sizes = f"{counted(users, 'user')}, {counted(accounts, 'account')}"
+        lines.append(f"  space {space.id}  token {tokens}  ({sizes})")
         profile = next(iter(space.profiles["users"].values()), None)
         if example is None and profile is not None:
             named = sorted(profile.external_ids, key=lambda x: x.type != "user_id")

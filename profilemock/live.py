@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from profilemock.contract.proxy import ProxySettings, create_proxy_app
 from profilemock.mockserver.serving import ServerThread
 from profilemock.testing import ProfileAPI, ProfileAPIError
+from profilemock.words import counted
 
 TOKEN_VARIABLE = "PROFILE_API_TOKEN"
 Skip = Callable[[str], NoReturn]
@@ -181,6 +182,6 @@ class LiveProfileAPI(ProfileAPI):
                 )
         count = sum(len(e.violations) for e in broken)
         raise ProfileAPIError(
-            f"the real API's answers broke the contract ({count} violation"
-            f"{'s' if count != 1 else ''}):\n" + "\n".join(lines)
+            f"the real API's answers broke the contract ({counted(count, 'violation')}):\n"
+            + "\n".join(lines)
         )

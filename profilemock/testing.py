@@ -36,6 +36,7 @@ from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.realism import RealismError
 from profilemock.store.space import Limit
 from profilemock.timeutil import NS_PER_SECOND, parse_duration, parse_timestamp
+from profilemock.words import counted
 
 _UNSET: Any = object()
 """Default of ``configure(rate_limit=...)``: leave the limit as loaded."""
@@ -450,7 +451,7 @@ class ProfileAPI:
         described = ", ".join(f"{k}={v}" for k, v in wanted.items() if v is not None)
         if wanted_query:
             described += ", query=" + "&".join(f"{k}={v}" for k, v in wanted_query.items())
-        expected = f"{times} call{'s' if times != 1 else ''}" if times is not None else "a call"
+        expected = counted(times, "call") if times is not None else "a call"
         lines = [f"expected {expected} with {described}; got {len(matching)}"]
         misses = [
             (e, why)
@@ -478,7 +479,7 @@ class ProfileAPI:
             and (e.status is None or (e.status >= 400 and e.status not in allowed))
         ]
         if failed:
-            lines = [f"{len(failed)} request{'s' if len(failed) != 1 else ''} failed:"]
+            lines = [f"{counted(len(failed), 'request')} failed:"]
             lines += [_described_with_hint(e) for e in failed]
             raise AssertionError("\n".join(lines))
 
@@ -488,9 +489,7 @@ class ProfileAPI:
         seen = self.requests
         if not seen:
             return "no request reached the fake in this test"
-        lines = [
-            f"{len(seen)} request{'s' if len(seen) != 1 else ''} reached the fake in this test:"
-        ]
+        lines = [f"{counted(len(seen), 'request')} reached the fake in this test:"]
         lines += [_described_with_hint(e) for e in seen]
         return "\n".join(lines)
 

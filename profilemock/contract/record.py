@@ -34,6 +34,7 @@ from profilemock.contract.redact import Redactor
 from profilemock.jsontext import JsonInputError, read_json
 from profilemock.store import ids as idgen
 from profilemock.timeutil import DAY_NS, format_ns, parse_iso
+from profilemock.words import counted
 
 Sleep = Callable[[float], Awaitable[None]]
 IdKey = tuple[str, str]
@@ -338,15 +339,12 @@ async def record(
 
 
 def _summary(found: Recorded) -> str:
-    def count(n: int, word: str) -> str:
-        return f"{n} {word}{'s' if n != 1 else ''}"
-
     return ", ".join(
         (
-            count(len(found.traits), "trait"),
-            count(len(found.external_ids), "external id"),
-            count(len(found.events), "event"),
-            count(len(found.links), "link"),
+            counted(len(found.traits), "trait"),
+            counted(len(found.external_ids), "external id"),
+            counted(len(found.events), "event"),
+            counted(len(found.links), "link"),
         )
     )
 

@@ -26,6 +26,7 @@ from profilemock.fixtures.loader import FIXTURE_SUFFIXES, load_fixtures
 from profilemock.mockserver.state import STATE
 from profilemock.problems import FixtureError, Problem
 from profilemock.store.space import Store
+from profilemock.words import counted
 
 T = TypeVar("T")
 Log = Callable[[str], None]
@@ -53,15 +54,13 @@ class Reloaded:
         what = ", ".join(self.changed) if self.changed else "fixtures (on request)"
         if self.ok:
             return (
-                f"reloaded {what}: {self.spaces} space{'s' if self.spaces != 1 else ''},"
-                f" {self.users:,} user{'s' if self.users != 1 else ''},"
-                f" {self.accounts:,} account{'s' if self.accounts != 1 else ''}"
+                f"reloaded {what}: {counted(self.spaces, 'space')},"
+                f" {counted(self.users, 'user')}, {counted(self.accounts, 'account')}"
                 f" in {self.seconds:.2f} s"
             )
         count = len(self.problems)
         head = (
-            f"reload of {what} failed, still serving the previous data:"
-            f" {count} problem{'s' if count != 1 else ''}"
+            f"reload of {what} failed, still serving the previous data: {counted(count, 'problem')}"
         )
         return "\n".join([head, *(f"  {p}" for p in self.problems)])
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from profilemock.problems import json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, fast_validator, is_rfc3339, registry
+from profilemock.words import counted
 
 if TYPE_CHECKING:  # imported by the first check that needs it (registry.py says why)
     from jsonschema import Draft202012Validator
@@ -131,7 +132,7 @@ def _raise(violations: list[Violation], what: str) -> None:
         lines = "\n".join(f"  {v}" for v in violations)
         count = len(violations)
         raise AssertionError(
-            f"{what} breaks the contract ({count} violation{'s' if count != 1 else ''}):\n{lines}"
+            f"{what} breaks the contract ({counted(count, 'violation')}):\n{lines}"
         )
 
 
