@@ -1190,17 +1190,14 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         return bind(host, port)
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            reason = "address already in use"
-            advice = "choose another --port, or --port 0 for any free port"
-        elif isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
-            reason = exc.strerror or str(exc)
+        in_use = exc.errno == errno.EADDRINUSE
+        reason = "address already in use" if in_use else exc.strerror or str(exc)
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
             advice = (
                 "--host takes an address or name of this machine, such as 127.0.0.1,"
                 " localhost, or 0.0.0.0 for every address"
             )
         else:
-            reason = exc.strerror or str(exc)
             advice = "choose another --port, or --port 0 for any free port"
         raise CliError(f"cannot listen on {host}:{port}: {reason} ({advice})") from None
 
