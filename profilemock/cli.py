@@ -412,6 +412,12 @@ def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="SECONDS",
         help=f"seconds the upstream has to answer, else 504 (default {DEFAULT_TIMEOUT:g})",
     )
+    proxy.add_argument(
+        "--keep-cursor-urls",
+        action="store_true",
+        help="pass cursor.url on as the upstream wrote it; by default one under the upstream's"
+        " URL is pointed at the proxy, so a client paging through it stays in it",
+    )
     proxy.add_argument("--quiet", action="store_true", help="do not log each request")
     proxy.add_argument(
         "--journal-size",
@@ -1070,6 +1076,7 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         journal_size=args.journal_size,
         admin=not args.no_admin,
         admin_token=args.admin_token,
+        keep_cursor_urls=args.keep_cursor_urls,
     )
     sock = _listen(args.host, args.port)
     request_log = None if args.quiet else RequestLog(err)
@@ -1082,6 +1089,9 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"profilemock proxy at {url} forwards /v1/ to {settings.upstream}",
             f"  every answer checked against the schemas ({checks}{failing});"
             f" timeout {settings.timeout:g} s",
+            "  cursor.url passed on as the upstream wrote it"
+            if settings.keep_cursor_urls
+            else "  cursor.url of each page points back here (--keep-cursor-urls: as sent)",
         ]
         if settings.admin:
             lines.append(f"journal with violations: {url}/__admin/requests")

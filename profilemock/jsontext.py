@@ -195,3 +195,62 @@ def read_json(text: str) -> Any:
             offset, escape = found[0]
             raise JsonInputError(lone_surrogate_message(escape), *line_column(text, offset))
     return data
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+_VALUE = json.JSONDecoder()
+
+
+def _skip_space(text: str, at: int) -> int:
+    match = _SPACE.match(text, at)
+    assert match is not None  # `*` matches everywhere
+    return match.end()
+
+
+def member_span(text: str, *keys: str) -> tuple[int, int] | None:
+    """Where, in valid JSON ``text`` (read by ``read_json`` first), the value at ``keys``
+    is: ``member_span(text, "cursor", "url")`` is the span of the ``"…"`` of
+    ``data["cursor"]["url"]``, so that one value can be replaced and every other byte kept.
+    None when an object on the way is missing or not an object. Of repeated keys the last
+    counts, as it does for ``json.loads``."""
+    start = _skip_space(text, 0)
+    span = None
+    for key in keys:
+        if text[start : start + 1] != "{":
+            return None
+        span = None
+        at = _skip_space(text, start + 1)
+        while text[at] != "}":
+            name, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
+            at = _skip_space(text, _skip_space(text, at) + 1)  # past the colon
+            _, end = _VALUE.raw_decode(text, at)
+            if name == key:
+                span = (at, end)
+            at = _skip_space(text, end)
+            if text[at] == ",":
+                at = _skip_space(text, at + 1)
+        if span is None:
+            return None
+        start = span[0]
+    return span
+
+
+_LOW_SURROGATE = re.compile(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def string_prefix_end(token: str, length: int) -> int:
+    """The offset in a JSON string ``token`` (quotes included) just past the first
+    ``length`` characters it stands for, escapes counted as the one character each is."""
+    at = 1
+    for _ in range(length):
+        if token[at] != "\\":
+            at += 1
+        elif token[at + 1] != "u":
+            at += 2
+        elif 0xD800 <= int(token[at + 2 : at + 6], 16) <= 0xDBFF and _LOW_SURROGATE.match(
+            token, at + 6
+        ):
+            at += 12  # a surrogate pair: one character, as json.loads reads it
+        else:
+            at += 6
+    return at

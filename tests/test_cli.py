@@ -78,6 +78,15 @@ class Served:
             self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=20)
 
+    def close(self) -> None:
+        """Kill it if it still runs, and close its pipes."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=20)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Served]]:
@@ -90,12 +99,7 @@ def serve() -> Iterator[Callable[..., Served]]:
 
     yield start
     for served in started:
-        if served.process.poll() is None:
-            served.process.kill()
-        served.process.wait(timeout=20)
-        for stream in (served.process.stdout, served.process.stderr):
-            if stream:
-                stream.close()
+        served.close()
 
 
 def test_serve_demo_prints_what_to_paste_and_stops_on_ctrl_c(serve: Callable[..., Served]) -> None:

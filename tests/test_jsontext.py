@@ -11,7 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from profilemock.jsonbytes import encode
-from profilemock.jsontext import MAX_DEPTH, JsonInputError, read_json
+from profilemock.jsontext import (
+    MAX_DEPTH,
+    JsonInputError,
+    member_span,
+    read_json,
+    string_prefix_end,
+)
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 999, 5_000, 100_000])
@@ -93,3 +99,43 @@ def _read(text: str) -> tuple[Any, JsonInputError | None]:
         return read_json(text), None
     except JsonInputError as exc:
         return None, exc
+
+
+@given(
+    data=st.dictionaries(st.text(max_size=5), JSON_VALUES, max_size=4),
+    cursor=st.dictionaries(st.text(max_size=5), JSON_VALUES, max_size=4),
+    url=st.text(),
+    at=st.integers(0, 8),
+    indent=st.sampled_from([None, 0, 2, "\t"]),
+    ascii_only=st.booleans(),
+)
+def test_member_span_finds_the_value_json_loads_reads_and_nothing_else(
+    data: dict[str, Any],
+    cursor: dict[str, Any],
+    url: str,
+    at: int,
+    indent: int | str | None,
+    ascii_only: bool,
+) -> None:
+    cursor = {**cursor, "url": url}
+    members = list(data.items())
+    members.insert(min(at, len(members)), ("cursor", cursor))
+    text = json.dumps(dict(members), indent=indent, ensure_ascii=ascii_only)
+    span = member_span(text, "cursor", "url")
+    assert span is not None
+    assert json.loads(text[span[0] : span[1]]) == url
+    assert member_span(text, "cursor", "nothing") is None
+    token = text[span[0] : span[1]]
+    for length in range(min(len(url), 12) + 1):
+        # the prefix's characters end at the offset: the rest of the token reads as the rest
+        assert json.loads('"' + token[string_prefix_end(token, length) :]) == url[length:]
+
+
+def test_member_span_takes_the_last_of_repeated_keys_and_skips_other_objects() -> None:
+    text = ' { "cursor" : {"url": 1} , "x": {"cursor": {"url": 2}},\n"cursor":{"url" : "u" , "url":"v" } } '
+    span = member_span(text, "cursor", "url")
+    assert span is not None
+    assert text[span[0] : span[1]] == '"v"'
+    assert member_span("[1]", "cursor") is None
+    assert member_span('{"cursor": []}', "cursor", "url") is None
+    assert member_span("{}", "cursor") is None

@@ -3,7 +3,11 @@
 Requests under ``/v1/`` go to the upstream as sent — method, raw path (``%2B`` stays
 ``%2B``), query, ``Authorization`` and the other end-to-end headers — through one pooled
 client session. The upstream's status, body and headers come back unchanged (hop-by-hop
-headers aside), each answer checked against the response schemas for its route and status.
+headers aside), each answer checked against the response schemas for its route and status
+as the upstream sent it. One change is made after the check, so that a client paging
+through the proxy stays in it: a ``cursor.url`` under the upstream's base URL gets the
+proxy's own origin (as the client reached it, ``X-Forwarded-*`` honoured as the fake
+honours them), its path and query kept byte for byte (``keep_cursor_urls`` turns it off).
 A broken contract adds ``Profilemock-Violations: N``, one log line per violation, and the
 violations in the journal (``GET /__admin/requests``); with ``fail_on_violation`` the
 answer becomes a 502 in the API's envelope. An unreachable upstream is a 502, a slow one a
@@ -13,10 +17,13 @@ answer becomes a 502 in the API's envelope. An unreachable upstream is a 502, a 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -26,7 +33,7 @@ from yarl import URL
 from profilemock import schemas
 from profilemock.api import envelope
 from profilemock.clock import Clock
-from profilemock.jsontext import JsonInputError, read_json
+from profilemock.jsontext import JsonInputError, member_span, read_json, string_prefix_end
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.app import (
     ADMIN_PREFIX,
@@ -34,6 +41,7 @@ from profilemock.mockserver.app import (
     REQUEST_ID,
     STATE,
     admin_pipeline,
+    public_url,
     request_ids,
 )
 from profilemock.mockserver.expect import expect_handler
@@ -102,6 +110,9 @@ class ProxySettings:
     journal_size: int = DEFAULT_SIZE
     admin: bool = True
     admin_token: str | None = None
+    keep_cursor_urls: bool = False
+    """Pass ``cursor.url`` on as the upstream wrote it (pointing at the upstream), rather
+    than at the proxy."""
 
 
 PROXY = web.AppKey("profilemock_proxy", ProxySettings)
@@ -123,23 +134,36 @@ def check_answer(
 
     Answers to paths that are no route of the API are checked only when they are errors
     (their envelope); informational, redirect and 204 answers are not checked."""
+    return _checked(raw_path, status, content_type, body, strict=strict)[0]
+
+
+_UNREAD: Any = object()
+"""The data of a body ``_checked`` did not read (not JSON, or not checked at all)."""
+
+
+def _checked(
+    raw_path: str, status: int, content_type: str, body: bytes, *, strict: bool
+) -> tuple[list[Violation], Any]:
+    """``check_answer``'s violations, and the body's data when it was read (else
+    ``_UNREAD``)."""
     if status < 200 or 300 <= status < 400 or status == 204:
-        return []
+        return [], _UNREAD
     try:
         schemas.endpoint_for_url(raw_path)
         known = True
     except schemas.UnknownEndpoint:
         known = False
     if not known and status < 400:
-        return []
+        return [], _UNREAD
     try:
         data = read_json(body.decode("utf-8"))
     except JsonInputError as exc:
         if exc.syntax:
-            return [_not_json(content_type, body)]
-        return [Violation("", "json", exc.about("the body"))]  # beyond a limit: nesting...
+            return [_not_json(content_type, body)], _UNREAD
+        # beyond a limit: nesting...
+        return [Violation("", "json", exc.about("the body"))], _UNREAD
     except UnicodeDecodeError:
-        return [_not_json(content_type, body)]
+        return [_not_json(content_type, body)], _UNREAD
     found = []
     if content_type != "application/json":
         found.append(
@@ -151,7 +175,59 @@ def check_answer(
         found += schemas.validate_response(raw_path, status, data, strict=strict)
     else:
         found += schemas.validate(data, "error", strict=strict)
-    return found
+    return found, data
+
+
+_ORIGIN = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+Origin = tuple[str, str, int]
+"""Scheme, host and port of a URL, each as compared: lower case, the port always given."""
+
+
+def _origin(url: str) -> tuple[Origin, str] | None:
+    """The origin of an absolute http(s) ``url`` and the rest of it (path, query) as
+    written; None for a relative URL, another scheme or one with credentials."""
+    match = _ORIGIN.match(url)
+    if match is None:
+        return None
+    scheme, authority = match.group(1).lower(), match.group(2)
+    if scheme not in _DEFAULT_PORTS or "@" in authority:
+        return None
+    host, colon, port = authority.rpartition(":")
+    if not colon or "]" in port:  # no port; or a bare IPv6 address such as [::1]
+        host, port = authority, ""
+    if port and not (port.isascii() and port.isdigit()):
+        return None
+    number = int(port) if port else _DEFAULT_PORTS[scheme]
+    return (scheme, host.lower().rstrip("."), number), url[match.end() :]
+
+
+def cursor_url_here(body: bytes, data: Any, upstream: str, here: Callable[[], str]) -> bytes | None:
+    """``body`` (whose JSON is ``data``) with its ``cursor.url`` moved from ``upstream`` to
+    ``here()`` (the proxy's base URL as the client reached it), or None when it has no
+    ``cursor.url`` under the upstream's base URL and ``/v1/`` (a relative URL, another
+    origin: left as it is). Only the URL's origin (and the upstream's base path) changes:
+    every other byte of the body, and of the URL's path and query (escapes and all), stays
+    as it came."""
+    cursor = data.get("cursor") if isinstance(data, dict) else None
+    url = cursor.get("url") if isinstance(cursor, dict) else None
+    if not isinstance(url, str):
+        return None
+    found, base = _origin(url), _origin(upstream)
+    if found is None or base is None or found[0] != base[0]:
+        return None
+    rest, base_path = found[1], base[1].rstrip("/")
+    if not rest.startswith(base_path + API_PREFIX):
+        return None
+    tail = rest[len(base_path) :]
+    text = body.decode("utf-8")
+    span = member_span(text, "cursor", "url")
+    assert span is not None  # ``data`` was read from this text
+    start, end = span
+    token = text[start:end]
+    kept = token[string_prefix_end(token, len(url) - len(tail)) :]
+    moved = json.dumps(here())[:-1] + kept
+    return (text[:start] + moved + text[end:]).encode()
 
 
 def create_proxy_app(
@@ -229,9 +305,10 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
             )
             return response
         request_id = headers.get(REQUEST_ID, own_id)
+        data = _UNREAD
         if request.method != "HEAD":
             content_type = headers.get("Content-Type", "").partition(";")[0].strip().lower()
-            violations = check_answer(
+            violations, data = _checked(
                 request.raw_path, status, content_type, body, strict=settings.strict
             )
         for violation in violations:
@@ -255,6 +332,11 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
                 request_id,
             )
         else:
+            if data is not _UNREAD and 200 <= status < 300 and not settings.keep_cursor_urls:
+                here = cursor_url_here(
+                    body, data, settings.upstream, lambda: public_url(request, "")
+                )
+                body = body if here is None else here
             response = web.Response(status=status, reason=reason, body=body, headers=headers)
             response.headers.setdefault(REQUEST_ID, own_id)
         if violations:

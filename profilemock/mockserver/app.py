@@ -357,7 +357,8 @@ def public_url(request: web.Request, path: str) -> str:
     """``path`` as the client reached it: behind a dev proxy (Vite, webpack) that mounts
     the fake under a prefix, ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and
     ``X-Forwarded-Prefix`` say where; a value that is not a scheme, host or path is
-    ignored. Only asked for when a cursor has a next page."""
+    ignored. Only asked for when a cursor has a next page; the validating proxy asks it
+    for its own origin (``path=""``) to point the upstream's ``cursor.url`` at itself."""
     headers = request.headers
     proto = _forwarded(headers.get("X-Forwarded-Proto")).lower()
     host = _forwarded(headers.get("X-Forwarded-Host"))

@@ -48,7 +48,24 @@ DRIFTS: dict[str, tuple[int, str, Any]] = {
     "lone-surrogate": (200, "application/json", '{"traits":{"plan":"\\ud800"}}'),
     "nan": (200, "application/json", '{"traits":{"plan":NaN}}'),
     "not-utf8": (200, "application/json", b'{"traits":{"plan":"\xff"}}'),
+    # Two pages: the first keeps the contract and points at the second (by the upstream's
+    # own origin, as the real API does), which does not.
+    "paged": (
+        200,
+        "application/json",
+        '{"traits":{"plan":"pro"},"cursor":{"url":"{origin}'
+        + drift_url("paged")
+        + '?limit=1&next=seats","has_more":true,"next":"seats","limit":1}}',
+    ),
+    "paged?next=seats": (
+        200,
+        "application/json",
+        {"traits": {"seats": 3}, "cursor": {**CURSOR, "has_more": "no", "limit": 1}},
+    ),
 }
+"""A ``{origin}`` in a text body is the upstream's own origin (``http://127.0.0.1:PORT``),
+``{host}`` its host and port;
+a ``case?next=VALUE`` entry answers that case's request with that ``next``."""
 
 
 @dataclass
@@ -72,7 +89,13 @@ class Upstream:
             if case == "slow":
                 self.released = self.released or asyncio.Event()
                 await self.released.wait()
-            status, content_type, body = DRIFTS.get(case, DRIFTS["good"])
+            following = request.query.get("next")
+            status, content_type, body = DRIFTS.get(
+                f"{case}?next={following}", DRIFTS.get(case, DRIFTS["good"])
+            )
+            if isinstance(body, str):
+                body = body.replace("{origin}", f"http://{request.host}")
+                body = body.replace("{host}", request.host)
             raw = body if isinstance(body, bytes) else None
             text = None if raw is not None else body if isinstance(body, str) else json.dumps(body)
             return web.Response(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
@@ -15,6 +16,7 @@ from profilemock.live import LiveProfileAPI, LiveProxy, LiveSettings, NeedsFake
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
+from profilemock.testing import ProfileAPIError
 
 # The same consumer tests, run with and without --profile-api-live.
 CONSUMER_TESTS = """
@@ -171,6 +173,29 @@ def test_the_live_handle_outside_pytest(real_api: ServerThread) -> None:
         with pytest.raises(NeedsFake, match="`realism` needs the fake"):
             handle.realism(short_pages=True)
         handle.check()  # no requests, nothing broken
+    finally:
+        proxy.close()
+
+
+def test_live_mode_checks_every_page_a_client_walks_by_cursor_url(real_api: ServerThread) -> None:
+    # From the second request on, the "real API" answers this profile's traits out of
+    # contract: only a client that stayed in the proxy gets that page checked.
+    drift_later = {**DRIFT, "identifier": "user_id:9800664881", "after": 1}
+    real_api.call(lambda state: state.faults.add(drift_later))
+    proxy = LiveProxy(LiveSettings(real_api.url, "lg8283283", "demo-token"))
+    try:
+        handle = LiveProfileAPI(proxy)
+        first = requests.get(
+            handle.profile_url("user_id:9800664881", "traits") + "?limit=2",
+            auth=handle.auth,
+            timeout=10,
+        ).json()
+        following = first["cursor"]["url"]
+        assert following.startswith(f"{handle.url}/v1/spaces/lg8283283/")
+        assert requests.get(following, auth=handle.auth, timeout=10).status_code == 200
+        assert [len(entry.query) for entry in handle.requests] == [1, 2]  # limit, then next
+        with pytest.raises(ProfileAPIError, match=r"/traits: \[.plan.\] is not an object"):
+            handle.check()
     finally:
         proxy.close()
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 
 from profilemock.contract.proxy import UpstreamError, check_answer, upstream_url
 from profilemock.mockserver.serving import ServerThread
-from tests.contract.conftest import Upstream, drift_url
+from tests.contract.conftest import DRIFTS, Upstream, drift_url
 from tests.test_cli import Served
 
 Start = Callable[..., ServerThread]
@@ -290,6 +291,9 @@ def test_proxy_command_prints_its_url_logs_violations_and_stops_on_ctrl_c(
     try:
         proxy_url = served.read_until(r"proxy at (http://127\.0\.0\.1:\d+) forwards /v1/ to (\S+)")
         assert proxy_url.group(2) == url
+        served.read_until(r"cursor\.url of each page points back here \(--keep-cursor-urls")
+        paged = get(f"{proxy_url.group(1)}{drift_url('paged')}").json()
+        assert paged["cursor"]["url"].startswith(f"{proxy_url.group(1)}/v1/")
         response = get(f"{proxy_url.group(1)}{drift_url('extra-field')}")
         assert response.headers["Profilemock-Violations"] == "1"
         assert served.stop() == 0
@@ -302,9 +306,180 @@ def test_proxy_command_prints_its_url_logs_violations_and_stops_on_ctrl_c(
         assert f"GET {drift_url('extra-field')} HTTP/1.1 200" in err
         assert TOKEN not in err
     finally:
-        if served.process.poll() is None:
-            served.process.kill()
-        served.process.wait(timeout=20)
-        for stream in (served.process.stdout, served.process.stderr):
-            if stream:
-                stream.close()
+        served.close()
+
+
+def walk(first: str, token: str) -> tuple[list[str], list[object]]:
+    """Every page of a list from ``first`` on, following ``cursor.url`` as a client does:
+    the URLs asked and the items (``data``, or the ``traits`` pairs) in order."""
+    urls: list[str] = []
+    items: list[object] = []
+    url = first
+    while url:
+        assert len(urls) < 200, "the cursor never ends"
+        urls.append(url)
+        body = get(url, token=token).json()
+        items += body["data"] if "data" in body else list(body["traits"].items())
+        url = body["cursor"]["url"] if body["cursor"]["has_more"] else ""
+    return urls, items
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "users/profiles/user_id:9800664881/traits?limit=2&verbose=true",
+        "users/profiles/phone_number:%2B5555550123/external_ids?limit=1",
+        "users/profiles/user_id:5550000001/events?limit=1",
+        "accounts/profiles/group_id:12345/links?limit=3",
+        "users/profiles?limit=4",
+    ],
+)
+def test_a_client_following_cursor_url_pages_through_the_proxy_to_the_last_item(
+    demo_fake: ServerThread, start_proxy: Start, path: str
+) -> None:
+    proxy = start_proxy(demo_fake.url, strict=True)
+    base = "/v1/spaces/lg8283283/collections/"
+    direct_urls, direct_items = walk(f"{demo_fake.url}{base}{path}", "demo-token")
+    urls, items = walk(f"{proxy.url}{base}{path}", "demo-token")
+    assert len(direct_urls) > 1  # the walk pages
+    assert items == direct_items  # every item, once, in order
+    assert [u.removeprefix(proxy.url) for u in urls] == [
+        u.removeprefix(demo_fake.url) for u in direct_urls
+    ]  # path and query as the fake wrote them
+    assert all(u.startswith(f"{proxy.url}/v1/") for u in urls)
+    entries = journal(proxy)
+    asked = [urlsplit(u) for u in urls]
+    assert [(e["path"], [tuple(pair) for pair in e["query"]]) for e in entries] == [  # type: ignore[attr-defined]
+        (u.path, parse_qsl(u.query)) for u in asked
+    ]  # every page went through the proxy
+    assert all(e["violations"] == [] and e["status"] == 200 for e in entries)
+
+
+def test_a_page_after_the_first_is_checked_too(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    _, url = upstream
+    proxy = start_proxy(url)
+    first = get(f"{proxy.url}{drift_url('paged')}")
+    assert "Profilemock-Violations" not in first.headers
+    following = first.json()["cursor"]["url"]
+    assert following == f"{proxy.url}{drift_url('paged')}?limit=1&next=seats"
+    second = get(following)
+    assert second.headers["Profilemock-Violations"] == "1"
+    [_, entry] = journal(proxy)
+    assert [v["pointer"] for v in entry["violations"]] == ["/cursor/has_more"]  # type: ignore[attr-defined]
+
+
+def test_cursor_url_keeps_every_other_byte_of_the_body_and_of_its_path_and_query(
+    upstream: tuple[Upstream, str], start_proxy: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Escaped slashes (in the origin too) and a \u escape in the URL, odd spacing and key
+    # order, a `url` elsewhere, a number written 1.50: all kept; only the origin moves.
+    _, url = upstream
+    rest = (
+        "\\/v1\\/spaces\\/sp\\/collections\\/users\\/profiles\\/user_id:cursor\\/traits"
+        "?include=a%2Cb&x=\\u00e9&next=b%2Bc"
+    )
+    text = (
+        '{ "traits" : {"url": "{origin}/v1/x"},\n  "cursor" :{"limit":1, "url"  :  '
+        f'"http:\\/\\/{{host}}{rest}", "has_more":true,"next":"b+c"}}, "z": 1.50 }}'
+    )
+    monkeypatch.setitem(DRIFTS, "cursor", (200, "application/json", text))
+    proxy = start_proxy(url)
+    answer = get(f"{proxy.url}{drift_url('cursor')}")
+    assert answer.text == text.replace("http:\\/\\/{host}", proxy.url).replace("{origin}", url)
+    assert answer.json()["cursor"]["url"] == (
+        f"{proxy.url}/v1/spaces/sp/collections/users/profiles/user_id:cursor/traits"
+        "?include=a%2Cb&x=\u00e9&next=b%2Bc"
+    )
+
+
+CURSOR_PATH = drift_url("cursor") + "?next=b"
+
+
+@pytest.mark.parametrize(
+    ("written", "moved"),
+    [
+        pytest.param("{origin}" + CURSOR_PATH, True, id="the-upstreams-origin"),
+        pytest.param("HTTP://{host}" + CURSOR_PATH, True, id="its-origin-in-capitals"),
+        pytest.param("https://elsewhere.example" + CURSOR_PATH, False, id="another-host"),
+        pytest.param("https://{host}" + CURSOR_PATH, False, id="another-scheme"),
+        pytest.param("http://127.0.0.1:1" + CURSOR_PATH, False, id="another-port"),
+        pytest.param("http://user@{host}" + CURSOR_PATH, False, id="with-credentials"),
+        pytest.param(CURSOR_PATH, False, id="a-relative-url"),
+        pytest.param("{origin}/health?next=b", False, id="outside-the-api"),
+        pytest.param("", False, id="no-next-page"),
+    ],
+)
+def test_only_a_cursor_url_under_the_upstream_is_pointed_at_the_proxy(
+    upstream: tuple[Upstream, str],
+    start_proxy: Start,
+    monkeypatch: pytest.MonkeyPatch,
+    written: str,
+    moved: bool,
+) -> None:
+    _, url = upstream
+    body = '{"traits":{},"cursor":{"url":"' + written + '","has_more":true,"next":"b"}}'
+    monkeypatch.setitem(DRIFTS, "cursor", (200, "application/json", body))
+    proxy = start_proxy(url)
+    answer = get(f"{proxy.url}{drift_url('cursor')}")
+    sent = written.replace("{origin}", url).replace("{host}", url.removeprefix("http://"))
+    assert answer.json()["cursor"]["url"] == (f"{proxy.url}{CURSOR_PATH}" if moved else sent)
+
+
+def test_cursor_url_under_an_upstream_base_path_loses_that_path(
+    upstream: tuple[Upstream, str], start_proxy: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drifting, url = upstream
+    proxy = start_proxy(f"{url}/base")
+    for written, expected in (
+        ("{origin}/base" + CURSOR_PATH, f"{proxy.url}{CURSOR_PATH}"),
+        ("{origin}" + CURSOR_PATH, f"{url}{CURSOR_PATH}"),  # not under the base: kept
+    ):
+        body = '{"traits":{},"cursor":{"url":"' + written + '","has_more":true,"next":"b"}}'
+        monkeypatch.setitem(DRIFTS, "cursor", (200, "application/json", body))
+        answer = get(f"{proxy.url}{drift_url('cursor')}")
+        assert drifting.seen[-1]["raw_path"] == f"/base{drift_url('cursor')}"
+        assert answer.json()["cursor"]["url"] == expected
+
+
+def test_cursor_url_honours_the_forwarded_headers_as_the_fake_does(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    _, url = upstream
+    proxy = start_proxy(url)
+    answer = get(
+        f"{proxy.url}{drift_url('paged')}",
+        headers={
+            "X-Forwarded-Proto": "https, http",
+            "X-Forwarded-Host": "app.example:8443",
+            "X-Forwarded-Prefix": "/profile-api/",
+        },
+    )
+    assert answer.json()["cursor"]["url"] == (
+        f"https://app.example:8443/profile-api{drift_url('paged')}?limit=1&next=seats"
+    )
+
+
+def test_keep_cursor_urls_passes_the_upstreams_on_as_written(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    _, url = upstream
+    proxy = start_proxy(url, keep_cursor_urls=True)
+    answer = get(f"{proxy.url}{drift_url('paged')}")
+    assert answer.json()["cursor"]["url"] == f"{url}{drift_url('paged')}?limit=1&next=seats"
+
+
+def test_proxy_command_keep_cursor_urls_passes_them_on_as_sent(
+    upstream: tuple[Upstream, str],
+) -> None:
+    _, url = upstream
+    served = Served("--upstream", url, "--port", "0", "--keep-cursor-urls", command="proxy")
+    try:
+        proxy_url = served.read_until(r"proxy at (http://127\.0\.0\.1:\d+) forwards")
+        served.read_until(r"cursor\.url passed on as the upstream wrote it")
+        paged = get(f"{proxy_url.group(1)}{drift_url('paged')}").json()
+        assert paged["cursor"]["url"] == f"{url}{drift_url('paged')}?limit=1&next=seats"
+        assert served.stop() == 0
+    finally:
+        served.close()
