@@ -157,18 +157,36 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """With ``--admin-token``, every admin call must carry the token."""
     token = _state(request).settings.admin_token
     if token is not None and request.path not in OPEN_PATHS:
-        given = request.headers.get(ADMIN_TOKEN_HEADER, "")
-        bearer = request.headers.get("Authorization", "")
-        if bearer.lower().startswith("bearer "):
-            given = given or bearer[7:].strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        given, carrier = _given_token(request)
+        if not given:
             raise ApiError(
                 401,
                 "authentication_error",
                 f"the admin API needs the admin token (header {ADMIN_TOKEN_HEADER}, or"
                 " Authorization: Bearer TOKEN)",
             )
+        # Encoded with surrogateescape: a header with bytes that are not UTF-8 is a wrong
+        # token, not a 500.
+        if not hmac.compare_digest(given.encode(errors="surrogateescape"), token.encode()):
+            # The token given is never echoed: it may be a real secret sent to the wrong place.
+            raise ApiError(
+                401,
+                "authentication_error",
+                f"the token in {carrier} is not this server's admin token (the one"
+                " `--admin-token` set)",
+            )
     return await handler(request)
+
+
+def _given_token(request: web.Request) -> tuple[str, str]:
+    """The admin token a request carries, and where: its own header first, then a bearer."""
+    given = request.headers.get(ADMIN_TOKEN_HEADER, "").strip()
+    if given:
+        return given, f"header {ADMIN_TOKEN_HEADER}"
+    bearer = request.headers.get("Authorization", "")
+    if bearer[:7].lower() == "bearer ":
+        return bearer[7:].strip(), "Authorization: Bearer"
+    return "", ""
 
 
 # -- handlers ----------------------------------------------------------------------------

@@ -500,6 +500,43 @@ async def test_admin_token_guards_the_admin_api(aiohttp_client: ClientFactory) -
     assert (await api(client, "user_id:u1234", "traits"))[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("headers", "says"),
+    [
+        pytest.param({}, "the admin API needs the admin token (header", id="missing"),
+        pytest.param(
+            {"Authorization": "Basic czNjcmV0Og=="},
+            "the admin API needs the admin token (header",
+            id="no-bearer",
+        ),
+        pytest.param(
+            {"Profilemock-Admin-Token": "wr0ng-t0ken"},
+            "the token in header Profilemock-Admin-Token is not this server's admin token",
+            id="wrong-header",
+        ),
+        pytest.param(
+            {"Authorization": "Bearer wr0ng-t0ken"},
+            "the token in Authorization: Bearer is not this server's admin token",
+            id="wrong-bearer",
+        ),
+    ],
+)
+async def test_admin_refusal_says_whether_the_token_is_missing_or_wrong(
+    aiohttp_client: ClientFactory, headers: dict[str, str], says: str
+) -> None:
+    clock = Clock(NOW)
+    app = create_app(
+        load_fixtures([demo_fixture_path()], clock), clock, ServerSettings(admin_token="s3cret")
+    )
+    client = await aiohttp_client(app)
+    response = await client.get(f"{ADMIN}/health", headers=headers)
+    assert response.status == 401
+    text = await response.text()
+    assert says in text
+    assert "wr0ng" not in text  # neither token is echoed
+    assert "s3cret" not in text
+
+
 async def test_no_admin_turns_it_off(aiohttp_client: ClientFactory) -> None:
     clock = Clock(NOW)
     app = create_app(
