@@ -67,7 +67,7 @@ from profilemock.schemas import BODIES
 from profilemock.store.model import Profile
 from profilemock.store.space import Limit, Space, Store
 from profilemock.timeutil import TimestampError, parse_timestamp
-from profilemock.words import counted
+from profilemock.words import closest, counted
 
 if TYPE_CHECKING:
     from profilemock.schemas.files import Report
@@ -97,12 +97,38 @@ def _port(text: str) -> int:
     return int(text)
 
 
+class _Command(argparse.ArgumentParser):
+    """A command's parser that refuses what it does not know with its own usage.
+
+    argparse leaves a command's unknown arguments to the top-level parser, which prints
+    ``usage: profilemock [-h] COMMAND ...`` — of no help to ``serve --bogus``.
+    """
+
+    # typeshed overloads the namespace type; argparse calls this with None only.
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, unknown = super().parse_known_args(args, namespace)
+        if unknown:
+            message = f"unrecognized arguments: {' '.join(unknown)}"
+            flags = [option for option in self._option_string_actions if option.startswith("--")]
+            for argument in unknown:
+                close = closest(argument.partition("=")[0], flags, cutoff=0.75)
+                if argument.startswith("-") and close:
+                    message += f" (did you mean {close}?)"
+                    break
+            self.error(message)
+        return parsed, unknown
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="profilemock",
         description="A faithful fake of the Segment Profile API.",
     )
-    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = top.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Command
+    )
 
     serve = commands.add_parser("serve", help="serve fixtures as the Profile API")
     serve.add_argument(
@@ -383,7 +409,7 @@ def _add_upstream(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _proxy_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _proxy_parser(commands: argparse._SubParsersAction[_Command]) -> None:
     proxy = commands.add_parser(
         "proxy", help="forward to the real API and check every answer against the schemas"
     )
@@ -462,7 +488,7 @@ def _identifier(text: str) -> str:
     return text
 
 
-def _record_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
     record = commands.add_parser(
         "record",
         help="record real profiles into a fixture file the fake answers the same from",

@@ -333,6 +333,42 @@ def test_bad_connection_limits_are_refused_with_exit_2(
     assert message in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        pytest.param(
+            ["serve", "--bogus"],
+            "profilemock serve: error: unrecognized arguments: --bogus\n",
+            id="unknown-flag",
+        ),
+        pytest.param(
+            ["serve", "--prot", "0"],
+            "profilemock serve: error: unrecognized arguments: --prot 0 (did you mean --port?)\n",
+            id="typo",
+        ),
+        pytest.param(
+            ["generate", "--users", "3", "--rate_limit=3"],
+            "profilemock generate: error: unrecognized arguments: --rate_limit=3\n",
+            id="flag-of-another-command",
+        ),
+        pytest.param(
+            ["proxy", "--region", "us", "--strcit"],
+            "profilemock proxy: error: unrecognized arguments: --strcit (did you mean --strict?)\n",
+            id="proxy-typo",
+        ),
+    ],
+)
+def test_an_unknown_argument_is_refused_with_the_commands_own_usage(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: profilemock {argv[0]} [-h]")
+    assert err.endswith(says)
+
+
 def test_serve_applies_the_connection_limits_it_is_given(serve: Callable[..., Served]) -> None:
     served = serve(
         "--port", "0", "--quiet", "--header-timeout", "0.3", "--body-timeout", "0.3",
