@@ -95,6 +95,8 @@ def check_file(
         return reports
     if endpoint is None and url is None and status >= 400:
         endpoint = "error"
+    if endpoint is None and url is None and isinstance(data, dict) and "log" in data:
+        raise UnusableInput(f"{path}: {_not_har(data['log'])}")
     if endpoint is None and url is None:
         raise UnusableInput(
             f"{path}: cannot tell which endpoint this body answered; give --endpoint"
@@ -119,7 +121,7 @@ def check_har(har: dict[str, Any], name: str, *, strict: bool = False) -> list[R
     """A report for every Profile API entry of a HAR; other entries are ignored. A HAR
     whose entries are not shaped as HAR says so (UnusableInput naming the entry and field)."""
     reports = []
-    entries = har["log"].get("entries") or []
+    entries = har["log"]["entries"]
     if not isinstance(entries, list):
         raise UnusableInput(f"{name}: `log.entries` is {_kind(entries)}, not a list")
     for index, entry in enumerate(entries, start=1):
@@ -130,6 +132,18 @@ def check_har(har: dict[str, Any], name: str, *, strict: bool = False) -> list[R
         if report is not None:
             reports.append(report)
     return reports
+
+
+def _not_har(log: Any) -> str:
+    """Why a file with a top-level `log` (no Profile API body has one) is no usable HAR."""
+    if not isinstance(log, dict):
+        why = f"`log` is {_kind(log)}, not an object"
+    else:
+        why = "`log.entries` is missing"
+    return (
+        f"not a HAR: {why} (a HAR's `log.entries` lists the requests); export it again with"
+        " its requests, or give --endpoint or --url if it is a response body"
+    )
 
 
 class _NotHar(Exception):

@@ -295,6 +295,40 @@ def test_a_har_not_shaped_as_har_names_the_entry_and_field(
     assert message in err
 
 
+@pytest.mark.parametrize(
+    ("har", "message"),
+    [
+        pytest.param({"log": {}}, "not a HAR: `log.entries` is missing", id="no-entries"),
+        pytest.param(
+            {"log": {"version": "1.2", "pages": []}},
+            "not a HAR: `log.entries` is missing",
+            id="pages-only",
+        ),
+        pytest.param(
+            {"log": []}, "not a HAR: `log` is a list ('[]'), not an object", id="log-list"
+        ),
+        pytest.param({"log": {"entries": None}}, "`log.entries` is null, not a list", id="null"),
+    ],
+)
+def test_a_har_without_its_entries_says_so(tmp_path: Path, har: Any, message: str) -> None:
+    # It said "cannot tell which endpoint this body answered".
+    path = tmp_path / "b.har"
+    path.write_text(json.dumps(har))
+    code, out, err = run(str(path))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"profilemock: error: {path}: ")
+    assert message in err
+    assert "endpoint this body answered" not in err
+
+
+def test_a_body_with_a_log_field_is_checked_as_the_body_it_is_said_to_be(tmp_path: Path) -> None:
+    path = tmp_path / "body.json"
+    path.write_text(json.dumps({"log": {}}))
+    code, out, _ = run(str(path), "--endpoint", "traits")
+    assert code == 1
+    assert "missing required field `traits`" in out
+
+
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-1, 600) | st.floats(allow_nan=False)
     | st.text(max_size=6) | st.sampled_from([f"{API}/traits", "OPTIONS", "base64", "é", "e30="]),
