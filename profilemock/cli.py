@@ -38,6 +38,7 @@ from profilemock.contract.proxy import (
     create_proxy_app,
     upstream_url,
 )
+from profilemock.contract.upstream import DEFAULT_MAX_BODY, MAX_BODY_FLAG, parse_size
 from profilemock.faults import FaultRuleError, parse_rule, parse_spec
 from profilemock.fixtures.loader import (
     check_fixtures,
@@ -399,6 +400,24 @@ def _limits(args: argparse.Namespace) -> Limits:
     )
 
 
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_max_body(command: argparse.ArgumentParser, beyond: str) -> None:
+    command.add_argument(
+        MAX_BODY_FLAG,
+        type=_size,
+        default=DEFAULT_MAX_BODY,
+        metavar="SIZE",
+        help=f"bytes of one upstream body at most, such as 64MB (default"
+        f" {DEFAULT_MAX_BODY // 10**6}MB); {beyond}",
+    )
+
+
 def _add_upstream(command: argparse.ArgumentParser) -> None:
     where = command.add_mutually_exclusive_group(required=True)
     where.add_argument("--upstream", type=_upstream, metavar="URL", help="the API's base URL")
@@ -438,6 +457,7 @@ def _proxy_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         metavar="SECONDS",
         help=f"seconds the upstream has to answer, else 504 (default {DEFAULT_TIMEOUT:g})",
     )
+    _add_max_body(proxy, "a larger one is answered 502 (body_too_large), unread past the limit")
     proxy.add_argument(
         "--keep-cursor-urls",
         action="store_true",
@@ -536,6 +556,7 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         metavar="SECONDS",
         help=f"seconds each request may take (default {DEFAULT_TIMEOUT:g})",
     )
+    _add_max_body(record, "a larger one leaves its profile unrecorded")
 
 
 def _rate_limit(text: str) -> Limit | str | None:
@@ -1103,6 +1124,7 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         admin=not args.no_admin,
         admin_token=args.admin_token,
         keep_cursor_urls=args.keep_cursor_urls,
+        max_body=args.max_body,
     )
     sock = _listen(args.host, args.port)
     request_log = None if args.quiet else RequestLog(err)
@@ -1114,7 +1136,7 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         lines = [
             f"profilemock proxy at {url} forwards /v1/ to {settings.upstream}",
             f"  every answer checked against the schemas ({checks}{failing});"
-            f" timeout {settings.timeout:g} s",
+            f" timeout {settings.timeout:g} s; bodies up to {settings.max_body:,} bytes",
             "  cursor.url passed on as the upstream wrote it"
             if settings.keep_cursor_urls
             else "  cursor.url of each page points back here (--keep-cursor-urls: as sent)",
@@ -1149,6 +1171,7 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 follow_links=args.follow_links,
                 timeout=args.timeout,
                 progress=progress,
+                max_body=args.max_body,
             )
         )
     except RecordError as exc:

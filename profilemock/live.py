@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from profilemock.contract.proxy import ProxySettings, create_proxy_app
+from profilemock.contract.upstream import DEFAULT_MAX_BODY, parse_size
 from profilemock.mockserver.serving import ServerThread
 from profilemock.testing import ProfileAPI, ProfileAPIError
 from profilemock.words import counted
 
 TOKEN_VARIABLE = "PROFILE_API_TOKEN"
+MAX_BODY_OPTION = "--profile-api-max-body"
 Skip = Callable[[str], NoReturn]
 
 
@@ -42,6 +44,8 @@ class LiveSettings:
     token: str
     strict: bool = False
     timeout: float = 30.0
+    max_body: int = DEFAULT_MAX_BODY
+    """Bytes of one upstream body at most (``--profile-api-max-body``)."""
 
     @classmethod
     def resolve(
@@ -51,8 +55,10 @@ class LiveSettings:
         environ: Mapping[str, str],
         *,
         strict: bool = False,
+        max_body: str | None = None,
     ) -> LiveSettings:
-        """The settings, or ValueError naming each thing missing and where it comes from."""
+        """The settings, or ValueError naming each thing missing or wrong and where it
+        comes from."""
         from profilemock.contract.proxy import UpstreamError, upstream_url
 
         missing = []
@@ -71,7 +77,11 @@ class LiveSettings:
             upstream = upstream_url(url)
         except UpstreamError as exc:
             raise ValueError(f"--profile-api-url: {exc}") from None
-        return cls(upstream, space_id, token, strict=strict)
+        try:
+            limit = DEFAULT_MAX_BODY if not max_body else parse_size(max_body)
+        except ValueError as exc:
+            raise ValueError(f"{MAX_BODY_OPTION} (or profile_api_max_body): {exc}") from None
+        return cls(upstream, space_id, token, strict=strict, max_body=limit)
 
 
 class LiveProxy:
@@ -80,7 +90,13 @@ class LiveProxy:
     def __init__(self, settings: LiveSettings) -> None:
         self.settings = settings
         app = create_proxy_app(
-            ProxySettings(settings.upstream, strict=settings.strict, timeout=settings.timeout)
+            ProxySettings(
+                settings.upstream,
+                strict=settings.strict,
+                timeout=settings.timeout,
+                max_body=settings.max_body,
+                max_body_flag=MAX_BODY_OPTION,
+            )
         )
         self.server = ServerThread(app).start()
 

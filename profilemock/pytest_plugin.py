@@ -58,9 +58,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="live mode: the real API's base URL (such as https://profiles.segment.com)",
     )
     group.addoption("--profile-api-space", metavar="ID", help="live mode: the space to read")
+    group.addoption(
+        "--profile-api-max-body",
+        metavar="SIZE",
+        help="live mode: bytes of one upstream answer at most, such as 64MB (default 32MB);"
+        " a larger one fails its test",
+    )
     parser.addini("profile_api_live", type="bool", default=False, help="live mode by default")
     parser.addini("profile_api_url", default="", help="live mode: the real API's base URL")
     parser.addini("profile_api_space", default="", help="live mode: the space to read")
+    parser.addini("profile_api_max_body", default="", help="like --profile-api-max-body")
     group.addoption(
         "--profile-api-port",
         type=int,
@@ -112,6 +119,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 config.getoption("profile_api_url") or config.getini("profile_api_url"),
                 config.getoption("profile_api_space") or config.getini("profile_api_space"),
                 os.environ,
+                max_body=config.getoption("profile_api_max_body")
+                or config.getini("profile_api_max_body"),
             )
         except ValueError as exc:
             raise pytest.UsageError(str(exc)) from None

@@ -526,6 +526,36 @@ def test_proxy_timeout_says_it_must_be_above_zero(
     assert f"`{value}` is not seconds above 0 and at most 3600" in capsys.readouterr().err
 
 
+COMMANDS_READING_UPSTREAMS = [
+    ["proxy", "--region", "us"],
+    ["record", "--region", "us", "--space", "s", "--id", "user_id:a"],
+]
+
+
+@pytest.mark.parametrize(
+    ("given", "size"),
+    [("32MB", 32_000_000), ("32M", 32_000_000), ("32 MiB", 32 * 2**20), ("1.5kb", 1500),
+     ("1KiB", 1024), ("100", 100), ("100B", 100), ("10GB", 10**10)],
+)  # fmt: skip
+def test_max_body_reads_sizes_in_bytes_and_units(given: str, size: int) -> None:
+    for command in COMMANDS_READING_UPSTREAMS:
+        assert parser().parse_args([*command, "--max-body", given]).max_body == size
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "-1", "11GB", "12XB", "big", "1e9", "9" * 400])
+@pytest.mark.parametrize("command", COMMANDS_READING_UPSTREAMS)
+def test_max_body_says_what_a_size_is(
+    command: list[str], value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--max-body", value])
+    assert exited.value.code == 2
+    assert (
+        f"argument --max-body: `{value}` is not a size from 1 byte to 10GB, such as 64MB,"
+        " 500KB, 64MiB or 1000000"
+    ) in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["serve", "proxy"])
 @pytest.mark.parametrize(
     ("token", "message"),

@@ -33,6 +33,12 @@ from yarl import URL
 from profilemock import schemas
 from profilemock.api import envelope
 from profilemock.clock import Clock
+from profilemock.contract.upstream import (
+    DEFAULT_MAX_BODY,
+    MAX_BODY_FLAG,
+    BodyTooLarge,
+    read_body,
+)
 from profilemock.jsontext import JsonInputError, member_span, read_json, string_prefix_end
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.app import (
@@ -113,6 +119,10 @@ class ProxySettings:
     keep_cursor_urls: bool = False
     """Pass ``cursor.url`` on as the upstream wrote it (pointing at the upstream), rather
     than at the proxy."""
+    max_body: int = DEFAULT_MAX_BODY
+    """Bytes of an upstream body at most; a larger one is a 502 (``body_too_large``)."""
+    max_body_flag: str = MAX_BODY_FLAG
+    """The setting that raises ``max_body``, as its error names it."""
 
 
 PROXY = web.AppKey("profilemock_proxy", ProxySettings)
@@ -288,6 +298,15 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
             return response
         try:
             status, reason, headers, body = await _send(request, settings, request.app[SESSION])
+        except BodyTooLarge as exc:
+            status, request_id = exc.status, exc.headers.get(REQUEST_ID, own_id)
+            violations = [Violation("", "max-body", exc.about(settings.max_body_flag))]
+            response = _failure(
+                502,
+                "body_too_large",
+                f"the upstream's {status} answer was not passed on: {violations[0].message}",
+                request_id,
+            )
         except asyncio.TimeoutError:
             response = _failure(
                 504,
@@ -304,12 +323,10 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
                 own_id,
             )
             return response
-        request_id = headers.get(REQUEST_ID, own_id)
-        data = _UNREAD
-        if request.method != "HEAD":
-            content_type = headers.get("Content-Type", "").partition(";")[0].strip().lower()
-            violations, data = _checked(
-                request.raw_path, status, content_type, body, strict=settings.strict
+        else:
+            request_id = headers.get(REQUEST_ID, own_id)
+            response, violations = _relay(
+                request, settings, (status, reason, headers, body), request_id
             )
         for violation in violations:
             violation_log.warning(
@@ -321,24 +338,7 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
                 violation.message,
                 violation.rule,
             )
-        if violations and settings.fail_on_violation:
-            first = violations[0]
-            more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
-            response = _failure(
-                502,
-                "contract_violation",
-                f"the upstream's {status} answer breaks the contract at"
-                f" {first.pointer or '/'}: {first.message} [{first.rule}]{more}",
-                request_id,
-            )
-        else:
-            if data is not _UNREAD and 200 <= status < 300 and not settings.keep_cursor_urls:
-                here = cursor_url_here(
-                    body, data, settings.upstream, lambda: public_url(request, "")
-                )
-                body = body if here is None else here
-            response = web.Response(status=status, reason=reason, body=body, headers=headers)
-            response.headers.setdefault(REQUEST_ID, own_id)
+        response.headers.setdefault(REQUEST_ID, own_id)
         if violations:
             response.headers[VIOLATIONS_HEADER] = str(len(violations))
         return response
@@ -358,6 +358,38 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
         )
 
 
+def _relay(
+    request: web.Request,
+    settings: ProxySettings,
+    answer: tuple[int, str, CIMultiDict[str], bytes],
+    request_id: str,
+) -> tuple[web.Response, list[Violation]]:
+    """The upstream's answer checked, and what the client gets of it."""
+    status, reason, headers, body = answer
+    violations: list[Violation] = []
+    data = _UNREAD
+    if request.method != "HEAD":
+        content_type = headers.get("Content-Type", "").partition(";")[0].strip().lower()
+        violations, data = _checked(
+            request.raw_path, status, content_type, body, strict=settings.strict
+        )
+    if violations and settings.fail_on_violation:
+        first = violations[0]
+        more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+        failure = _failure(
+            502,
+            "contract_violation",
+            f"the upstream's {status} answer breaks the contract at"
+            f" {first.pointer or '/'}: {first.message} [{first.rule}]{more}",
+            request_id,
+        )
+        return failure, violations
+    if data is not _UNREAD and 200 <= status < 300 and not settings.keep_cursor_urls:
+        here = cursor_url_here(body, data, settings.upstream, lambda: public_url(request, ""))
+        body = body if here is None else here
+    return web.Response(status=status, reason=reason, body=body, headers=headers), violations
+
+
 async def _send(
     request: web.Request, settings: ProxySettings, client: aiohttp.ClientSession
 ) -> tuple[int, str, CIMultiDict[str], bytes]:
@@ -373,7 +405,7 @@ async def _send(
     async with client.request(
         request.method, url, headers=headers, data=data, allow_redirects=False
     ) as answer:
-        body = await answer.read()
+        body = await read_body(answer, settings.max_body)
         connection_only = _connection_headers(answer.headers.get("Connection", ""))
         back: CIMultiDict[str] = CIMultiDict(
             (k, v)

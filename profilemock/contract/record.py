@@ -31,6 +31,7 @@ from yarl import URL
 
 from profilemock.api import EVENTS_WINDOW_DAYS, OTHER, Collection
 from profilemock.contract.redact import Redactor
+from profilemock.contract.upstream import DEFAULT_MAX_BODY, BodyTooLarge, read_body
 from profilemock.jsontext import JsonInputError, read_json
 from profilemock.store import ids as idgen
 from profilemock.timeutil import DAY_NS, format_ns, parse_iso
@@ -139,8 +140,10 @@ class Client:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         progress: Progress | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.session = session
+        self.max_body = max_body
         self.base = f"{upstream}/v1/spaces/{quote(space, safe='')}/collections"
         encoded = base64.b64encode(f"{token}:".encode()).decode()
         self.headers = {"Authorization": f"Basic {encoded}", "Accept": "application/json"}
@@ -162,7 +165,11 @@ class Client:
                     if self.progress is not None:
                         self.progress.request()
                     status = answer.status
-                    body = await answer.read()
+                    body = await read_body(answer, self.max_body)
+            except BodyTooLarge as exc:
+                raise ProfileFailed(
+                    f"GET {url.path} answered {exc.status}: {exc.about()}"
+                ) from None
             except asyncio.TimeoutError:
                 problem, status, body = "timed out", 0, b""
             except (aiohttp.ClientError, OSError) as exc:
@@ -289,6 +296,7 @@ async def record(
     rng: random.Random | None = None,
     progress: Progress | None = None,
     clock: Callable[[], int] | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> Outcome:
     """Record ``wanted`` profiles (and, with ``follow_links``, those they link to)."""
     now = clock or time.time_ns
@@ -299,7 +307,15 @@ async def record(
         timeout=aiohttp.ClientTimeout(total=timeout), cookie_jar=aiohttp.DummyCookieJar()
     ) as session:
         client = Client(
-            session, upstream, space, token, retry=retry, sleep=sleep, rng=rng, progress=progress
+            session,
+            upstream,
+            space,
+            token,
+            retry=retry,
+            sleep=sleep,
+            rng=rng,
+            progress=progress,
+            max_body=max_body,
         )
         queue = list(dict.fromkeys(wanted))
         seen: set[tuple[Collection, IdKey]] = set()

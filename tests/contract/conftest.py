@@ -6,7 +6,9 @@ Nothing here reaches the internet; every server listens on 127.0.0.1, port 0.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import queue
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -118,6 +120,62 @@ class Upstream:
         app.on_shutdown.append(release)
         app.router.add_route("*", r"/{path:[\s\S]*}", handle)
         return app
+
+
+FLOOD = 32_000_000
+"""Bytes of a flooding answer's body, were it read to the end."""
+FLOOD_HEAD, FLOOD_TAIL = b'{"traits":{"x":"', b'"}}'
+
+
+@dataclass
+class Flood:
+    """An upstream whose every answer is far larger than the limits the tests set, by the
+    identifier's value: ``chunked`` streams ``FLOOD`` bytes without a Content-Length,
+    ``declared`` says its Content-Length first, ``gzip`` is a 2 kB gzip that inflates to
+    2 MB. How many bytes of ``chunked`` or ``declared`` got written before the reader
+    hung up is put in ``sent``, once the upstream stops writing."""
+
+    sent: queue.Queue[int] = field(default_factory=queue.Queue)
+
+    def app(self) -> web.Application:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            case = request.raw_path.split("user_id:")[-1].split("/")[0]
+            headers = {"Content-Type": "application/json", "Request-Id": "flood-1"}
+            if case == "gzip":
+                text = FLOOD_HEAD + b"0" * 2_000_000 + FLOOD_TAIL
+                headers["Content-Encoding"] = "gzip"
+                return web.Response(body=gzip.compress(text), headers=headers)
+            answer = web.StreamResponse(headers=headers)
+            if case == "declared":
+                answer.content_length = FLOOD
+            written = 0
+            try:
+                await answer.prepare(request)
+                await answer.write(FLOOD_HEAD)
+                written = len(FLOOD_HEAD)
+                chunk = b"0" * 65536
+                while written < FLOOD - len(FLOOD_TAIL) - len(chunk):
+                    await answer.write(chunk)
+                    written += len(chunk)
+                await answer.write(b"0" * (FLOOD - len(FLOOD_TAIL) - written) + FLOOD_TAIL)
+                written = FLOOD
+            except (ConnectionError, OSError):
+                pass  # the reader hung up
+            finally:
+                self.sent.put(written)
+            return answer
+
+        app = web.Application()
+        app.router.add_route("*", r"/{path:[\s\S]*}", handle)
+        return app
+
+
+@pytest.fixture
+def flood() -> Iterator[tuple[Flood, str]]:
+    flooding = Flood()
+    server = ServerThread(flooding.app()).start()
+    yield flooding, server.url
+    server.stop()
 
 
 @pytest.fixture

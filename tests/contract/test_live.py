@@ -17,6 +17,7 @@ from profilemock.mockserver.app import create_app
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
 from profilemock.testing import ProfileAPIError
+from tests.contract.conftest import FLOOD, Flood
 
 # The same consumer tests, run with and without --profile-api-live.
 CONSUMER_TESTS = """
@@ -160,6 +161,55 @@ def test_live_mode_reads_the_ini_file(
     pytester.makepyfile(test_consumer=CONSUMER_TESTS)
     result = pytester.runpytest("-k", "reads_traits or swallows")
     result.assert_outcomes(passed=1, failed=1)
+
+
+FLOODED_TEST = """
+import requests
+
+
+def test_reads_a_flood(profile_api):
+    requests.get(profile_api.profile_url("user_id:chunked", "traits"), timeout=10)
+"""
+
+
+@pytest.mark.parametrize("where", ["option", "ini"])
+def test_an_upstream_answer_over_max_body_fails_its_test_naming_the_setting(
+    pytester: pytest.Pytester, flood: tuple[Flood, str], monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    flooding, url = flood
+    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
+    pytester.makeini(INI + ("profile_api_max_body = 100kB\n" if where == "ini" else ""))
+    pytester.makepyfile(test_consumer=FLOODED_TEST)
+    options = ["--profile-api-max-body", "100kB"] if where == "option" else []
+    args = ["--profile-api-live", "--profile-api-url", url, "--profile-api-space", "sp"]
+    result = pytester.runpytest(*args, *options)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*GET /v1/spaces/sp/collections/users/profiles/user_id:chunked/traits (traits) -> 502:"
+            " /: the body is over the --profile-api-max-body limit of 100,000 bytes (reading"
+            " stopped there); raise it with --profile-api-max-body SIZE, such as"
+            " --profile-api-max-body 1MB [[]max-body[]]"
+        ]
+    )
+    assert flooding.sent.get(timeout=20) < FLOOD // 2
+
+
+def test_live_mode_says_what_a_max_body_is(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
+    pytester.makeini(INI)
+    pytester.makepyfile(test_consumer=FLOODED_TEST)
+    args = ["--profile-api-url", "http://127.0.0.1:9", "--profile-api-space", "sp"]
+    result = pytester.runpytest("--profile-api-live", *args, "--profile-api-max-body", "lots")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --profile-api-max-body (or profile_api_max_body): `lots` is not a size from"
+            " 1 byte to 10GB, such as 64MB, 500KB, 64MiB or 1000000"
+        ]
+    )
 
 
 def test_the_live_handle_outside_pytest(real_api: ServerThread) -> None:

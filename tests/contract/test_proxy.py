@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
@@ -12,7 +13,7 @@ import requests
 
 from profilemock.contract.proxy import UpstreamError, check_answer, upstream_url
 from profilemock.mockserver.serving import ServerThread
-from tests.contract.conftest import DRIFTS, Upstream, drift_url
+from tests.contract.conftest import DRIFTS, FLOOD, GOOD_TRAITS, Flood, Upstream, drift_url
 from tests.test_cli import Served
 
 Start = Callable[..., ServerThread]
@@ -483,3 +484,68 @@ def test_proxy_command_keep_cursor_urls_passes_them_on_as_sent(
         assert served.stop() == 0
     finally:
         served.close()
+
+
+LIMIT = 100_000
+STOPPED = (
+    f"the body is over the --max-body limit of {LIMIT:,} bytes (reading stopped there);"
+    " raise it with --max-body SIZE, such as --max-body 1MB"
+)
+
+
+@pytest.mark.parametrize(
+    ("case", "told"),
+    [
+        pytest.param("chunked", STOPPED, id="streamed-without-a-length"),
+        pytest.param(
+            "declared",
+            f"the body is {FLOOD:,} bytes (its Content-Length), over the --max-body limit of"
+            f" {LIMIT:,} bytes; raise it with --max-body SIZE, such as --max-body 32MB",
+            id="its-content-length-over-the-limit",
+        ),
+        pytest.param("gzip", STOPPED, id="a-small-gzip-inflating-past-the-limit"),
+    ],
+)
+def test_an_upstream_body_over_max_body_is_a_502_and_a_violation_unread_past_the_limit(
+    flood: tuple[Flood, str],
+    start_proxy: Start,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+    told: str,
+) -> None:
+    flooding, url = flood
+    proxy = start_proxy(url, max_body=LIMIT)
+    path = drift_url(case)
+    with caplog.at_level(logging.WARNING, logger="profilemock.proxy"):
+        response = get(f"{proxy.url}{path}")
+    assert response.status_code == 502
+    assert response.json() == {
+        "error": {
+            "code": "body_too_large",
+            "message": f"the upstream's 200 answer was not passed on: {told}",
+        }
+    }
+    assert response.headers["Profilemock-Violations"] == "1"
+    assert response.headers["Request-Id"] == "flood-1"
+    [entry] = journal(proxy)
+    assert (entry["status"], entry["violations"]) == (
+        502,
+        [{"pointer": "", "rule": "max-body", "message": told}],
+    )
+    assert [r.getMessage() for r in caplog.records if r.name == "profilemock.proxy"] == [
+        f"contract violation: GET {path} -> 200 /: {told} [max-body]"
+    ]
+    if case != "gzip":  # the upstream could write little more than socket buffers hold
+        assert flooding.sent.get(timeout=20) < FLOOD // 2
+    assert get(f"{proxy.url}{path}").status_code == 502  # the proxy goes on serving
+
+
+def test_a_body_of_exactly_max_body_bytes_passes_and_one_byte_less_refuses_it(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    _, url = upstream
+    size = len(json.dumps(GOOD_TRAITS))
+    assert get(f"{start_proxy(url, max_body=size).url}{drift_url('good')}").status_code == 200
+    refused = get(f"{start_proxy(url, max_body=size - 1).url}{drift_url('good')}")
+    assert refused.status_code == 502
+    assert f"the body is {size:,} bytes (its Content-Length)" in refused.json()["error"]["message"]

@@ -24,7 +24,7 @@ from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
-from tests.contract.conftest import Upstream
+from tests.contract.conftest import FLOOD, Flood, Upstream
 
 SPACE = "lg8283283"
 RECORDED_AT = time.time_ns()
@@ -422,6 +422,42 @@ def test_an_upstream_body_that_cannot_be_read_is_a_profile_not_recorded(
     assert f"profilemock: not recorded: users user_id:{case}: " in err
     assert problem in err
     assert "Traceback" not in err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "problem"),
+    [
+        (
+            "chunked",
+            "answered 200: the body is over the --max-body limit of 100,000 bytes (reading"
+            " stopped there); raise it with --max-body SIZE, such as --max-body 1MB",
+        ),
+        (
+            "declared",
+            f"answered 200: the body is {FLOOD:,} bytes (its Content-Length), over the"
+            " --max-body limit of 100,000 bytes",
+        ),
+    ],
+)
+def test_an_upstream_body_over_max_body_is_a_profile_not_recorded_unread_past_the_limit(
+    flood: tuple[Flood, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    case: str, problem: str,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
+    flooding, url = flood
+    target = tmp_path / "never.yaml"
+    code, _, err = run_cli(
+        "record", "--upstream", url, "--space", "sp", "--id", f"user_id:{case}",
+        "--max-body", "100kB", "-o", str(target),
+    )  # fmt: skip
+    assert code == 2
+    assert (
+        f"profilemock: not recorded: users user_id:{case}: GET"
+        f" /v1/spaces/sp/collections/users/profiles/user_id:{case}/metadata {problem}"
+    ) in err
+    assert flooding.sent.get(timeout=20) < FLOOD // 2  # not retried, not read to the end
+    assert flooding.sent.empty()
     assert not target.exists()
 
 

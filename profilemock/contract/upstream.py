@@ -1,0 +1,84 @@
+"""Reading an upstream's answer under a size limit: the validating proxy and the recorder.
+
+Both hold an answer's whole body (to check it, to parse it), so a body with no end, or one
+far larger than any page of the API, would take the process's memory and time. Each read
+stops at ``limit`` bytes — of the body as decoded, so a small gzip that inflates past the
+limit stops too — and a ``Content-Length`` already over it is refused before any of the
+body is read. The API's pages are small (200 traits, 100 events or profiles at most), so
+the default leaves room for any real page many times over.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+DEFAULT_MAX_BODY = 32_000_000
+"""Bytes of one upstream body at most, by default (32 MB)."""
+MAX_BODY_FLAG = "--max-body"
+MOST_BODY = 10**10
+"""The largest limit a setting takes (10 GB)."""
+_CHUNK = 64 * 1024
+_SIZE = re.compile(r"(\d{1,15}(?:\.\d{1,9})?) ?([kmg]i?b?|b)?", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``32000000``, ``32MB`` or ``32M`` (10**6), ``32MiB`` (2**20), KB and GB
+    alike; ValueError saying what a size is."""
+    found = _SIZE.fullmatch(text.strip()) if text.isascii() else None
+    if found is not None:
+        unit = (found.group(2) or "").lower().removesuffix("b")  # "", k, ki, m, mi, g, gi
+        power = "kmg".index(unit[0]) + 1 if unit else 0
+        value = int(float(found.group(1)) * (1024 if unit.endswith("i") else 1000) ** power)
+        if 1 <= value <= MOST_BODY:
+            return value
+    raise ValueError(
+        f"`{text}` is not a size from 1 byte to 10GB, such as 64MB, 500KB, 64MiB or 1000000"
+    )
+
+
+class BodyTooLarge(Exception):
+    """An upstream body over the limit: nothing of it is kept, the connection is closed."""
+
+    def __init__(
+        self, limit: int, declared: int | None, status: int, headers: CIMultiDictProxy[str]
+    ) -> None:
+        super().__init__(limit, declared, status)
+        self.limit = limit
+        self.declared = declared
+        """The body's ``Content-Length`` when it gave one (and no content coding)."""
+        self.status = status
+        self.headers = headers
+
+    def about(self, flag: str = MAX_BODY_FLAG) -> str:
+        """What happened, which limit, and how to raise it (``flag`` names the setting)."""
+        limit = f"the {flag} limit of {self.limit:,} bytes"
+        if self.declared is not None:
+            told = f"the body is {self.declared:,} bytes (its Content-Length), over {limit}"
+            wanted = self.declared
+        else:
+            told = f"the body is over {limit} (reading stopped there)"
+            wanted = 4 * self.limit
+        return f"{told}; raise it with {flag} SIZE, such as {flag} {math.ceil(wanted / 1e6)}MB"
+
+
+async def read_body(answer: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body of ``answer``, or ``BodyTooLarge`` once it passes ``limit`` bytes
+    (then the connection is closed, the rest never read)."""
+    coded = answer.headers.get("Content-Encoding", "identity").strip().lower()
+    declared = answer.content_length if coded in ("", "identity") else None
+    if declared is not None and declared > limit:
+        answer.close()
+        raise BodyTooLarge(limit, declared, answer.status, answer.headers)
+    chunks = []
+    size = 0
+    async for chunk in answer.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            answer.close()
+            raise BodyTooLarge(limit, None, answer.status, answer.headers)
+        chunks.append(chunk)
+    return b"".join(chunks)
