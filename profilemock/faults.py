@@ -8,6 +8,7 @@ and the rule's id, so the same seed and the same requests give the same faults.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,6 +21,7 @@ from profilemock.problems import json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
+from profilemock.words import counted
 
 if TYPE_CHECKING:  # a rule is checked by jsonschema, imported for the first rule
     from jsonschema import Draft202012Validator
@@ -76,6 +78,9 @@ class FaultRule:
     probability: float | None = None
     source: dict[str, Any] = field(default_factory=dict)
     """The rule as given (shown by the admin API)."""
+    written: str = ""
+    """The rule as its author wrote it: the ``--fault`` spec, else its fields as JSON
+    (what a message about the rule quotes)."""
     matched: int = 0
     fired: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -108,6 +113,31 @@ class FaultRule:
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, **self.source, "matched": self.matched, "fired": self.fired}
+
+    @property
+    def chance(self) -> bool:
+        """The rule fires on a matching request only by chance (``probability`` below 1)."""
+        return self.probability is not None and self.probability < 1
+
+    def unused(self) -> str | None:
+        """Why the rule did not do what it was armed for, or None when it did: it never
+        fired; a rule that fires by chance (``probability`` below 1) only has to have
+        matched a request — its draws may all have missed, that is what it is for."""
+        if self.chance:
+            if self.matched:
+                return None
+            return f"matched no request (probability={self.probability:g} needs one to draw on)"
+        if self.fired:
+            return None
+        if not self.matched:
+            return "matched no request"
+        why = [
+            f"{name}={value}"
+            for name, value in (("after", self.after), ("every", self.every))
+            if value
+        ]
+        schedule = f" (its schedule: {', '.join(why)})" if why else ""
+        return f"matched {counted(self.matched, 'request')} and fired on none{schedule}"
 
 
 @cache
@@ -264,6 +294,13 @@ def parse_spec(spec: str) -> dict[str, Any]:
     return rule
 
 
+def _as_written(data: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(dict(data), ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(dict(data))
+
+
 class FaultSet:
     """The rules in force, in order, with their seeded random generators."""
 
@@ -278,9 +315,11 @@ class FaultSet:
     def __len__(self) -> int:
         return len(self._rules)
 
-    def add(self, data: Mapping[str, Any]) -> FaultRule:
-        """Add a rule from its dict form; returns it (with its id)."""
+    def add(self, data: Mapping[str, Any], written: str | None = None) -> FaultRule:
+        """Add a rule from its dict form (``written``: the spec it was read from); returns
+        it (with its id)."""
         rule = parse_rule(data, f"fault-{self._counter + 1}")
+        rule.written = written if written is not None else _as_written(data)
         if any(existing.id == rule.id for existing in self._rules):
             raise FaultRuleError(
                 f"fault rule: a rule with id `{rule.id}` exists already; ids are unique"

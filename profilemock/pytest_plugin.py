@@ -30,6 +30,8 @@ _LIVE: pytest.StashKey[LiveSettings] = pytest.StashKey()
 _PROXY: pytest.StashKey[LiveProxy] = pytest.StashKey()
 _REACHABLE: pytest.StashKey[ProfileAPI] = pytest.StashKey()
 _FAILURES: pytest.StashKey[list[BaseException]] = pytest.StashKey()
+_PASSED = pytest.StashKey[bool]()
+_STRICT = pytest.StashKey["Strictness"]()
 _NOT_GIVEN: Any = object()
 REPORT_SECTION = "profile_api requests"
 ENV_URL = "PROFILE_API_URL"
@@ -92,6 +94,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("profile_api_port", default="", help="like --profile-api-port")
     parser.addini("profile_api_env", type="bool", default=False, help="like --profile-api-env")
     parser.addini(
+        "profile_api_faults_must_fire",
+        type="bool",
+        default=True,
+        help="fail a test at teardown when a fault rule it armed never fired (default true;"
+        " the marker's faults_must_fire= decides for one test)",
+    )
+    parser.addini(
         "profile_api_snapshots",
         type="bool",
         default=True,
@@ -104,12 +113,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "profile_api(fixtures=None, now=None, space=None, rate_limit=..., faults=(), realism={},"
-        " live=True):"
+        " live=True, faults_must_fire=None):"
         " configure the profile_api fake for this test — fixture files (relative to the"
         " rootdir), a frozen clock that relative fixture times follow, the space of the handle,"
         " a rate limit (None: unlimited), fault rules (dicts or --fault specs), realism"
         " switches; live=False: the test needs the fake and is skipped under"
-        " --profile-api-live.",
+        " --profile-api-live; faults_must_fire=False: a fault rule the test armed may go"
+        " unfired (default: the ini's profile_api_faults_must_fire, true).",
     )
     if _is_live(config):
         from profilemock.live import LiveSettings
@@ -217,6 +227,7 @@ def _marker_arguments(
     faults: Iterable[str | Mapping[str, Any]] = _NOT_GIVEN,
     realism: Mapping[str, Any] = _NOT_GIVEN,
     live: bool = True,
+    faults_must_fire: bool | None = None,
 ) -> dict[str, Any]:
     """The marker's signature: its keyword arguments are the handle's configuration."""
     given = {"rate_limit": rate_limit, "faults": faults, "realism": realism}
@@ -225,6 +236,7 @@ def _marker_arguments(
         "now": now,
         "space": space,
         "live": live,
+        "faults_must_fire": faults_must_fire,
         **{k: v for k, v in given.items() if v is not _NOT_GIVEN},
     }
 
@@ -232,7 +244,9 @@ def _marker_arguments(
 def _marker_options(marker: pytest.Mark | None) -> dict[str, Any]:
     if marker is None:
         return _marker_arguments()
-    known = ("fixtures", "now", "space", "rate_limit", "faults", "realism", "live")
+    known = (
+        "fixtures", "now", "space", "rate_limit", "faults", "realism", "live", "faults_must_fire",
+    )  # fmt: skip
     unknown = [name for name in marker.kwargs if name not in known]
     if unknown:
         raise TypeError(f"unknown argument `{unknown[0]}`; it takes {', '.join(known)}")
@@ -275,12 +289,49 @@ def profile_api(request: pytest.FixtureRequest) -> Iterator[ProfileAPI]:
     # What broke inside the fake while the test's own fixtures were torn down (a client
     # logging out, a cache flushed through the API) fails the test at teardown; what broke
     # during the test itself was raised by pytest_runtest_call, and is not raised again.
-    # Then the fake goes back to its fixtures: a test that does not ask for profile_api but
-    # reaches it (--profile-api-env, --profile-api-port) sees none of this test's changes.
+    # Then what a test that passed must also have done (its faults fired). Then the fake
+    # goes back to its fixtures: a test that does not ask for profile_api but reaches it
+    # (--profile-api-env, --profile-api-port) sees none of this test's changes.
     try:
         handle.check()
+        if request.node.stash.get(_PASSED, False):
+            _verify(handle, request.node.stash[_STRICT])
     finally:
         handle.reset()
+
+
+class Strictness:
+    """What a test that passed must also have done, checked at its teardown: the marker's
+    arguments, else the ini's."""
+
+    def __init__(self, config: pytest.Config, options: dict[str, Any]) -> None:
+        self.faults_must_fire = _flag(
+            "faults_must_fire",
+            options.pop("faults_must_fire"),
+            config.getini("profile_api_faults_must_fire"),
+        )
+
+
+def _flag(name: str, given: Any, default: Any) -> bool:
+    if given is None:
+        return bool(default)
+    if not isinstance(given, bool):
+        raise TypeError(f"{name} takes True or False, got {given!r}")
+    return given
+
+
+def _verify(handle: ProfileAPI, strict: Strictness) -> None:
+    """Fail the test, one message for every check that failed."""
+    __tracebackhide__ = True
+    checks = [handle.assert_faults_fired] if strict.faults_must_fire else []
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except AssertionError as exc:
+            problems.append(str(exc))
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
 
 
 def _set_up(request: pytest.FixtureRequest) -> ProfileAPI:
@@ -302,6 +353,7 @@ def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
     from profilemock.testing import ProfileAPI
 
     options = _marker_options(request.node.get_closest_marker("profile_api"))
+    request.node.stash[_STRICT] = Strictness(request.config, options)
     fixtures, now, space = options.pop("fixtures"), options.pop("now"), options.pop("space")
     options.pop("live")
     if fixtures is not None and not isinstance(fixtures, (str, bytes, Path)):
@@ -318,6 +370,7 @@ def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:
     from profilemock.live import LiveProfileAPI
 
     options = _marker_options(request.node.get_closest_marker("profile_api"))
+    request.node.stash[_STRICT] = Strictness(request.config, options)
     if not options.pop("live"):
         pytest.skip("needs the fake (@pytest.mark.profile_api(live=False)); live mode is on")
     handle = LiveProfileAPI(request.getfixturevalue("profile_api_live_proxy"), skip=pytest.skip)
@@ -349,6 +402,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     reachable = _reachable_fake(item.config)
     if reachable is not None and (handle is None or reachable.url != handle.url):
         reachable.check()
+    item.stash[_PASSED] = True
     return result
 
 

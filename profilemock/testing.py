@@ -127,6 +127,13 @@ def _check_list(name: str, value: Any, what: str) -> None:
         raise TypeError(f"{name} takes a list of {what}, got {type(value).__name__} {value!r}")
 
 
+FAULTS_MUST_FIRE_OPT_OUT = (
+    "If a rule is there on purpose (a guard for a call the code may not make), let this test"
+    " pass with @pytest.mark.profile_api(faults_must_fire=False), or every test with"
+    " `profile_api_faults_must_fire = false` in the ini file."
+)
+
+
 class ProfileAPIError(AssertionError):
     """Something the fake recorded while answering: a bug in the fake, or a drift."""
 
@@ -352,7 +359,7 @@ class ProfileAPI:
             )
         try:
             data = parse_spec(spec) if spec is not None else rule
-            added = self._server.call(lambda state: state.faults.add(data))
+            added = self._server.call(lambda state: state.faults.add(data, spec))
         except FaultRuleError as exc:
             raise ValueError(str(exc)) from None
         return added.id
@@ -481,6 +488,30 @@ class ProfileAPI:
         if failed:
             lines = [f"{counted(len(failed), 'request')} failed:"]
             lines += [_described_with_hint(e) for e in failed]
+            raise AssertionError("\n".join(lines))
+
+    def assert_faults_fired(self) -> None:
+        """Assert every fault rule armed since the last reset — by this test, through the
+        handle, the marker or the admin API — fired at least once (a rule that fires by
+        chance, ``probability`` below 1, at least matched a request). A rule that never
+        fired tested nothing: the retry path it was armed for never ran, and the test
+        passed anyway. Rules of the fixture files are not the test's and are not checked.
+        The pytest plugin asserts this after each test unless told not to."""
+        __tracebackhide__ = True
+        unused = self._server.call(
+            lambda state: [
+                (rule, why)
+                for rule in state.armed_since_reset()
+                if (why := rule.unused()) is not None
+            ]
+        )
+        if unused:
+            lines = [
+                f"{counted(len(unused), 'fault rule')} armed in this test never fired, so what"
+                " it was armed to test never ran:"
+            ]
+            lines += [f"  {rule.id} {rule.written}: {why}" for rule, why in unused]
+            lines.append(FAULTS_MUST_FIRE_OPT_OUT)
             raise AssertionError("\n".join(lines))
 
     def summary(self) -> str:

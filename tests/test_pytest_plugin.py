@@ -119,9 +119,12 @@ def test_each_test_starts_from_the_loaded_fixtures(consumer: pytest.Pytester) ->
     consumer.makepyfile(
         test_isolation=textwrap.dedent(
             """
+            import pytest
             import requests
 
 
+            # Its fault is armed to be seen leaking, not to fire.
+            @pytest.mark.profile_api(faults_must_fire=False)
             def test_changes_everything(profile_api):
                 profile_api.add_user(external_ids={"user_id": "temp"})
                 profile_api.remove_profile("user_id:u1234")
@@ -189,7 +192,7 @@ def test_marker_configures_the_handle(consumer: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*profile_api marker: unknown argument `color`; it takes fixtures, now, space, rate_limit, faults, realism, live"
+            "*profile_api marker: unknown argument `color`; it takes fixtures, now, space, rate_limit, faults, realism, live, faults_must_fire"
         ]
     )
 
@@ -330,6 +333,7 @@ def test_a_test_without_the_fixture_that_reaches_the_fake_sees_no_other_tests_ch
             from profilemock.mockserver import resources
 
 
+            @pytest.mark.profile_api(faults_must_fire=False)
             def test_changes_the_fake(profile_api):
                 profile_api.add_user(external_ids={"user_id": "added"})
                 profile_api.fault("metadata:503")
@@ -701,3 +705,125 @@ def test_a_large_fixture_set_starts_from_its_snapshot_on_the_next_run(
     consumer.makeini(INI + "profile_api_fixtures = big.json\nprofile_api_snapshots = false\n")
     consumer.runpytest().assert_outcomes(passed=1)
     assert list(cache.glob("*.snapshot")) == []
+
+
+def test_a_fault_armed_but_never_fired_fails_the_test_at_teardown_naming_it(
+    consumer: pytest.Pytester,
+) -> None:
+    (consumer.path / "guarded.yaml").write_text(
+        "spaces: {s: {tokens: [t], users: [{ids: {user_id: u1}}]}}\n"
+        "faults: [{route: links, status: 503}]\n"
+    )
+    consumer.makepyfile(
+        test_faults=textwrap.dedent(
+            """
+            import pytest
+            import requests
+
+
+            def get(profile_api, resource):
+                return requests.get(profile_api.profile_url("user_id:u1234", resource), auth=profile_api.auth)
+
+
+            def test_retry_path_never_ran(profile_api):
+                profile_api.fault("traits:429:times=1")  # armed for the retry path...
+                assert get(profile_api, "metadata").ok  # ...the code called another route
+
+
+            @pytest.mark.profile_api(faults=[{"route": "events", "status": 503}, "metadata:500:every=2"])
+            def test_marker_rules_never_fired(profile_api):
+                assert get(profile_api, "metadata").ok  # matched once: every=2 never came
+
+
+            def test_a_rule_that_fired_passes(profile_api):
+                profile_api.fault("traits:429:times=1")
+                assert [get(profile_api, "traits").status_code for _ in range(2)] == [429, 200]
+
+
+            def test_a_chance_rule_only_has_to_be_reached(profile_api):
+                profile_api.fault("traits:503:probability=0.01")  # seeded: misses both draws
+                assert [get(profile_api, "traits").status_code for _ in range(2)] == [200, 200]
+
+
+            def test_a_chance_rule_never_reached(profile_api):
+                profile_api.fault("events:503:probability=0.5")
+
+
+            @pytest.mark.profile_api(faults_must_fire=False)
+            def test_opted_out(profile_api):
+                profile_api.fault("traits:429")
+
+
+            def test_failing_on_its_own(profile_api):
+                profile_api.fault("traits:429")
+                assert False, "its own failure"
+
+
+            def test_skipped(profile_api):
+                profile_api.fault("traits:429")
+                pytest.skip("not today")
+
+
+            @pytest.mark.profile_api(fixtures=["guarded.yaml"])
+            def test_the_fixtures_rules_are_not_the_tests(profile_api):
+                assert requests.get(profile_api.profile_url("user_id:u1", "traits"), auth=profile_api.auth).ok
+
+
+            @pytest.mark.profile_api(faults_must_fire="yes")
+            def test_bad_flag(profile_api):
+                pass
+            """
+        )
+    )
+    result = consumer.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=7, failed=1, skipped=1, errors=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_retry_path_never_ran*",
+            "1 fault rule armed in this test never fired, so what it was armed to test never ran:",
+            "  fault-1 traits:429:times=1: matched no request",
+            "If a rule is there on purpose*@pytest.mark.profile_api(faults_must_fire=False)*"
+            "`profile_api_faults_must_fire = false` in the ini file.",
+            "*ERROR at teardown of test_marker_rules_never_fired*",
+            "2 fault rules armed in this test never fired*",
+            '  fault-1 {"route": "events", "status": 503}: matched no request',
+            "  fault-2 metadata:500:every=2: matched 1 request and fired on none"
+            " (its schedule: every=2)",
+            "*ERROR at teardown of test_a_chance_rule_never_reached*",
+            "  fault-1 events:503:probability=0.5: matched no request"
+            " (probability=0.5 needs one to draw on)",
+            "*ERROR at setup of test_bad_flag*",
+            "*profile_api marker: faults_must_fire takes True or False, got 'yes'",
+        ]
+    )
+    # A test that failed or was skipped is not also an error about its rules.
+    result.stdout.fnmatch_lines(["FAILED test_faults.py::test_failing_on_its_own - *its own*"])
+    result.stdout.no_fnmatch_line("ERROR test_faults.py::test_failing_on_its_own*")
+    result.stdout.no_fnmatch_line("ERROR test_faults.py::test_skipped*")
+
+
+def test_the_ini_turns_faults_must_fire_off_and_the_marker_decides_for_one_test(
+    consumer: pytest.Pytester,
+) -> None:
+    consumer.makeini(INI + "profile_api_faults_must_fire = false\n")
+    consumer.makepyfile(
+        test_ini=textwrap.dedent(
+            """
+            import pytest
+
+
+            def test_off_by_the_ini(profile_api):
+                profile_api.fault("traits:429")
+
+
+            @pytest.mark.profile_api(faults_must_fire=True)
+            def test_on_by_the_marker(profile_api):
+                profile_api.fault("traits:429")
+            """
+        )
+    )
+    result = consumer.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["ERROR test_ini.py::test_on_by_the_marker - Failed: 1 fault rule armed*"]
+    )

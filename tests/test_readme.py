@@ -101,6 +101,7 @@ def test_marker_example_uses_the_registered_signature() -> None:
         "faults",
         "realism",
         "live",
+        "faults_must_fire",
     }
 
 

@@ -342,3 +342,55 @@ def test_assertions_refuse_to_pass_on_a_journal_that_dropped_requests_of_the_tes
         assert requests.get(url, auth=handle.auth, timeout=10).status_code == 200
         handle.assert_no_errors()
         handle.assert_called("traits", times=1)
+
+
+def test_assert_faults_fired_names_each_rule_armed_since_the_reset_that_never_fired(
+    profile_api: ProfileAPI,
+) -> None:
+    profile_api.assert_faults_fired()  # none armed
+    profile_api.fault("traits:429:times=1")
+    profile_api.fault(route="events", status=503, after=1)
+    # Armed through the admin API, as a test may: quoted as written too.
+    added = requests.post(
+        f"{profile_api.url}/__admin/faults", json={"spec": "links:reset:times=2"}, timeout=10
+    )
+    assert added.status_code == 201
+    get(profile_api, "user_id:u1234", "traits")
+    get(profile_api, "user_id:u1234", "events")
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_faults_fired()
+    lines = str(failure.value).splitlines()
+    assert lines[:3] == [
+        "2 fault rules armed in this test never fired, so what it was armed to test never ran:",
+        '  fault-2 {"route": "events", "status": 503, "after": 1}: matched 1 request and fired'
+        " on none (its schedule: after=1)",
+        "  fault-3 links:reset:times=2: matched no request",
+    ]
+    assert "faults_must_fire=False" in lines[3]
+    get(profile_api, "user_id:u1234", "events")
+    with pytest.raises(requests.ConnectionError):
+        get(profile_api, "user_id:u1234", "links")
+    profile_api.assert_faults_fired()
+    profile_api.fault("traits:503")
+    profile_api.reset()  # the reset takes the test's rules away, and their debt
+    profile_api.assert_faults_fired()
+
+
+def test_the_servers_own_fault_rules_are_not_a_tests_to_fire() -> None:
+    from profilemock.clock import Clock
+    from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+    from profilemock.mockserver.app import create_app
+    from profilemock.mockserver.serving import ServerThread
+    from profilemock.mockserver.state import ServerSettings
+
+    clock = Clock()
+    store = load_fixtures([demo_fixture_path()], clock)
+    settings = ServerSettings(faults=[{"route": "links", "status": 503}])  # `serve --fault`
+    with ServerThread(create_app(store, clock, settings)) as server:
+        handle = ProfileAPI(server)
+        handle.assert_faults_fired()
+        handle.fault("traits:429")
+        with pytest.raises(AssertionError, match=r"(?m)^  fault-2 traits:429: matched no request$"):
+            handle.assert_faults_fired()
+        handle.reset()
+        handle.assert_faults_fired()

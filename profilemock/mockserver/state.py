@@ -11,7 +11,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from profilemock.clock import Clock
-from profilemock.faults import FaultSet
+from profilemock.faults import FaultRule, FaultSet
 from profilemock.mockserver.journal import DEFAULT_SIZE, Journal
 from profilemock.mockserver.params import Queries
 from profilemock.mockserver.ratelimit import RateLimiter
@@ -72,6 +72,8 @@ class ServerState:
     _clock_at_start: tuple[int | None, int] = (None, 0)
     _fixture_rules: list[str] = field(default_factory=list)
     """Ids of the rules that came from the fixture files (a reload replaces them)."""
+    _settings_rules: list[str] = field(default_factory=list)
+    """Ids of the rules that came from the server's settings (``--fault``)."""
     _released: asyncio.Event | None = None
 
     @classmethod
@@ -103,8 +105,14 @@ class ServerState:
 
     def _load_faults(self) -> None:
         self._fixture_rules = [self.faults.add(rule).id for rule in self.store.loaded.faults]
-        for rule in self.settings.faults:
-            self.faults.add(rule)
+        self._settings_rules = [self.faults.add(rule).id for rule in self.settings.faults]
+
+    def armed_since_reset(self) -> list[FaultRule]:
+        """The fault rules added since the last reset (by a test, through the handle or
+        the admin API), not those of the fixtures and ``--fault`` that every reset brings
+        back."""
+        started = {*self._fixture_rules, *self._settings_rules}
+        return [rule for rule in self.faults if rule.id not in started]
 
     def replace_data(self, store: Store) -> None:
         """Serve ``store`` from the next request on (fixtures reloaded).
