@@ -17,7 +17,7 @@ import base64
 import copy
 import enum
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache, partial
 from typing import Any, Literal
@@ -32,12 +32,13 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "profilemock.strategies needs Hypothesis: pip install 'profilemock[hypothesis]'"
     ) from exc
 
-from profilemock.api import COLLECTIONS, TRAIT_CLASSES, Collection, default_body
+from profilemock.api import COLLECTIONS, OTHER, TRAIT_CLASSES, Collection, default_body
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_documents
 from profilemock.fixtures.source import from_data
 from profilemock.mockserver.errors import ApiError
 from profilemock.schemas import validate_response
+from profilemock.store.ids import SEGMENT_ID_PREFIX
 from profilemock.timeutil import parse_iso
 
 __all__ = [
@@ -64,6 +65,7 @@ _ID_VALUE = st.one_of(
 )
 _USER_ID_TYPES = ("user_id", "email", "anonymous_id", "phone", "ga_client_id")
 _ACCOUNT_ID_TYPES = ("group_id", "domain")
+_LINK_EXAMPLE = {"users": "user_id:u1234", "accounts": "group_id:12345"}
 _SCALAR = st.one_of(
     st.none(),
     st.booleans(),
@@ -165,16 +167,47 @@ def profiles(
     """Profiles in the fixture format that load: ids of several types (strings and
     integers, one or several values), traits of every JSON type, computed traits,
     audiences, events inside and outside the 14-day window (users), ``created_at``, and
-    links to some of ``links`` (``type:value`` identifiers of existing profiles of the other
-    collection). Examples shrink to one id and nothing else.
+    links to some of ``links`` (``type:value`` identifiers, or segment ids, of existing
+    profiles of the other collection; anything else is refused here, not in the test).
+    Examples shrink to one id and nothing else.
 
     ``profile_api.add_user(**profile)`` (or ``add_account``) takes one as it is.
     """
     if collection not in COLLECTIONS:
         raise ValueError(f"collection is users or accounts, got {collection!r}")
-    if isinstance(links, str):
-        raise TypeError(f"links is a list of identifiers, got the string {links!r}")
-    return _profiles(collection, tuple(links), events)
+    if not isinstance(events, bool):
+        raise TypeError(f"events is True or False, got {events!r}")
+    return _profiles(collection, _links(collection, links), events)
+
+
+def _links(collection: Collection, links: Iterable[str]) -> tuple[str, ...]:
+    """``links`` checked when the strategy is made: a bad one would fail only in the test,
+    at ``add_user``, far from the mistake."""
+    other = OTHER[collection]
+    prefix = SEGMENT_ID_PREFIX[other]
+    allowed = (
+        f"links of {collection} name profiles of {other}, each by `type:value` (such as"
+        f" {_LINK_EXAMPLE[other]}) or by segment id ({prefix}…)"
+    )
+    if isinstance(links, (str, bytes, Mapping)) or not isinstance(links, Iterable):
+        what = f"the string {links!r}" if isinstance(links, str) else type(links).__name__
+        raise TypeError(f"links is a list of identifiers, got {what}; {allowed}")
+    given = tuple(links)
+    for index, link in enumerate(given):
+        if not isinstance(link, str):
+            raise TypeError(f"links[{index}] is {type(link).__name__} {link!r}; {allowed}")
+        id_type, colon, value = link.partition(":")
+        if colon and id_type and value and "/" not in id_type:
+            continue
+        if not colon and link.startswith(prefix) and len(link) > len(prefix):
+            continue
+        what = (
+            f"a segment id of {collection}"
+            if link.startswith(SEGMENT_ID_PREFIX[collection])
+            else f"neither `type:value` nor a segment id of {other}"
+        )
+        raise ValueError(f"links[{index}] is {link!r}: {what}; {allowed}")
+    return given
 
 
 # -- responses --------------------------------------------------------------------------

@@ -173,6 +173,11 @@ def test_drifted_responses_make_each_kind_of_drift(endpoint: str, what: str) -> 
     assert validate_response(drift.url, drift.status, drift.body) != []
 
 
+def test_links_by_type_value_or_segment_id_are_taken() -> None:
+    assert profiles(links=["group_id:1", "acc_2Bx", "domain:a:b"]) is not None
+    assert profiles("accounts", links=("user_id:u", "use_2Bx")) is not None
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -182,6 +187,22 @@ def test_drifted_responses_make_each_kind_of_drift(endpoint: str, what: str) -> 
         # A caller without a type checker may pass any string: the strategy says what it takes.
         (lambda: profiles("people"), "collection is users or accounts, got 'people'"),  # type: ignore[arg-type]
         (lambda: profiles(links="group_id:1"), "links is a list of identifiers, got the string"),
+        # A bad link failed only when the test ran, at add_user.
+        (
+            lambda: profiles(links=["nope"]),
+            "links[0] is 'nope': neither `type:value` nor a segment id of accounts; links of users"
+            " name profiles of accounts, each by `type:value` (such as group_id:12345) or by"
+            " segment id (acc_…)",
+        ),
+        (lambda: profiles(links=["group_id:1", "group_id:"]), "links[1] is 'group_id:': neither"),
+        (lambda: profiles(links=["use_2Bx"]), "links[0] is 'use_2Bx': a segment id of users;"),
+        (
+            lambda: profiles("accounts", links=["acc_1"]),
+            "links[0] is 'acc_1': a segment id of accounts; links of accounts name profiles of users",
+        ),
+        (lambda: profiles(links=[12345]), "links[0] is int 12345; links of users name"),  # type: ignore[list-item]
+        (lambda: profiles(links=None), "links is a list of identifiers, got NoneType;"),  # type: ignore[arg-type]
+        (lambda: profiles(events="no"), "events is True or False, got 'no'"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_arguments_say_what_is_allowed(make: Any, message: str) -> None:
