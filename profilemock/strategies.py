@@ -38,6 +38,7 @@ from profilemock.fixtures.loader import load_documents
 from profilemock.fixtures.source import from_data
 from profilemock.mockserver.errors import ApiError
 from profilemock.schemas import validate_response
+from profilemock.schemas.explain import show
 from profilemock.store.ids import SEGMENT_ID_PREFIX
 from profilemock.timeutil import parse_iso
 
@@ -474,12 +475,12 @@ def _candidates(body: Any) -> list[Change]:
             found.append(("missing field", f"`{where}` removed", partial(_delete, body, path)))
         wrong = _other_type(value)
         found.append(
-            ("wrong type", f"`{where}` is {wrong!r} instead of {value!r}",
+            ("wrong type", f"`{where}` is {show(wrong)} instead of {show(value)}",
              partial(_set, body, path, wrong))
         )  # fmt: skip
         if isinstance(value, str):
             found.append(
-                ("unknown enum value", f"`{where}` is 'unheard_of' instead of {value!r}",
+                ("unknown enum value", f"`{where}` is \"unheard_of\" instead of {show(value)}",
                  partial(_set, body, path, "unheard_of"))
             )  # fmt: skip
     data = body.get("data") if isinstance(body, dict) else None

@@ -3,6 +3,7 @@ validates, every drifted_responses() example fails validation where its label sa
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from functools import partial
@@ -144,6 +145,23 @@ def test_error_responses_by_default_are_any_error_envelope() -> None:
     check()
     assert len(statuses) > 1
     assert find(responses("traits"), lambda r: True, settings=FIND).status == 200
+
+
+def test_a_drift_detail_writes_json_values_as_json() -> None:
+    # It read "`/data` is 0 instead of None": Python's spelling of JSON's null.
+    drift = find(
+        drifted_responses("events"),
+        lambda d: d.detail.startswith("`/data` is 0 instead of"),
+        settings=FIND,
+    )
+    assert drift.detail == "`/data` is 0 instead of null"
+    drift = find(
+        drifted_responses("traits"),
+        lambda d: d.what == "wrong type" and d.detail.endswith('"'),
+        settings=FIND,
+    )
+    shown = drift.detail.rpartition(" instead of ")[2]
+    assert isinstance(json.loads(shown), str)  # "text", not Python's 'text'
 
 
 @pytest.mark.parametrize("endpoint", ALL_ENDPOINTS)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from profilemock.jsontext import JsonInputError, read_json
+from profilemock.schemas.explain import shown_kind
 from profilemock.schemas.validation import (
     BODIES,
     UnknownEndpoint,
@@ -123,7 +124,7 @@ def check_har(har: dict[str, Any], name: str, *, strict: bool = False) -> list[R
     reports = []
     entries = har["log"]["entries"]
     if not isinstance(entries, list):
-        raise UnusableInput(f"{name}: `log.entries` is {_kind(entries)}, not a list")
+        raise UnusableInput(f"{name}: `log.entries` is {shown_kind(entries)}, not a list")
     for index, entry in enumerate(entries, start=1):
         try:
             report = _check_entry(entry, f"{name} entry {index}", strict)
@@ -137,7 +138,7 @@ def check_har(har: dict[str, Any], name: str, *, strict: bool = False) -> list[R
 def _not_har(log: Any) -> str:
     """Why a file with a top-level `log` (no Profile API body has one) is no usable HAR."""
     if not isinstance(log, dict):
-        why = f"`log` is {_kind(log)}, not an object"
+        why = f"`log` is {shown_kind(log)}, not an object"
     else:
         why = "`log.entries` is missing"
     return (
@@ -150,16 +151,12 @@ class _NotHar(Exception):
     """A HAR entry field of the wrong kind: what it is and what HAR says it should be."""
 
 
-def _kind(value: Any) -> str:
-    return "null" if value is None else f"a {type(value).__name__} ({str(value)[:40]!r})"
-
-
 def _object(value: Any, where: str) -> dict[str, Any]:
     """A HAR object (an absent or null one reads as empty)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _NotHar(f"`{where}` is {_kind(value)}, not an object")
+        raise _NotHar(f"`{where}` is {shown_kind(value)}, not an object")
     return value
 
 
@@ -177,7 +174,7 @@ def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
     if isinstance(status, float) and status.is_integer():
         status = int(status)
     if isinstance(status, bool) or not isinstance(status, int):
-        raise _NotHar(f"`response.status` is {_kind(status)}, not a whole number")
+        raise _NotHar(f"`response.status` is {shown_kind(status)}, not a whole number")
     method = str(request.get("method", "GET")).upper()
     label = f"{label}: {method} {url} {status}"
     endpoint = "error" if status >= 400 else target.endpoint
@@ -196,7 +193,7 @@ def _har_body(content: dict[str, Any]) -> tuple[Any, str | None]:
     if text is None:
         return None, "the HAR has no response body for this entry (export it with content)"
     if not isinstance(text, str):
-        raise _NotHar(f"`response.content.text` is {_kind(text)}, not a string")
+        raise _NotHar(f"`response.content.text` is {shown_kind(text)}, not a string")
     if content.get("encoding") == "base64":
         try:
             text = base64.b64decode(text).decode("utf-8")

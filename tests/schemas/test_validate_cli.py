@@ -275,13 +275,13 @@ def test_data_null_for_an_empty_list_is_lenient_only(tmp_path: Path, endpoint: s
 @pytest.mark.parametrize(
     ("entries", "message"),
     [
-        ({"x": 1}, "`log.entries` is a dict ("),
+        ({"x": 1}, '`log.entries` is an object ({"x": 1}), not a list'),
         ([{"request": {"url": f"{API}/traits"}, "response": {"status": "abc"}}],
-         "entry 1: `response.status` is a str ('abc'), not a whole number"),
+         'entry 1: `response.status` is a string ("abc"), not a whole number'),
         ([{"request": {"url": f"{API}/traits"}, "response": {"status": 200, "content": {"text": 7}}}],
-         "entry 1: `response.content.text` is a int ('7'), not a string"),
-        (["x"], "entry 1: `entry` is a str ('x'), not an object"),
-        ([{"request": [1]}], "entry 1: `request` is a list ('[1]'), not an object"),
+         "entry 1: `response.content.text` is an integer (7), not a string"),
+        (["x"], 'entry 1: `entry` is a string ("x"), not an object'),
+        ([{"request": [1]}], "entry 1: `request` is a list ([1]), not an object"),
     ],
 )  # fmt: skip
 def test_a_har_not_shaped_as_har_names_the_entry_and_field(
@@ -304,9 +304,7 @@ def test_a_har_not_shaped_as_har_names_the_entry_and_field(
             "not a HAR: `log.entries` is missing",
             id="pages-only",
         ),
-        pytest.param(
-            {"log": []}, "not a HAR: `log` is a list ('[]'), not an object", id="log-list"
-        ),
+        pytest.param({"log": []}, "not a HAR: `log` is a list ([]), not an object", id="log-list"),
         pytest.param({"log": {"entries": None}}, "`log.entries` is null, not a list", id="null"),
     ],
 )
