@@ -36,7 +36,7 @@ from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.realism import RealismError
 from profilemock.store.space import Limit
 from profilemock.timeutil import NS_PER_SECOND, parse_duration, parse_timestamp
-from profilemock.words import counted
+from profilemock.words import counted, not_one_of
 
 _UNSET: Any = object()
 """Default of ``configure(rate_limit=...)``: leave the limit as loaded."""
@@ -661,11 +661,7 @@ def _one_of(name: str, value: str | None, allowed: Sequence[str]) -> None:
     the test, not a call that was not made: say so instead of failing as "got 0"."""
     if value is None or value in allowed:
         return
-    close = difflib.get_close_matches(str(value), allowed, n=1)
-    guess = f"; did you mean `{close[0]}`?" if close else ""
-    raise ValueError(
-        f"assert_called: no {name} is called {value!r}; {name}s are {', '.join(allowed)}{guess}"
-    )
+    raise ValueError(f"assert_called: {not_one_of(name, value, allowed)}")
 
 
 def _typo(entry: JournalEntry, route: str, wanted: Mapping[str, Any]) -> str | None:

@@ -15,3 +15,12 @@ def closest(value: str, names: Iterable[str], cutoff: float = 0.6) -> str | None
     """The one of ``names`` a mistyped ``value`` most likely meant, or None."""
     close = difflib.get_close_matches(value, list(names), n=1, cutoff=cutoff)
     return close[0] if close else None
+
+
+def not_one_of(name: str, value: object, allowed: Iterable[str]) -> str:
+    """Why ``value`` is no ``name``: ``no route is called 'trait'; routes are …; did you
+    mean `traits`?`` — the allowed names listed, the closest suggested."""
+    names = list(allowed)
+    close = closest(str(value), names)
+    guess = f"; did you mean `{close}`?" if close else ""
+    return f"no {name} is called {value!r}; {name}s are {', '.join(names)}{guess}"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from profilemock.api import Collection, collection_named
+from profilemock.api import COLLECTIONS, ENDPOINTS, Collection, collection_named
 from profilemock.faults import SPEC_PATTERN, FaultRuleError, parse_spec
 from profilemock.jsontext import JsonInputError, read_json
 from profilemock.mockserver.errors import ApiError
@@ -41,6 +41,7 @@ from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.store.overlay import LiveSpace
 from profilemock.store.space import Limit
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
+from profilemock.words import not_one_of
 
 if TYPE_CHECKING:  # compiled on the first admin request that carries input
     from jsonschema import Draft202012Validator
@@ -423,8 +424,19 @@ PATH_PARAMETERS: dict[str, JSONSchema] = {
     "identifier": {"type": "string", "minLength": 1},
 }
 """Path parameters with a schema narrower than any string."""
+_CHOICES: dict[str, tuple[str, ...]] = {"route": tuple(ENDPOINTS), "collection": COLLECTIONS}
+"""Filters with a fixed set of values: any other matches no request, so it is refused (as
+``assert_called`` refuses it) rather than answered with an empty list."""
 _JOURNAL_QUERY: tuple[tuple[str, JSONSchema], ...] = (
-    *((name, {"type": "string"}) for name in TEXT_FILTERS),
+    *(
+        (
+            name,
+            {"type": "string", "enum": list(_CHOICES[name])}
+            if name in _CHOICES
+            else {"type": "string"},
+        )
+        for name in TEXT_FILTERS
+    ),
     *((name, {"type": "integer", "minimum": 0}) for name in NUMBER_FILTERS),
     ("limit", {"type": "integer", "minimum": 1, "description": "the latest this many"}),
 )
@@ -650,6 +662,8 @@ class _Input:
     """The query parameters there are."""
     integers: frozenset[str]
     """Query parameters read as integers (a query holds only text)."""
+    choices: dict[str, tuple[Any, ...]]
+    """Query parameters with a declared ``enum``: the values they take."""
 
 
 def _validator(schema: JSONSchema) -> tuple[Draft202012Validator, Draft202012Validator]:
@@ -706,6 +720,7 @@ def _inputs() -> dict[Handler, tuple[AdminRoute, _Input]]:
             ],
             parameters=frozenset(query),
             integers=frozenset(n for n, schema in query.items() if schema["type"] == "integer"),
+            choices={n: tuple(schema["enum"]) for n, schema in query.items() if "enum" in schema},
         )
         found[route.handler] = (route, checks)
     assert len(found) == len(ROUTES), "each admin route has a handler of its own"
@@ -736,6 +751,9 @@ def _query(request: web.Request, checks: _Input) -> dict[str, Any]:
     if unknown:
         names = ", ".join(sorted(checks.parameters))
         raise _bad(f"unknown query parameter `{unknown[0]}`; parameters are {names}")
+    for name, value in values.items():
+        if name in checks.choices and value not in checks.choices[name]:
+            raise _bad(f"query parameter `{name}`: {not_one_of(name, value, checks.choices[name])}")
     problem = _first_problem(checks.query, values)
     if problem is not None:
         pointer, message = problem

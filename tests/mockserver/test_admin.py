@@ -225,6 +225,32 @@ async def test_requests_journal_filters_and_clear(client: Client) -> None:
     assert (await call(client, "GET", f"{ADMIN}/requests"))["total"] == 0
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        pytest.param(
+            "route=trait",
+            "query parameter `route`: no route is called 'trait'; routes are traits,"
+            " external_ids, events, metadata, links, profiles; did you mean `traits`?",
+            id="route",
+        ),
+        pytest.param(
+            "collection=user&route=traits",
+            "query parameter `collection`: no collection is called 'user'; collections are"
+            " users, accounts; did you mean `users`?",
+            id="collection",
+        ),
+    ],
+)
+async def test_a_journal_filter_no_request_can_match_is_refused(
+    client: Client, query: str, message: str
+) -> None:
+    # It answered an empty list, as if no such request had been made.
+    await api(client, "user_id:u1234", "traits")
+    error = await call(client, "GET", f"{ADMIN}/requests?{query}", expect=400)
+    assert error["error"]["message"] == message
+
+
 async def test_upsert_adds_a_profile_in_the_fixture_format(client: Client) -> None:
     created = await call(
         client,
