@@ -28,6 +28,7 @@ from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS
 from profilemock.mockserver import (
     contract_check,
     cors,
+    expect,
     inject,
     lookup,
     origins,
@@ -38,7 +39,6 @@ from profilemock.mockserver.admin import ROUTES as ADMIN_ROUTES
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.errors import HINT_HEADER, ApiError, rate_limited
-from profilemock.mockserver.expect import expect_handler
 from profilemock.mockserver.journal import ANSWERED, BROKEN, CLIENT_GONE, NOT_ANSWERED, Outcome
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE as STATE  # the app's state key
@@ -80,6 +80,9 @@ class Exchange:
     """Whether the credentials open the space, once decided."""
     client_gone: bool = False
     """The client left before the answer could be written (found when writing it)."""
+    headers_sent: bool = False
+    """The answer's status line and headers (its Request-Id among them) went out before the
+    pipeline ended (a truncated body)."""
     fault_answered: bool = False
     """A fault rule made or broke the answer (a status of its own, a broken body): it is
     not the API's, so the contract check leaves it alone. A rule that only delays the
@@ -97,7 +100,11 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
     exchange = Exchange(now, time.perf_counter(), state.next_request_id(), ticket)
     response: web.StreamResponse | None = None
     try:
-        if state.settings.cors and cors.is_preflight(request):
+        refused = expect.refusal(request)
+        if refused is not None:
+            response = _error_response(request, state, refused)
+            response.force_close()  # the body the client may still send is not read
+        elif state.settings.cors and cors.is_preflight(request):
             response = cors.preflight(request)
         else:
             try:
@@ -126,11 +133,13 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
     """The same pipeline around the admin API, which is not journaled."""
     state = request.config_dict[STATE]
     response: web.StreamResponse
-    refusal = origins.admin_refusal(
+    refusal = expect.refusal(request) or origins.admin_refusal(
         request.method, request.headers, request.scheme, request.body_exists, state.settings
     )
     if refusal is not None:
         response = _error_response(request, state, refusal)
+        if refusal.status == 417:
+            response.force_close()  # the body the client may still send is not read
     elif cors.is_preflight(request):
         response = _admin_preflight(request)
     else:
@@ -250,7 +259,7 @@ def _record(
         outcome,
         exchange.authorized,
         hint,
-        None if status is None else exchange.request_id,
+        exchange.request_id if status is not None or exchange.headers_sent else None,
     )
 
 
@@ -296,6 +305,11 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
         response.headers.update(rule.headers)
         if rule.fault in BODY_FAULTS:
             exchange.fault_answered = True
+            if rule.fault == "truncate":
+                # Streamed from here, past the pipeline's _finished: the answer gets its
+                # Request-Id and CORS headers now, as every answer does.
+                _finished(request, state, response, exchange.request_id, checked=False)
+                exchange.headers_sent = True
             return await inject.break_body(rule, request, response)
     return response
 
@@ -406,5 +420,7 @@ def create_app(
     if settings.admin:
         app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(admin_pipeline))
     # [\s\S] rather than ".": a decoded path may hold a newline (%0A), which "." skips.
-    app.router.add_route("*", r"/{path:[\s\S]*}", serve_api, expect_handler=expect_handler)
+    app.router.add_route(
+        "*", r"/{path:[\s\S]*}", serve_api, expect_handler=expect.expect_in_pipeline
+    )
     return app

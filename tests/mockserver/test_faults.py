@@ -167,6 +167,21 @@ async def test_truncated_body_is_a_payload_error(serve: Callable[..., Any]) -> N
     await healthy(client)
 
 
+@pytest.mark.parametrize("fault", ["truncate", "malformed"])
+async def test_a_broken_body_carries_its_request_id_as_every_answer_does(
+    serve: Callable[..., Any], fault: str
+) -> None:
+    # The truncated answer, streamed by the fault itself, had no Request-Id.
+    client = await serve({"route": "traits", "fault": fault, "times": 1})
+    response = await client.get(TRAITS, headers=AUTH)
+    request_id = response.headers["Request-Id"]
+    assert len(request_id) == 36
+    response.close()
+    await healthy(client)
+    (entry, _) = client.app[STATE].journal
+    assert entry.request_id == request_id
+
+
 async def test_malformed_body_does_not_parse(serve: Callable[..., Any]) -> None:
     client = await serve({"route": "traits", "fault": "malformed", "times": 1})
     response = await client.get(TRAITS, headers=AUTH)

@@ -230,7 +230,7 @@ def test_a_failure_outside_every_handler_is_a_500_kept_for_the_test(
         served.stop()
 
 
-@pytest.mark.parametrize("target", [METADATA, "/__admin/health"])
+@pytest.mark.parametrize("target", [METADATA, "/__admin/health", "/__admin/nope", "/__admin"])
 @pytest.mark.parametrize("expect", [b"something-else", b"caf\xe9"])
 def test_an_expectation_other_than_100_continue_is_417_in_the_envelope(
     server: ServerThread, target: str, expect: bytes
@@ -249,6 +249,39 @@ def test_an_expectation_other_than_100_continue_is_417_in_the_envelope(
     assert len(headers["Request-Id"]) == 36
     assert "send `Expect: 100-continue` or no Expect" in json.loads(body)["error"]["message"]
     assert server.call(lambda state: list(state.errors)) == []
+
+
+def test_a_request_refused_at_expect_is_journaled(server: ServerThread) -> None:
+    # It was refused before the pipeline, so the journal never saw it.
+    raw = (
+        f"GET {METADATA} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH}\r\n"
+        "Expect: something-else\r\nConnection: close\r\n\r\n"
+    ).encode()
+    status, headers, _ = parsed(exchange(server, raw))
+    assert status == 417
+    entry = server.call(lambda state: list(state.journal))[-1]
+    assert (entry.route, entry.status, entry.request_id) == ("metadata", 417, headers["Request-Id"])
+
+
+def test_expect_on_an_admin_body_route_is_refused_before_the_body_is_read(
+    server: ServerThread,
+) -> None:
+    raw = (
+        b"POST /__admin/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 200-ok\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 30\r\n\r\n"
+    )  # the body is never sent: the client waits for the answer to its expectation
+    with socket.create_connection(address(server), timeout=10) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while b"}}" not in answer:  # the whole envelope; the server may linger before closing
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    status, headers, body = parsed(answer)
+    assert status == 417
+    assert headers["Connection"] == "close"
+    assert "`200-ok`" in json.loads(body)["error"]["message"]
+    assert server.call(lambda state: len(state.faults)) == 0
 
 
 def test_expect_100_continue_is_met(server: ServerThread) -> None:
