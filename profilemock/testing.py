@@ -335,12 +335,12 @@ class ProfileAPI:
         """Append events (fixture format) to a profile; returns their message ids."""
         __tracebackhide__ = True
         _check_events(events)
-        added = self._change(
+        added: list[str] = self._change(
             lambda state, space: append_events(
                 space, collection, identifier, list(events), state.clock.now_ns()
             )
         )
-        return [e.message_id for e in added]
+        return added
 
     def remove_profile(self, identifier: str, collection: Collection = "users") -> None:
         """Delete a profile (``type:value`` or segment id)."""

@@ -352,7 +352,7 @@ async def add_events(request: web.Request) -> web.Response:
     added = _changing(
         lambda: append_events(space, collection, identifier, events, state.clock.now_ns())
     )
-    return json_response({"appended": [e.message_id for e in added]}, 201)
+    return json_response({"appended": added}, 201)
 
 
 async def clock(request: web.Request) -> web.Response:
@@ -603,7 +603,8 @@ ROUTES: tuple[AdminRoute, ...] = (
                 422,
                 "An event is refused for what the schema cannot say: a day that is not in"
                 " the calendar, a time outside the years 1000 to 9999, a UTC offset beyond"
-                " 23:59, external ids that are not the profile's.",
+                " 23:59, external ids that are not the profile's; or the events make more"
+                " than 100,000 (`repeat` copies included) in one call.",
             ),
         ),
     ),

@@ -10,15 +10,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from profilemock.api import OTHER, Collection
-from profilemock.fixtures.profile import TakenMessageId, Where, add_events, build_profile
+from profilemock.fixtures.profile import (
+    TakenMessageId,
+    TooManyEvents,
+    Where,
+    add_events,
+    build_profile,
+)
 from profilemock.mockserver.lookup import resolve
 from profilemock.problems import FixtureError, json_pointer
-from profilemock.store.model import Event, Profile
+from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
 
 
 class ChangeError(ValueError):
-    """A change that cannot be made; ``status`` is 400 (bad input), 404 or 409 (conflict)."""
+    """A change that cannot be made; ``status`` is 400 (bad input), 404, 409 (conflict) or
+    422 (more than one call may ask)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -106,8 +113,8 @@ def delete_profile(space: LiveSpace, collection: Collection, identifier: str) ->
 
 def append_events(
     space: LiveSpace, collection: Collection, identifier: str, events: Any, now: int
-) -> list[Event]:
-    """Add events (fixture format) to a profile; returns the new events."""
+) -> list[str]:
+    """Add events (fixture format) to a profile; returns their message ids, in order."""
     profile = resolve(space, collection, identifier)
     if profile is None:
         raise ChangeError(404, f"no profile `{identifier}` in `{collection}` of space `{space.id}`")
@@ -121,5 +128,7 @@ def append_events(
         raise ChangeError(400, f"the profile is not valid: {_details(exc)}") from None
     except TakenMessageId as exc:
         raise ChangeError(409, str(exc)) from None
+    except TooManyEvents as exc:
+        raise ChangeError(422, str(exc)) from None
     space.put(changed, replaces=profile.segment_id)
     return added
