@@ -369,21 +369,47 @@ _PREFIX = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%\-]+)+")
 
 def public_url(request: web.Request, path: str) -> str:
     """``path`` as the client reached it: behind a dev proxy (Vite, webpack) that mounts
-    the fake under a prefix, ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and
-    ``X-Forwarded-Prefix`` say where; a value that is not a scheme, host or path is
-    ignored. Only asked for when a cursor has a next page; the validating proxy asks it
-    for its own origin (``path=""``) to point the upstream's ``cursor.url`` at itself."""
+    the fake under a prefix, ``Forwarded`` (RFC 7239: its ``proto`` and ``host``),
+    ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and ``X-Forwarded-Prefix`` say where; of
+    a list, the first (client-side) element counts, ``Forwarded`` before the ``X-``
+    headers, and a value that is not a scheme, host or path is ignored. Only asked for
+    when a cursor has a next page; the validating proxy asks it for its own origin
+    (``path=""``) to point the upstream's ``cursor.url`` at itself."""
     headers = request.headers
-    proto = _forwarded(headers.get("X-Forwarded-Proto")).lower()
-    host = _forwarded(headers.get("X-Forwarded-Host"))
+    first = _forwarded_element(headers.get("Forwarded"))
+    protos = (first.get("proto", ""), _forwarded(headers.get("X-Forwarded-Proto")))
+    hosts = (first.get("host", ""), _forwarded(headers.get("X-Forwarded-Host")))
+    proto = next((p.lower() for p in protos if p.lower() in ("http", "https")), request.scheme)
+    host = next((h for h in hosts if _HOST.fullmatch(h)), request.host)
     prefix = _forwarded(headers.get("X-Forwarded-Prefix")).rstrip("/")
-    if proto not in ("http", "https"):
-        proto = request.scheme
-    if not _HOST.fullmatch(host):
-        host = request.host
     if not _PREFIX.fullmatch(prefix):
         prefix = ""
     return f"{proto}://{host}{prefix}{path}"
+
+
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_PAIR = re.compile(rf'[ \t]*({_TOKEN})=({_TOKEN}|"(?:[^"\\]|\\.)*")[ \t]*([;,]|$)')
+
+
+def _forwarded_element(value: str | None) -> dict[str, str]:
+    """The first (client-side) element of a ``Forwarded`` header (RFC 7239), names in
+    lower case, quoted values unquoted; nothing when it is not well formed (aiohttp's
+    ``request.forwarded`` reads ``host=evil/path`` as host ``evil``)."""
+    element: dict[str, str] = {}
+    text, at = value or "", 0
+    while True:
+        at += len(text[at:]) - len(text[at:].lstrip(" \t;"))  # empty pairs are allowed
+        if at == len(text) or text[at] == ",":
+            return element
+        pair = _PAIR.match(text, at)
+        if pair is None:
+            return {}
+        name, raw, end = pair.groups()
+        quoted = raw.startswith('"')
+        element[name.lower()] = re.sub(r"\\(.)", r"\1", raw[1:-1]) if quoted else raw
+        if end != ";":
+            return element
+        at = pair.end()
 
 
 def _forwarded(value: str | None) -> str:

@@ -444,18 +444,21 @@ def test_cursor_url_under_an_upstream_base_path_loses_that_path(
         assert answer.json()["cursor"]["url"] == expected
 
 
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        {"X-Forwarded-Proto": "https, http", "X-Forwarded-Host": "app.example:8443"},
+        {"Forwarded": 'for=192.0.2.60;proto=https;host="app.example:8443", proto=http'},
+    ],
+)
 def test_cursor_url_honours_the_forwarded_headers_as_the_fake_does(
-    upstream: tuple[Upstream, str], start_proxy: Start
+    upstream: tuple[Upstream, str], start_proxy: Start, forwarded: dict[str, str]
 ) -> None:
     _, url = upstream
     proxy = start_proxy(url)
     answer = get(
         f"{proxy.url}{drift_url('paged')}",
-        headers={
-            "X-Forwarded-Proto": "https, http",
-            "X-Forwarded-Host": "app.example:8443",
-            "X-Forwarded-Prefix": "/profile-api/",
-        },
+        headers={**forwarded, "X-Forwarded-Prefix": "/profile-api/"},
     )
     assert answer.json()["cursor"]["url"] == (
         f"https://app.example:8443/profile-api{drift_url('paged')}?limit=1&next=seats"

@@ -1,9 +1,13 @@
-"""``cursor.url`` behind a dev proxy: X-Forwarded-Proto, -Host and -Prefix."""
+"""``cursor.url`` behind a dev proxy: Forwarded (RFC 7239), X-Forwarded-Proto, -Host and
+-Prefix."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from profilemock.mockserver.app import _forwarded_element
 from tests.conftest import DEMO_TOKEN, Client, basic, profile_path
 
 EVENTS = profile_path("user_id:5550000001", "events") + "?limit=2"
@@ -74,3 +78,56 @@ async def test_without_forwarded_headers_the_url_is_the_servers_own(
 ) -> None:
     url = await next_url(demo_client, {})
     assert url.startswith(f"http://{demo_client.host}:{demo_client.port}/v1/spaces/")
+
+
+@pytest.mark.parametrize(
+    ("headers", "origin"),
+    [
+        pytest.param(
+            {"Forwarded": 'for=192.0.2.60;proto=https;host="app.example:8443"'},
+            "https://app.example:8443",
+            id="proto-and-quoted-host",
+        ),
+        pytest.param(
+            {"Forwarded": "proto=https;host=app.example, proto=http;host=10.0.0.2:8080"},
+            "https://app.example",
+            id="the-first-element-is-the-client-side",
+        ),
+        pytest.param(
+            {"Forwarded": "host=app.example", "X-Forwarded-Host": "other.example"},
+            "http://app.example",
+            id="before-x-forwarded-host",
+        ),
+        pytest.param(
+            {"Forwarded": "host=evil/path;proto=javascript", "X-Forwarded-Host": "ok.example",
+             "X-Forwarded-Proto": "https"},
+            "https://ok.example",
+            id="a-bad-value-gives-way-to-the-x-header",
+        ),
+    ],
+)  # fmt: skip
+async def test_rfc_7239_forwarded_names_the_proxy_too(
+    demo_client: Client, headers: dict[str, str], origin: str
+) -> None:
+    url = await next_url(demo_client, {**headers, "X-Forwarded-Prefix": "/api"})
+    assert url.startswith(f"{origin}/api/v1/spaces/lg8283283/")
+
+
+@pytest.mark.parametrize(
+    "value", ["garbage", "host", ";;", 'host="unterminated', "proto=ftp", "host=a b", "host=\xff"]
+)
+async def test_a_forwarded_header_that_names_no_scheme_or_host_is_ignored(
+    demo_client: Client, value: str
+) -> None:
+    url = await next_url(demo_client, {"Forwarded": value})
+    assert url.startswith(f"http://{demo_client.host}:{demo_client.port}/v1/spaces/")
+
+
+@given(st.text(st.characters(codec="latin-1"), max_size=40))
+def test_any_forwarded_value_is_read_or_ignored_never_an_error(value: str) -> None:
+    element = _forwarded_element(value)
+    assert all(name == name.lower() for name in element)
+    assert _forwarded_element(f"proto=https;host=a.example, {value}") == {
+        "proto": "https",
+        "host": "a.example",
+    }  # only the first element counts
