@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from profilemock.contract.proxy import UpstreamError, check_answer, upstream_url
+from profilemock.contract.proxy import UpstreamError, check_answer, cursor_url_here, upstream_url
 from profilemock.mockserver.serving import ServerThread
 from tests.contract.conftest import DRIFTS, FLOOD, GOOD_TRAITS, Flood, Upstream, drift_url
 from tests.test_cli import Served
@@ -552,3 +552,12 @@ def test_a_body_of_exactly_max_body_bytes_passes_and_one_byte_less_refuses_it(
     refused = get(f"{start_proxy(url, max_body=size - 1).url}{drift_url('good')}")
     assert refused.status_code == 502
     assert f"the body is {size:,} bytes (its Content-Length)" in refused.json()["error"]["message"]
+
+
+def test_cursor_url_here_leaves_a_body_it_cannot_place_the_url_in() -> None:
+    data = {"cursor": {"url": "http://up.example/v1/x?next=b"}}
+    assert cursor_url_here(b'{"other": 1}', data, "http://up.example", lambda: "http://me") is None
+    moved = cursor_url_here(
+        json.dumps(data).encode(), data, "http://up.example", lambda: "http://me"
+    )
+    assert moved == b'{"cursor": {"url": "http://me/v1/x?next=b"}}'
