@@ -13,6 +13,7 @@ import datetime as dt
 import difflib
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +25,7 @@ from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.fixtures.snapshot import Snapshots
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.journal import JournalEntry
-from profilemock.mockserver.lookup import resolve
+from profilemock.mockserver.lookup import in_the_other_collection, resolve
 from profilemock.mockserver.mutations import (
     ChangeError,
     append_events,
@@ -431,7 +432,10 @@ class ProfileAPI:
 
         A request the real API would refuse (bad credentials, 400, 405: ``entry.refused``)
         does not count unless ``status`` or ``authorized`` asks for it, or ``times=0``
-        asserts that no such call was made at all (a refused one was made). ``query`` matches
+        asserts that no such call was made at all (a refused one was made). Nor does a 404
+        for a profile that is in the other collection (``accounts/…/user_id:u1`` when
+        ``user_id:u1`` is a user), unless ``collection``, ``status`` or ``times=0`` asks
+        for it: the call went to the wrong collection. ``query`` matches
         the given parameters (others may be there too). A failure lists near misses — a
         request that differs in one thing — and why each missed.
         """
@@ -450,9 +454,12 @@ class ProfileAPI:
             "space": self.space_id,
         }
         wanted_query = {k: str(v) for k, v in (query or {}).items()}
-        with_refused = status is not None or authorized is not None or times == 0
+        counted_too = Unless(
+            refused=status is not None or authorized is not None or times == 0,
+            elsewhere=status is not None or collection is not None or times == 0,
+        )
         seen = self._complete_journal()
-        matching = [e for e in seen if not _differences(e, wanted, wanted_query, with_refused)]
+        matching = [e for e in seen if not _differences(e, wanted, wanted_query, counted_too)]
         if (times is None and matching) or (times is not None and len(matching) == times):
             return matching
         described = ", ".join(f"{k}={v}" for k, v in wanted.items() if v is not None)
@@ -463,7 +470,7 @@ class ProfileAPI:
         misses = [
             (e, why)
             for e in seen
-            if (why := _near_miss(e, wanted, wanted_query, with_refused)) is not None
+            if (why := _near_miss(e, wanted, wanted_query, counted_too)) is not None
         ]
         if misses:
             lines.append("near misses:")
@@ -607,8 +614,19 @@ def _check_events(events: Any) -> None:
     _check_list("events", events, "events (dicts in the fixture format)")
 
 
+@dataclass(frozen=True)
+class Unless:
+    """Which calls that missed their purpose ``assert_called`` counts all the same (because
+    the assertion asked for them, or asserts that no call was made at all)."""
+
+    refused: bool
+    """Calls the real API refuses as sent (``entry.refused``)."""
+    elsewhere: bool
+    """404s for a profile that is in the other collection."""
+
+
 def _differences(
-    entry: JournalEntry, wanted: Mapping[str, Any], query: Mapping[str, str], with_refused: bool
+    entry: JournalEntry, wanted: Mapping[str, Any], query: Mapping[str, str], counted_too: Unless
 ) -> list[str]:
     """What about ``entry`` differs from the wanted call, in words (empty: it matches)."""
     found = []
@@ -622,8 +640,17 @@ def _differences(
             found.append(f"no `{name}` parameter (wanted {name}={value})")
         elif got[name] != value:
             found.append(f"query {name}={got[name]} instead of {name}={value}")
-    if not with_refused and entry.refused and not found:
+    if found:
+        return found
+    if not counted_too.refused and entry.refused:
         found.append(_refusal(entry))
+    elif not counted_too.elsewhere and entry.status == 404:
+        home = in_the_other_collection(entry.hint)
+        if home is not None:
+            found.append(
+                f"404: the profile is in `{home}`, not `{entry.collection}`; a call to the wrong"
+                f" collection does not count (collection={entry.collection!r} asks for it)"
+            )
     return found
 
 
@@ -646,13 +673,13 @@ def _refusal(entry: JournalEntry) -> str:
 
 
 def _near_miss(
-    entry: JournalEntry, wanted: Mapping[str, Any], query: Mapping[str, str], with_refused: bool
+    entry: JournalEntry, wanted: Mapping[str, Any], query: Mapping[str, str], counted_too: Unless
 ) -> str | None:
     """Why ``entry`` almost matches (it differs in one thing), or None when it is not close."""
     route = wanted["route"]
     if route is not None and entry.route is None:
         return _typo(entry, route, wanted)
-    differences = _differences(entry, wanted, query, with_refused)
+    differences = _differences(entry, wanted, query, counted_too)
     return differences[0] if len(differences) == 1 else None
 
 

@@ -181,17 +181,23 @@ def test_natural_mistakes_get_one_clear_sentence(
 
 def test_the_readme_near_misses_are_what_assert_called_says(profile_api: ProfileAPI) -> None:
     profile_api.add_user({"user_id": "Ada"})
-    base = f"{profile_api.url}/v1/spaces/%s/collections/users/profiles/%s"
+    base = f"{profile_api.url}/v1/spaces/%s/collections/%s/profiles/%s"
     calls = [
-        ("lg8283283", "user_id:ada/traits?include=email", profile_api.headers),
-        ("lg8283283", "user_id:Ada/traits?include=email", {"Authorization": "Bearer demo-token"}),
-        ("other", "user_id:Ada/traits?include=email", profile_api.headers),
-        ("lg8283283", "user_id:Ada/traits?include=email", {"Authorization": "Basic eDo="}),
-        ("lg8283283", "user_id:Ada/trait?include=email", profile_api.headers),
-        ("lg8283283", "user_id:Ada/traits?include=name", profile_api.headers),
+        ("lg8283283", "users", "user_id:ada/traits?include=email", profile_api.headers),
+        (
+            "lg8283283",
+            "users",
+            "user_id:Ada/traits?include=email",
+            {"Authorization": "Bearer demo-token"},
+        ),
+        ("other", "users", "user_id:Ada/traits?include=email", profile_api.headers),
+        ("lg8283283", "users", "user_id:Ada/traits?include=email", {"Authorization": "Basic eDo="}),
+        ("lg8283283", "users", "user_id:Ada/trait?include=email", profile_api.headers),
+        ("lg8283283", "users", "user_id:Ada/traits?include=name", profile_api.headers),
+        ("lg8283283", "accounts", "user_id:Ada/traits?include=email", profile_api.headers),
     ]
-    for space, rest, headers in calls:
-        requests.get(base % (space, rest), headers=headers, timeout=10)
+    for space, collection, rest, headers in calls:
+        requests.get(base % (space, collection, rest), headers=headers, timeout=10)
     with pytest.raises(AssertionError) as failure:
         profile_api.assert_called("traits", identifier="user_id:Ada", query={"include": "email"})
     readme = (Path(__file__).parent.parent / "README.md").read_text()
@@ -394,3 +400,32 @@ def test_the_servers_own_fault_rules_are_not_a_tests_to_fire() -> None:
             handle.assert_faults_fired()
         handle.reset()
         handle.assert_faults_fired()
+
+
+def test_a_404_for_a_profile_in_the_other_collection_is_not_the_expected_call(
+    profile_api: ProfileAPI,
+) -> None:
+    # The classic bug: the service asks `accounts` for a user; the 404 reads as "no such user".
+    assert get(profile_api, "user_id:u1234", "traits", "accounts").status_code == 404
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_called("traits", identifier="user_id:u1234", times=1)
+    assert str(failure.value).splitlines()[:3] == [
+        "expected 1 call with route=traits, identifier=user_id:u1234, space=lg8283283; got 0",
+        "near misses:",
+        "  GET /v1/spaces/lg8283283/collections/accounts/profiles/user_id:u1234/traits -> 404"
+        " (basic)  <- 404: the profile is in `users`, not `accounts`; a call to the wrong"
+        " collection does not count (collection='accounts' asks for it)",
+    ]
+    with pytest.raises(AssertionError, match="got 0"):
+        profile_api.assert_called("traits", identifier="user_id:u1234")
+    # Asked for, it counts; and it is a call made, for "no such call at all".
+    profile_api.assert_called("traits", identifier="user_id:u1234", collection="accounts", times=1)
+    profile_api.assert_called("traits", identifier="user_id:u1234", status=404, times=1)
+    with pytest.raises(AssertionError, match=r"expected 0 calls .* got 1"):
+        profile_api.assert_called("traits", identifier="user_id:u1234", times=0)
+    # A 404 for a profile that is nowhere is the call the test expected (an unknown user).
+    assert get(profile_api, "user_id:nobody", "traits").status_code == 404
+    profile_api.assert_called("traits", identifier="user_id:nobody", times=1)
+    # The right collection counts as ever.
+    assert get(profile_api, "user_id:u1234", "traits").status_code == 200
+    profile_api.assert_called("traits", identifier="user_id:u1234", times=1)

@@ -119,5 +119,16 @@ def _miss_hint(
         return f"no exact match; lookups are case-sensitive and `{near[0]}` exists"
     other = OTHER[collection]
     if space.find(other, id_type, value) is not None:
-        return f"`{id_type}:{value}` is a profile in `{other}`, not `{collection}`"
+        return f"`{id_type}:{value}` is a profile in `{other}`{_NOT_IN}`{collection}`"
     return None
+
+
+_NOT_IN = ", not "
+_IN_THE_OTHER = re.compile(rf"is a profile in `(users|accounts)`{_NOT_IN}`(?:users|accounts)`$")
+
+
+def in_the_other_collection(hint: str | None) -> str | None:
+    """Of a 404's hint: the collection its profile is in, when it was asked for in the
+    other one (the classic wrong-collection bug), else None."""
+    found = _IN_THE_OTHER.search(hint or "")
+    return found.group(1) if found else None
