@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,12 @@ _PASSED = pytest.StashKey[bool]()
 _STRICT = pytest.StashKey["Strictness"]()
 _NOT_GIVEN: Any = object()
 REPORT_SECTION = "profile_api requests"
+NO_ERRORS_ADVICE = (
+    "This test runs with no_errors (the marker's no_errors=, or `profile_api_no_errors = true`"
+    " in the ini file): any 4xx/5xx the fake answered fails it, but those its own fault rules"
+    " made. Expected ones? Allow their statuses with @pytest.mark.profile_api(no_errors=[404]),"
+    " or let this test have any with no_errors=False."
+)
 ENV_URL = "PROFILE_API_URL"
 ENV_SPACE = "PROFILE_API_SPACE_ID"
 ENV_TOKEN = "PROFILE_API_TOKEN"
@@ -101,6 +107,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " the marker's faults_must_fire= decides for one test)",
     )
     parser.addini(
+        "profile_api_no_errors",
+        type="bool",
+        default=False,
+        help="fail a test at teardown when the fake answered any of its requests with a 4xx or"
+        " 5xx (other than what the test's own fault rules made; default false; the marker's"
+        " no_errors= decides for one test)",
+    )
+    parser.addini(
         "profile_api_snapshots",
         type="bool",
         default=True,
@@ -113,13 +127,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "profile_api(fixtures=None, now=None, space=None, rate_limit=..., faults=(), realism={},"
-        " live=True, faults_must_fire=None):"
+        " live=True, faults_must_fire=None, no_errors=None):"
         " configure the profile_api fake for this test — fixture files (relative to the"
         " rootdir), a frozen clock that relative fixture times follow, the space of the handle,"
         " a rate limit (None: unlimited), fault rules (dicts or --fault specs), realism"
         " switches; live=False: the test needs the fake and is skipped under"
         " --profile-api-live; faults_must_fire=False: a fault rule the test armed may go"
-        " unfired (default: the ini's profile_api_faults_must_fire, true).",
+        " unfired (default: the ini's profile_api_faults_must_fire, true); no_errors=True:"
+        " any 4xx/5xx the fake answered fails the test, but those its own fault rules made"
+        " (a list of statuses: all but those; default: the ini's profile_api_no_errors).",
     )
     if _is_live(config):
         from profilemock.live import LiveSettings
@@ -228,6 +244,7 @@ def _marker_arguments(
     realism: Mapping[str, Any] = _NOT_GIVEN,
     live: bool = True,
     faults_must_fire: bool | None = None,
+    no_errors: bool | Iterable[int] | None = None,
 ) -> dict[str, Any]:
     """The marker's signature: its keyword arguments are the handle's configuration."""
     given = {"rate_limit": rate_limit, "faults": faults, "realism": realism}
@@ -237,6 +254,7 @@ def _marker_arguments(
         "space": space,
         "live": live,
         "faults_must_fire": faults_must_fire,
+        "no_errors": no_errors,
         **{k: v for k, v in given.items() if v is not _NOT_GIVEN},
     }
 
@@ -246,6 +264,7 @@ def _marker_options(marker: pytest.Mark | None) -> dict[str, Any]:
         return _marker_arguments()
     known = (
         "fixtures", "now", "space", "rate_limit", "faults", "realism", "live", "faults_must_fire",
+        "no_errors",
     )  # fmt: skip
     unknown = [name for name in marker.kwargs if name not in known]
     if unknown:
@@ -310,6 +329,19 @@ class Strictness:
             options.pop("faults_must_fire"),
             config.getini("profile_api_faults_must_fire"),
         )
+        no_errors = options.pop("no_errors")
+        self.no_errors: tuple[int, ...] | None = None
+        """The statuses a test that runs with no_errors may get (None: it does not)."""
+        if no_errors is None or isinstance(no_errors, bool):
+            if _flag("no_errors", no_errors, config.getini("profile_api_no_errors")):
+                self.no_errors = ()
+        else:
+            from profilemock.testing import statuses
+
+            try:
+                self.no_errors = statuses(no_errors, "no_errors")
+            except TypeError as exc:
+                raise TypeError(f"{exc} (or True, or False)") from None
 
 
 def _flag(name: str, given: Any, default: Any) -> bool:
@@ -323,13 +355,19 @@ def _flag(name: str, given: Any, default: Any) -> bool:
 def _verify(handle: ProfileAPI, strict: Strictness) -> None:
     """Fail the test, one message for every check that failed."""
     __tracebackhide__ = True
-    checks = [handle.assert_faults_fired] if strict.faults_must_fire else []
+    checks: list[tuple[Callable[[], None], str]] = []
+    if strict.faults_must_fire:
+        checks.append((handle.assert_faults_fired, ""))
+    if strict.no_errors is not None:
+        allowed = strict.no_errors
+
+        checks.append((lambda: handle.assert_no_errors(allow=allowed), NO_ERRORS_ADVICE))
     problems = []
-    for check in checks:
+    for check, advice in checks:
         try:
             check()
         except AssertionError as exc:
-            problems.append(str(exc))
+            problems.append(f"{exc}\n{advice}" if advice else str(exc))
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
 

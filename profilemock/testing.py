@@ -481,16 +481,31 @@ class ProfileAPI:
 
     def assert_no_errors(self, *, allow: Iterable[int] = ()) -> None:
         """Assert no request of this test was refused or failed: every answer below 400
-        (or in ``allow``) and none left unanswered. Answers of fault rules the test added
-        are expected and not errors."""
+        (or in ``allow``) and none left unanswered. What a fault rule the test added made
+        (its status, a broken connection) is expected and not an error; an answer of a rule
+        that only delays or adds headers is the API's own and is judged as any other, as
+        are the answers of the fixtures' own rules, which the test did not ask for."""
         __tracebackhide__ = True
-        allowed = set(allow)
+        allowed = set(statuses(allow))
+        seen = self._complete_journal()
+        standing, delaying = self._server.call(
+            lambda state: (
+                state.standing_rules(),
+                {r.id for r in state.armed_since_reset() if r.status is None and r.fault is None},
+            )
+        )
+
+        def made_by_the_test(entry: JournalEntry) -> bool:
+            if entry.fault is None or entry.fault in standing:
+                return False
+            return entry.fault not in delaying or entry.status is None
+
         failed = [
             e
-            for e in self._complete_journal()
-            if e.fault is None
-            and e.outcome != "pending"
+            for e in seen
+            if e.outcome != "pending"
             and (e.status is None or (e.status >= 400 and e.status not in allowed))
+            and not made_by_the_test(e)
         ]
         if failed:
             lines = [f"{counted(len(failed), 'request')} failed:"]
@@ -605,6 +620,20 @@ def _raise_failures(errors: Sequence[BaseException]) -> None:
         raise ProfileAPIError(
             f"the fake failed {len(errors)} time(s) while answering; first: {first}"
         ) from first
+
+
+def statuses(allow: Any, name: str = "allow") -> tuple[int, ...]:
+    """``allow=[404, 429]``: HTTP statuses, checked (a mistake would let errors through)."""
+    __tracebackhide__ = True
+    if isinstance(allow, (str, bytes, int, Mapping)) or not isinstance(allow, Iterable):
+        raise TypeError(f"{name} takes a list of HTTP statuses like [404, 429]; got {allow!r}")
+    given = tuple(allow)
+    for status in given:
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise TypeError(
+                f"{name} takes HTTP statuses (100 to 599) like [404, 429]; got {status!r}"
+            )
+    return given
 
 
 def _check_events(events: Any) -> None:

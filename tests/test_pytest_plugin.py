@@ -192,7 +192,7 @@ def test_marker_configures_the_handle(consumer: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*profile_api marker: unknown argument `color`; it takes fixtures, now, space, rate_limit, faults, realism, live, faults_must_fire"
+            "*profile_api marker: unknown argument `color`; it takes fixtures, now, space, rate_limit, faults, realism, live, faults_must_fire, no_errors"
         ]
     )
 
@@ -827,3 +827,97 @@ def test_the_ini_turns_faults_must_fire_off_and_the_marker_decides_for_one_test(
     result.stdout.fnmatch_lines(
         ["ERROR test_ini.py::test_on_by_the_marker - Failed: 1 fault rule armed*"]
     )
+
+
+def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_faults(
+    consumer: pytest.Pytester,
+) -> None:
+    (consumer.path / "flaky.yaml").write_text(
+        "spaces: {s: {tokens: [t], users: [{ids: {user_id: u1}}]}}\n"
+        "faults: [{route: events, status: 503}]\n"
+    )
+    consumer.makeini(INI + "profile_api_no_errors = true\n")
+    consumer.makepyfile(
+        test_strict=textwrap.dedent(
+            """
+            import pytest
+            import requests
+
+
+            def status(profile_api, identifier, resource="traits"):
+                url = profile_api.profile_url(identifier, resource)
+                return requests.get(url, auth=profile_api.auth, timeout=5).status_code
+
+
+            def test_a_swallowed_404(profile_api):
+                assert status(profile_api, "user_id:U1234") in (200, 404)  # the code shrugs it off
+
+
+            def test_its_own_fault_is_expected(profile_api):
+                profile_api.fault("traits:503:times=1")
+                assert [status(profile_api, "user_id:u1234") for _ in range(2)] == [503, 200]
+
+
+            @pytest.mark.profile_api(no_errors=[404])
+            def test_allowed_statuses(profile_api):
+                assert status(profile_api, "user_id:nobody") == 404
+
+
+            @pytest.mark.profile_api(no_errors=False)
+            def test_off_for_one_test(profile_api):
+                assert status(profile_api, "user_id:nobody") == 404
+
+
+            def test_a_delay_rule_does_not_excuse_the_apis_own_404(profile_api):
+                profile_api.fault("traits:latency=1ms")
+                assert status(profile_api, "user_id:nobody") == 404
+
+
+            @pytest.mark.profile_api(fixtures=["flaky.yaml"])
+            def test_the_fixtures_rules_are_not_the_tests(profile_api):
+                url = profile_api.profile_url("user_id:u1", "events")
+                assert requests.get(url, auth=profile_api.auth, timeout=5).status_code == 503
+
+
+            def test_both_checks_in_one_message(profile_api):
+                profile_api.fault("links:429")
+                assert status(profile_api, "user_id:nobody") == 404
+
+
+            def test_failing_on_its_own(profile_api):
+                assert status(profile_api, "user_id:nobody") == 200
+
+
+            @pytest.mark.profile_api(no_errors="yes")
+            def test_bad_value(profile_api):
+                pass
+            """
+        )
+    )
+    result = consumer.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=7, failed=1, errors=5)  # passed: 4 of them errored after
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_a_swallowed_404*",
+            "1 request failed:",
+            "  GET /v1/spaces/lg8283283/collections/users/profiles/user_id:U1234/traits -> 404 (basic)",
+            "      hint: no exact match; lookups are case-sensitive and `user_id:u1234` exists",
+            "This test runs with no_errors*Allow their statuses with"
+            " @pytest.mark.profile_api(no_errors=[[]404[]]), or let this test have any with"
+            " no_errors=False.",
+            "*ERROR at teardown of test_a_delay_rule_does_not_excuse_the_apis_own_404*",
+            "  GET */user_id:nobody/traits -> 404 (basic) [[]fault fault-1[]]",
+            "*ERROR at teardown of test_the_fixtures_rules_are_not_the_tests*",
+            "  GET */user_id:u1/events -> 503 (basic) [[]fault fault-1[]]",
+            "*ERROR at teardown of test_both_checks_in_one_message*",
+            "1 fault rule armed in this test never fired*",
+            "  fault-1 links:429: matched no request",
+            "*",
+            "1 request failed:",
+            "  GET */user_id:nobody/traits -> 404 (basic)",
+            "*ERROR at setup of test_bad_value*",
+            "*profile_api marker: no_errors takes a list of HTTP statuses like [[]404, 429[]];"
+            " got 'yes' (or True, or False)",
+        ]
+    )
+    result.stdout.no_fnmatch_line("ERROR test_strict.py::test_failing_on_its_own*")

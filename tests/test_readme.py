@@ -102,6 +102,7 @@ def test_marker_example_uses_the_registered_signature() -> None:
         "realism",
         "live",
         "faults_must_fire",
+        "no_errors",
     }
 
 

@@ -429,3 +429,20 @@ def test_a_404_for_a_profile_in_the_other_collection_is_not_the_expected_call(
     # The right collection counts as ever.
     assert get(profile_api, "user_id:u1234", "traits").status_code == 200
     profile_api.assert_called("traits", identifier="user_id:u1234", times=1)
+
+
+@pytest.mark.parametrize(
+    ("allow", "message"),
+    [
+        (404, "allow takes a list of HTTP statuses like [404, 429]; got 404"),
+        ("404", "allow takes a list of HTTP statuses like [404, 429]; got '404'"),
+        ([404, "429"], "allow takes HTTP statuses (100 to 599) like [404, 429]; got '429'"),
+        ([4040], "allow takes HTTP statuses (100 to 599) like [404, 429]; got 4040"),
+    ],
+)
+def test_assert_no_errors_refuses_an_allow_that_would_let_errors_through(
+    profile_api: ProfileAPI, allow: Any, message: str
+) -> None:
+    with pytest.raises(TypeError) as failure:
+        profile_api.assert_no_errors(allow=allow)
+    assert str(failure.value) == message

@@ -107,12 +107,15 @@ class ServerState:
         self._fixture_rules = [self.faults.add(rule).id for rule in self.store.loaded.faults]
         self._settings_rules = [self.faults.add(rule).id for rule in self.settings.faults]
 
+    def standing_rules(self) -> frozenset[str]:
+        """Ids of the fault rules every reset brings back: the fixtures' and ``--fault``'s."""
+        return frozenset((*self._fixture_rules, *self._settings_rules))
+
     def armed_since_reset(self) -> list[FaultRule]:
         """The fault rules added since the last reset (by a test, through the handle or
-        the admin API), not those of the fixtures and ``--fault`` that every reset brings
-        back."""
-        started = {*self._fixture_rules, *self._settings_rules}
-        return [rule for rule in self.faults if rule.id not in started]
+        the admin API), not the standing ones of the fixtures and ``--fault``."""
+        standing = self.standing_rules()
+        return [rule for rule in self.faults if rule.id not in standing]
 
     def replace_data(self, store: Store) -> None:
         """Serve ``store`` from the next request on (fixtures reloaded).
