@@ -81,6 +81,8 @@ class FaultRule:
     written: str = ""
     """The rule as its author wrote it: the ``--fault`` spec, else its fields as JSON
     (what a message about the rule quotes)."""
+    optional: bool = False
+    """A test armed it as a guard for a call the code may not make: it need not fire."""
     matched: int = 0
     fired: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)

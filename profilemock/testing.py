@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from profilemock.api import COLLECTIONS, ENDPOINTS, RESOURCES, Collection
 from profilemock.clock import Clock
-from profilemock.faults import FaultRuleError, parse_spec
+from profilemock.faults import FaultRule, FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.fixtures.snapshot import Snapshots
 from profilemock.mockserver.app import create_app
@@ -129,8 +129,10 @@ def _check_list(name: str, value: Any, what: str) -> None:
 
 
 FAULTS_MUST_FIRE_OPT_OUT = (
-    "If a rule is there on purpose (a guard for a call the code may not make), let this test"
-    " pass with @pytest.mark.profile_api(faults_must_fire=False), or every test with"
+    "If a rule is there on purpose (a guard for a call the code may not make), arm it with"
+    " optional=True (profile_api.fault('traits:429', optional=True), or in the marker"
+    " {'route': 'traits', 'status': 429, 'optional': True}); or let this test's rules go"
+    " unfired with @pytest.mark.profile_api(faults_must_fire=False), or every test's with"
     " `profile_api_faults_must_fire = false` in the ini file."
 )
 
@@ -350,20 +352,30 @@ class ProfileAPI:
 
     # -- behaviour --------------------------------------------------------------------------
 
-    def fault(self, spec: str | None = None, /, **rule: Any) -> str:
-        """Add a fault rule — a ``--fault`` spec or the rule's fields — and return its id."""
+    def fault(self, spec: str | None = None, /, *, optional: bool = False, **rule: Any) -> str:
+        """Add a fault rule — a ``--fault`` spec or the rule's fields — and return its id.
+
+        ``optional=True``: the rule guards a call the code may not make, and need not fire
+        (``assert_faults_fired`` leaves it out)."""
         __tracebackhide__ = True
         if spec is not None and not isinstance(spec, str):
             raise TypeError(
                 f"fault takes a --fault spec like 'traits:429:times=2' or the rule's fields as"
                 f" keywords (fault(route='traits', status=429)); got {spec!r}"
             )
+        if not isinstance(optional, bool):
+            raise TypeError(f"optional takes True or False, got {optional!r}")
+
+        def add(state: ServerState) -> FaultRule:
+            added = state.faults.add(data, spec)
+            added.optional = optional
+            return added
+
         try:
             data = parse_spec(spec) if spec is not None else rule
-            added = self._server.call(lambda state: state.faults.add(data, spec))
+            return self._server.call(add).id
         except FaultRuleError as exc:
             raise ValueError(str(exc)) from None
-        return added.id
 
     def realism(self, **switches: Any) -> dict[str, Any]:
         """Turn realism switches on or off for this test (``short_pages=True``,
@@ -517,14 +529,15 @@ class ProfileAPI:
         handle, the marker or the admin API — fired at least once (a rule that fires by
         chance, ``probability`` below 1, at least matched a request). A rule that never
         fired tested nothing: the retry path it was armed for never ran, and the test
-        passed anyway. Rules of the fixture files are not the test's and are not checked.
+        passed anyway. Rules of the fixture files are not the test's and are not checked,
+        nor are rules armed with ``optional=True``.
         The pytest plugin asserts this after each test unless told not to."""
         __tracebackhide__ = True
         unused = self._server.call(
             lambda state: [
                 (rule, why)
                 for rule in state.armed_since_reset()
-                if (why := rule.unused()) is not None
+                if not rule.optional and (why := rule.unused()) is not None
             ]
         )
         if unused:

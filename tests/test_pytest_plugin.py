@@ -921,3 +921,38 @@ def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_f
         ]
     )
     result.stdout.no_fnmatch_line("ERROR test_strict.py::test_failing_on_its_own*")
+
+
+def test_a_fault_armed_as_optional_need_not_fire(consumer: pytest.Pytester) -> None:
+    consumer.makepyfile(
+        test_optional=textwrap.dedent(
+            """
+            import pytest
+
+
+            @pytest.mark.profile_api(faults=[{"route": "events", "status": 503, "optional": True}])
+            def test_a_guard_in_the_marker(profile_api):
+                pass
+
+
+            def test_a_guard_and_a_rule_that_must_fire(profile_api):
+                profile_api.fault("links:503", optional=True)
+                profile_api.fault("traits:429")
+
+
+            def test_not_a_flag(profile_api):
+                profile_api.fault("links:503", optional="yes")
+            """
+        )
+    )
+    result = consumer.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_a_guard_and_a_rule_that_must_fire*",
+            "1 fault rule armed in this test never fired*",
+            "  fault-2 traits:429: matched no request",
+            "If a rule is there on purpose*arm it with optional=True*",
+            "*TypeError: optional takes True or False, got 'yes'",
+        ]
+    )
