@@ -542,8 +542,8 @@ class ProfileAPI:
         )
         if unused:
             lines = [
-                f"{counted(len(unused), 'fault rule')} armed in this test never fired, so what"
-                " it was armed to test never ran:"
+                f"{counted(len(unused), 'fault rule')} armed in this test never fired, so the"
+                " code path each was armed for never ran:"
             ]
             lines += [f"  {rule.id} {rule.written}: {why}" for rule, why in unused]
             lines.append(FAULTS_MUST_FIRE_OPT_OUT)

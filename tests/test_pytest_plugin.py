@@ -780,7 +780,7 @@ def test_a_fault_armed_but_never_fired_fails_the_test_at_teardown_naming_it(
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_retry_path_never_ran*",
-            "1 fault rule armed in this test never fired, so what it was armed to test never ran:",
+            "1 fault rule armed in this test never fired, so the code path each was armed for never ran:",
             "  fault-1 traits:429:times=1: matched no request",
             "If a rule is there on purpose*@pytest.mark.profile_api(faults_must_fire=False)*"
             "`profile_api_faults_must_fire = false` in the ini file.",

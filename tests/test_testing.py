@@ -367,7 +367,7 @@ def test_assert_faults_fired_names_each_rule_armed_since_the_reset_that_never_fi
         profile_api.assert_faults_fired()
     lines = str(failure.value).splitlines()
     assert lines[:3] == [
-        "2 fault rules armed in this test never fired, so what it was armed to test never ran:",
+        "2 fault rules armed in this test never fired, so the code path each was armed for never ran:",
         '  fault-2 {"route": "events", "status": 503, "after": 1}: matched 1 request and fired'
         " on none (its schedule: after=1)",
         "  fault-3 links:reset:times=2: matched no request",
