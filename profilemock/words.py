@@ -18,9 +18,10 @@ def closest(value: str, names: Iterable[str], cutoff: float = 0.6) -> str | None
 
 
 def not_one_of(name: str, value: object, allowed: Iterable[str]) -> str:
-    """Why ``value`` is no ``name``: ``no route is called 'trait'; routes are …; did you
+    """Why ``value`` is no ``name``: ``no route is called `trait`; routes are …; did you
     mean `traits`?`` — the allowed names listed, the closest suggested."""
     names = list(allowed)
     close = closest(str(value), names)
     guess = f"; did you mean `{close}`?" if close else ""
-    return f"no {name} is called {value!r}; {name}s are {', '.join(names)}{guess}"
+    called = f"no {name} is called `{value}`" if str(value) else f"no {name} has an empty name"
+    return f"{called}; {name}s are {', '.join(names)}{guess}"

@@ -98,7 +98,7 @@ def test_assert_called_with_a_route_or_collection_no_request_can_have_is_a_mista
     profile_api: ProfileAPI,
 ) -> None:
     get(profile_api, "user_id:u1234", "traits")
-    with pytest.raises(ValueError, match=r"no route is called 'trait'; routes are traits, ") as bad:
+    with pytest.raises(ValueError, match=r"no route is called `trait`; routes are traits, ") as bad:
         profile_api.assert_called("trait", identifier="user_id:u1234")
     assert str(bad.value).endswith("profiles; did you mean `traits`?")
     with pytest.raises(ValueError, match=r"collections are users, accounts; did you mean `users`"):

@@ -230,13 +230,13 @@ async def test_requests_journal_filters_and_clear(client: Client) -> None:
     [
         pytest.param(
             "route=trait",
-            "query parameter `route`: no route is called 'trait'; routes are traits,"
+            "query parameter `route`: no route is called `trait`; routes are traits,"
             " external_ids, events, metadata, links, profiles; did you mean `traits`?",
             id="route",
         ),
         pytest.param(
             "collection=user&route=traits",
-            "query parameter `collection`: no collection is called 'user'; collections are"
+            "query parameter `collection`: no collection is called `user`; collections are"
             " users, accounts; did you mean `users`?",
             id="collection",
         ),

@@ -1,0 +1,26 @@
+"""Words in messages: one way of naming a value that is not one of the allowed names."""
+
+from __future__ import annotations
+
+from profilemock.words import counted, not_one_of
+
+
+def test_a_name_not_allowed_is_quoted_as_a_name_with_the_allowed_and_the_closest() -> None:
+    assert not_one_of("route", "trait", ["traits", "events"]) == (
+        "no route is called `trait`; routes are traits, events; did you mean `traits`?"
+    )
+    # Python's repr wrote "it's" in double quotes and 'trait' in single ones.
+    assert not_one_of("route", "xy's", ["traits"]) == "no route is called `xy's`; routes are traits"
+
+
+def test_an_empty_name_is_told_as_empty() -> None:
+    assert not_one_of("route", "", ["traits"]) == "no route has an empty name; routes are traits"
+
+
+def test_counts_carry_a_thousands_separator_and_a_plural() -> None:
+    assert [counted(n, "user") for n in (0, 1, 2, 100_000)] == [
+        "0 users",
+        "1 user",
+        "2 users",
+        "100,000 users",
+    ]
