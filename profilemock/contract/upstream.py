@@ -65,9 +65,19 @@ class BodyTooLarge(Exception):
         return f"{told}; raise it with {flag} SIZE, such as {flag} {math.ceil(wanted / 1e6)}MB"
 
 
+def has_body(method: str, status: int) -> bool:
+    """Whether an answer with ``status`` to ``method`` can carry a body (RFC 9110 6.4.1): not
+    to HEAD, nor a 1xx, 204 or 304, whatever their ``Content-Length`` says."""
+    return method.upper() != "HEAD" and status >= 200 and status not in (204, 304)
+
+
 async def read_body(answer: aiohttp.ClientResponse, limit: int) -> bytes:
     """The whole body of ``answer``, or ``BodyTooLarge`` once it passes ``limit`` bytes
-    (then the connection is closed, the rest never read)."""
+    (then the connection is closed, the rest never read). The limit is on a body actually
+    sent: an answer that has none by definition (to HEAD; a 1xx, 204 or 304) passes
+    whatever its ``Content-Length`` says, as that is the size of a body not sent."""
+    if not has_body(answer.method, answer.status):
+        return await answer.read()  # b"": the client reads no body for these
     coded = answer.headers.get("Content-Encoding", "identity").strip().lower()
     declared = answer.content_length if coded in ("", "identity") else None
     if declared is not None and declared > limit:

@@ -10,6 +10,8 @@ import gzip
 import json
 import queue
 import socket
+import socketserver
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,3 +218,28 @@ def dead_upstream() -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def bodiless() -> Iterator[str]:
+    """An upstream whose every answer declares ``Content-Length: FLOOD`` but has no body by
+    definition: the status is the request's ``?status=`` (304, 204). Written on the socket
+    as it is, since aiohttp's server drops that header from such answers."""
+
+    class Answer(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            while (line := self.rfile.readline()) not in (b"", b"\r\n", b"\n"):
+                if line.startswith((b"GET ", b"HEAD ")):
+                    status = line.split(b"status=")[-1].split()[0].decode()
+            self.wfile.write(
+                f"HTTP/1.1 {status} X\r\nContent-Length: {FLOOD}\r\nRequest-Id: none-1\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Answer) as server:
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+    thread.join(timeout=10)

@@ -554,6 +554,34 @@ def test_a_body_of_exactly_max_body_bytes_passes_and_one_byte_less_refuses_it(
     assert f"the body is {size:,} bytes (its Content-Length)" in refused.json()["error"]["message"]
 
 
+def test_a_head_answer_passes_whatever_length_it_declares_over_max_body(
+    demo_fake: ServerThread, start_proxy: Start
+) -> None:
+    # A HEAD answer's Content-Length is the size of the body a GET would get: none is sent.
+    path = "/v1/spaces/lg8283283/collections/users/profiles/user_id:9800664881/traits"
+    auth = ("demo-token", "")
+    declared = requests.head(f"{demo_fake.url}{path}", auth=auth, timeout=10).headers
+    proxy = start_proxy(demo_fake.url, max_body=int(declared["Content-Length"]) - 1)
+    head = requests.head(f"{proxy.url}{path}", auth=auth, timeout=10)
+    assert head.status_code == 200
+    assert "Profilemock-Violations" not in head.headers
+    assert get(f"{proxy.url}{path}", token="demo-token").status_code == 502  # the GET's body
+    [head_entry, _] = journal(proxy)
+    assert (head_entry["status"], head_entry["violations"]) == (200, [])
+
+
+@pytest.mark.parametrize("status", [204, 304])
+def test_an_answer_with_no_body_by_definition_passes_whatever_length_it_declares(
+    bodiless: str, start_proxy: Start, status: int
+) -> None:
+    proxy = start_proxy(bodiless, max_body=1000)
+    answer = get(f"{proxy.url}{drift_url('none')}?status={status}")
+    assert (answer.status_code, answer.content) == (status, b"")
+    assert "Profilemock-Violations" not in answer.headers
+    [entry] = journal(proxy)
+    assert (entry["status"], entry["violations"]) == (status, [])
+
+
 def test_cursor_url_here_leaves_a_body_it_cannot_place_the_url_in() -> None:
     data = {"cursor": {"url": "http://up.example/v1/x?next=b"}}
     assert cursor_url_here(b'{"other": 1}', data, "http://up.example", lambda: "http://me") is None
