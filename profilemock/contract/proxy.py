@@ -72,7 +72,13 @@ HOP_BY_HOP = frozenset(
 """Headers of one connection, not of the message: never forwarded either way."""
 # The client session undoes content codings, so the body we pass on is the decoded one.
 _NOT_BACK = HOP_BY_HOP | {"content-encoding"}
-_NOT_UP = HOP_BY_HOP | {"accept-encoding"}
+_NOT_UP = HOP_BY_HOP | {"accept-encoding", "forwarded"}
+"""Never sent upstream. ``Forwarded`` and every ``X-Forwarded-*`` header (``_FORWARDED``)
+describe the client's hop to the proxy, not the proxy's hop to the upstream: the proxy
+reads them to point ``cursor.url`` at itself, and reaches the upstream as a client of its
+own (its ``Host`` the upstream's), so an upstream that honours them (the fake does) still
+writes its ``cursor.url`` under its own base URL, and the proxy moves it."""
+_FORWARDED = "x-forwarded-"
 log = logging.getLogger("profilemock.proxy")
 
 
@@ -400,7 +406,9 @@ async def _send(
     headers = {
         k: v
         for k, v in request.headers.items()
-        if k.lower() not in _NOT_UP and k.lower() not in connection_only
+        if k.lower() not in _NOT_UP
+        and not k.lower().startswith(_FORWARDED)
+        and k.lower() not in connection_only
     }
     data = await request.read() if request.body_exists else None
     async with client.request(

@@ -465,6 +465,47 @@ def test_cursor_url_honours_the_forwarded_headers_as_the_fake_does(
     )
 
 
+@pytest.mark.parametrize(
+    ("forwarded", "origin"),
+    [
+        ({"X-Forwarded-Prefix": "/api"}, "http://{proxy}/api"),
+        ({"X-Forwarded-Proto": "https"}, "https://{proxy}"),
+        ({"Forwarded": "proto=https"}, "https://{proxy}"),
+        ({"X-Forwarded-Host": "app.example:8443"}, "http://app.example:8443"),
+    ],
+)
+def test_cursor_url_stays_in_the_proxy_when_the_upstream_honours_forwarded_headers_too(
+    demo_fake: ServerThread, start_proxy: Start, forwarded: dict[str, str], origin: str
+) -> None:
+    # The client's forwarded headers describe its hop to the proxy: the fake behind the
+    # proxy must not see them, or it writes cursor.url outside its own base URL.
+    proxy = start_proxy(demo_fake.url)
+    path = "/v1/spaces/lg8283283/collections/users/profiles/anonymous_id:anon-01/events"
+    answer = get(f"{proxy.url}{path}?limit=2", token="demo-token", headers=forwarded)
+    following = answer.json()["cursor"]["url"]
+    assert following.startswith(origin.format(proxy=proxy.url.removeprefix("http://")) + path)
+
+
+def test_the_clients_forwarded_headers_are_not_sent_upstream(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    drifting, url = upstream
+    proxy = start_proxy(url)
+    sent = {
+        "Forwarded": "for=192.0.2.60;proto=https",
+        "X-Forwarded-For": "192.0.2.60",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "app.example",
+        "X-Forwarded-Port": "8443",
+        "X-Forwarded-Prefix": "/api",
+        "X-Other": "kept",
+    }
+    get(f"{proxy.url}{drift_url('good')}", headers=sent)
+    seen = {name.lower() for name in drifting.seen[-1]["headers"]}
+    assert "x-other" in seen
+    assert not seen & {name.lower() for name in sent if name != "X-Other"}
+
+
 def test_keep_cursor_urls_passes_the_upstreams_on_as_written(
     upstream: tuple[Upstream, str], start_proxy: Start
 ) -> None:
