@@ -542,7 +542,9 @@ def test_max_body_reads_sizes_in_bytes_and_units(given: str, size: int) -> None:
         assert parser().parse_args([*command, "--max-body", given]).max_body == size
 
 
-@pytest.mark.parametrize("value", ["0", "0.5", "-1", "11GB", "12XB", "big", "1e9", "9" * 400])
+@pytest.mark.parametrize(
+    "value", ["0", "0.5", "1.7", "1.0001KB", "-1", "11GB", "12XB", "big", "1e9", "9" * 400]
+)
 @pytest.mark.parametrize("command", COMMANDS_READING_UPSTREAMS)
 def test_max_body_says_what_a_size_is(
     command: list[str], value: str, capsys: pytest.CaptureFixture[str]

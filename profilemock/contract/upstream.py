@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -27,17 +28,26 @@ _SIZE = re.compile(r"(\d{1,15}(?:\.\d{1,9})?) ?([kmg]i?b?|b)?", re.IGNORECASE)
 
 def parse_size(text: str) -> int:
     """Bytes from ``32000000``, ``32MB`` or ``32M`` (10**6), ``32MiB`` (2**20), KB and GB
-    alike; ValueError saying what a size is."""
+    alike, ``1.5MB``: a whole number of bytes from 1 to 10GB, else ValueError saying what a
+    size is."""
     found = _SIZE.fullmatch(text.strip()) if text.isascii() else None
+    whole = ""
     if found is not None:
         unit = (found.group(2) or "").lower().removesuffix("b")  # "", k, ki, m, mi, g, gi
         power = "kmg".index(unit[0]) + 1 if unit else 0
-        value = int(float(found.group(1)) * (1024 if unit.endswith("i") else 1000) ** power)
-        if 1 <= value <= MOST_BODY:
-            return value
+        exact = Decimal(found.group(1)) * (1024 if unit.endswith("i") else 1000) ** power
+        if 1 <= exact <= MOST_BODY:
+            if exact == exact.to_integral_value():
+                return int(exact)
+            whole = f" (a whole number of bytes; it is {exact.normalize():f} bytes)"
     raise ValueError(
-        f"`{text}` is not a size from 1 byte to 10GB, such as 64MB, 500KB, 64MiB or 1000000"
+        f"`{text}` is not a size from 1 byte to 10GB, such as 64MB, 500KB, 64MiB or 1000000{whole}"
     )
+
+
+def size_words(size: int) -> str:
+    """``1 byte``, ``32,000,000 bytes``."""
+    return "1 byte" if size == 1 else f"{size:,} bytes"
 
 
 class BodyTooLarge(Exception):
@@ -54,15 +64,19 @@ class BodyTooLarge(Exception):
         self.headers = headers
 
     def about(self, flag: str = MAX_BODY_FLAG) -> str:
-        """What happened, which limit, and how to raise it (``flag`` names the setting)."""
-        limit = f"the {flag} limit of {self.limit:,} bytes"
+        """What happened, which limit, and how to raise it (``flag`` names the setting);
+        never advice the setting then refuses (over 10GB)."""
+        limit = f"the {flag} limit of {size_words(self.limit)}"
         if self.declared is not None:
-            told = f"the body is {self.declared:,} bytes (its Content-Length), over {limit}"
+            told = f"the body is {size_words(self.declared)} (its Content-Length), over {limit}"
             wanted = self.declared
         else:
             told = f"the body is over {limit} (reading stopped there)"
             wanted = 4 * self.limit
-        return f"{told}; raise it with {flag} SIZE, such as {flag} {math.ceil(wanted / 1e6)}MB"
+        if self.limit >= MOST_BODY or (self.declared or 0) > MOST_BODY:
+            return f"{told}; {flag} takes 10GB at most, so no setting passes it"
+        advised = min(math.ceil(wanted / 1e6), MOST_BODY // 10**6)
+        return f"{told}; raise it with {flag} SIZE, such as {flag} {advised}MB"
 
 
 def has_body(method: str, status: int) -> bool:
