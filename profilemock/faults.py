@@ -85,6 +85,9 @@ class FaultRule:
     """A test armed it as a guard for a call the code may not make: it need not fire."""
     matched: int = 0
     fired: int = 0
+    refused_first: int = 0
+    """Requests it fired on whose answer the API refused first (a 404, say): a body fault
+    (``truncate``, ``malformed``) had no body to break, and is not counted as fired."""
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def matches(
@@ -139,6 +142,11 @@ class FaultRule:
             if value
         ]
         schedule = f" (its schedule: {', '.join(why)})" if why else ""
+        if self.refused_first:
+            schedule += (
+                f"; the API refused {self.refused_first} of them first (an error answer),"
+                f" which leaves a `{self.fault}` fault no body to break"
+            )
         return f"matched {counted(self.matched, 'request')} and fired on none{schedule}"
 
 

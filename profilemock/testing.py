@@ -496,7 +496,7 @@ class ProfileAPI:
         (or in ``allow``) and none left unanswered. What a fault rule the test added made
         (its status, a broken connection) is expected and not an error; an answer of a rule
         that only delays or adds headers is the API's own and is judged as any other, as
-        are the answers of the fixtures' own rules, which the test did not ask for."""
+        are the answers of the fixture files' rules, which the test did not ask for."""
         __tracebackhide__ = True
         allowed = set(statuses(allow))
         seen = self._complete_journal()
@@ -691,7 +691,8 @@ def _differences(
         if home is not None:
             found.append(
                 f"404: the profile is in `{home}`, not `{entry.collection}`; a call to the wrong"
-                f" collection does not count (collection={entry.collection!r} asks for it)"
+                f" collection does not count unless asked for: collection={entry.collection!r}"
+                " counts the calls to it (assert each collection's calls on their own)"
             )
     return found
 

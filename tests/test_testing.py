@@ -414,7 +414,8 @@ def test_a_404_for_a_profile_in_the_other_collection_is_not_the_expected_call(
         "near misses:",
         "  GET /v1/spaces/lg8283283/collections/accounts/profiles/user_id:u1234/traits -> 404"
         " (basic)  <- 404: the profile is in `users`, not `accounts`; a call to the wrong"
-        " collection does not count (collection='accounts' asks for it)",
+        " collection does not count unless asked for: collection='accounts' counts the calls"
+        " to it (assert each collection's calls on their own)",
     ]
     with pytest.raises(AssertionError, match="got 0"):
         profile_api.assert_called("traits", identifier="user_id:u1234")
@@ -429,6 +430,11 @@ def test_a_404_for_a_profile_in_the_other_collection_is_not_the_expected_call(
     # The right collection counts as ever.
     assert get(profile_api, "user_id:u1234", "traits").status_code == 200
     profile_api.assert_called("traits", identifier="user_id:u1234", times=1)
+    # A service that asks both collections on purpose has each collection's calls counted.
+    for collection in ("accounts", "users"):
+        profile_api.assert_called(
+            "traits", identifier="user_id:u1234", collection=collection, times=1
+        )
 
 
 @pytest.mark.parametrize(

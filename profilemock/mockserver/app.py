@@ -299,6 +299,7 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
         if rule is not None and rule.fault in BODY_FAULTS:
             # Nothing of the rule reached the client: the API refused the request first.
             rule.fired -= 1
+            rule.refused_first += 1
             exchange.fault = None
         raise
     if rule is not None:

@@ -243,6 +243,21 @@ async def test_hang_is_bounded_and_a_client_timeout_fires(serve: Callable[..., A
     await healthy(client)
 
 
+@pytest.mark.parametrize("fault", ["malformed", "truncate"])
+async def test_a_body_fault_on_a_request_the_api_refused_says_why_it_never_fired(
+    serve: Callable[..., Any], fault: str
+) -> None:
+    client = await serve({"route": "traits", "fault": fault})
+    missing = await client.get(profile_path("user_id:nobody", "traits"), headers=AUTH)
+    assert missing.status == 404
+    (rule,) = client.app[STATE].faults
+    assert (rule.matched, rule.fired, rule.refused_first) == (1, 0, 1)
+    assert rule.unused() == (
+        "matched 1 request and fired on none; the API refused 1 of them first (an error"
+        f" answer), which leaves a `{fault}` fault no body to break"
+    )
+
+
 async def test_short_hang_ends_with_a_disconnect(serve: Callable[..., Any]) -> None:
     client = await serve({"route": "traits", "fault": "hang", "hang": "50ms", "times": 1})
     started = time.perf_counter()
