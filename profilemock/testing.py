@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import difflib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.realism import RealismError
 from profilemock.store.space import Limit
 from profilemock.timeutil import NS_PER_SECOND, parse_duration, parse_timestamp
-from profilemock.words import counted, not_one_of
+from profilemock.words import closest, counted, not_one_of
 
 _UNSET: Any = object()
 """Default of ``configure(rate_limit=...)``: leave the limit as loaded."""
@@ -740,7 +739,7 @@ def _typo(entry: JournalEntry, route: str, wanted: Mapping[str, Any]) -> str | N
     if len(segments) < 2 or f"/spaces/{wanted['space']}/" not in entry.path + "/":
         return None
     last = segments[-1]
-    if last in RESOURCES or last not in difflib.get_close_matches(route, [last], cutoff=0.6):
+    if last in RESOURCES or closest(route, [last]) is None:
         return None
     return f"`{last}` is no resource of the API; did you mean `{route}`?"
 
