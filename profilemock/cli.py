@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from profilemock.api import Collection
 from profilemock.clock import Clock
@@ -56,6 +56,7 @@ from profilemock.mockserver.connections import (
     default_max_connections,
     file_limit,
 )
+from profilemock.mockserver.origins import split_origin
 from profilemock.mockserver.reload import enable_reload
 from profilemock.mockserver.requestlog import RequestLog
 from profilemock.mockserver.serving import bind, run, serve_until_stopped
@@ -573,16 +574,12 @@ def _rate_limit(text: str) -> Limit | str | None:
 
 
 def _origin(text: str) -> str:
-    parts = urlsplit(text)
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        parts = parts._replace(netloc="")
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+    found = split_origin(text)
+    if found is None or found[1].strip("/"):
         raise argparse.ArgumentTypeError(
             f"`{text}` is not an origin such as https://app.example:8443 (scheme, host, port)"
         )
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    return text[: len(text) - len(found[1])].lower()
 
 
 _MOST_KEPT = 1_000_000_000

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ from profilemock.mockserver.app import (
 )
 from profilemock.mockserver.expect import expect_handler
 from profilemock.mockserver.journal import DEFAULT_SIZE
+from profilemock.mockserver.origins import split_origin
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.schemas import Violation
@@ -194,30 +194,6 @@ def _checked(
     return found, data
 
 
-_ORIGIN = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-Origin = tuple[str, str, int]
-"""Scheme, host and port of a URL, each as compared: lower case, the port always given."""
-
-
-def _origin(url: str) -> tuple[Origin, str] | None:
-    """The origin of an absolute http(s) ``url`` and the rest of it (path, query) as
-    written; None for a relative URL, another scheme or one with credentials."""
-    match = _ORIGIN.match(url)
-    if match is None:
-        return None
-    scheme, authority = match.group(1).lower(), match.group(2)
-    if scheme not in _DEFAULT_PORTS or "@" in authority:
-        return None
-    host, colon, port = authority.rpartition(":")
-    if not colon or "]" in port:  # no port; or a bare IPv6 address such as [::1]
-        host, port = authority, ""
-    if port and not (port.isascii() and port.isdigit()):
-        return None
-    number = int(port) if port else _DEFAULT_PORTS[scheme]
-    return (scheme, host.lower().rstrip("."), number), url[match.end() :]
-
-
 def cursor_url_here(body: bytes, data: Any, upstream: str, here: Callable[[], str]) -> bytes | None:
     """``body`` (whose JSON is ``data``) with its ``cursor.url`` moved from ``upstream`` to
     ``here()`` (the proxy's base URL as the client reached it), or None when it has no
@@ -229,7 +205,7 @@ def cursor_url_here(body: bytes, data: Any, upstream: str, here: Callable[[], st
     url = cursor.get("url") if isinstance(cursor, dict) else None
     if not isinstance(url, str):
         return None
-    found, base = _origin(url), _origin(upstream)
+    found, base = split_origin(url), split_origin(upstream)
     if found is None or base is None or found[0] != base[0]:
         return None
     rest, base_path = found[1], base[1].rstrip("/")

@@ -16,8 +16,8 @@ post, ``fetch`` with ``mode: "no-cors"``), and a hostile DNS name can be made to
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.state import ServerSettings
@@ -58,16 +58,41 @@ def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
     )
 
 
+_ORIGIN = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*)://([^/?#]*)")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+Origin = tuple[str, str, int]
+"""Scheme, host and port of a URL, each as compared: lower case, the port always given."""
+
+
+def split_origin(url: str) -> tuple[Origin, str] | None:
+    """The origin of an absolute http(s) ``url`` and the rest of it (path, query, fragment)
+    as written; None for a relative URL, another scheme, one with credentials, no host, or
+    a port that is not a number up to 65535. The one reader of a URL's origin: the proxy's
+    ``cursor.url``, ``--cors-origin`` and the admin API's ``Origin`` checks."""
+    match = _ORIGIN.match(url)
+    if match is None:
+        return None
+    scheme, authority = match.group(1).lower(), match.group(2)
+    if scheme not in DEFAULT_PORTS or "@" in authority:
+        return None
+    host, colon, port = authority.rpartition(":")
+    if not colon or "]" in port:  # no port; or a bare IPv6 address such as [::1]
+        host, port = authority, ""
+    if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        return None
+    host = host.lower().rstrip(".")
+    if not host or host == "[]":
+        return None
+    number = int(port) if port else DEFAULT_PORTS[scheme]
+    return (scheme, host, number), url[match.end() :]
+
+
 def is_loopback_origin(origin: str) -> bool:
     """``http://localhost:5173``, ``http://127.0.0.1:3000``, ``https://[::1]``..."""
-    try:
-        parts = urlsplit(origin)
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
+    found = split_origin(origin)
+    if found is None or found[1]:
         return False
-    if parts.scheme not in ("http", "https") or parts.path or parts.query:
-        return False
-    name = (parts.hostname or "").lower()
+    name = found[0][1].removeprefix("[").removesuffix("]")
     return name in ("localhost", "::1") or name.endswith(".localhost") or name.startswith("127.")
 
 

@@ -11,6 +11,7 @@ from profilemock.cli import exposure_warning, parser
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
+from profilemock.mockserver.origins import is_loopback_origin, split_origin
 from profilemock.mockserver.state import ServerSettings
 from tests.conftest import DEMO_TOKEN, NOW, Client, ClientFactory, basic, profile_path
 
@@ -225,3 +226,36 @@ def test_cors_origin_option_takes_origins_only(capsys: pytest.CaptureFixture[str
         with pytest.raises(SystemExit):
             parser().parse_args(["serve", "--cors-origin", bad])
         assert "is not an origin" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "split"),
+    [
+        ("HTTPS://App.Example./v1/x?y", (("https", "app.example", 443), "/v1/x?y")),
+        ("http://127.0.0.1:8080", (("http", "127.0.0.1", 8080), "")),
+        ("http://[::1]/", (("http", "[::1]", 80), "/")),
+        ("http://[::1]:3000#f", (("http", "[::1]", 3000), "#f")),
+        ("/v1/relative", None),
+        ("ftp://x", None),
+        ("https://user@app.example", None),
+        ("https://:443", None),
+        ("http://x:port", None),
+        ("http://x:65536", None),
+    ],
+)
+def test_split_origin_is_the_one_reader_of_a_urls_origin(
+    url: str, split: tuple[tuple[str, str, int], str] | None
+) -> None:
+    assert split_origin(url) == split
+
+
+def test_cors_origin_refuses_credentials_and_a_query_it_would_have_dropped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Read with split_origin like the proxy's cursor.url: an origin has no user and no query.
+    for bad in ("https://user@app.example", "https://app.example?x=1", "http://x:65536"):
+        with pytest.raises(SystemExit):
+            parser().parse_args(["serve", "--cors-origin", bad])
+        assert f"`{bad}` is not an origin" in capsys.readouterr().err
+    assert not is_loopback_origin("http://user@localhost:3000")
+    assert is_loopback_origin("http://[::1]:3000")
