@@ -38,7 +38,7 @@ from profilemock.contract.proxy import (
     create_proxy_app,
     upstream_url,
 )
-from profilemock.contract.upstream import DEFAULT_MAX_BODY, MAX_BODY_FLAG, parse_size, size_words
+from profilemock.contract.upstream import DEFAULT_MAX_BODY, MAX_BODY_FLAG, parse_size
 from profilemock.faults import FaultRuleError, parse_rule, parse_spec
 from profilemock.fixtures.loader import (
     check_fixtures,
@@ -1133,7 +1133,7 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         lines = [
             f"profilemock proxy at {url} forwards /v1/ to {settings.upstream}",
             f"  every answer checked against the schemas ({checks}{failing});"
-            f" timeout {settings.timeout:g} s; bodies up to {size_words(settings.max_body)}",
+            f" timeout {settings.timeout:g} s; bodies up to {counted(settings.max_body, 'byte')}",
             "  cursor.url passed on as the upstream wrote it"
             if settings.keep_cursor_urls
             else "  cursor.url of each page points back here (--keep-cursor-urls: as sent)",

@@ -17,6 +17,8 @@ from decimal import Decimal
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from profilemock.words import counted
+
 DEFAULT_MAX_BODY = 32_000_000
 """Bytes of one upstream body at most, by default (32 MB)."""
 MAX_BODY_FLAG = "--max-body"
@@ -45,11 +47,6 @@ def parse_size(text: str) -> int:
     )
 
 
-def size_words(size: int) -> str:
-    """``1 byte``, ``32,000,000 bytes``."""
-    return "1 byte" if size == 1 else f"{size:,} bytes"
-
-
 class BodyTooLarge(Exception):
     """An upstream body over the limit: nothing of it is kept, the connection is closed."""
 
@@ -66,9 +63,10 @@ class BodyTooLarge(Exception):
     def about(self, flag: str = MAX_BODY_FLAG) -> str:
         """What happened, which limit, and how to raise it (``flag`` names the setting);
         never advice the setting then refuses (over 10GB)."""
-        limit = f"the {flag} limit of {size_words(self.limit)}"
+        limit = f"the {flag} limit of {counted(self.limit, 'byte')}"
         if self.declared is not None:
-            told = f"the body is {size_words(self.declared)} (its Content-Length), over {limit}"
+            size = counted(self.declared, "byte")
+            told = f"the body is {size} (its Content-Length), over {limit}"
             wanted = self.declared
         else:
             told = f"the body is over {limit} (reading stopped there)"

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from profilemock.contract.upstream import MOST_BODY, BodyTooLarge, parse_size, size_words
+from profilemock.contract.upstream import MOST_BODY, BodyTooLarge, parse_size
+from profilemock.words import counted
 
 NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
@@ -71,8 +72,8 @@ def test_a_body_no_setting_can_pass_says_so() -> None:
 
 
 def test_a_limit_of_one_byte_is_one_byte() -> None:
-    assert size_words(1) == "1 byte"
-    assert size_words(32_000_000) == "32,000,000 bytes"
+    assert counted(1, "byte") == "1 byte"
+    assert counted(32_000_000, "byte") == "32,000,000 bytes"
     assert (
         "limit of 1 byte (reading stopped there)" in BodyTooLarge(1, None, 200, NO_HEADERS).about()
     )
