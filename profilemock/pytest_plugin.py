@@ -387,11 +387,18 @@ def _set_up(request: pytest.FixtureRequest) -> ProfileAPI:
     pytest.fail(problem, pytrace=False)
 
 
+def _test_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The marker's options for the test, what it must also have done (``Strictness``)
+    taken out and kept for its teardown."""
+    options = _marker_options(request.node.get_closest_marker("profile_api"))
+    request.node.stash[_STRICT] = Strictness(request.config, options)
+    return options
+
+
 def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
     from profilemock.testing import ProfileAPI
 
-    options = _marker_options(request.node.get_closest_marker("profile_api"))
-    request.node.stash[_STRICT] = Strictness(request.config, options)
+    options = _test_options(request)
     fixtures, now, space = options.pop("fixtures"), options.pop("now"), options.pop("space")
     options.pop("live")
     if fixtures is not None and not isinstance(fixtures, (str, bytes, Path)):
@@ -407,8 +414,7 @@ def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
 def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:
     from profilemock.live import LiveProfileAPI
 
-    options = _marker_options(request.node.get_closest_marker("profile_api"))
-    request.node.stash[_STRICT] = Strictness(request.config, options)
+    options = _test_options(request)
     if not options.pop("live"):
         pytest.skip("needs the fake (@pytest.mark.profile_api(live=False)); live mode is on")
     handle = LiveProfileAPI(request.getfixturevalue("profile_api_live_proxy"), skip=pytest.skip)
