@@ -18,7 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from profilemock.problems import json_pointer
-from profilemock.schemas.explain import explain
+from profilemock.schemas.explain import explain, shown_kind
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
 from profilemock.words import counted
@@ -82,7 +82,9 @@ class FaultRule:
     """The rule as its author wrote it: the ``--fault`` spec, else its fields as JSON
     (what a message about the rule quotes)."""
     optional: bool = False
-    """A test armed it as a guard for a call the code may not make: it need not fire."""
+    """A test armed it as a guard for a call the code may not make: it need not fire
+    (``assert_faults_fired`` leaves it out; the fixtures' and ``--fault``'s rules never
+    have to fire)."""
     matched: int = 0
     fired: int = 0
     refused_first: int = 0
@@ -117,7 +119,14 @@ class FaultRule:
         return True
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, **self.source, "matched": self.matched, "fired": self.fired}
+        """The rule as given, with ``optional`` (given or not) and its counters."""
+        return {
+            "id": self.id,
+            **self.source,
+            "optional": self.optional,
+            "matched": self.matched,
+            "fired": self.fired,
+        }
 
     @property
     def chance(self) -> bool:
@@ -206,7 +215,7 @@ that cannot be sent (a line break, a control character, surrounding spaces)."""
 def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
     """A rule from its dict form; raises FaultRuleError naming the field and what is allowed."""
     if not isinstance(data, Mapping):
-        raise FaultRuleError(f"a fault rule is an object, got {type(data).__name__}")
+        raise FaultRuleError(f"a fault rule is an object, got {shown_kind(data)}")
     errors = sorted(_rule_validator().iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
     if errors:
         path, _, message = explain(errors[0], "field")[0]
@@ -235,14 +244,23 @@ def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
         after=data.get("after", 0),
         every=data.get("every"),
         probability=data.get("probability"),
+        optional=data.get("optional", False),
         source={k: v for k, v in data.items() if k != "id"},
     )
 
 
-_SPEC_KEYS = {
-    "times": int, "after": int, "every": int, "probability": float,
+def _true_or_false(value: str) -> bool:
+    if value not in ("true", "false"):
+        raise ValueError(value)
+    return value == "true"
+
+
+_SPEC_KEYS: dict[str, Any] = {
+    "times": int, "after": int, "every": int, "probability": float, "optional": _true_or_false,
     "latency": str, "hang": str, "method": str, "space": str, "collection": str, "id": str,
 }  # fmt: skip
+_SPEC_TAKES = {"optional": "true or false"}
+"""What a key that is not a number takes, in a message (the others take numbers)."""
 
 
 _DURATION = r"(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d|w))+"
@@ -251,7 +269,8 @@ SPEC_PATTERN = (
     r"|reset|empty|truncate|malformed|hang|(?:times|every)=0*[1-9][0-9]*|after=[0-9]+"
     r"|probability=0*(?:1(?:\.0*)?|\.[0-9]*[1-9][0-9]*)"
     rf"|latency={_DURATION}(?:\.\.{_DURATION}|~{_DURATION})?|hang={_DURATION}"
-    r"|method=(?:\*|GET|HEAD)|(?:space|collection)=[^:]+|id=[A-Za-z0-9_.-]+))*"
+    r"|optional=(?:true|false)|method=(?:\*|GET|HEAD)|(?:space|collection)=[^:]+"
+    r"|id=[A-Za-z0-9_.-]+))*"
     r"(?::identifier=[\s\S]+)?$"
 )
 """The ``--fault`` specs ``parse_spec`` reads into a rule the fixture schema accepts, field
@@ -263,7 +282,8 @@ def parse_spec(spec: str) -> dict[str, Any]:
 
     ``ROUTE[:FIELD]...``: a field is a status (``503``), a fault (``reset``, ``empty``,
     ``truncate``, ``malformed``, ``hang``) or ``key=value``. ``latency=A..B`` is uniform,
-    ``latency=P50~P95`` long-tailed. ``identifier=GLOB`` takes the rest of the spec.
+    ``latency=P50~P95`` long-tailed; ``optional=true`` (or ``false``). ``identifier=GLOB``
+    takes the rest of the spec.
     """
     head, _, rest = spec.partition(":")
     rule: dict[str, Any] = {"route": head or "*"}
@@ -293,7 +313,8 @@ def parse_spec(spec: str) -> dict[str, Any]:
             rule[key] = _SPEC_KEYS[key](value)
         except ValueError:
             raise FaultRuleError(
-                f"--fault `{spec}`: `{key}` must be a number, got `{value}`"
+                f"--fault `{spec}`: `{key}` must be {_SPEC_TAKES.get(key, 'a number')},"
+                f" got `{value}`"
             ) from None
         if key == "latency" and ".." in value:
             low, high = value.split("..", 1)

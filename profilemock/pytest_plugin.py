@@ -345,11 +345,10 @@ class Strictness:
 
 
 def _flag(name: str, given: Any, default: Any) -> bool:
-    if given is None:
-        return bool(default)
-    if not isinstance(given, bool):
-        raise TypeError(f"{name} takes True or False, got {given!r}")
-    return given
+    """The marker's ``name=`` (True or False), else the ini's ``default``."""
+    from profilemock.testing import flag
+
+    return bool(default) if given is None else flag(given, name)
 
 
 def _verify(handle: ProfileAPI, strict: Strictness) -> None:

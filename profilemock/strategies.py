@@ -176,9 +176,9 @@ def profiles(
     """
     if collection not in COLLECTIONS:
         raise ValueError(f"collection is users or accounts, got {collection!r}")
-    if not isinstance(events, bool):
-        raise TypeError(f"events is True or False, got {events!r}")
-    return _profiles(collection, _links(collection, links), events)
+    from profilemock.testing import flag
+
+    return _profiles(collection, _links(collection, links), flag(events, "events"))
 
 
 def _links(collection: Collection, links: Iterable[str]) -> tuple[str, ...]:

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from profilemock.api import COLLECTIONS, ENDPOINTS, RESOURCES, Collection
 from profilemock.clock import Clock
-from profilemock.faults import FaultRule, FaultRuleError, parse_spec
+from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.fixtures.snapshot import Snapshots
 from profilemock.mockserver.app import create_app
@@ -351,28 +351,36 @@ class ProfileAPI:
 
     # -- behaviour --------------------------------------------------------------------------
 
-    def fault(self, spec: str | None = None, /, *, optional: bool = False, **rule: Any) -> str:
-        """Add a fault rule — a ``--fault`` spec or the rule's fields — and return its id.
+    def fault(
+        self, spec: str | None = None, /, *, optional: bool | None = None, **rule: Any
+    ) -> str:
+        """Add a fault rule — a ``--fault`` spec, the rule's fields, or a spec and more
+        fields — and return its id.
 
-        ``optional=True``: the rule guards a call the code may not make, and need not fire
-        (``assert_faults_fired`` leaves it out)."""
+        ``optional=True`` (a field of the rule, as ``optional=true`` in a spec): the rule
+        guards a call the code may not make, and need not fire (``assert_faults_fired``
+        leaves it out)."""
         __tracebackhide__ = True
         if spec is not None and not isinstance(spec, str):
             raise TypeError(
                 f"fault takes a --fault spec like 'traits:429:times=2' or the rule's fields as"
                 f" keywords (fault(route='traits', status=429)); got {spec!r}"
             )
-        if not isinstance(optional, bool):
-            raise TypeError(f"optional takes True or False, got {optional!r}")
-
-        def add(state: ServerState) -> FaultRule:
-            added = state.faults.add(data, spec)
-            added.optional = optional
-            return added
-
+        if optional is not None:
+            rule["optional"] = flag(optional, "optional")
         try:
-            data = parse_spec(spec) if spec is not None else rule
-            return self._server.call(add).id
+            data = parse_spec(spec) if spec is not None else {}
+            twice = [name for name in rule if name in data]
+            if twice:
+                raise FaultRuleError(
+                    f"fault: `{twice[0]}` is in the spec `{spec}` and given as a keyword too;"
+                    " give it once"
+                )
+            # The spec as written stands for the rule, unless fields other than `optional`
+            # (which says nothing of what the rule does) joined it.
+            written = spec if not set(rule) - {"optional"} else None
+            data.update(rule)
+            return self._server.call(lambda state: state.faults.add(data, written)).id
         except FaultRuleError as exc:
             raise ValueError(str(exc)) from None
 
@@ -632,6 +640,15 @@ def _raise_failures(errors: Sequence[BaseException]) -> None:
         raise ProfileAPIError(
             f"the fake failed {len(errors)} time(s) while answering; first: {first}"
         ) from first
+
+
+def flag(value: Any, name: str) -> bool:
+    """``optional=True``: a Python keyword that takes True or False, checked (``"yes"``
+    or ``1`` would pass as true, ``"no"`` too)."""
+    __tracebackhide__ = True
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} takes True or False, got {value!r}")
+    return value
 
 
 def statuses(allow: Any, name: str = "allow") -> tuple[int, ...]:

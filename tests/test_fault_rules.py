@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -38,6 +39,8 @@ from tests.test_cli import run_cli
             "metadata:500:id=flaky:method=GET",
             {"route": "metadata", "status": 500, "id": "flaky", "method": "GET"},
         ),
+        ("links:503:optional=true", {"route": "links", "status": 503, "optional": True}),
+        ("links:503:optional=false", {"route": "links", "status": 503, "optional": False}),
     ],
 )
 def test_spec_grammar(spec: str, rule: dict[str, Any]) -> None:
@@ -52,6 +55,8 @@ def test_spec_grammar(spec: str, rule: dict[str, Any]) -> None:
         ("traits:explode", "`explode` is not a status"),
         ("traits:500:colour=red", "unknown key `colour`; keys are after, collection, every"),
         ("traits:500:times=two", "`times` must be a number, got `two`"),
+        ("traits:500:optional=yes", "`optional` must be true or false, got `yes`"),
+        ("traits:500:optional", "`optional` is not a status"),
     ],
 )
 def test_bad_specs_say_what_is_allowed(spec: str, message: str) -> None:
@@ -60,6 +65,27 @@ def test_bad_specs_say_what_is_allowed(spec: str, message: str) -> None:
     with pytest.raises(FaultRuleError) as info:
         parse_spec(spec)
     assert message in str(info.value)
+
+
+def test_optional_is_read_from_every_form_of_a_rule() -> None:
+    faults = FaultSet()
+    assert faults.add(parse_spec("links:503:optional=true")).optional is True
+    assert faults.add({"status": 503, "optional": True}).optional is True
+    assert faults.add({"status": 503}).optional is False
+    assert [rule.as_dict()["optional"] for rule in faults] == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("data", "got"),
+    [
+        ([{"status": 503}], 'a list ([{"status": 503}])'),
+        (None, "null"),
+        ("traits:503", 'a string ("traits:503")'),
+    ],
+)
+def test_a_rule_that_is_no_object_is_named_in_json_words(data: Any, got: str) -> None:
+    with pytest.raises(FaultRuleError, match=re.escape(f"a fault rule is an object, got {got}")):
+        FaultSet().add(data)
 
 
 def test_fixture_faults_apply_from_the_start(write_fixture: WriteFixture) -> None:

@@ -942,11 +942,30 @@ def test_a_fault_armed_as_optional_need_not_fire(consumer: pytest.Pytester) -> N
 
             def test_not_a_flag(profile_api):
                 profile_api.fault("links:503", optional="yes")
+
+
+            @pytest.mark.profile_api(faults=["events:503:optional=true"])
+            def test_a_guard_in_a_spec_string(profile_api):
+                profile_api.fault("links:503:optional=true")
+
+
+            def test_optional_twice(profile_api):
+                profile_api.fault("metadata:503:optional=false", optional=True)
+
+
+            def test_a_guard_armed_through_the_admin_api(profile_api):
+                import requests
+
+                admin = f"{profile_api.url}/__admin/faults"
+                requests.post(admin, json={"route": "links", "status": 503, "optional": True}, timeout=5)
+                requests.post(admin, json={"spec": "events:503:optional=true"}, timeout=5)
+                listed = requests.get(admin, timeout=5).json()["faults"]
+                assert [rule["optional"] for rule in listed] == [True, True]
             """
         )
     )
     result = consumer.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=2, failed=1, errors=1)
+    result.assert_outcomes(passed=4, failed=2, errors=1)
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_a_guard_and_a_rule_that_must_fire*",
@@ -954,5 +973,7 @@ def test_a_fault_armed_as_optional_need_not_fire(consumer: pytest.Pytester) -> N
             "  fault-2 traits:429: matched no request",
             "If a rule is there on purpose*arm it with optional=True*",
             "*TypeError: optional takes True or False, got 'yes'",
+            "*ValueError: fault: `optional` is in the spec `metadata:503:optional=false` and"
+            " given as a keyword too; give it once",
         ]
     )

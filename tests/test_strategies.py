@@ -220,7 +220,7 @@ def test_links_by_type_value_or_segment_id_are_taken() -> None:
         ),
         (lambda: profiles(links=[12345]), "links[0] is int 12345; links of users name"),  # type: ignore[list-item]
         (lambda: profiles(links=None), "links is a list of identifiers, got NoneType;"),  # type: ignore[arg-type]
-        (lambda: profiles(events="no"), "events is True or False, got 'no'"),  # type: ignore[arg-type]
+        (lambda: profiles(events="no"), "events takes True or False, got 'no'"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_arguments_say_what_is_allowed(make: Any, message: str) -> None:

@@ -132,6 +132,16 @@ def test_a_refused_call_counts_against_times_0_a_call_was_made(profile_api: Prof
     profile_api.assert_called("traits", identifier="user_id:other", times=0)
 
 
+def test_a_spec_takes_more_fields_as_keywords(profile_api: ProfileAPI) -> None:
+    # They were dropped without a word: the rule fired forever, with no Retry-After.
+    profile_api.fault("traits:503", times=1, headers={"Retry-After": "2"})
+    first = get(profile_api, "user_id:u1234", "traits")
+    assert (first.status_code, first.headers.get("Retry-After")) == (503, "2")
+    assert get(profile_api, "user_id:u1234", "traits").status_code == 200
+    with pytest.raises(ValueError, match="`times` is in the spec `traits:503:times=1` and given"):
+        profile_api.fault("traits:503:times=1", times=2)
+
+
 def test_a_faulted_call_counts_as_made(profile_api: ProfileAPI) -> None:
     profile_api.fault("traits:503:times=1")
     assert get(profile_api, "user_id:u1234", "traits").status_code == 503

@@ -487,7 +487,14 @@ ROUTES: tuple[AdminRoute, ...] = (
         body={"$ref": _FIXTURE + "realism"},
         errors=((422, "`propagation_delay` is longer than 1h."),),
     ),
-    AdminRoute("GET", "/faults", list_faults, "List fault rules with their counters", "The rules."),
+    AdminRoute(
+        "GET",
+        "/faults",
+        list_faults,
+        "List fault rules with their counters",
+        "The rules in order, each with its fields as given, `optional` (given or not) and"
+        " its counters `matched` and `fired`.",
+    ),
     AdminRoute(
         "POST",
         "/faults",
@@ -510,7 +517,8 @@ ROUTES: tuple[AdminRoute, ...] = (
                             " ROUTE[:FIELD]..., a field being a status from 200 to 599, a"
                             " fault (reset, empty, truncate, malformed, hang), times=N or"
                             " every=N (from 1), after=N, probability=P (above 0, at most 1),"
-                            " latency=DURATION (or A..B, P50~P95), hang=DURATION,"
+                            " optional=true|false, latency=DURATION (or A..B, P50~P95),"
+                            " hang=DURATION,"
                             " method=GET|HEAD, space=GLOB, collection=GLOB, id=NAME, and"
                             " last identifier=GLOB",
                         }

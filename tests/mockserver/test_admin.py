@@ -91,6 +91,7 @@ async def test_faults_list_add_delete_clear(client: Client) -> None:
         "route": "traits",
         "status": 500,
         "times": 1,
+        "optional": False,
         "matched": 0,
         "fired": 0,
     }
@@ -106,6 +107,31 @@ async def test_faults_list_add_delete_clear(client: Client) -> None:
     assert await call(client, "DELETE", f"{ADMIN}/faults") == {"deleted": 2}
     listing = await client.get("/v1/spaces/lg8283283/collections/users/profiles", headers=AUTH)
     assert listing.status == 200
+
+
+async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
+    client: Client,
+) -> None:
+    """A guard for a call the code may not make, armed as a rule or a spec, and listed."""
+    await call(client, "POST", f"{ADMIN}/faults", {"route": "traits", "status": 500,
+               "optional": True}, expect=201)  # fmt: skip
+    spec = await call(
+        client, "POST", f"{ADMIN}/faults", {"spec": "events:503:optional=true"}, expect=201
+    )
+    assert spec["fault"]["optional"] is True
+    listed = (await call(client, "GET", f"{ADMIN}/faults"))["faults"]
+    assert [(rule["id"], rule["optional"]) for rule in listed] == [
+        ("configured", False),
+        ("fault-2", True),
+        ("fault-3", True),
+    ]
+    assert [rule.optional for rule in client.app[STATE].faults] == [False, True, True]
+    for bad, message in (
+        ({"status": 500, "optional": "yes"}, 'body field `/optional`: "yes" is not true or false'),
+        ({"spec": "events:503:optional=yes"}, 'body field `/spec`: "events:503:optional=yes"'),
+    ):
+        error = await call(client, "POST", f"{ADMIN}/faults", bad, expect=400)
+        assert message in error["error"]["message"]
 
 
 @pytest.mark.parametrize(
