@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # a rule is checked by jsonschema, imported for the first rul
     from jsonschema import Draft202012Validator
 
 CONNECTION_FAULTS = ("reset", "empty", "hang")
+ORIGINS = ("fixtures", "settings", "runtime")
+"""Where a rule came from: the fixture files, the server's settings (``--fault``) — the
+standing rules every reset brings back — or run time (a test, the Python API, the admin
+API)."""
 BODY_FAULTS = ("truncate", "malformed")
 MAX_HANG_NS = 300 * NS_PER_SECOND
 DEFAULT_HANG_NS = 30 * NS_PER_SECOND
@@ -81,6 +85,8 @@ class FaultRule:
     written: str = ""
     """The rule as its author wrote it: the ``--fault`` spec, else its fields as JSON
     (what a message about the rule quotes)."""
+    origin: str = "runtime"
+    """One of ``ORIGINS``: the fixture files', ``--fault``'s, or armed at run time."""
     optional: bool = False
     """A test armed it as a guard for a call the code may not make: it need not fire
     (``assert_faults_fired`` leaves it out; the fixtures' and ``--fault``'s rules never
@@ -346,11 +352,14 @@ class FaultSet:
     def __len__(self) -> int:
         return len(self._rules)
 
-    def add(self, data: Mapping[str, Any], written: str | None = None) -> FaultRule:
-        """Add a rule from its dict form (``written``: the spec it was read from); returns
-        it (with its id)."""
+    def add(
+        self, data: Mapping[str, Any], written: str | None = None, origin: str = "runtime"
+    ) -> FaultRule:
+        """Add a rule from its dict form (``written``: the spec it was read from; ``origin``:
+        one of ``ORIGINS``); returns it (with its id)."""
         rule = parse_rule(data, f"fault-{self._counter + 1}")
         rule.written = written if written is not None else _as_written(data)
+        rule.origin = origin
         if any(existing.id == rule.id for existing in self._rules):
             raise FaultRuleError(
                 f"fault rule: a rule with id `{rule.id}` exists already; ids are unique"
@@ -360,7 +369,9 @@ class FaultSet:
         self._rules.append(rule)
         return rule
 
-    def replace(self, rule_ids: Iterable[str], rules: Sequence[Mapping[str, Any]]) -> list[str]:
+    def replace(
+        self, rule_ids: Iterable[str], rules: Sequence[Mapping[str, Any]], origin: str
+    ) -> list[str]:
         """Swap the rules ``rule_ids`` (those still here) for ``rules``, which go first;
         the other rules stay as they are, counters and all. All or nothing: raises
         FaultRuleError and changes nothing if a new rule is bad. Returns the new ids."""
@@ -369,7 +380,7 @@ class FaultSet:
         before, counter = self._rules, self._counter
         self._rules = list(kept)  # the new rules are checked against these ids
         try:
-            added = [self.add(rule) for rule in rules]
+            added = [self.add(rule, origin=origin) for rule in rules]
         except FaultRuleError:
             self._rules, self._counter = before, counter
             raise

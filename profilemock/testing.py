@@ -503,28 +503,17 @@ class ProfileAPI:
         (or in ``allow``) and none left unanswered. What a fault rule the test added made
         (its status, a broken connection) is expected and not an error; an answer of a rule
         that only delays or adds headers is the API's own and is judged as any other, as
-        are the answers of the fixture files' rules, which the test did not ask for."""
+        are the answers of the fixture files' rules, which the test did not ask for. Judged
+        from the journal alone (``entry.fault_origin``, ``entry.fault_answered``), so a rule
+        the test removed since is judged as it was when it fired."""
         __tracebackhide__ = True
         allowed = set(statuses(allow))
-        seen = self._complete_journal()
-        standing, delaying = self._server.call(
-            lambda state: (
-                state.standing_rules(),
-                {r.id for r in state.armed_since_reset() if r.status is None and r.fault is None},
-            )
-        )
-
-        def made_by_the_test(entry: JournalEntry) -> bool:
-            if entry.fault is None or entry.fault in standing:
-                return False
-            return entry.fault not in delaying or entry.status is None
-
         failed = [
             e
-            for e in seen
+            for e in self._complete_journal()
             if e.outcome != "pending"
             and (e.status is None or (e.status >= 400 and e.status not in allowed))
-            and not made_by_the_test(e)
+            and not (e.fault_answered and e.fault_origin == "runtime")
         ]
         if failed:
             lines = [f"{counted(len(failed), 'request')} failed:"]
@@ -768,8 +757,20 @@ def _describe(entry: JournalEntry) -> str:
         status: Any = entry.status
     else:
         status = "pending" if entry.outcome == "pending" else f"no answer ({entry.outcome})"
-    fault = f" [fault {entry.fault}]" if entry.fault else ""
-    return f"{entry.method} {target} -> {status} ({entry.auth}){fault}"
+    return f"{entry.method} {target} -> {status} ({entry.auth}){_fault_note(entry)}"
+
+
+_ORIGIN_WORDS = {"fixtures": " of the fixture files", "settings": " of --fault"}
+
+
+def _fault_note(entry: JournalEntry) -> str:
+    """`` [fault fault-1]``: the rule that fired, where it came from when a test did not arm
+    it, and whether the answer is the API's own (the rule only delayed it or added
+    headers)."""
+    if entry.fault is None:
+        return ""
+    own = ", the API's own answer" if entry.fault_answered is False else ""
+    return f" [fault {entry.fault}{_ORIGIN_WORDS.get(entry.fault_origin or '', '')}{own}]"
 
 
 def _described_with_hint(entry: JournalEntry) -> str:

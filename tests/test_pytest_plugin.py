@@ -873,6 +873,12 @@ def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_f
                 assert status(profile_api, "user_id:nobody") == 404
 
 
+            def test_nor_does_one_the_test_removed_since(profile_api):
+                rule = profile_api.fault("traits:latency=1ms")
+                assert status(profile_api, "user_id:nobody") == 404
+                requests.delete(f"{profile_api.url}/__admin/faults/{rule}", timeout=5)
+
+
             @pytest.mark.profile_api(fixtures=["flaky.yaml"])
             def test_the_fixtures_rules_are_not_the_tests(profile_api):
                 url = profile_api.profile_url("user_id:u1", "events")
@@ -895,7 +901,7 @@ def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_f
         )
     )
     result = consumer.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=7, failed=1, errors=5)  # passed: 4 of them errored after
+    result.assert_outcomes(passed=8, failed=1, errors=6)  # passed: 5 of them errored after
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_a_swallowed_404*",
@@ -906,9 +912,11 @@ def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_f
             " @pytest.mark.profile_api(no_errors=[[]404[]]), or let this test have any with"
             " no_errors=False.",
             "*ERROR at teardown of test_a_delay_rule_does_not_excuse_the_apis_own_404*",
-            "  GET */user_id:nobody/traits -> 404 (basic) [[]fault fault-1[]]",
+            "  GET */user_id:nobody/traits -> 404 (basic) [[]fault fault-1, the API's own answer[]]",
+            "*ERROR at teardown of test_nor_does_one_the_test_removed_since*",
+            "  GET */user_id:nobody/traits -> 404 (basic) [[]fault fault-1, the API's own answer[]]",
             "*ERROR at teardown of test_the_fixtures_rules_are_not_the_tests*",
-            "  GET */user_id:u1/events -> 503 (basic) [[]fault fault-1[]]",
+            "  GET */user_id:u1/events -> 503 (basic) [[]fault fault-1 of the fixture files[]]",
             "*ERROR at teardown of test_both_checks_in_one_message*",
             "1 fault rule armed in this test never fired*",
             "  fault-1 links:429: matched no request",

@@ -546,7 +546,11 @@ ROUTES: tuple[AdminRoute, ...] = (
         "/requests",
         list_requests,
         "The request journal, oldest first, filtered",
-        "Journal entries (the latest `limit` of them) and `total`, how many matched.",
+        "Journal entries (the latest `limit` of them) and `total`, how many matched. An"
+        " entry's `fault` is the id of the fault rule that fired on it, `fault_origin` where"
+        " the rule came from (`fixtures`, `settings` for --fault, `runtime`), and"
+        " `fault_answered` whether the answer was the rule's own (its status, a connection or"
+        " body it broke) rather than the API's, which it only delayed or added headers to.",
         query=_JOURNAL_QUERY,
     ),
     AdminRoute(

@@ -87,6 +87,9 @@ class Exchange:
     """A fault rule made or broke the answer (a status of its own, a broken body): it is
     not the API's, so the contract check leaves it alone. A rule that only delays the
     answer or adds headers leaves it the API's own, checked like any other."""
+    delayed: bool = False
+    """A fault rule delayed the request (a client that went away meanwhile left because
+    of the rule: the journal counts that as the rule's answer)."""
 
 
 async def serve_api(request: web.Request) -> web.StreamResponse:
@@ -260,6 +263,7 @@ def _record(
         exchange.authorized,
         hint,
         exchange.request_id if status is not None or exchange.headers_sent else None,
+        fault_answered=exchange.fault_answered or (outcome == CLIENT_GONE and exchange.delayed),
     )
 
 
@@ -285,8 +289,9 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
     )
     if rule is not None:
         exchange.fault = rule.id
-        state.journal.fault_fired(exchange.ticket, rule.id)
+        state.journal.fault_fired(exchange.ticket, rule.id, rule.origin)
         exchange.authorized = _authorized(state, route, request)
+        exchange.delayed = rule.latency is not None
         await inject.delay(rule, request, state)
         if rule.fault in CONNECTION_FAULTS:
             await inject.break_connection(rule, request, state)

@@ -75,6 +75,15 @@ class JournalEntry:
     """pending, answered, broken (by a fault), client went away, not answered."""
     fault: str | None
     """The id of the fault rule that fired on it, if one did."""
+    fault_origin: str | None
+    """Where that rule came from: ``fixtures`` (a fixture file's), ``settings``
+    (``--fault``), or ``runtime`` (armed by a test, the Python API or the admin API); None
+    when no rule fired."""
+    fault_answered: bool | None
+    """The answer was the rule's own: its status, a connection or body it broke, or none at
+    all because the client gave up while the rule delayed it. False when the rule only
+    delayed the API's own answer or added headers to it (that answer is the API's, and is
+    judged as any other), and when no rule fired; None while pending."""
     hint: str | None
     """The ``Profilemock-Hint`` of an error answer: why the fake answered so."""
     duration_ms: float | None
@@ -91,7 +100,7 @@ class JournalEntry:
         rate-limit 429s are not refusals: the request itself was fine."""
         if self.authorized is False:
             return True
-        return self.fault is None and self.status in REFUSED_STATUSES
+        return not self.fault_answered and self.status in REFUSED_STATUSES
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -120,21 +129,20 @@ class Journal:
         """Finished requests pushed out by newer ones since the last clear: what is read
         of the journal then misses requests (an assertion on it cannot be trusted)."""
 
-    def arrived(
-        self, time: int, method: str, raw_path: str, auth: str, fault: str | None = None
-    ) -> int:
+    def arrived(self, time: int, method: str, raw_path: str, auth: str) -> int:
         """Journal a request as it arrives (``raw_path`` as sent, query included); returns
         the ticket its outcome is recorded under."""
         self._seq += 1
         seq = self._seq
-        self._pending[seq] = (seq, time, method, raw_path, auth, fault)
+        self._pending[seq] = (seq, time, method, raw_path, auth, None, None)
         return seq
 
-    def fault_fired(self, ticket: int, fault: str) -> None:
-        """A fault rule fired on a pending request (shown while it is held)."""
+    def fault_fired(self, ticket: int, fault: str, origin: str) -> None:
+        """A fault rule (from ``origin``) fired on a pending request (shown while it is
+        held)."""
         kept = self._pending.get(ticket)
         if kept is not None:
-            self._pending[ticket] = (*kept[:5], fault)
+            self._pending[ticket] = (*kept[:5], fault, origin)
 
     def finished(
         self,
@@ -147,11 +155,16 @@ class Journal:
         hint: str | None,
         request_id: str | None = None,
         violations: tuple[Violation, ...] = (),
+        fault_answered: bool = False,
     ) -> None:
-        """The outcome of the request journaled under ``ticket``; dropped when the journal
-        was cleared since it arrived (the request belongs to the period before)."""
+        """The outcome of the request journaled under ``ticket`` (``fault_answered``: the
+        answer was the fired rule's own); dropped when the journal was cleared since it
+        arrived (the request belongs to the period before)."""
         kept = self._pending.pop(ticket, None)
         if kept is not None:
+            # A rule that fired and then stood back (a body fault the API's error answered
+            # first) is not the request's: its origin goes with it.
+            origin = kept[6] if fault is not None else None
             if len(self._entries) == self._entries.maxlen:
                 self.dropped += 1
             self._entries.append(
@@ -165,6 +178,8 @@ class Journal:
                     authorized,
                     hint,
                     violations,
+                    origin,
+                    fault is not None and fault_answered,
                 )
             )
 
@@ -201,7 +216,7 @@ class Journal:
 
     def __iter__(self) -> Iterator[JournalEntry]:
         pending = [
-            (*p[:5], None, p[5], None, None, PENDING, None, None, ())
+            (*p[:5], None, p[5], None, None, PENDING, None, None, (), p[6], None)
             for p in self._pending.values()
         ]
         # Finished requests are kept in the order they finished: nearly arrival order, which
@@ -225,7 +240,7 @@ def _arrival(kept: tuple[Any, ...]) -> int:
 
 def _entry(kept: tuple[Any, ...]) -> JournalEntry:
     (seq, time, method, raw_path, auth, status, fault, duration_ms, request_id, outcome,
-     authorized, hint, violations) = kept  # fmt: skip
+     authorized, hint, violations, fault_origin, fault_answered) = kept  # fmt: skip
     route = match_path(raw_path)
     return JournalEntry(
         seq=seq,
@@ -243,6 +258,8 @@ def _entry(kept: tuple[Any, ...]) -> JournalEntry:
         status=status,
         outcome=outcome,
         fault=fault,
+        fault_origin=fault_origin,
+        fault_answered=fault_answered,
         hint=hint,
         duration_ms=duration_ms,
         request_id=request_id,

@@ -72,8 +72,6 @@ class ServerState:
     _clock_at_start: tuple[int | None, int] = (None, 0)
     _fixture_rules: list[str] = field(default_factory=list)
     """Ids of the rules that came from the fixture files (a reload replaces them)."""
-    _settings_rules: list[str] = field(default_factory=list)
-    """Ids of the rules that came from the server's settings (``--fault``)."""
     _released: asyncio.Event | None = None
 
     @classmethod
@@ -104,18 +102,16 @@ class ServerState:
             space.propagate_after(realism.propagation_delay, self.clock.now_ns)
 
     def _load_faults(self) -> None:
-        self._fixture_rules = [self.faults.add(rule).id for rule in self.store.loaded.faults]
-        self._settings_rules = [self.faults.add(rule).id for rule in self.settings.faults]
-
-    def standing_rules(self) -> frozenset[str]:
-        """Ids of the fault rules every reset brings back: the fixtures' and ``--fault``'s."""
-        return frozenset((*self._fixture_rules, *self._settings_rules))
+        self._fixture_rules = [
+            self.faults.add(rule, origin="fixtures").id for rule in self.store.loaded.faults
+        ]
+        for rule in self.settings.faults:
+            self.faults.add(rule, origin="settings")
 
     def armed_since_reset(self) -> list[FaultRule]:
         """The fault rules added since the last reset (by a test, through the handle or
         the admin API), not the standing ones of the fixtures and ``--fault``."""
-        standing = self.standing_rules()
-        return [rule for rule in self.faults if rule.id not in standing]
+        return [rule for rule in self.faults if rule.origin == "runtime"]
 
     def replace_data(self, store: Store) -> None:
         """Serve ``store`` from the next request on (fixtures reloaded).
@@ -127,7 +123,7 @@ class ServerState:
         the data it started with.
         """
         if tuple(store.faults) != tuple(self.store.loaded.faults):
-            self._fixture_rules = self.faults.replace(self._fixture_rules, store.faults)
+            self._fixture_rules = self.faults.replace(self._fixture_rules, store.faults, "fixtures")
         self.store = LiveStore(store)
         self._use_realism(self.realism)
         self.limiter.reload(_limits(store, self.settings))

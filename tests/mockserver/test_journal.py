@@ -197,3 +197,74 @@ async def test_journal_never_holds_a_token(serve_yaml: Any) -> None:
     entries = [e.as_dict() for e in client.app[STATE].journal]
     assert "top-secret-token" not in repr(entries)
     assert [e["auth"] for e in entries] == ["basic", "bearer"]
+
+
+async def test_an_entry_says_which_rule_fired_where_it_came_from_and_whose_answer_it_is(
+    serve_yaml: Any,
+) -> None:
+    """What ``assert_no_errors`` judges by, kept in the entry itself: a rule removed before
+    anyone reads the journal is judged as it was when it fired."""
+    client = await serve_yaml(
+        "spaces: {sp: {tokens: [t], users: [{ids: {user_id: u}}]}}\n"
+        "faults: [{route: events, status: 503}]\n"
+    )
+    faults = client.app[STATE].faults
+    faults.add({"route": "traits", "latency": "1ms", "id": "slow"})
+    faults.add({"route": "links", "status": 429, "id": "limited"})
+    faults.add({"route": "metadata", "latency": "1ms", "headers": {"X-A": "1"}, "id": "shaped"})
+    profiles = "/v1/spaces/sp/collections/users/profiles"
+    for path in ("user_id:nobody/traits", "user_id:u/links", "user_id:u/events",
+                 "user_id:u/metadata", "user_id:u/external_ids?limit=x"):  # fmt: skip
+        await client.get(f"{profiles}/{path}", headers=basic("t"))
+    for rule_id in ("slow", "limited", "shaped"):
+        assert faults.remove(rule_id)
+    entries = list(client.app[STATE].journal)
+    assert [(e.status, e.fault, e.fault_origin, e.fault_answered) for e in entries] == [
+        (404, "slow", "runtime", False),  # the API's own 404, only delayed
+        (429, "limited", "runtime", True),
+        (503, "fault-1", "fixtures", True),
+        (200, "shaped", "runtime", False),
+        (400, None, None, False),
+    ]
+    listed = await (await client.get("/__admin/requests?route=traits")).json()
+    (shown,) = listed["requests"]
+    assert (shown["fault"], shown["fault_origin"], shown["fault_answered"]) == (
+        "slow",
+        "runtime",
+        False,
+    )
+
+
+async def test_a_refused_request_a_rule_only_delayed_is_still_refused(serve_yaml: Any) -> None:
+    """A 400 the API answered is a refusal, whatever rule delayed it (it said: a fault
+    fired, so the call counts)."""
+    client = await serve_yaml("spaces: {sp: {tokens: [t], users: [{ids: {user_id: u}}]}}\n")
+    client.app[STATE].faults.add({"route": "traits", "latency": "1ms"})
+    await client.get(
+        "/v1/spaces/sp/collections/users/profiles/user_id:u/traits?limit=x", headers=basic("t")
+    )
+    (entry,) = client.app[STATE].journal
+    assert (entry.status, entry.fault, entry.refused) == (400, "fault-1", True)
+
+
+def test_a_client_that_gave_up_while_a_rule_delayed_it_left_because_of_the_rule(
+    server: ServerThread,
+) -> None:
+    server.call(lambda state: state.faults.add({"route": "traits", "latency": "50ms"}))
+    host, port = server.url.removeprefix("http://").split(":")
+    client = socket.create_connection((host, int(port)))
+    client.sendall(
+        f"GET {profile_path('user_id:u1234', 'traits')} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: {basic('demo-token')['Authorization']}\r\n\r\n".encode()
+    )
+    eventually(lambda: journal(server), lambda seen: len(seen) == 1)
+    client.close()  # its timeout ran out: it leaves while the rule holds the request
+    (entry,) = eventually(
+        lambda: journal(server), lambda seen: seen[0].outcome != "pending", timeout=10
+    )
+    assert (entry.status, entry.outcome, entry.fault_origin, entry.fault_answered) == (
+        None,
+        "client went away",
+        "runtime",
+        True,
+    )
