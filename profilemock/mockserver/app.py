@@ -38,6 +38,7 @@ from profilemock.mockserver import (
 from profilemock.mockserver.admin import ROUTES as ADMIN_ROUTES
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
+from profilemock.mockserver.connections import close_unread
 from profilemock.mockserver.errors import HINT_HEADER, ApiError, rate_limited
 from profilemock.mockserver.journal import ANSWERED, BROKEN, CLIENT_GONE, NOT_ANSWERED, Outcome
 from profilemock.mockserver.render import json_response
@@ -106,7 +107,7 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
         refused = expect.refusal(request)
         if refused is not None:
             response = _error_response(request, state, refused)
-            response.force_close()  # the body the client may still send is not read
+            close_unread(request, response)  # the body the client may still send is not read
         elif state.settings.cors and cors.is_preflight(request):
             response = cors.preflight(request)
         else:
@@ -142,7 +143,7 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
     if refusal is not None:
         response = _error_response(request, state, refusal)
         if refusal.status == 417:
-            response.force_close()  # the body the client may still send is not read
+            close_unread(request, response)  # the body the client may still send is not read
     elif cors.is_preflight(request):
         response = _admin_preflight(request)
     else:

@@ -23,8 +23,8 @@ from aiohttp import http_exceptions, web, web_protocol, web_server
 
 from profilemock.api import envelope
 from profilemock.jsonbytes import encode
-from profilemock.mockserver.app import STATE
 from profilemock.mockserver.errors import ApiError
+from profilemock.mockserver.state import STATE
 
 log = logging.getLogger("profilemock.access")
 
@@ -213,6 +213,12 @@ class GuardedConnection(web_protocol.RequestHandler):
             self._handling = False
         return result
 
+    def leave_body_unread(self) -> None:
+        """Close the connection after this request's answer without reading what is left of
+        its body, which aiohttp would otherwise read and drop for up to 10 s (the client
+        may never send it: it waits for a ``100 Continue`` it was not given)."""
+        self._lingering_time = 0.0
+
     def _body_late(self, payload: Any, why: str | None = None) -> None:
         """The body did not arrive in time (or, ``why``, the connection is needed). A
         handler reading it gets a 408 (in the envelope, then the connection closes); one
@@ -279,6 +285,15 @@ class GuardedConnection(web_protocol.RequestHandler):
         if request.writer.output_size > 0:
             raise ConnectionError("the answer was already started")
         return self._answer(request, status, reason)
+
+
+def close_unread(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """``response`` closes ``request``'s connection (``Connection: close``), the rest of the
+    request's body left unread (``GuardedConnection.leave_body_unread``): the answer to a
+    body the server does not take, and that the client may never send."""
+    response.force_close()
+    if isinstance(request.protocol, GuardedConnection):
+        request.protocol.leave_body_unread()
 
 
 _FULL = (

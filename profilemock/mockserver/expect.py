@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aiohttp import HttpVersion11, web
 
+from profilemock.mockserver.connections import close_unread
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE
@@ -53,7 +54,7 @@ async def expect_handler(request: web.Request) -> web.StreamResponse | None:
     state = request.config_dict.get(STATE)
     if state is not None:
         response.headers["Request-Id"] = state.next_request_id()
-    response.force_close()  # the body the client may still send is not read
+    close_unread(request, response)  # the body the client may still send is not read
     return response
 
 
@@ -67,7 +68,7 @@ async def expect_in_pipeline(request: web.Request) -> None:
 
 def refusal(request: web.Request) -> ApiError | None:
     """The 417 for a request whose expectation this server does not meet, if it has one;
-    the answer to it must close the connection (``response.force_close()``): the body the
+    the answer to it must close the connection (``connections.close_unread``): the body the
     client may still send is not read."""
     expect = request.get(_REFUSED)
     return None if expect is None else _refused(expect)
