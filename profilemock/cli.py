@@ -458,12 +458,19 @@ def _proxy_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         metavar="SECONDS",
         help=f"seconds the upstream has to answer, else 504 (default {DEFAULT_TIMEOUT:g})",
     )
-    _add_max_body(proxy, "a larger one is answered 502 (body_too_large), unread past the limit")
+    _add_max_body(
+        proxy,
+        "a larger one is answered 502 (body_too_large), unread past the limit; so is a"
+        " request body, with a 413, never sent upstream",
+    )
     proxy.add_argument(
+        "--keep-upstream-urls",
         "--keep-cursor-urls",
+        dest="keep_upstream_urls",
         action="store_true",
-        help="pass cursor.url on as the upstream wrote it; by default one under the upstream's"
-        " URL is pointed at the proxy, so a client paging through it stays in it",
+        help="pass cursor.url, Location and Content-Location on as the upstream wrote them; by"
+        " default a URL under the upstream's is pointed at the proxy, so a client paging"
+        " through it or following a redirect stays in it (--keep-cursor-urls: the old name)",
     )
     proxy.add_argument("--quiet", action="store_true", help="do not log each request")
     proxy.add_argument(
@@ -1120,7 +1127,7 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         journal_size=args.journal_size,
         admin=not args.no_admin,
         admin_token=args.admin_token,
-        keep_cursor_urls=args.keep_cursor_urls,
+        keep_upstream_urls=args.keep_upstream_urls,
         max_body=args.max_body,
     )
     sock = _listen(args.host, args.port)
@@ -1134,9 +1141,10 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"profilemock proxy at {url} forwards /v1/ to {settings.upstream}",
             f"  every answer checked against the schemas ({checks}{failing});"
             f" timeout {settings.timeout:g} s; bodies up to {counted(settings.max_body, 'byte')}",
-            "  cursor.url passed on as the upstream wrote it"
-            if settings.keep_cursor_urls
-            else "  cursor.url of each page points back here (--keep-cursor-urls: as sent)",
+            "  cursor.url and Location passed on as the upstream wrote them"
+            if settings.keep_upstream_urls
+            else "  cursor.url and Location pointing upstream point back here"
+            " (--keep-upstream-urls: as sent)",
         ]
         if settings.admin:
             lines.append(f"journal with violations: {url}/__admin/requests")

@@ -5,9 +5,13 @@ Requests under ``/v1/`` go to the upstream as sent — method, raw path (``%2B``
 client session. The upstream's status, body and headers come back unchanged (hop-by-hop
 headers aside), each answer checked against the response schemas for its route and status
 as the upstream sent it. One change is made after the check, so that a client paging
-through the proxy stays in it: a ``cursor.url`` under the upstream's base URL gets the
-proxy's own origin (as the client reached it, ``X-Forwarded-*`` honoured as the fake
-honours them), its path and query kept byte for byte (``keep_cursor_urls`` turns it off).
+through the proxy, or following a redirect, stays in it: a URL under the upstream's base
+URL and ``/v1/`` — a ``cursor.url``, a ``Location`` or ``Content-Location`` header — gets
+the proxy's own origin (as the client reached it, ``X-Forwarded-*`` honoured as the fake
+honours them), its path and query kept byte for byte (``keep_upstream_urls`` turns it
+off). A HEAD answer keeps the upstream's ``Content-Length`` when the GET's body would pass
+unchanged. A request body is read up to ``max_body`` bytes, as answers are; a larger one is
+a 413 in the API's envelope, never sent on.
 A broken contract adds ``Profilemock-Violations: N``, one log line per violation, and the
 violations in the journal (``GET /__admin/requests``); with ``fail_on_violation`` the
 answer becomes a 502 in the API's envelope. An unreachable upstream is a 502, a slow one a
@@ -17,6 +21,7 @@ answer becomes a 502 in the API's envelope. An unreachable upstream is a 502, a 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import time
@@ -36,7 +41,10 @@ from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
     MAX_BODY_FLAG,
     BodyTooLarge,
+    declared_size,
+    over_limit,
     read_body,
+    read_limited,
 )
 from profilemock.jsontext import JsonInputError, member_span, read_json, string_prefix_end
 from profilemock.mockserver.admin import admin_app
@@ -49,6 +57,8 @@ from profilemock.mockserver.app import (
     public_url,
     request_ids,
 )
+from profilemock.mockserver.connections import close_unread
+from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.expect import expect_handler
 from profilemock.mockserver.journal import DEFAULT_SIZE
 from profilemock.mockserver.origins import split_origin
@@ -72,13 +82,17 @@ HOP_BY_HOP = frozenset(
 """Headers of one connection, not of the message: never forwarded either way."""
 # The client session undoes content codings, so the body we pass on is the decoded one.
 _NOT_BACK = HOP_BY_HOP | {"content-encoding"}
-_NOT_UP = HOP_BY_HOP | {"accept-encoding", "forwarded"}
-"""Never sent upstream. ``Forwarded`` and every ``X-Forwarded-*`` header (``_FORWARDED``)
-describe the client's hop to the proxy, not the proxy's hop to the upstream: the proxy
-reads them to point ``cursor.url`` at itself, and reaches the upstream as a client of its
-own (its ``Host`` the upstream's), so an upstream that honours them (the fake does) still
-writes its ``cursor.url`` under its own base URL, and the proxy moves it."""
+_NOT_UP = HOP_BY_HOP | {"accept-encoding", "content-encoding", "forwarded"}
+"""Never sent upstream. The request body is read decoded (aiohttp undoes its content
+coding), so it goes on without its ``Content-Encoding``. ``Forwarded`` and every
+``X-Forwarded-*`` header (``_FORWARDED``) describe the client's hop to the proxy, not the
+proxy's hop to the upstream: the proxy reads them to point ``cursor.url`` at itself, and
+reaches the upstream as a client of its own (its ``Host`` the upstream's), so an upstream
+that honours them (the fake does) still writes its ``cursor.url`` under its own base URL,
+and the proxy moves it."""
 _FORWARDED = "x-forwarded-"
+LINK_HEADERS = ("Location", "Content-Location")
+"""Answer headers holding a URL, pointed at the proxy as ``cursor.url`` is."""
 log = logging.getLogger("profilemock.proxy")
 
 
@@ -122,11 +136,12 @@ class ProxySettings:
     journal_size: int = DEFAULT_SIZE
     admin: bool = True
     admin_token: str | None = None
-    keep_cursor_urls: bool = False
-    """Pass ``cursor.url`` on as the upstream wrote it (pointing at the upstream), rather
-    than at the proxy."""
+    keep_upstream_urls: bool = False
+    """Pass the URLs that point at the upstream (``cursor.url``, ``Location``,
+    ``Content-Location``) on as the upstream wrote them, rather than at the proxy."""
     max_body: int = DEFAULT_MAX_BODY
-    """Bytes of an upstream body at most; a larger one is a 502 (``body_too_large``)."""
+    """Bytes of an upstream body at most, a larger one a 502 (``body_too_large``); and of a
+    request body, a larger one a 413 (``body_too_large``)."""
     max_body_flag: str = MAX_BODY_FLAG
     """The setting that raises ``max_body``, as its error names it."""
 
@@ -164,11 +179,7 @@ def _checked(
     ``_UNREAD``)."""
     if status < 200 or 300 <= status < 400 or status == 204:
         return [], _UNREAD
-    try:
-        schemas.endpoint_for_url(raw_path)
-        known = True
-    except schemas.UnknownEndpoint:
-        known = False
+    known = _known_route(raw_path)
     if not known and status < 400:
         return [], _UNREAD
     try:
@@ -194,6 +205,41 @@ def _checked(
     return found, data
 
 
+def _known_route(raw_path: str) -> bool:
+    try:
+        schemas.endpoint_for_url(raw_path)
+    except schemas.UnknownEndpoint:
+        return False
+    return True
+
+
+def upstream_tail(url: str, upstream: str) -> str | None:
+    """The part of ``url`` from ``/v1/`` on when ``url`` points under the ``upstream``
+    base URL and ``/v1/`` (the same scheme, host and port, no credentials, under its base
+    path), else None: a relative URL, another origin, a path outside the API. The one
+    test of "this URL leads back to the upstream" for every URL the proxy moves."""
+    found, base = split_origin(url), split_origin(upstream)
+    if found is None or base is None or found[0] != base[0]:
+        return None
+    rest, base_path = found[1], base[1].rstrip("/")
+    if not rest.startswith(base_path + API_PREFIX):
+        return None
+    return rest[len(base_path) :]
+
+
+def links_here(headers: CIMultiDict[str], upstream: str, here: Callable[[], str]) -> None:
+    """Point each ``Location`` and ``Content-Location`` under the upstream's base URL and
+    ``/v1/`` at ``here()`` (the proxy's base URL as the client reached it), path, query and
+    fragment kept as written; any other value (relative, another origin) stays as it is."""
+    for name in LINK_HEADERS:
+        values = headers.getall(name, [])
+        tails = [upstream_tail(value, upstream) for value in values]
+        if any(tail is not None for tail in tails):
+            headers.popall(name)
+            for value, tail in zip(values, tails, strict=True):
+                headers.add(name, value if tail is None else here() + tail)
+
+
 def cursor_url_here(body: bytes, data: Any, upstream: str, here: Callable[[], str]) -> bytes | None:
     """``body`` (whose JSON is ``data``) with its ``cursor.url`` moved from ``upstream`` to
     ``here()`` (the proxy's base URL as the client reached it), or None when it has no
@@ -205,13 +251,9 @@ def cursor_url_here(body: bytes, data: Any, upstream: str, here: Callable[[], st
     url = cursor.get("url") if isinstance(cursor, dict) else None
     if not isinstance(url, str):
         return None
-    found, base = split_origin(url), split_origin(upstream)
-    if found is None or base is None or found[0] != base[0]:
+    tail = upstream_tail(url, upstream)
+    if tail is None:
         return None
-    rest, base_path = found[1], base[1].rstrip("/")
-    if not rest.startswith(base_path + API_PREFIX):
-        return None
-    tail = rest[len(base_path) :]
     text = body.decode("utf-8")
     span = member_span(text, "cursor", "url")
     if span is None:  # cannot be: ``data`` was read from this text; but never a 500
@@ -256,7 +298,7 @@ def create_proxy_app(
     async def handle(request: web.Request) -> web.StreamResponse:
         return await forward(request, violation_log)
 
-    app.router.add_route("*", r"/{path:[\s\S]*}", handle, expect_handler=expect_handler)
+    app.router.add_route("*", r"/{path:[\s\S]*}", handle, expect_handler=proxy_expect)
     return app
 
 
@@ -280,7 +322,16 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
             )
             return response
         try:
-            status, reason, headers, body = await _send(request, settings, request.app[SESSION])
+            sent = await _request_body(request, settings)
+        except _RequestRefused as exc:
+            response = _failure(exc.status, exc.code, exc.message, own_id)
+            if exc.close:
+                close_unread(request, response)
+            return response
+        try:
+            status, reason, headers, body = await _send(
+                request, settings, request.app[SESSION], sent
+            )
         except BodyTooLarge as exc:
             status, request_id = exc.status, exc.headers.get(REQUEST_ID, own_id)
             violations = [Violation("", "max-body", exc.about(settings.max_body_flag))]
@@ -367,16 +418,89 @@ def _relay(
             request_id,
         )
         return failure, violations
-    if data is not _UNREAD and 200 <= status < 300 and not settings.keep_cursor_urls:
-        here = cursor_url_here(body, data, settings.upstream, lambda: public_url(request, ""))
-        body = body if here is None else here
+    pointing = not settings.keep_upstream_urls
+
+    def here() -> str:
+        return public_url(request, "")
+
+    if data is not _UNREAD and 200 <= status < 300 and pointing:
+        moved = cursor_url_here(body, data, settings.upstream, here)
+        body = body if moved is None else moved
+    if pointing:
+        links_here(headers, settings.upstream, here)
+    if pointing and 200 <= status < 300 and _known_route(request.raw_path):
+        # The GET's cursor.url may be moved, and its length with it: a HEAD answer gives
+        # no length rather than one the GET could contradict (RFC 9110 8.6).
+        headers.popall("Content-Length", None)
     return web.Response(status=status, reason=reason, body=body, headers=headers), violations
 
 
+class _RequestRefused(Exception):
+    """A request the proxy does not send on, and the answer it gets instead."""
+
+    def __init__(self, status: int, code: str, message: str, *, close: bool = False) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.close = close
+        """Close the connection after the answer: the body is not read (nor wanted)."""
+
+
+def _expects_continue(request: web.Request) -> bool:
+    return (
+        request.version == aiohttp.HttpVersion11
+        and request.headers.get("Expect", "").lower() == "100-continue"
+    )
+
+
+def _declared_over(request: web.Request, limit: int) -> int | None:
+    """The request body's size from its ``Content-Length`` when that is over ``limit``."""
+    declared = declared_size(request.content_length, request.headers)
+    return declared if declared is not None and declared > limit else None
+
+
+async def proxy_expect(request: web.Request) -> web.StreamResponse | None:
+    """``expect_handler``, except that a body whose ``Content-Length`` is over
+    ``max_body`` gets no ``100 Continue``: ``forward`` answers it 413 unread."""
+    if _declared_over(request, request.app[PROXY].max_body) is not None:
+        return None
+    return await expect_handler(request)
+
+
+async def _request_body(request: web.Request, settings: ProxySettings) -> bytes | None:
+    """The body to send upstream (None when the client sent none), read up to
+    ``max_body`` bytes (as decoded); or ``_RequestRefused``: over it (413), or unreadable."""
+    if not request.body_exists:
+        return None
+    limit, flag = settings.max_body, settings.max_body_flag
+    declared = _declared_over(request, limit)
+    try:
+        body = None if declared is not None else await read_limited(request.content, limit)
+    except ApiError as exc:  # the body did not arrive in time (the server's limits)
+        raise _RequestRefused(exc.status, exc.code, exc.message) from None
+    except web.RequestPayloadError as exc:  # a broken chunk, a coding that does not decode
+        why = str(exc).strip().splitlines()[-1].strip()
+        raise _RequestRefused(
+            400, "invalid_request_error", f"the request body cannot be read: {why}", close=True
+        ) from None
+    if body is None:
+        raise _RequestRefused(
+            413,
+            "body_too_large",
+            f"the request body was not sent on: {over_limit(limit, declared, flag)}",
+            close=declared is not None and _expects_continue(request),
+        )
+    return body
+
+
 async def _send(
-    request: web.Request, settings: ProxySettings, client: aiohttp.ClientSession
+    request: web.Request,
+    settings: ProxySettings,
+    client: aiohttp.ClientSession,
+    data: bytes | None,
 ) -> tuple[int, str, CIMultiDict[str], bytes]:
-    """The upstream's answer to ``request``: status, reason, headers to pass on, body."""
+    """The upstream's answer to ``request`` (its body ``data``): status, reason, headers to
+    pass on, body. A HEAD answer's headers keep its ``Content-Length`` (RFC 9110 9.3.2: a
+    HEAD answer has a GET's header fields), as the size of the body a GET gets."""
     url = URL(settings.upstream + request.raw_path, encoded=True)
     connection_only = _connection_headers(request.headers.get("Connection", ""))
     headers = {
@@ -386,9 +510,13 @@ async def _send(
         and not k.lower().startswith(_FORWARDED)
         and k.lower() not in connection_only
     }
-    data = await request.read() if request.body_exists else None
     async with client.request(
-        request.method, url, headers=headers, data=data, allow_redirects=False
+        request.method,
+        url,
+        headers=headers,
+        # as a stream: aiohttp warns that bytes over 1 MiB written at once block the loop
+        data=None if data is None else io.BytesIO(data),
+        allow_redirects=False,
     ) as answer:
         body = await read_body(answer, settings.max_body)
         connection_only = _connection_headers(answer.headers.get("Connection", ""))
@@ -397,6 +525,9 @@ async def _send(
             for k, v in answer.headers.items()
             if k.lower() not in _NOT_BACK and k.lower() not in connection_only
         )
+        length = declared_size(answer.content_length, answer.headers)
+        if request.method == "HEAD" and length is not None:
+            back["Content-Length"] = str(length)
         return answer.status, answer.reason or "", back, body
 
 

@@ -1,7 +1,8 @@
-"""Reading an upstream's answer under a size limit: the validating proxy and the recorder.
+"""Reading a body under a size limit: an upstream's answers (the validating proxy, the
+recorder) and the bodies of the requests the proxy forwards.
 
-Both hold an answer's whole body (to check it, to parse it), so a body with no end, or one
-far larger than any page of the API, would take the process's memory and time. Each read
+Each holds a whole body (to check it, to parse it, to send it on), so a body with no end,
+or one far larger than any page of the API, would take the process's memory and time. Each read
 stops at ``limit`` bytes — of the body as decoded, so a small gzip that inflates past the
 limit stops too — and a ``Content-Length`` already over it is refused before any of the
 body is read. The API's pages are small (200 traits, 100 events or profiles at most), so
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 
 import aiohttp
@@ -61,26 +63,50 @@ class BodyTooLarge(Exception):
         self.headers = headers
 
     def about(self, flag: str = MAX_BODY_FLAG) -> str:
-        """What happened, which limit, and how to raise it (``flag`` names the setting);
-        never advice the setting then refuses (over 10GB)."""
-        limit = f"the {flag} limit of {counted(self.limit, 'byte')}"
-        if self.declared is not None:
-            size = counted(self.declared, "byte")
-            told = f"the body is {size} (its Content-Length), over {limit}"
-            wanted = self.declared
-        else:
-            told = f"the body is over {limit} (reading stopped there)"
-            wanted = 4 * self.limit
-        if self.limit >= MOST_BODY or (self.declared or 0) > MOST_BODY:
-            return f"{told}; {flag} takes 10GB at most, so no setting passes it"
-        advised = min(math.ceil(wanted / 1e6), MOST_BODY // 10**6)
-        return f"{told}; raise it with {flag} SIZE, such as {flag} {advised}MB"
+        """What happened, which limit, and how to raise it (``flag`` names the setting)."""
+        return over_limit(self.limit, self.declared, flag)
+
+
+def over_limit(limit: int, declared: int | None, flag: str = MAX_BODY_FLAG) -> str:
+    """Why a body over ``limit`` bytes was refused (``declared``: its Content-Length, when
+    it gave one), and how to raise the limit (``flag`` names the setting); never advice
+    the setting then refuses (over 10GB)."""
+    limit_text = f"the {flag} limit of {counted(limit, 'byte')}"
+    if declared is not None:
+        told = f"the body is {counted(declared, 'byte')} (its Content-Length), over {limit_text}"
+        wanted = declared
+    else:
+        told = f"the body is over {limit_text} (reading stopped there)"
+        wanted = 4 * limit
+    if limit >= MOST_BODY or (declared or 0) > MOST_BODY:
+        return f"{told}; {flag} takes 10GB at most, so no setting passes it"
+    advised = min(math.ceil(wanted / 1e6), MOST_BODY // 10**6)
+    return f"{told}; raise it with {flag} SIZE, such as {flag} {advised}MB"
 
 
 def has_body(method: str, status: int) -> bool:
     """Whether an answer with ``status`` to ``method`` can carry a body (RFC 9110 6.4.1): not
     to HEAD, nor a 1xx, 204 or 304, whatever their ``Content-Length`` says."""
     return method.upper() != "HEAD" and status >= 200 and status not in (204, 304)
+
+
+def declared_size(content_length: int | None, headers: Mapping[str, str]) -> int | None:
+    """The size of a body as read, from its ``Content-Length``: none when it has a content
+    coding (the body is read decoded, so that length is not its size)."""
+    coded = headers.get("Content-Encoding", "identity").strip().lower()
+    return content_length if coded in ("", "identity") else None
+
+
+async def read_limited(content: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """All of ``content``, or None once it passes ``limit`` bytes (the rest is not read)."""
+    chunks = []
+    size = 0
+    async for chunk in content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def read_body(answer: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -90,17 +116,12 @@ async def read_body(answer: aiohttp.ClientResponse, limit: int) -> bytes:
     whatever its ``Content-Length`` says, as that is the size of a body not sent."""
     if not has_body(answer.method, answer.status):
         return await answer.read()  # b"": the client reads no body for these
-    coded = answer.headers.get("Content-Encoding", "identity").strip().lower()
-    declared = answer.content_length if coded in ("", "identity") else None
+    declared = declared_size(answer.content_length, answer.headers)
     if declared is not None and declared > limit:
         answer.close()
         raise BodyTooLarge(limit, declared, answer.status, answer.headers)
-    chunks = []
-    size = 0
-    async for chunk in answer.content.iter_chunked(_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            answer.close()
-            raise BodyTooLarge(limit, None, answer.status, answer.headers)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_limited(answer.content, limit)
+    if body is None:
+        answer.close()
+        raise BodyTooLarge(limit, None, answer.status, answer.headers)
+    return body

@@ -71,6 +71,10 @@ DRIFTS: dict[str, tuple[int, str, Any]] = {
 ``{host}`` its host and port;
 a ``case?next=VALUE`` entry answers that case's request with that ``next``."""
 
+ANSWER_HEADERS: dict[str, list[tuple[str, str]]] = {}
+"""Headers the drifting upstream adds to its answer for a case (``{origin}`` in a value as
+in ``DRIFTS``); tests set them with ``monkeypatch.setitem``."""
+
 
 @dataclass
 class Upstream:
@@ -87,6 +91,7 @@ class Upstream:
                     "method": request.method,
                     "raw_path": request.raw_path,
                     "headers": dict(request.headers),
+                    "body": await request.content.read(),  # any size: not request.read()
                 }
             )
             case = request.raw_path.split("user_id:")[-1].split("/")[0]
@@ -102,7 +107,7 @@ class Upstream:
                 body = body.replace("{host}", request.host)
             raw = body if isinstance(body, bytes) else None
             text = None if raw is not None else body if isinstance(body, str) else json.dumps(body)
-            return web.Response(
+            answer = web.Response(
                 body=raw,
                 text=text,
                 status=status,
@@ -113,6 +118,9 @@ class Upstream:
                     "Keep-Alive": "timeout=5",
                 },
             )
+            for name, value in ANSWER_HEADERS.get(case, []):
+                answer.headers.add(name, value.replace("{origin}", f"http://{request.host}"))
+            return answer
 
         async def release(app: web.Application) -> None:
             if self.released is not None:

@@ -13,7 +13,15 @@ import requests
 
 from profilemock.contract.proxy import UpstreamError, check_answer, cursor_url_here, upstream_url
 from profilemock.mockserver.serving import ServerThread
-from tests.contract.conftest import DRIFTS, FLOOD, GOOD_TRAITS, Flood, Upstream, drift_url
+from tests.contract.conftest import (
+    ANSWER_HEADERS,
+    DRIFTS,
+    FLOOD,
+    GOOD_TRAITS,
+    Flood,
+    Upstream,
+    drift_url,
+)
 from tests.test_cli import Served
 
 Start = Callable[..., ServerThread]
@@ -292,7 +300,9 @@ def test_proxy_command_prints_its_url_logs_violations_and_stops_on_ctrl_c(
     try:
         proxy_url = served.read_until(r"proxy at (http://127\.0\.0\.1:\d+) forwards /v1/ to (\S+)")
         assert proxy_url.group(2) == url
-        served.read_until(r"cursor\.url of each page points back here \(--keep-cursor-urls")
+        served.read_until(
+            r"cursor\.url and Location pointing upstream point back here \(--keep-upstream-urls"
+        )
         paged = get(f"{proxy_url.group(1)}{drift_url('paged')}").json()
         assert paged["cursor"]["url"].startswith(f"{proxy_url.group(1)}/v1/")
         response = get(f"{proxy_url.group(1)}{drift_url('extra-field')}")
@@ -506,25 +516,28 @@ def test_the_clients_forwarded_headers_are_not_sent_upstream(
     assert not seen & {name.lower() for name in sent if name != "X-Other"}
 
 
-def test_keep_cursor_urls_passes_the_upstreams_on_as_written(
+def test_keep_upstream_urls_passes_the_upstreams_cursor_url_on_as_written(
     upstream: tuple[Upstream, str], start_proxy: Start
 ) -> None:
     _, url = upstream
-    proxy = start_proxy(url, keep_cursor_urls=True)
+    proxy = start_proxy(url, keep_upstream_urls=True)
     answer = get(f"{proxy.url}{drift_url('paged')}")
     assert answer.json()["cursor"]["url"] == f"{url}{drift_url('paged')}?limit=1&next=seats"
 
 
-def test_proxy_command_keep_cursor_urls_passes_them_on_as_sent(
-    upstream: tuple[Upstream, str],
+@pytest.mark.parametrize("flag", ["--keep-upstream-urls", "--keep-cursor-urls"])
+def test_proxy_command_keep_upstream_urls_passes_them_on_as_sent_under_either_name(
+    upstream: tuple[Upstream, str], monkeypatch: pytest.MonkeyPatch, flag: str
 ) -> None:
     _, url = upstream
-    served = Served("--upstream", url, "--port", "0", "--keep-cursor-urls", command="proxy")
+    monkeypatch.setitem(ANSWER_HEADERS, "paged", [("Location", "{origin}/v1/elsewhere")])
+    served = Served("--upstream", url, "--port", "0", flag, command="proxy")
     try:
         proxy_url = served.read_until(r"proxy at (http://127\.0\.0\.1:\d+) forwards")
-        served.read_until(r"cursor\.url passed on as the upstream wrote it")
-        paged = get(f"{proxy_url.group(1)}{drift_url('paged')}").json()
-        assert paged["cursor"]["url"] == f"{url}{drift_url('paged')}?limit=1&next=seats"
+        served.read_until(r"cursor\.url and Location passed on as the upstream wrote them")
+        paged = get(f"{proxy_url.group(1)}{drift_url('paged')}")
+        assert paged.json()["cursor"]["url"] == f"{url}{drift_url('paged')}?limit=1&next=seats"
+        assert paged.headers["Location"] == f"{url}/v1/elsewhere"
         assert served.stop() == 0
     finally:
         served.close()
