@@ -521,28 +521,39 @@ class ProfileAPI:
             raise AssertionError("\n".join(lines))
 
     def assert_faults_fired(self) -> None:
-        """Assert every fault rule armed since the last reset — by this test, through the
-        handle, the marker or the admin API — fired at least once (a rule that fires by
-        chance, ``probability`` below 1, at least matched a request). A rule that never
-        fired tested nothing: the retry path it was armed for never ran, and the test
-        passed anyway. Rules of the fixture files are not the test's and are not checked,
-        nor are rules armed with ``optional=True``.
+        """Assert every fault rule armed in this test — by the test, through the handle,
+        the marker or the admin API — fired at least once (a rule that fires by chance,
+        ``probability`` below 1, at least matched a request). A rule that never fired
+        tested nothing: the retry path it was armed for never ran, and the test passed
+        anyway. That holds for a rule a ``reset()`` took away too (a Hypothesis example's):
+        each is named once, here, and then forgotten. Rules of the fixture files are not the
+        test's and are not checked, nor are rules armed with ``optional=True``.
         The pytest plugin asserts this after each test unless told not to."""
         __tracebackhide__ = True
-        unused = self._server.call(
-            lambda state: [
-                (rule, why)
+
+        def take(state: ServerState) -> list[str]:
+            before = [
+                f"  {rule_id} {written}: {why} (armed before a reset"
+                f"{'' if times == 1 else f', {times} times'})"
+                for (rule_id, written, why), times in state.unfired.items()
+            ]
+            state.unfired.clear()
+            now = [
+                (rule.id, f"  {rule.id} {rule.written}: {why}")
                 for rule in state.armed_since_reset()
                 if not rule.optional and (why := rule.unused()) is not None
             ]
-        )
+            state.reported.update(rule_id for rule_id, _ in now)
+            return before + [line for _, line in now]
+
+        unused = self._server.call(take)
         if unused:
             lines = [
                 f"{counted(len(unused), 'fault rule')} armed in this test never fired, so the"
-                " code path each was armed for never ran:"
+                " code path each was armed for never ran:",
+                *unused,
+                FAULTS_MUST_FIRE_OPT_OUT,
             ]
-            lines += [f"  {rule.id} {rule.written}: {why}" for rule, why in unused]
-            lines.append(FAULTS_MUST_FIRE_OPT_OUT)
             raise AssertionError("\n".join(lines))
 
     def summary(self) -> str:
@@ -560,16 +571,25 @@ class ProfileAPI:
     def reset(self) -> None:
         """Back to the loaded fixtures: data, faults, journal, rate limits, clock. What broke
         inside the fake since the last check is raised after the reset, not thrown away (a
-        test that resets between Hypothesis examples fails on the example that broke it)."""
+        test that resets between Hypothesis examples fails on the example that broke it).
+        Nor are the fault rules armed since the last reset that never fired: the next
+        ``assert_faults_fired`` names them (the plugin's, at the test's end)."""
         __tracebackhide__ = True
-        _raise_failures(self._restart())
-
-    def _restart(self) -> list[BaseException]:
-        """Reset, and return what broke inside the fake since the last check (the plugin
-        discards it before a test: it belongs to no test that used the fake)."""
 
         def run(state: ServerState) -> list[BaseException]:
             state.reset()
+            return _take_errors(state)
+
+        _raise_failures(self._server.call(run))
+
+    def _restart(self) -> list[BaseException]:
+        """Reset for a new test, and return what broke inside the fake since the last
+        check (the plugin discards it before a test: it belongs to no test that used the
+        fake), and forget the unfired rules of what came before."""
+
+        def run(state: ServerState) -> list[BaseException]:
+            state.reset()
+            state.unfired.clear()
             return _take_errors(state)
 
         return self._server.call(run)

@@ -931,6 +931,56 @@ def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_f
     result.stdout.no_fnmatch_line("ERROR test_strict.py::test_failing_on_its_own*")
 
 
+def test_a_rule_armed_for_an_example_and_reset_unfired_still_fails_the_test(
+    consumer: pytest.Pytester,
+) -> None:
+    """A test that resets in the middle (a Hypothesis example each) answers for the rules
+    each example armed, as for the ones still armed at its end."""
+    consumer.makepyfile(
+        test_examples=textwrap.dedent(
+            """
+            import pytest
+            import requests
+
+
+            def call(profile_api):
+                url = profile_api.profile_url("user_id:u1234", "traits")
+                return requests.get(url, auth=profile_api.auth, timeout=5).status_code
+
+
+            def test_examples(profile_api):
+                for example in range(3):
+                    profile_api.reset()
+                    profile_api.fault("traits:429")
+                    profile_api.fault("links:503", optional=True)
+                    if example == 2:
+                        assert call(profile_api) == 429
+
+
+            def test_the_next_test_does_not_answer_for_them(profile_api):
+                profile_api.fault("traits:429")
+                assert call(profile_api) == 429
+
+
+            @pytest.mark.profile_api(faults_must_fire=False)
+            def test_opted_out(profile_api):
+                profile_api.fault("traits:429")
+                profile_api.reset()
+            """
+        )
+    )
+    result = consumer.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_examples*",
+            "1 fault rule armed in this test never fired*",
+            "  fault-1 traits:429: matched no request (armed before a reset, 2 times)",
+            "If a rule is there on purpose*",
+        ]
+    )
+
+
 def test_a_fault_armed_as_optional_need_not_fire(consumer: pytest.Pytester) -> None:
     consumer.makepyfile(
         test_optional=textwrap.dedent(

@@ -388,8 +388,19 @@ def test_assert_faults_fired_names_each_rule_armed_since_the_reset_that_never_fi
         get(profile_api, "user_id:u1234", "links")
     profile_api.assert_faults_fired()
     profile_api.fault("traits:503")
-    profile_api.reset()  # the reset takes the test's rules away, and their debt
-    profile_api.assert_faults_fired()
+    profile_api.fault("links:503", optional=True)
+    profile_api.reset()  # the reset takes the test's rules away, but not their debt
+    for _ in range(2):  # as Hypothesis examples do: the counter restarts, ids repeat
+        profile_api.fault("traits:503")
+        profile_api.reset()
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_faults_fired()
+    assert str(failure.value).splitlines()[:3] == [
+        "2 fault rules armed in this test never fired, so the code path each was armed for never ran:",
+        "  fault-4 traits:503: matched no request (armed before a reset)",
+        "  fault-1 traits:503: matched no request (armed before a reset, 2 times)",
+    ]
+    profile_api.assert_faults_fired()  # each is named once
 
 
 def test_the_servers_own_fault_rules_are_not_a_tests_to_fire() -> None:

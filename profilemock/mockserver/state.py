@@ -70,6 +70,13 @@ class ServerState:
     """The realism switches in force (``set_realism`` changes them)."""
     _realism_at_start: Realism = field(default_factory=Realism)
     _clock_at_start: tuple[int | None, int] = (None, 0)
+    unfired: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    """Rules armed at run time that a reset took away before they did what they were armed
+    for — ``(id, as written, why)``, with how many resets did so — as ``assert_faults_fired``
+    reports them (and then forgets them). Not optional ones. At most ``MAX_UNFIRED``."""
+    reported: set[str] = field(default_factory=set)
+    """Ids of rules armed since the last reset that ``assert_faults_fired`` named already:
+    a reset does not keep them for it to name again."""
     _fixture_rules: list[str] = field(default_factory=list)
     """Ids of the rules that came from the fixture files (a reload replaces them)."""
     _released: asyncio.Event | None = None
@@ -130,7 +137,11 @@ class ServerState:
 
     def reset(self) -> None:
         """Back to the start: loaded data, configured faults with fresh counters, an empty
-        journal, full rate-limit buckets, the clock as it was, hanging requests released."""
+        journal, full rate-limit buckets, the clock as it was, hanging requests released.
+        The rules armed since the last reset that never fired are kept in ``unfired``: a
+        test that resets (a Hypothesis example each) still answers for them."""
+        self._keep_unfired()
+        self.reported.clear()
         self.store.reset()
         self._use_realism(self._realism_at_start)
         self.faults.clear()
@@ -139,6 +150,15 @@ class ServerState:
         self.limiter.reset()
         self.clock.restore(self._clock_at_start)
         self.release_hangs()
+
+    def _keep_unfired(self) -> None:
+        for rule in self.armed_since_reset():
+            why = None if rule.optional or rule.id in self.reported else rule.unused()
+            if why is None:
+                continue
+            key = (rule.id, rule.written, why)
+            if key in self.unfired or len(self.unfired) < MAX_UNFIRED:
+                self.unfired[key] = self.unfired.get(key, 0) + 1
 
     async def hang(self, seconds: float) -> bool:
         """Wait ``seconds``, or until the next reset or shutdown; True if ended by one."""
@@ -153,6 +173,11 @@ class ServerState:
         if self._released is not None:
             self._released.set()
             self._released = None
+
+
+MAX_UNFIRED = 100
+"""How many distinct unfired rules a server keeps across resets (one that nobody asks
+about, such as ``serve`` reset through its admin API, keeps no more)."""
 
 
 STATE = web.AppKey("profilemock_state", ServerState)
