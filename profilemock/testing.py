@@ -532,19 +532,21 @@ class ProfileAPI:
         __tracebackhide__ = True
 
         def take(state: ServerState) -> list[str]:
-            before = [
-                f"  {rule_id} {written}: {why} (armed before a reset"
-                f"{'' if times == 1 else f', {times} times'})"
-                for (rule_id, written, why), times in state.unfired.items()
-            ]
+            # Each rule as written and why, with how many resets took it away unfired and
+            # whether it is armed still: the same rule of every example is one line.
+            times: dict[tuple[str, str, str], list[int]] = {
+                key: [resets, 0] for key, resets in state.unfired.items()
+            }
             state.unfired.clear()
-            now = [
-                (rule.id, f"  {rule.id} {rule.written}: {why}")
-                for rule in state.armed_since_reset()
-                if not rule.optional and (why := rule.unused()) is not None
+            for rule in state.armed_since_reset():
+                why = None if rule.optional else rule.unused()
+                if why is not None:
+                    times.setdefault((rule.id, rule.written, why), [0, 0])[1] = 1
+                    state.reported.add(rule.id)
+            return [
+                f"  {rule_id} {written}: {why}{_before_resets(resets, armed)}"
+                for (rule_id, written, why), (resets, armed) in times.items()
             ]
-            state.reported.update(rule_id for rule_id, _ in now)
-            return before + [line for _, line in now]
 
         unused = self._server.call(take)
         if unused:
@@ -633,6 +635,17 @@ class ProfileAPI:
             # trip to the server's loop (~80 µs) is paid only when there is something to take.
             return []
         return self._server.call(_take_errors)
+
+
+def _before_resets(resets: int, armed: int) -> str:
+    """How often a rule that never fired was armed, when a reset took it away unfired."""
+    if not resets:
+        return ""
+    if not armed:
+        return (
+            " (armed before a reset)" if resets == 1 else f" (armed before a reset, {resets} times)"
+        )
+    return f" (armed {resets + 1} times, {resets} of them before a reset)"
 
 
 def _take_errors(state: ServerState) -> list[BaseException]:

@@ -401,6 +401,16 @@ def test_assert_faults_fired_names_each_rule_armed_since_the_reset_that_never_fi
         "  fault-1 traits:503: matched no request (armed before a reset, 2 times)",
     ]
     profile_api.assert_faults_fired()  # each is named once
+    for _ in range(2):
+        profile_api.reset()
+        profile_api.fault("traits:503")
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_faults_fired()
+    assert str(failure.value).splitlines()[1] == (
+        "  fault-1 traits:503: matched no request (armed 2 times, 1 of them before a reset)"
+    )
+    profile_api.reset()  # named already: not kept for the next check
+    profile_api.assert_faults_fired()
 
 
 def test_the_servers_own_fault_rules_are_not_a_tests_to_fire() -> None:
