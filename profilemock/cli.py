@@ -40,6 +40,7 @@ from profilemock.contract.proxy import (
 )
 from profilemock.contract.upstream import DEFAULT_MAX_BODY, MAX_BODY_FLAG, parse_size
 from profilemock.faults import FaultRuleError, parse_rule, parse_spec
+from profilemock.fixtures import fanout
 from profilemock.fixtures.loader import (
     check_fixtures,
     demo_fixture_path,
@@ -659,6 +660,10 @@ def main(
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     args = parser().parse_args(_values_joined(sys.argv[1:] if argv is None else argv))
     try:
+        try:
+            fanout.wanted()
+        except fanout.ProcessesError as exc:
+            raise CliError(str(exc)) from None
         if args.command == "check":
             return _check(args.paths, _snapshots(args), out, err)
         if args.command == "demo":
