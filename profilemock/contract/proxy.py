@@ -428,10 +428,12 @@ def _relay(
         body = body if moved is None else moved
     if pointing:
         links_here(headers, settings.upstream, here)
-    if pointing and 200 <= status < 300 and _known_route(request.raw_path):
-        # The GET's cursor.url may be moved, and its length with it: a HEAD answer gives
-        # no length rather than one the GET could contradict (RFC 9110 8.6).
-        headers.popall("Content-Length", None)
+    # Only a HEAD answer keeps a Content-Length (``_send``; checked first, so a GET pays
+    # nothing). The GET's cursor.url may be moved, and its length with it: no length rather
+    # than one the GET contradicts (RFC 9110 8.6).
+    moving = "Content-Length" in headers and pointing and 200 <= status < 300
+    if moving and _known_route(request.raw_path):
+        headers.popall("Content-Length")
     return web.Response(status=status, reason=reason, body=body, headers=headers), violations
 
 
