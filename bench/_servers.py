@@ -79,13 +79,14 @@ class Server:
             self._log.close()
 
 
-def profilemock(*args: str, log: Path | None = None) -> Server:
+def profilemock(*args: str, log: Path | None = None, env: dict[str, str] | None = None) -> Server:
     """``profilemock serve`` on a free port with these extra arguments: ``--quiet`` unless
-    ``log`` names a file for its request log (stderr)."""
+    ``log`` names a file for its request log (stderr); ``env`` added to the environment."""
     quiet = () if log is not None else ("--quiet",)
     # A benchmark of a start never finds a snapshot left by an earlier one, unless it asks.
     cache = () if "--snapshots" in args or "--no-snapshots" in args else ("--no-snapshots",)
     return Server(
         [sys.executable, "-m", "profilemock", "serve", *quiet, *cache, "--port", "0", *args],
         log=log,
+        env=None if env is None else {**os.environ, **env},
     )

@@ -17,7 +17,10 @@ peak RSS (VmHWM) and RSS then. Four kinds of start per set:
 - ``second``: a directory holding that snapshot: every later start of the same files;
 - ``generated``: ``generate -o FILE`` as users run it (it checks the file it wrote and
   saves its snapshot; its own time is shown too), then the first ``serve`` of FILE (one
-  round).
+  round);
+- ``cold-one`` (not by default): cold starts whose first read is one process's
+  (``PROFILEMOCK_LOAD_PROCESSES=1``) against the default (a process a CPU), rounds
+  interleaved, and their ratio per round.
 
 Snapshots are kept in ``--work``/snapshots, so a later run's ``second`` and ``requests``
 start warm (a run with changed profilemock source makes new ones).
@@ -101,9 +104,9 @@ def after_generate(args: argparse.Namespace, work: Path, users: int, form: str) 
     return rows
 
 
-def start(*args: str) -> tuple[Server, float]:
+def start(*args: str, env: dict[str, str] | None = None) -> tuple[Server, float]:
     """A server on these arguments, and the seconds until its first 200."""
-    server = profilemock(*args)
+    server = profilemock(*args, env=env)
     request = urllib.request.Request(server.url + PROBE, headers={"Authorization": AUTH})
     with urllib.request.urlopen(request, timeout=3600) as response:
         assert response.status == 200
@@ -124,6 +127,8 @@ def startups(args: argparse.Namespace, work: Path) -> Rows:
                 "first": ["--snapshots", str(fresh)],
                 "second": ["--snapshots", str(kept)],
             }
+            if "cold-one" in args.kinds:
+                rows += cold_alone(path, label, rounds)
             for kind, flags in kinds.items():
                 if kind not in args.kinds:
                     continue
@@ -150,6 +155,38 @@ def startups(args: argparse.Namespace, work: Path) -> Rows:
             shutil.rmtree(fresh)
             if "generated" in args.kinds:
                 rows.extend(after_generate(args, work, users, form))
+    return rows
+
+
+def cold_alone(path: Path, label: str, rounds: int) -> Rows:
+    """Cold starts read by one process (``PROFILEMOCK_LOAD_PROCESSES=1``) and by as many as
+    there are CPUs (the default), rounds interleaved: what sharing the first read gains."""
+    took: dict[str, list[float]] = {"1": [], "default": []}
+    peaks: dict[str, list[float]] = {"1": [], "default": []}
+    for _ in range(rounds):
+        for processes in took:
+            env = {"PROFILEMOCK_LOAD_PROCESSES": processes} if processes == "1" else None
+            server, seconds = start("--fixtures", str(path), "--no-snapshots", env=env)
+            took[processes].append(seconds)
+            peaks[processes].append(server.peak_rss_mb())
+            server.stop()
+    rows = [
+        (
+            f"{label}: cold start to first 200, {'one process' if p == '1' else 'every CPU'}",
+            f"{statistics.median(t):.2f} s ({min(t):.2f} to {max(t):.2f}), peak RSS"
+            f" {statistics.median(peaks[p]):,.0f} MB",
+        )
+        for p, t in took.items()
+    ]
+    ratios = [one / every for one, every in zip(took["1"], took["default"], strict=True)]
+    rows.append(
+        (
+            f"{label}: one process / every CPU (per round)",
+            f"{statistics.median(ratios):.2f}x ({min(ratios):.2f} to {max(ratios):.2f})",
+        )
+    )
+    for row in rows:
+        print(*row, sep=" | ", flush=True)
     return rows
 
 
@@ -180,7 +217,8 @@ def main() -> None:
         "--kinds",
         type=lambda text: text.split(","),
         default=["cold", "first", "second"],
-        help="which starts (a second start needs a first; generated: not by default)",
+        help="which starts (a second start needs a first; generated, and cold-one: cold"
+        " starts by one process against every CPU, interleaved: not by default)",
     )
     parser.add_argument(
         "--routes",
