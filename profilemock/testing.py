@@ -129,8 +129,9 @@ def _check_list(name: str, value: Any, what: str) -> None:
 
 FAULTS_MUST_FIRE_OPT_OUT = (
     "If a rule is there on purpose (a guard for a call the code may not make), arm it with"
-    " optional=True (profile_api.fault('traits:429', optional=True), or in the marker"
-    " {'route': 'traits', 'status': 429, 'optional': True}); or let this test's rules go"
+    " optional=True (profile_api.fault('traits:429', optional=True), 'traits:429:optional=true'"
+    " as a spec, or in the marker {'route': 'traits', 'status': 429, 'optional': True}); or"
+    " let this test's rules go"
     " unfired with @pytest.mark.profile_api(faults_must_fire=False), or every test's with"
     " `profile_api_faults_must_fire = false` in the ini file."
 )
