@@ -571,16 +571,22 @@ class ProfileAPI:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def reset(self) -> None:
+    def reset(self, *, new_test: bool = False) -> None:
         """Back to the loaded fixtures: data, faults, journal, rate limits, clock. What broke
         inside the fake since the last check is raised after the reset, not thrown away (a
         test that resets between Hypothesis examples fails on the example that broke it).
         Nor are the fault rules armed since the last reset that never fired: the next
-        ``assert_faults_fired`` names them (the plugin's, at the test's end)."""
+        ``assert_faults_fired`` names them (the plugin's, at the test's end).
+
+        ``new_test=True``: a new test begins, and does not answer for the unfired rules of
+        the one before (the plugin begins each test so; another runner may too)."""
         __tracebackhide__ = True
+        flag(new_test, "new_test")
 
         def run(state: ServerState) -> list[BaseException]:
             state.reset()
+            if new_test:
+                state.unfired.clear()
             return _take_errors(state)
 
         _raise_failures(self._server.call(run))

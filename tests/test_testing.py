@@ -411,6 +411,11 @@ def test_assert_faults_fired_names_each_rule_armed_since_the_reset_that_never_fi
     )
     profile_api.reset()  # named already: not kept for the next check
     profile_api.assert_faults_fired()
+    profile_api.fault("traits:503")
+    profile_api.reset(new_test=True)  # another runner's next test: not its rules
+    profile_api.assert_faults_fired()
+    with pytest.raises(TypeError, match="new_test takes True or False, got 'yes'"):
+        profile_api.reset(new_test="yes")  # type: ignore[arg-type]
 
 
 def test_the_servers_own_fault_rules_are_not_a_tests_to_fire() -> None:
