@@ -582,26 +582,13 @@ class ProfileAPI:
         the one before (the plugin begins each test so; another runner may too)."""
         __tracebackhide__ = True
         flag(new_test, "new_test")
-
-        def run(state: ServerState) -> list[BaseException]:
-            state.reset()
-            if new_test:
-                state.unfired.clear()
-            return _take_errors(state)
-
-        _raise_failures(self._server.call(run))
+        _raise_failures(self._server.call(lambda state: _reset(state, new_test)))
 
     def _restart(self) -> list[BaseException]:
         """Reset for a new test, and return what broke inside the fake since the last
         check (the plugin discards it before a test: it belongs to no test that used the
         fake), and forget the unfired rules of what came before."""
-
-        def run(state: ServerState) -> list[BaseException]:
-            state.reset()
-            state.unfired.clear()
-            return _take_errors(state)
-
-        return self._server.call(run)
+        return self._server.call(lambda state: _reset(state, new_test=True))
 
     def configure(
         self,
@@ -653,6 +640,15 @@ def _before_resets(resets: int, armed: int) -> str:
             " (armed before a reset)" if resets == 1 else f" (armed before a reset, {resets} times)"
         )
     return f" (armed {resets + 1} times, {resets} of them before a reset)"
+
+
+def _reset(state: ServerState, new_test: bool) -> list[BaseException]:
+    """Reset (run on the server's loop) and take what broke inside the fake before; a new
+    test forgets the unfired rules of what came before it."""
+    state.reset()
+    if new_test:
+        state.unfired.clear()
+    return _take_errors(state)
 
 
 def _take_errors(state: ServerState) -> list[BaseException]:
