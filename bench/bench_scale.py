@@ -165,7 +165,8 @@ def cold_alone(path: Path, label: str, rounds: int) -> Rows:
     peaks: dict[str, list[float]] = {"1": [], "default": []}
     for _ in range(rounds):
         for processes in took:
-            env = {"PROFILEMOCK_LOAD_PROCESSES": processes} if processes == "1" else None
+            # The default: the variable left empty (as unset), whatever this shell says.
+            env = {"PROFILEMOCK_LOAD_PROCESSES": "1" if processes == "1" else ""}
             server, seconds = start("--fixtures", str(path), "--no-snapshots", env=env)
             took[processes].append(seconds)
             peaks[processes].append(server.peak_rss_mb())
