@@ -30,15 +30,15 @@ from urllib.parse import quote
 
 from profilemock.api import Collection
 from profilemock.clock import Clock
-from profilemock.contract.proxy import (
+from profilemock.contract.upstream import (
+    DEFAULT_MAX_BODY,
     DEFAULT_TIMEOUT,
+    MAX_BODY_FLAG,
     REGIONS,
-    ProxySettings,
     UpstreamError,
-    create_proxy_app,
+    parse_size,
     upstream_url,
 )
-from profilemock.contract.upstream import DEFAULT_MAX_BODY, MAX_BODY_FLAG, parse_size
 from profilemock.faults import FaultRuleError, parse_rule, parse_spec
 from profilemock.fixtures import fanout
 from profilemock.fixtures.loader import (
@@ -48,8 +48,7 @@ from profilemock.fixtures.loader import (
     load_fixtures,
 )
 from profilemock.fixtures.snapshot import Snapshots, default_directory
-from profilemock.mockserver.app import create_app
-from profilemock.mockserver.connections import (
+from profilemock.mockserver.limits import (
     BODY_TIMEOUT,
     HEADER_TIMEOUT,
     KEEPALIVE_TIMEOUT,
@@ -57,11 +56,6 @@ from profilemock.mockserver.connections import (
     default_max_connections,
     file_limit,
 )
-from profilemock.mockserver.origins import split_origin
-from profilemock.mockserver.reload import enable_reload
-from profilemock.mockserver.requestlog import RequestLog
-from profilemock.mockserver.serving import bind, run, serve_until_stopped
-from profilemock.mockserver.state import ServerSettings
 from profilemock.problems import FixtureError
 from profilemock.progress import ProgressBar, Steps, megabytes
 from profilemock.realism import Realism, RealismError
@@ -73,11 +67,14 @@ from profilemock.timeutil import TimestampError, parse_timestamp
 from profilemock.words import closest, counted
 
 if TYPE_CHECKING:
+    from profilemock.mockserver.state import ServerSettings
     from profilemock.schemas.files import Report
 
 # What only some commands use (recording, generating, validating files, the OpenAPI
 # document, and the YAML they may write) is imported by those commands: every `serve`
-# would pay for it at start otherwise.
+# would pay for it at start otherwise. The server (aiohttp: ~0.4 s to import) too: `check`
+# and `generate` never need it, and `serve` imports it while forked processes read its
+# fixtures (`_server`, `fanout.meanwhile`).
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
@@ -582,6 +579,8 @@ def _rate_limit(text: str) -> Limit | str | None:
 
 
 def _origin(text: str) -> str:
+    from profilemock.mockserver.origins import split_origin
+
     found = split_origin(text)
     if found is None or found[1].strip("/"):
         raise argparse.ArgumentTypeError(
@@ -1002,10 +1001,17 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # never scans it (turned back on unfrozen, it would first scan every object loaded).
     gc.disable()
     try:
-        store = _load(paths, clock, err, snapshots)
+        with fanout.meanwhile(_server):
+            store = _load(paths, clock, err, snapshots)
     finally:
         gc.freeze()
         gc.enable()
+    from profilemock.mockserver.app import create_app
+    from profilemock.mockserver.reload import enable_reload
+    from profilemock.mockserver.requestlog import RequestLog
+    from profilemock.mockserver.serving import run, serve_until_stopped
+    from profilemock.mockserver.state import ServerSettings
+
     # Up to 20,000 built profiles are kept (store/lazy) and a full collection walks them
     # all (~0.15 s): one every 100 young-generation passes instead of every 10 (cyclic
     # garbage that lives that long is freed later, not never).
@@ -1051,6 +1057,14 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         run(serve_until_stopped(app, sock, ready, request_log=request_log, limits=_limits(args)))
     print("profilemock stopped", file=out, flush=True)
     return 0
+
+
+def _server() -> None:
+    """The server's modules imported: what ``serve`` does while forked processes read its
+    fixtures, rather than before (the fixtures need none of it)."""
+    import profilemock.mockserver.app
+    import profilemock.mockserver.reload
+    import profilemock.mockserver.serving  # noqa: F401
 
 
 LOAD_STEPS: dict[str, tuple[str, Callable[[int], str]]] = {
@@ -1124,6 +1138,10 @@ def _tell_saved(seen: set[str], snapshots: Snapshots | None, err: TextIO) -> Non
 
 
 def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from profilemock.contract.proxy import ProxySettings, create_proxy_app
+    from profilemock.mockserver.requestlog import RequestLog
+    from profilemock.mockserver.serving import run, serve_until_stopped
+
     settings = ProxySettings(
         upstream=args.upstream or REGIONS[args.region],
         strict=args.strict,
@@ -1166,6 +1184,7 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from profilemock.contract.record import Progress, RecordError, record, to_fixture
     from profilemock.contract.redact import Redactor
     from profilemock.fixtures.generator import dump_yaml
+    from profilemock.mockserver.serving import run
 
     token = _token(args.token_file)
     upstream = args.upstream or REGIONS[args.region]
@@ -1256,6 +1275,8 @@ def _write_atomically(path: Path, text: str) -> None:
 
 def _listen(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port``, or a CliError saying why not."""
+    from profilemock.mockserver.serving import bind
+
     try:
         return bind(host, port)
     except OSError as exc:

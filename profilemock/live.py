@@ -59,7 +59,7 @@ class LiveSettings:
     ) -> LiveSettings:
         """The settings, or ValueError naming each thing missing or wrong and where it
         comes from."""
-        from profilemock.contract.proxy import UpstreamError, upstream_url
+        from profilemock.contract.upstream import UpstreamError, upstream_url
 
         missing = []
         if not url:

@@ -37,6 +37,10 @@ def test_importing_the_package_and_the_pytest_plugin_stays_light() -> None:
 
 def test_the_command_line_imports_what_only_some_commands_use_in_those_commands() -> None:
     heavy = (
+        "aiohttp",  # ~0.4 s: serve imports it while its fixtures are read; never check
+        "yarl",  # ~0.1 s: the proxy's and the recorder's upstream URL
+        "profilemock.mockserver.app",
+        "profilemock.contract.proxy",
         "faker",  # ~0.25 s: generate and record --redact
         "jsonschema",  # ~0.1 s: explaining an invalid document, admin input, fault rules
         "yaml",  # YAML fixtures, generate, openapi
@@ -50,3 +54,15 @@ def test_the_command_line_imports_what_only_some_commands_use_in_those_commands(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == ""  # each of them paid by every `serve` start otherwise
+
+
+def test_check_never_imports_the_server() -> None:
+    code = (
+        "import sys, profilemock.cli as cli, profilemock.fixtures.loader as loader;"
+        "code = cli.main(['check', '--no-snapshots', str(loader.demo_fixture_path())]);"
+        "print(code, [m for m in ('aiohttp', 'yarl') if m in sys.modules])"
+    )
+    checked = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert checked.stdout.splitlines()[-1] == "0 []"

@@ -26,7 +26,7 @@ FIXTURE = {
 
 SERVE = """
 import base64, json, sys, urllib.error, urllib.request
-import profilemock.cli  # everything `profilemock serve` imports
+import profilemock.cli  # everything `profilemock serve` imports (the server below)
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import create_app

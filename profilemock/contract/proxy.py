@@ -39,6 +39,7 @@ from profilemock.api import envelope
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
+    DEFAULT_TIMEOUT,
     MAX_BODY_FLAG,
     BodyTooLarge,
     declared_size,
@@ -67,10 +68,8 @@ from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.schemas import Violation
 from profilemock.store.space import Store
 
-REGIONS = {"us": "https://profiles.segment.com", "eu": "https://profiles.euw1.segment.com"}
 """The real API's hosts by region."""
 VIOLATIONS_HEADER = "Profilemock-Violations"
-DEFAULT_TIMEOUT = 30.0
 API_PREFIX = "/v1/"
 HOP_BY_HOP = frozenset(
     h.lower()
@@ -94,31 +93,6 @@ _FORWARDED = "x-forwarded-"
 LINK_HEADERS = ("Location", "Content-Location")
 """Answer headers holding a URL, pointed at the proxy as ``cursor.url`` is."""
 log = logging.getLogger("profilemock.proxy")
-
-
-class UpstreamError(ValueError):
-    """An upstream URL the proxy cannot use."""
-
-
-def upstream_url(text: str) -> str:
-    """``text`` as an upstream base URL (``http(s)://host[:port][/prefix]``), or
-    ``UpstreamError`` saying what is wrong with it."""
-    try:
-        url = URL(text)
-    except (ValueError, TypeError) as exc:
-        raise UpstreamError(f"`{text}` is not a URL: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise UpstreamError(
-            f"`{text}` is not an http(s) URL with a host, such as https://profiles.segment.com"
-        )
-    if url.user is not None or url.password is not None:
-        raise UpstreamError(
-            "the upstream URL must not hold credentials; the token goes in each request's"
-            " Authorization header (or PROFILE_API_TOKEN for `record`)"
-        )
-    if url.query_string or url.fragment:
-        raise UpstreamError(f"`{text}`: give the base URL only, without a query or fragment")
-    return str(url).rstrip("/")
 
 
 @dataclass(frozen=True)

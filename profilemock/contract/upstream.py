@@ -15,12 +15,18 @@ import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal
-
-import aiohttp
-from multidict import CIMultiDictProxy
+from typing import TYPE_CHECKING
 
 from profilemock.words import counted
 
+if TYPE_CHECKING:  # (the command line reads this module before it needs aiohttp)
+    import aiohttp
+    from multidict import CIMultiDictProxy
+
+REGIONS = {"us": "https://profiles.segment.com", "eu": "https://profiles.euw1.segment.com"}
+"""The real API's base URL in each region (``--region``)."""
+DEFAULT_TIMEOUT = 30.0
+"""Seconds an upstream has to answer a request (``--timeout``)."""
 DEFAULT_MAX_BODY = 32_000_000
 """Bytes of one upstream body at most, by default (32 MB)."""
 MAX_BODY_FLAG = "--max-body"
@@ -28,6 +34,33 @@ MOST_BODY = 10**10
 """The largest limit a setting takes (10 GB)."""
 _CHUNK = 64 * 1024
 _SIZE = re.compile(r"(\d{1,15}(?:\.\d{1,9})?) ?([kmg]i?b?|b)?", re.IGNORECASE)
+
+
+class UpstreamError(ValueError):
+    """An upstream URL the proxy cannot use."""
+
+
+def upstream_url(text: str) -> str:
+    """``text`` as an upstream base URL (``http(s)://host[:port][/prefix]``), or
+    ``UpstreamError`` saying what is wrong with it."""
+    from yarl import URL  # (a tenth of a second to import: only the proxy and recorder ask)
+
+    try:
+        url = URL(text)
+    except (ValueError, TypeError) as exc:
+        raise UpstreamError(f"`{text}` is not a URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise UpstreamError(
+            f"`{text}` is not an http(s) URL with a host, such as https://profiles.segment.com"
+        )
+    if url.user is not None or url.password is not None:
+        raise UpstreamError(
+            "the upstream URL must not hold credentials; the token goes in each request's"
+            " Authorization header (or PROFILE_API_TOKEN for `record`)"
+        )
+    if url.query_string or url.fragment:
+        raise UpstreamError(f"`{text}`: give the base URL only, without a query or fragment")
+    return str(url).rstrip("/")
 
 
 def parse_size(text: str) -> int:

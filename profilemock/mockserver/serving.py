@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from profilemock.mockserver.app import STATE
-from profilemock.mockserver.connections import GuardedRunner, Limits
+from profilemock.mockserver.connections import GuardedRunner
+from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.requestlog import LOGGER, RequestLog
 from profilemock.mockserver.state import ServerState
 

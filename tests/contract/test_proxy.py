@@ -11,7 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from profilemock.contract.proxy import UpstreamError, check_answer, cursor_url_here, upstream_url
+from profilemock.contract.proxy import check_answer, cursor_url_here
+from profilemock.contract.upstream import UpstreamError, upstream_url
 from profilemock.mockserver.serving import ServerThread
 from tests.contract.conftest import (
     ANSWER_HEADERS,

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from profilemock.contract.proxy import ProxySettings, create_proxy_app, links_here
-from profilemock.mockserver.connections import Limits
+from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread
 from tests.contract.conftest import ANSWER_HEADERS, DRIFTS, Flood, Upstream, drift_url
 from tests.contract.test_proxy import TOKEN, Start, get, journal

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import create_app
-from profilemock.mockserver.connections import OPEN, Limits
+from profilemock.mockserver.connections import OPEN
+from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread
 from tests.conftest import NOW
 
