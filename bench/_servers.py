@@ -37,6 +37,7 @@ class Server:
             text=True,
             env=env,
         )
+        self._tree = _TreeMemory(self.process.pid)
         assert self.process.stdout is not None
         for line in self.process.stdout:
             found = re.search(pattern, line)
@@ -64,11 +65,19 @@ class Server:
     def peak_rss_mb(self) -> float:
         return self._status_kib("VmHWM") / 1024
 
+    def tree_peak_mb(self) -> float:
+        """The most memory the server and the processes it forked (to read its fixtures)
+        held at once from its launch until now (the sampling stops here): their
+        proportional set sizes summed, so pages a child shares with the server copy-on-write
+        count once, sampled every ``_TreeMemory.EVERY`` seconds."""
+        return self._tree.stop() / 1024
+
     def _status_kib(self, field: str) -> int:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
 
     def stop(self) -> None:
+        self._tree.stop()
         self.process.terminate()
         try:
             self.process.wait(timeout=20)
@@ -77,6 +86,47 @@ class Server:
             self.process.wait()
         if self._log is not None:
             self._log.close()
+
+
+class _TreeMemory(threading.Thread):
+    """Samples a process's and its children's summed Pss (``/proc/PID/smaps_rollup``; the
+    children from ``/proc/PID/task/PID/children``), keeping the highest, until stopped."""
+
+    EVERY = 0.1
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kib = 0
+        self._stopped = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        while not self._stopped.wait(self.EVERY):
+            self.peak_kib = max(self.peak_kib, self._sample())
+
+    def _sample(self) -> int:
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        except OSError:
+            return 0
+        total = 0
+        for pid in (str(self.pid), *children):
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:  # ended between the two reads
+                continue
+            found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
+            total += int(found.group(1)) if found else 0
+        return total
+
+    def stop(self) -> int:
+        """The highest sum seen (one last sample taken now)."""
+        if not self._stopped.is_set():
+            self._stopped.set()
+            self.join()
+            self.peak_kib = max(self.peak_kib, self._sample())
+        return self.peak_kib
 
 
 def profilemock(*args: str, log: Path | None = None, env: dict[str, str] | None = None) -> Server:

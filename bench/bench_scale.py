@@ -9,7 +9,9 @@ request with many profiles loaded against 1,000.
 Data sets come from ``profilemock generate --seed 1`` (``--events`` events a user), written
 once into ``--work`` and kept there between runs. Every start is ``profilemock serve`` as a
 child process, timed from launch until ``GET /traits`` of one user answers 200, with its
-peak RSS (VmHWM) and RSS then. Four kinds of start per set:
+peak RSS (VmHWM) and RSS then, and the peak of the memory it and the processes it forks to
+read its fixtures held together (their Pss summed, sampled every 0.1 s: a copy-on-write
+page they share counts once). Four kinds of start per set:
 
 - ``cold``: ``--no-snapshots`` (every file read and every profile checked);
 - ``first``: a fresh snapshot directory: what a user's first start costs (cold, plus
@@ -105,12 +107,15 @@ def after_generate(args: argparse.Namespace, work: Path, users: int, form: str) 
 
 
 def start(*args: str, env: dict[str, str] | None = None) -> tuple[Server, float]:
-    """A server on these arguments, and the seconds until its first 200."""
+    """A server on these arguments, and the seconds until its first 200 (its memory with
+    its readers' sampled until then: ``Server.tree_peak_mb``)."""
     server = profilemock(*args, env=env)
     request = urllib.request.Request(server.url + PROBE, headers={"Authorization": AUTH})
     with urllib.request.urlopen(request, timeout=3600) as response:
         assert response.status == 200
-    return server, time.perf_counter() - server.started
+    took = time.perf_counter() - server.started
+    server.tree_peak_mb()
+    return server, took
 
 
 def startups(args: argparse.Namespace, work: Path) -> Rows:
@@ -132,12 +137,13 @@ def startups(args: argparse.Namespace, work: Path) -> Rows:
             for kind, flags in kinds.items():
                 if kind not in args.kinds:
                     continue
-                times, peaks, answering = [], [], []
+                times, peaks, answering, trees = [], [], [], []
                 for _ in range(1 if kind == "first" else rounds):
                     server, took = start("--fixtures", str(path), *flags)
                     times.append(took)
                     peaks.append(server.peak_rss_mb())
                     answering.append(server.rss_mb())
+                    trees.append(server.tree_peak_mb())
                     server.stop()
                 if kind == "first":  # the second start (and `requests`) find it there
                     kept.mkdir(exist_ok=True)
@@ -148,7 +154,8 @@ def startups(args: argparse.Namespace, work: Path) -> Rows:
                         f"{label}: {kind} start to first 200",
                         f"{statistics.median(times):.2f} s ({min(times):.2f} to"
                         f" {max(times):.2f}), peak RSS {statistics.median(peaks):,.0f} MB,"
-                        f" RSS then {statistics.median(answering):,.0f} MB",
+                        f" RSS then {statistics.median(answering):,.0f} MB, peak with its"
+                        f" readers {statistics.median(trees):,.0f} MB (Pss)",
                     )
                 )
                 print(*rows[-1], sep=" | ", flush=True)
@@ -163,6 +170,7 @@ def cold_alone(path: Path, label: str, rounds: int) -> Rows:
     there are CPUs (the default), rounds interleaved: what sharing the first read gains."""
     took: dict[str, list[float]] = {"1": [], "default": []}
     peaks: dict[str, list[float]] = {"1": [], "default": []}
+    trees: dict[str, list[float]] = {"1": [], "default": []}
     for _ in range(rounds):
         for processes in took:
             # The default: the variable left empty (as unset), whatever this shell says.
@@ -170,12 +178,14 @@ def cold_alone(path: Path, label: str, rounds: int) -> Rows:
             server, seconds = start("--fixtures", str(path), "--no-snapshots", env=env)
             took[processes].append(seconds)
             peaks[processes].append(server.peak_rss_mb())
+            trees[processes].append(server.tree_peak_mb())
             server.stop()
     rows = [
         (
             f"{label}: cold start to first 200, {'one process' if p == '1' else 'every CPU'}",
             f"{statistics.median(t):.2f} s ({min(t):.2f} to {max(t):.2f}), peak RSS"
-            f" {statistics.median(peaks[p]):,.0f} MB",
+            f" {statistics.median(peaks[p]):,.0f} MB, peak with its readers"
+            f" {statistics.median(trees[p]):,.0f} MB (Pss)",
         )
         for p, t in took.items()
     ]
