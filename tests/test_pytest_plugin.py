@@ -36,6 +36,8 @@ INI = (
 )
 
 
+# Inner runs are in this process (`runpytest`): a subprocess pays a fresh interpreter's
+# imports, seconds a run. Only the xdist test, whose workers are processes anyway, needs one.
 @pytest.fixture
 def consumer(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(service=SERVICE)
@@ -364,14 +366,18 @@ def test_a_test_without_the_fixture_that_reaches_the_fake_sees_no_other_tests_ch
         )
     )
     if mode == "--profile-api-env":
-        result = consumer.runpytest_subprocess("-p", "no:randomly", mode)
+        # The inner run is in this process: what the plugin exports is undone after the test.
+        for name in ("PROFILE_API_URL", "PROFILE_API_TOKEN", "PROFILE_API_SPACE_ID"):
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)
+        result = consumer.runpytest("-p", "no:randomly", mode)
     else:
         # The service configured with the fake's fixed port, as a settings file would.
         port = _free_port()
         monkeypatch.setenv("PROFILE_API_URL", f"http://127.0.0.1:{port}")
         monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
         monkeypatch.setenv("PROFILE_API_SPACE_ID", "lg8283283")
-        result = consumer.runpytest_subprocess("-p", "no:randomly", f"{mode}={port}")
+        result = consumer.runpytest("-p", "no:randomly", f"{mode}={port}")
     result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines(
         [
@@ -410,7 +416,7 @@ def test_a_test_failing_on_its_own_while_the_fake_broke_is_one_failure_saying_bo
             """
         )
     )
-    result = consumer.runpytest_subprocess()
+    result = consumer.runpytest()
     # Failed on its assertion, with the fake's failure in its report; not an error as well.
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
@@ -537,7 +543,7 @@ def test_a_held_request_stays_in_the_test_that_made_it(consumer: pytest.Pytester
             """
         )
     )
-    result = consumer.runpytest_subprocess("-p", "no:randomly")
+    result = consumer.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=2)
 
 
@@ -568,7 +574,7 @@ def test_marker_now_moves_relative_fixture_times(consumer: pytest.Pytester) -> N
             """
         )
     )
-    result = consumer.runpytest_subprocess()
+    result = consumer.runpytest()
     result.assert_outcomes(passed=2)
 
 
@@ -591,7 +597,7 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
             """
         )
     )
-    result = consumer.runpytest_subprocess()
+    result = consumer.runpytest()
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -629,7 +635,7 @@ def test_natural_marker_mistakes_get_one_clear_error(
     consumer.makepyfile(
         test_mistake=f"import pytest\n\n\n@pytest.mark.profile_api({marker})\ndef test_it(profile_api):\n    pass\n"
     )
-    result = consumer.runpytest_subprocess()
+    result = consumer.runpytest()
     result.assert_outcomes(errors=1)
     output = result.stdout.str()
     position = 0
@@ -652,7 +658,7 @@ def test_marker_paths_are_relative_to_the_rootdir(consumer: pytest.Pytester) -> 
     # Run from inside tests/: the path still reads from the rootdir (where the ini is).
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(consumer.path / "tests")
-        result = consumer.runpytest_subprocess("test_vip.py", "--rootdir", str(consumer.path))
+        result = consumer.runpytest("test_vip.py", "--rootdir", str(consumer.path))
     result.assert_outcomes(passed=1)
 
 
@@ -669,7 +675,7 @@ def test_handle_failures_point_at_the_test_not_at_profilemock(consumer: pytest.P
             """
         )
     )
-    result = consumer.runpytest_subprocess()
+    result = consumer.runpytest()
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*expected a call with route=traits*", "*unknown key `trait`*"])
     assert "profilemock/testing.py" not in result.stdout.str()
