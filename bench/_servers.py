@@ -135,8 +135,11 @@ def profilemock(*args: str, log: Path | None = None, env: dict[str, str] | None 
     quiet = () if log is not None else ("--quiet",)
     # A benchmark of a start never finds a snapshot left by an earlier one, unless it asks.
     cache = () if "--snapshots" in args or "--no-snapshots" in args else ("--no-snapshots",)
+    # Bytecode written and read, as an installed package has it (an environment that turns
+    # it off would have every start compile the package again).
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     return Server(
         [sys.executable, "-m", "profilemock", "serve", *quiet, *cache, "--port", "0", *args],
         log=log,
-        env=None if env is None else {**os.environ, **env},
+        env={**environ, **(env or {})},
     )
