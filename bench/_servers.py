@@ -67,9 +67,9 @@ class Server:
 
     def tree_peak_mb(self) -> float:
         """The most memory the server and the processes it forked (to read its fixtures)
-        held at once from its launch until now (the sampling stops here): their
-        proportional set sizes summed, so pages a child shares with the server copy-on-write
-        count once, sampled every ``_TreeMemory.EVERY`` seconds."""
+        held at once from its launch until now (the sampling stops here): their resident
+        sets summed — a page a child shares with the server copy-on-write counts in each,
+        so this is an upper bound — sampled every ``_TreeMemory.EVERY`` seconds."""
         return self._tree.stop() / 1024
 
     def _status_kib(self, field: str) -> int:
@@ -89,10 +89,13 @@ class Server:
 
 
 class _TreeMemory(threading.Thread):
-    """Samples a process's and its children's summed Pss (``/proc/PID/smaps_rollup``; the
-    children from ``/proc/PID/task/PID/children``), keeping the highest, until stopped."""
+    """Samples a process's and its children's summed resident sets (``/proc/PID/statm``;
+    the children from ``/proc/PID/task/PID/children``), keeping the highest, until stopped.
+    (Not their Pss: reading ``smaps_rollup`` walks every page table of a 4 GB process,
+    ten times a second, and slowed a million profiles' start by a quarter.)"""
 
     EVERY = 0.1
+    PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -110,15 +113,13 @@ class _TreeMemory(threading.Thread):
             children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
         except OSError:
             return 0
-        total = 0
+        pages = 0
         for pid in (str(self.pid), *children):
             try:
-                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
-            except OSError:  # ended between the two reads
+                pages += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+            except (OSError, IndexError, ValueError):  # ended between the two reads
                 continue
-            found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
-            total += int(found.group(1)) if found else 0
-        return total
+        return pages * self.PAGE_KIB
 
     def stop(self) -> int:
         """The highest sum seen (one last sample taken now)."""

@@ -10,8 +10,8 @@ Data sets come from ``profilemock generate --seed 1`` (``--events`` events a use
 once into ``--work`` and kept there between runs. Every start is ``profilemock serve`` as a
 child process, timed from launch until ``GET /traits`` of one user answers 200, with its
 peak RSS (VmHWM) and RSS then, and the peak of the memory it and the processes it forks to
-read its fixtures held together (their Pss summed, sampled every 0.1 s: a copy-on-write
-page they share counts once). Four kinds of start per set:
+read its fixtures held together (their resident sets summed, sampled every 0.1 s: a
+copy-on-write page they share counts in each, an upper bound). Four kinds of start per set:
 
 - ``cold``: ``--no-snapshots`` (every file read and every profile checked);
 - ``first``: a fresh snapshot directory: what a user's first start costs (cold, plus
@@ -155,7 +155,7 @@ def startups(args: argparse.Namespace, work: Path) -> Rows:
                         f"{statistics.median(times):.2f} s ({min(times):.2f} to"
                         f" {max(times):.2f}), peak RSS {statistics.median(peaks):,.0f} MB,"
                         f" RSS then {statistics.median(answering):,.0f} MB, peak with its"
-                        f" readers {statistics.median(trees):,.0f} MB (Pss)",
+                        f" readers {statistics.median(trees):,.0f} MB",
                     )
                 )
                 print(*rows[-1], sep=" | ", flush=True)
@@ -185,7 +185,7 @@ def cold_alone(path: Path, label: str, rounds: int) -> Rows:
             f"{label}: cold start to first 200, {'one process' if p == '1' else 'every CPU'}",
             f"{statistics.median(t):.2f} s ({min(t):.2f} to {max(t):.2f}), peak RSS"
             f" {statistics.median(peaks[p]):,.0f} MB, peak with its readers"
-            f" {statistics.median(trees[p]):,.0f} MB (Pss)",
+            f" {statistics.median(trees[p]):,.0f} MB",
         )
         for p, t in took.items()
     ]
