@@ -68,7 +68,6 @@ from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.schemas import Violation
 from profilemock.store.space import Store
 
-"""The real API's hosts by region."""
 VIOLATIONS_HEADER = "Profilemock-Violations"
 API_PREFIX = "/v1/"
 HOP_BY_HOP = frozenset(
