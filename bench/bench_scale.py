@@ -29,7 +29,9 @@ start warm (a run with changed profilemock source makes new ones).
 
 ``requests``: wrk (one thread, 16 connections) asks ``/traits`` of uniformly random users
 of the largest set and of a 1,000-profile set, both servers up at once, rounds
-interleaved; the server's CPU time a request, and throughput, as ratios of the two.
+interleaved; the server's CPU time a request, and throughput, as ratios of the two. Then
+the same of a working set of the largest set (10,000 users, each built first) against the
+1,000: what a request costs at that size when it makes no profile.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _servers import Server, profilemock
-from bench_http import random_users
+from bench_http import load, paired, random_users, spread, summary
 
 TOKEN = "generated-token"
 AUTH = "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
@@ -202,7 +205,8 @@ def cold_alone(path: Path, label: str, rounds: int) -> Rows:
 
 
 def requests(args: argparse.Namespace, work: Path) -> Rows:
-    """``--routes`` of random users: 1,000 profiles against the largest set, side by side."""
+    """``--routes`` of random users: 1,000 profiles against the largest set, side by side;
+    then the largest set's working set against 1,000 profiles (``working_set``)."""
     snapshots = work / "snapshots"
 
     def serve(count: int) -> Server:
@@ -211,7 +215,63 @@ def requests(args: argparse.Namespace, work: Path) -> Rows:
         return start(*flags)[0]
 
     counts = (1_000, max(args.sizes))
-    return random_users(serve, counts, work, args.rounds, args.seconds, 16, args.routes)
+    rows = random_users(serve, counts, work, args.rounds, args.seconds, 16, args.routes)
+    return rows + working_set(serve, counts, work, args.rounds, args.seconds)
+
+
+WORKING_SET = 10_000
+"""Users of the large set the working-set rows ask for: fewer than a server keeps built
+(``store.lazy.CACHE_SIZE``), so once each was asked for every request finds its profile
+built."""
+
+
+def working_set(
+    serve: Callable[[int], Server], counts: tuple[int, int], work: Path, rounds: int, seconds: int
+) -> Rows:
+    """``/traits`` of random users among the large set's first ``WORKING_SET``, each built
+    first (users asked for in turn), against random users of the small set, rounds
+    interleaved: what a request costs at that size when it makes no profile — the lookups
+    in indexes of millions of entries — apart from what making one costs. (Run on its own:
+    random users of the whole set would evict the working set from the cache.)"""
+    small, large = counts
+    path = "/v1/spaces/generated/collections/users/profiles/user_id:user-%07d/traits"
+    warm, drawn = work / f"cycle-{WORKING_SET}-traits.lua", work / f"set-{WORKING_SET}-traits.lua"
+    warm.write_text(
+        f"local n = -1\nrequest = function()\n  n = (n + 1) % {WORKING_SET}\n"
+        f'  return wrk.format(nil, string.format("{path}", n))\nend\n'
+    )
+    drawn.write_text(
+        f"math.randomseed(1)\nrequest = function()\n  return wrk.format(nil,"
+        f' string.format("{path}", math.random(0, {WORKING_SET - 1})))\nend\n'
+    )
+    auth = "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
+    servers = {count: serve(count) for count in counts}
+    runs: dict[int, list[dict[str, float]]] = {small: [], large: []}
+    try:
+        scripts = {small: work / f"random-{small}-traits.lua", large: drawn}
+        built = load(servers[large], "/", 3, 16, warm, auth)  # one Lua state: users in turn
+        if built["rps"] * 3 < WORKING_SET:
+            raise SystemExit(f"the working set was not built in 3 s ({built['rps']:.0f} req/s)")
+        load(servers[small], "/", 1, 16, scripts[small], auth)
+        for _ in range(rounds):
+            for count in counts:
+                runs[count].append(load(servers[count], "/", seconds, 16, scripts[count], auth))
+    finally:
+        for server in servers.values():
+            server.stop()
+    return [
+        (f"GET /traits of random users, {small:,} profiles", summary(runs[small])),
+        (
+            f"GET /traits of a working set of {WORKING_SET:,} users (each built), {large:,}"
+            " profiles",
+            summary(runs[large]),
+        ),
+        (
+            f"/traits: per-request cost, working set of {large:,} / {small:,} profiles"
+            " (server CPU a request)",
+            spread(paired(runs[large], runs[small], "cpu")),
+        ),
+    ]
 
 
 def main() -> None:
