@@ -23,7 +23,7 @@ from profilemock.faults import FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.fixtures.snapshot import Snapshots
 from profilemock.mockserver.app import create_app
-from profilemock.mockserver.journal import JournalEntry
+from profilemock.mockserver.journal import JournalEntry, counts_as_error
 from profilemock.mockserver.lookup import in_the_other_collection, resolve
 from profilemock.mockserver.mutations import (
     ChangeError,
@@ -506,18 +506,44 @@ class ProfileAPI:
         that only delays or adds headers is the API's own and is judged as any other, as
         are the answers of the fixture files' rules, which the test did not ask for. Judged
         from the journal alone (``entry.fault_origin``, ``entry.fault_answered``), so a rule
-        the test removed since is judged as it was when it fired."""
+        the test removed since is judged as it was when it fired. The requests a ``reset()``
+        took from the journal in the middle of the test (a Hypothesis example's) are judged
+        too, and named as before a reset."""
         __tracebackhide__ = True
         allowed = set(statuses(allow))
+
+        def before(state: ServerState) -> tuple[list[JournalEntry], dict[int | None, int], int]:
+            return (
+                list(state.errors_before_reset),
+                dict(state.errors_not_kept),
+                state.dropped_before_reset,
+            )
+
+        earlier, not_kept, dropped = self._server.call(before)
+        if dropped:
+            raise AssertionError(
+                f"the fake's journal keeps the last {self._server.state.journal.size:,}"
+                f" requests and dropped {dropped:,} of this test's before a reset(): an"
+                " assertion on what is left cannot be trusted; reset() between smaller"
+                " batches of requests"
+            )
         failed = [
             e
             for e in self._complete_journal()
             if e.outcome != "pending"
-            and (e.status is None or (e.status >= 400 and e.status not in allowed))
-            and not (e.fault_answered and e.fault_origin == "runtime")
+            and counts_as_error(e.status, e.fault_origin, bool(e.fault_answered))
+            and e.status not in allowed
         ]
-        if failed:
-            lines = [f"{counted(len(failed), 'request')} failed:"]
+        earlier = [e for e in earlier if e.status not in allowed]
+        more = {status: n for status, n in not_kept.items() if status not in allowed}
+        count = len(earlier) + sum(more.values()) + len(failed)
+        if count:
+            lines = [f"{counted(count, 'request')} failed:"]
+            lines += [_described_with_hint(e, " (before a reset)") for e in earlier]
+            lines += [
+                f"  {counted(n, 'more request')} before a reset -> {status}"
+                for status, n in more.items()
+            ]
             lines += [_described_with_hint(e) for e in failed]
             raise AssertionError("\n".join(lines))
 
@@ -644,10 +670,10 @@ def _before_resets(resets: int, armed: int) -> str:
 
 def _reset(state: ServerState, new_test: bool) -> list[BaseException]:
     """Reset (run on the server's loop) and take what broke inside the fake before; a new
-    test forgets the unfired rules of what came before it."""
+    test forgets the unfired rules and the errors of what came before it."""
     state.reset()
     if new_test:
-        state.unfired.clear()
+        state.forget_before_reset()
     return _take_errors(state)
 
 
@@ -809,8 +835,8 @@ def _fault_note(entry: JournalEntry) -> str:
     return f" [fault {entry.fault}{_ORIGIN_WORDS.get(entry.fault_origin or '', '')}{own}]"
 
 
-def _described_with_hint(entry: JournalEntry) -> str:
-    line = f"  {_describe(entry)}"
+def _described_with_hint(entry: JournalEntry, note: str = "") -> str:
+    line = f"  {_describe(entry)}{note}"
     if entry.hint:
         line += f"\n      hint: {entry.hint}"
     return line

@@ -900,6 +900,12 @@ def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_f
                 assert status(profile_api, "user_id:nobody") == 200
 
 
+            def test_a_404_before_a_reset_in_the_test(profile_api):
+                assert status(profile_api, "user_id:nobody") in (200, 404)  # an example's
+                profile_api.reset()  # the next example begins
+                assert status(profile_api, "user_id:u1234") == 200
+
+
             @pytest.mark.profile_api(no_errors="yes")
             def test_bad_value(profile_api):
                 pass
@@ -907,7 +913,7 @@ def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_f
         )
     )
     result = consumer.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=8, failed=1, errors=6)  # passed: 5 of them errored after
+    result.assert_outcomes(passed=9, failed=1, errors=7)  # passed: 6 of them errored after
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_a_swallowed_404*",
@@ -929,6 +935,9 @@ def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_f
             "*",
             "1 request failed:",
             "  GET */user_id:nobody/traits -> 404 (basic)",
+            "*ERROR at teardown of test_a_404_before_a_reset_in_the_test*",
+            "1 request failed:",
+            "  GET */user_id:nobody/traits -> 404 (basic) (before a reset)",
             "*ERROR at setup of test_bad_value*",
             "*profile_api marker: no_errors takes a list of HTTP statuses like [[]404, 429[]];"
             " got 'yes' (or True, or False)",

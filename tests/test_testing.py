@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 
+from profilemock.mockserver import state as state_module
 from profilemock.testing import ProfileAPI
 
 
@@ -231,6 +232,56 @@ def test_assert_no_errors_lists_failed_requests_with_their_hints(profile_api: Pr
     )
 
 
+def test_assert_no_errors_judges_the_requests_a_reset_took_from_the_journal(
+    profile_api: ProfileAPI,
+) -> None:
+    """A test that resets in its middle (a Hypothesis example each) answers for every
+    request it made: an error before the reset is named as such, not forgotten."""
+    profile_api.fault("metadata:503")
+    assert get(profile_api, "user_id:u1234", "metadata").status_code == 503  # its own rule
+    assert get(profile_api, "user_id:U1234", "traits").status_code == 404
+    profile_api.reset()
+    assert get(profile_api, "user_id:u1234", "traits").status_code == 200
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_no_errors()
+    assert str(failure.value) == (
+        "1 request failed:\n"
+        "  GET /v1/spaces/lg8283283/collections/users/profiles/user_id:U1234/traits -> 404"
+        " (basic) (before a reset)\n"
+        "      hint: no exact match; lookups are case-sensitive and `user_id:u1234` exists"
+    )
+    profile_api.assert_no_errors(allow=[404])
+    profile_api.reset()  # kept through another reset too
+    with pytest.raises(AssertionError, match="1 request failed"):
+        profile_api.assert_no_errors()
+    profile_api.reset(new_test=True)  # a new test does not answer for them
+    profile_api.assert_no_errors()
+
+
+def test_errors_before_resets_beyond_those_kept_are_counted_by_status(
+    profile_api: ProfileAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state_module, "MAX_KEPT_ERRORS", 2)
+    for identifier in ("user_id:A", "user_id:B", "user_id:C"):
+        assert get(profile_api, identifier, "traits").status_code == 404
+    url = profile_api.profile_url("user_id:u1234", "traits")
+    assert requests.get(url, auth=("stale-token", ""), timeout=10).status_code == 401
+    profile_api.reset()
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_no_errors()
+    lines = str(failure.value).splitlines()
+    assert lines[0] == "4 requests failed:"
+    assert "/user_id:A/traits -> 404 (basic) (before a reset)" in lines[1]
+    assert lines[-2:] == [
+        "  1 more request before a reset -> 404",
+        "  1 more request before a reset -> 401",
+    ]
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_no_errors(allow=[404])
+    assert str(failure.value) == "1 request failed:\n  1 more request before a reset -> 401"
+    profile_api.assert_no_errors(allow=[401, 404])
+
+
 def test_the_handle_reaches_every_space(profile_api: ProfileAPI) -> None:
     assert profile_api.spaces == ["lg8283283"]
     with pytest.raises(
@@ -356,8 +407,12 @@ def test_assertions_refuse_to_pass_on_a_journal_that_dropped_requests_of_the_tes
                 assertion()
         handle.reset()
         assert requests.get(url, auth=handle.auth, timeout=10).status_code == 200
+        handle.assert_called("traits", times=1)  # the journal counts again
+        # The 401 may have been an error of the test's: the reset did not make it judged.
+        with pytest.raises(AssertionError, match="dropped 1 of this test's before a reset"):
+            handle.assert_no_errors()
+        handle.reset(new_test=True)
         handle.assert_no_errors()
-        handle.assert_called("traits", times=1)
 
 
 def test_assert_faults_fired_names_each_rule_armed_since_the_reset_that_never_fired(

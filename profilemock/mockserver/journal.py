@@ -214,6 +214,12 @@ class Journal:
         self._pending.clear()
         self.dropped = 0
 
+    def errors(self) -> list[JournalEntry]:
+        """The finished requests that count as errors whatever a test allows
+        (``counts_as_error``), in arrival order."""
+        found = [kept for kept in self._entries if counts_as_error(kept[5], kept[13], kept[14])]
+        return [_entry(kept) for kept in sorted(found, key=_arrival)]
+
     def __iter__(self) -> Iterator[JournalEntry]:
         pending = [
             (*p[:5], None, p[5], None, None, PENDING, None, None, (), p[6], None)
@@ -231,6 +237,14 @@ class Journal:
         """Entries whose fields equal every given value (None values are ignored)."""
         wanted = {k: v for k, v in where.items() if v is not None}
         return [e for e in self if all(getattr(e, k) == v for k, v in wanted.items())]
+
+
+def counts_as_error(status: int | None, fault_origin: str | None, fault_answered: bool) -> bool:
+    """Whether a finished request is an error to ``assert_no_errors`` (before its
+    ``allow=``): answered 400 or above, or not at all — unless the answer was a fault
+    rule's own and a test armed that rule (``fault_origin`` runtime): that was expected."""
+    failed = status is None or status >= 400
+    return failed and not (fault_answered and fault_origin == "runtime")
 
 
 def _arrival(kept: tuple[Any, ...]) -> int:

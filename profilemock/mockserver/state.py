@@ -12,7 +12,7 @@ from aiohttp import web
 
 from profilemock.clock import Clock
 from profilemock.faults import FaultRule, FaultSet
-from profilemock.mockserver.journal import DEFAULT_SIZE, Journal
+from profilemock.mockserver.journal import DEFAULT_SIZE, Journal, JournalEntry
 from profilemock.mockserver.params import Queries
 from profilemock.mockserver.ratelimit import RateLimiter
 from profilemock.realism import Realism
@@ -74,6 +74,14 @@ class ServerState:
     """Rules armed at run time that a reset took away before they did what they were armed
     for — ``(id, as written, why)``, with how many resets did so — as ``assert_faults_fired``
     reports them (and then forgets them). Not optional ones. At most ``MAX_UNFIRED``."""
+    errors_before_reset: list[JournalEntry] = field(default_factory=list)
+    """Requests that count as errors (``journal.counts_as_error``) which a reset took from
+    the journal: a test that resets (a Hypothesis example each) still answers for them to
+    ``assert_no_errors``; a new test forgets them. At most ``MAX_KEPT_ERRORS``; of any more,
+    how many of each status (``errors_not_kept``), and how many requests the journal had
+    dropped unread before a reset (``dropped_before_reset``: errors among them unseen)."""
+    errors_not_kept: dict[int | None, int] = field(default_factory=dict)
+    dropped_before_reset: int = 0
     reported: set[str] = field(default_factory=set)
     """Ids of rules armed since the last reset that ``assert_faults_fired`` named already:
     a reset does not keep them for it to name again."""
@@ -139,8 +147,10 @@ class ServerState:
         """Back to the start: loaded data, configured faults with fresh counters, an empty
         journal, full rate-limit buckets, the clock as it was, hanging requests released.
         The rules armed since the last reset that never fired are kept in ``unfired``: a
-        test that resets (a Hypothesis example each) still answers for them."""
+        test that resets (a Hypothesis example each) still answers for them, as it does for
+        the requests that count as errors (``errors_before_reset``)."""
         self._keep_unfired()
+        self._keep_errors()
         self.reported.clear()
         self.store.reset()
         self._use_realism(self._realism_at_start)
@@ -160,6 +170,22 @@ class ServerState:
             if key in self.unfired or len(self.unfired) < MAX_UNFIRED:
                 self.unfired[key] = self.unfired.get(key, 0) + 1
 
+    def _keep_errors(self) -> None:
+        kept, counts = self.errors_before_reset, self.errors_not_kept
+        for entry in self.journal.errors():
+            if len(kept) < MAX_KEPT_ERRORS:
+                kept.append(entry)
+            else:
+                counts[entry.status] = counts.get(entry.status, 0) + 1
+        self.dropped_before_reset += self.journal.dropped
+
+    def forget_before_reset(self) -> None:
+        """A new test begins: it does not answer for what the tests before it left."""
+        self.unfired.clear()
+        self.errors_before_reset.clear()
+        self.errors_not_kept.clear()
+        self.dropped_before_reset = 0
+
     async def hang(self, seconds: float) -> bool:
         """Wait ``seconds``, or until the next reset or shutdown; True if ended by one."""
         if self._released is None:
@@ -174,6 +200,10 @@ class ServerState:
             self._released.set()
             self._released = None
 
+
+MAX_KEPT_ERRORS = 1_000
+"""How many erroneous requests a server keeps across resets, each as it was journaled (of
+more, only their statuses are counted)."""
 
 MAX_UNFIRED = 100
 """How many distinct unfired rules a server keeps across resets (one that nobody asks
