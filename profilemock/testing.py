@@ -508,18 +508,27 @@ class ProfileAPI:
         from the journal alone (``entry.fault_origin``, ``entry.fault_answered``), so a rule
         the test removed since is judged as it was when it fired. The requests a ``reset()``
         took from the journal in the middle of the test (a Hypothesis example's) are judged
-        too, and named as before a reset."""
+        too, named as before a reset — except those an ``assert_no_errors`` had judged
+        before that reset (an example that asserts its own, with its own ``allow=``)."""
         __tracebackhide__ = True
         allowed = set(statuses(allow))
 
-        def before(state: ServerState) -> tuple[list[JournalEntry], dict[int | None, int], int]:
+        seen = self._complete_journal()
+
+        # A reset keeps no error judged here (with this allow=): every request up to the
+        # first still pending.
+        pending = [e.seq for e in seen if e.outcome == "pending"]
+        through = min(pending) - 1 if pending else seen[-1].seq if seen else 0
+
+        def judged(state: ServerState) -> tuple[list[JournalEntry], dict[int | None, int], int]:
+            state.judged_through = max(state.judged_through, through)
             return (
                 list(state.errors_before_reset),
                 dict(state.errors_not_kept),
                 state.dropped_before_reset,
             )
 
-        earlier, not_kept, dropped = self._server.call(before)
+        earlier, not_kept, dropped = self._server.call(judged)
         if dropped:
             raise AssertionError(
                 f"the fake's journal keeps the last {self._server.state.journal.size:,}"
@@ -529,7 +538,7 @@ class ProfileAPI:
             )
         failed = [
             e
-            for e in self._complete_journal()
+            for e in seen
             if e.outcome != "pending"
             and counts_as_error(e.status, e.fault_origin, bool(e.fault_answered))
             and e.status not in allowed
@@ -541,7 +550,8 @@ class ProfileAPI:
             lines = [f"{counted(count, 'request')} failed:"]
             lines += [_described_with_hint(e, " (before a reset)") for e in earlier]
             lines += [
-                f"  {counted(n, 'more request')} before a reset -> {status}"
+                f"  {counted(n, 'more request')} before a reset ->"
+                f" {'no answer' if status is None else status}"
                 for status, n in more.items()
             ]
             lines += [_described_with_hint(e) for e in failed]

@@ -214,10 +214,14 @@ class Journal:
         self._pending.clear()
         self.dropped = 0
 
-    def errors(self) -> list[JournalEntry]:
+    def errors(self, after: int = 0) -> list[JournalEntry]:
         """The finished requests that count as errors whatever a test allows
-        (``counts_as_error``), in arrival order."""
-        found = [kept for kept in self._entries if counts_as_error(kept[5], kept[13], kept[14])]
+        (``counts_as_error``), in arrival order; those that arrived ``after`` that ``seq``."""
+        found = [
+            kept
+            for kept in self._entries
+            if kept[0] > after and counts_as_error(kept[5], kept[13], kept[14])
+        ]
         return [_entry(kept) for kept in sorted(found, key=_arrival)]
 
     def __iter__(self) -> Iterator[JournalEntry]:

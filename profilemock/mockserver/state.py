@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -76,12 +77,16 @@ class ServerState:
     reports them (and then forgets them). Not optional ones. At most ``MAX_UNFIRED``."""
     errors_before_reset: list[JournalEntry] = field(default_factory=list)
     """Requests that count as errors (``journal.counts_as_error``) which a reset took from
-    the journal: a test that resets (a Hypothesis example each) still answers for them to
-    ``assert_no_errors``; a new test forgets them. At most ``MAX_KEPT_ERRORS``; of any more,
-    how many of each status (``errors_not_kept``), and how many requests the journal had
-    dropped unread before a reset (``dropped_before_reset``: errors among them unseen)."""
+    the journal before any ``assert_no_errors`` judged them: a test that resets (a
+    Hypothesis example each) still answers for them; a new test forgets them. At most
+    ``MAX_KEPT_ERRORS`` of each status; of any more, how many (``errors_not_kept``), and
+    how many requests the journal had dropped unread before a reset
+    (``dropped_before_reset``: errors among them unseen)."""
     errors_not_kept: dict[int | None, int] = field(default_factory=dict)
     dropped_before_reset: int = 0
+    judged_through: int = 0
+    """The ``seq`` of the last request an ``assert_no_errors`` judged: a reset keeps no
+    error it judged already (with the ``allow=`` of the moment it was judged)."""
     reported: set[str] = field(default_factory=set)
     """Ids of rules armed since the last reset that ``assert_faults_fired`` named already:
     a reset does not keep them for it to name again."""
@@ -172,8 +177,10 @@ class ServerState:
 
     def _keep_errors(self) -> None:
         kept, counts = self.errors_before_reset, self.errors_not_kept
-        for entry in self.journal.errors():
-            if len(kept) < MAX_KEPT_ERRORS:
+        statuses = Counter(entry.status for entry in kept)
+        for entry in self.journal.errors(after=self.judged_through):
+            if statuses[entry.status] < MAX_KEPT_ERRORS:
+                statuses[entry.status] += 1
                 kept.append(entry)
             else:
                 counts[entry.status] = counts.get(entry.status, 0) + 1
@@ -202,8 +209,8 @@ class ServerState:
 
 
 MAX_KEPT_ERRORS = 1_000
-"""How many erroneous requests a server keeps across resets, each as it was journaled (of
-more, only their statuses are counted)."""
+"""How many erroneous requests of one status a server keeps across resets, each as it was
+journaled (of more, only how many)."""
 
 MAX_UNFIRED = 100
 """How many distinct unfired rules a server keeps across resets (one that nobody asks
