@@ -101,7 +101,12 @@ def test_the_loader_reports_reading_checking_and_building(tmp_path: Path) -> Non
     assert len(store.spaces["generated"].profiles["users"]) == 1500
 
 
-def test_reading_a_large_json_file_tells_how_far_its_profiles_are_parsed(tmp_path: Path) -> None:
+def test_reading_a_large_json_file_tells_how_far_its_profiles_are_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One process reads it all (a pytest process without xdist would fork, and its
+    # children's parts are not told as they go: the count below is one process's).
+    monkeypatch.setenv("PROFILEMOCK_LOAD_PROCESSES", "1")
     path = tmp_path / "g.json"
     with path.open("w") as file:
         write(Plan(3500, events=(0, 1), seed=1), file, "json")
