@@ -429,11 +429,7 @@ class ProfileAPI:
 
         seen, dropped, size = self._server.call(read)
         if dropped:
-            raise AssertionError(
-                f"the fake's journal keeps the last {size:,} requests and dropped {dropped:,}"
-                " of this test's: an assertion on what is left cannot be trusted; make fewer"
-                " requests in one test, or reset() between batches of them"
-            )
+            raise AssertionError(_dropped(size, dropped))
         return seen
 
     def assert_called(
@@ -531,10 +527,7 @@ class ProfileAPI:
         earlier, not_kept, dropped = self._server.call(judged)
         if dropped:
             raise AssertionError(
-                f"the fake's journal keeps the last {self._server.state.journal.size:,}"
-                f" requests and dropped {dropped:,} of this test's before a reset(): an"
-                " assertion on what is left cannot be trusted; reset() between smaller"
-                " batches of requests"
+                _dropped(self._server.state.journal.size, dropped, " before a reset()")
             )
         failed = [
             e
@@ -843,6 +836,15 @@ def _fault_note(entry: JournalEntry) -> str:
         return ""
     own = ", the API's own answer" if entry.fault_answered is False else ""
     return f" [fault {entry.fault}{_ORIGIN_WORDS.get(entry.fault_origin or '', '')}{own}]"
+
+
+def _dropped(size: int, dropped: int, when: str = "") -> str:
+    """Why an assertion on a journal that dropped requests of the test refuses to judge."""
+    return (
+        f"the fake's journal keeps the last {size:,} requests and dropped {dropped:,} of this"
+        f" test's{when}: an assertion on what is left cannot be trusted; make fewer requests"
+        " in one test, or reset() between batches of them"
+    )
 
 
 def _described_with_hint(entry: JournalEntry, note: str = "") -> str:
