@@ -258,6 +258,17 @@ def test_assert_no_errors_judges_the_requests_a_reset_took_from_the_journal(
     profile_api.assert_no_errors()
 
 
+def test_emptying_the_journal_through_the_admin_api_hides_no_error(
+    profile_api: ProfileAPI,
+) -> None:
+    assert get(profile_api, "user_id:nobody", "traits").status_code == 404
+    emptied = requests.delete(f"{profile_api.url}/__admin/requests", timeout=10)
+    assert emptied.json() == {"deleted": 1}
+    assert profile_api.requests == []
+    with pytest.raises(AssertionError, match=r"user_id:nobody/traits -> 404 \(basic\) \(before"):
+        profile_api.assert_no_errors()
+
+
 def test_errors_before_resets_beyond_those_kept_of_a_status_are_counted(
     profile_api: ProfileAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -303,9 +303,9 @@ async def list_requests(request: web.Request) -> web.Response:
 
 
 async def clear_requests(request: web.Request) -> web.Response:
-    journal = _state(request).journal
-    count = len(journal)
-    journal.clear()
+    state = _state(request)
+    count = len(state.journal)
+    state.clear_journal()
     return json_response({"deleted": count})
 
 

@@ -155,13 +155,12 @@ class ServerState:
         test that resets (a Hypothesis example each) still answers for them, as it does for
         the requests that count as errors (``errors_before_reset``)."""
         self._keep_unfired()
-        self._keep_errors()
         self.reported.clear()
         self.store.reset()
         self._use_realism(self._realism_at_start)
         self.faults.clear()
         self._load_faults()
-        self.journal.clear()
+        self.clear_journal()
         self.limiter.reset()
         self.clock.restore(self._clock_at_start)
         self.release_hangs()
@@ -174,6 +173,12 @@ class ServerState:
             key = (rule.id, rule.written, why)
             if key in self.unfired or len(self.unfired) < MAX_UNFIRED:
                 self.unfired[key] = self.unfired.get(key, 0) + 1
+
+    def clear_journal(self) -> None:
+        """Empty the journal (a reset, ``DELETE /__admin/requests``), keeping the requests
+        that count as errors for ``assert_no_errors`` (``errors_before_reset``)."""
+        self._keep_errors()
+        self.journal.clear()
 
     def _keep_errors(self) -> None:
         kept, counts = self.errors_before_reset, self.errors_not_kept
