@@ -16,7 +16,7 @@ from profilemock.jsonbytes import encode, page_body
 from profilemock.mockserver import cursors
 from profilemock.mockserver.params import Query
 from profilemock.store import wire
-from profilemock.store.model import Event, Profile
+from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
 from profilemock.timeutil import DAY_NS
 
@@ -57,7 +57,7 @@ def _profile(req: Request) -> Profile:
 
 
 def traits(req: Request) -> Body:
-    index = _profile(req).traits[req.query.klass]
+    index = _profile(req).traits_of(req.query.klass)
     keys, after, size = index.keys, req.query.next, req.query.page_size
     serialised = index.verbose_json if req.query.verbose else index.plain_json
     if req.query.include is None:
@@ -117,16 +117,15 @@ def events(req: Request) -> Body:
     else:
         include = None if query.include is None else set(query.include)
         exclude = set(query.exclude)
+        names = profile.event_names
         wanted = (
-            i
-            for i in span
-            if (include is None or profile.events[i].name in include)
-            and profile.events[i].name not in exclude
+            i for i in span if (include is None or names[i] in include) and names[i] not in exclude
         )
         chosen = list(islice(wanted, size + 1))
-    following = profile.events[chosen[size]] if len(chosen) > size else None
+    following = keys[chosen[size]] if len(chosen) > size else None
     page = _items(profile.event_json, chosen[:size])
-    return page_body("data", page or None, _cursor(req, _event_token(following), "events"))
+    token = None if following is None else cursors.encode_event(*following)
+    return page_body("data", page or None, _cursor(req, token, "events"))
 
 
 def _items(items: tuple[T, ...], positions: Sequence[int]) -> Sequence[T]:
@@ -137,10 +136,6 @@ def _items(items: tuple[T, ...], positions: Sequence[int]) -> Sequence[T]:
         return items[positions.start : positions.stop]
     # A descending range: the slice from its lowest position up, reversed.
     return items[positions.stop + 1 : positions.start + 1][::-1]
-
-
-def _event_token(event: Event | None) -> str | None:
-    return None if event is None else cursors.encode_event(event.timestamp, event.message_id)
 
 
 def metadata(req: Request) -> Body:
