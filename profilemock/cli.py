@@ -643,7 +643,7 @@ def _snapshots(args: argparse.Namespace) -> Snapshots | None:
 
 def _count(text: str) -> int:
     if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number")
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number (0 or more)")
     return int(text)
 
 

@@ -412,6 +412,8 @@ def _forwarded_element(value: str | None) -> dict[str, str]:
         if pair is None:
             return {}
         name, raw, end = pair.groups()
+        if name.lower() in element:
+            return {}  # a parameter given twice in one element: not well formed (RFC 7239 §4)
         quoted = raw.startswith('"')
         element[name.lower()] = re.sub(r"\\(.)", r"\1", raw[1:-1]) if quoted else raw
         if end != ";":

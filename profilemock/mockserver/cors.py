@@ -1,7 +1,8 @@
 """CORS, when a server is started with it on (the real API sends no CORS headers).
 
 A browser's preflight is answered yes for GET and HEAD from any origin, and every answer
-names the asking origin and exposes profilemock's own headers.
+names the asking origin and exposes profilemock's own headers and every other header it
+carries (a fault rule's `Retry-After`, say), so the app's own code can read them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,21 @@ from __future__ import annotations
 from aiohttp import web
 
 EXPOSED = "Request-Id, Profilemock-Hint, Profilemock-Fault"
+# What a page may read without being told (the Fetch standard's CORS-safelisted response
+# headers), and the CORS headers themselves: never worth naming.
+_READABLE = frozenset(
+    {
+        "cache-control",
+        "content-language",
+        "content-length",
+        "content-type",
+        "expires",
+        "last-modified",
+        "pragma",
+        "vary",
+        "set-cookie",
+    }
+)
 
 
 def is_preflight(request: web.Request) -> bool:
@@ -40,5 +56,20 @@ def allow_origin(request: web.Request, response: web.StreamResponse) -> None:
         return
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Access-Control-Allow-Credentials"] = "true"
-    response.headers["Access-Control-Expose-Headers"] = EXPOSED
+    response.headers["Access-Control-Expose-Headers"] = exposed(response)
     response.headers["Vary"] = "Origin"
+
+
+def exposed(response: web.StreamResponse) -> str:
+    """``EXPOSED`` and the names of the other headers ``response`` carries (a fault rule's
+    ``Retry-After`` or its own headers, ``WWW-Authenticate``, ``Allow``): without them in
+    ``Access-Control-Expose-Headers`` a browser hides them from the page."""
+    names = EXPOSED.split(", ")
+    seen = {name.lower() for name in names}
+    for name in response.headers:
+        lower = name.lower()
+        if lower in seen or lower in _READABLE or lower.startswith("access-control-"):
+            continue
+        seen.add(lower)
+        names.append(name)
+    return ", ".join(names)

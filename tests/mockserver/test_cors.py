@@ -54,6 +54,23 @@ async def test_preflight_and_answers_allow_the_origin(aiohttp_client: ClientFact
     assert methods == ["OPTIONS", "GET", "GET"]
 
 
+async def test_headers_a_fault_adds_are_exposed_to_the_page(aiohttp_client: ClientFactory) -> None:
+    """A backoff written for the browser reads `Retry-After`: the page must be let see it."""
+    client = await client_with(aiohttp_client, cors=True)
+    rule = {"route": "traits", "status": 429, "headers": {"Retry-After": "2", "X-Quota": "0"}}
+    armed = await client.post("/__admin/faults", json=rule)
+    assert armed.status == 201
+    response = await client.get(
+        profile_path("user_id:u1234", "traits"), headers={**basic(DEMO_TOKEN), "Origin": ORIGIN}
+    )
+    assert response.status == 429
+    exposed = [n.strip() for n in response.headers["Access-Control-Expose-Headers"].split(",")]
+    assert exposed[:3] == ["Request-Id", "Profilemock-Hint", "Profilemock-Fault"]
+    assert {"Retry-After", "X-Quota"} <= set(exposed)
+    assert "Content-Type" not in exposed
+    assert len(exposed) == len(set(exposed))
+
+
 @pytest.mark.parametrize("headers", [{}, {"Origin": ORIGIN}])
 async def test_plain_options_is_still_405(
     aiohttp_client: ClientFactory, headers: dict[str, str]

@@ -114,8 +114,12 @@ async def test_rfc_7239_forwarded_names_the_proxy_too(
 
 
 @pytest.mark.parametrize(
-    "value", ["garbage", "host", ";;", 'host="unterminated', "proto=ftp", "host=a b", "host=\xff"]
-)
+    "value",
+    [
+        "garbage", "host", ";;", 'host="unterminated', "proto=ftp", "host=a b", "host=\xff",
+        "proto=https;host=a.example;proto=http", "host=a.example;Host=b.example",
+    ],
+)  # fmt: skip
 async def test_a_forwarded_header_that_names_no_scheme_or_host_is_ignored(
     demo_client: Client, value: str
 ) -> None:
