@@ -191,6 +191,33 @@ def test_events_page_and_links_lead_to_the_linked_profile(page: WebDriver) -> No
     assert page.find_element(By.ID, "collection").get_attribute("value") == "accounts"
 
 
+def test_every_kind_of_event_shows_its_name_and_what_it_carried(
+    server: ServerThread, page: WebDriver
+) -> None:
+    events = [
+        {"type": "page", "name": "Pricing", "timestamp": "-1h", "properties": {"path": "/p"}},
+        {"type": "identify", "timestamp": "-2h", "traits": {"plan": "pro"}},
+        {"type": "group", "group_id": "g-9", "timestamp": "-3h", "traits": {"seats": 4}},
+        {"type": "alias", "previous_id": "anon-7", "timestamp": "-4h"},
+    ]
+    added = requests.put(
+        f"{server.url}/__admin/spaces/lg8283283/collections/users/profiles",
+        json={"ids": {"user_id": "kinds"}, "events": events},
+        headers={"Profilemock-Admin-Token": ADMIN_TOKEN},
+        timeout=10,
+    )
+    assert added.status_code == 201, added.text
+    search(page, "user_id:kinds")
+    until(page, lambda d: "anon-7" in text_of(d, "#resource-events table"))
+    rows = [row.split("\t") for row in text_of(page, "#resource-events tbody").splitlines()]
+    assert [row[1:] for row in rows] == [
+        ["Pricing", "page", '{"path":"/p"}'],
+        ["", "identify", '{"plan":"pro"}'],
+        ["", "group", '{"group_id":"g-9","seats":4}'],
+        ["", "alias", '{"previous_id":"anon-7"}'],
+    ]
+
+
 def test_a_profile_that_is_not_there_says_so_with_the_hint(page: WebDriver) -> None:
     search(page, "email:nobody@example.com")
     until(page, lambda d: "404" in text_of(d, "#search-error"))
