@@ -21,6 +21,7 @@ _ISO = re.compile(
            (?P<tz>[Zz]|[+-]\d{2}:?\d{2})?)?$""",
     re.VERBOSE,
 )
+_LONG_YEAR = re.compile(r"\d{5,}-\d{2}-\d{2}(?!\d)")
 _RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _WHOLE_RELATIVE = re.compile(
     r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
@@ -45,6 +46,7 @@ class TimestampError(ValueError):
     """A timestamp that cannot be read; the message says what is allowed."""
 
 
+_OUTSIDE = "outside the years 1000 to 9999, which RFC 3339 timestamps can express"
 EARLIEST_NS = -30_610_224_000 * NS_PER_SECOND
 """1000-01-01T00:00:00Z: RFC 3339 years have four digits."""
 LATEST_NS = 253_402_300_800 * NS_PER_SECOND - 1
@@ -56,9 +58,7 @@ def check_instant(ns: int, text: str | None = None) -> int:
     if EARLIEST_NS <= ns <= LATEST_NS:
         return ns
     given = f"`{text}` is" if text is not None else "the result is"
-    raise TimestampError(
-        f"{given} outside the years 1000 to 9999, which RFC 3339 timestamps can express"
-    )
+    raise TimestampError(f"{given} {_OUTSIDE}")
 
 
 _EPOCH_DAY = datetime(1970, 1, 1).toordinal()
@@ -68,6 +68,7 @@ def parse_iso(text: str) -> int:
     """Parse an ISO 8601 date or datetime (UTC unless it carries an offset) to nanoseconds."""
     match = _ISO.match(text.strip())
     if match is None:
+        _check_year(text.strip())
         raise TimestampError(f"`{text}` is not {ISO_HINT}")
     parts = match.groupdict()
     try:
@@ -150,8 +151,16 @@ def read_timestamp(text: str, now_ns: int) -> tuple[int, bool]:
     if text == "now":
         return now_ns, True
     if not _ISO.match(text):
+        _check_year(text)
         raise TimestampError(f"`{text}` is not {TIMESTAMP_HINT}")
     return parse_iso(text), False
+
+
+def _check_year(text: str) -> None:
+    """An error naming the years allowed for a date whose year has five digits or more
+    (``10000-01-01``), which the date pattern does not take for a date at all."""
+    if _LONG_YEAR.match(text):
+        raise TimestampError(f"`{text}` is {_OUTSIDE}")
 
 
 @lru_cache(maxsize=65536)

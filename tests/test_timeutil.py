@@ -46,11 +46,15 @@ def test_fractions_keep_nanoseconds_and_a_comma_reads_as_a_point() -> None:
         ("2024-05-01T25:00:00Z", "not a valid calendar date and time"),
         ("yesterday", "is not an ISO 8601 date or datetime"),
         ("2024-05-01T00:00:00.1234567891Z", "is not an ISO 8601 date or datetime"),
+        ("10000-01-01", "is outside the years 1000 to 9999"),
+        ("123456-12-31T00:00:00Z", "is outside the years 1000 to 9999"),
     ],
 )
 def test_invalid_dates_say_what_is_allowed(text: str, message: str) -> None:
     with pytest.raises(TimestampError, match=message):
         parse_iso(text)
+    with pytest.raises(TimestampError, match=message):
+        parse_timestamp(text, EPOCH_2024)
 
 
 @pytest.mark.parametrize(
