@@ -98,6 +98,9 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
         return [(path, kind, f"{show(instance)} is not allowed here; expected {rule}")]
     if kind == "format":
         return [(path, kind, f"{show(instance)} is not a valid {error.validator_value}")]
+    if kind in _EXCLUSIVE:  # jsonschema's words: "0 is less than or equal to the minimum of 0"
+        bound = f"{_EXCLUSIVE[kind]} than {show(error.validator_value)}"
+        return [(path, kind, f"{show(instance)} is not allowed here: it must be {bound}")]
     if kind in ("oneOf", "anyOf"):
         if about:
             return [(path, kind, f"{show(instance)} is not valid here; expected {about}")]
@@ -106,6 +109,9 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
         inner = best_match(error.context) if error.context else None
         return explain(inner, word) if inner else [(path, kind, error.message)]
     return [(path, kind, error.message)]
+
+
+_EXCLUSIVE = {"exclusiveMinimum": "more", "exclusiveMaximum": "less"}
 
 
 def _missing(error: ValidationError) -> str:

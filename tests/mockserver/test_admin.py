@@ -498,6 +498,13 @@ async def test_spaces_and_rate_limit(client: Client) -> None:
     ] is None
     for bad in ({"rate_limit": 0}, {"rate_limit": "fast"}, {"rate_limit": True}, {"burst": 3}):
         await call(client, "PATCH", f"{ADMIN}/spaces/lg8283283", bad, expect=400)
+    error = await call(
+        client, "PATCH", f"{ADMIN}/spaces/lg8283283", {"rate_limit": {"per_second": 0}}, expect=400
+    )
+    assert error["error"]["message"] == (
+        "body field `/rate_limit/per_second`: is requests a second, a number more than 0"
+        " (a rate_limit of null turns the limit off)"
+    )
 
 
 async def test_reset_goes_back_to_the_start(client: Client) -> None:

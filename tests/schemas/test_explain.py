@@ -1,0 +1,35 @@
+"""Schema errors in words a person can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from profilemock.schemas.explain import explain
+
+
+def _explained(schema: dict[str, Any], value: Any) -> list[tuple[Any, str, str]]:
+    errors = list(Draft202012Validator(schema).iter_errors(value))
+    assert len(errors) == 1
+    return explain(errors[0], "field")
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "message"),
+    [
+        ({"exclusiveMinimum": 0}, 0, "0 is not allowed here: it must be more than 0"),
+        ({"exclusiveMaximum": 1}, 1.5, "1.5 is not allowed here: it must be less than 1"),
+        ({"minimum": 1}, 0, "0 is less than the minimum of 1"),
+    ],
+)
+def test_a_bound_says_what_is_allowed(schema: dict[str, Any], value: Any, message: str) -> None:
+    """jsonschema says "0 is less than or equal to the minimum of 0" of an exclusive bound:
+    true, and no help to whoever must find a value that is allowed."""
+    assert _explained({"type": "number", **schema}, value) == [((), schema.popitem()[0], message)]
+
+
+def test_a_schemas_own_words_replace_jsonschemas() -> None:
+    schema = {"type": "number", "exclusiveMinimum": 0, "x-message": "is more than 0 a second"}
+    assert _explained(schema, 0) == [((), "exclusiveMinimum", "is more than 0 a second")]
