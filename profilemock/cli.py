@@ -262,13 +262,26 @@ def parser() -> argparse.ArgumentParser:
         help="accept a HAR file with no Profile API answer to check (default: exit 2)",
     )
     check_bodies.add_argument(
-        "--format", choices=("text", "json"), default="text", dest="output_format"
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        dest="output_format",
+        help="the report as text (default) or as a JSON list, one object a body checked",
     )
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI 3.1 document of the API")
-    openapi.add_argument("--format", choices=("yaml", "json"), default="yaml", dest="output_format")
     openapi.add_argument(
-        "--server-url", metavar="URL", help="list this server first (such as http://127.0.0.1:4010)"
+        "--format",
+        choices=("yaml", "json"),
+        default="yaml",
+        dest="output_format",
+        help="YAML (default) or JSON",
+    )
+    openapi.add_argument(
+        "--server-url",
+        type=_server_url,
+        metavar="URL",
+        help="list this server first (such as http://127.0.0.1:4010, or a path such as /api)",
     )
     openapi.add_argument(
         "--no-admin",
@@ -329,6 +342,16 @@ def _upstream(text: str) -> str:
         return upstream_url(text)
     except UpstreamError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _server_url(text: str) -> str:
+    """An OpenAPI server: an http(s) URL with a host, or a path on the document's own."""
+    if text.startswith("/"):
+        return text
+    try:
+        return upstream_url(text)
+    except UpstreamError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, or a path such as /api") from None
 
 
 def _seconds(text: str) -> float:
@@ -531,7 +554,12 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         metavar="TYPE:VALUE",
         help="a profile to record (repeatable), such as user_id:u1234",
     )
-    record.add_argument("--collection", choices=("users", "accounts"), default="users")
+    record.add_argument(
+        "--collection",
+        choices=("users", "accounts"),
+        default="users",
+        help="the collection the identifiers are of (default users)",
+    )
     record.add_argument(
         "--follow-links", action="store_true", help="also record the profiles they link to"
     )

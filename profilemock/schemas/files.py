@@ -96,8 +96,12 @@ def check_file(
         return reports
     if endpoint is None and url is None and status >= 400:
         endpoint = "error"
-    if endpoint is None and url is None and isinstance(data, dict) and "log" in data:
-        raise UnusableInput(f"{path}: {_not_har(data['log'])}")
+    if (
+        endpoint is None
+        and url is None
+        and ((isinstance(data, dict) and "log" in data) or path.suffix.lower() == ".har")
+    ):
+        raise UnusableInput(f"{path}: {_not_har(data)}")
     if endpoint is None and url is None:
         raise UnusableInput(
             f"{path}: cannot tell which endpoint this body answered; give --endpoint"
@@ -135,9 +139,15 @@ def check_har(har: dict[str, Any], name: str, *, strict: bool = False) -> list[R
     return reports
 
 
-def _not_har(log: Any) -> str:
-    """Why a file with a top-level `log` (no Profile API body has one) is no usable HAR."""
-    if not isinstance(log, dict):
+def _not_har(data: Any) -> str:
+    """Why a file named ``.har``, or with a top-level `log` (no Profile API body has one),
+    is no usable HAR."""
+    log = data.get("log") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        why = f"the file holds {shown_kind(data)}, not an object"
+    elif "log" not in data:
+        why = "`log` is missing"
+    elif not isinstance(log, dict):
         why = f"`log` is {shown_kind(log)}, not an object"
     else:
         why = "`log.entries` is missing"

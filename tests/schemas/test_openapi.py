@@ -64,6 +64,19 @@ def test_cli_prints_the_document_as_yaml_or_json() -> None:
     assert json.loads(out.getvalue()) == build_openapi()
 
 
+def test_a_server_url_is_a_url_with_a_host_or_a_path(capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    assert main(["openapi", "--format", "json", "--server-url", "/profile-api"], stdout=out) == 0
+    assert json.loads(out.getvalue())["servers"][0]["url"] == "/profile-api"
+    with pytest.raises(SystemExit) as exited:
+        main(["openapi", "--server-url", "notaurl"], stdout=io.StringIO())
+    assert exited.value.code == 2
+    assert (
+        "argument --server-url: `notaurl` is not an http(s) URL with a host, such as"
+        " https://profiles.segment.com, or a path such as /api" in capsys.readouterr().err
+    )
+
+
 @pytest.fixture(scope="module")
 def live_fake() -> Iterator[ServerThread]:
     clock = Clock(NOW)

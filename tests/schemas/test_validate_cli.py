@@ -306,6 +306,8 @@ def test_a_har_not_shaped_as_har_names_the_entry_and_field(
         ),
         pytest.param({"log": []}, "not a HAR: `log` is a list ([]), not an object", id="log-list"),
         pytest.param({"log": {"entries": None}}, "`log.entries` is null, not a list", id="null"),
+        pytest.param({}, "not a HAR: `log` is missing", id="empty"),
+        pytest.param([1], "not a HAR: the file holds a list ([1]), not an object", id="list"),
     ],
 )
 def test_a_har_without_its_entries_says_so(tmp_path: Path, har: Any, message: str) -> None:
