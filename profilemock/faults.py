@@ -357,7 +357,12 @@ class FaultSet:
     ) -> FaultRule:
         """Add a rule from its dict form (``written``: the spec it was read from; ``origin``:
         one of ``ORIGINS``); returns it (with its id)."""
-        rule = parse_rule(data, f"fault-{self._counter + 1}")
+        # A default id skips those taken (a rule named `fault-2` before the second rule).
+        taken = {existing.id for existing in self._rules}
+        number = self._counter + 1
+        while isinstance(data, Mapping) and "id" not in data and f"fault-{number}" in taken:
+            number += 1
+        rule = parse_rule(data, f"fault-{number}")
         rule.written = written if written is not None else _as_written(data)
         rule.origin = origin
         if any(existing.id == rule.id for existing in self._rules):

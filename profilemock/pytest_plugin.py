@@ -445,7 +445,6 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     reachable = _reachable_fake(item.config)
     if reachable is not None and (handle is None or reachable.url != handle.url):
         reachable.check()
-    item.stash[_PASSED] = True
     return result
 
 
@@ -470,8 +469,13 @@ def _reachable_fake(config: pytest.Config) -> ProfileAPI | None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failed test that used the fake shows the requests the fake saw in it."""
+    """A failed test that used the fake shows the requests the fake saw in it; a test
+    that passed is held, at its teardown, to what it must also have done (``_verify``).
+    Passed is read from the report, not from the call returning: a unittest.TestCase's
+    failure is recorded without raising through ``pytest_runtest_call``."""
     report = yield
+    if report.when == "call":
+        item.stash[_PASSED] = report.passed
     handle = item.stash.get(_USES_HANDLE, None)
     if handle is not None and report.failed and report.when == "call":
         text = handle.summary()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,12 @@ from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.realism import RealismError
 from profilemock.store.space import Limit
-from profilemock.timeutil import NS_PER_SECOND, parse_duration, parse_timestamp
+from profilemock.timeutil import (
+    NS_PER_SECOND,
+    TimestampError,
+    parse_duration,
+    parse_timestamp,
+)
 from profilemock.words import closest, counted, not_one_of
 
 _UNSET: Any = object()
@@ -153,6 +159,12 @@ class ClockHandle:
 
     def freeze(self, at: str | dt.datetime | None = None) -> None:
         """Stop the clock, at ``at`` (ISO 8601, relative like ``-1d``, or a datetime)."""
+        __tracebackhide__ = True
+        if at is not None and not isinstance(at, (str, dt.datetime)):
+            raise TypeError(
+                "clock.freeze takes an ISO 8601 time such as '2026-01-01T00:00:00Z', a time"
+                f" relative to the clock such as '-1d', or a datetime; got {at!r}"
+            )
 
         def freeze(state: ServerState) -> None:
             state.clock.freeze(None if at is None else _instant(at, state.clock.now_ns()))
@@ -161,7 +173,13 @@ class ClockHandle:
 
     def advance(self, by: str | float | dt.timedelta) -> None:
         """Move the clock forward: ``"1s"``, ``"2d"``, seconds as a number, or a timedelta."""
+        __tracebackhide__ = True
         ns = _duration(by)
+        if ns < 0:
+            raise ValueError(
+                f"clock.advance moves the clock forward; got {by!r}. To move it back, freeze it"
+                " at an earlier time: clock.freeze('-1h')"
+            )
         self._server.call(lambda s: s.clock.advance(ns))
 
     def resume(self) -> None:
@@ -175,12 +193,24 @@ def _instant(at: str | dt.datetime, now: int) -> int:
     return parse_timestamp(at, now)
 
 
+ADVANCE_TAKES = "a duration such as '1s', '150ms' or '2d', seconds as a number, or a timedelta"
+
+
 def _duration(by: str | float | dt.timedelta) -> int:
     if isinstance(by, dt.timedelta):
         return round(by.total_seconds() * NS_PER_SECOND)
-    if isinstance(by, (int, float)):
+    if isinstance(by, (int, float)) and not isinstance(by, bool):
+        if not math.isfinite(by):
+            raise ValueError(f"clock.advance takes {ADVANCE_TAKES}; got {by!r}")
         return round(by * NS_PER_SECOND)
-    return parse_duration(by)
+    if not isinstance(by, str):
+        raise TypeError(f"clock.advance takes {ADVANCE_TAKES}; got {by!r}")
+    text = by.strip()
+    try:
+        # A negative one is read, to be refused by the caller naming what was given.
+        return -parse_duration(text[1:]) if text.startswith("-") else parse_duration(text)
+    except TimestampError:
+        raise ValueError(f"clock.advance takes {ADVANCE_TAKES}; got {by!r}") from None
 
 
 class ProfileAPI:
@@ -337,6 +367,7 @@ class ProfileAPI:
     ) -> list[str]:
         """Append events (fixture format) to a profile; returns their message ids."""
         __tracebackhide__ = True
+        _check_collection(collection)
         _check_events(events)
         added: list[str] = self._change(
             lambda state, space: append_events(
@@ -348,6 +379,7 @@ class ProfileAPI:
     def remove_profile(self, identifier: str, collection: Collection = "users") -> None:
         """Delete a profile (``type:value`` or segment id)."""
         __tracebackhide__ = True
+        _check_collection(collection)
         self._change(lambda state, space: delete_profile(space, collection, identifier))
 
     # -- behaviour --------------------------------------------------------------------------
@@ -458,6 +490,7 @@ class ProfileAPI:
         __tracebackhide__ = True
         if query is not None and not isinstance(query, Mapping):
             raise TypeError(f"query is a mapping like {{'include': 'email'}}; got {query!r}")
+        _check_filters(identifier, times, status, method, authorized)
         _one_of("route", route, tuple(ENDPOINTS))
         _one_of("collection", collection, COLLECTIONS)
         wanted: dict[str, Any] = {
@@ -719,6 +752,13 @@ def statuses(allow: Any, name: str = "allow") -> tuple[int, ...]:
     return given
 
 
+def _check_collection(collection: Any) -> None:
+    """``collection="user"`` would fail deep inside the fake (a KeyError): one sentence."""
+    __tracebackhide__ = True
+    if collection not in COLLECTIONS:
+        raise ValueError(not_one_of("collection", str(collection), COLLECTIONS))
+
+
 def _check_events(events: Any) -> None:
     __tracebackhide__ = True
     if isinstance(events, Mapping):
@@ -746,12 +786,14 @@ def _differences(
         if value is None or getattr(entry, name) == value:
             continue
         found.append(_difference(entry, name, value))
-    got = dict(entry.query)
     for name, value in query.items():
-        if name not in got:
+        # A parameter may be repeated (include=a&include=b): any of its values matches.
+        got = [v for k, v in entry.query if k == name]
+        if not got:
             found.append(f"no `{name}` parameter (wanted {name}={value})")
-        elif got[name] != value:
-            found.append(f"query {name}={got[name]} instead of {name}={value}")
+        elif value not in got:
+            sent = "&".join(f"{name}={v}" for v in got)
+            found.append(f"query {sent} instead of {name}={value}")
     if found:
         return found
     if not counted_too.refused and entry.refused:
@@ -794,6 +836,32 @@ def _near_miss(
         return _typo(entry, route, wanted)
     differences = _differences(entry, wanted, query, counted_too)
     return differences[0] if len(differences) == 1 else None
+
+
+def _check_filters(identifier: Any, times: Any, status: Any, method: Any, authorized: Any) -> None:
+    """``assert_called``'s filters, checked: one no request can ever match (``method="get"``,
+    ``status="404"``) would make ``times=0`` pass whatever the code did."""
+    __tracebackhide__ = True
+    if identifier is not None and not isinstance(identifier, str):
+        raise TypeError(
+            f"assert_called: identifier is `type:value` text like 'user_id:u1'; got {identifier!r}"
+        )
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
+        raise TypeError(f"assert_called: times is a number of calls, 0 or more; got {times!r}")
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+    ):
+        raise TypeError(f"assert_called: status is an HTTP status like 404; got {status!r}")
+    if method is not None:
+        if not isinstance(method, str):
+            raise TypeError(f"assert_called: method is text like 'GET'; got {method!r}")
+        if method != method.upper():
+            raise ValueError(
+                f"assert_called: no request has the method `{method}`: methods are recorded as"
+                f" sent, in capitals; did you mean `{method.upper()}`?"
+            )
+    if authorized is not None:
+        flag(authorized, "authorized")
 
 
 def _one_of(name: str, value: str | None, allowed: Sequence[str]) -> None:

@@ -150,3 +150,13 @@ def test_cli_refuses_a_bad_rate_limit() -> None:
     with pytest.raises(SystemExit) as info:
         run_cli("serve", "--rate-limit", "fast")
     assert info.value.code == 2
+
+
+def test_a_default_id_skips_one_a_rule_was_given() -> None:
+    faults = FaultSet()
+    assert faults.add({"route": "traits", "status": 503, "id": "fault-2"}).id == "fault-2"
+    # The second rule would be fault-2 by count: taken, so the next free one.
+    assert faults.add({"route": "events", "status": 503}).id == "fault-3"
+    assert faults.add({"route": "links", "status": 503}).id == "fault-4"
+    with pytest.raises(FaultRuleError, match="id `fault-2` exists already"):
+        faults.add({"route": "links", "status": 503, "id": "fault-2"})

@@ -808,6 +808,40 @@ def test_a_fault_armed_but_never_fired_fails_the_test_at_teardown_naming_it(
     result.stdout.no_fnmatch_line("ERROR test_faults.py::test_skipped*")
 
 
+def test_a_unittest_test_that_failed_is_not_also_an_error_about_its_rules(
+    consumer: pytest.Pytester,
+) -> None:
+    # A TestCase's failure is recorded without raising through pytest_runtest_call.
+    consumer.makepyfile(
+        test_case=textwrap.dedent(
+            """
+            import unittest
+
+            import pytest
+
+
+            class TestService(unittest.TestCase):
+                @pytest.fixture(autouse=True)
+                def _api(self, profile_api):
+                    self.api = profile_api
+
+                def test_fails_on_its_own(self):
+                    self.api.fault("traits:503")
+                    self.assertEqual(1, 2)
+
+                def test_passes_with_a_rule_never_fired(self):
+                    self.api.fault("traits:503")
+            """
+        )
+    )
+    result = consumer.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.stdout.no_fnmatch_line("ERROR test_case.py::TestService::test_fails_on_its_own*")
+    result.stdout.fnmatch_lines(
+        ["ERROR test_case.py::TestService::test_passes_with_a_rule_never_fired*"]
+    )
+
+
 def test_the_ini_turns_faults_must_fire_off_and_the_marker_decides_for_one_test(
     consumer: pytest.Pytester,
 ) -> None:

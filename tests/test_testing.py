@@ -574,3 +574,89 @@ def test_assert_no_errors_refuses_an_allow_that_would_let_errors_through(
     with pytest.raises(TypeError) as failure:
         profile_api.assert_no_errors(allow=allow)
     assert str(failure.value) == message
+
+
+def test_assert_called_refuses_a_filter_no_request_can_match(profile_api: ProfileAPI) -> None:
+    # Each would make times=0 pass whatever the code did: a mistake in the test, said so.
+    assert get(profile_api, "user_id:u1234", "traits").status_code == 200
+    with pytest.raises(ValueError, match=r"method `get`.*did you mean `GET`"):
+        profile_api.assert_called("traits", method="get", times=0)
+    with pytest.raises(TypeError, match="status is an HTTP status like 404; got '200'"):
+        profile_api.assert_called("traits", status="200", times=0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="identifier is `type:value` text"):
+        profile_api.assert_called("traits", identifier=1234)  # type: ignore[arg-type]
+    for times in ("1", -1, True):
+        with pytest.raises(TypeError, match="times is a number of calls, 0 or more"):
+            profile_api.assert_called("traits", times=times)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="authorized takes True or False"):
+        profile_api.assert_called("traits", authorized="yes")  # type: ignore[arg-type]
+
+
+def test_assert_called_query_matches_any_value_of_a_repeated_parameter(
+    profile_api: ProfileAPI,
+) -> None:
+    requests.get(
+        profile_api.profile_url("user_id:u1234", "traits"),
+        auth=profile_api.auth,
+        params=[("include", "email"), ("include", "first_name")],
+        timeout=10,
+    )
+    profile_api.assert_called("traits", query={"include": "email"}, times=1)
+    profile_api.assert_called("traits", query={"include": "first_name"}, times=1)
+    with pytest.raises(AssertionError, match="got 1"):
+        profile_api.assert_called("traits", query={"include": "email"}, times=0)
+    with pytest.raises(AssertionError, match="query include=email&include=first_name instead"):
+        profile_api.assert_called("traits", query={"include": "plan"})
+
+
+def test_clock_mistakes_get_one_clear_sentence(profile_api: ProfileAPI) -> None:
+    with pytest.raises(ValueError, match=r"clock.advance moves the clock forward; got '-1s'"):
+        profile_api.clock.advance("-1s")
+    with pytest.raises(ValueError, match=r"clock.advance moves the clock forward; got -5"):
+        profile_api.clock.advance(-5)
+    with pytest.raises(ValueError, match=r"takes a duration such as '1s'.*got '1 second'"):
+        profile_api.clock.advance("1 second")
+    with pytest.raises(ValueError, match="takes a duration"):
+        profile_api.clock.advance(float("nan"))
+    with pytest.raises(TypeError, match=r"takes a duration.*got None"):
+        profile_api.clock.advance(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"clock.freeze takes an ISO 8601 time.*got 1700000000"):
+        profile_api.clock.freeze(1700000000)  # type: ignore[arg-type]
+    profile_api.clock.freeze("2030-01-01T00:00:00Z")
+    profile_api.clock.advance(" 1s ")
+    assert profile_api.clock.now() == dt.datetime(2030, 1, 1, 0, 0, 1, tzinfo=dt.timezone.utc)
+
+
+def test_a_change_to_a_collection_that_is_not_one_is_one_sentence(profile_api: ProfileAPI) -> None:
+    with pytest.raises(ValueError, match=r"no collection is called `user`.*did you mean `users`"):
+        profile_api.add_events(
+            "user_id:u1234",
+            [{"event": "X"}],
+            collection="user",  # type: ignore[arg-type]
+        )
+    with pytest.raises(ValueError, match="no collection is called `user`"):
+        profile_api.remove_profile("user_id:u1234", collection="user")  # type: ignore[arg-type]
+
+
+def test_a_rule_removed_through_the_admin_api_before_it_fired_is_still_named(
+    profile_api: ProfileAPI,
+) -> None:
+    # The outage healed before the code ever met it: the test tested nothing.
+    admin = f"{profile_api.url}/__admin/faults"
+    requests.post(admin, json={"id": "outage", "route": "traits", "status": 503}, timeout=10)
+    fired = profile_api.fault("metadata:503")
+    assert get(profile_api, "user_id:u1234", "metadata").status_code == 503
+    profile_api.fault("links:503", optional=True)
+    assert requests.delete(f"{admin}/outage", timeout=10).ok
+    assert requests.delete(f"{admin}/{fired}", timeout=10).ok  # it fired: nothing to say
+    with pytest.raises(AssertionError) as raised:
+        profile_api.assert_faults_fired()
+    assert raised.value.args[0].splitlines()[1:2] == [
+        '  outage {"id": "outage", "route": "traits", "status": 503}: matched no request;'
+        " removed before it fired"
+    ]
+    profile_api.fault("events:503")
+    assert requests.delete(admin, timeout=10).json() == {"deleted": 2}
+    with pytest.raises(AssertionError, match="events:503: matched no request; removed before"):
+        profile_api.assert_faults_fired()
+    profile_api.assert_faults_fired()  # each named once

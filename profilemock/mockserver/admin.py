@@ -279,16 +279,13 @@ async def add_fault(request: web.Request) -> web.Response:
 
 async def delete_fault(request: web.Request) -> web.Response:
     rule_id = request.match_info["id"]
-    if not _state(request).faults.remove(rule_id):
+    if not _state(request).remove_fault(rule_id):
         raise _bad(f"no fault rule `{rule_id}`", 404)
     return json_response({"deleted": rule_id})
 
 
 async def clear_faults(request: web.Request) -> web.Response:
-    faults = _state(request).faults
-    count = len(faults)
-    faults.clear()
-    return json_response({"deleted": count})
+    return json_response({"deleted": _state(request).clear_faults()})
 
 
 async def list_requests(request: web.Request) -> web.Response:

@@ -174,6 +174,34 @@ class ServerState:
             if key in self.unfired or len(self.unfired) < MAX_UNFIRED:
                 self.unfired[key] = self.unfired.get(key, 0) + 1
 
+    def remove_fault(self, rule_id: str) -> bool:
+        """Remove a rule (``DELETE /__admin/faults/{id}``); False when there is none. One a
+        test armed that never fired is kept in ``unfired``, as a reset keeps it: removing
+        it (the outage healed) does not hide that the code never met it."""
+        for rule in self.faults:
+            if rule.id == rule_id:
+                self._keep_removed(rule)
+        return self.faults.remove(rule_id)
+
+    def clear_faults(self) -> int:
+        """Remove every rule (``DELETE /__admin/faults``), keeping the unfired ones a test
+        armed as ``remove_fault`` does; returns how many there were."""
+        rules = list(self.faults)
+        for rule in rules:
+            self._keep_removed(rule)
+        self.faults.clear()
+        return len(rules)
+
+    def _keep_removed(self, rule: FaultRule) -> None:
+        if rule.origin != "runtime" or rule.optional or rule.id in self.reported:
+            return
+        why = rule.unused()
+        if why is None:
+            return
+        key = (rule.id, rule.written, f"{why}; removed before it fired")
+        if key in self.unfired or len(self.unfired) < MAX_UNFIRED:
+            self.unfired.setdefault(key, 0)  # taken away by no reset
+
     def clear_journal(self) -> None:
         """Empty the journal (a reset, ``DELETE /__admin/requests``), keeping the requests
         that count as errors for ``assert_no_errors`` (``errors_before_reset``)."""
