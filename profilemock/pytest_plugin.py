@@ -259,22 +259,37 @@ def _marker_arguments(
     }
 
 
-def _marker_options(marker: pytest.Mark | None) -> dict[str, Any]:
-    if marker is None:
-        return _marker_arguments()
-    known = (
-        "fixtures", "now", "space", "rate_limit", "faults", "realism", "live", "faults_must_fire",
-        "no_errors",
-    )  # fmt: skip
-    unknown = [name for name in marker.kwargs if name not in known]
-    if unknown:
-        raise TypeError(f"unknown argument `{unknown[0]}`; it takes {', '.join(known)}")
-    if len(marker.args) > 1:
-        raise TypeError(
-            "takes its arguments by name, e.g. profile_api(fixtures=[...], now=...);"
-            f" got {len(marker.args)} positional arguments"
-        )
-    return _marker_arguments(*marker.args, **marker.kwargs)
+MARKER_ARGUMENTS = (
+    "fixtures", "now", "space", "rate_limit", "faults", "realism", "live", "faults_must_fire",
+    "no_errors",
+)  # fmt: skip
+
+
+def _marker_options(markers: Iterable[pytest.Mark]) -> dict[str, Any]:
+    """The test's configuration from its ``profile_api`` markers, closest first (the
+    test's own, its class's, its module's ``pytestmark``): each argument from the closest
+    marker that gives it, so a test's ``no_errors=`` does not drop its module's
+    ``faults=``."""
+    merged: dict[str, Any] = {}
+    for marker in markers:
+        unknown = [name for name in marker.kwargs if name not in MARKER_ARGUMENTS]
+        if unknown:
+            raise TypeError(
+                f"unknown argument `{unknown[0]}`; it takes {', '.join(MARKER_ARGUMENTS)}"
+            )
+        if len(marker.args) > 1:
+            raise TypeError(
+                "takes its arguments by name, e.g. profile_api(fixtures=[...], now=...);"
+                f" got {len(marker.args)} positional arguments"
+            )
+        given = dict(marker.kwargs)
+        if marker.args:
+            if "fixtures" in given:
+                raise TypeError("got fixtures twice: as its positional argument and by name")
+            given["fixtures"] = marker.args[0]
+        for name, value in given.items():
+            merged.setdefault(name, value)
+    return _marker_arguments(**merged)
 
 
 @pytest.fixture(scope="session")
@@ -389,7 +404,7 @@ def _set_up(request: pytest.FixtureRequest) -> ProfileAPI:
 def _test_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The marker's options for the test, what it must also have done (``Strictness``)
     taken out and kept for its teardown."""
-    options = _marker_options(request.node.get_closest_marker("profile_api"))
+    options = _marker_options(request.node.iter_markers("profile_api"))
     request.node.stash[_STRICT] = Strictness(request.config, options)
     return options
 

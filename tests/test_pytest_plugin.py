@@ -199,6 +199,54 @@ def test_marker_configures_the_handle(consumer: pytest.Pytester) -> None:
     )
 
 
+def test_the_markers_of_the_test_its_class_and_its_module_combine(
+    consumer: pytest.Pytester,
+) -> None:
+    # A test's own marker took the place of its module's: the module's fault was never
+    # armed, and a test of the retry path passed on code that has none.
+    consumer.makepyfile(
+        test_markers=textwrap.dedent(
+            """
+            import pytest
+            import requests
+
+            pytestmark = pytest.mark.profile_api(faults=["traits:503:times=1"], rate_limit=None)
+
+
+            def status(profile_api):
+                url = profile_api.profile_url("user_id:u1234", "traits")
+                return requests.get(url, auth=profile_api.auth, timeout=5).status_code
+
+
+            @pytest.mark.profile_api(no_errors=[404])
+            def test_own_marker_keeps_the_modules_fault(profile_api):
+                assert status(profile_api) == 503
+
+
+            @pytest.mark.profile_api(faults=["traits:429:times=1"])
+            def test_own_faults_replace_the_modules(profile_api):
+                assert status(profile_api) == 429
+
+
+            @pytest.mark.profile_api(rate_limit=1)
+            class TestClass:
+                @pytest.mark.profile_api(faults_must_fire=False)
+                def test_the_class_and_the_module(self, profile_api):
+                    profile_api.clock.freeze()
+                    assert [status(profile_api) for _ in range(3)] == [503, 200, 429]
+
+
+            @pytest.mark.profile_api(colour="blue")
+            def test_a_mistake_in_any_marker(profile_api):
+                pass
+            """
+        )
+    )
+    result = consumer.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*profile_api marker: unknown argument `colour`*"])
+
+
 def test_fixtures_from_the_option_and_the_ini(consumer: pytest.Pytester) -> None:
     (consumer.path / "one.yaml").write_text(
         "spaces: {from_option: {tokens: [t1], users: [{ids: {user_id: x}}]}}\n"
