@@ -38,6 +38,10 @@ DEFAULT_HANG_NS = 30 * NS_PER_SECOND
 _Z95 = 1.6448536269514722
 
 
+ORIGIN_WORDS = {"fixtures": " of the fixture files", "settings": " of --fault"}
+"""How a message names where a rule came from, after its id (a test's own: nothing)."""
+
+
 class FaultRuleError(ValueError):
     """A rule that cannot be used; the message names the field and what is allowed."""
 
@@ -96,6 +100,9 @@ class FaultRule:
     refused_first: int = 0
     """Requests it fired on whose answer the API refused first (a 404, say): a body fault
     (``truncate``, ``malformed``) had no body to break, and is not counted as fired."""
+    shadowed: dict[str, None] = field(default_factory=dict)
+    """The earlier rules (as a message names them) that fired first on requests it
+    matches, in the order met: it was never asked about those requests."""
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def matches(
@@ -146,11 +153,14 @@ class FaultRule:
         if self.chance:
             if self.matched:
                 return None
-            return f"matched no request (probability={self.probability:g} needs one to draw on)"
+            return (
+                f"matched no request (probability={self.probability:g} needs one to draw on)"
+                + self._shadow_note()
+            )
         if self.fired:
             return None
         if not self.matched:
-            return "matched no request"
+            return "matched no request" + self._shadow_note()
         why = [
             f"{name}={value}"
             for name, value in (("after", self.after), ("every", self.every))
@@ -162,7 +172,19 @@ class FaultRule:
                 f"; the API refused {self.refused_first} of them first (an error answer),"
                 f" which leaves a `{self.fault}` fault no body to break"
             )
-        return f"matched {counted(self.matched, 'request')} and fired on none{schedule}"
+        return (
+            f"matched {counted(self.matched, 'request')} and fired on none{schedule}"
+            + self._shadow_note()
+        )
+
+    def _shadow_note(self) -> str:
+        """Why it was never asked about requests it matches: an earlier rule fired first."""
+        if not self.shadowed:
+            return ""
+        return (
+            f"; requests it matches went to {' and '.join(self.shadowed)}, an earlier rule"
+            " that fired on them first (rules are tried in order; the first that fires answers)"
+        )
 
 
 @cache
@@ -405,7 +427,11 @@ class FaultSet:
         self, route: str, method: str, space: str, collection: str, identifier: str | None
     ) -> FaultRule | None:
         """The first rule that matches and fires for this request, if any."""
-        for rule in self._rules:
+        for index, rule in enumerate(self._rules):
             if rule.matches(route, method, space, collection, identifier) and rule.decide():
+                for later in self._rules[index + 1 :]:
+                    if later.matches(route, method, space, collection, identifier):
+                        name = f"`{rule.id}`{ORIGIN_WORDS.get(rule.origin, '')}"
+                        later.shadowed[name] = None
                 return rule
         return None

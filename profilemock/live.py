@@ -148,6 +148,20 @@ class LiveProfileAPI(ProfileAPI):
     def _fake_only(self, call: str) -> NoReturn:
         self._skip(_needs_fake(call))
 
+    @property
+    def spaces(self) -> list[str]:
+        """The one space live mode reads (``--profile-api-space``)."""
+        return [self.space_id]
+
+    def space(self, space_id: str) -> ProfileAPI:
+        """This handle for its own space; another needs the fake (the proxy reads one)."""
+        if space_id == self.space_id:
+            return self
+        self._skip(
+            f"live mode: `space({space_id!r})` needs the fake: live mode reads the one space"
+            f" `{self.space_id}` (--profile-api-space); run without --profile-api-live"
+        )
+
     def add_user(self, *args: Any, **kwargs: Any) -> NoReturn:
         self._fake_only("add_user")
 

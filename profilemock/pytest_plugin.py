@@ -416,6 +416,7 @@ def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
     fixtures, now, space = options.pop("fixtures"), options.pop("now"), options.pop("space")
     options.pop("live")
     if fixtures is not None and not isinstance(fixtures, (str, bytes, Path)):
+        _check_paths(fixtures)
         # Marker paths are relative to the rootdir, wherever pytest was started.
         fixtures = [Path(request.config.rootpath, p) for p in fixtures]
     handle = ProfileAPI(pool.get(fixtures, now), space)
@@ -423,6 +424,19 @@ def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
     handle.configure(**options)
     request.node.stash[_USES_HANDLE] = handle
     return handle
+
+
+def _check_paths(fixtures: Any) -> None:
+    """The marker's ``fixtures=``: a list of paths (``[123]`` said only "expected str,
+    bytes or os.PathLike object, not int")."""
+    example = "like fixtures=['tests/vip.yaml']"
+    if isinstance(fixtures, Mapping) or not isinstance(fixtures, Iterable):
+        raise TypeError(f"fixtures takes a list of fixture paths, {example}; got {fixtures!r}")
+    for path in fixtures:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(
+                f"fixtures takes a list of fixture paths, {example}; got {path!r} in it"
+            )
 
 
 def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:

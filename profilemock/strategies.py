@@ -390,6 +390,9 @@ def responses(
         statuses: tuple[int, ...] = ERROR_STATUSES if endpoint == "error" else allowed
     elif isinstance(status, int):
         statuses = (status,)
+    elif isinstance(status, (str, bytes)):
+        # Read letter by letter it said "status '2' is not one this strategy makes".
+        raise TypeError(f"status is a status like 200, a list of them, or None; got {status!r}")
     else:
         statuses = tuple(status)
     for value in statuses:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from profilemock.api import COLLECTIONS, ENDPOINTS, RESOURCES, Collection
 from profilemock.clock import Clock
-from profilemock.faults import FaultRuleError, parse_spec
+from profilemock.faults import ORIGIN_WORDS, FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.fixtures.snapshot import Snapshots
 from profilemock.mockserver.app import create_app
@@ -663,6 +663,10 @@ class ProfileAPI:
         ``fixtures``, ``now`` and ``space``, which choose the fake and the space)."""
         __tracebackhide__ = True
         _check_list("faults", faults, "fault rules (--fault specs or dicts)")
+        if realism is not None and not isinstance(realism, Mapping):
+            raise TypeError(
+                f"realism takes the switches by name, like {{'short_pages': True}}; got {realism!r}"
+            )
         if realism:
             self.realism(**realism)
         if rate_limit is not _UNSET:
@@ -893,9 +897,6 @@ def _describe(entry: JournalEntry) -> str:
     return f"{entry.method} {target} -> {status} ({entry.auth}){_fault_note(entry)}"
 
 
-_ORIGIN_WORDS = {"fixtures": " of the fixture files", "settings": " of --fault"}
-
-
 def _fault_note(entry: JournalEntry) -> str:
     """`` [fault fault-1]``: the rule that fired, where it came from when a test did not arm
     it, and whether the answer is the API's own (the rule only delayed it or added
@@ -903,7 +904,7 @@ def _fault_note(entry: JournalEntry) -> str:
     if entry.fault is None:
         return ""
     own = ", the API's own answer" if entry.fault_answered is False else ""
-    return f" [fault {entry.fault}{_ORIGIN_WORDS.get(entry.fault_origin or '', '')}{own}]"
+    return f" [fault {entry.fault}{ORIGIN_WORDS.get(entry.fault_origin or '', '')}{own}]"
 
 
 def _dropped(size: int, dropped: int, when: str = "") -> str:

@@ -160,3 +160,22 @@ def test_a_default_id_skips_one_a_rule_was_given() -> None:
     assert faults.add({"route": "links", "status": 503}).id == "fault-4"
     with pytest.raises(FaultRuleError, match="id `fault-2` exists already"):
         faults.add({"route": "links", "status": 503, "id": "fault-2"})
+
+
+def test_a_rule_an_earlier_one_fired_before_says_so_not_only_that_it_matched_nothing() -> None:
+    # A baseline latency of the fixtures fires on every request: the test's rule behind it
+    # is never asked, and "matched no request" alone sent the reader to their own code.
+    faults = FaultSet()
+    faults.add({"route": "*", "latency": "5ms"}, origin="fixtures")
+    armed = faults.add({"route": "traits", "status": 503, "times": 1})
+    other = faults.add({"route": "events", "status": 503})
+    for _ in range(2):
+        fired = faults.pick("traits", "GET", "s", "users", "user_id:u1")
+        assert fired is not None
+        assert fired.id == "fault-1"
+    assert armed.unused() == (
+        "matched no request; requests it matches went to `fault-1` of the fixture files, an"
+        " earlier rule that fired on them first (rules are tried in order; the first that"
+        " fires answers)"
+    )
+    assert other.unused() == "matched no request"

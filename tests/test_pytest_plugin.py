@@ -675,6 +675,16 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
             "*profile_api fixtures: 1 problem in fixtures:*missing.yaml: no such file or directory*",
         ),
         ("rate_limit='5/s'", "*rate_limit takes requests per second as a number*got '5/s'*"),
+        (
+            "fixtures=[123]",
+            "*profile_api marker: fixtures takes a list of fixture paths, like"
+            " fixtures=['tests/vip.yaml']; got 123 in it",
+        ),
+        (
+            "realism=['short_pages']",
+            "*profile_api marker: realism takes the switches by name, like"
+            " {'short_pages': True}; got ['short_pages']",
+        ),
     ],
 )
 def test_natural_marker_mistakes_get_one_clear_error(

@@ -201,6 +201,8 @@ def test_links_by_type_value_or_segment_id_are_taken() -> None:
     [
         (lambda: responses("trait"), "unknown endpoint 'trait'; endpoints are traits,"),
         (lambda: responses("error", 200), "status 200 is not one this strategy makes for error"),
+        # Read letter by letter it said "status '2' is not one this strategy makes".
+        (lambda: responses("traits", "200"), "status is a status like 200, a list of them"),  # type: ignore[arg-type]
         (lambda: drifted_responses("nope"), "unknown endpoint 'nope'"),
         # A caller without a type checker may pass any string: the strategy says what it takes.
         (lambda: profiles("people"), "collection is users or accounts, got 'people'"),  # type: ignore[arg-type]

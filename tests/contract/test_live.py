@@ -222,6 +222,11 @@ def test_the_live_handle_outside_pytest(real_api: ServerThread) -> None:
             handle.fault("traits:500")
         with pytest.raises(NeedsFake, match="`realism` needs the fake"):
             handle.realism(short_pages=True)
+        # It said "no space `lg8283283` in the loaded fixtures; spaces are " (none).
+        assert handle.spaces == ["lg8283283"]
+        assert handle.space("lg8283283") is handle
+        with pytest.raises(NeedsFake, match=r"`space\('other'\)` needs the fake"):
+            handle.space("other")
         handle.check()  # no requests, nothing broken
     finally:
         proxy.close()
