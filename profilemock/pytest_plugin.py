@@ -159,12 +159,14 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if _exports_env(config) and not _is_xdist_controller(config):
         from profilemock.problems import FixtureError
-        from profilemock.testing import ProfileAPI
+        from profilemock.testing import PortTakenError, ProfileAPI
 
         try:
             handle = ProfileAPI(_pool(config).get())
         except FixtureError as exc:
             raise pytest.UsageError(f"profile_api fixtures: {exc}") from None
+        except PortTakenError as exc:
+            raise pytest.UsageError(f"profile_api: {exc} {PORT_ADVICE}") from None
         _export(config, handle)
 
 
@@ -211,7 +213,17 @@ def _port(config: pytest.Config) -> int | None:
     if not 0 <= given <= 65535:
         raise pytest.UsageError(f"--profile-api-port must be 0 to 65535, got {given}")
     worker: str = getattr(config, "workerinput", {}).get("workerid", "")
-    return given + int(worker[2:]) if given and worker.startswith("gw") else given
+    port = given + int(worker[2:]) if given and worker.startswith("gw") else given
+    if port > 65535:
+        # The socket would take it modulo 65536 (65536: any free port) without a word.
+        raise pytest.UsageError(
+            f"--profile-api-port {given}: xdist worker {worker} takes PORT+{worker[2:]} ="
+            f" {port}, past 65535; choose a lower port"
+        )
+    return port
+
+
+PORT_ADVICE = "(--profile-api-port or profile_api_port; xdist worker N takes PORT+N)"
 
 
 def _pool(config: pytest.Config) -> ServerPool:
@@ -388,6 +400,7 @@ def _verify(handle: ProfileAPI, strict: Strictness) -> None:
 
 def _set_up(request: pytest.FixtureRequest) -> ProfileAPI:
     from profilemock.problems import FixtureError
+    from profilemock.testing import PortTakenError
 
     try:
         if _LIVE in request.config.stash:
@@ -395,6 +408,8 @@ def _set_up(request: pytest.FixtureRequest) -> ProfileAPI:
         return _handle(request, request.getfixturevalue("profile_api_servers"))
     except FixtureError as exc:
         problem = f"profile_api fixtures: {exc}"
+    except PortTakenError as exc:
+        problem = f"profile_api: {exc} {PORT_ADVICE}"
     except (TypeError, ValueError) as exc:
         problem = f"profile_api marker: {exc}"
     # Outside the except block: the failure is the one sentence, without a chained error.

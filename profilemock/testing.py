@@ -51,6 +51,10 @@ Instant = str | dt.datetime
 ServerKey = tuple[FixturePaths, "str | int | None"]
 
 
+class PortTakenError(Exception):
+    """The fixed port the default fake was to listen on cannot be had."""
+
+
 class ServerPool:
     """One running fake per set of fixture files (and ``now``), started on first use,
     stopped at the end.
@@ -92,7 +96,16 @@ class ServerPool:
             # The contract check is on: a body outside the schemas fails the test.
             app = create_app(store, clock, ServerSettings(check_contract=True))
             port = self.port if self.port is not None and key == (self.default, None) else 0
-            server = self._servers[key] = ServerThread(app, port=port).start()
+            try:
+                server = ServerThread(app, port=port).start()
+            except OSError as exc:
+                if not port:
+                    raise
+                raise PortTakenError(
+                    f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; another process"
+                    " (another pytest run, a `profilemock serve`) may hold it"
+                ) from None
+            self._servers[key] = server
         return server
 
     def running(self) -> ServerThread | None:

@@ -1142,3 +1142,40 @@ def test_a_fault_armed_as_optional_need_not_fire(consumer: pytest.Pytester) -> N
             " given as a keyword too; give it once",
         ]
     )
+
+
+def test_a_taken_port_is_one_sentence_naming_the_setting(consumer: pytest.Pytester) -> None:
+    import socket
+
+    consumer.makepyfile(test_port="def test_uses(profile_api):\n    pass\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = consumer.runpytest(f"--profile-api-port={port}")
+        env = consumer.runpytest(f"--profile-api-port={port}", "--profile-api-env")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"profile_api: cannot listen on 127.0.0.1:{port}: *; another process*"
+            " (--profile-api-port or profile_api_port; xdist worker N takes PORT+N)"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*OSError*")
+    assert env.ret == pytest.ExitCode.USAGE_ERROR
+    env.stderr.fnmatch_lines([f"ERROR: profile_api: cannot listen on 127.0.0.1:{port}: *"])
+
+
+def test_an_xdist_workers_port_past_65535_is_a_usage_error() -> None:
+    from profilemock.pytest_plugin import _port
+
+    class Config:
+        def __init__(self) -> None:
+            self.workerinput = {"workerid": "gw1"}
+
+        def getoption(self, name: str) -> int:
+            return 65535
+
+    # The socket took 65536 as 0 (any free port): the service configured for it missed it.
+    with pytest.raises(pytest.UsageError, match="worker gw1 takes PORT\\+1 = 65536, past 65535"):
+        _port(Config())  # type: ignore[arg-type]
