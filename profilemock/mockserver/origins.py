@@ -93,7 +93,14 @@ def is_loopback_origin(origin: str) -> bool:
     if found is None or found[1]:
         return False
     name = found[0][1].removeprefix("[").removesuffix("]")
-    return name in ("localhost", "::1") or name.endswith(".localhost") or name.startswith("127.")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    # An address, not a name that starts like one: `http://127.0.0.1.evil.example` is a
+    # DNS name anyone can register, whose pages must not drive the admin API.
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def same_origin(origin: str, scheme: str, host: str | None) -> bool:

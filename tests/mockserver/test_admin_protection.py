@@ -259,3 +259,28 @@ def test_cors_origin_refuses_credentials_and_a_query_it_would_have_dropped(
         assert f"`{bad}` is not an origin" in capsys.readouterr().err
     assert not is_loopback_origin("http://user@localhost:3000")
     assert is_loopback_origin("http://[::1]:3000")
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://127.0.0.1.evil.example",
+        "http://127.0.0.1.evil.example:3000",
+        "http://127.evil.example",
+    ],
+)
+def test_a_dns_name_that_starts_like_a_loopback_address_is_no_loopback_origin(
+    origin: str,
+) -> None:
+    # Anyone can name a host 127.0.0.1.evil.example: its pages must not drive the admin API.
+    assert not is_loopback_origin(origin)
+
+
+def test_loopback_addresses_are_loopback_origins() -> None:
+    for origin in (
+        "http://127.0.0.1:3000",
+        "http://127.1.2.3",
+        "https://localhost",
+        "http://[::1]",
+    ):
+        assert is_loopback_origin(origin)
