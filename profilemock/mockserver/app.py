@@ -387,11 +387,23 @@ def public_url(request: web.Request, path: str) -> str:
     protos = (first.get("proto", ""), _forwarded(headers.get("X-Forwarded-Proto")))
     hosts = (first.get("host", ""), _forwarded(headers.get("X-Forwarded-Host")))
     proto = next((p.lower() for p in protos if p.lower() in ("http", "https")), request.scheme)
-    host = next((h for h in hosts if _HOST.fullmatch(h)), request.host)
+    host = next((h for h in (*hosts, request.host) if _HOST.fullmatch(h)), None)
+    if host is None:  # a Host no URL can carry (a byte beyond ASCII, a space): our address
+        host = _own_address(request)
     prefix = _forwarded(headers.get("X-Forwarded-Prefix")).rstrip("/")
     if not _PREFIX.fullmatch(prefix):
         prefix = ""
     return f"{proto}://{host}{prefix}{path}"
+
+
+def _own_address(request: web.Request) -> str:
+    """The address and port the request reached, as a URL's host writes them."""
+    transport = request.transport
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    if not isinstance(sockname, tuple) or len(sockname) < 2:
+        return "localhost"
+    address, port = str(sockname[0]), sockname[1]
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"

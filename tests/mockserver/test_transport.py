@@ -191,6 +191,25 @@ def test_header_bytes_that_are_not_utf8_never_get_a_500(
     server.call(lambda state: state.faults.clear())
 
 
+@pytest.mark.parametrize("host", [b"caf\xe9", b"a b", b""])
+def test_a_host_no_url_can_carry_gives_a_cursor_url_of_the_servers_own_address(
+    server: ServerThread, host: bytes
+) -> None:
+    # The next page's URL is built from the Host; a byte aiohttp reads as a lone surrogate
+    # could not be encoded, and answered 500.
+    raw = (
+        b"GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits?limit=2"
+        b" HTTP/1.1\r\nHost: "
+        + host
+        + f"\r\nAuthorization: {AUTH}\r\n".encode()
+        + b"Connection: close\r\n\r\n"
+    )
+    status, _, body = parsed(exchange(server, raw))
+    assert status == 200, body
+    assert json.loads(body)["cursor"]["url"].startswith(server.url + "/v1/spaces/lg8283283/")
+    assert server.call(lambda state: list(state.errors)) == []
+
+
 def test_an_origin_that_is_not_utf8_is_quoted_byte_by_byte(server: ServerThread) -> None:
     raw = (
         b"GET /__admin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://caf\xe9\r\n"
