@@ -301,6 +301,28 @@ async def test_upsert_adds_a_profile_in_the_fixture_format(client: Client) -> No
     assert {"new-1", "n@example.com", "emp-20", "u1234"} <= set(linked)
 
 
+async def test_profiles_added_alone_never_share_a_message_id(client: Client) -> None:
+    # A profile added through the admin API has no place in a fixture file to hash its
+    # unnamed events' ids from: every such profile's first event was `pm-a4ca780d…`.
+    for user in ("alone-1", "alone-2"):
+        events = [{"event": "Signed Up", "timestamp": "-1h"}, {"event": "Seen", "timestamp": "-2h"}]
+        await call(client, "PUT", USERS, {"ids": {"user_id": user}, "events": events}, expect=201)
+    ids = []
+    for user in ("alone-1", "alone-2"):
+        _, events = await api(client, f"user_id:{user}", "events")
+        ids += [e["message_id"] for e in events["data"]]
+    assert len(set(ids)) == 4, ids
+    # The same profile put again keeps its ids: they follow from its data alone.
+    await call(
+        client,
+        "PUT",
+        USERS,
+        {"ids": {"user_id": "alone-1"}, "events": [{"event": "Signed Up", "timestamp": "-1h"}]},
+    )
+    _, events = await api(client, "user_id:alone-1", "events")
+    assert events["data"][0]["message_id"] == ids[0]
+
+
 async def test_upsert_replaces_the_profile_with_the_same_id_and_keeps_links(
     client: Client,
 ) -> None:
