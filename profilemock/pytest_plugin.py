@@ -32,6 +32,7 @@ _REACHABLE: pytest.StashKey[ProfileAPI] = pytest.StashKey()
 _FAILURES: pytest.StashKey[list[BaseException]] = pytest.StashKey()
 _PASSED = pytest.StashKey[bool]()
 _STRICT = pytest.StashKey["Strictness"]()
+_STARTED = pytest.StashKey[bool]()
 _NOT_GIVEN: Any = object()
 REPORT_SECTION = "profile_api requests"
 NO_ERRORS_ADVICE = (
@@ -137,15 +138,34 @@ def pytest_configure(config: pytest.Config) -> None:
         " any 4xx/5xx the fake answered fails the test, but those its own fault rules made"
         " (a list of statuses: all but those; default: the ini's profile_api_no_errors).",
     )
+    _start(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """With --profile-api-env the fake starts, and its address is exported, before any
+    conftest.py is imported: an app configured at import time there (as Django's and
+    Flask's settings are) would otherwise read the real API's address, and its calls go
+    there. (Only for this plugin loaded by then, as an installed one is; else at
+    pytest_configure.)"""
+    _start(early_config)
+
+
+def _start(config: pytest.Config) -> None:
+    """Live mode's settings read, and with --profile-api-env the fake (or the validating
+    proxy) started and exported; once, as early as the plugin is asked."""
+    if config.stash.get(_STARTED, False):
+        return
+    config.stash[_STARTED] = True
     if _is_live(config):
         from profilemock.live import LiveSettings
 
         try:
             config.stash[_LIVE] = LiveSettings.resolve(
-                config.getoption("profile_api_url") or config.getini("profile_api_url"),
-                config.getoption("profile_api_space") or config.getini("profile_api_space"),
+                _option(config, "profile_api_url") or config.getini("profile_api_url"),
+                _option(config, "profile_api_space") or config.getini("profile_api_space"),
                 os.environ,
-                max_body=config.getoption("profile_api_max_body")
+                max_body=_option(config, "profile_api_max_body")
                 or config.getini("profile_api_max_body"),
             )
         except ValueError as exc:
@@ -170,6 +190,14 @@ def pytest_configure(config: pytest.Config) -> None:
         _export(config, handle)
 
 
+def _option(config: pytest.Config, name: str) -> Any:
+    """A command-line option: as parsed, or before pytest parses the command line in full
+    (while the initial conftests load, its options hold their defaults), as it parsed the
+    known arguments early. (The plugin's options default to None.)"""
+    value = vars(config.option).get(name)
+    return value if value is not None else getattr(config.known_args_namespace, name, None)
+
+
 def _export(config: pytest.Config, handle: ProfileAPI) -> None:
     """Tell code configured from the environment where the fake (or the proxy) is."""
     config.stash[_REACHABLE] = handle
@@ -177,7 +205,7 @@ def _export(config: pytest.Config, handle: ProfileAPI) -> None:
 
 
 def _is_live(config: pytest.Config) -> bool:
-    given = config.getoption("profile_api_live")
+    given = _option(config, "profile_api_live")
     return bool(config.getini("profile_api_live") if given is None else given)
 
 
@@ -193,16 +221,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _exports_env(config: pytest.Config) -> bool:
-    option = config.getoption("profile_api_env")
+    option = _option(config, "profile_api_env")
     return bool(config.getini("profile_api_env") if option is None else option)
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
-    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+    return bool(_option(config, "numprocesses")) and not _worker_id(config)
+
+
+def _worker_id(config: pytest.Config) -> str:
+    """This xdist worker's id (``gw0``), "" outside one. Its config is told only once the
+    command line is parsed; before (where the initial conftests load), its environment
+    says, for a process started with ``-n`` as workers are (a plain pytest run inside a
+    worker, pytester's, inherits the variable)."""
+    worker: str = getattr(config, "workerinput", {}).get("workerid", "")
+    if worker or not _option(config, "numprocesses"):
+        return worker
+    return os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 def _port(config: pytest.Config) -> int | None:
-    given: int | None = config.getoption("profile_api_port")
+    given: int | None = _option(config, "profile_api_port")
     if given is None:
         text = str(config.getini("profile_api_port")).strip()
         if not text:
@@ -212,7 +251,7 @@ def _port(config: pytest.Config) -> int | None:
         given = int(text)
     if not 0 <= given <= 65535:
         raise pytest.UsageError(f"--profile-api-port must be 0 to 65535, got {given}")
-    worker: str = getattr(config, "workerinput", {}).get("workerid", "")
+    worker = _worker_id(config)
     port = given + int(worker[2:]) if given and worker.startswith("gw") else given
     if port > 65535:
         # The socket would take it modulo 65536 (65536: any free port) without a word.
@@ -236,7 +275,7 @@ def _pool(config: pytest.Config) -> ServerPool:
         # file (pytest resolves those).
         given = [
             str(Path(config.invocation_params.dir, p))
-            for p in config.getoption("profile_api_fixtures")
+            for p in _option(config, "profile_api_fixtures") or ()
         ] or [str(p) for p in config.getini("profile_api_fixtures")]
         snapshots = None
         if config.getini("profile_api_snapshots"):
@@ -490,6 +529,23 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     if reachable is not None and (handle is None or reachable.url != handle.url):
         reachable.check()
     return result
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """After its fixtures are torn down, a test that reached the default fake without its
+    handle (the code under test, or the test itself through the admin API: a fault, a
+    frozen clock) leaves it as the fixtures loaded it for the next test, as one with the
+    handle does; what broke inside it meanwhile fails this test's teardown."""
+    __tracebackhide__ = True
+    handle = item.stash.get(_USES_HANDLE, None)
+    reachable = _reachable_fake(item.config)
+    if reachable is None or (handle is not None and reachable.url == handle.url):
+        return
+    try:
+        reachable.check()
+    finally:
+        reachable._restart()
 
 
 def _reachable_fake(config: pytest.Config) -> ProfileAPI | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import textwrap
@@ -435,6 +436,91 @@ def test_a_test_without_the_fixture_that_reaches_the_fake_sees_no_other_tests_ch
             "*ProfileAPIError: the fake failed 1 time(s)*division by zero*",
         ]
     )
+
+
+def test_a_test_that_changes_the_fake_without_its_handle_leaves_it_as_loaded(
+    consumer: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the fixture reset the fake after a test: one that armed a fault or froze the
+    clock through the admin API, without the handle, left them to the next test."""
+    consumer.makepyfile(
+        test_leak=textwrap.dedent(
+            """
+            import os
+
+            import requests
+
+            URL = os.environ["PROFILE_API_URL"]
+            SPACE, TOKEN = os.environ["PROFILE_API_SPACE_ID"], os.environ["PROFILE_API_TOKEN"]
+            TRAITS = f"{URL}/v1/spaces/{SPACE}/collections/users/profiles/user_id:u1234/traits"
+
+
+            def test_a_drives_the_fake_through_its_admin_api():
+                fault = {"route": "traits", "status": 503}
+                requests.post(f"{URL}/__admin/faults", json=fault, timeout=5).raise_for_status()
+                at = {"at": "2020-01-01T00:00:00Z"}
+                requests.post(f"{URL}/__admin/clock/freeze", json=at, timeout=5).raise_for_status()
+                assert requests.get(TRAITS, auth=(TOKEN, ""), timeout=5).status_code == 503
+
+
+            def test_b_expects_the_fake_as_loaded():
+                assert requests.get(TRAITS, auth=(TOKEN, ""), timeout=5).status_code == 200
+                clock = requests.get(f"{URL}/__admin/clock", timeout=5).json()
+                assert clock["frozen"] is False
+            """
+        )
+    )
+    for name in ("PROFILE_API_URL", "PROFILE_API_TOKEN", "PROFILE_API_SPACE_ID"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    result = consumer.runpytest("-p", "no:randomly", "--profile-api-env")
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("how", ["flag", "ini", "xdist"])
+def test_a_service_configured_when_conftest_imports_it_reads_the_fakes_address(
+    consumer: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """Django's or Flask's settings are read when conftest.py imports the app: exported
+    only at pytest_configure, the variables came after it, and the service kept the real
+    API's address (its calls went there)."""
+    consumer.makepyfile(
+        configured=textwrap.dedent(
+            """
+            import os
+
+            BASE = os.environ.get("PROFILE_API_URL", "https://profiles.segment.com")
+            """
+        )
+    )
+    consumer.makeconftest("import configured\n")
+    consumer.makepyfile(
+        test_configured=textwrap.dedent(
+            """
+            import configured
+
+
+            def test_the_service_calls_the_fake(profile_api):
+                assert configured.BASE == profile_api.url
+            """
+        )
+    )
+    for name in ("PROFILE_API_URL", "PROFILE_API_TOKEN", "PROFILE_API_SPACE_ID"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    if how == "flag":
+        result = consumer.runpytest("-p", "no:randomly", "--profile-api-env")
+        result.assert_outcomes(passed=1)
+        return
+    consumer.makeini(INI + "profile_api_env = true\n")
+    if how == "ini":
+        result = consumer.runpytest("-p", "no:randomly")
+        result.assert_outcomes(passed=1)
+        return
+    # Each worker imports conftest.py itself, and exports its own fake's address first.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    result = consumer.runpytest_subprocess("-p", "no:randomly", "-n", "2")
+    result.assert_outcomes(passed=1)
 
 
 def _free_port() -> int:
@@ -1172,9 +1258,7 @@ def test_an_xdist_workers_port_past_65535_is_a_usage_error() -> None:
     class Config:
         def __init__(self) -> None:
             self.workerinput = {"workerid": "gw1"}
-
-        def getoption(self, name: str) -> int:
-            return 65535
+            self.option = argparse.Namespace(profile_api_port=65535)
 
     # The socket took 65536 as 0 (any free port): the service configured for it missed it.
     with pytest.raises(pytest.UsageError, match="worker gw1 takes PORT\\+1 = 65536, past 65535"):
