@@ -142,6 +142,7 @@ class LiveProfileAPI(ProfileAPI):
         self.token = proxy.settings.token
         self.url = proxy.server.url
         self.clock = LiveClock(skip)  # type: ignore[assignment]
+        self._marker: dict[str, Any] = {}
         self._reported: set[int] = set()
         """Requests whose violations ``check`` raised already (each is raised once)."""
 

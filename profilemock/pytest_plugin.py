@@ -474,8 +474,7 @@ def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
         # Marker paths are relative to the rootdir, wherever pytest was started.
         fixtures = [Path(request.config.rootpath, p) for p in fixtures]
     handle = ProfileAPI(pool.get(fixtures, now), space)
-    handle._restart()
-    handle.configure(**options)
+    handle._start_test(options)
     request.node.stash[_USES_HANDLE] = handle
     return handle
 

@@ -235,6 +235,7 @@ class ProfileAPI:
 
     def __init__(self, server: ServerThread, space_id: str | None = None) -> None:
         self._server = server
+        self._marker: dict[str, Any] = {}
         spaces = server.state.store.spaces
         if space_id is not None and space_id not in spaces:
             raise ValueError(
@@ -615,7 +616,8 @@ class ProfileAPI:
             }
             state.unfired.clear()
             for rule in state.armed_since_reset():
-                why = None if rule.optional else rule.unused()
+                fired_before = rule.id in state.marker_fired  # by an earlier example's copy
+                why = None if rule.optional or fired_before else rule.unused()
                 if why is not None:
                     times.setdefault((rule.id, rule.written, why), [0, 0])[1] = 1
                     state.reported.add(rule.id)
@@ -657,7 +659,25 @@ class ProfileAPI:
         the one before (the plugin begins each test so; another runner may too)."""
         __tracebackhide__ = True
         flag(new_test, "new_test")
-        _raise_failures(self._server.call(lambda state: _reset(state, new_test)))
+        failures = self._server.call(lambda state: _reset(state, new_test))
+        if self._marker and not new_test:
+            self.configure(**self._marker)
+        _raise_failures(failures)
+
+    def _start_test(self, options: Mapping[str, Any]) -> None:
+        """Begin a test configured by its marker (``configure``'s arguments): from the
+        fixtures and the marker, to which every ``reset()`` of the test goes back (a
+        Hypothesis example each: its pagination test meets the marker's short pages in
+        every example, its marker's rules are armed in each, judged as one across them)."""
+        __tracebackhide__ = True
+        self._restart()
+        self.configure(**options)
+        self._marker = dict(options)
+
+        def marked(state: ServerState) -> None:
+            state.marker_rules.update(rule.id for rule in state.armed_since_reset())
+
+        self._server.call(marked)
 
     def _restart(self) -> list[BaseException]:
         """Reset for a new test, and return what broke inside the fake since the last

@@ -1124,6 +1124,65 @@ def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_f
     result.stdout.no_fnmatch_line("ERROR test_strict.py::test_failing_on_its_own*")
 
 
+def test_a_reset_in_the_test_goes_back_to_the_fixtures_and_the_marker(
+    consumer: pytest.Pytester,
+) -> None:
+    """A reset (a Hypothesis example each) took the marker's realism, rate limit and rules
+    away with the test's own changes: a pagination test never met a short page after its
+    first example, and the marker's rules failed as "armed before a reset"."""
+    consumer.makepyfile(
+        test_examples=textwrap.dedent(
+            """
+            import pytest
+            import requests
+
+
+            def status(profile_api, resource):
+                url = profile_api.profile_url("user_id:u1234", resource)
+                return requests.get(url, auth=profile_api.auth, timeout=5).status_code
+
+
+            @pytest.mark.profile_api(
+                realism={"short_pages": True}, rate_limit=1, faults=["metadata:503:times=1"]
+            )
+            def test_examples(profile_api):
+                for example in range(3):
+                    profile_api.reset()
+                    profile_api.fault("links:500")  # the test's own: gone at the next reset
+                    assert profile_api.realism()["short_pages"] is True
+                    if example == 1:  # the marker's rule fires in one example: enough
+                        assert status(profile_api, "metadata") == 503
+                    assert status(profile_api, "links") == 500
+                    assert status(profile_api, "traits") == 200
+                    assert status(profile_api, "traits") == 429  # a burst of 1, each example
+                    assert len(profile_api.requests) == (4 if example == 1 else 3)
+
+
+            @pytest.mark.profile_api(faults=["external_ids:503"])
+            def test_a_marker_rule_no_example_fired(profile_api):
+                for example in range(2):
+                    profile_api.reset()
+                    assert status(profile_api, "traits") == 200
+
+
+            def test_the_next_test_has_no_marker(profile_api):
+                profile_api.reset()
+                assert profile_api.realism()["short_pages"] is False
+                assert status(profile_api, "metadata") == 200
+            """
+        )
+    )
+    result = consumer.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_a_marker_rule_no_example_fired*",
+            "1 fault rule armed in this test never fired*",
+            "  fault-1 external_ids:503: matched no request",
+        ]
+    )
+
+
 def test_a_rule_armed_for_an_example_and_reset_unfired_still_fails_the_test(
     consumer: pytest.Pytester,
 ) -> None:

@@ -87,6 +87,12 @@ class ServerState:
     judged_through: int = 0
     """The ``seq`` of the last request an ``assert_no_errors`` judged: a reset keeps no
     error it judged already (with the ``allow=`` of the moment it was judged)."""
+    marker_rules: set[str] = field(default_factory=set)
+    """Ids of the rules a test's marker armed: each ``reset()`` of the test arms them again
+    (a Hypothesis example each starts from the fixtures and the marker), and they are
+    judged as one rule across its resets: fired when any example's copy fired
+    (``marker_fired``)."""
+    marker_fired: set[str] = field(default_factory=set)
     reported: set[str] = field(default_factory=set)
     """Ids of rules armed since the last reset that ``assert_faults_fired`` named already:
     a reset does not keep them for it to name again."""
@@ -167,6 +173,10 @@ class ServerState:
 
     def _keep_unfired(self) -> None:
         for rule in self.armed_since_reset():
+            if rule.id in self.marker_rules:  # armed again after the reset: judged at the end
+                if rule.unused() is None:
+                    self.marker_fired.add(rule.id)
+                continue
             why = None if rule.optional or rule.id in self.reported else rule.unused()
             if why is None:
                 continue
@@ -222,6 +232,8 @@ class ServerState:
     def forget_before_reset(self) -> None:
         """A new test begins: it does not answer for what the tests before it left."""
         self.unfired.clear()
+        self.marker_rules.clear()
+        self.marker_fired.clear()
         self.errors_before_reset.clear()
         self.errors_not_kept.clear()
         self.dropped_before_reset = 0
