@@ -67,16 +67,28 @@ def _reason(exc: BaseException | None) -> str:
             return reason
     if isinstance(exc, http_exceptions.BadHttpMessage):
         message = exc.message.lower()
-        if "host" in message:
-            return "an HTTP/1.1 request needs a Host header"
-        if "too many" in message or "headers" in message:
-            return "the request has too many headers"
-        if "transfer-encoding" in message or "content-length" in message:
-            return "Content-Length and Transfer-Encoding conflict"
-        if "header" in message:
-            return "a header is malformed"
+        for words, reason in _MESSAGES:
+            if words in message:
+                return reason
         return "the request is not valid HTTP/1.1"
     return "the request could not be read"
+
+
+_MESSAGES = (
+    ("duplicate 'host'", "the request has two Host headers"),
+    ("host", "an HTTP/1.1 request needs a Host header"),
+    ("be present with", "Content-Length and Transfer-Encoding conflict"),
+    ("duplicate content-length", "the request has two Content-Length headers"),
+    ("content-length", "Content-Length is not a number of bytes"),
+    ("transfer-encoding", "Transfer-Encoding is not chunked, the one the server reads"),
+    ("too many", "the request has too many headers"),
+    ("duplicate", "a header that is given once is given twice"),
+    ("header", "a header is malformed"),
+)
+"""What a part of aiohttp's message (lower case; first match) means, in our words (its
+parsers: "Duplicate 'Host' header found.", "Invalid character in Content-Length",
+"Content-Length can't be present with Transfer-Encoding", "Request has invalid
+`Transfer-Encoding`", …)."""
 
 
 class GuardedConnection(web_protocol.RequestHandler):

@@ -101,7 +101,8 @@ async def break_body(rule: FaultRule, request: web.Request, response: web.Respon
     )
     stream.content_length = len(body)
     await stream.prepare(request)
-    await stream.write(body[: len(body) // 2])
+    if request.method != "HEAD":  # an answer to HEAD has no body (RFC 9110 §9.3.2) to cut
+        await stream.write(body[: len(body) // 2])
     if request.transport is not None:
         request.transport.close()
     raise asyncio.CancelledError

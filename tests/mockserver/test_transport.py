@@ -112,6 +112,53 @@ def test_unreadable_requests_get_the_envelope_without_echo(
     assert sum("refused a request" in line for line in logged) <= 1
 
 
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        (b"Host: x\r\nHost: y\r\n", "the request has two Host headers"),
+        (b"", "an HTTP/1.1 request needs a Host header"),
+        (b"Host: x\r\nContent-Length: -5\r\n", "Content-Length is not a number of bytes"),
+        (b"Host: x\r\nContent-Length: abc\r\n", "Content-Length is not a number of bytes"),
+        (
+            b"Host: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n",
+            "the request has two Content-Length headers",
+        ),
+        (
+            b"Host: x\r\nTransfer-Encoding: gzip\r\n",
+            "Transfer-Encoding is not chunked, the one the server reads",
+        ),
+        (
+            b"Host: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+            "Content-Length and Transfer-Encoding conflict",
+        ),
+    ],
+)
+def test_an_unreadable_request_is_told_what_is_wrong_with_it(
+    server: ServerThread, headers: bytes, reason: str
+) -> None:
+    """Each was told by a keyword of aiohttp's message: two Host headers "needs a Host
+    header", a Content-Length of -5 "Content-Length and Transfer-Encoding conflict"."""
+    status, _, body = parsed(exchange(server, b"POST /v1 HTTP/1.1\r\n" + headers + b"\r\n"))
+    assert status == 400
+    assert reason in json.loads(body)["error"]["message"]
+
+
+def test_a_truncated_answer_to_head_sends_its_headers_and_no_body() -> None:
+    """An answer to HEAD has no body (RFC 9110 §9.3.2): a truncate fault sent half of the
+    GET's body after its headers, which a client reads as the start of its next answer."""
+    served = start()
+    try:
+        served.call(lambda state: state.faults.add({"route": "metadata", "fault": "truncate"}))
+        raw = f"HEAD {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n"
+        answer = exchange(served, raw.encode())
+    finally:
+        served.stop()
+    status, headers, body = parsed(answer)
+    assert (status, headers["Profilemock-Fault"]) == (200, "fault-1")
+    assert int(headers["Content-Length"]) > 0
+    assert body == b""
+
+
 def test_absolute_form_target_is_served(server: ServerThread) -> None:
     raw = (
         f"GET http://127.0.0.1{METADATA}?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
