@@ -207,6 +207,7 @@ def parser() -> argparse.ArgumentParser:
         "--allow-host",
         action="append",
         default=[],
+        type=_host_name,
         metavar="NAME",
         help="let the admin API answer to Host NAME besides IP addresses, localhost and --host"
         " (such as a Docker service name; * for any: turns off DNS-rebinding protection)",
@@ -510,6 +511,19 @@ def _proxy_parser(commands: argparse._SubParsersAction[_Command]) -> None:
 
 _TOKEN = re.compile(r"[!-~]+")
 """Visible ASCII: what an HTTP header carries intact (spaces at the ends are stripped)."""
+
+
+def _host_name(text: str) -> str:
+    """A name a Host header can carry (``*``: any); an empty or spaced one could match none."""
+    if text != "*" and not _HOST_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not a host name (letters, digits, `-`, `_` and `.`, no port; such as"
+            " profile-api or fake.internal), or * for any"
+        )
+    return text
+
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 def _admin_token(text: str) -> str:
@@ -1216,6 +1230,8 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     token = _token(args.token_file)
     upstream = args.upstream or REGIONS[args.region]
+    if args.output is not None:
+        _check_writable(Path(args.output))  # before the requests: their answers kept
     wanted = [(args.collection, identifier) for identifier in args.ids]
     progress = Progress(err, len(wanted))
     try:
@@ -1288,6 +1304,18 @@ def _token(token_file: str | None) -> str:
             " leave it in your shell history)"
         )
     return token
+
+
+def _check_writable(path: Path) -> None:
+    """A CliError unless a file can be written at ``path`` (its folder exists and may be
+    written in, and it is no folder itself)."""
+    folder = path.parent
+    if path.is_dir():
+        raise CliError(f"cannot write {path}: it is a directory")
+    if not folder.is_dir():
+        raise CliError(f"cannot write {path}: the directory {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"cannot write {path}: the directory {folder} may not be written in")
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -577,6 +577,20 @@ def test_an_admin_token_that_would_not_guard_is_refused(
     assert f"argument --admin-token: {message}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["", "a b", "fake:4010", "-x"])
+def test_an_allowed_host_no_host_header_can_carry_is_refused(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each was taken without a word, and matched no request's Host.
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(["serve", f"--allow-host={name}"])
+    assert exited.value.code == 2
+    assert f"argument --allow-host: `{name}` is not a host name" in capsys.readouterr().err
+    assert parser().parse_args(["serve", "--allow-host", "fake.internal"]).allow_host == [
+        "fake.internal"
+    ]
+
+
 @pytest.mark.parametrize("size", ["99999999999999999999", "1000000001", "0", "\u00b2", "\u0663"])
 @pytest.mark.parametrize("command", [["serve"], ["proxy", "--upstream", "http://127.0.0.1:9"]])
 def test_a_journal_size_out_of_range_is_refused_with_the_range(

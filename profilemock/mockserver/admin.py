@@ -24,7 +24,7 @@ from profilemock.jsontext import JsonInputError, read_json
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.expect import expect_in_pipeline
 from profilemock.mockserver.explorer import explorer_page
-from profilemock.mockserver.journal import NUMBER_FILTERS, TEXT_FILTERS
+from profilemock.mockserver.journal import AUTH_KINDS, NUMBER_FILTERS, TEXT_FILTERS
 from profilemock.mockserver.mutations import (
     ChangeError,
     append_events,
@@ -421,15 +421,27 @@ PATH_PARAMETERS: dict[str, JSONSchema] = {
     "identifier": {"type": "string", "minLength": 1},
 }
 """Path parameters with a schema narrower than any string."""
-_CHOICES: dict[str, tuple[str, ...]] = {"route": tuple(ENDPOINTS), "collection": COLLECTIONS}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "route": tuple(ENDPOINTS),
+    "collection": COLLECTIONS,
+    "auth": AUTH_KINDS,
+}
 """Filters with a fixed set of values: any other matches no request, so it is refused (as
 ``assert_called`` refuses it) rather than answered with an empty list."""
+_METHOD: JSONSchema = {
+    "type": "string",
+    "pattern": "^[A-Z]+$",
+    "description": "a method in capitals, as requests send it, such as GET",
+}
+"""A method written otherwise (``get``) matches no request: refused, not an empty list."""
 _JOURNAL_QUERY: tuple[tuple[str, JSONSchema], ...] = (
     *(
         (
             name,
             {"type": "string", "enum": list(_CHOICES[name])}
             if name in _CHOICES
+            else _METHOD
+            if name == "method"
             else {"type": "string"},
         )
         for name in TEXT_FILTERS
@@ -778,7 +790,10 @@ def _query(request: web.Request, checks: _Input) -> dict[str, Any]:
         raise _bad(f"unknown query parameter `{unknown[0]}`; parameters are {names}")
     for name, value in values.items():
         if name in checks.choices and value not in checks.choices[name]:
-            raise _bad(f"query parameter `{name}`: {not_one_of(name, value, checks.choices[name])}")
+            called = "auth scheme" if name == "auth" else name
+            raise _bad(
+                f"query parameter `{name}`: {not_one_of(called, value, checks.choices[name])}"
+            )
     problem = _first_problem(checks.query, values)
     if problem is not None:
         pointer, message = problem

@@ -40,7 +40,14 @@ from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.connections import close_unread
 from profilemock.mockserver.errors import HINT_HEADER, ApiError, rate_limited
-from profilemock.mockserver.journal import ANSWERED, BROKEN, CLIENT_GONE, NOT_ANSWERED, Outcome
+from profilemock.mockserver.journal import (
+    ANSWERED,
+    AUTH_KINDS,
+    BROKEN,
+    CLIENT_GONE,
+    NOT_ANSWERED,
+    Outcome,
+)
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE as STATE  # the app's state key
 from profilemock.mockserver.state import ServerSettings, ServerState
@@ -277,7 +284,7 @@ def raw_target(request: web.Request) -> str:
     return request.rel_url.raw_path_qs
 
 
-AUTH_SCHEMES = {"basic": "basic", "bearer": "bearer", "none": "none"}
+AUTH_SCHEMES = {kind: kind for kind in AUTH_KINDS if kind != "other"}
 """The schemes the journal names (one string each, shared by every entry); else "other"."""
 
 

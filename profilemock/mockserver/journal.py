@@ -25,6 +25,8 @@ from profilemock.timeutil import format_ns
 DEFAULT_SIZE = 10_000
 TEXT_FILTERS = ("method", "route", "space", "collection", "identifier", "fault", "auth")
 """Fields of an entry that ``select`` (and the admin API's ``/requests``) filter on, as text."""
+AUTH_KINDS = ("basic", "bearer", "none", "other")
+"""What ``auth`` of an entry is: the scheme of its Authorization header, or none."""
 NUMBER_FILTERS = ("status",)
 """Fields filtered on as whole numbers."""
 

@@ -400,6 +400,25 @@ def test_record_command_fails_clearly(
     assert not target.exists()
 
 
+def test_an_output_that_cannot_be_written_is_told_before_any_request(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was told after every profile was recorded, and the recording was lost."""
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    before = first_fake.call(lambda state: len(state.journal))
+    for target, message in (
+        (tmp_path / "missing" / "out.yaml", "the directory"),
+        (tmp_path, "it is a directory"),
+    ):
+        code, out, err = run_cli(
+            "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
+            "-o", str(target),
+        )  # fmt: skip
+        assert (code, out) == (2, "")
+        assert f"cannot write {target}: {message}" in err
+    assert first_fake.call(lambda state: len(state.journal)) == before
+
+
 @pytest.mark.parametrize(
     ("case", "problem"),
     [

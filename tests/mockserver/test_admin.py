@@ -197,6 +197,15 @@ async def test_a_whole_number_written_3_0_is_an_integer(client: Client) -> None:
         ("status=-1", "query parameter `status`: -1 is less than the minimum of 0"),
         ("limit=1&limit=2", "query parameter `limit` is given 2 times; give it once"),
         ("colour=red", "unknown query parameter `colour`; parameters are auth, collection,"),
+        # Each matched no request, quietly: a test filtering on it passed on nothing.
+        (
+            "method=get",
+            'query parameter `method`: "get" is not allowed here; expected a method in capitals',
+        ),
+        (
+            "auth=foo",
+            "query parameter `auth`: no auth scheme is called `foo`; auth schemes are basic,",
+        ),
     ],
 )
 async def test_query_parameters_are_held_to_their_schema(
