@@ -46,6 +46,7 @@ from profilemock.contract.upstream import (
     over_limit,
     read_body,
     read_limited,
+    upstream_failure,
 )
 from profilemock.jsontext import JsonInputError, member_span, read_json, string_prefix_end
 from profilemock.mockserver.admin import admin_app
@@ -326,7 +327,7 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
             response = _failure(
                 502,
                 "bad_gateway",
-                f"the upstream {settings.upstream} could not be reached: {_reason(exc)}",
+                f"the upstream {settings.upstream} {upstream_failure(exc)}",
                 own_id,
             )
             return response
@@ -509,13 +510,6 @@ async def _send(
 def _connection_headers(value: str) -> set[str]:
     """Headers the ``Connection`` header names: hop-by-hop for this connection only."""
     return {name.strip().lower() for name in value.split(",") if name.strip()}
-
-
-def _reason(exc: BaseException) -> str:
-    """Why a connection failed, in a few words (the URL, never a header)."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return exc.os_error.strerror or str(exc.os_error)
-    return str(exc) or type(exc).__name__
 
 
 def _failure(status: int, code: str, message: str, request_id: str) -> web.Response:

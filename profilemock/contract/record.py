@@ -31,7 +31,12 @@ from yarl import URL
 
 from profilemock.api import EVENTS_WINDOW_DAYS, OTHER, Collection
 from profilemock.contract.redact import Redactor
-from profilemock.contract.upstream import DEFAULT_MAX_BODY, BodyTooLarge, read_body
+from profilemock.contract.upstream import (
+    DEFAULT_MAX_BODY,
+    BodyTooLarge,
+    read_body,
+    upstream_failure,
+)
 from profilemock.jsontext import JsonInputError, read_json
 from profilemock.store import ids as idgen
 from profilemock.timeutil import DAY_NS, format_ns, parse_iso
@@ -173,7 +178,7 @@ class Client:
             except asyncio.TimeoutError:
                 problem, status, body = "timed out", 0, b""
             except (aiohttp.ClientError, OSError) as exc:
-                problem, status, body = f"failed: {exc}", 0, b""
+                problem, status, body = f"failed: the upstream {upstream_failure(exc)}", 0, b""
             if status == 429:
                 limited += 1
                 if limited > self.retry.rate_limited:

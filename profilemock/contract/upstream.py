@@ -40,6 +40,30 @@ class UpstreamError(ValueError):
     """An upstream URL the proxy cannot use."""
 
 
+def upstream_failure(exc: BaseException) -> str:
+    """What went wrong with a request to the upstream, in our words, after "the upstream":
+    reached or not, and if it answered, what of its answer could not be read (never
+    aiohttp's message, which quotes the raw bytes and a status the upstream never sent)."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"could not be reached: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "closed the connection without an answer"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "answered a body that ended before its length, or is not well framed"
+    if isinstance(exc, aiohttp.ClientResponseError):  # its answer is no HTTP the client reads
+        message = str(exc.message).lower()
+        if "status line" in message:
+            return "answered something that is not HTTP (no status line)"
+        if "more than" in message and "bytes" in message:
+            return "answered a status line or header over 8190 bytes"
+        return "answered something that is not well-formed HTTP"
+    if isinstance(exc, OSError):
+        return f"could not be reached: {exc.strerror or type(exc).__name__}"
+    return f"could not be reached: {type(exc).__name__}"
+
+
 def upstream_url(text: str) -> str:
     """``text`` as an upstream base URL (``http(s)://host[:port][/prefix]``), or
     ``UpstreamError`` saying what is wrong with it."""

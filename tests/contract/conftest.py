@@ -251,3 +251,35 @@ def bodiless() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
         server.shutdown()
     thread.join(timeout=10)
+
+
+RAW_ANSWERS = {
+    "not-http": b"\x00\x01garbage\r\n\r\n",
+    "long-header": b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+    "short-body": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 100\r\n\r\n{"traits"',
+    "closed": b"",
+}
+"""What the ``raw`` upstream writes on the socket, by the case in the request's path
+(``user_id:CASE``), before it closes the connection."""
+
+
+@pytest.fixture
+def raw() -> Iterator[str]:
+    """An upstream that answers the bytes of ``RAW_ANSWERS`` (no HTTP a client reads)."""
+
+    class Answer(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            case = ""
+            while (line := self.rfile.readline()) not in (b"", b"\r\n", b"\n"):
+                if line.startswith(b"GET "):
+                    case = line.split(b"user_id:")[-1].split(b"/")[0].decode()
+            self.wfile.write(RAW_ANSWERS[case])
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Answer) as server:
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+    thread.join(timeout=10)

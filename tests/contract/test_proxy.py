@@ -197,6 +197,27 @@ def test_an_unreachable_upstream_is_a_502_in_the_envelope(
     assert journal(proxy)[0]["status"] == 502
 
 
+@pytest.mark.parametrize(
+    ("case", "told"),
+    [
+        ("not-http", "answered something that is not HTTP (no status line)"),
+        ("long-header", "answered a status line or header over 8190 bytes"),
+        ("short-body", "answered a body that ended before its length, or is not well framed"),
+        ("closed", "closed the connection without an answer"),
+    ],
+)
+def test_an_upstream_answer_that_cannot_be_read_is_told_in_words(
+    raw: str, start_proxy: Start, case: str, told: str
+) -> None:
+    """Each said "could not be reached" (it was reached) with aiohttp's message, which
+    quotes the upstream's raw bytes and a status 400 it never sent."""
+    proxy = start_proxy(raw)
+    response = get(f"{proxy.url}{drift_url(case)}")
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error == {"code": "bad_gateway", "message": f"the upstream {raw} {told}"}
+
+
 def test_an_upstream_slower_than_the_timeout_is_a_504(
     upstream: tuple[Upstream, str], start_proxy: Start
 ) -> None:
