@@ -9,6 +9,7 @@ recipe when a request first needs it and keeps the latest ``limit`` built ones.
 
 from __future__ import annotations
 
+import gc
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Generic, TypeVar, overload
@@ -19,6 +20,16 @@ R = TypeVar("R")
 
 CACHE_SIZE = 20_000
 """Built profiles kept at once (~17 kB each with the generated data: ~350 MB at most)."""
+
+COLLECT_EVERY = 250
+"""Profiles built while the cache evicts between two young collections of the garbage
+collector. Python counts the objects made less those freed: a built profile evicting one
+as large leaves the count where it was, so with the cache full (a million profiles, where
+nearly every request builds one) young collections all but stopped, and the rare one
+walked every profile built since — 40 to 80 ms with the server stopped (in-process,
+200,000 misses: the longest pause 69 ms, now 11; the 99th 42 ms, now 2; the same time a
+miss)."""
+_evicting_builds = 0
 
 
 class Profiles(Mapping[str, Profile], Generic[R]):
@@ -54,13 +65,18 @@ class Profiles(Mapping[str, Profile], Generic[R]):
         return default if recipe is None else self._built(segment_id, recipe)
 
     def _built(self, segment_id: str, recipe: R) -> Profile:
+        global _evicting_builds
         profile = self._build(recipe)
         cache = self._cache
-        while len(cache) >= self._limit:
-            try:  # the oldest first; another thread may be evicting too
-                cache.popitem(last=False)
-            except KeyError:
-                break
+        if len(cache) >= self._limit:
+            while len(cache) >= self._limit:
+                try:  # the oldest first; another thread may be evicting too
+                    cache.popitem(last=False)
+                except KeyError:
+                    break
+            _evicting_builds += 1
+            if _evicting_builds % COLLECT_EVERY == 0:
+                gc.collect(1)
         cache[segment_id] = profile
         return profile
 
