@@ -61,7 +61,7 @@ from profilemock.progress import ProgressBar, Steps, megabytes
 from profilemock.realism import Realism, RealismError
 from profilemock.realism import parse_spec as parse_realism
 from profilemock.schemas import BODIES
-from profilemock.store.model import Profile
+from profilemock.store.model import ExternalId, Profile
 from profilemock.store.space import Limit, Space, Store
 from profilemock.timeutil import TimestampError, parse_timestamp
 from profilemock.words import closest, counted
@@ -805,9 +805,12 @@ def _demo(paths: list[str] | None, out: TextIO) -> int:
 
 def _who(space: Space, profile: Profile) -> str:
     """One profile on one line: ids, then what its routes answer."""
-    parts = [
-        f"{_few([f'{e.type}:{e.id}' for e in profile.external_ids], ' ')}  ({profile.segment_id})"
-    ]
+    # One id of each type first: of 30 anonymous ids and a user_id, the user_id is shown.
+    firsts: dict[str, ExternalId] = {}
+    for known in profile.external_ids:
+        firsts.setdefault(known.type, known)
+    ids = [*firsts.values(), *(e for e in profile.external_ids if firsts[e.type] is not e)]
+    parts = [f"{_few([f'{e.type}:{e.id}' for e in ids], ' ')}  ({profile.segment_id})"]
     for klass, label in (
         ("trait", "traits"),
         ("audience", "audiences"),

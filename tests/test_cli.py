@@ -290,7 +290,14 @@ def test_demo_lists_who_is_in_the_demo_data() -> None:
         "traits: city, first_name  audiences: high_value_user"
         "  computed: emails_opened_last_30_days  events: 2  links: group_id:12345"
     )
-    assert any("anonymous_id:anon-06 … (30 in all)" in line for line in lines)
+    # One id of each type first: the README's user_id:5550000001 among 28 anonymous ids.
+    assert any(
+        line.startswith(
+            "    anonymous_id:anon-01 email:avid.reader@example.com user_id:5550000001"
+            " anonymous_id:anon-02 anonymous_id:anon-03 anonymous_id:anon-04 … (30 in all)"
+        )
+        for line in lines
+    )
 
 
 def test_demo_lists_other_fixtures_and_says_what_is_wrong_with_them(
