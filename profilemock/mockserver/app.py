@@ -377,8 +377,16 @@ def answer(
     return json_response(handler(req))
 
 
-_HOST = re.compile(r"[A-Za-z0-9.\-:\[\]_]+")
+_HOST = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.\-]*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?")
+"""A host a URL carries: a name or address, or an IPv6 address in brackets; a port."""
 _PREFIX = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%\-]+)+")
+
+
+def _url_host(text: str) -> bool:
+    """Whether ``text`` is a host (and port) a URL can carry: not ``[::1`` or ``x:99999``,
+    which made a ``cursor.url`` no client could follow."""
+    found = _HOST.fullmatch(text)
+    return found is not None and (found[1] is None or int(found[1]) <= 65535)
 
 
 def public_url(request: web.Request, path: str) -> str:
@@ -394,7 +402,7 @@ def public_url(request: web.Request, path: str) -> str:
     protos = (first.get("proto", ""), _forwarded(headers.get("X-Forwarded-Proto")))
     hosts = (first.get("host", ""), _forwarded(headers.get("X-Forwarded-Host")))
     proto = next((p.lower() for p in protos if p.lower() in ("http", "https")), request.scheme)
-    host = next((h for h in (*hosts, request.host) if _HOST.fullmatch(h)), None)
+    host = next((h for h in (*hosts, request.host) if _url_host(h)), None)
     if host is None:  # a Host no URL can carry (a byte beyond ASCII, a space): our address
         host = _own_address(request)
     prefix = _forwarded(headers.get("X-Forwarded-Prefix")).rstrip("/")

@@ -62,6 +62,11 @@ async def test_the_first_of_several_forwarded_values_is_the_client_side(
     [
         pytest.param({"X-Forwarded-Proto": "javascript"}, id="scheme"),
         pytest.param({"X-Forwarded-Host": "evil/path"}, id="host"),
+        # Each passed a check of its characters alone: a cursor.url no client could follow.
+        pytest.param({"X-Forwarded-Host": "[::1"}, id="host-unclosed-bracket"),
+        pytest.param({"X-Forwarded-Host": "app.example:99999"}, id="host-port-too-large"),
+        pytest.param({"X-Forwarded-Host": "::1"}, id="host-ipv6-without-brackets"),
+        pytest.param({"X-Forwarded-Host": ":8080"}, id="host-port-alone"),
         pytest.param({"X-Forwarded-Prefix": "no-slash"}, id="prefix-without-slash"),
         pytest.param({"X-Forwarded-Prefix": "/a b"}, id="prefix-with-space"),
     ],
@@ -83,6 +88,9 @@ async def test_without_forwarded_headers_the_url_is_the_servers_own(
 @pytest.mark.parametrize(
     ("headers", "origin"),
     [
+        pytest.param(
+            {"X-Forwarded-Host": "[::1]:5173"}, "http://[::1]:5173", id="ipv6-in-brackets"
+        ),
         pytest.param(
             {"Forwarded": 'for=192.0.2.60;proto=https;host="app.example:8443"'},
             "https://app.example:8443",
