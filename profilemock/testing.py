@@ -556,7 +556,7 @@ class ProfileAPI:
         __tracebackhide__ = True
         allowed = set(statuses(allow))
 
-        seen = self._complete_journal()
+        seen = self._settled()
 
         # A reset keeps no error judged here (with this allow=): every request up to the
         # first still pending.
@@ -585,7 +585,8 @@ class ProfileAPI:
         ]
         earlier = [e for e in earlier if e.status not in allowed]
         more = {status: n for status, n in not_kept.items() if status not in allowed}
-        count = len(earlier) + sum(more.values()) + len(failed)
+        unjudged = [e for e in seen if _awaited(e)]
+        count = len(earlier) + sum(more.values()) + len(failed) + len(unjudged)
         if count:
             lines = [f"{counted(count, 'request')} failed:"]
             lines += [_described_with_hint(e, " (before a reset)") for e in earlier]
@@ -595,7 +596,27 @@ class ProfileAPI:
                 for status, n in more.items()
             ]
             lines += [_described_with_hint(e) for e in failed]
+            lines += [
+                f"  {_describe(e)}: still unanswered after {PENDING_GRACE:g} s, so not judged"
+                " (did the code wait for its answer?)"
+                for e in unjudged
+            ]
             raise AssertionError("\n".join(lines))
+
+    def _settled(self) -> list[JournalEntry]:
+        """The journal once the requests being answered when asked are answered, waiting
+        ``PENDING_GRACE`` at most: a request the code did not wait for (a call in a thread
+        or a task nobody awaited) is judged too, not left out as pending. Those a rule of
+        the test holds (its latency, a hang) are not waited for."""
+        __tracebackhide__ = True
+        seen = self._complete_journal()
+        waited = {e.seq for e in seen if _awaited(e)}
+        deadline = time.monotonic() + PENDING_GRACE
+        while waited and time.monotonic() < deadline:
+            time.sleep(0.005)  # the server's own thread answers meanwhile
+            seen = self._complete_journal()
+            waited = {e.seq for e in seen if e.seq in waited and _awaited(e)}
+        return seen
 
     def assert_faults_fired(self) -> None:
         """Assert every fault rule armed in this test — by the test, through the handle,
@@ -728,6 +749,17 @@ class ProfileAPI:
             # trip to the server's loop (~80 µs) is paid only when there is something to take.
             return []
         return self._server.call(_take_errors)
+
+
+PENDING_GRACE = 2.0
+"""Seconds ``assert_no_errors`` waits for the requests still being answered when it is
+asked (none a rule of the test holds) before it judges them."""
+
+
+def _awaited(entry: JournalEntry) -> bool:
+    """Still being answered, and by none of the test's own rules (a latency or a hang the
+    test armed holds a request as long as it says)."""
+    return entry.outcome == "pending" and entry.fault_origin != "runtime"
 
 
 def _before_resets(resets: int, armed: int) -> str:

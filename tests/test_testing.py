@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from profilemock import testing
 from profilemock.mockserver import state as state_module
+from profilemock.mockserver.state import ServerState
 from profilemock.testing import ProfileAPI
 
 
@@ -230,6 +234,61 @@ def test_assert_no_errors_lists_failed_requests_with_their_hints(profile_api: Pr
         "  GET /v1/spaces/lg8283283/collections/users/profiles/user_id:U1234/traits -> 404 (basic)\n"
         "      hint: no exact match; lookups are case-sensitive and `user_id:u1234` exists"
     )
+
+
+def test_assert_no_errors_waits_for_a_request_the_code_did_not_wait_for(
+    profile_api: ProfileAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request still being answered was left out as pending: a call in a thread nobody
+    joined passed on its 404, and the next test's reset dropped it unseen."""
+
+    def fixture_rules(state: ServerState) -> None:  # the fixtures' own, not the test's
+        state.faults.add({"route": "traits", "latency": "300ms"}, origin="fixtures")
+        state.faults.add({"route": "external_ids", "fault": "hang"}, origin="fixtures")
+
+    def fire(identifier: str, resource: str) -> None:
+        with contextlib.suppress(requests.ConnectionError):  # a hang let go closes it
+            get(profile_api, identifier, resource)
+
+    profile_api._server.call(fixture_rules)
+    profile_api.fault("metadata", fault="hang")  # the test's own: not waited for
+    calls = [
+        threading.Thread(target=fire, args=(identifier, resource))
+        for identifier, resource in (("user_id:nobody", "traits"), ("user_id:u1234", "metadata"))
+    ]
+    for call in calls:
+        call.start()
+
+    def in_flight() -> int:
+        return sum(e.outcome == "pending" for e in profile_api.requests)
+
+    while in_flight() < 2:  # both arrive (no clock is moved: they are being answered)
+        threading.Event().wait(0.005)
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_no_errors()
+    assert str(failure.value) == (
+        "1 request failed:\n"
+        "  GET /v1/spaces/lg8283283/collections/users/profiles/user_id:nobody/traits -> 404"
+        " (basic) [fault fault-1 of the fixture files, the API's own answer]"
+    )
+    # One held for longer than assert_no_errors waits is named, not passed over.
+    monkeypatch.setattr(testing, "PENDING_GRACE", 0.0)
+    calls.append(threading.Thread(target=fire, args=("user_id:u1234", "external_ids")))
+    calls[-1].start()
+    while in_flight() < 2:
+        threading.Event().wait(0.005)
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_no_errors(allow=[404])
+    assert str(failure.value) == (
+        "1 request failed:\n"
+        "  GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/external_ids"
+        " -> pending (basic) [fault fault-2 of the fixture files]: still unanswered after 0 s,"
+        " so not judged (did the code wait for its answer?)"
+    )
+    profile_api.reset()  # lets the hanging requests go
+    for call in calls:
+        call.join(timeout=10)
+    assert not any(call.is_alive() for call in calls)
 
 
 def test_assert_no_errors_judges_the_requests_a_reset_took_from_the_journal(
