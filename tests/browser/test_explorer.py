@@ -176,6 +176,35 @@ def test_the_journal_shows_the_hint_of_a_failed_request(
     assert "user_id:U1234" in text_of(page, '#journal tr[data-status="404"]')
 
 
+def test_the_journal_shows_the_apps_requests_not_the_pages_own(
+    server: ServerThread, page: WebDriver
+) -> None:
+    """Each profile the page shows makes five or six calls (a 404 probing the other
+    collection among them): they filled the journal as if the app had made them."""
+    search(page, "group_id:12345")  # the users collection first: a 404, then accounts
+    until(page, lambda d: "segment_id" in text_of(d, "#resource-metadata"))
+    made = server.call(lambda state: len(state.journal))
+    assert made >= 6
+    assert api(server, "user_id:U1234").status_code == 404
+    until(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#journal tr[data-status="404"]'))
+    until(page, lambda d: "of this page's own not shown" in text_of(d, "#journal-note"))
+    rows = page.find_elements(By.CSS_SELECTOR, "#journal tbody tr:not(.hint-row)")
+    assert [text_of_element(row) for row in rows] == [text_of_element(rows[0])]
+    assert "user_id:U1234" in text_of_element(rows[0])
+    assert f"{made} of this page's own not shown" in text_of(page, "#journal-note")
+    click(page, "#mine")
+    until(
+        page,
+        lambda d: (
+            len(d.find_elements(By.CSS_SELECTOR, "#journal tbody tr:not(.hint-row)")) == made + 1
+        ),
+    )
+
+
+def text_of_element(element: Any) -> str:
+    return str(element.get_attribute("innerText"))
+
+
 def test_events_page_and_links_lead_to_the_linked_profile(page: WebDriver) -> None:
     search(page, "user_id:5550000001")
     until(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#resource-events .next-page"))
