@@ -13,6 +13,7 @@ import socket
 import socketserver
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,21 +229,17 @@ def dead_upstream() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-@pytest.fixture
-def bodiless() -> Iterator[str]:
-    """An upstream whose every answer declares ``Content-Length: FLOOD`` but has no body by
-    definition: the status is the request's ``?status=`` (304, 204). Written on the socket
-    as it is, since aiohttp's server drops that header from such answers."""
+@contextmanager
+def socket_upstream(answer: Callable[[bytes], bytes]) -> Iterator[str]:
+    """An upstream written on the socket as it is (what aiohttp's server would not send):
+    ``answer(request_line)`` is written, then the connection closed; its URL."""
 
     class Answer(socketserver.StreamRequestHandler):
         def handle(self) -> None:
-            while (line := self.rfile.readline()) not in (b"", b"\r\n", b"\n"):
-                if line.startswith((b"GET ", b"HEAD ")):
-                    status = line.split(b"status=")[-1].split()[0].decode()
-            self.wfile.write(
-                f"HTTP/1.1 {status} X\r\nContent-Length: {FLOOD}\r\nRequest-Id: none-1\r\n"
-                "Connection: close\r\n\r\n".encode()
-            )
+            request_line = self.rfile.readline()
+            while self.rfile.readline() not in (b"", b"\r\n", b"\n"):
+                pass  # the headers
+            self.wfile.write(answer(request_line))
 
     with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Answer) as server:
         server.daemon_threads = True
@@ -251,6 +248,23 @@ def bodiless() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
         server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def bodiless() -> Iterator[str]:
+    """An upstream whose every answer declares ``Content-Length: FLOOD`` but has no body by
+    definition: the status is the request's ``?status=`` (304, 204). Written on the socket
+    as it is, since aiohttp's server drops that header from such answers."""
+
+    def answer(request_line: bytes) -> bytes:
+        status = request_line.split(b"status=")[-1].split()[0].decode()
+        return (
+            f"HTTP/1.1 {status} X\r\nContent-Length: {FLOOD}\r\nRequest-Id: none-1\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+
+    with socket_upstream(answer) as url:
+        yield url
 
 
 RAW_ANSWERS = {
@@ -268,18 +282,8 @@ RAW_ANSWERS = {
 def raw() -> Iterator[str]:
     """An upstream that answers the bytes of ``RAW_ANSWERS`` (no HTTP a client reads)."""
 
-    class Answer(socketserver.StreamRequestHandler):
-        def handle(self) -> None:
-            case = ""
-            while (line := self.rfile.readline()) not in (b"", b"\r\n", b"\n"):
-                if line.startswith(b"GET "):
-                    case = line.split(b"user_id:")[-1].split(b"/")[0].decode()
-            self.wfile.write(RAW_ANSWERS[case])
+    def answer(request_line: bytes) -> bytes:
+        return RAW_ANSWERS[request_line.split(b"user_id:")[-1].split(b"/")[0].decode()]
 
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Answer) as server:
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-        server.shutdown()
-    thread.join(timeout=10)
+    with socket_upstream(answer) as url:
+        yield url
