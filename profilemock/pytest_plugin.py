@@ -33,6 +33,7 @@ _FAILURES: pytest.StashKey[list[BaseException]] = pytest.StashKey()
 _PASSED = pytest.StashKey[bool]()
 _STRICT = pytest.StashKey["Strictness"]()
 _STARTED = pytest.StashKey[bool]()
+_INI_FLAGS = pytest.StashKey[dict[str, bool]]()
 _NOT_GIVEN: Any = object()
 REPORT_SECTION = "profile_api requests"
 NO_ERRORS_ADVICE = (
@@ -157,6 +158,7 @@ def _start(config: pytest.Config) -> None:
     if config.stash.get(_STARTED, False):
         return
     config.stash[_STARTED] = True
+    _ini_flag(config, "profile_api_live")  # all of them read, so a bad one fails the run here
     if _is_live(config):
         from profilemock.live import LiveSettings
 
@@ -204,9 +206,36 @@ def _export(config: pytest.Config, handle: ProfileAPI) -> None:
     os.environ.update({ENV_URL: handle.url, ENV_SPACE: handle.space_id, ENV_TOKEN: handle.token})
 
 
+INI_FLAGS = (
+    "profile_api_live", "profile_api_env", "profile_api_faults_must_fire", "profile_api_no_errors",
+    "profile_api_snapshots",
+)  # fmt: skip
+
+
+def _ini_flag(config: pytest.Config, name: str) -> bool:
+    """One of the ini file's booleans (``INI_FLAGS``), all read on first use. A value that
+    is neither true nor false (``maybe``) fails the run once, naming its option: pytest's
+    own error ("invalid truth value 'maybe'") named none, and came as a traceback in every
+    test."""
+    flags = config.stash.get(_INI_FLAGS, None)
+    if flags is None:
+        flags = {}
+        for each in INI_FLAGS:
+            try:
+                flags[each] = bool(config.getini(each))
+            # pytest raises UsageError (ValueError before pytest 9; TypeError from TOML).
+            except (pytest.UsageError, TypeError, ValueError) as exc:
+                raise pytest.UsageError(
+                    f"{each} (an ini option): {exc}; it takes true or false"
+                    " (or yes/no, on/off, 1/0)"
+                ) from None
+        config.stash[_INI_FLAGS] = flags
+    return flags[name]
+
+
 def _is_live(config: pytest.Config) -> bool:
     given = _option(config, "profile_api_live")
-    return bool(config.getini("profile_api_live") if given is None else given)
+    return bool(_ini_flag(config, "profile_api_live") if given is None else given)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -222,7 +251,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _exports_env(config: pytest.Config) -> bool:
     option = _option(config, "profile_api_env")
-    return bool(config.getini("profile_api_env") if option is None else option)
+    return bool(_ini_flag(config, "profile_api_env") if option is None else option)
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
@@ -278,7 +307,7 @@ def _pool(config: pytest.Config) -> ServerPool:
             for p in _option(config, "profile_api_fixtures") or ()
         ] or [str(p) for p in config.getini("profile_api_fixtures")]
         snapshots = None
-        if config.getini("profile_api_snapshots"):
+        if _ini_flag(config, "profile_api_snapshots"):
             from profilemock.fixtures.snapshot import Snapshots, default_directory
 
             snapshots = Snapshots(default_directory())
@@ -393,13 +422,13 @@ class Strictness:
         self.faults_must_fire = _flag(
             "faults_must_fire",
             options.pop("faults_must_fire"),
-            config.getini("profile_api_faults_must_fire"),
+            _ini_flag(config, "profile_api_faults_must_fire"),
         )
         no_errors = options.pop("no_errors")
         self.no_errors: tuple[int, ...] | None = None
         """The statuses a test that runs with no_errors may get (None: it does not)."""
         if no_errors is None or isinstance(no_errors, bool):
-            if _flag("no_errors", no_errors, config.getini("profile_api_no_errors")):
+            if _flag("no_errors", no_errors, _ini_flag(config, "profile_api_no_errors")):
                 self.no_errors = ()
         else:
             from profilemock.testing import statuses
@@ -464,11 +493,12 @@ def _test_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
-    from profilemock.testing import ProfileAPI
+    from profilemock.testing import ProfileAPI, flag
 
     options = _test_options(request)
     fixtures, now, space = options.pop("fixtures"), options.pop("now"), options.pop("space")
-    options.pop("live")
+    # Checked here too, so that live="no" is refused before a live run would run the test.
+    flag(options.pop("live"), "live")
     if fixtures is not None and not isinstance(fixtures, (str, bytes, Path)):
         _check_paths(fixtures)
         # Marker paths are relative to the rootdir, wherever pytest was started.
@@ -494,9 +524,11 @@ def _check_paths(fixtures: Any) -> None:
 
 def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:
     from profilemock.live import LiveProfileAPI
+    from profilemock.testing import flag
 
     options = _test_options(request)
-    if not options.pop("live"):
+    # Checked: live="no" is truthy, and the test would run against the real API.
+    if not flag(options.pop("live"), "live"):
         pytest.skip("needs the fake (@pytest.mark.profile_api(live=False)); live mode is on")
     handle = LiveProfileAPI(request.getfixturevalue("profile_api_live_proxy"), skip=pytest.skip)
     handle._restart()

@@ -1311,6 +1311,25 @@ def test_a_taken_port_is_one_sentence_naming_the_setting(consumer: pytest.Pytest
     env.stderr.fnmatch_lines([f"ERROR: profile_api: cannot listen on 127.0.0.1:{port}: *"])
 
 
+@pytest.mark.parametrize(
+    "option", ["profile_api_no_errors", "profile_api_faults_must_fire", "profile_api_env"]
+)
+def test_an_ini_flag_that_is_not_true_or_false_is_one_usage_error_naming_it(
+    consumer: pytest.Pytester, option: str
+) -> None:
+    # pytest's own error named no option, and came as a traceback in every test.
+    consumer.makeini(INI + f"{option} = maybe\n")
+    consumer.makepyfile(test_it="def test_it(profile_api):\n    pass\n")
+    result = consumer.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: {option} (an ini option): invalid truth value 'maybe'; it takes true or"
+            " false (or yes/no, on/off, 1/0)"
+        ]
+    )
+
+
 def test_an_xdist_workers_port_past_65535_is_a_usage_error() -> None:
     from profilemock.pytest_plugin import _port
 

@@ -305,3 +305,33 @@ def test_live_code_configured_from_the_environment_goes_through_the_proxy(
             "FAILED test_consumer.py::test_without_the_fixture_swallowing_a_drifted_answer*",
         ]
     )
+
+
+@pytest.mark.parametrize("mode", ["fake", "live"])
+def test_the_markers_live_takes_true_or_false(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # live="no" is truthy: live, the test ran against the real API instead of being skipped.
+    # (Refused before the upstream is asked anything, so none listens.)
+    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
+    pytester.makeini(INI)
+    pytester.makepyfile(
+        test_consumer="""
+import pytest
+
+
+@pytest.mark.profile_api(live="no")
+def test_needs_the_fake(profile_api):
+    pass
+"""
+    )
+    live = [
+        "--profile-api-live",
+        "--profile-api-url",
+        "http://127.0.0.1:9",
+        "--profile-api-space",
+        "s",
+    ]
+    result = pytester.runpytest(*(live if mode == "live" else []))
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*profile_api marker: live takes True or False, got 'no'"])
