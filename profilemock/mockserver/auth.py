@@ -44,7 +44,7 @@ def _decide(store: LiveStore, space_id: str, authorization: str | None) -> tuple
     if not authorization:
         return None, f"no Authorization header; {BASIC_HOWTO}"
     scheme, separator, credentials = authorization.strip().partition(" ")
-    if not separator:
+    if not separator and scheme.lower() != "basic" and scheme.lower() not in KNOWN_SCHEMES:
         # ``Authorization: TOKEN``: the one word may be the token itself; never echo it.
         return None, f"the Authorization header has no scheme; {BASIC_HOWTO}"
     if scheme.lower() != "basic":
@@ -53,11 +53,20 @@ def _decide(store: LiveStore, space_id: str, authorization: str | None) -> tuple
             f"the Authorization scheme is {named}, but the Profile API takes Basic only;"
             f" {BASIC_HOWTO}"
         )
+    if not credentials.strip():
+        return None, f"the Basic scheme has no credentials after it; {BASIC_HOWTO}"
     try:
         # ValueError: base64 of a str with non-ASCII characters.
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = base64.b64decode(credentials.strip(), validate=True)
+    except (binascii.Error, ValueError):
         return None, f"the Basic credentials are not valid base64; {BASIC_HOWTO}"
+    try:
+        decoded = raw.decode()
+    except UnicodeDecodeError:
+        return None, (
+            f"the Basic credentials are valid base64 of bytes that are not UTF-8 text;"
+            f" {BASIC_HOWTO}"
+        )
     token = decoded.partition(":")[0]
     if not token:
         return None, f"the Basic username is empty; {BASIC_HOWTO}"

@@ -47,6 +47,15 @@ async def test_password_is_ignored(client: Client) -> None:
         pytest.param({}, "no Authorization header", id="missing"),
         pytest.param({"Authorization": "Bearer token-a"}, "takes Basic only", id="bearer"),
         pytest.param({"Authorization": "Basic !!!notbase64"}, "not valid base64", id="malformed"),
+        pytest.param(
+            {"Authorization": "Basic"}, "Basic scheme has no credentials", id="no-credentials"
+        ),
+        pytest.param(
+            {"Authorization": "Basic //46"},
+            "valid base64 of bytes that are not UTF-8 text",
+            id="not-utf-8",
+        ),
+        pytest.param({"Authorization": "Bearer"}, "scheme is Bearer", id="bearer-alone"),
         pytest.param(basic(""), "username is empty", id="empty-username"),
         pytest.param(basic("nope"), "no space `space_a` accepts", id="unknown-token"),
         pytest.param(basic("token-b"), "belongs to space `space_b`", id="other-space-token"),
