@@ -75,6 +75,19 @@ def test_optional_is_read_from_every_form_of_a_rule() -> None:
     assert [rule.as_dict()["optional"] for rule in faults] == [True, True, False]
 
 
+@pytest.mark.parametrize("status", [204, 205, 304])
+@pytest.mark.parametrize("body", ["", {"error": "x"}])
+def test_a_body_with_a_status_that_carries_none_is_refused(status: int, body: Any) -> None:
+    # It was accepted and dropped without a word (204, 304) or sent against RFC 9110 (205).
+    with pytest.raises(
+        FaultRuleError,
+        match=re.escape(
+            "`body` cannot be sent with status 204, 205 or 304 (those answers carry no body)"
+        ),
+    ):
+        FaultSet().add({"route": "traits", "status": status, "body": body})
+
+
 @pytest.mark.parametrize(
     ("data", "got"),
     [

@@ -31,6 +31,11 @@ GATEWAY_PAGE = (
 """What load balancers answer for 502, 503 and 504 (nginx's and AWS's pages look so)."""
 
 
+NO_BODY_STATUSES = frozenset((204, 205, 304))
+"""Statuses whose answers carry no body (RFC 9110): aiohttp drops one for 204 and 304, but
+sends it with a 205. (The fixture schema refuses a rule that gives one a ``body``.)"""
+
+
 def respond(rule: FaultRule, gateway: GatewayBody | None = None) -> web.Response:
     """The injected answer of a rule with ``status``; ``gateway`` (a realism switch) makes
     a 502, 503 or 504 without a body of its own an HTML page or an empty body."""
@@ -38,6 +43,8 @@ def respond(rule: FaultRule, gateway: GatewayBody | None = None) -> web.Response
     headers = {**rule.headers, FAULT_HEADER: rule.id}
     if rule.status == 401 and not any(k.lower() == "www-authenticate" for k in headers):
         headers["WWW-Authenticate"] = "Basic"  # as the API's own 401 (RFC 9110 requires it)
+    if rule.status in NO_BODY_STATUSES:
+        return web.Response(status=rule.status, headers=headers)
     if gateway is not None and rule.status in GATEWAY_STATUSES and not rule.has_body:
         if gateway == "empty":
             return web.Response(status=rule.status, headers=headers)
