@@ -511,29 +511,33 @@ ROUTES: tuple[AdminRoute, ...] = (
         "Add a fault rule",
         "The rule, with its id.",
         status=201,
+        # A body with `spec` is a spec, and only that (not oneOf: its error would be the
+        # rule's, "unknown field `spec`", for a spec given beside a rule's fields).
         body={
-            "oneOf": [
-                {"$ref": _FIXTURE + "fault_rule"},
-                {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["spec"],
-                    "properties": {
-                        "spec": {
-                            "type": "string",
-                            "pattern": SPEC_PATTERN,
-                            "description": "a --fault spec such as traits:429:times=2:"
-                            " ROUTE[:FIELD]..., a field being a status from 200 to 599, a"
-                            " fault (reset, empty, truncate, malformed, hang), times=N or"
-                            " every=N (from 1), after=N, probability=P (above 0, at most 1),"
-                            " optional=true|false, latency=DURATION (or A..B, P50~P95),"
-                            " hang=DURATION,"
-                            " method=GET|HEAD, space=GLOB, collection=GLOB, id=NAME, and"
-                            " last identifier=GLOB",
-                        }
-                    },
+            "if": {"type": "object", "required": ["spec"]},
+            "else": {"$ref": _FIXTURE + "fault_rule"},
+            "then": {
+                "type": "object",
+                "additionalProperties": False,
+                "x-message": "`spec` cannot be combined with other fields (the spec gives"
+                " them all, as in events:503:times=1:optional=true:id=flaky); send"
+                ' {"spec": ...} alone, or the rule as fields without `spec`',
+                "required": ["spec"],
+                "properties": {
+                    "spec": {
+                        "type": "string",
+                        "pattern": SPEC_PATTERN,
+                        "description": "a --fault spec such as traits:429:times=2:"
+                        " ROUTE[:FIELD]..., a field being a status from 200 to 599, a"
+                        " fault (reset, empty, truncate, malformed, hang), times=N or"
+                        " every=N (from 1), after=N, probability=P (above 0, at most 1),"
+                        " optional=true|false, latency=DURATION (or A..B, P50~P95),"
+                        " hang=DURATION,"
+                        " method=GET|HEAD, space=GLOB, collection=GLOB, id=NAME, and"
+                        " last identifier=GLOB",
+                    }
                 },
-            ]
+            },
         },
         errors=(
             _FAULT_EXISTS,

@@ -162,6 +162,12 @@ async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
         ({"spec": "traits:42"}, 400, 'body field `/spec`: "traits:42" is not allowed here'),
         ({"spec": "traits:503:reset"}, 422, "`status` and `fault` cannot be combined"),
         ({"spec": "traits:503:id=configured"}, 409, "with id `configured` exists already"),
+        (
+            {"spec": "traits:429", "status": 500},
+            400,
+            "the body: `spec` cannot be combined with other fields (the spec gives them all,",
+        ),
+        ({"spec": "traits:429", "optional": True}, 400, "`spec` cannot be combined"),
         ([1, 2], 400, "the body: [1, 2] is not an object"),
     ],
 )
