@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +45,8 @@ class Reloaded:
     accounts: int = 0
     problems: tuple[str, ...] = ()
     """Each ``file:line:column: message``; if any, nothing was swapped in."""
+    removed: tuple[str, ...] = ()
+    """Those of ``changed`` that were removed (a file no longer in a watched directory)."""
 
     @property
     def ok(self) -> bool:
@@ -51,7 +54,14 @@ class Reloaded:
 
     def line(self) -> str:
         """The one log line of this reload (plus one line per problem if it failed)."""
-        what = ", ".join(self.changed) if self.changed else "fixtures (on request)"
+        kept = [name for name in self.changed if name not in self.removed]
+        if not self.changed:
+            what = "fixtures (on request)"
+        else:
+            # A removed file was not reloaded: the rest of the fixtures were.
+            what = ", ".join(kept) or "the fixtures"
+            if self.removed:
+                what += f" ({', '.join(self.removed)} removed)"
         if self.ok:
             return (
                 f"reloaded {what}: {counted(self.spaces, 'space')},"
@@ -89,11 +99,11 @@ class Reloader:
     """Called after each reload, good or bad (tests wait on it)."""
     _lock: asyncio.Lock | None = None
 
-    async def reload(self, changed: Iterable[str] = ()) -> Reloaded:
+    async def reload(self, changed: Iterable[str] = (), removed: Iterable[str] = ()) -> Reloaded:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            result = await self._reload(tuple(changed))
+            result = replace(await self._reload(tuple(changed)), removed=tuple(removed))
         if self.log is not None:
             self.log(result.line())
         for callback in self.on_reload:
@@ -168,8 +178,10 @@ def watched(paths: Sequence[str | Path]) -> tuple[list[Path], Callable[[str], bo
             roots.add(path.parent)
 
     def counts(changed: str) -> bool:
-        path = Path(changed).resolve()
-        if path in files:
+        # Not resolved to go by: a symbolic link counts by its own name and place (the
+        # file it points to may be anywhere, or missing).
+        path = Path(changed)
+        if path.resolve() in files:
             return True
         if path.suffix not in FIXTURE_SUFFIXES or path.name.startswith("."):
             return False
@@ -195,7 +207,8 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
         recursive=True,
     ):
         names = sorted({_shown(Path(path), base) for _, path in changes})
-        await reloader.reload(names)
+        gone = sorted({_shown(Path(p), base) for _, p in changes if not os.path.lexists(p)})
+        await reloader.reload(names, gone)
 
 
 def _shown(path: Path, base: Path) -> str:

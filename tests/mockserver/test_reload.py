@@ -204,6 +204,35 @@ async def test_watch_sees_new_files_in_a_watched_directory(start: Start) -> None
     assert await served.plan("u2") == "new"
 
 
+async def test_watch_says_a_file_was_removed_not_reloaded(start: Start) -> None:
+    served = await start(watch=True)
+    more = served.path.with_name("more.yaml")
+    more.write_text("spaces:\n  sp:\n    users:\n      - ids: {user_id: u2}\n")
+    assert (await served.next_reload()).users == 2
+    more.unlink()
+    result = await served.next_reload()
+    assert (result.users, result.removed) == (1, (str(more),))
+    assert served.lines[-1].startswith(
+        f"reloaded the fixtures ({more} removed): 1 space, 1 user, 0 accounts in "
+    )
+
+
+async def test_watch_calls_a_symbolic_link_to_a_missing_file_that(
+    start: Start, tmp_path: Path
+) -> None:
+    # It was "no such file or directory" of a file `ls` lists; one pointing out of the
+    # watched directory went unseen.
+    served = await start(watch=True)
+    link = served.path.with_name("b.yaml")
+    link.symlink_to(tmp_path / "gone.yaml")
+    result = await served.next_reload()
+    assert result.problems == (
+        f"{link}: a symbolic link to a missing file ({tmp_path / 'gone.yaml'})",
+    )
+    assert result.removed == ()
+    assert await served.plan() == "free"
+
+
 def test_only_fixture_files_count_as_changes(tmp_path: Path) -> None:
     single = tmp_path / "one.yaml"
     tree = tmp_path / "tree"
