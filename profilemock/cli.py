@@ -97,6 +97,12 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _status(text: str) -> int:
+    if not text.isdigit() or not 100 <= int(text) <= 599:
+        raise argparse.ArgumentTypeError(f"`{text}` is not an HTTP status from 100 to 599")
+    return int(text)
+
+
 class _Command(argparse.ArgumentParser):
     """A command's parser that refuses what it does not know with its own usage.
 
@@ -247,7 +253,7 @@ def parser() -> argparse.ArgumentParser:
     )
     check_bodies.add_argument(
         "--status",
-        type=int,
+        type=_status,
         default=200,
         help="HTTP status of the bodies (default 200; 4xx/5xx use the error schema)",
     )

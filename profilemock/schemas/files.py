@@ -206,9 +206,15 @@ def _har_body(content: dict[str, Any]) -> tuple[Any, str | None]:
         raise _NotHar(f"`response.content.text` is {shown_kind(text)}, not a string")
     if content.get("encoding") == "base64":
         try:
-            text = base64.b64decode(text).decode("utf-8")
-        except ValueError:  # binascii.Error, UnicodeDecodeError, a character beyond ASCII
-            return None, "the response body is not valid base64 UTF-8"
+            # Checked: b64decode skips what is not base64, and JSON written as it is came
+            # out as bytes that were then "not JSON". Line breaks are allowed, as in MIME.
+            raw = base64.b64decode("".join(text.split()), validate=True)
+        except ValueError:  # binascii.Error, a character beyond ASCII
+            return None, "the response body is not valid base64 (its `encoding` is base64)"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None, "the response body is base64 of bytes that are not UTF-8 text"
     try:
         return read_json(text), None
     except JsonInputError as exc:

@@ -130,6 +130,42 @@ def test_har_checks_every_profile_api_entry_and_ignores_others(tmp_path: Path) -
     assert lines[-1] == "6 checked, 3 with violations"
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"data": []}', "the response body is not valid base64 (its `encoding` is base64)"),
+        ("e30=!", "the response body is not valid base64 (its `encoding` is base64)"),
+        ("//46", "the response body is base64 of bytes that are not UTF-8 text"),
+    ],
+    ids=["json-as-it-is", "stray-character", "not-utf-8"],
+)
+def test_a_har_body_said_to_be_base64_that_is_not_says_so(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    # Characters that are not base64 were skipped, and the rest decoded to "not JSON".
+    har = write_har(tmp_path, [entry(f"{API}/links", 200, text, encoding="base64")])
+    code, out, _ = run(str(har))
+    assert code == 1
+    assert out.splitlines()[1] == f"  /: {problem} [json]"
+
+
+def test_a_har_body_in_base64_may_be_broken_into_lines(tmp_path: Path) -> None:
+    text = base64.encodebytes((DATA / "segdocs_traits_200.json").read_bytes()).decode()
+    assert text.count("\n") > 1
+    har = write_har(tmp_path, [entry(f"{API}/traits", 200, text, encoding="base64")])
+    assert run(str(har))[0] == 0
+
+
+@pytest.mark.parametrize("status", ["99", "600", "2OO", "-1"])
+def test_a_status_out_of_100_to_599_is_an_argument_error(
+    status: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        run(str(DATA / "segdocs_traits_200.json"), "--endpoint", "traits", "--status", status)
+    assert info.value.code == 2
+    assert f"--status: `{status}` is not an HTTP status from 100 to 599" in capsys.readouterr().err
+
+
 def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
     har = write_har(
         tmp_path, [entry(f"{API}/traits", 200, (DATA / "segdocs_traits_200.json").read_text())]
