@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import shlex
 import subprocess
@@ -79,6 +80,16 @@ async def test_curl_examples_answer_as_documented(demo_client: Client, line: str
 EXAMPLE_BLOCKS = [b for b in blocks("python") if b.startswith("# tests/")]
 PYTHON_BLOCKS = [b for b in blocks("python") if b not in EXAMPLE_BLOCKS and "@pytest.mark" not in b]
 ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_the_admin_body_limit_is_the_one_documented(demo_client: Client) -> None:
+    (limit,) = re.findall(r"A request body may be 1 MiB \(([0-9,]+) bytes\) at most", README)
+    size = int(limit.replace(",", ""))
+    for body, status in ((b" " * (size - 2) + b"{}", 200), (b" " * (size - 1) + b"{}", 413)):
+        response = await demo_client.patch(
+            "/__admin/realism", data=io.BytesIO(body), headers={"Content-Type": "application/json"}
+        )
+        assert response.status == status
 
 
 @pytest.mark.parametrize("block", EXAMPLE_BLOCKS, ids=lambda b: b.splitlines()[0][2:])
