@@ -29,7 +29,9 @@ from tests.conftest import NOW
 
 SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 # Coverage checks want an example, not the smallest one: no shrinking.
-FIND = settings(SLOW, max_examples=500, phases=[Phase.generate])
+# Derandomized: a search that found its example once finds it every time (a random one
+# missed `has_more: false` in 500 examples once in a full local run).
+FIND = settings(SLOW, max_examples=500, phases=[Phase.generate], derandomize=True)
 
 ALL_ENDPOINTS = (*ENDPOINTS, "error")
 KINDS = {"missing field", "wrong type", "unknown enum value", "truncated page"}
