@@ -195,9 +195,12 @@ def _start(config: pytest.Config) -> None:
 def _option(config: pytest.Config, name: str) -> Any:
     """A command-line option: as parsed, or before pytest parses the command line in full
     (while the initial conftests load, its options hold their defaults), as it parsed the
-    known arguments early. (The plugin's options default to None.)"""
+    known arguments early. (The plugin's options default to None, or [] for a repeatable
+    one.)"""
     value = vars(config.option).get(name)
-    return value if value is not None else getattr(config.known_args_namespace, name, None)
+    if value is None or value == []:  # a default (--profile-api-fixtures' is []): not given yet
+        return getattr(config.known_args_namespace, name, value)
+    return value
 
 
 def _export(config: pytest.Config, handle: ProfileAPI) -> None:

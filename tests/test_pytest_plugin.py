@@ -523,6 +523,37 @@ def test_a_service_configured_when_conftest_imports_it_reads_the_fakes_address(
     result.assert_outcomes(passed=1)
 
 
+def test_profile_api_fixtures_on_the_command_line_choose_the_exported_fake(
+    consumer: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started while the initial conftests load, the fake read --profile-api-fixtures'
+    default (an empty list) and served the demo instead of the files given."""
+    consumer.makefile(
+        ".yaml",
+        other="spaces:\n  otherspace:\n    tokens: [other-token]\n    users:\n"
+        "      - ids: {user_id: o1}\n",
+    )
+    consumer.makepyfile(
+        test_other=textwrap.dedent(
+            """
+            import os
+
+
+            def test_the_exported_space_is_the_files(profile_api):
+                assert os.environ["PROFILE_API_SPACE_ID"] == "otherspace"
+                assert profile_api.space_id == "otherspace"
+            """
+        )
+    )
+    for name in ("PROFILE_API_URL", "PROFILE_API_TOKEN", "PROFILE_API_SPACE_ID"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    result = consumer.runpytest(
+        "-p", "no:randomly", "--profile-api-env", "--profile-api-fixtures", "other.yaml"
+    )
+    result.assert_outcomes(passed=1)
+
+
 def _free_port() -> int:
     import socket
 
