@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ _FAILURES: pytest.StashKey[list[BaseException]] = pytest.StashKey()
 _PASSED = pytest.StashKey[bool]()
 _STRICT = pytest.StashKey["Strictness"]()
 _STARTED = pytest.StashKey[bool]()
+_PARSED = pytest.StashKey[bool]()
+"""The command line is parsed in full (``pytest_configure`` has begun)."""
 _INI_FLAGS = pytest.StashKey[dict[str, bool]]()
 _NOT_GIVEN: Any = object()
 REPORT_SECTION = "profile_api requests"
@@ -126,6 +129,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_PARSED] = True
     config.addinivalue_line(
         "markers",
         "profile_api(fixtures=None, now=None, space=None, rate_limit=..., faults=(), realism={},"
@@ -179,6 +183,8 @@ def _start(config: pytest.Config) -> None:
 
             _export(config, LiveProfileAPI(_live_proxy(config)))
         return
+    if _is_xdist_controller(config):
+        _check_worker_ports(config)
     if _exports_env(config) and not _is_xdist_controller(config):
         from profilemock.problems import FixtureError
         from profilemock.testing import PortTakenError, ProfileAPI
@@ -193,14 +199,12 @@ def _start(config: pytest.Config) -> None:
 
 
 def _option(config: pytest.Config, name: str) -> Any:
-    """A command-line option: as parsed, or before pytest parses the command line in full
-    (while the initial conftests load, its options hold their defaults), as it parsed the
-    known arguments early. (The plugin's options default to None, or [] for a repeatable
-    one.)"""
-    value = vars(config.option).get(name)
-    if value is None or value == []:  # a default (--profile-api-fixtures' is []): not given yet
-        return getattr(config.known_args_namespace, name, value)
-    return value
+    """A command-line option: as parsed, or, before pytest has parsed the command line in
+    full (while the initial conftests load: its options hold their defaults then), as it
+    parsed the known arguments early."""
+    if config.stash.get(_PARSED, False):
+        return getattr(config.option, name, None)
+    return getattr(config.known_args_namespace, name, None)
 
 
 def _export(config: pytest.Config, handle: ProfileAPI) -> None:
@@ -258,18 +262,55 @@ def _exports_env(config: pytest.Config) -> bool:
 
 
 def _is_xdist_controller(config: pytest.Config) -> bool:
-    return bool(_option(config, "numprocesses")) and not _worker_id(config)
+    return _xdist_workers(config) > 0 and not _worker_id(config)
+
+
+def _xdist_workers(config: pytest.Config) -> int:
+    """How many workers xdist starts (``-n N``, ``-n auto``, ``--tx 2*popen``); 0 without."""
+    given = _option(config, "numprocesses")
+    if given:
+        return int(given) if str(given).isdigit() else os.cpu_count() or 1
+    specs: list[str] = _option(config, "tx") or []
+    return sum(int(s.partition("*")[0]) if "*" in s else 1 for s in specs)
 
 
 def _worker_id(config: pytest.Config) -> str:
     """This xdist worker's id (``gw0``), "" outside one. Its config is told only once the
     command line is parsed; before (where the initial conftests load), its environment
-    says, for a process started with ``-n`` as workers are (a plain pytest run inside a
-    worker, pytester's, inherits the variable)."""
+    says — of a process xdist started, with ``python -c`` as execnet starts its workers: a
+    pytest run inside a worker (pytester's, tox's) inherits the variable too."""
     worker: str = getattr(config, "workerinput", {}).get("workerid", "")
-    if worker or not _option(config, "numprocesses"):
+    if worker or not _xdist_workers(config) or sys.argv[:1] != ["-c"]:
         return worker
     return os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _check_worker_ports(config: pytest.Config) -> None:
+    """With a fixed port and xdist, worker N takes PORT+N: each is checked here, in the
+    controller, before a worker starts. (A worker that fails to start is replaced by xdist
+    under the next id, on the next port, and a service configured for the fixed port would
+    talk to whatever holds it, the run green.)"""
+    given = _port(config)
+    if not given:
+        return
+    import socket
+
+    for n in range(_xdist_workers(config)):
+        port = given + n
+        if port > 65535:
+            raise pytest.UsageError(
+                f"--profile-api-port {given}: xdist worker gw{n} takes PORT+{n} = {port},"
+                " past 65535; choose a lower port"
+            )
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise pytest.UsageError(
+                    f"profile_api: cannot listen on 127.0.0.1:{port} (xdist worker gw{n}'s"
+                    f" port): {exc.strerror or exc}; another process (another pytest run, a"
+                    f" `profilemock serve`) may hold it {PORT_ADVICE}"
+                ) from None
 
 
 def _port(config: pytest.Config) -> int | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import socket
 import textwrap
 from pathlib import Path
 
@@ -517,10 +517,16 @@ def test_a_service_configured_when_conftest_imports_it_reads_the_fakes_address(
         result = consumer.runpytest("-p", "no:randomly")
         result.assert_outcomes(passed=1)
         return
-    # Each worker imports conftest.py itself, and exports its own fake's address first.
-    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
-    result = consumer.runpytest_subprocess("-p", "no:randomly", "-n", "2")
+    # Each worker imports conftest.py itself, and exports its own fake's address first; a
+    # run inside a worker of another run (this one's, under xdist) inherits the variable
+    # that names a worker, and its controller is still no worker (it took gw0's port).
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    port = _free_port()
+    result = consumer.runpytest_subprocess(
+        "-p", "no:randomly", "-n", "2", f"--profile-api-port={port}"
+    )
     result.assert_outcomes(passed=1)
+    assert "node down" not in result.stdout.str() + result.stderr.str()
 
 
 def test_profile_api_fixtures_on_the_command_line_choose_the_exported_fake(
@@ -1361,14 +1367,34 @@ def test_an_ini_flag_that_is_not_true_or_false_is_one_usage_error_naming_it(
     )
 
 
-def test_an_xdist_workers_port_past_65535_is_a_usage_error() -> None:
-    from profilemock.pytest_plugin import _port
-
-    class Config:
-        def __init__(self) -> None:
-            self.workerinput = {"workerid": "gw1"}
-            self.option = argparse.Namespace(profile_api_port=65535)
-
-    # The socket took 65536 as 0 (any free port): the service configured for it missed it.
-    with pytest.raises(pytest.UsageError, match="worker gw1 takes PORT\\+1 = 65536, past 65535"):
-        _port(Config())  # type: ignore[arg-type]
+def test_xdist_workers_ports_are_checked_before_any_worker_starts(
+    consumer: pytest.Pytester,
+) -> None:
+    """A worker that failed to listen on PORT+N crashed, xdist replaced it under the next id
+    on the next port, and the run passed against whatever held the fixed port (or, past
+    65535, crashed worker after worker): the controller says it once, as a usage error."""
+    consumer.makepyfile(test_one="def test_one(profile_api):\n    pass\n")
+    result = consumer.runpytest_subprocess(
+        "-p", "no:randomly", "-n", "2", "--profile-api-port=65535"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--profile-api-port 65535: xdist worker gw1 takes PORT+1 = 65536, past 65535*"]
+    )
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        result = consumer.runpytest_subprocess(
+            "-p", "no:randomly", "-n", "2", f"--profile-api-port={taken}"
+        )
+        # xdist's workers without -n: --tx (crashed and restarted without end)
+        by_tx = consumer.runpytest_subprocess(
+            "-p", "no:randomly", "--tx", "2*popen", "--dist", "load", f"--profile-api-port={taken}"
+        )
+    for run in (result, by_tx):
+        assert run.ret == pytest.ExitCode.USAGE_ERROR
+        run.stderr.fnmatch_lines(
+            [f"*cannot listen on 127.0.0.1:{taken} (xdist worker gw0's port)*"]
+        )
+        assert "node down" not in run.stdout.str() + run.stderr.str()
