@@ -306,11 +306,10 @@ def _check_worker_ports(config: pytest.Config) -> None:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:
-                raise pytest.UsageError(
-                    f"profile_api: cannot listen on 127.0.0.1:{port} (xdist worker gw{n}'s"
-                    f" port): {exc.strerror or exc}; another process (another pytest run, a"
-                    f" `profilemock serve`) may hold it {PORT_ADVICE}"
-                ) from None
+                from profilemock.testing import PortTakenError
+
+                taken = PortTakenError(port, exc, f"xdist worker gw{n}'s port")
+                raise pytest.UsageError(f"profile_api: {taken} {PORT_ADVICE}") from None
 
 
 def _port(config: pytest.Config) -> int | None:

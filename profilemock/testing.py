@@ -54,6 +54,14 @@ ServerKey = tuple[FixturePaths, "str | int | None"]
 class PortTakenError(Exception):
     """The fixed port the default fake was to listen on cannot be had."""
 
+    def __init__(self, port: int, error: OSError, whose: str = "") -> None:
+        """``whose``: the port's owner to be, as ``xdist worker gw1's port``."""
+        owner = f" ({whose})" if whose else ""
+        super().__init__(
+            f"cannot listen on 127.0.0.1:{port}{owner}: {error.strerror or error}; another"
+            " process (another pytest run, a `profilemock serve`) may hold it"
+        )
+
 
 class ServerPool:
     """One running fake per set of fixture files (and ``now``), started on first use,
@@ -101,10 +109,7 @@ class ServerPool:
             except OSError as exc:
                 if not port:
                     raise
-                raise PortTakenError(
-                    f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; another process"
-                    " (another pytest run, a `profilemock serve`) may hold it"
-                ) from None
+                raise PortTakenError(port, exc) from None
             self._servers[key] = server
         return server
 
