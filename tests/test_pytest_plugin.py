@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -521,7 +522,7 @@ def test_a_service_configured_when_conftest_imports_it_reads_the_fakes_address(
     # run inside a worker of another run (this one's, under xdist) inherits the variable
     # that names a worker, and its controller is still no worker (it took gw0's port).
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
-    port = _free_port()
+    port = _free_port(2)
     result = consumer.runpytest_subprocess(
         "-p", "no:randomly", "-n", "2", f"--profile-api-port={port}"
     )
@@ -560,12 +561,20 @@ def test_profile_api_fixtures_on_the_command_line_choose_the_exported_fake(
     result.assert_outcomes(passed=1)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+def _free_port(count: int = 1) -> int:
+    """A port that is free, and the ``count - 1`` after it (xdist worker N takes PORT+N)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port + count - 1 > 65535:
+            continue
+        try:
+            with contextlib.ExitStack() as held:
+                for n in range(1, count):
+                    held.enter_context(socket.socket()).bind(("127.0.0.1", port + n))
+        except OSError:
+            continue
         return port
 
 

@@ -177,12 +177,7 @@ class ServerState:
                 if rule.unused() is None:
                     self.marker_fired.add(rule.id)
                 continue
-            why = None if rule.optional or rule.id in self.reported else rule.unused()
-            if why is None:
-                continue
-            key = (rule.id, rule.written, why)
-            if key in self.unfired or len(self.unfired) < MAX_UNFIRED:
-                self.unfired[key] = self.unfired.get(key, 0) + 1
+            self._keep(rule)
 
     def remove_fault(self, rule_id: str) -> bool:
         """Remove a rule (``DELETE /__admin/faults/{id}``); False when there is none. One a
@@ -190,7 +185,7 @@ class ServerState:
         it (the outage healed) does not hide that the code never met it."""
         for rule in self.faults:
             if rule.id == rule_id:
-                self._keep_removed(rule)
+                self._keep(rule, removed=True)
         return self.faults.remove(rule_id)
 
     def clear_faults(self) -> int:
@@ -198,19 +193,22 @@ class ServerState:
         armed as ``remove_fault`` does; returns how many there were."""
         rules = list(self.faults)
         for rule in rules:
-            self._keep_removed(rule)
+            self._keep(rule, removed=True)
         self.faults.clear()
         return len(rules)
 
-    def _keep_removed(self, rule: FaultRule) -> None:
+    def _keep(self, rule: FaultRule, *, removed: bool = False) -> None:
+        """Keep a rule a test armed that a reset (or, ``removed``, the admin API) takes away
+        before it did what it was armed for, for ``assert_faults_fired``: with how many
+        resets took it (a removed one: none)."""
         if rule.origin != "runtime" or rule.optional or rule.id in self.reported:
             return
         why = rule.unused()
         if why is None:
             return
-        key = (rule.id, rule.written, f"{why}; removed before it fired")
+        key = (rule.id, rule.written, f"{why}; removed before it fired" if removed else why)
         if key in self.unfired or len(self.unfired) < MAX_UNFIRED:
-            self.unfired.setdefault(key, 0)  # taken away by no reset
+            self.unfired[key] = self.unfired.get(key, 0) + (0 if removed else 1)
 
     def clear_journal(self) -> None:
         """Empty the journal (a reset, ``DELETE /__admin/requests``), keeping the requests
