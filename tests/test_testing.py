@@ -236,6 +236,21 @@ def test_assert_no_errors_lists_failed_requests_with_their_hints(profile_api: Pr
     )
 
 
+@pytest.mark.parametrize("fault", ["reset", "empty", "hang"])
+def test_a_connection_the_tests_own_rule_broke_is_no_error(
+    profile_api: ProfileAPI, fault: str
+) -> None:
+    """ "What a fault rule the test added made (its status, a broken connection) is
+    expected": a connection its reset, empty or hang rule broke counted as an error (the
+    journal took it for the API's own answer), and a retry test under no_errors failed."""
+    profile_api.fault(f"traits:{fault}" + (":hang=50ms" if fault == "hang" else ""))
+    with pytest.raises(requests.ConnectionError):
+        get(profile_api, "user_id:u1234", "traits")
+    (entry,) = profile_api.requests
+    assert (entry.outcome, entry.fault_answered) == ("broken", True)
+    profile_api.assert_no_errors()
+
+
 def test_assert_no_errors_waits_for_a_request_the_code_did_not_wait_for(
     profile_api: ProfileAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:

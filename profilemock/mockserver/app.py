@@ -302,6 +302,9 @@ async def api(request: web.Request, state: ServerState, exchange: Exchange) -> w
         exchange.delayed = rule.latency is not None
         await inject.delay(rule, request, state)
         if rule.fault in CONNECTION_FAULTS:
+            # The rule's own answer, a connection broken (or held, then closed), whether
+            # it breaks it or the client gives up first.
+            exchange.fault_answered = True
             await inject.break_connection(rule, request, state)
         if rule.status is not None:
             exchange.fault_answered = True
