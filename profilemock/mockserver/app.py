@@ -380,16 +380,18 @@ def answer(
     return json_response(handler(req))
 
 
-_HOST = re.compile(r"(?:[A-Za-z0-9_][A-Za-z0-9_.\-]*|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?")
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
+)
 """A host a URL carries: a name or address, or an IPv6 address in brackets; a port."""
 _PREFIX = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%\-]+)+")
 
 
 def _url_host(text: str) -> bool:
-    """Whether ``text`` is a host (and port) a URL can carry: not ``[::1`` or ``x:99999``,
-    which made a ``cursor.url`` no client could follow."""
+    """Whether ``text`` is a host (and port) a URL can carry: not ``[::1``, ``a..b`` or
+    ``x:99999``, which made a ``cursor.url`` no client could follow."""
     found = _HOST.fullmatch(text)
-    return found is not None and (found[1] is None or int(found[1]) <= 65535)
+    return found is not None and (found[1] is None or 0 < int(found[1]) <= 65535)
 
 
 def public_url(request: web.Request, path: str) -> str:

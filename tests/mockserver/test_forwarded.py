@@ -67,6 +67,8 @@ async def test_the_first_of_several_forwarded_values_is_the_client_side(
         pytest.param({"X-Forwarded-Host": "app.example:99999"}, id="host-port-too-large"),
         pytest.param({"X-Forwarded-Host": "::1"}, id="host-ipv6-without-brackets"),
         pytest.param({"X-Forwarded-Host": ":8080"}, id="host-port-alone"),
+        pytest.param({"X-Forwarded-Host": "a..b"}, id="host-empty-label"),
+        pytest.param({"X-Forwarded-Host": "app.example:0"}, id="host-port-zero"),
         pytest.param({"X-Forwarded-Prefix": "no-slash"}, id="prefix-without-slash"),
         pytest.param({"X-Forwarded-Prefix": "/a b"}, id="prefix-with-space"),
     ],
