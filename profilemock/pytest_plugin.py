@@ -536,33 +536,22 @@ def _test_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
-    from profilemock.testing import ProfileAPI, flag
+    from profilemock.testing import ProfileAPI, check_list, flag
 
     options = _test_options(request)
     fixtures, now, space = options.pop("fixtures"), options.pop("now"), options.pop("space")
     # Checked here too, so that live="no" is refused before a live run would run the test.
     flag(options.pop("live"), "live")
     if fixtures is not None and not isinstance(fixtures, (str, bytes, Path)):
-        _check_paths(fixtures)
+        fixtures = list(fixtures) if isinstance(fixtures, Iterable) else fixtures
+        like = ", like fixtures=['tests/vip.yaml']"
+        check_list("fixtures", fixtures, "fixture paths", (str, os.PathLike), like)
         # Marker paths are relative to the rootdir, wherever pytest was started.
         fixtures = [Path(request.config.rootpath, p) for p in fixtures]
     handle = ProfileAPI(pool.get(fixtures, now), space)
     handle._start_test(options)
     request.node.stash[_USES_HANDLE] = handle
     return handle
-
-
-def _check_paths(fixtures: Any) -> None:
-    """The marker's ``fixtures=``: a list of paths (``[123]`` said only "expected str,
-    bytes or os.PathLike object, not int")."""
-    example = "like fixtures=['tests/vip.yaml']"
-    if isinstance(fixtures, Mapping) or not isinstance(fixtures, Iterable):
-        raise TypeError(f"fixtures takes a list of fixture paths, {example}; got {fixtures!r}")
-    for path in fixtures:
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(
-                f"fixtures takes a list of fixture paths, {example}; got {path!r} in it"
-            )
 
 
 def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:

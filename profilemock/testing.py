@@ -80,7 +80,7 @@ class ServerPool:
         port: int | None = None,
         snapshots: Snapshots | None = None,
     ) -> None:
-        _check_list("fixtures", default_fixtures, "fixture paths")
+        check_list("fixtures", default_fixtures, "fixture paths")
         self.default: FixturePaths = tuple(str(p) for p in default_fixtures) or (
             str(demo_fixture_path()),
         )
@@ -94,7 +94,7 @@ class ServerPool:
     ) -> ServerThread:
         """The fake serving ``fixtures`` (default: the pool's) with its clock at ``now``."""
         if fixtures is not None:
-            _check_list("fixtures", fixtures, "fixture paths")
+            check_list("fixtures", fixtures, "fixture paths")
         paths = self.default if fixtures is None else tuple(str(p) for p in fixtures)
         key: ServerKey = (paths, _now_key(now))
         server = self._servers.get(key)
@@ -136,8 +136,11 @@ def _now_key(now: Instant | None) -> str | int | None:
     )
 
 
-def _check_list(name: str, value: Any, what: str) -> None:
-    """One sentence for a string where a list belongs (it would be read letter by letter)."""
+def check_list(
+    name: str, value: Any, what: str, items: tuple[type, ...] = (object,), like: str = ""
+) -> None:
+    """One sentence for a string where a list belongs (it would be read letter by letter),
+    or for an item of the list that is not of ``items`` (``like``: an example to say)."""
     __tracebackhide__ = True
     if isinstance(value, (str, bytes, Path)):
         kind = (
@@ -149,6 +152,9 @@ def _check_list(name: str, value: Any, what: str) -> None:
         )
     if isinstance(value, Mapping) or not isinstance(value, Iterable):
         raise TypeError(f"{name} takes a list of {what}, got {type(value).__name__} {value!r}")
+    for item in value if isinstance(value, Sequence) else ():
+        if not isinstance(item, items):
+            raise TypeError(f"{name} takes a list of {what}{like}; got {item!r} in it")
 
 
 FAULTS_MUST_FIRE_OPT_OUT = (
@@ -721,7 +727,7 @@ class ProfileAPI:
         """Apply a test's configuration (what ``@pytest.mark.profile_api`` takes besides
         ``fixtures``, ``now`` and ``space``, which choose the fake and the space)."""
         __tracebackhide__ = True
-        _check_list("faults", faults, "fault rules (--fault specs or dicts)")
+        check_list("faults", faults, "fault rules (--fault specs or dicts)")
         if realism is not None and not isinstance(realism, Mapping):
             raise TypeError(
                 f"realism takes the switches by name, like {{'short_pages': True}}; got {realism!r}"
@@ -837,7 +843,7 @@ def _check_events(events: Any) -> None:
     __tracebackhide__ = True
     if isinstance(events, Mapping):
         raise TypeError("events is a list of events (dicts in the fixture format); got a dict")
-    _check_list("events", events, "events (dicts in the fixture format)")
+    check_list("events", events, "events (dicts in the fixture format)")
 
 
 @dataclass(frozen=True)
