@@ -421,31 +421,26 @@ PATH_PARAMETERS: dict[str, JSONSchema] = {
     "identifier": {"type": "string", "minLength": 1},
 }
 """Path parameters with a schema narrower than any string."""
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "route": tuple(ENDPOINTS),
-    "collection": COLLECTIONS,
-    "auth": AUTH_KINDS,
-}
-"""Filters with a fixed set of values: any other matches no request, so it is refused (as
-``assert_called`` refuses it) rather than answered with an empty list."""
-_METHOD: JSONSchema = {
-    "type": "string",
-    "pattern": "^[A-Z]+$",
-    "description": "a method in capitals, as requests send it, such as GET",
-}
-"""A method written otherwise (``get``) matches no request: refused, not an empty list."""
-_JOURNAL_QUERY: tuple[tuple[str, JSONSchema], ...] = (
-    *(
-        (
-            name,
-            {"type": "string", "enum": list(_CHOICES[name])}
-            if name in _CHOICES
-            else _METHOD
-            if name == "method"
-            else {"type": "string"},
+_TEXT_FILTERS: dict[str, JSONSchema] = {
+    **{
+        name: {"type": "string", "enum": list(values)}
+        for name, values in (
+            ("route", ENDPOINTS),
+            ("collection", COLLECTIONS),
+            ("auth", AUTH_KINDS),
         )
-        for name in TEXT_FILTERS
-    ),
+    },
+    "method": {
+        "type": "string",
+        "pattern": "^[A-Z]+$",
+        "description": "a method in capitals, as requests send it, such as GET",
+    },
+}
+"""The text filters a request can only match in one form: a fixed set of values, a method
+in capitals. Any other matches no request, so it is refused (as ``assert_called`` refuses
+it) rather than answered with an empty list."""
+_JOURNAL_QUERY: tuple[tuple[str, JSONSchema], ...] = (
+    *((name, _TEXT_FILTERS.get(name, {"type": "string"})) for name in TEXT_FILTERS),
     *((name, {"type": "integer", "minimum": 0}) for name in NUMBER_FILTERS),
     ("limit", {"type": "integer", "minimum": 1, "description": "the latest this many"}),
 )
