@@ -298,10 +298,7 @@ def _check_worker_ports(config: pytest.Config) -> None:
     for n in range(_xdist_workers(config)):
         port = given + n
         if port > 65535:
-            raise pytest.UsageError(
-                f"--profile-api-port {given}: xdist worker gw{n} takes PORT+{n} = {port},"
-                " past 65535; choose a lower port"
-            )
+            raise _past_the_last_port(given, n)
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -327,11 +324,15 @@ def _port(config: pytest.Config) -> int | None:
     port = given + int(worker[2:]) if given and worker.startswith("gw") else given
     if port > 65535:
         # The socket would take it modulo 65536 (65536: any free port) without a word.
-        raise pytest.UsageError(
-            f"--profile-api-port {given}: xdist worker {worker} takes PORT+{worker[2:]} ="
-            f" {port}, past 65535; choose a lower port"
-        )
+        raise _past_the_last_port(given, int(worker[2:]))
     return port
+
+
+def _past_the_last_port(given: int, worker: int) -> pytest.UsageError:
+    return pytest.UsageError(
+        f"--profile-api-port {given}: xdist worker gw{worker} takes PORT+{worker} ="
+        f" {given + worker}, past 65535; choose a lower port"
+    )
 
 
 PORT_ADVICE = "(--profile-api-port or profile_api_port; xdist worker N takes PORT+N)"
