@@ -136,7 +136,8 @@ def pytest_configure(config: pytest.Config) -> None:
         " live=True, faults_must_fire=None, no_errors=None):"
         " configure the profile_api fake for this test — fixture files (relative to the"
         " rootdir), a frozen clock that relative fixture times follow, the space of the handle,"
-        " a rate limit (None: unlimited), fault rules (dicts or --fault specs), realism"
+        " a rate limit (requests/s, {'per_second': N, 'burst': M}, None: unlimited), fault"
+        " rules (dicts or --fault specs), realism"
         " switches; live=False: the test needs the fake and is skipped under"
         " --profile-api-live; faults_must_fire=False: a fault rule the test armed may go"
         " unfired (default: the ini's profile_api_faults_must_fire, true); no_errors=True:"
@@ -363,7 +364,7 @@ def _marker_arguments(
     fixtures: Iterable[str] | None = None,
     now: Instant | None = None,
     space: str | None = None,
-    rate_limit: float | None = _NOT_GIVEN,
+    rate_limit: float | Mapping[str, float] | None = _NOT_GIVEN,
     faults: Iterable[str | Mapping[str, Any]] = _NOT_GIVEN,
     realism: Mapping[str, Any] = _NOT_GIVEN,
     live: bool = True,

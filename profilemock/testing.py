@@ -237,6 +237,25 @@ def _duration(by: str | float | dt.timedelta) -> int:
         raise ValueError(f"clock.advance takes {ADVANCE_TAKES}; got {by!r}") from None
 
 
+MARKER_RATE_LIMIT = (
+    "rate_limit takes requests per second as a number (5 or 0.5), with a burst as"
+    " {'per_second': 5, 'burst': 10}, or None (unlimited)"
+)
+
+
+def _limit_arguments(given: Any) -> tuple[Any, Any]:
+    """The marker's ``rate_limit`` (a number, ``{"per_second": N, "burst": M}`` as the
+    fixtures write it, or None) as ``ProfileAPI.rate_limit``'s arguments."""
+    __tracebackhide__ = True
+    if isinstance(given, Mapping):
+        if set(given) <= {"per_second", "burst"} and "per_second" in given:
+            return given["per_second"], given.get("burst")
+        raise TypeError(f"{MARKER_RATE_LIMIT}; got {dict(given)!r}")
+    if given is None or (isinstance(given, (int, float)) and not isinstance(given, bool)):
+        return given, None
+    raise TypeError(f"{MARKER_RATE_LIMIT}; got {given!r}")
+
+
 class ProfileAPI:
     """One test's view of a running fake: where it is, how to change it, what it saw.
 
@@ -735,7 +754,7 @@ class ProfileAPI:
         if realism:
             self.realism(**realism)
         if rate_limit is not _UNSET:
-            self.rate_limit(rate_limit)
+            self.rate_limit(*_limit_arguments(rate_limit))
         for rule in faults:
             if isinstance(rule, str):
                 self.fault(rule)

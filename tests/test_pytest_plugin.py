@@ -186,6 +186,14 @@ def test_marker_configures_the_handle(consumer: pytest.Pytester) -> None:
                 assert {requests.get(url, auth=profile_api.auth).status_code for _ in range(120)} == {200}
 
 
+            @pytest.mark.profile_api(rate_limit={"per_second": 1, "burst": 3})
+            def test_a_burst_as_the_fixtures_write_it(profile_api):
+                profile_api.clock.freeze()
+                url = profile_api.profile_url("user_id:u1234", "metadata")
+                statuses = [requests.get(url, auth=profile_api.auth).status_code for _ in range(4)]
+                assert statuses == [200, 200, 200, 429]
+
+
             @pytest.mark.profile_api(color="blue")
             def test_bad_marker_argument(profile_api):
                 pass
@@ -193,7 +201,7 @@ def test_marker_configures_the_handle(consumer: pytest.Pytester) -> None:
         )
     )
     result = consumer.runpytest()
-    result.assert_outcomes(passed=3, errors=1)
+    result.assert_outcomes(passed=4, errors=1)
     result.stdout.fnmatch_lines(
         [
             "*profile_api marker: unknown argument `color`; it takes fixtures, now, space, rate_limit, faults, realism, live, faults_must_fire, no_errors"
@@ -807,6 +815,15 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
             "*profile_api fixtures: 1 problem in fixtures:*missing.yaml: no such file or directory*",
         ),
         ("rate_limit='5/s'", "*rate_limit takes requests per second as a number*got '5/s'*"),
+        (
+            "rate_limit={'rate': 5}",
+            "*profile_api marker: rate_limit takes requests per second as a number (5 or 0.5),"
+            " with a burst as {'per_second': 5, 'burst': 10}, or None (unlimited); got {'rate': 5}",
+        ),
+        (
+            "rate_limit={'per_second': 5, 'burst': 2.5}",
+            "*profile_api marker: burst is a whole number of requests, got 2.5",
+        ),
         (
             "fixtures=[123]",
             "*profile_api marker: fixtures takes a list of fixture paths, like"
