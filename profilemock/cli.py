@@ -1038,7 +1038,7 @@ def _fault_flags(specs: list[str]) -> list[dict[str, Any]]:
 
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = args.fixtures or [demo_fixture_path()]
-    clock = Clock(args.now)
+    clock = Clock.pinned_at(args.now)
     realism: dict[str, Any] = {}
     try:
         for spec in args.realism:

@@ -99,7 +99,7 @@ class ServerPool:
         key: ServerKey = (paths, _now_key(now))
         server = self._servers.get(key)
         if server is None:
-            clock = Clock() if now is None else Clock(_instant(now, time.time_ns()))
+            clock = Clock.pinned_at(None if now is None else _instant(now, time.time_ns()))
             store = load_fixtures(paths, clock, snapshots=self.snapshots)
             # The contract check is on: a body outside the schemas fails the test.
             app = create_app(store, clock, ServerSettings(check_contract=True))

@@ -132,9 +132,12 @@ def test_serve_logs_requests_unless_quiet(
     assert "GET /nowhere HTTP/1.1 404" in served.process.stderr.read()
 
 
-def test_serve_now_freezes_the_clock(
+def test_serve_now_pins_the_clock(
     serve: Callable[..., Served], write_fixture: WriteFixture
 ) -> None:
+    """The date stands at --now; the rate limiter's time still passes (pinned, not frozen:
+    a frozen clock never refilled its bucket, and after 100 requests every answer was a
+    429)."""
     fixture = write_fixture(GOOD.replace("traits: {plan: pro}", "created_at: -1d"))
     served = serve(
         "--port", "0", "--quiet", "--now", "2030-01-02T00:00:00Z", "--fixtures", str(fixture)
@@ -146,6 +149,13 @@ def test_serve_now_freezes_the_clock(
         timeout=10,
     ).json()
     assert body["metadata"]["created_at"] == "2030-01-01T00:00:00Z"
+    clock = requests.get(f"{url}/__admin/clock", timeout=10).json()
+    assert clock == {
+        "now": "2030-01-02T00:00:00Z",
+        "now_ns": 1893542400 * 10**9,
+        "frozen": True,
+        "pinned": True,
+    }
     served.stop()
 
 

@@ -65,3 +65,55 @@ def test_a_clock_running_at_the_end_of_year_9999_stops_there() -> None:
     source.now += 2_000_000_000
     assert clock.now_ns() == LATEST_NS
     assert format_ns(clock.now_ns()) == "9999-12-31T23:59:59.999999999Z"
+
+
+def test_a_pinned_clock_keeps_its_date_while_its_time_passes() -> None:
+    source = Source(1_000)
+    clock = Clock.pinned_at(5_000, source=source)
+    assert (clock.now_ns(), clock.ticks_ns(), clock.frozen, clock.pinned) == (
+        5_000,
+        5_000,
+        True,
+        True,
+    )
+    source.now = 1_300
+    assert (clock.now_ns(), clock.ticks_ns()) == (5_000, 5_300)
+    clock.advance(50)  # moves both
+    assert (clock.now_ns(), clock.ticks_ns()) == (5_050, 5_350)
+
+
+def test_time_never_goes_back_when_a_pin_ends() -> None:
+    """Frozen or set running, a pinned clock's time goes on from where it was: a rate
+    limit's bucket emptied while pinned would otherwise wait for it to pass that again."""
+    source = Source(1_000)
+    clock = Clock.pinned_at(5_000, source=source)
+    source.now = 1_400
+    clock.freeze()
+    assert (clock.now_ns(), clock.ticks_ns(), clock.pinned) == (5_000, 5_400, False)
+    source.now = 9_000
+    assert clock.ticks_ns() == 5_400
+    clock.advance(100)
+    assert clock.ticks_ns() == 5_500
+    clock.pin(7_000)
+    source.now = 9_200
+    clock.unfreeze()  # runs on from the pinned date
+    assert (clock.now_ns(), clock.ticks_ns()) == (7_000, 7_600)
+    source.now = 9_300
+    assert (clock.now_ns(), clock.ticks_ns()) == (7_100, 7_700)
+
+
+def test_a_snapshot_keeps_the_pin() -> None:
+    source = Source(1_000)
+    clock = Clock.pinned_at(5_000, source=source)
+    saved = clock.snapshot()
+    clock.freeze(6_000)
+    clock.restore(saved)
+    source.now = 1_100
+    assert (clock.now_ns(), clock.ticks_ns(), clock.pinned) == (5_000, 5_100, True)
+
+
+def test_a_running_clocks_time_is_its_date() -> None:
+    source = Source(1_000)
+    clock = Clock(source=source)
+    clock.advance(10)
+    assert clock.ticks_ns() == clock.now_ns() == 1_010

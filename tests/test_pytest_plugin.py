@@ -169,6 +169,7 @@ def test_marker_configures_the_handle(consumer: pytest.Pytester) -> None:
             def test_configured(profile_api):
                 assert (profile_api.space_id, profile_api.token) == ("custom_space", "custom-token")
                 assert profile_api.clock.now().isoformat() == "2030-01-01T00:00:00+00:00"
+                profile_api.clock.freeze()  # now= pins the date; the rate limit's time stops too
                 url = profile_api.profile_url("user_id:c1", "traits")
                 statuses = [requests.get(url, auth=profile_api.auth).status_code for _ in range(4)]
                 assert statuses == [503, 200, 200, 429]

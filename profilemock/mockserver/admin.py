@@ -112,8 +112,9 @@ def _state(request: web.Request) -> ServerState:
 
 
 def _clock_body(state: ServerState) -> dict[str, Any]:
-    now = state.clock.now_ns()
-    return {"now": format_ns(now), "now_ns": now, "frozen": state.clock.frozen}
+    clock = state.clock
+    now = clock.now_ns()
+    return {"now": format_ns(now), "now_ns": now, "frozen": clock.frozen, "pinned": clock.pinned}
 
 
 def _space_body(state: ServerState, space: LiveSpace) -> dict[str, Any]:

@@ -361,7 +361,7 @@ def answer(
         query = dataclasses.replace(query, page_size=short_page(query.page_size))
     collection = lookup.collection_of(route)
     if space.lagging:
-        space = space.visible(now)
+        space = space.visible(state.clock.ticks_ns())
     profile = None
     if route.identifier is not None:
         if realism.unescaped_500:

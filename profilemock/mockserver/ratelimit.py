@@ -2,7 +2,8 @@
 
 The real API allows 100 requests/s per space by default (``api.DEFAULT_RATE``; a
 ``store.space.Limit`` says rate and burst). A bucket holds ``burst`` tokens,
-refills at ``rate`` per second of *clock* time, and each admitted request takes one.
+refills at ``rate`` per second of the clock's time (``Clock.ticks_ns``: a clock pinned by
+``--now`` still passes time), and each admitted request takes one.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class RateLimiter:
         limit = self._limits.get(space_id)
         if limit is None:
             return True
-        now = self._clock.now_ns()
+        now = self._clock.ticks_ns()
         bucket = self._buckets.get(space_id)
         if bucket is None:
             bucket = self._buckets[space_id] = _Bucket(limit, now)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from profilemock.clock import Clock
+from profilemock.clock import Clock, Setting
 from profilemock.faults import FaultRule, FaultSet
 from profilemock.mockserver.journal import DEFAULT_SIZE, Journal, JournalEntry
 from profilemock.mockserver.params import Queries
@@ -70,7 +70,7 @@ class ServerState:
     realism: Realism = field(default_factory=Realism)
     """The realism switches in force (``set_realism`` changes them)."""
     _realism_at_start: Realism = field(default_factory=Realism)
-    _clock_at_start: tuple[int | None, int] = (None, 0)
+    _clock_at_start: Setting = (None, 0, None, 0)
     unfired: dict[tuple[str, str, str], int] = field(default_factory=dict)
     """Rules armed at run time that a reset took away before they did what they were armed
     for — ``(id, as written, why)``, with how many resets did so — as ``assert_faults_fired``
@@ -125,7 +125,7 @@ class ServerState:
     def _use_realism(self, realism: Realism) -> None:
         self.realism = realism
         for space in self.store.spaces.values():
-            space.propagate_after(realism.propagation_delay, self.clock.now_ns)
+            space.propagate_after(realism.propagation_delay, self.clock.ticks_ns)
 
     def _load_faults(self) -> None:
         self._fixture_rules = [

@@ -72,7 +72,12 @@ async def test_health(client: Client) -> None:
     assert body["status"] == "ok"
     assert body["spaces"] == ["lg8283283"]
     assert body["faults"] == 1
-    assert body["clock"] == {"now": "2026-06-15T12:00:00Z", "now_ns": NOW, "frozen": True}
+    assert body["clock"] == {
+        "now": "2026-06-15T12:00:00Z",
+        "now_ns": NOW,
+        "frozen": True,
+        "pinned": False,
+    }
 
 
 async def test_faults_list_add_delete_clear(client: Client) -> None:

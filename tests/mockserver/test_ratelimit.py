@@ -66,6 +66,27 @@ async def test_default_budget_is_100_then_429_until_the_clock_moves(served: Clie
     assert await statuses(served, "busy", 101) == [200] * 100 + [429]
 
 
+async def test_a_pinned_clock_refills_the_bucket_as_time_passes(
+    aiohttp_client: ClientFactory, write_fixture: WriteFixture
+) -> None:
+    """A date pinned by configuration (--now, a fixture's now:, the marker's now=) stands
+    still while time passes: the bucket refills (frozen, it never did: a fake served with
+    --now answered 429 for ever after 100 requests). A test that freezes the clock stops
+    the bucket's time too, from where it was."""
+    real = [10**18]
+    clock = Clock.pinned_at(NOW, source=lambda: real[0])
+    client = await aiohttp_client(create_app(load_fixtures([write_fixture(FIXTURE)], clock), clock))
+    assert await statuses(client, "tiny", 4) == [200, 200, 200, 429]
+    real[0] += 500_000_000  # half a second: one token at 2/s
+    assert await statuses(client, "tiny", 2) == [200, 429]
+    assert clock.now_ns() == NOW
+    clock.freeze()
+    real[0] += 10 * 10**9
+    assert await statuses(client, "tiny", 1) == [429]
+    clock.advance(500_000_000)
+    assert await statuses(client, "tiny", 2) == [200, 429]
+
+
 async def test_space_limit_and_burst_from_the_fixture(served: Client) -> None:
     assert await statuses(served, "tiny", 4) == [200, 200, 200, 429]
     served.app[STATE].clock.advance(500_000_000)  # 0.5 s at 2/s: one token

@@ -46,8 +46,8 @@ spaces:
 MANY = "/v1/spaces/sp/collections/users/profiles/user_id:many"
 
 
-def served(**settings: Any) -> Any:
-    clock = Clock(NOW)
+def served(clock: Clock | None = None, **settings: Any) -> Any:
+    clock = Clock(NOW) if clock is None else clock
     return create_app(
         load_fixtures([demo_fixture_path()], clock), clock, ServerSettings(**settings)
     )
@@ -196,6 +196,23 @@ async def test_changes_become_visible_after_the_propagation_delay(
     assert (await get(client, traits))["traits"] == {"plan": "pro"}
     events = await get(client, profile_path("user_id:fresh", "events"))
     assert [e["event"] for e in events["data"]] == ["Signed Up"]
+
+
+async def test_a_pinned_clock_lets_changes_propagate_as_time_passes(
+    aiohttp_client: ClientFactory,
+) -> None:
+    """``serve --now`` pins the date, not time: a change shows once the delay has passed
+    (on a frozen clock nobody advances it never would)."""
+    real = [10**18]
+    client = await aiohttp_client(
+        served(Clock.pinned_at(NOW, source=lambda: real[0]), realism={"propagation_delay": "5s"})
+    )
+    await client.delete("/__admin/spaces/lg8283283/collections/users/profiles/user_id:u1234")
+    traits = profile_path("user_id:u1234", "traits")
+    real[0] += 4 * 10**9
+    assert (await client.get(traits, headers=AUTH)).status == 200
+    real[0] += 10**9
+    assert (await client.get(traits, headers=AUTH)).status == 404
 
 
 async def test_a_reset_drops_changes_still_propagating(aiohttp_client: ClientFactory) -> None:
