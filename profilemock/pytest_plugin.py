@@ -135,7 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "profile_api(fixtures=None, now=None, space=None, rate_limit=..., faults=(), realism={},"
         " live=True, faults_must_fire=None, no_errors=None):"
         " configure the profile_api fake for this test — fixture files (relative to the"
-        " rootdir), a frozen clock that relative fixture times follow, the space of the handle,"
+        " rootdir), a pinned date that relative fixture times follow, the space of the handle,"
         " a rate limit (requests/s, {'per_second': N, 'burst': M}, None: unlimited), fault"
         " rules (dicts or --fault specs), realism"
         " switches; live=False: the test needs the fake and is skipped under"
