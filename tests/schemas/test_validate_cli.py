@@ -256,6 +256,36 @@ def test_har_skips_preflights_and_blocked_entries_and_counts_them(tmp_path: Path
 
 
 @pytest.mark.parametrize(
+    ("method", "status", "text", "reason"),
+    [
+        ("HEAD", 200, "", "HEAD: an answer without a body"),
+        ("GET", 103, "", "1xx: an interim answer, not the final one"),
+        ("GET", 301, "<html>moved</html>", "3xx: a redirect, the request it leads to is an entry of its own"),
+        ("GET", 307, None, "3xx: a redirect, the request it leads to is an entry of its own"),
+        ("GET", 304, None, "304: not modified, its body came from the browser's cache"),
+    ],
+    ids=["head", "interim", "redirect-with-html", "redirect-without-content", "not-modified"],
+)  # fmt: skip
+def test_har_skips_answers_without_a_body_of_the_api(
+    tmp_path: Path, method: str, status: int, text: str | None, reason: str
+) -> None:
+    # What a browser records besides the API's answers: a redirect (http to https) before
+    # the request it leads to, a revalidation answered 304 from its cache, a HEAD. Each had
+    # been a violation ("the response body is not JSON"), failing a HAR of valid traffic.
+    good = (DATA / "segdocs_traits_200.json").read_text()
+    bodiless = entry(f"{API}/traits", status, text)
+    bodiless["request"]["method"] = method
+    har = write_har(tmp_path, [bodiless, entry(f"{API}/traits", 200, good)])
+    code, out, _ = run(str(har))
+    assert code == 0
+    assert out.splitlines() == [
+        f"{har} entry 1: {method} {API}/traits {status}: skipped ({reason})",
+        f"{har} entry 2: GET {API}/traits 200: ok (traits)",
+        f"1 checked, 0 with violations, 1 skipped (1 {reason})",
+    ]
+
+
+@pytest.mark.parametrize(
     "entries",
     [
         [],
