@@ -131,13 +131,19 @@ class JsonInputError(ValueError):
         """Whether the text is not JSON at all (``reason`` then starts ``not JSON: ``), as
         against JSON beyond a limit."""
 
+    @property
+    def where(self) -> str:
+        """What is wrong and where, without ``not JSON: ``: ``Expecting value at line 1
+        column 1``."""
+        reason = self.reason.removeprefix("not JSON: ")
+        return f"{reason} at line {self.line} column {self.column}"
+
     def about(self, subject: str) -> str:
         """The problem told of ``subject``: ``the request body is not JSON: Expecting value
         at line 1 column 1``, ``the request body cannot be used: nested deeper than 100
         levels at line 1 column 101``."""
-        reason = self.reason.removeprefix("not JSON: ")
         problem = "is not JSON" if self.syntax else "cannot be used"
-        return f"{subject} {problem}: {reason} at line {self.line} column {self.column}"
+        return f"{subject} {problem}: {self.where}"
 
 
 class _NotFinite(Exception):

@@ -124,10 +124,14 @@ PROXY = web.AppKey("profilemock_proxy", ProxySettings)
 SESSION = web.AppKey("profilemock_proxy_session", aiohttp.ClientSession)
 
 
-def _not_json(content_type: str, body: bytes) -> Violation:
+def _not_json(content_type: str, body: bytes, why: str) -> Violation:
+    """``why`` the body is not JSON, where (as ``read_json`` tells it), and how it starts."""
     shown = body[:60].decode("utf-8", "replace")
     return Violation(
-        "", "json", f"the body is not JSON (Content-Type `{content_type or 'none'}`): {shown!r}"
+        "",
+        "json",
+        f"the body is not JSON (Content-Type `{content_type or 'none'}`): {why};"
+        f" it starts {shown!r}",
     )
 
 
@@ -160,11 +164,11 @@ def _checked(
         data = read_json(body.decode("utf-8"))
     except JsonInputError as exc:
         if exc.syntax:
-            return [_not_json(content_type, body)], _UNREAD
+            return [_not_json(content_type, body, exc.where)], _UNREAD
         # beyond a limit: nesting...
         return [Violation("", "json", exc.about("the body"))], _UNREAD
-    except UnicodeDecodeError:
-        return [_not_json(content_type, body)], _UNREAD
+    except UnicodeDecodeError as exc:
+        return [_not_json(content_type, body, f"not UTF-8 (byte {exc.start + 1})")], _UNREAD
     found = []
     if content_type != "application/json":
         found.append(

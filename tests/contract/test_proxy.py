@@ -105,7 +105,7 @@ def test_returns_status_body_and_headers_unchanged_except_hop_by_hop(
         pytest.param("null-list", "external_ids", False, [], id="null-list-is-fine-when-lenient"),
         pytest.param(
             "non-json", "traits", False,
-            [("/", "json", "the body is not JSON (Content-Type `text/html`): '<html><body>Service Unavailable</body></html>'")],
+            [("/", "json", "the body is not JSON (Content-Type `text/html`): Expecting value at line 1 column 1; it starts '<html><body>Service Unavailable</body></html>'")],
             id="non-json-body",
         ),
         pytest.param(
@@ -305,6 +305,27 @@ def test_the_fake_keeps_the_contract_behind_a_strict_proxy(
 def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
     with pytest.raises(UpstreamError, match=problem):
         upstream_url(given)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b'{"traits":{"plan":"pro"},}', "Expecting property name enclosed in double quotes at line 1 column 26"),
+        (b'{"traits":{}}\n{"traits":{}}', "Extra data at line 2 column 1"),
+        (b'{"traits":{"city":"Montr\xe9al"}}', "not UTF-8 (byte 25)"),
+        (b"", "Expecting value at line 1 column 1"),
+    ],
+    ids=["trailing-comma", "two-bodies", "latin-1", "empty"],
+)  # fmt: skip
+def test_a_body_that_is_not_json_is_told_where_and_why(body: bytes, why: str) -> None:
+    # It said only "the body is not JSON" and how the body starts, which for a page of 100
+    # events with one stray comma told nothing of where.
+    [problem] = check_answer(drift_url("x"), 200, "application/json", body)
+    shown = body[:60].decode("utf-8", "replace")
+    assert (problem.rule, problem.message) == (
+        "json",
+        f"the body is not JSON (Content-Type `application/json`): {why}; it starts {shown!r}",
+    )
 
 
 def test_check_answer_skips_routes_it_cannot_know_and_empty_answers() -> None:
