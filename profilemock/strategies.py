@@ -130,16 +130,20 @@ def _ids(draw: st.DrawFn, collection: Collection) -> dict[str, Any]:
     return ids
 
 
-_EVENT = st.fixed_dictionaries(
-    {
-        "event": st.sampled_from(["Product Viewed", "Order Completed", "Signed Up"]),
-        "timestamp": st.one_of(_IN_WINDOW, _OUT_OF_WINDOW),
-    },
-    optional={
-        "type": st.sampled_from(["track", "page", "identify"]),
-        "properties": st.dictionaries(_NAME, _SCALAR, max_size=3),
-    },
-)
+def _events_at(timestamp: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {
+            "event": st.sampled_from(["Product Viewed", "Order Completed", "Signed Up"]),
+            "timestamp": timestamp,
+        },
+        optional={
+            "type": st.sampled_from(["track", "page", "identify"]),
+            "properties": st.dictionaries(_NAME, _SCALAR, max_size=3),
+        },
+    )
+
+
+_EVENT = _events_at(st.one_of(_IN_WINDOW, _OUT_OF_WINDOW))
 
 
 @lru_cache(maxsize=64)
@@ -267,7 +271,8 @@ def _query(draw: st.DrawFn, endpoint: str, keys: list[str]) -> dict[str, str]:
     if endpoint == "traits":
         if draw(st.booleans()):
             query["verbose"] = "true"
-        klass = draw(st.sampled_from([None, *TRAIT_CLASSES]))
+        # Half the time a class: asked with none, a page holds every class of trait.
+        klass = draw(st.none() | st.sampled_from(TRAIT_CLASSES))
         some_keys: bool = draw(st.booleans())
         if klass is not None:
             query["class"] = klass
@@ -286,6 +291,11 @@ def _ok(draw: st.DrawFn, endpoint: str) -> Response:
     other: Collection = "accounts" if collection == "users" else "users"
     others = _distinct(draw(st.lists(profiles(other, events=False), max_size=3)))
     main = draw(profiles(collection, links=[_identifier(p) for p in others]))
+    if endpoint in _LONG and draw(st.booleans()):
+        # Half the time a longer list than profiles() mostly draws, as a real profile has:
+        # most of its lists are empty or shorter than a page.
+        key, more = _LONG[endpoint]
+        main = {**main, key: _joined(main.get(key), draw(more))}
     extra = []
     if endpoint == "profiles":
         extra = draw(st.lists(profiles(collection, events=False), max_size=3))
@@ -297,7 +307,20 @@ def _ok(draw: st.DrawFn, endpoint: str) -> Response:
     base = f"/v1/spaces/{SPACE}/collections/{collection}/profiles"
     path = base if endpoint == "profiles" else f"{base}/{_quoted(_identifier(main))}/{endpoint}"
     keys = list(main.get("traits", {})) + list(main.get("computed_traits", {}))
-    response = _ask(document, path, _query(draw, endpoint, keys))
+    query = _query(draw, endpoint, keys)
+    response = _ask(document, path, query)
+    # Half the time, a whole list asked again in smaller pages, so that a cursor follows:
+    # the drawn lists are short, and few are longer than the limit asked.
+    whole = _page_size(response.body)
+    cursor = response.body.get("cursor") if isinstance(response.body, dict) else None
+    if (
+        whole > 1
+        and isinstance(cursor, dict)
+        and not cursor.get("has_more")
+        and draw(st.booleans())
+    ):
+        query["limit"] = str(draw(st.integers(min_value=1, max_value=whole - 1)))
+        response = _ask(document, path, query)
     # Half the time, the next page when there is one.
     cursor = response.body.get("cursor") if isinstance(response.body, dict) else None
     if (
@@ -309,6 +332,28 @@ def _ok(draw: st.DrawFn, endpoint: str) -> Response:
         parts = urlsplit(cursor["url"])
         response = _ask(document, parts.path, dict(parse_qsl(parts.query)))
     return response
+
+
+_LONG: dict[str, tuple[str, st.SearchStrategy[Any]]] = {
+    "traits": ("traits", st.dictionaries(_NAME, _JSON, min_size=2, max_size=12)),
+    "events": ("events", st.lists(_events_at(_IN_WINDOW), min_size=2, max_size=12)),
+}
+"""A longer list for ``_ok`` to add to its profile's: the field and what to add."""
+
+
+def _joined(drawn: Any, more: Any) -> Any:
+    """``more`` items added to the ``drawn`` traits (a mapping) or events (a list)."""
+    if isinstance(more, dict):
+        return {**(drawn or {}), **more}
+    return [*(drawn or []), *more]
+
+
+def _page_size(body: Any) -> int:
+    """The number of items on a page (0 for metadata, an error, ``data: null``)."""
+    if not isinstance(body, dict):
+        return 0
+    items = body.get("traits", body.get("data"))
+    return len(items) if isinstance(items, (dict, list)) else 0
 
 
 def _distinct(drawn: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -390,11 +435,18 @@ def responses(
         statuses: tuple[int, ...] = ERROR_STATUSES if endpoint == "error" else allowed
     elif isinstance(status, int):
         statuses = (status,)
-    elif isinstance(status, (str, bytes)):
-        # Read letter by letter it said "status '2' is not one this strategy makes".
+    elif isinstance(status, (str, bytes)) or not isinstance(status, Iterable):
+        # Read letter by letter it said "status '2' is not one this strategy makes"; 200.0
+        # said "'float' object is not iterable".
         raise TypeError(f"status is a status like 200, a list of them, or None; got {status!r}")
     else:
         statuses = tuple(status)
+        if not statuses:
+            # It made a strategy of nothing, which Hypothesis reports, in the test, as
+            # assumptions that are impossible to satisfy.
+            raise ValueError(
+                "status is an empty list; give a status like 200, a list of them, or None for any"
+            )
     for value in statuses:
         if value not in allowed or (endpoint == "error" and value == 200):
             offered = ERROR_STATUSES if endpoint == "error" else allowed
