@@ -33,6 +33,8 @@ MAX_BODY_FLAG = "--max-body"
 MOST_BODY = 10**10
 """The largest limit a setting takes (10 GB)."""
 _CHUNK = 64 * 1024
+_CODING = re.compile(r"content-encoding: ([\w.-]+)(?: \(([\w.-]+)\))?", re.IGNORECASE)
+"""The coding aiohttp names when a body does not decode: ``gzip``, ``brotli (br)``."""
 _SIZE = re.compile(r"(\d{1,15}(?:\.\d{1,9})?) ?([kmg]i?b?|b)?", re.IGNORECASE)
 
 
@@ -50,6 +52,16 @@ def upstream_failure(exc: BaseException) -> str:
         return f"could not be reached: {exc.os_error.strerror or exc.os_error}"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "closed the connection without an answer"
+    coding = (
+        _CODING.search(str(exc))
+        if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError)
+        else None
+    )
+    if coding is not None:  # aiohttp's words for both: "Can not decode content-encoding: gzip"
+        name = coding.group(2) or coding.group(1)
+        if "install" in str(exc).lower():  # a coding the client did not ask for (no Brotli)
+            return f"answered a body in a Content-Encoding it was not asked for ({name})"
+        return f"answered a body that does not decode as its Content-Encoding says ({name})"
     if isinstance(exc, aiohttp.ClientPayloadError):
         return "answered a body that ended before its length, or is not well framed"
     if isinstance(exc, aiohttp.ClientResponseError):  # its answer is no HTTP the client reads

@@ -273,6 +273,8 @@ RAW_ANSWERS = {
     "short-body": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b'Content-Length: 100\r\n\r\n{"traits"',
     "closed": b"",
+    "bad-gzip": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzipped!",
 }
 """What the ``raw`` upstream writes on the socket, by the case in the request's path
 (``user_id:CASE``), before it closes the connection."""

@@ -204,6 +204,9 @@ def test_an_unreachable_upstream_is_a_502_in_the_envelope(
         ("long-header", "answered a status line or header over 8190 bytes"),
         ("short-body", "answered a body that ended before its length, or is not well framed"),
         ("closed", "closed the connection without an answer"),
+        # It said "a body that ended before its length, or is not well framed": whole, and
+        # framed by its length.
+        ("bad-gzip", "answered a body that does not decode as its Content-Encoding says (gzip)"),
     ],
 )
 def test_an_upstream_answer_that_cannot_be_read_is_told_in_words(

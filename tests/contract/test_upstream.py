@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
+import aiohttp
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
-from profilemock.contract.upstream import MOST_BODY, BodyTooLarge, parse_size
+from profilemock.contract.upstream import MOST_BODY, BodyTooLarge, parse_size, upstream_failure
 from profilemock.words import counted
 
 NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
@@ -76,4 +78,19 @@ def test_a_limit_of_one_byte_is_one_byte() -> None:
     assert counted(32_000_000, "byte") == "32,000,000 bytes"
     assert (
         "limit of 1 byte (reading stopped there)" in BodyTooLarge(1, None, 200, NO_HEADERS).about()
+    )
+
+
+def test_a_content_coding_the_client_cannot_decode_is_told_so() -> None:
+    # aiohttp without Brotli, given `Content-Encoding: br` it never asked for; it said
+    # "answered something that is not well-formed HTTP".
+    info = aiohttp.RequestInfo(URL("http://upstream/v1/x"), "GET", CIMultiDictProxy(CIMultiDict()))
+    refused = aiohttp.ClientResponseError(
+        info,
+        (),
+        status=400,
+        message="Can not decode content-encoding: brotli (br). Please install `Brotli`",
+    )
+    assert upstream_failure(refused) == (
+        "answered a body in a Content-Encoding it was not asked for (br)"
     )
