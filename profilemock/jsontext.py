@@ -177,6 +177,12 @@ def _too_long_literal(literal: str) -> bool:
     return digits.isdigit() and len(digits) > sys.get_int_max_str_digits()
 
 
+def syntax_error(exc: json.JSONDecodeError) -> str:
+    """What ``json`` found wrong, without the dangling "at" some of its messages end in
+    (``Invalid control character at``): the place is told after it, or beside it."""
+    return exc.msg.removesuffix(" at")
+
+
 def read_json(text: str) -> Any:
     """``text`` as data, or a ``JsonInputError`` saying what is wrong and where: not JSON,
     nested deeper than ``MAX_DEPTH``, a number that is not finite or too long, a lone
@@ -184,7 +190,9 @@ def read_json(text: str) -> Any:
     try:
         data = json.loads(text, parse_constant=_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
-        raise JsonInputError(f"not JSON: {exc.msg}", exc.lineno, exc.colno, syntax=True) from None
+        raise JsonInputError(
+            f"not JSON: {syntax_error(exc)}", exc.lineno, exc.colno, syntax=True
+        ) from None
     except RecursionError:
         raise JsonInputError(f"nested deeper than {MAX_DEPTH} levels", *too_deep_at(text)) from None
     except _NotFinite as exc:

@@ -70,6 +70,23 @@ def test_the_problem_is_told_of_its_subject() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "told"),
+    [
+        ('{"a":"x\ty"}', "not JSON: Invalid control character at line 1 column 8"),
+        ('{"a":"abc', "not JSON: Unterminated string starting at line 1 column 6"),
+    ],
+)
+def test_a_syntax_error_says_at_once_where(text: str, told: str) -> None:
+    # json ends these messages in "at", and the place came after: "Invalid control
+    # character at at line 1 column 8" (and "...: Invalid control character at" where the
+    # place is told before it, as `validate` and the fixture loader tell it).
+    with pytest.raises(JsonInputError) as syntax:
+        read_json(text)
+    assert str(syntax.value) == told
+    assert syntax.value.reason.endswith(("character", "starting"))
+
+
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()
