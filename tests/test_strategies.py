@@ -222,10 +222,7 @@ def test_links_by_type_value_or_segment_id_are_taken() -> None:
         (lambda: responses("error", 200), "status 200 is not one this strategy makes for error"),
         # Read letter by letter it said "status '2' is not one this strategy makes".
         (lambda: responses("traits", "200"), "status is a status like 200, a list of them"),  # type: ignore[arg-type]
-        (
-            lambda: responses("traits", 200.0),
-            "status is a status like 200, a list of them, or None; got 200.0",
-        ),  # type: ignore[arg-type]
+        (lambda: responses("traits", 200.0), "status is a status like 200, a list of them, or"),  # type: ignore[arg-type]
         (lambda: responses("traits", []), "status is an empty list; give a status like 200"),
         (lambda: drifted_responses("nope"), "unknown endpoint 'nope'"),
         # A caller without a type checker may pass any string: the strategy says what it takes.
