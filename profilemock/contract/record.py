@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import aiohttp
 from yarl import URL
@@ -218,9 +218,13 @@ class Client:
     async def pages(
         self, tail: str, params: list[tuple[str, str]], key: str
     ) -> list[dict[str, Any]] | None:
-        """Every page of a list, following ``cursor.next``; None for a 404."""
+        """Every page of a list, following ``cursor.next`` (or the ``next`` of
+        ``cursor.url`` when the cursor gives none); None for a 404. A cursor that says
+        ``has_more`` and leads nowhere, or back to a page already read, is a failure: the
+        list would be recorded short, or read for ever."""
         bodies: list[dict[str, Any]] = []
         following: str | None = None
+        asked_for: set[str] = set()
         while True:
             asked = params if following is None else [*params, ("next", following)]
             body = await self.get(tail, asked)
@@ -232,11 +236,35 @@ class Client:
                 raise ProfileFailed(f"{tail} answered without `{key}`")
             bodies.append(body)
             cursor = body.get("cursor") or {}
-            following = cursor.get("next") or None
-            if not cursor.get("has_more") or following is None:
+            if not isinstance(cursor, dict) or not cursor.get("has_more"):
                 return bodies
+            following = _next_of(cursor)
+            if following is None:
+                raise ProfileFailed(
+                    f"{tail}: page {len(bodies)} says has_more but its cursor gives no `next`"
+                    " (nor a cursor.url with one), so the rest of the list cannot be asked for"
+                )
+            if following in asked_for:
+                raise ProfileFailed(
+                    f"{tail}: page {len(bodies)}'s cursor leads back to next={following!r},"
+                    " a page already read, so the list never ends"
+                )
+            asked_for.add(following)
             if len(bodies) > 100_000:
                 raise ProfileFailed(f"{tail}: the cursor never ends")
+
+
+def _next_of(cursor: dict[str, Any]) -> str | None:
+    """The ``next`` a cursor asks the next page with: its own, else its URL's."""
+    following = cursor.get("next")
+    if isinstance(following, str) and following:
+        return following
+    url = cursor.get("url")
+    if isinstance(url, str):
+        found = parse_qs(urlsplit(url).query).get("next")
+        if found and found[0]:
+            return found[0]
+    return None
 
 
 async def record_profile(

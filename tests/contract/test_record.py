@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import random
 import re
 import time
@@ -484,3 +485,62 @@ def test_an_id_without_a_type_is_refused(capsys: pytest.CaptureFixture[str]) -> 
     with pytest.raises(SystemExit):
         run_cli("record", "--region", "us", "--space", "s", "--id", "u1234")
     assert "`u1234` is not TYPE:VALUE" in capsys.readouterr().err
+
+
+CURSORS = {
+    # The next page named by cursor.url alone (the FAQ's cursor has no `next`).
+    "next-in-url": {
+        "traits": {"a": 1},
+        "cursor": {"url": "{origin}/v1/x?next=b", "has_more": True},
+    },
+    "next-in-url?next=b": {"traits": {"b": 2}, "cursor": {"has_more": False}},
+    "no-next": {"traits": {"a": 1}, "cursor": {"url": "", "has_more": True, "next": ""}},
+    "same-next": {"traits": {"a": 1}, "cursor": {"url": "", "has_more": True, "next": "a"}},
+    "same-next?next=a": {"traits": {"a": 1}, "cursor": {"url": "", "has_more": True, "next": "a"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "problem"),
+    [
+        ("next-in-url", None),
+        # Recorded short, silently: the fixture then answered one trait of two.
+        (
+            "no-next",
+            "users/profiles/user_id:no-next/traits: page 1 says has_more but its cursor gives"
+            " no `next` (nor a cursor.url with one), so the rest of the list cannot be asked for",
+        ),
+        # Asked again and again, 100,000 times.
+        (
+            "same-next",
+            "users/profiles/user_id:same-next/traits: page 2's cursor leads back to next='a',"
+            " a page already read, so the list never ends",
+        ),
+    ],
+)
+def test_a_cursor_is_followed_to_its_end_or_its_fault_told(
+    upstream: tuple[Upstream, str], monkeypatch: pytest.MonkeyPatch, case: str, problem: str | None
+) -> None:
+    import aiohttp
+
+    from profilemock.contract.record import Client, ProfileFailed
+    from tests.contract.conftest import DRIFTS
+
+    drifting, url = upstream
+    for name, body in CURSORS.items():
+        text = json.dumps(body) if "{origin}" in json.dumps(body) else body
+        monkeypatch.setitem(DRIFTS, name, (200, "application/json", text))
+
+    async def traits() -> list[dict[str, Any]] | None:
+        async with aiohttp.ClientSession() as session:
+            client = Client(session, url, "sp", "t")
+            return await client.pages(f"users/profiles/user_id:{case}/traits", [], "traits")
+
+    if problem is None:
+        pages = asyncio.run(traits())
+        assert [page["traits"] for page in pages or []] == [{"a": 1}, {"b": 2}]
+        return
+    with pytest.raises(ProfileFailed) as failure:
+        asyncio.run(traits())
+    assert str(failure.value) == problem
+    assert len(drifting.seen) <= 2
