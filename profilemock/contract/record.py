@@ -365,6 +365,11 @@ async def record(
                     missing.append(f"{label}: not found (404)")
                     progress.profile(f"{label}: not found (404)")
                     continue
+                if not found.external_ids:  # nothing a fixture could find it by
+                    why = "its /external_ids lists none, and a fixture profile needs one"
+                    missing.append(f"{label}: {why}")
+                    progress.profile(f"{label}: not recorded: {why}")
+                    continue
                 if any((collection, key) in seen for key in found.ids()):
                     progress.profile(f"{label}: already recorded")
                     continue

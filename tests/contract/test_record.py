@@ -544,3 +544,32 @@ def test_a_cursor_is_followed_to_its_end_or_its_fault_told(
         asyncio.run(traits())
     assert str(failure.value) == problem
     assert len(drifting.seen) <= 2
+
+
+def test_a_profile_without_external_ids_is_reported_not_recorded(
+    upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was left out of the file, silently: "recorded 1 of 1 profiles (0 users and 0
+    # accounts written...)", exit code 0.
+    from tests.contract.conftest import DRIFTS
+
+    every_resource = {
+        "segment_id": "use_x",
+        "metadata": {"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"},
+        "traits": {"plan": "pro"},
+        "data": [],
+        "cursor": {"url": "", "has_more": False, "next": ""},
+    }
+    monkeypatch.setitem(DRIFTS, "no-ids", (200, "application/json", every_resource))
+    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
+    target = tmp_path / "never.yaml"
+    _, url = upstream
+    code, _, err = run_cli(
+        "record", "--upstream", url, "--space", "sp", "--id", "user_id:no-ids", "-o", str(target)
+    )
+    assert code == 2
+    assert (
+        "profilemock: not recorded: users user_id:no-ids: its /external_ids lists none, and a"
+        " fixture profile needs one"
+    ) in err
+    assert not target.exists()
