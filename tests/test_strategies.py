@@ -125,21 +125,23 @@ def test_responses_show_pages_with_and_without_more_data_null_and_verbose_traits
     find(responses("events"), lambda r: r.body.get("data") is None, settings=FIND)
 
 
-@pytest.mark.parametrize("endpoint", ["traits", "events"])
-def test_responses_often_show_a_page_with_more(endpoint: str) -> None:
-    # A consumer's property test draws some 50 examples (the README's): traits had a page
-    # with more in 8 of these 100, events in none, as most drawn lists were empty or
-    # shorter than a page. Now half the lists asked are long ones, and half of those with
-    # two items or more are asked again in smaller pages.
-    more = []
+@pytest.mark.parametrize(("endpoint", "least"), [("traits", 0.06), ("events", 0.1)])
+def test_responses_often_show_paging(endpoint: str, least: float) -> None:
+    # A consumer's property test draws some 50 examples (the README's). A page with more,
+    # or a page after the first, came in 4-6 of these 200 traits examples and in no events
+    # example, as most drawn lists were empty or shorter than a page; now in 28-38 and
+    # 55-65 (which modules are imported moves Hypothesis's choices). The bounds leave
+    # room for chance.
+    paging = []
 
-    @settings(FIND, max_examples=100)
+    @settings(FIND, max_examples=200)
     @given(responses(endpoint))
     def count(response: Response) -> None:
-        more.append(bool((response.body.get("cursor") or {}).get("has_more")))
+        more = (response.body.get("cursor") or {}).get("has_more")
+        paging.append(bool(more) or "next=" in response.url)
 
     count()
-    assert sum(more) >= len(more) / 10
+    assert sum(paging) >= least * len(paging)
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 429, 500, 503])
