@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 import aiohttp
 from yarl import URL
 
+from profilemock import schemas
 from profilemock.api import EVENTS_WINDOW_DAYS, OTHER, Collection
 from profilemock.contract.redact import Redactor
 from profilemock.contract.upstream import (
@@ -203,13 +204,30 @@ class Client:
                 shown = body[:200].decode("utf-8", "replace")
                 raise ProfileFailed(f"GET {url.path}?{query} answered {status}: {shown}")
             try:
-                return read_json(body.decode("utf-8"))
+                data = read_json(body.decode("utf-8"))
             except UnicodeDecodeError as exc:
                 raise ProfileFailed(
                     f"GET {url.path} answered a body that is not UTF-8 (byte {exc.start + 1})"
                 ) from None
             except JsonInputError as exc:
                 raise ProfileFailed(f"GET {url.path}: {exc.about('the body')}") from None
+            # What the file is written from must be what the API sends: a body out of
+            # contract (a verbose trait without its source, a time that is none) is no
+            # profile, and no traceback or file that does not load. Fields the contract
+            # does not name are fine, as everywhere but in strict mode; times are read.
+            violations = schemas.validate_response(str(url), status, data)
+            violations += [
+                v
+                for v in schemas.validate_response(str(url), status, data, strict=True)
+                if v.rule == "format"
+            ]
+            if violations:
+                more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+                raise ProfileFailed(
+                    f"GET {url.path}?{query} answered a body that breaks the contract at"
+                    f" {violations[0]}{more}"
+                )
+            return data
 
     async def _back_off(self, attempt: int) -> None:
         ceiling = min(self.retry.cap, self.retry.base * 2 ** (attempt - 1))

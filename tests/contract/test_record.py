@@ -553,14 +553,8 @@ def test_a_profile_without_external_ids_is_reported_not_recorded(
     # accounts written...)", exit code 0.
     from tests.contract.conftest import DRIFTS
 
-    every_resource = {
-        "segment_id": "use_x",
-        "metadata": {"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"},
-        "traits": {"plan": "pro"},
-        "data": [],
-        "cursor": {"url": "", "has_more": False, "next": ""},
-    }
-    monkeypatch.setitem(DRIFTS, "no-ids", (200, "application/json", every_resource))
+    no_ids = {**EVERY_RESOURCE, "data": []}
+    monkeypatch.setitem(DRIFTS, "no-ids", (200, "application/json", no_ids))
     monkeypatch.setenv("PROFILE_API_TOKEN", "t")
     target = tmp_path / "never.yaml"
     _, url = upstream
@@ -573,3 +567,75 @@ def test_a_profile_without_external_ids_is_reported_not_recorded(
         " fixture profile needs one"
     ) in err
     assert not target.exists()
+
+
+TIME = "2026-01-01T00:00:00Z"
+EVERY_RESOURCE = {  # one body every route of the drifting upstream answers with
+    "segment_id": "use_x",
+    "metadata": {"created_at": TIME, "updated_at": TIME},
+    "traits": {"vip": {"value": True, "source_id": "s1", "updated_at": TIME}},  # any class
+    "data": [
+        {"id": "x", "type": "track", "source_id": "s1", "collection": "users", "created_at": TIME,
+         "encoding": "none", "message_id": "m1", "timestamp": TIME, "event": "Signed Up",
+         "to_collection": "accounts", "external_ids": []},
+    ],
+    "cursor": {"url": "", "has_more": False, "next": ""},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "problem"),
+    [
+        (
+            "verbose-without-source",
+            {"traits": {"vip": {"value": True}}},
+            "traits?verbose=true&limit=200 answered a body that breaks the contract at"
+            " /traits/vip: missing required field `source_id` [required]",
+        ),
+        (
+            "time-that-is-none",
+            {"data": [{**EVERY_RESOURCE["data"][0], "timestamp": "yesterday"}]},  # type: ignore[index]
+            "events?limit=100 answered a body that breaks the contract at /data/0/timestamp:"
+            ' "yesterday" is not a valid date-time [format]',
+        ),
+    ],
+)
+def test_a_body_out_of_contract_is_a_profile_not_recorded(
+    upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    case: str, change: dict[str, Any], problem: str,
+) -> None:  # fmt: skip
+    # A KeyError and a TimestampError traceback; a trait time that is none was written
+    # into a file that did not load.
+    from tests.contract.conftest import DRIFTS
+
+    monkeypatch.setitem(DRIFTS, case, (200, "application/json", {**EVERY_RESOURCE, **change}))
+    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
+    target = tmp_path / "never.yaml"
+    _, url = upstream
+    code, _, err = run_cli(
+        "record", "--upstream", url, "--space", "sp", "--id", f"user_id:{case}", "-o", str(target)
+    )
+    assert code == 2
+    assert (
+        f"profilemock: not recorded: users user_id:{case}: GET"
+        f" /v1/spaces/sp/collections/users/profiles/user_id:{case}/{problem}"
+    ) in err
+    assert "Traceback" not in err
+    assert not target.exists()
+
+
+def test_a_body_in_contract_with_fields_it_does_not_name_is_recorded(
+    upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.contract.conftest import DRIFTS
+
+    body = {**EVERY_RESOURCE, "debug": {"shard": 7}}
+    monkeypatch.setitem(DRIFTS, "extra", (200, "application/json", body))
+    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
+    target = tmp_path / "recorded.yaml"
+    _, url = upstream
+    code, _, err = run_cli(
+        "record", "--upstream", url, "--space", "sp", "--id", "user_id:extra", "-o", str(target)
+    )
+    assert (code, "not recorded" in err) == (0, False)
+    assert load_fixtures([target], Clock()).spaces["sp"]
