@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         load_fixtures,
     )
     from profilemock.mockserver.app import create_app
+    from profilemock.mockserver.limits import Limits
     from profilemock.mockserver.serving import ServerThread
     from profilemock.mockserver.state import ServerSettings
     from profilemock.openapi import build_openapi
@@ -44,6 +45,7 @@ _WHERE = {
     "Store": "profilemock.store.space",
     "create_app": "profilemock.mockserver.app",
     "Limit": "profilemock.store.space",
+    "Limits": "profilemock.mockserver.limits",
     "ServerSettings": "profilemock.mockserver.state",
     "ServerThread": "profilemock.mockserver.serving",
     "Violation": "profilemock.schemas",
@@ -61,6 +63,7 @@ __all__ = [
     "Clock",
     "FixtureError",
     "Limit",
+    "Limits",
     "ProfileAPI",
     "ServerSettings",
     "ServerThread",

@@ -19,6 +19,23 @@ def test_every_public_name_resolves() -> None:
         assert getattr(profilemock, name) is not None, name
 
 
+def test_server_thread_takes_limits_from_the_package_itself() -> None:
+    """The README's `ServerThread(app, limits=Limits(...))`, written with public names."""
+    from profilemock import (
+        Clock,
+        Limits,
+        ServerThread,
+        create_app,
+        demo_fixture_path,
+        load_fixtures,
+    )
+
+    clock = Clock()
+    app = create_app(load_fixtures([demo_fixture_path()], clock), clock)
+    with ServerThread(app, limits=Limits(header_timeout=2.5)) as server:
+        assert server.limits.header_timeout == 2.5
+
+
 def test_unknown_names_raise_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         profilemock.nope  # noqa: B018
