@@ -134,6 +134,7 @@ class LiveProfileAPI(ProfileAPI):
     """``ProfileAPI`` against the real API through the validating proxy."""
 
     live = True
+    reached = "the API through the validating proxy"
 
     def __init__(self, proxy: LiveProxy, skip: Skip = _raise) -> None:
         self._server = proxy.server

@@ -263,6 +263,9 @@ class ProfileAPI:
     fixtures); ``space(id)`` gives a handle on another space of the same fake.
     """
 
+    reached = "the fake"
+    """What this handle's requests reach, as its reports say it."""
+
     def __init__(self, server: ServerThread, space_id: str | None = None) -> None:
         self._server = server
         self._marker: dict[str, Any] = {}
@@ -568,7 +571,9 @@ class ProfileAPI:
         if misses:
             lines.append("near misses:")
             lines += [f"  {_describe(e)}  <- {why}" for e, why in misses]
-        lines.append(f"all {len(seen)} requests:" if seen else "no requests reached the fake")
+        lines.append(
+            f"all {len(seen)} requests:" if seen else f"no requests reached {self.reached}"
+        )
         lines += [f"  {_describe(e)}" for e in seen[-20:]]
         raise AssertionError("\n".join(lines))
 
@@ -692,8 +697,8 @@ class ProfileAPI:
         pytest plugin adds to a failed test's report)."""
         seen = self.requests
         if not seen:
-            return "no request reached the fake in this test"
-        lines = [f"{counted(len(seen), 'request')} reached the fake in this test:"]
+            return f"no request reached {self.reached} in this test"
+        lines = [f"{counted(len(seen), 'request')} reached {self.reached} in this test:"]
         lines += [_described_with_hint(e) for e in seen]
         return "\n".join(lines)
 

@@ -228,6 +228,15 @@ def test_the_live_handle_outside_pytest(real_api: ServerThread) -> None:
         with pytest.raises(NeedsFake, match=r"`space\('other'\)` needs the fake"):
             handle.space("other")
         handle.check()  # no requests, nothing broken
+        # A failed test's report said "reached the fake", in a run with no fake.
+        assert (
+            handle.summary()
+            == "no request reached the API through the validating proxy in this test"
+        )
+        requests.get(handle.profile_url("user_id:u1234", "traits"), auth=handle.auth, timeout=10)
+        assert handle.summary().startswith(
+            "1 request reached the API through the validating proxy in this test:\n  GET "
+        )
     finally:
         proxy.close()
 
