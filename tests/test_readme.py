@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -189,3 +191,55 @@ def test_the_schemathesis_commands_find_no_server_error_or_schema_violation(
             assert re.search(r"Tested: 6\b", done.stdout), done.stdout
         finally:
             server.terminate()
+
+
+VALIDATE_BLOCK = next(b for b in blocks("text") if b.startswith("$ profilemock validate"))
+
+
+async def test_the_validate_transcript_is_what_the_command_prints(
+    demo_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each `$ profilemock validate ...` of the README, run on bodies the demo answers (the
+    HAR's entries at the URLs the transcript names, each violation it shows put in), prints
+    exactly the lines shown under it."""
+    from profilemock import cli
+
+    async def body(resource: str) -> Any:
+        path = f"/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/{resource}"
+        return await (await demo_client.get(path, headers=basic("demo-token"))).json()
+
+    files = {"traits.json": await body("traits"), "error.json": await body("nope")}
+    urls: list[tuple[str, int]] = []
+    bodies: list[Any] = []
+    for line in VALIDATE_BLOCK.splitlines():
+        if entry := re.match(r"session\.har entry \d+: GET (\S+) (\d+): ", line):
+            urls.append((entry.group(1), int(entry.group(2))))
+            bodies.append(await body(entry.group(1).rsplit("/", 1)[1]))
+        elif bodies and (drift := re.match(r'  (/\S+): "([^"]*)" ', line)):
+            *parents, last = drift.group(1).split("/")[1:]
+            target = bodies[-1]
+            for key in parents:
+                target = target[int(key) if isinstance(target, list) else key]
+            target[last] = drift.group(2)
+    files["session.har"] = {
+        "log": {
+            "entries": [
+                {
+                    "request": {"method": "GET", "url": url},
+                    "response": {
+                        "status": status,
+                        "content": {"mimeType": "application/json", "text": json.dumps(content)},
+                    },
+                }
+                for (url, status), content in zip(urls, bodies, strict=True)
+            ]
+        }
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_text(json.dumps(content))
+    monkeypatch.chdir(tmp_path)
+    for run in VALIDATE_BLOCK.split("$ ")[1:]:
+        command, _, shown = run.partition("\n")
+        out = io.StringIO()
+        cli.main(shlex.split(command)[1:], stdout=out)
+        assert out.getvalue() == shown.strip("\n") + "\n", command
