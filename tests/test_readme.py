@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import re
@@ -243,3 +244,97 @@ async def test_the_validate_transcript_is_what_the_command_prints(
         out = io.StringIO()
         cli.main(shlex.split(command)[1:], stdout=out)
         assert out.getvalue() == shown.strip("\n") + "\n", command
+
+
+# Flags the README names that belong to other tools: curl's --json, schemathesis's run,
+# mitmdump's --set, pytest's --tb.
+OTHER_TOOLS_FLAGS = {"--json", "--auth", "--exclude-checks", "--max-examples", "--set", "--tb"}
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def command_parsers() -> dict[str, argparse.ArgumentParser]:
+    """Each subcommand of the command line with its parser."""
+    from profilemock import cli
+
+    (commands,) = [
+        action for action in cli.parser()._actions if isinstance(action, argparse._SubParsersAction)
+    ]
+    return dict(commands.choices)
+
+
+def command_options() -> dict[str, set[str]]:
+    """Each subcommand of the command line with its option strings."""
+    return {
+        name: {option for action in command._actions for option in action.option_strings}
+        for name, command in command_parsers().items()
+    }
+
+
+def plugin_options() -> tuple[set[str], set[str]]:
+    """The pytest plugin's command-line options and ini keys."""
+    from profilemock import pytest_plugin
+
+    options: set[str] = set()
+    keys: set[str] = set()
+
+    class Recorder:
+        def getgroup(self, *args: object) -> Recorder:
+            return self
+
+        def addoption(self, *names: str, **settings: object) -> None:
+            options.update(names)
+
+        def addini(self, name: str, *args: object, **settings: object) -> None:
+            keys.add(name)
+
+    pytest_plugin.pytest_addoption(Recorder())  # type: ignore[arg-type]
+    return options, keys
+
+
+def commands_shown() -> list[tuple[str, str]]:
+    """Every `profilemock COMMAND ...` the README shows, with the rest of its code span or
+    code line (a line continued with a backslash read as one)."""
+    fenced = re.findall(r"```[a-z]*\n(.*?)```", README, re.DOTALL)
+    snippets = [line for block in fenced for line in block.replace("\\\n", " ").splitlines()]
+    prose = re.sub(r"```[a-z]*\n.*?```", "", README, flags=re.DOTALL)
+    snippets += re.findall(r"`([^`\n]+)`", prose)
+    names = "|".join(command_options())
+    return [
+        (found.group(1), snippet[found.end() :])
+        for snippet in snippets
+        for found in re.finditer(rf"\bprofilemock ({names})\b", snippet)
+    ]
+
+
+def test_every_flag_the_readme_names_exists() -> None:
+    commands = command_options()
+    options, _ = plugin_options()
+    known = set().union(*commands.values(), options, OTHER_TOOLS_FLAGS)
+    assert sorted(set(FLAG.findall(README)) - known) == []
+    shown = commands_shown()
+    assert len({command for command, _ in shown}) == len(commands)  # each is shown
+    wrong = [
+        f"profilemock {command} {flag}"
+        for command, rest in shown
+        for flag in FLAG.findall(rest)
+        if flag not in commands[command]
+    ]
+    assert wrong == []
+
+
+def test_every_option_of_the_command_line_and_the_plugin_is_in_the_readme() -> None:
+    """Each option is named somewhere (by any of its spellings, `-o` or `--output`), and
+    each ini key of the plugin."""
+    options, keys = plugin_options()
+    named = set(FLAG.findall(README)) | set(re.findall(r"(?<![\w-])-[a-z](?![\w-])", README))
+    missing = [
+        f"profilemock {name} {'/'.join(action.option_strings)}"
+        for name, command in command_parsers().items()
+        for action in command._actions
+        if action.option_strings
+        and "--help" not in action.option_strings
+        and not set(action.option_strings) & named
+    ]
+    missing += sorted(options - named)
+    missing += sorted(key for key in keys if not re.search(rf"\b{key}\b", README))
+    assert missing == []
