@@ -15,7 +15,7 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import http_exceptions, web, web_protocol, web_server
 
@@ -286,8 +286,9 @@ def _refuse(transport: asyncio.BaseTransport) -> None:
     body = encode(
         envelope("internal_error", "profilemock has as many connections open as it may hold")
     )
-    if isinstance(transport, asyncio.WriteTransport):
-        transport.write(_FULL % (len(body), body))
+    # uvloop's transports are no asyncio.WriteTransport (nor registered as one): write on
+    # whatever the loop handed over, as aiohttp does.
+    cast("asyncio.WriteTransport", transport).write(_FULL % (len(body), body))
     transport.close()
 
 

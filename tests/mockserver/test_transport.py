@@ -4,6 +4,7 @@ time out without starving the others."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import create_app
-from profilemock.mockserver.connections import OPEN
+from profilemock.mockserver.connections import OPEN, _refuse
 from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread
 from tests.conftest import NOW
@@ -444,6 +445,42 @@ def test_a_body_that_arrives_in_time_is_read() -> None:
             assert parsed(read_until_closed(sock))[0] == 201
     finally:
         served.stop()
+
+
+@pytest.mark.parametrize("loop_name", ["uvloop", "asyncio"])
+def test_a_connection_over_the_cap_is_answered_503_on_every_loop(loop_name: str) -> None:
+    """With nothing idle to close, a connection over the cap gets a 503 in the envelope.
+    On uvloop, the loop `serve` and the pytest plugin run, it was closed without a word:
+    uvloop's transports are no asyncio.WriteTransport."""
+    if loop_name == "uvloop":
+        loop = pytest.importorskip("uvloop").new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+
+    class OverTheCap(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            _refuse(transport)
+
+    async def connect_and_read() -> bytes:
+        server = await loop.create_server(OverTheCap, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        answer = await reader.read()
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return answer
+
+    try:
+        answer = loop.run_until_complete(connect_and_read())
+    finally:
+        loop.close()
+    status, headers, body = parsed(answer)
+    assert (status, headers["Connection"]) == (503, "close")
+    assert json.loads(body)["error"] == {
+        "code": "internal_error",
+        "message": "profilemock has as many connections open as it may hold",
+    }
 
 
 def test_slowloris_cannot_starve_legitimate_clients() -> None:
