@@ -338,3 +338,19 @@ def test_every_option_of_the_command_line_and_the_plugin_is_in_the_readme() -> N
     missing += sorted(options - named)
     missing += sorted(key for key in keys if not re.search(rf"\b{key}\b", README))
     assert missing == []
+
+
+def test_every_link_and_path_the_readme_names_exists() -> None:
+    """Section links lead to a heading (GitHub's slugs), and the files it links or names
+    in code (`bench/…`, `tests/…`, …) are in the repository."""
+    prose = re.sub(r"```[a-z]*\n.*?```", "", README, flags=re.DOTALL)
+    slugs = {
+        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        for heading in re.findall(r"^#+ (.*)$", prose, re.MULTILINE)
+    }
+    anchors = set(re.findall(r"\]\(#([^)]+)\)", README))
+    assert anchors
+    assert sorted(anchors - slugs) == []
+    files = set(re.findall(r"\]\((?!#|https?:)([^)#]+)\)", README))
+    files |= set(re.findall(r"`((?:bench|docs|profilemock|scripts|tests)/[\w./-]*)`", README))
+    assert sorted(name for name in files if not (ROOT / name).exists()) == []
