@@ -59,12 +59,20 @@ def comma_list(query: MultiMapping[str], name: str) -> tuple[str, ...] | None:
     return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
 
 
+_OTHER_SPELLINGS = ", ".join(f"`{w}`" for w in BOOLEAN_WORDS if w not in ("true", "false"))
+
+
 def parse_verbose(query: MultiMapping[str]) -> bool:
+    """``verbose`` in any of the spellings the real (Go) service reads as a boolean, which
+    the 400 names (it named only `true` and `false`, and `TRUE` and `1` were taken)."""
     text = single(query, "verbose")
     if text is None:
         return False
     if text not in BOOLEAN_WORDS:
-        raise invalid_request(f"The parameter `verbose` must be `true` or `false`, got `{text}`.")
+        raise invalid_request(
+            f"The parameter `verbose` must be `true` or `false` (also read as a boolean, as"
+            f" the real API reads them: {_OTHER_SPELLINGS}), got `{text}`."
+        )
     return BOOLEAN_WORDS[text]
 
 

@@ -155,7 +155,12 @@ async def test_query_errors_come_before_lookup(demo_client: Client) -> None:
         ("traits", "limit=1_0", "got `1_0`"),
         ("traits", "limit=5&limit=6", "`limit` was given 2 times"),
         ("traits", "class=trait", "`class` must be `audience` or `computed_trait`, got `trait`"),
-        ("traits", "verbose=yes", "`verbose` must be `true` or `false`, got `yes`"),
+        (
+            "traits",
+            "verbose=yes",
+            "`verbose` must be `true` or `false` (also read as a boolean, as the real API reads"
+            " them: `1`, `t`, `T`, `TRUE`, `True`, `0`, `f`, `F`, `FALSE`, `False`), got `yes`",
+        ),
         ("external_ids", "limit=101", "between 1 and 100"),
         ("external_ids", "verbose=maybe", "`verbose` must be"),
         ("events", "sort=newest", "`sort` must be `asc` or `desc`"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from yarl import URL
 
+from profilemock.api import BOOLEAN_WORDS
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.params import Queries
 
@@ -59,3 +62,15 @@ def test_metadata_takes_only_verbose() -> None:
     assert queries.parse("metadata", URL("/m?verbose=1&limit=9999")).verbose is True
     with pytest.raises(ApiError):
         queries.parse("metadata", URL("/m?verbose=maybe"))
+
+
+def test_every_spelling_the_verbose_400_names_is_taken() -> None:
+    # The 400 said "`true` or `false`" while `TRUE` and `1` were taken too.
+    with pytest.raises(ApiError) as raised:
+        Queries().parse("traits", URL(f"{TRAITS}?verbose=yes"))
+    message = raised.value.body()["error"]["message"]
+    named = re.findall(r"`([^`]+)`", message.partition(", got")[0])[1:]
+    assert sorted(named) == sorted(BOOLEAN_WORDS)
+    for word in named:
+        verbose = Queries().parse("traits", URL(f"{TRAITS}?verbose={word}")).verbose
+        assert verbose is BOOLEAN_WORDS[word]
