@@ -948,9 +948,9 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # file is replaced, the link kept.
     real = target.resolve() if target.is_symlink() else target
     partial = _partial(real, args.output)
+    _check_writable(real)  # as `record -o`: a mistyped directory is told, not made
     progress = ProgressBar(err, plan.users, f"generating {target.name}")
     try:
-        real.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "w", encoding="utf-8") as file:
             write(plan, file, output_format, progress.update)
         partial.replace(real)
@@ -1321,6 +1321,8 @@ def _check_writable(path: Path) -> None:
     folder = path.parent
     if path.is_dir():
         raise CliError(f"cannot write {path}: it is a directory")
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"cannot write {path}: {folder} is not a directory")
     if not folder.is_dir():
         raise CliError(f"cannot write {path}: the directory {folder} does not exist")
     if not os.access(folder, os.W_OK):
