@@ -540,13 +540,16 @@ async def test_spaces_and_rate_limit(client: Client) -> None:
     ] is None
     for bad in ({"rate_limit": 0}, {"rate_limit": "fast"}, {"rate_limit": True}, {"burst": 3}):
         await call(client, "PATCH", f"{ADMIN}/spaces/lg8283283", bad, expect=400)
-    error = await call(
-        client, "PATCH", f"{ADMIN}/spaces/lg8283283", {"rate_limit": {"per_second": 0}}, expect=400
-    )
-    assert error["error"]["message"] == (
-        "body field `/rate_limit/per_second`: is requests a second, a number more than 0"
-        " (a rate_limit of null turns the limit off)"
-    )
+    # Each said only that 0 is too small: `--rate-limit 0` turns the limit off, null does here.
+    for bad, where in (({"per_second": 0}, "/rate_limit/per_second"), (0, "/rate_limit")):
+        error = await call(
+            client, "PATCH", f"{ADMIN}/spaces/lg8283283", {"rate_limit": bad}, expect=400
+        )
+        assert error["error"]["message"] == (
+            f"body field `{where}`: must be a number of requests a second, more than 0 and less"
+            ' than 1000000000; `"rate_limit": null` turns the limit off (as `--rate-limit 0`'
+            " does)"
+        )
 
 
 async def test_reset_goes_back_to_the_start(client: Client) -> None:
