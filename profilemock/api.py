@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 Collection = Literal["users", "accounts"]
 COLLECTIONS: tuple[Collection, ...] = ("users", "accounts")
@@ -32,6 +32,12 @@ BOOLEAN_WORDS = {
     "1": True, "t": True, "T": True, "true": True, "TRUE": True, "True": True,
     "0": False, "f": False, "F": False, "false": False, "FALSE": False, "False": False,
 }  # fmt: skip
+
+
+def is_http_status(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is an HTTP status, a whole number from 100 to 599 (``True``, which
+    Python counts as 1, is none): what every status a user gives is held to."""
+    return isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
 
 
 @dataclass(frozen=True, slots=True)

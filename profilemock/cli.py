@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
-from profilemock.api import Collection
+from profilemock.api import Collection, is_http_status
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -98,7 +98,7 @@ def _port(text: str) -> int:
 
 
 def _status(text: str) -> int:
-    if not text.isdigit() or not 100 <= int(text) <= 599:
+    if not text.isascii() or not text.isdigit() or not is_http_status(int(text)):
         raise argparse.ArgumentTypeError(f"`{text}` is not an HTTP status from 100 to 599")
     return int(text)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from profilemock.api import COLLECTIONS, ENDPOINTS, RESOURCES, Collection
+from profilemock.api import COLLECTIONS, ENDPOINTS, RESOURCES, Collection, is_http_status
 from profilemock.clock import Clock
 from profilemock.faults import ORIGIN_WORDS, FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
@@ -849,7 +849,7 @@ def statuses(allow: Any, name: str = "allow") -> tuple[int, ...]:
         raise TypeError(f"{name} takes a list of HTTP statuses like [404, 429]; got {allow!r}")
     given = tuple(allow)
     for status in given:
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        if not is_http_status(status):
             raise TypeError(
                 f"{name} takes HTTP statuses (100 to 599) like [404, 429]; got {status!r}"
             )
@@ -952,9 +952,7 @@ def _check_filters(identifier: Any, times: Any, status: Any, method: Any, author
         )
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
         raise TypeError(f"assert_called: times is a number of calls, 0 or more; got {times!r}")
-    if status is not None and (
-        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
-    ):
+    if status is not None and not is_http_status(status):
         raise TypeError(f"assert_called: status is an HTTP status like 404; got {status!r}")
     if method is not None:
         if not isinstance(method, str):

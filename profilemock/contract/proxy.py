@@ -35,7 +35,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from profilemock import schemas
-from profilemock.api import envelope
+from profilemock.api import envelope, is_http_status
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -157,6 +157,8 @@ def _checked(
     ``_UNREAD``)."""
     if status < 200 or 300 <= status < 400 or status == 204:
         return [], _UNREAD
+    if not is_http_status(status):  # HTTP/1.1 lets three digits through, 600 to 999 too
+        return [Violation("", "status", f"{status} is no HTTP status (100 to 599)")], _UNREAD
     known = _known_route(raw_path)
     if not known and status < 400:
         return [], _UNREAD

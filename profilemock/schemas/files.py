@@ -13,6 +13,7 @@ from profilemock.schemas.validation import (
     BODIES,
     UnknownEndpoint,
     Violation,
+    checked_status,
     endpoint_for_url,
     validate,
 )
@@ -77,6 +78,7 @@ def check_file(
 
     A HAR with no Profile API answer to check is unusable unless ``allow_empty``: a wrong
     export must not pass silently."""
+    checked_status(status)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

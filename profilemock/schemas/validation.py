@@ -8,6 +8,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from profilemock.api import BOOLEAN_WORDS, is_http_status
 from profilemock.problems import json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, fast_validator, is_rfc3339, registry
@@ -32,7 +33,6 @@ themselves are ``profilemock.api.ENDPOINTS``."""
 _ROUTE = re.compile(
     r"/v1/(?:spaces|namespaces)/[^/]+/collections/[^/]+/profiles(?:/(?P<identifier>[^/]+)/(?P<resource>[^/]+))?/?$"
 )
-_TRUE = {"1", "t", "T", "true", "TRUE", "True"}
 
 
 class UnknownEndpoint(ValueError):
@@ -76,7 +76,7 @@ def endpoint_for_url(url: str) -> Target:
     resource = unquote(resource)
     if resource not in BODIES or resource in ("profiles", "error"):
         raise UnknownEndpoint(f"`{url}` names no Profile API resource (`{resource}`)")
-    verbose = any(v in _TRUE for v in parse_qs(parts.query).get("verbose", []))
+    verbose = any(BOOLEAN_WORDS.get(v, False) for v in parse_qs(parts.query).get("verbose", []))
     return Target(resource, verbose=resource == "traits" and verbose)
 
 
@@ -122,9 +122,18 @@ def validate(
 def validate_response(url: str, status: int, body: Any, *, strict: bool = False) -> list[Violation]:
     """Violations of a response to ``url``: the error schema for 4xx and 5xx answers."""
     target = endpoint_for_url(url)
-    if status >= 400:
+    if checked_status(status) >= 400:
         return validate(body, "error", strict=strict)
     return validate(body, target.endpoint, verbose=target.verbose, strict=strict)
+
+
+def checked_status(status: Any) -> int:
+    """``status`` when it is an HTTP status (100 to 599), else a TypeError: one such as 4040
+    or ``"404"`` chose the schema silently (the command line's ``--status`` is held to the
+    same range)."""
+    if not is_http_status(status):
+        raise TypeError(f"status is an HTTP status from 100 to 599, such as 404; got {status!r}")
+    return status
 
 
 def _raise(violations: list[Violation], what: str) -> None:

@@ -338,6 +338,12 @@ def test_check_answer_skips_routes_it_cannot_know_and_empty_answers() -> None:
     assert problem.rule == "json"
 
 
+def test_an_answer_whose_status_is_past_599_is_a_violation() -> None:
+    # Its schema was chosen by `status >= 400`; the checks now refuse such a status.
+    [problem] = check_answer(drift_url("x"), 600, "application/json", b"{}")
+    assert str(problem) == "/: 600 is no HTTP status (100 to 599) [status]"
+
+
 def test_proxy_command_prints_its_url_logs_violations_and_stops_on_ctrl_c(
     upstream: tuple[Upstream, str],
 ) -> None:

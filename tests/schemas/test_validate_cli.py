@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profilemock.cli import main
+from profilemock.schemas import validate_response
+from profilemock.schemas.files import check_file
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 API = "https://profiles.segment.com/v1/spaces/lg/collections/users/profiles/user_id:1"
@@ -156,7 +158,7 @@ def test_a_har_body_in_base64_may_be_broken_into_lines(tmp_path: Path) -> None:
     assert run(str(har))[0] == 0
 
 
-@pytest.mark.parametrize("status", ["99", "600", "2OO", "-1"])
+@pytest.mark.parametrize("status", ["99", "600", "2OO", "-1", "\u0664\u0660\u0664", "\u00b2"])
 def test_a_status_out_of_100_to_599_is_an_argument_error(
     status: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -164,6 +166,20 @@ def test_a_status_out_of_100_to_599_is_an_argument_error(
         run(str(DATA / "segdocs_traits_200.json"), "--endpoint", "traits", "--status", status)
     assert info.value.code == 2
     assert f"--status: `{status}` is not an HTTP status from 100 to 599" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("status", [99, 600, 4040, True, "404", 404.0])
+def test_a_status_from_python_is_held_to_what_the_command_line_allows(status: object) -> None:
+    # From Python, `status=4040` (or "404") chose a schema by `status >= 400` (or failed
+    # comparing text to a number): `--status` refused it.
+    body = DATA / "segdocs_traits_200.json"
+    problem = f"status is an HTTP status from 100 to 599, such as 404; got {status!r}"
+    with pytest.raises(TypeError) as raised:
+        check_file(body, endpoint="traits", status=status)  # type: ignore[arg-type]
+    assert str(raised.value) == problem
+    with pytest.raises(TypeError) as raised:
+        validate_response(f"{API}/traits", status, {})  # type: ignore[arg-type]
+    assert str(raised.value) == problem
 
 
 def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
