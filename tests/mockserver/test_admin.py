@@ -541,9 +541,9 @@ async def test_spaces_and_rate_limit(client: Client) -> None:
     for bad in ({"rate_limit": 0}, {"rate_limit": "fast"}, {"rate_limit": True}, {"burst": 3}):
         await call(client, "PATCH", f"{ADMIN}/spaces/lg8283283", bad, expect=400)
     # Each said only that 0 is too small: `--rate-limit 0` turns the limit off, null does here.
-    for bad, where in (({"per_second": 0}, "/rate_limit/per_second"), (0, "/rate_limit")):
+    for limit, where in (({"per_second": 0}, "/rate_limit/per_second"), (0, "/rate_limit")):
         error = await call(
-            client, "PATCH", f"{ADMIN}/spaces/lg8283283", {"rate_limit": bad}, expect=400
+            client, "PATCH", f"{ADMIN}/spaces/lg8283283", {"rate_limit": limit}, expect=400
         )
         assert error["error"]["message"] == (
             f"body field `{where}`: must be a number of requests a second, more than 0 and less"
