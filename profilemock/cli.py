@@ -143,15 +143,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="fixture file or directory (repeatable; default: the bundled demo data)",
     )
-    serve.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
-    )
-    serve.add_argument(
-        "--port",
-        type=_port,
-        default=DEFAULT_PORT,
-        help=f"port (default {DEFAULT_PORT}; 0 = any free port)",
-    )
+    _add_address(serve)
     serve.add_argument(
         "--now",
         type=_timestamp,
@@ -187,7 +179,9 @@ def parser() -> argparse.ArgumentParser:
         help="behave as the real API does sometimes: short_pages, gateway_errors[=html|empty],"
         " null_lists, propagation_delay=5s, unescaped_500 (repeatable)",
     )
-    serve.add_argument("--seed", type=int, default=0, help="seed of fault randomness (default 0)")
+    serve.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seed of fault randomness (default 0)"
+    )
     serve.add_argument(
         "--journal-size",
         type=_positive,
@@ -247,14 +241,22 @@ def parser() -> argparse.ArgumentParser:
     )
     check_bodies.add_argument("files", nargs="+", metavar="FILE", help="JSON body or HAR file")
     where = check_bodies.add_mutually_exclusive_group()
-    where.add_argument("--endpoint", choices=BODIES, help="which endpoint the bodies answered")
     where.add_argument(
-        "--url", help="the URL the bodies answered (endpoint and verbose read from it)"
+        "--endpoint",
+        choices=BODIES,
+        metavar="ENDPOINT",
+        help=f"which endpoint the bodies answered: {', '.join(BODIES)}",
+    )
+    where.add_argument(
+        "--url",
+        metavar="URL",
+        help="the URL the bodies answered (endpoint and verbose read from it)",
     )
     check_bodies.add_argument(
         "--status",
         type=_status,
         default=200,
+        metavar="STATUS",
         help="HTTP status of the bodies (default 200; 4xx/5xx use the error schema)",
     )
     check_bodies.add_argument(
@@ -301,7 +303,9 @@ def parser() -> argparse.ArgumentParser:
         "generate",
         help="write a seeded synthetic data set (varied users, accounts, events), streamed",
     )
-    generate.add_argument("--users", type=_count, default=100, help="number of users (default 100)")
+    generate.add_argument(
+        "--users", type=_count, default=100, metavar="N", help="number of users (default 100)"
+    )
     generate.add_argument(
         "--accounts",
         type=_count,
@@ -316,15 +320,24 @@ def parser() -> argparse.ArgumentParser:
         help="fewest and most events of a user (default 0-200; most have a few, some hundreds)",
     )
     generate.add_argument(
-        "--seed", type=int, default=0, help="random seed (default 0): same seed, same bytes"
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="random seed (default 0): same seed, same bytes",
     )
     generate.add_argument(
-        "--space-id", type=_space_id, default="generated", help="space id (default generated)"
+        "--space-id",
+        type=_space_id,
+        default="generated",
+        metavar="ID",
+        help="space id (default generated)",
     )
     generate.add_argument(
         "--token",
         type=_access_token,
         default="generated-token",
+        metavar="T",
         help="access token (default generated-token)",
     )
     generate.add_argument(
@@ -447,6 +460,22 @@ def _add_max_body(command: argparse.ArgumentParser, beyond: str) -> None:
     )
 
 
+def _add_address(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        metavar="HOST",
+        help=f"address to bind (default {DEFAULT_HOST})",
+    )
+    command.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"port (default {DEFAULT_PORT}; 0 = any free port)",
+    )
+
+
 def _add_upstream(command: argparse.ArgumentParser) -> None:
     where = command.add_mutually_exclusive_group(required=True)
     where.add_argument("--upstream", type=_upstream, metavar="URL", help="the API's base URL")
@@ -462,15 +491,7 @@ def _proxy_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         "proxy", help="forward to the real API and check every answer against the schemas"
     )
     _add_upstream(proxy)
-    proxy.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
-    )
-    proxy.add_argument(
-        "--port",
-        type=_port,
-        default=DEFAULT_PORT,
-        help=f"port (default {DEFAULT_PORT}; 0 = any free port)",
-    )
+    _add_address(proxy)
     proxy.add_argument(
         "--strict", action="store_true", help="also report fields the contract does not name"
     )
@@ -592,7 +613,11 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         help="replace emails, phone numbers, names, addresses and IPs with Faker values",
     )
     record.add_argument(
-        "--seed", type=int, default=0, help="seed of the replacements of --redact (default 0)"
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the replacements of --redact (default 0)",
     )
     record.add_argument(
         "--fixture-token",
