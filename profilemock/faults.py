@@ -18,10 +18,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from profilemock.problems import json_pointer
-from profilemock.schemas.explain import explain, shown_kind
+from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
-from profilemock.words import counted
+from profilemock.words import counted, shown_kind
 
 if TYPE_CHECKING:  # a rule is checked by jsonschema, imported for the first rule
     from jsonschema import Draft202012Validator

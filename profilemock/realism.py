@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
+from profilemock.words import show
 
 GatewayBody = Literal["html", "empty"]
 GATEWAY_BODIES: tuple[GatewayBody, ...] = ("html", "empty")
@@ -85,7 +86,7 @@ def _duration_text(ns: int) -> str:
 def _flag(name: str) -> Any:
     def read(value: Any) -> bool:
         if not isinstance(value, bool):
-            raise RealismError(f"realism: `{name}` is true or false, got `{value}`")
+            raise RealismError(f"realism: `{name}` is true or false, got {show(value)}")
         return value
 
     return read
@@ -95,7 +96,9 @@ def _gateway(value: Any) -> GatewayBody | None:
     if value is None or value is False:
         return None
     if value not in GATEWAY_BODIES:
-        raise RealismError(f"realism: `gateway_errors` is html, empty or null (off), got `{value}`")
+        raise RealismError(
+            f"realism: `gateway_errors` is html, empty or null (off), got {show(value)}"
+        )
     return value  # type: ignore[no-any-return]
 
 
@@ -106,7 +109,7 @@ def _delay(value: Any) -> int:
         delay = parse_duration(str(value))
     except TimestampError:
         raise RealismError(
-            f"realism: `propagation_delay` is a duration such as 2s or 500ms, got `{value}`"
+            f"realism: `propagation_delay` is a duration such as 2s or 500ms, got {show(value)}"
         ) from None
     if not 0 <= delay <= MAX_DELAY_NS:
         raise RealismError("realism: `propagation_delay` may be at most 1h")
@@ -138,6 +141,12 @@ def parse_spec(spec: str) -> dict[str, Any]:
         return {name: "html" if name == "gateway_errors" else True}
     words = {"true": True, "on": True, "false": False, "off": False, "none": None}
     value: Any = words.get(text.lower(), text)
+    if name == "gateway_errors" and value is True:
+        value = "html"  # on, as `gateway_errors` alone is
+    try:
+        _VALUES[name](value)
+    except RealismError as exc:  # told with the flag that gave it
+        raise RealismError(f"--realism `{spec}`: {str(exc).removeprefix('realism: ')}") from None
     return {name: value}
 
 

@@ -38,9 +38,9 @@ from profilemock.fixtures.loader import load_documents
 from profilemock.fixtures.source import from_data
 from profilemock.mockserver.errors import ApiError
 from profilemock.schemas import validate_response
-from profilemock.schemas.explain import show
 from profilemock.store.ids import SEGMENT_ID_PREFIX
 from profilemock.timeutil import parse_iso
+from profilemock.words import show
 
 __all__ = [
     "Drift",

@@ -1,9 +1,12 @@
-"""Words in messages: counts (``1 user``, ``100,000 users``), the closest of names."""
+"""Words in messages: counts (``1 user``, ``100,000 users``), the closest of names, values
+as JSON writes them (``null``, ``true``, never Python's ``None``, ``True``)."""
 
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterable
+from typing import Any
 
 
 def counted(n: int, noun: str) -> str:
@@ -25,3 +28,28 @@ def not_one_of(name: str, value: object, allowed: Iterable[str]) -> str:
     guess = f"; did you mean `{close}`?" if close else ""
     called = f"no {name} is called `{value}`" if str(value) else f"no {name} has an empty name"
     return f"{called}; {name}s are {', '.join(names)}{guess}"
+
+
+def show(value: Any) -> str:
+    """A short JSON rendering of a value for messages: JSON's spellings (``null``,
+    ``true``, ``"text"``), never Python's (``None``, ``True``, ``'text'``)."""
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_KINDS: tuple[tuple[type, str], ...] = (
+    (dict, "an object"),
+    (list, "a list"),
+    (str, "a string"),
+    (int, "an integer"),
+    (float, "a number"),
+)
+
+
+def shown_kind(value: Any) -> str:
+    """What a JSON value is, and the value: ``a string ("abc")``, ``a list ([1])``,
+    ``null``, ``true``."""
+    if value is None or isinstance(value, bool):
+        return show(value)
+    kind = next((name for cls, name in _KINDS if isinstance(value, cls)), "a value")
+    return f"{kind} ({show(value)})"

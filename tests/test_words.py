@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from profilemock.words import counted, not_one_of
+import pytest
+
+from profilemock.words import counted, not_one_of, show
 
 
 def test_a_name_not_allowed_is_quoted_as_a_name_with_the_allowed_and_the_closest() -> None:
@@ -24,3 +26,11 @@ def test_counts_carry_a_thousands_separator_and_a_plural() -> None:
         "2 users",
         "100,000 users",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(None, "null"), (True, "true"), ({"a": None}, '{"a": null}'), ("yes", '"yes"'), (1.5, "1.5")],
+)
+def test_values_are_shown_as_json_writes_them_not_as_python_does(value: object, shown: str) -> None:
+    assert show(value) == shown

@@ -5,8 +5,9 @@ Shared by fixture checks ("unknown key") and response validation ("unknown field
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
+
+from profilemock.words import show
 
 if TYPE_CHECKING:  # jsonschema is imported when a document is found invalid
     from jsonschema.exceptions import ValidationError
@@ -25,31 +26,6 @@ _TYPE_NAMES = {
     "boolean": "true or false",
     "null": "null",
 }
-
-
-def show(value: Any) -> str:
-    """A short JSON rendering of a value for messages: JSON's spellings (``null``,
-    ``true``, ``"text"``), never Python's (``None``, ``True``, ``'text'``)."""
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-_KINDS: tuple[tuple[type, str], ...] = (
-    (dict, "an object"),
-    (list, "a list"),
-    (str, "a string"),
-    (int, "an integer"),
-    (float, "a number"),
-)
-
-
-def shown_kind(value: Any) -> str:
-    """What a JSON value is, and the value: ``a string ("abc")``, ``a list ([1])``,
-    ``null``, ``true``."""
-    if value is None or isinstance(value, bool):
-        return show(value)
-    kind = next((name for cls, name in _KINDS if isinstance(value, cls)), "a value")
-    return f"{kind} ({show(value)})"
 
 
 def _expected_types(schema_type: Any) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from profilemock.jsontext import JsonInputError, read_json
-from profilemock.schemas.explain import shown_kind
 from profilemock.schemas.validation import (
     BODIES,
     UnknownEndpoint,
@@ -17,6 +16,7 @@ from profilemock.schemas.validation import (
     endpoint_for_url,
     validate,
 )
+from profilemock.words import shown_kind
 
 
 class UnusableInput(Exception):

@@ -6,7 +6,6 @@ runtime changes a reset drops.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from profilemock.api import DEFAULT_RATE, Collection
 from profilemock.problems import Problem
 from profilemock.store.model import Profile
+from profilemock.words import show
 
 MAX_RATE = 1e9
 """Above this a limit is no limit (and ``int(rate)``, the default burst, stays finite)."""
@@ -65,7 +65,7 @@ class Limit:
             pass
         raise ValueError(
             f'`rate_limit` must be requests per second above 0, {{"per_second": N, "burst": M}},'
-            f" or null for no limit; got {json.dumps(value)}"
+            f" or null for no limit; got {show(value)}"
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -295,6 +295,29 @@ def test_switches_parse_from_specs_and_dicts_with_clear_errors() -> None:
         parse_spec("slow")
 
 
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("short_pages=maybe", '`short_pages` is true or false, got "maybe"'),
+        ("propagation_delay=on", "`propagation_delay` is a duration such as 2s or 500ms, got true"),
+        ("gateway_errors=xml", '`gateway_errors` is html, empty or null (off), got "xml"'),
+    ],
+)
+def test_a_flags_bad_value_is_told_with_the_flag_and_as_json_writes_it(
+    spec: str, problem: str
+) -> None:
+    # `--realism propagation_delay=on` said "got `True`", a Python word, without the flag.
+    with pytest.raises(RealismError) as raised:
+        parse_spec(spec)
+    assert str(raised.value) == f"--realism `{spec}`: {problem}"
+
+
+def test_gateway_errors_on_is_gateway_errors_alone() -> None:
+    for spec in ("gateway_errors=true", "gateway_errors=on"):
+        assert parse_spec(spec) == parse_spec("gateway_errors") == {"gateway_errors": "html"}
+    assert parse_spec("gateway_errors=off") == {"gateway_errors": False}
+
+
 async def test_admin_api_reads_and_changes_switches_and_reset_restores_them(
     aiohttp_client: ClientFactory,
 ) -> None:
@@ -330,6 +353,11 @@ def test_serve_flag_turns_switches_on_and_rejects_unknown_ones() -> None:
     code = main(["serve", "--port", "0", "--realism", "nope"], stdout=out, stderr=err)
     assert code == 2
     assert "unknown switch `nope`" in err.getvalue()
+    code = main(["serve", "--port", "0", "--realism", "short_pages=1"], stdout=out, stderr=err)
+    assert code == 2
+    assert err.getvalue().endswith(
+        'profilemock: error: --realism `short_pages=1`: `short_pages` is true or false, got "1"\n'
+    )
 
 
 def test_the_handle_and_marker_options_switch_for_one_test_only() -> None:
