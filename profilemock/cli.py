@@ -91,14 +91,20 @@ def _timestamp(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _digits(text: str) -> bool:
+    """Whether ``text`` is ASCII digits only: ``str.isdigit`` takes ``٤٠١٠`` and ``²`` too,
+    which ``int`` reads as 4010 or refuses with a traceback."""
+    return text.isascii() and text.isdigit()
+
+
 def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
+    if not _digits(text) or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"`{text}` is not a port number from 0 to 65535")
     return int(text)
 
 
 def _status(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or not is_http_status(int(text)):
+    if not _digits(text) or not is_http_status(int(text)):
         raise argparse.ArgumentTypeError(f"`{text}` is not an HTTP status from 100 to 599")
     return int(text)
 
@@ -180,7 +186,7 @@ def parser() -> argparse.ArgumentParser:
         " null_lists, propagation_delay=5s, unescaped_500 (repeatable)",
     )
     serve.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="seed of fault randomness (default 0)"
+        "--seed", type=_seed, default=0, metavar="N", help="seed of fault randomness (default 0)"
     )
     serve.add_argument(
         "--journal-size",
@@ -321,7 +327,7 @@ def parser() -> argparse.ArgumentParser:
     )
     generate.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=0,
         metavar="N",
         help="random seed (default 0): same seed, same bytes",
@@ -400,7 +406,7 @@ def _timeout(text: str) -> float:
 
 def _connections(text: str) -> int:
     most = file_limit()
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= most:
+    if not _digits(text) or not 1 <= int(text) <= most:
         raise argparse.ArgumentTypeError(
             f"`{text}` is not a number of connections from 1 to {most} (the open-file limit"
             " of this process; `ulimit -n` raises it)"
@@ -614,7 +620,7 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
     )
     record.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=0,
         metavar="N",
         help="seed of the replacements of --redact (default 0)",
@@ -668,7 +674,7 @@ beyond 2^63, and answered a larger one with a traceback)."""
 
 
 def _positive(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= _MOST_KEPT:
+    if not _digits(text) or not 1 <= int(text) <= _MOST_KEPT:
         raise argparse.ArgumentTypeError(f"`{text}` is not a whole number from 1 to {_MOST_KEPT:,}")
     return int(text)
 
@@ -714,8 +720,14 @@ def _snapshots(args: argparse.Namespace) -> Snapshots | None:
     return None if args.no_snapshots else Snapshots(args.snapshots or default_directory())
 
 
+def _seed(text: str) -> int:
+    if not _digits(text.removeprefix("-")):
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number, such as 0 or 42")
+    return int(text)
+
+
 def _count(text: str) -> int:
-    if not text.isdigit():
+    if not _digits(text):
         raise argparse.ArgumentTypeError(f"`{text}` is not a whole number (0 or more)")
     return int(text)
 

@@ -618,3 +618,34 @@ def test_a_journal_size_out_of_range_is_refused_with_the_range(
         parser().parse_args([*command, "--journal-size", size])
     assert exited.value.code == 2
     assert f"`{size}` is not a whole number from 1 to 1,000,000,000" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--port", "\u0664\u0660\u0661\u0660"], "is not a port number from 0 to 65535"),
+        (["generate", "--users", "\u0663"], "is not a whole number (0 or more)"),
+        (["generate", "--events-per-user", "\u0663-\u0665"], "is not MIN-MAX such as 0-200"),
+        (["serve", "--seed", "abc"], "is not a whole number, such as 0 or 42"),
+        (["generate", "--seed", "1.5"], "is not a whole number, such as 0 or 42"),
+        (["generate", "--seed", "1_0"], "is not a whole number, such as 0 or 42"),
+        (["generate", "--seed", "\u0663"], "is not a whole number, such as 0 or 42"),
+        (
+            ["record", "--region", "us", "--space", "s", "--id", "user_id:u", "--seed", "x"],
+            "is not a whole number, such as 0 or 42",
+        ),
+    ],
+)
+def test_numbers_are_ascii_digits_and_a_bad_one_is_told_in_words(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    # `--port ٤٠١٠` served on 4010 and `--users ٣` made 3 users (int() reads any script's
+    # digits); `--seed abc` said "invalid int value: 'abc'", `--seed 1_0` was seed 10.
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(args)
+    assert exited.value.code == 2
+    assert f"`{args[-1]}` {message}" in capsys.readouterr().err
+
+
+def test_a_negative_seed_is_a_seed() -> None:
+    assert parser().parse_args(["generate", "--seed", "-5"]).seed == -5
