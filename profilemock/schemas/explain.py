@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from profilemock.words import show
+from profilemock.words import counted, show
 
 if TYPE_CHECKING:  # jsonschema is imported when a document is found invalid
     from jsonschema.exceptions import ValidationError
@@ -77,6 +77,18 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
     if kind in _EXCLUSIVE:  # jsonschema's words: "0 is less than or equal to the minimum of 0"
         bound = f"{_EXCLUSIVE[kind]} than {show(error.validator_value)}"
         return [(path, kind, f"{show(instance)} is not allowed here: it must be {bound}")]
+    if kind in _SIZES:
+        return [(path, kind, _size(kind, instance, error.validator_value))]
+    if kind == "uniqueItems" and isinstance(instance, list):
+        return [(path, kind, f"{_twice(instance)} is given twice; each item may appear once")]
+    if kind == "const":
+        return [
+            (
+                path,
+                kind,
+                f"{show(instance)} is not allowed here; expected {show(error.validator_value)}",
+            )
+        ]
     if kind in ("oneOf", "anyOf"):
         if about:
             return [(path, kind, f"{show(instance)} is not valid here; expected {about}")]
@@ -88,6 +100,32 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
 
 
 _EXCLUSIVE = {"exclusiveMinimum": "more", "exclusiveMaximum": "less"}
+_SIZES = {
+    "minLength": ("fewer", "character", "string"),
+    "maxLength": ("more", "character", "string"),
+    "minItems": ("fewer", "item", "list"),
+    "maxItems": ("more", "item", "list"),
+    "minProperties": ("fewer", "field", "object"),
+    "maxProperties": ("more", "field", "object"),
+}
+"""jsonschema words these with Python's reprs: "'' should be non-empty"."""
+
+
+def _twice(items: list[Any]) -> str:
+    """The first item of ``items`` that comes again (``true`` is no second ``1``)."""
+    for i, item in enumerate(items):
+        if any(type(other) is type(item) and other == item for other in items[i + 1 :]):
+            return show(item)
+    return "an item"
+
+
+def _size(kind: str, instance: Any, bound: Any) -> str:
+    """What is wrong with a string, list or object of the wrong size, in JSON's words."""
+    than, noun, container = _SIZES[kind]
+    if than == "fewer" and bound == 1:
+        return f"an empty {container} is not allowed here"
+    limit = "at least" if than == "fewer" else "at most"
+    return f"{show(instance)} has {than} {noun}s than allowed: {limit} {counted(bound, noun)}"
 
 
 def _missing(error: ValidationError) -> str:

@@ -33,3 +33,27 @@ def test_a_bound_says_what_is_allowed(schema: dict[str, Any], value: Any, messag
 def test_a_schemas_own_words_replace_jsonschemas() -> None:
     schema = {"type": "number", "exclusiveMinimum": 0, "x-message": "is more than 0 a second"}
     assert _explained(schema, 0) == [((), "exclusiveMinimum", "is more than 0 a second")]
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "message"),
+    [
+        ({"minLength": 1}, "", "an empty string is not allowed here"),
+        ({"minItems": 1}, [], "an empty list is not allowed here"),
+        ({"minProperties": 1}, {}, "an empty object is not allowed here"),
+        ({"maxLength": 2}, "abc", '"abc" has more characters than allowed: at most 2 characters'),
+        ({"minItems": 2}, [None], "[null] has fewer items than allowed: at least 2 items"),
+        (
+            {"uniqueItems": True},
+            ["a", True, 1, "a"],
+            '"a" is given twice; each item may appear once',
+        ),
+        ({"const": "track"}, None, 'null is not allowed here; expected "track"'),
+    ],
+)
+def test_sizes_repeats_and_constants_are_told_as_json_writes_them(
+    schema: dict[str, Any], value: Any, message: str
+) -> None:
+    # jsonschema's own words show Python's reprs: "'' should be non-empty", "['a', 'a'] has
+    # non-unique elements", "None should not ...".
+    assert _explained(schema, value) == [((), next(iter(schema)), message)]
