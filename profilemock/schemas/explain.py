@@ -45,13 +45,14 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
         if refusal:
             return [((*path, str(instance)), "propertyNames", f"{word} `{instance}` {refusal}")]
         # jsonschema reports a bad key at its mapping's path, with the key as instance.
-        return [
-            (
-                (*path, str(instance)),
-                "propertyNames",
-                f"{word} `{instance}` is not allowed here: {error.message}",
-            )
-        ]
+        if kind == "minLength":
+            why = f"an empty {word} name is not allowed here"
+        elif kind == "pattern":
+            rule = about or f"a name that matches {error.validator_value}"
+            why = f"{word} `{instance}` is not allowed here; expected {rule}"
+        else:
+            why = f"{word} `{instance}` is not allowed here: {error.message}"
+        return [((*path, str(instance)), "propertyNames", why)]
     if refusal:
         return [(path, kind, refusal)]
     if kind == "additionalProperties" and isinstance(instance, dict):

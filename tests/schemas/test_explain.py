@@ -57,3 +57,29 @@ def test_sizes_repeats_and_constants_are_told_as_json_writes_them(
     # jsonschema's own words show Python's reprs: "'' should be non-empty", "['a', 'a'] has
     # non-unique elements", "None should not ...".
     assert _explained(schema, value) == [((), next(iter(schema)), message)]
+
+
+@pytest.mark.parametrize(
+    ("names", "key", "message"),
+    [
+        ({"minLength": 1}, "", "an empty field name is not allowed here"),
+        (
+            {"pattern": "^[a-z]+$", "description": "lowercase letters"},
+            "A b",
+            "field `A b` is not allowed here; expected lowercase letters",
+        ),
+        (
+            {"pattern": "^[a-z]+$"},
+            "A",
+            "field `A` is not allowed here; expected a name that matches ^[a-z]+$",
+        ),
+    ],
+)
+def test_a_name_not_allowed_says_what_names_are_without_python_reprs(
+    names: dict[str, Any], key: str, message: str
+) -> None:
+    # Was "field `` is not allowed here: '' should be non-empty" and "'A b' does not match
+    # '^[a-z]+$'".
+    assert _explained({"type": "object", "propertyNames": names}, {key: 1}) == [
+        ((key,), "propertyNames", message)
+    ]
