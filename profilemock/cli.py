@@ -591,7 +591,9 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         description="The token comes from PROFILE_API_TOKEN or --token-file, never a flag.",
     )
     _add_upstream(record)
-    record.add_argument("--space", required=True, metavar="ID", help="the space to record from")
+    record.add_argument(
+        "--space", required=True, type=_space_id, metavar="ID", help="the space to record from"
+    )
     record.add_argument(
         "--id",
         dest="ids",
@@ -628,6 +630,7 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
     record.add_argument(
         "--fixture-token",
         default="test-token",
+        type=_access_token,
         metavar="T",
         help="the recorded space's token (default test-token); the real one is never written",
     )

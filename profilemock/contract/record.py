@@ -40,6 +40,7 @@ from profilemock.contract.upstream import (
 )
 from profilemock.jsontext import JsonInputError, read_json
 from profilemock.store import ids as idgen
+from profilemock.store.wire import CALL_FIELDS
 from profilemock.timeutil import DAY_NS, format_ns, parse_iso
 from profilemock.words import counted
 
@@ -502,16 +503,20 @@ class _Writer:
         return entry
 
     def event(self, event: dict[str, Any]) -> dict[str, Any]:
-        written: dict[str, Any] = {
-            "event": event.get("event"),
-            "type": event.get("type", "track"),
+        """An event as the fixture writes it, with its call's own fields (a page's `name`,
+        an identify's `traits`, …): a page was written `event: null`, which no fixture
+        takes, and lost its name."""
+        call = event.get("type", "track")
+        written: dict[str, Any] = {"event": event.get("event")} if call == "track" else {}
+        written |= {
+            "type": call,
             "timestamp": event["timestamp"],
             "message_id": event["message_id"],
         }
         if event.get("source_id") is not None:
             written["source_id"] = event["source_id"]
-        for name in ("properties", "context"):
-            if event.get(name):
+        for name in (*CALL_FIELDS.get(call, ()), "context"):
+            if name not in written and event.get(name) not in (None, {}):
                 written[name] = self.value(event[name])
         return written
 

@@ -71,7 +71,7 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
         options = ", ".join(show(v) for v in schema.get("enum", ()))
         return [(path, kind, f"{show(instance)} is not one of: {options}")]
     if kind == "pattern":
-        rule = about or f"it must match {error.validator_value}"
+        rule = about or f"a value that matches {error.validator_value}"
         return [(path, kind, f"{show(instance)} is not allowed here; expected {rule}")]
     if kind == "format":
         return [(path, kind, f"{show(instance)} is not a valid {error.validator_value}")]

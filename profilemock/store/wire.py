@@ -76,7 +76,7 @@ def event_name(data: dict[str, Any]) -> str:
 # What each call carries beyond the fields every message has, as Segment's spec names
 # them (in the API's snake_case): a track its event and properties, a page or screen its
 # name and properties, an identify its traits, a group its group_id and traits.
-_CALL_FIELDS: dict[str, tuple[str, ...]] = {
+CALL_FIELDS: dict[str, tuple[str, ...]] = {
     "track": ("properties", "event"),
     "page": ("properties", "name"),
     "screen": ("properties", "name"),
@@ -108,7 +108,7 @@ def event(
         "source_id": source_id,
         "timestamp": format_ns(timestamp),
     }
-    for name in _CALL_FIELDS[call]:
+    for name in CALL_FIELDS[call]:
         if name == "properties" or name == "traits":
             item[name] = data.get(name) or {}
         elif name == "group_id" and data.get(name) is not None:

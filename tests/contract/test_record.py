@@ -639,3 +639,78 @@ def test_a_body_in_contract_with_fields_it_does_not_name_is_recorded(
     )
     assert (code, "not recorded" in err) == (0, False)
     assert load_fixtures([target], Clock()).spaces["sp"]
+
+
+EVERY_CALL = """
+spaces:
+  calls:
+    tokens: [calls-token]
+    users:
+      - ids: {user_id: caller, anonymous_id: anon-1, email: caller@example.com}
+        events:
+          - {event: Signed Up, timestamp: -6h, properties: {plan: pro}}
+          - {type: identify, timestamp: -5h, traits: {email: caller@example.com}}
+          - {type: page, name: Pricing, timestamp: -4h, properties: {path: /pricing}}
+          - {type: screen, name: Home, timestamp: -3h}
+          - {type: group, group_id: g1, timestamp: -2h, traits: {name: Acme}}
+          - {type: alias, previous_id: anon-1, timestamp: -1h}
+"""
+
+
+def test_every_kind_of_call_is_recorded_with_its_own_fields_and_the_file_loads(
+    tmp_path: Path,
+) -> None:
+    # A page, identify, screen, group or alias call was written `event: null` (no fixture
+    # takes it: the recorded file failed `check`) and lost its name, traits or ids.
+    source = tmp_path / "calls.yaml"
+    source.write_text(EVERY_CALL)
+    clock = Clock()
+    first = ServerThread(create_app(load_fixtures([source], clock), clock, UNLIMITED)).start()
+    try:
+        outcome = asyncio.run(
+            record(
+                first.url,
+                "calls",
+                "calls-token",
+                [("users", "user_id:caller")],
+                progress=Progress(io.StringIO(), 1),
+            )
+        )
+        path = tmp_path / "recorded.yaml"
+        document = to_fixture(outcome, "calls", fixture_token="calls-token")
+        path.write_text(dump_yaml(document, header=""), encoding="utf-8")
+        second = serve_file(path)
+        try:
+            events = "/v1/spaces/calls/collections/users/profiles/user_id:caller/events"
+            before = requests.get(first.url + events, auth=("calls-token", ""), timeout=10)
+            after = requests.get(second.url + events, auth=("calls-token", ""), timeout=10)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    assert [e["type"] for e in before.json()["data"]] == [
+        "alias", "group", "screen", "page", "identify", "track"
+    ]  # fmt: skip
+    assert after.json() == before.json()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "problem"),
+    [
+        ("--fixture-token", "", "`` is not a token (no `:` and no spaces)"),
+        ("--fixture-token", "a b", "`a b` is not a token (no `:` and no spaces)"),
+        ("--space", "a/b", "`a/b` is not a space id (letters, digits, `_` and `-`)"),
+    ],
+)
+def test_a_space_or_fixture_token_no_fixture_can_hold_is_refused_before_any_request(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str, problem: str
+) -> None:
+    # The token was written into a file that failed `check`; `--space a/b` went upstream
+    # and came back as "the upstream refused the token (401)".
+    from profilemock.cli import parser
+
+    args = ["record", "--region", "us", "--space", "s", "--id", "user_id:u", flag, value]
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(args)
+    assert exited.value.code == 2
+    assert f"argument {flag}: {problem}" in capsys.readouterr().err

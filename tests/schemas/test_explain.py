@@ -49,6 +49,12 @@ def test_a_schemas_own_words_replace_jsonschemas() -> None:
             '"a" is given twice; each item may appear once',
         ),
         ({"const": "track"}, None, 'null is not allowed here; expected "track"'),
+        # Was "expected it must match ^[a-z]+$".
+        (
+            {"pattern": "^[a-z]+$"},
+            "A",
+            '"A" is not allowed here; expected a value that matches ^[a-z]+$',
+        ),
     ],
 )
 def test_sizes_repeats_and_constants_are_told_as_json_writes_them(
