@@ -439,10 +439,14 @@ _TEXT_FILTERS: dict[str, JSONSchema] = {
 }
 """The text filters a request can only match in one form: a fixed set of values, a method
 in capitals. Any other matches no request, so it is refused (as ``assert_called`` refuses
-it) rather than answered with an empty list."""
+it) rather than answered with an empty list; so is an empty one (`space=` from a variable
+that is not set) and a status no answer can have."""
 _JOURNAL_QUERY: tuple[tuple[str, JSONSchema], ...] = (
-    *((name, _TEXT_FILTERS.get(name, {"type": "string"})) for name in TEXT_FILTERS),
-    *((name, {"type": "integer", "minimum": 0}) for name in NUMBER_FILTERS),
+    *((name, _TEXT_FILTERS.get(name, {"type": "string", "minLength": 1})) for name in TEXT_FILTERS),
+    *(
+        (name, {"type": "integer", "minimum": 100, "maximum": 599, "description": "an HTTP status"})
+        for name in NUMBER_FILTERS
+    ),
     ("limit", {"type": "integer", "minimum": 1, "description": "the latest this many"}),
 )
 _PROFILES = "/spaces/{space}/collections/{collection}/profiles"

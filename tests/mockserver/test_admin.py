@@ -205,7 +205,13 @@ async def test_a_whole_number_written_3_0_is_an_integer(client: Client) -> None:
     [
         ("limit=0", "query parameter `limit`: 0 is less than the minimum of 1"),
         ("status=abc", 'query parameter `status`: "abc" is not an integer'),
-        ("status=-1", "query parameter `status`: -1 is less than the minimum of 0"),
+        ("status=-1", "query parameter `status`: -1 is less than the minimum of 100"),
+        # Each matched no request, quietly, as `space=` from a variable that is not set.
+        ("status=0", "query parameter `status`: 0 is less than the minimum of 100"),
+        ("status=600", "query parameter `status`: 600 is greater than the maximum of 599"),
+        ("space=", "query parameter `space`: an empty string is not allowed here"),
+        ("identifier=", "query parameter `identifier`: an empty string is not allowed here"),
+        ("fault=", "query parameter `fault`: an empty string is not allowed here"),
         ("limit=1&limit=2", "query parameter `limit` is given 2 times; give it once"),
         ("colour=red", "unknown query parameter `colour`; parameters are auth, collection,"),
         # Each matched no request, quietly: a test filtering on it passed on nothing.
