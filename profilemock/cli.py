@@ -708,7 +708,7 @@ def _access_token(text: str) -> str:
 def _snapshot_options(command: argparse.ArgumentParser, never: str) -> None:
     command.add_argument(
         "--snapshots",
-        type=Path,
+        type=_snapshot_directory,
         metavar="DIR",
         default=None,
         help="keep snapshots of checked fixture sets (1 MB and up) here, so the next start"
@@ -716,6 +716,17 @@ def _snapshot_options(command: argparse.ArgumentParser, never: str) -> None:
         " $XDG_CACHE_HOME/profilemock, else ~/.cache/profilemock)",
     )
     command.add_argument("--no-snapshots", action="store_true", help=never)
+
+
+def _snapshot_directory(text: str) -> Path:
+    """A directory for snapshots: an empty ``--snapshots "$UNSET"`` wrote them into the
+    current directory without a word."""
+    if not text:
+        raise argparse.ArgumentTypeError(
+            "the directory is empty (was it taken from a variable that is not set?); give"
+            " one, or --no-snapshots"
+        )
+    return Path(text)
 
 
 def _snapshots(args: argparse.Namespace) -> Snapshots | None:

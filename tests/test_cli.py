@@ -649,3 +649,17 @@ def test_numbers_are_ascii_digits_and_a_bad_one_is_told_in_words(
 
 def test_a_negative_seed_is_a_seed() -> None:
     assert parser().parse_args(["generate", "--seed", "-5"]).seed == -5
+
+
+@pytest.mark.parametrize("command", [["serve"], ["check", "x.yaml"], ["generate"]])
+def test_an_empty_snapshots_directory_is_refused(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # `--snapshots "$UNSET"` kept snapshots in the current directory without a word.
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args([*command, "--snapshots", ""])
+    assert exited.value.code == 2
+    assert (
+        "argument --snapshots: the directory is empty (was it taken from a variable that is"
+        " not set?); give one, or --no-snapshots"
+    ) in capsys.readouterr().err
