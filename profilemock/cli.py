@@ -146,6 +146,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--fixtures",
         action="append",
+        type=_path,
         metavar="PATH",
         help="fixture file or directory (repeatable; default: the bundled demo data)",
     )
@@ -231,12 +232,15 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--fixtures",
         action="append",
+        type=_path,
         metavar="PATH",
         help="list these fixture files or directories instead of the demo (repeatable)",
     )
 
     check = commands.add_parser("check", help="validate fixture files without serving")
-    check.add_argument("paths", nargs="+", metavar="PATH", help="fixture file or directory")
+    check.add_argument(
+        "paths", nargs="+", type=_path, metavar="PATH", help="fixture file or directory"
+    )
     _snapshot_options(
         check, "always read and check the fixture files; never read or write a snapshot"
     )
@@ -245,7 +249,9 @@ def parser() -> argparse.ArgumentParser:
         "validate",
         help="check recorded API responses (JSON bodies or HAR files) against the schemas",
     )
-    check_bodies.add_argument("files", nargs="+", metavar="FILE", help="JSON body or HAR file")
+    check_bodies.add_argument(
+        "files", nargs="+", type=_path, metavar="FILE", help="JSON body or HAR file"
+    )
     where = check_bodies.add_mutually_exclusive_group()
     where.add_argument(
         "--endpoint",
@@ -347,7 +353,11 @@ def parser() -> argparse.ArgumentParser:
         help="access token (default generated-token)",
     )
     generate.add_argument(
-        "--output", "-o", metavar="FILE", help="write here instead of standard output"
+        "--output",
+        "-o",
+        type=_path,
+        metavar="FILE",
+        help="write here instead of standard output",
     )
     generate.add_argument(
         "--format",
@@ -613,7 +623,11 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         "--follow-links", action="store_true", help="also record the profiles they link to"
     )
     record.add_argument(
-        "--output", "-o", metavar="FILE", help="write here (.json or YAML) instead of stdout"
+        "--output",
+        "-o",
+        type=_path,
+        metavar="FILE",
+        help="write here (.json or YAML) instead of stdout",
     )
     record.add_argument(
         "--redact",
@@ -635,7 +649,10 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         help="the recorded space's token (default test-token); the real one is never written",
     )
     record.add_argument(
-        "--token-file", metavar="FILE", help="read the token from here (else PROFILE_API_TOKEN)"
+        "--token-file",
+        type=_path,
+        metavar="FILE",
+        help="read the token from here (else PROFILE_API_TOKEN)",
     )
     record.add_argument(
         "--timeout",
@@ -708,7 +725,7 @@ def _access_token(text: str) -> str:
 def _snapshot_options(command: argparse.ArgumentParser, never: str) -> None:
     command.add_argument(
         "--snapshots",
-        type=_snapshot_directory,
+        type=_directory,
         metavar="DIR",
         default=None,
         help="keep snapshots of checked fixture sets (1 MB and up) here, so the next start"
@@ -718,15 +735,18 @@ def _snapshot_options(command: argparse.ArgumentParser, never: str) -> None:
     command.add_argument("--no-snapshots", action="store_true", help=never)
 
 
-def _snapshot_directory(text: str) -> Path:
-    """A directory for snapshots: an empty ``--snapshots "$UNSET"`` wrote them into the
-    current directory without a word."""
+def _path(text: str) -> str:
+    """A path given on the command line, not empty: an empty one (``"$UNSET"``) reads as
+    the current directory, which ``--fixtures`` then served and ``--snapshots`` filled."""
     if not text:
         raise argparse.ArgumentTypeError(
-            "the directory is empty (was it taken from a variable that is not set?); give"
-            " one, or --no-snapshots"
+            "the path is empty (was it taken from a variable that is not set?)"
         )
-    return Path(text)
+    return text
+
+
+def _directory(text: str) -> Path:
+    return Path(_path(text))
 
 
 def _snapshots(args: argparse.Namespace) -> Snapshots | None:

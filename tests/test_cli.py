@@ -651,15 +651,28 @@ def test_a_negative_seed_is_a_seed() -> None:
     assert parser().parse_args(["generate", "--seed", "-5"]).seed == -5
 
 
-@pytest.mark.parametrize("command", [["serve"], ["check", "x.yaml"], ["generate"]])
-def test_an_empty_snapshots_directory_is_refused(
-    capsys: pytest.CaptureFixture[str], command: list[str]
-) -> None:
-    # `--snapshots "$UNSET"` kept snapshots in the current directory without a word.
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--snapshots", ""],
+        ["check", "x.yaml", "--snapshots", ""],
+        ["generate", "--snapshots", ""],
+        ["serve", "--fixtures", ""],
+        ["demo", "--fixtures", ""],
+        ["check", ""],
+        ["validate", ""],
+        ["generate", "-o", ""],
+        ["record", "--region", "us", "--space", "s", "--id", "user_id:u", "-o", ""],
+        ["record", "--region", "us", "--space", "s", "--id", "user_id:u", "--token-file", ""],
+    ],
+)
+def test_an_empty_path_is_refused(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    # An empty path (`"$UNSET"`) read as the current directory: `serve --fixtures ""` served
+    # every fixture under it, `--snapshots ""` kept snapshots in it, `--token-file ""` said
+    # "cannot read --token-file : Is a directory".
     with pytest.raises(SystemExit) as exited:
-        parser().parse_args([*command, "--snapshots", ""])
+        parser().parse_args(args)
     assert exited.value.code == 2
-    assert (
-        "argument --snapshots: the directory is empty (was it taken from a variable that is"
-        " not set?); give one, or --no-snapshots"
-    ) in capsys.readouterr().err
+    assert "the path is empty (was it taken from a variable that is not set?)" in (
+        capsys.readouterr().err
+    )
