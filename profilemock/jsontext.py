@@ -177,10 +177,24 @@ def _too_long_literal(literal: str) -> bool:
     return digits.isdigit() and len(digits) > sys.get_int_max_str_digits()
 
 
-def syntax_error(exc: json.JSONDecodeError) -> str:
-    """What ``json`` found wrong, without the dangling "at" some of its messages end in
-    (``Invalid control character at``): the place is told after it, or beside it."""
-    return exc.msg.removesuffix(" at")
+def syntax_reason(error: json.JSONDecodeError) -> str:
+    """What is wrong with text that is not JSON: json's reason, or for what it words as a
+    puzzle ("Expecting value" of an empty file, "Expecting property name enclosed in
+    double quotes" of a comma before ``}``, "Extra data") the plain cause."""
+    if not error.doc.strip():
+        return (
+            "nothing to read: the text is empty"
+            if not error.doc
+            else "nothing to read: the text is only white space"
+        )
+    before = error.doc[: error.pos].rstrip()
+    if before.endswith(",") and error.doc[error.pos : error.pos + 1] in ("]", "}"):
+        return f"a comma before `{error.doc[error.pos]}`: JSON allows none after the last item"
+    if error.msg == "Extra data":
+        return "more after the end of the JSON value (the text holds one value)"
+    # Without the dangling "at" some of json's messages end in (``Invalid control
+    # character at``): the place is told after it, or beside it.
+    return error.msg.removesuffix(" at")
 
 
 def read_json(text: str) -> Any:
@@ -190,9 +204,8 @@ def read_json(text: str) -> Any:
     try:
         data = json.loads(text, parse_constant=_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
-        raise JsonInputError(
-            f"not JSON: {syntax_error(exc)}", exc.lineno, exc.colno, syntax=True
-        ) from None
+        reason = syntax_reason(exc)
+        raise JsonInputError(f"not JSON: {reason}", exc.lineno, exc.colno, syntax=True) from None
     except RecursionError:
         raise JsonInputError(f"nested deeper than {MAX_DEPTH} levels", *too_deep_at(text)) from None
     except _NotFinite as exc:

@@ -87,6 +87,30 @@ def test_a_syntax_error_says_at_once_where(text: str, told: str) -> None:
     assert syntax.value.reason.endswith(("character", "starting"))
 
 
+@pytest.mark.parametrize(
+    ("text", "reason", "where"),
+    [
+        ("", "nothing to read: the text is empty", (1, 1)),
+        (" \n", "nothing to read: the text is only white space", (2, 1)),
+        ('{"a": 1,}', "a comma before `}`: JSON allows none after the last item", (1, 9)),
+        ("[1,\n 2 ,\n]", "a comma before `]`: JSON allows none after the last item", (3, 1)),
+        ('{"a": 1} {}', "more after the end of the JSON value (the text holds one value)", (1, 10)),
+        ("[1 2]", "Expecting ',' delimiter", (1, 4)),
+    ],
+)
+def test_text_that_is_not_json_is_told_the_plain_cause(
+    text: str, reason: str, where: tuple[int, int]
+) -> None:
+    # json's own words were a puzzle: "Expecting value" of an empty file, "Expecting
+    # property name enclosed in double quotes" of a comma before `}`, "Extra data".
+    with pytest.raises(JsonInputError) as raised:
+        read_json(text)
+    assert (raised.value.reason, raised.value.line, raised.value.column) == (
+        f"not JSON: {reason}",
+        *where,
+    )
+
+
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()

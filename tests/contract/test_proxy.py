@@ -313,10 +313,10 @@ def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        (b'{"traits":{"plan":"pro"},}', "Expecting property name enclosed in double quotes at line 1 column 26"),
-        (b'{"traits":{}}\n{"traits":{}}', "Extra data at line 2 column 1"),
+        (b'{"traits":{"plan":"pro"},}', "a comma before `}`: JSON allows none after the last item at line 1 column 26"),
+        (b'{"traits":{}}\n{"traits":{}}', "more after the end of the JSON value (the text holds one value) at line 2 column 1"),
         (b'{"traits":{"city":"Montr\xe9al"}}', "not UTF-8 (byte 25)"),
-        (b"", "Expecting value at line 1 column 1"),
+        (b"", "nothing to read: the text is empty at line 1 column 1"),
     ],
     ids=["trailing-comma", "two-bodies", "latin-1", "empty"],
 )  # fmt: skip
