@@ -180,7 +180,8 @@ def _too_long_literal(literal: str) -> bool:
 def syntax_reason(error: json.JSONDecodeError) -> str:
     """What is wrong with text that is not JSON: json's reason, or for what it words as a
     puzzle ("Expecting value" of an empty file, "Expecting property name enclosed in
-    double quotes" of a comma before ``}``, "Extra data") the plain cause."""
+    double quotes" of a comma before ``}``, "Extra data", "Unexpected UTF-8 BOM (decode
+    using utf-8-sig)") the plain cause."""
     if not error.doc.strip():
         return (
             "nothing to read: the text is empty"
@@ -190,6 +191,8 @@ def syntax_reason(error: json.JSONDecodeError) -> str:
     before = error.doc[: error.pos].rstrip()
     if before.endswith(",") and error.doc[error.pos : error.pos + 1] in ("]", "}"):
         return f"a comma before `{error.doc[error.pos]}`: JSON allows none after the last item"
+    if error.msg.startswith("Unexpected UTF-8 BOM"):  # "(decode using utf-8-sig)"
+        return "the text starts with a byte order mark (U+FEFF); save it as UTF-8 without one"
     if error.msg == "Extra data":
         return "more after the end of the JSON value (the text holds one value)"
     # Without the dangling "at" some of json's messages end in (``Invalid control

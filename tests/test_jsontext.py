@@ -96,6 +96,11 @@ def test_a_syntax_error_says_at_once_where(text: str, told: str) -> None:
         ("[1,\n 2 ,\n]", "a comma before `]`: JSON allows none after the last item", (3, 1)),
         ('{"a": 1} {}', "more after the end of the JSON value (the text holds one value)", (1, 10)),
         ("[1 2]", "Expecting ',' delimiter", (1, 4)),
+        (
+            "\ufeff{}",
+            "the text starts with a byte order mark (U+FEFF); save it as UTF-8 without one",
+            (1, 1),
+        ),
     ],
 )
 def test_text_that_is_not_json_is_told_the_plain_cause(
