@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -283,12 +284,30 @@ def _true_or_false(value: str) -> bool:
     return value == "true"
 
 
+def _whole(value: str) -> int:
+    """ASCII digits only: ``int`` also reads ``٣``, `` 3`` and ``1_0``."""
+    if not re.fullmatch(r"[0-9]+", value):
+        raise ValueError(value)
+    return int(value)
+
+
+def _fraction(value: str) -> float:
+    """A plain decimal: ``float`` also reads ``nan`` (a rule that never fires), ``inf``."""
+    if not re.fullmatch(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+", value):
+        raise ValueError(value)
+    return float(value)
+
+
 _SPEC_KEYS: dict[str, Any] = {
-    "times": int, "after": int, "every": int, "probability": float, "optional": _true_or_false,
-    "latency": str, "hang": str, "method": str, "space": str, "collection": str, "id": str,
+    "times": _whole, "after": _whole, "every": _whole, "probability": _fraction,
+    "optional": _true_or_false, "latency": str, "hang": str, "method": str, "space": str,
+    "collection": str, "id": str,
 }  # fmt: skip
-_SPEC_TAKES = {"optional": "true or false"}
-"""What a key that is not a number takes, in a message (the others take numbers)."""
+_SPEC_TAKES = {
+    "optional": "true or false",
+    "probability": "a number above 0 and at most 1, such as 0.25",
+}
+"""What a key that is not a whole number takes, in a message."""
 
 
 _DURATION = r"(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d|w))+"
@@ -322,26 +341,29 @@ def parse_spec(spec: str) -> dict[str, Any]:
         part, _, rest = rest.partition(":")
         key, sep, value = part.partition("=")
         if not sep:
-            if part.isdigit() and len(part) == 3:
-                rule["status"] = int(part)
+            if re.fullmatch(r"[0-9]{3}", part):
+                key = "status"
             elif part in CONNECTION_FAULTS + BODY_FAULTS:
-                rule["fault"] = part
+                key = "fault"
             else:
                 raise FaultRuleError(
                     f"--fault `{spec}`: `{part}` is not a status (such as 503), a fault"
                     f" ({', '.join(CONNECTION_FAULTS + BODY_FAULTS)}) or key=value"
                 )
+            _once(spec, rule, key)
+            rule[key] = int(part) if key == "status" else part
             continue
         if key not in _SPEC_KEYS:
             raise FaultRuleError(
                 f"--fault `{spec}`: unknown key `{key}`;"
                 f" keys are {', '.join(sorted(_SPEC_KEYS))}, identifier"
             )
+        _once(spec, rule, key)
         try:
             rule[key] = _SPEC_KEYS[key](value)
         except ValueError:
             raise FaultRuleError(
-                f"--fault `{spec}`: `{key}` must be {_SPEC_TAKES.get(key, 'a number')},"
+                f"--fault `{spec}`: `{key}` must be {_SPEC_TAKES.get(key, 'a whole number')},"
                 f" got `{value}`"
             ) from None
         if key == "latency" and ".." in value:
@@ -351,6 +373,13 @@ def parse_spec(spec: str) -> dict[str, Any]:
             p50, p95 = value.split("~", 1)
             rule[key] = {"p50": p50, "p95": p95}
     return rule
+
+
+def _once(spec: str, rule: dict[str, Any], key: str) -> None:
+    """A FaultRuleError when ``key`` is in ``rule`` already: the second value replaced the
+    first without a word (``traits:429:500`` answered 500)."""
+    if key in rule:
+        raise FaultRuleError(f"--fault `{spec}`: `{key}` is given twice; give it once")
 
 
 def _as_written(data: Mapping[str, Any]) -> str:

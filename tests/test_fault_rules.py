@@ -54,7 +54,17 @@ def test_spec_grammar(spec: str, rule: dict[str, Any]) -> None:
         ("traits:42", "`42` is not a status (such as 503), a fault"),
         ("traits:explode", "`explode` is not a status"),
         ("traits:500:colour=red", "unknown key `colour`; keys are after, collection, every"),
-        ("traits:500:times=two", "`times` must be a number, got `two`"),
+        ("traits:500:times=two", "`times` must be a whole number, got `two`"),
+        # Each was read as something else, without a word: the second status replaced the
+        # first, `nan` made a rule that never fires, int() read `1_0` and `٣`.
+        ("traits:429:500", "`status` is given twice; give it once"),
+        ("traits:reset:empty", "`fault` is given twice; give it once"),
+        ("traits:500:times=1:times=2", "`times` is given twice; give it once"),
+        ("traits:500:times=1.5", "`times` must be a whole number, got `1.5`"),
+        ("traits:500:times=1_0", "`times` must be a whole number, got `1_0`"),
+        ("traits:500:after=\u0663", "`after` must be a whole number, got `\u0663`"),
+        ("traits:500:probability=nan", "`probability` must be a number above 0 and at most 1"),
+        ("traits:500:probability=1e-3", "`probability` must be a number above 0 and at most 1"),
         ("traits:500:optional=yes", "`optional` must be true or false, got `yes`"),
         ("traits:500:optional", "`optional` is not a status"),
     ],
