@@ -18,6 +18,7 @@ from fnmatch import fnmatchcase
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from profilemock.jsonbytes import unwritable
 from profilemock.problems import json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
@@ -245,6 +246,11 @@ def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
     """A rule from its dict form; raises FaultRuleError naming the field and what is allowed."""
     if not isinstance(data, Mapping):
         raise FaultRuleError(f"a fault rule is an object, got {shown_kind(data)}")
+    # From Python: NaN passes every bound (a `probability` that never fires), a set in a
+    # `body` broke the answer.
+    held = next(unwritable(dict(data)), None)
+    if held is not None:
+        raise FaultRuleError(f"fault rule field `{'.'.join(map(str, held[0]))}`: {held[1]}")
     errors = sorted(_rule_validator().iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
     if errors:
         path, _, message = explain(errors[0], "field")[0]

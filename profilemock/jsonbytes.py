@@ -1,4 +1,5 @@
-"""Compact UTF-8 JSON as bytes, and assembly of bodies from serialised pieces.
+"""Compact UTF-8 JSON as bytes, and assembly of bodies from serialised pieces; what of a
+Python value JSON cannot write (``unwritable``).
 
 The one encoder of the package: fragments serialised when fixtures load and bodies
 assembled from them when a request comes read the same.
@@ -6,10 +7,13 @@ assembled from them when a request comes read the same.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from math import isfinite
 from typing import Any
+
+from profilemock.problems import Path
 
 _encode_string = json.encoder.encode_basestring  # the C one when available
 
@@ -88,3 +92,63 @@ def page_body(
 def member(key: str, value: bytes) -> bytes:
     """``"key":value`` from a key and an already-serialised value."""
     return encode(key) + b":" + value
+
+
+_KEYS = (str, int, float, bool, type(None))
+"""Keys json.dumps writes (as strings)."""
+
+
+def unwritable(value: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
+    """Where Python data given for a profile holds a value its JSON cannot: each is found
+    when it is added, not when a request first serialises it (a 500 then), and NaN or
+    infinity is refused as in a fixture file (the body would not be JSON). Lists, tuples,
+    dicts and keys are taken as json.dumps takes them (other mappings are not)."""
+    if isinstance(value, str):
+        if not value.isascii() and (lone := _lone_surrogate(value)):
+            yield path, f"the string {value!r} {lone}"
+        return
+    if isinstance(value, bool | int | None):
+        return
+    if isinstance(value, float):
+        if not isfinite(value):
+            yield path, f"`{value}` is not a finite number (JSON has none)"
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from unwritable(item, (*path, i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, _KEYS):
+                yield path, f"the key `{key!r}` is not a string; JSON object keys are strings"
+            elif isinstance(key, str) and not key.isascii() and (lone := _lone_surrogate(key)):
+                yield path, f"the key {key!r} {lone}"
+            else:
+                yield from unwritable(item, (*path, key if isinstance(key, str) else str(key)))
+    elif isinstance(value, dt.date):
+        kind = "date and time" if isinstance(value, dt.datetime) else "date"
+        yield (
+            path,
+            f"a {kind} ({value!r}) is not a JSON value; write it as `{value.isoformat()}`",
+        )
+    else:
+        yield (
+            path,
+            f"a {_kind(value)} ({value!r}) is not a JSON value (strings, numbers, true, false,"
+            " null, lists and objects are)",
+        )
+
+
+def _lone_surrogate(text: str) -> str | None:
+    """What is wrong with a string UTF-8 cannot write (half of a surrogate pair), if it is."""
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        return (
+            f"holds a lone surrogate `\\u{ord(text[exc.start]):04x}` (half of a UTF-16 pair),"
+            " which UTF-8, and so a JSON body, cannot carry"
+        )
+    return None
+
+
+def _kind(value: Any) -> str:
+    name = type(value).__name__
+    return {"set": "set", "frozenset": "set", "bytes": "bytes string"}.get(name, name)

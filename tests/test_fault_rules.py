@@ -202,3 +202,27 @@ def test_a_rule_an_earlier_one_fired_before_says_so_not_only_that_it_matched_not
         " fires answers)"
     )
     assert other.unused() == "matched no request"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"probability": float("nan")},
+            "fault rule field `probability`: `nan` is not a finite number (JSON has none)",
+        ),
+        (
+            {"body": {"a": float("inf")}},
+            "fault rule field `body.a`: `inf` is not a finite number (JSON has none)",
+        ),
+        ({"body": {"a": {1}}}, "fault rule field `body.a`: a set ({1}) is not a JSON value"),
+    ],
+)
+def test_a_rule_from_python_holds_only_what_json_can_write(
+    extra: dict[str, Any], message: str
+) -> None:
+    # NaN passed every bound of the schema: a `probability` of NaN made a rule that never
+    # fired; a NaN in a `body` was answered as `NaN`, which is no JSON.
+    with pytest.raises(FaultRuleError) as raised:
+        FaultSet().add({"route": "traits", "status": 500, **extra})
+    assert str(raised.value).startswith(message)
