@@ -814,6 +814,12 @@ async def check_input(request: web.Request, handler: Handler) -> web.StreamRespo
         route, checks = declared
         if checks.query is not None:
             request[_QUERY] = _query(request, checks)
+        elif request.query and route.content_type == "application/json":
+            # `DELETE /requests?route=traits` emptied the whole journal; a page may carry any.
+            name = next(iter(request.query))
+            raise _bad(
+                f"{route.method} /__admin{route.path} takes no query parameters; got `{name}`"
+            )
         if checks.body is not None:
             data = await _json(request, default=None if route.body_required else {})
             validator, strict = checks.body

@@ -182,3 +182,25 @@ def test_any_json_body_on_any_admin_route_is_answered_without_a_500(
         answer = requests.get(admin_server.url + after, auth=("demo-token", ""), timeout=10)
         assert answer.status_code < 500, (after, body, answer.text)
     assert admin_server.call(lambda state: list(state.errors)) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("DELETE", "/__admin/requests"), ("GET", "/__admin/faults"), ("POST", "/__admin/reset")],
+)
+async def test_a_query_a_route_does_not_take_is_400_and_nothing_changes(
+    demo_client: Client, method: str, path: str
+) -> None:
+    # `DELETE /__admin/requests?route=traits` emptied the whole journal, `GET
+    # /__admin/faults?route=traits` listed every rule: the filter was ignored in silence.
+    await demo_client.get("/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits")
+    response = await demo_client.request(method, f"{path}?route=traits")
+    assert response.status == 400
+    assert (await response.json())["error"]["message"] == (
+        f"{method} {path} takes no query parameters; got `route`"
+    )
+    assert (await (await demo_client.get("/__admin/requests")).json())["total"] == 1
+
+
+async def test_the_explorer_page_opens_with_any_query(demo_client: Client) -> None:
+    assert (await demo_client.get("/__admin/explorer?v=2")).status == 200
