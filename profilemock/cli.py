@@ -133,11 +133,26 @@ class _Command(argparse.ArgumentParser):
         return parsed, unknown
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed version, read from the package's metadata only when
+    asked (every other run leaves it unread)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from profilemock import __version__
+
+        print(f"profilemock {__version__}")
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="profilemock",
         description="A faithful fake of the Segment Profile API.",
     )
+    top.add_argument("--version", action=_Version, help="print the version and exit")
     commands = top.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Command
     )

@@ -676,3 +676,13 @@ def test_an_empty_path_is_refused(capsys: pytest.CaptureFixture[str], args: list
     assert "the path is empty (was it taken from a variable that is not set?)" in (
         capsys.readouterr().err
     )
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    # `profilemock --version` said "the following arguments are required: COMMAND".
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"profilemock {version('profilemock')}\n"
