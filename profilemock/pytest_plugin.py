@@ -347,10 +347,15 @@ def _pool(config: pytest.Config) -> ServerPool:
 
         # Command-line paths are relative to where pytest was started, the ini's to the ini
         # file (pytest resolves those).
-        given = [
-            str(Path(config.invocation_params.dir, p))
-            for p in _option(config, "profile_api_fixtures") or ()
-        ] or [str(p) for p in config.getini("profile_api_fixtures")]
+        options: list[str] = _option(config, "profile_api_fixtures") or []
+        if "" in options:  # read as the directory pytest started in, and every file under it
+            raise pytest.UsageError(
+                "--profile-api-fixtures: the path is empty (was it taken from a variable that"
+                " is not set?)"
+            )
+        given = [str(Path(config.invocation_params.dir, p)) for p in options] or [
+            str(p) for p in config.getini("profile_api_fixtures")
+        ]
         snapshots = None
         if _ini_flag(config, "profile_api_snapshots"):
             from profilemock.fixtures.snapshot import Snapshots, default_directory

@@ -288,6 +288,20 @@ def test_a_broken_fixture_file_is_a_clear_error(consumer: pytest.Pytester) -> No
     assert "Traceback" not in result.stdout.str()
 
 
+def test_an_empty_fixtures_option_is_a_usage_error(consumer: pytest.Pytester) -> None:
+    # `--profile-api-fixtures "$UNSET"` served every fixture file under the directory pytest
+    # started in (or said it "holds no .yaml, .yml or .json file").
+    (consumer.path / "stray.yaml").write_text("spaces: {stray: {tokens: [t]}}\n")
+    consumer.makepyfile(test_empty="def test_uses(profile_api):\n    pass\n")
+    result = consumer.runpytest("--profile-api-fixtures", "")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*--profile-api-fixtures: the path is empty (was it taken from a variable that is not set?)*"
+        ]
+    )
+
+
 def test_a_server_side_error_fails_the_test_that_caused_it(consumer: pytest.Pytester) -> None:
     consumer.makepyfile(
         test_server_error=textwrap.dedent(
