@@ -310,7 +310,10 @@ def commands_shown() -> list[tuple[str, str]]:
 def test_every_flag_the_readme_names_exists() -> None:
     commands = command_options()
     options, _ = plugin_options()
-    known = set().union(*commands.values(), options, OTHER_TOOLS_FLAGS)
+    from profilemock import cli
+
+    top = {option for action in cli.parser()._actions for option in action.option_strings}
+    known = set().union(*commands.values(), top, options, OTHER_TOOLS_FLAGS)
     assert sorted(set(FLAG.findall(README)) - known) == []
     shown = commands_shown()
     assert len({command for command, _ in shown}) == len(commands)  # each is shown
