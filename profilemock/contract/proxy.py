@@ -45,6 +45,7 @@ from profilemock.contract.upstream import (
     declared_size,
     over_limit,
     read_body,
+    read_decoded,
     read_limited,
     upstream_failure,
 )
@@ -79,8 +80,10 @@ HOP_BY_HOP = frozenset(
     )
 )  # fmt: skip
 """Headers of one connection, not of the message: never forwarded either way."""
-# The client session undoes content codings, so the body we pass on is the decoded one.
-_NOT_BACK = HOP_BY_HOP | {"content-encoding"}
+_NOT_BACK_DECODED = HOP_BY_HOP | {"content-encoding"}
+"""Not passed back with a body the client session decoded (``upstream.read_decoded``): it is
+passed on decoded. A body in a coding the session does not undo goes on as it came, its
+``Content-Encoding`` with it (dropped, the client took coded bytes for plain ones)."""
 _NOT_UP = HOP_BY_HOP | {"accept-encoding", "content-encoding", "forwarded"}
 """Never sent upstream. The request body is read decoded (aiohttp undoes its content
 coding), so it goes on without its ``Content-Encoding``. ``Forwarded`` and every
@@ -321,11 +324,16 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
                 f"the upstream's {status} answer was not passed on: {violations[0].message}",
                 request_id,
             )
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError as exc:
+            late = (
+                f"answered {exc.status} but did not send all of its body"
+                if isinstance(exc, _BodyLate)
+                else "did not answer"
+            )
             response = _failure(
                 504,
                 "gateway_timeout",
-                f"the upstream {settings.upstream} did not answer within {settings.timeout:g} s",
+                f"the upstream {settings.upstream} {late} within {settings.timeout:g} s",
                 own_id,
             )
             return response
@@ -417,6 +425,14 @@ def _relay(
     return web.Response(status=status, reason=reason, body=body, headers=headers), violations
 
 
+class _BodyLate(asyncio.TimeoutError):
+    """The upstream's status and headers came in time, and its body did not."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class _RequestRefused(Exception):
     """A request the proxy does not send on, and the answer it gets instead."""
 
@@ -500,12 +516,16 @@ async def _send(
         data=None if data is None else io.BytesIO(data),
         allow_redirects=False,
     ) as answer:
-        body = await read_body(answer, settings.max_body)
+        try:
+            body = await read_body(answer, settings.max_body)
+        except asyncio.TimeoutError:
+            raise _BodyLate(answer.status) from None
         connection_only = _connection_headers(answer.headers.get("Connection", ""))
+        dropped = _NOT_BACK_DECODED if read_decoded(answer.headers) else HOP_BY_HOP
         back: CIMultiDict[str] = CIMultiDict(
             (k, v)
             for k, v in answer.headers.items()
-            if k.lower() not in _NOT_BACK and k.lower() not in connection_only
+            if k.lower() not in dropped and k.lower() not in connection_only
         )
         length = declared_size(answer.content_length, answer.headers)
         if request.method == "HEAD" and length is not None:

@@ -159,11 +159,23 @@ def has_body(method: str, status: int) -> bool:
     return method.upper() != "HEAD" and status >= 200 and status not in (204, 304)
 
 
+DECODED_CODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
+"""The content codings aiohttp's client session undoes as it reads a body (and as it
+reads them: the header's whole value, one coding, in ASCII); a body in any other coding
+is read as it was sent."""
+
+
+def read_decoded(headers: Mapping[str, str]) -> bool:
+    """Whether a body with these headers is read decoded: its ``Content-Encoding`` is one
+    the client session undoes (then the body read is not the body sent)."""
+    coded = headers.get("Content-Encoding", "")
+    return coded.isascii() and coded.lower() in DECODED_CODINGS
+
+
 def declared_size(content_length: int | None, headers: Mapping[str, str]) -> int | None:
-    """The size of a body as read, from its ``Content-Length``: none when it has a content
-    coding (the body is read decoded, so that length is not its size)."""
-    coded = headers.get("Content-Encoding", "identity").strip().lower()
-    return content_length if coded in ("", "identity") else None
+    """The size of a body as read, from its ``Content-Length``: none when the body is read
+    decoded (that length is the coded body's)."""
+    return None if read_decoded(headers) else content_length
 
 
 async def read_limited(content: aiohttp.StreamReader, limit: int) -> bytes | None:

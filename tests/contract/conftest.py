@@ -80,7 +80,8 @@ in ``DRIFTS``); tests set them with ``monkeypatch.setitem``."""
 @dataclass
 class Upstream:
     """A drifting Profile API: answers by the identifier's value (see ``DRIFTS``); ``slow``
-    never answers until the server stops; every request it saw is kept."""
+    never answers until the server stops, ``slow-body`` never ends its body; every request
+    it saw is kept."""
 
     seen: list[dict[str, Any]] = field(default_factory=list)
     released: asyncio.Event | None = None
@@ -99,6 +100,14 @@ class Upstream:
             if case == "slow":
                 self.released = self.released or asyncio.Event()
                 await self.released.wait()
+            if case == "slow-body":  # its status and headers at once, its body never whole
+                self.released = self.released or asyncio.Event()
+                started = web.StreamResponse(headers={"Content-Length": "20"})
+                started.content_type = "application/json"
+                await started.prepare(request)
+                await started.write(b'{"traits"')
+                await self.released.wait()
+                return started
             following = request.query.get("next")
             status, content_type, body = DRIFTS.get(
                 f"{case}?next={following}", DRIFTS.get(case, DRIFTS["good"])
@@ -275,6 +284,9 @@ RAW_ANSWERS = {
     "closed": b"",
     "bad-gzip": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzipped!",
+    # A coding the client session does not undo: the bytes come as they were sent.
+    "odd-coding": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Encoding: x-odd\r\nContent-Length: 8\r\n\r\n\x00\x01coded!",
 }
 """What the ``raw`` upstream writes on the socket, by the case in the request's path
 (``user_id:CASE``), before it closes the connection."""

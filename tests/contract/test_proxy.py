@@ -221,6 +221,21 @@ def test_an_upstream_answer_that_cannot_be_read_is_told_in_words(
     assert error == {"code": "bad_gateway", "message": f"the upstream {raw} {told}"}
 
 
+def test_a_body_in_a_coding_the_proxy_does_not_undo_goes_on_with_its_coding(
+    raw: str, start_proxy: Start
+) -> None:
+    """It went on without its ``Content-Encoding``: the client took the coded bytes for a
+    plain body. (One in gzip is decoded and goes on without it.)"""
+    proxy = start_proxy(raw)
+    response = requests.get(
+        f"{proxy.url}{drift_url('odd-coding')}", auth=("t", ""), timeout=10, stream=True
+    )
+    assert response.status_code == 200, response.raw.read()
+    assert response.headers["Content-Encoding"] == "x-odd"
+    assert response.raw.read() == b"\x00\x01coded!"
+    assert response.headers["Content-Length"] == "8"
+
+
 def test_an_upstream_slower_than_the_timeout_is_a_504(
     upstream: tuple[Upstream, str], start_proxy: Start
 ) -> None:
@@ -235,6 +250,19 @@ def test_an_upstream_slower_than_the_timeout_is_a_504(
         }
     }
     assert response.headers["Request-Id"]
+
+
+def test_an_upstream_whose_body_stalls_is_a_504_that_says_it_answered(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    # It said "did not answer within 0.3 s": it did, 200, and its body stopped.
+    _, url = upstream
+    proxy = start_proxy(url, timeout=0.3)
+    response = get(f"{proxy.url}{drift_url('slow-body')}")
+    assert response.status_code == 504
+    assert response.json()["error"]["message"] == (
+        f"the upstream {url} answered 200 but did not send all of its body within 0.3 s"
+    )
 
 
 def test_paths_outside_the_api_are_not_forwarded(
