@@ -131,15 +131,28 @@ def _ids(draw: st.DrawFn, collection: Collection) -> dict[str, Any]:
 
 
 def _events_at(timestamp: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries(
-        {
-            "event": st.sampled_from(["Product Viewed", "Order Completed", "Signed Up"]),
-            "timestamp": timestamp,
-        },
-        optional={
-            "type": st.sampled_from(["track", "page", "identify"]),
-            "properties": st.dictionaries(_NAME, _SCALAR, max_size=3),
-        },
+    """Track, page and identify calls, each with its own call's fields (a track's `event`,
+    a page's `name`, an identify's `traits`: the fixture schema refuses another call's)."""
+    carried = st.dictionaries(_NAME, _SCALAR, max_size=3)
+    return st.one_of(
+        st.fixed_dictionaries(
+            {
+                "event": st.sampled_from(["Product Viewed", "Order Completed", "Signed Up"]),
+                "timestamp": timestamp,
+            },
+            optional={"type": st.just("track"), "properties": carried},
+        ),
+        st.fixed_dictionaries(
+            {
+                "type": st.just("page"),
+                "name": st.sampled_from(["Home", "Pricing", "Checkout"]),
+                "timestamp": timestamp,
+            },
+            optional={"properties": carried},
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("identify"), "timestamp": timestamp}, optional={"traits": carried}
+        ),
     )
 
 

@@ -75,7 +75,9 @@ def event_name(data: dict[str, Any]) -> str:
 
 # What each call carries beyond the fields every message has, as Segment's spec names
 # them (in the API's snake_case): a track its event and properties, a page or screen its
-# name and properties, an identify its traits, a group its group_id and traits.
+# name and properties, an identify its traits, a group its group_id and traits. The
+# fixture schema refuses an event's field of another call (it would never be served):
+# `test_an_event_takes_the_fields_its_call_serves_and_no_other` holds the two together.
 CALL_FIELDS: dict[str, tuple[str, ...]] = {
     "track": ("properties", "event"),
     "page": ("properties", "name"),

@@ -42,13 +42,21 @@ profiles = st.fixed_dictionaries(
         "computed_traits": st.dictionaries(keys.map(lambda k: "c_" + k), json_values, max_size=3),
         "audiences": st.dictionaries(keys.map(lambda k: "a_" + k), st.booleans(), max_size=3),
         "events": st.lists(
-            st.fixed_dictionaries(
-                {"event": st.text(min_size=1, max_size=5), "timestamp": relative},
-                optional={
-                    "type": st.sampled_from(["track", "page", "identify"]),
-                    "properties": st.dictionaries(st.text(max_size=4), json_values, max_size=3),
-                    "context": st.dictionaries(st.text(max_size=4), json_values, max_size=2),
-                },
+            st.sampled_from(
+                [
+                    ("track", "event", "properties"),
+                    ("page", "name", "properties"),
+                    ("identify", None, "traits"),
+                ]
+            ).flatmap(
+                lambda call: st.fixed_dictionaries(
+                    {"type": st.just(call[0]), "timestamp": relative}
+                    | ({} if call[1] is None else {call[1]: st.text(min_size=1, max_size=5)}),
+                    optional={
+                        call[2]: st.dictionaries(st.text(max_size=4), json_values, max_size=3),
+                        "context": st.dictionaries(st.text(max_size=4), json_values, max_size=2),
+                    },
+                )
             ),
             max_size=4,
         ),
