@@ -255,8 +255,15 @@ class _Asked:
         return self.raw_path.partition("?")[0]
 
 
-def _ask(document: dict[str, Any], path: str, query: dict[str, str], auth: bool = True) -> Response:
-    """What the fake answers to ``GET path?query`` serving ``document``."""
+def _ask(
+    document: dict[str, Any],
+    path: str,
+    query: dict[str, str],
+    auth: bool = True,
+    realism: Mapping[str, Any] | None = None,
+) -> Response:
+    """What the fake answers to ``GET path?query`` serving ``document`` (with these realism
+    switches on)."""
     from profilemock.mockserver import routing
     from profilemock.mockserver.app import Exchange, _error_response, answer
     from profilemock.mockserver.state import ServerSettings, ServerState
@@ -265,7 +272,7 @@ def _ask(document: dict[str, Any], path: str, query: dict[str, str], auth: bool 
     # The documents are valid by construction (the suite loads every profiles() example
     # through the schema check): build them without checking again.
     store = load_documents([from_data(document, "<profilemock.strategies>")], clock)
-    state = ServerState.create(store, clock, ServerSettings(rate_limit=None))
+    state = ServerState.create(store, clock, ServerSettings(rate_limit=None, realism=realism or {}))
     url = f"{path}?{urlencode(query)}" if query else path
     request = _Asked(url, {"Authorization": _basic()} if auth else {})
     try:
@@ -321,7 +328,10 @@ def _ok(draw: st.DrawFn, endpoint: str) -> Response:
     path = base if endpoint == "profiles" else f"{base}/{_quoted(_identifier(main))}/{endpoint}"
     keys = list(main.get("traits", {})) + list(main.get("computed_traits", {}))
     query = _query(draw, endpoint, keys)
-    response = _ask(document, path, query)
+    # Now and then pages as a real capture shows them: fewer items than `limit` while
+    # `has_more` is true.
+    ask = partial(_ask, realism={"short_pages": draw(st.integers(0, 3)) == 0})
+    response = ask(document, path, query)
     # Half the time, a whole list asked again in smaller pages, so that a cursor follows:
     # the drawn lists are short, and few are longer than the limit asked.
     whole = _page_size(response.body)
@@ -333,7 +343,7 @@ def _ok(draw: st.DrawFn, endpoint: str) -> Response:
         and draw(st.booleans())
     ):
         query["limit"] = str(draw(st.integers(min_value=1, max_value=whole - 1)))
-        response = _ask(document, path, query)
+        response = ask(document, path, query)
     # Half the time, the next page when there is one.
     cursor = response.body.get("cursor") if isinstance(response.body, dict) else None
     if (
@@ -343,8 +353,30 @@ def _ok(draw: st.DrawFn, endpoint: str) -> Response:
         and draw(st.booleans())
     ):
         parts = urlsplit(cursor["url"])
-        response = _ask(document, parts.path, dict(parse_qsl(parts.query)))
-    return response
+        response = ask(document, parts.path, dict(parse_qsl(parts.query)))
+    return _as_seen(draw, response)
+
+
+def _as_seen(draw: st.DrawFn, response: Response) -> Response:
+    """``response``, now and then in a shape the real API has been seen to answer in, which
+    the fake does not make (each in shared/real-responses, and valid against the schemas):
+    a relative ``cursor.url`` (the reference's traits example), a last page's cursor of
+    ``has_more`` alone (the FAQ's), external ids without ``first_message_id`` (a 2018
+    capture)."""
+    body = response.body
+    cursor = body.get("cursor") if isinstance(body, dict) else None
+    if not isinstance(cursor, dict) or draw(st.integers(0, 2)) != 0:
+        return response
+    body = copy.deepcopy(body)
+    if cursor.get("url"):
+        parts = urlsplit(cursor["url"])
+        body["cursor"]["url"] = f"{parts.path}?{parts.query}"
+    elif not cursor.get("has_more"):
+        body["cursor"] = {"has_more": False}
+    if response.endpoint == "external_ids" and isinstance(body.get("data"), list):
+        for item in body["data"]:
+            item.pop("first_message_id", None)
+    return Response(response.url, response.status, body)
 
 
 _LONG: dict[str, tuple[str, st.SearchStrategy[Any]]] = {

@@ -125,6 +125,30 @@ def test_responses_show_pages_with_and_without_more_data_null_and_verbose_traits
     find(responses("events"), lambda r: r.body.get("data") is None, settings=FIND)
 
 
+def test_responses_show_the_shapes_the_real_api_was_seen_answering_in() -> None:
+    """Besides the fake's own: a short page with more to come (a real capture), a relative
+    cursor.url (the reference's example), a last page's cursor of has_more alone (the
+    FAQ's), external ids without first_message_id (a 2018 capture). A consumer tested on
+    the fake's shapes alone could still break on these."""
+
+    def cursor(response: Response) -> Any:
+        return response.body.get("cursor") or {}
+
+    def short(response: Response) -> bool:
+        limit = cursor(response).get("limit")
+        traits = response.body.get("traits")
+        return bool(cursor(response).get("has_more") and limit and len(traits) < limit)
+
+    find(responses("traits"), short, settings=FIND)
+    find(responses("traits"), lambda r: cursor(r).get("url", "").startswith("/"), settings=FIND)
+    find(responses("events"), lambda r: cursor(r) == {"has_more": False}, settings=FIND)
+    find(
+        responses("external_ids"),
+        lambda r: bool(r.body["data"]) and "first_message_id" not in r.body["data"][0],
+        settings=FIND,
+    )
+
+
 @pytest.mark.parametrize(("endpoint", "least"), [("traits", 0.06), ("events", 0.1)])
 def test_responses_often_show_paging(endpoint: str, least: float) -> None:
     # A consumer's property test draws some 50 examples (the README's). A page with more,
