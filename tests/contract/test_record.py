@@ -494,7 +494,12 @@ CURSORS = {
         "cursor": {"url": "{origin}/v1/x?next=b", "has_more": True},
     },
     "next-in-url?next=b": {"traits": {"b": 2}, "cursor": {"has_more": False}},
-    "no-next": {"traits": {"a": 1}, "cursor": {"url": "", "has_more": True, "next": ""}},
+    # has_more, and a cursor.url that names no next page (one with no url and no next at
+    # all breaks the contract: the schema tells it).
+    "no-next": {
+        "traits": {"a": 1},
+        "cursor": {"url": "{origin}/v1/x", "has_more": True, "next": ""},
+    },
     "same-next": {"traits": {"a": 1}, "cursor": {"url": "", "has_more": True, "next": "a"}},
     "same-next?next=a": {"traits": {"a": 1}, "cursor": {"url": "", "has_more": True, "next": "a"}},
 }

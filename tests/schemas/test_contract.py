@@ -99,6 +99,22 @@ def test_strict_mode_reports_placeholder_timestamps_of_the_docs() -> None:
     assert {v.rule for v in violations} == {"format"}
 
 
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_cursor_with_more_and_nowhere_to_ask_breaks_the_contract(strict: bool) -> None:
+    # It passed, even strictly: a client can do nothing with it (the recorder wrote such a
+    # list short).
+    body = {"data": [], "cursor": {"url": "", "has_more": True, "next": ""}}
+    assert [(v.pointer, v.message) for v in validate(body, "events", strict=strict)] == [
+        (
+            "/cursor",
+            "`has_more` is true but the cursor gives no `next` and no `url` to ask for the"
+            " next page with",
+        )
+    ]
+    body["cursor"] = {"has_more": True, "url": "/v1/spaces/s/collections/users/profiles"}
+    assert validate(body, "events", strict=strict) == []
+
+
 def test_strict_mode_reports_undocumented_fields() -> None:
     body = load("segdocs_metadata_200.json")
     body["metadata"]["merged_into"] = "use_other"
