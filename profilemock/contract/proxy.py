@@ -35,7 +35,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from profilemock import schemas
-from profilemock.api import envelope, is_http_status
+from profilemock.api import envelope
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -68,6 +68,7 @@ from profilemock.mockserver.origins import split_origin
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.schemas import Violation
+from profilemock.schemas.validation import nothing_to_check, status_violation
 from profilemock.store.space import Store
 
 VIOLATIONS_HEADER = "Profilemock-Violations"
@@ -139,14 +140,22 @@ def _not_json(content_type: str, body: bytes, why: str) -> Violation:
 
 
 def check_answer(
-    raw_path: str, status: int, content_type: str, body: bytes, *, strict: bool = False
+    raw_path: str,
+    status: int,
+    content_type: str,
+    body: bytes,
+    *,
+    strict: bool = False,
+    method: str = "GET",
 ) -> list[Violation]:
-    """Where an answer to ``raw_path`` breaks the contract: its schema for the route and
-    status, and JSON at all (a body that is not JSON, or not labelled as JSON, breaks it).
+    """Where an answer to ``method`` on ``raw_path`` breaks the contract: its status, its
+    schema for the route and status, and JSON at all (a body that is not JSON, or not
+    labelled as JSON, breaks it).
 
     Answers to paths that are no route of the API are checked only when they are errors
-    (their envelope); informational, redirect and 204 answers are not checked."""
-    return _checked(raw_path, status, content_type, body, strict=strict)[0]
+    (their envelope); answers without a body of the API (``nothing_to_check``: HEAD,
+    interim, 204, redirect and 304 answers) are not checked."""
+    return _checked(method, raw_path, status, content_type, body, strict=strict)[0]
 
 
 _UNREAD: Any = object()
@@ -154,14 +163,15 @@ _UNREAD: Any = object()
 
 
 def _checked(
-    raw_path: str, status: int, content_type: str, body: bytes, *, strict: bool
+    method: str, raw_path: str, status: int, content_type: str, body: bytes, *, strict: bool
 ) -> tuple[list[Violation], Any]:
     """``check_answer``'s violations, and the body's data when it was read (else
     ``_UNREAD``)."""
-    if status < 200 or 300 <= status < 400 or status == 204:
+    wrong = status_violation(status)
+    if wrong is not None:
+        return [wrong], _UNREAD
+    if nothing_to_check(method, status) is not None:
         return [], _UNREAD
-    if not is_http_status(status):  # HTTP/1.1 lets three digits through, 600 to 999 too
-        return [Violation("", "status", f"{status} is no HTTP status (100 to 599)")], _UNREAD
     known = _known_route(raw_path)
     if not known and status < 400:
         return [], _UNREAD
@@ -388,13 +398,10 @@ def _relay(
 ) -> tuple[web.Response, list[Violation]]:
     """The upstream's answer checked, and what the client gets of it."""
     status, reason, headers, body = answer
-    violations: list[Violation] = []
-    data = _UNREAD
-    if request.method != "HEAD":
-        content_type = headers.get("Content-Type", "").partition(";")[0].strip().lower()
-        violations, data = _checked(
-            request.raw_path, status, content_type, body, strict=settings.strict
-        )
+    content_type = headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    violations, data = _checked(
+        request.method, request.raw_path, status, content_type, body, strict=settings.strict
+    )
     if violations and settings.fail_on_violation:
         first = violations[0]
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""

@@ -14,6 +14,8 @@ from profilemock.schemas.validation import (
     Violation,
     checked_status,
     endpoint_for_url,
+    nothing_to_check,
+    status_violation,
     validate,
 )
 from profilemock.words import shown_kind
@@ -53,10 +55,6 @@ class Report:
 
 PREFLIGHT = "CORS preflight"
 BLOCKED = "status 0: blocked or cancelled by the browser, nothing was answered"
-HEAD = "HEAD: an answer without a body"
-INTERIM = "1xx: an interim answer, not the final one"
-NOT_MODIFIED = "304: not modified, its body came from the browser's cache"
-REDIRECT = "3xx: a redirect, the request it leads to is an entry of its own"
 
 
 def is_har(data: Any) -> bool:
@@ -194,7 +192,11 @@ def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
     method = str(request.get("method", "GET")).upper()
     label = f"{label}: {method} {url} {status}"
     endpoint = "error" if status >= 400 else target.endpoint
-    skipped = _nothing_to_check(method, status)
+    # A browser's own entries first: status 0 is its word for "nothing was answered".
+    skipped = PREFLIGHT if method == "OPTIONS" else BLOCKED if status == 0 else None
+    if skipped is None and (wrong := status_violation(status)) is not None:
+        return Report(label, endpoint, status, [wrong])
+    skipped = skipped or nothing_to_check(method, status)
     if skipped is not None:
         return Report(label, endpoint, status, skipped=skipped)
     body, problem = _har_body(_object(response.get("content"), "response.content"))
@@ -202,25 +204,6 @@ def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
         return Report(label, endpoint, status, [Violation("", "json", problem)])
     violations = validate(body, endpoint, verbose=target.verbose, strict=strict)
     return Report(label, endpoint, status, violations)
-
-
-def _nothing_to_check(method: str, status: int) -> str | None:
-    """Why an entry holds no answer of the API to check (None when it does). As the
-    validating proxy, no body is asked of a HEAD, interim, redirect or 304 answer: none is
-    sent, or it is not the API's."""
-    if method == "OPTIONS":
-        return PREFLIGHT
-    if status == 0:
-        return BLOCKED
-    if method == "HEAD":
-        return HEAD
-    if status < 200:
-        return INTERIM
-    if status == 304:
-        return NOT_MODIFIED
-    if 300 <= status < 400:
-        return REDIRECT
-    return None
 
 
 def _har_body(content: dict[str, Any]) -> tuple[Any, str | None]:

@@ -136,6 +136,40 @@ def checked_status(status: Any) -> int:
     return status
 
 
+NO_BODY = "HEAD: an answer without a body"
+INTERIM = "1xx: an interim answer, not the final one"
+NO_CONTENT = "204: no content, an answer without a body"
+NOT_MODIFIED = "304: not modified, its body came from the browser's cache"
+REDIRECT = "3xx: a redirect, the request it leads to is an entry of its own"
+
+
+def nothing_to_check(method: str, status: int) -> str | None:
+    """Why an answer to ``method`` holds no body of the API to check (None when it does),
+    as ``profilemock validate`` tells it of a HAR entry: a HEAD, 204 or 1xx answer has
+    none, a redirect's is not the API's, a 304's is a cached copy. The validating proxy
+    skips the same answers; a status that is no HTTP status (``status_violation``) both
+    report first."""
+    if method.upper() == "HEAD":
+        return NO_BODY
+    if status < 200:
+        return INTERIM
+    if status == 204:
+        return NO_CONTENT
+    if status == 304:
+        return NOT_MODIFIED
+    if 300 <= status < 400:
+        return REDIRECT
+    return None
+
+
+def status_violation(status: int) -> Violation | None:
+    """The violation of an answer whose status is no HTTP status (HTTP/1.1's three digits
+    let 000 to 099 and 600 to 999 through), else None."""
+    if is_http_status(status):
+        return None
+    return Violation("", "status", f"{status} is no HTTP status (100 to 599)")
+
+
 def _raise(violations: list[Violation], what: str) -> None:
     if violations:
         lines = "\n".join(f"  {v}" for v in violations)

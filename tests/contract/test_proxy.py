@@ -366,10 +366,21 @@ def test_check_answer_skips_routes_it_cannot_know_and_empty_answers() -> None:
     assert problem.rule == "json"
 
 
-def test_an_answer_whose_status_is_past_599_is_a_violation() -> None:
-    # Its schema was chosen by `status >= 400`; the checks now refuse such a status.
-    [problem] = check_answer(drift_url("x"), 600, "application/json", b"{}")
-    assert str(problem) == "/: 600 is no HTTP status (100 to 599) [status]"
+@pytest.mark.parametrize("status", [42, 600])
+def test_an_answer_whose_status_is_no_http_status_is_a_violation(status: int) -> None:
+    # 600's schema was chosen by `status >= 400`; 42 (aiohttp reads `HTTP/1.1 042`) was
+    # skipped as an interim answer. The checks refuse such a status, as validate does.
+    [problem] = check_answer(drift_url("x"), status, "application/json", b"{}")
+    assert str(problem) == f"/: {status} is no HTTP status (100 to 599) [status]"
+    [problem] = check_answer(drift_url("x"), status, "", b"", method="HEAD")
+    assert problem.rule == "status"
+
+
+def test_check_answer_skips_what_validate_skips() -> None:
+    """One list of answers without a body of the API (``nothing_to_check``)."""
+    for status in (103, 204, 301, 304):
+        assert check_answer(drift_url("x"), status, "", b"") == []
+    assert check_answer(drift_url("x"), 200, "", b"", method="HEAD") == []
 
 
 def test_proxy_command_prints_its_url_logs_violations_and_stops_on_ctrl_c(

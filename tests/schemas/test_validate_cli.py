@@ -279,8 +279,9 @@ def test_har_skips_preflights_and_blocked_entries_and_counts_them(tmp_path: Path
         ("GET", 301, "<html>moved</html>", "3xx: a redirect, the request it leads to is an entry of its own"),
         ("GET", 307, None, "3xx: a redirect, the request it leads to is an entry of its own"),
         ("GET", 304, None, "304: not modified, its body came from the browser's cache"),
+        ("GET", 204, "", "204: no content, an answer without a body"),
     ],
-    ids=["head", "interim", "redirect-with-html", "redirect-without-content", "not-modified"],
+    ids=["head", "interim", "redirect-with-html", "redirect-without-content", "not-modified", "no-content"],
 )  # fmt: skip
 def test_har_skips_answers_without_a_body_of_the_api(
     tmp_path: Path, method: str, status: int, text: str | None, reason: str
@@ -299,6 +300,20 @@ def test_har_skips_answers_without_a_body_of_the_api(
         f"{har} entry 2: GET {API}/traits 200: ok (traits)",
         f"1 checked, 0 with violations, 1 skipped (1 {reason})",
     ]
+
+
+@pytest.mark.parametrize("status", [42, 600, 999])
+def test_a_har_entry_whose_status_is_no_http_status_is_a_violation(
+    tmp_path: Path, status: int
+) -> None:
+    # 42 was skipped as "1xx: an interim answer", 600 checked as an error envelope; the
+    # proxy reports either as a violation, and so does validate now.
+    har = write_har(tmp_path, [entry(f"{API}/traits", status, '{"error": {}}')])
+    code, out, _ = run(str(har))
+    assert code == 1
+    first, violation = out.splitlines()[:2]
+    assert first.startswith(f"{har} entry 1: GET {API}/traits {status}: 1 violation (")
+    assert violation == f"  /: {status} is no HTTP status (100 to 599) [status]"
 
 
 @pytest.mark.parametrize(
