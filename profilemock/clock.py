@@ -69,10 +69,13 @@ class Clock:
     def ticks_ns(self) -> int:
         """The time that measures how much passed (the rate limiter, the propagation
         delay): ``now_ns``, but for a pinned clock, whose time passes while its date
-        stands still. Only differences of it mean anything."""
+        stands still, and one run up to the end of year 9999, whose date stops there.
+        Only differences of it mean anything."""
         frozen_at = self._frozen_at
         if frozen_at is None:
-            return self.now_ns() + self._banked
+            # Not now_ns, which stops at the end of year 9999: the time runs on, as a pinned
+            # clock's does (a bucket read from the date would never refill again).
+            return self._source() + self._offset + self._banked
         pinned_since = self._pinned_since
         passed = 0 if pinned_since is None else self._source() - pinned_since
         return frozen_at + self._banked + passed

@@ -67,6 +67,18 @@ def test_a_clock_running_at_the_end_of_year_9999_stops_there() -> None:
     assert format_ns(clock.now_ns()) == "9999-12-31T23:59:59.999999999Z"
 
 
+def test_time_still_passes_for_a_clock_stopped_at_the_end_of_year_9999() -> None:
+    """Its date stops there, as a pinned one's does; its time does not: read from the date,
+    a rate limit's bucket never refilled again and a delayed change never showed."""
+    source = Source(1_000)
+    clock = Clock.pinned_at(LATEST_NS - 1_000_000_000, source=source)
+    clock.unfreeze()
+    before = clock.ticks_ns()
+    source.now += 5_000_000_000
+    assert clock.now_ns() == LATEST_NS
+    assert clock.ticks_ns() - before == 5_000_000_000
+
+
 def test_a_pinned_clock_keeps_its_date_while_its_time_passes() -> None:
     source = Source(1_000)
     clock = Clock.pinned_at(5_000, source=source)
