@@ -19,7 +19,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from profilemock.jsonbytes import unwritable
-from profilemock.problems import json_pointer
+from profilemock.problems import Path, json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
@@ -250,12 +250,11 @@ def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
     # `body` broke the answer.
     held = next(unwritable(dict(data)), None)
     if held is not None:
-        raise FaultRuleError(f"fault rule field `{'.'.join(map(str, held[0]))}`: {held[1]}")
+        raise _refused(*held)
     errors = sorted(_rule_validator().iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
     if errors:
         path, _, message = explain(errors[0], "field")[0]
-        where = json_pointer(path).lstrip("/").replace("/", ".")
-        raise FaultRuleError(f"fault rule{' field `' + where + '`' if where else ''}: {message}")
+        raise _refused(path, message)
     # What the schema cannot say (how they combine is in it: status, fault, body, headers).
     status, fault = data.get("status"), data.get("fault")
     hang_ns = _duration(data["hang"], "hang") if "hang" in data else DEFAULT_HANG_NS
@@ -282,6 +281,12 @@ def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
         optional=data.get("optional", False),
         source={k: v for k, v in data.items() if k != "id"},
     )
+
+
+def _refused(path: Path, message: str) -> FaultRuleError:
+    """What is wrong with a rule, at the field ``path`` leads to (none: the rule itself)."""
+    where = json_pointer(path).lstrip("/").replace("/", ".")
+    return FaultRuleError(f"fault rule{' field `' + where + '`' if where else ''}: {message}")
 
 
 def _true_or_false(value: str) -> bool:

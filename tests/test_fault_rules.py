@@ -216,6 +216,8 @@ def test_a_rule_an_earlier_one_fired_before_says_so_not_only_that_it_matched_not
             "fault rule field `body.a`: `inf` is not a finite number (JSON has none)",
         ),
         ({"body": {"a": {1}}}, "fault rule field `body.a`: a set ({1}) is not a JSON value"),
+        # A key of the rule itself: it named the field ``.
+        ({(1, 2): 3}, "fault rule: the key `(1, 2)` is not a string"),
     ],
 )
 def test_a_rule_from_python_holds_only_what_json_can_write(
