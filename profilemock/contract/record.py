@@ -265,7 +265,7 @@ class Client:
                 )
             if following in asked_for:
                 raise ProfileFailed(
-                    f"{tail}: page {len(bodies)}'s cursor leads back to next={following!r},"
+                    f"{tail}: page {len(bodies)}'s cursor leads back to `next={following}`,"
                     " a page already read, so the list never ends"
                 )
             asked_for.add(following)

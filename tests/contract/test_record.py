@@ -518,7 +518,7 @@ CURSORS = {
         # Asked again and again, 100,000 times.
         (
             "same-next",
-            "users/profiles/user_id:same-next/traits: page 2's cursor leads back to next='a',"
+            "users/profiles/user_id:same-next/traits: page 2's cursor leads back to `next=a`,"
             " a page already read, so the list never ends",
         ),
     ],
