@@ -177,6 +177,12 @@ def _too_long_literal(literal: str) -> bool:
     return digits.isdigit() and len(digits) > sys.get_int_max_str_digits()
 
 
+_CLOSED_BY = {"Expecting value": "]", "Expecting property name enclosed in double quotes": "}"}
+"""What json expects after a comma in a list and in an object, and the bracket that
+closes each: a comma before that bracket is a trailing one; before the other, the list
+or object was closed with the wrong bracket."""
+
+
 def syntax_reason(error: json.JSONDecodeError) -> str:
     """What is wrong with text that is not JSON: json's reason, or for what it words as a
     puzzle ("Expecting value" of an empty file, "Expecting property name enclosed in
@@ -189,8 +195,9 @@ def syntax_reason(error: json.JSONDecodeError) -> str:
             else "nothing to read: the text is only white space"
         )
     before = error.doc[: error.pos].rstrip()
-    if before.endswith(",") and error.doc[error.pos : error.pos + 1] in ("]", "}"):
-        return f"a comma before `{error.doc[error.pos]}`: JSON allows none after the last item"
+    closing = _CLOSED_BY.get(error.msg)
+    if before.endswith(",") and closing and error.doc[error.pos : error.pos + 1] == closing:
+        return f"a comma before `{closing}`: JSON allows none after the last item"
     if error.msg.startswith("Unexpected UTF-8 BOM"):  # "(decode using utf-8-sig)"
         return "the text starts with a byte order mark (U+FEFF); save it as UTF-8 without one"
     if error.msg == "Extra data":

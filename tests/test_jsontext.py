@@ -96,6 +96,9 @@ def test_a_syntax_error_says_at_once_where(text: str, told: str) -> None:
         ("[1,\n 2 ,\n]", "a comma before `]`: JSON allows none after the last item", (3, 1)),
         ('{"a": 1} {}', "more after the end of the JSON value (the text holds one value)", (1, 10)),
         ("[1 2]", "Expecting ',' delimiter", (1, 4)),
+        # The wrong bracket after a comma is no trailing comma (it was told as one).
+        ("[1,}", "Expecting value", (1, 4)),
+        ('{"a": 1,]', "Expecting property name enclosed in double quotes", (1, 9)),
         (
             "\ufeff{}",
             "the text starts with a byte order mark (U+FEFF); save it as UTF-8 without one",
