@@ -99,10 +99,11 @@ _KEYS = (str, int, float, bool, type(None))
 
 
 def unwritable(value: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
-    """Where Python data given for a profile holds a value its JSON cannot: each is found
-    when it is added, not when a request first serialises it (a 500 then), and NaN or
-    infinity is refused as in a fixture file (the body would not be JSON). Lists, tuples,
-    dicts and keys are taken as json.dumps takes them (other mappings are not)."""
+    """Where Python data given for a profile or a fault rule holds a value its JSON cannot:
+    each is found when it is added, not when a request first serialises it (a 500 then),
+    and NaN or infinity is refused as in a fixture file (the body would not be JSON).
+    Lists, tuples, dicts and keys are taken as json.dumps takes them (other mappings are
+    not)."""
     if isinstance(value, str):
         if not value.isascii() and (lone := _lone_surrogate(value)):
             yield path, f"the string {value!r} {lone}"
