@@ -170,7 +170,8 @@ def parser() -> argparse.ArgumentParser:
         "--now",
         type=_timestamp,
         metavar="TIMESTAMP",
-        help="freeze the clock at this ISO 8601 instant (or relative time such as -1d)",
+        help="pin the clock's date at this ISO 8601 instant (or relative time such as -1d):"
+        " the data never ages, the rate limit still refills as time passes",
     )
     serve.add_argument(
         "--watch",

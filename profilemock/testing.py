@@ -67,7 +67,7 @@ class ServerPool:
     """One running fake per set of fixture files (and ``now``), started on first use,
     stopped at the end.
 
-    ``now`` freezes the clock before the fixtures load, so their relative times (``-1h``)
+    ``now`` pins the clock's date before the fixtures load, so their relative times (``-1h``)
     are read against it, exactly as ``profilemock serve --now`` does: each distinct ``now``
     is its own fake, loaded once. ``port`` is where the default fake (no ``now``) listens;
     every other fake takes a free port.

@@ -132,6 +132,15 @@ def test_serve_logs_requests_unless_quiet(
     assert "GET /nowhere HTTP/1.1 404" in served.process.stderr.read()
 
 
+def test_serve_help_says_now_pins_the_date(capsys: pytest.CaptureFixture[str]) -> None:
+    # It said "freeze the clock" after --now stopped freezing it (the README said "pin").
+    with pytest.raises(SystemExit):
+        parser().parse_args(["serve", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--now TIMESTAMP pin the clock's date at this ISO 8601 instant" in shown
+    assert "freeze" not in shown
+
+
 def test_serve_now_pins_the_clock(
     serve: Callable[..., Served], write_fixture: WriteFixture
 ) -> None:

@@ -118,7 +118,7 @@ class Store:
 
     spaces: Mapping[str, Space]
     now: int | None = None
-    """The instant a fixture's ``now:`` froze the clock at, if any."""
+    """The instant a fixture's ``now:`` pinned the clock's date at, if any."""
     faults: tuple[Mapping[str, Any], ...] = ()
     """Fault rules from the fixture files' ``faults:``, in order."""
     realism: Mapping[str, Any] = field(default_factory=dict)
