@@ -248,7 +248,8 @@ def _limit_arguments(given: Any) -> tuple[Any, Any]:
     fixtures write it, or None) as ``ProfileAPI.rate_limit``'s arguments."""
     __tracebackhide__ = True
     if isinstance(given, Mapping):
-        if set(given) <= {"per_second", "burst"} and "per_second" in given:
+        # (No limit is None itself: {"per_second": None} read as unlimited, with a burst.)
+        if set(given) <= {"per_second", "burst"} and given.get("per_second") is not None:
             return given["per_second"], given.get("burst")
         raise TypeError(f"{MARKER_RATE_LIMIT}; got {dict(given)!r}")
     if given is None or (isinstance(given, (int, float)) and not isinstance(given, bool)):

@@ -836,6 +836,12 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
             " with a burst as {'per_second': 5, 'burst': 10}, or None (unlimited); got {'rate': 5}",
         ),
         (
+            "rate_limit={'per_second': None, 'burst': 3}",
+            "*profile_api marker: rate_limit takes requests per second as a number (5 or 0.5),"
+            " with a burst as {'per_second': 5, 'burst': 10}, or None (unlimited); got"
+            " {'per_second': None, 'burst': 3}",
+        ),
+        (
             "rate_limit={'per_second': 5, 'burst': 2.5}",
             "*profile_api marker: burst is a whole number of requests, got 2.5",
         ),
