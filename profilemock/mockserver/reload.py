@@ -97,6 +97,8 @@ class Reloader:
     log: Log | None = None
     on_reload: list[Callable[[Reloaded], None]] = field(default_factory=list)
     """Called after each reload, good or bad (tests wait on it)."""
+    pinned_at: int | None = None
+    """Where the files' ``now:`` pinned the date at the last load (``Store.now``)."""
     _lock: asyncio.Lock | None = None
 
     async def reload(self, changed: Iterable[str] = (), removed: Iterable[str] = ()) -> Reloaded:
@@ -123,8 +125,13 @@ class Reloader:
             return Reloaded(changed, time.perf_counter() - started, problems=_texts(exc.problems))
         except FaultRuleError as exc:
             return Reloaded(changed, time.perf_counter() - started, problems=(str(exc),))
-        if clock.frozen and not self.clock.frozen:
-            self.clock.restore(clock.snapshot())  # a `now:` added to the files
+        if store.now != self.pinned_at:
+            # A `now:` added to the files, or changed, pins the date there (a clock frozen
+            # or pinned already stays as it is, as at a start); one already in force leaves
+            # the clock as it stands (set running since, it stays running).
+            self.pinned_at = store.now
+            if clock.frozen and not self.clock.frozen:
+                self.clock.restore(clock.snapshot())
         users = sum(len(s.profiles["users"]) for s in store.spaces.values())
         accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
         return Reloaded(changed, time.perf_counter() - started, len(store.spaces), users, accounts)
@@ -231,7 +238,9 @@ def enable_reload(
     """Let ``app`` reload ``paths``: ``POST /__admin/reload``, and with ``watch_files``
     whenever they change on disk, from the moment the server starts."""
     state = app[STATE]
-    reloader = Reloader(paths, state.replace_data, state.clock, log)
+    reloader = Reloader(
+        paths, state.replace_data, state.clock, log, pinned_at=state.store.loaded.now
+    )
     app[RELOADER] = reloader
     if watch_files:
 

@@ -244,3 +244,30 @@ def test_only_fixture_files_count_as_changes(tmp_path: Path) -> None:
     assert not counts(str(tree / "notes.txt"))
     assert not counts(str(tree / ".users.yaml.swp"))
     assert not counts(str(tmp_path / "other.yaml"))
+
+
+async def test_a_now_already_in_force_leaves_the_clock_as_it_stands(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    """A reload of files whose `now:` has not changed keeps a clock set running since (it
+    was pinned again: "the clock survives a reload" did not hold); a `now:` changed in the
+    files pins the date at the new one."""
+    path = tmp_path / "users.yaml"
+    path.write_text("now: 2030-01-01T00:00:00Z\n" + fixture())
+    clock = Clock()
+    app = create_app(load_fixtures([path], clock), clock)
+    enable_reload(app, [path])
+    client = await aiohttp_client(app)
+
+    async def setting() -> Any:
+        body = await (await client.get("/__admin/clock")).json()
+        return body["now"], body["frozen"], body["pinned"]
+
+    assert await setting() == ("2030-01-01T00:00:00Z", True, True)
+    await client.post("/__admin/clock/resume")
+    path.write_text("now: 2030-01-01T00:00:00Z\n" + fixture("pro"))
+    assert (await client.post("/__admin/reload")).status == 200
+    assert (await setting())[1:] == (False, False)
+    path.write_text("now: 2031-01-01T00:00:00Z\n" + fixture("pro"))
+    assert (await client.post("/__admin/reload")).status == 200
+    assert await setting() == ("2031-01-01T00:00:00Z", True, True)
