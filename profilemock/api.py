@@ -34,6 +34,13 @@ BOOLEAN_WORDS = {
 }  # fmt: skip
 
 
+def is_digits(text: str) -> bool:
+    """Whether ``text`` is ASCII digits and nothing else: what every whole number a user
+    writes (a port, a count, a ``limit``) is held to (``str.isdigit`` takes ``٤٠١٠`` and
+    ``²`` too, which ``int`` reads as 4010 or refuses with a traceback)."""
+    return text.isascii() and text.isdigit()
+
+
 def is_http_status(value: object) -> TypeGuard[int]:
     """Whether ``value`` is an HTTP status, a whole number from 100 to 599 (``True``, which
     Python counts as 1, is none): what every status a user gives is held to."""

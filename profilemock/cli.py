@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
-from profilemock.api import Collection, is_http_status
+from profilemock.api import Collection, is_digits, is_http_status
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -91,20 +91,14 @@ def _timestamp(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _digits(text: str) -> bool:
-    """Whether ``text`` is ASCII digits only: ``str.isdigit`` takes ``٤٠١٠`` and ``²`` too,
-    which ``int`` reads as 4010 or refuses with a traceback."""
-    return text.isascii() and text.isdigit()
-
-
 def _port(text: str) -> int:
-    if not _digits(text) or not 0 <= int(text) <= 65535:
+    if not is_digits(text) or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"`{text}` is not a port number from 0 to 65535")
     return int(text)
 
 
 def _status(text: str) -> int:
-    if not _digits(text) or not is_http_status(int(text)):
+    if not is_digits(text) or not is_http_status(int(text)):
         raise argparse.ArgumentTypeError(f"`{text}` is not an HTTP status from 100 to 599")
     return int(text)
 
@@ -432,7 +426,7 @@ def _timeout(text: str) -> float:
 
 def _connections(text: str) -> int:
     most = file_limit()
-    if not _digits(text) or not 1 <= int(text) <= most:
+    if not is_digits(text) or not 1 <= int(text) <= most:
         raise argparse.ArgumentTypeError(
             f"`{text}` is not a number of connections from 1 to {most} (the open-file limit"
             " of this process; `ulimit -n` raises it)"
@@ -710,7 +704,7 @@ beyond 2^63, and answered a larger one with a traceback)."""
 
 
 def _positive(text: str) -> int:
-    if not _digits(text) or not 1 <= int(text) <= _MOST_KEPT:
+    if not is_digits(text) or not 1 <= int(text) <= _MOST_KEPT:
         raise argparse.ArgumentTypeError(f"`{text}` is not a whole number from 1 to {_MOST_KEPT:,}")
     return int(text)
 
@@ -771,13 +765,13 @@ def _snapshots(args: argparse.Namespace) -> Snapshots | None:
 
 
 def _seed(text: str) -> int:
-    if not _digits(text.removeprefix("-")):
+    if not is_digits(text.removeprefix("-")):
         raise argparse.ArgumentTypeError(f"`{text}` is not a whole number, such as 0 or 42")
     return int(text)
 
 
 def _count(text: str) -> int:
-    if not _digits(text):
+    if not is_digits(text):
         raise argparse.ArgumentTypeError(f"`{text}` is not a whole number (0 or more)")
     return int(text)
 

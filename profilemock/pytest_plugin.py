@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from profilemock.api import is_digits
+
 if TYPE_CHECKING:
     from profilemock.live import LiveProxy, LiveSettings
     from profilemock.testing import Instant, ProfileAPI, ServerPool
@@ -164,6 +166,7 @@ def _start(config: pytest.Config) -> None:
         return
     config.stash[_STARTED] = True
     _ini_flag(config, "profile_api_live")  # all of them read, so a bad one fails the run here
+    _port(config)  # and the port (it failed every test's setup, with a traceback)
     if _is_live(config):
         from profilemock.live import LiveSettings
 
@@ -270,7 +273,7 @@ def _xdist_workers(config: pytest.Config) -> int:
     """How many workers xdist starts (``-n N``, ``-n auto``, ``--tx 2*popen``); 0 without."""
     given = _option(config, "numprocesses")
     if given:
-        return int(given) if str(given).isdigit() else os.cpu_count() or 1
+        return int(given) if is_digits(str(given)) else os.cpu_count() or 1
     specs: list[str] = _option(config, "tx") or []
     return sum(int(s.partition("*")[0]) if "*" in s else 1 for s in specs)
 
@@ -316,7 +319,7 @@ def _port(config: pytest.Config) -> int | None:
         text = str(config.getini("profile_api_port")).strip()
         if not text:
             return None
-        if not text.isdigit():
+        if not is_digits(text):
             raise pytest.UsageError(f"profile_api_port must be a port number, got {text!r}")
         given = int(text)
     if not 0 <= given <= 65535:

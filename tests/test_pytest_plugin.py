@@ -1414,6 +1414,18 @@ def test_an_ini_flag_that_is_not_true_or_false_is_one_usage_error_naming_it(
     )
 
 
+@pytest.mark.parametrize("port", ["abc", "٤٠١٠"])
+def test_an_ini_port_that_is_no_number_is_one_usage_error_naming_it(
+    consumer: pytest.Pytester, port: str
+) -> None:
+    # Arabic-Indic digits were read as port 4010.
+    consumer.makeini(INI + f"profile_api_port = {port}\n")
+    consumer.makepyfile(test_it="def test_it(profile_api):\n    pass\n")
+    result = consumer.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: profile_api_port must be a port number, got '{port}'"])
+
+
 def test_xdist_workers_ports_are_checked_before_any_worker_starts(
     consumer: pytest.Pytester,
 ) -> None:

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
 
+from profilemock.api import is_digits
 from profilemock.jsonbytes import encode
 from profilemock.mockserver.errors import invalid_request
 
@@ -35,7 +36,7 @@ def decode_event(token: str) -> tuple[int, str]:
     try:
         text = base64.b64decode(token, validate=True).decode()
         stamp, sep, message_id = text.partition("::")
-        if not sep or not message_id or not stamp.isdigit():
+        if not sep or not message_id or not is_digits(stamp):
             raise ValueError(text)
         return int(stamp), message_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -57,7 +58,7 @@ def decode_offset(token: str, scope: str) -> int:
     try:
         padded = token + "=" * (-len(token) % 4)
         offset_text, _, fingerprint = base64.urlsafe_b64decode(padded).decode().partition(".")
-        if not offset_text.isdigit() or fingerprint != _fingerprint(scope):
+        if not is_digits(offset_text) or fingerprint != _fingerprint(scope):
             raise ValueError(token)
         return int(offset_text)
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from multidict import MultiMapping
 from yarl import URL
 
-from profilemock.api import BOOLEAN_WORDS, ENDPOINTS, TRAIT_CLASSES, Endpoint
+from profilemock.api import BOOLEAN_WORDS, ENDPOINTS, TRAIT_CLASSES, Endpoint, is_digits
 from profilemock.memo import Memo
 from profilemock.mockserver.errors import invalid_request
 from profilemock.timeutil import ISO_HINT, TimestampError, format_ns, parse_iso
@@ -107,8 +107,7 @@ def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:
     limit_text = single(query, "limit") if "limit" in query and "limit" in endpoint.params else None
     limit = endpoint.default_limit
     if limit_text is not None:
-        digits = limit_text.isascii() and limit_text.isdecimal()
-        limit = int(limit_text) if digits and len(limit_text) < 10 else -1
+        limit = int(limit_text) if is_digits(limit_text) and len(limit_text) < 10 else -1
         if not 1 <= limit <= endpoint.limit_max:
             raise invalid_request(
                 f"The parameter `limit` must be an integer between 1 and {endpoint.limit_max},"
