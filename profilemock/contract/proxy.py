@@ -35,7 +35,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from profilemock import schemas
-from profilemock.api import envelope
+from profilemock.api import envelope, is_http_status
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -402,6 +402,16 @@ def _relay(
     violations, data = _checked(
         request.method, request.raw_path, status, content_type, body, strict=settings.strict
     )
+    if not is_http_status(status):
+        # Relayed, it went out as `HTTP/1.1 42`, which clients refuse as malformed.
+        failure = _failure(
+            502,
+            "bad_gateway",
+            f"the upstream {settings.upstream} answered status {status}, which is no HTTP"
+            " status (100 to 599); not passed on",
+            request_id,
+        )
+        return failure, violations
     if violations and settings.fail_on_violation:
         first = violations[0]
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""

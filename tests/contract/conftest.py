@@ -284,6 +284,10 @@ RAW_ANSWERS = {
     "closed": b"",
     "bad-gzip": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzipped!",
+    "status-42": b"HTTP/1.1 042 Odd\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 2\r\n\r\n{}",
+    "status-600": b"HTTP/1.1 600 Odd\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 2\r\n\r\n{}",
     # A coding the client session does not undo: the bytes come as they were sent.
     "odd-coding": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Encoding: x-odd\r\nContent-Length: 8\r\n\r\n\x00\x01coded!",

@@ -221,6 +221,22 @@ def test_an_upstream_answer_that_cannot_be_read_is_told_in_words(
     assert error == {"code": "bad_gateway", "message": f"the upstream {raw} {told}"}
 
 
+@pytest.mark.parametrize("status", [42, 600])
+def test_an_upstream_status_that_is_no_http_status_is_a_502(
+    raw: str, start_proxy: Start, status: int
+) -> None:
+    # It was relayed as `HTTP/1.1 42`, which clients refuse as malformed.
+    proxy = start_proxy(raw)
+    response = get(f"{proxy.url}{drift_url(f'status-{status}')}")
+    assert response.status_code == 502
+    assert response.json()["error"] == {
+        "code": "bad_gateway",
+        "message": f"the upstream {raw} answered status {status}, which is no HTTP status"
+        " (100 to 599); not passed on",
+    }
+    assert journal(proxy)[0]["violations"][0]["rule"] == "status"
+
+
 def test_a_body_in_a_coding_the_proxy_does_not_undo_goes_on_with_its_coding(
     raw: str, start_proxy: Start
 ) -> None:
