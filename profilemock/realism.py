@@ -93,11 +93,16 @@ def _flag(name: str) -> Any:
 
 
 def _gateway(value: Any) -> GatewayBody | None:
+    """``html`` or ``empty``; true is ``html`` (on, as ``--realism gateway_errors`` alone
+    is), false or null off."""
     if value is None or value is False:
         return None
+    if value is True:
+        return "html"
     if value not in GATEWAY_BODIES:
         raise RealismError(
-            f"realism: `gateway_errors` is html, empty or null (off), got {show(value)}"
+            f"realism: `gateway_errors` is html, empty, true (html) or false (off),"
+            f" got {show(value)}"
         )
     return value  # type: ignore[no-any-return]
 
@@ -141,8 +146,6 @@ def parse_spec(spec: str) -> dict[str, Any]:
         return {name: "html" if name == "gateway_errors" else True}
     words = {"true": True, "on": True, "false": False, "off": False, "none": None}
     value: Any = words.get(text.lower(), text)
-    if name == "gateway_errors" and value is True:
-        value = "html"  # on, as `gateway_errors` alone is
     try:
         _VALUES[name](value)
     except RealismError as exc:  # told with the flag that gave it

@@ -285,7 +285,7 @@ def test_switches_parse_from_specs_and_dicts_with_clear_errors() -> None:
     refused: list[tuple[dict[str, Any], str]] = [
         ({"short_page": True}, "unknown switch `short_page`; switches are short_pages"),
         ({"short_pages": "yes"}, "`short_pages` is true or false"),
-        ({"gateway_errors": "xml"}, "`gateway_errors` is html, empty or null"),
+        ({"gateway_errors": "xml"}, r"`gateway_errors` is html, empty, true \(html\) or false"),
         ({"propagation_delay": "soon"}, "`propagation_delay` is a duration"),
     ]
     for bad, message in refused:
@@ -300,7 +300,10 @@ def test_switches_parse_from_specs_and_dicts_with_clear_errors() -> None:
     [
         ("short_pages=maybe", '`short_pages` is true or false, got "maybe"'),
         ("propagation_delay=on", "`propagation_delay` is a duration such as 2s or 500ms, got true"),
-        ("gateway_errors=xml", '`gateway_errors` is html, empty or null (off), got "xml"'),
+        (
+            "gateway_errors=xml",
+            '`gateway_errors` is html, empty, true (html) or false (off), got "xml"',
+        ),
     ],
 )
 def test_a_flags_bad_value_is_told_with_the_flag_and_as_json_writes_it(
@@ -313,9 +316,27 @@ def test_a_flags_bad_value_is_told_with_the_flag_and_as_json_writes_it(
 
 
 def test_gateway_errors_on_is_gateway_errors_alone() -> None:
-    for spec in ("gateway_errors=true", "gateway_errors=on"):
-        assert parse_spec(spec) == parse_spec("gateway_errors") == {"gateway_errors": "html"}
-    assert parse_spec("gateway_errors=off") == {"gateway_errors": False}
+    for spec in ("gateway_errors", "gateway_errors=true", "gateway_errors=on"):
+        assert Realism().changed(parse_spec(spec)).gateway_errors == "html"
+    assert Realism().changed(parse_spec("gateway_errors=off")).gateway_errors is None
+
+
+async def test_gateway_errors_true_is_html_wherever_switches_are_given(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    # `--realism gateway_errors=true` was on, while the fixtures' `gateway_errors: true`,
+    # the admin API's and the marker's were refused.
+    path = tmp_path / "f.yaml"
+    path.write_text(
+        "realism: {gateway_errors: true}\nspaces: {sp: {tokens: [t], users: [{ids: {user_id: u}}]}}\n"
+    )
+    clock = Clock(NOW)
+    client = await aiohttp_client(create_app(load_fixtures([path], clock), clock))
+    body = await (await client.get("/__admin/realism")).json()
+    assert body["realism"]["gateway_errors"] == "html"
+    await client.patch("/__admin/realism", json={"gateway_errors": False})
+    changed = await client.patch("/__admin/realism", json={"gateway_errors": True})
+    assert (await changed.json())["realism"]["gateway_errors"] == "html"
 
 
 async def test_admin_api_reads_and_changes_switches_and_reset_restores_them(
