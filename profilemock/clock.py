@@ -92,10 +92,10 @@ class Clock:
         self._frozen_at = self.now_ns() if at_ns is None else check_instant(at_ns)
         self._unpin()
 
-    def pin(self, at_ns: int) -> None:
-        """Pin the clock's date at ``at_ns`` while its time passes (``ticks_ns``): what
-        configuration asks for, a date to serve the data from."""
-        self._frozen_at = check_instant(at_ns)
+    def pin(self, at_ns: int | None = None) -> None:
+        """Pin the clock's date at ``at_ns`` (default: where it is now) while its time
+        passes (``ticks_ns``): what configuration asks for, a date to serve the data from."""
+        self._frozen_at = self.now_ns() if at_ns is None else check_instant(at_ns)
         self._unpin()
         self._pinned_since = self._source()
 

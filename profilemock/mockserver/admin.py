@@ -358,15 +358,21 @@ async def clock(request: web.Request) -> web.Response:
 
 
 async def freeze(request: web.Request) -> web.Response:
+    return _stand(request, _state(request).clock.freeze)
+
+
+async def pin(request: web.Request) -> web.Response:
+    return _stand(request, _state(request).clock.pin)
+
+
+def _stand(request: web.Request, how: Callable[[int | None], None]) -> web.Response:
+    """The clock frozen or pinned (``how``) at the body's ``at``, or where it stands."""
     state = _state(request)
     at = _body(request).get("at")
-    if at is None:
-        state.clock.freeze()
-    else:
-        try:
-            state.clock.freeze(parse_timestamp(at, state.clock.now_ns()))
-        except TimestampError as exc:
-            raise _refused(f"`at`: {exc}") from None
+    try:
+        how(None if at is None else parse_timestamp(at, state.clock.now_ns()))
+    except TimestampError as exc:
+        raise _refused(f"`at`: {exc}") from None
     return json_response(_clock_body(state))
 
 
@@ -452,6 +458,21 @@ _JOURNAL_QUERY: tuple[tuple[str, JSONSchema], ...] = (
 _PROFILES = "/spaces/{space}/collections/{collection}/profiles"
 _EVENTS: JSONSchema = {"type": "array", "minItems": 1, "items": {"$ref": _FIXTURE + "event"}}
 _FAULT_EXISTS = (409, "A rule with this `id` exists already.")
+
+_AT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"at": {"oneOf": [{"$ref": _FIXTURE + "timestamp"}, {"type": "null"}]}},
+}
+"""The body of a freeze or a pin: the instant, if not where the clock stands."""
+_AT_ERRORS = (
+    (
+        422,
+        "`at` is not a day of the calendar, or is outside the years 1000 to 9999 (the clock"
+        " stays where it was).",
+    ),
+)
+
 
 ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute(
@@ -638,21 +659,23 @@ ROUTES: tuple[AdminRoute, ...] = (
         "POST",
         "/clock/freeze",
         freeze,
-        "Stop the clock (at an instant, or where it is: no body, or `at` null)",
+        "Stop the clock, its date and its time (at an instant, or where it is: no body, or"
+        " `at` null)",
         "The clock.",
-        body={
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"at": {"oneOf": [{"$ref": _FIXTURE + "timestamp"}, {"type": "null"}]}},
-        },
+        body=_AT,
         body_required=False,
-        errors=(
-            (
-                422,
-                "`at` is not a day of the calendar, or is outside the years 1000 to 9999"
-                " (the clock stays where it was).",
-            ),
-        ),
+        errors=_AT_ERRORS,
+    ),
+    AdminRoute(
+        "POST",
+        "/clock/pin",
+        pin,
+        "Pin the clock's date while its time passes for the rate limit and the propagation"
+        " delay, as --now does (at an instant, or where it is: no body, or `at` null)",
+        "The clock.",
+        body=_AT,
+        body_required=False,
+        errors=_AT_ERRORS,
     ),
     AdminRoute(
         "POST",

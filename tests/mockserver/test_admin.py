@@ -507,6 +507,20 @@ async def test_clock_get_freeze_advance_resume(client: Client) -> None:
     await call(client, "POST", f"{ADMIN}/clock/freeze", {"when": "now"}, expect=400)
 
 
+async def test_a_frozen_clock_can_be_pinned_again(client: Client) -> None:
+    """After a freeze, a frontend developer's fake got its date pinned (as --now pins it,
+    the rate limit refilling) back only by a reset, which drops the data changed since."""
+    frozen = await call(client, "POST", f"{ADMIN}/clock/freeze")
+    assert (frozen["frozen"], frozen["pinned"]) == (True, False)
+    pinned = await call(client, "POST", f"{ADMIN}/clock/pin")
+    assert (pinned["now"], pinned["frozen"], pinned["pinned"]) == (frozen["now"], True, True)
+    assert client.app[STATE].clock.pinned
+    moved = await call(client, "POST", f"{ADMIN}/clock/pin", {"at": "2030-01-01T00:00:00Z"})
+    assert (moved["now"], moved["pinned"]) == ("2030-01-01T00:00:00Z", True)
+    await call(client, "POST", f"{ADMIN}/clock/pin", {"at": "2026-02-30"}, expect=422)
+    await call(client, "POST", f"{ADMIN}/clock/pin", {"when": "now"}, expect=400)
+
+
 async def test_advancing_the_clock_beyond_year_9999_is_a_422(client: Client) -> None:
     """The body is what the schema allows (a duration): the clock is what refuses it."""
     error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "99999999999w"}, expect=422)
