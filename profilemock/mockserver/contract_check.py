@@ -27,7 +27,7 @@ def checked(
     strict = not state.realism.null_lists
     try:
         violations = schemas.validate_response(
-            request.path_qs, response.status, body, strict=strict
+            request.raw_path, response.status, body, strict=strict
         )
     except schemas.UnknownEndpoint:
         violations = (
@@ -36,7 +36,7 @@ def checked(
     if not violations:
         return response
     error = AssertionError(
-        f"profilemock broke its own contract answering {request.method} {request.path_qs}: "
+        f"profilemock broke its own contract answering {request.method} {request.raw_path}: "
         + "; ".join(str(v) for v in violations)
     )
     state.errors.append(error)

@@ -44,6 +44,27 @@ async def test_a_body_outside_the_contract_becomes_a_recorded_500(
     assert "/surprise: unknown field `surprise`" in message
 
 
+async def test_an_identifier_with_an_escaped_slash_is_checked_too(
+    aiohttp_client: ClientFactory, demo_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The check read the decoded path, where `user_id:a%2Fb` is one segment too many: no
+    # route, and the answer went unchecked.
+    monkeypatch.setitem(resources.RESOURCE_HANDLERS, "metadata", lambda req: {"surprise": 1})
+    client: Client = await aiohttp_client(create_app(demo_store, check_contract=True))
+    added = await client.put(
+        "/__admin/spaces/lg8283283/collections/users/profiles", json={"ids": {"user_id": "a/b"}}
+    )
+    assert added.status == 201
+    response = await client.get(
+        profile_path("user_id:a%2Fb", "metadata"), headers=basic(DEMO_TOKEN)
+    )
+    assert response.status == 500
+    (error,) = client.app[STATE].errors
+    assert "answering GET /v1/spaces/lg8283283/collections/users/profiles/user_id:a%2Fb/" in str(
+        error
+    )
+
+
 @pytest.mark.parametrize(
     "rule",
     [
