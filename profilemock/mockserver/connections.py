@@ -109,7 +109,8 @@ class GuardedConnection(web_protocol.RequestHandler):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.opened = time.monotonic()
         if not OPEN.take(self.cap) and not self._evict_idle():
-            _refuse(transport)
+            state = self.app.get(STATE) if self.app is not None else None
+            _refuse(transport, None if state is None else state.next_request_id())
             return
         self._counted = True
         super().connection_made(transport)
@@ -277,18 +278,20 @@ def close_unread(request: web.BaseRequest, response: web.StreamResponse) -> None
 
 _FULL = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
+    b"%sConnection: close\r\nContent-Length: %d\r\n\r\n%s"
 )
 
 
-def _refuse(transport: asyncio.BaseTransport) -> None:
-    """Over the cap with nothing idle to close: a 503 in the envelope, then close."""
+def _refuse(transport: asyncio.BaseTransport, request_id: str | None) -> None:
+    """Over the cap with nothing idle to close: a 503 in the envelope (with a Request-Id,
+    as every answer has), then close."""
     body = encode(
         envelope("internal_error", "profilemock has as many connections open as it may hold")
     )
+    named = b"" if request_id is None else b"Request-Id: %s\r\n" % request_id.encode()
     # uvloop's transports are no asyncio.WriteTransport (nor registered as one): write on
     # whatever the loop handed over, as aiohttp does.
-    cast("asyncio.WriteTransport", transport).write(_FULL % (len(body), body))
+    cast("asyncio.WriteTransport", transport).write(_FULL % (named, len(body), body))
     transport.close()
 
 

@@ -459,7 +459,7 @@ def test_a_connection_over_the_cap_is_answered_503_on_every_loop(loop_name: str)
 
     class OverTheCap(asyncio.Protocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            _refuse(transport)
+            _refuse(transport, "rid-503")
 
     async def connect_and_read() -> bytes:
         server = await loop.create_server(OverTheCap, "127.0.0.1", 0)
@@ -476,7 +476,7 @@ def test_a_connection_over_the_cap_is_answered_503_on_every_loop(loop_name: str)
     finally:
         loop.close()
     status, headers, body = parsed(answer)
-    assert (status, headers["Connection"]) == (503, "close")
+    assert (status, headers["Connection"], headers["Request-Id"]) == (503, "close", "rid-503")
     assert json.loads(body)["error"] == {
         "code": "internal_error",
         "message": "profilemock has as many connections open as it may hold",
