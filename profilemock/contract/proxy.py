@@ -68,7 +68,7 @@ from profilemock.mockserver.origins import split_origin
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.schemas import Violation
-from profilemock.schemas.validation import nothing_to_check, status_violation
+from profilemock.schemas.validation import gateway_page, nothing_to_check, status_violation
 from profilemock.store.space import Store
 
 VIOLATIONS_HEADER = "Profilemock-Violations"
@@ -171,6 +171,8 @@ def _checked(
     if wrong is not None:
         return [wrong], _UNREAD
     if nothing_to_check(method, status) is not None:
+        return [], _UNREAD
+    if not strict and gateway_page(status, content_type) is not None:
         return [], _UNREAD
     known = _known_route(raw_path)
     if not known and status < 400:

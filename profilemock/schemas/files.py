@@ -14,6 +14,7 @@ from profilemock.schemas.validation import (
     Violation,
     checked_status,
     endpoint_for_url,
+    gateway_page,
     nothing_to_check,
     status_violation,
     validate,
@@ -197,9 +198,13 @@ def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
     if skipped is None and (wrong := status_violation(status)) is not None:
         return Report(label, endpoint, status, [wrong])
     skipped = skipped or nothing_to_check(method, status)
+    content = _object(response.get("content"), "response.content")
+    if skipped is None and not strict:
+        media = str(content.get("mimeType") or "").partition(";")[0].strip().lower()
+        skipped = gateway_page(status, media)
     if skipped is not None:
         return Report(label, endpoint, status, skipped=skipped)
-    body, problem = _har_body(_object(response.get("content"), "response.content"))
+    body, problem = _har_body(content)
     if problem is not None:
         return Report(label, endpoint, status, [Violation("", "json", problem)])
     violations = validate(body, endpoint, verbose=target.verbose, strict=strict)

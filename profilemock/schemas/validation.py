@@ -162,6 +162,23 @@ def nothing_to_check(method: str, status: int) -> str | None:
     return None
 
 
+GATEWAY_PAGE = (
+    "a 502, 503 or 504 not labelled JSON: a load balancer's own page (or none), not the"
+    " API's answer (--strict checks it)"
+)
+
+
+def gateway_page(status: int, content_type: str) -> str | None:
+    """Why an answer is a gateway's, not the API's (None when it may be the API's): a 502,
+    503 or 504 whose Content-Type (its media type, lower case) is not JSON — the HTML page
+    or empty body a load balancer sends, as the fake's ``gateway_errors`` realism makes
+    them. Lenient checks leave it out (a client meets it, and the API's contract does not
+    speak for it); strict ones hold it to the API's envelope."""
+    if status in (502, 503, 504) and content_type != "application/json":
+        return GATEWAY_PAGE
+    return None
+
+
 def status_violation(status: int) -> Violation | None:
     """The violation of an answer whose status is no HTTP status (HTTP/1.1's three digits
     let 000 to 099 and 600 to 999 through), else None."""

@@ -48,6 +48,11 @@ DRIFTS: dict[str, tuple[int, str, Any]] = {
     "null-list": (200, "application/json", {"data": None, "cursor": CURSOR}),
     "non-json": (200, "text/html", "<html><body>Service Unavailable</body></html>"),
     "json-as-text": (200, "text/plain", GOOD_TRAITS),
+    "gateway-page": (
+        503,
+        "text/html",
+        "<html><body>503 Service Unavailable</body></html>",
+    ),
     "bad-error": (404, "application/json", {"message": "no such profile"}),
     "too-deep": (200, "application/json", '{"traits":' + "[" * 5000 + "]" * 5000 + "}"),
     "lone-surrogate": (200, "application/json", '{"traits":{"plan":"\\ud800"}}'),

@@ -302,6 +302,24 @@ def test_har_skips_answers_without_a_body_of_the_api(
     ]
 
 
+def test_a_gateways_page_is_skipped_unless_strict(tmp_path: Path) -> None:
+    # A load balancer's 503 page was a violation ("the response body is not JSON"): not
+    # the API's answer, it is held to the API's envelope only with --strict.
+    page = entry(f"{API}/traits", 503, "<html><body>503 Service Unavailable</body></html>")
+    page["response"]["content"]["mimeType"] = "text/html; charset=utf-8"
+    har = write_har(tmp_path, [page])
+    code, out, _ = run(str(har), "--allow-empty")
+    assert code == 0
+    reason = (
+        "a 502, 503 or 504 not labelled JSON: a load balancer's own page (or none), not the"
+        " API's answer (--strict checks it)"
+    )
+    assert out.splitlines()[0] == f"{har} entry 1: GET {API}/traits 503: skipped ({reason})"
+    code, out, _ = run(str(har), "--strict")
+    assert code == 1
+    assert "the response body is not JSON" in out
+
+
 @pytest.mark.parametrize("status", [42, 600, 999])
 def test_a_har_entry_whose_status_is_no_http_status_is_a_violation(
     tmp_path: Path, status: int
