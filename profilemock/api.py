@@ -41,6 +41,25 @@ def is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+PORT_NUMBERS = "a port number from 0 to 65535"
+
+
+def port_number(text: str) -> int | None:
+    """The port ``text`` names (ASCII digits, 0 to 65535), else None."""
+    return int(text) if is_digits(text) and int(text) <= 65535 else None
+
+
+def port_argument(text: str) -> int:
+    """A port given on a command line (``serve --port``, ``--profile-api-port``): argparse
+    names the option when this refuses ``text``."""
+    port = port_number(text)
+    if port is None:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"`{text}` is not {PORT_NUMBERS}")
+    return port
+
+
 def is_http_status(value: object) -> TypeGuard[int]:
     """Whether ``value`` is an HTTP status, a whole number from 100 to 599 (``True``, which
     Python counts as 1, is none): what every status a user gives is held to."""

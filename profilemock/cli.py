@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
-from profilemock.api import Collection, is_digits, is_http_status
+from profilemock.api import Collection, is_digits, is_http_status, port_argument
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -89,12 +89,6 @@ def _timestamp(text: str) -> int:
         return parse_timestamp(text, time.time_ns())
     except TimestampError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _port(text: str) -> int:
-    if not is_digits(text) or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"`{text}` is not a port number from 0 to 65535")
-    return int(text)
 
 
 def _status(text: str) -> int:
@@ -495,7 +489,7 @@ def _add_address(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--port",
-        type=_port,
+        type=port_argument,
         default=DEFAULT_PORT,
         metavar="N",
         help=f"port (default {DEFAULT_PORT}; 0 = any free port)",

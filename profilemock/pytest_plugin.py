@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from profilemock.api import is_digits
+from profilemock.api import PORT_NUMBERS, is_digits, port_argument, port_number
 
 if TYPE_CHECKING:
     from profilemock.live import LiveProxy, LiveSettings
@@ -85,7 +85,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("profile_api_max_body", default="", help="like --profile-api-max-body")
     group.addoption(
         "--profile-api-port",
-        type=int,
+        type=port_argument,
         default=None,
         metavar="PORT",
         help="port of the default profile_api fake (default: a free one; xdist worker N"
@@ -319,11 +319,9 @@ def _port(config: pytest.Config) -> int | None:
         text = str(config.getini("profile_api_port")).strip()
         if not text:
             return None
-        if not is_digits(text):
-            raise pytest.UsageError(f"profile_api_port must be a port number, got {text!r}")
-        given = int(text)
-    if not 0 <= given <= 65535:
-        raise pytest.UsageError(f"--profile-api-port must be 0 to 65535, got {given}")
+        given = port_number(text)
+        if given is None:
+            raise pytest.UsageError(f"profile_api_port must be {PORT_NUMBERS}, got {text!r}")
     worker = _worker_id(config)
     port = given + int(worker[2:]) if given and worker.startswith("gw") else given
     if port > 65535:

@@ -1414,16 +1414,24 @@ def test_an_ini_flag_that_is_not_true_or_false_is_one_usage_error_naming_it(
     )
 
 
-@pytest.mark.parametrize("port", ["abc", "٤٠١٠"])
-def test_an_ini_port_that_is_no_number_is_one_usage_error_naming_it(
+@pytest.mark.parametrize("port", ["abc", "٤٠١٠", "70000"])
+def test_a_port_that_is_no_port_number_is_one_usage_error_naming_it(
     consumer: pytest.Pytester, port: str
 ) -> None:
-    # Arabic-Indic digits were read as port 4010.
+    # Arabic-Indic digits were read as port 4010; in the ini, "abc" failed each test's
+    # setup with a traceback; on the command line argparse said "invalid int value".
     consumer.makeini(INI + f"profile_api_port = {port}\n")
     consumer.makepyfile(test_it="def test_it(profile_api):\n    pass\n")
     result = consumer.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: profile_api_port must be a port number, got '{port}'"])
+    result.stderr.fnmatch_lines(
+        [f"ERROR: profile_api_port must be a port number from 0 to 65535, got '{port}'"]
+    )
+    result = consumer.runpytest(f"--profile-api-port={port}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*argument --profile-api-port: `{port}` is not a port number from 0 to 65535"]
+    )
 
 
 def test_xdist_workers_ports_are_checked_before_any_worker_starts(

@@ -19,7 +19,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
-from profilemock.api import is_digits
+from profilemock.api import port_number
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.state import ServerSettings
 
@@ -79,7 +79,7 @@ def split_origin(url: str) -> tuple[Origin, str] | None:
     host, colon, port = authority.rpartition(":")
     if not colon or "]" in port:  # no port; or a bare IPv6 address such as [::1]
         host, port = authority, ""
-    if port and not (is_digits(port) and int(port) <= 65535):
+    if port and port_number(port) is None:
         return None
     host = host.lower().rstrip(".")
     if not host or host == "[]":
