@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import math
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +31,12 @@ from profilemock.mockserver.mutations import (
     ChangeError,
     append_events,
     delete_profile,
+    told,
     upsert_profile,
 )
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings, ServerState
+from profilemock.problems import Problem
 from profilemock.realism import RealismError
 from profilemock.store.space import Limit
 from profilemock.timeutil import (
@@ -257,6 +260,10 @@ def _limit_arguments(given: Any) -> tuple[Any, Any]:
     raise TypeError(f"{MARKER_RATE_LIMIT}; got {given!r}")
 
 
+_ADDERS = {"users": "add_user", "accounts": "add_account"}
+"""The handle's method that adds a profile of each collection (named in its warnings)."""
+
+
 class ProfileAPI:
     """One test's view of a running fake: where it is, how to change it, what it saw.
 
@@ -347,13 +354,19 @@ class ProfileAPI:
         profile = {k: v for k, v in fields.items() if v is not None}
         if given is not None:
             profile["ids"] = dict(given)
-        return str(
+        warned: list[Problem] = []
+        segment_id = str(
             self._change(
                 lambda state, space: (
-                    upsert_profile(space, collection, profile, state.clock.now_ns())[0].segment_id
+                    upsert_profile(space, collection, profile, state.clock.now_ns(), warned)[
+                        0
+                    ].segment_id
                 )
             )
         )
+        for line in told(warned):  # served otherwise than written, as a fixture file warns
+            warnings.warn(f"{_ADDERS[collection]}: {line}", UserWarning, stacklevel=3)
+        return segment_id
 
     def add_user(
         self,

@@ -162,6 +162,12 @@ def test_add_user_takes_ids_as_in_the_fixture_format(profile_api: ProfileAPI) ->
         profile_api.add_user({"user_id": "x"}, ids={"user_id": "y"})
 
 
+def test_a_profile_served_otherwise_than_written_is_a_warning(profile_api: ProfileAPI) -> None:
+    with pytest.warns(UserWarning, match=r"^add_user: /ids/email: `email` ids are stored in"):
+        profile_api.add_user(ids={"email": "Mixed@Example.com"})
+    assert get(profile_api, "email:mixed@example.com", "traits").status_code == 200
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

@@ -29,12 +29,13 @@ from profilemock.mockserver.mutations import (
     ChangeError,
     append_events,
     delete_profile,
+    told,
     upsert_profile,
 )
 from profilemock.mockserver.reload import RELOADER
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE, ServerState
-from profilemock.problems import json_pointer
+from profilemock.problems import Problem, json_pointer
 from profilemock.realism import RealismError
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
@@ -327,11 +328,13 @@ async def patch_space(request: web.Request) -> web.Response:
 async def upsert(request: web.Request) -> web.Response:
     state, space, collection = _state(request), _space(request), _collection(request)
     data = _body(request)
+    warned: list[Problem] = []
     profile, created = _changing(
-        lambda: upsert_profile(space, collection, data, state.clock.now_ns())
+        lambda: upsert_profile(space, collection, data, state.clock.now_ns(), warned)
     )
     return json_response(
-        {"segment_id": profile.segment_id, "created": created}, 201 if created else 200
+        {"segment_id": profile.segment_id, "created": created, "warnings": told(warned)},
+        201 if created else 200,
     )
 
 

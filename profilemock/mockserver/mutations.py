@@ -6,7 +6,7 @@ Everything is checked before anything changes: a bad request changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from profilemock.api import OTHER, Collection
@@ -18,7 +18,7 @@ from profilemock.fixtures.profile import (
     build_profile,
 )
 from profilemock.mockserver.lookup import resolve
-from profilemock.problems import FixtureError, json_pointer
+from profilemock.problems import FixtureError, Problem, json_pointer
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
 
@@ -32,30 +32,50 @@ class ChangeError(ValueError):
         self.status = status
 
 
-def _build(space: LiveSpace, collection: Collection, data: Mapping[str, Any], now: int) -> Profile:
-    """One profile in ``space``'s settings, built as the loader builds it; 400 on problems."""
+def _build(
+    space: LiveSpace,
+    collection: Collection,
+    data: Mapping[str, Any],
+    now: int,
+    warnings: list[Problem] | None = None,
+) -> Profile:
+    """One profile in ``space``'s settings, built as the loader builds it; 400 on problems,
+    what the loader would warn of added to ``warnings``."""
     try:
-        return build_profile(data, Where(space.id, collection, space.settings), now)
+        where = Where(space.id, collection, space.settings)
+        return build_profile(data, where, now, warnings=warnings)
     except FixtureError as exc:
-        raise ChangeError(400, f"the profile is not valid: {_details(exc)}") from None
+        raise ChangeError(400, f"the profile is not valid: {_details(exc.problems)}") from None
 
 
-def _details(exc: FixtureError) -> str:
-    return "; ".join(f"{json_pointer(p.path) or '/'}: {p.message}" for p in exc.problems)
+def told(problems: Iterable[Problem]) -> list[str]:
+    """Problems (or warnings) of a profile given alone, each at its place in it
+    (``/events/0/name: …``)."""
+    return [f"{json_pointer(p.path) or '/'}: {p.message}" for p in problems]
+
+
+def _details(problems: Iterable[Problem]) -> str:
+    return "; ".join(told(problems))
 
 
 def upsert_profile(
-    space: LiveSpace, collection: Collection, data: Mapping[str, Any], now: int
+    space: LiveSpace,
+    collection: Collection,
+    data: Mapping[str, Any],
+    now: int,
+    warnings: list[Problem] | None = None,
 ) -> tuple[Profile, bool]:
     """Add a profile, or replace the one with its segment id or any of its ids.
 
     Returns the profile and whether it is new. ``links`` in ``data`` replace the profile's
-    links; without ``links`` a replaced profile keeps its own.
+    links; without ``links`` a replaced profile keeps its own. What a fixture file's check
+    would warn of (an email served lowercased, ``updated_at`` before ``created_at``) is
+    added to ``warnings``: the profile is served as it loads.
     """
     if not isinstance(data, Mapping):
         raise ChangeError(400, "the profile must be a JSON object in the fixture format")
     fields = {k: v for k, v in data.items() if k != "links"}
-    profile = _build(space, collection, fields, now)
+    profile = _build(space, collection, fields, now, warnings)
     if "segment_id" in data:
         existing = space.get(collection, profile.segment_id)
     else:
@@ -125,7 +145,7 @@ def append_events(
             profile, events, Where(space.id, collection, space.settings), now
         )
     except FixtureError as exc:
-        raise ChangeError(400, f"the profile is not valid: {_details(exc)}") from None
+        raise ChangeError(400, f"the profile is not valid: {_details(exc.problems)}") from None
     except TakenMessageId as exc:
         raise ChangeError(409, str(exc)) from None
     except TooManyEvents as exc:

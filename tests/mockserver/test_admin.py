@@ -316,7 +316,7 @@ async def test_upsert_adds_a_profile_in_the_fixture_format(client: Client) -> No
         },
         expect=201,
     )
-    assert created["created"] is True
+    assert (created["created"], created["warnings"]) == (True, [])
     status, traits = await api(client, "email:n@example.com", "traits")
     assert (status, traits["traits"]) == (200, {"plan": "gold"})
     _, events = await api(client, "user_id:new-1", "events")
@@ -325,6 +325,24 @@ async def test_upsert_adds_a_profile_in_the_fixture_format(client: Client) -> No
     assert links["data"][0]["external_ids"][0]["id"] == "12345"
     linked = await linked_ids(client, "group_id:12345")
     assert {"new-1", "n@example.com", "emp-20", "u1234"} <= set(linked)
+
+
+async def test_upsert_says_what_a_fixture_file_would_warn_of(client: Client) -> None:
+    # A file's check warns of these; a profile given through the admin API was served
+    # otherwise than written without a word.
+    created = await call(
+        client,
+        "PUT",
+        USERS,
+        {"ids": {"email": "Mixed@Example.com"}, "created_at": "-1d", "updated_at": "-2d"},
+        expect=201,
+    )
+    assert created["warnings"] == [
+        "/updated_at: `updated_at` (2026-06-13T12:00:00Z) is before `created_at`"
+        " (2026-06-14T12:00:00Z)",
+        "/ids/email: `email` ids are stored in lowercase, as Segment stores them: this one is"
+        " served as `mixed@example.com`, and a query for `Mixed@Example.com` answers 404",
+    ]
 
 
 async def test_profiles_added_alone_never_share_a_message_id(client: Client) -> None:
@@ -356,7 +374,7 @@ async def test_upsert_replaces_the_profile_with_the_same_id_and_keeps_links(
     replaced = await call(
         client, "PUT", USERS, {"ids": {"user_id": "9800664881"}, "traits": {"plan": "free"}}
     )
-    assert replaced == {"segment_id": before["segment_id"], "created": False}
+    assert replaced == {"segment_id": before["segment_id"], "created": False, "warnings": []}
     _, traits = await api(client, "user_id:9800664881", "traits")
     assert traits["traits"] == {"plan": "free"}
     assert (await api(client, "phone_number:%2B5555550123", "traits"))[0] == 404
