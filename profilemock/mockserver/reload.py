@@ -118,8 +118,13 @@ class Reloader:
         # touching the clock from another thread.
         clock = Clock()
         clock.restore(self.clock.snapshot())
+        # A clock standing where the files' `now:` pinned it follows them to another one.
+        follows = self.clock.pinned and self.clock.now_ns() == self.pinned_at
         try:
             store = await _off_loop(lambda: load_fixtures(self.paths, clock))
+            if follows and store.now not in (None, self.pinned_at):
+                clock.unfreeze()  # so the files are read against their new `now:`
+                store = await _off_loop(lambda: load_fixtures(self.paths, clock))
             self.swap(store)
         except FixtureError as exc:
             return Reloaded(changed, time.perf_counter() - started, problems=_texts(exc.problems))
@@ -127,10 +132,10 @@ class Reloader:
             return Reloaded(changed, time.perf_counter() - started, problems=(str(exc),))
         if store.now != self.pinned_at:
             # A `now:` added to the files, or changed, pins the date there (a clock frozen
-            # or pinned already stays as it is, as at a start); one already in force leaves
+            # or pinned otherwise stays as it is, as at a start); one already in force leaves
             # the clock as it stands (set running since, it stays running).
             self.pinned_at = store.now
-            if clock.frozen and not self.clock.frozen:
+            if clock.frozen and (follows or not self.clock.frozen):
                 self.clock.restore(clock.snapshot())
         users = sum(len(s.profiles["users"]) for s in store.spaces.values())
         accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())

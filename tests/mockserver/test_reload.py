@@ -271,3 +271,32 @@ async def test_a_now_already_in_force_leaves_the_clock_as_it_stands(
     path.write_text("now: 2031-01-01T00:00:00Z\n" + fixture("pro"))
     assert (await client.post("/__admin/reload")).status == 200
     assert await setting() == ("2031-01-01T00:00:00Z", True, True)
+
+
+async def test_a_now_changed_in_the_files_moves_the_date_they_pinned(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    """A `now:` changed while the clock still stands where the files' old one pinned it
+    pins the date at the new one (the reload read the files against the old date and left
+    the clock there); a date pinned by other means (the admin API, --now) stays."""
+    path = tmp_path / "users.yaml"
+    path.write_text("now: 2030-01-01T00:00:00Z\n" + fixture())
+    clock = Clock()
+    app = create_app(load_fixtures([path], clock), clock)
+    enable_reload(app, [path])
+    client = await aiohttp_client(app)
+
+    async def setting() -> Any:
+        body = await (await client.get("/__admin/clock")).json()
+        return body["now"], body["pinned"]
+
+    events = '        events: [{event: Signed Up, timestamp: "-1d"}]\n'
+    path.write_text("now: 2031-01-01T00:00:00Z\n" + fixture(more=events))
+    assert (await client.post("/__admin/reload")).status == 200
+    assert await setting() == ("2031-01-01T00:00:00Z", True)
+    served = await client.get(TRAITS.format("u1").replace("traits", "events"), headers=AUTH)
+    assert [e["timestamp"] for e in (await served.json())["data"]] == ["2030-12-31T00:00:00Z"]
+    await client.post("/__admin/clock/pin", json={"at": "2029-01-01T00:00:00Z"})
+    path.write_text("now: 2032-01-01T00:00:00Z\n" + fixture())
+    assert (await client.post("/__admin/reload")).status == 200
+    assert await setting() == ("2029-01-01T00:00:00Z", True)
