@@ -19,16 +19,17 @@ _ISO = re.compile(
     r"""^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})
         (?:[Tt ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<frac>\d{1,9}))?)?
            (?P<tz>[Zz]|[+-]\d{2}:?\d{2})?)?$""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # \d of ASCII digits only, in every pattern here: int() reads ٢ as 2
 )
-_LONG_YEAR = re.compile(r"\d{5,}-\d{2}-\d{2}(?!\d)")
-_RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_LONG_YEAR = re.compile(r"\d{5,}-\d{2}-\d{2}(?!\d)", re.ASCII)
+_RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", re.ASCII)
 _WHOLE_RELATIVE = re.compile(
-    r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+    r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$",
+    re.ASCII,
 )
 """A compound duration of whole units, largest first (``-18d20h55m14s``): most written."""
 _MINUTE_NS, _HOUR_NS, _WEEK_NS = 60 * NS_PER_SECOND, 3_600 * NS_PER_SECOND, 7 * DAY_NS
-_RELATIVE = re.compile(r"^[+-](?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
+_RELATIVE = re.compile(r"^[+-](?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$", re.ASCII)
 _UNIT_NS = {
     "ms": 1_000_000,
     "s": NS_PER_SECOND,

@@ -151,3 +151,12 @@ def test_a_compound_relative_time_reads_as_the_sum_of_its_parts(
 )
 def test_whole_milliseconds_read_exactly_however_many(text: str, ns: int) -> None:
     assert parse_relative(text) == ns
+
+
+@pytest.mark.parametrize(
+    "text", ["٢٠٢٤-05-01", "2024-05-01T00:00:00+\u0660٢:00", "-٢d", "-1d\u0661h", "+٢\u0660m"]
+)
+def test_digits_of_other_scripts_are_no_timestamp(text: str) -> None:
+    # `\d` took them, and int() read them: `-٢d` was two days ago, as the API never reads it.
+    with pytest.raises(TimestampError):
+        parse_timestamp(text, EPOCH_2024)

@@ -72,7 +72,9 @@ def registry(strict: bool = False) -> Registry[Any]:
     return Registry().with_resources(resources_)
 
 
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$", re.ASCII
+)
 
 
 def is_rfc3339(value: object) -> bool:

@@ -400,3 +400,11 @@ def test_pure_python_validation_agrees_with_the_fast_path(monkeypatch: pytest.Mo
     ]
     assert fast == pure
     assert any(fast)
+
+
+def test_a_timestamp_in_digits_of_another_script_is_no_date_time() -> None:
+    # RFC3339's `\d` took `٢٠٢٤`, which no client's date parser reads.
+    body = load("segdocs_external_ids_200.json")
+    body["data"][0]["created_at"] = "٢٠٢٤-05-01T00:00:00Z"
+    violations = validate(body, "external_ids", strict=True)
+    assert [(v.pointer, v.rule) for v in violations] == [("/data/0/created_at", "format")]
