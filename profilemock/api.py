@@ -60,6 +60,16 @@ def port_argument(text: str) -> int:
     return port
 
 
+def is_decimal(text: str) -> bool:
+    """Whether ``text`` is a plain decimal number (``30``, ``0.5``, ``.5``): what every number
+    a user writes that may have a fraction (seconds, requests a second, a probability) is
+    held to (``float`` also reads ``٣٠``, ``1_0``, ``nan`` and ``inf``)."""
+    whole, _, fraction = text.partition(".")
+    return bool(whole or fraction) and all(
+        not part or is_digits(part) for part in (whole, fraction)
+    )
+
+
 def is_http_status(value: object) -> TypeGuard[int]:
     """Whether ``value`` is an HTTP status, a whole number from 100 to 599 (``True``, which
     Python counts as 1, is none): what every status a user gives is held to."""

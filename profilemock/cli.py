@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
-from profilemock.api import Collection, is_digits, is_http_status, port_argument
+from profilemock.api import Collection, is_decimal, is_digits, is_http_status, port_argument
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -395,10 +395,8 @@ def _server_url(text: str) -> str:
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text.removesuffix("s"))
-    except ValueError:
-        value = -1.0
+    number = text.removesuffix("s")
+    value = float(number) if is_decimal(number) else -1.0
     if not 0 < value <= 3600:
         raise argparse.ArgumentTypeError(
             f"`{text}` is not seconds above 0 and at most 3600 (such as 30 or 0.5)"
@@ -407,10 +405,8 @@ def _seconds(text: str) -> float:
 
 
 def _timeout(text: str) -> float:
-    try:
-        value = float(text.removesuffix("s"))
-    except ValueError:
-        value = -1.0
+    number = text.removesuffix("s")
+    value = float(number) if is_decimal(number) else -1.0
     if not 0.01 <= value <= 3600:  # also refuses nan and inf
         raise argparse.ArgumentTypeError(
             f"`{text}` is not seconds from 0.01 to 3600 (such as 10 or 0.5)"
@@ -674,6 +670,8 @@ def _rate_limit(text: str) -> Limit | str | None:
     if text.lower() in ("none", "0", "off"):
         return None
     try:
+        if not is_decimal(text):
+            raise ValueError(text)
         return Limit.parse(float(text))
     except ValueError:
         raise argparse.ArgumentTypeError(

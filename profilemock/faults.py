@@ -18,6 +18,7 @@ from fnmatch import fnmatchcase
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from profilemock.api import is_decimal, is_digits
 from profilemock.jsonbytes import unwritable
 from profilemock.problems import Path, json_pointer
 from profilemock.schemas.explain import explain
@@ -297,14 +298,14 @@ def _true_or_false(value: str) -> bool:
 
 def _whole(value: str) -> int:
     """ASCII digits only: ``int`` also reads ``٣``, `` 3`` and ``1_0``."""
-    if not re.fullmatch(r"[0-9]+", value):
+    if not is_digits(value):
         raise ValueError(value)
     return int(value)
 
 
 def _fraction(value: str) -> float:
     """A plain decimal: ``float`` also reads ``nan`` (a rule that never fires), ``inf``."""
-    if not re.fullmatch(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+", value):
+    if not is_decimal(value):
         raise ValueError(value)
     return float(value)
 

@@ -639,6 +639,10 @@ def test_a_journal_size_out_of_range_is_refused_with_the_range(
         (["generate", "--seed", "1.5"], "is not a whole number, such as 0 or 42"),
         (["generate", "--seed", "1_0"], "is not a whole number, such as 0 or 42"),
         (["generate", "--seed", "\u0663"], "is not a whole number, such as 0 or 42"),
+        (["serve", "--rate-limit", "\u0665"], "is not requests per second"),
+        (["serve", "--rate-limit", "1_0"], "is not requests per second"),
+        (["serve", "--header-timeout", "\u0663\u0660"], "is not seconds from 0.01 to 3600"),
+        (["proxy", "--region", "us", "--timeout", "1_0"], "is not seconds above 0"),
         (
             ["record", "--region", "us", "--space", "s", "--id", "user_id:u", "--seed", "x"],
             "is not a whole number, such as 0 or 42",
@@ -649,7 +653,8 @@ def test_numbers_are_ascii_digits_and_a_bad_one_is_told_in_words(
     capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     # `--port ٤٠١٠` served on 4010 and `--users ٣` made 3 users (int() reads any script's
-    # digits); `--seed abc` said "invalid int value: 'abc'", `--seed 1_0` was seed 10.
+    # digits); `--seed abc` said "invalid int value: 'abc'", `--seed 1_0` was seed 10;
+    # `--rate-limit \u0665` was 5 a second and `--timeout 1_0` ten seconds (float() reads them).
     with pytest.raises(SystemExit) as exited:
         parser().parse_args(args)
     assert exited.value.code == 2
