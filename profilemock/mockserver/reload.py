@@ -99,6 +99,8 @@ class Reloader:
     """Called after each reload, good or bad (tests wait on it)."""
     pinned_at: int | None = None
     """Where the files' ``now:`` pinned the date at the last load (``Store.now``)."""
+    now_written: str | None = None
+    """That ``now:`` as written (``Store.now_written``): what tells a changed one."""
     _lock: asyncio.Lock | None = None
 
     async def reload(self, changed: Iterable[str] = (), removed: Iterable[str] = ()) -> Reloaded:
@@ -122,19 +124,20 @@ class Reloader:
         follows = self.clock.pinned and self.clock.now_ns() == self.pinned_at
         try:
             store = await _off_loop(lambda: load_fixtures(self.paths, clock))
-            if follows and store.now not in (None, self.pinned_at):
-                clock.unfreeze()  # so the files are read against their new `now:`
+            new_now = store.now_written != self.now_written
+            if follows and new_now and store.now_written is not None:
+                clock.set_offset(0)  # the files read against their new `now:`, as at a start
                 store = await _off_loop(lambda: load_fixtures(self.paths, clock))
             self.swap(store)
         except FixtureError as exc:
             return Reloaded(changed, time.perf_counter() - started, problems=_texts(exc.problems))
         except FaultRuleError as exc:
             return Reloaded(changed, time.perf_counter() - started, problems=(str(exc),))
-        if store.now != self.pinned_at:
+        if new_now:
             # A `now:` added to the files, or changed, pins the date there (a clock frozen
             # or pinned otherwise stays as it is, as at a start); one already in force leaves
             # the clock as it stands (set running since, it stays running).
-            self.pinned_at = store.now
+            self.pinned_at, self.now_written = store.now, store.now_written
             if clock.frozen and (follows or not self.clock.frozen):
                 self.clock.restore(clock.snapshot())
         users = sum(len(s.profiles["users"]) for s in store.spaces.values())
@@ -244,7 +247,12 @@ def enable_reload(
     whenever they change on disk, from the moment the server starts."""
     state = app[STATE]
     reloader = Reloader(
-        paths, state.replace_data, state.clock, log, pinned_at=state.store.loaded.now
+        paths,
+        state.replace_data,
+        state.clock,
+        log,
+        pinned_at=state.store.loaded.now,
+        now_written=state.store.loaded.now_written,
     )
     app[RELOADER] = reloader
     if watch_files:

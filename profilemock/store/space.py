@@ -118,7 +118,11 @@ class Store:
 
     spaces: Mapping[str, Space]
     now: int | None = None
-    """The instant a fixture's ``now:`` pinned the clock's date at, if any."""
+    """The instant the fixtures' ``now:`` names, if any (it pins the clock's date unless
+    the clock stood still already: ``--now`` wins)."""
+    now_written: str | None = None
+    """That ``now:`` as written (``-1d`` is the same ``now:`` at every load, read against
+    the clock each time: a reload tells a changed one by this)."""
     faults: tuple[Mapping[str, Any], ...] = ()
     """Fault rules from the fixture files' ``faults:``, in order."""
     realism: Mapping[str, Any] = field(default_factory=dict)

@@ -300,3 +300,26 @@ async def test_a_now_changed_in_the_files_moves_the_date_they_pinned(
     path.write_text("now: 2032-01-01T00:00:00Z\n" + fixture())
     assert (await client.post("/__admin/reload")).status == 200
     assert await setting() == ("2029-01-01T00:00:00Z", True)
+
+
+@pytest.mark.parametrize("now", ["-1d", "now"])
+async def test_a_relative_now_already_in_force_leaves_the_clock_as_it_stands(
+    aiohttp_client: ClientFactory, tmp_path: Path, now: str
+) -> None:
+    """A relative `now:` is the same `now:` at every reload: read against the clock again,
+    it was a new instant each time, which pinned a clock set running since (a day further
+    back at every reload of `-1d`)."""
+    path = tmp_path / "users.yaml"
+    path.write_text(f"now: {now}\n" + fixture())
+    clock = Clock()
+    app = create_app(load_fixtures([path], clock), clock)
+    enable_reload(app, [path])
+    client = await aiohttp_client(app)
+    pinned = clock.now_ns()
+    assert (await client.post("/__admin/reload")).status == 200
+    assert clock.pinned
+    assert clock.now_ns() == pinned
+    await client.post("/__admin/clock/resume")
+    path.write_text(f"now: {now}\n" + fixture("pro"))
+    assert (await client.post("/__admin/reload")).status == 200
+    assert not clock.frozen
