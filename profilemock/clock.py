@@ -17,12 +17,14 @@ from collections.abc import Callable
 
 from profilemock.timeutil import LATEST_NS, check_instant
 
-Setting = tuple[int | None, int, int | None, int]
-"""What ``Clock.snapshot`` saves and ``Clock.restore`` puts back."""
+Setting = tuple[int | None, int, bool]
+"""What ``Clock.snapshot`` saves and ``Clock.restore`` puts back: the date's setting (time
+passed is not saved: it never goes back)."""
 
 
 class Clock:
-    """A controllable clock in integer nanoseconds since the Unix epoch."""
+    """A controllable clock in integer nanoseconds since the Unix epoch: a date
+    (``now_ns``), and the time that passes (``ticks_ns``)."""
 
     def __init__(
         self,
@@ -33,12 +35,10 @@ class Clock:
         self._source = source
         self._frozen_at = frozen_at
         self._offset = 0
-        self._pinned_since: int | None = None
-        """The source's time when the clock was pinned (None: not pinned)."""
-        self._banked = 0
-        """Time that passed while the clock was pinned, before its pin ended: kept in
-        ``ticks_ns`` so that it never goes back when a pinned clock is frozen (a bucket
-        emptied then would wait for the clock to pass it again)."""
+        self._pinned = False
+        self._ticks = self.now_ns()
+        """``ticks_ns`` when it was last settled (``_settle``), at ``_ticks_source``."""
+        self._ticks_source = source()
 
     @classmethod
     def pinned_at(cls, at_ns: int | None, *, source: Callable[[], int] = time.time_ns) -> Clock:
@@ -56,7 +56,7 @@ class Clock:
     @property
     def pinned(self) -> bool:
         """Whether its date stands still while time passes (``pin``)."""
-        return self._pinned_since is not None
+        return self._frozen_at is not None and self._pinned
 
     def now_ns(self) -> int:
         """The current time of this clock, never past the end of year 9999."""
@@ -67,63 +67,62 @@ class Clock:
         return min(self._source() + self._offset, LATEST_NS)
 
     def ticks_ns(self) -> int:
-        """The time that measures how much passed (the rate limiter, the propagation
-        delay): ``now_ns``, but for a pinned clock, whose time passes while its date
-        stands still, and one run up to the end of year 9999, whose date stops there.
-        Only differences of it mean anything."""
-        frozen_at = self._frozen_at
-        if frozen_at is None:
-            # Not now_ns, which stops at the end of year 9999: the time runs on, as a pinned
-            # clock's does (a bucket read from the date would never refill again).
-            return self._source() + self._offset + self._banked
-        pinned_since = self._pinned_since
-        passed = 0 if pinned_since is None else self._source() - pinned_since
-        return frozen_at + self._banked + passed
+        """The time that passed (what the rate limiter and the propagation delay measure):
+        real time while the clock runs or is pinned, plus every ``advance``; it stands
+        while the clock is frozen, and never goes back — a date set earlier (``freeze``,
+        ``pin`` or ``restore`` at an instant) moves the date only, so a bucket emptied or
+        a change delayed before waits no longer than its time. Only differences of it mean
+        anything."""
+        if self._frozen_at is None or self._pinned:
+            return self._ticks + self._source() - self._ticks_source
+        return self._ticks
 
-    def _unpin(self) -> None:
-        """Ends a pin, banking the time that passed during it."""
-        if self._pinned_since is not None:
-            self._banked += self._source() - self._pinned_since
-            self._pinned_since = None
+    def _settle(self) -> None:
+        """Keeps the time passed so far, before the clock's setting changes."""
+        self._ticks = self.ticks_ns()
+        self._ticks_source = self._source()
 
     def freeze(self, at_ns: int | None = None) -> None:
         """Stop the clock at ``at_ns`` (default: where it is now): its date and its time
         stand still until advanced."""
-        self._frozen_at = self.now_ns() if at_ns is None else check_instant(at_ns)
-        self._unpin()
+        at = self.now_ns() if at_ns is None else check_instant(at_ns)
+        self._settle()
+        self._frozen_at, self._pinned = at, False
 
     def pin(self, at_ns: int | None = None) -> None:
         """Pin the clock's date at ``at_ns`` (default: where it is now) while its time
         passes (``ticks_ns``): what configuration asks for, a date to serve the data from."""
-        self._frozen_at = self.now_ns() if at_ns is None else check_instant(at_ns)
-        self._unpin()
-        self._pinned_since = self._source()
+        at = self.now_ns() if at_ns is None else check_instant(at_ns)
+        self._settle()
+        self._frozen_at, self._pinned = at, True
 
     def unfreeze(self) -> None:
         """Let the clock run again from where it stands, offset from real time."""
         if self._frozen_at is not None:
+            self._settle()
             self._offset = self._frozen_at - self._source()
-            self._frozen_at = None
-            self._unpin()
+            self._frozen_at, self._pinned = None, False
 
     def advance(self, by_ns: int) -> None:
         """Move the clock forward (or back, with a negative amount); a TimestampError if it
-        would leave the years 1000 to 9999 (and the clock stays where it is)."""
+        would leave the years 1000 to 9999 (and the clock stays where it is). Forward, its
+        time passes by as much."""
         check_instant(self.now_ns() + by_ns)
         if self._frozen_at is not None:
             self._frozen_at += by_ns
         else:
             self._offset += by_ns
+        self._ticks += max(by_ns, 0)
 
     def snapshot(self) -> Setting:
         """The clock's setting, to restore later (a reset puts the clock back)."""
-        return (self._frozen_at, self._offset, self._pinned_since, self._banked)
+        return (self._frozen_at, self._offset, self._pinned)
 
     def restore(self, snapshot: Setting) -> None:
-        self._frozen_at, self._offset, self._pinned_since, self._banked = snapshot
+        self._settle()
+        self._frozen_at, self._offset, self._pinned = snapshot
 
     def set_offset(self, offset_ns: int) -> None:
         """Run at real time plus ``offset_ns``."""
-        self._frozen_at = None
-        self._unpin()
-        self._offset = offset_ns
+        self._settle()
+        self._frozen_at, self._offset, self._pinned = None, offset_ns, False

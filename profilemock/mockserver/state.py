@@ -70,7 +70,7 @@ class ServerState:
     realism: Realism = field(default_factory=Realism)
     """The realism switches in force (``set_realism`` changes them)."""
     _realism_at_start: Realism = field(default_factory=Realism)
-    _clock_at_start: Setting = (None, 0, None, 0)
+    _clock_at_start: Setting = (None, 0, False)
     unfired: dict[tuple[str, str, str], int] = field(default_factory=dict)
     """Rules armed at run time that a reset took away before they did what they were armed
     for — ``(id, as written, why)``, with how many resets did so — as ``assert_faults_fired``

@@ -215,6 +215,23 @@ async def test_a_pinned_clock_lets_changes_propagate_as_time_passes(
     assert (await client.get(traits, headers=AUTH)).status == 404
 
 
+async def test_a_date_set_back_does_not_hold_a_change_back(
+    aiohttp_client: ClientFactory,
+) -> None:
+    """The delay is time passed, not the date: a pinned date moved a year back kept a change
+    hidden for a year."""
+    real = [10**18]
+    client = await aiohttp_client(
+        served(Clock.pinned_at(NOW, source=lambda: real[0]), realism={"propagation_delay": "5s"})
+    )
+    await client.delete("/__admin/spaces/lg8283283/collections/users/profiles/user_id:u1234")
+    await client.post("/__admin/clock/pin", json={"at": "2025-06-15T12:00:00Z"})
+    traits = profile_path("user_id:u1234", "traits")
+    assert (await client.get(traits, headers=AUTH)).status == 200
+    real[0] += 5 * 10**9
+    assert (await client.get(traits, headers=AUTH)).status == 404
+
+
 async def test_a_reset_drops_changes_still_propagating(aiohttp_client: ClientFactory) -> None:
     app = served(realism={"propagation_delay": "5s"})
     client = await aiohttp_client(app)
