@@ -116,6 +116,9 @@ class LiveClock:
     def freeze(self, at: Any = None) -> NoReturn:
         self._skip(_needs_fake("clock.freeze"))
 
+    def pin(self, at: Any = None) -> NoReturn:
+        self._skip(_needs_fake("clock.pin"))
+
     def advance(self, by: Any) -> NoReturn:
         self._skip(_needs_fake("clock.advance"))
 

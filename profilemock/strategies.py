@@ -60,10 +60,8 @@ ERROR_STATUSES = (400, 401, 404, 429, 500, 503)
 
 # Readable values that shrink to "a", 0, False: what a failing example should look like.
 _NAME = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
-_ID_VALUE = st.one_of(
-    st.text("abcdefghijklmnopqrstuvwxyz0123456789-.@+", min_size=1, max_size=16),
-    st.integers(min_value=0, max_value=10**12),
-)
+_ID_TEXT = st.text("abcdefghijklmnopqrstuvwxyz0123456789-.@+", min_size=1, max_size=16)
+_ID_VALUE = st.one_of(_ID_TEXT, st.integers(min_value=0, max_value=10**12))
 _USER_ID_TYPES = ("user_id", "email", "anonymous_id", "phone", "ga_client_id")
 _ACCOUNT_ID_TYPES = ("group_id", "domain")
 _LINK_EXAMPLE = {"users": "user_id:u1234", "accounts": "group_id:12345"}
@@ -131,8 +129,9 @@ def _ids(draw: st.DrawFn, collection: Collection) -> dict[str, Any]:
 
 
 def _events_at(timestamp: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
-    """Track, page and identify calls, each with its own call's fields (a track's `event`,
-    a page's `name`, an identify's `traits`: the fixture schema refuses another call's)."""
+    """Every call a profile's events hold, each with its own call's fields (a track's
+    `event`, a page's or screen's `name`, an identify's `traits`, a group's `group_id`, an
+    alias's `previous_id`: the fixture schema refuses another call's)."""
     carried = st.dictionaries(_NAME, _SCALAR, max_size=3)
     return st.one_of(
         st.fixed_dictionaries(
@@ -144,7 +143,7 @@ def _events_at(timestamp: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str,
         ),
         st.fixed_dictionaries(
             {
-                "type": st.just("page"),
+                "type": st.sampled_from(["page", "screen"]),
                 "name": st.sampled_from(["Home", "Pricing", "Checkout"]),
                 "timestamp": timestamp,
             },
@@ -152,6 +151,13 @@ def _events_at(timestamp: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str,
         ),
         st.fixed_dictionaries(
             {"type": st.just("identify"), "timestamp": timestamp}, optional={"traits": carried}
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("group"), "group_id": _ID_TEXT, "timestamp": timestamp},
+            optional={"traits": carried},
+        ),
+        st.fixed_dictionaries(
+            {"type": st.just("alias"), "previous_id": _ID_TEXT, "timestamp": timestamp}
         ),
     )
 

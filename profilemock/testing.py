@@ -185,18 +185,30 @@ class ClockHandle:
         return dt.datetime.fromtimestamp(ns / NS_PER_SECOND, tz=dt.timezone.utc)
 
     def freeze(self, at: str | dt.datetime | None = None) -> None:
-        """Stop the clock, at ``at`` (ISO 8601, relative like ``-1d``, or a datetime)."""
+        """Stop the clock, its date and its time (the rate limiter's, the propagation
+        delay's), at ``at`` (ISO 8601, relative like ``-1d``, or a datetime)."""
+        __tracebackhide__ = True
+        self._stand("freeze", at)
+
+    def pin(self, at: str | dt.datetime | None = None) -> None:
+        """Pin the clock's date at ``at`` (as ``freeze`` takes it) while its time passes,
+        as the marker's ``now=`` does: the rate limiter refills in real time."""
+        __tracebackhide__ = True
+        self._stand("pin", at)
+
+    def _stand(self, how: str, at: str | dt.datetime | None) -> None:
         __tracebackhide__ = True
         if at is not None and not isinstance(at, (str, dt.datetime)):
             raise TypeError(
-                "clock.freeze takes an ISO 8601 time such as '2026-01-01T00:00:00Z', a time"
+                f"clock.{how} takes an ISO 8601 time such as '2026-01-01T00:00:00Z', a time"
                 f" relative to the clock such as '-1d', or a datetime; got {at!r}"
             )
 
-        def freeze(state: ServerState) -> None:
-            state.clock.freeze(None if at is None else _instant(at, state.clock.now_ns()))
+        def stand(state: ServerState) -> None:
+            instant = None if at is None else _instant(at, state.clock.now_ns())
+            (state.clock.freeze if how == "freeze" else state.clock.pin)(instant)
 
-        self._server.call(freeze)
+        self._server.call(stand)
 
     def advance(self, by: str | float | dt.timedelta) -> None:
         """Move the clock forward: ``"1s"``, ``"2d"``, seconds as a number, or a timedelta."""

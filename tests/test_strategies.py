@@ -125,6 +125,17 @@ def test_responses_show_pages_with_and_without_more_data_null_and_verbose_traits
     find(responses("events"), lambda r: r.body.get("data") is None, settings=FIND)
 
 
+def test_profiles_hold_every_call() -> None:
+    # Screen, group and alias calls were never drawn. (Every profiles() example loads
+    # through the fixture schema, which refuses a field of another call: tested above.)
+    for call in ("track", "page", "screen", "identify", "group", "alias"):
+        find(strategies._EVENT, partial(_is_call, call), settings=FIND)
+
+
+def _is_call(call: str, event: dict[str, Any]) -> bool:
+    return bool(event.get("type", "track") == call)
+
+
 def test_responses_show_the_shapes_the_real_api_was_seen_answering_in() -> None:
     """Besides the fake's own: a short page with more to come (a real capture), a relative
     cursor.url (the reference's example), a last page's cursor of has_more alone (the

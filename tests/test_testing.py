@@ -76,6 +76,15 @@ def test_clock(profile_api: ProfileAPI) -> None:
     assert profile_api.clock.now() >= first
 
 
+def test_a_pinned_date_stands_while_the_rate_limit_refills(profile_api: ProfileAPI) -> None:
+    profile_api.clock.pin("2030-01-01T00:00:00Z")
+    assert profile_api.clock.now() == dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    state = profile_api._server.state
+    assert (state.clock.frozen, state.clock.pinned) == (True, True)
+    with pytest.raises(TypeError, match=r"clock.pin takes an ISO 8601 time.*got 5"):
+        profile_api.clock.pin(5)  # type: ignore[arg-type]
+
+
 def test_rate_limit_with_the_driven_clock(profile_api: ProfileAPI) -> None:
     profile_api.clock.freeze()
     profile_api.rate_limit(2)
