@@ -107,11 +107,12 @@ class Clock:
         """Move the clock forward (or back, with a negative amount); a TimestampError if it
         would leave the years 1000 to 9999 (and the clock stays where it is). Forward, its
         time passes by as much."""
-        check_instant(self.now_ns() + by_ns)
+        at = check_instant(self.now_ns() + by_ns)
         if self._frozen_at is not None:
-            self._frozen_at += by_ns
+            self._frozen_at = at
         else:
-            self._offset += by_ns
+            # From the date it reads: one run past the end of year 9999 stopped there.
+            self._offset = at - self._source()
         self._ticks += max(by_ns, 0)
 
     def snapshot(self) -> Setting:

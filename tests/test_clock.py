@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from profilemock.clock import Clock
-from profilemock.timeutil import LATEST_NS, format_ns
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from profilemock.clock import Clock, Setting
+from profilemock.timeutil import EARLIEST_NS, LATEST_NS, TimestampError, format_ns
+
+_INSTANTS = st.none() | st.integers(EARLIEST_NS, LATEST_NS)
 
 
 class Source:
@@ -135,3 +140,67 @@ def test_a_running_clocks_time_passes_with_its_date() -> None:
     clock.advance(10)
     source.now = 1_005
     assert (clock.now_ns(), clock.ticks_ns() - start) == (1_015, 15)
+
+
+class ClockMachine(RuleBasedStateMachine):
+    """Every way to set the clock, in any order, against a source that only moves forward:
+    the time passed never goes back, stands while frozen, follows the source while running
+    or pinned, and ``advance`` moves date and time alike; the date stays printable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.source = Source(0)
+        self.clock = Clock(source=self.source)
+        self.saved: list[Setting] = [self.clock.snapshot()]
+
+    @rule(by=st.integers(0, 10**18) | st.integers(0, 10**21))
+    def time_passes(self, by: int) -> None:
+        frozen = self.clock.frozen and not self.clock.pinned
+        before = self.clock.ticks_ns()
+        self.source.now += by
+        assert self.clock.ticks_ns() - before == (0 if frozen else by)
+
+    @rule(at=_INSTANTS, pin=st.booleans())
+    def stand(self, at: int | None, pin: bool) -> None:
+        (self.clock.pin if pin else self.clock.freeze)(at)
+
+    @rule()
+    def unfreeze(self) -> None:
+        self.clock.unfreeze()
+
+    @rule(by=st.integers(-(10**19), 10**19))
+    def advance(self, by: int) -> None:
+        now, ticks = self.clock.now_ns(), self.clock.ticks_ns()
+        try:
+            self.clock.advance(by)
+        except TimestampError:
+            assert not EARLIEST_NS <= now + by <= LATEST_NS
+            assert (self.clock.now_ns(), self.clock.ticks_ns()) == (now, ticks)
+            return
+        assert self.clock.now_ns() == now + by
+        assert self.clock.ticks_ns() == ticks + max(by, 0)
+
+    @rule(at=st.integers(EARLIEST_NS, LATEST_NS))
+    def set_offset(self, at: int) -> None:
+        self.clock.set_offset(at - self.source.now)
+
+    @rule()
+    def snapshot(self) -> None:
+        self.saved.append(self.clock.snapshot())
+
+    @rule(data=st.data())
+    def restore(self, data: st.DataObject) -> None:
+        self.clock.restore(data.draw(st.sampled_from(self.saved)))
+
+    @invariant()
+    def the_date_stays_printable(self) -> None:
+        assert EARLIEST_NS <= self.clock.now_ns() <= LATEST_NS
+
+    @invariant()
+    def time_never_goes_back(self) -> None:
+        ticks = self.clock.ticks_ns()
+        assert ticks >= getattr(self, "ticks", ticks)
+        self.ticks = ticks
+
+
+TestClockMachine = ClockMachine.TestCase
