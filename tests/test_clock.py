@@ -142,6 +142,15 @@ def test_a_running_clocks_time_passes_with_its_date() -> None:
     assert (clock.now_ns(), clock.ticks_ns() - start) == (1_015, 15)
 
 
+def test_advancing_back_a_clock_run_past_year_9999_moves_it_from_the_date_it_reads() -> None:
+    source = Source(1_000)
+    clock = Clock(LATEST_NS, source=source)
+    clock.unfreeze()
+    source.now += 5_000
+    clock.advance(-50)
+    assert clock.now_ns() == LATEST_NS - 50
+
+
 class ClockMachine(RuleBasedStateMachine):
     """Every way to set the clock, in any order, against a source that only moves forward:
     the time passed never goes back, stands while frozen, follows the source while running
