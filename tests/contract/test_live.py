@@ -6,17 +6,18 @@ Every run here is a pytester run against a local upstream on 127.0.0.1, port 0.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
 import requests
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
-from profilemock.live import LiveProfileAPI, LiveProxy, LiveSettings, NeedsFake
+from profilemock.live import LiveClock, LiveProfileAPI, LiveProxy, LiveSettings, NeedsFake
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
-from profilemock.testing import ProfileAPIError
+from profilemock.testing import ClockHandle, ProfileAPIError
 from tests.contract.conftest import FLOOD, Flood
 
 # The same consumer tests, run with and without --profile-api-live.
@@ -344,3 +345,17 @@ def test_needs_the_fake(profile_api):
     result = pytester.runpytest(*(live if mode == "live" else []))
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*profile_api marker: live takes True or False, got 'no'"])
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in vars(ClockHandle) if not n.startswith("_") and n != "now")
+)
+def test_the_live_clock_skips_every_move_of_the_fake_clock(name: str) -> None:
+    """Each way the fake's ``clock`` moves (``pin`` came after the others) skips a live test,
+    naming itself, rather than failing on an AttributeError."""
+
+    def skip(reason: str) -> NoReturn:
+        raise NeedsFake(reason)
+
+    with pytest.raises(NeedsFake, match=rf"live mode: `clock\.{name}` needs the fake"):
+        getattr(LiveClock(skip), name)(*(["1s"] if name == "advance" else []))
