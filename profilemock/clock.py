@@ -31,14 +31,21 @@ class Clock:
         frozen_at: int | None = None,
         *,
         source: Callable[[], int] = time.time_ns,
+        ticker: Callable[[], int] | None = None,
     ) -> None:
+        """``source`` gives the date of a running clock; ``ticker`` the time that passes
+        (default: the source, but the system's monotonic clock for the system's time, which
+        NTP may set back: the time passed would go back with it)."""
         self._source = source
+        if ticker is None:
+            ticker = time.monotonic_ns if source is time.time_ns else source
+        self._ticker = ticker
         self._frozen_at = frozen_at
         self._offset = 0
         self._pinned = False
         self._ticks = self.now_ns()
         """``ticks_ns`` when it was last settled (``_settle``), at ``_ticks_source``."""
-        self._ticks_source = source()
+        self._ticks_source = ticker()
 
     @classmethod
     def pinned_at(cls, at_ns: int | None, *, source: Callable[[], int] = time.time_ns) -> Clock:
@@ -74,13 +81,13 @@ class Clock:
         a change delayed before waits no longer than its time. Only differences of it mean
         anything."""
         if self._frozen_at is None or self._pinned:
-            return self._ticks + self._source() - self._ticks_source
+            return self._ticks + self._ticker() - self._ticks_source
         return self._ticks
 
     def _settle(self) -> None:
         """Keeps the time passed so far, before the clock's setting changes."""
         self._ticks = self.ticks_ns()
-        self._ticks_source = self._source()
+        self._ticks_source = self._ticker()
 
     def freeze(self, at_ns: int | None = None) -> None:
         """Stop the clock at ``at_ns`` (default: where it is now): its date and its time

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -149,6 +151,23 @@ def test_advancing_back_a_clock_run_past_year_9999_moves_it_from_the_date_it_rea
     source.now += 5_000
     clock.advance(-50)
     assert clock.now_ns() == LATEST_NS - 50
+
+
+def test_the_time_passed_does_not_go_back_with_the_system_time() -> None:
+    """NTP may set the system's time back: a bucket read from it stalled as long, and a
+    delayed change stayed hidden as long. The time passed reads a monotonic clock."""
+    wall, monotonic = Source(10**18), Source(5)
+    clock = Clock(source=wall, ticker=monotonic)
+    before = clock.ticks_ns()
+    wall.now -= 3_600 * 10**9
+    monotonic.now += 10
+    assert clock.ticks_ns() - before == 10
+    assert clock.now_ns() == 10**18 - 3_600 * 10**9
+
+
+def test_the_system_clock_measures_time_passed_on_the_monotonic_clock() -> None:
+    assert Clock()._ticker is time.monotonic_ns
+    assert Clock(source=Source(0))._ticker is not time.monotonic_ns
 
 
 class ClockMachine(RuleBasedStateMachine):
