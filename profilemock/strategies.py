@@ -60,8 +60,10 @@ ERROR_STATUSES = (400, 401, 404, 429, 500, 503)
 
 # Readable values that shrink to "a", 0, False: what a failing example should look like.
 _NAME = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
-_ID_TEXT = st.text("abcdefghijklmnopqrstuvwxyz0123456789-.@+", min_size=1, max_size=16)
-_ID_VALUE = st.one_of(_ID_TEXT, st.integers(min_value=0, max_value=10**12))
+_ID_VALUE = st.one_of(
+    st.text("abcdefghijklmnopqrstuvwxyz0123456789-.@+", min_size=1, max_size=16),
+    st.integers(min_value=0, max_value=10**12),
+)
 _USER_ID_TYPES = ("user_id", "email", "anonymous_id", "phone", "ga_client_id")
 _ACCOUNT_ID_TYPES = ("group_id", "domain")
 _LINK_EXAMPLE = {"users": "user_id:u1234", "accounts": "group_id:12345"}
@@ -153,11 +155,11 @@ def _events_at(timestamp: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str,
             {"type": st.just("identify"), "timestamp": timestamp}, optional={"traits": carried}
         ),
         st.fixed_dictionaries(
-            {"type": st.just("group"), "group_id": _ID_TEXT, "timestamp": timestamp},
+            {"type": st.just("group"), "group_id": _ID_VALUE, "timestamp": timestamp},
             optional={"traits": carried},
         ),
         st.fixed_dictionaries(
-            {"type": st.just("alias"), "previous_id": _ID_TEXT, "timestamp": timestamp}
+            {"type": st.just("alias"), "previous_id": _ID_VALUE, "timestamp": timestamp}
         ),
     )
 

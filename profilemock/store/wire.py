@@ -113,8 +113,8 @@ def event(
     for name in CALL_FIELDS[call]:
         if name == "properties" or name == "traits":
             item[name] = data.get(name) or {}
-        elif name == "group_id" and data.get(name) is not None:
-            item[name] = str(data[name])
+        elif data.get(name) is not None and name in ("group_id", "previous_id"):
+            item[name] = str(data[name])  # an id, a number in the fixture: a string served
         elif data.get(name) is not None:
             item[name] = data[name]
     item["related"] = {collection: segment_id}
