@@ -122,6 +122,12 @@ class Clock:
             self._offset = at - self._source()
         self._ticks += max(by_ns, 0)
 
+    def copy(self) -> Clock:
+        """A clock set as this one stands, on the same sources, to move apart from it."""
+        clock = Clock(source=self._source, ticker=self._ticker)
+        clock.restore(self.snapshot())
+        return clock
+
     def snapshot(self) -> Setting:
         """The clock's setting, to restore later (a reset puts the clock back)."""
         return (self._frozen_at, self._offset, self._pinned)

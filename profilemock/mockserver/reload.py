@@ -118,8 +118,7 @@ class Reloader:
         started = time.perf_counter()
         # Relative times read against the server's clock as it stands, without the load
         # touching the clock from another thread.
-        clock = Clock()
-        clock.restore(self.clock.snapshot())
+        clock = self.clock.copy()
         # A clock standing where the files' `now:` pinned it follows them to another one.
         follows = self.clock.pinned and self.clock.now_ns() == self.pinned_at
         try:

@@ -323,3 +323,21 @@ async def test_a_relative_now_already_in_force_leaves_the_clock_as_it_stands(
     path.write_text(f"now: {now}\n" + fixture("pro"))
     assert (await client.post("/__admin/reload")).status == 200
     assert not clock.frozen
+
+
+async def test_a_reload_reads_relative_times_against_the_servers_own_clock(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    """The files were read against a new clock on the system's time, set as the server's
+    stood: a server clock running on another source (a test's) read them at another date."""
+    real = [NOW]
+    clock = Clock(source=lambda: real[0])
+    path = tmp_path / "users.yaml"
+    path.write_text(fixture())
+    app = create_app(load_fixtures([path], clock), clock)
+    enable_reload(app, [path])
+    client = await aiohttp_client(app)
+    path.write_text(fixture(more='        events: [{event: Signed Up, timestamp: "-1d"}]\n'))
+    assert (await client.post("/__admin/reload")).status == 200
+    served = await client.get(TRAITS.format("u1").replace("traits", "events"), headers=AUTH)
+    assert [e["timestamp"] for e in (await served.json())["data"]] == ["2026-06-14T12:00:00Z"]
