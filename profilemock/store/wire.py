@@ -88,6 +88,11 @@ CALL_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+_CARRIED = ("properties", "traits")
+"""A call's fields that are objects, ``{}`` when the fixture gives none."""
+_IDS = ("group_id", "previous_id")
+
+
 def event(
     *,
     ids: list[JSON],
@@ -111,12 +116,11 @@ def event(
         "timestamp": format_ns(timestamp),
     }
     for name in CALL_FIELDS[call]:
-        if name == "properties" or name == "traits":
-            item[name] = data.get(name) or {}
-        elif data.get(name) is not None and name in ("group_id", "previous_id"):
-            item[name] = str(data[name])  # an id, a number in the fixture: a string served
-        elif data.get(name) is not None:
-            item[name] = data[name]
+        value = data.get(name)
+        if name in _CARRIED:
+            item[name] = value or {}
+        elif value is not None:  # an id, a number in the fixture, is served as a string
+            item[name] = str(value) if name in _IDS else value
     item["related"] = {collection: segment_id}
     return encode(item)
 
