@@ -206,7 +206,7 @@ class ClockHandle:
 
         def stand(state: ServerState) -> None:
             instant = None if at is None else _instant(at, state.clock.now_ns())
-            (state.clock.freeze if how == "freeze" else state.clock.pin)(instant)
+            getattr(state.clock, how)(instant)  # Clock.freeze or Clock.pin
 
         self._server.call(stand)
 
