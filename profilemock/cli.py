@@ -1211,7 +1211,14 @@ def _load(
 
     def progress(step: str, done: int, total: int) -> None:
         seen.add(step)
-        if step not in ("snapshot", "saved", "unsaved"):
+        if step == "waiting" and snapshots is not None:
+            print(
+                "another process is checking these files: waiting for it, to start from the"
+                f" snapshot it saves in {snapshots.directory} (--no-snapshots: check them here)",
+                file=err,
+                flush=True,
+            )
+        elif step not in ("snapshot", "saved", "unsaved", "waiting"):
             steps(step, done, total)
 
     try:
