@@ -333,7 +333,8 @@ def parser() -> argparse.ArgumentParser:
         type=_events_range,
         default=(0, 200),
         metavar="MIN-MAX",
-        help="fewest and most events of a user (default 0-200; most have a few, some hundreds)",
+        help="fewest and most events of a user (default 0-200; most have a few, some hundreds;"
+        " at most 100,000)",
     )
     generate.add_argument(
         "--seed",
