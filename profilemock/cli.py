@@ -1143,7 +1143,10 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     gc.set_threshold(*gc.get_threshold()[:2], FULL_COLLECTION_EVERY)
     _print_warnings(store, err)
     sock = _listen(args.host, args.port)
-    request_log = None if args.quiet else RequestLog(err)
+    # The server's own lines (a reload's) go through the request log: in order with the
+    # requests', and a reader of stderr that went away stops neither the watch nor a reload.
+    stderr_log = RequestLog(err)
+    request_log = None if args.quiet else stderr_log
 
     try:
         settings = ServerSettings(
@@ -1163,10 +1166,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         sock.close()
         raise CliError(str(exc)) from None
 
-    def log(line: str) -> None:
-        print(line, file=err, flush=True)
-
-    enable_reload(app, paths, watch_files=args.watch, log=log)
+    enable_reload(app, paths, watch_files=args.watch, log=stderr_log.say)
 
     def ready(url: str) -> None:
         print(_banner(url, store, settings), file=out, flush=True)

@@ -700,3 +700,33 @@ def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]
         parser().parse_args(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"profilemock {version('profilemock')}\n"
+
+
+def test_a_reader_of_stderr_that_goes_away_stops_neither_the_watch_nor_a_reload(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    # `serve --watch 2>&1 | head`: the first reload's line met a closed pipe, the watch
+    # ended with it (later saves went unserved) and POST /__admin/reload answered 500.
+    path = tmp_path / "users.yaml"
+    path.write_text(GOOD)
+    served = serve(
+        "--port", "0", "--quiet", "--watch", "--rate-limit", "none", "--fixtures", str(path)
+    )  # fmt: skip
+    url = served.read_until(r"at (http://\S+)").group(1)
+    served.read_until("watching ")
+    assert served.process.stderr is not None
+    served.process.stderr.close()
+    traits = f"{url}/v1/spaces/sp/collections/users/profiles/user_id:u1/traits"
+
+    def served_plan(plan: str) -> None:
+        deadline = time.monotonic() + 20
+        while requests.get(traits, auth=("tok", ""), timeout=10).json()["traits"]["plan"] != plan:
+            assert time.monotonic() < deadline, f"the plan {plan} was never served"
+
+    for plan in ("team", "enterprise"):
+        saved = tmp_path / ".users.yaml.swp"
+        saved.write_text(GOOD.replace("plan: pro", f"plan: {plan}"))
+        saved.replace(path)
+        served_plan(plan)
+    assert requests.post(f"{url}/__admin/reload", timeout=10).status_code == 200
+    assert served.stop() == 0

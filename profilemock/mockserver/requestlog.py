@@ -50,6 +50,15 @@ class RequestLog:
             return
         text = "".join(self.lines)
         self.lines = []
+        self._write(text)
+
+    def say(self, line: str) -> None:
+        """A line of the server's own (a reload's), after the request lines waiting; like
+        theirs, its loss never stops the server."""
+        self.flush()
+        self._write(line + "\n")
+
+    def _write(self, text: str) -> None:
         try:
             self.stream.write(text)
             self.stream.flush()

@@ -68,6 +68,19 @@ async def test_a_stream_that_went_away_does_not_stop_the_server() -> None:
     assert log.lines == ["GET / HTTP/1.1 200 2 0ms\n"]
 
 
+async def test_the_servers_own_line_follows_the_request_lines_waiting() -> None:
+    stream = _Watched()
+    log = RequestLog(stream)
+    log.add("GET /a HTTP/1.1 200 2 0ms\n")
+    log.say("reloaded users.yaml: 1 space, 1 user, 0 accounts in 0.01 s")
+    assert stream.getvalue() == (
+        "GET /a HTTP/1.1 200 2 0ms\nreloaded users.yaml: 1 space, 1 user, 0 accounts in 0.01 s\n"
+    )
+    log.stream = io.StringIO()
+    log.stream.close()  # the reader went away: the line is lost, the server serves on
+    log.say("reloaded users.yaml: 1 space, 1 user, 0 accounts in 0.01 s")
+
+
 def _read_until(process: subprocess.Popen[str], stream: str, pattern: str) -> re.Match[str]:
     pipe = getattr(process, stream)
     fd = pipe.fileno()
