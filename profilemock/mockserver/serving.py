@@ -80,7 +80,7 @@ async def serve_until_stopped(
     request_log: RequestLog | None = None,
     limits: Limits | None = None,
 ) -> None:
-    """Serve ``app`` on ``sock`` until SIGINT or SIGTERM, then shut down cleanly.
+    """Serve ``app`` on ``sock`` until SIGINT, SIGTERM or SIGHUP, then shut down cleanly.
 
     With ``request_log``, every request is logged there (and the log flushed at the end);
     ``limits`` bound what a connection may take.
@@ -105,14 +105,25 @@ async def serve_until_stopped(
         # (a test, a script) would otherwise meet the handler the process started with.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in _stop_signals():
             loop.add_signal_handler(sig, stop.set)
         on_ready(base_url(sock))
         await stop.wait()
     finally:
-        await runner.cleanup()
-        if request_log is not None:
-            request_log.flush()
+        try:
+            await runner.cleanup()
+        finally:
+            if request_log is not None:
+                request_log.flush()
+
+
+def _stop_signals() -> tuple[signal.Signals, ...]:
+    """SIGINT, SIGTERM, and SIGHUP (a terminal closed, a session ended) unless ignored, as
+    ``nohup`` leaves it: each stops the server cleanly, its request log written out."""
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None or signal.getsignal(hangup) == signal.SIG_IGN:
+        return signal.SIGINT, signal.SIGTERM
+    return signal.SIGINT, signal.SIGTERM, hangup
 
 
 class ServerThread:

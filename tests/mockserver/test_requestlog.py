@@ -14,7 +14,7 @@ import time
 
 import requests
 
-from profilemock.mockserver import requestlog
+from profilemock.mockserver import requestlog, serving
 from profilemock.mockserver.requestlog import RequestLog
 
 
@@ -133,3 +133,42 @@ def test_serve_logs_while_running_and_every_line_by_the_time_it_stops() -> None:
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def test_a_hangup_stops_serve_with_every_line_written() -> None:
+    # A closed terminal (SIGHUP) ended the process at once: the lines waiting were lost.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "profilemock", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)").group(1)
+        with requests.Session() as session:
+            for n in range(3):
+                session.get(f"{url}/nowhere/{n}", timeout=10)
+        process.send_signal(signal.SIGHUP)
+        assert process.wait(timeout=20) == 0
+        assert process.stderr is not None
+        assert re.findall(r"GET /nowhere/(\d+) HTTP/1\.1 404 ", process.stderr.read()) == [
+            "0",
+            "1",
+            "2",
+        ]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=20)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_a_hangup_that_nohup_ignores_stays_ignored() -> None:
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        assert signal.SIGHUP not in serving._stop_signals()
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert signal.SIGHUP in serving._stop_signals()
