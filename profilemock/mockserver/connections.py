@@ -23,6 +23,7 @@ from profilemock.api import envelope
 from profilemock.jsonbytes import encode
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.limits import Limits, default_max_connections
+from profilemock.mockserver.requestlog import AccessLogger
 from profilemock.mockserver.state import STATE
 
 log = logging.getLogger("profilemock.access")
@@ -189,6 +190,12 @@ class GuardedConnection(web_protocol.RequestHandler):
             result: tuple[web.StreamResponse, bool] = await super()._handle_request(
                 request, start_time, request_handler
             )
+        except asyncio.CancelledError:
+            # No whole answer went out (a fault broke or held the connection, the client
+            # went away, the server stopped): aiohttp logs nothing, the request log a line.
+            if start_time is not None and isinstance(self.access_logger, AccessLogger):
+                self.access_logger.unanswered(request, self._loop.time() - start_time)
+            raise
         finally:
             self._handling = False
         return result

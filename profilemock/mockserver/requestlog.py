@@ -8,7 +8,12 @@ the first of them, whichever comes first, and at shutdown. Nothing is dropped.
 
     GET /v1/spaces/…/traits?limit=50 HTTP/1.1 200 1234 0ms
 
-(method, the path as sent, status, bytes sent with the headers, time to answer.)
+(method, the path as sent, status, bytes sent with the headers, time to answer.) A request
+no whole answer went out to — a fault broke or held the connection, the client went away,
+the server stopped — has its line too, its status ``-``:
+
+    GET /v1/spaces/…/traits HTTP/1.1 - 0 2003ms (closed before the answer ended)
+
 The time is the loop's (uvloop's clock ticks in milliseconds): enough to see injected
 latency, not to time the fake.
 """
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import abstractmethod
 from typing import TextIO
 
 from aiohttp.abc import AbstractAccessLogger
@@ -70,10 +76,19 @@ class RequestLog:
         return _bound_logger(self)
 
 
-def _bound_logger(log: RequestLog) -> type[AbstractAccessLogger]:
+class AccessLogger(AbstractAccessLogger):
+    """aiohttp's access logger, which logs answers, and the line of a request no whole
+    answer went out to (``GuardedConnection`` tells it)."""
+
+    @abstractmethod
+    def unanswered(self, request: BaseRequest, time: float) -> None:
+        """``request`` ended ``time`` seconds after it began without a whole answer."""
+
+
+def _bound_logger(log: RequestLog) -> type[AccessLogger]:
     add = log.add
 
-    class _AccessLogger(AbstractAccessLogger):
+    class _AccessLogger(AccessLogger):
         __slots__ = ()
 
         def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
@@ -81,6 +96,14 @@ def _bound_logger(log: RequestLog) -> type[AbstractAccessLogger]:
             add(
                 f"{request.method} {request.raw_path} HTTP/{version.major}.{version.minor}"
                 f" {response.status} {response.body_length} {time * 1000:.0f}ms\n"
+            )
+
+        def unanswered(self, request: BaseRequest, time: float) -> None:
+            version = request.version
+            add(
+                f"{request.method} {request.raw_path} HTTP/{version.major}.{version.minor}"
+                f" - {request.writer.output_size} {time * 1000:.0f}ms"
+                " (closed before the answer ended)\n"
             )
 
     return _AccessLogger

@@ -8,10 +8,12 @@ import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from profilemock.mockserver import requestlog, serving
@@ -172,3 +174,66 @@ def test_a_hangup_that_nohup_ignores_stays_ignored() -> None:
     finally:
         signal.signal(signal.SIGHUP, before)
     assert signal.SIGHUP in serving._stop_signals()
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_a_request_no_whole_answer_went_out_to_has_its_line_too(loop: str) -> None:
+    # A connection a fault reset, an answer it cut short, a request held when the server
+    # stopped: aiohttp logs only answers, and these had no line at all.
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    code = (
+        "import sys\n"
+        + ("sys.modules['uvloop'] = None\n" if loop == "asyncio" else "")
+        + "from profilemock.cli import main\nsys.exit(main())"
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable, "-c", code, "serve", "--port", "0",
+            "--fault", "traits:reset:times=1", "--fault", "traits:truncate:times=1",
+            "--fault", "events:hang",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:(\d+))")
+        profile = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234"
+        auth = ("demo-token", "")
+        for _ in range(2):
+            with pytest.raises(requests.RequestException):
+                requests.get(url[1] + profile + "/traits", auth=auth, timeout=10)
+        assert requests.get(url[1] + profile + "/traits", auth=auth, timeout=10).ok
+        with socket.create_connection(("127.0.0.1", int(url[2])), timeout=10) as held:
+            held.sendall(
+                f"GET {profile}/events HTTP/1.1\r\nHost: x\r\n"
+                "Authorization: Basic ZGVtby10b2tlbjo=\r\n\r\n".encode()
+            )
+            deadline = time.monotonic() + 20
+            while not any(
+                entry["outcome"] == "pending"
+                for entry in requests.get(url[1] + "/__admin/requests", timeout=10).json()[
+                    "requests"
+                ]
+            ):
+                assert time.monotonic() < deadline, "the held request never arrived"
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=20) == 0
+        assert process.stderr is not None
+        lines = [line for line in process.stderr.read().splitlines() if profile in line]
+        # bytes sent: none, or some (N); time: T
+        shown = [re.sub(r" [1-9]\d* (\d+)ms", " N \\1ms", line) for line in lines]
+        assert [re.sub(r" \d+ms", " Tms", line.split(profile)[1]) for line in shown] == [
+            "/traits HTTP/1.1 - 0 Tms (closed before the answer ended)",
+            "/traits HTTP/1.1 - N Tms (closed before the answer ended)",  # headers, half the body
+            "/traits HTTP/1.1 200 N Tms",
+            "/events HTTP/1.1 - 0 Tms (closed before the answer ended)",
+        ]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=20)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
