@@ -14,7 +14,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -207,22 +207,76 @@ def watched(paths: Sequence[str | Path]) -> tuple[list[Path], Callable[[str], bo
 
 
 async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
-    """Reload whenever the fixture files change, until ``stop`` is set or cancelled."""
-    from watchfiles import awatch  # imported when watching: the plugin never needs it
+    """Reload whenever the fixture files change, until ``stop`` is set or cancelled.
+
+    A watched directory removed (``rm -rf fixtures``) takes its watch with it: where it
+    was is watched until it is back, then what it holds is served and watched again."""
+    from watchfiles import Change, awatch  # imported when watching: the plugin never needs it
 
     roots, counts = watched(reloader.paths)
     base = Path.cwd()
-    async for changes in awatch(
-        *roots,
-        watch_filter=lambda _change, path: counts(path),
-        stop_event=stop,
-        debounce=400,
-        step=50,
-        recursive=True,
-    ):
-        names = sorted({_shown(Path(path), base) for _, path in changes})
-        gone = sorted({_shown(Path(p), base) for _, p in changes if not os.path.lexists(p)})
-        await reloader.reload(names, gone)
+    back: list[Path] = []
+    while True:
+        if not await _until_back(roots, stop):
+            return
+        changes = awatch(
+            *roots,
+            # The roots' own removal is seen too (its files may be gone from the batch).
+            watch_filter=lambda _change, path: counts(path) or Path(path) in roots,
+            stop_event=stop,
+            debounce=400,
+            step=50,
+            recursive=True,
+        )
+        batch = asyncio.ensure_future(_next(changes))
+        await asyncio.sleep(0)  # its first step sets the watches up
+        if back:
+            # Whatever the directory holds now, written before its watch was set up too.
+            await reloader.reload([_shown(root, base) for root in back])
+        while (found := await batch) is not None:
+            names = sorted({_shown(Path(p), base) for _, p in found if Path(p) not in roots})
+            gone = sorted({_shown(Path(p), base) for _, p in found if not os.path.lexists(p)})
+            back = [root for root in roots if (Change.deleted, str(root)) in found]
+            if names or gone:
+                await reloader.reload(names, gone)
+            if back:
+                break  # watched again, once back
+            batch = asyncio.ensure_future(_next(changes))
+        await changes.aclose()
+        if found is None:
+            return
+
+
+async def _next(changes: AsyncIterator[T]) -> T | None:
+    """The next item of ``changes``; None once they end."""
+    return await anext(changes, None)
+
+
+async def _until_back(roots: Iterable[Path], stop: asyncio.Event | None) -> bool:
+    """Whether every directory of ``roots`` is there, once it is (False: stopped first).
+    A missing one is waited for by watching the nearest directory above it that is there,
+    looking again at least every second (a directory made as the watch was set up)."""
+    from watchfiles import awatch
+
+    while missing := [root for root in roots if not root.is_dir()]:
+        above = missing[0].parent
+        while not above.is_dir():
+            above = above.parent
+        changes = awatch(
+            above,
+            watch_filter=lambda _change, path: missing[0].is_relative_to(path),
+            stop_event=stop,
+            debounce=50,
+            step=50,
+            rust_timeout=1000,
+            yield_on_timeout=True,
+            recursive=False,
+        )
+        found = await _next(changes)
+        await changes.aclose()
+        if found is None:
+            return False
+    return True
 
 
 def _shown(path: Path, base: Path) -> str:

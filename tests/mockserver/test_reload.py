@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,24 @@ async def test_watch_says_a_file_was_removed_not_reloaded(start: Start) -> None:
     assert served.lines[-1].startswith(
         f"reloaded the fixtures ({more} removed): 1 space, 1 user, 0 accounts in "
     )
+
+
+async def test_watch_sees_a_watched_directory_removed_and_made_again(start: Start) -> None:
+    # `rm -rf fixtures` took the directory's watch with it: the directory made again, no
+    # save was ever seen again.
+    served = await start(watch=True)
+    shutil.rmtree(served.path.parent)
+    result = await served.next_reload()
+    assert not result.ok
+    assert await served.plan() == "free"
+    served.path.parent.mkdir()
+    served.path.write_text(fixture("back"))
+    while not (result := await served.next_reload()).ok:  # a half-written file, maybe
+        pass
+    assert await served.plan() == "back"
+    served.save(fixture("again"))
+    assert (await served.next_reload()).ok
+    assert await served.plan() == "again"
 
 
 async def test_watch_calls_a_symbolic_link_to_a_missing_file_that(
