@@ -67,7 +67,8 @@ def _reason(exc: BaseException | None) -> str:
         if isinstance(exc, kind):
             return reason
     if isinstance(exc, http_exceptions.BadHttpMessage):
-        message = exc.message.lower()
+        # Its first line: the rest quotes the raw line, whose words are the client's.
+        message = exc.message.partition("\n")[0].lower()
         for words, reason in _MESSAGES:
             if words in message:
                 return reason
