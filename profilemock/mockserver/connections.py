@@ -107,6 +107,8 @@ class GuardedConnection(web_protocol.RequestHandler):
     _body: Any = None
     """The payload of the latest request, while its body may still be arriving."""
     _handling = False
+    _told: Any = None
+    """The request ``handle_error`` refused with a line of its own, until its access line."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.opened = time.monotonic()
@@ -251,6 +253,13 @@ class GuardedConnection(web_protocol.RequestHandler):
         response.force_close()
         return response
 
+    def log_access(self, request: Any, response: Any, time: float | None) -> None:
+        """The request log's line, but for a refused request: its one line is the refusal."""
+        if request is self._told:
+            self._told = None
+        else:
+            super().log_access(request, response, time)
+
     def handle_error(
         self,
         request: Any,
@@ -270,6 +279,7 @@ class GuardedConnection(web_protocol.RequestHandler):
         else:
             reason = _reason(exc) if status == 400 else "profilemock failed"
             log.warning("profilemock refused a request from %s: %s", request.remote, reason)
+            self._told = request
         if request.writer.output_size > 0:
             raise ConnectionError("the answer was already started")
         return self._answer(request, status, reason)

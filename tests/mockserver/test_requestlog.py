@@ -237,3 +237,36 @@ def test_a_request_no_whole_answer_went_out_to_has_its_line_too(loop: str) -> No
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def test_a_refused_request_has_one_line_the_refusal() -> None:
+    # It had two: the refusal, and an access line of aiohttp's placeholder for it
+    # ("UNKNOWN / HTTP/1.0 400 291 1ms").
+    process = subprocess.Popen(
+        [sys.executable, "-m", "profilemock", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:(\d+))")
+        with socket.create_connection(("127.0.0.1", int(url[2])), timeout=10) as sock:
+            sock.sendall(b"GARBAGE\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.0 400 ")
+        requests.get(f"{url[1]}/nowhere", timeout=10)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert process.stderr is not None
+        refusal, other = process.stderr.read().splitlines()
+        assert refusal == (
+            "profilemock refused a request from 127.0.0.1:"
+            " the request does not start with an HTTP method"
+        )
+        assert other.startswith("GET /nowhere HTTP/1.1 404 ")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=20)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
