@@ -216,9 +216,8 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
     roots, counts = watched(reloader.paths)
     base = Path.cwd()
     back: list[Path] = []
-    while True:
-        if not await _until_back(roots, stop):
-            return
+    held: set[asyncio.Task[Reloaded]] = set()  # a task the loop keeps no hold on
+    while await _until_back(roots, stop):
         changes = awatch(
             *roots,
             # The roots' own removal is seen too (its files may be gone from the batch).
@@ -228,12 +227,15 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
             step=50,
             recursive=True,
         )
-        batch = asyncio.ensure_future(_next(changes))
-        await asyncio.sleep(0)  # its first step sets the watches up
         if back:
-            # Whatever the directory holds now, written before its watch was set up too.
-            await reloader.reload([_shown(root, base) for root in back])
-        while (found := await batch) is not None:
+            # What the directory holds now, written before its watch was set up too: read
+            # once the loop turns, after the first step below has set the watch up.
+            returned = [_shown(root, base) for root in back]
+            reloading = asyncio.get_running_loop().create_task(reloader.reload(returned))
+            held.add(reloading)
+            reloading.add_done_callback(held.discard)
+        back = []
+        async for found in changes:
             names = sorted({_shown(Path(p), base) for _, p in found if Path(p) not in roots})
             gone = sorted({_shown(Path(p), base) for _, p in found if not os.path.lexists(p)})
             back = [root for root in roots if (Change.deleted, str(root)) in found]
@@ -241,10 +243,9 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
                 await reloader.reload(names, gone)
             if back:
                 break  # watched again, once back
-            batch = asyncio.ensure_future(_next(changes))
         await changes.aclose()
-        if found is None:
-            return
+        if not back:
+            return  # stopped
 
 
 async def _next(changes: AsyncIterator[T]) -> T | None:
