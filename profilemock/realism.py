@@ -76,6 +76,16 @@ class Realism:
             values[name] = _VALUES[name](value)
         return dataclasses.replace(self, **values)
 
+    def rebased(self, old: Realism, new: Realism) -> Realism:
+        """A copy in which each switch that stands as in ``old`` (the configured switches,
+        never changed at run time since) stands as in ``new``; the others stay."""
+        moved = {
+            name: getattr(new, name)
+            for name in SWITCHES
+            if getattr(self, name) == getattr(old, name)
+        }
+        return dataclasses.replace(self, **moved)
+
 
 def _duration_text(ns: int) -> str:
     if ns % NS_PER_SECOND == 0:

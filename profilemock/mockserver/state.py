@@ -69,7 +69,8 @@ class ServerState:
     """Query strings parsed before (they depend on the string alone: never reset)."""
     realism: Realism = field(default_factory=Realism)
     """The realism switches in force (``set_realism`` changes them)."""
-    _realism_at_start: Realism = field(default_factory=Realism)
+    _realism_configured: Realism = field(default_factory=Realism)
+    """The switches of the fixture files (as last loaded) and ``--realism``."""
     _clock_at_start: Setting = (None, 0, False)
     unfired: dict[tuple[str, str, str], int] = field(default_factory=dict)
     """Rules armed at run time that a reset took away before they did what they were armed
@@ -112,8 +113,8 @@ class ServerState:
             _clock_at_start=clock.snapshot(),
         )
         state._load_faults()
-        state._realism_at_start = Realism().changed(store.realism).changed(settings.realism)
-        state._use_realism(state._realism_at_start)
+        state._realism_configured = _configured_realism(store, settings)
+        state._use_realism(state._realism_configured)
         return state
 
     def set_realism(self, switches: Mapping[str, Any]) -> Realism:
@@ -144,14 +145,17 @@ class ServerState:
 
         Runtime changes to the data go with the old data. Fault rules stay, counters and
         all, except that the fixtures' own rules follow the files when those changed; rate
-        limits follow the files except where changed at run time; the journal and the
-        clock are untouched. Call it on the server's loop: a request being answered keeps
-        the data it started with.
+        limits and realism switches follow the files except where changed at run time; the
+        journal and the clock are untouched. Call it on the server's loop: a request being
+        answered keeps the data it started with.
         """
         if tuple(store.faults) != tuple(self.store.loaded.faults):
             self._fixture_rules = self.faults.replace(self._fixture_rules, store.faults, "fixtures")
         self.store = LiveStore(store)
-        self._use_realism(self.realism)
+        # The files' switches follow them, except those changed at run time since.
+        configured = _configured_realism(store, self.settings)
+        self._use_realism(self.realism.rebased(self._realism_configured, configured))
+        self._realism_configured = configured
         self.limiter.reload(_limits(store, self.settings))
 
     def reset(self) -> None:
@@ -163,7 +167,7 @@ class ServerState:
         self._keep_unfired()
         self.reported.clear()
         self.store.reset()
-        self._use_realism(self._realism_at_start)
+        self._use_realism(self._realism_configured)
         self.faults.clear()
         self._load_faults()
         self.clear_journal()
@@ -270,3 +274,8 @@ def _limits(store: Store, settings: ServerSettings) -> dict[str, Limit | None]:
         space.id: space.rate_limit if settings.rate_limit == "fixtures" else settings.rate_limit
         for space in store.spaces.values()
     }
+
+
+def _configured_realism(store: Store, settings: ServerSettings) -> Realism:
+    """The switches of the fixture files, ``--realism``'s over them."""
+    return Realism().changed(store.realism).changed(settings.realism)

@@ -143,6 +143,24 @@ async def test_limits_and_fault_rules_written_in_the_files_follow_them(start: St
     assert [f["id"] for f in faults] == ["from-file"]
 
 
+async def test_realism_written_in_the_files_follows_them_but_where_changed_at_run_time(
+    start: Start,
+) -> None:
+    # A reload kept the switches of the files at start, and a reset went back to those.
+    served = await start("realism: {null_lists: true}\n" + fixture())
+    client = served.client
+    patched = await client.patch("/__admin/realism", json={"unescaped_500": True})
+    assert patched.status == 200
+    served.path.write_text("realism: {short_pages: true, unescaped_500: false}\n" + fixture())
+    assert (await client.post("/__admin/reload")).status == 200
+    expected = {"short_pages": True, "null_lists": False, "unescaped_500": True}
+    realism = (await (await client.get("/__admin/realism")).json())["realism"]
+    assert {name: realism[name] for name in expected} == expected
+    assert (await client.post("/__admin/reset")).status == 200
+    realism = (await (await client.get("/__admin/realism")).json())["realism"]
+    assert {name: realism[name] for name in expected} == {**expected, "unescaped_500": False}
+
+
 async def test_a_request_in_flight_finishes_on_the_data_it_started_with(start: Start) -> None:
     served = await start()
     state = served.app[STATE]
