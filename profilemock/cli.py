@@ -223,10 +223,7 @@ def parser() -> argparse.ArgumentParser:
         help="let the admin API answer to Host NAME besides IP addresses, localhost and --host"
         " (such as a Docker service name; * for any: turns off DNS-rebinding protection)",
     )
-    serve.add_argument(
-        "--admin-token", type=_admin_token, metavar="TOKEN", help="require this token on /__admin/"
-    )
-    serve.add_argument("--no-admin", action="store_true", help="turn the admin API off")
+    _add_admin(serve)
     _add_limits(serve)
 
     demo = commands.add_parser(
@@ -425,6 +422,16 @@ def _connections(text: str) -> int:
     return int(text)
 
 
+def _add_admin(command: argparse.ArgumentParser) -> None:
+    """``--admin-token`` or ``--no-admin``: a token for an admin API turned off is an error,
+    not a guard that guards nothing."""
+    admin = command.add_mutually_exclusive_group()
+    admin.add_argument(
+        "--admin-token", type=_admin_token, metavar="TOKEN", help="require this token on /__admin/"
+    )
+    admin.add_argument("--no-admin", action="store_true", help="turn the admin API off")
+
+
 def _add_limits(command: argparse.ArgumentParser) -> None:
     """What a connection may take: see "Security and limits" in the README."""
     limits = command.add_argument_group("connection limits")
@@ -546,10 +553,7 @@ def _proxy_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         metavar="N",
         help="requests kept in the journal (default 10000)",
     )
-    proxy.add_argument(
-        "--admin-token", type=_admin_token, metavar="TOKEN", help="require this token on /__admin/"
-    )
-    proxy.add_argument("--no-admin", action="store_true", help="turn the admin API off")
+    _add_admin(proxy)
     _add_limits(proxy)
 
 

@@ -199,6 +199,12 @@ def test_port_in_use_is_a_one_line_error(serve: Callable[..., Served]) -> None:
         ),
         pytest.param(lambda write: ["--port", "99999"], "is not a port number", id="bad-port"),
         pytest.param(lambda write: ["--now", "soon"], "`soon` is not", id="bad-now"),
+        pytest.param(
+            # The token was dropped without a word: a guard that guards nothing.
+            lambda write: ["--no-admin", "--admin-token", "secret"],
+            "argument --admin-token: not allowed with argument --no-admin",
+            id="token-for-no-admin",
+        ),
     ],
 )
 def test_serve_refuses_bad_input_with_exit_2(
