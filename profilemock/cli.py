@@ -1502,6 +1502,7 @@ def _banner(url: str, store: Store, settings: ServerSettings) -> str:
         lines.append(f"explorer: {url}/__admin/explorer")
     if settings.cors:
         lines.append("CORS: browsers may call the Profile API from any origin")
+    if settings.cors and settings.admin:
         admitted = ", ".join(("loopback origins", *settings.cors_origins))
         lines.append(f"CORS: the admin API takes calls from {admitted}")
     for spec in settings.faults:

@@ -244,6 +244,16 @@ def test_the_ready_banner_counts_each_space_in_english(write_fixture: WriteFixtu
     assert "  space sp  token t  (1,200 users, 1 account)" in banner.splitlines()
 
 
+def test_the_ready_banner_names_no_admin_origins_with_the_admin_api_off() -> None:
+    # It said "CORS: the admin API takes calls from loopback origins, …" with --no-admin.
+    store = load_fixtures([demo_fixture_path()], Clock(NOW))
+    settings = ServerSettings(admin=False, cors=True, cors_origins=("https://app.example",))
+    lines = cli._banner("http://127.0.0.1:1", store, settings).splitlines()
+    assert [line for line in lines if line.startswith("CORS")] == [
+        "CORS: browsers may call the Profile API from any origin"
+    ]
+
+
 def test_check_counts_read_as_english(write_fixture: WriteFixture) -> None:
     users = ", ".join(f"{{ids: {{user_id: u{i}}}}}" for i in range(1200))
     path = write_fixture(f"spaces: {{sp: {{tokens: [t], users: [{users}]}}}}\n")
