@@ -325,12 +325,20 @@ class _GuardedServer(web_server.Server):
         return connection
 
 
+SHUTDOWN_GRACE = 1.0
+"""Seconds a request still being answered when the server stops has to end, and as long
+again once it is told to (aiohttp's 60 s, twice). Held requests end at once, the others in
+milliseconds, unless their client stopped reading a large answer: Ctrl-C waited two
+minutes for it."""
+
+
 class GuardedRunner(web.AppRunner):
     """``web.AppRunner`` serving through ``GuardedConnection``."""
 
     def __init__(self, app: web.Application, limits: Limits | None = None, **kwargs: Any) -> None:
         self.limits = limits or Limits()
         kwargs.setdefault("keepalive_timeout", self.limits.keepalive_timeout)
+        kwargs.setdefault("shutdown_timeout", SHUTDOWN_GRACE)
         super().__init__(app, **kwargs)
 
     async def _make_server(self) -> web_server.Server:
