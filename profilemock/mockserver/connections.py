@@ -122,7 +122,7 @@ class GuardedConnection(web_protocol.RequestHandler):
 
     def _evict_idle(self) -> bool:
         """Make room by closing this server's oldest connection that is waiting for a
-        request (a slow or idle client), so clients that do send requests get in."""
+        client (a slow or idle one), so clients that do send and read get in."""
         manager = self._manager
         if manager is None:
             return False
@@ -135,15 +135,22 @@ class GuardedConnection(web_protocol.RequestHandler):
             return False
         victim = min(idle, key=lambda c: c.opened)
         victim._release()
-        if victim._waiter is not None:
+        if victim.writing_paused and victim.transport is not None:
+            victim.transport.abort()  # close() would wait for the client to read the rest
+        elif victim._waiter is not None:
             victim.force_close()
         else:
             victim._body_late(victim._body, "the server needed the connection for another client")
         return OPEN.take(self.cap)
 
     def _slow(self) -> bool:
-        """Waiting for a request, or for the rest of a request's body."""
-        return self._waiter is not None or (self._body is not None and not self._body.is_eof())
+        """Waiting for a request, for the rest of a request's body, or for the client to
+        read an answer (its buffers full, writing paused)."""
+        return (
+            self._waiter is not None
+            or self.writing_paused
+            or (self._body is not None and not self._body.is_eof())
+        )
 
     def _release(self) -> None:
         if self._counted:

@@ -5,6 +5,7 @@ time out without starving the others."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -530,5 +531,44 @@ def test_slow_bodies_cannot_starve_legitimate_clients() -> None:
         assert served.call(lambda state: list(state.errors)) == []
     finally:
         for sock in slow:
+            sock.close()
+        served.stop()
+
+
+def test_clients_that_stop_reading_cannot_starve_legitimate_clients() -> None:
+    """At the cap, a connection whose client stopped reading its answers (the server's
+    writing paused) makes room as an idle one does; it held its place for good."""
+    cap = 4
+    served = start(Limits(max_connections=cap))
+    big = {"ids": {"user_id": "big"}, "traits": {f"t{i:03d}": "x" * 4000 for i in range(200)}}
+    body = json.dumps(big).encode()
+    put = (
+        b"PUT /__admin/spaces/lg8283283/collections/users/profiles HTTP/1.1\r\n"
+        b"Host: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    assert parsed(exchange(served, put))[0] == 201
+    traits = METADATA.replace("user_id:u1234/metadata", "user_id:big/traits?limit=200")
+    ask = f"GET {traits} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n".encode()
+    stalled: list[socket.socket] = []
+    try:
+        for _ in range(cap):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(address(served))
+            sock.setblocking(False)
+            with contextlib.suppress(BlockingIOError):  # the server stops reading too
+                sock.send(ask * 30)  # about 24 MB of answers, never read
+            stalled.append(sock)
+        raw = f"GET {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\nConnection: close\r\n\r\n"
+        deadline = time.monotonic() + 20
+        # 503 while a stalled connection still has answers to write; 200 once one waits
+        # for its client to read.
+        while (status := parsed(exchange(served, raw.encode()))[0]) == 503:
+            assert time.monotonic() < deadline, "no connection was closed to make room"
+        assert status == 200
+        assert OPEN.open <= cap
+    finally:
+        for sock in stalled:
             sock.close()
         served.stop()
