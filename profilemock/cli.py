@@ -1184,6 +1184,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Ctrl-C before the signal handler is installed still ends cleanly.
     with contextlib.suppress(KeyboardInterrupt):
         run(serve_until_stopped(app, sock, ready, request_log=request_log, limits=_limits(args)))
+    stderr_log.close()  # its own lines (a reload's) too, under --quiet
     print("profilemock stopped", file=out, flush=True)
     return 0
 

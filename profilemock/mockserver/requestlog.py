@@ -4,7 +4,10 @@ aiohttp's own access log formats each line through ``logging`` (a record, a form
 handler lock) and writes and flushes it at once: a system call per request, ~30 % of a
 ``/traits`` request's cost. Here a request costs one f-string and a list append; the lines
 reach the stream in one write when ``FLUSH_LINES`` are waiting or ``FLUSH_SECONDS`` after
-the first of them, whichever comes first, and at shutdown. Nothing is dropped.
+the first of them, whichever comes first, and at shutdown. A pipe or a terminal is written
+from a thread of its own: a reader that stops reading (``| less`` left unscrolled, a
+terminal paused with Ctrl-S) holds that thread, never the server; past ``MAX_WAITING``
+characters held for it, lines are dropped and counted. Nothing else is dropped.
 
     GET /v1/spaces/…/traits?limit=50 HTTP/1.1 200 1234 0ms
 
@@ -22,6 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
+import threading
 from abc import abstractmethod
 from typing import TextIO
 
@@ -30,6 +36,10 @@ from aiohttp.web import BaseRequest, StreamResponse
 
 FLUSH_LINES = 512
 FLUSH_SECONDS = 0.05
+MAX_WAITING = 1 << 20
+"""Characters held for a pipe or terminal that is not being read."""
+CLOSE_SECONDS = 2.0
+"""How long a stop waits for such a reader to take the lines still held for it."""
 
 
 class RequestLog:
@@ -39,6 +49,7 @@ class RequestLog:
         self.stream = stream
         self.lines: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._writer = _Writer(stream) if _may_block(stream) else None
 
     def add(self, line: str) -> None:
         lines = self.lines
@@ -64,12 +75,18 @@ class RequestLog:
         self.flush()
         self._write(line + "\n")
 
+    def close(self) -> None:
+        """At a stop: every line written, a reader that stopped reading given
+        ``CLOSE_SECONDS`` to take them."""
+        self.flush()
+        if self._writer is not None:
+            self._writer.wait(CLOSE_SECONDS)
+
     def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # the reader went away (a closed pipe): serve on
-            pass
+        if self._writer is not None:
+            self._writer.write(text)
+        else:
+            _write(self.stream, text)
 
     def access_logger(self) -> type[AbstractAccessLogger]:
         """The class aiohttp instantiates for each connection, writing into this log."""
@@ -83,6 +100,74 @@ class AccessLogger(AbstractAccessLogger):
     @abstractmethod
     def unanswered(self, request: BaseRequest, time: float) -> None:
         """``request`` ended ``time`` seconds after it began without a whole answer."""
+
+
+def _write(stream: TextIO, text: str) -> None:
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):  # the reader went away (a closed pipe): serve on
+        pass
+
+
+def _may_block(stream: TextIO) -> bool:
+    """Whether a write to ``stream`` may wait for a reader: a pipe, a terminal, a socket
+    (not a regular file, nor a stream in memory)."""
+    try:
+        return not stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+class _Writer:
+    """Writes texts to ``stream`` from a thread of its own, in order; holds at most
+    ``MAX_WAITING`` characters for it, and counts the lines it drops past them."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._texts: list[str] = []
+        self._waiting = 0
+        self._dropped = 0
+        self._busy = False
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def write(self, text: str) -> None:
+        with self._changed:
+            if self._texts and self._waiting + len(text) > MAX_WAITING:
+                self._dropped += text.count("\n")
+                return
+            self._texts.append(text)
+            self._waiting += len(text)
+            self._changed.notify_all()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="profilemock request log", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()
+                self._changed.wait_for(lambda: bool(self._texts))
+                self._busy = True
+                text = "".join(self._texts)
+                self._texts.clear()
+                self._waiting = 0
+                dropped, self._dropped = self._dropped, 0
+            if dropped:
+                text += (
+                    f"profilemock: {dropped} log lines dropped here: the log was not being read"
+                    " (a pipe or terminal that stopped reading)\n"
+                )
+            _write(self.stream, text)
+
+    def wait(self, timeout: float) -> None:
+        """Until every text is written, or ``timeout`` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._texts and not self._busy, timeout)
 
 
 def _bound_logger(log: RequestLog) -> type[AccessLogger]:

@@ -114,7 +114,7 @@ async def serve_until_stopped(
             await runner.cleanup()
         finally:
             if request_log is not None:
-                request_log.flush()
+                request_log.close()
 
 
 def _stop_signals() -> tuple[signal.Signals, ...]:

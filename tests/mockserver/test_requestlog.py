@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -81,6 +82,43 @@ async def test_the_servers_own_line_follows_the_request_lines_waiting() -> None:
     log.stream = io.StringIO()
     log.stream.close()  # the reader went away: the line is lost, the server serves on
     log.say("reloaded users.yaml: 1 space, 1 user, 0 accounts in 0.01 s")
+
+
+def test_a_pipe_nobody_reads_never_stops_the_server() -> None:
+    # `serve 2>&1 | less` left unscrolled, a terminal paused with Ctrl-S: the write waited
+    # for the reader, on the server's loop, and every request hung after ~270 lines.
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w")
+    log = RequestLog(stream)
+    batches = 40  # 2 MB: twice what is held for a reader (MAX_WAITING)
+    lines = [[f"GET /{b:04d}/{n:04d}".ljust(99, ".") for n in range(512)] for b in range(batches)]
+
+    def say_all() -> None:
+        for batch in lines:
+            log.say("\n".join(batch))
+
+    saying = threading.Thread(target=say_all, daemon=True)
+    saying.start()
+    saying.join(10)
+    assert not saying.is_alive(), "the log waited for a reader that does not read"
+    read: list[bytes] = []
+    reader = threading.Thread(
+        target=lambda: read.extend(iter(lambda: os.read(read_end, 65536), b""))
+    )
+    reader.start()
+    log.close()
+    stream.close()
+    reader.join(10)
+    os.close(read_end)
+    written = b"".join(read).decode().splitlines()
+    *kept, note = written
+    told = re.fullmatch(r"profilemock: (\d+) log lines dropped here: .*", note)
+    assert told is not None
+    dropped = int(told[1])
+    everything = [line for batch in lines for line in batch]
+    assert kept == everything[: len(kept)]  # in order, up to where the reader stopped
+    assert len(kept) + dropped == len(everything)
+    assert dropped > 0
 
 
 def _read_until(process: subprocess.Popen[str], stream: str, pattern: str) -> re.Match[str]:
