@@ -1137,7 +1137,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         gc.enable()
     from profilemock.mockserver.app import create_app
     from profilemock.mockserver.reload import enable_reload
-    from profilemock.mockserver.requestlog import RequestLog
+    from profilemock.mockserver.requestlog import LogHandler, RequestLog
     from profilemock.mockserver.serving import run, serve_until_stopped
     from profilemock.mockserver.state import ServerSettings
 
@@ -1181,9 +1181,17 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             shown = ", ".join(str(p) for p in paths)
             print(f"watching {shown}: saved changes are served at once", file=out, flush=True)
 
-    # Ctrl-C before the signal handler is installed still ends cleanly.
-    with contextlib.suppress(KeyboardInterrupt):
-        run(serve_until_stopped(app, sock, ready, request_log=request_log, limits=_limits(args)))
+    # So are its `logging` records (a refused request): else each waited for stderr's reader.
+    records = LogHandler(stderr_log)
+    logging.getLogger("profilemock").addHandler(records)
+    try:
+        # Ctrl-C before the signal handler is installed still ends cleanly.
+        with contextlib.suppress(KeyboardInterrupt):
+            run(
+                serve_until_stopped(app, sock, ready, request_log=request_log, limits=_limits(args))
+            )
+    finally:
+        logging.getLogger("profilemock").removeHandler(records)
     stderr_log.close()  # its own lines (a reload's) too, under --quiet
     print("profilemock stopped", file=out, flush=True)
     return 0

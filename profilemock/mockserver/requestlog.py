@@ -194,5 +194,22 @@ def _bound_logger(log: RequestLog) -> type[AccessLogger]:
     return _AccessLogger
 
 
+class LogHandler(logging.Handler):
+    """The server's ``logging`` records (a refused request, a failure) as lines of
+    ``log``: in order with the request lines, and never waiting for a reader. Call it on
+    the server's loop, as the server logs."""
+
+    def __init__(self, log: RequestLog) -> None:
+        super().__init__()
+        self.log = log
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.log.say(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
 LOGGER = logging.getLogger("profilemock.access")
 """Handed to aiohttp only to switch its access logging on; lines never pass through it."""

@@ -308,3 +308,31 @@ def test_a_refused_request_has_one_line_the_refusal() -> None:
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def test_a_refusal_does_not_wait_for_a_stderr_nobody_reads() -> None:
+    # The refusal's line went to stderr through `logging`, past the request log: with the
+    # pipe full, the server waited on it, and answered nothing more.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "profilemock", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,  # never read
+        text=True,
+    )
+    try:
+        url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:(\d+))")
+        with requests.Session() as session:
+            for n in range(20):  # 140 KB of lines: more than a pipe holds
+                session.get(f"{url[1]}/{n}/{'x' * 7000}", timeout=10)
+            # A reload's line is written at once, with the request lines before it.
+            assert session.post(f"{url[1]}/__admin/reload", timeout=10).status_code == 200
+        with socket.create_connection(("127.0.0.1", int(url[2])), timeout=10) as sock:
+            sock.sendall(b"GARBAGE\r\n\r\n")
+            assert sock.recv(100).startswith(b"HTTP/1.0 400 ")
+        assert requests.get(f"{url[1]}/__admin/health", timeout=10).status_code == 200
+    finally:
+        process.kill()
+        process.wait(timeout=20)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
