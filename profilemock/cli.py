@@ -777,8 +777,8 @@ def main(
     argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
 ) -> int:
     """Run the CLI; returns the exit code."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+    out = stdout or sys.stdout or _nowhere()
+    err = stderr or sys.stderr or _nowhere()
     # Ctrl-C and SIGTERM stop the server even when the parent started it with them blocked
     # (a blocked signal is never delivered: the server would run on, deaf to both).
     if hasattr(signal, "pthread_sigmask"):
@@ -818,6 +818,12 @@ def main(
         # (generate removes its partial file), so no traceback either.
         print("\nprofilemock: stopped (Ctrl-C)", file=err, flush=True)
         return 130
+
+
+def _nowhere() -> TextIO:
+    """What a stream the process was started without (``2>&-``: ``sys.stderr`` is None)
+    is written to: nothing keeps it."""
+    return open(os.devnull, "w", encoding="utf-8")  # open while the process runs
 
 
 _TAKES_TIME = ("--now",)

@@ -746,3 +746,29 @@ def test_a_reader_of_stderr_that_goes_away_stops_neither_the_watch_nor_a_reload(
         served_plan(plan)
     assert requests.post(f"{url}/__admin/reload", timeout=10).status_code == 200
     assert served.stop() == 0
+
+
+def test_serve_started_without_stderr_serves() -> None:
+    # `profilemock serve 2>&-` (sys.stderr is None) ended at once, exit 1, without a word.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "profilemock", "serve", "--port", "0", "--watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=lambda: os.close(2),
+    )
+    try:
+        assert process.stdout is not None
+        url = re.search(r"at (http://\S+)", process.stdout.readline())
+        assert url is not None
+        assert requests.get(f"{url[1]}/nowhere", timeout=10).status_code == 404
+        assert requests.post(f"{url[1]}/__admin/reload", timeout=10).status_code == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert "profilemock stopped" in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=20)
+        if process.stdout is not None:
+            process.stdout.close()
