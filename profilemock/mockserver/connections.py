@@ -115,6 +115,13 @@ class GuardedConnection(web_protocol.RequestHandler):
         if not OPEN.take(self.cap) and not self._evict_idle():
             state = self.app.get(STATE) if self.app is not None else None
             _refuse(transport, None if state is None else state.next_request_id())
+            peer = transport.get_extra_info("peername")
+            log.warning(
+                "profilemock refused a connection from %s with a 503: %d connections are open,"
+                " the most it may hold (--max-connections)",
+                peer[0] if peer else "an unknown address",
+                self.cap,
+            )
             return
         self._counted = True
         super().connection_made(transport)

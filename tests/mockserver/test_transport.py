@@ -572,3 +572,32 @@ def test_clients_that_stop_reading_cannot_starve_legitimate_clients() -> None:
         for sock in stalled:
             sock.close()
         served.stop()
+
+
+def test_a_connection_refused_at_the_cap_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """Its 503 reached the client and no log line said so: a load test saw 503s the
+    server's log never showed."""
+    cap = OPEN.open + 2
+    served = start(Limits(max_connections=cap))
+    served.call(lambda state: state.faults.add({"route": "metadata", "fault": "hang"}))
+    held: list[socket.socket] = []
+    try:
+        for _ in range(2):  # busy, not slow: nothing to close to make room
+            sock = socket.create_connection(address(served), timeout=10)
+            sock.sendall(
+                f"GET {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n".encode()
+            )
+            held.append(sock)
+        deadline = time.monotonic() + 20
+        while served.call(lambda state: sum(e.outcome == "pending" for e in state.journal)) < 2:
+            assert time.monotonic() < deadline, "the held requests never arrived"
+        with caplog.at_level(logging.WARNING, logger="profilemock.access"):
+            assert parsed(exchange(served, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"))[0] == 503
+        assert [r.getMessage() for r in caplog.records] == [
+            "profilemock refused a connection from 127.0.0.1 with a 503:"
+            f" {cap} connections are open, the most it may hold (--max-connections)"
+        ]
+    finally:
+        for sock in held:
+            sock.close()
+        served.stop()
