@@ -210,21 +210,25 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
     """Reload whenever the fixture files change, until ``stop`` is set or cancelled.
 
     A watched directory removed (``rm -rf fixtures``) takes its watch with it: where it
-    was is watched until it is back, then what it holds is served and watched again."""
+    was is watched until it is back, then what it holds is served and watched again. A
+    symbolic link on the way pointed elsewhere (``ln -sfn release-2 current``), which no
+    watch sees, is found within a second, and where it points now served and watched."""
     from watchfiles import Change, awatch  # imported when watching: the plugin never needs it
 
     roots, counts = watched(reloader.paths)
+    targets = _targets(reloader.paths)
     base = Path.cwd()
     back: list[Path] = []
     held: set[asyncio.Task[Reloaded]] = set()  # a task the loop keeps no hold on
     while await _until_back(roots, stop):
         changes = awatch(
             *roots,
-            # The roots' own removal is seen too (its files may be gone from the batch).
-            watch_filter=lambda _change, path: counts(path) or Path(path) in roots,
+            watch_filter=_seen(roots, counts),
             stop_event=stop,
             debounce=400,
             step=50,
+            rust_timeout=1000,
+            yield_on_timeout=True,
             recursive=True,
         )
         if back:
@@ -236,6 +240,13 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
             reloading.add_done_callback(held.discard)
         back = []
         async for found in changes:
+            if not found:  # a second without a change
+                if _targets(reloader.paths) != targets:
+                    roots, counts = watched(reloader.paths)
+                    targets = _targets(reloader.paths)
+                    back = roots
+                    break  # watched where the links point now
+                continue
             names = sorted({_shown(Path(p), base) for _, p in found if Path(p) not in roots})
             gone = sorted({_shown(Path(p), base) for _, p in found if not os.path.lexists(p)})
             back = [root for root in roots if (Change.deleted, str(root)) in found]
@@ -246,6 +257,17 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
         await changes.aclose()
         if not back:
             return  # stopped
+
+
+def _seen(roots: list[Path], counts: Callable[[str], bool]) -> Callable[[Any, str], bool]:
+    """The changes that count: to fixture files (``counts``), and a root's own removal
+    (its files may be gone from the batch)."""
+    return lambda _change, path: counts(path) or Path(path) in roots
+
+
+def _targets(paths: Sequence[str | Path]) -> list[Path]:
+    """Where ``paths`` lead, symbolic links followed."""
+    return [Path(path).resolve() for path in paths]
 
 
 async def _next(changes: AsyncIterator[T]) -> T | None:
