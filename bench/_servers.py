@@ -130,17 +130,24 @@ class _TreeMemory(threading.Thread):
         return self.peak_kib
 
 
-def profilemock(*args: str, log: Path | None = None, env: dict[str, str] | None = None) -> Server:
+def profilemock(
+    *args: str,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+    quiet: bool | None = None,
+) -> Server:
     """``profilemock serve`` on a free port with these extra arguments: ``--quiet`` unless
-    ``log`` names a file for its request log (stderr); ``env`` added to the environment."""
-    quiet = () if log is not None else ("--quiet",)
+    ``log`` names a file for its request log (stderr) or ``quiet`` is False (the log then
+    goes to /dev/null: a stream that is not a file, as a terminal or a pipe); ``env``
+    added to the environment."""
+    flags = ("--quiet",) if (log is None if quiet is None else quiet) else ()
     # A benchmark of a start never finds a snapshot left by an earlier one, unless it asks.
     cache = () if "--snapshots" in args or "--no-snapshots" in args else ("--no-snapshots",)
     # Bytecode written and read, as an installed package has it (an environment that turns
     # it off would have every start compile the package again).
     environ = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     return Server(
-        [sys.executable, "-m", "profilemock", "serve", *quiet, *cache, "--port", "0", *args],
+        [sys.executable, "-m", "profilemock", "serve", *flags, *cache, "--port", "0", *args],
         log=log,
         env={**environ, **(env or {})},
     )

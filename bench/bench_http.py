@@ -193,11 +193,16 @@ def main() -> None:
 
 LOGGED = "profilemock"
 QUIET = "profilemock --quiet"
+PIPED = "profilemock, log to a pipe"
+"""The log on, to a stream that is not a file (a terminal or a pipe, as ``serve`` mostly
+runs): written from the request log's own thread. The stream is /dev/null, so the time
+is the server's, not a reader's."""
 
 
 def request_cost(args: argparse.Namespace, work: Path) -> Rows:
     """/traits and /events under wrk: profilemock as users run it (default flags, the request
-    log on, written to a file), the same with --quiet, bare aiohttp, Prism (its log on)."""
+    log on, written to a file; and to a pipe), the same with --quiet, bare aiohttp, Prism
+    (its log on)."""
     fixture = work / "bench.json"
     fixture.write_text(json.dumps(bench_fixture()))
 
@@ -206,7 +211,11 @@ def request_cost(args: argparse.Namespace, work: Path) -> Rows:
     bodies = {name: fetch(fake.url + route) for name, route in ROUTES.items()}
     for name, body in bodies.items():
         (work / f"{name}.json").write_bytes(body)
-    servers = {LOGGED: fake, QUIET: profilemock("--fixtures", str(fixture))}
+    servers = {
+        LOGGED: fake,
+        PIPED: profilemock("--fixtures", str(fixture), quiet=False),
+        QUIET: profilemock("--fixtures", str(fixture)),
+    }
     servers["bare aiohttp"] = Server(
         [
             sys.executable,
@@ -246,6 +255,8 @@ def request_cost(args: argparse.Namespace, work: Path) -> Rows:
             if (route_name, peer) in runs:
                 ratio = paired(ours, runs[(route_name, peer)], "rps")
                 rows.append((f"/{route_name}: {LOGGED} / {peer} throughput", spread(ratio)))
+        ratio = paired(runs[(route_name, PIPED)], runs[(route_name, QUIET)], "cpu")
+        rows.append((f"/{route_name}: {PIPED} / {QUIET}, server CPU a request", spread(ratio)))
         ratio = paired(runs[(route_name, QUIET)], runs[(route_name, "bare aiohttp")], "rps")
         rows.append((f"/{route_name}: {QUIET} / bare aiohttp throughput", spread(ratio)))
         if (route_name, "Prism 5") in runs:
