@@ -23,7 +23,7 @@ import stat
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
@@ -67,6 +67,7 @@ from profilemock.timeutil import TimestampError, parse_timestamp
 from profilemock.words import closest, counted
 
 if TYPE_CHECKING:
+    from profilemock.mockserver.requestlog import RequestLog
     from profilemock.mockserver.state import ServerSettings
     from profilemock.schemas.files import Report
 
@@ -1143,7 +1144,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         gc.enable()
     from profilemock.mockserver.app import create_app
     from profilemock.mockserver.reload import enable_reload
-    from profilemock.mockserver.requestlog import LogHandler, RequestLog
+    from profilemock.mockserver.requestlog import RequestLog
     from profilemock.mockserver.serving import run, serve_until_stopped
     from profilemock.mockserver.state import ServerSettings
 
@@ -1187,18 +1188,9 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             shown = ", ".join(str(p) for p in paths)
             print(f"watching {shown}: saved changes are served at once", file=out, flush=True)
 
-    # So are its `logging` records (a refused request): else each waited for stderr's reader.
-    records = LogHandler(stderr_log)
-    logging.getLogger("profilemock").addHandler(records)
-    try:
-        # Ctrl-C before the signal handler is installed still ends cleanly.
-        with contextlib.suppress(KeyboardInterrupt):
-            run(
-                serve_until_stopped(app, sock, ready, request_log=request_log, limits=_limits(args))
-            )
-    finally:
-        logging.getLogger("profilemock").removeHandler(records)
-    stderr_log.close()  # its own lines (a reload's) too, under --quiet
+    # Ctrl-C before the signal handler is installed still ends cleanly.
+    with _records_to(stderr_log), contextlib.suppress(KeyboardInterrupt):
+        run(serve_until_stopped(app, sock, ready, request_log=request_log, limits=_limits(args)))
     print("profilemock stopped", file=out, flush=True)
     return 0
 
@@ -1305,8 +1297,12 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         max_body=args.max_body,
     )
     sock = _listen(args.host, args.port)
-    request_log = None if args.quiet else RequestLog(err)
-    app = create_proxy_app(settings, violation_log=_stderr_log("profilemock.proxy", err))
+    # The violations' lines go through the request log too (`_records_to`).
+    stderr_log = RequestLog(err)
+    request_log = None if args.quiet else stderr_log
+    violations = logging.getLogger("profilemock.proxy")
+    violations.setLevel(logging.INFO)
+    app = create_proxy_app(settings, violation_log=violations)
 
     def ready(url: str) -> None:
         checks = "strict" if settings.strict else "lenient"
@@ -1325,7 +1321,7 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         lines.append("Ctrl-C stops it.")
         print("\n".join(lines), file=out, flush=True)
 
-    with contextlib.suppress(KeyboardInterrupt):
+    with _records_to(stderr_log), contextlib.suppress(KeyboardInterrupt):
         run(serve_until_stopped(app, sock, ready, request_log=request_log, limits=_limits(args)))
     print("profilemock proxy stopped", file=out, flush=True)
     return 0
@@ -1459,17 +1455,22 @@ def _listen(host: str, port: int) -> socket.socket:
         raise CliError(f"cannot listen on {host}:{port}: {reason} ({advice})") from None
 
 
-def _stderr_log(name: str, err: TextIO) -> logging.Logger:
-    """The logger ``name``, writing bare lines to ``err`` (once, however often asked)."""
-    logger = logging.getLogger(name)
-    for handler in list(logger.handlers):
-        logger.removeHandler(handler)
-    handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    return logger
+@contextlib.contextmanager
+def _records_to(log: RequestLog) -> Iterator[None]:
+    """While a server runs, the package's ``logging`` records (a refused request, a
+    proxy's contract violation) are lines of ``log``, in order with the request lines: a
+    stderr nobody reads (``| less`` left unscrolled) holds the log's thread, never the
+    server. At the end every line is written (under ``--quiet`` too: its own lines)."""
+    from profilemock.mockserver.requestlog import LogHandler
+
+    package = logging.getLogger("profilemock")
+    records = LogHandler(log)
+    package.addHandler(records)
+    try:
+        yield
+    finally:
+        package.removeHandler(records)
+        log.close()
 
 
 def exposure_warning(host: str, settings: ServerSettings) -> str | None:

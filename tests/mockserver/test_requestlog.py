@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import re
 import selectors
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -336,3 +339,68 @@ def test_a_refusal_does_not_wait_for_a_stderr_nobody_reads() -> None:
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+class _Drifted(socketserver.StreamRequestHandler):
+    """An upstream whose every answer breaks /traits' schema (its traits not an object)."""
+
+    def handle(self) -> None:
+        while self.rfile.readline() not in (b"", b"\r\n", b"\n"):
+            pass  # the request line and headers
+        body = b'{"traits":5}'
+        self.wfile.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+
+
+@contextlib.contextmanager
+def _proxy_of_drifted(*flags: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`profilemock proxy` of a drifted upstream, its stdout and stderr pipes; its URL."""
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Drifted) as upstream:
+        upstream.daemon_threads = True
+        threading.Thread(target=upstream.serve_forever, daemon=True).start()
+        to = f"http://127.0.0.1:{upstream.server_address[1]}"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "profilemock", "proxy", "--port", "0", *flags, "--upstream", to],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            yield process, _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)")[1]
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=20)
+            upstream.shutdown()
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+
+
+_TRAITS = "/v1/spaces/sp/collections/users/profiles/user_id:{}/traits"
+
+
+def test_a_proxys_violations_do_not_wait_for_a_stderr_nobody_reads() -> None:
+    # Each violation's line went to stderr through its own `logging` handler, past the
+    # request log: with the pipe full, the proxy waited on it and answered nothing more.
+    with _proxy_of_drifted("--quiet") as (_, url), requests.Session() as session:
+        for n in range(20):  # 140 KB of violation lines, never read: more than a pipe holds
+            path = _TRAITS.format(f"{n}{'x' * 7000}")
+            answer = session.get(url + path, auth=("token", ""), timeout=10)
+            assert answer.headers["Profilemock-Violations"] == "1"
+
+
+def test_a_proxys_violation_and_its_request_line_reach_stderr() -> None:
+    with _proxy_of_drifted() as (process, url):
+        path = _TRAITS.format("u1")
+        assert requests.get(url + path, auth=("token", ""), timeout=10).status_code == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert process.stderr is not None
+        lines = process.stderr.read().splitlines()
+    # The violation is found before the answer goes out, the request's line once it went.
+    assert lines[0] == f"contract violation: GET {path} -> 200 /traits: 5 is not an object [type]"
+    assert re.fullmatch(rf"GET {re.escape(path)} HTTP/1\.1 200 \d+ \d+ms", lines[1])
+    assert len(lines) == 2
