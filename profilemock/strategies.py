@@ -441,6 +441,13 @@ _BAD_QUERIES = (
     {"limit": "1", "verbose": "maybe"},
     {"limit": "2", "next": "%%%"},
 )
+_BAD_PATHS = (
+    "users!/profiles/user_id:someone",
+    "users/profiles/user_id:",
+    "users/profiles/:someone",
+)
+"""Path parameters the API refuses (``validation_error``; the reference's own 400 is a
+collection with a `!`), beside the bad queries (``invalid_request_error``)."""
 
 
 @st.composite
@@ -452,7 +459,13 @@ def _error(draw: st.DrawFn, endpoint: str, status: int) -> Response:
             "spaces": {SPACE: {"tokens": [TOKEN], "users": [{"ids": {"user_id": "someone"}}]}}
         }
         if status == 400:
-            query = draw(st.sampled_from(_BAD_QUERIES))
+            if draw(st.booleans()):
+                path = path.replace(
+                    "users/profiles/user_id:someone", draw(st.sampled_from(_BAD_PATHS))
+                )
+                query = {}
+            else:
+                query = draw(st.sampled_from(_BAD_QUERIES))
             answered = _ask(document, path, query)
             if answered.status == 400:
                 return answered
