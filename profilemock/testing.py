@@ -561,8 +561,7 @@ class ProfileAPI:
         request that differs in one thing — and why each missed.
         """
         __tracebackhide__ = True
-        if query is not None and not isinstance(query, Mapping):
-            raise TypeError(f"query is a mapping like {{'include': 'email'}}; got {query!r}")
+        _check_query(query)
         _check_filters(identifier, times, status, method, authorized)
         _one_of("route", route, tuple(ENDPOINTS))
         _one_of("collection", collection, COLLECTIONS)
@@ -990,6 +989,25 @@ def _check_filters(identifier: Any, times: Any, status: Any, method: Any, author
             )
     if authorized is not None:
         flag(authorized, "authorized")
+
+
+def _check_query(query: Any) -> None:
+    """``assert_called``'s ``query``: names and values as text (a number is read as its
+    text). A list, None or True matched no request, so ``times=0`` passed whatever was sent."""
+    __tracebackhide__ = True
+    if query is None:
+        return
+    if not isinstance(query, Mapping):
+        raise TypeError(f"query is a mapping like {{'include': 'email'}}; got {query!r}")
+    for name, value in query.items():
+        text = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        if not isinstance(name, str) or not text:
+            wrong = value if isinstance(name, str) else name
+            raise TypeError(
+                "assert_called: query takes parameter names and values as text, like"
+                " {'include': 'email'} (one value a name: a repeated parameter matches when"
+                f" any of its values is the one given); got {wrong!r}"
+            )
 
 
 def _one_of(name: str, value: str | None, allowed: Sequence[str]) -> None:

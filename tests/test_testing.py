@@ -681,6 +681,31 @@ def test_assert_called_refuses_a_filter_no_request_can_match(profile_api: Profil
         profile_api.assert_called("traits", authorized="yes")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ({"include": ["email", "first_name"]}, "['email', 'first_name']"),
+        ({"include": None}, "None"),
+        ({"verbose": True}, "True"),
+        ({1: "email"}, "1"),
+    ],
+)
+def test_assert_called_refuses_a_query_value_no_request_can_have(
+    profile_api: ProfileAPI, query: Any, shown: str
+) -> None:
+    # Written as text, a list, None or True matched no request: times=0 passed whatever
+    # the code sent (a list read as "all of these" was never checked at all).
+    requests.get(
+        profile_api.profile_url("user_id:u1234", "traits"),
+        auth=profile_api.auth,
+        params={"include": "email", "verbose": "true"},
+        timeout=10,
+    )
+    with pytest.raises(TypeError, match=r"query takes parameter names and values as text") as e:
+        profile_api.assert_called("traits", query=query, times=0)
+    assert f"got {shown}" in str(e.value)
+
+
 def test_assert_called_query_matches_any_value_of_a_repeated_parameter(
     profile_api: ProfileAPI,
 ) -> None:
