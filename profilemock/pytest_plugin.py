@@ -607,16 +607,39 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     """After its fixtures are torn down, a test that reached the default fake without its
     handle (the code under test, or the test itself through the admin API: a fault, a
     frozen clock) leaves it as the fixtures loaded it for the next test, as one with the
-    handle does; what broke inside it meanwhile fails this test's teardown."""
+    handle does; what broke inside it meanwhile fails this test's teardown. A test that
+    passed with a marker of its own and never used the fixture fails too (``_unused_marker``)."""
     __tracebackhide__ = True
     handle = item.stash.get(_USES_HANDLE, None)
     reachable = _reachable_fake(item.config)
-    if reachable is None or (handle is not None and reachable.url == handle.url):
-        return
-    try:
-        reachable.check()
-    finally:
-        reachable._restart()
+    if reachable is not None and (handle is None or reachable.url != handle.url):
+        try:
+            reachable.check()
+        finally:
+            reachable._restart()
+    if handle is None and item.stash.get(_PASSED, False):
+        _unused_marker(item)
+
+
+def _unused_marker(item: pytest.Item) -> None:
+    """A test's own ``profile_api`` marker configures the fixture's handle: on a test that
+    never asked for it (its code reaching the fake through ``--profile-api-env``), its
+    ``no_errors=``, ``faults=`` and the rest were dropped without a word, and the test
+    passed on what they were there to catch. (A class's or module's marker may cover tests
+    that do not call the API.)"""
+    __tracebackhide__ = True
+    for mark in item.iter_markers("profile_api"):
+        if mark not in getattr(item, "own_markers", ()) or not (mark.args or mark.kwargs):
+            continue
+        written = ", ".join(
+            [*map(repr, mark.args), *(f"{k}={v!r}" for k, v in mark.kwargs.items())]
+        )
+        pytest.fail(
+            f"@pytest.mark.profile_api({written}) configures the profile_api fixture, which"
+            " this test never used: none of it was applied. Ask for profile_api among the"
+            " test's arguments (or a fixture's), or remove the marker.",
+            pytrace=False,
+        )
 
 
 def _reachable_fake(config: pytest.Config) -> ProfileAPI | None:

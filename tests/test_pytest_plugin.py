@@ -258,6 +258,70 @@ def test_the_markers_of_the_test_its_class_and_its_module_combine(
     result.stdout.fnmatch_lines(["*profile_api marker: unknown argument `colour`*"])
 
 
+def test_a_marker_on_a_test_without_the_fixture_is_an_error(consumer: pytest.Pytester) -> None:
+    # With --profile-api-env the code under test reaches the fake without the fixture; the
+    # marker configures the fixture's handle, so it was dropped without a word: a 404 the
+    # code swallowed passed no_errors=True, a fault was never armed, a misspelled argument
+    # never refused.
+    consumer.makepyfile(
+        test_unused=textwrap.dedent(
+            """
+            import os
+
+            import pytest
+            import requests
+
+            pytestmark = pytest.mark.profile_api(rate_limit=None)
+
+
+            def traits(user):
+                url = (
+                    f"{os.environ['PROFILE_API_URL']}/v1/spaces/{os.environ['PROFILE_API_SPACE_ID']}"
+                    f"/collections/users/profiles/user_id:{user}/traits"
+                )
+                answer = requests.get(url, auth=(os.environ["PROFILE_API_TOKEN"], ""), timeout=5)
+                return answer.json() if answer.ok else None
+
+
+            @pytest.mark.profile_api(no_errors=True)
+            def test_swallowed_404():
+                assert traits("nobody") is None
+
+
+            @pytest.mark.profile_api(faults=["traits:503"])
+            def test_unarmed_fault():
+                traits("u1234")
+
+
+            @pytest.mark.profile_api(colour="blue")
+            def test_misspelled():
+                pass
+
+
+            def test_module_marker_alone():
+                assert traits("u1234") is not None
+
+
+            @pytest.mark.profile_api(no_errors=True)
+            def test_with_the_fixture_from_the_body(request):
+                request.getfixturevalue("profile_api")
+                assert traits("u1234") is not None
+            """
+        )
+    )
+    result = consumer.runpytest("--profile-api-env", "-p", "no:randomly")
+    result.assert_outcomes(passed=5, errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_swallowed_404*",
+            "*@pytest.mark.profile_api(no_errors=True) configures the profile_api fixture,"
+            " which this test never used*",
+            "*ERROR at teardown of test_unarmed_fault*",
+            "*ERROR at teardown of test_misspelled*",
+        ]
+    )
+
+
 def test_fixtures_from_the_option_and_the_ini(consumer: pytest.Pytester) -> None:
     (consumer.path / "one.yaml").write_text(
         "spaces: {from_option: {tokens: [t1], users: [{ids: {user_id: x}}]}}\n"
