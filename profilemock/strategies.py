@@ -368,19 +368,28 @@ def _ok(draw: st.DrawFn, endpoint: str) -> Response:
 def _as_seen(draw: st.DrawFn, response: Response) -> Response:
     """``response``, now and then in a shape the real API has been seen to answer in, which
     the fake does not make (each in shared/real-responses, and valid against the schemas):
-    a relative ``cursor.url`` (the reference's traits example), a last page's cursor of
-    ``has_more`` alone (the FAQ's), external ids without ``first_message_id`` (a 2018
+    a relative ``cursor.url`` with no ``limit`` (the reference's traits example), a last
+    page's cursor of ``has_more`` alone (the FAQ's), a last page of links with no cursor
+    (the reference's links example), metadata without the top-level ``segment_id`` (the
+    reference's metadata example), external ids without ``first_message_id`` (a 2018
     capture)."""
     body = response.body
-    cursor = body.get("cursor") if isinstance(body, dict) else None
-    if not isinstance(cursor, dict) or draw(st.integers(0, 2)) != 0:
+    if not isinstance(body, dict) or draw(st.integers(0, 2)) != 0:
         return response
     body = copy.deepcopy(body)
-    if cursor.get("url"):
+    cursor = body.get("cursor")
+    if isinstance(cursor, dict) and cursor.get("url"):
         parts = urlsplit(cursor["url"])
-        body["cursor"]["url"] = f"{parts.path}?{parts.query}"
-    elif not cursor.get("has_more"):
-        body["cursor"] = {"has_more": False}
+        cursor["url"] = f"{parts.path}?{parts.query}"
+        if draw(st.booleans()):
+            cursor.pop("limit", None)
+    elif isinstance(cursor, dict) and not cursor.get("has_more"):
+        if response.endpoint == "links" and draw(st.booleans()):
+            del body["cursor"]
+        else:
+            body["cursor"] = {"has_more": False}
+    if response.endpoint == "metadata":
+        body.pop("segment_id", None)
     if response.endpoint == "external_ids" and isinstance(body.get("data"), list):
         for item in body["data"]:
             item.pop("first_message_id", None)

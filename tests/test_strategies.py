@@ -158,6 +158,16 @@ def test_responses_show_the_shapes_the_real_api_was_seen_answering_in() -> None:
         lambda r: bool(r.body["data"]) and "first_message_id" not in r.body["data"][0],
         settings=FIND,
     )
+    # The reference's own examples: a traits cursor without `limit`, a links body without
+    # a cursor, metadata without the top-level segment_id. A consumer that read any of them
+    # passed every example and broke on the documented body.
+    find(
+        responses("traits"),
+        lambda r: "url" in cursor(r) and "limit" not in cursor(r),
+        settings=FIND,
+    )
+    find(responses("links"), lambda r: "cursor" not in r.body, settings=FIND)
+    find(responses("metadata"), lambda r: "segment_id" not in r.body, settings=FIND)
 
 
 @pytest.mark.parametrize(("endpoint", "least"), [("traits", 0.06), ("events", 0.1)])
