@@ -565,6 +565,11 @@ class ProfileAPI:
         _check_filters(identifier, times, status, method, authorized)
         _one_of("route", route, tuple(ENDPOINTS))
         _one_of("collection", collection, COLLECTIONS)
+        if route == "profiles" and identifier is not None:
+            raise ValueError(
+                "assert_called: the `profiles` route (the list) has no identifier, so no call"
+                f" of it can match identifier={identifier!r}; give one of them"
+            )
         wanted: dict[str, Any] = {
             "route": route,
             "identifier": identifier,

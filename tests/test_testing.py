@@ -679,6 +679,9 @@ def test_assert_called_refuses_a_filter_no_request_can_match(profile_api: Profil
             profile_api.assert_called("traits", times=times)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="authorized takes True or False"):
         profile_api.assert_called("traits", authorized="yes")  # type: ignore[arg-type]
+    # The list route names no profile: an identifier with it matched nothing, ever.
+    with pytest.raises(ValueError, match=r"the `profiles` route \(the list\) has no identifier"):
+        profile_api.assert_called("profiles", identifier="user_id:u1234", times=0)
 
 
 @pytest.mark.parametrize(
