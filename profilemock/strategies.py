@@ -59,7 +59,11 @@ ENDPOINTS = ("traits", "external_ids", "events", "metadata", "links", "profiles"
 ERROR_STATUSES = (400, 401, 404, 429, 500, 503)
 
 # Readable values that shrink to "a", 0, False: what a failing example should look like.
-_NAME = st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
+# Names as real traits write them: `emails_opened_last_30_days` (the reference), `Lastname`
+# (a real capture), `crossDomainId` (the reference's events).
+_NAME = st.text(
+    "abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=12
+)
 _ID_VALUE = st.one_of(
     st.text("abcdefghijklmnopqrstuvwxyz0123456789-.@+", min_size=1, max_size=16),
     st.integers(min_value=0, max_value=10**12),

@@ -99,6 +99,22 @@ def test_profiles_have_traits_of_every_json_type_and_events_in_and_out_of_the_wi
     assert example["ids"]
 
 
+def test_trait_names_are_written_as_real_ones_are() -> None:
+    """The reference's `emails_opened_last_30_days` has digits, a real capture's `Lastname`
+    a capital: names of lowercase letters alone let a consumer that parsed names as
+    `[a-z_]+`, or lowercased them to look them up, pass every example."""
+    find(
+        profiles(),
+        lambda p: any(ch.isdigit() for ch in "".join(p.get("traits", ()))),
+        settings=FIND,
+    )
+    find(
+        profiles(),
+        lambda p: any(ch.isupper() for ch in "".join(p.get("traits", ()))),
+        settings=FIND,
+    )
+
+
 @pytest.mark.parametrize("endpoint", ALL_ENDPOINTS)
 def test_every_responses_example_validates(endpoint: str) -> None:
     @settings(SLOW, max_examples=15)
