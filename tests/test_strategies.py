@@ -216,10 +216,12 @@ def test_a_400_is_either_code_the_api_answers_it_with() -> None:
     """The reference's own 400 is a `validation_error` (a path parameter with characters
     the API does not allow); a bad query is an `invalid_request_error`. Only the second
     was drawn: a consumer that crashed on the documented one passed every example."""
+
+    def answers_with(code: str, response: Response) -> bool:
+        return bool(response.body["error"]["code"] == code)
+
     for code in ("validation_error", "invalid_request_error"):
-        find(
-            responses("traits", 400), lambda r, c=code: r.body["error"]["code"] == c, settings=FIND
-        )
+        find(responses("traits", 400), partial(answers_with, code), settings=FIND)
 
 
 def test_error_responses_by_default_are_any_error_envelope() -> None:
