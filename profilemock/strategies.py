@@ -85,9 +85,24 @@ _JSON = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_NAME, inner, max_size=3)),
     max_leaves=6,
 )
-_IN_WINDOW = st.integers(min_value=0, max_value=13 * 24).map(lambda h: f"-{h}h")
+_SUBSECOND = st.one_of(
+    st.just(""),
+    st.sampled_from((2, 3, 5, 6, 9)).flatmap(
+        lambda digits: st.integers(1, 10**digits - 1).map(lambda n: f"0.{n:0{digits}d}s")
+    ),
+)
+"""A fraction of a second to add to a relative time: real times carry two to nine digits
+of one (`.78Z`, `.40468Z`, `.172597879Z`)."""
+
+
+def _ago(amount: st.SearchStrategy[int], unit: str) -> st.SearchStrategy[str]:
+    """A relative time so many units ago, now and then with a fraction of a second more."""
+    return st.tuples(amount, _SUBSECOND).map(lambda drawn: f"-{drawn[0]}{unit}{drawn[1]}")
+
+
+_IN_WINDOW = _ago(st.integers(min_value=0, max_value=13 * 24), "h")
 """Inside the API's 14-day events window."""
-_OUT_OF_WINDOW = st.integers(min_value=15, max_value=90).map(lambda d: f"-{d}d")
+_OUT_OF_WINDOW = _ago(st.integers(min_value=15, max_value=90), "d")
 
 
 @dataclass(frozen=True)
@@ -179,7 +194,7 @@ def _profiles(
         "traits": st.dictionaries(_NAME, _JSON, max_size=4),
         "computed_traits": st.dictionaries(_NAME.map(lambda k: f"c_{k}"), _JSON, max_size=2),
         "audiences": st.dictionaries(_NAME.map(lambda k: f"a_{k}"), st.booleans(), max_size=2),
-        "created_at": st.integers(min_value=1, max_value=400).map(lambda d: f"-{d}d"),
+        "created_at": _ago(st.integers(min_value=1, max_value=400), "d"),
     }
     if events and collection == "users":
         optional["events"] = st.lists(_EVENT, max_size=4)
