@@ -149,10 +149,31 @@ def _ids(draw: st.DrawFn, collection: Collection) -> dict[str, Any]:
     return ids
 
 
+_CONTEXT = st.fixed_dictionaries(
+    {},
+    optional={
+        "ip": st.just("73.92.233.78"),
+        "library": st.fixed_dictionaries(
+            {
+                "name": st.sampled_from(["analytics.js", "analytics-ios"]),
+                "version": st.just("3.2.5"),
+            }
+        ),
+        "page": st.fixed_dictionaries(
+            {"path": st.just("/pricing"), "url": st.just("https://example.com/pricing")}
+        ),
+        "userAgent": st.just("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_13_2)"),
+        "traits": st.dictionaries(_NAME, _SCALAR, max_size=2),
+    },
+)
+"""An event's context as the reference's event has one: text and nested objects."""
+
+
 def _events_at(timestamp: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, Any]]:
     """Every call a profile's events hold, each with its own call's fields (a track's
     `event`, a page's or screen's `name`, an identify's `traits`, a group's `group_id`, an
-    alias's `previous_id`: the fixture schema refuses another call's)."""
+    alias's `previous_id`: the fixture schema refuses another call's), and now and then a
+    context."""
     carried = st.dictionaries(_NAME, _SCALAR, max_size=3)
     return st.one_of(
         st.fixed_dictionaries(
@@ -160,7 +181,7 @@ def _events_at(timestamp: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str,
                 "event": st.sampled_from(["Product Viewed", "Order Completed", "Signed Up"]),
                 "timestamp": timestamp,
             },
-            optional={"type": st.just("track"), "properties": carried},
+            optional={"type": st.just("track"), "properties": carried, "context": _CONTEXT},
         ),
         st.fixed_dictionaries(
             {
@@ -168,17 +189,19 @@ def _events_at(timestamp: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str,
                 "name": st.sampled_from(["Home", "Pricing", "Checkout"]),
                 "timestamp": timestamp,
             },
-            optional={"properties": carried},
+            optional={"properties": carried, "context": _CONTEXT},
         ),
         st.fixed_dictionaries(
-            {"type": st.just("identify"), "timestamp": timestamp}, optional={"traits": carried}
+            {"type": st.just("identify"), "timestamp": timestamp},
+            optional={"traits": carried, "context": _CONTEXT},
         ),
         st.fixed_dictionaries(
             {"type": st.just("group"), "group_id": _ID_VALUE, "timestamp": timestamp},
-            optional={"traits": carried},
+            optional={"traits": carried, "context": _CONTEXT},
         ),
         st.fixed_dictionaries(
-            {"type": st.just("alias"), "previous_id": _ID_VALUE, "timestamp": timestamp}
+            {"type": st.just("alias"), "previous_id": _ID_VALUE, "timestamp": timestamp},
+            optional={"context": _CONTEXT},
         ),
     )
 

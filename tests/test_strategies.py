@@ -127,6 +127,18 @@ def test_times_have_fractions_of_a_second_as_real_ones_do(
         find(responses(endpoint), partial(fraction, digits), settings=FIND)
 
 
+def test_events_carry_a_context_as_real_ones_do() -> None:
+    """The reference's event has a context of nested objects (`library`, `page`) beside
+    text (`ip`, `userAgent`); every drawn one was `{}`, so a consumer that read the context
+    as flat text passed every example."""
+
+    def nested_context(response: Response) -> bool:
+        events = response.body["data"] or []
+        return any(isinstance(e["context"].get("library"), dict) for e in events)
+
+    find(responses("events"), nested_context, settings=FIND)
+
+
 def test_trait_names_are_written_as_real_ones_are() -> None:
     """The reference's `emails_opened_last_30_days` has digits, a real capture's `Lastname`
     a capital: names of lowercase letters alone let a consumer that parsed names as
