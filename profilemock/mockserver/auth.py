@@ -67,7 +67,10 @@ def _decide(store: LiveStore, space_id: str, authorization: str | None) -> tuple
             f"the Basic credentials are valid base64 of bytes that are not UTF-8 text;"
             f" {BASIC_HOWTO}"
         )
-    token = decoded.partition(":")[0]
+    token, colon, _ = decoded.partition(":")
+    if not colon:
+        # RFC 7617: user-id ":" password; the reference writes btoa('<access_token>' + ':').
+        return None, f"the Basic credentials have no `:` after the token; {BASIC_HOWTO}"
     if not token:
         return None, f"the Basic username is empty; {BASIC_HOWTO}"
     space = store.spaces.get(space_id)

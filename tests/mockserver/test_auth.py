@@ -57,6 +57,11 @@ async def test_password_is_ignored(client: Client) -> None:
         ),
         pytest.param({"Authorization": "Bearer"}, "scheme is Bearer", id="bearer-alone"),
         pytest.param(basic(""), "username is empty", id="empty-username"),
+        # base64(token) alone: RFC 7617 Basic is user ":" password, and the reference writes
+        # btoa('<access_token>' + ':'); a client that forgot the colon passed on the fake.
+        pytest.param(
+            {"Authorization": "Basic dG9rZW4tYQ=="}, "have no `:` after the token", id="no-colon"
+        ),
         pytest.param(basic("nope"), "no space `space_a` accepts", id="unknown-token"),
         pytest.param(basic("token-b"), "belongs to space `space_b`", id="other-space-token"),
     ],
