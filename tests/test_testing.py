@@ -251,6 +251,25 @@ def test_assert_no_errors_lists_failed_requests_with_their_hints(profile_api: Pr
     )
 
 
+def test_a_request_http_could_not_read_is_in_the_journal(profile_api: ProfileAPI) -> None:
+    """A request the fake refused before any route saw it (a line or header too long, as a
+    long `include=` makes) answered 400 and was never journaled: assert_no_errors, and the
+    marker's no_errors=True, passed a consumer that swallowed it."""
+    names = ",".join(f"trait_number_{n}" for n in range(700))
+    answer = requests.get(
+        profile_api.profile_url("user_id:u1234", "traits"),
+        auth=profile_api.auth,
+        params={"include": names},
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    (entry,) = profile_api.requests
+    assert (entry.status, entry.route, entry.outcome) == (400, None, "answered")
+    assert entry.request_id == answer.headers["Request-Id"]
+    with pytest.raises(AssertionError, match="a request line or header is too long"):
+        profile_api.assert_no_errors()
+
+
 @pytest.mark.parametrize("fault", ["reset", "empty", "hang"])
 def test_a_connection_the_tests_own_rule_broke_is_no_error(
     profile_api: ProfileAPI, fault: str

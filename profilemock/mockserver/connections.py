@@ -254,7 +254,8 @@ class GuardedConnection(web_protocol.RequestHandler):
         return self._answer(request, 400, "the request target must be a path such as /v1/…")
 
     def _answer(self, request: Any, status: int, reason: str) -> web.Response:
-        """An answer in the envelope with a Request-Id; the connection closes after it."""
+        """An answer in the envelope with a Request-Id, journaled (no route saw it, and a
+        test's ``assert_no_errors`` must); the connection closes after it."""
         code = "internal_error" if status >= 500 else "invalid_request_error"
         response = web.Response(
             body=encode(envelope(code, reason)),
@@ -263,7 +264,12 @@ class GuardedConnection(web_protocol.RequestHandler):
         )
         state = self.app.get(STATE) if self.app is not None else None
         if state is not None:
-            response.headers["Request-Id"] = state.next_request_id()
+            request_id = response.headers["Request-Id"] = state.next_request_id()
+            # What HTTP could read of it: an unreadable request is UNKNOWN / to aiohttp.
+            state.journal.record(
+                state.clock.now_ns(), request.method, request.raw_path, "none", status,
+                None, 0.0, request_id, hint=reason,
+            )  # fmt: skip
         response.force_close()
         return response
 
