@@ -109,6 +109,8 @@ class GuardedConnection(web_protocol.RequestHandler):
     _handling = False
     _told: Any = None
     """The request ``handle_error`` refused with a line of its own, until its access line."""
+    _paused_at = 0.0
+    """When writing last paused: the client's buffers full, its reading behind ours."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.opened = time.monotonic()
@@ -152,12 +154,20 @@ class GuardedConnection(web_protocol.RequestHandler):
 
     def _slow(self) -> bool:
         """Waiting for a request, for the rest of a request's body, or for the client to
-        read an answer (its buffers full, writing paused)."""
+        read an answer: writing paused for as long as a body has to arrive (a large answer
+        pauses it however promptly its client reads; that one is working)."""
         return (
             self._waiter is not None
-            or self.writing_paused
+            or (
+                self.writing_paused
+                and self._loop.time() - self._paused_at >= self.limits.body_timeout
+            )
             or (self._body is not None and not self._body.is_eof())
         )
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._paused_at = self._loop.time()
 
     def _release(self) -> None:
         if self._counted:

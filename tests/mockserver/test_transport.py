@@ -10,6 +10,7 @@ import itertools
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import create_app
-from profilemock.mockserver.connections import OPEN, _refuse
+from profilemock.mockserver.connections import OPEN, GuardedConnection, _refuse
 from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread
 from tests.conftest import NOW
@@ -537,9 +538,10 @@ def test_slow_bodies_cannot_starve_legitimate_clients() -> None:
 
 def test_clients_that_stop_reading_cannot_starve_legitimate_clients() -> None:
     """At the cap, a connection whose client stopped reading its answers (the server's
-    writing paused) makes room as an idle one does; it held its place for good."""
+    writing paused for as long as a body has to arrive) makes room as an idle one does; it
+    held its place for good."""
     cap = 4
-    served = start(Limits(max_connections=cap))
+    served = start(Limits(max_connections=cap, body_timeout=0.5))
     big = {"ids": {"user_id": "big"}, "traits": {f"t{i:03d}": "x" * 4000 for i in range(200)}}
     body = json.dumps(big).encode()
     put = (
@@ -600,4 +602,48 @@ def test_a_connection_refused_at_the_cap_is_logged(caplog: pytest.LogCaptureFixt
     finally:
         for sock in held:
             sock.close()
+        served.stop()
+
+
+def test_a_client_reading_a_large_answer_is_not_closed_to_make_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A large answer pauses the server's writing until the client has read part of it,
+    however promptly it reads: at the cap, that connection is no idle one to close (the
+    answer it was reading was cut off), until it has taken nothing for the time a body
+    has to arrive. The newcomer gets the 503."""
+    paused = threading.Event()
+    pause_writing = GuardedConnection.pause_writing
+
+    def pause(connection: GuardedConnection) -> None:
+        pause_writing(connection)
+        paused.set()
+
+    monkeypatch.setattr(GuardedConnection, "pause_writing", pause)
+    served = start(Limits(max_connections=1))
+    big = {"ids": {"user_id": "big"}, "traits": {f"t{i:03d}": "x" * 4000 for i in range(200)}}
+    body = json.dumps(big).encode()
+    put = (
+        b"PUT /__admin/spaces/lg8283283/collections/users/profiles HTTP/1.1\r\n"
+        b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    traits = METADATA.replace("user_id:u1234/metadata", "user_id:big/traits?limit=200")
+    ask = f"GET {traits} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n".encode()
+    last = ask.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    reader = socket.socket()
+    try:
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect(address(served))
+        reader.sendall(put + ask * 9 + last)
+        assert paused.wait(20), "the answers never filled the client's buffers"
+        raw = f"GET {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n"
+        assert parsed(exchange(served, raw.encode()))[0] == 503
+        reader.settimeout(20)
+        answers = b""
+        while chunk := reader.recv(1 << 16):
+            answers += chunk
+        assert answers.count(b"HTTP/1.1 200 OK") == 10, "the answers were cut off"
+    finally:
+        reader.close()
         served.stop()
