@@ -28,6 +28,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from abc import abstractmethod
 from typing import TextIO
 
@@ -50,6 +51,8 @@ class RequestLog:
         self.lines: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
         self._writer = _Writer(stream) if _may_block(stream) else None
+        self._closing: float | None = None
+        """When a stop stops waiting for a reader that stopped reading."""
 
     def add(self, line: str) -> None:
         lines = self.lines
@@ -77,10 +80,13 @@ class RequestLog:
 
     def close(self) -> None:
         """At a stop: every line written, a reader that stopped reading given
-        ``CLOSE_SECONDS`` to take them."""
+        ``CLOSE_SECONDS`` to take them, in all however often it is closed (``serve``
+        closes it as the server ends, then as its logging records stop coming)."""
         self.flush()
         if self._writer is not None:
-            self._writer.wait(CLOSE_SECONDS)
+            if self._closing is None:
+                self._closing = time.monotonic() + CLOSE_SECONDS
+            self._writer.wait(max(0.0, self._closing - time.monotonic()))
 
     def _write(self, text: str) -> None:
         if self._writer is not None:

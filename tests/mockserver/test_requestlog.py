@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
 
 import pytest
@@ -122,6 +123,30 @@ def test_a_pipe_nobody_reads_never_stops_the_server() -> None:
     assert kept == everything[: len(kept)]  # in order, up to where the reader stopped
     assert len(kept) + dropped == len(everything)
     assert dropped > 0
+
+
+def test_a_stop_gives_a_reader_that_stopped_reading_its_seconds_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `serve` closes its log as the server ends, then again as its logging records stop
+    # going there: a stderr nobody read held the stop twice CLOSE_SECONDS (4 s, not 2).
+    now = [0.0]
+    waits: list[float] = []
+
+    def wait(_writer: object, timeout: float) -> None:  # the reader never reads
+        waits.append(timeout)
+        now[0] += timeout
+
+    monkeypatch.setattr(requestlog._Writer, "wait", wait)
+    monkeypatch.setattr(requestlog, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as stream:
+        log = RequestLog(stream)
+        log.say("reloaded the fixtures")
+        log.close()
+        log.close()
+    os.close(read_end)
+    assert sum(waits) == requestlog.CLOSE_SECONDS
 
 
 def _read_until(process: subprocess.Popen[str], stream: str, pattern: str) -> re.Match[str]:
