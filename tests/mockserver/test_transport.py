@@ -536,22 +536,28 @@ def test_slow_bodies_cannot_starve_legitimate_clients() -> None:
         served.stop()
 
 
+_BIG = json.dumps(
+    {"ids": {"user_id": "big"}, "traits": {f"t{i:03d}": "x" * 4000 for i in range(200)}}
+).encode()
+PUT_BIG = (
+    b"PUT /__admin/spaces/lg8283283/collections/users/profiles HTTP/1.1\r\n"
+    b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_BIG), _BIG)
+)
+"""A profile whose traits answer is about 800 kB."""
+_TRAITS = METADATA.replace("user_id:u1234/metadata", "user_id:big/traits?limit=200")
+ASK_BIG = f"GET {_TRAITS} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n".encode()
+CLOSE = b"\r\nConnection: close\r\n\r\n"
+"""Put in place of the end of a request's headers: the connection closes after it."""
+
+
 def test_clients_that_stop_reading_cannot_starve_legitimate_clients() -> None:
     """At the cap, a connection whose client stopped reading its answers (the server's
     writing paused for as long as a body has to arrive) makes room as an idle one does; it
     held its place for good."""
     cap = 4
     served = start(Limits(max_connections=cap, body_timeout=0.5))
-    big = {"ids": {"user_id": "big"}, "traits": {f"t{i:03d}": "x" * 4000 for i in range(200)}}
-    body = json.dumps(big).encode()
-    put = (
-        b"PUT /__admin/spaces/lg8283283/collections/users/profiles HTTP/1.1\r\n"
-        b"Host: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-    )
-    assert parsed(exchange(served, put))[0] == 201
-    traits = METADATA.replace("user_id:u1234/metadata", "user_id:big/traits?limit=200")
-    ask = f"GET {traits} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n".encode()
+    assert parsed(exchange(served, PUT_BIG.replace(b"\r\n\r\n", CLOSE, 1)))[0] == 201
     stalled: list[socket.socket] = []
     try:
         for _ in range(cap):
@@ -560,7 +566,7 @@ def test_clients_that_stop_reading_cannot_starve_legitimate_clients() -> None:
             sock.connect(address(served))
             sock.setblocking(False)
             with contextlib.suppress(BlockingIOError):  # the server stops reading too
-                sock.send(ask * 30)  # about 24 MB of answers, never read
+                sock.send(ASK_BIG * 30)  # about 24 MB of answers, never read
             stalled.append(sock)
         raw = f"GET {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\nConnection: close\r\n\r\n"
         deadline = time.monotonic() + 20
@@ -621,21 +627,11 @@ def test_a_client_reading_a_large_answer_is_not_closed_to_make_room(
 
     monkeypatch.setattr(GuardedConnection, "pause_writing", pause)
     served = start(Limits(max_connections=1))
-    big = {"ids": {"user_id": "big"}, "traits": {f"t{i:03d}": "x" * 4000 for i in range(200)}}
-    body = json.dumps(big).encode()
-    put = (
-        b"PUT /__admin/spaces/lg8283283/collections/users/profiles HTTP/1.1\r\n"
-        b"Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-    )
-    traits = METADATA.replace("user_id:u1234/metadata", "user_id:big/traits?limit=200")
-    ask = f"GET {traits} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n".encode()
-    last = ask.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
     reader = socket.socket()
     try:
         reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         reader.connect(address(served))
-        reader.sendall(put + ask * 9 + last)
+        reader.sendall(PUT_BIG + ASK_BIG * 9 + ASK_BIG.replace(b"\r\n\r\n", CLOSE))
         assert paused.wait(20), "the answers never filled the client's buffers"
         raw = f"GET {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n"
         assert parsed(exchange(served, raw.encode()))[0] == 503
