@@ -149,6 +149,25 @@ def test_a_stop_gives_a_reader_that_stopped_reading_its_seconds_once(
     assert sum(waits) == requestlog.CLOSE_SECONDS
 
 
+SERVE = (sys.executable, "-m", "profilemock", "serve", "--port", "0")
+
+
+@contextlib.contextmanager
+def _running(*argv: str) -> Iterator[subprocess.Popen[str]]:
+    """The command ``argv`` running, its stdout and stderr pipes (text); killed if still
+    running at the end, its pipes closed."""
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=20)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
 def _read_until(process: subprocess.Popen[str], stream: str, pattern: str) -> re.Match[str]:
     pipe = getattr(process, stream)
     fd = pipe.fileno()
@@ -168,13 +187,7 @@ def _read_until(process: subprocess.Popen[str], stream: str, pattern: str) -> re
 
 
 def test_serve_logs_while_running_and_every_line_by_the_time_it_stops() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "profilemock", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with _running(*SERVE) as process:
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)").group(1)
         path = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits"
         with requests.Session() as session:
@@ -194,24 +207,11 @@ def test_serve_logs_while_running_and_every_line_by_the_time_it_stops() -> None:
         assert re.findall(r"GET /nowhere/(\d+) HTTP/1\.1 404 ", rest) == [
             str(n) for n in range(600)
         ]
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=20)
-        for pipe in (process.stdout, process.stderr):
-            if pipe is not None:
-                pipe.close()
 
 
 def test_a_hangup_stops_serve_with_every_line_written() -> None:
     # A closed terminal (SIGHUP) ended the process at once: the lines waiting were lost.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "profilemock", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with _running(*SERVE) as process:
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)").group(1)
         with requests.Session() as session:
             for n in range(3):
@@ -224,13 +224,6 @@ def test_a_hangup_stops_serve_with_every_line_written() -> None:
             "1",
             "2",
         ]
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=20)
-        for pipe in (process.stdout, process.stderr):
-            if pipe is not None:
-                pipe.close()
 
 
 def test_a_hangup_that_nohup_ignores_stays_ignored() -> None:
@@ -253,17 +246,9 @@ def test_a_request_no_whole_answer_went_out_to_has_its_line_too(loop: str) -> No
         + ("sys.modules['uvloop'] = None\n" if loop == "asyncio" else "")
         + "from profilemock.cli import main\nsys.exit(main())"
     )
-    process = subprocess.Popen(
-        [
-            sys.executable, "-c", code, "serve", "--port", "0",
-            "--fault", "traits:reset:times=1", "--fault", "traits:truncate:times=1",
-            "--fault", "events:hang",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
+    faults = ("traits:reset:times=1", "traits:truncate:times=1", "events:hang")
+    flags = [flag for fault in faults for flag in ("--fault", fault)]
+    with _running(sys.executable, "-c", code, "serve", "--port", "0", *flags) as process:
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:(\d+))")
         profile = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234"
         auth = ("demo-token", "")
@@ -296,25 +281,12 @@ def test_a_request_no_whole_answer_went_out_to_has_its_line_too(loop: str) -> No
             "/traits HTTP/1.1 200 N Tms",
             "/events HTTP/1.1 - 0 Tms (closed before the answer ended)",
         ]
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=20)
-        for pipe in (process.stdout, process.stderr):
-            if pipe is not None:
-                pipe.close()
 
 
 def test_a_refused_request_has_one_line_the_refusal() -> None:
     # It had two: the refusal, and an access line of aiohttp's placeholder for it
     # ("UNKNOWN / HTTP/1.0 400 291 1ms").
-    process = subprocess.Popen(
-        [sys.executable, "-m", "profilemock", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with _running(*SERVE) as process:
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:(\d+))")
         with socket.create_connection(("127.0.0.1", int(url[2])), timeout=10) as sock:
             sock.sendall(b"GARBAGE\r\n\r\n")
@@ -329,25 +301,12 @@ def test_a_refused_request_has_one_line_the_refusal() -> None:
             " the request does not start with an HTTP method"
         )
         assert other.startswith("GET /nowhere HTTP/1.1 404 ")
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=20)
-        for pipe in (process.stdout, process.stderr):
-            if pipe is not None:
-                pipe.close()
 
 
 def test_a_refusal_does_not_wait_for_a_stderr_nobody_reads() -> None:
     # The refusal's line went to stderr through `logging`, past the request log: with the
     # pipe full, the server waited on it, and answered nothing more.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "profilemock", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,  # never read
-        text=True,
-    )
-    try:
+    with _running(*SERVE) as process:  # stderr never read
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:(\d+))")
         with requests.Session() as session:
             for n in range(20):  # 140 KB of lines: more than a pipe holds
@@ -358,12 +317,6 @@ def test_a_refusal_does_not_wait_for_a_stderr_nobody_reads() -> None:
             sock.sendall(b"GARBAGE\r\n\r\n")
             assert sock.recv(100).startswith(b"HTTP/1.0 400 ")
         assert requests.get(f"{url[1]}/__admin/health", timeout=10).status_code == 200
-    finally:
-        process.kill()
-        process.wait(timeout=20)
-        for pipe in (process.stdout, process.stderr):
-            if pipe is not None:
-                pipe.close()
 
 
 class _Drifted(socketserver.StreamRequestHandler):
@@ -386,22 +339,12 @@ def _proxy_of_drifted(*flags: str) -> Iterator[tuple[subprocess.Popen[str], str]
         upstream.daemon_threads = True
         threading.Thread(target=upstream.serve_forever, daemon=True).start()
         to = f"http://127.0.0.1:{upstream.server_address[1]}"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "profilemock", "proxy", "--port", "0", *flags, "--upstream", to],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proxy = (sys.executable, "-m", "profilemock", "proxy", "--port", "0", *flags)
         try:
-            yield process, _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)")[1]
+            with _running(*proxy, "--upstream", to) as process:
+                yield process, _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)")[1]
         finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=20)
             upstream.shutdown()
-            for pipe in (process.stdout, process.stderr):
-                if pipe is not None:
-                    pipe.close()
 
 
 _TRAITS = "/v1/spaces/sp/collections/users/profiles/user_id:{}/traits"
