@@ -220,7 +220,17 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
     base = Path.cwd()
     back: list[Path] = []
     held: set[asyncio.Task[Reloaded]] = set()  # a task the loop keeps no hold on
-    while await _until_back(roots, stop):
+
+    def moved() -> bool:
+        return _targets(reloader.paths) != targets
+
+    while await _until_back(roots, stop, moved):
+        if moved():
+            # Watched where the links point now (its old target gone meanwhile, maybe).
+            roots, counts = watched(reloader.paths)
+            targets = _targets(reloader.paths)
+            back = roots
+            continue
         changes = awatch(
             *roots,
             watch_filter=_seen(roots, counts),
@@ -241,11 +251,9 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
         back = []
         async for found in changes:
             if not found:  # a second without a change
-                if _targets(reloader.paths) != targets:
-                    roots, counts = watched(reloader.paths)
-                    targets = _targets(reloader.paths)
-                    back = roots
-                    break  # watched where the links point now
+                if moved():
+                    back = roots  # not stopped: watched where the links point now, above
+                    break
                 continue
             names = sorted({_shown(Path(p), base) for _, p in found if Path(p) not in roots})
             gone = sorted({_shown(Path(p), base) for _, p in found if not os.path.lexists(p)})
@@ -275,13 +283,16 @@ async def _next(changes: AsyncIterator[T]) -> T | None:
     return await anext(changes, None)
 
 
-async def _until_back(roots: Iterable[Path], stop: asyncio.Event | None) -> bool:
-    """Whether every directory of ``roots`` is there, once it is (False: stopped first).
-    A missing one is waited for by watching the nearest directory above it that is there,
-    looking again at least every second (a directory made as the watch was set up)."""
+async def _until_back(
+    roots: Iterable[Path], stop: asyncio.Event | None, moved: Callable[[], bool]
+) -> bool:
+    """Whether every directory of ``roots`` is there, once it is, or a symbolic link on
+    the way ``moved()`` elsewhere (False: stopped first). A missing one is waited for by
+    watching the nearest directory above it that is there, looking again at least every
+    second (a directory made as the watch was set up, a link pointed elsewhere)."""
     from watchfiles import awatch
 
-    while missing := [root for root in roots if not root.is_dir()]:
+    while (missing := [root for root in roots if not root.is_dir()]) and not moved():
         above = missing[0].parent
         while not above.is_dir():
             above = above.parent

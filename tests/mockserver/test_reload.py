@@ -279,6 +279,32 @@ async def test_watch_follows_a_symbolic_link_to_the_fixtures_pointed_elsewhere(
     assert await served.plan() == "three"
 
 
+async def test_watch_follows_a_symbolic_link_pointed_elsewhere_while_its_target_is_gone(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    # `rm -rf release-1; ln -sfn release-2 current`: the watch waited for release-1 to be
+    # back, for good, and never served nor watched release-2.
+    for release, plan in (("release-1", "one"), ("release-2", "two")):
+        (tmp_path / release).mkdir()
+        (tmp_path / release / "users.yaml").write_text(fixture(plan))
+    current = tmp_path / "current"
+    current.symlink_to("release-1")
+    clock = Clock(NOW)
+    app = create_app(load_fixtures([current], clock), clock, ServerSettings())
+    reloads: asyncio.Queue[Reloaded] = asyncio.Queue()
+    enable_reload(app, [current], watch_files=True).on_reload.append(reloads.put_nowait)
+    served = Served(await aiohttp_client(app), app, tmp_path / "release-2" / "users.yaml")
+    shutil.rmtree(tmp_path / "release-1")
+    assert not (await asyncio.wait_for(reloads.get(), 30)).ok
+    (tmp_path / "next").symlink_to("release-2")
+    (tmp_path / "next").replace(current)
+    assert (await asyncio.wait_for(reloads.get(), 30)).ok
+    assert await served.plan() == "two"
+    served.save(fixture("three"))
+    assert (await asyncio.wait_for(reloads.get(), 30)).ok
+    assert await served.plan() == "three"
+
+
 async def test_watch_calls_a_symbolic_link_to_a_missing_file_that(
     start: Start, tmp_path: Path
 ) -> None:
