@@ -53,7 +53,6 @@ from profilemock.jsontext import JsonInputError, member_span, read_json, string_
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.app import (
     ADMIN_PREFIX,
-    AUTH_SCHEMES,
     REQUEST_ID,
     STATE,
     admin_pipeline,
@@ -63,7 +62,7 @@ from profilemock.mockserver.app import (
 from profilemock.mockserver.connections import close_unread
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.expect import expect_handler
-from profilemock.mockserver.journal import DEFAULT_SIZE
+from profilemock.mockserver.journal import DEFAULT_SIZE, auth_kind
 from profilemock.mockserver.origins import split_origin
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import ServerSettings, ServerState
@@ -377,13 +376,11 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
             response.headers[VIOLATIONS_HEADER] = str(len(violations))
         return response
     finally:
-        authorization = request.headers.get("Authorization")
-        scheme = authorization.partition(" ")[0].lower() if authorization else "none"
         state.journal.record(
             arrived,
             request.method,
             request.raw_path,
-            AUTH_SCHEMES.get(scheme, "other"),
+            auth_kind(request.headers.get("Authorization")),
             None if response is None else response.status,
             None,
             (time.perf_counter() - started) * 1000,

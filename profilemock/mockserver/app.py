@@ -42,11 +42,11 @@ from profilemock.mockserver.connections import close_unread
 from profilemock.mockserver.errors import HINT_HEADER, ApiError, rate_limited
 from profilemock.mockserver.journal import (
     ANSWERED,
-    AUTH_KINDS,
     BROKEN,
     CLIENT_GONE,
     NOT_ANSWERED,
     Outcome,
+    auth_kind,
 )
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE as STATE  # the app's state key
@@ -107,7 +107,8 @@ async def serve_api(request: web.Request) -> web.StreamResponse:
     request, which the API's hot path need not pay."""
     state = request.app[STATE]
     now = state.clock.now_ns()
-    ticket = state.journal.arrived(now, request.method, raw_target(request), _auth_scheme(request))
+    auth = auth_kind(request.headers.get("Authorization"))
+    ticket = state.journal.arrived(now, request.method, raw_target(request), auth)
     exchange = Exchange(now, time.perf_counter(), state.next_request_id(), ticket)
     response: web.StreamResponse | None = None
     try:
@@ -230,12 +231,6 @@ def _error_response(request: web.Request, state: ServerState, exc: Exception) ->
     )
 
 
-def _auth_scheme(request: web.Request) -> str:
-    authorization = request.headers.get("Authorization")
-    scheme = authorization.partition(" ")[0].lower() if authorization else "none"
-    return AUTH_SCHEMES.get(scheme, "other")
-
-
 def _record(
     request: web.Request,
     state: ServerState,
@@ -282,10 +277,6 @@ def raw_target(request: web.Request) -> str:
     if raw.startswith("/"):
         return raw
     return request.rel_url.raw_path_qs
-
-
-AUTH_SCHEMES = {kind: kind for kind in AUTH_KINDS if kind != "other"}
-"""The schemes the journal names (one string each, shared by every entry); else "other"."""
 
 
 async def api(request: web.Request, state: ServerState, exchange: Exchange) -> web.Response:

@@ -22,6 +22,7 @@ from aiohttp import http_exceptions, web, web_protocol, web_server
 from profilemock.api import envelope
 from profilemock.jsonbytes import encode
 from profilemock.mockserver.errors import ApiError
+from profilemock.mockserver.journal import auth_kind
 from profilemock.mockserver.limits import Limits, default_max_connections
 from profilemock.mockserver.requestlog import AccessLogger
 from profilemock.mockserver.state import STATE
@@ -278,9 +279,10 @@ class GuardedConnection(web_protocol.RequestHandler):
             if status < 500:
                 # A request no route saw (a 500 here is the fake failing on one a route may
                 # have journaled, and fails the test as such). What HTTP could read of it:
-                # an unreadable request is UNKNOWN / to aiohttp.
+                # an unreadable request is UNKNOWN / to aiohttp, with no headers.
+                auth = auth_kind(request.headers.get("Authorization"))
                 state.journal.record(
-                    state.clock.now_ns(), request.method, request.raw_path, "none", status,
+                    state.clock.now_ns(), request.method, request.raw_path, auth, status,
                     None, 0.0, request_id, hint=reason,
                 )  # fmt: skip
         response.force_close()

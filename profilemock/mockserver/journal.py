@@ -27,6 +27,8 @@ TEXT_FILTERS = ("method", "route", "space", "collection", "identifier", "fault",
 """Fields of an entry that ``select`` (and the admin API's ``/requests``) filter on, as text."""
 AUTH_KINDS = ("basic", "bearer", "none", "other")
 """What ``auth`` of an entry is: the scheme of its Authorization header, or none."""
+_SCHEMES = {kind: kind for kind in AUTH_KINDS if kind != "other"}
+"""The schemes the journal names (one string each, shared by every entry); else "other"."""
 NUMBER_FILTERS = ("status",)
 """Fields filtered on as whole numbers."""
 
@@ -41,6 +43,12 @@ NOT_ANSWERED: Outcome = "not answered"
 
 REFUSED_STATUSES = frozenset({400, 401, 403, 405})
 """What the API answers to a request it refuses as sent (not a fault's answer)."""
+
+
+def auth_kind(authorization: str | None) -> str:
+    """An entry's ``auth``: the scheme of the Authorization header ``authorization``."""
+    scheme = authorization.partition(" ")[0].lower() if authorization else "none"
+    return _SCHEMES.get(scheme, "other")
 
 
 @dataclass(frozen=True, slots=True)

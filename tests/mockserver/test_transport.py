@@ -178,6 +178,22 @@ def test_absolute_form_target_is_served(server: ServerThread) -> None:
     assert entry.route == "metadata"
 
 
+@pytest.mark.parametrize(
+    ("raw", "auth"),
+    [
+        (b"CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n", "basic"),
+        (b"OPTIONS * HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", "bearer"),
+    ],
+)
+def test_a_request_no_route_can_take_is_journaled_with_its_auth_scheme(
+    server: ServerThread, raw: bytes, auth: str
+) -> None:
+    # It was journaled as sent with no Authorization (`none`), whatever it carried.
+    assert parsed(exchange(server, raw % AUTH.encode()))[0] == 400
+    entry = server.call(lambda state: list(state.journal)[-1])
+    assert (entry.status, entry.auth) == (400, auth)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     method=st.sampled_from([b"GET", b"HEAD", b"POST", b"OPTIONS", b"DELETE", b"G3T", b""]),
