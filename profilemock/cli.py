@@ -438,7 +438,12 @@ def _add_limits(command: argparse.ArgumentParser) -> None:
     limits = command.add_argument_group("connection limits")
     for flag, default, what in (
         ("--header-timeout", HEADER_TIMEOUT, "a new connection has to send its request's headers"),
-        ("--body-timeout", BODY_TIMEOUT, "a request's body has to arrive after its headers"),
+        (
+            "--body-timeout",
+            BODY_TIMEOUT,
+            "a request's body has to arrive after its headers (and, at the connection cap,"
+            " a client to read part of an answer)",
+        ),
         ("--keepalive-timeout", KEEPALIVE_TIMEOUT, "an idle keep-alive connection stays open"),
     ):
         limits.add_argument(

@@ -14,7 +14,8 @@ KEEPALIVE_TIMEOUT = 15.0
 """Seconds an idle keep-alive connection (or one half-way through the headers of its next
 request) is kept open."""
 BODY_TIMEOUT = 10.0
-"""Seconds a request's body has to arrive once its headers have."""
+"""Seconds a request's body has to arrive once its headers have (and, at the connection
+cap, a client to read part of an answer before its connection makes room)."""
 
 
 def file_limit() -> int:
