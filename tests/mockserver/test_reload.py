@@ -254,11 +254,11 @@ async def test_watch_sees_a_watched_directory_removed_and_made_again(start: Star
     assert await served.plan() == "again"
 
 
-async def test_watch_follows_a_symbolic_link_to_the_fixtures_pointed_elsewhere(
+async def _released(
     aiohttp_client: ClientFactory, tmp_path: Path
-) -> None:
-    # `ln -sfn release-2 current`: the watch stayed on release-1, the link's new target
-    # and every save in it went unseen.
+) -> tuple[Served, Path, asyncio.Queue[Reloaded]]:
+    """A fake watching ``current``, a link to release-1 (plan "one") beside release-2 (plan
+    "two"): what it serves (saves go to release-2), the link, and its reloads."""
     for release, plan in (("release-1", "one"), ("release-2", "two")):
         (tmp_path / release).mkdir()
         (tmp_path / release / "users.yaml").write_text(fixture(plan))
@@ -269,6 +269,15 @@ async def test_watch_follows_a_symbolic_link_to_the_fixtures_pointed_elsewhere(
     reloads: asyncio.Queue[Reloaded] = asyncio.Queue()
     enable_reload(app, [current], watch_files=True).on_reload.append(reloads.put_nowait)
     served = Served(await aiohttp_client(app), app, tmp_path / "release-2" / "users.yaml")
+    return served, current, reloads
+
+
+async def test_watch_follows_a_symbolic_link_to_the_fixtures_pointed_elsewhere(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    # `ln -sfn release-2 current`: the watch stayed on release-1, the link's new target
+    # and every save in it went unseen.
+    served, current, reloads = await _released(aiohttp_client, tmp_path)
     assert await served.plan() == "one"
     (tmp_path / "next").symlink_to("release-2")
     (tmp_path / "next").replace(current)
@@ -284,16 +293,7 @@ async def test_watch_follows_a_symbolic_link_pointed_elsewhere_while_its_target_
 ) -> None:
     # `rm -rf release-1; ln -sfn release-2 current`: the watch waited for release-1 to be
     # back, for good, and never served nor watched release-2.
-    for release, plan in (("release-1", "one"), ("release-2", "two")):
-        (tmp_path / release).mkdir()
-        (tmp_path / release / "users.yaml").write_text(fixture(plan))
-    current = tmp_path / "current"
-    current.symlink_to("release-1")
-    clock = Clock(NOW)
-    app = create_app(load_fixtures([current], clock), clock, ServerSettings())
-    reloads: asyncio.Queue[Reloaded] = asyncio.Queue()
-    enable_reload(app, [current], watch_files=True).on_reload.append(reloads.put_nowait)
-    served = Served(await aiohttp_client(app), app, tmp_path / "release-2" / "users.yaml")
+    served, current, reloads = await _released(aiohttp_client, tmp_path)
     shutil.rmtree(tmp_path / "release-1")
     assert not (await asyncio.wait_for(reloads.get(), 30)).ok
     (tmp_path / "next").symlink_to("release-2")
