@@ -432,17 +432,10 @@ def test_an_upstream_body_that_cannot_be_read_is_a_profile_not_recorded(
     case: str, problem: str,
 ) -> None:  # fmt: skip
     # Both were tracebacks: a RecursionError, and a UnicodeDecodeError reading the text.
-    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
-    target = tmp_path / "never.yaml"
-    _, url = upstream
-    code, _, err = run_cli(
-        "record", "--upstream", url, "--space", "sp", "--id", f"user_id:{case}", "-o", str(target)
-    )
-    assert code == 2
+    err = _not_recorded(upstream[1], tmp_path, monkeypatch, case)
     assert f"profilemock: not recorded: users user_id:{case}: " in err
     assert problem in err
     assert "Traceback" not in err
-    assert not target.exists()
 
 
 @pytest.mark.parametrize(
@@ -464,21 +457,14 @@ def test_an_upstream_body_over_max_body_is_a_profile_not_recorded_unread_past_th
     flood: tuple[Flood, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     case: str, problem: str,
 ) -> None:  # fmt: skip
-    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
     flooding, url = flood
-    target = tmp_path / "never.yaml"
-    code, _, err = run_cli(
-        "record", "--upstream", url, "--space", "sp", "--id", f"user_id:{case}",
-        "--max-body", "100kB", "-o", str(target),
-    )  # fmt: skip
-    assert code == 2
+    err = _not_recorded(url, tmp_path, monkeypatch, case, "--max-body", "100kB")
     assert (
         f"profilemock: not recorded: users user_id:{case}: GET"
         f" /v1/spaces/sp/collections/users/profiles/user_id:{case}/metadata {problem}"
     ) in err
     assert flooding.sent.get(timeout=20) < FLOOD // 2  # not retried, not read to the end
     assert flooding.sent.empty()
-    assert not target.exists()
 
 
 def test_an_id_without_a_type_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -560,18 +546,11 @@ def test_a_profile_without_external_ids_is_reported_not_recorded(
 
     no_ids = {**EVERY_RESOURCE, "data": []}
     monkeypatch.setitem(DRIFTS, "no-ids", (200, "application/json", no_ids))
-    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
-    target = tmp_path / "never.yaml"
-    _, url = upstream
-    code, _, err = run_cli(
-        "record", "--upstream", url, "--space", "sp", "--id", "user_id:no-ids", "-o", str(target)
-    )
-    assert code == 2
+    err = _not_recorded(upstream[1], tmp_path, monkeypatch, "no-ids")
     assert (
         "profilemock: not recorded: users user_id:no-ids: its /external_ids lists none, and a"
         " fixture profile needs one"
     ) in err
-    assert not target.exists()
 
 
 TIME = "2026-01-01T00:00:00Z"
@@ -614,19 +593,12 @@ def test_a_body_out_of_contract_is_a_profile_not_recorded(
     from tests.contract.conftest import DRIFTS
 
     monkeypatch.setitem(DRIFTS, case, (200, "application/json", {**EVERY_RESOURCE, **change}))
-    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
-    target = tmp_path / "never.yaml"
-    _, url = upstream
-    code, _, err = run_cli(
-        "record", "--upstream", url, "--space", "sp", "--id", f"user_id:{case}", "-o", str(target)
-    )
-    assert code == 2
+    err = _not_recorded(upstream[1], tmp_path, monkeypatch, case)
     assert (
         f"profilemock: not recorded: users user_id:{case}: GET"
         f" /v1/spaces/sp/collections/users/profiles/user_id:{case}/{problem}"
     ) in err
     assert "Traceback" not in err
-    assert not target.exists()
 
 
 def test_a_body_in_contract_with_fields_it_does_not_name_is_recorded(
@@ -719,3 +691,19 @@ def test_a_space_or_fixture_token_no_fixture_can_hold_is_refused_before_any_requ
         parser().parse_args(args)
     assert exited.value.code == 2
     assert f"argument {flag}: {problem}" in capsys.readouterr().err
+
+
+def _not_recorded(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, *flags: str
+) -> str:
+    """``record`` of ``user_id:<case>`` from the upstream at ``url`` into a file, which
+    fails (exit 2) and writes no file; what it said on stderr."""
+    monkeypatch.setenv("PROFILE_API_TOKEN", "t")
+    target = tmp_path / "never.yaml"
+    code, _, err = run_cli(
+        "record", "--upstream", url, "--space", "sp", "--id", f"user_id:{case}", *flags,
+        "-o", str(target),
+    )  # fmt: skip
+    assert code == 2
+    assert not target.exists()
+    return err
