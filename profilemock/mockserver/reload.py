@@ -14,7 +14,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -213,7 +213,7 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
     was is watched until it is back, then what it holds is served and watched again. A
     symbolic link on the way pointed elsewhere (``ln -sfn release-2 current``), which no
     watch sees, is found within a second, and where it points now served and watched."""
-    from watchfiles import Change, awatch  # imported when watching: the plugin never needs it
+    from watchfiles import Change  # imported when watching: the plugin never needs it
 
     roots, counts = watched(reloader.paths)
     targets = _targets(reloader.paths)
@@ -231,16 +231,7 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
             targets = _targets(reloader.paths)
             back = roots
             continue
-        changes = awatch(
-            *roots,
-            watch_filter=_seen(roots, counts),
-            stop_event=stop,
-            debounce=400,
-            step=50,
-            rust_timeout=1000,
-            yield_on_timeout=True,
-            recursive=True,
-        )
+        changes = _each_second(roots, _seen(roots, counts), stop, debounce=400, recursive=True)
         if back:
             # What the directory holds now, written before its watch was set up too: read
             # once the loop turns, after the first step below has set the watch up.
@@ -267,6 +258,31 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
             return  # stopped
 
 
+def _each_second(
+    paths: Iterable[Path],
+    wanted: Callable[[Any, str], bool],
+    stop: asyncio.Event | None,
+    *,
+    debounce: int,
+    recursive: bool = False,
+) -> AsyncGenerator[set[tuple[Any, str]], None]:
+    """The changes under ``paths`` that ``wanted``, and an empty set after each second
+    without one: what no watch sees (a link pointed elsewhere, a directory made as the
+    watch was set up) is looked for then."""
+    from watchfiles import awatch
+
+    return awatch(
+        *paths,
+        watch_filter=wanted,
+        stop_event=stop,
+        debounce=debounce,
+        step=50,
+        rust_timeout=1000,
+        yield_on_timeout=True,
+        recursive=recursive,
+    )
+
+
 def _seen(roots: list[Path], counts: Callable[[str], bool]) -> Callable[[Any, str], bool]:
     """The changes that count: to fixture files (``counts``), and a root's own removal
     (its files may be gone from the batch)."""
@@ -290,21 +306,12 @@ async def _until_back(
     the way ``moved()`` elsewhere (False: stopped first). A missing one is waited for by
     watching the nearest directory above it that is there, looking again at least every
     second (a directory made as the watch was set up, a link pointed elsewhere)."""
-    from watchfiles import awatch
-
     while (missing := [root for root in roots if not root.is_dir()]) and not moved():
         above = missing[0].parent
         while not above.is_dir():
             above = above.parent
-        changes = awatch(
-            above,
-            watch_filter=lambda _change, path: missing[0].is_relative_to(path),
-            stop_event=stop,
-            debounce=50,
-            step=50,
-            rust_timeout=1000,
-            yield_on_timeout=True,
-            recursive=False,
+        changes = _each_second(
+            [above], lambda _change, path: missing[0].is_relative_to(path), stop, debounce=50
         )
         found = await _next(changes)
         await changes.aclose()
