@@ -272,13 +272,10 @@ async def _released(
     return served, current, reloads
 
 
-async def test_watch_follows_a_symbolic_link_to_the_fixtures_pointed_elsewhere(
-    aiohttp_client: ClientFactory, tmp_path: Path
+async def _repointed(
+    served: Served, current: Path, reloads: asyncio.Queue[Reloaded], tmp_path: Path
 ) -> None:
-    # `ln -sfn release-2 current`: the watch stayed on release-1, the link's new target
-    # and every save in it went unseen.
-    served, current, reloads = await _released(aiohttp_client, tmp_path)
-    assert await served.plan() == "one"
+    """``ln -sfn release-2 current``: release-2 is served, and a save in it too."""
     (tmp_path / "next").symlink_to("release-2")
     (tmp_path / "next").replace(current)
     assert (await asyncio.wait_for(reloads.get(), 30)).ok
@@ -286,6 +283,16 @@ async def test_watch_follows_a_symbolic_link_to_the_fixtures_pointed_elsewhere(
     served.save(fixture("three"))
     assert (await asyncio.wait_for(reloads.get(), 30)).ok
     assert await served.plan() == "three"
+
+
+async def test_watch_follows_a_symbolic_link_to_the_fixtures_pointed_elsewhere(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    # `ln -sfn release-2 current`: the watch stayed on release-1, the link's new target
+    # and every save in it went unseen.
+    served, current, reloads = await _released(aiohttp_client, tmp_path)
+    assert await served.plan() == "one"
+    await _repointed(served, current, reloads, tmp_path)
 
 
 async def test_watch_follows_a_symbolic_link_pointed_elsewhere_while_its_target_is_gone(
@@ -296,13 +303,7 @@ async def test_watch_follows_a_symbolic_link_pointed_elsewhere_while_its_target_
     served, current, reloads = await _released(aiohttp_client, tmp_path)
     shutil.rmtree(tmp_path / "release-1")
     assert not (await asyncio.wait_for(reloads.get(), 30)).ok
-    (tmp_path / "next").symlink_to("release-2")
-    (tmp_path / "next").replace(current)
-    assert (await asyncio.wait_for(reloads.get(), 30)).ok
-    assert await served.plan() == "two"
-    served.save(fixture("three"))
-    assert (await asyncio.wait_for(reloads.get(), 30)).ok
-    assert await served.plan() == "three"
+    await _repointed(served, current, reloads, tmp_path)
 
 
 async def test_watch_calls_a_symbolic_link_to_a_missing_file_that(
