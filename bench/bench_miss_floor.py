@@ -56,7 +56,7 @@ def main() -> None:
     from profilemock.clock import Clock
     from profilemock.fixtures.loader import load_fixtures
     from profilemock.store import lazy
-    from profilemock.store.model import TraitIndex
+    from profilemock.store.model import Profile, TraitIndex
     from profilemock.timeutil import format_ns
 
     path = generated(args.work, args.users, "json", "2-2")
@@ -115,27 +115,26 @@ def main() -> None:
             kept.popitem(last=False)
         kept[segment_id] = value
 
+    def trait_members(profile: Profile) -> object:
+        return profile.traits_of(None).plain_json
+
+    def event_items(profile: Profile) -> object:
+        return profile.event_json
+
     def built() -> None:
         """The working set built and kept (again: the rounds of misses evicted it)."""
         for segment_id in working:
-            users[segment_id].traits_of(None)
-            users[segment_id].event_json  # noqa: B018
+            trait_members(users[segment_id])
+            event_items(users[segment_id])
 
-    def hit_traits() -> None:
-        for segment_id in chosen_set:
-            users[segment_id].traits_of(None).plain_json  # noqa: B018
+    def reads(chosen: list[str], part: Callable[[Profile], object]) -> Callable[[], None]:
+        """Reading ``part`` of each profile of ``chosen`` through the store."""
 
-    def hit_events() -> None:
-        for segment_id in chosen_set:
-            users[segment_id].event_json  # noqa: B018
+        def run() -> None:
+            for segment_id in chosen:
+                part(users[segment_id])
 
-    def miss_traits() -> None:
-        for segment_id in drawn:
-            users[segment_id].traits_of(None).plain_json  # noqa: B018
-
-    def miss_events() -> None:
-        for segment_id in drawn:
-            users[segment_id].event_json  # noqa: B018
+        return run
 
     def floor_traits() -> None:
         for segment_id in drawn:
@@ -152,11 +151,11 @@ def main() -> None:
 
     runs: dict[str, list[float]] = {}
     timed: list[tuple[str, Callable[[], None]]] = [
-        ("traits hit", hit_traits),
-        ("traits miss", miss_traits),
+        ("traits hit", reads(chosen_set, trait_members)),
+        ("traits miss", reads(drawn, trait_members)),
         ("traits floor", floor_traits),
-        ("events hit", hit_events),
-        ("events miss", miss_events),
+        ("events hit", reads(chosen_set, event_items)),
+        ("events miss", reads(drawn, event_items)),
         ("events floor", floor_events),
     ]
     for _ in range(args.rounds):
