@@ -36,6 +36,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="profilemock-compare-requests-"))
+    # Children start in the work directory: `python -m` puts the current directory first on
+    # sys.path, so from inside a checkout both servers would run that checkout's code.
+    os.chdir(work)
     fixture = work / "bench.json"
     fixture.write_text(json.dumps(bench_fixture()))
     servers: dict[str, Server] = {}
