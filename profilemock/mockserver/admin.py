@@ -22,7 +22,7 @@ from profilemock.api import COLLECTIONS, ENDPOINTS, Collection, collection_named
 from profilemock.faults import SPEC_PATTERN, FaultRuleError, parse_spec
 from profilemock.jsontext import JsonInputError, read_json
 from profilemock.mockserver.errors import ApiError
-from profilemock.mockserver.expect import expect_in_pipeline
+from profilemock.mockserver.expect import in_pipeline
 from profilemock.mockserver.explorer import explorer_page
 from profilemock.mockserver.journal import AUTH_KINDS, NUMBER_FILTERS, TEXT_FILTERS
 from profilemock.mockserver.mutations import (
@@ -863,13 +863,11 @@ def admin_app(pipeline: Middleware) -> web.Application:
     reads the parent application's ``STATE``."""
     app = web.Application(middlewares=[pipeline, guard, check_input])
     for route in ROUTES:
-        app.router.add_route(
-            route.method, route.path, route.handler, expect_handler=expect_in_pipeline
-        )
+        app.router.add_route(route.method, route.path, route.handler, expect_handler=in_pipeline)
     # Last, so every route above is tried first: a path none of them has comes here rather
     # than to aiohttp's own 404 and 405, which answer an `Expect` before the pipeline can.
     for anything in ("", "/{path:.*}"):  # `/__admin` itself, and any path under it
-        app.router.add_route("*", anything, _no_route, expect_handler=expect_in_pipeline)
+        app.router.add_route("*", anything, _no_route, expect_handler=in_pipeline)
     return app
 
 

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from profilemock.api import envelope
 from profilemock.clock import Clock
-from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS
+from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS, FaultRule
 from profilemock.mockserver import (
     contract_check,
     cors,
@@ -38,7 +38,7 @@ from profilemock.mockserver import (
 from profilemock.mockserver.admin import ROUTES as ADMIN_ROUTES
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
-from profilemock.mockserver.connections import close_unread
+from profilemock.mockserver.connections import DIRECT, close_unread
 from profilemock.mockserver.errors import HINT_HEADER, ApiError, rate_limited
 from profilemock.mockserver.journal import (
     ANSWERED,
@@ -58,6 +58,8 @@ from profilemock.store.space import Store
 log = logging.getLogger("profilemock")
 REQUEST_ID = "Request-Id"
 ADMIN_PREFIX = "/__admin/"
+API_PREFIX = "/v1/"
+"""Every API route's path starts so (as sent, so never the admin API's, decoded or not)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -100,44 +102,61 @@ class Exchange:
     of the rule: the journal counts that as the rule's answer)."""
 
 
-async def serve_api(request: web.Request) -> web.StreamResponse:
-    """The handler of every API path: ``api`` inside the pipeline, journaled.
+def api_handler(state: ServerState) -> Handler:
+    """The handler of every API path of ``state``'s server: the pipeline, journaled.
 
     Called directly, not as a middleware: aiohttp wraps each middleware anew on every
-    request, which the API's hot path need not pay."""
-    state = request.app[STATE]
-    now = state.clock.now_ns()
-    auth = auth_kind(request.headers.get("Authorization"))
-    ticket = state.journal.arrived(now, request.method, raw_target(request), auth)
-    exchange = Exchange(now, time.perf_counter(), state.next_request_id(), ticket)
-    response: web.StreamResponse | None = None
-    try:
-        refused = expect.refusal(request)
-        if refused is not None:
-            response = _error_response(request, state, refused)
-            close_unread(request, response)  # the body the client may still send is not read
-        elif state.settings.cors and cors.is_preflight(request):
-            response = cors.preflight(request)
-        else:
-            try:
-                response = await api(request, state, exchange)
-            except ConnectionResetError:
-                # Writing the answer (a body fault streams its own) found the client gone:
-                # nothing reached it, and the fake did nothing wrong.
-                exchange.client_gone = True
-                raise asyncio.CancelledError from None
-            except Exception as exc:
-                if isinstance(exc, ApiError) and exc.status == 401:
-                    exchange.authorized = False
-                response = _error_response(request, state, exc)
-            if exchange.fault is not None:
-                response.headers.setdefault(inject.FAULT_HEADER, exchange.fault)
-        response = _finished(
-            request, state, response, exchange.request_id, checked=not exchange.fault_answered
-        )
-        return response
-    finally:
-        _record(request, state, exchange, response)
+    request, which the API's hot path need not pay. Nor does it read ``request.app``: the
+    server's runner hands it the API's paths without aiohttp's router
+    (``connections.DIRECT``), and the app's catch-all route hands it the others."""
+
+    async def serve_api(request: web.Request) -> web.StreamResponse:
+        now = state.clock.now_ns()
+        auth = auth_kind(request.headers.get("Authorization"))
+        ticket = state.journal.arrived(now, request.method, raw_target(request), auth)
+        exchange = Exchange(now, time.perf_counter(), state.next_request_id(), ticket)
+        response: web.StreamResponse | None = None
+        try:
+            expectation = request.headers.get("Expect")
+            refused = await expect.refusal(request, expectation) if expectation else None
+            if refused is not None:
+                response = _error_response(request, state, refused)
+                close_unread(request, response)  # the body the client may still send is not read
+            elif state.settings.cors and cors.is_preflight(request):
+                response = cors.preflight(request)
+            else:
+                try:
+                    route = routing.match(request.method, raw_target(request))
+                    rule = state.faults.pick(
+                        route.resource,
+                        request.method,
+                        route.space_id,
+                        route.collection,
+                        route.identifier,
+                    )
+                    if rule is None:
+                        response = answer(request, state, state.store, route, exchange)
+                    else:
+                        response = await faulted(request, state, route, rule, exchange)
+                except ConnectionResetError:
+                    # Writing the answer (a body fault streams its own) found the client
+                    # gone: nothing reached it, and the fake did nothing wrong.
+                    exchange.client_gone = True
+                    raise asyncio.CancelledError from None
+                except Exception as exc:
+                    if isinstance(exc, ApiError) and exc.status == 401:
+                        exchange.authorized = False
+                    response = _error_response(request, state, exc)
+                if exchange.fault is not None:
+                    response.headers.setdefault(inject.FAULT_HEADER, exchange.fault)
+            response = _finished(
+                request, state, response, exchange.request_id, checked=not exchange.fault_answered
+            )
+            return response
+        finally:
+            _record(request, state, exchange, response)
+
+    return serve_api
 
 
 @web.middleware
@@ -145,7 +164,10 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
     """The same pipeline around the admin API, which is not journaled."""
     state = request.config_dict[STATE]
     response: web.StreamResponse
-    refusal = expect.refusal(request) or origins.admin_refusal(
+    expectation = request.headers.get("Expect")
+    refusal = (
+        await expect.refusal(request, expectation) if expectation else None
+    ) or origins.admin_refusal(
         request.method, request.headers, request.scheme, request.body_exists, state.settings
     )
     if refusal is not None:
@@ -279,46 +301,47 @@ def raw_target(request: web.Request) -> str:
     return request.rel_url.raw_path_qs
 
 
-async def api(request: web.Request, state: ServerState, exchange: Exchange) -> web.Response:
-    """Every Profile API route."""
+async def faulted(
+    request: web.Request,
+    state: ServerState,
+    route: routing.Route,
+    rule: FaultRule,
+    exchange: Exchange,
+) -> web.StreamResponse:
+    """The answer to a request of ``route`` that fault ``rule`` picked: delayed, broken,
+    or replaced by the rule's own; or the API's own (a refusal the rule leaves alone)."""
     store = state.store  # the data at arrival: a reload meanwhile does not change the answer
-    route = routing.match(request.method, raw_target(request))
-    rule = state.faults.pick(
-        route.resource, request.method, route.space_id, route.collection, route.identifier
-    )
-    if rule is not None:
-        exchange.fault = rule.id
-        state.journal.fault_fired(exchange.ticket, rule.id, rule.origin)
-        exchange.authorized = _authorized(state, route, request)
-        exchange.delayed = rule.latency is not None
-        await inject.delay(rule, request, state)
-        if rule.fault in CONNECTION_FAULTS:
-            # The rule's own answer, a connection broken (or held, then closed), whether
-            # it breaks it or the client gives up first.
-            exchange.fault_answered = True
-            await inject.break_connection(rule, request, state)
-        if rule.status is not None:
-            exchange.fault_answered = True
-            return inject.respond(rule, state.realism.gateway_errors)
+    exchange.fault = rule.id
+    state.journal.fault_fired(exchange.ticket, rule.id, rule.origin)
+    exchange.authorized = _authorized(state, route, request)
+    exchange.delayed = rule.latency is not None
+    await inject.delay(rule, request, state)
+    if rule.fault in CONNECTION_FAULTS:
+        # The rule's own answer, a connection broken (or held, then closed), whether
+        # it breaks it or the client gives up first.
+        exchange.fault_answered = True
+        await inject.break_connection(rule, request, state)
+    if rule.status is not None:
+        exchange.fault_answered = True
+        return inject.respond(rule, state.realism.gateway_errors)
     try:
         response = answer(request, state, store, route, exchange)
     except ApiError:
-        if rule is not None and rule.fault in BODY_FAULTS:
+        if rule.fault in BODY_FAULTS:
             # Nothing of the rule reached the client: the API refused the request first.
             rule.fired -= 1
             rule.refused_first += 1
             exchange.fault = None
         raise
-    if rule is not None:
-        response.headers.update(rule.headers)
-        if rule.fault in BODY_FAULTS:
-            exchange.fault_answered = True
-            if rule.fault == "truncate":
-                # Streamed from here, past the pipeline's _finished: the answer gets its
-                # Request-Id and CORS headers now, as every answer does.
-                _finished(request, state, response, exchange.request_id, checked=False)
-                exchange.headers_sent = True
-            return await inject.break_body(rule, request, response)
+    response.headers.update(rule.headers)
+    if rule.fault in BODY_FAULTS:
+        exchange.fault_answered = True
+        if rule.fault == "truncate":
+            # Streamed from here, past the pipeline's _finished: the answer gets its
+            # Request-Id and CORS headers now, as every answer does.
+            _finished(request, state, response, exchange.request_id, checked=False)
+            exchange.headers_sent = True
+        return await inject.break_body(rule, request, response)
     return response
 
 
@@ -477,8 +500,8 @@ def create_app(
     app.on_shutdown.append(_release_hangs)
     if settings.admin:
         app.add_subapp(ADMIN_PREFIX.rstrip("/"), admin_app(admin_pipeline))
+    serve_api = api_handler(app[STATE])
+    app[DIRECT] = (API_PREFIX, serve_api)
     # [\s\S] rather than ".": a decoded path may hold a newline (%0A), which "." skips.
-    app.router.add_route(
-        "*", r"/{path:[\s\S]*}", serve_api, expect_handler=expect.expect_in_pipeline
-    )
+    app.router.add_route("*", r"/{path:[\s\S]*}", serve_api, expect_handler=expect.in_pipeline)
     return app

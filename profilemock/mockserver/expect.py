@@ -3,9 +3,10 @@
 ``100-continue`` is met as aiohttp meets it; any other expectation answers ``417`` in the
 API's envelope with a ``Request-Id`` (aiohttp's own answer is plain text, and a header
 whose bytes are not UTF-8 made it a 500). The server's routes, known or not, answer it
-through their pipeline (``expect_in_pipeline``, then ``refusal``), so it is journaled and
-carries CORS headers as every other answer does; the proxy answers it at once
-(``expect_handler``).
+first thing in their pipeline (``refusal``; aiohttp's own step before a route's handler is
+``in_pipeline``, which leaves it there), so it is journaled and carries CORS headers as
+every other answer does, whichever way the request reached the pipeline; the proxy answers
+it at once (``expect_handler``).
 """
 
 from __future__ import annotations
@@ -17,15 +18,12 @@ from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE
 
-_REFUSED = web.RequestKey("profilemock_expectation_refused", str)
 
-
-async def _unmet(request: web.Request) -> str | None:
-    """The request's expectation if this server does not meet it; ``100-continue`` is met
-    here (the client may send its body)."""
+async def _unmet(request: web.Request, expect: str) -> str | None:
+    """The request's expectation ``expect`` if this server does not meet it;
+    ``100-continue`` is met here (the client may send its body)."""
     if request.version != HttpVersion11:
         return None  # HTTP/1.0 has no Expect; the header is ignored
-    expect = request.headers.get("Expect", "")
     if expect.lower() == "100-continue":
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0  # the answer itself has not started
@@ -46,7 +44,7 @@ def _refused(expect: str) -> ApiError:
 async def expect_handler(request: web.Request) -> web.StreamResponse | None:
     """What aiohttp runs before a route's handler when a request carries ``Expect``: an
     unmet expectation is answered here, before any handler."""
-    expect = await _unmet(request)
+    expect = await _unmet(request, request.headers.get("Expect", ""))
     if expect is None:
         return None
     refused = _refused(expect)
@@ -58,17 +56,16 @@ async def expect_handler(request: web.Request) -> web.StreamResponse | None:
     return response
 
 
-async def expect_in_pipeline(request: web.Request) -> None:
-    """The server's ``expect_handler``: an unmet expectation is only noted, and the
-    pipeline answers it first (``refusal``), before it reads a body."""
-    expect = await _unmet(request)
-    if expect is not None:
-        request[_REFUSED] = expect
+async def in_pipeline(request: web.Request) -> None:
+    """The server's ``expect_handler``: nothing, for the pipeline meets or refuses the
+    expectation itself (``refusal``), before it reads a body."""
 
 
-def refusal(request: web.Request) -> ApiError | None:
-    """The 417 for a request whose expectation this server does not meet, if it has one;
-    the answer to it must close the connection (``connections.close_unread``): the body the
+async def refusal(request: web.Request, expect: str) -> ApiError | None:
+    """For a request carrying ``Expect: expect`` (not empty, as aiohttp reads it): the 417
+    if this server does not meet it, else None, the ``100 Continue`` sent. The answer to a
+    refused one must close the connection (``connections.close_unread``): the body the
     client may still send is not read."""
-    expect = request.get(_REFUSED)
-    return None if expect is None else _refused(expect)
+    unmet = await _unmet(request, expect)
+    await request.writer.drain()  # as aiohttp does after its own step
+    return None if unmet is None else _refused(unmet)

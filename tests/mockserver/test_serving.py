@@ -15,8 +15,9 @@ from aiohttp import web
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
-from profilemock.mockserver.app import create_app
+from profilemock.mockserver.app import Handler, create_app
 from profilemock.mockserver.serving import ServerThread, new_event_loop, run
+from profilemock.mockserver.state import ServerSettings
 from tests.conftest import DEMO_TOKEN, NOW, profile_path
 
 
@@ -93,3 +94,105 @@ def test_a_request_that_does_not_end_holds_a_stop_a_second_or_two_not_two_minute
         server.stop(timeout=30)
         assert time.monotonic() - started < 10
         assert client.recv(100) == b""  # closed, without an answer
+
+
+def _demo_app() -> web.Application:
+    clock = Clock(NOW)
+    return create_app(load_fixtures([demo_fixture_path()], clock), clock)
+
+
+def test_the_apis_requests_go_past_aiohttps_router_the_others_through_it() -> None:
+    # The router and the admin sub-application's middleware wrappers cost an API request a
+    # tenth of its time; the runner hands /v1/ paths to the API's handler itself.
+    app = _demo_app()
+    routed: list[str] = []
+    resolve = app.router.resolve
+
+    async def noting(request: web.Request) -> web.UrlMappingMatchInfo:
+        routed.append(request.raw_path)
+        return await resolve(request)
+
+    app.router.resolve = noting  # type: ignore[method-assign]
+    with ServerThread(app) as server:
+        traits = server.url + profile_path("user_id:u1234", "traits")
+        assert requests.get(traits, auth=(DEMO_TOKEN, ""), timeout=10).status_code == 200
+        assert requests.get(server.url + "/__admin/health", timeout=10).status_code == 200
+        # Not an API path as sent (a 404 either way), so the router has it.
+        elsewhere = requests.get(server.url + "/v2/spaces", timeout=10)
+        assert elsewhere.json()["error"]["code"] == "not_found"
+        assert [e.path for e in server.state.journal] == [
+            profile_path("user_id:u1234", "traits"),
+            "/v2/spaces",
+        ]
+    assert routed == ["/__admin/health", "/v2/spaces"]
+
+
+def test_an_app_given_middlewares_of_its_own_has_them_see_the_apis_requests() -> None:
+    app = _demo_app()
+    seen: list[str] = []
+
+    @web.middleware
+    async def note(request: web.Request, handler: Handler) -> web.StreamResponse:
+        seen.append(request.path)
+        response: web.StreamResponse = await handler(request)
+        response.headers["X-Seen"] = "yes"
+        return response
+
+    app.middlewares.append(note)
+    with ServerThread(app) as server:
+        traits = profile_path("user_id:u1234", "traits")
+        response = requests.get(server.url + traits, auth=(DEMO_TOKEN, ""), timeout=10)
+        assert (response.status_code, response.headers["X-Seen"]) == (200, "yes")
+    assert seen == [traits]
+
+
+ASKED = [
+    ("GET", profile_path("user_id:u1234", "traits") + "?limit=2", {}),
+    ("GET", profile_path("user_id:u1234", "events") + "?limit=1&sort=asc", {}),
+    ("HEAD", profile_path("user_id:u1234", "metadata"), {}),
+    ("GET", profile_path("user_id:u1234", "traits") + "?limit=0", {}),
+    ("GET", profile_path("user_id:nobody", "traits"), {}),
+    ("GET", profile_path("email:a%40b.c", "external_ids"), {}),
+    ("GET", "/v1/spaces/lg8283283/collections/users/profiles", {}),
+    ("POST", profile_path("user_id:u1234", "traits"), {}),
+    ("GET", "/v1/nowhere", {}),
+    (
+        "OPTIONS",
+        profile_path("user_id:u1234", "traits"),
+        {
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    ),
+    ("GET", profile_path("user_id:u1234", "traits"), {"Origin": "http://localhost:5173"}),
+    ("GET", profile_path("user_id:u1234", "traits"), {"Authorization": "Basic Zm9vOg=="}),
+    ("GET", profile_path("user_id:u1234", "traits"), {"Expect": "200-ok"}),
+]
+
+
+def _answers(app: web.Application) -> list[tuple[int, dict[str, str], bytes]]:
+    answers = []
+    with ServerThread(app) as server, requests.Session() as session:
+        for method, path, headers in ASKED:
+            auth = {"Authorization": "Basic ZGVtby10b2tlbjo=", **headers}
+            got = session.request(method, server.url + path, headers=auth, timeout=10)
+            kept = {k: v for k, v in got.headers.items() if k not in ("Request-Id", "Date")}
+            answers.append((got.status_code, kept, got.content.replace(server.url.encode(), b"")))
+    return answers
+
+
+def test_the_apis_requests_are_answered_alike_past_the_router_and_through_it() -> None:
+    def app(routed: bool) -> web.Application:
+        clock = Clock(NOW)
+        settings = ServerSettings(cors=True)
+        made = create_app(load_fixtures([demo_fixture_path()], clock), clock, settings)
+        if routed:  # a middleware of its own: the app routes every request itself
+            made.middlewares.append(web.middleware(lambda request, handler: handler(request)))
+        return made
+
+    past, through = _answers(app(routed=False)), _answers(app(routed=True))
+    assert past == through
+    assert [status for status, _, _ in past] == [
+        200, 200, 200, 400, 404, 404, 200, 405, 404, 204, 200, 401, 417
+    ]  # fmt: skip

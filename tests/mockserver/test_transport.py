@@ -377,10 +377,18 @@ def test_expect_on_a_body_route_is_refused_before_the_body_is_read_and_closes_at
     assert server.call(lambda state: len(state.faults)) == 0
 
 
-def test_expect_100_continue_is_met(server: ServerThread) -> None:
-    raw = (
-        b"PATCH /__admin/realism HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
-        b"Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"PATCH /__admin/realism HTTP/1.1\r\nContent-Type: application/json\r\n",
+        f"GET {METADATA} HTTP/1.1\r\nAuthorization: {AUTH}\r\n".encode(),
+    ],
+    ids=["admin", "api"],
+)
+def test_expect_100_continue_is_met(server: ServerThread, head: bytes) -> None:
+    raw = head + (
+        b"Host: 127.0.0.1\r\nExpect: 100-continue\r\n"
+        b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"
     )
     answer = exchange(server, raw)
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), answer
