@@ -38,6 +38,8 @@ from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.problems import Problem
 from profilemock.realism import RealismError
+from profilemock.store.model import Profile
+from profilemock.store.overlay import LiveSpace
 from profilemock.store.space import Limit
 from profilemock.timeutil import (
     NS_PER_SECOND,
@@ -367,18 +369,21 @@ class ProfileAPI:
         if given is not None:
             profile["ids"] = dict(given)
         warned: list[Problem] = []
-        segment_id = str(
-            self._change(
-                lambda state, space: (
-                    upsert_profile(space, collection, profile, state.clock.now_ns(), warned)[
-                        0
-                    ].segment_id
-                )
-            )
-        )
-        for line in told(warned):  # served otherwise than written, as a fixture file warns
-            warnings.warn(f"{_ADDERS[collection]}: {line}", UserWarning, stacklevel=3)
-        return segment_id
+
+        def upsert(state: ServerState, space: LiveSpace, unless_warned: bool = True) -> Profile:
+            now = state.clock.now_ns()
+            return upsert_profile(
+                space, collection, profile, now, warned, unless_warned=unless_warned
+            )[0]
+
+        added: Profile = self._change(upsert)
+        if warned:  # served otherwise than written, as a fixture file warns
+            # Told before the change, so that a warning raised as an error (`-W error`,
+            # `filterwarnings = error`) leaves the fake as it was.
+            for line in told(warned):
+                warnings.warn(f"{_ADDERS[collection]}: {line}", UserWarning, stacklevel=3)
+            added = self._change(lambda state, space: upsert(state, space, unless_warned=False))
+        return added.segment_id
 
     def add_user(
         self,

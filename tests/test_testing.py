@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,22 @@ def test_a_profile_served_otherwise_than_written_is_a_warning(profile_api: Profi
     with pytest.warns(UserWarning, match=r"^add_user: /ids/email: `email` ids are stored in"):
         profile_api.add_user(ids={"email": "Mixed@Example.com"})
     assert get(profile_api, "email:mixed@example.com", "traits").status_code == 200
+
+
+def test_a_warning_raised_as_an_error_leaves_the_fake_as_it_was(profile_api: ProfileAPI) -> None:
+    # `-W error` / `filterwarnings = error`: the test sees the warning, and nothing changed.
+    before = get(profile_api, "user_id:u1234", "traits").json()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        with pytest.raises(UserWarning, match=r"^add_user: /ids/email: `email` ids are stored"):
+            profile_api.add_user(ids={"email": "New@Example.com"})
+        with pytest.raises(UserWarning, match=r"^add_user: /ids/email: "):
+            profile_api.add_user(ids={"user_id": "u1234", "email": "Ann@Example.com"}, traits={})
+        with pytest.raises(UserWarning, match=r"^add_account: /ids/email: "):
+            profile_api.add_account(ids={"group_id": "g-new", "email": "Acme@Example.com"})
+    assert get(profile_api, "email:new@example.com", "traits").status_code == 404
+    assert get(profile_api, "user_id:u1234", "traits").json() == before
+    assert get(profile_api, "group_id:g-new", "traits", "accounts").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -64,17 +64,21 @@ def upsert_profile(
     data: Mapping[str, Any],
     now: int,
     warnings: list[Problem] | None = None,
+    *,
+    unless_warned: bool = False,
 ) -> tuple[Profile, bool]:
     """Add a profile, or replace the one with its segment id or any of its ids.
 
     Returns the profile and whether it is new. ``links`` in ``data`` replace the profile's
     links; without ``links`` a replaced profile keeps its own. What a fixture file's check
     would warn of (an email served lowercased, ``updated_at`` before ``created_at``) is
-    added to ``warnings``: the profile is served as it loads.
+    added to ``warnings``: the profile is served as it loads. ``unless_warned``: change
+    nothing if it warns (refusals still raise), for a caller to tell the warnings first.
     """
     if not isinstance(data, Mapping):
         raise ChangeError(400, "the profile must be a JSON object in the fixture format")
     fields = {k: v for k, v in data.items() if k != "links"}
+    told_before = len(warnings or ())
     profile = _build(space, collection, fields, now, warnings)
     if "segment_id" in data:
         existing = space.get(collection, profile.segment_id)
@@ -102,6 +106,8 @@ def upsert_profile(
     linked = None
     if "links" in data:
         linked = _resolve_links(space, collection, data["links"])
+    if unless_warned and len(warnings or ()) > told_before:
+        return profile, existing is None
     space.put(profile, replaces=existing.segment_id if existing else None)
     if linked is not None:
         space.set_links(collection, profile.segment_id, linked)
