@@ -44,6 +44,7 @@ from profilemock.store.space import Limit
 from profilemock.timeutil import (
     NS_PER_SECOND,
     TimestampError,
+    check_instant,
     parse_duration,
     parse_timestamp,
 )
@@ -104,7 +105,7 @@ class ServerPool:
         key: ServerKey = (paths, _now_key(now))
         server = self._servers.get(key)
         if server is None:
-            clock = Clock.pinned_at(None if now is None else _instant(now, time.time_ns()))
+            clock = Clock.pinned_at(None if now is None else _instant(now, time.time_ns(), "now"))
             store = load_fixtures(paths, clock, snapshots=self.snapshots)
             # The contract check is on: a body outside the schemas fails the test.
             app = create_app(store, clock, ServerSettings(check_contract=True))
@@ -135,7 +136,7 @@ def _now_key(now: Instant | None) -> str | int | None:
     if now is None or isinstance(now, str):
         return now
     if isinstance(now, dt.datetime):
-        return _instant(now, 0)
+        return _instant(now, 0, "now")
     raise TypeError(
         f"now is an ISO 8601 time, a relative time like '-1d', or a datetime; got {now!r}"
     )
@@ -184,7 +185,9 @@ class ClockHandle:
 
     def now(self) -> dt.datetime:
         ns = self._server.call(lambda s: s.clock.now_ns())
-        return dt.datetime.fromtimestamp(ns / NS_PER_SECOND, tz=dt.timezone.utc)
+        # Exact, to the microsecond below: a float of seconds rounds 9999-12-31T23:59:59.9999999
+        # up into year 10000, which no datetime holds.
+        return _EPOCH + dt.timedelta(microseconds=ns // 1000)
 
     def freeze(self, at: str | dt.datetime | None = None) -> None:
         """Stop the clock, its date and its time (the rate limiter's, the propagation
@@ -207,7 +210,7 @@ class ClockHandle:
             )
 
         def stand(state: ServerState) -> None:
-            instant = None if at is None else _instant(at, state.clock.now_ns())
+            instant = None if at is None else _instant(at, state.clock.now_ns(), f"clock.{how}")
             getattr(state.clock, how)(instant)  # Clock.freeze or Clock.pin
 
         self._server.call(stand)
@@ -221,17 +224,32 @@ class ClockHandle:
                 f"clock.advance moves the clock forward; got {by!r}. To move it back, freeze it"
                 " at an earlier time: clock.freeze('-1h')"
             )
-        self._server.call(lambda s: s.clock.advance(ns))
+        try:
+            self._server.call(lambda s: s.clock.advance(ns))
+        except TimestampError as exc:
+            raise TimestampError(f"clock.advance({by!r}): {exc}") from None
 
     def resume(self) -> None:
         self._server.call(lambda s: s.clock.unfreeze())
 
 
-def _instant(at: str | dt.datetime, now: int) -> int:
-    if isinstance(at, dt.datetime):
-        aware = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
-        return int(aware.timestamp()) * NS_PER_SECOND + aware.microsecond * 1000
-    return parse_timestamp(at, now)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _instant(at: str | dt.datetime, now: int, name: str) -> int:
+    """``at`` (ISO 8601, relative to ``now``, or a datetime, naive in UTC) in nanoseconds;
+    a TimestampError that names ``name`` unless the clock can stand there (years 1000 to
+    9999)."""
+    try:
+        if isinstance(at, dt.datetime):
+            aware = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+            # Exact: a float timestamp() is a second late before 1970 (int() truncates
+            # towards zero) and rounds the last microsecond of year 9999 up into 10000.
+            return check_instant((aware - _EPOCH) // _MICROSECOND * 1000, aware.isoformat())
+        return parse_timestamp(at, now)
+    except TimestampError as exc:
+        raise TimestampError(f"{name}: {exc}") from None
 
 
 ADVANCE_TAKES = "a duration such as '1s', '150ms' or '2d', seconds as a number, or a timedelta"
@@ -239,11 +257,13 @@ ADVANCE_TAKES = "a duration such as '1s', '150ms' or '2d', seconds as a number, 
 
 def _duration(by: str | float | dt.timedelta) -> int:
     if isinstance(by, dt.timedelta):
-        return round(by.total_seconds() * NS_PER_SECOND)
+        return by // _MICROSECOND * 1000
     if isinstance(by, (int, float)) and not isinstance(by, bool):
         if not math.isfinite(by):
             raise ValueError(f"clock.advance takes {ADVANCE_TAKES}; got {by!r}")
-        return round(by * NS_PER_SECOND)
+        # Whole seconds apart: `by * NS_PER_SECOND` overflows to inf past 1e299 seconds.
+        whole = math.floor(by)
+        return whole * NS_PER_SECOND + round((by - whole) * NS_PER_SECOND)
     if not isinstance(by, str):
         raise TypeError(f"clock.advance takes {ADVANCE_TAKES}; got {by!r}")
     text = by.strip()

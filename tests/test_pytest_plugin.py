@@ -915,6 +915,15 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
             " fixtures=['tests/vip.yaml']; got 123 in it",
         ),
         (
+            'now="0001-01-01"',
+            "*profile_api marker: now: `0001-01-01` is outside the years 1000 to 9999*",
+        ),
+        (
+            "now=__import__('datetime').datetime(1, 1, 1)",
+            "*profile_api marker: now: `0001-01-01T00:00:00+00:00` is outside the years 1000"
+            " to 9999*",
+        ),
+        (
             "realism=['short_pages']",
             "*profile_api marker: realism takes the switches by name, like"
             " {'short_pages': True}; got ['short_pages']",

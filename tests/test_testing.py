@@ -780,6 +780,70 @@ def test_clock_mistakes_get_one_clear_sentence(profile_api: ProfileAPI) -> None:
     assert profile_api.clock.now() == dt.datetime(2030, 1, 1, 0, 0, 1, tzinfo=dt.timezone.utc)
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda clock: clock.freeze(dt.datetime(1, 1, 1)),
+            r"clock.freeze: `0001-01-01T00:00:00\+00:00` is outside the years 1000 to 9999",
+        ),
+        (
+            lambda clock: clock.pin("0999-12-31T23:59:59Z"),
+            r"clock.pin: `0999-12-31T23:59:59Z` is outside the years 1000 to 9999",
+        ),
+        (
+            lambda clock: clock.freeze("-1000000w"),
+            r"clock.freeze: `-1000000w` is outside the years 1000 to 9999",
+        ),
+        (
+            lambda clock: clock.advance(1e300),  # was an OverflowError
+            r"clock.advance\(1e\+300\): the result is outside the years 1000 to 9999",
+        ),
+        (
+            lambda clock: clock.advance(dt.timedelta.max),
+            r"clock.advance\(datetime.timedelta\(days=999999999.*\): the result is outside",
+        ),
+    ],
+    ids=["freeze-year-1", "pin-year-999", "freeze-relative", "advance-1e300", "advance-max"],
+)
+def test_a_clock_set_outside_the_years_it_can_stand_in_is_refused_by_name(
+    profile_api: ProfileAPI, call: Any, message: str
+) -> None:
+    profile_api.clock.freeze("2030-01-01T00:00:00Z")
+    with pytest.raises(ValueError, match=f"^{message}"):
+        call(profile_api.clock)
+    assert profile_api.clock.now() == dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [
+        (
+            dt.datetime(1969, 12, 31, 23, 59, 59, 500000),  # was read a second late
+            dt.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=dt.timezone.utc),
+        ),
+        (
+            dt.datetime(9999, 12, 31, 23, 59, 59, 999999),  # was refused as year 10000
+            dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
+        ),
+        (
+            "9999-12-31T23:59:59.999999999Z",  # now() was a ValueError: year 10000
+            dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone.utc),
+        ),
+        (
+            dt.datetime(1000, 1, 1, 0, 0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=-1))),
+            dt.datetime(1000, 1, 1, 1, 0, 0, 1, tzinfo=dt.timezone.utc),
+        ),
+    ],
+    ids=["before-1970", "last-microsecond", "last-nanosecond", "year-1000-offset"],
+)
+def test_the_clock_stands_exactly_where_it_is_told_from_1000_to_9999(
+    profile_api: ProfileAPI, at: str | dt.datetime, expected: dt.datetime
+) -> None:
+    profile_api.clock.freeze(at)
+    assert profile_api.clock.now() == expected
+
+
 def test_a_change_to_a_collection_that_is_not_one_is_one_sentence(profile_api: ProfileAPI) -> None:
     with pytest.raises(ValueError, match=r"no collection is called `user`.*did you mean `users`"):
         profile_api.add_events(
