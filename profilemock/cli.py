@@ -21,6 +21,7 @@ import signal
 import socket
 import stat
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -83,6 +84,12 @@ DEFAULT_PORT = 4010
 
 class CliError(Exception):
     """A problem that ends the command with exit code 2 and one line per problem."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the command was (``_cleaned_up_on_sigterm``), so that what
+    it leaves half-written is removed as on Ctrl-C; a BaseException, as KeyboardInterrupt
+    is, so that no ``except Exception`` takes it for a failure."""
 
 
 def _timestamp(text: str) -> int:
@@ -824,6 +831,9 @@ def main(
         # (generate removes its partial file), so no traceback either.
         print("\nprofilemock: stopped (Ctrl-C)", file=err, flush=True)
         return 130
+    except Terminated:
+        print("profilemock: stopped (SIGTERM)", file=err, flush=True)
+        return 128 + signal.SIGTERM
 
 
 def _nowhere() -> TextIO:
@@ -1033,17 +1043,18 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except OSError as exc:
             raise CliError(f"cannot write {args.output}: {exc.strerror}") from None
         return 0
-    # Written beside the target and renamed into place: an interrupted run never leaves a
-    # half-written fixture file where a server (or --watch) would read it. A symlink's
-    # file is replaced, the link kept.
+    # Written beside the target and renamed into place: an interrupted run (Ctrl-C, SIGTERM)
+    # never leaves a half-written fixture file where a server (or --watch) would read it. A
+    # symlink's file is replaced, the link kept.
     real = target.resolve() if target.is_symlink() else target
     partial = _partial(real, args.output)
     _check_writable(real)  # as `record -o`: a mistyped directory is told, not made
     progress = ProgressBar(err, plan.users, f"generating {target.name}")
     try:
-        with open(partial, "w", encoding="utf-8") as file:
-            write(plan, file, output_format, progress.update)
-        partial.replace(real)
+        with _cleaned_up_on_sigterm():
+            with open(partial, "w", encoding="utf-8") as file:
+                write(plan, file, output_format, progress.update)
+            partial.replace(real)
     except OSError as exc:
         _remove(partial)
         raise CliError(f"cannot write {args.output}: {exc.strerror}") from None
@@ -1458,6 +1469,27 @@ def _listen(host: str, port: int) -> socket.socket:
         else:
             advice = "choose another --port, or --port 0 for any free port"
         raise CliError(f"cannot listen on {host}:{port}: {reason} ({advice})") from None
+
+
+@contextlib.contextmanager
+def _cleaned_up_on_sigterm() -> Iterator[None]:
+    """SIGTERM inside raises ``Terminated`` (exit 143), as Ctrl-C raises KeyboardInterrupt:
+    a ``kill`` (a CI job's timeout, a container stopped) runs the cleanup Ctrl-C runs,
+    instead of ending the process where it stands. An ignored SIGTERM stays ignored, and
+    off the main thread (``main`` called from a test's thread) none can be caught."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous == signal.SIG_IGN or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
