@@ -975,6 +975,8 @@ def _difference(entry: JournalEntry, name: str, value: Any) -> str:
         if "+" in (entry.raw_identifier or "") and entry.identifier == value.replace("+", " "):
             return "a raw `+` in the path reads as a space; encode it as %2B"
     if name == "space":
+        if entry.route is None:  # no route, so no space (it read "space `None` instead of …")
+            return "its path is no route of the API (so it reached no space)"
         return f"space `{entry.space}` instead of `{value}`"
     return f"{name} `{getattr(entry, name)}` instead of `{value}`"
 

@@ -252,6 +252,22 @@ def test_the_readme_near_misses_are_what_assert_called_says(profile_api: Profile
     assert str(failure.value).startswith(shown)
 
 
+def test_a_near_miss_whose_path_is_no_route_says_so(profile_api: ProfileAPI) -> None:
+    typo = f"{profile_api.url}/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/trait"
+    requests.get(typo, auth=profile_api.auth, timeout=10)
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_called(method="GET")
+    assert (
+        str(failure.value).splitlines()[:3]
+        == [
+            "expected a call with method=GET, space=lg8283283; got 0",
+            "near misses:",
+            "  GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/trait -> 404"
+            " (basic)  <- its path is no route of the API (so it reached no space)",  # was "space `None`"
+        ]
+    )
+
+
 def test_assert_no_errors_lists_failed_requests_with_their_hints(profile_api: ProfileAPI) -> None:
     profile_api.fault("metadata:503")
     get(profile_api, "user_id:u1234", "metadata")
