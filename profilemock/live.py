@@ -96,6 +96,7 @@ class LiveProxy:
                 timeout=settings.timeout,
                 max_body=settings.max_body,
                 max_body_flag=MAX_BODY_OPTION,
+                find_other_collection=True,  # so that assert_called counts as against the fake
             )
         )
         self.server = ServerThread(app).start()

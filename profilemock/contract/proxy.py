@@ -35,7 +35,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from profilemock import schemas
-from profilemock.api import envelope, is_http_status
+from profilemock.api import OTHER, collection_named, envelope, is_http_status
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -63,8 +63,10 @@ from profilemock.mockserver.connections import close_unread
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.expect import expect_handler
 from profilemock.mockserver.journal import DEFAULT_SIZE, auth_kind
+from profilemock.mockserver.lookup import in_the_other
 from profilemock.mockserver.origins import split_origin
 from profilemock.mockserver.render import json_response
+from profilemock.mockserver.routing import match_path
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.schemas import Violation
 from profilemock.schemas.validation import gateway_page, nothing_to_check, status_violation
@@ -121,6 +123,11 @@ class ProxySettings:
     request body, a larger one a 413 (``body_too_large``)."""
     max_body_flag: str = MAX_BODY_FLAG
     """The setting that raises ``max_body``, as its error names it."""
+    find_other_collection: bool = False
+    """After a 404 for a profile, ask the upstream whether the other collection holds it
+    (one more request, not journaled) and, if so, journal the hint the fake gives such a
+    404: live mode's ``assert_called`` then leaves out a call to the wrong collection, as
+    it does against the fake."""
 
 
 PROXY = web.AppKey("profilemock_proxy", ProxySettings)
@@ -304,6 +311,7 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
     own_id = state.next_request_id()
     response: web.StreamResponse | None = None
     violations: list[Violation] = []
+    hint = None
     request_id = own_id
     try:
         if not request.raw_path.startswith(API_PREFIX):
@@ -361,6 +369,8 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
             response, violations = _relay(
                 request, settings, (status, reason, headers, body), request_id
             )
+            if status == 404 and settings.find_other_collection:
+                hint = await _in_the_other_collection(request, settings, request.app[SESSION])
         for violation in violations:
             violation_log.warning(
                 "contract violation: %s %s -> %d %s: %s [%s]",
@@ -386,6 +396,7 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
             (time.perf_counter() - started) * 1000,
             request_id,
             tuple(violations),
+            hint,
         )
 
 
@@ -547,6 +558,29 @@ async def _send(
         if request.method == "HEAD" and length is not None:
             back["Content-Length"] = str(length)
         return answer.status, answer.reason or "", back, body
+
+
+async def _in_the_other_collection(
+    request: web.Request, settings: ProxySettings, client: aiohttp.ClientSession
+) -> str | None:
+    """The fake's hint for a 404 to ``request`` when the upstream has its profile in the
+    other collection (its ``metadata`` answers 200 there), else None (a failure included:
+    the 404 then counts as the fake's does for a profile that is nowhere)."""
+    route = match_path(request.raw_path)
+    collection = None if route is None else collection_named(route.collection)
+    if route is None or collection is None or ":" not in (route.identifier or ""):
+        return None
+    parts = route.path.split("/")  # ["", "v1", "spaces", S, "collections", C, "profiles", I, R]
+    parts[5], parts[8] = OTHER[collection], "metadata"
+    url = URL(settings.upstream + "/".join(parts), encoded=True)
+    authorization = request.headers.get("Authorization")
+    headers = {"Authorization": authorization} if authorization else {}
+    try:
+        async with client.get(url, headers=headers, allow_redirects=False) as answer:
+            found = answer.status == 200
+    except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+        return None
+    return in_the_other(route.identifier or "", collection) if found else None
 
 
 def _connection_headers(value: str) -> set[str]:

@@ -119,12 +119,18 @@ def _miss_hint(
         return f"no exact match; lookups are case-sensitive and `{near[0]}` exists"
     other = OTHER[collection]
     if space.find(other, id_type, value) is not None:
-        return f"`{id_type}:{value}` is a profile in `{other}`{_NOT_IN}`{collection}`"
+        return in_the_other(f"{id_type}:{value}", collection)
     return None
 
 
 _NOT_IN = ", not "
 _IN_THE_OTHER = re.compile(rf"is a profile in `(users|accounts)`{_NOT_IN}`(?:users|accounts)`$")
+
+
+def in_the_other(identifier: str, collection: Collection) -> str:
+    """The hint of a 404 for the profile ``identifier`` asked for in ``collection`` and
+    found in the other one (``in_the_other_collection`` reads it back)."""
+    return f"`{identifier}` is a profile in `{OTHER[collection]}`{_NOT_IN}`{collection}`"
 
 
 def in_the_other_collection(hint: str | None) -> str | None:

@@ -265,6 +265,42 @@ def test_live_mode_checks_every_page_a_client_walks_by_cursor_url(real_api: Serv
         proxy.close()
 
 
+def test_a_404_for_a_profile_in_the_other_collection_is_not_the_expected_call_live_either(
+    real_api: ServerThread,
+) -> None:
+    # As against the fake (test_testing's test of the same name): the real API gives no
+    # hint, so the proxy asks the other collection; the 404 counted as the call, before.
+    proxy = LiveProxy(LiveSettings(real_api.url, "lg8283283", "demo-token"))
+    try:
+        handle = LiveProfileAPI(proxy)
+
+        def get(identifier: str, collection: str) -> int:
+            url = handle.profile_url(identifier, "traits", collection)
+            return requests.get(url, auth=handle.auth, timeout=10).status_code
+
+        assert get("user_id:u1234", "accounts") == 404
+        with pytest.raises(AssertionError) as failure:
+            handle.assert_called("traits", identifier="user_id:u1234", times=1)
+        assert (
+            str(failure.value)
+            .splitlines()[2]
+            .endswith(
+                "  <- 404: the profile is in `users`, not `accounts`; a call to the wrong collection"
+                " does not count unless asked for: collection='accounts' counts the calls to it"
+                " (assert each collection's calls on their own)"
+            )
+        )
+        handle.assert_called("traits", identifier="user_id:u1234", collection="accounts", times=1)
+        handle.assert_called("traits", identifier="user_id:u1234", status=404, times=1)
+        # A 404 for a profile that is nowhere is the call the test expected (an unknown user).
+        assert get("user_id:nobody", "users") == 404
+        handle.assert_called("traits", identifier="user_id:nobody", times=1)
+        # The question to the other collection is the proxy's own: not journaled as a call.
+        assert [entry.route for entry in handle.requests] == ["traits", "traits"]
+    finally:
+        proxy.close()
+
+
 def test_live_code_configured_from_the_environment_goes_through_the_proxy(
     pytester: pytest.Pytester, real_api: ServerThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
