@@ -978,6 +978,10 @@ def _difference(entry: JournalEntry, name: str, value: Any) -> str:
         if entry.route is None:  # no route, so no space (it read "space `None` instead of …")
             return "its path is no route of the API (so it reached no space)"
         return f"space `{entry.space}` instead of `{value}`"
+    if name == "identifier" and entry.identifier is None:
+        return f"no identifier (the `profiles` list) instead of `{value}`"
+    if name == "status" and entry.status is None:
+        return f"{_answer(entry)} instead of status `{value}`"
     return f"{name} `{getattr(entry, name)}` instead of `{value}`"
 
 
@@ -1064,11 +1068,14 @@ def _typo(entry: JournalEntry, route: str, wanted: Mapping[str, Any]) -> str | N
 def _describe(entry: JournalEntry) -> str:
     query = "&".join(f"{k}={v}" for k, v in entry.query)
     target = f"{entry.path}?{query}" if query else entry.path
+    return f"{entry.method} {target} -> {_answer(entry)} ({entry.auth}){_fault_note(entry)}"
+
+
+def _answer(entry: JournalEntry) -> str:
+    """Its status, or why it has none (``pending``, ``no answer (broken)``)."""
     if entry.status is not None:
-        status: Any = entry.status
-    else:
-        status = "pending" if entry.outcome == "pending" else f"no answer ({entry.outcome})"
-    return f"{entry.method} {target} -> {status} ({entry.auth}){_fault_note(entry)}"
+        return str(entry.status)
+    return "pending" if entry.outcome == "pending" else f"no answer ({entry.outcome})"
 
 
 def _fault_note(entry: JournalEntry) -> str:

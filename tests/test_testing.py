@@ -252,20 +252,45 @@ def test_the_readme_near_misses_are_what_assert_called_says(profile_api: Profile
     assert str(failure.value).startswith(shown)
 
 
-def test_a_near_miss_whose_path_is_no_route_says_so(profile_api: ProfileAPI) -> None:
-    typo = f"{profile_api.url}/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/trait"
-    requests.get(typo, auth=profile_api.auth, timeout=10)
+@pytest.mark.parametrize(
+    ("path", "fault", "wanted", "why"),
+    [
+        (
+            "collections/users/profiles/user_id:u1234/trait",
+            None,
+            {"method": "GET"},
+            "its path is no route of the API (so it reached no space)",  # was "space `None`"
+        ),
+        (
+            "collections/users/profiles",
+            None,
+            {"identifier": "user_id:u1234"},
+            "no identifier (the `profiles` list) instead of `user_id:u1234`",
+        ),
+        (
+            "collections/users/profiles/user_id:u1234/traits",
+            "traits:reset",
+            {"status": 200},
+            "no answer (broken) instead of status `200`",  # was "status `None`"
+        ),
+    ],
+    ids=["no-route", "the-list", "no-answer"],
+)
+def test_a_near_miss_says_what_the_request_had_not_none(
+    profile_api: ProfileAPI, path: str, fault: str | None, wanted: dict[str, Any], why: str
+) -> None:
+    if fault is not None:
+        profile_api.fault(fault)
+    with contextlib.suppress(requests.ConnectionError):
+        requests.get(
+            f"{profile_api.url}/v1/spaces/lg8283283/{path}", auth=profile_api.auth, timeout=10
+        )
     with pytest.raises(AssertionError) as failure:
-        profile_api.assert_called(method="GET")
-    assert (
-        str(failure.value).splitlines()[:3]
-        == [
-            "expected a call with method=GET, space=lg8283283; got 0",
-            "near misses:",
-            "  GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/trait -> 404"
-            " (basic)  <- its path is no route of the API (so it reached no space)",  # was "space `None`"
-        ]
-    )
+        profile_api.assert_called(**wanted)
+    near_miss = str(failure.value).splitlines()[2]
+    assert near_miss.startswith(f"  GET /v1/spaces/lg8283283/{path} -> ")
+    assert near_miss.endswith(f"  <- {why}")
+    assert "None" not in near_miss
 
 
 def test_assert_no_errors_lists_failed_requests_with_their_hints(profile_api: ProfileAPI) -> None:
