@@ -58,9 +58,9 @@ DIRECT: web.AppKey[tuple[str, Handler]] = web.AppKey("profilemock_direct")
 target (as sent) starts with ``prefix`` go straight to ``handler``, past aiohttp's router,
 ``Expect`` step and middlewares (a sub-application's among them), which cost the API's
 requests a tenth of their time; ``handler`` reads neither ``request.app`` nor
-``request.match_info``, which only the router sets. An app with middlewares or
-``on_response_prepare`` hooks of its own (a test's, say), or served another way, routes
-them itself."""
+``request.match_info``, which only the router sets. An app with middlewares,
+``on_response_prepare`` hooks or routes under ``prefix`` of its own (a test's, say), or
+served another way, routes them itself."""
 
 _REASONS: tuple[tuple[type[Exception], str], ...] = (
     (http_exceptions.LineTooLong, "a request line or header is too long"),
@@ -396,7 +396,18 @@ class GuardedRunner(web.AppRunner):
         assert isinstance(server, _GuardedServer)
         server.limits = self.limits
         server.app = self.app
-        if not (self.app.middlewares or self.app.on_response_prepare):
-            # (An app given middlewares or hooks of its own has them see every request.)
-            server.direct = self.app.get(DIRECT)
+        server.direct = _direct(self.app)
         return server
+
+
+def _direct(app: web.Application) -> tuple[str, Handler] | None:
+    """``app[DIRECT]``, unless the app was given what must see the API's requests:
+    middlewares or ``on_response_prepare`` hooks of its own, or routes (sub-applications)
+    of its own under the prefix, which its router takes before its catch-all."""
+    direct = app.get(DIRECT)
+    if direct is None or app.middlewares or app.on_response_prepare:
+        return None
+    under = direct[0].rstrip("/")  # "/v1": a route of /v1 itself, or /v1{x}, takes /v1/… too
+    if any(resource.canonical.startswith(under) for resource in app.router.resources()):
+        return None
+    return direct

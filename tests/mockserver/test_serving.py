@@ -146,6 +146,22 @@ def test_an_app_given_middlewares_of_its_own_has_them_see_the_apis_requests() ->
     assert seen == [traits]
 
 
+def test_an_app_given_routes_of_its_own_under_v1_has_them_answer() -> None:
+    # aiohttp's router takes a route under /v1/ before the app's catch-all: one a test adds
+    # (an endpoint the fake does not have) answers, served by ServerThread as by aiohttp.
+    app = _demo_app()
+
+    async def audiences(request: web.Request) -> web.Response:
+        return web.json_response({"space": request.match_info["space"]})
+
+    app.router.add_get("/v1/spaces/{space}/audiences", audiences)
+    with ServerThread(app) as server:
+        answer = requests.get(server.url + "/v1/spaces/lg8283283/audiences", timeout=10)
+        assert (answer.status_code, answer.json()) == (200, {"space": "lg8283283"})
+        traits = server.url + profile_path("user_id:u1234", "traits")
+        assert requests.get(traits, auth=(DEMO_TOKEN, ""), timeout=10).status_code == 200
+
+
 ASKED = [
     ("GET", profile_path("user_id:u1234", "traits") + "?limit=2", {}),
     ("GET", profile_path("user_id:u1234", "events") + "?limit=1&sort=asc", {}),
