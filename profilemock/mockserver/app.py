@@ -117,15 +117,15 @@ def api_handler(state: ServerState) -> Handler:
         exchange = Exchange(now, time.perf_counter(), state.next_request_id(), ticket)
         response: web.StreamResponse | None = None
         try:
-            expectation = request.headers.get("Expect")
-            refused = await expect.refusal(request, expectation) if expectation else None
-            if refused is not None:
-                response = _error_response(request, state, refused)
-                close_unread(request, response)  # the body the client may still send is not read
-            elif state.settings.cors and cors.is_preflight(request):
-                response = cors.preflight(request)
-            else:
-                try:
+            try:
+                expectation = request.headers.get("Expect")
+                refused = await expect.refusal(request, expectation) if expectation else None
+                if refused is not None:
+                    response = _error_response(request, state, refused)
+                    close_unread(request, response)  # the body the client may send is not read
+                elif state.settings.cors and cors.is_preflight(request):
+                    response = cors.preflight(request)
+                else:
                     route = routing.match(request.method, raw_target(request))
                     rule = state.faults.pick(
                         route.resource,
@@ -138,17 +138,17 @@ def api_handler(state: ServerState) -> Handler:
                         response = answer(request, state, state.store, route, exchange)
                     else:
                         response = await faulted(request, state, route, rule, exchange)
-                except ConnectionResetError:
-                    # Writing the answer (a body fault streams its own) found the client
-                    # gone: nothing reached it, and the fake did nothing wrong.
-                    exchange.client_gone = True
-                    raise asyncio.CancelledError from None
-                except Exception as exc:
-                    if isinstance(exc, ApiError) and exc.status == 401:
-                        exchange.authorized = False
-                    response = _error_response(request, state, exc)
-                if exchange.fault is not None:
-                    response.headers.setdefault(inject.FAULT_HEADER, exchange.fault)
+            except ConnectionResetError:
+                # Writing to the client (its 100 Continue; a body fault streams its own
+                # answer) found it gone: nothing reached it, and the fake did nothing wrong.
+                exchange.client_gone = True
+                raise asyncio.CancelledError from None
+            except Exception as exc:
+                if isinstance(exc, ApiError) and exc.status == 401:
+                    exchange.authorized = False
+                response = _error_response(request, state, exc)
+            if exchange.fault is not None:
+                response.headers.setdefault(inject.FAULT_HEADER, exchange.fault)
             response = _finished(
                 request, state, response, exchange.request_id, checked=not exchange.fault_answered
             )
@@ -165,9 +165,11 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
     state = request.config_dict[STATE]
     response: web.StreamResponse
     expectation = request.headers.get("Expect")
-    refusal = (
-        await expect.refusal(request, expectation) if expectation else None
-    ) or origins.admin_refusal(
+    try:
+        refused = await expect.refusal(request, expectation) if expectation else None
+    except ConnectionResetError:
+        raise asyncio.CancelledError from None  # the client left before its 100 Continue
+    refusal = refused or origins.admin_refusal(
         request.method, request.headers, request.scheme, request.body_exists, state.settings
     )
     if refusal is not None:

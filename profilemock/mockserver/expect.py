@@ -11,6 +11,8 @@ it at once (``expect_handler``).
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import HttpVersion11, web
 
 from profilemock.mockserver.connections import close_unread
@@ -44,7 +46,10 @@ def _refused(expect: str) -> ApiError:
 async def expect_handler(request: web.Request) -> web.StreamResponse | None:
     """What aiohttp runs before a route's handler when a request carries ``Expect``: an
     unmet expectation is answered here, before any handler."""
-    expect = await _unmet(request, request.headers.get("Expect", ""))
+    try:
+        expect = await _unmet(request, request.headers.get("Expect", ""))
+    except ConnectionResetError:
+        raise asyncio.CancelledError from None  # the client left before its 100 Continue
     if expect is None:
         return None
     refused = _refused(expect)
@@ -65,7 +70,8 @@ async def refusal(request: web.Request, expect: str) -> ApiError | None:
     """For a request carrying ``Expect: expect`` (not empty, as aiohttp reads it): the 417
     if this server does not meet it, else None, the ``100 Continue`` sent. The answer to a
     refused one must close the connection (``connections.close_unread``): the body the
-    client may still send is not read."""
+    client may still send is not read. A client gone before its ``100 Continue`` is a
+    ``ConnectionResetError``, as at any write to it."""
     unmet = await _unmet(request, expect)
     await request.writer.drain()  # as aiohttp does after its own step
     return None if unmet is None else _refused(unmet)

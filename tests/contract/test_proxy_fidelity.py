@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ import pytest
 import requests
 
 from profilemock.contract.proxy import ProxySettings, create_proxy_app, links_here
+from profilemock.mockserver.connections import OPEN
 from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread
 from tests.contract.conftest import ANSWER_HEADERS, DRIFTS, Flood, Upstream, drift_url
@@ -317,6 +319,41 @@ def test_a_body_within_the_limit_gets_its_100_continue(
     )
     assert b"\r\n\r\nHTTP/1.1 200 " in answer
     assert drifting.seen[-1]["body"] == b"hello"
+
+
+def test_a_client_gone_before_its_100_continue_is_no_failure_of_the_proxy(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    """It asks to be told to send its body and goes away before the proxy answers: the
+    ``100 Continue`` finds the connection closing. That was a 500, "profilemock failed"
+    with a traceback on the proxy's log."""
+    drifting, url = upstream
+    proxy = start_proxy(url, max_body=LIMIT)
+    opened = OPEN.open
+    busy, release = threading.Event(), threading.Event()
+
+    def hold(state: object) -> None:
+        busy.set()
+        release.wait(10)
+
+    # Hold the proxy's loop, so that the request and the client's leaving arrive together.
+    holder = threading.Thread(target=proxy.call, args=(hold,))
+    holder.start()
+    assert busy.wait(10)
+    host, port = proxy.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(
+            f"PUT {drift_url('good')} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\n"
+            "Expect: 100-continue\r\n\r\n".encode()
+        )
+    release.set()
+    holder.join()
+    for _ in range(2000):  # until the connection is gone: the request is done with
+        if OPEN.open == opened:
+            break
+        threading.Event().wait(0.005)
+    assert proxy.call(lambda state: list(state.errors)) == []
+    assert drifting.seen == []
 
 
 def test_a_content_coded_request_body_goes_on_decoded_without_its_coding(

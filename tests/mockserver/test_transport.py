@@ -394,6 +394,46 @@ def test_expect_100_continue_is_met(server: ServerThread, head: bytes) -> None:
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), answer
 
 
+@pytest.mark.parametrize("target", [METADATA, "/__admin/health"], ids=["api", "admin"])
+def test_a_client_gone_before_its_100_continue_is_gone_not_a_failure_of_the_fake(
+    target: str,
+) -> None:
+    """The client asks to be told to send its body and goes away before the fake answers
+    (its timeout ran out): the ``100 Continue`` finds the connection closing. That was a
+    500, "profilemock failed" with a traceback, kept for the test as the fake's failure
+    (and the API's request journaled as not answered)."""
+    served = start()
+    try:
+        opened = OPEN.open
+        busy, release = threading.Event(), threading.Event()
+
+        def hold(state: object) -> None:
+            busy.set()
+            release.wait(10)
+
+        # Hold the server's loop, so that the request and the client's leaving arrive
+        # together.
+        holder = threading.Thread(target=served.call, args=(hold,))
+        holder.start()
+        assert busy.wait(10)
+        with socket.create_connection(address(served), timeout=10) as sock:
+            sock.sendall(
+                f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH}\r\n"
+                "Expect: 100-continue\r\n\r\n".encode()
+            )
+        release.set()
+        holder.join()
+        for _ in range(2000):  # until the connection is gone: the request is done with
+            if OPEN.open == opened:
+                break
+            threading.Event().wait(0.005)
+        journaled = served.call(lambda state: [(e.status, e.outcome) for e in state.journal])
+        assert journaled == ([(None, "client went away")] if target == METADATA else [])
+        assert served.call(lambda state: list(state.errors)) == []
+    finally:
+        served.stop()
+
+
 def test_a_slow_client_is_cut_off_after_the_header_timeout() -> None:
     served = start(Limits(header_timeout=0.3, keepalive_timeout=0.3))
     try:
