@@ -4,14 +4,16 @@
 API's envelope with a ``Request-Id`` (aiohttp's own answer is plain text, and a header
 whose bytes are not UTF-8 made it a 500). The server's routes, known or not, answer it
 first thing in their pipeline (``refusal``; aiohttp's own step before a route's handler is
-``in_pipeline``, which leaves it there), so it is journaled and carries CORS headers as
-every other answer does, whichever way the request reached the pipeline; the proxy answers
-it at once (``expect_handler``).
+``in_pipeline``, which meets only ``100-continue``, before any middleware, and leaves the
+rest there), so it is journaled and carries CORS headers as every other answer does,
+whichever way the request reached the pipeline; the proxy answers it at once
+(``expect_handler``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiohttp import HttpVersion11, web
 
@@ -20,15 +22,19 @@ from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE
 
+_CONTINUED = web.RequestKey("profilemock_continued", bool)
+
 
 async def _unmet(request: web.Request, expect: str) -> str | None:
     """The request's expectation ``expect`` if this server does not meet it;
-    ``100-continue`` is met here (the client may send its body)."""
+    ``100-continue`` is met here, once (the client may send its body)."""
     if request.version != HttpVersion11:
         return None  # HTTP/1.0 has no Expect; the header is ignored
     if expect.lower() == "100-continue":
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0  # the answer itself has not started
+        if _CONTINUED not in request:
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # the answer itself has not started
+            request[_CONTINUED] = True
         return None
     return expect
 
@@ -62,8 +68,16 @@ async def expect_handler(request: web.Request) -> web.StreamResponse | None:
 
 
 async def in_pipeline(request: web.Request) -> None:
-    """The server's ``expect_handler``: nothing, for the pipeline meets or refuses the
-    expectation itself (``refusal``), before it reads a body."""
+    """The server's ``expect_handler``: ``100-continue`` met, as aiohttp meets it before an
+    app's middlewares (one of the app's own may read the body); any other expectation is
+    left to the pipeline, which refuses it (``refusal``) before it reads a body. A request
+    the runner hands the API's handler directly (``connections.DIRECT``) has its
+    ``100-continue`` met there."""
+    expect = request.headers.get("Expect", "")
+    if expect.lower() == "100-continue":
+        # A client gone meanwhile: the pipeline finds it gone too, and says so.
+        with contextlib.suppress(ConnectionResetError):
+            await _unmet(request, expect)
 
 
 async def refusal(request: web.Request, expect: str) -> ApiError | None:

@@ -16,6 +16,7 @@ from aiohttp import web
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import Handler, create_app
+from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread, new_event_loop, run
 from profilemock.mockserver.state import ServerSettings
 from tests.conftest import DEMO_TOKEN, NOW, profile_path
@@ -144,6 +145,37 @@ def test_an_app_given_middlewares_of_its_own_has_them_see_the_apis_requests() ->
         response = requests.get(server.url + traits, auth=(DEMO_TOKEN, ""), timeout=10)
         assert (response.status_code, response.headers["X-Seen"]) == (200, "yes")
     assert seen == [traits]
+
+
+def test_an_app_given_a_middleware_that_reads_the_body_has_sent_the_100_continue_first() -> None:
+    # aiohttp meets `Expect: 100-continue` before an app's middlewares; met only inside the
+    # pipeline, a middleware of the app's own reading the body waited for one the client
+    # held back until its 100 Continue, and the body timeout ended the request.
+    app = _demo_app()
+    bodies: list[bytes] = []
+
+    @web.middleware
+    async def read_first(request: web.Request, handler: Handler) -> web.StreamResponse:
+        bodies.append(await request.read())
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    app.middlewares.append(read_first)
+    with ServerThread(app, limits=Limits(body_timeout=2)) as server:
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as client:
+            client.sendall(
+                b"PATCH /__admin/realism HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                b"Content-Length: 2\r\nConnection: close\r\n\r\n"
+            )
+            assert client.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            client.sendall(b"{}")
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n"), answer  # no second 100 Continue
+    assert bodies == [b"{}"]
 
 
 def test_an_app_given_routes_of_its_own_under_v1_has_them_answer() -> None:
