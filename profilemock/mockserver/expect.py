@@ -32,8 +32,10 @@ async def _unmet(request: web.Request, expect: str) -> str | None:
         return None  # HTTP/1.0 has no Expect; the header is ignored
     if expect.lower() == "100-continue":
         if _CONTINUED not in request:
-            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            request.writer.output_size = 0  # the answer itself has not started
+            try:
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            finally:
+                request.writer.output_size = 0  # the answer itself has not started
             request[_CONTINUED] = True
         return None
     return expect

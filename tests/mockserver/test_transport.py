@@ -15,11 +15,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver import expect
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.connections import OPEN, GuardedConnection, _refuse
 from profilemock.mockserver.limits import Limits
@@ -432,6 +434,28 @@ def test_a_client_gone_before_its_100_continue_is_gone_not_a_failure_of_the_fake
         assert served.call(lambda state: list(state.errors)) == []
     finally:
         served.stop()
+
+
+async def test_a_100_continue_that_found_the_client_gone_counts_no_byte_sent() -> None:
+    # The request log's line for such a request said 25 bytes went out (50 for the admin
+    # API's, met at aiohttp's step, then tried again in the pipeline).
+    class Gone:
+        output_size = 0
+
+        async def write(self, chunk: bytes) -> None:
+            self.output_size += len(chunk)  # as aiohttp's writer counts before it writes
+            raise ConnectionResetError("Cannot write to closing transport")
+
+        async def drain(self) -> None:
+            pass
+
+    request = make_mocked_request(
+        "PATCH", "/__admin/realism", headers={"Expect": "100-continue"}, writer=Gone()
+    )
+    await expect.in_pipeline(request)
+    with pytest.raises(ConnectionResetError):
+        await expect.refusal(request, "100-continue")
+    assert request.writer.output_size == 0
 
 
 def test_a_slow_client_is_cut_off_after_the_header_timeout() -> None:
