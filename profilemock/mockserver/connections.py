@@ -233,8 +233,7 @@ class GuardedConnection(web_protocol.RequestHandler):
         except asyncio.CancelledError:
             # No whole answer went out (a fault broke or held the connection, the client
             # went away, the server stopped): aiohttp logs nothing, the request log a line.
-            if start_time is not None and isinstance(self.access_logger, AccessLogger):
-                self.access_logger.unanswered(request, self._loop.time() - start_time)
+            self._log_unanswered(request, start_time)
             raise
         finally:
             self._handling = False
@@ -301,11 +300,24 @@ class GuardedConnection(web_protocol.RequestHandler):
         return response
 
     def log_access(self, request: Any, response: Any, time: float | None) -> None:
-        """The request log's line, but for a refused request: its one line is the refusal."""
+        """The request log's line, but for a refused request: its one line is the refusal;
+        and an answer that found the client gone as it was written (aiohttp logs it as if
+        it went out, ``200 0``) has the line of a request no whole answer went out to."""
         if request is self._told:
             self._told = None
-        else:
+        elif getattr(response, "_eof_sent", True):
             super().log_access(request, response, time)
+        else:
+            # A Response's headers and body are one write, which found the connection
+            # closing (aiohttp counts the bytes before it finds that): none went out.
+            sent = 0 if isinstance(response, web.Response) else None
+            self._log_unanswered(request, time, sent)
+
+    def _log_unanswered(
+        self, request: Any, start_time: float | None, sent: int | None = None
+    ) -> None:
+        if start_time is not None and isinstance(self.access_logger, AccessLogger):
+            self.access_logger.unanswered(request, self._loop.time() - start_time, sent)
 
     def handle_error(
         self,

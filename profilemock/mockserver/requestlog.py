@@ -104,8 +104,9 @@ class AccessLogger(AbstractAccessLogger):
     answer went out to (``GuardedConnection`` tells it)."""
 
     @abstractmethod
-    def unanswered(self, request: BaseRequest, time: float) -> None:
-        """``request`` ended ``time`` seconds after it began without a whole answer."""
+    def unanswered(self, request: BaseRequest, time: float, sent: int | None = None) -> None:
+        """``request`` ended ``time`` seconds after it began without a whole answer, ``sent``
+        bytes of one gone out (by default, what its writer counted)."""
 
 
 def _write(stream: TextIO, text: str) -> None:
@@ -189,11 +190,12 @@ def _bound_logger(log: RequestLog) -> type[AccessLogger]:
                 f" {response.status} {response.body_length} {time * 1000:.0f}ms\n"
             )
 
-        def unanswered(self, request: BaseRequest, time: float) -> None:
+        def unanswered(self, request: BaseRequest, time: float, sent: int | None = None) -> None:
             version = request.version
+            sent = request.writer.output_size if sent is None else sent
             add(
                 f"{request.method} {request.raw_path} HTTP/{version.major}.{version.minor}"
-                f" - {request.writer.output_size} {time * 1000:.0f}ms"
+                f" - {sent} {time * 1000:.0f}ms"
                 " (closed before the answer ended)\n"
             )
 

@@ -283,6 +283,45 @@ def test_a_request_no_whole_answer_went_out_to_has_its_line_too(loop: str) -> No
         ]
 
 
+def test_an_answer_that_finds_the_client_gone_as_it_is_written_has_the_line_of_one() -> None:
+    # The client's connection closed after the answer was made and before it was written:
+    # aiohttp logged it as sent ("200 0"), and the journal knew it was not.
+    code = (
+        "import sys\n"
+        "from profilemock.mockserver import app\n"
+        "made = app.answer\n"
+        "def gone(request, *args):\n"
+        "    response = made(request, *args)\n"
+        "    if request.path.endswith('/metadata'):\n"
+        "        request.transport.close()\n"
+        "    return response\n"
+        "app.answer = gone\n"
+        "from profilemock.cli import main\n"
+        "sys.exit(main())"
+    )
+    with _running(sys.executable, "-c", code, "serve", "--port", "0") as process:
+        url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)").group(1)
+        profile = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234"
+        auth = ("demo-token", "")
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url + profile + "/metadata", auth=auth, timeout=10)
+        assert requests.get(url + profile + "/traits", auth=auth, timeout=10).ok
+        entries = requests.get(url + "/__admin/requests", timeout=10).json()["requests"]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert process.stderr is not None
+        logged = process.stderr.read().splitlines()
+    assert [(e["path"].rsplit("/", 1)[1], e["outcome"]) for e in entries[-2:]] == [
+        ("metadata", "client went away"),
+        ("traits", "answered"),
+    ]
+    lines = [
+        re.sub(r" \d+ms", " Tms", line.split(profile)[1]) for line in logged if profile in line
+    ]
+    assert lines[0] == "/metadata HTTP/1.1 - 0 Tms (closed before the answer ended)"
+    assert re.fullmatch(r"/traits HTTP/1\.1 200 [1-9]\d* Tms", lines[1]), lines
+
+
 def test_a_refused_request_has_one_line_the_refusal() -> None:
     # It had two: the refusal, and an access line of aiohttp's placeholder for it
     # ("UNKNOWN / HTTP/1.0 400 291 1ms").
