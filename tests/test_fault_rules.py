@@ -146,6 +146,22 @@ def test_bad_fixture_faults_name_file_and_line(
     assert str(info.value.problems[0]).replace(str(path), "F").startswith(message)
 
 
+@pytest.mark.parametrize(
+    ("rule", "shown"),
+    [('"traits:503"', '"traits:503"'), ("42", "42"), ("[traits]", '["traits"]'), ("null", "null")],
+)
+def test_a_fixture_fault_that_is_no_mapping_is_one_problem(
+    write_fixture: WriteFixture, rule: str, shown: str
+) -> None:
+    # Not also "`status` and `fault` cannot be combined" and the like: the rules across
+    # fields are about a mapping's keys, and this has none.
+    path = write_fixture(f"spaces: {{sp: {{tokens: [t]}}}}\nfaults: [{rule}]\n")
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([path], Clock(NOW))
+    problems = [str(p).replace(str(path), "F") for p in info.value.problems]
+    assert problems == [f"F:2:10: {shown} is not an object"]
+
+
 def test_rate_limit_in_fixture_is_checked(write_fixture: WriteFixture) -> None:
     path = write_fixture("spaces: {sp: {tokens: [t], rate_limit: -5}}\n")
     with pytest.raises(FixtureError, match="rate_limit"):
