@@ -346,7 +346,16 @@ class ProfileAPI:
         return {"Authorization": f"Basic {raw}"}
 
     def profile_url(self, identifier: str, resource: str, collection: str = "users") -> str:
-        """The URL of a profile route; ``+`` and other specials in the id are encoded."""
+        """The URL of a profile route; ``+`` and other specials in the id are encoded. A
+        resource or collection the API has not (``"trait"``) is a ValueError naming those
+        it has: a mistake in the test, not a URL that answers 404 or 400."""
+        __tracebackhide__ = True
+        for name, value, allowed in (
+            ("resource", resource, RESOURCES),
+            ("collection", collection, COLLECTIONS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"profile_url: {not_one_of(name, value, allowed)}")
         return (
             f"{self.url}/v1/spaces/{self.space_id}/collections/{collection}/profiles/"
             f"{quote(identifier, safe=':@')}/{resource}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import threading
 import warnings
 from pathlib import Path
@@ -34,6 +35,21 @@ def test_where_it_is(profile_api: ProfileAPI) -> None:
         "/v1/spaces/lg8283283/collections/users/profiles/phone_number:%2B5555550123/traits"
     )
     assert get(profile_api, "phone_number:+5555550123", "traits").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("resource", "collection", "message"),
+    [
+        ("trait", "users", "no resource is called `trait`; resources are traits, external_ids,"),
+        ("traits", "account", "no collection is called `account`; collections are users,"),
+    ],
+)
+def test_a_url_of_no_route_is_a_mistake_in_the_test(
+    profile_api: ProfileAPI, resource: str, collection: str, message: str
+) -> None:
+    # Not a URL that answers 404 or 400, for the test to puzzle over.
+    with pytest.raises(ValueError, match=re.escape(f"profile_url: {message}")):
+        profile_api.profile_url("user_id:u1234", resource, collection)
 
 
 def test_accounts_links_and_events(profile_api: ProfileAPI) -> None:
