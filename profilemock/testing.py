@@ -635,10 +635,15 @@ class ProfileAPI:
         if misses:
             lines.append("near misses:")
             lines += [f"  {_describe(e)}  <- {why}" for e, why in misses]
-        lines.append(
-            f"all {len(seen)} requests:" if seen else f"no requests reached {self.reached}"
-        )
-        lines += [f"  {_describe(e)}" for e in seen[-20:]]
+        shown = seen[-20:]
+        if not seen:
+            lines.append(f"no requests reached {self.reached}")
+        else:
+            last = f", the last {len(shown)}" if len(shown) < len(seen) else ""
+            lines.append(
+                f"{counted(len(seen), 'request')} reached {self.reached} in this test{last}:"
+            )
+        lines += [f"  {_describe(e)}" for e in shown]
         raise AssertionError("\n".join(lines))
 
     def assert_no_errors(self, *, allow: Iterable[int] = ()) -> None:

@@ -125,6 +125,22 @@ def test_assert_called_times_and_status(profile_api: ProfileAPI) -> None:
         profile_api.assert_called("events")
 
 
+def test_a_failed_assert_called_counts_the_requests_it_lists(profile_api: ProfileAPI) -> None:
+    get(profile_api, "user_id:u1234", "metadata")
+    with pytest.raises(AssertionError) as one:
+        profile_api.assert_called("events")
+    assert "\n1 request reached the fake in this test:\n  GET " in str(
+        one.value
+    )  # was "all 1 requests:"
+    for _ in range(24):
+        get(profile_api, "user_id:u1234", "metadata")
+    with pytest.raises(AssertionError) as many:
+        profile_api.assert_called("events")
+    # Was "all 25 requests:" above the last 20 of them.
+    listed = str(many.value).split("25 requests reached the fake in this test, the last 20:\n")[1]
+    assert len(listed.splitlines()) == 20
+
+
 def test_assert_called_with_a_route_or_collection_no_request_can_have_is_a_mistake(
     profile_api: ProfileAPI,
 ) -> None:
