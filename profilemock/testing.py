@@ -36,7 +36,7 @@ from profilemock.mockserver.mutations import (
 )
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings, ServerState
-from profilemock.problems import Problem
+from profilemock.problems import FixtureError, Problem
 from profilemock.realism import RealismError
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
@@ -94,6 +94,8 @@ class ServerPool:
         self.snapshots = snapshots
         """Where large fixture sets' snapshots are kept (None: always read and check)."""
         self._servers: dict[ServerKey, ServerThread] = {}
+        self._broken: dict[ServerKey, FixtureError] = {}
+        """Fixtures that could not load: read once, their problems raised to every test."""
 
     def get(
         self, fixtures: Sequence[str | Path] | None = None, now: Instant | None = None
@@ -105,8 +107,14 @@ class ServerPool:
         key: ServerKey = (paths, _now_key(now))
         server = self._servers.get(key)
         if server is None:
+            if (broken := self._broken.get(key)) is not None:
+                raise broken.with_traceback(None)
             clock = Clock.pinned_at(None if now is None else _instant(now, time.time_ns(), "now"))
-            store = load_fixtures(paths, clock, snapshots=self.snapshots)
+            try:
+                store = load_fixtures(paths, clock, snapshots=self.snapshots)
+            except FixtureError as exc:
+                self._broken[key] = exc
+                raise
             # The contract check is on: a body outside the schemas fails the test.
             app = create_app(store, clock, ServerSettings(check_contract=True))
             port = self.port if self.port is not None and key == (self.default, None) else 0

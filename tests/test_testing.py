@@ -14,8 +14,10 @@ import pytest
 import requests
 
 from profilemock import testing
+from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver import state as state_module
 from profilemock.mockserver.state import ServerState
+from profilemock.problems import FixtureError
 from profilemock.testing import ProfileAPI
 
 
@@ -950,3 +952,28 @@ def test_a_rule_removed_through_the_admin_api_before_it_fired_is_still_named(
     with pytest.raises(AssertionError, match="events:503: matched no request; removed before"):
         profile_api.assert_faults_fired()
     profile_api.assert_faults_fired()  # each named once
+
+
+def test_fixtures_that_cannot_load_are_read_once_a_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each test of a suite whose fixtures are broken fails with their problems; reading a
+    # large set again for every test multiplied the time the run took to say so.
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("spaces: {sp: {tokens: [t], users: [{ids: {user_id: u}, trait: {}}]}}\n")
+    reads: list[object] = []
+
+    def counted_load(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return load_fixtures(*args, **kwargs)
+
+    monkeypatch.setattr(testing, "load_fixtures", counted_load)
+    pool = testing.ServerPool([broken])
+    errors = []
+    for _ in range(3):
+        with pytest.raises(FixtureError) as info:
+            pool.get()
+        errors.append(str(info.value))
+    assert len(reads) == 1
+    assert errors == [errors[0]] * 3
+    assert "unknown key `trait`" in errors[0]
