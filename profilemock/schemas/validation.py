@@ -8,11 +8,11 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from profilemock.api import BOOLEAN_WORDS, is_http_status
+from profilemock.api import BOOLEAN_WORDS, RESOURCES, is_http_status
 from profilemock.problems import json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, fast_validator, is_rfc3339, registry
-from profilemock.words import counted
+from profilemock.words import counted, not_one_of
 
 if TYPE_CHECKING:  # imported by the first check that needs it (registry.py says why)
     from jsonschema import Draft202012Validator
@@ -69,13 +69,20 @@ def endpoint_for_url(url: str) -> Target:
     parts = urlsplit(url)
     match = _ROUTE.search(parts.path)
     if match is None:
-        raise UnknownEndpoint(f"`{url}` is not a Profile API route")
+        raise UnknownEndpoint(
+            f"`{url}` is not a Profile API route: those are"
+            " /v1/spaces/SPACE/collections/COLLECTION/profiles (the list) and"
+            " /v1/spaces/SPACE/collections/COLLECTION/profiles/ID/RESOURCE"
+        )
     resource = match.group("resource")
     if resource is None:
         return Target("profiles")
     resource = unquote(resource)
-    if resource not in BODIES or resource in ("profiles", "error"):
-        raise UnknownEndpoint(f"`{url}` names no Profile API resource (`{resource}`)")
+    if resource not in RESOURCES:
+        raise UnknownEndpoint(
+            f"`{url}` names no resource of the Profile API:"
+            f" {not_one_of('resource', resource, RESOURCES)}"
+        )
     verbose = any(BOOLEAN_WORDS.get(v, False) for v in parse_qs(parts.query).get("verbose", []))
     return Target(resource, verbose=resource == "traits" and verbose)
 

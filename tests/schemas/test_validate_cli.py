@@ -202,7 +202,18 @@ def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
         (
             lambda p: (p / "x.json", (p / "x.json").write_text("{}"))[0],
             ["--url", "https://example.com/x"],
-            "is not a Profile API route",
+            # Was "is not a Profile API route" alone: what is one?
+            "`https://example.com/x` is not a Profile API route: those are"
+            " /v1/spaces/SPACE/collections/COLLECTION/profiles (the list) and"
+            " /v1/spaces/SPACE/collections/COLLECTION/profiles/ID/RESOURCE",
+        ),
+        (
+            lambda p: (p / "x.json", (p / "x.json").write_text("{}"))[0],
+            ["--url", f"{API}/trait"],
+            # Was "names no Profile API resource (`trait`)", naming none that is.
+            f"`{API}/trait` names no resource of the Profile API: no resource is called"
+            " `trait`; resources are traits, external_ids, events, metadata, links; did you"
+            " mean `traits`?",
         ),
         (
             # A RecursionError traceback before: the C scanner ran out of stack.
@@ -216,7 +227,15 @@ def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
             "x.json:1:12: `NaN` is not a finite number",
         ),
     ],
-    ids=["unreadable", "not-json", "no-endpoint", "unknown-url", "too-deep", "nan"],
+    ids=[
+        "unreadable",
+        "not-json",
+        "no-endpoint",
+        "unknown-url",
+        "unknown-resource",
+        "too-deep",
+        "nan",
+    ],
 )
 def test_unusable_input_exits_2(tmp_path: Path, make: Any, args: list[str], message: str) -> None:
     code, out, err = run(str(make(tmp_path)), *args)
