@@ -99,6 +99,11 @@ def check_file(
                 " --allow-empty if that is expected"
             )
         return reports
+    if nothing_to_check("GET", status) is not None:  # 1xx, 204, 3xx
+        raise UnusableInput(
+            f"{path}: a {status} answer holds no body of the API to check; give --status"
+            " the status this body came with"
+        )
     if endpoint is None and url is None and status >= 400:
         endpoint = "error"
     if (

@@ -245,6 +245,18 @@ def test_unusable_input_exits_2(tmp_path: Path, make: Any, args: list[str], mess
     assert err.startswith("profilemock: error: ")
 
 
+@pytest.mark.parametrize("status", ["204", "302", "304", "100"])
+def test_a_status_that_carries_no_body_of_the_api_is_not_checked_as_one(
+    tmp_path: Path, status: str
+) -> None:
+    # Was "ok (traits)": a redirect's page, say, passed as the traits it never was.
+    body = tmp_path / "x.json"
+    body.write_text((DATA / "segdocs_traits_200.json").read_text())
+    code, out, err = run(str(body), "--endpoint", "traits", "--status", status)
+    assert (code, out) == (2, "")
+    assert f"x.json: a {status} answer holds no body of the API to check; give --status" in err
+
+
 def test_unknown_endpoint_name_is_an_argument_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as info:
         run(str(DATA / "segdocs_traits_200.json"), "--endpoint", "properties")
