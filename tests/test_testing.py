@@ -104,6 +104,15 @@ def test_a_pinned_date_stands_while_the_rate_limit_refills(profile_api: ProfileA
         profile_api.clock.pin(5)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("per_second", [0, -1])
+def test_a_rate_limit_of_none_says_how_to_turn_it_off(
+    profile_api: ProfileAPI, per_second: int
+) -> None:
+    # `--rate-limit 0` is no limit; here 0 is refused, so say what is.
+    with pytest.raises(ValueError, match=re.escape("(None: no limit), got")):
+        profile_api.rate_limit(per_second)
+
+
 def test_rate_limit_with_the_driven_clock(profile_api: ProfileAPI) -> None:
     profile_api.clock.freeze()
     profile_api.rate_limit(2)

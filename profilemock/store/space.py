@@ -31,7 +31,8 @@ class Limit:
     def per_second(cls, rate: float, burst: int | None = None) -> Limit:
         if not 0 < rate < MAX_RATE:
             raise ValueError(
-                f"a rate limit must be above 0 and below {MAX_RATE:.0e} requests/s, got {rate}"
+                f"a rate limit must be above 0 and below {MAX_RATE:.0e} requests/s"
+                f" (None: no limit), got {rate}"
             )
         size = max(1, int(rate)) if burst is None else burst
         if not 1 <= size <= MAX_BURST:
