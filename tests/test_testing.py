@@ -54,6 +54,16 @@ def test_a_url_of_no_route_is_a_mistake_in_the_test(
         profile_api.profile_url("user_id:u1234", resource, collection)
 
 
+def test_bad_appended_events_are_named_as_events_of_the_call(profile_api: ProfileAPI) -> None:
+    # Was "the profile is not valid: /events/1/timestamp": the profile was never given.
+    with pytest.raises(ValueError) as info:
+        profile_api.add_events(
+            "user_id:5550000001",
+            [{"event": "Fine", "timestamp": "-1m"}, {"event": "Bad", "timestamp": "2026-02-30"}],
+        )
+    assert str(info.value).startswith("the events are not valid: /events/1/timestamp: ")
+
+
 def test_accounts_links_and_events(profile_api: ProfileAPI) -> None:
     user = profile_api.add_user({"user_id": "u-links"})
     account = profile_api.add_account({"group_id": "acme"}, traits={"name": "Acme"})

@@ -151,7 +151,7 @@ def append_events(
             profile, events, Where(space.id, collection, space.settings), now
         )
     except FixtureError as exc:
-        raise ChangeError(400, f"the profile is not valid: {_details(exc.problems)}") from None
+        raise ChangeError(400, f"the events are not valid: {_details(exc.problems)}") from None
     except TakenMessageId as exc:
         raise ChangeError(409, str(exc)) from None
     except TooManyEvents as exc:
