@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from profilemock.api import COLLECTIONS, ENDPOINTS, RESOURCES, Collection, is_http_status
+from profilemock.api import COLLECTIONS, ENDPOINTS, OTHER, RESOURCES, Collection, is_http_status
 from profilemock.clock import Clock
 from profilemock.faults import ORIGIN_WORDS, FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
@@ -471,7 +471,14 @@ class ProfileAPI:
             found_account = resolve(space, "accounts", account)
             if found_user is None or found_account is None:
                 missing = user if found_user is None else account
-                raise ChangeError(404, f"no profile `{missing}` to link")
+                collection: Collection = "users" if found_user is None else "accounts"
+                message = f"no profile `{missing}` in `{collection}` to link"
+                if resolve(space, OTHER[collection], missing) is not None:
+                    message += (
+                        f"; it is in `{OTHER[collection]}`: link(user, account) takes the user,"
+                        " then the account"
+                    )
+                raise ChangeError(404, message)
             current = space.links_of("users", found_user.segment_id)
             space.set_links("users", found_user.segment_id, (*current, found_account.segment_id))
 

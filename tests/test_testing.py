@@ -64,6 +64,30 @@ def test_bad_appended_events_are_named_as_events_of_the_call(profile_api: Profil
     assert str(info.value).startswith("the events are not valid: /events/1/timestamp: ")
 
 
+@pytest.mark.parametrize(
+    ("user", "account", "message"),
+    [
+        (
+            "user_id:u1234",
+            "user_id:u1234",
+            "no profile `user_id:u1234` in `accounts` to link; it is in `users`",
+        ),
+        (
+            "group_id:12345",
+            "user_id:u1234",
+            "no profile `group_id:12345` in `users` to link; it is in `accounts`",
+        ),
+    ],
+)
+def test_a_link_to_a_profile_of_the_wrong_collection_says_where_it_is(
+    profile_api: ProfileAPI, user: str, account: str, message: str
+) -> None:
+    # Was "no profile `user_id:u1234` to link", of a profile that is there.
+    with pytest.raises(ValueError) as info:
+        profile_api.link(user, account)
+    assert str(info.value) == message + ": link(user, account) takes the user, then the account"
+
+
 def test_accounts_links_and_events(profile_api: ProfileAPI) -> None:
     user = profile_api.add_user({"user_id": "u-links"})
     account = profile_api.add_account({"group_id": "acme"}, traits={"name": "Acme"})
@@ -83,7 +107,7 @@ def test_accounts_links_and_events(profile_api: ProfileAPI) -> None:
 def test_bad_changes_raise_value_error_with_the_reason(profile_api: ProfileAPI) -> None:
     with pytest.raises(ValueError, match="unknown key `trait`"):
         profile_api.add_user({"user_id": "x"}, trait={"a": 1})
-    with pytest.raises(ValueError, match="no profile `user_id:ghost` to link"):
+    with pytest.raises(ValueError, match="^no profile `user_id:ghost` in `users` to link$"):
         profile_api.link("user_id:ghost", "group_id:12345")
     with pytest.raises(ValueError, match="`42` is not a status"):
         profile_api.fault("traits:42")
