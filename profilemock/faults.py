@@ -18,13 +18,13 @@ from fnmatch import fnmatchcase
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from profilemock.api import is_decimal, is_digits
+from profilemock.api import ENDPOINTS, is_decimal, is_digits
 from profilemock.jsonbytes import unwritable
 from profilemock.problems import Path, json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
-from profilemock.words import counted, shown_kind
+from profilemock.words import closest, counted, not_one_of, shown_kind
 
 if TYPE_CHECKING:  # a rule is checked by jsonschema, imported for the first rule
     from jsonschema import Draft202012Validator
@@ -35,6 +35,8 @@ ORIGINS = ("fixtures", "settings", "runtime")
 standing rules every reset brings back — or run time (a test, the Python API, the admin
 API)."""
 BODY_FAULTS = ("truncate", "malformed")
+ROUTES = ("*", *ENDPOINTS)
+"""What a rule's ``route`` may be (the fixture schema's ``fault_rule.route`` enum)."""
 MAX_HANG_NS = 300 * NS_PER_SECOND
 DEFAULT_HANG_NS = 30 * NS_PER_SECOND
 # z-score of the 95th percentile of a normal distribution: p95 = p50 * exp(1.645 sigma).
@@ -345,6 +347,15 @@ def parse_spec(spec: str) -> dict[str, Any]:
     takes the rest of the spec.
     """
     head, _, rest = spec.partition(":")
+    if head and head not in ROUTES:
+        # First: `user_id:u1234` would otherwise be "`u1234` is not a status".
+        why = not_one_of("route", head, ROUTES)
+        if closest(head, ROUTES) is None:
+            why += (
+                " (the spec starts with one: ROUTE[:FIELD]...; a profile's id goes last, as"
+                " identifier=TYPE:VALUE)"
+            )
+        raise FaultRuleError(f"--fault `{spec}`: {why}")
     rule: dict[str, Any] = {"route": head or "*"}
     while rest:
         if rest.startswith("identifier="):

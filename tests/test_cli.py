@@ -535,8 +535,8 @@ def test_a_bad_fault_flag_is_told_before_the_fixtures_load_and_names_the_flag(
     )
     code, _, err = run_cli("serve", "--fixtures", missing, "--fault", "trait:429:times=2")
     assert code == 2
-    assert err.startswith("profilemock: error: --fault `trait:429:times=2`: fault rule field")
-    assert '"traits"' in err
+    assert err.startswith("profilemock: error: --fault `trait:429:times=2`: no route is called")
+    assert "did you mean `traits`?" in err
     code, _, err = run_cli("serve", "--fixtures", missing, "--fault", "traits:42")
     assert err == (
         "profilemock: error: --fault `traits:42`: `42` is not a status (such as 503), a fault"

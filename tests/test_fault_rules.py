@@ -67,6 +67,14 @@ def test_spec_grammar(spec: str, rule: dict[str, Any]) -> None:
         ("traits:500:probability=1e-3", "`probability` must be a number above 0 and at most 1"),
         ("traits:500:optional=yes", "`optional` must be true or false, got `yes`"),
         ("traits:500:optional", "`optional` is not a status"),
+        # Was "`u1234` is not a status …": the route is what is wrong, and the id goes last.
+        (
+            "user_id:u1234",
+            "no route is called `user_id`; routes are *, traits, external_ids, events, metadata,"
+            " links, profiles (the spec starts with one: ROUTE[:FIELD]...; a profile's id goes"
+            " last, as identifier=TYPE:VALUE)",
+        ),
+        ("trait:503", "no route is called `trait`; routes are *, traits,"),
     ],
 )
 def test_bad_specs_say_what_is_allowed(spec: str, message: str) -> None:
@@ -174,8 +182,8 @@ def test_rate_limit_in_fixture_is_checked(write_fixture: WriteFixture) -> None:
         (["--fault", "traits:42"], "profilemock: error: --fault `traits:42`: `42` is not a status"),
         (
             ["--fault", "trait:500"],
-            'profilemock: error: --fault `trait:500`: fault rule field `route`: "trait" is not'
-            " one of",
+            "profilemock: error: --fault `trait:500`: no route is called `trait`; routes are"
+            " *, traits,",
         ),
     ],
 )
