@@ -42,7 +42,7 @@ from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.store.overlay import LiveSpace
 from profilemock.store.space import Limit
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
-from profilemock.words import not_one_of
+from profilemock.words import not_one_of, show
 
 if TYPE_CHECKING:  # compiled on the first admin request that carries input
     from jsonschema import Draft202012Validator
@@ -805,6 +805,19 @@ def _first_problem(validator: Draft202012Validator, value: Any) -> tuple[str, st
     return json_pointer(path), message
 
 
+def _spec_problem(data: Any) -> str | None:
+    """Which part of a ``spec`` the schema's pattern refused, and why, as ``parse_spec``
+    says it (the pattern's own words describe the whole grammar); None if it cannot tell."""
+    spec = data.get("spec") if isinstance(data, dict) else None
+    if not isinstance(spec, str):
+        return None
+    try:
+        parse_spec(spec)
+    except FaultRuleError as exc:
+        return f"{show(spec)} is not a --fault spec: {str(exc).removeprefix(f'--fault `{spec}`: ')}"
+    return None
+
+
 def _query(request: web.Request, checks: _Input) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in request.query:
@@ -852,6 +865,8 @@ async def check_input(request: web.Request, handler: Handler) -> web.StreamRespo
             problem = _first_problem(validator, data)
             if problem is not None:
                 pointer, message = problem
+                if pointer == "/spec":
+                    message = _spec_problem(data) or message
                 where = f"body field `{pointer}`" if pointer else "the body"
                 raise _bad(f"{where}: {message}")
             request[_BODY] = _whole(data, strict)

@@ -164,7 +164,19 @@ async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
         ({"latency": "301s"}, 422, "`latency` may last at most 300s"),
         ({"latency": {"min": "2s", "max": "1s"}}, 422, "must not be above `latency.max`"),
         ({"id": "configured", "status": 500}, 409, "a fault rule with id `configured` exists"),
-        ({"spec": "traits:42"}, 400, 'body field `/spec`: "traits:42" is not allowed here'),
+        # Was the grammar's whole description, whatever part of the spec was wrong (the
+        # explorer's fault box shows it).
+        (
+            {"spec": "traits:42"},
+            400,
+            'body field `/spec`: "traits:42" is not a --fault spec: `42` is not a status',
+        ),
+        (
+            {"spec": "user_id:u1234"},
+            400,
+            'body field `/spec`: "user_id:u1234" is not a --fault spec: no route is called'
+            " `user_id`; routes are *, traits,",
+        ),
         ({"spec": "traits:503:reset"}, 422, "`status` and `fault` cannot be combined"),
         ({"spec": "traits:503:id=configured"}, 409, "with id `configured` exists already"),
         (
