@@ -187,6 +187,7 @@ def _start(config: pytest.Config) -> None:
 
             _export(config, LiveProfileAPI(_live_proxy(config)))
         return
+    _fixture_paths(config, check=True)
     if _is_xdist_controller(config):
         _check_worker_ports(config)
     if _exports_env(config) and not _is_xdist_controller(config):
@@ -346,17 +347,7 @@ def _pool(config: pytest.Config) -> ServerPool:
     if pool is None:
         from profilemock.testing import ServerPool
 
-        # Command-line paths are relative to where pytest was started, the ini's to the ini
-        # file (pytest resolves those).
-        options: list[str] = _option(config, "profile_api_fixtures") or []
-        if "" in options:  # read as the directory pytest started in, and every file under it
-            raise pytest.UsageError(
-                "--profile-api-fixtures: the path is empty (was it taken from a variable that"
-                " is not set?)"
-            )
-        given = [str(Path(config.invocation_params.dir, p)) for p in options] or [
-            str(p) for p in config.getini("profile_api_fixtures")
-        ]
+        given = _fixture_paths(config)
         snapshots = None
         if _ini_flag(config, "profile_api_snapshots"):
             from profilemock.fixtures.snapshot import Snapshots, default_directory
@@ -364,6 +355,26 @@ def _pool(config: pytest.Config) -> ServerPool:
             snapshots = Snapshots(default_directory())
         pool = config.stash[_POOL] = ServerPool(given, port=_port(config), snapshots=snapshots)
     return pool
+
+
+def _fixture_paths(config: pytest.Config, *, check: bool = False) -> list[str]:
+    """The default fake's fixture paths: the command line's, relative to where pytest was
+    started, else the ini file's, relative to it (pytest resolves those). ``check``: one
+    that does not exist is a usage error naming its setting (every test errored with it)."""
+    options: list[str] = _option(config, "profile_api_fixtures") or []
+    if "" in options:  # read as the directory pytest started in, and every file under it
+        raise pytest.UsageError(
+            "--profile-api-fixtures: the path is empty (was it taken from a variable that"
+            " is not set?)"
+        )
+    given = [str(Path(config.invocation_params.dir, p)) for p in options] or [
+        str(p) for p in config.getini("profile_api_fixtures")
+    ]
+    setting = "--profile-api-fixtures" if options else "profile_api_fixtures (an ini option)"
+    for path in given if check else ():
+        if not Path(path).exists():
+            raise pytest.UsageError(f"{setting}: {path}: no such file or directory")
+    return given
 
 
 def _marker_arguments(

@@ -358,10 +358,12 @@ def test_an_empty_fixtures_option_is_a_usage_error(consumer: pytest.Pytester) ->
     (consumer.path / "stray.yaml").write_text("spaces: {stray: {tokens: [t]}}\n")
     consumer.makepyfile(test_empty="def test_uses(profile_api):\n    pass\n")
     result = consumer.runpytest("--profile-api-fixtures", "")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
+    # Before any test, as a path that does not exist is.
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
         [
-            "*--profile-api-fixtures: the path is empty (was it taken from a variable that is not set?)*"
+            "ERROR: --profile-api-fixtures: the path is empty (was it taken from a variable that"
+            " is not set?)"
         ]
     )
 
@@ -1504,6 +1506,24 @@ def test_a_port_that_is_no_port_number_is_one_usage_error_naming_it(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [f"*argument --profile-api-port: `{port}` is not a port number from 0 to 65535"]
+    )
+
+
+def test_a_fixture_path_that_does_not_exist_is_one_usage_error_naming_it(
+    consumer: pytest.Pytester,
+) -> None:
+    # Each test errored with the same "no such file or directory", the run going on.
+    consumer.makepyfile(test_it="def test_a(profile_api):\n    pass\n\n\ndef test_b():\n    pass\n")
+    result = consumer.runpytest("--profile-api-fixtures=tests/nope.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --profile-api-fixtures: *tests/nope.yaml: no such file or directory"]
+    )
+    consumer.makeini(INI + "profile_api_fixtures = missing.yaml\n")
+    result = consumer.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: profile_api_fixtures (an ini option): *missing.yaml: no such file or directory"]
     )
 
 
