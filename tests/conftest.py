@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import tempfile
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.fixtures.source import Recipes
 from profilemock.mockserver.app import create_app
+from profilemock.mockserver.connections import OPEN
+from profilemock.mockserver.serving import ServerThread
 from profilemock.problems import FixtureError
 from profilemock.store.space import Store
 from profilemock.timeutil import parse_iso
@@ -56,6 +60,35 @@ def profile_path(
     identifier: str, resource: str, *, space: str = DEMO_SPACE, collection: str = "users"
 ) -> str:
     return f"/v1/spaces/{space}/collections/{collection}/profiles/{identifier}/{resource}"
+
+
+@contextlib.contextmanager
+def loop_held(server: ServerThread) -> Iterator[None]:
+    """Hold ``server``'s loop while the block runs: what the block sends it (a request and
+    its client's leaving, say) arrives all at once when the block ends."""
+    busy, release = threading.Event(), threading.Event()
+
+    def hold(state: object) -> None:
+        busy.set()
+        release.wait(10)
+
+    holder = threading.Thread(target=server.call, args=(hold,))
+    holder.start()
+    assert busy.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
+def until_connections(opened: int) -> None:
+    """Until the process has ``opened`` connections open again (a connection the client
+    left is done with), or ten seconds."""
+    for _ in range(2000):
+        if OPEN.open == opened:
+            return
+        threading.Event().wait(0.005)
 
 
 def materialised(value: Any) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -15,6 +14,7 @@ from profilemock.contract.proxy import ProxySettings, create_proxy_app, links_he
 from profilemock.mockserver.connections import OPEN
 from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread
+from tests.conftest import loop_held, until_connections
 from tests.contract.conftest import ANSWER_HEADERS, DRIFTS, Flood, Upstream, drift_url
 from tests.contract.test_proxy import TOKEN, Start, get, journal
 
@@ -330,28 +330,14 @@ def test_a_client_gone_before_its_100_continue_is_no_failure_of_the_proxy(
     drifting, url = upstream
     proxy = start_proxy(url, max_body=LIMIT)
     opened = OPEN.open
-    busy, release = threading.Event(), threading.Event()
-
-    def hold(state: object) -> None:
-        busy.set()
-        release.wait(10)
-
-    # Hold the proxy's loop, so that the request and the client's leaving arrive together.
-    holder = threading.Thread(target=proxy.call, args=(hold,))
-    holder.start()
-    assert busy.wait(10)
     host, port = proxy.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as sock:
+    # The request and the client's leaving arrive together.
+    with loop_held(proxy), socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(
             f"PUT {drift_url('good')} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\n"
             "Expect: 100-continue\r\n\r\n".encode()
         )
-    release.set()
-    holder.join()
-    for _ in range(2000):  # until the connection is gone: the request is done with
-        if OPEN.open == opened:
-            break
-        threading.Event().wait(0.005)
+    until_connections(opened)  # the connection is gone: the request is done with
     assert proxy.call(lambda state: list(state.errors)) == []
     assert drifting.seen == []
 

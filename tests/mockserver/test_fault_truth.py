@@ -17,7 +17,15 @@ from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
-from tests.conftest import DEMO_TOKEN, NOW, Client, ClientFactory, basic, profile_path
+from tests.conftest import (
+    DEMO_TOKEN,
+    NOW,
+    Client,
+    ClientFactory,
+    basic,
+    loop_held,
+    profile_path,
+)
 
 AUTH = basic(DEMO_TOKEN)
 TRAITS = profile_path("user_id:u1234", "traits")
@@ -177,21 +185,10 @@ def test_a_client_that_gave_up_before_a_body_fault_answered_is_journaled_as_gone
     broken body. That is the client gone, not an error of the fake's."""
     server = ServerThread(make_app({"route": "traits", "fault": fault})).start()
     try:
-        busy, release = threading.Event(), threading.Event()
-
-        def hold(state: object) -> None:
-            busy.set()
-            release.wait(10)
-
-        # Hold the server's loop, so that the request and the client's leaving arrive
-        # together, as when the answer comes after the client gave up.
-        holder = threading.Thread(target=server.call, args=(hold,))
-        holder.start()
-        assert busy.wait(10)
-        sock = held_request(server)
-        sock.close()
-        release.set()
-        holder.join()
+        # The request and the client's leaving arrive together, as when the answer comes
+        # after the client gave up.
+        with loop_held(server):
+            held_request(server).close()
         assert journaled_outcomes(server, 1) == [(None, "client went away")]
         assert server.call(lambda state: list(state.errors)) == []
     finally:

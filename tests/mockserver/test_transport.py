@@ -26,7 +26,7 @@ from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.connections import DIRECT, OPEN, GuardedConnection, _refuse
 from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread
-from tests.conftest import NOW
+from tests.conftest import NOW, loop_held, until_connections
 
 SECRET = "s3cret-admin-token"
 AUTH = "Basic ZGVtby10b2tlbjo="  # demo-token:
@@ -407,28 +407,13 @@ def test_a_client_gone_before_its_100_continue_is_gone_not_a_failure_of_the_fake
     served = start()
     try:
         opened = OPEN.open
-        busy, release = threading.Event(), threading.Event()
-
-        def hold(state: object) -> None:
-            busy.set()
-            release.wait(10)
-
-        # Hold the server's loop, so that the request and the client's leaving arrive
-        # together.
-        holder = threading.Thread(target=served.call, args=(hold,))
-        holder.start()
-        assert busy.wait(10)
-        with socket.create_connection(address(served), timeout=10) as sock:
+        # The request and the client's leaving arrive together.
+        with loop_held(served), socket.create_connection(address(served), timeout=10) as sock:
             sock.sendall(
                 f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH}\r\n"
                 "Expect: 100-continue\r\n\r\n".encode()
             )
-        release.set()
-        holder.join()
-        for _ in range(2000):  # until the connection is gone: the request is done with
-            if OPEN.open == opened:
-                break
-            threading.Event().wait(0.005)
+        until_connections(opened)  # the connection is gone: the request is done with
         # Its leaving may also end the request before the pipeline saw it: no entry then.
         journaled = served.call(lambda state: [(e.status, e.outcome) for e in state.journal])
         assert set(journaled) <= {(None, "client went away")}
