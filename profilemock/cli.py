@@ -809,7 +809,7 @@ def main(
         if args.command == "generate":
             return _generate(args, out, err)
         if args.command == "validate":
-            return _validate(args, out)
+            return _validate(args, out, err)
         if args.command == "openapi":
             return _openapi(args, out)
         if args.command == "proxy":
@@ -948,10 +948,14 @@ def _few(items: list[str], separator: str = ", ", shown: int = 6) -> str:
     return separator.join(items[:shown]) + f"{separator}… ({len(items)} in all)"
 
 
-def _validate(args: argparse.Namespace, out: TextIO) -> int:
+def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Every file checked; one that cannot be (unreadable, not JSON, its endpoint unknown)
+    is told on ``err`` as it comes and the others are checked all the same (a folder of
+    captures with one stray file still gets its report), the exit then 2."""
     from profilemock.schemas.files import UnusableInput, check_file
 
     reports = []
+    unusable = 0
     for name in args.files:
         try:
             reports += check_file(
@@ -964,7 +968,11 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
                 allow_empty=args.allow_empty,
             )
         except UnusableInput as exc:
-            raise CliError(str(exc)) from None
+            unusable += 1
+            for line in str(exc).splitlines():
+                print(f"profilemock: error: {line}", file=err)
+    if not reports and unusable:
+        return 2
     if args.output_format == "json":
         json.dump([r.as_dict() for r in reports], out, indent=2)
         out.write("\n")
@@ -983,12 +991,15 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
             )
             for violation in report.violations:
                 print(f"  {violation}", file=out)
-        print(_validate_summary(reports), file=out)
+        print(_validate_summary(reports, unusable), file=out)
+    if unusable:
+        return 2
     return 1 if any(not r.valid for r in reports) else 0
 
 
-def _validate_summary(reports: list[Report]) -> str:
-    """``5 checked, 1 with violations, 2 skipped (1 CORS preflight, 1 status 0: …)``."""
+def _validate_summary(reports: list[Report], unusable: int) -> str:
+    """``5 checked, 1 with violations, 2 skipped (1 CORS preflight, 1 status 0: …)``, and
+    ``1 file could not be checked (their errors on stderr)``."""
     checked = [r for r in reports if r.skipped is None]
     bad = sum(not r.valid for r in checked)
     summary = f"{len(checked)} checked, {bad} with violations"
@@ -996,6 +1007,8 @@ def _validate_summary(reports: list[Report]) -> str:
     if reasons:
         why = ", ".join(f"{count} {reason}" for reason, count in reasons.items())
         summary += f", {sum(reasons.values())} skipped ({why})"
+    if unusable:
+        summary += f", {counted(unusable, 'file')} could not be checked (their errors on stderr)"
     return summary
 
 

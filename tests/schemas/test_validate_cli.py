@@ -494,3 +494,45 @@ def test_any_har_is_checked_or_refused_without_a_traceback(entries: Any) -> None
         code, _, err = run(str(har), "--strict")
     assert code in (0, 1, 2)
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_a_file_that_cannot_be_checked_leaves_the_others_checked_and_exits_2(
+    tmp_path: Path, output: str
+) -> None:
+    # It stopped at the first such file: a folder of captures with one stray file (`*.json`)
+    # got no report of the others, even with --format json.
+    good = tmp_path / "good.json"
+    good.write_text((DATA / "segdocs_traits_200.json").read_text())
+    stray = tmp_path / "stray.json"
+    stray.write_text("not json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"traits": 1}')
+    code, out, err = run(
+        str(good), str(stray), str(bad), "--endpoint", "traits", "--format", output
+    )
+    assert code == 2
+    assert err.startswith("profilemock: error: ")
+    assert "stray.json:1:1: " in err
+    assert err.count("\n") == 1
+    if output == "json":
+        reports = json.loads(out)
+        assert [(r["name"], r["valid"]) for r in reports] == [
+            (str(good), True),
+            (str(bad), False),
+        ]
+    else:
+        lines = out.splitlines()
+        assert lines[0] == f"{good}: ok (traits)"
+        assert lines[1].startswith(f"{bad}: 1 violation (traits)")
+        assert lines[-1] == (
+            "2 checked, 1 with violations, 1 file could not be checked (their errors on stderr)"
+        )
+
+
+def test_valid_files_and_one_that_cannot_be_checked_still_exit_2(tmp_path: Path) -> None:
+    stray = tmp_path / "stray.json"
+    stray.write_text("{")
+    code, out, _ = run(str(DATA / "segdocs_traits_200.json"), str(stray), "--endpoint", "traits")
+    assert code == 2
+    assert out.splitlines()[-1].startswith("1 checked, 0 with violations, 1 file could not")
