@@ -127,9 +127,15 @@ def validate(
 
 
 def validate_response(url: str, status: int, body: Any, *, strict: bool = False) -> list[Violation]:
-    """Violations of a response to ``url``: the error schema for 4xx and 5xx answers."""
+    """Violations of a response to ``url``: the error schema for 4xx and 5xx answers. A
+    1xx, 204 or 3xx answer holds no body of the API (``nothing_to_check``): a ValueError
+    says so, as ``profilemock validate`` refuses such a body file (its endpoint's schema
+    passed a redirect's page as the traits it never was)."""
     target = endpoint_for_url(url)
-    if checked_status(status) >= 400:
+    why = nothing_to_check("GET", checked_status(status))
+    if why is not None:
+        raise ValueError(f"a {status} answer holds no body of the API to check ({why})")
+    if status >= 400:
         return validate(body, "error", strict=strict)
     return validate(body, target.endpoint, verbose=target.verbose, strict=strict)
 

@@ -408,3 +408,13 @@ def test_a_timestamp_in_digits_of_another_script_is_no_date_time() -> None:
     body["data"][0]["created_at"] = "٢٠٢٤-05-01T00:00:00Z"
     violations = validate(body, "external_ids", strict=True)
     assert [(v.pointer, v.rule) for v in violations] == [("/data/0/created_at", "format")]
+
+
+@pytest.mark.parametrize("status", [100, 204, 302, 304])
+def test_validate_response_refuses_a_status_whose_answer_holds_no_body_of_the_api(
+    status: int,
+) -> None:
+    # The endpoint's schema checked it: a redirect's page with `traits` passed as traits.
+    url = "https://profiles.segment.com/v1/spaces/s/collections/users/profiles/user_id:u/traits"
+    with pytest.raises(ValueError, match=f"a {status} answer holds no body of the API to check"):
+        validate_response(url, status, {"traits": {}})
