@@ -953,7 +953,13 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     is told on ``err`` as it comes and the others are checked all the same (a folder of
     captures with one stray file still gets its report), the exit then 2."""
     from profilemock.schemas.files import UnusableInput, check_file
+    from profilemock.schemas.validation import UnknownEndpoint, endpoint_for_url
 
+    if args.url is not None:
+        try:  # the same for every file: told once, and of --url, before any is read
+            endpoint_for_url(args.url)
+        except UnknownEndpoint as exc:
+            raise CliError(f"--url: {exc}") from None
     reports = []
     unusable = 0
     for name in args.files:
@@ -1008,7 +1014,8 @@ def _validate_summary(reports: list[Report], unusable: int) -> str:
         why = ", ".join(f"{count} {reason}" for reason, count in reasons.items())
         summary += f", {sum(reasons.values())} skipped ({why})"
     if unusable:
-        summary += f", {counted(unusable, 'file')} could not be checked (their errors on stderr)"
+        errors = "its error" if unusable == 1 else "their errors"
+        summary += f", {counted(unusable, 'file')} could not be checked ({errors} on stderr)"
     return summary
 
 

@@ -526,7 +526,7 @@ def test_a_file_that_cannot_be_checked_leaves_the_others_checked_and_exits_2(
         assert lines[0] == f"{good}: ok (traits)"
         assert lines[1].startswith(f"{bad}: 1 violation (traits)")
         assert lines[-1] == (
-            "2 checked, 1 with violations, 1 file could not be checked (their errors on stderr)"
+            "2 checked, 1 with violations, 1 file could not be checked (its error on stderr)"
         )
 
 
@@ -536,3 +536,30 @@ def test_valid_files_and_one_that_cannot_be_checked_still_exit_2(tmp_path: Path)
     code, out, _ = run(str(DATA / "segdocs_traits_200.json"), str(stray), "--endpoint", "traits")
     assert code == 2
     assert out.splitlines()[-1].startswith("1 checked, 0 with violations, 1 file could not")
+
+
+def test_files_that_cannot_be_checked_are_counted_with_their_errors(tmp_path: Path) -> None:
+    strays = [tmp_path / "a.json", tmp_path / "b.json"]
+    for stray in strays:
+        stray.write_text("{")
+    good = str(DATA / "segdocs_traits_200.json")
+    code, out, _ = run(good, *map(str, strays), "--endpoint", "traits")
+    assert code == 2
+    assert out.splitlines()[-1] == (
+        "1 checked, 0 with violations, 2 files could not be checked (their errors on stderr)"
+    )
+
+
+def test_a_url_of_no_route_is_told_once_as_the_argument_it_is(tmp_path: Path) -> None:
+    # Every file got the same error line (naming no file, nor --url) once files that
+    # cannot be checked stopped ending the run.
+    files = [tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.har"]
+    for file in files:
+        file.write_text("{}")
+    code, out, err = run(*map(str, files), "--url", f"{API}/trait")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"profilemock: error: --url: `{API}/trait` names no resource of the Profile API: no"
+        " resource is called `trait`; resources are traits, external_ids, events, metadata,"
+        " links; did you mean `traits`?\n"
+    )
