@@ -103,6 +103,11 @@ class ServerPool:
         """The fake serving ``fixtures`` (default: the pool's) with its clock at ``now``."""
         if fixtures is not None:
             check_list("fixtures", fixtures, "fixture paths")
+            if not fixtures:  # a fake of no space: no handle can be made on it
+                raise ValueError(
+                    "fixtures is empty: the fake would serve no space; give at least one"
+                    " fixture path, or leave fixtures out for the default ones"
+                )
         paths = self.default if fixtures is None else tuple(str(p) for p in fixtures)
         key: ServerKey = (paths, _now_key(now))
         server = self._servers.get(key)

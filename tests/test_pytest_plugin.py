@@ -892,6 +892,12 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
             "*profile_api marker: faults takes a list of fault rules (--fault specs or dicts), got the string 'traits:429'; write faults=['traits:429']",
         ),
         (
+            # A StopIteration (a RuntimeError under pytest-asyncio) from the handle before.
+            "fixtures=[]",
+            "*profile_api marker: fixtures is empty: the fake would serve no space; give at"
+            " least one fixture path, or leave fixtures out for the default ones",
+        ),
+        (
             'fixtures=["missing.yaml"]',
             "*profile_api fixtures: 1 problem in fixtures:*missing.yaml: no such file or directory*",
         ),
