@@ -82,13 +82,16 @@ def loop_held(server: ServerThread) -> Iterator[None]:
         holder.join()
 
 
-def until_connections(opened: int) -> None:
-    """Until the process has ``opened`` connections open again (a connection the client
-    left is done with), or ten seconds."""
-    for _ in range(2000):
-        if OPEN.open == opened:
+def until_connections(opened: int, within: float = 10) -> None:
+    """Until the process has ``opened`` connections open again, or fewer (a connection the
+    client left is done with; another test's may have closed meanwhile): an AssertionError
+    after ``within`` seconds, so that what the test then asserts is not of a request still
+    running."""
+    for _ in range(max(1, round(within / 0.005))):
+        if OPEN.open <= opened:
             return
         threading.Event().wait(0.005)
+    raise AssertionError(f"{OPEN.open} connections still open after {within} s, not {opened}")
 
 
 def materialised(value: Any) -> Any:

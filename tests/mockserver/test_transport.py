@@ -422,6 +422,13 @@ def test_a_client_gone_before_its_100_continue_is_gone_not_a_failure_of_the_fake
         served.stop()
 
 
+def test_waiting_for_connections_to_close_fails_when_they_do_not() -> None:
+    # It returned after ten seconds as if they had: a test's assertions after it (an empty
+    # journal, no errors yet) then passed of a request still being answered.
+    with pytest.raises(AssertionError, match=r"connections still open after 0\.01 s"):
+        until_connections(OPEN.open - 1, within=0.01)
+
+
 class _Gone:
     """The writer of a connection whose client went away: aiohttp's counts what it is
     given, then finds the transport closing."""
