@@ -165,6 +165,9 @@ def _start(config: pytest.Config) -> None:
     if config.stash.get(_STARTED, False):
         return
     config.stash[_STARTED] = True
+    asked = config.known_args_namespace
+    if asked.help or asked.version:  # shown whatever the settings, as pytest's own are
+        return
     _ini_flag(config, "profile_api_live")  # all of them read, so a bad one fails the run here
     _port(config)  # and the port (it failed every test's setup, with a traceback)
     if _is_live(config):

@@ -1533,6 +1533,18 @@ def test_a_fixture_path_that_does_not_exist_is_one_usage_error_naming_it(
     )
 
 
+@pytest.mark.parametrize(
+    "setting",
+    ["profile_api_fixtures = missing.yaml", "profile_api_port = abc", "profile_api_env = maybe"],
+)
+def test_help_is_shown_whatever_the_settings(consumer: pytest.Pytester, setting: str) -> None:
+    # `pytest --help` was the usage error of a setting it could have told how to fix.
+    consumer.makeini(INI + setting + "\n")
+    result = consumer.runpytest("--help")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*--profile-api-fixtures*"])
+
+
 def test_xdist_workers_ports_are_checked_before_any_worker_starts(
     consumer: pytest.Pytester,
 ) -> None:
