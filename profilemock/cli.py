@@ -977,12 +977,12 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             unusable += 1
             for line in str(exc).splitlines():
                 print(f"profilemock: error: {line}", file=err)
-    if not reports and unusable:
-        return 2
     if args.output_format == "json":
         json.dump([r.as_dict() for r in reports], out, indent=2)
         out.write("\n")
     else:
+        if unusable and not reports:  # nothing was checked: the errors on stderr say it all
+            return 2
         for report in reports:
             if report.skipped is not None:
                 print(f"{report.name}: skipped ({report.skipped})", file=out)

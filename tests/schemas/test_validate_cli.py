@@ -563,3 +563,14 @@ def test_a_url_of_no_route_is_told_once_as_the_argument_it_is(tmp_path: Path) ->
         " resource is called `trait`; resources are traits, external_ids, events, metadata,"
         " links; did you mean `traits`?\n"
     )
+
+
+def test_json_report_of_files_none_of_which_could_be_checked_is_an_empty_list(
+    tmp_path: Path,
+) -> None:
+    # It printed nothing, which is no JSON: a CI step parsing the report failed on it.
+    stray = tmp_path / "stray.json"
+    stray.write_text("{")
+    code, out, err = run(str(stray), "--endpoint", "traits", "--format", "json")
+    assert (code, json.loads(out)) == (2, [])
+    assert "stray.json:" in err
