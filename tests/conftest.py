@@ -67,10 +67,11 @@ def loop_held(server: ServerThread) -> Iterator[None]:
     """Hold ``server``'s loop while the block runs: what the block sends it (a request and
     its client's leaving, say) arrives all at once when the block ends."""
     busy, release = threading.Event(), threading.Event()
+    let_go: list[bool] = []
 
     def hold(state: object) -> None:
         busy.set()
-        release.wait(10)
+        let_go.append(not release.wait(10))
 
     holder = threading.Thread(target=server.call, args=(hold,))
     holder.start()
@@ -80,6 +81,9 @@ def loop_held(server: ServerThread) -> Iterator[None]:
     finally:
         release.set()
         holder.join()
+    # Let go before the block ended, the loop may have run what the block meant to arrive
+    # all at once: what the test asserts next would not be of that.
+    assert let_go == [False], "the block held the server's loop past 10 s: it was let go"
 
 
 def until_connections(opened: int, within: float = 10) -> None:
