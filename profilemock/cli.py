@@ -818,8 +818,7 @@ def main(
             return _record(args, out, err)
         return _serve(args, out, err)
     except CliError as exc:
-        for line in str(exc).splitlines():
-            print(f"profilemock: error: {line}", file=err)
+        _tell(exc, err)
         return 2
     except BrokenPipeError:
         # The reader went away (`profilemock demo | head`): stop quietly, as `cat` does.
@@ -834,6 +833,12 @@ def main(
     except Terminated:
         print("profilemock: stopped (SIGTERM)", file=err, flush=True)
         return 128 + signal.SIGTERM
+
+
+def _tell(error: Exception, err: TextIO) -> None:
+    """``error`` on ``err``, a ``profilemock: error:`` line for each of its lines."""
+    for line in str(error).splitlines():
+        print(f"profilemock: error: {line}", file=err)
 
 
 def _nowhere() -> TextIO:
@@ -975,8 +980,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
         except UnusableInput as exc:
             unusable += 1
-            for line in str(exc).splitlines():
-                print(f"profilemock: error: {line}", file=err)
+            _tell(exc, err)
     if args.output_format == "json":
         json.dump([r.as_dict() for r in reports], out, indent=2)
         out.write("\n")
