@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from aiohttp import http_exceptions, web, web_protocol, web_server
+from aiohttp import http_exceptions, http_parser, web, web_protocol, web_server
 
 from profilemock.api import envelope
 from profilemock.jsonbytes import encode
@@ -75,6 +76,10 @@ _REASONS: tuple[tuple[type[Exception], str], ...] = (
 
 def _reason(exc: BaseException | None) -> str:
     """What was wrong, in our words: never aiohttp's message, which quotes the raw bytes."""
+    if isinstance(exc, http_exceptions.InvalidHeader) and exc.hdr.lower() == "content-length":
+        # The pure-Python parser names the header it could not read (the C one says what is
+        # wrong with its value, and names no header so).
+        return _CONTENT_LENGTH
     for kind, reason in _REASONS:
         if isinstance(exc, kind):
             return reason
@@ -88,12 +93,14 @@ def _reason(exc: BaseException | None) -> str:
     return "the request could not be read"
 
 
+_CONTENT_LENGTH = "Content-Length is not a number of bytes"
 _MESSAGES = (
     ("duplicate 'host'", "the request has two Host headers"),
     ("host", "an HTTP/1.1 request needs a Host header"),
     ("be present with", "Content-Length and Transfer-Encoding conflict"),
     ("duplicate content-length", "the request has two Content-Length headers"),
-    ("content-length", "Content-Length is not a number of bytes"),
+    ("duplicate 'content-length'", "the request has two Content-Length headers"),
+    ("content-length", _CONTENT_LENGTH),
     ("transfer-encoding", "Transfer-Encoding is not chunked, the one the server reads"),
     ("too many", "the request has too many headers"),
     ("duplicate", "a header that is given once is given twice"),
@@ -102,7 +109,37 @@ _MESSAGES = (
 """What a part of aiohttp's message (lower case; first match) means, in our words (its
 parsers: "Duplicate 'Host' header found.", "Invalid character in Content-Length",
 "Content-Length can't be present with Transfer-Encoding", "Request has invalid
-`Transfer-Encoding`", …)."""
+`Transfer-Encoding`", …; the pure-Python one's "Duplicate 'Content-Length' header
+found.")."""
+
+_VERSIONS = frozenset({(0, 9), (1, 0), (1, 1), (2, 0)})
+"""The HTTP versions of a request line aiohttp's C parser (llhttp) reads."""
+_NOT_A_METHOD = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+"""A byte no HTTP method has (RFC 9110's token)."""
+
+
+class _PyParser(http_parser.HttpRequestParserPy):
+    """aiohttp's pure-Python request parser (where its compiled one is missing: PyPy, a
+    platform without its wheel, ``AIOHTTP_NO_EXTENSIONS``) refusing what the C parser
+    refuses, so that the fake answers the same either way: a request line of an HTTP
+    version llhttp does not read (the pure one reads any `HTTP/d.d`), and bytes that cannot
+    start a method — a TLS handshake sent to this plain-HTTP port above all — as soon as
+    they come (the pure one waits for a line's end, which a handshake may never send, and
+    the client got no answer at all)."""
+
+    def feed_data(self, data: bytes, *args: Any, **kwargs: Any) -> Any:
+        if not self._lines and self._payload_parser is None and not self._upgraded:
+            start = (self._tail + data).lstrip(b"\r\n")
+            method = start.partition(b" ")[0] if b" " in start else start
+            if _NOT_A_METHOD.search(method) or start.startswith(b" "):
+                raise http_exceptions.BadHttpMethod(repr(method[:1]))
+        return super().feed_data(data, *args, **kwargs)
+
+    def parse_message(self, lines: list[bytes]) -> Any:
+        message = super().parse_message(lines)
+        if tuple(message.version) not in _VERSIONS:
+            raise http_exceptions.BadStatusLine(lines[0].decode("latin-1"))
+        return message
 
 
 class GuardedConnection(web_protocol.RequestHandler):
@@ -266,6 +303,10 @@ class GuardedConnection(web_protocol.RequestHandler):
             self.force_close()
 
     async def _not_a_proxy(self, request: Any) -> web.StreamResponse:
+        # What follows a CONNECT is the tunnel's, never a body to read and drop: the pure-
+        # Python parser hands it to aiohttp as one, which lingered 10 s reading it before
+        # closing (the client waits for the answer before it sends any).
+        self.leave_body_unread()
         return self._answer(
             request,
             400,
@@ -383,6 +424,8 @@ class _GuardedServer(web_server.Server):
         connection.app = self.app
         connection.direct = self.direct
         connection.cap = self.limits.max_connections or default_max_connections()
+        if type(connection._parser) is http_parser.HttpRequestParserPy:
+            connection._parser.__class__ = _PyParser
         return connection
 
 

@@ -51,16 +51,22 @@ def address(server: ServerThread) -> tuple[str, int]:
     return host, int(port)
 
 
-def exchange(server: ServerThread, raw: bytes, timeout: float = 10.0) -> bytes:
-    """Send ``raw`` and read until the server closes (or ``timeout``)."""
+def exchange(
+    server: ServerThread, raw: bytes, timeout: float = 10.0, *, closes: bool = False
+) -> bytes:
+    """Send ``raw`` and read until the server closes (or ``timeout``; ``closes``: the
+    server must close the connection before it)."""
     with socket.create_connection(address(server), timeout=timeout) as sock:
         sock.sendall(raw)
         with_close = b""
         try:
             while chunk := sock.recv(65536):
                 with_close += chunk
-        except (ConnectionResetError, TimeoutError):
+        except ConnectionResetError:
             pass
+        except TimeoutError:
+            if closes:
+                raise
         return with_close
 
 
@@ -69,6 +75,21 @@ def parsed(answer: bytes) -> tuple[int, dict[str, str], bytes]:
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:])
     return int(lines[0].split()[1]), headers, body
+
+
+@pytest.fixture(params=["C", "pure Python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which of aiohttp's request parsers reads the connections opened in the test: its
+    compiled one (llhttp) or the pure-Python one it falls back to where that is missing
+    (PyPy, a platform without its wheel, ``AIOHTTP_NO_EXTENSIONS``). The fake answers alike."""
+    from aiohttp import http_parser, web_protocol
+
+    name = "HttpRequestParserC" if request.param == "C" else "HttpRequestParserPy"
+    chosen = getattr(http_parser, name, None)
+    if chosen is None:
+        pytest.skip("aiohttp's compiled parser is not installed")
+    monkeypatch.setattr(web_protocol, "HttpRequestParser", chosen)
+    return str(request.param)
 
 
 MALFORMED = {
@@ -95,7 +116,7 @@ MALFORMED = {
 
 @pytest.mark.parametrize("raw", MALFORMED.values(), ids=MALFORMED.keys())
 def test_unreadable_requests_get_the_envelope_without_echo(
-    server: ServerThread, raw: bytes, caplog: pytest.LogCaptureFixture
+    server: ServerThread, parser: str, raw: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The token rides along on every malformed request: it must come back nowhere.
     raw = raw.replace(
@@ -104,7 +125,7 @@ def test_unreadable_requests_get_the_envelope_without_echo(
         1,
     )
     with caplog.at_level(logging.DEBUG):
-        answer = exchange(server, raw)
+        answer = exchange(server, raw, 5.0, closes=True)  # answered, then closed (no linger)
     status, headers, body = parsed(answer)
     assert status == 400
     assert headers["Content-Type"] == "application/json"
@@ -142,13 +163,42 @@ def test_unreadable_requests_get_the_envelope_without_echo(
     ],
 )
 def test_an_unreadable_request_is_told_what_is_wrong_with_it(
-    server: ServerThread, headers: bytes, reason: str
+    server: ServerThread, parser: str, headers: bytes, reason: str
 ) -> None:
     """Each was told by a keyword of aiohttp's message: two Host headers "needs a Host
     header", a Content-Length of -5 "Content-Length and Transfer-Encoding conflict"."""
     status, _, body = parsed(exchange(server, b"POST /v1 HTTP/1.1\r\n" + headers + b"\r\n"))
     assert status == 400
     assert reason in json.loads(body)["error"]["message"]
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
+def test_a_request_read_a_byte_at_a_time_is_read_alike_by_either_parser(version: str) -> None:
+    """The pure-Python parser is held to refuse what cannot start a method as soon as it
+    comes: none of a method's first bytes, nor a blank line before the request (which HTTP
+    lets a client send), is taken for that."""
+    from unittest import mock
+
+    from aiohttp import http_parser
+
+    from profilemock.mockserver.connections import _PyParser
+
+    raw = f"\r\nGET {METADATA} {version}\r\nHost: x\r\n\r\n".encode()
+    kinds = [
+        http_parser.HttpRequestParserPy,
+        _PyParser,
+        getattr(http_parser, "HttpRequestParserC", _PyParser),
+    ]
+    loop = asyncio.new_event_loop()
+    try:
+        for kind in kinds:
+            reader = kind(mock.Mock(), loop, 2**16, max_line_size=8190, max_field_size=8190)
+            messages = [m for byte in raw for m in reader.feed_data(bytes([byte]))[0]]
+            assert [
+                (m.method, m.path, f"HTTP/{m.version[0]}.{m.version[1]}") for m, _ in messages
+            ] == [("GET", METADATA, version)]
+    finally:
+        loop.close()
 
 
 def test_a_truncated_answer_to_head_sends_its_headers_and_no_body() -> None:
