@@ -7,7 +7,9 @@ reach the stream in one write when ``FLUSH_LINES`` are waiting or ``FLUSH_SECOND
 the first of them, whichever comes first, and at shutdown. A pipe or a terminal is written
 from a thread of its own: a reader that stops reading (``| less`` left unscrolled, a
 terminal paused with Ctrl-S) holds that thread, never the server; past ``MAX_WAITING``
-characters held for it, lines are dropped and counted. Nothing else is dropped.
+characters held for it, lines are dropped and counted. Nothing else is dropped. The thread
+ends once the log is closed and its lines written (a process that runs many servers
+keeps none of them), and a line written after that starts another.
 
     GET /v1/spaces/…/traits?limit=50 HTTP/1.1 200 1234 0ms
 
@@ -86,7 +88,7 @@ class RequestLog:
         if self._writer is not None:
             if self._closing is None:
                 self._closing = time.monotonic() + CLOSE_SECONDS
-            self._writer.wait(max(0.0, self._closing - time.monotonic()))
+            self._writer.close(max(0.0, self._closing - time.monotonic()))
 
     def _write(self, text: str) -> None:
         if self._writer is not None:
@@ -128,7 +130,8 @@ def _may_block(stream: TextIO) -> bool:
 
 class _Writer:
     """Writes texts to ``stream`` from a thread of its own, in order; holds at most
-    ``MAX_WAITING`` characters for it, and counts the lines it drops past them."""
+    ``MAX_WAITING`` characters for it, and counts the lines it drops past them. Once
+    closed, the thread ends when it has nothing left to write."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
@@ -136,6 +139,7 @@ class _Writer:
         self._waiting = 0
         self._dropped = 0
         self._busy = False
+        self._closed = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -147,18 +151,21 @@ class _Writer:
             self._texts.append(text)
             self._waiting += len(text)
             self._changed.notify_all()
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="profilemock request log", daemon=True
-            )
-            self._thread.start()
+            if self._thread is None:  # none yet, or it ended: closed, with nothing to write
+                self._thread = threading.Thread(
+                    target=self._run, name="profilemock request log", daemon=True
+                )
+                self._thread.start()
 
     def _run(self) -> None:
         while True:
             with self._changed:
                 self._busy = False
                 self._changed.notify_all()
-                self._changed.wait_for(lambda: bool(self._texts))
+                self._changed.wait_for(lambda: bool(self._texts) or self._closed)
+                if not self._texts:
+                    self._thread = None  # under the lock: a text written now starts another
+                    return
                 self._busy = True
                 text = "".join(self._texts)
                 self._texts.clear()
@@ -171,9 +178,12 @@ class _Writer:
                 )
             _write(self.stream, text)
 
-    def wait(self, timeout: float) -> None:
-        """Until every text is written, or ``timeout`` seconds."""
+    def close(self, timeout: float) -> None:
+        """Let the thread end once every text is written; wait for that until ``timeout``
+        seconds (a reader that stopped reading holds the thread, never the caller)."""
         with self._changed:
+            self._closed = True
+            self._changed.notify_all()
             self._changed.wait_for(lambda: not self._texts and not self._busy, timeout)
 
 

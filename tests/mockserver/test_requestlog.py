@@ -137,7 +137,7 @@ def test_a_stop_gives_a_reader_that_stopped_reading_its_seconds_once(
         waits.append(timeout)
         now[0] += timeout
 
-    monkeypatch.setattr(requestlog._Writer, "wait", wait)
+    monkeypatch.setattr(requestlog._Writer, "close", wait)
     monkeypatch.setattr(requestlog, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     read_end, write_end = os.pipe()
     with os.fdopen(write_end, "w") as stream:
@@ -147,6 +147,27 @@ def test_a_stop_gives_a_reader_that_stopped_reading_its_seconds_once(
         log.close()
     os.close(read_end)
     assert sum(waits) == requestlog.CLOSE_SECONDS
+
+
+def test_a_closed_logs_thread_ends_once_its_lines_are_written_and_a_later_line_arrives() -> None:
+    # Its thread waited for lines for good: a process running one `serve` after another
+    # (a test session calling `main`) kept one idle thread for each server it had stopped.
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "w") as stream:
+        log = RequestLog(stream)
+        threads = []
+        for line in ("GET / HTTP/1.1 404 2 0ms", "reloaded the fixtures"):
+            log.say(line)  # the second after the stop: a line logged late
+            assert log._writer is not None
+            thread = log._writer._thread
+            assert thread is not None
+            threads.append(thread)
+            log.close()
+            thread.join(10)
+            assert not thread.is_alive(), "the log's thread outlived its server"
+        assert threads[0] is not threads[1]
+    with os.fdopen(read_end) as written:
+        assert written.read() == "GET / HTTP/1.1 404 2 0ms\nreloaded the fixtures\n"
 
 
 SERVE = (sys.executable, "-m", "profilemock", "serve", "--port", "0")
