@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver import expect
 from profilemock.mockserver.app import STATE, create_app
-from profilemock.mockserver.connections import DIRECT, OPEN, GuardedConnection, _refuse
+from profilemock.mockserver.connections import DIRECT, OPEN, GuardedConnection, Handler, _refuse
 from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread
 from tests.conftest import NOW, loop_held, until_connections
@@ -583,6 +584,42 @@ def test_an_api_request_whose_body_trickles_in_is_closed_after_the_body_timeout(
         assert served.call(lambda state: list(state.errors)) == []
     finally:
         served.stop()
+
+
+@pytest.mark.parametrize("target", ["admin", "api"])
+def test_a_body_that_times_out_in_a_middleware_of_the_apps_own_is_the_same_408(
+    target: str,
+) -> None:
+    """A middleware that reads the body (a test's, logging bodies) met the timeout outside
+    the pipeline that answers it: a 500 "profilemock failed", and a failure of the fake's
+    kept to fail the test."""
+
+    @web.middleware
+    async def reading(request: web.Request, handler: Handler) -> web.StreamResponse:
+        await request.read()
+        return await handler(request)
+
+    clock = Clock(NOW)
+    app = create_app(load_fixtures([demo_fixture_path()], clock), clock)
+    app.middlewares.append(reading)
+    line = f"GET {METADATA}" if target == "api" else "POST /__admin/faults"
+    with ServerThread(app, limits=Limits(body_timeout=0.01)) as served:
+        with socket.create_connection(address(served), timeout=10) as sock:
+            sock.sendall(
+                f"{line} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH}\r\n"
+                'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"status": 5'.encode()
+            )
+            status, headers, body = parsed(read_until_closed(sock))
+        errors, journal = served.call(lambda state: (list(state.errors), list(state.journal)))
+    assert status == 408
+    assert "Request-Id" in headers
+    assert json.loads(body)["error"] == {
+        "code": "invalid_request_error",
+        "message": "the request body did not arrive within 0.01 s of its headers",
+    }
+    assert errors == []
+    if target == "api":  # no route saw it: journaled as the refusal it is
+        assert [(e.status, e.request_id) for e in journal] == [(408, headers["Request-Id"])]
 
 
 def test_a_body_that_arrives_in_time_is_read() -> None:
