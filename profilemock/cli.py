@@ -815,7 +815,8 @@ def main(
         if args.command == "proxy":
             return _proxy(args, out, err)
         if args.command == "record":
-            return _record(args, out, err)
+            with _cleaned_up_on_sigterm():
+                return _record(args, out, err)
         return _serve(args, out, err)
     except CliError as exc:
         _tell(exc, err)
@@ -1375,8 +1376,10 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     token = _token(args.token_file)
     upstream = args.upstream or REGIONS[args.region]
-    if args.output is not None:
-        _check_writable(Path(args.output))  # before the requests: their answers kept
+    output = None if args.output is None else Path(args.output)
+    if output is not None and not _special(output):
+        # Before the requests: their answers kept. A symlink's file is what is written.
+        _check_writable(output.resolve() if output.is_symlink() else output)
     wanted = [(args.collection, identifier) for identifier in args.ids]
     progress = Progress(err, len(wanted))
     try:
@@ -1417,18 +1420,22 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if as_json
         else dump_yaml(document, header=header)
     )
-    if args.output is None:
-        out.write(text)
-    else:
-        _write_atomically(Path(args.output), text)
     where = args.output or "standard output"
-    print(
+    summary = (
         f"recorded {len(outcome.recorded)} of {len(outcome.recorded) + len(outcome.missing)}"
         f" profiles ({counted(users, 'user')} and {counted(accounts, 'account')} written,"
         " linked stubs included) in"
-        f" {outcome.requests} requests to {where}; now pinned at {document['now']}",
-        file=err,
+        f" {outcome.requests} requests to {where}; now pinned at {document['now']}"
     )
+    if args.output is None:
+        out.write(text)
+        print(summary, file=err)
+    else:
+        # The recording (minutes of requests) is in the file: a stop asked for while it is
+        # written comes once it is in place, and said so.
+        with _stops_held():
+            _write_atomically(Path(args.output), text)
+            print(summary, file=err, flush=True)
     return 1 if outcome.missing else 0
 
 
@@ -1466,14 +1473,46 @@ def _check_writable(path: Path) -> None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all."""
-    partial = _partial(path, path)
+    """Write ``text`` to ``path`` whole or not at all, nothing left beside it: written
+    beside it, then renamed into place (a symlink's file replaced, the link kept). A device
+    or FIFO (``/dev/stdout``) is written as it is, as standard output is."""
     try:
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(path)
+        if _special(path):
+            path.write_text(text, encoding="utf-8")
+            return
+        real = path.resolve() if path.is_symlink() else path
+        partial = _partial(real, path)
+        try:
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(real)
+        except BaseException:
+            _remove(partial)
+            raise
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise CliError(f"cannot write {path}: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def _stops_held() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP wait while the block runs, then act as they would have
+    (``_cleaned_up_on_sigterm``'s ``Terminated``, say): what it writes is never cut short.
+    Off the main thread none can be caught, nor held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous: dict[int, Any] = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None and signal.getsignal(number) not in (signal.SIG_IGN, None):
+            previous[number] = signal.signal(number, lambda signum, _: held.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(held):
+            signal.raise_signal(number)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -5,8 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import random
 import re
+import signal
+import stat
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -418,6 +424,103 @@ def test_an_output_that_cannot_be_written_is_told_before_any_request(
         assert (code, out) == (2, "")
         assert f"cannot write {target}: {message}" in err
     assert first_fake.call(lambda state: len(state.journal)) == before
+
+
+def test_record_writes_a_symlinks_file_and_keeps_the_link(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `generate -o` does: the link was replaced by a file of its own (and, as root,
+    `-o /dev/stdout` would have replaced /dev/stdout with one)."""
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    (tmp_path / "real.yaml").write_text("old\n")
+    link = tmp_path / "link.yaml"
+    link.symlink_to("real.yaml")
+    code, _, _ = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
+        "-o", str(link),
+    )  # fmt: skip
+    assert code == 0
+    assert link.is_symlink()
+    assert (tmp_path / "real.yaml").read_text().startswith("# Recorded by profilemock record")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.yaml", "real.yaml"]
+
+
+def test_record_writes_a_fifo_as_it_is(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o /dev/stdout`, a named pipe: a file was renamed over it (as root, over
+    /dev/stdout itself), and its reader waited for ever."""
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    fifo = tmp_path / "out.yaml"
+    os.mkfifo(fifo)
+    read: list[str] = []
+
+    def reader() -> None:
+        with fifo.open() as f:
+            read.append(f.read())
+
+    reading = threading.Thread(target=reader, daemon=True)
+    reading.start()
+    code, _, _ = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
+        "-o", str(fifo),
+    )  # fmt: skip
+    reading.join(10)
+    assert code == 0
+    assert read[0].startswith("# Recorded by profilemock record")
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("stop", "moment"),
+    [
+        ("SIGTERM", "writing"),
+        ("SIGINT", "writing"),
+        ("SIGHUP", "writing"),
+        ("SIGTERM", "recording"),
+    ],
+)
+def test_a_stop_while_the_file_is_written_waits_for_it_and_one_before_leaves_nothing(
+    first_fake: ServerThread, tmp_path: Path, stop: str, moment: str
+) -> None:
+    """A stop as the recording was written left its hidden `.FILE.partial` (real profiles
+    in it) beside the output, the recording lost; SIGTERM, without a word."""
+    if moment == "writing":  # as the file is about to be renamed into place
+        patched = "from pathlib import Path\nwhere, name = Path, 'replace'\n"
+    else:
+        patched = "import profilemock.contract.record as where\nname = 'record_profile'\n"
+    code = (
+        f"import os, signal, sys\n{patched}"
+        "real = getattr(where, name)\n"
+        "def stopped(*args, **kwargs):\n"
+        f"    os.kill(os.getpid(), signal.{stop})\n"
+        "    return real(*args, **kwargs)\n"
+        "setattr(where, name, stopped)\n"
+        "from profilemock.cli import main\nsys.exit(main())\n"
+    )
+    target = tmp_path / "out.yaml"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "record", "--upstream", first_fake.url, "--space", SPACE,
+         "--id", "user_id:u1234", "-o", str(target)],
+        env={**os.environ, "PROFILE_API_TOKEN": "demo-token"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    lines = [line for line in done.stderr.splitlines() if line]
+    if moment == "recording":
+        assert (done.returncode, lines) == (143, ["profilemock: stopped (SIGTERM)"])
+        assert list(tmp_path.iterdir()) == []
+        return
+    assert [p.name for p in tmp_path.iterdir()] == ["out.yaml"]
+    assert run_cli("check", str(target))[0] == 0
+    if stop == "SIGHUP":  # ends the process as it would have, once the file is in place
+        assert done.returncode == -signal.SIGHUP
+        assert lines[-1].startswith("recorded 1 of 1 profiles (1 user and 1 account written")
+    else:
+        assert lines[-2].startswith("recorded 1 of 1 profiles (1 user and 1 account written")
+        told = "Ctrl-C" if stop == "SIGINT" else "SIGTERM"
+        assert lines[-1] == f"profilemock: stopped ({told})"
+        assert done.returncode == (130 if stop == "SIGINT" else 143)
 
 
 @pytest.mark.parametrize(
