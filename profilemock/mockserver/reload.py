@@ -4,7 +4,9 @@ or when they change on disk (``serve --watch``, with watchfiles).
 The files are read and built off the event loop, into a new store; only a complete,
 valid store is swapped in, on the loop, between requests (``ServerState.replace_data``).
 A set with problems leaves the old data serving and says what is wrong, with
-``file:line:column``.
+``file:line:column``. A file that changed while it was read (an editor saving in place
+rather than renaming a new file over it) is read again: what was read of it may be its
+first half, which may parse, and would be served without the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aiohttp import web
 
 from profilemock.clock import Clock
 from profilemock.faults import FaultRuleError
-from profilemock.fixtures.loader import FIXTURE_SUFFIXES, load_fixtures
+from profilemock.fixtures.loader import FIXTURE_SUFFIXES, fixture_files, load_fixtures
 from profilemock.mockserver.state import STATE
 from profilemock.problems import FixtureError, Problem
 from profilemock.store.space import Store
@@ -122,11 +124,11 @@ class Reloader:
         # A clock standing where the files' `now:` pinned it follows them to another one.
         follows = self.clock.pinned and self.clock.now_ns() == self.pinned_at
         try:
-            store = await _off_loop(lambda: load_fixtures(self.paths, clock))
+            store = await _off_loop(lambda: _load_still(self.paths, clock))
             new_now = store.now_written != self.now_written
             if follows and new_now and store.now_written is not None:
                 clock.set_offset(0)  # the files read against their new `now:`, as at a start
-                store = await _off_loop(lambda: load_fixtures(self.paths, clock))
+                store = await _off_loop(lambda: _load_still(self.paths, clock))
             self.swap(store)
         except FixtureError as exc:
             return Reloaded(changed, time.perf_counter() - started, problems=_texts(exc.problems))
@@ -142,6 +144,54 @@ class Reloader:
         users = sum(len(s.profiles["users"]) for s in store.spaces.values())
         accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
         return Reloaded(changed, time.perf_counter() - started, len(store.spaces), users, accounts)
+
+
+READS = 5
+"""Reads of files that change each time they are read before a reload gives up on them."""
+
+
+def _load_still(paths: Sequence[str | Path], clock: Clock) -> Store:
+    """``load_fixtures(paths, clock)`` from files that stood still while they were read:
+    read again while one changed meanwhile (its size, time or inode), up to ``READS``
+    times; a problem for each file that never stood still."""
+    changed: list[tuple[str, tuple[int, ...]]] = []
+    for _ in range(READS):
+        before = _standing(paths)
+        try:
+            store = load_fixtures(paths, clock)
+        except (FixtureError, FaultRuleError):
+            after = _standing(paths)
+            if after == before:
+                raise
+        else:
+            after = _standing(paths)
+            if after == before:
+                return store
+        # What was read may be a half-written file, its problems (or its lack of them) too.
+        changed = sorted(set(before.items()) ^ set(after.items()))
+    names = dict.fromkeys(name for name, _ in changed) or [str(p) for p in paths]
+    why = (
+        f"changed as it was read, {READS} times running (written in place, and still being"
+        " written?); its next save reloads it"
+    )
+    raise FixtureError(Problem(name, None, None, (), why) for name in names)
+
+
+def _standing(paths: Sequence[str | Path]) -> dict[str, tuple[int, ...]]:
+    """Each fixture file of ``paths`` as it stands: its size, times and inode (none when
+    they cannot be listed: the load says why)."""
+    standing: dict[str, tuple[int, ...]] = {}
+    with contextlib.suppress(FixtureError, OSError):
+        for file in fixture_files(paths):
+            with contextlib.suppress(OSError):  # gone meanwhile: another change to see
+                found = file.stat()
+                standing[str(file)] = (
+                    found.st_size,
+                    found.st_mtime_ns,
+                    found.st_ctime_ns,
+                    found.st_ino,
+                )
+    return standing
 
 
 def _texts(problems: Iterable[Problem]) -> tuple[str, ...]:

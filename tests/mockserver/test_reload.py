@@ -175,6 +175,67 @@ async def test_a_request_in_flight_finishes_on_the_data_it_started_with(start: S
     assert await served.plan() == "pro"
 
 
+SECOND_USER = "      - ids: {user_id: u2}\n        traits: {plan: second}\n"
+
+
+def _written_while_read(
+    monkeypatch: pytest.MonkeyPatch, path: Path, rest: Callable[[int], str | None]
+) -> list[int]:
+    """Each load of the fixtures finds ``path`` written to as it was read: once the n-th
+    has read it, ``rest(n)`` (if any) is added to it, as an editor saving in place writes
+    its second half. The loads, counted."""
+    from profilemock.mockserver import reload
+
+    loaded = load_fixtures
+    reads: list[int] = []
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return loaded(*args, **kwargs)
+        finally:
+            reads.append(len(reads))
+            more = rest(len(reads))
+            if more is not None:
+                with path.open("a") as file:
+                    file.write(more)
+
+    monkeypatch.setattr(reload, "load_fixtures", load)
+    return reads
+
+
+@pytest.mark.parametrize("cut", [len(SECOND_USER), 15], ids=["valid", "invalid"])
+async def test_a_file_written_while_it_is_read_is_read_again_never_served_half(
+    start: Start, monkeypatch: pytest.MonkeyPatch, cut: int
+) -> None:
+    # Saved in place (not renamed over), a file read as it was written was served as far
+    # as it had been written when that part was valid (u2 answered 404), and said to have
+    # failed when it was not.
+    served = await start()
+    served.path.write_text(fixture("pro") + SECOND_USER[:-cut])  # the first part
+    reads = _written_while_read(monkeypatch, served.path, {1: SECOND_USER[-cut:]}.get)
+    body = await (await served.client.post("/__admin/reload")).json()
+    assert (body["reloaded"], body["users"]) == (True, 2)
+    assert (await served.plan("u1"), await served.plan("u2")) == ("pro", "second")
+    assert len(reads) == 2
+    assert len(served.lines) == 1
+
+
+async def test_a_file_that_changes_each_time_it_is_read_keeps_the_old_data_and_says_so(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served = await start()
+    served.path.write_text(fixture("pro"))
+    reads = _written_while_read(monkeypatch, served.path, lambda n: f"# line {n}\n")
+    response = await served.client.post("/__admin/reload")
+    message = (await response.json())["error"]["message"]
+    assert response.status == 422
+    assert message.splitlines()[1:] == [
+        f"  {served.path}: changed as it was read, {len(reads)} times running (written in"
+        " place, and still being written?); its next save reloads it"
+    ]
+    assert await served.plan() == "free"
+
+
 async def test_reload_without_fixture_files_is_a_conflict(aiohttp_client: ClientFactory) -> None:
     clock = Clock(NOW)
     app = create_app(_empty(clock), clock)
