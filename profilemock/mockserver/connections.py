@@ -166,14 +166,22 @@ class GuardedConnection(web_protocol.RequestHandler):
         self.opened = time.monotonic()
         if not OPEN.take(self.cap) and not self._evict_idle():
             state = self.app.get(STATE) if self.app is not None else None
-            _refuse(transport, None if state is None else state.next_request_id())
+            request_id = None if state is None else state.next_request_id()
+            _refuse(transport, request_id)
             peer = transport.get_extra_info("peername")
+            why = f"{self.cap} connections are open, the most it may hold (--max-connections)"
             log.warning(
-                "profilemock refused a connection from %s with a 503: %d connections are open,"
-                " the most it may hold (--max-connections)",
+                "profilemock refused a connection from %s with a 503: %s",
                 peer[0] if peer else "an unknown address",
-                self.cap,
+                why,
             )
+            if state is not None:
+                # The 503 its client gets, journaled as a request HTTP cannot read is (none
+                # was read): a test's assert_no_errors sees it.
+                state.journal.record(
+                    state.clock.now_ns(), "UNKNOWN", "/", "none", 503, None, 0.0, request_id,
+                    hint=f"the connection was refused: {why}",
+                )  # fmt: skip
             return
         self._counted = True
         super().connection_made(transport)

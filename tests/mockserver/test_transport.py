@@ -672,6 +672,38 @@ def test_a_connection_over_the_cap_is_answered_503_on_every_loop(loop_name: str)
     }
 
 
+def test_a_connection_refused_at_the_cap_is_journaled_with_its_503() -> None:
+    """Its client got a 503 with a Request-Id the journal did not know: a test's
+    assert_no_errors passed over it."""
+    served = start(Limits(max_connections=1))
+    add_hang = b'{"spec": "metadata:hang"}'
+    exchange(
+        served,
+        b"POST /__admin/faults HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+        b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(add_hang), add_hang),
+    )
+    until_connections(0)
+    try:
+        with socket.create_connection(address(served), timeout=10) as held:
+            held.sendall(
+                f"GET {METADATA} HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\n\r\n".encode()
+            )
+            while not served.call(lambda state: any(e.outcome == "pending" for e in state.journal)):
+                pass  # held by the fault: the one connection there is room for, busy
+            status, headers, _ = parsed(exchange(served, b""))
+            entries = served.call(lambda state: list(state.journal))
+    finally:
+        served.stop()
+    assert status == 503
+    assert [(e.method, e.path, e.status, e.request_id, e.outcome) for e in entries[-1:]] == [
+        ("UNKNOWN", "/", 503, headers["Request-Id"], "answered")
+    ]
+    assert entries[-1].hint == (
+        "the connection was refused: 1 connections are open, the most it may hold"
+        " (--max-connections)"
+    )
+
+
 def test_slowloris_cannot_starve_legitimate_clients() -> None:
     cap = 20
     served = start(Limits(header_timeout=60, keepalive_timeout=60, max_connections=cap))
