@@ -105,6 +105,21 @@ def _status(text: str) -> int:
     return int(text)
 
 
+def _body_status(text: str) -> int:
+    """``validate --status``: the status of answers with a body of the API to check (one
+    whose answer has none was refused once a file, after each was read)."""
+    from profilemock.schemas.validation import nothing_to_check
+
+    status = _status(text)
+    if nothing_to_check("GET", status) is not None:
+        raise argparse.ArgumentTypeError(
+            f"a {status} answer holds no body of the API to check (1xx, 204 and 3xx answers"
+            " have none of their own); give the status the bodies came with: 200 to 299 but"
+            " 204, or 400 to 599 for error bodies"
+        )
+    return status
+
+
 class _Command(argparse.ArgumentParser):
     """A command's parser that refuses what it does not know with its own usage.
 
@@ -275,7 +290,7 @@ def parser() -> argparse.ArgumentParser:
     )
     check_bodies.add_argument(
         "--status",
-        type=_status,
+        type=_body_status,
         default=200,
         metavar="STATUS",
         help="HTTP status of the bodies (default 200; 4xx/5xx use the error schema)",
@@ -958,16 +973,17 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Every file checked; one that cannot be (unreadable, not JSON, its endpoint unknown)
     is told on ``err`` as it comes and the others are checked all the same (a folder of
     captures with one stray file still gets its report), the exit then 2."""
-    from profilemock.schemas.files import UnusableInput, check_file
-    from profilemock.schemas.validation import UnknownEndpoint, endpoint_for_url
+    from profilemock.schemas.files import (
+        EndpointUnknown,
+        UnusableInput,
+        check_file,
+        unknown_endpoint,
+    )
 
-    if args.url is not None:
-        try:  # the same for every file: told once, and of --url, before any is read
-            endpoint_for_url(args.url)
-        except UnknownEndpoint as exc:
-            raise CliError(f"--url: {exc}") from None
+    _check_verbose(args)
     reports = []
     unusable = 0
+    endpoint_unknown: list[str] = []
     for name in args.files:
         try:
             reports += check_file(
@@ -979,9 +995,14 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 strict=args.strict,
                 allow_empty=args.allow_empty,
             )
+        except EndpointUnknown as exc:  # the same for each: said once, of them all
+            unusable += 1
+            endpoint_unknown.append(str(exc.path))
         except UnusableInput as exc:
             unusable += 1
             _tell(exc, err)
+    if endpoint_unknown:
+        _tell(CliError(unknown_endpoint(endpoint_unknown, _few(endpoint_unknown))), err)
     if args.output_format == "json":
         json.dump([r.as_dict() for r in reports], out, indent=2)
         out.write("\n")
@@ -1008,13 +1029,44 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 1 if any(not r.valid for r in reports) else 0
 
 
+def _check_verbose(args: argparse.Namespace) -> None:
+    """``--url`` and ``--verbose`` checked before any file is read: each is the same for
+    every file, so what is wrong with it is said once, of the option. ``--verbose`` is
+    refused where it could change nothing (only a traits body has a verbose form; a HAR
+    entry's comes from its URL), rather than passed over while the user believes the
+    bodies were checked as verbose ones."""
+    from profilemock.schemas.validation import UnknownEndpoint, endpoint_for_url
+
+    endpoint = args.endpoint
+    if args.url is not None:
+        try:
+            endpoint = endpoint_for_url(args.url).endpoint
+        except UnknownEndpoint as exc:
+            raise CliError(f"--url: {exc}") from None
+    if not args.verbose or endpoint == "traits":
+        return
+    if args.endpoint is not None:
+        given = f"--endpoint is {args.endpoint}"
+    elif args.url is not None:
+        given = f"--url names the {endpoint} route"
+    else:
+        given = "neither --endpoint nor --url is given (a HAR entry's comes from its URL)"
+    raise CliError(
+        f"--verbose: only traits bodies have a verbose form, and {given}; give it with"
+        " --endpoint traits (or a --url of the traits route), or leave it out"
+    )
+
+
 def _validate_summary(reports: list[Report], unusable: int) -> str:
-    """``5 checked, 1 with violations, 2 skipped (1 CORS preflight, 1 status 0: …)``, and
-    ``1 file could not be checked (their errors on stderr)``."""
+    """``5 checked, 1 with violations, 2 skipped (1 CORS preflight, 1 status 0)``, and
+    ``1 file could not be checked (their errors on stderr)``: each reason skipped by its
+    label (``skip_label``), the whole of it told on the line of its entry."""
+    from profilemock.schemas.validation import skip_label
+
     checked = [r for r in reports if r.skipped is None]
     bad = sum(not r.valid for r in checked)
     summary = f"{len(checked)} checked, {bad} with violations"
-    reasons = Counter(r.skipped for r in reports if r.skipped is not None)
+    reasons = Counter(skip_label(r.skipped) for r in reports if r.skipped is not None)
     if reasons:
         why = ", ".join(f"{count} {reason}" for reason, count in reasons.items())
         summary += f", {sum(reasons.values())} skipped ({why})"

@@ -26,6 +26,28 @@ class UnusableInput(Exception):
     """A file that cannot be checked at all: unreadable, not JSON, endpoint unknown."""
 
 
+class EndpointUnknown(UnusableInput):
+    """A body file whose endpoint neither ``endpoint`` nor ``url`` (nor an error status)
+    says. ``--endpoint`` is one for every file of a run, so ``profilemock validate`` says
+    this once of all such files (``unknown_endpoint``), not once a file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(unknown_endpoint([str(path)]))
+
+
+def unknown_endpoint(names: list[str], shown: str | None = None) -> str:
+    """Why the body files ``names`` (``shown`` as ``shown``, when given) cannot be checked,
+    and how to say their endpoint."""
+    how = f"give --endpoint ({', '.join(BODIES)}) or --url"
+    if len(names) == 1:
+        return f"{names[0]}: cannot tell which endpoint this body answered; {how}"
+    return (
+        f"{shown or ', '.join(names)}: cannot tell which endpoint these {len(names)} bodies"
+        f" answered; {how} (either applies to every body file of the run)"
+    )
+
+
 @dataclass(frozen=True)
 class Report:
     """The result of checking one body (a file, or one entry of a HAR)."""
@@ -113,10 +135,7 @@ def check_file(
     ):
         raise UnusableInput(f"{path}: {_not_har(data)}")
     if endpoint is None and url is None:
-        raise UnusableInput(
-            f"{path}: cannot tell which endpoint this body answered; give --endpoint"
-            f" ({', '.join(BODIES)}) or --url"
-        )
+        raise EndpointUnknown(path)
     if url is not None:
         try:
             target = endpoint_for_url(url)

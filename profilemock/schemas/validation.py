@@ -149,6 +149,7 @@ def checked_status(status: Any) -> int:
     return status
 
 
+# Each reason reads ``LABEL: why``; a summary counts them by their label (``skip_label``).
 NO_BODY = "HEAD: an answer without a body"
 INTERIM = "1xx: an interim answer, not the final one"
 NO_CONTENT = "204: no content, an answer without a body"
@@ -176,9 +177,15 @@ def nothing_to_check(method: str, status: int) -> str | None:
 
 
 GATEWAY_PAGE = (
-    "a 502, 503 or 504 not labelled JSON: a load balancer's own page (or none), not the"
-    " API's answer (--strict checks it)"
+    "gateway page: a 502, 503 or 504 not labelled JSON, a load balancer's own page or none"
+    " rather than the API's answer; --strict checks it"
 )
+
+
+def skip_label(reason: str) -> str:
+    """The short name of a reason an answer was not checked (``3xx`` for ``REDIRECT``,
+    ``gateway page``): what a summary counts by, the whole reason being told of each one."""
+    return reason.partition(": ")[0]
 
 
 def gateway_page(status: int, content_type: str) -> str | None:

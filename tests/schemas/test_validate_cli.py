@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from profilemock.cli import main
 from profilemock.schemas import validate_response
-from profilemock.schemas.files import check_file
+from profilemock.schemas.files import UnusableInput, check_file
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 API = "https://profiles.segment.com/v1/spaces/lg/collections/users/profiles/user_id:1"
@@ -252,9 +252,83 @@ def test_a_status_that_carries_no_body_of_the_api_is_not_checked_as_one(
     # Was "ok (traits)": a redirect's page, say, passed as the traits it never was.
     body = tmp_path / "x.json"
     body.write_text((DATA / "segdocs_traits_200.json").read_text())
-    code, out, err = run(str(body), "--endpoint", "traits", "--status", status)
+    with pytest.raises(UnusableInput) as raised:
+        check_file(body, endpoint="traits", status=int(status))
+    assert f"x.json: a {status} answer holds no body of the API to check; give --status" in str(
+        raised.value
+    )
+
+
+def test_a_status_without_a_body_is_told_once_as_the_argument_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each file got the same error line, after it was read, naming the file.
+    files = [tmp_path / "a.json", tmp_path / "b.json", tmp_path / "absent.json"]
+    for file in files[:2]:
+        file.write_text((DATA / "segdocs_traits_200.json").read_text())
+    with pytest.raises(SystemExit) as info:
+        run(*map(str, files), "--endpoint", "traits", "--status", "302")
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        "profilemock validate: error: argument --status: a 302 answer holds no body of the"
+        " API to check (1xx, 204 and 3xx answers have none of their own); give the status the"
+        " bodies came with: 200 to 299 but 204, or 400 to 599 for error bodies"
+    )
+    assert "absent.json" not in err  # no file was read
+
+
+def test_bodies_whose_endpoint_is_unknown_are_told_once_and_the_rest_checked(
+    tmp_path: Path,
+) -> None:
+    # "cannot tell which endpoint" came once a file, the same words each time.
+    bodies = [tmp_path / f"{name}.json" for name in "abc"]
+    for body in bodies:
+        body.write_text((DATA / "segdocs_traits_200.json").read_text())
+    har = write_har(
+        tmp_path, [entry(f"{API}/traits", 200, (DATA / "segdocs_traits_200.json").read_text())]
+    )
+    code, out, err = run(*map(str, bodies), str(har))
+    assert code == 2
+    assert err.splitlines() == [
+        f"profilemock: error: {', '.join(map(str, bodies))}: cannot tell which endpoint these"
+        " 3 bodies answered; give --endpoint (traits, external_ids, events, metadata, links,"
+        " profiles, error) or --url (either applies to every body file of the run)"
+    ]
+    assert out.splitlines() == [
+        f"{har} entry 1: GET {API}/traits 200: ok (traits)",
+        "1 checked, 0 with violations, 3 files could not be checked (their errors on stderr)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "given"),
+    [
+        (["--endpoint", "events"], "--endpoint is events"),
+        (["--url", f"{API}/events"], "--url names the events route"),
+        ([], "neither --endpoint nor --url is given (a HAR entry's comes from its URL)"),
+    ],
+    ids=["endpoint", "url", "har"],
+)
+def test_verbose_where_it_can_change_nothing_is_refused(
+    tmp_path: Path, args: list[str], given: str
+) -> None:
+    # It was passed over without a word: the bodies were not checked as verbose ones.
+    body = tmp_path / "events.json"
+    body.write_text((DATA / "segdocs_events_200.json").read_text())
+    code, out, err = run(str(body), "--verbose", *args)
     assert (code, out) == (2, "")
-    assert f"x.json: a {status} answer holds no body of the API to check; give --status" in err
+    assert err.splitlines() == [
+        f"profilemock: error: --verbose: only traits bodies have a verbose form, and {given};"
+        " give it with --endpoint traits (or a --url of the traits route), or leave it out"
+    ]
+
+
+@pytest.mark.parametrize("args", [["--endpoint", "traits"], ["--url", f"{API}/traits"]])
+def test_verbose_checks_traits_bodies_as_verbose_ones(args: list[str]) -> None:
+    code, out, _ = run(str(DATA / "segdocs_traits_200.json"), "--verbose", *args)
+    assert code == 1
+    assert '/traits/first_name: "Bob" is not an object [type]' in out
 
 
 def test_unknown_endpoint_name_is_an_argument_error(tmp_path: Path) -> None:
@@ -291,8 +365,7 @@ def test_har_skips_preflights_and_blocked_entries_and_counts_them(tmp_path: Path
         f"{har} entry 2: GET {API}/traits 0: skipped"
         " (status 0: blocked or cancelled by the browser, nothing was answered)",
         f"{har} entry 3: GET {API}/traits 200: ok (traits)",
-        "1 checked, 0 with violations, 2 skipped (1 CORS preflight,"
-        " 1 status 0: blocked or cancelled by the browser, nothing was answered)",
+        "1 checked, 0 with violations, 2 skipped (1 CORS preflight, 1 status 0)",
     ]
     code, out, _ = run(str(har), "--format", "json")
     assert [r.get("skipped") for r in json.loads(out)] == [
@@ -329,7 +402,7 @@ def test_har_skips_answers_without_a_body_of_the_api(
     assert out.splitlines() == [
         f"{har} entry 1: {method} {API}/traits {status}: skipped ({reason})",
         f"{har} entry 2: GET {API}/traits 200: ok (traits)",
-        f"1 checked, 0 with violations, 1 skipped (1 {reason})",
+        f"1 checked, 0 with violations, 1 skipped (1 {reason.partition(':')[0]})",
     ]
 
 
@@ -342,10 +415,13 @@ def test_a_gateways_page_is_skipped_unless_strict(tmp_path: Path) -> None:
     code, out, _ = run(str(har), "--allow-empty")
     assert code == 0
     reason = (
-        "a 502, 503 or 504 not labelled JSON: a load balancer's own page (or none), not the"
-        " API's answer (--strict checks it)"
+        "gateway page: a 502, 503 or 504 not labelled JSON, a load balancer's own page or none"
+        " rather than the API's answer; --strict checks it"
     )
-    assert out.splitlines()[0] == f"{har} entry 1: GET {API}/traits 503: skipped ({reason})"
+    assert out.splitlines() == [
+        f"{har} entry 1: GET {API}/traits 503: skipped ({reason})",
+        "0 checked, 0 with violations, 1 skipped (1 gateway page)",
+    ]
     code, out, _ = run(str(har), "--strict")
     assert code == 1
     assert "the response body is not JSON" in out
