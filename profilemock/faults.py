@@ -398,6 +398,18 @@ def parse_spec(spec: str) -> dict[str, Any]:
     return rule
 
 
+def as_mapping(spec: str) -> str:
+    """What a ``--fault`` spec written where a rule's mapping goes (a fixture file's
+    ``faults:`` list) means as that mapping: the form to write instead."""
+    try:
+        rule = parse_spec(spec)
+    except FaultRuleError:  # no spec either: the form alone
+        rule = {"route": "traits", "status": 503}
+        return f"a fault rule here is a mapping, such as {json.dumps(rule)}"
+    written = json.dumps(rule, ensure_ascii=False)
+    return f"a fault rule here is a mapping, not a --fault spec: this one as a mapping is {written}"
+
+
 def _once(spec: str, rule: dict[str, Any], key: str) -> None:
     """A FaultRuleError when ``key`` is in ``rule`` already: the second value replaced the
     first without a word (``traits:429:500`` answered 500)."""

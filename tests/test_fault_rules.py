@@ -156,7 +156,7 @@ def test_bad_fixture_faults_name_file_and_line(
 
 @pytest.mark.parametrize(
     ("rule", "shown"),
-    [('"traits:503"', '"traits:503"'), ("42", "42"), ("[traits]", '["traits"]'), ("null", "null")],
+    [("42", "42"), ("[traits]", '["traits"]'), ("null", "null")],
 )
 def test_a_fixture_fault_that_is_no_mapping_is_one_problem(
     write_fixture: WriteFixture, rule: str, shown: str
@@ -168,6 +168,29 @@ def test_a_fixture_fault_that_is_no_mapping_is_one_problem(
         load_fixtures([path], Clock(NOW))
     problems = [str(p).replace(str(path), "F") for p in info.value.problems]
     assert problems == [f"F:2:10: {shown} is not an object"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "said"),
+    [
+        (
+            '"traits:429:times=2"',
+            "not a --fault spec: this one as a mapping is"
+            ' {"route": "traits", "status": 429, "times": 2}',
+        ),
+        ('"user_id:u1"', 'such as {"route": "traits", "status": 503}'),
+    ],
+    ids=["spec", "no-spec"],
+)
+def test_a_fixture_fault_written_as_a_spec_is_shown_as_the_mapping_it_means(
+    write_fixture: WriteFixture, rule: str, said: str
+) -> None:
+    # It said `"traits:503" is not an object`, without a word of the form a file takes.
+    path = write_fixture(f"spaces: {{sp: {{tokens: [t]}}}}\nfaults:\n  - {rule}\n")
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([path], Clock(NOW))
+    problems = [str(p).replace(str(path), "F") for p in info.value.problems]
+    assert problems == [f"F:3:5: {rule} is not an object: a fault rule here is a mapping, {said}"]
 
 
 def test_rate_limit_in_fixture_is_checked(write_fixture: WriteFixture) -> None:
