@@ -363,12 +363,9 @@ class ProfileAPI:
         resource or collection the API has not (``"trait"``) is a ValueError naming those
         it has: a mistake in the test, not a URL that answers 404 or 400."""
         __tracebackhide__ = True
-        for name, value, allowed in (
-            ("resource", resource, RESOURCES),
-            ("collection", collection, COLLECTIONS),
-        ):
-            if value not in allowed:
-                raise ValueError(f"profile_url: {not_one_of(name, value, allowed)}")
+        _check_identifier(identifier, "profile_url")
+        _one_of("resource", resource, RESOURCES, "profile_url")
+        _one_of("collection", collection, COLLECTIONS, "profile_url")
         return (
             f"{self.url}/v1/spaces/{self.space_id}/collections/{collection}/profiles/"
             f"{quote(identifier, safe=':@')}/{resource}"
@@ -470,6 +467,8 @@ class ProfileAPI:
     def link(self, user: str, account: str) -> None:
         """Link a user (``type:value`` or segment id) to an account."""
         __tracebackhide__ = True
+        _check_identifier(user, "link", "user")
+        _check_identifier(account, "link", "account")
 
         def run(state: ServerState, space: Any) -> None:
             found_user = resolve(space, "users", user)
@@ -494,7 +493,8 @@ class ProfileAPI:
     ) -> list[str]:
         """Append events (fixture format) to a profile; returns their message ids."""
         __tracebackhide__ = True
-        _check_collection(collection)
+        _check_identifier(identifier, "add_events")
+        _check_collection(collection, "add_events")
         _check_events(events)
         added: list[str] = self._change(
             lambda state, space: append_events(
@@ -506,7 +506,8 @@ class ProfileAPI:
     def remove_profile(self, identifier: str, collection: Collection = "users") -> None:
         """Delete a profile (``type:value`` or segment id)."""
         __tracebackhide__ = True
-        _check_collection(collection)
+        _check_identifier(identifier, "remove_profile")
+        _check_collection(collection, "remove_profile")
         self._change(lambda state, space: delete_profile(space, collection, identifier))
 
     # -- behaviour --------------------------------------------------------------------------
@@ -617,8 +618,10 @@ class ProfileAPI:
         __tracebackhide__ = True
         _check_query(query)
         _check_filters(identifier, times, status, method, authorized)
-        _one_of("route", route, tuple(ENDPOINTS))
-        _one_of("collection", collection, COLLECTIONS)
+        if route is not None:
+            _one_of("route", route, tuple(ENDPOINTS), "assert_called")
+        if collection is not None:
+            _one_of("collection", collection, COLLECTIONS, "assert_called")
         if route == "profiles" and identifier is not None:
             raise ValueError(
                 "assert_called: the `profiles` route (the list) has no identifier, so no call"
@@ -945,11 +948,21 @@ def statuses(allow: Any, name: str = "allow") -> tuple[int, ...]:
     return given
 
 
-def _check_collection(collection: Any) -> None:
+def _check_collection(collection: Any, where: str) -> None:
     """``collection="user"`` would fail deep inside the fake (a KeyError): one sentence."""
     __tracebackhide__ = True
-    if collection not in COLLECTIONS:
-        raise ValueError(not_one_of("collection", str(collection), COLLECTIONS))
+    _one_of("collection", collection, COLLECTIONS, where)
+
+
+def _check_identifier(identifier: Any, where: str, name: str = "identifier") -> None:
+    """An id that is no text (``None``) failed deep inside the fake or ``quote`` (an
+    AttributeError, a TypeError of ``quote_from_bytes``): say what it takes."""
+    __tracebackhide__ = True
+    if not isinstance(identifier, str):
+        raise TypeError(
+            f"{where}: {name} is `type:value` text like 'user_id:u1' (or a segment id);"
+            f" got {identifier!r}"
+        )
 
 
 def _check_events(events: Any) -> None:
@@ -1041,10 +1054,8 @@ def _check_filters(identifier: Any, times: Any, status: Any, method: Any, author
     """``assert_called``'s filters, checked: one no request can ever match (``method="get"``,
     ``status="404"``) would make ``times=0`` pass whatever the code did."""
     __tracebackhide__ = True
-    if identifier is not None and not isinstance(identifier, str):
-        raise TypeError(
-            f"assert_called: identifier is `type:value` text like 'user_id:u1'; got {identifier!r}"
-        )
+    if identifier is not None:
+        _check_identifier(identifier, "assert_called")
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
         raise TypeError(f"assert_called: times is a number of calls, 0 or more; got {times!r}")
     if status is not None and not is_http_status(status):
@@ -1080,12 +1091,17 @@ def _check_query(query: Any) -> None:
             )
 
 
-def _one_of(name: str, value: str | None, allowed: Sequence[str]) -> None:
-    """A filter no request could ever match (``assert_called("trait")``) is a mistake in
-    the test, not a call that was not made: say so instead of failing as "got 0"."""
-    if value is None or value in allowed:
+def _one_of(name: str, value: Any, allowed: Sequence[str], where: str) -> None:
+    """A name that is none of ``allowed`` — a filter no request could ever match
+    (``assert_called("trait")``), a URL that answers only 404 — is a mistake in the test,
+    not a call that was not made: a ValueError naming the closest, a TypeError saying what
+    is allowed when it is no name at all (``None`` read "no resource is called `None`")."""
+    __tracebackhide__ = True
+    if isinstance(value, str) and value in allowed:
         return
-    raise ValueError(f"assert_called: {not_one_of(name, value, allowed)}")
+    if not isinstance(value, str):
+        raise TypeError(f"{where}: {name} is one of {', '.join(allowed)}; got {value!r}")
+    raise ValueError(f"{where}: {not_one_of(name, value, allowed)}")
 
 
 def _typo(entry: JournalEntry, route: str, wanted: Mapping[str, Any]) -> str | None:

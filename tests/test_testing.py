@@ -962,6 +962,54 @@ def test_the_clock_stands_exactly_where_it_is_told_from_1000_to_9999(
     assert profile_api.clock.now() == expected
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda api: api.profile_url("user_id:u1234", None),
+            "profile_url: resource is one of traits, external_ids, events, metadata, links;"
+            " got None",
+        ),
+        (
+            lambda api: api.profile_url("user_id:u1234", "traits", None),
+            "profile_url: collection is one of users, accounts; got None",
+        ),
+        (
+            lambda api: api.profile_url(None, "traits"),
+            "profile_url: identifier is `type:value` text like 'user_id:u1' (or a segment id);"
+            " got None",
+        ),
+        (
+            lambda api: api.remove_profile(None),
+            "remove_profile: identifier is `type:value` text",
+        ),
+        (lambda api: api.add_events(None, []), "add_events: identifier is `type:value` text"),
+        (lambda api: api.link("user_id:u1234", 7), "link: account is `type:value` text"),
+        (
+            lambda api: api.assert_called("traits", collection=3),
+            "assert_called: collection is one of users, accounts; got 3",
+        ),
+    ],
+    ids=[
+        "resource",
+        "collection",
+        "identifier",
+        "remove-profile",
+        "add-events",
+        "link",
+        "assert-called-collection",
+    ],
+)
+def test_a_name_or_id_that_is_no_text_says_what_is_allowed(
+    profile_api: ProfileAPI, call: Any, message: str
+) -> None:
+    # `None` read "no resource is called `None`"; an id of None failed deep inside the fake
+    # (AttributeError: 'NoneType' object has no attribute 'partition') or in `quote`.
+    with pytest.raises(TypeError) as raised:
+        call(profile_api)
+    assert str(raised.value).startswith(message)
+
+
 def test_a_change_to_a_collection_that_is_not_one_is_one_sentence(profile_api: ProfileAPI) -> None:
     with pytest.raises(ValueError, match=r"no collection is called `user`.*did you mean `users`"):
         profile_api.add_events(
