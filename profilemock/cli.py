@@ -40,7 +40,7 @@ from profilemock.contract.upstream import (
     parse_size,
     upstream_url,
 )
-from profilemock.faults import FaultRuleError, parse_rule, parse_spec
+from profilemock.faults import FaultRuleError, FaultSet, parse_rule, parse_spec
 from profilemock.fixtures import fanout
 from profilemock.fixtures.loader import (
     check_fixtures,
@@ -1235,6 +1235,11 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     finally:
         gc.freeze()
         gc.enable()
+    for spec, rule in zip(args.fault, faults, strict=True):
+        try:  # a space no fixture defines: the rule could never fire
+            FaultSet().add(rule, spaces=list(store.spaces))
+        except FaultRuleError as exc:
+            raise CliError(f"--fault `{spec}`: {exc}") from None
     from profilemock.mockserver.app import create_app
     from profilemock.mockserver.reload import enable_reload
     from profilemock.mockserver.requestlog import RequestLog

@@ -12,13 +12,13 @@ import json
 import math
 import random
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from profilemock.api import ENDPOINTS, is_decimal, is_digits
+from profilemock.api import COLLECTIONS, ENDPOINTS, is_decimal, is_digits
 from profilemock.jsonbytes import unwritable
 from profilemock.problems import Path, json_pointer
 from profilemock.schemas.explain import explain
@@ -260,6 +260,7 @@ def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
         raise _refused(path, message)
     # What the schema cannot say (how they combine is in it: status, fault, body, headers).
     status, fault = data.get("status"), data.get("fault")
+    matches_one("collection", data.get("collection", "*"), COLLECTIONS)
     hang_ns = _duration(data["hang"], "hang") if "hang" in data else DEFAULT_HANG_NS
     if hang_ns > MAX_HANG_NS:
         raise FaultRuleError("fault rule: `hang` may last at most 300s")
@@ -283,6 +284,19 @@ def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
         probability=data.get("probability"),
         optional=data.get("optional", False),
         source={k: v for k, v in data.items() if k != "id"},
+    )
+
+
+def matches_one(name: str, glob: str, names: Collection[str], of: str = "") -> None:
+    """A FaultRuleError when a rule's glob ``name`` (``space``, ``collection``) matches none
+    of ``names`` (those ``of`` something): the rule could never fire, which only the test's
+    end said (``assert_faults_fired``), or nothing at all of a rule that need not fire."""
+    if any(fnmatchcase(each, glob) for each in names):
+        return
+    close = closest(glob, list(names))
+    guess = f"; did you mean `{close}`?" if close else ""
+    raise _refused(
+        (name,), f"`{glob}` matches no {name}{of}; {name}s are {', '.join(names)}{guess}"
     )
 
 
@@ -439,16 +453,23 @@ class FaultSet:
         return len(self._rules)
 
     def add(
-        self, data: Mapping[str, Any], written: str | None = None, origin: str = "runtime"
+        self,
+        data: Mapping[str, Any],
+        written: str | None = None,
+        origin: str = "runtime",
+        spaces: Collection[str] | None = None,
     ) -> FaultRule:
         """Add a rule from its dict form (``written``: the spec it was read from; ``origin``:
-        one of ``ORIGINS``); returns it (with its id)."""
+        one of ``ORIGINS``; ``spaces``: the spaces served, one of which its ``space`` glob
+        must match); returns it (with its id)."""
         # A default id skips those taken (a rule named `fault-2` before the second rule).
         taken = {existing.id for existing in self._rules}
         number = self._counter + 1
         while isinstance(data, Mapping) and "id" not in data and f"fault-{number}" in taken:
             number += 1
         rule = parse_rule(data, f"fault-{number}")
+        if spaces is not None:
+            matches_one("space", rule.space, spaces, " of the fixtures")
         rule.written = written if written is not None else _as_written(data)
         rule.origin = origin
         if any(existing.id == rule.id for existing in self._rules):

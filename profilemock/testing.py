@@ -541,7 +541,7 @@ class ProfileAPI:
             # (which says nothing of what the rule does) joined it.
             written = spec if not set(rule) - {"optional"} else None
             data.update(rule)
-            return self._server.call(lambda state: state.faults.add(data, written)).id
+            return self._server.call(lambda state: state.add_fault(data, written)).id
         except FaultRuleError as exc:
             raise ValueError(str(exc)) from None
 

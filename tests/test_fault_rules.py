@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -191,6 +193,39 @@ def test_a_fixture_fault_written_as_a_spec_is_shown_as_the_mapping_it_means(
         load_fixtures([path], Clock(NOW))
     problems = [str(p).replace(str(path), "F") for p in info.value.problems]
     assert problems == [f"F:3:5: {rule} is not an object: a fault rule here is a mapping, {said}"]
+
+
+def test_a_fixture_fault_rule_of_no_space_is_a_problem_of_its_file_and_line(
+    write_fixture: WriteFixture,
+) -> None:
+    # It loaded, and never fired (a fixture's rule need not, so nothing ever said so).
+    rules = write_fixture(
+        "faults:\n  - {route: traits, status: 503, space: other}\n"
+        "  - {route: traits, status: 503, space: prod}\n",
+        "rules.yaml",
+    )
+    spaces = write_fixture("spaces: {sp: {tokens: [t]}, other: {tokens: [u]}}\n")
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([rules, spaces], Clock(NOW))
+    problems = [str(p).replace(str(rules), "F") for p in info.value.problems]
+    assert problems == [
+        "F:3:5: fault rule field `space`: `prod` matches no space of the fixtures; spaces are"
+        " sp, other"
+    ]
+
+
+def test_serve_refuses_a_fault_flag_of_no_space() -> None:
+    # A child, not in process: a serve that took the flag would serve on, not return.
+    served = subprocess.run(
+        [sys.executable, "-m", "profilemock", "serve", "--port", "0", "--fault",
+         "traits:503:space=nope"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (served.returncode, served.stdout) == (2, "")
+    assert served.stderr == (
+        "profilemock: error: --fault `traits:503:space=nope`: fault rule field `space`: `nope`"
+        " matches no space of the fixtures; spaces are lg8283283\n"
+    )
 
 
 def test_rate_limit_in_fixture_is_checked(write_fixture: WriteFixture) -> None:

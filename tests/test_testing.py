@@ -234,6 +234,31 @@ def test_a_spec_takes_more_fields_as_keywords(profile_api: ProfileAPI) -> None:
         profile_api.fault("traits:503:times=1", times=2)
 
 
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        (
+            {"space": "nope"},
+            "fault rule field `space`: `nope` matches no space of the fixtures; spaces are"
+            " lg8283283",
+        ),
+        (
+            {"collection": "user"},
+            "fault rule field `collection`: `user` matches no collection; collections are"
+            " users, accounts; did you mean `users`?",
+        ),
+    ],
+    ids=["space", "collection"],
+)
+def test_a_fault_rule_no_request_could_match_is_refused_at_the_call(
+    profile_api: ProfileAPI, field: dict[str, Any], message: str
+) -> None:
+    # It was armed, and only the test's end said it "matched no request".
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+        profile_api.fault("traits:503", **field)
+    assert profile_api.fault("traits:503", space="lg*", collection="u*", optional=True)
+
+
 def test_a_faulted_call_counts_as_made(profile_api: ProfileAPI) -> None:
     profile_api.fault("traits:503:times=1")
     assert get(profile_api, "user_id:u1234", "traits").status_code == 503

@@ -264,7 +264,8 @@ async def list_faults(request: web.Request) -> web.Response:
 
 async def add_fault(request: web.Request) -> web.Response:
     data = _body(request)
-    faults = _state(request).faults
+    state = _state(request)
+    faults = state.faults
     written = None
     try:
         if set(data) == {"spec"}:
@@ -273,7 +274,7 @@ async def add_fault(request: web.Request) -> web.Response:
         rule_id = data.get("id")
         if rule_id is not None and any(rule.id == rule_id for rule in faults):
             raise _bad(f"a fault rule with id `{rule_id}` exists already; ids are unique", 409)
-        rule = faults.add(data, written)
+        rule = state.add_fault(data, written)
     except FaultRuleError as exc:
         raise _refused(str(exc)) from None
     return json_response({"fault": rule.as_dict()}, 201)

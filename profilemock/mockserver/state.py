@@ -135,6 +135,12 @@ class ServerState:
         for rule in self.settings.faults:
             self.faults.add(rule, origin="settings")
 
+    def add_fault(self, data: Mapping[str, Any], written: str | None = None) -> FaultRule:
+        """Arm a rule at run time (a test through the handle or the marker, the admin API):
+        one whose ``space`` matches no space served is refused (FaultRuleError), as it could
+        never fire."""
+        return self.faults.add(data, written, spaces=list(self.store.spaces))
+
     def armed_since_reset(self) -> list[FaultRule]:
         """The fault rules added since the last reset (by a test, through the handle or
         the admin API), not the standing ones of the fixtures and ``--fault``."""

@@ -164,6 +164,18 @@ async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
         ({"latency": "301s"}, 422, "`latency` may last at most 300s"),
         ({"latency": {"min": "2s", "max": "1s"}}, 422, "must not be above `latency.max`"),
         ({"id": "configured", "status": 500}, 409, "a fault rule with id `configured` exists"),
+        # A rule no request could ever match was armed: only a test's end said so.
+        (
+            {"status": 503, "space": "nope*"},
+            422,
+            "fault rule field `space`: `nope*` matches no space of the fixtures; spaces are",
+        ),
+        (
+            {"status": 503, "collection": "user"},
+            422,
+            "fault rule field `collection`: `user` matches no collection; collections are"
+            " users, accounts; did you mean `users`?",
+        ),
         # Was the grammar's whole description, whatever part of the spec was wrong (the
         # explorer's fault box shows it).
         (
