@@ -102,6 +102,10 @@ def check_file(
     checked_status(status)
     try:
         text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise UnusableInput(
+            f"{path}: is a directory; give the files in it (such as {path / '*.json'})"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UnusableInput(
             f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"

@@ -193,6 +193,8 @@ def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
     ("make", "args", "message"),
     [
         (lambda p: p / "absent.json", [], "cannot read"),
+        # Was "cannot read: Is a directory", as if it could not be opened.
+        (lambda p: p, [], "is a directory; give the files in it (such as "),
         (
             lambda p: (p / "x.json", (p / "x.json").write_text("{nope"))[0],
             ["--endpoint", "traits"],
@@ -229,6 +231,7 @@ def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
     ],
     ids=[
         "unreadable",
+        "directory",
         "not-json",
         "no-endpoint",
         "unknown-url",
