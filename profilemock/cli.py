@@ -970,8 +970,9 @@ def _few(items: list[str], separator: str = ", ", shown: int = 6) -> str:
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Every file checked; one that cannot be (unreadable, not JSON, its endpoint unknown)
-    is told on ``err`` as it comes and the others are checked all the same (a folder of
+    """Every file checked; one that cannot be (unreadable, not JSON) is told on ``err`` as
+    it comes — the body files of unknown endpoint in one line after them all, what is
+    wrong being the same of each — and the others are checked all the same (a folder of
     captures with one stray file still gets its report), the exit then 2."""
     from profilemock.schemas.files import (
         EndpointUnknown,
