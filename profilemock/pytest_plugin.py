@@ -419,8 +419,12 @@ def _marker_options(markers: Iterable[pytest.Mark]) -> dict[str, Any]:
     for marker in markers:
         unknown = [name for name in marker.kwargs if name not in MARKER_ARGUMENTS]
         if unknown:
+            from profilemock.words import closest
+
+            close = closest(unknown[0], MARKER_ARGUMENTS)
             raise TypeError(
                 f"unknown argument `{unknown[0]}`; it takes {', '.join(MARKER_ARGUMENTS)}"
+                + (f"; did you mean `{close}`?" if close else "")
             )
         if len(marker.args) > 1:
             raise TypeError(

@@ -258,6 +258,28 @@ def test_the_markers_of_the_test_its_class_and_its_module_combine(
     result.stdout.fnmatch_lines(["*profile_api marker: unknown argument `colour`*"])
 
 
+def test_a_mistyped_marker_argument_is_told_with_the_one_meant(
+    consumer: pytest.Pytester,
+) -> None:
+    consumer.makepyfile(
+        test_typo=textwrap.dedent(
+            """
+            import pytest
+
+
+            @pytest.mark.profile_api(fault=["traits:503"])
+            def test_typo(profile_api):
+                pass
+            """
+        )
+    )
+    result = consumer.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*profile_api marker: unknown argument `fault`; it takes *; did you mean `faults`?"]
+    )
+
+
 def test_a_marker_on_a_test_without_the_fixture_is_an_error(consumer: pytest.Pytester) -> None:
     # With --profile-api-env the code under test reaches the fake without the fixture; the
     # marker configures the fixture's handle, so it was dropped without a word: a 404 the
