@@ -412,16 +412,13 @@ def parse_spec(spec: str) -> dict[str, Any]:
     return rule
 
 
-def as_mapping(spec: str) -> str:
-    """What a ``--fault`` spec written where a rule's mapping goes (a fixture file's
-    ``faults:`` list) means as that mapping: the form to write instead."""
+def as_mapping(spec: str) -> dict[str, Any] | None:
+    """The mapping a ``--fault`` spec stands for (None when it is no spec): what a fixture
+    file, which takes a rule's mapping only, writes instead."""
     try:
-        rule = parse_spec(spec)
-    except FaultRuleError:  # no spec either: the form alone
-        rule = {"route": "traits", "status": 503}
-        return f"a fault rule here is a mapping, such as {json.dumps(rule)}"
-    written = json.dumps(rule, ensure_ascii=False)
-    return f"a fault rule here is a mapping, not a --fault spec: this one as a mapping is {written}"
+        return parse_spec(spec)
+    except FaultRuleError:
+        return None
 
 
 def _once(spec: str, rule: dict[str, Any], key: str) -> None:

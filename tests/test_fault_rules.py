@@ -195,6 +195,31 @@ def test_a_fixture_fault_written_as_a_spec_is_shown_as_the_mapping_it_means(
     assert problems == [f"F:3:5: {rule} is not an object: a fault rule here is a mapping, {said}"]
 
 
+@pytest.mark.parametrize(
+    ("faults", "said"),
+    [
+        (
+            '"traits:503"',
+            '"traits:503" is not a list: `faults` lists fault rules, each a mapping, not a'
+            ' --fault spec: this one as a mapping is {"route": "traits", "status": 503}',
+        ),
+        (
+            "{route: traits, status: 503}",
+            '{"route": "traits", "status": 503} is not a list: `faults` lists fault rules;'
+            " give this one as its only item",
+        ),
+    ],
+    ids=["spec", "mapping"],
+)
+def test_one_fixture_fault_rule_where_the_list_goes_says_how_to_list_it(
+    write_fixture: WriteFixture, faults: str, said: str
+) -> None:
+    path = write_fixture(f"spaces: {{sp: {{tokens: [t]}}}}\nfaults: {faults}\n")
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([path], Clock(NOW))
+    assert [str(p).replace(str(path), "F") for p in info.value.problems] == [f"F:2:1: {said}"]
+
+
 def test_a_fixture_fault_rule_of_no_space_is_a_problem_of_its_file_and_line(
     write_fixture: WriteFixture,
 ) -> None:
