@@ -24,7 +24,15 @@ from profilemock.mockserver.state import ServerSettings
 from profilemock.problems import FixtureError
 from profilemock.realism import Realism, RealismError, parse_spec, short_page
 from profilemock.testing import ProfileAPI
-from tests.conftest import DEMO_TOKEN, NOW, Client, ClientFactory, basic, profile_path
+from tests.conftest import (
+    DEMO_TOKEN,
+    NOW,
+    Client,
+    ClientFactory,
+    WriteFixture,
+    basic,
+    profile_path,
+)
 
 AUTH = basic(DEMO_TOKEN)
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -409,3 +417,35 @@ def test_the_handle_and_marker_options_switch_for_one_test_only() -> None:
         handle.realism(short_pages=True)
         handle.reset()
         assert handle.realism()["short_pages"] is False
+
+
+@pytest.mark.parametrize(
+    ("realism", "said"),
+    [
+        (
+            "short_pages",
+            '"short_pages" is not an object: `realism` is a mapping of switches, not --realism'
+            ' specs: written as one, {"short_pages": true}',
+        ),
+        (
+            "[short_pages, gateway_errors=empty]",
+            '["short_pages", "gateway_errors=empty"] is not an object: `realism` is a mapping'
+            ' of switches, not --realism specs: written as one, {"short_pages": true,'
+            ' "gateway_errors": "empty"}',
+        ),
+        (
+            "[shortpages]",
+            '["shortpages"] is not an object: `realism` is a mapping of switches, such as'
+            ' {"short_pages": true}',
+        ),
+    ],
+    ids=["spec", "specs", "no-spec"],
+)
+def test_fixture_realism_written_as_specs_is_shown_as_the_mapping_they_mean(
+    write_fixture: WriteFixture, realism: str, said: str
+) -> None:
+    # It said only "is not an object".
+    path = write_fixture(f"spaces: {{sp: {{tokens: [t]}}}}\nrealism: {realism}\n")
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([path], Clock(NOW))
+    assert [str(p).replace(str(path), "F") for p in info.value.problems] == [f"F:2:1: {said}"]
