@@ -361,7 +361,8 @@ class ProfileAPI:
     def profile_url(self, identifier: str, resource: str, collection: str = "users") -> str:
         """The URL of a profile route; ``+`` and other specials in the id are encoded. A
         resource or collection the API has not (``"trait"``) is a ValueError naming those
-        it has: a mistake in the test, not a URL that answers 404 or 400."""
+        it has: a mistake in the test, not a URL that answers 404 or 400 (one that is no
+        text, such as None, a TypeError saying the same)."""
         __tracebackhide__ = True
         _check_identifier(identifier, "profile_url")
         _one_of("resource", resource, RESOURCES, "profile_url")

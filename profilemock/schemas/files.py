@@ -37,8 +37,8 @@ class EndpointUnknown(UnusableInput):
 
 
 def unknown_endpoint(names: list[str], shown: str | None = None) -> str:
-    """Why the body files ``names`` (``shown`` as ``shown``, when given) cannot be checked,
-    and how to say their endpoint."""
+    """Why the body files ``names`` cannot be checked, and how to say their endpoint; the
+    files named as ``shown`` when given (a long list cut short)."""
     how = f"give --endpoint ({', '.join(BODIES)}) or --url"
     if len(names) == 1:
         return f"{names[0]}: cannot tell which endpoint this body answered; {how}"
