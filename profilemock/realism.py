@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
-from profilemock.words import show
+from profilemock.words import closest, show
 
 GatewayBody = Literal["html", "empty"]
 GATEWAY_BODIES: tuple[GatewayBody, ...] = ("html", "empty")
@@ -70,9 +70,7 @@ class Realism:
         values: dict[str, Any] = {}
         for name, value in switches.items():
             if name not in SWITCHES:
-                raise RealismError(
-                    f"realism: unknown switch `{name}`; switches are {', '.join(SWITCHES)}"
-                )
+                raise RealismError(f"realism: {_unknown(name)}")
             values[name] = _VALUES[name](value)
         return dataclasses.replace(self, **values)
 
@@ -141,15 +139,20 @@ _VALUES = {
 SWITCHES = tuple(_VALUES)
 
 
+def _unknown(name: str) -> str:
+    """What is wrong with a switch name that is none: those there are, the closest named."""
+    close = closest(name, SWITCHES)
+    guess = f"; did you mean `{close}`?" if close else ""
+    return f"unknown switch `{name}`; switches are {', '.join(SWITCHES)}{guess}"
+
+
 def parse_spec(spec: str) -> dict[str, Any]:
     """The dict form of a ``--realism`` spec: ``short_pages``, ``gateway_errors=html``,
     ``propagation_delay=5s``, ``null_lists=false``."""
     name, sep, text = spec.partition("=")
     name = name.strip()
     if name not in SWITCHES:
-        raise RealismError(
-            f"--realism `{spec}`: unknown switch `{name}`; switches are {', '.join(SWITCHES)}"
-        )
+        raise RealismError(f"--realism `{spec}`: {_unknown(name)}")
     if not sep:
         if name == "propagation_delay":
             raise RealismError("--realism `propagation_delay` needs a value such as =5s")

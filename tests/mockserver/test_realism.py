@@ -308,7 +308,10 @@ def test_switches_parse_from_specs_and_dicts_with_clear_errors() -> None:
     assert realism.propagation_delay == 2_000_000_000
     assert realism.as_dict()["propagation_delay"] == "2s"
     refused: list[tuple[dict[str, Any], str]] = [
-        ({"short_page": True}, "unknown switch `short_page`; switches are short_pages"),
+        (
+            {"short_page": True},
+            "unknown switch `short_page`; switches are short_pages, .*; did you mean `short_pages`",
+        ),
         ({"short_pages": "yes"}, "`short_pages` is true or false"),
         ({"gateway_errors": "xml"}, r"`gateway_errors` is html, empty, true \(html\) or false"),
         ({"propagation_delay": "soon"}, "`propagation_delay` is a duration"),
@@ -318,6 +321,8 @@ def test_switches_parse_from_specs_and_dicts_with_clear_errors() -> None:
             Realism().changed(bad)
     with pytest.raises(RealismError, match="unknown switch `slow`"):
         parse_spec("slow")
+    with pytest.raises(RealismError, match=r"`shortpages`.*; did you mean `short_pages`\?$"):
+        parse_spec("shortpages")
 
 
 @pytest.mark.parametrize(
