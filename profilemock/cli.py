@@ -140,6 +140,12 @@ class _Command(argparse.ArgumentParser):
                 if argument.startswith("-") and close:
                     message += f" (did you mean {close}?)"
                     break
+            if "--fixtures" in flags and not any(a.startswith("-") for a in unknown):
+                # `check` takes its paths as they are; `serve` and `demo` by the flag.
+                given = " ".join(f"--fixtures {path}" for path in unknown)
+                message += f" (fixture files are given with --fixtures: {given})"
+            elif unknown[0].partition("=")[0] == "--fixtures" and self.prog.endswith(" check"):
+                message += " (check takes its fixture files as they are, without --fixtures)"
             self.error(message)
         return parsed, unknown
 

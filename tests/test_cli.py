@@ -394,6 +394,24 @@ def test_bad_connection_limits_are_refused_with_exit_2(
             id="flag-of-another-command",
         ),
         pytest.param(
+            ["serve", "my.yaml"],
+            "profilemock serve: error: unrecognized arguments: my.yaml (fixture files are"
+            " given with --fixtures: --fixtures my.yaml)\n",
+            id="fixtures-without-the-flag",
+        ),
+        pytest.param(
+            ["demo", "--fixtures", "a.yaml", "b.yaml"],
+            "profilemock demo: error: unrecognized arguments: b.yaml (fixture files are"
+            " given with --fixtures: --fixtures b.yaml)\n",
+            id="demo-fixtures-without-the-flag",
+        ),
+        pytest.param(
+            ["check", "--fixtures", "a.yaml"],
+            "profilemock check: error: unrecognized arguments: --fixtures (check takes its"
+            " fixture files as they are, without --fixtures)\n",
+            id="check-with-the-flag",
+        ),
+        pytest.param(
             ["proxy", "--region", "us", "--strcit"],
             "profilemock proxy: error: unrecognized arguments: --strcit (did you mean --strict?)\n",
             id="proxy-typo",
