@@ -182,22 +182,39 @@ _CLOSED_BY = {"Expecting value": "]", "Expecting property name enclosed in doubl
 closes each: a comma before that bracket is a trailing one; before the other, the list
 or object was closed with the wrong bracket."""
 
+_TRAILING_COMMA = {
+    "Illegal trailing comma before end of array": "]",
+    "Illegal trailing comma before end of object": "}",
+}
+"""Python 3.13's own words for a trailing comma, which it places at the comma (older
+Pythons say what ``_CLOSED_BY`` reads, at the bracket)."""
 
-def syntax_reason(error: json.JSONDecodeError) -> str:
-    """What is wrong with text that is not JSON: json's reason, or for what it words as a
-    puzzle ("Expecting value" of an empty file, "Expecting property name enclosed in
-    double quotes" of a comma before ``}``, "Extra data", "Unexpected UTF-8 BOM (decode
-    using utf-8-sig)") the plain cause."""
+
+def syntax_problem(error: json.JSONDecodeError) -> tuple[str, int, int]:
+    """What is wrong with text that is not JSON, and where (1-based line and column):
+    json's reason and place, or for what it words as a puzzle ("Expecting value" of an
+    empty file, "Expecting property name enclosed in double quotes" of a comma before
+    ``}``, "Extra data", "Unexpected UTF-8 BOM (decode using utf-8-sig)") the plain cause.
+    The same on every Python: a trailing comma is told at the bracket after it."""
     if not error.doc.strip():
-        return (
-            "nothing to read: the text is empty"
-            if not error.doc
-            else "nothing to read: the text is only white space"
-        )
+        empty = "the text is empty" if not error.doc else "the text is only white space"
+        return f"nothing to read: {empty}", error.lineno, error.colno
+    closing = _TRAILING_COMMA.get(error.msg)
+    if closing is not None:
+        bracket = _skip_space(error.doc, error.pos + 1)
+        return _trailing_comma(closing), *line_column(error.doc, bracket)
+    return _reason(error), error.lineno, error.colno
+
+
+def _trailing_comma(closing: str) -> str:
+    return f"a comma before `{closing}`: JSON allows none after the last item"
+
+
+def _reason(error: json.JSONDecodeError) -> str:
     before = error.doc[: error.pos].rstrip()
     closing = _CLOSED_BY.get(error.msg)
     if before.endswith(",") and closing and error.doc[error.pos : error.pos + 1] == closing:
-        return f"a comma before `{closing}`: JSON allows none after the last item"
+        return _trailing_comma(closing)
     if error.msg.startswith("Unexpected UTF-8 BOM"):  # "(decode using utf-8-sig)"
         return "the text starts with a byte order mark (U+FEFF); save it as UTF-8 without one"
     if error.msg == "Extra data":
@@ -214,8 +231,8 @@ def read_json(text: str) -> Any:
     try:
         data = json.loads(text, parse_constant=_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
-        reason = syntax_reason(exc)
-        raise JsonInputError(f"not JSON: {reason}", exc.lineno, exc.colno, syntax=True) from None
+        reason, line, column = syntax_problem(exc)
+        raise JsonInputError(f"not JSON: {reason}", line, column, syntax=True) from None
     except RecursionError:
         raise JsonInputError(f"nested deeper than {MAX_DEPTH} levels", *too_deep_at(text)) from None
     except _NotFinite as exc:

@@ -17,6 +17,7 @@ from profilemock.jsontext import (
     member_span,
     read_json,
     string_prefix_end,
+    syntax_problem,
 )
 
 
@@ -115,6 +116,29 @@ def test_text_that_is_not_json_is_told_the_plain_cause(
         read_json(text)
     assert (raised.value.reason, raised.value.line, raised.value.column) == (
         f"not JSON: {reason}",
+        *where,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "at", "told", "where"),
+    [
+        # Python 3.10-3.12's words and places, then Python 3.13's (at the comma).
+        ('{"a": 1 , \n }', "Expecting property name enclosed in double quotes", 12, "}", (2, 2)),
+        ('{"a": 1 , \n }', "Illegal trailing comma before end of object", 8, "}", (2, 2)),
+        ("[1,\n 2 ,\n]", "Expecting value", 9, "]", (3, 1)),
+        ("[1,\n 2 ,\n]", "Illegal trailing comma before end of array", 7, "]", (3, 1)),
+    ],
+    ids=["object", "object-3.13", "array", "array-3.13"],
+)
+def test_a_trailing_comma_is_told_alike_on_every_python(
+    text: str, message: str, at: int, told: str, where: tuple[int, int]
+) -> None:
+    """Python 3.13 tells a trailing comma in words of its own, at the comma: the fake says
+    what it said before, at the bracket, whichever Python it runs on."""
+    error = json.JSONDecodeError(message, text, at)
+    assert syntax_problem(error) == (
+        f"a comma before `{told}`: JSON allows none after the last item",
         *where,
     )
 
