@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import sys
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -42,6 +43,14 @@ os.environ["PROFILEMOCK_CACHE_DIR"] = tempfile.mkdtemp(prefix="profilemock-test-
 NOW = parse_iso("2026-06-15T12:00:00Z")
 DEMO_SPACE = "lg8283283"
 DEMO_TOKEN = "demo-token"
+
+EAGER_HANDLERS = sys.version_info >= (3, 12)
+"""Whether aiohttp runs a request's handler in the loop's turn that read the request (an
+eager task: Python 3.12 and newer). Before 3.12 the handler starts a turn later, once what
+arrived with the request has been read too: a client's leaving, sent with its request,
+is known to the handler then, and its answer finds the connection closing; from 3.12 the
+answer goes out before the leaving is read, as it does on every Python when the client
+leaves a moment later."""
 
 # A client of one of our apps: ``client.app[STATE]`` is the fake's typed state.
 Client = TestClient[web.Request, web.Application]

@@ -27,7 +27,7 @@ from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.connections import DIRECT, OPEN, GuardedConnection, Handler, _refuse
 from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread
-from tests.conftest import NOW, loop_held, until_connections
+from tests.conftest import EAGER_HANDLERS, NOW, loop_held, until_connections
 
 SECRET = "s3cret-admin-token"
 AUTH = "Basic ZGVtby10b2tlbjo="  # demo-token:
@@ -466,8 +466,11 @@ def test_a_client_gone_before_its_100_continue_is_gone_not_a_failure_of_the_fake
             )
         until_connections(opened)  # the connection is gone: the request is done with
         # Its leaving may also end the request before the pipeline saw it: no entry then.
+        # From Python 3.12 the API's answer goes out before the leaving is read
+        # (EAGER_HANDLERS): journaled as answered.
+        gone = (200, "answered") if EAGER_HANDLERS else (None, "client went away")
         journaled = served.call(lambda state: [(e.status, e.outcome) for e in state.journal])
-        assert set(journaled) <= {(None, "client went away")}
+        assert set(journaled) <= {gone}
         assert served.call(lambda state: list(state.errors)) == []
     finally:
         served.stop()
