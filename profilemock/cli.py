@@ -1491,14 +1491,15 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         " linked stubs included) in"
         f" {outcome.requests} requests to {where}; now pinned at {document['now']}"
     )
-    if args.output is None:
+    if output is None:
         out.write(text)
         print(summary, file=err)
     else:
         # The recording (minutes of requests) is in the file: a stop asked for while it is
-        # written comes once it is in place, and said so.
-        with _stops_held():
-            _write_atomically(Path(args.output), text)
+        # written comes once it is in place, and said so. A pipe or device is written as
+        # standard output is, a stop not held: one whose reader never comes held it for ever.
+        with contextlib.nullcontext() if _special(output) else _stops_held():
+            _write_atomically(output, text)
             print(summary, file=err, flush=True)
     return 1 if outcome.missing else 0
 

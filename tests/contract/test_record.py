@@ -472,6 +472,34 @@ def test_record_writes_a_fifo_as_it_is(
     assert [p.name for p in tmp_path.iterdir()] == ["out.yaml"]
 
 
+def test_a_stop_while_a_fifo_waits_for_its_reader_ends_record(
+    first_fake: ServerThread, tmp_path: Path
+) -> None:
+    """A pipe is written as standard output is: a stop is not held for it. A named pipe no
+    one reads held the stop while record waited for its reader, and `timeout`, Ctrl-C or a
+    CI job's SIGTERM never ended it (only SIGKILL)."""
+    fifo = tmp_path / "out.yaml"
+    os.mkfifo(fifo)  # no reader: opening it to write waits for ever
+    code = (
+        "import os, signal, sys\nfrom pathlib import Path\n"
+        "real = Path.write_text\n"
+        "def stopped(*args, **kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return real(*args, **kwargs)\n"
+        "Path.write_text = stopped\n"
+        "from profilemock.cli import main\nsys.exit(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "record", "--upstream", first_fake.url, "--space", SPACE,
+         "--id", "user_id:u1234", "-o", str(fifo)],
+        env={**os.environ, "PROFILE_API_TOKEN": "demo-token"},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 143
+    assert done.stderr.splitlines()[-1] == "profilemock: stopped (SIGTERM)"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
 @pytest.mark.parametrize(
     ("stop", "moment"),
     [
