@@ -12,7 +12,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from profilemock.clock import Clock, Setting
-from profilemock.faults import FaultRule, FaultSet
+from profilemock.faults import FaultRule, FaultRuleError, FaultSet
 from profilemock.mockserver.journal import DEFAULT_SIZE, Journal, JournalEntry
 from profilemock.mockserver.params import Queries
 from profilemock.mockserver.ratelimit import RateLimiter
@@ -138,7 +138,12 @@ class ServerState:
     def add_fault(self, data: Mapping[str, Any], written: str | None = None) -> FaultRule:
         """Arm a rule at run time (a test through the handle or the marker, the admin API):
         one whose ``space`` matches no space served is refused (FaultRuleError), as it could
-        never fire."""
+        never fire. A server of no space is the proxy (fixtures define one at least)."""
+        if not self.store.spaces:
+            raise FaultRuleError(
+                "fault rule: the proxy injects no faults; it forwards every request as it is"
+                " (fault rules are the fake's: profilemock serve)"
+            )
         return self.faults.add(data, written, spaces=list(self.store.spaces))
 
     def armed_since_reset(self) -> list[FaultRule]:

@@ -761,3 +761,19 @@ def test_cursor_url_here_leaves_a_body_it_cannot_place_the_url_in() -> None:
         json.dumps(data).encode(), data, "http://up.example", lambda: "http://me"
     )
     assert moved == b'{"cursor": {"url": "http://me/v1/x?next=b"}}'
+
+
+def test_the_admin_api_refuses_a_fault_rule_saying_the_proxy_injects_none(
+    upstream: tuple[Upstream, str], start_proxy: Start
+) -> None:
+    """It read "`*` matches no space of the fixtures; spaces are " (a list of none): the
+    proxy serves no fixtures. Before that, the rule was armed and never fired."""
+    proxy = start_proxy(upstream[1])
+    for rule in ({"route": "traits", "status": 503}, {"spec": "traits:503"}):
+        response = requests.post(f"{proxy.url}/__admin/faults", json=rule, timeout=10)
+        assert response.status_code == 422
+        assert response.json()["error"]["message"] == (
+            "fault rule: the proxy injects no faults; it forwards every request as it is"
+            " (fault rules are the fake's: profilemock serve)"
+        )
+    assert requests.get(f"{proxy.url}/__admin/faults", timeout=10).json() == {"faults": []}
