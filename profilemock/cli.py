@@ -43,6 +43,7 @@ from profilemock.contract.upstream import (
 from profilemock.faults import FaultRuleError, FaultSet, parse_rule, parse_spec
 from profilemock.fixtures import fanout
 from profilemock.fixtures.loader import (
+    FIXTURE_SUFFIXES,
     check_fixtures,
     demo_fixture_path,
     fixture_files,
@@ -120,6 +121,12 @@ def _body_status(text: str) -> int:
     return status
 
 
+def _fixture_path(argument: str) -> bool:
+    """Whether a stray argument reads as a fixture path (not ``24001``, meant as a port)."""
+    path = Path(argument)
+    return path.suffix.lower() in FIXTURE_SUFFIXES or path.is_dir()
+
+
 class _Command(argparse.ArgumentParser):
     """A command's parser that refuses what it does not know with its own usage.
 
@@ -140,7 +147,7 @@ class _Command(argparse.ArgumentParser):
                 if argument.startswith("-") and close:
                     message += f" (did you mean {close}?)"
                     break
-            if "--fixtures" in flags and not any(a.startswith("-") for a in unknown):
+            if "--fixtures" in flags and all(map(_fixture_path, unknown)):
                 # `check` takes its paths as they are; `serve` and `demo` by the flag.
                 given = " ".join(f"--fixtures {path}" for path in unknown)
                 message += f" (fixture files are given with --fixtures: {given})"

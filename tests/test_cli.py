@@ -405,6 +405,11 @@ def test_bad_connection_limits_are_refused_with_exit_2(
             " given with --fixtures: --fixtures b.yaml)\n",
             id="demo-fixtures-without-the-flag",
         ),
+        pytest.param(  # a port, not a file: --fixtures 24001 was suggested
+            ["serve", "24001"],
+            "profilemock serve: error: unrecognized arguments: 24001\n",
+            id="serve-a-word-no-fixture-file",
+        ),
         pytest.param(
             ["check", "--fixtures", "a.yaml"],
             "profilemock check: error: unrecognized arguments: --fixtures (check takes its"
