@@ -324,9 +324,12 @@ class GuardedConnection(web_protocol.RequestHandler):
     async def _no_path(self, request: Any) -> web.StreamResponse:
         return self._answer(request, 400, "the request target must be a path such as /v1/…")
 
-    def _answer(self, request: Any, status: int, reason: str) -> web.Response:
-        """An answer in the envelope with a Request-Id, journaled (no route saw it, and a
-        test's ``assert_no_errors`` must); the connection closes after it."""
+    def _answer(
+        self, request: Any, status: int, reason: str, journaled: bool = True
+    ) -> web.Response:
+        """An answer in the envelope with a Request-Id, journaled unless not ``journaled``
+        (no route saw it, and a test's ``assert_no_errors`` must); the connection closes
+        after it."""
         code = "internal_error" if status >= 500 else "invalid_request_error"
         response = web.Response(
             body=encode(envelope(code, reason)),
@@ -336,7 +339,7 @@ class GuardedConnection(web_protocol.RequestHandler):
         state = self.app.get(STATE) if self.app is not None else None
         if state is not None:
             request_id = response.headers["Request-Id"] = state.next_request_id()
-            if status < 500:
+            if status < 500 and journaled:
                 # A request no route saw (a 500 here is the fake failing on one a route may
                 # have journaled, and fails the test as such). What HTTP could read of it:
                 # an unreadable request is UNKNOWN / to aiohttp, with no headers.
@@ -381,7 +384,11 @@ class GuardedConnection(web_protocol.RequestHandler):
             # the app's own, outside the pipeline that answers it: the same answer.
             if request.writer.output_size > 0:
                 raise ConnectionError("the answer was already started")
-            return self._answer(request, exc.status, exc.message)
+            from profilemock.mockserver.app import ADMIN_PREFIX
+
+            # An admin call is not journaled (``admin_pipeline``), its refusals neither.
+            admin = f"{request.path}/".startswith(ADMIN_PREFIX)
+            return self._answer(request, exc.status, exc.message, journaled=not admin)
         if status >= 500:
             # Not the request: the fake failed outside every handler (writing an answer,
             # say). Told as a failure, and kept for the test that caused it.
