@@ -1250,7 +1250,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         gc.freeze()
         gc.enable()
     for spec, rule in zip(args.fault, faults, strict=True):
-        try:  # a space no fixture defines: the rule could never fire
+        try:  # a space no fixture defines: a mistyped one, most likely
             FaultSet().add(rule, spaces=list(store.spaces))
         except FaultRuleError as exc:
             raise CliError(f"--fault `{spec}`: {exc}") from None

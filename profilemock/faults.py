@@ -289,8 +289,10 @@ def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
 
 def matches_one(name: str, glob: str, names: Collection[str], of: str = "") -> None:
     """A FaultRuleError when a rule's glob ``name`` (``space``, ``collection``) matches none
-    of ``names`` (those ``of`` something): the rule could never fire, which only the test's
-    end said (``assert_faults_fired``), or nothing at all of a rule that need not fire."""
+    of ``names`` (those ``of`` something): a mistyped name, most likely, which only the
+    test's end said (``assert_faults_fired``), or nothing at all of a rule that need not
+    fire. (A ``space`` glob of no space of the fixtures fires on requests to a space they do
+    not define, which the fake refuses otherwise: such a space needs its fixtures.)"""
     if any(fnmatchcase(each, glob) for each in names):
         return
     close = closest(glob, list(names))

@@ -571,7 +571,8 @@ ROUTES: tuple[AdminRoute, ...] = (
                 "The rule is refused for what the schema cannot say: a `latency` or `hang`"
                 " beyond 300s, `latency.min` above `latency.max`, p50 above p95; a `space`"
                 " glob that matches no space served, a `collection` glob that matches"
-                " neither collection (the rule could never fire); of a `spec`, fields that"
+                " neither collection (the rule could fire only on requests the fake refuses"
+                " otherwise); of a `spec`, fields that"
                 " do not combine into a rule (`status` with a fault, none of status, latency"
                 " and fault).",
             ),
