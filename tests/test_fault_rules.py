@@ -109,6 +109,36 @@ def test_a_body_with_a_status_that_carries_none_is_refused(status: int, body: An
 
 
 @pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        # Python's `$` matched before a last newline, so these were taken, and every
+        # answer the rule fired on broke in aiohttp instead of being sent.
+        ({"Retry-After": "2\n"}, "`headers.Retry-After`: must be a string (a number as text"),
+        ({"Retry-After\n": "2"}, "is not a header name"),
+        # Was "the value holds a line break, a control character, …": it held a number.
+        ({"Retry-After": 2}, '`headers.Retry-After`: must be a string (a number as text: "2"'),
+    ],
+)
+def test_a_header_that_cannot_be_sent_is_refused_saying_what_is_allowed(
+    headers: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(FaultRuleError, match=re.escape(message)):
+        FaultSet().add({"route": "traits", "status": 429, "headers": headers})
+
+
+def test_a_fixture_name_ending_in_a_newline_is_a_problem_at_its_line(
+    write_fixture: WriteFixture,
+) -> None:
+    # jsonschema-rs refused it, then jsonschema found no problem to explain: loaded.
+    path = write_fixture('spaces: {"sp\\n": {tokens: [t], users: [{ids: {user_id: u}}]}}\n')
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([path], Clock(NOW))
+    assert [str(p).replace(str(path), "F") for p in info.value.problems] == [
+        "F:1:10: key `sp\n` is not allowed here; expected a space id: letters, digits, `_` and `-`"
+    ]
+
+
+@pytest.mark.parametrize(
     ("data", "got"),
     [
         ([{"status": 503}], 'a list ([{"status": 503}])'),

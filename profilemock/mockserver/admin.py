@@ -38,7 +38,7 @@ from profilemock.mockserver.state import STATE, ServerState
 from profilemock.problems import Problem, json_pointer
 from profilemock.realism import RealismError
 from profilemock.schemas.explain import explain
-from profilemock.schemas.registry import BASE_URI, input_validator, registry
+from profilemock.schemas.registry import BASE_URI, ecma_validator, input_validator, registry
 from profilemock.store.overlay import LiveSpace
 from profilemock.store.space import Limit
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
@@ -726,10 +726,8 @@ def _validator(schema: JSONSchema) -> tuple[Draft202012Validator, Draft202012Val
     """The schema's validator, and one that counts only ints as integers (``_whole``)."""
     # Under the bundled schemas' base URI, `fixture.schema.json#/$defs/…` resolves.
     rooted = {"$id": BASE_URI + "admin-input", **schema}
-    from jsonschema import Draft202012Validator
-
     strict: Draft202012Validator = input_validator()(rooted, registry=registry())
-    return Draft202012Validator(rooted, registry=registry()), strict
+    return ecma_validator()(rooted, registry=registry()), strict
 
 
 def _has_float(data: Any) -> bool:

@@ -198,6 +198,13 @@ async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
         ),
         ({"spec": "traits:429", "optional": True}, 400, "`spec` cannot be combined"),
         ([1, 2], 400, "the body: [1, 2] is not an object"),
+        # Python's `$` matched before the last newline: the rule was taken, and each answer
+        # it fired on broke in aiohttp ("Forbidden control character"), no answer sent.
+        (
+            {"route": "traits", "status": 429, "headers": {"Retry-After": "2\n"}},
+            400,
+            "body field `/headers/Retry-After`: must be a string (a number as text",
+        ),
     ],
 )
 async def test_bad_fault_rules_say_which_field_and_what_is_allowed(

@@ -410,6 +410,14 @@ def test_a_timestamp_in_digits_of_another_script_is_no_date_time() -> None:
     assert [(v.pointer, v.rule) for v in violations] == [("/data/0/created_at", "format")]
 
 
+def test_a_timestamp_with_a_newline_after_it_is_no_date_time() -> None:
+    # RFC3339's `$` matched before the last newline.
+    body = load("segdocs_external_ids_200.json")
+    body["data"][0]["created_at"] = "2024-05-01T00:00:00Z\n"
+    violations = validate(body, "external_ids", strict=True)
+    assert [(v.pointer, v.rule) for v in violations] == [("/data/0/created_at", "format")]
+
+
 @pytest.mark.parametrize("status", [100, 204, 302, 304])
 def test_validate_response_refuses_a_status_whose_answer_holds_no_body_of_the_api(
     status: int,
