@@ -333,6 +333,16 @@ _SPEC_KEYS: dict[str, Any] = {
     "optional": _true_or_false, "latency": str, "hang": str, "method": str, "space": str,
     "collection": str, "id": str,
 }  # fmt: skip
+_NOT_A_KEY = {
+    "status": " (a status stands alone: traits:503)",
+    "fault": " (a fault stands alone: traits:reset)",
+    "route": " (the route comes first: traits:503)",
+    "body": " (a body is no part of a spec: give it beside one, as fault('traits:503',"
+    " body=...), or write the rule as a mapping)",
+    "headers": " (headers are no part of a spec: give them beside one, as fault('traits:503',"
+    " headers={'Retry-After': '2'}), or write the rule as a mapping)",
+}
+"""Fields of a rule that a spec writes otherwise, or not at all: what to write instead."""
 _SPEC_TAKES = {
     "optional": "true or false",
     "probability": "a number above 0 and at most 1, such as 0.25",
@@ -395,7 +405,7 @@ def parse_spec(spec: str) -> dict[str, Any]:
         if key not in _SPEC_KEYS:
             raise FaultRuleError(
                 f"--fault `{spec}`: unknown key `{key}`;"
-                f" keys are {', '.join(sorted(_SPEC_KEYS))}, identifier"
+                f" keys are {', '.join(sorted(_SPEC_KEYS))}, identifier" + _NOT_A_KEY.get(key, "")
             )
         _once(spec, rule, key)
         try:

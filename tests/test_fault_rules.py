@@ -77,6 +77,11 @@ def test_spec_grammar(spec: str, rule: dict[str, Any]) -> None:
             " last, as identifier=TYPE:VALUE)",
         ),
         ("trait:503", "no route is called `trait`; routes are *, traits,"),
+        # Was only "unknown key `status`; keys are after, collection, …", the table's fields.
+        ("traits:status=503", "identifier (a status stands alone: traits:503)"),
+        ("traits:fault=reset", "identifier (a fault stands alone: traits:reset)"),
+        ("*:route=traits:503", "identifier (the route comes first: traits:503)"),
+        ("traits:503:headers=x", "identifier (headers are no part of a spec: give them beside"),
     ],
 )
 def test_bad_specs_say_what_is_allowed(spec: str, message: str) -> None:
