@@ -108,17 +108,38 @@ class FaultRule:
     shadowed: dict[str, None] = field(default_factory=dict)
     """The earlier rules (as a message names them) that fired first on requests it
     matches, in the order met: it was never asked about those requests."""
+    near: str | None = None
+    """The first identifier asked for that its ``identifier`` glob missed only by case
+    (``user_id:Alice`` armed, ``user_id:alice`` asked), with the rest of the rule matching:
+    what a message about a rule that matched nothing names."""
     rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def note_near(
+        self, route: str, method: str, space: str, collection: str, identifier: str | None
+    ) -> None:
+        """Keep ``identifier`` as ``near`` when only its case kept the rule from matching."""
+        if self.near is None and identifier and self.identifier != "*":
+            glob = self.identifier.casefold()
+            if fnmatchcase(identifier.casefold(), glob) and self._matches_besides_identifier(
+                route, method, space, collection
+            ):
+                self.near = identifier
 
     def matches(
         self, route: str, method: str, space: str, collection: str, identifier: str | None
+    ) -> bool:
+        return self._matches_besides_identifier(route, method, space, collection) and (
+            self.identifier == "*" or fnmatchcase(identifier or "", self.identifier)
+        )
+
+    def _matches_besides_identifier(
+        self, route: str, method: str, space: str, collection: str
     ) -> bool:
         return (
             (self.route == "*" or self.route == route)
             and (self.method == "*" or self.method == method)
             and fnmatchcase(space, self.space)
             and fnmatchcase(collection, self.collection)
-            and (self.identifier == "*" or fnmatchcase(identifier or "", self.identifier))
         )
 
     def decide(self) -> bool:
@@ -165,7 +186,7 @@ class FaultRule:
         if self.fired:
             return None
         if not self.matched:
-            return "matched no request" + self._shadow_note()
+            return "matched no request" + self._near_note() + self._shadow_note()
         why = [
             f"{name}={value}"
             for name, value in (("after", self.after), ("every", self.every))
@@ -180,6 +201,14 @@ class FaultRule:
         return (
             f"matched {counted(self.matched, 'request')} and fired on none{schedule}"
             + self._shadow_note()
+        )
+
+    def _near_note(self) -> str:
+        if self.near is None:
+            return ""
+        return (
+            f"; `{self.near}` was asked for, which differs from its identifier"
+            f" `{self.identifier}` only in case (identifiers are case-sensitive)"
         )
 
     def _shadow_note(self) -> str:
@@ -522,7 +551,10 @@ class FaultSet:
     ) -> FaultRule | None:
         """The first rule that matches and fires for this request, if any."""
         for index, rule in enumerate(self._rules):
-            if rule.matches(route, method, space, collection, identifier) and rule.decide():
+            if not rule.matches(route, method, space, collection, identifier):
+                rule.note_near(route, method, space, collection, identifier)
+                continue
+            if rule.decide():
                 for later in self._rules[index + 1 :]:
                     if later.matches(route, method, space, collection, identifier):
                         name = f"`{rule.id}`{ORIGIN_WORDS.get(rule.origin, '')}"

@@ -714,6 +714,25 @@ def test_assertions_refuse_to_pass_on_a_journal_that_dropped_requests_of_the_tes
         handle.assert_no_errors()
 
 
+def test_a_rule_whose_identifier_differs_from_a_request_only_in_case_names_that_request(
+    profile_api: ProfileAPI,
+) -> None:
+    # It said only "matched no request", where assert_called names the near miss.
+    profile_api.fault("traits:429:times=1", identifier="user_id:U1234")
+    profile_api.fault("traits:503:identifier=user_id:U9*", optional=True)
+    profile_api.fault("events:503:identifier=user_id:U1234", optional=True)
+    get(profile_api, "user_id:u1234", "traits")
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_faults_fired()
+    assert str(failure.value).splitlines()[1] == (
+        '  fault-1 {"route": "traits", "status": 429, "times": 1, "identifier":'
+        ' "user_id:U1234"}: matched no request; `user_id:u1234` was asked for, which differs'
+        " from its identifier `user_id:U1234` only in case (identifiers are case-sensitive)"
+    )
+    assert get(profile_api, "user_id:U1234", "traits").status_code == 429
+    profile_api.assert_faults_fired()
+
+
 def test_assert_faults_fired_names_each_rule_armed_since_the_reset_that_never_fired(
     profile_api: ProfileAPI,
 ) -> None:
