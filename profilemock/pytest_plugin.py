@@ -502,10 +502,7 @@ class Strictness:
         else:
             from profilemock.testing import statuses
 
-            try:
-                self.no_errors = statuses(no_errors, "no_errors")
-            except TypeError as exc:
-                raise TypeError(f"{exc} (or True, or False)") from None
+            self.no_errors = statuses(no_errors, "no_errors", " (or True, or False)")
 
 
 def _flag(name: str, given: Any, default: Any) -> bool:

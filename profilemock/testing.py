@@ -935,16 +935,19 @@ def flag(value: Any, name: str) -> bool:
     return value
 
 
-def statuses(allow: Any, name: str = "allow") -> tuple[int, ...]:
-    """``allow=[404, 429]``: HTTP statuses, checked (a mistake would let errors through)."""
+def statuses(allow: Any, name: str = "allow", also: str = "") -> tuple[int, ...]:
+    """``allow=[404, 429]``: HTTP statuses, checked (a mistake would let errors through);
+    ``also`` names what else ``name`` takes, in the message."""
     __tracebackhide__ = True
     if isinstance(allow, (str, bytes, int, Mapping)) or not isinstance(allow, Iterable):
-        raise TypeError(f"{name} takes a list of HTTP statuses like [404, 429]; got {allow!r}")
+        raise TypeError(
+            f"{name} takes a list of HTTP statuses like [404, 429]{also}; got {allow!r}"
+        )
     given = tuple(allow)
     for status in given:
         if not is_http_status(status):
             raise TypeError(
-                f"{name} takes HTTP statuses (100 to 599) like [404, 429]; got {status!r}"
+                f"{name} takes HTTP statuses (100 to 599) like [404, 429]{also}; got {status!r}"
             )
     return given
 

@@ -1304,8 +1304,9 @@ def test_no_errors_fails_a_test_at_teardown_for_every_error_answer_but_its_own_f
             "1 request failed:",
             "  GET */user_id:nobody/traits -> 404 (basic) (before a reset)",
             "*ERROR at setup of test_bad_value*",
-            "*profile_api marker: no_errors takes a list of HTTP statuses like [[]404, 429[]];"
-            " got 'yes' (or True, or False)",
+            # Was "…like [404, 429]; got 'yes' (or True, or False)": as if 'yes' were those.
+            "*profile_api marker: no_errors takes a list of HTTP statuses like [[]404, 429[]]"
+            " (or True, or False); got 'yes'",
         ]
     )
     result.stdout.no_fnmatch_line("ERROR test_strict.py::test_failing_on_its_own*")
