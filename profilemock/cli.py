@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import errno
 import gc
 import ipaddress
@@ -922,7 +921,7 @@ def _check(paths: list[str], snapshots: Snapshots | None, out: TextIO, err: Text
 def _print_warnings(store: Store, err: TextIO) -> None:
     """``file:line:column: warning: …`` for what loads but is served differently."""
     for problem in store.warnings:
-        print(dataclasses.replace(problem, message=f"warning: {problem.message}"), file=err)
+        print(problem.as_warning(), file=err)
 
 
 def _demo(paths: list[str] | None, out: TextIO) -> int:

@@ -49,13 +49,17 @@ class Reloaded:
     """Each ``file:line:column: message``; if any, nothing was swapped in."""
     removed: tuple[str, ...] = ()
     """Those of ``changed`` that were removed (a file no longer in a watched directory)."""
+    warnings: tuple[str, ...] = ()
+    """What the new data serves differently from how it is written (an email in capitals),
+    each ``file:line:column: warning: message``, as ``serve`` and ``check`` tell them."""
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def line(self) -> str:
-        """The one log line of this reload (plus one line per problem if it failed)."""
+        """The one log line of this reload (plus one line per problem if it failed, or per
+        warning if it did not)."""
         kept = [name for name in self.changed if name not in self.removed]
         if not self.changed:
             what = "fixtures (on request)"
@@ -65,11 +69,12 @@ class Reloaded:
             if self.removed:
                 what += f" ({', '.join(self.removed)} removed)"
         if self.ok:
-            return (
+            head = (
                 f"reloaded {what}: {counted(self.spaces, 'space')},"
                 f" {counted(self.users, 'user')}, {counted(self.accounts, 'account')}"
                 f" in {self.seconds:.2f} s"
             )
+            return "\n".join([head, *(f"  {w}" for w in self.warnings)])
         count = len(self.problems)
         head = (
             f"reload of {what} failed, still serving the previous data: {counted(count, 'problem')}"
@@ -85,6 +90,7 @@ class Reloaded:
             "accounts": self.accounts,
             "seconds": round(self.seconds, 3),
             "problems": list(self.problems),
+            "warnings": list(self.warnings),
         }
 
 
@@ -143,7 +149,9 @@ class Reloader:
                 self.clock.restore(clock.snapshot())
         users = sum(len(s.profiles["users"]) for s in store.spaces.values())
         accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
-        return Reloaded(changed, time.perf_counter() - started, len(store.spaces), users, accounts)
+        warnings = tuple(w.as_warning() for w in store.warnings)
+        seconds = time.perf_counter() - started
+        return Reloaded(changed, seconds, len(store.spaces), users, accounts, warnings=warnings)
 
 
 READS = 5

@@ -491,3 +491,17 @@ async def test_a_reload_reads_relative_times_against_the_servers_own_clock(
     assert (await client.post("/__admin/reload")).status == 200
     served = await client.get(TRAITS.format("u1").replace("traits", "events"), headers=AUTH)
     assert [e["timestamp"] for e in (await served.json())["data"]] == ["2026-06-14T12:00:00Z"]
+
+
+async def test_a_reload_tells_the_warnings_of_the_new_data(start: Start) -> None:
+    served = await start()
+    more = "      - ids: {user_id: u2, email: Ada@Example.com}\n"
+    served.path.write_text(fixture("pro", more=more))
+    body = await (await served.client.post("/__admin/reload")).json()
+    warning = (
+        f"{served.path}:8:28: warning: `email` ids are stored in lowercase, as Segment stores"
+        " them: this one is served as `ada@example.com`"
+    )
+    assert [w[: len(warning)] for w in body["warnings"]] == [warning]
+    assert served.lines[-1].startswith("reloaded fixtures (on request): 1 space, 2 users,")
+    assert served.lines[-1].splitlines()[1].startswith(f"  {warning}")
