@@ -66,7 +66,10 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
     if kind == "required":
         return [(path, kind, f"missing required {word} `{_missing(error)}`")]
     if kind == "type":
-        return [(path, kind, f"{show(instance)} is not {_expected_types(error.validator_value)}")]
+        why = f"{show(instance)} is not {_expected_types(error.validator_value)}"
+        # A string of a described pattern says what it is to be, as a mismatch does: a
+        # unix time given for a timestamp.
+        return [(path, kind, f"{why}; expected {about}" if about and "pattern" in schema else why)]
     if kind == "enum":
         options = ", ".join(show(v) for v in schema.get("enum", ()))
         return [(path, kind, f"{show(instance)} is not one of: {options}")]
