@@ -285,3 +285,27 @@ def test_a_request_still_held_by_a_hang_shows_as_pending_and_the_journal_keeps_u
         server.call(lambda state: state.reset())  # ends the hang
         with contextlib.suppress(requests.ConnectionError):
             held.result(timeout=30)
+
+
+FETCH = """
+const done = arguments[arguments.length - 1];
+fetch(arguments[0], {headers: {Authorization: "Basic " + btoa("demo-token:")}})
+  .then((answer) => done(answer.status), (error) => done(String(error)));
+"""
+
+
+@pytest.mark.parametrize(("times", "seen"), [(1, 200), (None, "TypeError: Failed to fetch")])
+def test_a_browser_sends_a_get_again_when_its_reused_connection_is_reset(
+    server: ServerThread, browser: WebDriver, times: int | None, seen: object
+) -> None:
+    # What the README tells a frontend: a `reset` with times=1 never reaches a page's fetch
+    # on a kept-alive connection (Chromium sends the GET again); a rule without it does.
+    server.call(lambda state: state.reset())
+    browser.get(f"{server.url}/__admin/health")  # a page of the fake's origin that polls nothing
+    url = server.url + TRAITS.format("user_id:u1234")
+    assert browser.execute_async_script(FETCH, url) == 200  # a connection, now kept alive
+    rule = {"route": "traits", "fault": "reset"} | ({"times": times} if times else {})
+    server.call(lambda state: state.faults.add(rule))
+    assert browser.execute_async_script(FETCH, url) == seen
+    outcomes = server.call(lambda state: [entry.outcome for entry in state.journal])
+    assert outcomes[-2:] == (["broken", "answered"] if times else ["broken", "broken"])
