@@ -176,6 +176,10 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
         response = _error_response(request, state, refusal)
         if refusal.status == 417:
             close_unread(request, response)  # the body the client may still send is not read
+        elif refusal.status == 415:
+            # Host and origin passed (the body's type is checked last): the page that sent
+            # text/plain may read why, instead of the browser's bare "Failed to fetch".
+            _allow_admin_origin(request, response)
     elif cors.is_preflight(request):
         response = _admin_preflight(request)
     else:

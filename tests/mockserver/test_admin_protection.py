@@ -90,6 +90,26 @@ async def test_admin_bodies_must_be_declared_json(aiohttp_client: ClientFactory)
     assert ok.status == 201
 
 
+async def test_an_allowed_page_may_read_why_its_non_json_body_was_refused(
+    aiohttp_client: ClientFactory,
+) -> None:
+    # fetch(url, {method: "POST", body: JSON.stringify(rule)}) sends text/plain, with no
+    # preflight: without CORS headers the page saw only "Failed to fetch".
+    client = await client_with(aiohttp_client, cors=True)
+    response = await client.post(
+        "/__admin/faults", data=RULE, headers={"Origin": FRONTEND, "Content-Type": "text/plain"}
+    )
+    assert response.status == 415
+    assert response.headers["Access-Control-Allow-Origin"] == FRONTEND
+    assert "application/json" in (await response.json())["error"]["message"]
+    refused = await client.post(
+        "/__admin/faults", data=RULE, headers={"Origin": EVIL, "Content-Type": "text/plain"}
+    )
+    assert refused.status == 403
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    assert faults(client) == 0
+
+
 async def test_bodyless_admin_posts_need_no_content_type(aiohttp_client: ClientFactory) -> None:
     client = await client_with(aiohttp_client)
     assert (await client.post("/__admin/reset")).status == 200
