@@ -113,6 +113,15 @@ def test_a_body_with_a_status_that_carries_none_is_refused(status: int, body: An
         FaultSet().add({"route": "traits", "status": status, "body": body})
 
 
+@pytest.mark.parametrize("spec", ["traits:200", "traits:201", "*:299:times=1"])
+def test_a_2xx_status_without_a_body_is_refused(spec: str) -> None:
+    # It answered 200 with {"error": {"code": "invalid_request_error", "message": "OK"}}.
+    with pytest.raises(FaultRuleError, match=re.escape("give the `body` to answer with")):
+        FaultSet().add(parse_spec(spec))
+    FaultSet().add({"route": "traits", "status": 200, "body": {"traits": {}}})
+    FaultSet().add({"route": "traits", "status": 204})
+
+
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
