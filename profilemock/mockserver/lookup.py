@@ -90,11 +90,17 @@ def find_profile(space: LiveSpace, collection: Collection, route: Route) -> Prof
         return profile
     id_type, sep, value = identifier.partition(":")
     if not sep:
-        raise not_found(
-            f"`{identifier}` has no `type:`; use `type:value` such as user_id:{identifier}"
-            " (a bare value only matches a segment id)"
-        )
+        raise not_found(bare_value_hint(identifier))
     raise not_found(_miss_hint(space, collection, route, id_type, value))
+
+
+def bare_value_hint(identifier: str) -> str:
+    """Why ``identifier``, with no ``type:``, named no profile (the API's hint, the admin
+    API's message)."""
+    return (
+        f"`{identifier}` has no `type:`; use `type:value` such as user_id:{identifier}"
+        " (a bare value only matches a segment id)"
+    )
 
 
 def _miss_hint(

@@ -17,7 +17,7 @@ from profilemock.fixtures.profile import (
     add_events,
     build_profile,
 )
-from profilemock.mockserver.lookup import resolve
+from profilemock.mockserver.lookup import bare_value_hint, resolve
 from profilemock.problems import FixtureError, Problem, json_pointer
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
@@ -129,10 +129,17 @@ def _resolve_links(space: LiveSpace, collection: Collection, links: Any) -> list
     return resolved
 
 
+def _no_profile(space: LiveSpace, collection: Collection, identifier: str) -> ChangeError:
+    message = f"no profile `{identifier}` in `{collection}` of space `{space.id}`"
+    if ":" not in identifier:
+        message += f"; {bare_value_hint(identifier)}"
+    return ChangeError(404, message)
+
+
 def delete_profile(space: LiveSpace, collection: Collection, identifier: str) -> Profile:
     profile = resolve(space, collection, identifier)
     if profile is None:
-        raise ChangeError(404, f"no profile `{identifier}` in `{collection}` of space `{space.id}`")
+        raise _no_profile(space, collection, identifier)
     space.delete(collection, profile.segment_id)
     return profile
 
@@ -143,7 +150,7 @@ def append_events(
     """Add events (fixture format) to a profile; returns their message ids, in order."""
     profile = resolve(space, collection, identifier)
     if profile is None:
-        raise ChangeError(404, f"no profile `{identifier}` in `{collection}` of space `{space.id}`")
+        raise _no_profile(space, collection, identifier)
     if not isinstance(events, list) or not events:
         raise ChangeError(400, "`events` must be a non-empty list of events in the fixture format")
     try:

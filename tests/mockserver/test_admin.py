@@ -472,6 +472,19 @@ async def test_delete_profile(client: Client) -> None:
     assert "u1234" not in linked
 
 
+@pytest.mark.parametrize(("method", "suffix"), [("DELETE", ""), ("POST", "/events")])
+async def test_a_bare_value_for_a_profile_says_to_give_its_type(
+    client: Client, method: str, suffix: str
+) -> None:
+    # Was "no profile `u1234` in `users` of space `lg8283283`" only, as if it did not exist.
+    body = {"events": [{"event": "X", "timestamp": "-1m"}]} if suffix else None
+    error = await call(client, method, f"{USERS}/u1234{suffix}", body, expect=404)
+    assert error["error"]["message"] == (
+        "no profile `u1234` in `users` of space `lg8283283`; `u1234` has no `type:`; use"
+        " `type:value` such as user_id:u1234 (a bare value only matches a segment id)"
+    )
+
+
 async def test_append_events(client: Client) -> None:
     body = await call(
         client,
