@@ -640,6 +640,8 @@ ROUTES: tuple[AdminRoute, ...] = (
         "The new message ids.",
         status=201,
         body={
+            "description": '`{"events": [...]}`, or the list alone, each event in the fixture'
+            ' format (such as `{"event": "Product Viewed", "timestamp": "-5m"}`)',
             "oneOf": [
                 {
                     "type": "object",
@@ -648,7 +650,7 @@ ROUTES: tuple[AdminRoute, ...] = (
                     "properties": {"events": _EVENTS},
                 },
                 _EVENTS,
-            ]
+            ],
         },
         errors=(
             (409, "A `message_id` is already an event of this profile."),

@@ -485,6 +485,16 @@ async def test_a_bare_value_for_a_profile_says_to_give_its_type(
     )
 
 
+async def test_one_event_sent_without_its_list_says_how_events_are_sent(client: Client) -> None:
+    # Was "the body: {…} is not a list", naming neither `{"events": [...]}` nor the format.
+    event = {"event": "Product Viewed", "timestamp": "-5m"}
+    error = await call(client, "POST", f"{USERS}/user_id:u1234/events", event, expect=400)
+    assert error["error"]["message"].endswith(
+        'is not valid here; expected `{"events": [...]}`, or the list alone, each event in the'
+        ' fixture format (such as `{"event": "Product Viewed", "timestamp": "-5m"}`)'
+    )
+
+
 async def test_append_events(client: Client) -> None:
     body = await call(
         client,
