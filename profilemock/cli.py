@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
+from profilemock import extras
 from profilemock.api import Collection, is_decimal, is_digits, is_http_status, port_argument
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
@@ -350,6 +351,7 @@ def parser() -> argparse.ArgumentParser:
     generate = commands.add_parser(
         "generate",
         help="write a seeded synthetic data set (varied users, accounts, events), streamed",
+        description="Needs Faker: pip install 'profilemock[generate]'.",
     )
     generate.add_argument(
         "--users", type=_count, default=100, metavar="N", help="number of users (default 100)"
@@ -845,7 +847,7 @@ def main(
             with _cleaned_up_on_sigterm():
                 return _record(args, out, err)
         return _serve(args, out, err)
-    except CliError as exc:
+    except (CliError, extras.MissingExtra) as exc:
         _tell(exc, err)
         return 2
     except BrokenPipeError:
@@ -1105,6 +1107,7 @@ def _openapi(args: argparse.Namespace, out: TextIO) -> int:
 def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from profilemock.fixtures.generator import Format, Plan, write
 
+    extras.faker("profilemock generate")  # before anything is written
     plan = Plan(
         users=args.users,
         accounts=args.accounts,
@@ -1444,6 +1447,8 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from profilemock.fixtures.generator import dump_yaml
     from profilemock.mockserver.serving import run
 
+    if args.redact:
+        extras.faker("profilemock record --redact")  # before the requests
     token = _token(args.token_file)
     upstream = args.upstream or REGIONS[args.region]
     output = None if args.output is None else Path(args.output)

@@ -25,12 +25,12 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from yarl import URL
 
+from profilemock.extras import missing
+
 try:
     from hypothesis import strategies as st
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "profilemock.strategies needs Hypothesis: pip install 'profilemock[hypothesis]'"
-    ) from exc
+except ImportError:  # pragma: no cover - depends on the environment
+    raise missing("profilemock.strategies", "Hypothesis", "hypothesis") from None
 
 from profilemock.api import COLLECTIONS, OTHER, TRAIT_CLASSES, Collection, default_body
 from profilemock.clock import Clock

@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from profilemock import extras
+
 if TYPE_CHECKING:
     from faker import Faker
 
@@ -72,9 +74,8 @@ class Redactor:
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
-        from faker import Faker  # ~0.25 s to import: only when recording with --redact
-
-        self._faker = Faker()
+        # ~0.25 s to import: only when recording with --redact
+        self._faker = extras.faker("profilemock record --redact")()
         self._made: dict[tuple[str, str], str] = {}
         self._used: set[tuple[str, str]] = set()
 
