@@ -472,6 +472,28 @@ def test_record_writes_a_fifo_as_it_is(
     assert [p.name for p in tmp_path.iterdir()] == ["out.yaml"]
 
 
+def _record_stopped(
+    url: str, output: Path, patched: str, stop: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``record -o output`` of one user in a process that sends itself ``stop`` as it calls
+    ``where.name`` (``patched`` imports ``where`` and sets ``name``)."""
+    code = (
+        f"import os, signal, sys\n{patched}"
+        "real = getattr(where, name)\n"
+        "def stopped(*args, **kwargs):\n"
+        f"    os.kill(os.getpid(), signal.{stop})\n"
+        "    return real(*args, **kwargs)\n"
+        "setattr(where, name, stopped)\n"
+        "from profilemock.cli import main\nsys.exit(main())\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, "record", "--upstream", url, "--space", SPACE,
+         "--id", "user_id:u1234", "-o", str(output)],
+        env={**os.environ, "PROFILE_API_TOKEN": "demo-token"},
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
 def test_a_stop_while_a_fifo_waits_for_its_reader_ends_record(
     first_fake: ServerThread, tmp_path: Path
 ) -> None:
@@ -480,21 +502,8 @@ def test_a_stop_while_a_fifo_waits_for_its_reader_ends_record(
     CI job's SIGTERM never ended it (only SIGKILL)."""
     fifo = tmp_path / "out.yaml"
     os.mkfifo(fifo)  # no reader: opening it to write waits for ever
-    code = (
-        "import os, signal, sys\nfrom pathlib import Path\n"
-        "real = Path.write_text\n"
-        "def stopped(*args, **kwargs):\n"
-        "    os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    return real(*args, **kwargs)\n"
-        "Path.write_text = stopped\n"
-        "from profilemock.cli import main\nsys.exit(main())\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, "record", "--upstream", first_fake.url, "--space", SPACE,
-         "--id", "user_id:u1234", "-o", str(fifo)],
-        env={**os.environ, "PROFILE_API_TOKEN": "demo-token"},
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
+    patched = "from pathlib import Path\nwhere, name = Path, 'write_text'\n"
+    done = _record_stopped(first_fake.url, fifo, patched, "SIGTERM", timeout=30)
     assert done.returncode == 143
     assert done.stderr.splitlines()[-1] == "profilemock: stopped (SIGTERM)"
     assert stat.S_ISFIFO(fifo.stat().st_mode)
@@ -518,22 +527,8 @@ def test_a_stop_while_the_file_is_written_waits_for_it_and_one_before_leaves_not
         patched = "from pathlib import Path\nwhere, name = Path, 'replace'\n"
     else:
         patched = "import profilemock.contract.record as where\nname = 'record_profile'\n"
-    code = (
-        f"import os, signal, sys\n{patched}"
-        "real = getattr(where, name)\n"
-        "def stopped(*args, **kwargs):\n"
-        f"    os.kill(os.getpid(), signal.{stop})\n"
-        "    return real(*args, **kwargs)\n"
-        "setattr(where, name, stopped)\n"
-        "from profilemock.cli import main\nsys.exit(main())\n"
-    )
     target = tmp_path / "out.yaml"
-    done = subprocess.run(
-        [sys.executable, "-c", code, "record", "--upstream", first_fake.url, "--space", SPACE,
-         "--id", "user_id:u1234", "-o", str(target)],
-        env={**os.environ, "PROFILE_API_TOKEN": "demo-token"},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = _record_stopped(first_fake.url, target, patched, stop, timeout=60)
     lines = [line for line in done.stderr.splitlines() if line]
     if moment == "recording":
         assert (done.returncode, lines) == (143, ["profilemock: stopped (SIGTERM)"])
