@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import itertools
 import math
 import time
 import warnings
@@ -604,6 +605,7 @@ class ProfileAPI:
         collection: str | None = None,
         query: Mapping[str, str] | None = None,
         authorized: bool | None = None,
+        unknown_profile: bool = False,
     ) -> list[JournalEntry]:
         """Assert this space got matching requests (``times`` exactly, else at least one).
 
@@ -614,11 +616,15 @@ class ProfileAPI:
         ``user_id:u1`` is a user), unless ``collection``, ``status`` or ``times=0`` asks
         for it: the call went to the wrong collection. ``query`` matches
         the given parameters (others may be there too). A failure lists near misses — a
-        request that differs in one thing — and why each missed.
+        request that differs in one thing — and why each missed. ``times=0`` with an
+        ``identifier`` that names no profile of the space (in either collection, as loaded
+        or since) and that no request of the test asked for is a ValueError, as a typo
+        would pass whatever the code did; ``unknown_profile=True`` says it is meant.
         """
         __tracebackhide__ = True
         _check_query(query)
         _check_filters(identifier, times, status, method, authorized)
+        flag(unknown_profile, "unknown_profile")
         if route is not None:
             _one_of("route", route, tuple(ENDPOINTS), "assert_called")
         if collection is not None:
@@ -644,6 +650,8 @@ class ProfileAPI:
         )
         seen = self._complete_journal()
         matching = [e for e in seen if not _differences(e, wanted, wanted_query, counted_too)]
+        if times == 0 and identifier is not None and not matching and not unknown_profile:
+            self._check_known(identifier, seen)
         if (times is None and matching) or (times is not None and len(matching) == times):
             return matching
         described = ", ".join(f"{k}={v}" for k, v in wanted.items() if v is not None)
@@ -669,6 +677,34 @@ class ProfileAPI:
             )
         lines += [f"  {_describe(e)}" for e in shown]
         raise AssertionError("\n".join(lines))
+
+    def _check_known(self, identifier: str, seen: Sequence[JournalEntry]) -> None:
+        """A ValueError when ``identifier`` names no profile of this space, now or as
+        loaded, and no request of ``seen`` asked for it: ``times=0`` for it would pass
+        whatever the code did (most likely a typo)."""
+        __tracebackhide__ = True
+        if any(e.identifier == identifier for e in seen):
+            return
+
+        def look(state: ServerState) -> tuple[str | None] | None:
+            space = state.store.spaces.get(self.space_id)
+            if space is None:  # live mode: the proxy knows no profiles, so it cannot judge
+                return None
+            loaded = LiveSpace(space.base)
+            if any(resolve(s, c, identifier) for s in (space, loaded) for c in COLLECTIONS):
+                return None
+            return (_closest_identifier(space, identifier),)  # unknown, and the likely meant
+
+        found = self._server.call(look)
+        if found is None:
+            return
+        guess = f"; did you mean `{found[0]}`?" if found[0] else "."
+        raise ValueError(
+            f"assert_called: times=0 for identifier={identifier!r}, which names no profile of"
+            f" space `{self.space_id}` (users or accounts, as loaded or since) and which no"
+            f" request of this test asked for: it would pass whatever the code did{guess}"
+            " If the profile is meant not to exist, say so: unknown_profile=True"
+        )
 
     def assert_no_errors(self, *, allow: Iterable[int] = ()) -> None:
         """Assert no request of this test was refused or failed: every answer below 400
@@ -1106,6 +1142,27 @@ def _one_of(name: str, value: Any, allowed: Sequence[str], where: str) -> None:
     if not isinstance(value, str):
         raise TypeError(f"{where}: {name} is one of {', '.join(allowed)}; got {value!r}")
     raise ValueError(f"{where}: {not_one_of(name, value, allowed)}")
+
+
+_MOST_GUESSED = 10_000
+"""Ids of a space at most searched for the one a mistyped identifier meant."""
+
+
+def _closest_identifier(space: LiveSpace, identifier: str) -> str | None:
+    """The stored ``type:value`` a mistyped ``identifier`` most likely meant, or None
+    (none of the space's first ``_MOST_GUESSED`` loaded ids is close)."""
+    id_type, sep, value = identifier.partition(":")
+    for collection in COLLECTIONS:
+        near = space.near_misses(collection, id_type, value) if sep else ()
+        if near:
+            return near[0]
+    names = (
+        f"{t}:{v}"
+        for collection in COLLECTIONS
+        for t, v in space.base.by_external_id[collection]
+        if space.find(collection, t, v) is not None
+    )
+    return closest(identifier, itertools.islice(names, _MOST_GUESSED))
 
 
 def _typo(entry: JournalEntry, route: str, wanted: Mapping[str, Any]) -> str | None:

@@ -221,7 +221,7 @@ def test_a_refused_call_counts_against_times_0_a_call_was_made(profile_api: Prof
         profile_api.assert_called("traits", times=0)
     assert "expected 0 calls with route=traits, space=lg8283283; got 1" in str(failure.value)
     assert "user_id:u1234/traits -> 401 (basic)" in str(failure.value)
-    profile_api.assert_called("traits", identifier="user_id:other", times=0)
+    profile_api.assert_called("traits", identifier="user_id:other", times=0, unknown_profile=True)
 
 
 def test_a_spec_takes_more_fields_as_keywords(profile_api: ProfileAPI) -> None:
@@ -880,6 +880,33 @@ def test_assert_called_refuses_a_filter_no_request_can_match(profile_api: Profil
     # The list route names no profile: an identifier with it matched nothing, ever.
     with pytest.raises(ValueError, match=r"the `profiles` route \(the list\) has no identifier"):
         profile_api.assert_called("profiles", identifier="user_id:u1234", times=0)
+
+
+def test_times_0_for_a_profile_nobody_has_is_refused_as_a_likely_typo(
+    profile_api: ProfileAPI,
+) -> None:
+    # It passed whatever the code did: `user_id:u1243` names no profile and no request.
+    assert get(profile_api, "user_id:u1234", "traits").status_code == 200
+    with pytest.raises(ValueError, match="names no profile") as failure:
+        profile_api.assert_called("events", identifier="user_id:u1243", times=0)
+    assert str(failure.value) == (
+        "assert_called: times=0 for identifier='user_id:u1243', which names no profile of"
+        " space `lg8283283` (users or accounts, as loaded or since) and which no request of"
+        " this test asked for: it would pass whatever the code did; did you mean"
+        " `user_id:u1234`? If the profile is meant not to exist, say so: unknown_profile=True"
+    )
+    profile_api.assert_called("events", identifier="user_id:u1243", times=0, unknown_profile=True)
+    # An existing profile nobody asked for, one the test added or removed, and an unknown
+    # one a request asked for are all fine as they were.
+    profile_api.assert_called("events", identifier="user_id:u1234", times=0)
+    profile_api.add_user({"user_id": "added"})
+    profile_api.assert_called("traits", identifier="user_id:added", times=0)
+    profile_api.remove_profile("user_id:u1234")
+    profile_api.assert_called("events", identifier="user_id:u1234", times=0)
+    assert get(profile_api, "user_id:ghost", "traits").status_code == 404
+    profile_api.assert_called("events", identifier="user_id:ghost", times=0)
+    with pytest.raises(TypeError, match="unknown_profile takes True or False"):
+        profile_api.assert_called("traits", unknown_profile="yes")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -229,6 +229,8 @@ def test_the_live_handle_outside_pytest(real_api: ServerThread) -> None:
         with pytest.raises(NeedsFake, match=r"`space\('other'\)` needs the fake"):
             handle.space("other")
         handle.check()  # no requests, nothing broken
+        # The proxy knows no profiles, so it cannot call an identifier unknown (a typo).
+        handle.assert_called("traits", identifier="user_id:u1243", times=0)
         # A failed test's report said "reached the fake", in a run with no fake.
         assert (
             handle.summary()
