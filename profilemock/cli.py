@@ -66,7 +66,7 @@ from profilemock.schemas import BODIES
 from profilemock.store.model import ExternalId, Profile
 from profilemock.store.space import Limit, Space, Store
 from profilemock.timeutil import TimestampError, parse_timestamp
-from profilemock.words import closest, counted
+from profilemock.words import closest, counted, few
 
 if TYPE_CHECKING:
     from profilemock.mockserver.requestlog import RequestLog
@@ -951,7 +951,7 @@ def _who(space: Space, profile: Profile) -> str:
     for known in profile.external_ids:
         firsts.setdefault(known.type, known)
     ids = [*firsts.values(), *(e for e in profile.external_ids if firsts[e.type] is not e)]
-    parts = [f"{_few([f'{e.type}:{e.id}' for e in ids], ' ')}  ({profile.segment_id})"]
+    parts = [f"{few([f'{e.type}:{e.id}' for e in ids], ' ')}  ({profile.segment_id})"]
     for klass, label in (
         ("trait", "traits"),
         ("audience", "audiences"),
@@ -960,7 +960,7 @@ def _who(space: Space, profile: Profile) -> str:
         index = profile.traits.get(None)
         keys = [] if index is None else [t.key for t in index.traits if t.klass == klass]
         if keys:
-            parts.append(f"{label}: {_few(keys)}")
+            parts.append(f"{label}: {few(keys)}")
     if profile.events:
         parts.append(f"events: {len(profile.events)}")
     other: Collection = "accounts" if profile.collection == "users" else "users"
@@ -968,19 +968,13 @@ def _who(space: Space, profile: Profile) -> str:
         space.get(other, s) for s in space.links[profile.collection].get(profile.segment_id, ())
     ]
     if linked:
-        parts.append(f"links: {_few([_name(p) for p in linked if p is not None])}")
+        parts.append(f"links: {few([_name(p) for p in linked if p is not None])}")
     return "  ".join(parts)
 
 
 def _name(profile: Profile) -> str:
     first = profile.external_ids[0] if profile.external_ids else None
     return profile.segment_id if first is None else f"{first.type}:{first.id}"
-
-
-def _few(items: list[str], separator: str = ", ", shown: int = 6) -> str:
-    if len(items) <= shown:
-        return separator.join(items)
-    return separator.join(items[:shown]) + f"{separator}… ({len(items)} in all)"
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -1017,7 +1011,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             unusable += 1
             _tell(exc, err)
     if endpoint_unknown:
-        _tell(CliError(unknown_endpoint(endpoint_unknown, _few(endpoint_unknown))), err)
+        _tell(CliError(unknown_endpoint(endpoint_unknown, few(endpoint_unknown))), err)
     if args.output_format == "json":
         json.dump([r.as_dict() for r in reports], out, indent=2)
         out.write("\n")

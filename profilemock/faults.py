@@ -24,7 +24,7 @@ from profilemock.problems import Path, json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
-from profilemock.words import closest, counted, not_one_of, shown_kind
+from profilemock.words import closest, counted, few, not_one_of, shown_kind
 
 if TYPE_CHECKING:  # a rule is checked by jsonschema, imported for the first rule
     from jsonschema import Draft202012Validator
@@ -326,9 +326,7 @@ def matches_one(name: str, glob: str, names: Collection[str], of: str = "") -> N
         return
     close = closest(glob, list(names))
     guess = f"; did you mean `{close}`?" if close else ""
-    raise _refused(
-        (name,), f"`{glob}` matches no {name}{of}; {name}s are {', '.join(names)}{guess}"
-    )
+    raise _refused((name,), f"`{glob}` matches no {name}{of}; {name}s are {few(names)}{guess}")
 
 
 def _refused(path: Path, message: str) -> FaultRuleError:

@@ -20,6 +20,15 @@ def closest(value: str, names: Iterable[str], cutoff: float = 0.6) -> str | None
     return close[0] if close else None
 
 
+def few(items: Iterable[str], separator: str = ", ", shown: int = 6) -> str:
+    """``items`` joined, the first ``shown`` of them only when there are more: ``a, b, …
+    (200 in all)`` (a list of every space of a big data set made a message one long line)."""
+    listed = list(items)
+    if len(listed) <= shown:
+        return separator.join(listed)
+    return separator.join(listed[:shown]) + f"{separator}… ({len(listed):,} in all)"
+
+
 def not_one_of(name: str, value: object, allowed: Iterable[str]) -> str:
     """Why ``value`` is no ``name``: ``no route is called `trait`; routes are …; did you
     mean `traits`?`` — the allowed names listed, the closest suggested."""

@@ -283,6 +283,22 @@ def test_a_fixture_fault_rule_of_no_space_is_a_problem_of_its_file_and_line(
     ]
 
 
+def test_a_rule_of_no_space_among_many_names_a_few_and_the_closest(
+    write_fixture: WriteFixture,
+) -> None:
+    # It listed all 1,200 spaces: one line of some 11,000 characters.
+    spaces = ", ".join(f"space{n}: {{tokens: [t{n}]}}" for n in range(1200))
+    path = write_fixture(
+        f"spaces: {{{spaces}}}\nfaults: [{{route: traits, status: 503, space: spcae7}}]\n"
+    )
+    with pytest.raises(FixtureError) as info:
+        load_fixtures([path], Clock(NOW))
+    assert [p.message for p in info.value.problems] == [
+        "fault rule field `space`: `spcae7` matches no space of the fixtures; spaces are space0,"
+        " space1, space2, space3, space4, space5, … (1,200 in all); did you mean `space7`?"
+    ]
+
+
 def test_serve_refuses_a_fault_flag_of_no_space() -> None:
     # A child, not in process: a serve that took the flag would serve on, not return.
     served = subprocess.run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from profilemock.words import counted, not_one_of, show
+from profilemock.words import counted, few, not_one_of, show
 
 
 def test_a_name_not_allowed_is_quoted_as_a_name_with_the_allowed_and_the_closest() -> None:
@@ -34,3 +34,8 @@ def test_counts_carry_a_thousands_separator_and_a_plural() -> None:
 )
 def test_values_are_shown_as_json_writes_them_not_as_python_does(value: object, shown: str) -> None:
     assert show(value) == shown
+
+
+def test_a_long_list_is_cut_to_a_few_and_counted() -> None:
+    assert few(["a", "b"]) == "a, b"
+    assert few([str(n) for n in range(1001)], shown=2) == "0, 1, … (1,001 in all)"
