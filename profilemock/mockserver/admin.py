@@ -822,6 +822,31 @@ def _spec_problem(data: Any) -> str | None:
     return None
 
 
+def _backwards_problem(data: Any) -> str | None:
+    """Of ``clock/advance`` given a negative duration (``"-1d"``): the clock only moves
+    forward, and how to set it back; None for any other refused ``by``."""
+    by = data.get("by") if isinstance(data, dict) else None
+    if not isinstance(by, str) or not by.startswith("-"):
+        return None
+    try:
+        parse_duration(by[1:])
+    except TimestampError:
+        return None
+    return (
+        f"{show(by)} would move the clock back; it only moves forward. To set it back, freeze"
+        f' or pin it at an earlier time: POST /__admin/clock/freeze {{"at": {show(by)}}}'
+    )
+
+
+_FIELD_PROBLEMS: dict[str, Callable[[Any], str | None]] = {
+    "/spec": _spec_problem,
+    "/by": _backwards_problem,
+}
+"""Body fields whose schema's words do not name the mistake a person makes with them
+(the whole grammar of a --fault spec; "a duration" of ``-1d``): each field's own reading of
+the refused body, None to keep the schema's words."""
+
+
 def _query(request: web.Request, checks: _Input) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in request.query:
@@ -869,8 +894,8 @@ async def check_input(request: web.Request, handler: Handler) -> web.StreamRespo
             problem = _first_problem(validator, data)
             if problem is not None:
                 pointer, message = problem
-                if pointer == "/spec":
-                    message = _spec_problem(data) or message
+                if pointer in _FIELD_PROBLEMS:
+                    message = _FIELD_PROBLEMS[pointer](data) or message
                 where = f"body field `{pointer}`" if pointer else "the body"
                 raise _bad(f"{where}: {message}")
             request[_BODY] = _whole(data, strict)

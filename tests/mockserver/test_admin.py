@@ -579,6 +579,21 @@ async def test_clock_get_freeze_advance_resume(client: Client) -> None:
     await call(client, "POST", f"{ADMIN}/clock/freeze", {"when": "now"}, expect=400)
 
 
+async def test_advancing_the_clock_back_says_it_only_moves_forward_and_how_to_set_it_back(
+    client: Client,
+) -> None:
+    # It said "expected a duration such as 30m, 6h or 1d12h.", of a duration.
+    error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "-1d"}, expect=400)
+    assert error["error"]["message"] == (
+        'body field `/by`: "-1d" would move the clock back; it only moves forward. To set it'
+        ' back, freeze or pin it at an earlier time: POST /__admin/clock/freeze {"at": "-1d"}'
+    )
+    back = await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "-1d"})
+    assert back["now"] == "2026-06-14T12:00:00Z"
+    error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "-soon"}, expect=400)
+    assert error["error"]["message"].endswith("expected a duration such as 30m, 6h or 1d12h.")
+
+
 async def test_a_frozen_clock_can_be_pinned_again(client: Client) -> None:
     """After a freeze, a frontend developer's fake got its date pinned (as --now pins it,
     the rate limit refilling) back only by a reset, which drops the data changed since."""
