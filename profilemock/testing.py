@@ -650,8 +650,10 @@ class ProfileAPI:
         )
         seen = self._complete_journal()
         matching = [e for e in seen if not _differences(e, wanted, wanted_query, counted_too)]
-        if times == 0 and identifier is not None and not matching and not unknown_profile:
-            self._check_known(identifier, seen)
+        if times == 0 and not matching:
+            _check_parameters(route, wanted_query, seen)
+            if identifier is not None and not unknown_profile:
+                self._check_known(identifier, seen)
         if (times is None and matching) or (times is not None and len(matching) == times):
             return matching
         described = ", ".join(f"{k}={v}" for k, v in wanted.items() if v is not None)
@@ -1129,6 +1131,34 @@ def _check_query(query: Any) -> None:
                 " {'include': 'email'} (one value a name: a repeated parameter matches when"
                 f" any of its values is the one given); got {wrong!r}"
             )
+
+
+def _check_parameters(
+    route: str | None, query: Mapping[str, str], seen: Sequence[JournalEntry]
+) -> None:
+    """A ValueError for a ``query`` name no route of the API takes (``route``'s, when given)
+    and no request of ``seen`` sent: ``times=0`` for it would pass whatever the code did."""
+    __tracebackhide__ = True
+    endpoints = [ENDPOINTS[route]] if route is not None else list(ENDPOINTS.values())
+    taken = list(dict.fromkeys(p for e in endpoints for p in e.params))
+    sent = {name for e in seen for name, _ in e.query}
+    for name in query:
+        if name in taken or name in sent:
+            continue
+        listed = ", ".join(taken)
+        which = (
+            f"`{route}` does not take (it takes {listed})"
+            if route is not None
+            else f"no route of the API takes (they take {listed})"
+        )
+        close = closest(name, taken)
+        raise ValueError(
+            f"assert_called: times=0 for query parameter `{name}`, which {which} and no request"
+            " of this test sent: it would pass whatever the code did"
+            + (f"; did you mean `{close}`?" if close else "")
+            + " (to assert that the code never sends it, read profile_api.requests:"
+            f" `{name}` in dict(entry.query) of none)"
+        )
 
 
 def _one_of(name: str, value: Any, allowed: Sequence[str], where: str) -> None:

@@ -909,6 +909,30 @@ def test_times_0_for_a_profile_nobody_has_is_refused_as_a_likely_typo(
         profile_api.assert_called("traits", unknown_profile="yes")  # type: ignore[arg-type]
 
 
+def test_times_0_for_a_query_parameter_no_route_takes_is_refused_as_a_likely_typo(
+    profile_api: ProfileAPI,
+) -> None:
+    # `inclde` passed whatever the code sent: the API takes no such parameter.
+    url = profile_api.profile_url("user_id:u1234", "traits")
+    requests.get(url, auth=profile_api.auth, params={"include": "email"}, timeout=10)
+    with pytest.raises(ValueError, match="query parameter") as failure:
+        profile_api.assert_called("traits", query={"inclde": "email"}, times=0)
+    assert str(failure.value) == (
+        "assert_called: times=0 for query parameter `inclde`, which `traits` does not take"
+        " (it takes class, include, limit, verbose, next) and no request of this test sent:"
+        " it would pass whatever the code did; did you mean `include`? (to assert that the code"
+        " never sends it, read profile_api.requests: `inclde` in dict(entry.query) of none)"
+    )
+    with pytest.raises(ValueError, match=r"which no route of the API takes \(they take class,"):
+        profile_api.assert_called(query={"srot": "asc"}, times=0)
+    # A value nobody sent is an assertion (no call asked for it), and so is a parameter the
+    # code did send, documented or not.
+    profile_api.assert_called("traits", query={"include": "plan"}, times=0)
+    requests.get(url, auth=profile_api.auth, params={"debug": "1"}, timeout=10)
+    profile_api.assert_called("traits", query={"debug": "2"}, times=0)
+    profile_api.assert_called("events", query={"sort": "asc"}, times=0)
+
+
 @pytest.mark.parametrize(
     ("query", "shown"),
     [
