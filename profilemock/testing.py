@@ -619,7 +619,8 @@ class ProfileAPI:
         request that differs in one thing — and why each missed. ``times=0`` with an
         ``identifier`` that names no profile of the space (in either collection, as loaded
         or since) and that no request of the test asked for is a ValueError, as a typo
-        would pass whatever the code did; ``unknown_profile=True`` says it is meant.
+        would pass whatever the code did; ``unknown_profile=True`` says it is meant. So is
+        ``times=0`` with a ``query`` name the route does not take that no request sent.
         """
         __tracebackhide__ = True
         _check_query(query)
