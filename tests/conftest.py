@@ -120,7 +120,11 @@ def materialised(value: Any) -> Any:
 
 def refused(write: WriteFixture, text: str) -> list[str]:
     """The problems of loading fixture ``text`` (it must fail), its file's path written F."""
-    path = write(text)
+    return problems_of(write(text))
+
+
+def problems_of(path: Path) -> list[str]:
+    """The problems of loading the fixture file ``path`` (it must fail), its path written F."""
     with pytest.raises(FixtureError) as info:
         load_fixtures([path], Clock(NOW))
     return [str(p).replace(str(path), "F") for p in info.value.problems]
