@@ -193,9 +193,8 @@ def test_fixture_faults_apply_from_the_start(write_fixture: WriteFixture) -> Non
 def test_bad_fixture_faults_name_file_and_line(
     write_fixture: WriteFixture, rules: str, message: str
 ) -> None:
-    assert refused(write_fixture, f"spaces: {{sp: {{tokens: [t]}}}}\nfaults: {rules}\n")[
-        0
-    ].startswith(message)
+    first, *_ = refused(write_fixture, f"spaces: {{sp: {{tokens: [t]}}}}\nfaults: {rules}\n")
+    assert first.startswith(message)
 
 
 @pytest.mark.parametrize(
