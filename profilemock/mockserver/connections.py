@@ -28,6 +28,7 @@ from profilemock.mockserver.journal import auth_kind
 from profilemock.mockserver.limits import Limits, default_max_connections
 from profilemock.mockserver.requestlog import AccessLogger
 from profilemock.mockserver.state import STATE
+from profilemock.words import counted
 
 log = logging.getLogger("profilemock.access")
 
@@ -169,7 +170,10 @@ class GuardedConnection(web_protocol.RequestHandler):
             request_id = None if state is None else state.next_request_id()
             _refuse(transport, request_id)
             peer = transport.get_extra_info("peername")
-            why = f"{self.cap} connections are open, the most it may hold (--max-connections)"
+            why = (
+                f"{counted(self.cap, 'connection')} {'is' if self.cap == 1 else 'are'} open,"
+                " the most it may hold (--max-connections)"
+            )
             log.warning(
                 "profilemock refused a connection from %s with a 503: %s",
                 peer[0] if peer else "an unknown address",

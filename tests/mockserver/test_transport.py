@@ -704,8 +704,7 @@ def test_a_connection_refused_at_the_cap_is_journaled_with_its_503() -> None:
         ("UNKNOWN", "/", 503, headers["Request-Id"], "answered")
     ]
     assert entries[-1].hint == (
-        "the connection was refused: 1 connections are open, the most it may hold"
-        " (--max-connections)"
+        "the connection was refused: 1 connection is open, the most it may hold (--max-connections)"
     )
 
 
