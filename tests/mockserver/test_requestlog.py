@@ -92,12 +92,16 @@ def test_a_pipe_nobody_reads_never_stops_the_server(monkeypatch: pytest.MonkeyPa
     # `serve 2>&1 | less` left unscrolled, a terminal paused with Ctrl-S: the write waited
     # for the reader, on the server's loop, and every request hung after ~270 lines.
     # The close below waits for the reader to take everything held (it reads from then
-    # on): not CLOSE_SECONDS, which a loaded machine ran out of before the last note.
+    # on), however loaded the machine: not at most CLOSE_SECONDS.
     monkeypatch.setattr(requestlog, "CLOSE_SECONDS", 60.0)
     read_end, write_end = os.pipe()
     stream = os.fdopen(write_end, "w")
     log = RequestLog(stream)
-    batches = 40  # 2 MB: twice what is held for a reader (MAX_WAITING)
+    # 4 MB: what cannot be absorbed without dropping lines, however the writer's thread is
+    # scheduled — the pipe's buffer, the text the thread is writing (up to MAX_WAITING) and
+    # the texts waiting for it (MAX_WAITING more). With 2 MB, a thread that took 1 MB at
+    # once left room for all the rest: nothing dropped, no note (a flaky failure).
+    batches = 80
     lines = [[f"GET /{b:04d}/{n:04d}".ljust(99, ".") for n in range(512)] for b in range(batches)]
 
     def say_all() -> None:
