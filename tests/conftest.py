@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -69,6 +70,24 @@ def profile_path(
     identifier: str, resource: str, *, space: str = DEMO_SPACE, collection: str = "users"
 ) -> str:
     return f"/v1/spaces/{space}/collections/{collection}/profiles/{identifier}/{resource}"
+
+
+@contextlib.contextmanager
+def running(*argv: str, **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """The command ``argv`` running (stdout and stderr pipes, text, unless ``popen`` says
+    otherwise); killed if still running at the end, its pipes closed."""
+    process = subprocess.Popen(
+        argv, **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=20)
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 @contextlib.contextmanager

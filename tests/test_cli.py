@@ -24,7 +24,7 @@ from profilemock.cli import main, parser
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.state import ServerSettings
-from tests.conftest import NOW, WriteFixture
+from tests.conftest import NOW, WriteFixture, running
 
 GOOD = "spaces: {sp: {tokens: [tok], users: [{ids: {user_id: u1}, traits: {plan: pro}}]}}\n"
 
@@ -490,22 +490,12 @@ def test_ctrl_c_stops_serve_even_when_its_parent_started_it_with_sigint_blocked(
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # not ignored: the mask is the test
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "profilemock", "serve", "--port", "0", "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=blocked,
-    )
-    try:
+    serve = (sys.executable, "-m", "profilemock", "serve", "--port", "0", "--quiet")
+    with running(*serve, preexec_fn=blocked) as process:
         assert process.stdout is not None
         assert "serving the Segment Profile API" in process.stdout.readline()
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0
     assert "profilemock stopped" in out
 
@@ -773,14 +763,8 @@ def test_a_reader_of_stderr_that_goes_away_stops_neither_the_watch_nor_a_reload(
 
 def test_serve_started_without_stderr_serves() -> None:
     # `profilemock serve 2>&-` (sys.stderr is None) ended at once, exit 1, without a word.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "profilemock", "serve", "--port", "0", "--watch"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=lambda: os.close(2),
-    )
-    try:
+    serve = (sys.executable, "-m", "profilemock", "serve", "--port", "0", "--watch")
+    with running(*serve, stderr=subprocess.DEVNULL, preexec_fn=lambda: os.close(2)) as process:
         assert process.stdout is not None
         url = re.search(r"at (http://\S+)", process.stdout.readline())
         assert url is not None
@@ -789,9 +773,3 @@ def test_serve_started_without_stderr_serves() -> None:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
         assert "profilemock stopped" in process.stdout.read()
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=20)
-        if process.stdout is not None:
-            process.stdout.close()

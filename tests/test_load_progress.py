@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from profilemock.fixtures.generator import Plan, write
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.problems import FixtureError
 from profilemock.progress import ProgressBar, Steps, megabytes
-from tests.conftest import NOW
+from tests.conftest import NOW, running
 
 
 class Terminal(io.StringIO):
@@ -148,25 +147,15 @@ def test_ctrl_c_while_serve_loads_a_large_set_stops_it_without_a_traceback(
     with path.open("w") as file:
         write(Plan(2200, events=(0, 60), seed=2), file)
     assert path.stat().st_size > 5_000_000
-    process = subprocess.Popen(
-        [sys.executable, "-m", "profilemock", "serve", "--fixtures", str(path), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=_as_from_a_terminal,
-    )
-    try:
+    serve = (sys.executable, "-m", "profilemock", "serve", "--fixtures", str(path), "--port", "0")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with running(*serve, env=env, preexec_fn=_as_from_a_terminal) as process:
         assert process.stderr is not None
         first = process.stderr.readline()
         assert first.startswith("loading ")
         assert first.rstrip().endswith("of fixtures from 1 file (Ctrl-C stops)")
         process.send_signal(signal.SIGINT)  # the load takes seconds: it is still going
         out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 130
     assert "Traceback" not in err
     assert err.rstrip().endswith("profilemock: stopped (Ctrl-C)")

@@ -23,6 +23,7 @@ import requests
 
 from profilemock.mockserver import requestlog, serving
 from profilemock.mockserver.requestlog import RequestLog
+from tests.conftest import running
 
 
 class _Watched(io.StringIO):
@@ -184,22 +185,6 @@ def test_a_closed_logs_thread_ends_once_its_lines_are_written_and_a_later_line_a
 SERVE = (sys.executable, "-m", "profilemock", "serve", "--port", "0")
 
 
-@contextlib.contextmanager
-def _running(*argv: str) -> Iterator[subprocess.Popen[str]]:
-    """The command ``argv`` running, its stdout and stderr pipes (text); killed if still
-    running at the end, its pipes closed."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=20)
-        for pipe in (process.stdout, process.stderr):
-            if pipe is not None:
-                pipe.close()
-
-
 def _read_until(process: subprocess.Popen[str], stream: str, pattern: str) -> re.Match[str]:
     pipe = getattr(process, stream)
     fd = pipe.fileno()
@@ -219,7 +204,7 @@ def _read_until(process: subprocess.Popen[str], stream: str, pattern: str) -> re
 
 
 def test_serve_logs_while_running_and_every_line_by_the_time_it_stops() -> None:
-    with _running(*SERVE) as process:
+    with running(*SERVE) as process:
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)").group(1)
         path = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits"
         with requests.Session() as session:
@@ -243,7 +228,7 @@ def test_serve_logs_while_running_and_every_line_by_the_time_it_stops() -> None:
 
 def test_a_hangup_stops_serve_with_every_line_written() -> None:
     # A closed terminal (SIGHUP) ended the process at once: the lines waiting were lost.
-    with _running(*SERVE) as process:
+    with running(*SERVE) as process:
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)").group(1)
         with requests.Session() as session:
             for n in range(3):
@@ -280,7 +265,7 @@ def test_a_request_no_whole_answer_went_out_to_has_its_line_too(loop: str) -> No
     )
     faults = ("traits:reset:times=1", "traits:truncate:times=1", "events:hang")
     flags = [flag for fault in faults for flag in ("--fault", fault)]
-    with _running(sys.executable, "-c", code, "serve", "--port", "0", *flags) as process:
+    with running(sys.executable, "-c", code, "serve", "--port", "0", *flags) as process:
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:(\d+))")
         profile = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234"
         auth = ("demo-token", "")
@@ -331,7 +316,7 @@ def test_an_answer_that_finds_the_client_gone_as_it_is_written_has_the_line_of_o
         "from profilemock.cli import main\n"
         "sys.exit(main())"
     )
-    with _running(sys.executable, "-c", code, "serve", "--port", "0") as process:
+    with running(sys.executable, "-c", code, "serve", "--port", "0") as process:
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)").group(1)
         profile = "/v1/spaces/lg8283283/collections/users/profiles/user_id:u1234"
         auth = ("demo-token", "")
@@ -357,7 +342,7 @@ def test_an_answer_that_finds_the_client_gone_as_it_is_written_has_the_line_of_o
 def test_a_refused_request_has_one_line_the_refusal() -> None:
     # It had two: the refusal, and an access line of aiohttp's placeholder for it
     # ("UNKNOWN / HTTP/1.0 400 291 1ms").
-    with _running(*SERVE) as process:
+    with running(*SERVE) as process:
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:(\d+))")
         with socket.create_connection(("127.0.0.1", int(url[2])), timeout=10) as sock:
             sock.sendall(b"GARBAGE\r\n\r\n")
@@ -377,7 +362,7 @@ def test_a_refused_request_has_one_line_the_refusal() -> None:
 def test_a_refusal_does_not_wait_for_a_stderr_nobody_reads() -> None:
     # The refusal's line went to stderr through `logging`, past the request log: with the
     # pipe full, the server waited on it, and answered nothing more.
-    with _running(*SERVE) as process:  # stderr never read
+    with running(*SERVE) as process:  # stderr never read
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:(\d+))")
         with requests.Session() as session:
             for n in range(20):  # 140 KB of lines: more than a pipe holds
@@ -412,7 +397,7 @@ def _proxy_of_drifted(*flags: str) -> Iterator[tuple[subprocess.Popen[str], str]
         to = f"http://127.0.0.1:{upstream.server_address[1]}"
         proxy = (sys.executable, "-m", "profilemock", "proxy", "--port", "0", *flags)
         try:
-            with _running(*proxy, "--upstream", to) as process:
+            with running(*proxy, "--upstream", to) as process:
                 yield process, _read_until(process, "stdout", r"at (http://127\.0\.0\.1:\d+)")[1]
         finally:
             upstream.shutdown()
