@@ -122,6 +122,36 @@ def test_a_2xx_status_without_a_body_is_refused(spec: str) -> None:
     FaultSet().add({"route": "traits", "status": 204})
 
 
+REDIRECT = "a redirect (301, 302, 303, 307, 308) without a `Location` is not a redirect"
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_without_a_location_is_refused(status: int, write_fixture: WriteFixture) -> None:
+    # It answered 302 with {"error": {..., "message": "Found"}} and no Location to follow.
+    for rule in (parse_spec(f"traits:{status}"), {"status": status, "headers": {"X": "1"}}):
+        with pytest.raises(FaultRuleError, match=re.escape(REDIRECT)) as info:
+            FaultSet().add(rule)
+        assert "give where it leads, as `headers: {Location: ...}`" in str(info.value)
+    with pytest.raises(FaultRuleError, match="`headers.Location`: is empty"):
+        FaultSet().add({"status": status, "headers": {"Location": ""}})
+    problems = refused(
+        write_fixture,
+        f"spaces: {{sp: {{tokens: [t], users: [{{ids: {{user_id: u}}}}]}}}}\n"
+        f"faults:\n  - {{route: traits, status: {status}}}\n",
+    )
+    assert len(problems) == 1 and REDIRECT in problems[0] and problems[0].startswith("F:3:")
+    # Any case of the name, as HTTP reads it; 300 and 304 need no Location.
+    FaultSet().add({"status": status, "headers": {"location": "/v1/elsewhere"}})
+    FaultSet().add({"status": 300})
+    FaultSet().add({"status": 304})
+
+
+def test_a_status_that_is_no_number_is_refused_as_such() -> None:
+    # It was "a 2xx status is no error, ...": a string passed the 2xx check's bounds.
+    with pytest.raises(FaultRuleError, match=re.escape('field `status`: "x" is not an integer')):
+        FaultSet().add({"route": "traits", "status": "x"})
+
+
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
