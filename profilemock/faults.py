@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from profilemock.api import COLLECTIONS, ENDPOINTS, is_decimal, is_digits
 from profilemock.jsonbytes import unwritable
-from profilemock.problems import Path, json_pointer
+from profilemock.problems import FieldError, Path, json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
@@ -47,8 +47,14 @@ ORIGIN_WORDS = {"fixtures": " of the fixture files", "settings": " of --fault"}
 """How a message names where a rule came from, after its id (a test's own: nothing)."""
 
 
-class FaultRuleError(ValueError):
+class FaultRuleError(FieldError):
     """A rule that cannot be used; the message names the field and what is allowed."""
+
+
+def _at(name: str, reason: str) -> FaultRuleError:
+    """What is wrong with a rule's field ``name`` (dotted: ``latency.min``), in words that
+    name it in prose: ``fault rule: `hang` may last at most 300s``."""
+    return FaultRuleError(f"fault rule: `{name}` {reason}", tuple(name.split(".")), reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,17 +239,14 @@ def _duration(value: str, name: str) -> int:
     try:
         return parse_duration(value)
     except TimestampError:
-        raise FaultRuleError(
-            f"fault rule: `{name}` must be a duration such as 150ms, 2s or 1m, got `{value}`"
-        ) from None
+        raise _at(name, f"must be a duration such as 150ms, 2s or 1m, got `{value}`") from None
 
 
 def _latency(value: Any) -> Latency:
     latency = _latency_of(value)
     if max(latency.low, latency.high) > MAX_HANG_NS:
-        raise FaultRuleError(
-            "fault rule: `latency` may last at most 300s (as `hang`); a reset or shutdown"
-            " ends it sooner"
+        raise _at(
+            "latency", "may last at most 300s (as `hang`); a reset or shutdown ends it sooner"
         )
     return latency
 
@@ -254,11 +257,11 @@ def _latency_of(value: Any) -> Latency:
     if "min" in value:
         low, high = _duration(value["min"], "latency.min"), _duration(value["max"], "latency.max")
         if low > high:
-            raise FaultRuleError("fault rule: `latency.min` must not be above `latency.max`")
+            raise _at("latency.min", "must not be above `latency.max`")
         return Latency("uniform", low, high)
     p50, p95 = _duration(value["p50"], "latency.p50"), _duration(value["p95"], "latency.p95")
     if not 0 < p50 <= p95:
-        raise FaultRuleError("fault rule: `latency` needs 0 < p50 <= p95")
+        raise _at("latency", "needs 0 < p50 <= p95")
     return Latency("lognormal", p50, p95)
 
 
@@ -292,7 +295,7 @@ def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
     matches_one("collection", data.get("collection", "*"), COLLECTIONS)
     hang_ns = _duration(data["hang"], "hang") if "hang" in data else DEFAULT_HANG_NS
     if hang_ns > MAX_HANG_NS:
-        raise FaultRuleError("fault rule: `hang` may last at most 300s")
+        raise _at("hang", "may last at most 300s")
     return FaultRule(
         id=str(data.get("id", default_id)),
         route=data.get("route", "*"),
@@ -332,7 +335,9 @@ def matches_one(name: str, glob: str, names: Collection[str], of: str = "") -> N
 def _refused(path: Path, message: str) -> FaultRuleError:
     """What is wrong with a rule, at the field ``path`` leads to (none: the rule itself)."""
     where = json_pointer(path).lstrip("/").replace("/", ".")
-    return FaultRuleError(f"fault rule{' field `' + where + '`' if where else ''}: {message}")
+    return FaultRuleError(
+        f"fault rule{' field `' + where + '`' if where else ''}: {message}", path, message
+    )
 
 
 def _true_or_false(value: str) -> bool:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from profilemock.problems import FieldError
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
 from profilemock.words import closest, show
 
@@ -32,7 +33,7 @@ GATEWAY_STATUSES = (502, 503, 504)
 MAX_DELAY_NS = 3600 * NS_PER_SECOND
 
 
-class RealismError(ValueError):
+class RealismError(FieldError):
     """A switch that cannot be used; the message names it and what is allowed."""
 
 
@@ -125,7 +126,8 @@ def _delay(value: Any) -> int:
             f"realism: `propagation_delay` is a duration such as 2s or 500ms, got {show(value)}"
         ) from None
     if not 0 <= delay <= MAX_DELAY_NS:
-        raise RealismError("realism: `propagation_delay` may be at most 1h")
+        reason = "may be at most 1h"
+        raise RealismError(f"realism: `propagation_delay` {reason}", ("propagation_delay",), reason)
     return delay
 
 

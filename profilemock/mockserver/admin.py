@@ -35,7 +35,7 @@ from profilemock.mockserver.mutations import (
 from profilemock.mockserver.reload import RELOADER
 from profilemock.mockserver.render import json_response
 from profilemock.mockserver.state import STATE, ServerState
-from profilemock.problems import Problem, json_pointer
+from profilemock.problems import FieldError, Problem, json_pointer
 from profilemock.realism import RealismError
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, ecma_validator, input_validator, registry
@@ -106,6 +106,20 @@ def _refused(message: str) -> ApiError:
     """A 422: input the route's schema accepts, refused for what no schema can say (the
     route's ``refusals`` list what)."""
     return _bad(message, 422)
+
+
+def _about(pointer: str) -> str:
+    """What a message about the body's part at JSON ``pointer`` starts with: one form for
+    the schema's refusals and the handlers' own."""
+    return f"body field `{pointer}`" if pointer else "the body"
+
+
+def _field_refused(exc: FieldError) -> ApiError:
+    """A 422 for a body the shared reader of a fault rule or realism switches refused at a
+    field, named as the schema's refusals name it (its words name it as a fixture file's)."""
+    if not exc.path:
+        return _refused(str(exc))
+    return _refused(f"{_about(json_pointer(exc.path))}: {exc.reason}")
 
 
 def _state(request: web.Request) -> ServerState:
@@ -254,7 +268,7 @@ async def patch_realism(request: web.Request) -> web.Response:
     try:
         state.set_realism(_body(request))
     except RealismError as exc:
-        raise _refused(str(exc)) from None
+        raise _field_refused(exc) from None
     return json_response({"realism": state.realism.as_dict()})
 
 
@@ -276,7 +290,9 @@ async def add_fault(request: web.Request) -> web.Response:
             raise _bad(f"a fault rule with id `{rule_id}` exists already; ids are unique", 409)
         rule = state.add_fault(data, written)
     except FaultRuleError as exc:
-        raise _refused(str(exc)) from None
+        if written is not None:  # the fields are the spec's, not the body's
+            raise _refused(f"{_about('/spec')}: {exc}") from None
+        raise _field_refused(exc) from None
     return json_response({"fault": rule.as_dict()}, 201)
 
 
@@ -376,7 +392,7 @@ def _stand(request: web.Request, how: Callable[[int | None], None]) -> web.Respo
     try:
         how(None if at is None else parse_timestamp(at, state.clock.now_ns()))
     except TimestampError as exc:
-        raise _refused(f"`at`: {exc}") from None
+        raise _refused(f"{_about('/at')}: {exc}") from None
     return json_response(_clock_body(state))
 
 
@@ -385,7 +401,7 @@ async def advance(request: web.Request) -> web.Response:
     try:
         state.clock.advance(parse_duration(_body(request)["by"]))
     except TimestampError as exc:
-        raise _refused(f"`by`: {exc}") from None
+        raise _refused(f"{_about('/by')}: {exc}") from None
     return json_response(_clock_body(state))
 
 
@@ -896,8 +912,7 @@ async def check_input(request: web.Request, handler: Handler) -> web.StreamRespo
                 pointer, message = problem
                 if pointer in _FIELD_PROBLEMS:
                     message = _FIELD_PROBLEMS[pointer](data) or message
-                where = f"body field `{pointer}`" if pointer else "the body"
-                raise _bad(f"{where}: {message}")
+                raise _bad(f"{_about(pointer)}: {message}")
             request[_BODY] = _whole(data, strict)
     return await handler(request)
 

@@ -161,19 +161,25 @@ async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
             'body field `/latency`: "quick" is not allowed here; expected a duration',
         ),
         ({"status": 500, "headers": {"Host": "x"}}, 400, "body field `/headers/Host`: field"),
-        ({"latency": "301s"}, 422, "`latency` may last at most 300s"),
-        ({"latency": {"min": "2s", "max": "1s"}}, 422, "must not be above `latency.max`"),
+        # Each named as the schema's refusals name a field (was "fault rule: `latency` may
+        # last at most 300s", "fault rule field `space`: …").
+        ({"latency": "301s"}, 422, "body field `/latency`: may last at most 300s"),
+        (
+            {"latency": {"min": "2s", "max": "1s"}},
+            422,
+            "body field `/latency/min`: must not be above `latency.max`",
+        ),
         ({"id": "configured", "status": 500}, 409, "a fault rule with id `configured` exists"),
         # A rule no request could ever match was armed: only a test's end said so.
         (
             {"status": 503, "space": "nope*"},
             422,
-            "fault rule field `space`: `nope*` matches no space of the fixtures; spaces are",
+            "body field `/space`: `nope*` matches no space of the fixtures; spaces are",
         ),
         (
             {"status": 503, "collection": "user"},
             422,
-            "fault rule field `collection`: `user` matches no collection; collections are"
+            "body field `/collection`: `user` matches no collection; collections are"
             " users, accounts; did you mean `users`?",
         ),
         # Was the grammar's whole description, whatever part of the spec was wrong (the
@@ -189,7 +195,11 @@ async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
             'body field `/spec`: "user_id:u1234" is not a --fault spec: no route is called'
             " `user_id`; routes are *, traits,",
         ),
-        ({"spec": "traits:503:reset"}, 422, "`status` and `fault` cannot be combined"),
+        (
+            {"spec": "traits:503:reset"},
+            422,
+            "body field `/spec`: fault rule: `status` and `fault` cannot be combined",
+        ),
         ({"spec": "traits:503:id=configured"}, 409, "with id `configured` exists already"),
         (
             {"spec": "traits:429", "status": 500},
@@ -575,7 +585,11 @@ async def test_clock_get_freeze_advance_resume(client: Client) -> None:
         " or 1d12h."
     )
     await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "someday"}, expect=400)
-    await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "2026-02-30"}, expect=422)
+    error = await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "2026-02-30"}, expect=422)
+    # As the schema's refusals name a field (was "`at`: …").
+    assert error["error"]["message"] == (
+        "body field `/at`: `2026-02-30` is not a valid calendar date and time"
+    )
     await call(client, "POST", f"{ADMIN}/clock/freeze", {"when": "now"}, expect=400)
 
 
@@ -611,6 +625,7 @@ async def test_a_frozen_clock_can_be_pinned_again(client: Client) -> None:
 async def test_advancing_the_clock_beyond_year_9999_is_a_422(client: Client) -> None:
     """The body is what the schema allows (a duration): the clock is what refuses it."""
     error = await call(client, "POST", f"{ADMIN}/clock/advance", {"by": "99999999999w"}, expect=422)
+    assert error["error"]["message"].startswith("body field `/by`: ")
     assert "years 1000 to 9999" in error["error"]["message"]
     assert (await call(client, "GET", f"{ADMIN}/clock"))["now"] == "2026-06-15T12:00:00Z"
     await call(client, "POST", f"{ADMIN}/clock/freeze", {"at": "+99999999999w"}, expect=422)
