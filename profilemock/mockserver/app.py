@@ -386,7 +386,7 @@ def answer(
     if route.identifier is not None:
         if realism.unescaped_500:
             lookup.check_escaped(route)
-        profile = lookup.find_profile(space, collection, route)
+        profile = lookup.find_profile(space, collection, route, state.clock)
     req = resources.Request(
         space=space,
         collection=collection,

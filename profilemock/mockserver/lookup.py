@@ -13,10 +13,13 @@ from profilemock.api import (
     Collection,
     collection_named,
 )
+from profilemock.clock import Clock
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
 from profilemock.mockserver.routing import ID_TYPE_CHARS, NAME_CHARS, Route
+from profilemock.realism import duration_text
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
+from profilemock.timeutil import format_ns
 
 NAMES = re.compile(f"{NAME_CHARS}*")
 ID_TYPES = re.compile(f"{ID_TYPE_CHARS}*")
@@ -82,12 +85,16 @@ def resolve(space: LiveSpace, collection: Collection, identifier: str) -> Profil
     return space.find(collection, id_type, value) if sep else space.get(collection, identifier)
 
 
-def find_profile(space: LiveSpace, collection: Collection, route: Route) -> Profile:
-    """The profile the identifier names, or the API's 404 with a hint when we can see why."""
+def find_profile(space: LiveSpace, collection: Collection, route: Route, clock: Clock) -> Profile:
+    """The profile the identifier names, or the API's 404 with a hint when we can see why
+    (``clock``: the server's, which a change still propagating shows on)."""
     identifier = route.identifier or ""
     profile = resolve(space, collection, identifier)
     if profile is not None:
         return profile
+    not_yet = _not_yet_hint(space, collection, identifier, clock)
+    if not_yet is not None:
+        raise not_found(not_yet)
     id_type, sep, value = identifier.partition(":")
     if not sep:
         raise not_found(bare_value_hint(identifier))
@@ -101,6 +108,30 @@ def bare_value_hint(identifier: str) -> str:
         f"`{identifier}` has no `type:`; use `type:value` such as user_id:{identifier}"
         " (a bare value only matches a segment id)"
     )
+
+
+def _not_yet_hint(
+    space: LiveSpace, collection: Collection, identifier: str, clock: Clock
+) -> str | None:
+    """Of a profile the API does not see yet (the ``propagation_delay`` realism switch): it
+    exists, and when the change that made it shows, on the server's clock."""
+    for at, later in space.coming():
+        if resolve(later, collection, identifier) is None:
+            continue
+        wait_ns = max(at - clock.ticks_ns(), 0)
+        wait = duration_text(wait_ns)
+        if clock.pinned:
+            when = f"in {wait} (the clock's date is pinned; its time runs)"
+        elif clock.frozen:
+            when = f"once the server's clock, which is frozen, is advanced {wait}"
+        else:
+            when = f"in {wait}, at {format_ns(clock.now_ns() + wait_ns)} on the server's clock"
+        return (
+            f"`{identifier}` exists in `{collection}`, but the change that made it reaches the"
+            f" API only after the propagation delay (the `propagation_delay` realism switch):"
+            f" it shows {when}"
+        )
+    return None
 
 
 def _miss_hint(

@@ -192,7 +192,14 @@ async def test_changes_become_visible_after_the_propagation_delay(
     )
     assert upsert.status == 201
     traits = profile_path("user_id:fresh", "traits")
-    assert (await client.get(traits, headers=AUTH)).status == 404
+    missed = await client.get(traits, headers=AUTH)
+    assert missed.status == 404
+    # It had no hint: a test that read the profile at once saw a 404 with no reason.
+    assert missed.headers["Profilemock-Hint"] == (
+        "`user_id:fresh` exists in `users`, but the change that made it reaches the API only"
+        " after the propagation delay (the `propagation_delay` realism switch): it shows once"
+        " the server's clock, which is frozen, is advanced 5s"
+    )
     # The admin side sees what was written at once: events can be appended right away.
     appended = await client.post(
         "/__admin/spaces/lg8283283/collections/users/profiles/user_id:fresh/events",
@@ -200,7 +207,9 @@ async def test_changes_become_visible_after_the_propagation_delay(
     )
     assert appended.status == 201
     await client.post("/__admin/clock/advance", json={"by": "4s"})
-    assert (await client.get(traits, headers=AUTH)).status == 404
+    missed = await client.get(traits, headers=AUTH)
+    assert missed.status == 404
+    assert missed.headers["Profilemock-Hint"].endswith("is advanced 1s")
     await client.post("/__admin/clock/advance", json={"by": "1s"})
     assert (await get(client, traits))["traits"] == {"plan": "pro"}
     events = await get(client, profile_path("user_id:fresh", "events"))
@@ -222,6 +231,32 @@ async def test_a_pinned_clock_lets_changes_propagate_as_time_passes(
     assert (await client.get(traits, headers=AUTH)).status == 200
     real[0] += 10**9
     assert (await client.get(traits, headers=AUTH)).status == 404
+
+
+@pytest.mark.parametrize(
+    ("pinned", "when"),
+    [
+        (False, "in 3s, at 2001-09-09T01:46:45Z on the server's clock"),
+        (True, "in 3s (the clock's date is pinned; its time runs)"),
+    ],
+)
+async def test_a_profile_not_visible_yet_says_when_it_shows(
+    aiohttp_client: ClientFactory, pinned: bool, when: str
+) -> None:
+    real = [10**18]
+    clock = Clock.pinned_at(NOW if pinned else None, source=lambda: real[0])
+    client = await aiohttp_client(served(clock, realism={"propagation_delay": "5s"}))
+    added = await client.put(
+        "/__admin/spaces/lg8283283/collections/users/profiles", json={"ids": {"user_id": "new"}}
+    )
+    assert added.status == 201
+    real[0] += 2 * 10**9
+    missed = await client.get(profile_path("user_id:new", "traits"), headers=AUTH)
+    assert missed.status == 404
+    assert missed.headers["Profilemock-Hint"].endswith(f": it shows {when}")
+    # A profile no change makes has no such hint.
+    other = await client.get(profile_path("user_id:none", "traits"), headers=AUTH)
+    assert "Profilemock-Hint" not in other.headers
 
 
 async def test_a_date_set_back_does_not_hold_a_change_back(
