@@ -27,7 +27,7 @@ from profilemock.clock import Clock
 from profilemock.faults import FaultRuleError
 from profilemock.fixtures.loader import FIXTURE_SUFFIXES, fixture_files, load_fixtures
 from profilemock.mockserver.state import STATE
-from profilemock.problems import FixtureError, Problem
+from profilemock.problems import FixtureError, Problem, json_pointer
 from profilemock.store.space import Store
 from profilemock.words import counted
 
@@ -51,7 +51,11 @@ class Reloaded:
     """Those of ``changed`` that were removed (a file no longer in a watched directory)."""
     warnings: tuple[str, ...] = ()
     """What the new data serves differently from how it is written (an email in capitals),
-    each ``file:line:column: warning: message``, as ``serve`` and ``check`` tell them."""
+    each ``file:line:column: warning: message``, as ``serve`` and ``check`` tell them; and
+    each fault rule kept whose ``space`` the new data no longer has."""
+    new_warnings: tuple[str, ...] = ()
+    """Those of ``warnings`` the load before did not have: what the log line tells (one
+    that still stands was told already; a save that keeps it does not tell it again)."""
 
     @property
     def ok(self) -> bool:
@@ -74,7 +78,16 @@ class Reloaded:
                 f" {counted(self.users, 'user')}, {counted(self.accounts, 'account')}"
                 f" in {self.seconds:.2f} s"
             )
-            return "\n".join([head, *(f"  {w}" for w in self.warnings)])
+            standing, new = len(self.warnings), len(self.new_warnings)
+            if new == standing and new:
+                head += f"; {counted(new, 'warning')}:"
+            elif new:
+                head += f"; {counted(standing, 'warning')} still stand, {new} of them new:"
+            elif standing:
+                head += f"; {counted(standing, 'warning')} still"
+                head += " stands" if standing == 1 else " stand"
+                head += " (told before)"
+            return "\n".join([head, *(f"  {w}" for w in self.new_warnings)])
         count = len(self.problems)
         head = (
             f"reload of {what} failed, still serving the previous data: {counted(count, 'problem')}"
@@ -99,8 +112,9 @@ class Reloader:
     """Reloads ``paths`` into a server's state; one reload at a time."""
 
     paths: Sequence[str | Path]
-    swap: Callable[[Store], None]
-    """Puts a new store in service (``ServerState.replace_data``), on the loop."""
+    swap: Callable[[Store], Sequence[str]]
+    """Puts a new store in service (``ServerState.replace_data``), on the loop; returns
+    the warnings it has of what it kept (a fault rule whose space is gone)."""
     clock: Clock
     log: Log | None = None
     on_reload: list[Callable[[Reloaded], None]] = field(default_factory=list)
@@ -109,6 +123,9 @@ class Reloader:
     """Where the files' ``now:`` pinned the date at the last load (``Store.now``)."""
     now_written: str | None = None
     """That ``now:`` as written (``Store.now_written``): what tells a changed one."""
+    told: frozenset[str] = frozenset()
+    """The warnings of the last load that was served (``_told``): a reload tells only
+    those it does not have."""
     _lock: asyncio.Lock | None = None
 
     async def reload(self, changed: Iterable[str] = (), removed: Iterable[str] = ()) -> Reloaded:
@@ -135,7 +152,7 @@ class Reloader:
             if follows and new_now and store.now_written is not None:
                 clock.set_offset(0)  # the files read against their new `now:`, as at a start
                 store = await _off_loop(lambda: _load_still(self.paths, clock))
-            self.swap(store)
+            kept = tuple(self.swap(store))
         except FixtureError as exc:
             return Reloaded(changed, time.perf_counter() - started, problems=_texts(exc.problems))
         except FaultRuleError as exc:
@@ -149,9 +166,20 @@ class Reloader:
                 self.clock.restore(clock.snapshot())
         users = sum(len(s.profiles["users"]) for s in store.spaces.values())
         accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
-        warnings = tuple(w.as_warning() for w in store.warnings)
+        warnings = (*(w.as_warning() for w in store.warnings), *kept)
+        told = _told(store.warnings, kept)
+        new = tuple(w for w, key in zip(warnings, told, strict=True) if key not in self.told)
+        self.told = frozenset(told)
         seconds = time.perf_counter() - started
-        return Reloaded(changed, seconds, len(store.spaces), users, accounts, warnings=warnings)
+        return Reloaded(
+            changed,
+            seconds,
+            len(store.spaces),
+            users,
+            accounts,
+            warnings=warnings,
+            new_warnings=new,
+        )
 
 
 READS = 5
@@ -200,6 +228,13 @@ def _standing(paths: Sequence[str | Path]) -> dict[str, tuple[int, ...]]:
                     found.st_ino,
                 )
     return standing
+
+
+def _told(warnings: Iterable[Problem], kept: Iterable[str]) -> tuple[str, ...]:
+    """What tells a warning from another, each of the load's ``warnings`` then ``kept``:
+    its file, place in the data and words, not its line (a line added above it moves it,
+    and it is the same warning)."""
+    return (*(f"{w.source}\0{json_pointer(w.path)}\0{w.message}" for w in warnings), *kept)
 
 
 def _texts(problems: Iterable[Problem]) -> tuple[str, ...]:
@@ -405,6 +440,7 @@ def enable_reload(
         log,
         pinned_at=state.store.loaded.now,
         now_written=state.store.loaded.now_written,
+        told=frozenset(_told(state.store.loaded.warnings, state.stranded())),
     )
     app[RELOADER] = reloader
     if watch_files:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from profilemock.clock import Clock, Setting
-from profilemock.faults import FaultRule, FaultRuleError, FaultSet
+from profilemock.faults import ORIGIN_WORDS, FaultRule, FaultRuleError, FaultSet, matches_one
 from profilemock.mockserver.journal import DEFAULT_SIZE, Journal, JournalEntry
 from profilemock.mockserver.params import Queries
 from profilemock.mockserver.ratelimit import RateLimiter
@@ -151,8 +151,9 @@ class ServerState:
         the admin API), not the standing ones of the fixtures and ``--fault``."""
         return [rule for rule in self.faults if rule.origin == "runtime"]
 
-    def replace_data(self, store: Store) -> None:
-        """Serve ``store`` from the next request on (fixtures reloaded).
+    def replace_data(self, store: Store) -> tuple[str, ...]:
+        """Serve ``store`` from the next request on (fixtures reloaded); returns a warning
+        for each rule kept whose ``space`` now matches no space (``stranded``).
 
         Runtime changes to the data go with the old data. Fault rules stay, counters and
         all, except that the fixtures' own rules follow the files when those changed; rate
@@ -168,6 +169,25 @@ class ServerState:
         self._use_realism(self.realism.rebased(self._realism_configured, configured))
         self._realism_configured = configured
         self.limiter.reload(_limits(store, self.settings))
+        return self.stranded()
+
+    def stranded(self) -> tuple[str, ...]:
+        """A warning for each rule whose ``space`` glob matches no space served: one that
+        was armed (or given with ``--fault``) when it did, its space gone with a reload. It
+        is kept — it matches again if the space comes back — but said, as a rule that
+        matches no space is refused when it is armed."""
+        spaces = list(self.store.spaces)
+        warnings = []
+        for rule in self.faults:
+            try:
+                matches_one("space", rule.space, spaces, " of the fixtures")
+            except FaultRuleError as exc:
+                warnings.append(
+                    f"warning: fault rule `{rule.id}`{ORIGIN_WORDS.get(rule.origin, '')}"
+                    f" ({rule.written}) is kept but matches no request now: {exc.reason};"
+                    " it matches again if the space comes back"
+                )
+        return tuple(warnings)
 
     def reset(self) -> None:
         """Back to the start: loaded data, configured faults with fresh counters, an empty

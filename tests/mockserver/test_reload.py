@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from profilemock.clock import Clock
+from profilemock.faults import parse_spec
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.reload import Reloaded, enable_reload, watched
@@ -505,3 +506,76 @@ async def test_a_reload_tells_the_warnings_of_the_new_data(start: Start) -> None
     assert [w[: len(warning)] for w in body["warnings"]] == [warning]
     assert served.lines[-1].startswith("reloaded fixtures (on request): 1 space, 2 users,")
     assert served.lines[-1].splitlines()[1].startswith(f"  {warning}")
+
+
+async def test_a_reload_tells_a_warning_once_and_how_many_still_stand(start: Start) -> None:
+    # Each save that kept a warning printed it again: the same lines at every save.
+    served = await start()
+    ada = "      - ids: {user_id: u2, email: Ada@Example.com}\n"
+    served.path.write_text(fixture("pro", more=ada))
+    await served.client.post("/__admin/reload")
+    assert "2 users, 0 accounts in " in served.lines[-1]
+    assert served.lines[-1].split("\n")[0].endswith(" s; 1 warning:")
+    # Saved again, a line added above it: the same warning, told before.
+    served.path.write_text("# a comment\n" + fixture("team", more=ada))
+    body = await (await served.client.post("/__admin/reload")).json()
+    assert len(body["warnings"]) == 1  # what stands, all of it
+    assert served.lines[-1].endswith(" s; 1 warning still stands (told before)")
+    # Another one: only the new one is told.
+    bob = "      - ids: {user_id: u3, email: Bob@Example.com}\n"
+    served.path.write_text(fixture("team", more=ada + bob))
+    await served.client.post("/__admin/reload")
+    head, *told = served.lines[-1].split("\n")
+    assert head.endswith(" s; 2 warnings still stand, 1 of them new:")
+    (bob_told,) = told
+    assert "`bob@example.com`" in bob_told
+    # Gone: nothing stands, nothing is said; back: told again.
+    served.path.write_text(fixture("team"))
+    await served.client.post("/__admin/reload")
+    assert served.lines[-1].endswith(" s")
+    served.path.write_text(fixture("team", more=bob))
+    await served.client.post("/__admin/reload")
+    assert served.lines[-1].split("\n")[0].endswith(" s; 1 warning:")
+
+
+async def test_a_warning_of_the_files_at_start_is_not_told_again_at_a_reload(
+    start: Start,
+) -> None:
+    served = await start(fixture(more="      - ids: {user_id: u2, email: Ada@Example.com}\n"))
+    await served.client.post("/__admin/reload")
+    assert served.lines[-1].endswith(" s; 1 warning still stands (told before)")
+
+
+async def test_a_reload_that_removes_a_rules_space_says_the_rule_matches_nothing_now(
+    start: Start,
+) -> None:
+    # At a start such a rule is refused; a reload left it matching nothing without a word.
+    other = "  gone:\n    tokens: [g]\n    users: [{ids: {user_id: g1}}]\n"
+    served = await start(fixture(more=other), faults=[parse_spec("traits:503:space=gone")])
+    added = await served.client.post("/__admin/faults", json={"status": 500, "space": "go*"})
+    assert added.status == 201
+    served.path.write_text(fixture())
+    body = await (await served.client.post("/__admin/reload")).json()
+    assert body["reloaded"] is True
+    head, *told = served.lines[-1].split("\n")
+    assert head.endswith(" s; 2 warnings:")
+    assert told == [
+        '  warning: fault rule `fault-1` of --fault ({"route": "traits", "status": 503, "space":'
+        ' "gone"}) is kept but matches no request now: `gone` matches no space of the fixtures;'
+        " spaces are sp; it matches again if the space comes back",
+        '  warning: fault rule `fault-2` ({"status": 500, "space": "go*"}) is kept but matches'
+        " no request now: `go*` matches no space of the fixtures; spaces are sp; it matches"
+        " again if the space comes back",
+    ]
+    assert [rule.id for rule in served.app[STATE].faults] == ["fault-1", "fault-2"]
+    # Saved again without it: told before. Back: it matches again, and nothing is said.
+    served.path.write_text(fixture("pro"))
+    await served.client.post("/__admin/reload")
+    assert served.lines[-1].endswith(" s; 2 warnings still stand (told before)")
+    served.path.write_text(fixture(more=other))
+    await served.client.post("/__admin/reload")
+    assert served.lines[-1].endswith(" s")
+    gone = await served.client.get(
+        "/v1/spaces/gone/collections/users/profiles/user_id:g1/traits", headers=basic("g")
+    )
+    assert gone.status == 503
