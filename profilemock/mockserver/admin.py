@@ -310,7 +310,8 @@ async def clear_faults(request: web.Request) -> web.Response:
 async def list_requests(request: web.Request) -> web.Response:
     query: dict[str, Any] = request[_QUERY]
     limit = query.pop("limit", None)
-    entries = _state(request).journal.select(**query)
+    preflights = query.pop("preflights", "false") == "true"
+    entries = _state(request).journal.select(preflights, **query)
     # `total` counts every match, as WireMock's `meta.total` does; `limit` keeps the latest.
     total = len(entries)
     if limit is not None:
@@ -474,6 +475,14 @@ _JOURNAL_QUERY: tuple[tuple[str, JSONSchema], ...] = (
         for name in NUMBER_FILTERS
     ),
     ("limit", {"type": "integer", "minimum": 1, "description": "the latest this many"}),
+    (
+        "preflights",
+        {
+            "type": "string",
+            "enum": ["true", "false"],
+            "description": "true: the browsers' CORS preflights too (left out by default)",
+        },
+    ),
 )
 _PROFILES = "/spaces/{space}/collections/{collection}/profiles"
 _EVENTS: JSONSchema = {"type": "array", "minItems": 1, "items": {"$ref": _FIXTURE + "event"}}
@@ -607,7 +616,9 @@ ROUTES: tuple[AdminRoute, ...] = (
         " entry's `fault` is the id of the fault rule that fired on it, `fault_origin` where"
         " the rule came from (`fixtures`, `settings` for --fault, `runtime`), and"
         " `fault_answered` whether the answer was the rule's own (its status, a connection or"
-        " body it broke) rather than the API's, which it only delayed or added headers to.",
+        " body it broke) rather than the API's, which it only delayed or added headers to."
+        " A browser's CORS preflight (`--cors`), which the fake answers itself, is no call of"
+        " the app: it is listed, `preflight` true, only with `preflights=true`.",
         query=_JOURNAL_QUERY,
     ),
     AdminRoute(

@@ -125,6 +125,7 @@ def api_handler(state: ServerState) -> Handler:
                     close_unread(request, response)  # the body the client may send is not read
                 elif state.settings.cors and cors.is_preflight(request):
                     response = cors.preflight(request)
+                    state.journal.preflight(ticket)
                 else:
                     route = routing.match(request.method, raw_target(request))
                     rule = state.faults.pick(

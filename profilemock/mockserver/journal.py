@@ -6,6 +6,13 @@ journal: a request belongs to the period in which it arrived, so one still held 
 journal is cleared (a ``hang`` or ``latency`` fault, a client that timed out) is never seen
 after the clear, whenever it ends.
 
+A browser's CORS preflight (an ``OPTIONS`` the fake answers itself, with ``--cors``) is
+journaled marked ``preflight``, and left out of what is read unless asked for: it is the
+browser's question, not a call of the app, and would count as one in ``assert_called`` and
+sit among the app's requests in the explorer (as Pact's mock server answers preflights
+without counting them as interactions). ``GET /__admin/requests?preflights=true`` and the
+explorer's "preflights" box show them.
+
 Tokens are never kept: only the auth scheme and whether the credentials were accepted.
 """
 
@@ -102,6 +109,9 @@ class JournalEntry:
     """The answer's ``Request-Id``; None when nothing was answered."""
     violations: tuple[Violation, ...] = ()
     """Where the answer broke the contract (the validating proxy checks upstream answers)."""
+    preflight: bool = False
+    """A browser's CORS preflight the fake answered itself (``--cors``), not a call of the
+    app: read only when asked for (``Journal.entries(preflights=True)``)."""
 
     @property
     def refused(self) -> bool:
@@ -135,9 +145,12 @@ class Journal:
         self._entries: deque[tuple[Any, ...]] = deque(maxlen=size)
         self._pending: dict[int, tuple[Any, ...]] = {}
         self._seq = 0
+        self._preflights: set[int] = set()
+        """The ``seq`` of each CORS preflight still kept."""
         self.dropped = 0
         """Finished requests pushed out by newer ones since the last clear: what is read
-        of the journal then misses requests (an assertion on it cannot be trusted)."""
+        of the journal then misses requests (an assertion on it cannot be trusted). A
+        preflight pushed out is not counted: it is no request of the app."""
 
     def arrived(self, time: int, method: str, raw_path: str, auth: str) -> int:
         """Journal a request as it arrives (``raw_path`` as sent, query included); returns
@@ -146,6 +159,11 @@ class Journal:
         seq = self._seq
         self._pending[seq] = (seq, time, method, raw_path, auth, None, None)
         return seq
+
+    def preflight(self, ticket: int) -> None:
+        """The request journaled under ``ticket`` is a CORS preflight the fake answered."""
+        if ticket in self._pending:
+            self._preflights.add(ticket)
 
     def fault_fired(self, ticket: int, fault: str, origin: str) -> None:
         """A fault rule (from ``origin``) fired on a pending request (shown while it is
@@ -175,8 +193,12 @@ class Journal:
             # A rule that fired and then stood back (a body fault the API's error answered
             # first) is not the request's: its origin goes with it.
             origin = kept[6] if fault is not None else None
-            if len(self._entries) == self._entries.maxlen:
-                self.dropped += 1
+            entries = self._entries
+            if len(entries) == entries.maxlen:
+                if self._preflights and entries[0][0] in self._preflights:
+                    self._preflights.discard(entries[0][0])
+                else:
+                    self.dropped += 1
             self._entries.append(
                 (
                     *kept[:5],
@@ -222,6 +244,7 @@ class Journal:
         """Forget every request, pending ones included: their outcomes will be dropped."""
         self._entries.clear()
         self._pending.clear()
+        self._preflights.clear()
         self.dropped = 0
 
     def errors(self, after: int = 0) -> list[JournalEntry]:
@@ -230,11 +253,19 @@ class Journal:
         found = [
             kept
             for kept in self._entries
-            if kept[0] > after and counts_as_error(kept[5], kept[13], kept[14])
+            if kept[0] > after
+            and counts_as_error(kept[5], kept[13], kept[14])
+            and kept[0] not in self._preflights
         ]
         return [_entry(kept) for kept in sorted(found, key=_arrival)]
 
     def __iter__(self) -> Iterator[JournalEntry]:
+        """The app's requests (no preflight), in arrival order."""
+        return iter(self.entries())
+
+    def entries(self, preflights: bool = False) -> list[JournalEntry]:
+        """Every request kept, pending ones included, in arrival order; the CORS preflights
+        among them only when ``preflights``."""
         pending = [
             (*p[:5], None, p[5], None, None, PENDING, None, None, (), p[6], None)
             for p in self._pending.values()
@@ -242,15 +273,24 @@ class Journal:
         # Finished requests are kept in the order they finished: nearly arrival order, which
         # sorts in one pass.
         kept = sorted([*self._entries, *pending], key=_arrival)
-        return iter([_entry(e) for e in kept])
+        marked = self._preflights
+        if not marked:
+            return [_entry(e) for e in kept]
+        return [_entry(e, e[0] in marked) for e in kept if preflights or e[0] not in marked]
 
     def __len__(self) -> int:
-        return len(self._entries) + len(self._pending)
+        """How many requests of the app it keeps (no preflight)."""
+        return len(self._entries) + len(self._pending) - len(self._preflights)
 
-    def select(self, **where: Any) -> list[JournalEntry]:
-        """Entries whose fields equal every given value (None values are ignored)."""
+    def select(self, preflights: bool = False, **where: Any) -> list[JournalEntry]:
+        """Entries whose fields equal every given value (None values are ignored); CORS
+        preflights only when ``preflights``."""
         wanted = {k: v for k, v in where.items() if v is not None}
-        return [e for e in self if all(getattr(e, k) == v for k, v in wanted.items())]
+        return [
+            e
+            for e in self.entries(preflights)
+            if all(getattr(e, k) == v for k, v in wanted.items())
+        ]
 
 
 def counts_as_error(status: int | None, fault_origin: str | None, fault_answered: bool) -> bool:
@@ -266,7 +306,7 @@ def _arrival(kept: tuple[Any, ...]) -> int:
     return seq
 
 
-def _entry(kept: tuple[Any, ...]) -> JournalEntry:
+def _entry(kept: tuple[Any, ...], preflight: bool = False) -> JournalEntry:
     (seq, time, method, raw_path, auth, status, fault, duration_ms, request_id, outcome,
      authorized, hint, violations, fault_origin, fault_answered) = kept  # fmt: skip
     route = match_path(raw_path)
@@ -292,4 +332,5 @@ def _entry(kept: tuple[Any, ...]) -> JournalEntry:
         duration_ms=duration_ms,
         request_id=request_id,
         violations=violations,
+        preflight=preflight,
     )

@@ -187,6 +187,15 @@ class _Writer:
             self._changed.wait_for(lambda: not self._texts and not self._busy, timeout)
 
 
+_PREFLIGHT = " (CORS preflight)\n"
+
+
+def _preflight(request: BaseRequest, response: StreamResponse) -> bool:
+    """Whether the fake answered ``request`` as a browser's CORS preflight (no call of the
+    app: its line says so)."""
+    return request.method == "OPTIONS" and "Access-Control-Allow-Methods" in response.headers
+
+
 def _bound_logger(log: RequestLog) -> type[AccessLogger]:
     add = log.add
 
@@ -197,7 +206,8 @@ def _bound_logger(log: RequestLog) -> type[AccessLogger]:
             version = request.version
             add(
                 f"{request.method} {request.raw_path} HTTP/{version.major}.{version.minor}"
-                f" {response.status} {response.body_length} {time * 1000:.0f}ms\n"
+                f" {response.status} {response.body_length} {time * 1000:.0f}ms"
+                + (_PREFLIGHT if response.status == 204 and _preflight(request, response) else "\n")
             )
 
         def unanswered(self, request: BaseRequest, time: float, sent: int | None = None) -> None:

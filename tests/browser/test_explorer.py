@@ -201,6 +201,27 @@ def test_the_journal_shows_the_apps_requests_not_the_pages_own(
     )
 
 
+def test_the_journal_shows_a_browsers_preflights_only_when_asked(
+    server: ServerThread, page: WebDriver
+) -> None:
+    """A preflight (``--cors``) was listed as ``204 OPTIONS traits``, among the app's calls."""
+    path = TRAITS.format("user_id:u1234")
+
+    def preflight(state: Any) -> None:
+        journal = state.journal
+        ticket = journal.arrived(state.clock.now_ns(), "OPTIONS", path, "none")
+        journal.preflight(ticket)
+        journal.finished(ticket, 204, None, 0.1, "answered", None, None)
+
+    server.call(preflight)
+    assert api(server, "user_id:u1234").status_code == 200
+    until(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#journal tr[data-status="200"]'))
+    assert not page.find_elements(By.CSS_SELECTOR, '#journal tr[data-status="204"]')
+    click(page, "#preflights")
+    until(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#journal tr[data-status="204"]'))
+    assert "OPTIONS traits (preflight)" in text_of(page, '#journal tr[data-status="204"]')
+
+
 def text_of_element(element: Any) -> str:
     return str(element.get_attribute("innerText"))
 

@@ -428,3 +428,29 @@ def test_a_proxys_violation_and_its_request_line_reach_stderr() -> None:
     assert lines[0] == f"contract violation: GET {path} -> 200 /traits: 5 is not an object [type]"
     assert re.fullmatch(rf"GET {re.escape(path)} HTTP/1\.1 200 \d+ \d+ms", lines[1])
     assert len(lines) == 2
+
+
+async def test_a_cors_preflights_line_says_it_is_one() -> None:
+    # It read `OPTIONS /v1/…/traits HTTP/1.1 204 …` among the app's calls, as one of them.
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from profilemock.mockserver import cors
+
+    log = RequestLog(io.StringIO())
+    logger = requestlog._bound_logger(log)(requestlog.LOGGER, "")
+    path = "/v1/spaces/sp/collections/users/profiles/user_id:u1/traits"
+    asked = make_mocked_request(
+        "OPTIONS",
+        path,
+        headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"},
+    )
+    logger.log(asked, cors.preflight(asked), 0.001)
+    logger.log(make_mocked_request("GET", path), web.Response(status=204), 0.001)
+    logger.log(make_mocked_request("OPTIONS", path), web.Response(status=204), 0.001)
+    assert [line.rstrip("\n") for line in log.lines] == [
+        f"OPTIONS {path} HTTP/1.1 204 0 1ms (CORS preflight)",
+        f"GET {path} HTTP/1.1 204 0 1ms",
+        f"OPTIONS {path} HTTP/1.1 204 0 1ms",
+    ]
+    log.flush()
