@@ -58,7 +58,7 @@ class Realism:
             "short_pages": self.short_pages,
             "gateway_errors": self.gateway_errors,
             "null_lists": self.null_lists,
-            "propagation_delay": duration_text(self.propagation_delay),
+            "propagation_delay": _duration_text(self.propagation_delay),
             "unescaped_500": self.unescaped_500,
         }
 
@@ -86,8 +86,7 @@ class Realism:
         return dataclasses.replace(self, **moved)
 
 
-def duration_text(ns: int) -> str:
-    """A delay as a duration is written (``5s``, ``1500ms``)."""
+def _duration_text(ns: int) -> str:
     if ns % NS_PER_SECOND == 0:
         return f"{ns // NS_PER_SECOND}s"
     return f"{ns / 1_000_000:g}ms"

@@ -16,10 +16,9 @@ from profilemock.api import (
 from profilemock.clock import Clock
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
 from profilemock.mockserver.routing import ID_TYPE_CHARS, NAME_CHARS, Route
-from profilemock.realism import duration_text
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
-from profilemock.timeutil import format_ns
+from profilemock.timeutil import NS_PER_SECOND, format_ns
 
 NAMES = re.compile(f"{NAME_CHARS}*")
 ID_TYPES = re.compile(f"{ID_TYPE_CHARS}*")
@@ -110,6 +109,14 @@ def bare_value_hint(identifier: str) -> str:
     )
 
 
+_TENTH = NS_PER_SECOND // 10
+
+
+def _tenths(ns: int) -> int:
+    """``ns`` in tenths of a second, rounded up: a wait on real time is told no finer."""
+    return -(-ns // _TENTH)
+
+
 def _not_yet_hint(
     space: LiveSpace, collection: Collection, identifier: str, clock: Clock
 ) -> str | None:
@@ -119,13 +126,14 @@ def _not_yet_hint(
         if resolve(later, collection, identifier) is None:
             continue
         wait_ns = max(at - clock.ticks_ns(), 0)
-        wait = duration_text(wait_ns)
+        wait = f"{_tenths(wait_ns) / 10:g}s"
         if clock.pinned:
             when = f"in {wait} (the clock's date is pinned; its time runs)"
         elif clock.frozen:
             when = f"once the server's clock, which is frozen, is advanced {wait}"
         else:
-            when = f"in {wait}, at {format_ns(clock.now_ns() + wait_ns)} on the server's clock"
+            shows = _tenths(clock.now_ns() + wait_ns) * _TENTH
+            when = f"in {wait}, at {format_ns(shows)} on the server's clock"
         return (
             f"`{identifier}` exists in `{collection}`, but the change that made it reaches the"
             f" API only after the propagation delay (the `propagation_delay` realism switch):"
