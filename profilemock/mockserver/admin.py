@@ -290,8 +290,8 @@ async def add_fault(request: web.Request) -> web.Response:
             raise _bad(f"a fault rule with id `{rule_id}` exists already; ids are unique", 409)
         rule = state.add_fault(data, written)
     except FaultRuleError as exc:
-        if written is not None:  # the fields are the spec's, not the body's
-            raise _refused(f"{_about('/spec')}: {exc}") from None
+        if written is not None:  # the fields are the spec's rule's, not the body's
+            raise _refused(str(exc)) from None
         raise _field_refused(exc) from None
     return json_response({"fault": rule.as_dict()}, 201)
 

@@ -195,10 +195,12 @@ async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
             'body field `/spec`: "user_id:u1234" is not a --fault spec: no route is called'
             " `user_id`; routes are *, traits,",
         ),
+        # A spec's rule is named as the rule (its fields are no fields of the body).
+        ({"spec": "traits:503:reset"}, 422, "fault rule: `status` and `fault` cannot be combined"),
         (
-            {"spec": "traits:503:reset"},
+            {"spec": "traits:503:collection=user"},
             422,
-            "body field `/spec`: fault rule: `status` and `fault` cannot be combined",
+            "fault rule field `collection`: `user` matches no collection",
         ),
         ({"spec": "traits:503:id=configured"}, 409, "with id `configured` exists already"),
         (
