@@ -204,10 +204,10 @@ def _bound_logger(log: RequestLog) -> type[AccessLogger]:
 
         def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
             version = request.version
+            end = _PREFLIGHT if response.status == 204 and _preflight(request, response) else "\n"
             add(
                 f"{request.method} {request.raw_path} HTTP/{version.major}.{version.minor}"
-                f" {response.status} {response.body_length} {time * 1000:.0f}ms"
-                + (_PREFLIGHT if response.status == 204 and _preflight(request, response) else "\n")
+                f" {response.status} {response.body_length} {time * 1000:.0f}ms{end}"
             )
 
         def unanswered(self, request: BaseRequest, time: float, sent: int | None = None) -> None:
