@@ -170,6 +170,13 @@ async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
             "body field `/latency/min`: must not be above `latency.max`",
         ),
         ({"id": "configured", "status": 500}, 409, "a fault rule with id `configured` exists"),
+        # A 3xx with no Location: an error body and nowhere to go.
+        (
+            {"route": "traits", "status": 302},
+            400,
+            "the body: a redirect (301, 302, 303, 307, 308) without a `Location` is not a"
+            " redirect: give where it leads, as `headers: {Location: ...}`",
+        ),
         # A rule no request could ever match was armed: only a test's end said so.
         (
             {"status": 503, "space": "nope*"},
