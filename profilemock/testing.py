@@ -619,13 +619,22 @@ class ProfileAPI:
         request that differs in one thing — and why each missed. ``times=0`` with an
         ``identifier`` that names no profile of the space (in either collection, as loaded
         or since) and that no request of the test asked for is a ValueError, as a typo
-        would pass whatever the code did; ``unknown_profile=True`` says it is meant. So is
-        ``times=0`` with a ``query`` name the route does not take that no request sent.
+        would pass whatever the code did; ``unknown_profile=True`` says it is meant (and
+        is a ValueError anywhere else, where it would be ignored). So is ``times=0`` with a
+        ``query`` name the route does not take that no request sent.
         """
         __tracebackhide__ = True
         _check_query(query)
         _check_filters(identifier, times, status, method, authorized)
-        flag(unknown_profile, "unknown_profile")
+        if flag(unknown_profile, "unknown_profile") and (times != 0 or identifier is None):
+            # Only times=0 with an identifier judges whether a profile has it: anywhere else
+            # the flag would be ignored, a test saying what it does not check.
+            got = f"times={times!r}" if times != 0 else "no identifier"
+            raise ValueError(
+                "assert_called: unknown_profile=True goes with times=0 and an identifier (it"
+                " says the identifier is meant to name no profile, which only times=0"
+                f" checks); got {got}: leave unknown_profile out"
+            )
         if route is not None:
             _one_of("route", route, tuple(ENDPOINTS), "assert_called")
         if collection is not None:

@@ -909,6 +909,28 @@ def test_times_0_for_a_profile_nobody_has_is_refused_as_a_likely_typo(
         profile_api.assert_called("traits", unknown_profile="yes")  # type: ignore[arg-type]
 
 
+def test_unknown_profile_without_times_0_and_an_identifier_is_refused(
+    profile_api: ProfileAPI,
+) -> None:
+    # It was ignored: the flag answers times=0's typo guard, which only those two call.
+    assert get(profile_api, "user_id:ghost", "traits").status_code == 404
+    with pytest.raises(ValueError, match="goes with times=0") as failure:
+        profile_api.assert_called("traits", identifier="user_id:ghost", unknown_profile=True)
+    assert str(failure.value) == (
+        "assert_called: unknown_profile=True goes with times=0 and an identifier (it says the"
+        " identifier is meant to name no profile, which only times=0 checks); got times=None:"
+        " leave unknown_profile out"
+    )
+    with pytest.raises(ValueError, match="got times=1: leave unknown_profile out"):
+        profile_api.assert_called(
+            "traits", identifier="user_id:ghost", times=1, unknown_profile=True
+        )
+    with pytest.raises(ValueError, match="got no identifier: leave unknown_profile out"):
+        profile_api.assert_called("traits", times=0, unknown_profile=True)
+    profile_api.assert_called("traits", identifier="user_id:ghost", times=1)
+    profile_api.assert_called("traits", identifier="user_id:gone", times=0, unknown_profile=True)
+
+
 def test_times_0_for_a_query_parameter_no_route_takes_is_refused_as_a_likely_typo(
     profile_api: ProfileAPI,
 ) -> None:
