@@ -394,16 +394,20 @@ SPEC_PATTERN = (
 )
 """The ``--fault`` specs ``parse_spec`` reads into a rule the fixture schema accepts, field
 by field (how fields combine is the rule's): the admin API's ``{"spec": …}`` is held to it."""
+SPEC_STATUSES = "statuses are 200 to 599, such as 503"
+"""The statuses a spec takes (the fault rule's ``status``), in a message."""
 
 
-def parse_spec(spec: str) -> dict[str, Any]:
+def parse_spec(spec: str, given_as: str = "--fault") -> dict[str, Any]:
     """The dict form of a ``--fault`` spec such as ``traits:429:times=2`` or ``*:latency=150ms``.
 
     ``ROUTE[:FIELD]...``: a field is a status (``503``), a fault (``reset``, ``empty``,
     ``truncate``, ``malformed``, ``hang``) or ``key=value``. ``latency=A..B`` is uniform,
     ``latency=P50~P95`` long-tailed; ``optional=true`` (or ``false``). ``identifier=GLOB``
-    takes the rest of the spec.
+    takes the rest of the spec. Its errors start with where the spec was given
+    (``given_as``, ``--fault`` for the command line) and the spec: ``--fault `traits:42`: …``.
     """
+    said = f"{given_as} `{spec}`"
     head, _, rest = spec.partition(":")
     if head and head not in ROUTES:
         # First: `user_id:u1234` would otherwise be "`u1234` is not a status".
@@ -413,7 +417,7 @@ def parse_spec(spec: str) -> dict[str, Any]:
                 " (the spec starts with one: ROUTE[:FIELD]...; a profile's id goes last, as"
                 " identifier=TYPE:VALUE)"
             )
-        raise FaultRuleError(f"--fault `{spec}`: {why}")
+        raise FaultRuleError(f"{said}: {why}")
     rule: dict[str, Any] = {"route": head or "*"}
     while rest:
         if rest.startswith("identifier="):
@@ -422,30 +426,31 @@ def parse_spec(spec: str) -> dict[str, Any]:
         part, _, rest = rest.partition(":")
         key, sep, value = part.partition("=")
         if not sep:
-            if re.fullmatch(r"[0-9]{3}", part):
+            if re.fullmatch(r"[2-5][0-9]{2}", part):
                 key = "status"
             elif part in CONNECTION_FAULTS + BODY_FAULTS:
                 key = "fault"
+            elif part.isdigit():
+                raise FaultRuleError(f"{said}: `{part}` is not a status: {SPEC_STATUSES}")
             else:
                 raise FaultRuleError(
-                    f"--fault `{spec}`: `{part}` is not a status (such as 503), a fault"
+                    f"{said}: `{part}` is not a status ({SPEC_STATUSES}), a fault"
                     f" ({', '.join(CONNECTION_FAULTS + BODY_FAULTS)}) or key=value"
                 )
-            _once(spec, rule, key)
+            _once(said, rule, key)
             rule[key] = int(part) if key == "status" else part
             continue
         if key not in _SPEC_KEYS:
             raise FaultRuleError(
-                f"--fault `{spec}`: unknown key `{key}`;"
+                f"{said}: unknown key `{key}`;"
                 f" keys are {', '.join(sorted(_SPEC_KEYS))}, identifier" + _NOT_A_KEY.get(key, "")
             )
-        _once(spec, rule, key)
+        _once(said, rule, key)
         try:
             rule[key] = _SPEC_KEYS[key](value)
         except ValueError:
             raise FaultRuleError(
-                f"--fault `{spec}`: `{key}` must be {_SPEC_TAKES.get(key, 'a whole number')},"
-                f" got `{value}`"
+                f"{said}: `{key}` must be {_SPEC_TAKES.get(key, 'a whole number')}, got `{value}`"
             ) from None
         if key == "latency" and ".." in value:
             low, high = value.split("..", 1)
@@ -465,11 +470,11 @@ def as_mapping(spec: str) -> dict[str, Any] | None:
         return None
 
 
-def _once(spec: str, rule: dict[str, Any], key: str) -> None:
+def _once(said: str, rule: dict[str, Any], key: str) -> None:
     """A FaultRuleError when ``key`` is in ``rule`` already: the second value replaced the
-    first without a word (``traits:429:500`` answered 500)."""
+    first without a word (``traits:429:500`` answered 500); ``said`` names the spec."""
     if key in rule:
-        raise FaultRuleError(f"--fault `{spec}`: `{key}` is given twice; give it once")
+        raise FaultRuleError(f"{said}: `{key}` is given twice; give it once")
 
 
 def _as_written(data: Mapping[str, Any]) -> str:

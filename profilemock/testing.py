@@ -531,8 +531,14 @@ class ProfileAPI:
             )
         if optional is not None:
             rule["optional"] = flag(optional, "optional")
+        return self._fault(spec, rule, "fault: spec")
+
+    def _fault(self, spec: str | None, rule: dict[str, Any], given_as: str) -> str:
+        """Add the rule of ``spec`` and ``rule``'s fields; what is wrong with a spec is told
+        as given (``given_as``: the handle's ``fault``, the marker's ``faults``)."""
+        __tracebackhide__ = True
         try:
-            data = parse_spec(spec) if spec is not None else {}
+            data = parse_spec(spec, given_as) if spec is not None else {}
             twice = [name for name in rule if name in data]
             if twice:
                 raise FaultRuleError(
@@ -543,9 +549,13 @@ class ProfileAPI:
             # (which says nothing of what the rule does) joined it.
             written = spec if not set(rule) - {"optional"} else None
             data.update(rule)
-            return self._server.call(lambda state: state.add_fault(data, written)).id
         except FaultRuleError as exc:
             raise ValueError(str(exc)) from None
+        try:
+            return self._server.call(lambda state: state.add_fault(data, written)).id
+        except FaultRuleError as exc:
+            said = f"{given_as} `{spec}`: " if written is not None else ""
+            raise ValueError(f"{said}{exc}") from None
 
     def realism(self, **switches: Any) -> dict[str, Any]:
         """Turn realism switches on or off for this test (``short_pages=True``,
@@ -903,7 +913,7 @@ class ProfileAPI:
             self.rate_limit(*_limit_arguments(rate_limit))
         for rule in faults:
             if isinstance(rule, str):
-                self.fault(rule)
+                self._fault(rule, {}, "faults: spec")
             elif isinstance(rule, Mapping):
                 self.fault(**rule)
             else:

@@ -543,8 +543,8 @@ def test_a_bad_fault_flag_is_told_before_the_fixtures_load_and_names_the_flag(
     code, out, err = run_cli("serve", "--fixtures", missing, "--fault", "traits:999")
     assert (code, out) == (2, "")
     assert err == (
-        "profilemock: error: --fault `traits:999`: fault rule field `status`:"
-        " 999 is greater than the maximum of 599\n"
+        "profilemock: error: --fault `traits:999`: `999` is not a status: statuses are 200"
+        " to 599, such as 503\n"
     )
     code, _, err = run_cli("serve", "--fixtures", missing, "--fault", "trait:429:times=2")
     assert code == 2
@@ -552,8 +552,8 @@ def test_a_bad_fault_flag_is_told_before_the_fixtures_load_and_names_the_flag(
     assert "did you mean `traits`?" in err
     code, _, err = run_cli("serve", "--fixtures", missing, "--fault", "traits:42")
     assert err == (
-        "profilemock: error: --fault `traits:42`: `42` is not a status (such as 503), a fault"
-        " (reset, empty, hang, truncate, malformed) or key=value\n"
+        "profilemock: error: --fault `traits:42`: `42` is not a status: statuses are 200 to"
+        " 599, such as 503\n"
     )
 
 

@@ -53,8 +53,16 @@ def test_spec_grammar(spec: str, rule: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("traits:42", "`42` is not a status (such as 503), a fault"),
-        ("traits:explode", "`explode` is not a status"),
+        # A number says the statuses there are (999 was the schema's "greater than the
+        # maximum of 599", 4299 "not a status (such as 503), a fault (…) or key=value").
+        ("traits:42", "`42` is not a status: statuses are 200 to 599, such as 503"),
+        ("traits:4299", "`4299` is not a status: statuses are 200 to 599, such as 503"),
+        ("traits:999", "`999` is not a status: statuses are 200 to 599, such as 503"),
+        ("traits:199", "`199` is not a status: statuses are 200 to 599, such as 503"),
+        (
+            "traits:explode",
+            "`explode` is not a status (statuses are 200 to 599, such as 503), a fault (reset,",
+        ),
         ("traits:500:colour=red", "unknown key `colour`; keys are after, collection, every"),
         ("traits:500:times=two", "`times` must be a whole number, got `two`"),
         # Each was read as something else, without a word: the second status replaced the
@@ -89,6 +97,11 @@ def test_bad_specs_say_what_is_allowed(spec: str, message: str) -> None:
         parse_spec(spec)
     with pytest.raises(FaultRuleError) as info:
         parse_spec(spec)
+    assert message in str(info.value)
+    # Given elsewhere than on the command line, the spec's errors say where.
+    with pytest.raises(FaultRuleError) as info:
+        parse_spec(spec, "fault: spec")
+    assert str(info.value).startswith(f"fault: spec `{spec}`: ")
     assert message in str(info.value)
 
 

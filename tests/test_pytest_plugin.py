@@ -958,6 +958,19 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
             "*profile_api marker: realism takes the switches by name, like"
             " {'short_pages': True}; got ['short_pages']",
         ),
+        (
+            # Was "--fault `traits:4299`: `4299` is not a status (such as 503) …": no
+            # command line was involved, and the statuses there are went unsaid.
+            "faults=['traits:4299']",
+            "*profile_api marker: faults: spec `traits:4299`: `4299` is not a status: statuses"
+            " are 200 to 599, such as 503",
+        ),
+        (
+            # Of several specs, the one the rule's own check refused is named.
+            "faults=['traits:503', 'traits:503:space=nope']",
+            "*profile_api marker: faults: spec `traits:503:space=nope`: fault rule field"
+            " `space`: `nope` matches no space",
+        ),
     ],
 )
 def test_natural_marker_mistakes_get_one_clear_error(

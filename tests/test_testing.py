@@ -109,8 +109,14 @@ def test_bad_changes_raise_value_error_with_the_reason(profile_api: ProfileAPI) 
         profile_api.add_user({"user_id": "x"}, trait={"a": 1})
     with pytest.raises(ValueError, match=r"^no profile `user_id:ghost` in `users` to link$"):
         profile_api.link("user_id:ghost", "group_id:12345")
-    with pytest.raises(ValueError, match="`42` is not a status"):
+    # Was "--fault `traits:42`: …", of no command line.
+    with pytest.raises(ValueError, match="is not a status") as failure:
         profile_api.fault("traits:42")
+    assert str(failure.value) == (
+        "fault: spec `traits:42`: `42` is not a status: statuses are 200 to 599, such as 503"
+    )
+    with pytest.raises(ValueError, match=r"^fault: spec `traits:503:space=nope`: fault rule"):
+        profile_api.fault("traits:503:space=nope")
     with pytest.raises(ValueError, match="give `status`, `latency` or `fault`"):
         profile_api.fault(route="traits")
     with pytest.raises(ValueError, match="no profile"):

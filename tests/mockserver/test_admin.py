@@ -197,6 +197,13 @@ async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
             'body field `/spec`: "traits:42" is not a --fault spec: `42` is not a status',
         ),
         (
+            # Was the grammar's whole description: the spec's reading took any three digits.
+            {"spec": "traits:999"},
+            400,
+            'body field `/spec`: "traits:999" is not a --fault spec: `999` is not a status:'
+            " statuses are 200 to 599, such as 503",
+        ),
+        (
             {"spec": "user_id:u1234"},
             400,
             'body field `/spec`: "user_id:u1234" is not a --fault spec: no route is called'
