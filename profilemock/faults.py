@@ -24,7 +24,7 @@ from profilemock.problems import FieldError, Path, json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
-from profilemock.words import closest, counted, few, not_one_of, shown_kind
+from profilemock.words import closest, counted, few, named, not_one_of, shown_kind
 
 if TYPE_CHECKING:  # a rule is checked by jsonschema, imported for the first rule
     from jsonschema import Draft202012Validator
@@ -407,7 +407,7 @@ def parse_spec(spec: str, given_as: str = "--fault") -> dict[str, Any]:
     takes the rest of the spec. Its errors start with where the spec was given
     (``given_as``, ``--fault`` for the command line) and the spec: ``--fault `traits:42`: …``.
     """
-    said = f"{given_as} `{spec}`"
+    said = f"{given_as} {named(spec)}"
     head, _, rest = spec.partition(":")
     if head and head not in ROUTES:
         # First: `user_id:u1234` would otherwise be "`u1234` is not a status".
@@ -442,7 +442,7 @@ def parse_spec(spec: str, given_as: str = "--fault") -> dict[str, Any]:
             continue
         if key not in _SPEC_KEYS:
             raise FaultRuleError(
-                f"{said}: unknown key `{key}`;"
+                f"{said}: unknown key {named(key)};"
                 f" keys are {', '.join(sorted(_SPEC_KEYS))}, identifier" + _NOT_A_KEY.get(key, "")
             )
         _once(said, rule, key)

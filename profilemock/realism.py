@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from profilemock.problems import FieldError
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
-from profilemock.words import closest, show
+from profilemock.words import closest, named, show
 
 GatewayBody = Literal["html", "empty"]
 GATEWAY_BODIES: tuple[GatewayBody, ...] = ("html", "empty")
@@ -145,7 +145,7 @@ def _unknown(name: str) -> str:
     """What is wrong with a switch name that is none: those there are, the closest named."""
     close = closest(name, SWITCHES)
     guess = f"; did you mean `{close}`?" if close else ""
-    return f"unknown switch `{name}`; switches are {', '.join(SWITCHES)}{guess}"
+    return f"unknown switch {named(name)}; switches are {', '.join(SWITCHES)}{guess}"
 
 
 def parse_spec(spec: str) -> dict[str, Any]:

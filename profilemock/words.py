@@ -35,7 +35,9 @@ def not_one_of(name: str, value: object, allowed: Iterable[str]) -> str:
     names = list(allowed)
     close = closest(str(value), names)
     guess = f"; did you mean `{close}`?" if close else ""
-    called = f"no {name} is called `{value}`" if str(value) else f"no {name} has an empty name"
+    called = (
+        f"no {name} is called {named(str(value))}" if str(value) else f"no {name} has an empty name"
+    )
     return f"{called}; {name}s are {', '.join(names)}{guess}"
 
 
@@ -44,6 +46,16 @@ def show(value: Any) -> str:
     ``true``, ``"text"``), never Python's (``None``, ``True``, ``'text'``)."""
     text = json.dumps(value, default=str, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def named(name: str, ticks: str = "`") -> str:
+    """A name the user wrote (a key, a switch, a spec), for a message: in ``ticks``
+    (```sp```), or as JSON writes it (``"sp\\n"``) when it holds a line break, another
+    character that does not print, or a backtick — shown as it is, it broke the message
+    across lines (``key `sp⏎` is not allowed here``) or hid what was wrong."""
+    if name.isprintable() and "`" not in name:
+        return f"{ticks}{name}{ticks}"
+    return show(name)
 
 
 _KINDS: tuple[tuple[type, str], ...] = (

@@ -190,7 +190,7 @@ def test_a_fixture_name_ending_in_a_newline_is_a_problem_at_its_line(
     assert refused(
         write_fixture, 'spaces: {"sp\\n": {tokens: [t], users: [{ids: {user_id: u}}]}}\n'
     ) == [
-        "F:1:10: key `sp\n` is not allowed here; expected a space id: letters, digits, `_` and `-`"
+        'F:1:10: key "sp\\n" is not allowed here; expected a space id: letters, digits, `_` and `-`'
     ]
 
 

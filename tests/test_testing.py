@@ -123,6 +123,25 @@ def test_bad_changes_raise_value_error_with_the_reason(profile_api: ProfileAPI) 
         profile_api.remove_profile("user_id:ghost")
 
 
+def test_a_name_holding_a_line_break_is_told_on_one_line(profile_api: ProfileAPI) -> None:
+    # Each was shown raw, in backticks: the message broke across lines at the name.
+    with pytest.raises(ValueError, match="unknown key") as failure:
+        profile_api.add_user({"user_id": "x"}, **{"tr\nx": 1})
+    assert str(failure.value).startswith(
+        'the profile is not valid: "/tr\\nx": unknown key "tr\\nx"; allowed here: audiences,'
+    )
+    with pytest.raises(ValueError, match=r'^realism: unknown switch "short\\npages"; switches'):
+        profile_api.realism(**{"short\npages": True})
+    with pytest.raises(ValueError, match=r'^fault: spec "traits:fo\\no=1": unknown key "fo\\no";'):
+        profile_api.fault("traits:fo\no=1")
+    answer = requests.post(
+        f"{profile_api.url}/__admin/faults", json={"route": "traits", "x\ny": 1}, timeout=10
+    )
+    assert answer.json()["error"]["message"].startswith(
+        'body field "/x\\ny": unknown field "x\\ny"; allowed here: after, body,'
+    )
+
+
 def test_clock(profile_api: ProfileAPI) -> None:
     profile_api.clock.freeze(dt.datetime(2030, 5, 1, 12, 0, tzinfo=dt.timezone.utc))
     assert profile_api.clock.now() == dt.datetime(2030, 5, 1, 12, 0, tzinfo=dt.timezone.utc)

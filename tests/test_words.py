@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from profilemock.words import counted, few, not_one_of, show
+from profilemock.words import counted, few, named, not_one_of, show
 
 
 def test_a_name_not_allowed_is_quoted_as_a_name_with_the_allowed_and_the_closest() -> None:
@@ -13,6 +13,19 @@ def test_a_name_not_allowed_is_quoted_as_a_name_with_the_allowed_and_the_closest
     )
     # Python's repr wrote "it's" in double quotes and 'trait' in single ones.
     assert not_one_of("route", "xy's", ["traits"]) == "no route is called `xy's`; routes are traits"
+
+
+def test_a_name_that_does_not_print_is_shown_as_json_writes_it() -> None:
+    # In backticks, a line break broke the message across lines and a tab hid.
+    assert named("sp") == "`sp`"
+    assert named("sp\n") == '"sp\\n"'
+    assert named("a\tb") == '"a\\tb"'
+    assert named("a`b") == '"a`b"'
+    assert named("/traits", ticks="") == "/traits"
+    assert named("/tr\nx", ticks="") == '"/tr\\nx"'
+    assert not_one_of("route", "trait\n", ["traits"]) == (
+        'no route is called "trait\\n"; routes are traits; did you mean `traits`?'
+    )
 
 
 def test_an_empty_name_is_told_as_empty() -> None:

@@ -42,7 +42,7 @@ from profilemock.schemas.registry import BASE_URI, ecma_validator, input_validat
 from profilemock.store.overlay import LiveSpace
 from profilemock.store.space import Limit
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
-from profilemock.words import not_one_of, show
+from profilemock.words import named, not_one_of, show
 
 if TYPE_CHECKING:  # compiled on the first admin request that carries input
     from jsonschema import Draft202012Validator
@@ -845,7 +845,8 @@ def _spec_problem(data: Any) -> str | None:
     try:
         parse_spec(spec)
     except FaultRuleError as exc:
-        return f"{show(spec)} is not a --fault spec: {str(exc).removeprefix(f'--fault `{spec}`: ')}"
+        why = str(exc).removeprefix(f"--fault {named(spec)}: ")
+        return f"{show(spec)} is not a --fault spec: {why}"
     return None
 
 

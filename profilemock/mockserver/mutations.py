@@ -21,6 +21,7 @@ from profilemock.mockserver.lookup import bare_value_hint, resolve
 from profilemock.problems import FixtureError, Problem, json_pointer
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
+from profilemock.words import named
 
 
 class ChangeError(ValueError):
@@ -51,7 +52,7 @@ def _build(
 def told(problems: Iterable[Problem]) -> list[str]:
     """Problems (or warnings) of a profile given alone, each at its place in it
     (``/events/0/name: …``)."""
-    return [f"{json_pointer(p.path) or '/'}: {p.message}" for p in problems]
+    return [f"{named(json_pointer(p.path) or '/', ticks='')}: {p.message}" for p in problems]
 
 
 def _details(problems: Iterable[Problem]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from profilemock.words import counted, show
+from profilemock.words import counted, named, show
 
 if TYPE_CHECKING:  # jsonschema is imported when a document is found invalid
     from jsonschema.exceptions import ValidationError
@@ -43,15 +43,16 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
     refusal = schema.get(REFUSAL)
     if "propertyNames" in error.relative_schema_path:
         if refusal:
-            return [((*path, str(instance)), "propertyNames", f"{word} `{instance}` {refusal}")]
+            why = f"{word} {named(str(instance))} {refusal}"
+            return [((*path, str(instance)), "propertyNames", why)]
         # jsonschema reports a bad key at its mapping's path, with the key as instance.
         if kind == "minLength":
             why = f"an empty {word} name is not allowed here"
         elif kind == "pattern":
             rule = about or f"a name that matches {error.validator_value}"
-            why = f"{word} `{instance}` is not allowed here; expected {rule}"
+            why = f"{word} {named(str(instance))} is not allowed here; expected {rule}"
         else:
-            why = f"{word} `{instance}` is not allowed here: {error.message}"
+            why = f"{word} {named(str(instance))} is not allowed here: {error.message}"
         return [((*path, str(instance)), "propertyNames", why)]
     if refusal:
         return [(path, kind, refusal)]
@@ -59,7 +60,7 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
         known = schema.get("properties", {})
         allowed = ", ".join(sorted(known))
         return [
-            ((*path, key), kind, f"unknown {word} `{key}`; allowed here: {allowed}")
+            ((*path, key), kind, f"unknown {word} {named(key)}; allowed here: {allowed}")
             for key in instance
             if key not in known
         ]
