@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from urllib.parse import quote
 
 from profilemock.api import COLLECTIONS, ENDPOINTS, OTHER, RESOURCES, Collection, is_http_status
@@ -26,7 +26,7 @@ from profilemock.faults import ORIGIN_WORDS, FaultRuleError, parse_spec
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.fixtures.snapshot import Snapshots
 from profilemock.mockserver.app import create_app
-from profilemock.mockserver.journal import JournalEntry, counts_as_error
+from profilemock.mockserver.journal import JournalEntry, Outcome, counts_as_error
 from profilemock.mockserver.lookup import in_the_other_collection, resolve
 from profilemock.mockserver.mutations import (
     ChangeError,
@@ -615,6 +615,7 @@ class ProfileAPI:
         collection: str | None = None,
         query: Mapping[str, str] | None = None,
         authorized: bool | None = None,
+        outcome: Outcome | None = None,
         unknown_profile: bool = False,
     ) -> list[JournalEntry]:
         """Assert this space got matching requests (``times`` exactly, else at least one).
@@ -632,6 +633,11 @@ class ProfileAPI:
         would pass whatever the code did; ``unknown_profile=True`` says it is meant (and
         is a ValueError anywhere else, where it would be ignored). So is ``times=0`` with a
         ``query`` name the route does not take that no request sent.
+
+        ``outcome`` matches the journal's (``"client went away"``: the client gave up — a
+        timeout test's own assertion, as a ``latency`` rule shorter than the client's
+        timeout fires without one); the requests still being answered are waited for first,
+        up to ``PENDING_GRACE`` (a client that gave up is told a moment after).
         """
         __tracebackhide__ = True
         _check_query(query)
@@ -649,6 +655,8 @@ class ProfileAPI:
             _one_of("route", route, tuple(ENDPOINTS), "assert_called")
         if collection is not None:
             _one_of("collection", collection, COLLECTIONS, "assert_called")
+        if outcome is not None:
+            _one_of("outcome", outcome, OUTCOMES, "assert_called")
         if route == "profiles" and identifier is not None:
             raise ValueError(
                 "assert_called: the `profiles` route (the list) has no identifier, so no call"
@@ -661,6 +669,7 @@ class ProfileAPI:
             "method": method,
             "collection": collection,
             "authorized": authorized,
+            "outcome": outcome,
             "space": self.space_id,
         }
         wanted_query = {k: str(v) for k, v in (query or {}).items()}
@@ -668,7 +677,8 @@ class ProfileAPI:
             refused=status is not None or authorized is not None or times == 0,
             elsewhere=status is not None or collection is not None or times == 0,
         )
-        seen = self._complete_journal()
+        settled = outcome not in (None, "pending")
+        seen = self._settled(held=True) if settled else self._complete_journal()
         matching = [e for e in seen if not _differences(e, wanted, wanted_query, counted_too)]
         if times == 0 and not matching:
             _check_parameters(route, wanted_query, seen)
@@ -789,19 +799,20 @@ class ProfileAPI:
             ]
             raise AssertionError("\n".join(lines))
 
-    def _settled(self) -> list[JournalEntry]:
+    def _settled(self, held: bool = False) -> list[JournalEntry]:
         """The journal once the requests being answered when asked are answered, waiting
         ``PENDING_GRACE`` at most: a request the code did not wait for (a call in a thread
         or a task nobody awaited) is judged too, not left out as pending. Those a rule of
-        the test holds (its latency, a hang) are not waited for."""
+        the test holds (its latency, a hang) are not waited for, unless ``held``: for
+        their outcome (a client that gave up on one is told a moment after it did)."""
         __tracebackhide__ = True
         seen = self._complete_journal()
-        waited = {e.seq for e in seen if _awaited(e)}
+        waited = {e.seq for e in seen if _awaited(e, held)}
         deadline = time.monotonic() + PENDING_GRACE
         while waited and time.monotonic() < deadline:
             time.sleep(0.005)  # the server's own thread answers meanwhile
             seen = self._complete_journal()
-            waited = {e.seq for e in seen if e.seq in waited and _awaited(e)}
+            waited = {e.seq for e in seen if e.seq in waited and _awaited(e, held)}
         return seen
 
     def assert_faults_fired(self) -> None:
@@ -942,10 +953,14 @@ PENDING_GRACE = 2.0
 asked (none a rule of the test holds) before it judges them."""
 
 
-def _awaited(entry: JournalEntry) -> bool:
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
+"""What became of a request, as the journal says (``assert_called``'s ``outcome``)."""
+
+
+def _awaited(entry: JournalEntry, held: bool = False) -> bool:
     """Still being answered, and by none of the test's own rules (a latency or a hang the
-    test armed holds a request as long as it says)."""
-    return entry.outcome == "pending" and entry.fault_origin != "runtime"
+    test armed holds a request as long as it says), or by one of them too when ``held``."""
+    return entry.outcome == "pending" and (held or entry.fault_origin != "runtime")
 
 
 def _before_resets(resets: int, armed: int) -> str:
@@ -1091,6 +1106,20 @@ def _difference(entry: JournalEntry, name: str, value: Any) -> str:
         return f"no identifier (the `profiles` list) instead of `{value}`"
     if name == "status" and entry.status is None:
         return f"{_answer(entry)} instead of status `{value}`"
+    if (
+        name == "outcome"
+        and entry.outcome == "answered"
+        and entry.fault
+        and not entry.fault_answered
+    ):
+        # A latency rule fires on every request it delays, the timeout path it was armed
+        # for run or not.
+        return (
+            f"answered ({entry.status}, the API's own answer; {entry.fault} fired on it)"
+            f" instead of `{value}`: the client waited for it (a `latency` shorter than the"
+            " client's timeout never runs the timeout path; a `hang` holds the answer until"
+            " the client gives up)"
+        )
     return f"{name} `{getattr(entry, name)}` instead of `{value}`"
 
 

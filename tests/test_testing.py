@@ -142,6 +142,36 @@ def test_a_name_holding_a_line_break_is_told_on_one_line(profile_api: ProfileAPI
     )
 
 
+def test_a_timeout_test_asserts_the_client_gave_up_not_only_that_the_rule_fired(
+    profile_api: ProfileAPI,
+) -> None:
+    # A latency shorter than the client's timeout fires (assert_faults_fired is content),
+    # but the timeout path never ran: the outcome says so, and the near miss why.
+    profile_api.fault("traits:latency=20ms")
+    assert get(profile_api, "user_id:u1234", "traits").status_code == 200
+    with pytest.raises(AssertionError) as failure:
+        profile_api.assert_called("traits", outcome="client went away")
+    assert (
+        "  GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits -> 200"
+        " (basic) [fault fault-1, the API's own answer]  <- answered (200, the API's own"
+        " answer; fault-1 fired on it) instead of `client went away`: the client waited for"
+        " it (a `latency` shorter than the client's timeout never runs the timeout path; a"
+        " `hang` holds the answer until the client gives up)"
+    ) in str(failure.value).splitlines()
+    profile_api.assert_called("traits", outcome="answered")
+    # A hang holds the answer until the client gives up, which the journal is told a
+    # moment after the client's timeout: assert_called waits for it.
+    profile_api.fault("events:hang")
+    with pytest.raises(requests.Timeout):
+        requests.get(
+            profile_api.profile_url("user_id:u1234", "events"), auth=profile_api.auth, timeout=0.2
+        )
+    (gone,) = profile_api.assert_called("events", outcome="client went away", times=1)
+    assert (gone.status, gone.fault) == (None, "fault-2")
+    with pytest.raises(ValueError, match="no outcome is called `gone`; outcomes are pending,"):
+        profile_api.assert_called("events", outcome="gone")  # type: ignore[arg-type]
+
+
 def test_clock(profile_api: ProfileAPI) -> None:
     profile_api.clock.freeze(dt.datetime(2030, 5, 1, 12, 0, tzinfo=dt.timezone.utc))
     assert profile_api.clock.now() == dt.datetime(2030, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
