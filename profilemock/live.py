@@ -5,7 +5,8 @@
 ``url``, ``auth``, ``token``, ``profile_url``, the journal and ``assert_called`` work the
 same, because the proxy keeps the same journal. What only a fake can do — change data,
 inject faults, set rate limits, move the clock — skips the test with a reason naming the
-call. ``check()`` fails the test whose requests got an answer that breaks the contract,
+call, at the test's line: every frame from the call to ``pytest.skip`` is hidden
+(``__tracebackhide__``), and pytest reports a skip where its last shown frame is. ``check()`` fails the test whose requests got an answer that breaks the contract,
 naming the route, the status and the JSON pointer.
 """
 
@@ -115,15 +116,19 @@ class LiveClock:
         return dt.datetime.now(dt.timezone.utc)
 
     def freeze(self, at: Any = None) -> NoReturn:
+        __tracebackhide__ = True
         self._skip(_needs_fake("clock.freeze"))
 
     def pin(self, at: Any = None) -> NoReturn:
+        __tracebackhide__ = True
         self._skip(_needs_fake("clock.pin"))
 
     def advance(self, by: Any) -> NoReturn:
+        __tracebackhide__ = True
         self._skip(_needs_fake("clock.advance"))
 
     def resume(self) -> NoReturn:
+        __tracebackhide__ = True
         self._skip(_needs_fake("clock.resume"))
 
 
@@ -152,6 +157,7 @@ class LiveProfileAPI(ProfileAPI):
         """Requests whose violations ``check`` raised already (each is raised once)."""
 
     def _fake_only(self, call: str) -> NoReturn:
+        __tracebackhide__ = True
         self._skip(_needs_fake(call))
 
     @property
@@ -161,6 +167,7 @@ class LiveProfileAPI(ProfileAPI):
 
     def space(self, space_id: str) -> ProfileAPI:
         """This handle for its own space; another needs the fake (the proxy reads one)."""
+        __tracebackhide__ = True
         if space_id == self.space_id:
             return self
         self._skip(
@@ -169,27 +176,35 @@ class LiveProfileAPI(ProfileAPI):
         )
 
     def add_user(self, *args: Any, **kwargs: Any) -> NoReturn:
+        __tracebackhide__ = True
         self._fake_only("add_user")
 
     def add_account(self, *args: Any, **kwargs: Any) -> NoReturn:
+        __tracebackhide__ = True
         self._fake_only("add_account")
 
     def link(self, *args: Any, **kwargs: Any) -> NoReturn:
+        __tracebackhide__ = True
         self._fake_only("link")
 
     def add_events(self, *args: Any, **kwargs: Any) -> NoReturn:
+        __tracebackhide__ = True
         self._fake_only("add_events")
 
     def remove_profile(self, *args: Any, **kwargs: Any) -> NoReturn:
+        __tracebackhide__ = True
         self._fake_only("remove_profile")
 
     def fault(self, *args: Any, **kwargs: Any) -> NoReturn:
+        __tracebackhide__ = True
         self._fake_only("fault")
 
     def rate_limit(self, *args: Any, **kwargs: Any) -> NoReturn:
+        __tracebackhide__ = True
         self._fake_only("rate_limit")
 
     def realism(self, *args: Any, **kwargs: Any) -> NoReturn:
+        __tracebackhide__ = True
         self._fake_only("realism")
 
     def configure(self, **options: Any) -> None:

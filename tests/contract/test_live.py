@@ -81,6 +81,12 @@ DRIFT = {
 }
 
 
+def line_of(text: str) -> int:
+    """The line of the consumer tests' file holding ``text`` (pytester writes them stripped)."""
+    lines = CONSUMER_TESTS.strip().splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
+
 @pytest.fixture
 def real_api() -> Iterator[ServerThread]:
     """The "real API": the demo fake, told to answer one profile out of contract."""
@@ -107,14 +113,21 @@ def test_one_live_run_passes_skips_mutations_and_fails_on_violations(
         "-rsf",
     )
     result.assert_outcomes(passed=2, skipped=4, failed=1)
+    # Each skip is told at the test's line (the call's, or the test's own for the marker):
+    # those of a call were told at profilemock/live.py's, the same for every test.
     result.stdout.fnmatch_lines(
         [
-            "*SKIPPED*live mode: `add_user` needs the fake*",
-            "*SKIPPED*live mode: `clock.advance` needs the fake*",
-            "*SKIPPED*live mode: the profile_api marker's `faults=` configures the fake*",
-            "*SKIPPED*needs the fake (@pytest.mark.profile_api(live=False)); live mode is on*",
+            f"SKIPPED [[]1[]] test_consumer.py:{line_of('profile_api.add_user(')}: live mode:"
+            " `add_user` needs the fake*",
+            f"SKIPPED [[]1[]] test_consumer.py:{line_of('profile_api.clock.advance(')}: live"
+            " mode: `clock.advance` needs the fake*",
+            f"SKIPPED [[]1[]] test_consumer.py:{line_of('profile_api(faults=')}: live"
+            " mode: the profile_api marker's `faults=` configures the fake*",
+            f"SKIPPED [[]1[]] test_consumer.py:{line_of('profile_api(live=False)')}: needs the"
+            " fake (@pytest.mark.profile_api(live=False)); live mode is on",
         ]
     )
+    assert not [line for line in result.outlines if "SKIPPED" in line and "live.py" in line]
     result.stdout.fnmatch_lines(
         [
             "*ProfileAPIError: the real API's answers broke the contract (1 violation):",
