@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import textwrap
 from pathlib import Path
@@ -363,6 +364,47 @@ def test_fixtures_from_the_option_and_the_ini(consumer: pytest.Pytester) -> None
     ).assert_outcomes(passed=1)
 
 
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("language", "name", "more"),
+    [
+        ("ini", "pytest.ini", INI.removeprefix("[pytest]\n")),
+        (
+            "toml",
+            "pyproject.toml",
+            'addopts = "-p no:cacheprovider -p no:schemathesis -p no:hypothesispytest"\n'
+            'asyncio_default_fixture_loop_scope = "function"\n',
+        ),
+    ],
+)
+def test_the_readme_chooses_the_fixtures_in_an_ini_file_or_in_pyproject_toml(
+    pytester: pytest.Pytester, language: str, name: str, more: str
+) -> None:
+    # The README showed the ini form only; pyproject.toml's takes a list.
+    (block,) = [
+        text
+        for text in re.findall(rf"```{language}\n(.*?)```", README, re.DOTALL)
+        if "profile_api_fixtures" in text
+    ]
+    (pytester.path / name).write_text(block + more)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "profiles.yaml").write_text(
+        "spaces: {main: {tokens: [t1], users: [{ids: {user_id: a}}]}}\n"
+    )
+    (pytester.path / "tests" / "vip.yaml").write_text(
+        "spaces: {vip: {tokens: [t2], users: [{ids: {user_id: b}}]}}\n"
+    )
+    pytester.makepyfile(
+        test_spaces="def test_both_files(profile_api):\n"
+        "    assert (profile_api.space_id, profile_api.spaces) == ('main', ['main', 'vip'])\n"
+    )
+    result = pytester.runpytest("--rootdir", str(pytester.path))
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"configfile: {name}"])
+
+
 def test_a_broken_fixture_file_is_a_clear_error(consumer: pytest.Pytester) -> None:
     (consumer.path / "bad.yaml").write_text("spaces: {s: {tokens: [t], users: [{idz: {}}]}}\n")
     consumer.makepyfile(test_bad="def test_uses(profile_api):\n    pass\n")
@@ -467,6 +509,7 @@ def test_a_server_side_error_while_fixtures_are_torn_down_fails_the_test_at_tear
 
 ENV_SERVICE = """
 import os
+import re
 
 import requests
 
