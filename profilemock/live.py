@@ -6,8 +6,9 @@
 same, because the proxy keeps the same journal. What only a fake can do — change data,
 inject faults, set rate limits, move the clock — skips the test with a reason naming the
 call, at the test's line: every frame from the call to ``pytest.skip`` is hidden
-(``__tracebackhide__``), and pytest reports a skip where its last shown frame is. ``check()`` fails the test whose requests got an answer that breaks the contract,
-naming the route, the status and the JSON pointer.
+(``__tracebackhide__``), and pytest reports a skip where its last shown frame is.
+``check()`` fails the test whose requests got an answer that breaks the contract, naming
+the route, the status and the JSON pointer.
 """
 
 from __future__ import annotations
