@@ -411,19 +411,20 @@ class ProfileAPI:
             profile["ids"] = dict(given)
         warned: list[Problem] = []
 
-        def upsert(state: ServerState, space: LiveSpace, unless_warned: bool = True) -> Profile:
+        def upsert(state: ServerState, space: LiveSpace, built: Profile | None = None) -> Profile:
             now = state.clock.now_ns()
             return upsert_profile(
-                space, collection, profile, now, warned, unless_warned=unless_warned
+                space, collection, profile, now, warned, unless_warned=built is None, built=built
             )[0]
 
         added: Profile = self._change(upsert)
         if warned:  # served otherwise than written, as a fixture file warns
             # Told before the change, so that a warning raised as an error (`-W error`,
-            # `filterwarnings = error`) leaves the fake as it was.
+            # `filterwarnings = error`) leaves the fake as it was; then the profile built
+            # is stored (its ids checked again), not built again.
             for line in told(warned):
                 warnings.warn(f"{_ADDERS[collection]}: {line}", UserWarning, stacklevel=3)
-            added = self._change(lambda state, space: upsert(state, space, unless_warned=False))
+            added = self._change(lambda state, space: upsert(state, space, built=added))
         return added.segment_id
 
     def add_user(

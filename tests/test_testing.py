@@ -15,6 +15,8 @@ import requests
 
 from profilemock import testing
 from profilemock.fixtures.loader import load_fixtures
+from profilemock.fixtures.profile import build_profile
+from profilemock.mockserver import mutations
 from profilemock.mockserver import state as state_module
 from profilemock.mockserver.state import ServerState
 from profilemock.problems import FixtureError
@@ -333,6 +335,30 @@ def test_a_profile_served_otherwise_than_written_is_a_warning(profile_api: Profi
     with pytest.warns(UserWarning, match=r"^add_user: /ids/email: `email` ids are stored in"):
         profile_api.add_user(ids={"email": "Mixed@Example.com"})
     assert get(profile_api, "email:mixed@example.com", "traits").status_code == 200
+
+
+def test_a_profile_that_warns_is_built_once(
+    profile_api: ProfileAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was built twice: once to find the warnings (nothing changed), once again to store.
+    built = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        built.append(args[0])
+        return build_profile(*args, **kwargs)
+
+    monkeypatch.setattr(mutations, "build_profile", counted)
+    with pytest.warns(UserWarning, match=r"^add_user: /ids/email: `email` ids are stored in"):
+        profile_api.add_user(ids={"email": "Once@Example.com"}, traits={"plan": "pro"})
+    assert len(built) == 1
+    body = get(profile_api, "email:once@example.com", "traits").json()
+    assert body["traits"] == {"plan": "pro"}
+    # Replacing a profile found by its ids (another segment id) builds it for that id.
+    built.clear()
+    with pytest.warns(UserWarning, match=r"^add_user: /ids/email: "):
+        profile_api.add_user(ids={"user_id": "u1234", "email": "Ann@Example.com"}, traits={"a": 1})
+    assert len(built) == 2
+    assert get(profile_api, "user_id:u1234", "traits").json()["traits"] == {"a": 1}
 
 
 def test_a_warning_raised_as_an_error_leaves_the_fake_as_it_was(profile_api: ProfileAPI) -> None:

@@ -67,6 +67,7 @@ def upsert_profile(
     warnings: list[Problem] | None = None,
     *,
     unless_warned: bool = False,
+    built: Profile | None = None,
 ) -> tuple[Profile, bool]:
     """Add a profile, or replace the one with its segment id or any of its ids.
 
@@ -74,13 +75,14 @@ def upsert_profile(
     links; without ``links`` a replaced profile keeps its own. What a fixture file's check
     would warn of (an email served lowercased, ``updated_at`` before ``created_at``) is
     added to ``warnings``: the profile is served as it loads. ``unless_warned``: change
-    nothing if it warns (refusals still raise), for a caller to tell the warnings first.
+    nothing if it warns (refusals still raise), for a caller to tell the warnings first;
+    ``built``: the profile that call returned, stored without being built again.
     """
     if not isinstance(data, Mapping):
         raise ChangeError(400, "the profile must be a JSON object in the fixture format")
     fields = {k: v for k, v in data.items() if k != "links"}
     told_before = len(warnings or ())
-    profile = _build(space, collection, fields, now, warnings)
+    profile = built if built is not None else _build(space, collection, fields, now, warnings)
     if "segment_id" in data:
         existing = space.get(collection, profile.segment_id)
     else:
