@@ -49,7 +49,7 @@ from profilemock.timeutil import (
     parse_duration,
     parse_timestamp,
 )
-from profilemock.words import closest, counted, not_one_of
+from profilemock.words import closest, counted, named, not_one_of
 
 _UNSET: Any = object()
 """Default of ``configure(rate_limit=...)``: leave the limit as loaded."""
@@ -543,8 +543,8 @@ class ProfileAPI:
             twice = [name for name in rule if name in data]
             if twice:
                 raise FaultRuleError(
-                    f"fault: `{twice[0]}` is in the spec `{spec}` and given as a keyword too;"
-                    " give it once"
+                    f"fault: `{twice[0]}` is in the spec {named(str(spec))} and given as a keyword"
+                    " too; give it once"
                 )
             # The spec as written stands for the rule, unless fields other than `optional`
             # (which says nothing of what the rule does) joined it.
