@@ -127,8 +127,9 @@ def test_bad_changes_raise_value_error_with_the_reason(profile_api: ProfileAPI) 
 
 def test_a_name_holding_a_line_break_is_told_on_one_line(profile_api: ProfileAPI) -> None:
     # Each was shown raw, in backticks: the message broke across lines at the name.
+    field: dict[str, Any] = {"tr\nx": 1}
     with pytest.raises(ValueError, match="unknown key") as failure:
-        profile_api.add_user({"user_id": "x"}, **{"tr\nx": 1})
+        profile_api.add_user({"user_id": "x"}, **field)
     assert str(failure.value).startswith(
         'the profile is not valid: "/tr\\nx": unknown key "tr\\nx"; allowed here: audiences,'
     )
