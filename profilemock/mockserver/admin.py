@@ -111,7 +111,7 @@ def _refused(message: str) -> ApiError:
 def _about(pointer: str) -> str:
     """What a message about the body's part at JSON ``pointer`` starts with: one form for
     the schema's refusals and the handlers' own."""
-    return f"body field `{pointer}`" if pointer else "the body"
+    return f"body field {named(pointer)}" if pointer else "the body"
 
 
 def _field_refused(exc: FieldError) -> ApiError:
