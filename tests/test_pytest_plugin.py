@@ -12,11 +12,6 @@ from pathlib import Path
 
 import pytest
 
-# Imported here, in the outer process: an in-process pytester run drops the modules it
-# imported first, but libyaml's C loader keeps the node classes of the first `yaml`, so a
-# later in-process run that imported `yaml` again read every fixture as "unknown YAML tag".
-import yaml  # noqa: F401
-
 pytest_plugins = ["pytester"]
 
 SERVICE = '''
