@@ -336,7 +336,7 @@ def _refused(path: Path, message: str) -> FaultRuleError:
     """What is wrong with a rule, at the field ``path`` leads to (none: the rule itself)."""
     where = json_pointer(path).lstrip("/").replace("/", ".")
     return FaultRuleError(
-        f"fault rule{' field `' + where + '`' if where else ''}: {message}", path, message
+        f"fault rule{' field ' + named(where) if where else ''}: {message}", path, message
     )
 
 

@@ -171,7 +171,8 @@ def test_a_status_that_is_no_number_is_refused_as_such() -> None:
         # Python's `$` matched before a last newline, so these were taken, and every
         # answer the rule fired on broke in aiohttp instead of being sent.
         ({"Retry-After": "2\n"}, "`headers.Retry-After`: must be a string (a number as text"),
-        ({"Retry-After\n": "2"}, "is not a header name"),
+        # The field named on the message's one line (it was `headers.Retry-After⏎`).
+        ({"Retry-After\n": "2"}, 'field "headers.Retry-After\\n": field "Retry-After\\n" is not'),
         # Was "the value holds a line break, a control character, …": it held a number.
         ({"Retry-After": 2}, '`headers.Retry-After`: must be a string (a number as text: "2"'),
     ],
