@@ -351,7 +351,7 @@ def parser() -> argparse.ArgumentParser:
     generate = commands.add_parser(
         "generate",
         help="write a seeded synthetic data set (varied users, accounts, events), streamed",
-        description="Needs Faker: pip install 'profilemock[generate]'.",
+        description="Needs Faker (the `generate` extra): pip install Faker.",
     )
     generate.add_argument(
         "--users", type=_count, default=100, metavar="N", help="number of users (default 100)"

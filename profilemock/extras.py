@@ -19,8 +19,10 @@ class MissingExtra(ImportError):
 
 
 def missing(what: str, package: str, extra: str) -> MissingExtra:
-    """That ``what`` needs ``package``, and the extra that installs it."""
-    return MissingExtra(f"{what} needs {package}: pip install 'profilemock[{extra}]'")
+    """That ``what`` needs ``package``, the extra that installs it, and the command that
+    installs it alone: profilemock is not on PyPI, so ``pip install 'profilemock[extra]'``
+    would find nothing to install (or another project of that name)."""
+    return MissingExtra(f"{what} needs {package} (the `{extra}` extra): pip install {package}")
 
 
 def faker(what: str) -> type[Faker]:

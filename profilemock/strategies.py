@@ -7,8 +7,8 @@
 - ``drifted_responses(endpoint)``: bodies that break the contract in exactly one place,
   labelled with what broke and where, for testing that a consumer fails safely.
 
-Needs Hypothesis (``pip install profilemock[hypothesis]``); ``import profilemock`` never
-imports it.
+Needs Hypothesis (the ``hypothesis`` extra, or ``pip install Hypothesis``); ``import
+profilemock`` never imports it.
 """
 
 from __future__ import annotations
