@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from profilemock import ServerSettings, ServerThread, create_app
 from profilemock.clock import Clock
-from profilemock.fixtures.loader import load_documents
+from profilemock.fixtures.loader import demo_fixture_path, load_documents, load_fixtures
 from profilemock.fixtures.source import read_text
 from profilemock.fixtures.validate import schema_problems
 from tests.conftest import NOW, Client, basic
@@ -407,3 +408,36 @@ def test_the_readme_names_each_options_value_as_its_help_does(name: str) -> None
         assert shown.get(flag) == value, (
             f"{name} {flag} {value}: --help shows {flag} {shown.get(flag)}"
         )
+
+
+LIVE_BLOCK = next(b for b in blocks("text") if b.startswith("$ PROFILE_API_TOKEN=... pytest"))
+
+
+def test_the_live_transcript_is_what_the_live_run_prints(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's live run, against the "real API" it names (the demo fake answering
+    `user_id:drifting` out of contract) with the `--tb=line` it names, prints every line shown,
+    in order (a place's line number aside: `live.py:155` moves with every edit above it)."""
+    from tests.contract.test_live import CONSUMER_TESTS, DRIFT, INI
+
+    command, *shown = LIVE_BLOCK.splitlines()
+    clock = Clock()
+    store = load_fixtures([demo_fixture_path()], clock)
+    with ServerThread(create_app(store, clock, ServerSettings(rate_limit=None))) as upstream:
+        upstream.call(lambda state: state.faults.add(DRIFT))
+        monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+        pytester.makeini(INI)
+        (pytester.path / "test_consumer.py").write_text(CONSUMER_TESTS)  # its lines as shown
+        words = shlex.split(command.replace("https://profiles.segment.com", upstream.url))
+        assert words[:3] == ["$", "PROFILE_API_TOKEN=...", "pytest"]
+        arguments = [w.replace("SPACE", "lg8283283") for w in words[3:]]
+        result = pytester.runpytest(*arguments, "--tb=line")
+
+    def pattern(line: str) -> str:
+        line = re.sub(r"[\[*?]", lambda m: f"[{m.group(0)}]", line)  # fnmatch's own characters
+        line = re.sub(r"in \d+\.\d+s ", "in *s ", line)
+        line = re.sub(r"(?<=\.py:)\d+", "*", line)
+        return re.sub(r"(^|\] )profilemock/", r"\1*profilemock/", line)  # wherever installed
+
+    result.stdout.fnmatch_lines([pattern(line) for line in shown if line])
