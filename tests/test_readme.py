@@ -441,3 +441,25 @@ def test_the_live_transcript_is_what_the_live_run_prints(
         return re.sub(r"(^|\] )profilemock/", r"\1*profilemock/", line)  # wherever installed
 
     result.stdout.fnmatch_lines([pattern(line) for line in shown if line])
+
+
+def test_every_module_of_the_layout_exists() -> None:
+    """The layout under Development names modules and packages of the tree as it is: each
+    package, and each module of ARCHITECTURE.md's tools and entry points (the plugin and the
+    strategies were missing)."""
+    layout = README.split("The layout:\n\n```\nprofilemock/\n", 1)[1].split("```", 1)[0]
+    names = [
+        name
+        for line in layout.splitlines()
+        if line.startswith("  ") and not line.startswith("   ")
+        for name in re.split(r",\s*", line.split("  ")[1].strip())
+    ]
+    assert len(names) >= 10
+    assert sorted(name for name in names if not (ROOT / "profilemock" / name).exists()) == []
+    architecture = (ROOT / "ARCHITECTURE.md").read_text()
+    rows = re.findall(r"^\| (?:tools|entry points) \| (.*?) \|", architecture, re.MULTILINE)
+    modules = {m.removesuffix("/") for row in rows for m in re.findall(r"`([\w/]+)`", row)}
+    packages = {p.name for p in (ROOT / "profilemock").iterdir() if (p / "__init__.py").exists()}
+    wanted = {f"{m}/" if m in packages else f"{m}.py" for m in modules - {"__init__", "__main__"}}
+    wanted |= {f"{p}/" for p in packages}
+    assert sorted(wanted - set(names)) == []
