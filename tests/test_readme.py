@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -463,3 +464,33 @@ def test_every_module_of_the_layout_exists() -> None:
     wanted = {f"{m}/" if m in packages else f"{m}.py" for m in modules - {"__init__", "__main__"}}
     wanted |= {f"{p}/" for p in packages}
     assert sorted(wanted - set(names)) == []
+
+
+RECORD_BLOCK = next(b for b in blocks("text") if b.startswith("$ export PROFILE_API_TOKEN="))
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+
+
+def test_the_record_transcript_is_what_recording_the_demo_prints(tmp_path: Path) -> None:
+    """The README's `record` run, against the upstream it names (`profilemock serve` of the
+    demo data, `--upstream` where `--region us` stands), prints the lines shown, and the file
+    begins as shown — its times and the upstream's URL aside."""
+    runs = RECORD_BLOCK.replace("\\\n", " ").split("\n$ ")[1:]
+    (record, shown), (head, begins) = (run.split("\n", 1) for run in runs)
+    assert head == "head -22 recorded.yaml"
+    clock = Clock()
+    store = load_fixtures([demo_fixture_path()], clock)
+    with ServerThread(create_app(store, clock, ServerSettings(rate_limit=None))) as upstream:
+        words = shlex.split(record.replace("--region us", f"--upstream {upstream.url}"))
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / words[0]), *words[1:]],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={**os.environ, "PROFILE_API_TOKEN": "demo-token"},
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stderr  # one profile was not found
+    assert TIMESTAMP.sub("T", done.stdout + done.stderr) == TIMESTAMP.sub("T", shown)
+    written = "".join((tmp_path / "recorded.yaml").read_text().splitlines(True)[:22])
+    written = written.replace(upstream.url, "https://profiles.segment.com")
+    assert TIMESTAMP.sub("T", written) == TIMESTAMP.sub("T", begins.split("```")[0])
