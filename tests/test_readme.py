@@ -4,6 +4,7 @@ its table of commands names every option as `--help` does."""
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import io
 import json
 import os
@@ -11,11 +12,13 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 
 from profilemock import ServerSettings, ServerThread, create_app
 from profilemock.clock import Clock
@@ -411,11 +414,27 @@ def test_the_readme_names_each_options_value_as_its_help_does(name: str) -> None
         )
 
 
+def literal(line: str) -> str:
+    """``line`` as an fnmatch pattern that matches only itself."""
+    return re.sub(r"[\[*?]", lambda m: f"[{m.group(0)}]", line)
+
+
+@pytest.fixture
+def demo_upstream() -> Iterator[ServerThread]:
+    """The upstream the README's transcripts name: a fake of the demo data. (Asked for before
+    `pytester`, whose teardown drops the modules imported after it began: PyYAML among them,
+    whose C composer would then make nodes of the classes it was first imported with.)"""
+    clock = Clock()
+    store = load_fixtures([demo_fixture_path()], clock)
+    with ServerThread(create_app(store, clock, ServerSettings(rate_limit=None))) as server:
+        yield server
+
+
 LIVE_BLOCK = next(b for b in blocks("text") if b.startswith("$ PROFILE_API_TOKEN=... pytest"))
 
 
 def test_the_live_transcript_is_what_the_live_run_prints(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    demo_upstream: ServerThread, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The README's live run, against the "real API" it names (the demo fake answering
     `user_id:drifting` out of contract) with the `--tb=line` it names, prints every line shown,
@@ -423,25 +442,21 @@ def test_the_live_transcript_is_what_the_live_run_prints(
     from tests.contract.test_live import CONSUMER_TESTS, DRIFT, INI
 
     command, *shown = LIVE_BLOCK.splitlines()
-    clock = Clock()
-    store = load_fixtures([demo_fixture_path()], clock)
-    with ServerThread(create_app(store, clock, ServerSettings(rate_limit=None))) as upstream:
-        upstream.call(lambda state: state.faults.add(DRIFT))
-        monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
-        pytester.makeini(INI)
-        (pytester.path / "test_consumer.py").write_text(CONSUMER_TESTS)  # its lines as shown
-        words = shlex.split(command.replace("https://profiles.segment.com", upstream.url))
-        assert words[:3] == ["$", "PROFILE_API_TOKEN=...", "pytest"]
-        arguments = [w.replace("SPACE", "lg8283283") for w in words[3:]]
-        result = pytester.runpytest(*arguments, "--tb=line")
+    demo_upstream.call(lambda state: state.faults.add(DRIFT))
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    pytester.makeini(INI)
+    (pytester.path / "test_consumer.py").write_text(CONSUMER_TESTS)  # its lines as shown
+    words = shlex.split(command.replace("https://profiles.segment.com", demo_upstream.url))
+    assert words[:3] == ["$", "PROFILE_API_TOKEN=...", "pytest"]
+    arguments = [w.replace("SPACE", "lg8283283") for w in words[3:]]
+    result = pytester.runpytest(*arguments, "--tb=line")
 
     def pattern(line: str) -> str:
-        line = re.sub(r"[\[*?]", lambda m: f"[{m.group(0)}]", line)  # fnmatch's own characters
         line = re.sub(r"in \d+\.\d+s ", "in *s ", line)
         line = re.sub(r"(?<=\.py:)\d+", "*", line)
         return re.sub(r"(^|\] )profilemock/", r"\1*profilemock/", line)  # wherever installed
 
-    result.stdout.fnmatch_lines([pattern(line) for line in shown if line])
+    result.stdout.fnmatch_lines([pattern(literal(line)) for line in shown if line])
 
 
 def test_every_module_of_the_layout_exists() -> None:
@@ -470,27 +485,74 @@ RECORD_BLOCK = next(b for b in blocks("text") if b.startswith("$ export PROFILE_
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
 
 
-def test_the_record_transcript_is_what_recording_the_demo_prints(tmp_path: Path) -> None:
+def test_the_record_transcript_is_what_recording_the_demo_prints(
+    demo_upstream: ServerThread, tmp_path: Path
+) -> None:
     """The README's `record` run, against the upstream it names (`profilemock serve` of the
     demo data, `--upstream` where `--region us` stands), prints the lines shown, and the file
     begins as shown — its times and the upstream's URL aside."""
     runs = RECORD_BLOCK.replace("\\\n", " ").split("\n$ ")[1:]
     (record, shown), (head, begins) = (run.split("\n", 1) for run in runs)
     assert head == "head -22 recorded.yaml"
-    clock = Clock()
-    store = load_fixtures([demo_fixture_path()], clock)
-    with ServerThread(create_app(store, clock, ServerSettings(rate_limit=None))) as upstream:
-        words = shlex.split(record.replace("--region us", f"--upstream {upstream.url}"))
-        done = subprocess.run(
-            [str(Path(sys.executable).parent / words[0]), *words[1:]],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            env={**os.environ, "PROFILE_API_TOKEN": "demo-token"},
-            timeout=120,
-        )
+    words = shlex.split(record.replace("--region us", f"--upstream {demo_upstream.url}"))
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / words[0]), *words[1:]],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PROFILE_API_TOKEN": "demo-token"},
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr  # one profile was not found
     assert TIMESTAMP.sub("T", done.stdout + done.stderr) == TIMESTAMP.sub("T", shown)
     written = "".join((tmp_path / "recorded.yaml").read_text().splitlines(True)[:22])
-    written = written.replace(upstream.url, "https://profiles.segment.com")
+    written = written.replace(demo_upstream.url, "https://profiles.segment.com")
     assert TIMESTAMP.sub("T", written) == TIMESTAMP.sub("T", begins.split("```")[0])
+
+
+PROXY_BLOCK = next(b for b in blocks("text") if b.startswith("$ profilemock proxy"))
+
+
+def test_the_proxy_transcript_is_what_the_proxy_prints(demo_upstream: ServerThread) -> None:
+    """The README's proxy run: its banner (`--upstream` where `--region us` stands), the
+    answer of an upstream drifting as shown (the demo fake told through a fault rule), and
+    the lines on the proxy's stderr (`…` standing for the space, any size and time)."""
+    (command, banner), (curl, rest) = (
+        run.split("\n", 1) for run in f"\n{PROXY_BLOCK}".split("\n$ ")[1:]
+    )
+    answer, logged = rest.split("\n\n# on the proxy's stderr:\n")
+    *headers, body = answer.splitlines()[1:]
+    drift = {"route": "events", "status": 200, "body": json.loads(body)}
+    demo_upstream.call(lambda state: state.faults.add(drift))
+    words = shlex.split(command.split("#")[0].replace("--region us", "--upstream U"))
+    words = [{"U": demo_upstream.url, "8080": "0"}.get(word, word) for word in words]
+    with subprocess.Popen(
+        [str(Path(sys.executable).parent / words[0]), *words[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proxy:
+        try:
+            assert proxy.stdout is not None
+            assert proxy.stderr is not None
+            printed = "".join(proxy.stdout.readline() for _ in banner.splitlines())
+            origin = re.search(r"http://127\.0\.0\.1:\d+", printed).group(0)  # type: ignore[union-attr]
+            url = shlex.split(curl)[-1].replace("$SPACE", "lg8283283")
+            response = requests.get(
+                url.replace("http://127.0.0.1:8080", origin), auth=("demo-token", ""), timeout=10
+            )
+        finally:
+            proxy.terminate()
+        errors = proxy.stderr.read()
+    expected = banner.replace("http://127.0.0.1:8080", origin)
+    assert printed.replace(demo_upstream.url, "https://profiles.segment.com") == expected
+    assert response.status_code == 200
+    for header in headers:
+        name, value = header.split(": ")
+        assert response.headers[name] == value or name == "Request-Id"
+    assert response.text == body
+    patterns = [re.sub(r"…|\b\d+ \d+ms$", "*", literal(line)) for line in logged.splitlines()]
+    found = [line for line in errors.splitlines() if "/events" in line]
+    assert len(found) == len(patterns), errors
+    matched = [fnmatch.fnmatchcase(*pair) for pair in zip(found, patterns, strict=True)]
+    assert all(matched), (found, patterns)
