@@ -281,6 +281,14 @@ def test_check_missing_path_exits_2() -> None:
     assert err == "profilemock: error: /no/such/dir: no such file or directory\n"
 
 
+def test_check_of_a_directory_with_no_fixture_file_exits_2(tmp_path: Path) -> None:
+    # As the README's table of commands says: 2, not the 1 of a fixture's problems.
+    (tmp_path / "notes.txt").write_text("not a fixture")
+    code, _, err = run_cli("check", str(tmp_path))
+    assert code == 2
+    assert err == f"profilemock: error: {tmp_path}: directory holds no .yaml, .yml or .json file\n"
+
+
 def test_serve_with_faults_rate_limit_and_admin_token(serve: Callable[..., Served]) -> None:
     served = serve(
         "--port", "0", "--quiet", "--fault", "traits:503:times=1", "--rate-limit", "2",
