@@ -556,3 +556,46 @@ def test_the_proxy_transcript_is_what_the_proxy_prints(demo_upstream: ServerThre
     assert len(found) == len(patterns), errors
     matched = [fnmatch.fnmatchcase(*pair) for pair in zip(found, patterns, strict=True)]
     assert all(matched), (found, patterns)
+
+
+SERVE_LINES = [
+    found.group(1)
+    for block in blocks("[a-z]*")
+    for line in block.replace("\\\n", " ").splitlines()
+    if (found := re.search(r"(?:^|\$ |/)profilemock serve\b(.*)", line))
+]
+
+
+@pytest.mark.parametrize("rest", SERVE_LINES)
+def test_every_serve_command_shown_takes_its_flags(
+    rest: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each `profilemock serve …` of the README gets past its flags — a `--fault` spec, a
+    `--realism` switch, `--now` — which are read before any fixture: run with a fixture file
+    that is not there, it stops on that file alone."""
+    from profilemock import cli
+
+    monkeypatch.chdir(tmp_path)
+    words = [word for word in shlex.split(rest, comments=True) if word != "&"]
+    err = io.StringIO()
+    code = cli.main(["serve", *words, "--fixtures", "missing.yaml"], stderr=err)
+    assert code == 2
+    lines = err.getvalue().splitlines()
+    assert lines
+    assert all(line.endswith(": no such file or directory") for line in lines), lines
+
+
+GENERATE_LINES = [
+    found.group(1)
+    for block in blocks("[a-z]*")
+    for line in block.splitlines()
+    if (found := re.search(r"(?:^|\$ |/)profilemock generate\b(.*)", line))
+]
+
+
+@pytest.mark.parametrize("rest", GENERATE_LINES)
+def test_every_generate_command_shown_parses(rest: str) -> None:
+    from profilemock import cli
+
+    args = cli.parser().parse_args(["generate", *shlex.split(rest)])
+    assert args.users >= 1
