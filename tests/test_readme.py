@@ -25,7 +25,7 @@ from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_documents, load_fixtures
 from profilemock.fixtures.source import read_text
 from profilemock.fixtures.validate import schema_problems
-from tests.conftest import NOW, Client, basic
+from tests.conftest import NOW, Client, basic, running
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -526,23 +526,16 @@ def test_the_proxy_transcript_is_what_the_proxy_prints(demo_upstream: ServerThre
     demo_upstream.call(lambda state: state.faults.add(drift))
     words = shlex.split(command.split("#")[0].replace("--region us", "--upstream U"))
     words = [{"U": demo_upstream.url, "8080": "0"}.get(word, word) for word in words]
-    with subprocess.Popen(
-        [str(Path(sys.executable).parent / words[0]), *words[1:]],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proxy:
-        try:
-            assert proxy.stdout is not None
-            assert proxy.stderr is not None
-            printed = "".join(proxy.stdout.readline() for _ in banner.splitlines())
-            origin = re.search(r"http://127\.0\.0\.1:\d+", printed).group(0)  # type: ignore[union-attr]
-            url = shlex.split(curl)[-1].replace("$SPACE", "lg8283283")
-            response = requests.get(
-                url.replace("http://127.0.0.1:8080", origin), auth=("demo-token", ""), timeout=10
-            )
-        finally:
-            proxy.terminate()
+    with running(str(Path(sys.executable).parent / words[0]), *words[1:]) as proxy:
+        assert proxy.stdout is not None
+        assert proxy.stderr is not None
+        printed = "".join(proxy.stdout.readline() for _ in banner.splitlines())
+        origin = re.search(r"http://127\.0\.0\.1:\d+", printed).group(0)  # type: ignore[union-attr]
+        url = shlex.split(curl)[-1].replace("$SPACE", "lg8283283")
+        response = requests.get(
+            url.replace("http://127.0.0.1:8080", origin), auth=("demo-token", ""), timeout=10
+        )
+        proxy.terminate()  # its request lines are all written as it stops
         errors = proxy.stderr.read()
     expected = banner.replace("http://127.0.0.1:8080", origin)
     assert printed.replace(demo_upstream.url, "https://profiles.segment.com") == expected
@@ -597,5 +590,6 @@ GENERATE_LINES = [
 def test_every_generate_command_shown_parses(rest: str) -> None:
     from profilemock import cli
 
-    args = cli.parser().parse_args(["generate", *shlex.split(rest)])
-    assert args.users >= 1
+    words = shlex.split(rest)
+    args = cli.parser().parse_args(["generate", *words])  # a value refused: SystemExit
+    assert args.users == int(words[words.index("--users") + 1])
