@@ -191,7 +191,7 @@ def _start(config: pytest.Config) -> None:
             _export(config, LiveProfileAPI(_live_proxy(config)))
         return
     _fixture_paths(config, check=True)
-    if _is_xdist_controller(config):
+    if not _worker_id(config):
         _check_worker_ports(config)
     if _exports_env(config) and not _is_xdist_controller(config):
         from profilemock.problems import FixtureError
@@ -297,13 +297,15 @@ def _check_worker_ports(config: pytest.Config) -> None:
     """With a fixed port and xdist, worker N takes PORT+N: each is checked here, in the
     controller, before a worker starts. (A worker that fails to start is replaced by xdist
     under the next id, on the next port, and a service configured for the fixed port would
-    talk to whatever holds it, the run green.)"""
+    talk to whatever holds it, the run green.) Without xdist the one port is checked as
+    well: taken, every test that asks for the fake would error on it, one by one."""
     given = _port(config)
     if not given:
         return
     import socket
 
-    for n in range(_xdist_workers(config)):
+    workers = _xdist_workers(config)
+    for n in range(max(1, workers)):
         port = given + n
         if port > 65535:
             raise _past_the_last_port(given, n)
@@ -313,7 +315,7 @@ def _check_worker_ports(config: pytest.Config) -> None:
             except OSError as exc:
                 from profilemock.testing import PortTakenError
 
-                taken = PortTakenError(port, exc, f"xdist worker gw{n}'s port")
+                taken = PortTakenError(port, exc, f"xdist worker gw{n}'s port" if workers else "")
                 raise pytest.UsageError(f"profile_api: {taken} {PORT_ADVICE}") from None
 
 
