@@ -302,21 +302,19 @@ def _check_worker_ports(config: pytest.Config) -> None:
     given = _port(config)
     if not given:
         return
-    import socket
+    from profilemock.mockserver.serving import bind
+    from profilemock.testing import PortTakenError
 
     workers = _xdist_workers(config)
     for n in range(max(1, workers)):
         port = given + n
         if port > 65535:
             raise _past_the_last_port(given, n)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError as exc:
-                from profilemock.testing import PortTakenError
-
-                taken = PortTakenError(port, exc, f"xdist worker gw{n}'s port" if workers else "")
-                raise pytest.UsageError(f"profile_api: {taken} {PORT_ADVICE}") from None
+        try:  # bound as the fake binds it: a port a run before left in TIME_WAIT is free
+            bind("127.0.0.1", port).close()
+        except OSError as exc:
+            taken = PortTakenError(port, exc, f"xdist worker gw{n}'s port" if workers else "")
+            raise pytest.UsageError(f"profile_api: {taken} {PORT_ADVICE}") from None
 
 
 def _port(config: pytest.Config) -> int | None:

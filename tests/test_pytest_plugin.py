@@ -1551,6 +1551,27 @@ def test_a_taken_port_is_one_sentence_naming_the_setting(consumer: pytest.Pytest
         assert "OSError" not in run.stdout.str() + run.stderr.str()
 
 
+def test_a_port_a_run_before_left_in_time_wait_is_free(consumer: pytest.Pytester) -> None:
+    # The check bound without SO_REUSEADDR, which the fake itself sets: a port whose last
+    # server closed its connections first (as the fake does when a run ends) was "taken".
+    import socket
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            accepted.close()  # the server's side closes first: it is left in TIME_WAIT
+            assert client.recv(1) == b""
+    consumer.makepyfile(
+        test_port=f"def test_uses(profile_api):\n    assert profile_api.url.endswith(':{port}')\n"
+    )
+    result = consumer.runpytest(f"--profile-api-port={port}")
+    result.assert_outcomes(passed=1)
+
+
 @pytest.mark.parametrize(
     "option", ["profile_api_no_errors", "profile_api_faults_must_fire", "profile_api_env"]
 )
