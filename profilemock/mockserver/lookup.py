@@ -122,7 +122,10 @@ def _not_yet_hint(
 ) -> str | None:
     """Of a profile the API does not see yet (the ``propagation_delay`` realism switch): it
     exists, and when the change that made it shows, on the server's clock."""
-    for at, later in space.coming():
+    coming = list(space.coming())
+    if not coming or resolve(coming[-1][1], collection, identifier) is None:
+        return None  # not there once every change shows (added, then deleted): none coming
+    for at, later in coming:
         if resolve(later, collection, identifier) is None:
             continue
         wait_ns = max(at - clock.ticks_ns(), 0)

@@ -259,6 +259,29 @@ async def test_a_profile_not_visible_yet_says_when_it_shows(
     assert "Profilemock-Hint" not in other.headers
 
 
+async def test_a_profile_added_then_deleted_while_propagating_gets_no_coming_hint(
+    aiohttp_client: ClientFactory,
+) -> None:
+    """Said to exist and show once the frozen clock moved 5s: the delete, made at the same
+    time, shows with the add, and the API never sees it."""
+    client = await aiohttp_client(served(realism={"propagation_delay": "5s"}))
+    await client.post("/__admin/clock/freeze")
+    profiles = "/__admin/spaces/lg8283283/collections/users/profiles"
+    await client.put(profiles, json={"ids": {"user_id": "brief"}})
+    assert (await client.delete(f"{profiles}/user_id:brief")).status == 200
+    missed = await client.get(profile_path("user_id:brief", "traits"), headers=AUTH)
+    assert missed.status == 404
+    assert "propagation" not in missed.headers.get("Profilemock-Hint", "")
+    # Added again a second later: it shows 5s after that, not 4s (when the first add did).
+    await client.post("/__admin/clock/advance", json={"by": "1s"})
+    await client.put(profiles, json={"ids": {"user_id": "brief"}})
+    again = await client.get(profile_path("user_id:brief", "traits"), headers=AUTH)
+    assert again.headers["Profilemock-Hint"].endswith("which is frozen, is advanced 5s")
+    await client.post("/__admin/clock/advance", json={"by": "5s"})
+    shown = await client.get(profile_path("user_id:brief", "traits"), headers=AUTH)
+    assert shown.status == 200
+
+
 async def test_a_date_set_back_does_not_hold_a_change_back(
     aiohttp_client: ClientFactory,
 ) -> None:
