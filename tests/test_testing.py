@@ -6,8 +6,10 @@ import contextlib
 import datetime as dt
 import re
 import threading
+import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -173,6 +175,35 @@ def test_a_timeout_test_asserts_the_client_gave_up_not_only_that_the_rule_fired(
     assert (gone.status, gone.fault) == (None, "fault-2")
     with pytest.raises(ValueError, match="no outcome is called `gone`; outcomes are pending,"):
         profile_api.assert_called("events", outcome="gone")  # type: ignore[arg-type]
+
+
+def test_an_outcome_waits_for_no_held_request_it_cannot_match(
+    profile_api: ProfileAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request the test's hang holds on purpose (a spinner shown meanwhile) cost every
+    assert_called(outcome=...) the whole grace, 2 s, whatever route it asked about."""
+
+    def fire() -> None:
+        with contextlib.suppress(requests.ConnectionError):  # a hang let go closes it
+            get(profile_api, "user_id:u1234", "events")
+
+    profile_api.fault("events:hang")
+    held = threading.Thread(target=fire)
+    held.start()
+    while not profile_api.requests:  # it arrives (no clock is moved: it is being held)
+        threading.Event().wait(0.005)
+    assert get(profile_api, "user_id:u1234", "traits").status_code == 200
+
+    def no_wait(seconds: float) -> None:
+        raise AssertionError(f"waited for a request it cannot match ({seconds} s)")
+
+    monkeypatch.setattr(testing, "time", SimpleNamespace(monotonic=time.monotonic, sleep=no_wait))
+    profile_api.assert_called("traits", outcome="answered", times=1)
+    with pytest.raises(AssertionError, match="waited for a request it cannot match"):
+        profile_api.assert_called("events", outcome="client went away")  # it may match
+    profile_api.reset()  # lets the held request go
+    held.join(timeout=10)
+    assert not held.is_alive()
 
 
 def test_clock(profile_api: ProfileAPI) -> None:
