@@ -40,7 +40,7 @@ from profilemock.contract.upstream import (
     parse_size,
     upstream_url,
 )
-from profilemock.faults import FaultRuleError, FaultSet, parse_rule, parse_spec
+from profilemock.faults import FaultRuleError, FaultSet, parse_rule, parse_spec, spec_given
 from profilemock.fixtures import fanout
 from profilemock.fixtures.loader import (
     FIXTURE_SUFFIXES,
@@ -1219,7 +1219,7 @@ def _fault_flags(specs: list[str]) -> list[dict[str, Any]]:
         try:
             parse_rule(rule, f"fault-{number}")
         except FaultRuleError as exc:
-            raise CliError(f"--fault `{spec}`: {exc}") from None
+            raise CliError(f"{spec_given(spec)}: {exc}") from None
         rules.append(rule)
     return rules
 
@@ -1249,7 +1249,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:  # a space no fixture defines: a mistyped one, most likely
             FaultSet().add(rule, spaces=list(store.spaces))
         except FaultRuleError as exc:
-            raise CliError(f"--fault `{spec}`: {exc}") from None
+            raise CliError(f"{spec_given(spec)}: {exc}") from None
     from profilemock.mockserver.app import create_app
     from profilemock.mockserver.reload import enable_reload
     from profilemock.mockserver.requestlog import RequestLog

@@ -329,7 +329,7 @@ def matches_one(name: str, glob: str, names: Collection[str], of: str = "") -> N
         return
     close = closest(glob, list(names))
     guess = f"; did you mean `{close}`?" if close else ""
-    raise _refused((name,), f"`{glob}` matches no {name}{of}; {name}s are {few(names)}{guess}")
+    raise _refused((name,), f"{named(glob)} matches no {name}{of}; {name}s are {few(names)}{guess}")
 
 
 def _refused(path: Path, message: str) -> FaultRuleError:
@@ -407,7 +407,7 @@ def parse_spec(spec: str, given_as: str = "--fault") -> dict[str, Any]:
     takes the rest of the spec. Its errors start with where the spec was given
     (``given_as``, ``--fault`` for the command line) and the spec: ``--fault `traits:42`: …``.
     """
-    said = f"{given_as} {named(spec)}"
+    said = spec_given(spec, given_as)
     head, _, rest = spec.partition(":")
     if head and head not in ROUTES:
         # First: `user_id:u1234` would otherwise be "`u1234` is not a status".
@@ -459,6 +459,12 @@ def parse_spec(spec: str, given_as: str = "--fault") -> dict[str, Any]:
             p50, p95 = value.split("~", 1)
             rule[key] = {"p50": p50, "p95": p95}
     return rule
+
+
+def spec_given(spec: str, given_as: str = "--fault") -> str:
+    """How a message names a spec and where it was given: ``--fault `traits:42```, as
+    ``words.named`` shows it (a line break or a tab as JSON writes it)."""
+    return f"{given_as} {named(spec)}"
 
 
 def as_mapping(spec: str) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from profilemock.api import COLLECTIONS, ENDPOINTS, OTHER, RESOURCES, Collection, is_http_status
 from profilemock.clock import Clock
-from profilemock.faults import ORIGIN_WORDS, FaultRuleError, parse_spec
+from profilemock.faults import ORIGIN_WORDS, FaultRuleError, parse_spec, spec_given
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.fixtures.snapshot import Snapshots
 from profilemock.mockserver.app import create_app
@@ -555,7 +555,7 @@ class ProfileAPI:
         try:
             return self._server.call(lambda state: state.add_fault(data, written)).id
         except FaultRuleError as exc:
-            said = f"{given_as} `{spec}`: " if written is not None else ""
+            said = f"{spec_given(written, given_as)}: " if written is not None else ""
             raise ValueError(f"{said}{exc}") from None
 
     def realism(self, **switches: Any) -> dict[str, Any]:

@@ -563,6 +563,12 @@ def test_a_bad_fault_flag_is_told_before_the_fixtures_load_and_names_the_flag(
         "profilemock: error: --fault `traits:42`: `42` is not a status: statuses are 200 to"
         " 599, such as 503\n"
     )
+    # A spec holding a tab is named as JSON writes it, as parse_spec's own errors name it.
+    code, _, err = run_cli("serve", "--fixtures", missing, "--fault", "traits:hang=1s:space=s\tp")
+    assert err == (
+        'profilemock: error: --fault "traits:hang=1s:space=s\\tp": fault rule: give `status`,'
+        " `latency` or `fault` (what should happen?)\n"
+    )
 
 
 def test_an_address_not_of_this_machine_says_what_host_takes(write_fixture: WriteFixture) -> None:

@@ -139,6 +139,12 @@ def test_a_name_holding_a_line_break_is_told_on_one_line(profile_api: ProfileAPI
         profile_api.realism(**{"short\npages": True})
     with pytest.raises(ValueError, match=r'^fault: spec "traits:fo\\no=1": unknown key "fo\\no";'):
         profile_api.fault("traits:fo\no=1")
+    with pytest.raises(ValueError, match="matches no space") as failure:
+        profile_api.fault("traits:503:space=s\np")  # refused by the rule's own check
+    assert str(failure.value).startswith(
+        'fault: spec "traits:503:space=s\\np": fault rule field `space`: "s\\np" matches no'
+        " space of the fixtures;"
+    )
     answer = requests.post(
         f"{profile_api.url}/__admin/faults", json={"route": "traits", "x\ny": 1}, timeout=10
     )

@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from profilemock.api import COLLECTIONS, ENDPOINTS, Collection, collection_named
-from profilemock.faults import SPEC_PATTERN, FaultRuleError, parse_spec
+from profilemock.faults import SPEC_PATTERN, FaultRuleError, parse_spec, spec_given
 from profilemock.jsontext import JsonInputError, read_json
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.expect import in_pipeline
@@ -845,7 +845,7 @@ def _spec_problem(data: Any) -> str | None:
     try:
         parse_spec(spec)
     except FaultRuleError as exc:
-        why = str(exc).removeprefix(f"--fault {named(spec)}: ")
+        why = str(exc).removeprefix(f"{spec_given(spec)}: ")
         return f"{show(spec)} is not a --fault spec: {why}"
     return None
 
