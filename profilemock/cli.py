@@ -1219,9 +1219,22 @@ def _fault_flags(specs: list[str]) -> list[dict[str, Any]]:
         try:
             parse_rule(rule, f"fault-{number}")
         except FaultRuleError as exc:
-            raise CliError(f"{spec_given(spec)}: {exc}") from None
+            raise CliError(f"{spec_given(spec)}: {exc}{_no_room(rule)}") from None
         rules.append(rule)
     return rules
+
+
+def _no_room(rule: dict[str, Any]) -> str:
+    """Of a ``--fault`` rule refused for want of a ``body`` or ``headers`` (a 2xx, a
+    redirect's ``Location``), which a spec cannot give: where such a rule can be written."""
+    try:
+        parse_rule({**rule, "body": {}, "headers": {"Location": "/"}}, "fault")
+    except FaultRuleError:
+        return ""
+    return (
+        " (a --fault spec gives no body or headers: write this rule in a fixture file's"
+        " `faults:`, or arm it through the admin API or a test)"
+    )
 
 
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
