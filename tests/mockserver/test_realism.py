@@ -282,6 +282,25 @@ async def test_a_profile_added_then_deleted_while_propagating_gets_no_coming_hin
     assert shown.status == 200
 
 
+async def test_a_change_behind_one_made_under_a_longer_delay_says_when_it_shows(
+    aiohttp_client: ClientFactory,
+) -> None:
+    """Changes show in the order made: one made after the delay was cut to 5s waits for the
+    one made under 1h, and its hint said 5s."""
+    client = await aiohttp_client(served(realism={"propagation_delay": "1h"}))
+    await client.post("/__admin/clock/freeze")
+    profiles = "/__admin/spaces/lg8283283/collections/users/profiles"
+    await client.put(profiles, json={"ids": {"user_id": "first"}})
+    await client.patch("/__admin/realism", json={"propagation_delay": "5s"})
+    await client.put(profiles, json={"ids": {"user_id": "second"}})
+    missed = await client.get(profile_path("user_id:second", "traits"), headers=AUTH)
+    assert missed.headers["Profilemock-Hint"].endswith("which is frozen, is advanced 3600s")
+    await client.post("/__admin/clock/advance", json={"by": "5s"})
+    still = await client.get(profile_path("user_id:second", "traits"), headers=AUTH)
+    assert still.status == 404
+    assert still.headers["Profilemock-Hint"].endswith("which is frozen, is advanced 3595s")
+
+
 async def test_a_date_set_back_does_not_hold_a_change_back(
     aiohttp_client: ClientFactory,
 ) -> None:
