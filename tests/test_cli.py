@@ -563,25 +563,34 @@ def test_a_bad_fault_flag_is_told_before_the_fixtures_load_and_names_the_flag(
         "profilemock: error: --fault `traits:42`: `42` is not a status: statuses are 200 to"
         " 599, such as 503\n"
     )
-    # A rule a spec cannot complete says where it can be written (it said to give headers).
-    code, _, err = run_cli("serve", "--fixtures", missing, "--fault", "traits:302")
-    assert err == (
-        "profilemock: error: --fault `traits:302`: fault rule: a redirect (301, 302, 303, 307,"
-        " 308) without a `Location` is not a redirect: give where it leads, as `headers:"
-        " {Location: ...}` (a --fault spec gives no body or headers: write this rule in a"
-        " fixture file's `faults:`, or arm it through the admin API or a test)\n"
+    # A rule a spec cannot complete says where it can be written (it said to give headers);
+    # a spec holding a tab is named as JSON writes it, as parse_spec's own errors name it.
+    room = (
+        " (a --fault spec gives no body or headers: write this rule in a fixture file's"
+        " `faults:`, or arm it through the admin API or a test)"
     )
-    code, _, err = run_cli("serve", "--fixtures", missing, "--fault", "traits:200")
-    assert err.endswith(
-        "(a --fault spec gives no body or headers: write this rule in a"
-        " fixture file's `faults:`, or arm it through the admin API or a test)\n"
-    )
-    # A spec holding a tab is named as JSON writes it, as parse_spec's own errors name it.
-    code, _, err = run_cli("serve", "--fixtures", missing, "--fault", "traits:hang=1s:space=s\tp")
-    assert err == (
-        'profilemock: error: --fault "traits:hang=1s:space=s\\tp": fault rule: give `status`,'
-        " `latency` or `fault` (what should happen?)\n"
-    )
+    for spec, told in (
+        (
+            "traits:302",
+            "`traits:302`: fault rule: a redirect (301, 302, 303, 307, 308) without a"
+            " `Location` is not a redirect: give where it leads, as `headers: {Location: ...}`"
+            + room,
+        ),
+        (
+            "traits:200",
+            "`traits:200`: fault rule: a 2xx status is no error, so the API has no"
+            " body of its own for a rule to send with it: give the `body` to answer with (a"
+            " request the rule lets through gets the real answer), or an error status such as"
+            " 503" + room,
+        ),
+        (
+            "traits:hang=1s:space=s\tp",
+            '"traits:hang=1s:space=s\\tp": fault rule: give `status`, `latency` or `fault`'
+            " (what should happen?)",
+        ),
+    ):
+        code, _, err = run_cli("serve", "--fixtures", missing, "--fault", spec)
+        assert (code, err) == (2, f"profilemock: error: --fault {told}\n")
 
 
 def test_an_address_not_of_this_machine_says_what_host_takes(write_fixture: WriteFixture) -> None:

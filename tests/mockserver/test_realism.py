@@ -259,14 +259,20 @@ async def test_a_profile_not_visible_yet_says_when_it_shows(
     assert "Profilemock-Hint" not in other.headers
 
 
+async def frozen_and_delayed(aiohttp_client: ClientFactory, delay: str) -> tuple[Any, str]:
+    """A client of a server whose changes show ``delay`` later, its clock frozen; the admin
+    path of the demo space's users."""
+    client = await aiohttp_client(served(realism={"propagation_delay": delay}))
+    await client.post("/__admin/clock/freeze")
+    return client, "/__admin/spaces/lg8283283/collections/users/profiles"
+
+
 async def test_a_profile_added_then_deleted_while_propagating_gets_no_coming_hint(
     aiohttp_client: ClientFactory,
 ) -> None:
     """Said to exist and show once the frozen clock moved 5s: the delete, made at the same
     time, shows with the add, and the API never sees it."""
-    client = await aiohttp_client(served(realism={"propagation_delay": "5s"}))
-    await client.post("/__admin/clock/freeze")
-    profiles = "/__admin/spaces/lg8283283/collections/users/profiles"
+    client, profiles = await frozen_and_delayed(aiohttp_client, "5s")
     await client.put(profiles, json={"ids": {"user_id": "brief"}})
     assert (await client.delete(f"{profiles}/user_id:brief")).status == 200
     missed = await client.get(profile_path("user_id:brief", "traits"), headers=AUTH)
@@ -287,9 +293,7 @@ async def test_a_change_behind_one_made_under_a_longer_delay_says_when_it_shows(
 ) -> None:
     """Changes show in the order made: one made after the delay was cut to 5s waits for the
     one made under 1h, and its hint said 5s."""
-    client = await aiohttp_client(served(realism={"propagation_delay": "1h"}))
-    await client.post("/__admin/clock/freeze")
-    profiles = "/__admin/spaces/lg8283283/collections/users/profiles"
+    client, profiles = await frozen_and_delayed(aiohttp_client, "1h")
     await client.put(profiles, json={"ids": {"user_id": "first"}})
     await client.patch("/__admin/realism", json={"propagation_delay": "5s"})
     await client.put(profiles, json={"ids": {"user_id": "second"}})
