@@ -24,6 +24,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -95,6 +96,11 @@ reaches the upstream as a client of its own (its ``Host`` the upstream's), so an
 that honours them (the fake does) still writes its ``cursor.url`` under its own base URL,
 and the proxy moves it."""
 _FORWARDED = "x-forwarded-"
+_UNSENDABLE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\udc80-\udcff]")
+"""What no status line or header the proxy writes can hold: a control character (tab
+aside), which HTTP forbids there (RFC 9110 5.5) and aiohttp refuses to write, and a byte
+that is not UTF-8, which the client session reads as a lone surrogate and aiohttp's writer
+drops (``Location: /caf\\xe9`` went on as ``/caf``)."""
 LINK_HEADERS = ("Location", "Content-Location")
 """Answer headers holding a URL, pointed at the proxy as ``cursor.url`` is."""
 log = logging.getLogger("profilemock.proxy")
@@ -422,6 +428,19 @@ def _relay(
             request_id,
         )
         return failure, violations
+    unsendable = _unsendable(headers)
+    if unsendable is not None:
+        # Written, it broke the connection: the client got no answer at all.
+        failure = _failure(
+            502,
+            "bad_gateway",
+            f"the upstream {settings.upstream} answered {status} with {unsendable},"
+            " which cannot be passed on as sent; not passed on",
+            request_id,
+        )
+        return failure, violations
+    # One that cannot go on as it came gets the status's own: clients ignore it (RFC 9112 4).
+    phrase = None if _UNSENDABLE.search(reason) else reason
     if violations and settings.fail_on_violation:
         first = violations[0]
         more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
@@ -449,7 +468,21 @@ def _relay(
     moving = "Content-Length" in headers and pointing and 200 <= status < 300
     if moving and _known_route(request.raw_path):
         headers.popall("Content-Length")
-    return web.Response(status=status, reason=reason, body=body, headers=headers), violations
+    return web.Response(status=status, reason=phrase, body=body, headers=headers), violations
+
+
+def _unsendable(headers: CIMultiDict[str]) -> str | None:
+    """The first header of ``headers`` that no answer can carry as it came (``_UNSENDABLE``),
+    and what in it, in words; else None."""
+    for name, value in headers.items():
+        found = _UNSENDABLE.search(value)
+        if found is None:
+            continue
+        code = ord(found.group())
+        if code > 0x7F:  # a byte the client session read as a lone surrogate
+            return f"a `{name}` header holding byte 0x{code - 0xDC00:02x}, which is not UTF-8"
+        return f"a `{name}` header holding control character 0x{code:02x}"
+    return None
 
 
 class _BodyLate(asyncio.TimeoutError):

@@ -293,6 +293,12 @@ RAW_ANSWERS = {
     b"Content-Length: 2\r\n\r\n{}",
     "status-600": b"HTTP/1.1 600 Odd\r\nContent-Type: application/json\r\n"
     b"Content-Length: 2\r\n\r\n{}",
+    # Bytes no header the proxy writes can hold: a control character, a byte not UTF-8.
+    "control-header": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"X-Trace: a\x01b\r\nContent-Length: 2\r\n\r\n{}",
+    "latin-1-location": b"HTTP/1.1 302 Found\r\nLocation: /v1/caf\xe9\r\nContent-Length: 0\r\n\r\n",
+    "control-reason": b"HTTP/1.1 404 Not\x7fFound\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 65\r\n\r\n{"error":{"code":"not_found","message":"Profile was not found."}}',
     # A coding the client session does not undo: the bytes come as they were sent.
     "odd-coding": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Encoding: x-odd\r\nContent-Length: 8\r\n\r\n\x00\x01coded!",

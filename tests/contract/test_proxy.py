@@ -248,6 +248,39 @@ def test_an_upstream_status_that_is_no_http_status_is_a_502(
     ]
 
 
+@pytest.mark.parametrize(
+    ("case", "told"),
+    [
+        ("control-header", "200 with a `X-Trace` header holding control character 0x01"),
+        ("latin-1-location", "302 with a `Location` header holding byte 0xe9, which is not UTF-8"),
+    ],
+)
+def test_an_upstream_header_no_answer_can_carry_is_a_502_naming_it(
+    raw: str, start_proxy: Start, case: str, told: str
+) -> None:
+    # The first broke the answer as it was written: the client got no answer at all (and
+    # the journal said 200); the second went on as `Location: /v1/caf`.
+    proxy = start_proxy(raw)
+    response = get(f"{proxy.url}{drift_url(case)}", allow_redirects=False)
+    assert response.status_code == 502
+    assert response.json()["error"] == {
+        "code": "bad_gateway",
+        "message": f"the upstream {raw} answered {told}, which cannot be passed on as sent;"
+        " not passed on",
+    }
+    assert [entry["status"] for entry in journal(proxy)] == [502]
+
+
+def test_a_reason_phrase_no_answer_can_carry_goes_on_as_the_statuss_own(
+    raw: str, start_proxy: Start
+) -> None:
+    # It broke the answer as it was written: the client got no answer at all.
+    proxy = start_proxy(raw)
+    response = get(f"{proxy.url}{drift_url('control-reason')}")
+    assert (response.status_code, response.reason) == (404, "Not Found")
+    assert response.json()["error"]["code"] == "not_found"
+
+
 def test_a_body_in_a_coding_the_proxy_does_not_undo_goes_on_with_its_coding(
     raw: str, start_proxy: Start
 ) -> None:
