@@ -31,6 +31,7 @@ from yarl import URL
 
 from profilemock import schemas
 from profilemock.api import EVENTS_WINDOW_DAYS, OTHER, Collection
+from profilemock.clock import Clock
 from profilemock.contract.redact import Redactor
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -38,7 +39,9 @@ from profilemock.contract.upstream import (
     read_body,
     upstream_failure,
 )
+from profilemock.fixtures.loader import load_data
 from profilemock.jsontext import JsonInputError, read_json
+from profilemock.problems import FixtureError
 from profilemock.store import ids as idgen
 from profilemock.store.wire import CALL_FIELDS
 from profilemock.timeutil import DAY_NS, format_ns, parse_iso
@@ -392,6 +395,11 @@ async def record(
                 if any((collection, key) in seen for key in found.ids()):
                     progress.profile(f"{label}: already recorded")
                     continue
+                refused = _unloadable(found, space, now())
+                if refused is not None:
+                    missing.append(f"{label}: {refused}")
+                    progress.profile(f"{label}: not recorded: {refused}")
+                    continue
                 seen.update((collection, key) for key in found.ids())
                 recorded.append(found)
                 progress.profile(f"{label}: {_summary(found)}")
@@ -409,6 +417,20 @@ async def record(
             progress.grow(len(queue))
     progress.close()
     return Outcome(recorded, missing, progress.requests, now())
+
+
+def _unloadable(found: Recorded, space: str, now: int) -> str | None:
+    """Why no fixture file can hold what the upstream answered about ``found`` — the
+    loader refuses its entry (a trait with an empty name, an audience that is neither
+    true nor false) — else None: such a file would not load."""
+    try:
+        load_data(to_fixture(Outcome([found], [], 0, now), space), Clock())
+    except FixtureError as exc:
+        first = exc.problems[0]
+        where = "/".join(map(str, first.path[2:]))  # past "spaces", the space
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        return f"no fixture can hold what the upstream answered: {where}: {first.message}{more}"
+    return None
 
 
 def _summary(found: Recorded) -> str:

@@ -727,6 +727,33 @@ def test_a_body_out_of_contract_is_a_profile_not_recorded(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("case", "trait", "problem"),
+    [
+        ("empty-name", {"": True}, "sources/0/audiences/: an empty key name is not allowed here"),
+        ("null-audience", {"vip": None}, "sources/0/audiences/vip: null is not true or false"),
+    ],
+)
+def test_a_profile_no_fixture_can_hold_is_reported_not_recorded(
+    upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    case: str, trait: dict[str, Any], problem: str,
+) -> None:  # fmt: skip
+    # In the contract, so written into a file that did not load (`profilemock serve` of
+    # it: "an empty key name is not allowed here"), "recorded 1 of 1 profiles", exit 0.
+    from tests.contract.conftest import DRIFTS
+
+    [(key, value)] = trait.items()
+    traits = {key: {"value": value, "source_id": "s1", "updated_at": TIME}}
+    monkeypatch.setitem(
+        DRIFTS, case, (200, "application/json", {**EVERY_RESOURCE, "traits": traits})
+    )
+    err = _not_recorded(upstream[1], tmp_path, monkeypatch, case)
+    assert (
+        f"profilemock: not recorded: users user_id:{case}: no fixture can hold what the"
+        f" upstream answered: users/0/{problem}\n"
+    ) in err
+
+
 def test_a_body_in_contract_with_fields_it_does_not_name_is_recorded(
     upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
