@@ -824,6 +824,66 @@ def test_every_kind_of_call_is_recorded_with_its_own_fields_and_the_file_loads(
     assert after.json() == before.json()
 
 
+def _recorded_answers(
+    tmp_path: Path, fixture: str, space: str, token: str, identifier: str, resource: str
+) -> tuple[Any, Any]:
+    """``resource`` of ``identifier`` as the fake serving ``fixture`` answers it, and as the
+    fake serving what ``record`` wrote of it answers it."""
+    source = tmp_path / "source.yaml"
+    source.write_text(fixture)
+    clock = Clock()
+    first = ServerThread(create_app(load_fixtures([source], clock), clock, UNLIMITED)).start()
+    try:
+        outcome = asyncio.run(
+            record(
+                first.url,
+                space,
+                token,
+                [("users", identifier)],
+                progress=Progress(io.StringIO(), 1),
+            )
+        )
+        assert outcome.missing == []
+        path = tmp_path / "recorded.yaml"
+        document = to_fixture(outcome, space, fixture_token=token)
+        path.write_text(dump_yaml(document, header=""), encoding="utf-8")
+        second = serve_file(path)
+        try:
+            url = f"/v1/spaces/{space}/collections/users/profiles/{identifier}/{resource}"
+            before = requests.get(first.url + url, auth=(token, ""), timeout=10).json()
+            after = requests.get(second.url + url, auth=(token, ""), timeout=10).json()
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    return before, after
+
+
+CARRIED = """
+spaces:
+  carried:
+    tokens: [carried-token]
+    users:
+      - ids: {user_id: server-side, anonymous_id: [anon-1, anon-2]}
+        events:
+          - {event: Order Completed, timestamp: -3h, external_ids: {user_id: server-side}}
+          - {event: Page Viewed, timestamp: -2h, external_ids: {anonymous_id: anon-2}}
+          - {type: identify, timestamp: -1h, external_ids: {anonymous_id: [anon-1, anon-2]}}
+"""
+
+
+def test_the_ids_each_message_carried_are_recorded(tmp_path: Path) -> None:
+    # They were left out: each event was served with what its call would carry (the
+    # user_id and the first anonymous_id), whatever the upstream had said.
+    before, after = _recorded_answers(
+        tmp_path, CARRIED, "carried", "carried-token", "user_id:server-side", "events"
+    )
+    assert [[x["id"] for x in e["external_ids"]] for e in before["data"]] == [
+        ["anon-1", "anon-2"], ["anon-2"], ["server-side"]
+    ]  # fmt: skip
+    assert after == before
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "problem"),
     [
