@@ -492,7 +492,7 @@ class _Writer:
             for name in ("source_id", "created_at"):
                 if x.get(name) is not None:
                     item[name] = x[name]
-            if x.get("first_message_id") is not None:
+            if "first_message_id" in x:  # null too: left out, the fake would derive one
                 item["first_message_id"] = x["first_message_id"]
             map_id = map_ids.get((x["type"], x["id"]))
             if map_id and map_id != idgen.map_id(self.space, collection, x["type"], value):

@@ -884,6 +884,19 @@ def test_the_ids_each_message_carried_are_recorded(tmp_path: Path) -> None:
     assert after == before
 
 
+def test_an_id_whose_first_message_is_null_is_recorded_so(tmp_path: Path) -> None:
+    # It was left out, and the recording served the oldest event's message id instead.
+    fixture = CARRIED.replace(
+        "anon-1, anon-2]}", "{id: anon-1, first_message_id: null}, anon-2]}", 1
+    )
+    before, after = _recorded_answers(
+        tmp_path, fixture, "carried", "carried-token", "user_id:server-side", "external_ids"
+    )
+    [anon_1] = [x for x in before["data"] if x["id"] == "anon-1"]
+    assert anon_1["first_message_id"] is None
+    assert after == before
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "problem"),
     [
