@@ -66,8 +66,12 @@ def upstream_failure(exc: BaseException) -> str:
         return "answered a body that ended before its length, or is not well framed"
     if isinstance(exc, aiohttp.ClientResponseError):  # its answer is no HTTP the client reads
         message = str(exc.message).lower()
-        if "status line" in message:
-            return "answered something that is not HTTP (no status line)"
+        if "status line" in message:  # where an answer starts: the first, or the next
+            return (
+                "answered something that is not HTTP where a status line should be: not HTTP"
+                " at all, or more than its answer holds (a body longer than its"
+                " Content-Length, or one sent with a 204, a 304 or an answer to HEAD)"
+            )
         if "more than" in message and "bytes" in message:
             return "answered a status line or header over 8190 bytes"
         return "answered something that is not well-formed HTTP"

@@ -283,6 +283,10 @@ def bodiless() -> Iterator[str]:
 
 RAW_ANSWERS = {
     "not-http": b"\x00\x01garbage\r\n\r\n",
+    # A whole answer, then bytes that are none: where the next status line should be.
+    "long-body": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 10\r\n\r\n{"traits":{}}',
+    "204-with-body": b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n{}",
     "long-header": b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
     "short-body": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b'Content-Length: 100\r\n\r\n{"traits"',

@@ -208,7 +208,17 @@ def test_an_unreachable_upstream_is_a_502_in_the_envelope(
 @pytest.mark.parametrize(
     ("case", "told"),
     [
-        ("not-http", "answered something that is not HTTP (no status line)"),
+        *[
+            # long-body and 204-with-body said "something that is not HTTP (no status
+            # line)": each answered one, then more than it holds.
+            (
+                case,
+                "answered something that is not HTTP where a status line should be: not"
+                " HTTP at all, or more than its answer holds (a body longer than its"
+                " Content-Length, or one sent with a 204, a 304 or an answer to HEAD)",
+            )
+            for case in ("not-http", "long-body", "204-with-body")
+        ],
         ("long-header", "answered a status line or header over 8190 bytes"),
         ("short-body", "answered a body that ended before its length, or is not well framed"),
         ("closed", "closed the connection without an answer"),
