@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from profilemock.jsontext import JsonInputError, read_json
+from profilemock.jsontext import JsonInputError, line_column, read_json
 from profilemock.schemas.validation import (
     BODIES,
     UnknownEndpoint,
@@ -101,14 +101,23 @@ def check_file(
     export must not pass silently."""
     checked_status(status)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_char_device() or path.is_block_device():  # /dev/zero: read for ever
+            raise UnusableInput(f"{path}: is a device, not a file of a response body or HAR")
+        raw = path.read_bytes()
     except IsADirectoryError:
         raise UnusableInput(
             f"{path}: is a directory; give the files in it (such as {path / '*.json'})"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise UnusableInput(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # as the fixtures tell it: it said "cannot read: 'utf-8'
+        # codec can't decode byte 0xe9 in position 19", counting from 0
+        line, column = line_column(raw, exc.start)
         raise UnusableInput(
-            f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"
+            f"{path}:{line}:{column}: not UTF-8: byte 0x{raw[exc.start]:02x} cannot start or"
+            " continue a character"
         ) from None
     try:
         data = read_json(text)

@@ -195,6 +195,20 @@ def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
         (lambda p: p / "absent.json", [], "cannot read"),
         # Was "cannot read: Is a directory", as if it could not be opened.
         (lambda p: p, [], "is a directory; give the files in it (such as "),
+        # Read for ever, until a MemoryError traceback (or the machine's memory was gone).
+        (
+            lambda p: Path("/dev/zero"),
+            ["--endpoint", "traits"],
+            "/dev/zero: is a device, not a file",
+        ),
+        (
+            # Was "cannot read: 'utf-8' codec can't decode byte 0xe9 in position 14: …".
+            lambda p: (p / "x.json", (p / "x.json").write_bytes(b'{"traits":\n {"n": "Jos\xe9"}}'))[
+                0
+            ],
+            ["--endpoint", "traits"],
+            "x.json:2:12: not UTF-8: byte 0xe9 cannot start or continue a character",
+        ),
         (
             lambda p: (p / "x.json", (p / "x.json").write_text("{nope"))[0],
             ["--endpoint", "traits"],
@@ -232,6 +246,8 @@ def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
     ids=[
         "unreadable",
         "directory",
+        "device",
+        "not-utf-8",
         "not-json",
         "no-endpoint",
         "unknown-url",
