@@ -166,15 +166,17 @@ class Client:
         """The JSON body at ``tail``; None for a 404."""
         query = urlencode(list(params))
         url = URL(f"{self.base}/{tail}" + (f"?{query}" if query else ""), encoded=True)
+        asked = url.path + (f"?{query}" if query else "")
         limited = failed = 0
         while True:
-            problem = None
+            problem = location = None
             try:
                 get = self.session.get(url, headers=self.headers, allow_redirects=False)
                 async with get as answer:
                     if self.progress is not None:
                         self.progress.request()
                     status = answer.status
+                    location = answer.headers.get("Location")
                     body = await read_body(answer, self.max_body)
             except BodyTooLarge as exc:
                 raise ProfileFailed(
@@ -205,8 +207,11 @@ class Client:
             if status == 404:
                 return None
             if status != 200:
-                shown = body[:200].decode("utf-8", "replace")
-                raise ProfileFailed(f"GET {url.path}?{query} answered {status}: {shown}")
+                shown = body[:200].decode("utf-8", "replace") or "(no body)"
+                if location is not None and 300 <= status < 400:
+                    # It said "answered 302: ", of a login page's redirect, say.
+                    shown = f"a redirect to {location}, not followed (the API answers in place)"
+                raise ProfileFailed(f"GET {asked} answered {status}: {shown}")
             try:
                 data = read_json(body.decode("utf-8"))
             except UnicodeDecodeError as exc:
@@ -228,8 +233,7 @@ class Client:
             if violations:
                 more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
                 raise ProfileFailed(
-                    f"GET {url.path}?{query} answered a body that breaks the contract at"
-                    f" {violations[0]}{more}"
+                    f"GET {asked} answered a body that breaks the contract at {violations[0]}{more}"
                 )
             return data
 

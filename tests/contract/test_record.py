@@ -727,6 +727,22 @@ def test_a_body_out_of_contract_is_a_profile_not_recorded(
     assert "Traceback" not in err
 
 
+def test_a_redirect_is_told_with_where_it_leads(
+    upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said "GET …/metadata? answered 302: " (a `?` of no query, nothing after the colon).
+    from tests.contract.conftest import ANSWER_HEADERS, DRIFTS
+
+    monkeypatch.setitem(DRIFTS, "moved", (302, "text/plain", ""))
+    monkeypatch.setitem(ANSWER_HEADERS, "moved", [("Location", "https://sso.example.com/login")])
+    err = _not_recorded(upstream[1], tmp_path, monkeypatch, "moved")
+    assert (
+        "profilemock: not recorded: users user_id:moved: GET"
+        " /v1/spaces/sp/collections/users/profiles/user_id:moved/metadata answered 302: a"
+        " redirect to https://sso.example.com/login, not followed (the API answers in place)\n"
+    ) in err
+
+
 @pytest.mark.parametrize(
     ("case", "trait", "problem"),
     [
