@@ -205,9 +205,17 @@ class Client:
                     " --token-file, and that the token belongs to this space"
                 )
             if status == 404:
-                return None
+                if _api_error(body):
+                    return None
+                # A wrong --upstream (a web server, a path under it) had every profile
+                # "not found (404)".
+                raise ProfileFailed(
+                    f"GET {asked} answered 404 without the API's error envelope, so not"
+                    " that the profile is not found (is --upstream the API's base URL?):"
+                    f" {_shown(body)}"
+                )
             if status != 200:
-                shown = body[:200].decode("utf-8", "replace") or "(no body)"
+                shown = _shown(body)
                 if location is not None and 300 <= status < 400:
                     # It said "answered 302: ", of a login page's redirect, say.
                     shown = f"a redirect to {location}, not followed (the API answers in place)"
@@ -278,6 +286,20 @@ class Client:
             asked_for.add(following)
             if len(bodies) > 100_000:
                 raise ProfileFailed(f"{tail}: the cursor never ends")
+
+
+def _shown(body: bytes) -> str:
+    """How ``body`` starts, on one line (an HTML page's breaks and indents as spaces)."""
+    return " ".join(body[:200].decode("utf-8", "replace").split()) or "(no body)"
+
+
+def _api_error(body: bytes) -> bool:
+    """Whether ``body`` is an error answer of the API: its envelope, in the contract."""
+    try:
+        data = read_json(body.decode("utf-8"))
+    except (UnicodeDecodeError, JsonInputError):
+        return False
+    return not schemas.validate(data, "error")
 
 
 def _next_of(cursor: dict[str, Any]) -> str | None:

@@ -727,6 +727,23 @@ def test_a_body_out_of_contract_is_a_profile_not_recorded(
     assert "Traceback" not in err
 
 
+def test_a_404_that_is_not_the_apis_is_told_not_taken_for_a_profile_not_found(
+    upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A wrong --upstream (a web server's own 404 page) had every profile "not found (404)".
+    from tests.contract.conftest import DRIFTS
+
+    page = "<html>\n  <body>Not Found</body>\n</html>"
+    monkeypatch.setitem(DRIFTS, "elsewhere", (404, "text/html", page))
+    err = _not_recorded(upstream[1], tmp_path, monkeypatch, "elsewhere")
+    assert (
+        "profilemock: not recorded: users user_id:elsewhere: GET"
+        " /v1/spaces/sp/collections/users/profiles/user_id:elsewhere/metadata answered 404"
+        " without the API's error envelope, so not that the profile is not found (is"
+        " --upstream the API's base URL?): <html> <body>Not Found</body> </html>\n"
+    ) in err
+
+
 def test_a_redirect_is_told_with_where_it_leads(
     upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
