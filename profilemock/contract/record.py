@@ -199,6 +199,13 @@ class Client:
                     raise ProfileFailed(f"GET {url.path} {what} ({failed} tries)")
                 await self._back_off(failed)
                 continue
+            if status in (401, 403) and not _api_error(body):
+                # A proxy's or firewall's own page was "the upstream refused the token".
+                raise RecordError(
+                    f"GET {asked} answered {status} without the API's error envelope, so"
+                    " not the API refusing the token (a proxy or firewall between?):"
+                    f" {_shown(body)}"
+                )
             if status in (401, 403):
                 raise RecordError(
                     f"the upstream refused the token ({status}); check PROFILE_API_TOKEN or"

@@ -744,6 +744,22 @@ def test_a_404_that_is_not_the_apis_is_told_not_taken_for_a_profile_not_found(
     ) in err
 
 
+def test_a_403_that_is_not_the_apis_is_told_not_taken_for_the_token_refused(
+    upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A corporate proxy's own page was "the upstream refused the token (403); check
+    # PROFILE_API_TOKEN": the token was never seen by the API.
+    from tests.contract.conftest import DRIFTS
+
+    monkeypatch.setitem(DRIFTS, "blocked", (403, "text/html", "<h1>Blocked by policy</h1>"))
+    err = _not_recorded(upstream[1], tmp_path, monkeypatch, "blocked")
+    assert err == (
+        "profilemock: error: GET /v1/spaces/sp/collections/users/profiles/user_id:blocked/metadata"
+        " answered 403 without the API's error envelope, so not the API refusing the token (a"
+        " proxy or firewall between?): <h1>Blocked by policy</h1>\n"
+    )
+
+
 def test_a_redirect_is_told_with_where_it_leads(
     upstream: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
