@@ -1174,12 +1174,14 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _partial(target: Path, given: object) -> Path:
-    """Where ``target`` is written before it is renamed into place: beside it, hidden. A
-    CliError when ``target`` names a directory (``/``, ``.``, ``..``, one that exists),
-    which no file can replace (``/`` and ``.`` were a traceback)."""
+    """Where ``target`` is written before it is renamed into place: beside it, hidden, and
+    this process's own (two runs writing one file each wrote into the other's partial file
+    and renamed it into place, half of one and half of the other). A CliError when
+    ``target`` names a directory (``/``, ``.``, ``..``, one that exists), which no file can
+    replace (``/`` and ``.`` were a traceback)."""
     if target.name in ("", ".", "..") or target.is_dir():
         raise CliError(f"cannot write {given}: it is a directory; name a file in it")
-    return target.with_name(f".{target.name}.partial")
+    return target.with_name(f".{target.name}.{os.getpid()}.partial")
 
 
 def _special(path: Path) -> bool:

@@ -546,6 +546,32 @@ def test_a_stop_while_the_file_is_written_waits_for_it_and_one_before_leaves_not
         assert done.returncode == (130 if stop == "SIGINT" else 143)
 
 
+def test_two_runs_writing_one_file_each_put_theirs_in_place_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both wrote into one `.FILE.partial`: the second (here, while the first was half
+    # written) filled it and renamed it into place, and the first wrote its second half
+    # into the file now in place — half of each — then failed, "No such file or directory".
+    from profilemock.cli import _write_atomically
+
+    target = tmp_path / "recorded.yaml"
+    other = "import pathlib, sys; from profilemock.cli import _write_atomically as w;"
+    other += " w(pathlib.Path(sys.argv[1]), 'B' * 1000)"
+
+    def written_in_two(self: Path, text: str, encoding: str | None = None) -> int:
+        with open(self, "w", encoding=encoding) as file:
+            file.write(text[:500])
+            file.flush()
+            subprocess.run([sys.executable, "-c", other, str(target)], check=True)
+            file.write(text[500:])
+        return len(text)
+
+    monkeypatch.setattr(Path, "write_text", written_in_two)
+    _write_atomically(target, "A" * 1000)
+    assert target.read_text() == "A" * 1000
+    assert [p.name for p in tmp_path.iterdir()] == ["recorded.yaml"]
+
+
 @pytest.mark.parametrize(
     ("case", "problem"),
     [
