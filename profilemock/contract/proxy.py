@@ -26,7 +26,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -330,6 +330,7 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
             )
             return response
         try:
+            _sendable_up(request)
             sent = await _request_body(request, settings)
         except _RequestRefused as exc:
             response = _failure(exc.status, exc.code, exc.message, own_id)
@@ -428,7 +429,7 @@ def _relay(
             request_id,
         )
         return failure, violations
-    unsendable = _unsendable(headers)
+    unsendable = _unsendable(headers.items())
     if unsendable is not None:
         # Written, it broke the connection: the client got no answer at all.
         failure = _failure(
@@ -471,16 +472,16 @@ def _relay(
     return web.Response(status=status, reason=phrase, body=body, headers=headers), violations
 
 
-def _unsendable(headers: CIMultiDict[str]) -> str | None:
-    """The first header of ``headers`` that no answer can carry as it came (``_UNSENDABLE``),
-    and what in it, in words; else None."""
-    for name, value in headers.items():
+def _unsendable(headers: Iterable[tuple[str, str]]) -> str | None:
+    """The first of ``headers`` (name, value) that no message the proxy writes can carry as
+    it came (``_UNSENDABLE``), and what in it, in words; else None."""
+    for name, value in headers:
         found = _UNSENDABLE.search(value)
         if found is None:
             continue
         code = ord(found.group())
         if code > 0x7F:  # a byte the client session read as a lone surrogate
-            return f"a `{name}` header holding byte 0x{code - 0xDC00:02x}, which is not UTF-8"
+            return f"a `{name}` header holding byte 0x{code - 0xDC00:02x} (not UTF-8)"
         return f"a `{name}` header holding control character 0x{code:02x}"
     return None
 
@@ -550,6 +551,32 @@ async def _request_body(request: web.Request, settings: ProxySettings) -> bytes 
     return body
 
 
+def _headers_up(request: web.Request) -> dict[str, str]:
+    """The headers of ``request`` that go upstream: its end-to-end ones."""
+    connection_only = _connection_headers(request.headers.get("Connection", ""))
+    return {
+        k: v
+        for k, v in request.headers.items()
+        if k.lower() not in _NOT_UP
+        and not k.lower().startswith(_FORWARDED)
+        and k.lower() not in connection_only
+    }
+
+
+def _sendable_up(request: web.Request) -> None:
+    """``_RequestRefused`` (400) when a header that goes upstream cannot go as it came: one
+    holding a byte that is not UTF-8 went without it (``Authorization: Basic \\xff…`` as
+    ``Basic ``)."""
+    unsendable = _unsendable(_headers_up(request).items())
+    if unsendable is not None:
+        raise _RequestRefused(
+            400,
+            "invalid_request_error",
+            f"the request was not sent on: it has {unsendable}, which cannot be sent on as it came",
+            close=request.body_exists,
+        )
+
+
 async def _send(
     request: web.Request,
     settings: ProxySettings,
@@ -560,18 +587,10 @@ async def _send(
     pass on, body. A HEAD answer's headers keep its ``Content-Length`` (RFC 9110 9.3.2: a
     HEAD answer has a GET's header fields), as the size of the body a GET gets."""
     url = URL(settings.upstream + request.raw_path, encoded=True)
-    connection_only = _connection_headers(request.headers.get("Connection", ""))
-    headers = {
-        k: v
-        for k, v in request.headers.items()
-        if k.lower() not in _NOT_UP
-        and not k.lower().startswith(_FORWARDED)
-        and k.lower() not in connection_only
-    }
     async with client.request(
         request.method,
         url,
-        headers=headers,
+        headers=_headers_up(request),
         # as a stream: aiohttp warns that bytes over 1 MiB written at once block the loop
         data=None if data is None else io.BytesIO(data),
         allow_redirects=False,

@@ -262,7 +262,7 @@ def test_an_upstream_status_that_is_no_http_status_is_a_502(
     ("case", "told"),
     [
         ("control-header", "200 with a `X-Trace` header holding control character 0x01"),
-        ("latin-1-location", "302 with a `Location` header holding byte 0xe9, which is not UTF-8"),
+        ("latin-1-location", "302 with a `Location` header holding byte 0xe9 (not UTF-8)"),
     ],
 )
 def test_an_upstream_header_no_answer_can_carry_is_a_502_naming_it(

@@ -420,3 +420,23 @@ def test_an_unmet_expectation_is_a_417_that_closes_at_once(
     assert answer.startswith(b"HTTP/1.1 417 ")
     assert seconds < 5  # aiohttp alone waits 10 s for the body
     assert drifting.seen == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("Authorization", b"Basic \xff\xfe"), ("X-Name", b"caf\xe9")]
+)
+def test_a_request_header_not_utf_8_is_a_400_naming_it_never_sent_on(
+    upstream: tuple[Upstream, str], start_proxy: Start, name: str, value: bytes
+) -> None:
+    # It went on without those bytes: `Authorization: Basic `, `X-Name: caf`.
+    drifting, url = upstream
+    proxy = start_proxy(url)
+    answer = requests.get(f"{proxy.url}{drift_url('good')}", headers={name: value}, timeout=10)
+    assert answer.status_code == 400
+    byte = next(b for b in value if b > 0x7F)
+    assert answer.json()["error"] == {
+        "code": "invalid_request_error",
+        "message": f"the request was not sent on: it has a `{name}` header holding byte"
+        f" 0x{byte:02x} (not UTF-8), which cannot be sent on as it came",
+    }
+    assert drifting.seen == []
