@@ -74,6 +74,8 @@ def upstream_failure(exc: BaseException) -> str:
             )
         if "more than" in message and "bytes" in message:
             return "answered a status line or header over 8190 bytes"
+        if "too many headers" in message:  # it said "not well-formed HTTP" of 200 Set-Cookie
+            return "answered more than 128 header fields"
         return "answered something that is not well-formed HTTP"
     if isinstance(exc, OSError):
         return f"could not be reached: {exc.strerror or type(exc).__name__}"

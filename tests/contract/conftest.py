@@ -286,6 +286,9 @@ RAW_ANSWERS = {
     # A whole answer, then bytes that are none: where the next status line should be.
     "long-body": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b'Content-Length: 10\r\n\r\n{"traits":{}}',
+    "many-headers": b"HTTP/1.1 200 OK\r\n"
+    + b"".join(b"Set-Cookie: c%d=v\r\n" % i for i in range(129))
+    + b"Content-Length: 2\r\n\r\n{}",
     "204-with-body": b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\n{}",
     "long-header": b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
     "short-body": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"

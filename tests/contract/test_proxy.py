@@ -220,6 +220,8 @@ def test_an_unreachable_upstream_is_a_502_in_the_envelope(
             for case in ("not-http", "long-body", "204-with-body")
         ],
         ("long-header", "answered a status line or header over 8190 bytes"),
+        # It said "something that is not well-formed HTTP".
+        ("many-headers", "answered more than 128 header fields"),
         ("short-body", "answered a body that ended before its length, or is not well framed"),
         ("closed", "closed the connection without an answer"),
         # It said "a body that ended before its length, or is not well framed": whole, and
