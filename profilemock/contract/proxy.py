@@ -146,9 +146,14 @@ def _not_json(content_type: str, body: bytes, why: str) -> Violation:
     return Violation(
         "",
         "json",
-        f"the body is not JSON (Content-Type `{content_type or 'none'}`): {why};"
-        f" it starts {shown!r}",
+        f"the body is not JSON ({_labelled(content_type)}): {why}; it starts {shown!r}",
     )
+
+
+def _labelled(content_type: str) -> str:
+    """``Content-Type `text/html` ``, or ``no Content-Type`` (it said ``Content-Type
+    `none` ``, as if that were the type)."""
+    return f"Content-Type `{content_type}`" if content_type else "no Content-Type"
 
 
 def check_answer(
@@ -202,7 +207,11 @@ def _checked(
     if content_type != "application/json":
         found.append(
             Violation(
-                "", "content-type", f"Content-Type is `{content_type}`, not `application/json`"
+                "",
+                "content-type",
+                f"Content-Type is `{content_type}`, not `application/json`"
+                if content_type
+                else "the answer has no Content-Type; it should be `application/json`",
             )
         )
     if known:

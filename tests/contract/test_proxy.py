@@ -431,6 +431,15 @@ def test_a_body_that_is_not_json_is_told_where_and_why(body: bytes, why: str) ->
     )
 
 
+def test_an_answer_without_a_content_type_is_told_so() -> None:
+    # It said "Content-Type is ``" and "(Content-Type `none`)", as if that were the type.
+    path = drift_url("x")
+    [violation] = check_answer(path, 200, "", json.dumps(GOOD_TRAITS).encode())
+    assert violation.message == "the answer has no Content-Type; it should be `application/json`"
+    [violation] = check_answer(path, 200, "", b"<html>")
+    assert violation.message.startswith("the body is not JSON (no Content-Type): ")
+
+
 def test_check_answer_skips_routes_it_cannot_know_and_empty_answers() -> None:
     assert check_answer("/health", 200, "text/plain", b"ok") == []
     assert check_answer(drift_url("x"), 204, "", b"") == []
