@@ -70,7 +70,12 @@ from profilemock.mockserver.render import json_response
 from profilemock.mockserver.routing import match_path
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.schemas import Violation
-from profilemock.schemas.validation import gateway_page, nothing_to_check, status_violation
+from profilemock.schemas.validation import (
+    content_type_violation,
+    gateway_page,
+    nothing_to_check,
+    status_violation,
+)
 from profilemock.store.space import Store
 
 VIOLATIONS_HEADER = "Profilemock-Violations"
@@ -204,16 +209,9 @@ def _checked(
     except UnicodeDecodeError as exc:
         return [_not_json(content_type, body, f"not UTF-8 (byte {exc.start + 1})")], _UNREAD
     found = []
-    if content_type != "application/json":
-        found.append(
-            Violation(
-                "",
-                "content-type",
-                f"Content-Type is `{content_type}`, not `application/json`"
-                if content_type
-                else "the answer has no Content-Type; it should be `application/json`",
-            )
-        )
+    mislabelled = content_type_violation(content_type)
+    if mislabelled is not None:
+        found.append(mislabelled)
     if known:
         found += schemas.validate_response(raw_path, status, data, strict=strict)
     else:

@@ -13,6 +13,7 @@ from profilemock.schemas.validation import (
     UnknownEndpoint,
     Violation,
     checked_status,
+    content_type_violation,
     endpoint_for_url,
     gateway_page,
     nothing_to_check,
@@ -236,8 +237,8 @@ def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
         return Report(label, endpoint, status, [wrong])
     skipped = skipped or nothing_to_check(method, status)
     content = _object(response.get("content"), "response.content")
+    media = str(content.get("mimeType") or "").partition(";")[0].strip().lower()
     if skipped is None and not strict:
-        media = str(content.get("mimeType") or "").partition(";")[0].strip().lower()
         skipped = gateway_page(status, media)
     if skipped is not None:
         return Report(label, endpoint, status, skipped=skipped)
@@ -245,6 +246,11 @@ def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
     if problem is not None:
         return Report(label, endpoint, status, [Violation("", "json", problem)])
     violations = validate(body, endpoint, verbose=target.verbose, strict=strict)
+    # As the proxy reports it (JSON labelled text/html was "ok"). A HAR without a mimeType
+    # (or an empty one) does not say what the answer was labelled: nothing to report.
+    mislabelled = content_type_violation(media) if media else None
+    if mislabelled is not None:
+        violations.insert(0, mislabelled)
     return Report(label, endpoint, status, violations)
 
 

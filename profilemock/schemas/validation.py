@@ -199,6 +199,22 @@ def gateway_page(status: int, content_type: str) -> str | None:
     return None
 
 
+def content_type_violation(content_type: str) -> Violation | None:
+    """The violation of a JSON body of the API labelled otherwise than ``application/json``
+    (``content_type``: its media type, lower case; empty when there is none), as the API
+    labels every answer; else None. The proxy and ``validate``'s HAR entries both report
+    it."""
+    if content_type == "application/json":
+        return None
+    if not content_type:
+        return Violation(
+            "", "content-type", "the answer has no Content-Type; it should be `application/json`"
+        )
+    return Violation(
+        "", "content-type", f"Content-Type is `{content_type}`, not `application/json`"
+    )
+
+
 def status_violation(status: int) -> Violation | None:
     """The violation of an answer whose status is no HTTP status (HTTP/1.1's three digits
     let 000 to 099 and 600 to 999 through), else None."""

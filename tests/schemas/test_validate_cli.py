@@ -190,6 +190,28 @@ def test_har_of_valid_traffic_exits_0(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("mime", "told"),
+    [
+        ("text/html", ["Content-Type is `text/html`, not `application/json`"]),
+        ("Application/JSON; charset=utf-8", []),
+        ("", []),  # the HAR does not say what it was labelled
+        (None, []),
+    ],
+)
+def test_a_har_entry_not_labelled_json_is_a_violation_as_in_the_proxy(
+    tmp_path: Path, mime: str | None, told: list[str]
+) -> None:
+    # It was "ok": the proxy reports the same answer as mislabelled.
+    item = entry(f"{API}/traits", 200, (DATA / "segdocs_traits_200.json").read_text())
+    if mime is None:
+        del item["response"]["content"]["mimeType"]
+    else:
+        item["response"]["content"]["mimeType"] = mime
+    [report] = check_file(write_har(tmp_path, [item]))
+    assert [v.message for v in report.violations] == told
+
+
+@pytest.mark.parametrize(
     ("make", "args", "message"),
     [
         (lambda p: p / "absent.json", [], "cannot read"),
