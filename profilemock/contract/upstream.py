@@ -89,9 +89,14 @@ def upstream_url(text: str) -> str:
 
     try:
         url = URL(text)
+        host = url.host  # decoded when asked for: `xn--zz` fails only then
+    except UnicodeError:  # it was argparse's "invalid _upstream value", of the flag
+        raise UpstreamError(
+            f"`{text}` is not a URL: its host is no valid internationalized domain name"
+        ) from None
     except (ValueError, TypeError) as exc:
         raise UpstreamError(f"`{text}` is not a URL: {exc}") from None
-    if url.scheme not in ("http", "https") or not url.host:
+    if url.scheme not in ("http", "https") or not host:
         raise UpstreamError(
             f"`{text}` is not an http(s) URL with a host, such as https://profiles.segment.com"
         )

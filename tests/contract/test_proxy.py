@@ -403,6 +403,8 @@ def test_the_fake_keeps_the_contract_behind_a_strict_proxy(
         ("https://tok:@profiles.segment.com", "must not hold credentials"),
         ("ftp://example.com", r"is not an http\(s\) URL"),
         ("https://profiles.segment.com/?x=1", "without a query"),
+        # A UnicodeError: argparse's "invalid _upstream value: 'http://xn--zz'".
+        ("http://xn--zz", "its host is no valid internationalized domain name"),
     ],
 )
 def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
