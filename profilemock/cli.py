@@ -765,8 +765,12 @@ def _space_id(text: str) -> str:
     return text
 
 
+_TOKEN = re.compile(r"[^:\s]+")
+"""An access token: the HTTP Basic username, so no `:`, and one word."""
+
+
 def _access_token(text: str) -> str:
-    if not re.fullmatch(r"[^:\s]+", text):
+    if not _TOKEN.fullmatch(text):
         raise argparse.ArgumentTypeError(f"`{text}` is not a token (no `:` and no spaces)")
     return text
 
@@ -1527,18 +1531,29 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _token(token_file: str | None) -> str:
     """The API token: from ``--token-file`` or PROFILE_API_TOKEN, never from a flag."""
     if token_file is not None:
-        try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
+        where = f"--token-file {token_file}"
+        try:  # a byte order mark (Notepad's) is no part of the token
+            token = Path(token_file).read_text(encoding="utf-8-sig").strip()
         except OSError as exc:
-            raise CliError(f"cannot read --token-file {token_file}: {exc.strerror}") from None
+            raise CliError(f"cannot read {where}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:  # it was a traceback
+            raise CliError(
+                f"{where} is not UTF-8 text (byte {exc.start + 1}): is it the token's file?"
+            ) from None
         if not token:
-            raise CliError(f"--token-file {token_file} is empty")
-        return token
-    token = os.environ.get("PROFILE_API_TOKEN", "").strip()
-    if not token:
+            raise CliError(f"{where} is empty")
+    else:
+        where = "PROFILE_API_TOKEN"
+        token = os.environ.get("PROFILE_API_TOKEN", "").strip()
+        if not token:
+            raise CliError(
+                "no token: set PROFILE_API_TOKEN or pass --token-file FILE (a plain flag would"
+                " leave it in your shell history)"
+            )
+    if not _TOKEN.fullmatch(token):  # (never shown: it is a secret)
         raise CliError(
-            "no token: set PROFILE_API_TOKEN or pass --token-file FILE (a plain flag would"
-            " leave it in your shell history)"
+            f"{where} holds more than a token: a space, a line break or a `:`, which no token"
+            " has"
         )
     return token
 

@@ -407,6 +407,45 @@ def test_record_command_fails_clearly(
     assert not target.exists()
 
 
+NO_TOKEN = "a space, a line break or a `:`, which no token has\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        # A UnicodeDecodeError traceback.
+        (b"\xd0\x00token", "is not UTF-8 text (byte 1): is it the token's file?\n"),
+        # Each went upstream as it was, and came back "the upstream refused the token".
+        (b"demo-token\nsecond line\n", f"holds more than a token: {NO_TOKEN}"),
+        (b"demo-token:", f"holds more than a token: {NO_TOKEN}"),
+    ],
+)
+def test_a_token_file_that_holds_no_token_is_refused_before_any_request(
+    first_fake: ServerThread, tmp_path: Path, content: bytes, problem: str
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_bytes(content)
+    code, _, err = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
+        "--token-file", str(token_file), "-o", str(tmp_path / "never.yaml"),
+    )  # fmt: skip
+    assert (code, err) == (2, f"profilemock: error: --token-file {token_file} {problem}")
+    assert first_fake.call(lambda state: len(state.journal)) == 0
+
+
+def test_a_token_file_saved_with_a_byte_order_mark_is_read_without_it(
+    first_fake: ServerThread, tmp_path: Path
+) -> None:
+    # Notepad's byte order mark went upstream as the token's first character: refused.
+    token_file = tmp_path / "token"
+    token_file.write_bytes(b"\xef\xbb\xbfdemo-token\r\n")
+    code, _, err = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
+        "--token-file", str(token_file), "-o", str(tmp_path / "recorded.yaml"),
+    )  # fmt: skip
+    assert code == 0, err
+
+
 def test_an_output_that_cannot_be_written_is_told_before_any_request(
     first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
