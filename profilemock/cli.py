@@ -1552,8 +1552,7 @@ def _token(token_file: str | None) -> str:
             )
     if not _TOKEN.fullmatch(token):  # (never shown: it is a secret)
         raise CliError(
-            f"{where} holds more than a token: a space, a line break or a `:`, which no token"
-            " has"
+            f"{where} holds more than a token: a space, a line break or a `:`, which no token has"
         )
     return token
 

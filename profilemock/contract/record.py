@@ -30,7 +30,7 @@ import aiohttp
 from yarl import URL
 
 from profilemock import schemas
-from profilemock.api import EVENTS_WINDOW_DAYS, OTHER, Collection
+from profilemock.api import EVENTS_WINDOW_DAYS, OTHER, Collection, is_digits
 from profilemock.clock import Clock
 from profilemock.contract.redact import Redactor
 from profilemock.contract.upstream import (
@@ -169,7 +169,7 @@ class Client:
         asked = url.path + (f"?{query}" if query else "")
         limited = failed = 0
         while True:
-            problem = location = None
+            problem = location = retry_after = None
             try:
                 get = self.session.get(url, headers=self.headers, allow_redirects=False)
                 async with get as answer:
@@ -177,6 +177,7 @@ class Client:
                         self.progress.request()
                     status = answer.status
                     location = answer.headers.get("Location")
+                    retry_after = answer.headers.get("Retry-After")
                     body = await read_body(answer, self.max_body)
             except BodyTooLarge as exc:
                 raise ProfileFailed(
@@ -188,9 +189,17 @@ class Client:
                 problem, status, body = f"failed: the upstream {upstream_failure(exc)}", 0, b""
             if status == 429:
                 limited += 1
+                asked_to_wait = _seconds(retry_after)
                 if limited > self.retry.rate_limited:
-                    raise ProfileFailed(f"still rate limited after {limited - 1} retries")
-                await self._back_off(limited)
+                    told = (
+                        ""
+                        if retry_after is None
+                        else f", the last asking Retry-After: {retry_after}"
+                    )
+                    raise ProfileFailed(
+                        f"GET {asked} still rate limited (429) after {limited - 1} retries{told}"
+                    )
+                await self._back_off(limited, asked_to_wait)
                 continue
             if status >= 500 or problem is not None:
                 failed += 1
@@ -252,9 +261,12 @@ class Client:
                 )
             return data
 
-    async def _back_off(self, attempt: int) -> None:
+    async def _back_off(self, attempt: int, at_least: float = 0.0) -> None:
+        """Wait before ``attempt``; ``at_least`` the seconds the upstream asked (a 429's
+        Retry-After: the retries came sooner, and were refused), up to ``retry.cap``."""
         ceiling = min(self.retry.cap, self.retry.base * 2 ** (attempt - 1))
-        await self.sleep(self.rng.uniform(ceiling / 2, ceiling))
+        wait = self.rng.uniform(ceiling / 2, ceiling)
+        await self.sleep(max(wait, min(at_least, self.retry.cap)))
 
     async def pages(
         self, tail: str, params: list[tuple[str, str]], key: str
@@ -293,6 +305,13 @@ class Client:
             asked_for.add(following)
             if len(bodies) > 100_000:
                 raise ProfileFailed(f"{tail}: the cursor never ends")
+
+
+def _seconds(retry_after: str | None) -> float:
+    """The seconds a ``Retry-After`` of delay-seconds asks for (RFC 9110 10.2.3); 0 for
+    none, or for a date (the back-off alone then)."""
+    value = (retry_after or "").strip()
+    return float(value) if is_digits(value) and len(value) < 10 else 0.0
 
 
 def _shown(body: bytes) -> str:

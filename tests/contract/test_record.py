@@ -198,6 +198,34 @@ def test_429s_back_off_exponentially_with_jitter_and_5xx_are_retried_a_bounded_n
     )
 
 
+def test_a_429s_retry_after_is_waited_and_told(first_fake: ServerThread) -> None:
+    # Retried after the back-off alone (0.25 to 0.5 s), sooner than asked: refused again;
+    # in the end "still rate limited after 2 retries", naming no request.
+    rule = {"route": "metadata", "status": 429, "headers": {"Retry-After": "7"}}
+    first_fake.call(lambda s: s.faults.add(rule))
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    outcome = asyncio.run(
+        record(
+            first_fake.url,
+            SPACE,
+            "demo-token",
+            [("users", "user_id:u1234")],
+            sleep=sleep,
+            retry=Retry(rate_limited=2, base=0.5, cap=30),
+            progress=Progress(io.StringIO(), 1),
+        )
+    )
+    assert waits == [7, 7]
+    assert outcome.missing == [
+        "users user_id:u1234: GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234"
+        "/metadata still rate limited (429) after 2 retries, the last asking Retry-After: 7"
+    ]
+
+
 def test_a_terminal_gets_a_progress_bar() -> None:
     stream = io.StringIO()
     progress = Progress(stream, 2, tty=True)
