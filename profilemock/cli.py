@@ -765,12 +765,12 @@ def _space_id(text: str) -> str:
     return text
 
 
-_TOKEN = re.compile(r"[^:\s]+")
-"""An access token: the HTTP Basic username, so no `:`, and one word."""
+_API_TOKEN = re.compile(r"[^:\s]+")
+"""An access token of the API: the HTTP Basic username, so no `:`, and one word."""
 
 
 def _access_token(text: str) -> str:
-    if not _TOKEN.fullmatch(text):
+    if not _API_TOKEN.fullmatch(text):
         raise argparse.ArgumentTypeError(f"`{text}` is not a token (no `:` and no spaces)")
     return text
 
@@ -1550,7 +1550,7 @@ def _token(token_file: str | None) -> str:
                 "no token: set PROFILE_API_TOKEN or pass --token-file FILE (a plain flag would"
                 " leave it in your shell history)"
             )
-    if not _TOKEN.fullmatch(token):  # (never shown: it is a secret)
+    if not _API_TOKEN.fullmatch(token):  # (never shown: it is a secret)
         raise CliError(
             f"{where} holds more than a token: a space, a line break or a `:`, which no token has"
         )
