@@ -831,6 +831,8 @@ def main(
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     args = parser().parse_args(_values_joined(sys.argv[1:] if argv is None else argv))
     try:
+        if stdout is None and sys.stdout is None:
+            _refuse_lost_output(args)
         try:
             fanout.wanted()
         except fanout.ProcessesError as exc:
@@ -873,6 +875,20 @@ def _tell(error: Exception, err: TextIO) -> None:
     """``error`` on ``err``, a ``profilemock: error:`` line for each of its lines."""
     for line in str(error).splitlines():
         print(f"profilemock: error: {line}", file=err)
+
+
+_WRITES_TO_STDOUT = {"generate": "a data set", "record": "a recording", "openapi": "a document"}
+"""The commands whose product is what they write to standard output (without ``-o``)."""
+
+
+def _refuse_lost_output(args: argparse.Namespace) -> None:
+    """With standard output closed (``>&-``), a command whose product goes there would
+    print that it wrote it, exit 0 and keep nothing: it is refused before any work."""
+    what = _WRITES_TO_STDOUT.get(args.command)
+    if what is None or getattr(args, "output", None) is not None:
+        return
+    instead = "give -o FILE" if hasattr(args, "output") else "redirect it to a file"
+    raise CliError(f"standard output is closed: {what} written there would be lost; {instead}")
 
 
 def _nowhere() -> TextIO:

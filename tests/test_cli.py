@@ -809,3 +809,46 @@ def test_serve_started_without_stderr_serves() -> None:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
         assert "profilemock stopped" in process.stdout.read()
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            ["generate", "--users", "1"],
+            "standard output is closed: a data set written there would be lost; give -o FILE",
+        ),
+        (
+            ["record", "--upstream", "http://127.0.0.1:1", "--space", "sp", "--id", "user_id:u"],
+            "standard output is closed: a recording written there would be lost; give -o FILE",
+        ),
+        (
+            ["openapi"],
+            "standard output is closed: a document written there would be lost; redirect it"
+            " to a file",
+        ),
+    ],
+)
+def test_a_product_for_a_closed_standard_output_is_refused(
+    command: list[str], message: str, tmp_path: Path
+) -> None:
+    # `profilemock record … >&-` said it recorded to standard output and exited 0, the
+    # recording lost; generate and openapi the same.
+    closed = subprocess.run(
+        (sys.executable, "-m", "profilemock", *command),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert (closed.returncode, closed.stderr) == (2, f"profilemock: error: {message}\n")
+    if command[0] == "generate":  # with -o the file is written all the same
+        written = subprocess.run(
+            (sys.executable, "-m", "profilemock", *command, "-o", str(tmp_path / "d.yaml")),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=lambda: os.close(1),
+        )
+        assert written.returncode == 0, written.stderr
+        assert "users:" in (tmp_path / "d.yaml").read_text()
