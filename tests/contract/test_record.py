@@ -24,7 +24,7 @@ import yaml
 
 from profilemock.api import Collection
 from profilemock.clock import Clock
-from profilemock.contract.record import Progress, Retry, record, to_fixture
+from profilemock.contract.record import Outcome, Progress, Retry, record, to_fixture
 from profilemock.contract.redact import E164, EMAIL, Redactor
 from profilemock.fixtures.generator import dump_yaml
 from profilemock.fixtures.loader import load_fixtures
@@ -155,42 +155,31 @@ def test_a_missing_profile_is_reported_and_the_others_recorded(first_fake: Serve
     assert stream.getvalue().splitlines()[0] == "users user_id:nobody: not found (404)"
 
 
-def test_429s_back_off_exponentially_with_jitter_and_5xx_are_retried_a_bounded_number_of_times(
-    first_fake: ServerThread,
-) -> None:
-    first_fake.call(lambda s: s.faults.add({"route": "metadata", "status": 429, "times": 3}))
-    first_fake.call(lambda s: s.faults.add({"route": "traits", "status": 503, "times": 2}))
+def _record_u1234(fake: ServerThread, **options: Any) -> tuple[Outcome, list[float]]:
+    """Record the demo's ``user_id:u1234`` from ``fake``, its waits kept instead of slept."""
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    outcome = asyncio.run(
-        record(
-            first_fake.url,
-            SPACE,
-            "demo-token",
-            [("users", "user_id:u1234")],
-            sleep=sleep,
-            rng=random.Random(1),
-            retry=Retry(base=1.0),
-        )
+    found = record(
+        fake.url, SPACE, "demo-token", [("users", "user_id:u1234")], sleep=sleep, **options
     )
+    return asyncio.run(found), waits
+
+
+def test_429s_back_off_exponentially_with_jitter_and_5xx_are_retried_a_bounded_number_of_times(
+    first_fake: ServerThread,
+) -> None:
+    first_fake.call(lambda s: s.faults.add({"route": "metadata", "status": 429, "times": 3}))
+    first_fake.call(lambda s: s.faults.add({"route": "traits", "status": 503, "times": 2}))
+    outcome, waits = _record_u1234(first_fake, rng=random.Random(1), retry=Retry(base=1.0))
     assert outcome.missing == []
     # 429s: 1, 2, 4 s ceilings, each a random half to all of it; then the 503s start over.
     for wait, ceiling in zip(waits, [1, 2, 4, 1, 2], strict=True):
         assert ceiling / 2 <= wait <= ceiling
     first_fake.call(lambda s: s.faults.add({"route": "metadata", "status": 500}))
-    outcome = asyncio.run(
-        record(
-            first_fake.url,
-            SPACE,
-            "demo-token",
-            [("users", "user_id:u1234")],
-            sleep=sleep,
-            retry=Retry(server_errors=2),
-        )
-    )
+    outcome, _ = _record_u1234(first_fake, retry=Retry(server_errors=2))
     assert len(outcome.missing) == 1
     assert re.fullmatch(
         r"users user_id:u1234: GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/metadata answered 500 \(3 tries\)",
@@ -203,21 +192,10 @@ def test_a_429s_retry_after_is_waited_and_told(first_fake: ServerThread) -> None
     # in the end "still rate limited after 2 retries", naming no request.
     rule = {"route": "metadata", "status": 429, "headers": {"Retry-After": "7"}}
     first_fake.call(lambda s: s.faults.add(rule))
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-
-    outcome = asyncio.run(
-        record(
-            first_fake.url,
-            SPACE,
-            "demo-token",
-            [("users", "user_id:u1234")],
-            sleep=sleep,
-            retry=Retry(rate_limited=2, base=0.5, cap=30),
-            progress=Progress(io.StringIO(), 1),
-        )
+    outcome, waits = _record_u1234(
+        first_fake,
+        retry=Retry(rate_limited=2, base=0.5, cap=30),
+        progress=Progress(io.StringIO(), 1),
     )
     assert waits == [7, 7]
     assert outcome.missing == [
