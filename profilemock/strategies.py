@@ -64,6 +64,15 @@ ERROR_STATUSES = (400, 401, 404, 429, 500, 503)
 _NAME = st.text(
     "abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=12
 )
+_KEY = st.one_of(
+    _NAME,
+    # Now and then as people name them too ("First Name", `address.city`, `$browser`),
+    # which a consumer's own parsing and a cursor's `next=` must carry: spaces, dots,
+    # `&`, `=`, `%`, `#`, `/`, `?`, `+`, non-ASCII, an emoji (no comma: `include=` splits
+    # at one).
+    st.text("abcXYZ019_ .-$&=%#/?+éß日本😀", min_size=1, max_size=12),
+)
+"""A plain trait's name."""
 _ID_VALUE = st.one_of(
     st.text("abcdefghijklmnopqrstuvwxyz0123456789-.@+", min_size=1, max_size=16),
     st.integers(min_value=0, max_value=10**12),
@@ -214,7 +223,7 @@ def _profiles(
     collection: Collection, links: tuple[str, ...], events: bool
 ) -> st.SearchStrategy[dict[str, Any]]:
     optional: dict[str, st.SearchStrategy[Any]] = {
-        "traits": st.dictionaries(_NAME, _JSON, max_size=4),
+        "traits": st.dictionaries(_KEY, _JSON, max_size=4),
         "computed_traits": st.dictionaries(_NAME.map(lambda k: f"c_{k}"), _JSON, max_size=2),
         "audiences": st.dictionaries(_NAME.map(lambda k: f"a_{k}"), st.booleans(), max_size=2),
         "created_at": _ago(st.integers(min_value=1, max_value=400), "d"),
@@ -439,7 +448,7 @@ def _as_seen(draw: st.DrawFn, response: Response) -> Response:
 
 
 _LONG: dict[str, tuple[str, st.SearchStrategy[Any]]] = {
-    "traits": ("traits", st.dictionaries(_NAME, _JSON, min_size=2, max_size=12)),
+    "traits": ("traits", st.dictionaries(_KEY, _JSON, min_size=2, max_size=12)),
     "events": ("events", st.lists(_events_at(_IN_WINDOW), min_size=2, max_size=12)),
 }
 """A longer list for ``_ok`` to add to its profile's: the field and what to add."""

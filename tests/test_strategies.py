@@ -155,6 +155,24 @@ def test_trait_names_are_written_as_real_ones_are() -> None:
     )
 
 
+def test_trait_names_now_and_then_hold_what_a_url_or_a_parser_must_carry() -> None:
+    """Names were `[A-Za-z0-9_]` alone: a consumer that split names at a dot, broke on a
+    space or non-ASCII, or put a cursor's `next` (the next page's first name) into a URL
+    without encoding it passed every example."""
+
+    def named(chars: str, profile: dict[str, Any]) -> bool:
+        return any(ch in chars for name in profile.get("traits", ()) for ch in name)
+
+    for chars in (".", " ", "&=%#/?+", "éß日本", "😀"):
+        find(profiles(), partial(named, chars), settings=FIND)
+
+    def odd_next(response: Response) -> bool:
+        return not re.fullmatch(r"\w*", (response.body.get("cursor") or {}).get("next", ""))
+
+    found = find(responses("traits"), odd_next, settings=FIND)
+    assert validate_response(found.url, found.status, found.body, strict=True) == []
+
+
 @pytest.mark.parametrize("endpoint", ALL_ENDPOINTS)
 def test_every_responses_example_validates(endpoint: str) -> None:
     @settings(SLOW, max_examples=15)
