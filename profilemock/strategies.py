@@ -74,10 +74,21 @@ _KEY = st.one_of(
 )
 """A plain trait's name."""
 _ID_VALUE = st.one_of(
-    st.text("abcdefghijklmnopqrstuvwxyz0123456789-.@+", min_size=1, max_size=16),
+    # Lowercase, as the API asks of external ids; now and then with what a consumer must
+    # percent-encode in a path (` `, `/`, `?`, `#`, `%`, `&`) and non-ASCII.
+    st.text("abcdefghijklmnopqrstuvwxyz0123456789-.@+ /?#%&é", min_size=1, max_size=16),
     st.integers(min_value=0, max_value=10**12),
 )
-_USER_ID_TYPES = ("user_id", "email", "anonymous_id", "phone", "ga_client_id")
+# Custom types too, as real captures hold them: `cross_domain_id`, `ios.idfa` (a dot).
+_USER_ID_TYPES = (
+    "user_id",
+    "email",
+    "anonymous_id",
+    "phone",
+    "ga_client_id",
+    "cross_domain_id",
+    "ios.idfa",
+)
 _ACCOUNT_ID_TYPES = ("group_id", "domain")
 _LINK_EXAMPLE = {"users": "user_id:u1234", "accounts": "group_id:12345"}
 _SCALAR = st.one_of(

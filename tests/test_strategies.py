@@ -173,6 +173,24 @@ def test_trait_names_now_and_then_hold_what_a_url_or_a_parser_must_carry() -> No
     assert validate_response(found.url, found.status, found.body, strict=True) == []
 
 
+def test_ids_are_of_custom_types_and_hold_what_a_path_must_encode() -> None:
+    """Ids were of five types and `[a-z0-9-.@+]`: a consumer that knew only those types
+    (real captures hold `cross_domain_id`, `mobile_id`), or put an id into the path
+    unencoded, passed every example."""
+
+    def holds(chars: str, profile: dict[str, Any]) -> bool:
+        values = [v if isinstance(v, list) else [v] for v in profile["ids"].values()]
+        return any(ch in chars for vs in values for value in vs for ch in str(value))
+
+    for chars in (" ", "/", "?#", "%", "é"):
+        find(profiles(), partial(holds, chars), settings=FIND)
+    find(profiles(), lambda p: "ios.idfa" in p["ids"], settings=FIND)
+    found = find(
+        responses("external_ids"), lambda r: "/" in r.body["data"][0]["id"], settings=FIND
+    )
+    assert validate_response(found.url, found.status, found.body, strict=True) == []
+
+
 @pytest.mark.parametrize("endpoint", ALL_ENDPOINTS)
 def test_every_responses_example_validates(endpoint: str) -> None:
     @settings(SLOW, max_examples=15)
