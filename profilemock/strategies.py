@@ -91,14 +91,20 @@ _USER_ID_TYPES = (
 )
 _ACCOUNT_ID_TYPES = ("group_id", "domain")
 _LINK_EXAMPLE = {"users": "user_id:u1234", "accounts": "group_id:12345"}
+# Explicit characters: ASCII first (shrinks to ""), then what breaks naive code — quotes,
+# backslashes, control characters, non-ASCII, an emoji.
+_CHARS = "abcdefghijklmnopqrstuvwxyz ABCXYZ0123456789.,'\"\\\n\téüñß日本語😀"
 _SCALAR = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**53), max_value=2**53),
     st.floats(allow_nan=False, allow_infinity=False, width=64),
-    # Explicit characters: ASCII first (shrinks to ""), then what breaks naive code —
-    # quotes, backslashes, control characters, non-ASCII, an emoji.
-    st.text("abcdefghijklmnopqrstuvwxyz ABCXYZ0123456789.,'\"\\\n\téüñß日本語😀", max_size=20),
+    st.text(_CHARS, max_size=20),
+    # Now and then a long one (a description, an encoded blob): a short piece repeated
+    # 100 to 1,000 times, which costs no more to draw than the piece.
+    st.tuples(st.text(_CHARS, min_size=1, max_size=4), st.integers(100, 1000)).map(
+        lambda drawn: drawn[0] * drawn[1]
+    ),
 )
 _JSON = st.recursive(
     _SCALAR,

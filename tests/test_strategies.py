@@ -90,6 +90,9 @@ def test_profiles_have_traits_of_every_json_type_and_events_in_and_out_of_the_wi
     # The parts profiles() is made of, searched directly: a whole profile costs more.
     for wanted in (type(None), bool, int, float, str, list, dict):
         find(strategies._JSON, partial(is_a, kind=wanted), settings=FIND)
+    # Strings were 20 characters at most: a consumer that stored a trait in a column of 255
+    # passed every example.
+    find(strategies._JSON, lambda v: isinstance(v, str) and len(v) > 255, settings=FIND)
     find(strategies._EVENT, lambda e: "h" in e["timestamp"], settings=FIND)  # in
     find(strategies._EVENT, lambda e: "d" in e["timestamp"], settings=FIND)  # out
     example = find(
