@@ -385,8 +385,13 @@ def _query(draw: st.DrawFn, endpoint: str, keys: list[str]) -> dict[str, str]:
 def _ok(draw: st.DrawFn, endpoint: str) -> Response:
     collection: Collection = "users" if endpoint == "events" else draw(st.sampled_from(COLLECTIONS))
     other: Collection = "accounts" if collection == "users" else "users"
-    others = _distinct(draw(st.lists(profiles(other, events=False), max_size=3)))
+    # For links, more of them, and half the time the profile linked to each, so that pages
+    # follow one another: four examples in five had no link, one in forty a next page.
+    sizes = {"min_size": 1, "max_size": 8} if endpoint == "links" else {"max_size": 3}
+    others = _distinct(draw(st.lists(profiles(other, events=False), **sizes)))
     main = draw(profiles(collection, links=[_identifier(p) for p in others]))
+    if endpoint == "links" and draw(st.booleans()):
+        main = {**main, "links": [_identifier(p) for p in others]}
     if endpoint in _LONG and draw(st.booleans()):
         # Half the time a longer list than profiles() mostly draws, as a real profile has:
         # most of its lists are empty or shorter than a page.
