@@ -391,6 +391,12 @@ def test_links_by_type_value_or_segment_id_are_taken() -> None:
         ),
         (lambda: profiles(links=["group_id:1", "group_id:"]), "links[1] is 'group_id:': neither"),
         (lambda: profiles(links=["use_2Bx"]), "links[0] is 'use_2Bx': a segment id of users;"),
+        # An id type no profile can hold was taken, and the test failed at add_user.
+        (
+            lambda: profiles(links=["group id:1"]),
+            "links[0] is 'group id:1': id type 'group id' is not letters, digits, `_`, `.` and"
+            " `-`; links of users name profiles of accounts",
+        ),
         (
             lambda: profiles("accounts", links=["acc_1"]),
             "links[0] is 'acc_1': a segment id of accounts; links of accounts name profiles of users",
