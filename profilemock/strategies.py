@@ -17,6 +17,7 @@ import base64
 import copy
 import enum
 import json
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -104,9 +105,7 @@ _SCALAR = st.one_of(
     st.text(_CHARS, max_size=20),
     # Now and then a long one (a description, an encoded blob): a short piece repeated
     # 100 to 1,000 times, which costs no more to draw than the piece.
-    st.tuples(st.text(_CHARS, min_size=1, max_size=4), st.integers(100, 1000)).map(
-        lambda drawn: drawn[0] * drawn[1]
-    ),
+    st.builds(operator.mul, st.text(_CHARS, min_size=1, max_size=4), st.integers(100, 1000)),
 )
 _JSON = st.recursive(
     _SCALAR,
