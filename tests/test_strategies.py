@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, assume, find, given, settings
+from hypothesis import HealthCheck, Phase, assume, find, given, seed, settings
 from hypothesis import strategies as st
 
 from profilemock import strategies
@@ -80,6 +80,25 @@ def test_a_profiles_example_goes_straight_into_add_user(
 def test_profiles_shrink_to_one_readable_id() -> None:
     smallest = find(profiles(), lambda p: True, settings=SLOW)
     assert smallest == {"ids": {"user_id": "0"}}
+
+
+@pytest.mark.parametrize("chosen", [0, 4])
+def test_a_failing_traits_body_shrinks_to_the_one_trait_that_fails(chosen: int) -> None:
+    """A consumer failing on a name with a dot was shown `{".": null, "0": null}` in two
+    runs of three: the longer list drawn to page through held two traits at least."""
+    failing: list[Response] = []
+
+    @seed(chosen)
+    @settings(SLOW, max_examples=300)
+    @given(responses("traits"))
+    def fails_on_a_dot(response: Response) -> None:
+        if any("." in name for name in response.body["traits"]):
+            failing.append(response)
+            raise AssertionError("a dot")
+
+    with pytest.raises(AssertionError):
+        fails_on_a_dot()
+    assert list(failing[-1].body["traits"]) == ["."]
 
 
 def is_a(value: object, kind: type) -> bool:
