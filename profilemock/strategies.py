@@ -259,8 +259,10 @@ def profiles(
     links: Sequence[str] = (),
     events: bool = True,
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """Profiles in the fixture format that load: ids of several types (strings and
-    integers, one or several values), traits of every JSON type, computed traits,
+    """Profiles in the fixture format that load: ids of several types, custom ones too
+    (strings and integers, one or several values, now and then with characters a path
+    must percent-encode), traits of every JSON type (strings now and then long, names now
+    and then with spaces, dots, URL-significant characters or non-ASCII), computed traits,
     audiences, events inside and outside the 14-day window (users), ``created_at``, and
     links to some of ``links`` (``type:value`` identifiers, or segment ids, of existing
     profiles of the other collection; anything else is refused here, not in the test).
@@ -390,8 +392,8 @@ def _ok(draw: st.DrawFn, endpoint: str) -> Response:
     other: Collection = "accounts" if collection == "users" else "users"
     # For links, more of them, and half the time the profile linked to each, so that pages
     # follow one another: four examples in five had no link, one in forty a next page.
-    sizes = {"min_size": 1, "max_size": 8} if endpoint == "links" else {"max_size": 3}
-    others = _distinct(draw(st.lists(profiles(other, events=False), **sizes)))
+    least, most = (1, 8) if endpoint == "links" else (0, 3)
+    others = _distinct(draw(st.lists(profiles(other, events=False), min_size=least, max_size=most)))
     main = draw(profiles(collection, links=[_identifier(p) for p in others]))
     if endpoint == "links" and draw(st.booleans()):
         main = {**main, "links": [_identifier(p) for p in others]}
