@@ -145,8 +145,14 @@ def test_times_have_fractions_of_a_second_as_real_ones_do(
             value = value[step]
         return bool(re.fullmatch(rf"[-0-9T:]+\.\d{{{digits}}}Z", value))
 
+    # One example in 30 to 50 carries a given precision: 500 derandomized examples found
+    # none of five digits in a full run once the strategies drew more kinds of ids.
     for digits in precisions:
-        find(responses(endpoint), partial(fraction, digits), settings=FIND)
+        find(
+            responses(endpoint),
+            partial(fraction, digits),
+            settings=settings(FIND, max_examples=1500),
+        )
 
 
 def test_events_carry_a_context_as_real_ones_do() -> None:
