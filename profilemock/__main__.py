@@ -8,6 +8,7 @@ a traceback of the import that was interrupted.
 
 from __future__ import annotations
 
+import gc
 import sys
 
 STOPPED = "\nprofilemock: stopped (Ctrl-C)"
@@ -22,6 +23,11 @@ def run() -> None:
     except KeyboardInterrupt:
         print(STOPPED, file=sys.stderr, flush=True)
         code = 130
+    # The interpreter's teardown collects garbage more than once, each pass walking every
+    # object still alive: a stopped `serve` keeps its store and up to 20,000 built
+    # profiles, and exited 2 to 11 s after "profilemock stopped" (past `docker stop`'s 10 s
+    # grace). Frozen, they are freed without being walked: 0.3 s.
+    gc.freeze()
     sys.exit(code)
 
 
