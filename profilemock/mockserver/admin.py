@@ -311,11 +311,8 @@ async def list_requests(request: web.Request) -> web.Response:
     query: dict[str, Any] = request[_QUERY]
     limit = query.pop("limit", None)
     preflights = query.pop("preflights", "false") == "true"
-    entries = _state(request).journal.select(preflights, **query)
     # `total` counts every match, as WireMock's `meta.total` does; `limit` keeps the latest.
-    total = len(entries)
-    if limit is not None:
-        entries = entries[-limit:]
+    total, entries = _state(request).journal.latest(limit, preflights, **query)
     return json_response({"requests": [e.as_dict() for e in entries], "total": total})
 
 

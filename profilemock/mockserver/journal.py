@@ -266,6 +266,11 @@ class Journal:
     def entries(self, preflights: bool = False) -> list[JournalEntry]:
         """Every request kept, pending ones included, in arrival order; the CORS preflights
         among them only when ``preflights``."""
+        return [_entry(kept, preflight) for kept, preflight in self._kept(preflights)]
+
+    def _kept(self, preflights: bool) -> list[tuple[tuple[Any, ...], bool]]:
+        """What ``entries`` makes its entries of: each request as kept, pending ones as
+        finished ones are, with whether it is a preflight."""
         pending = [
             (*p[:5], None, p[5], None, None, PENDING, None, None, (), p[6], None)
             for p in self._pending.values()
@@ -275,8 +280,8 @@ class Journal:
         kept = sorted([*self._entries, *pending], key=_arrival)
         marked = self._preflights
         if not marked:
-            return [_entry(e) for e in kept]
-        return [_entry(e, e[0] in marked) for e in kept if preflights or e[0] not in marked]
+            return [(e, False) for e in kept]
+        return [(e, e[0] in marked) for e in kept if preflights or e[0] not in marked]
 
     def __len__(self) -> int:
         """How many requests of the app it keeps (no preflight)."""
@@ -285,12 +290,44 @@ class Journal:
     def select(self, preflights: bool = False, **where: Any) -> list[JournalEntry]:
         """Entries whose fields equal every given value (None values are ignored); CORS
         preflights only when ``preflights``."""
+        return self.latest(None, preflights, **where)[1]
+
+    def latest(
+        self, limit: int | None, preflights: bool = False, **where: Any
+    ) -> tuple[int, list[JournalEntry]]:
+        """How many entries ``select`` finds, and the latest ``limit`` (1 or more; None:
+        all) of them. Only those are made entries (~9 µs each, their path and query
+        parsed): the explorer asks for the latest 100 every second, and making every one
+        of a full journal's 10,000 held the server ~0.1 s each time."""
         wanted = {k: v for k, v in where.items() if v is not None}
-        return [
-            e
-            for e in self.entries(preflights)
-            if all(getattr(e, k) == v for k, v in wanted.items())
-        ]
+        found = [kept for kept in self._kept(preflights) if _matches(kept, wanted)]
+        chosen = found if limit is None else found[-limit:]
+        return len(found), [_entry(kept, preflight) for kept, preflight in chosen]
+
+
+_KEPT_AT = {"method": 2, "auth": 4, "status": 5, "fault": 6}
+"""Where a field ``select`` filters on is in a request as kept."""
+_OF_ROUTE = {"route": "resource", "space": "space_id", "collection": "collection"}
+"""Fields read off the request's route (``identifier`` too, by its own name)."""
+
+
+def _matches(kept: tuple[tuple[Any, ...], bool], wanted: dict[str, Any]) -> bool:
+    """Whether the request ``kept`` (with whether it is a preflight) has every ``wanted``
+    field, read without making its entry where the request as kept says it."""
+    request, preflight = kept
+    route: Any = False
+    for name, value in wanted.items():
+        if name in _KEPT_AT:
+            found = request[_KEPT_AT[name]]
+        elif name in _OF_ROUTE or name == "identifier":
+            if route is False:
+                route = match_path(request[3])
+            found = getattr(route, _OF_ROUTE.get(name, name)) if route else None
+        else:
+            found = getattr(_entry(request, preflight), name)
+        if found != value:
+            return False
+    return True
 
 
 def counts_as_error(status: int | None, fault_origin: str | None, fault_answered: bool) -> bool:

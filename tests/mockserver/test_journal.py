@@ -14,6 +14,7 @@ import pytest
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.mockserver import journal as journal_module
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.journal import Journal, JournalEntry
 from profilemock.mockserver.serving import ServerThread
@@ -138,6 +139,34 @@ def test_journal_is_a_bounded_ring_buffer() -> None:
     assert [e.seq for e in journal] == [3, 4, 5]
     with pytest.raises(ValueError, match="at least 1"):
         Journal(size=0)
+
+
+def test_the_latest_matches_are_read_without_making_an_entry_of_every_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The explorer reads the latest 100 requests every second: making an entry of each of a
+    full journal's 10,000 (its path and query parsed) held the server ~0.1 s each time."""
+    journal = Journal()
+    users = "/v1/spaces/s/collections/users/profiles/user_id:u{}/{}"
+    for n in range(60):
+        route = "traits" if n % 2 else "events"
+        journal.record(NOW, "GET", users.format(n, route), "basic", 200 + n % 3, None, 0.1, None)
+    pending = journal.arrived(NOW, "GET", users.format(60, "traits"), "basic")
+    journal.fault_fired(pending, "fault-1", "runtime")
+    made: list[int] = []
+    entry = journal_module._entry
+
+    def counted(kept: tuple[Any, ...], preflight: bool = False) -> JournalEntry:
+        made.append(kept[0])
+        return entry(kept, preflight)
+
+    monkeypatch.setattr(journal_module, "_entry", counted)
+    total, latest = journal.latest(2, route="traits", status=201)
+    assert (total, [e.identifier for e in latest]) == (10, ["user_id:u49", "user_id:u55"])
+    assert len(made) == 2
+    total, latest = journal.latest(3, fault="fault-1", space="s", method="GET", auth="basic")
+    assert (total, [(e.seq, e.outcome) for e in latest]) == (1, [(61, "pending")])
+    assert journal.latest(1, collection="accounts") == (0, [])
 
 
 async def test_journal_entries_say_path_query_and_route_as_sent(serve_yaml: Any) -> None:
