@@ -829,6 +829,13 @@ def main(
     # (a blocked signal is never delivered: the server would run on, deaf to both).
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    # An ignored Ctrl-C too (a script's background job inherits it ignored): the server
+    # heeds it once serving, and so does everything before (a load of a minute).
+    if (
+        signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        and threading.current_thread() is threading.main_thread()
+    ):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     args = parser().parse_args(_values_joined(sys.argv[1:] if argv is None else argv))
     try:
         if stdout is None and sys.stdout is None:

@@ -882,3 +882,22 @@ def test_a_product_for_a_closed_standard_output_is_refused(
         )
         assert written.returncode == 0, written.stderr
         assert "users:" in (tmp_path / "d.yaml").read_text()
+
+
+def test_ctrl_c_inherited_ignored_stops_a_load_as_it_stops_the_server() -> None:
+    # A script's background job inherits SIGINT ignored: once serving, the server heeded
+    # it (its own handler), but a load before (a minute for a million profiles) did not.
+    script = (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "from profilemock import cli\n"
+        "def loading(*args):\n"
+        "    signal.raise_signal(signal.SIGINT)  # Ctrl-C while the fixtures load\n"
+        "    return 0\n"
+        "cli._demo = loading\n"
+        "sys.exit(cli.main(['demo']))\n"
+    )
+    done = subprocess.run(
+        (sys.executable, "-c", script), capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stderr) == (130, "\nprofilemock: stopped (Ctrl-C)\n")
