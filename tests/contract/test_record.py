@@ -912,36 +912,13 @@ def test_every_kind_of_call_is_recorded_with_its_own_fields_and_the_file_loads(
 ) -> None:
     # A page, identify, screen, group or alias call was written `event: null` (no fixture
     # takes it: the recorded file failed `check`) and lost its name, traits or ids.
-    source = tmp_path / "calls.yaml"
-    source.write_text(EVERY_CALL)
-    clock = Clock()
-    first = ServerThread(create_app(load_fixtures([source], clock), clock, UNLIMITED)).start()
-    try:
-        outcome = asyncio.run(
-            record(
-                first.url,
-                "calls",
-                "calls-token",
-                [("users", "user_id:caller")],
-                progress=Progress(io.StringIO(), 1),
-            )
-        )
-        path = tmp_path / "recorded.yaml"
-        document = to_fixture(outcome, "calls", fixture_token="calls-token")
-        path.write_text(dump_yaml(document, header=""), encoding="utf-8")
-        second = serve_file(path)
-        try:
-            events = "/v1/spaces/calls/collections/users/profiles/user_id:caller/events"
-            before = requests.get(first.url + events, auth=("calls-token", ""), timeout=10)
-            after = requests.get(second.url + events, auth=("calls-token", ""), timeout=10)
-        finally:
-            second.stop()
-    finally:
-        first.stop()
-    assert [e["type"] for e in before.json()["data"]] == [
+    before, after = _recorded_answers(
+        tmp_path, EVERY_CALL, "calls", "calls-token", "user_id:caller", "events"
+    )
+    assert [e["type"] for e in before["data"]] == [
         "alias", "group", "screen", "page", "identify", "track"
     ]  # fmt: skip
-    assert after.json() == before.json()
+    assert after == before
 
 
 def _recorded_answers(
