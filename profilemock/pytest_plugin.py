@@ -192,7 +192,7 @@ def _start(config: pytest.Config) -> None:
         return
     _fixture_paths(config, check=True)
     if not _worker_id(config):
-        _check_worker_ports(config)
+        _check_fixed_ports(config)
     if _exports_env(config) and not _is_xdist_controller(config):
         from profilemock.problems import FixtureError
         from profilemock.testing import PortTakenError, ProfileAPI
@@ -293,12 +293,12 @@ def _worker_id(config: pytest.Config) -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
-def _check_worker_ports(config: pytest.Config) -> None:
-    """With a fixed port and xdist, worker N takes PORT+N: each is checked here, in the
-    controller, before a worker starts. (A worker that fails to start is replaced by xdist
-    under the next id, on the next port, and a service configured for the fixed port would
-    talk to whatever holds it, the run green.) Without xdist the one port is checked as
-    well: taken, every test that asks for the fake would error on it, one by one."""
+def _check_fixed_ports(config: pytest.Config) -> None:
+    """The fixed port, checked before any test: taken, every test that asks for the fake
+    would error on it, one by one. With xdist, worker N takes PORT+N: each is checked here,
+    in the controller, before a worker starts. (A worker that fails to start is replaced by
+    xdist under the next id, on the next port, and a service configured for the fixed port
+    would talk to whatever holds it, the run green.)"""
     given = _port(config)
     if not given:
         return
