@@ -14,12 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-# Imported here, in the outer process, for every test file: an in-process pytester run
-# drops the modules it imported first, but libyaml's C loader keeps the node classes of the
-# first `yaml`, so a later in-process run that imported `yaml` again read every fixture as
-# "unknown YAML tag" (tests/contract/test_live.py run alone failed so).
-import yaml  # noqa: F401
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from hypothesis import settings

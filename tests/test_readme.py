@@ -421,9 +421,7 @@ def literal(line: str) -> str:
 
 @pytest.fixture
 def demo_upstream() -> Iterator[ServerThread]:
-    """The upstream the README's transcripts name: a fake of the demo data. (Asked for before
-    `pytester`, whose teardown drops the modules imported after it began: PyYAML among them,
-    whose C composer would then make nodes of the classes it was first imported with.)"""
+    """The upstream the README's transcripts name: a fake of the demo data."""
     clock = Clock()
     store = load_fixtures([demo_fixture_path()], clock)
     with ServerThread(create_app(store, clock, ServerSettings(rate_limit=None))) as server:
