@@ -16,7 +16,14 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -112,9 +119,10 @@ class Reloader:
     """Reloads ``paths`` into a server's state; one reload at a time."""
 
     paths: Sequence[str | Path]
-    swap: Callable[[Store], Sequence[str]]
+    swap: Callable[[Store], Mapping[str, str]]
     """Puts a new store in service (``ServerState.replace_data``), on the loop; returns
-    the warnings it has of what it kept (a fault rule whose space is gone)."""
+    the warnings it has of what it kept (a fault rule whose space is gone), each by what
+    it is of (the rule: what tells it told before)."""
     clock: Clock
     log: Log | None = None
     on_reload: list[Callable[[Reloaded], None]] = field(default_factory=list)
@@ -152,7 +160,7 @@ class Reloader:
             if follows and new_now and store.now_written is not None:
                 clock.set_offset(0)  # the files read against their new `now:`, as at a start
                 store = await _off_loop(lambda: _load_still(self.paths, clock))
-            kept = tuple(self.swap(store))
+            kept = dict(self.swap(store))
         except FixtureError as exc:
             return Reloaded(changed, time.perf_counter() - started, problems=_texts(exc.problems))
         except FaultRuleError as exc:
@@ -166,7 +174,7 @@ class Reloader:
                 self.clock.restore(clock.snapshot())
         users = sum(len(s.profiles["users"]) for s in store.spaces.values())
         accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
-        warnings = (*(w.as_warning() for w in store.warnings), *kept)
+        warnings = (*(w.as_warning() for w in store.warnings), *kept.values())
         told = _told(store.warnings, kept)
         new = tuple(w for w, key in zip(warnings, told, strict=True) if key not in self.told)
         self.told = frozenset(told)
@@ -230,10 +238,11 @@ def _standing(paths: Sequence[str | Path]) -> dict[str, tuple[int, ...]]:
     return standing
 
 
-def _told(warnings: Iterable[Problem], kept: Iterable[str]) -> tuple[str, ...]:
+def _told(warnings: Iterable[Problem], kept: Mapping[str, str]) -> tuple[str, ...]:
     """What tells a warning from another, each of the load's ``warnings`` then ``kept``:
     its file, place in the data and words, not its line (a line added above it moves it,
-    and it is the same warning)."""
+    and it is the same warning); a kept rule's, the rule (its words name the spaces there
+    are, and a space added or removed elsewhere leaves it the same warning)."""
     return (*(f"{w.source}\0{json_pointer(w.path)}\0{w.message}" for w in warnings), *kept)
 
 

@@ -151,9 +151,9 @@ class ServerState:
         the admin API), not the standing ones of the fixtures and ``--fault``."""
         return [rule for rule in self.faults if rule.origin == "runtime"]
 
-    def replace_data(self, store: Store) -> tuple[str, ...]:
+    def replace_data(self, store: Store) -> dict[str, str]:
         """Serve ``store`` from the next request on (fixtures reloaded); returns a warning
-        for each rule kept whose ``space`` now matches no space (``stranded``).
+        for each rule kept whose ``space`` now matches no space, by the rule (``stranded``).
 
         Runtime changes to the data go with the old data. Fault rules stay, counters and
         all, except that the fixtures' own rules follow the files when those changed; rate
@@ -171,23 +171,25 @@ class ServerState:
         self.limiter.reload(_limits(store, self.settings))
         return self.stranded()
 
-    def stranded(self) -> tuple[str, ...]:
+    def stranded(self) -> dict[str, str]:
         """A warning for each rule whose ``space`` glob matches no space served: one that
         was armed (or given with ``--fault``) when it did, its space gone with a reload. It
         is kept — it matches again if the space comes back — but said, as a rule that
-        matches no space is refused when it is armed."""
+        matches no space is refused when it is armed. Each is keyed by its rule (its id
+        and its words as given): the warning's words name the spaces there are now, and
+        the same rule stranded is the same warning whatever they are (told once)."""
         spaces = list(self.store.spaces)
-        warnings = []
+        warnings = {}
         for rule in self.faults:
             try:
                 matches_one("space", rule.space, spaces, " of the fixtures")
             except FaultRuleError as exc:
-                warnings.append(
+                warnings[f"fault rule\0{rule.id}\0{rule.written}"] = (
                     f"warning: fault rule `{rule.id}`{ORIGIN_WORDS.get(rule.origin, '')}"
                     f" ({rule.written}) is kept but matches no request now: {exc.reason};"
                     " it matches again if the space comes back"
                 )
-        return tuple(warnings)
+        return warnings
 
     def reset(self) -> None:
         """Back to the start: loaded data, configured faults with fresh counters, an empty

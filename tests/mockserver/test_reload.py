@@ -579,3 +579,26 @@ async def test_a_reload_that_removes_a_rules_space_says_the_rule_matches_nothing
         "/v1/spaces/gone/collections/users/profiles/user_id:g1/traits", headers=basic("g")
     )
     assert gone.status == 503
+
+
+async def test_a_stranded_rule_is_told_once_whatever_spaces_come_and_go(start: Start) -> None:
+    # Its words name the spaces there are: a space added elsewhere told it again as new.
+    gone = "  gone:\n    tokens: [g]\n"
+    served = await start(fixture(more=gone), faults=[parse_spec("traits:503:space=gone")])
+    served.path.write_text(fixture())
+    await served.client.post("/__admin/reload")
+    assert served.lines[-1].split("\n")[0].endswith(" s; 1 warning:")
+    served.path.write_text(fixture(more="  other:\n    tokens: [o]\n"))
+    body = await (await served.client.post("/__admin/reload")).json()
+    assert served.lines[-1].endswith(" s; 1 warning still stands (told before)")
+    # What stands is told as it is now: the spaces there are.
+    (warning,) = body["warnings"]
+    assert "`gone` matches no space of the fixtures; spaces are sp, other;" in warning
+    # Another rule stranded beside it is new, and told alone.
+    added = await served.client.post("/__admin/faults", json={"status": 500, "space": "oth*"})
+    assert added.status == 201
+    served.path.write_text(fixture())
+    await served.client.post("/__admin/reload")
+    head, *told = served.lines[-1].split("\n")
+    assert head.endswith(" s; 2 warnings still stand, 1 of them new:")
+    assert [line[:40] for line in told] == ['  warning: fault rule `fault-2` ({"statu']
