@@ -1,8 +1,10 @@
 """Reloading a server's fixture files while it serves: on demand (``POST /__admin/reload``)
 or when they change on disk (``serve --watch``, with watchfiles).
 
-The files are read and built off the event loop, into a new store; only a complete,
-valid store is swapped in, on the loop, between requests (``ServerState.replace_data``).
+The files are read and built off the event loop, into a new store — a file whose content
+did not change since the last reload read it is not read again (``loader.Reads``), and the
+whole set is checked all the same; only a complete, valid store is swapped in, on the
+loop, between requests (``ServerState.replace_data``).
 A set with problems leaves the old data serving and says what is wrong, with
 ``file:line:column``. A file that changed while it was read (an editor saving in place
 rather than renaming a new file over it) is read again: what was read of it may be its
@@ -32,7 +34,7 @@ from aiohttp import web
 
 from profilemock.clock import Clock
 from profilemock.faults import FaultRuleError
-from profilemock.fixtures.loader import FIXTURE_SUFFIXES, fixture_files, load_fixtures
+from profilemock.fixtures.loader import FIXTURE_SUFFIXES, Reads, fixture_files, load_fixtures
 from profilemock.mockserver.state import STATE
 from profilemock.problems import FixtureError, Problem, json_pointer
 from profilemock.store.space import Store
@@ -134,6 +136,9 @@ class Reloader:
     told: frozenset[str] = frozenset()
     """The warnings of the last load that was served (``_told``): a reload tells only
     those it does not have."""
+    reads: Reads = field(default_factory=Reads)
+    """The files as the reloads read them: one whose content did not change since is not
+    read again (a 100,000-profile file beside the 50-profile one edited)."""
     _lock: asyncio.Lock | None = None
 
     async def reload(self, changed: Iterable[str] = (), removed: Iterable[str] = ()) -> Reloaded:
@@ -155,11 +160,11 @@ class Reloader:
         # A clock standing where the files' `now:` pinned it follows them to another one.
         follows = self.clock.pinned and self.clock.now_ns() == self.pinned_at
         try:
-            store = await _off_loop(lambda: _load_still(self.paths, clock))
+            store = await _off_loop(lambda: _load_still(self.paths, clock, self.reads))
             new_now = store.now_written != self.now_written
             if follows and new_now and store.now_written is not None:
                 clock.set_offset(0)  # the files read against their new `now:`, as at a start
-                store = await _off_loop(lambda: _load_still(self.paths, clock))
+                store = await _off_loop(lambda: _load_still(self.paths, clock, self.reads))
             kept = dict(self.swap(store))
         except FixtureError as exc:
             return Reloaded(changed, time.perf_counter() - started, problems=_texts(exc.problems))
@@ -194,15 +199,15 @@ READS = 5
 """Reads of files that change each time they are read before a reload gives up on them."""
 
 
-def _load_still(paths: Sequence[str | Path], clock: Clock) -> Store:
-    """``load_fixtures(paths, clock)`` from files that stood still while they were read:
-    read again while one changed meanwhile (its size, time or inode), up to ``READS``
-    times; a problem for each file that never stood still."""
+def _load_still(paths: Sequence[str | Path], clock: Clock, reads: Reads | None = None) -> Store:
+    """``load_fixtures(paths, clock, reads=reads)`` from files that stood still while they
+    were read: read again while one changed meanwhile (its size, time or inode), up to
+    ``READS`` times; a problem for each file that never stood still."""
     changed: list[tuple[str, tuple[int, ...]]] = []
     for _ in range(READS):
         before = _standing(paths)
         try:
-            store = load_fixtures(paths, clock)
+            store = load_fixtures(paths, clock, reads=reads)
         except (FixtureError, FaultRuleError):
             after = _standing(paths)
             if after == before:
