@@ -11,6 +11,7 @@ the default leaves room for any real page many times over.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Mapping
@@ -82,11 +83,24 @@ def upstream_failure(exc: BaseException) -> str:
     return f"could not be reached: {type(exc).__name__}"
 
 
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
+"""A host name as a resolver takes it (an internationalized one as yarl encodes it,
+``xn--…``); an IP address is told apart by yarl."""
+_UNPRINTABLE = re.compile(r"[\x00-\x20\x7f]")
+
+
 def upstream_url(text: str) -> str:
-    """``text`` as an upstream base URL (``http(s)://host[:port][/prefix]``), or
-    ``UpstreamError`` saying what is wrong with it."""
+    """``text`` as an upstream base URL (``http(s)://host[:port][/prefix]``: a host name or
+    IP address, a port from 1 to 65535, any path as the prefix of the API's paths), or
+    ``UpstreamError`` saying what is wrong with it (one that is no URL a request can go to
+    was taken, and each request then "could not be reached")."""
     from yarl import URL  # (a tenth of a second to import: only the proxy and recorder ask)
 
+    unprintable = _UNPRINTABLE.search(text)
+    if unprintable is not None:  # yarl drops a tab, and keeps a NUL in the host
+        found = unprintable.group()
+        what = "a space" if found == " " else f"control character 0x{ord(found):02x}"
+        raise UpstreamError(f"`{repr(text)[1:-1]}` holds {what}, which no URL does")
     try:
         url = URL(text)
         host = url.host  # decoded when asked for: `xn--zz` fails only then
@@ -95,11 +109,21 @@ def upstream_url(text: str) -> str:
             f"`{text}` is not a URL: its host is no valid internationalized domain name"
         ) from None
     except (ValueError, TypeError) as exc:
+        if "port" in str(exc).lower():  # "Port out of range 0-65535", "port can't be converted"
+            raise UpstreamError(f"`{text}`: its port is no number from 1 to 65535") from None
         raise UpstreamError(f"`{text}` is not a URL: {exc}") from None
     if url.scheme not in ("http", "https") or not host:
         raise UpstreamError(
             f"`{text}` is not an http(s) URL with a host, such as https://profiles.segment.com"
         )
+    raw_host = url.raw_host or ""
+    if not _is_ip(raw_host) and not _HOST_NAME.fullmatch(raw_host):
+        raise UpstreamError(
+            f"`{text}`: `{raw_host}` is no host name (letters, digits, `-`, `_` and dots"
+            " between names, such as profiles.segment.com) nor IP address"
+        )
+    if url.explicit_port == 0:
+        raise UpstreamError(f"`{text}`: its port is no number from 1 to 65535")
     if url.user is not None or url.password is not None:
         raise UpstreamError(
             "the upstream URL must not hold credentials; the token goes in each request's"
@@ -108,6 +132,14 @@ def upstream_url(text: str) -> str:
     if url.query_string or url.fragment:
         raise UpstreamError(f"`{text}`: give the base URL only, without a query or fragment")
     return str(url).rstrip("/")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_size(text: str) -> int:

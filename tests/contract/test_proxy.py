@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
+from profilemock.cli import parser
 from profilemock.contract.proxy import check_answer, cursor_url_here
 from profilemock.contract.upstream import UpstreamError, upstream_url
 from profilemock.mockserver.serving import ServerThread
@@ -405,11 +406,51 @@ def test_the_fake_keeps_the_contract_behind_a_strict_proxy(
         ("https://profiles.segment.com/?x=1", "without a query"),
         # A UnicodeError: argparse's "invalid _upstream value: 'http://xn--zz'".
         ("http://xn--zz", "its host is no valid internationalized domain name"),
+        # Each was taken, and every request then "could not be reached".
+        pytest.param(
+            "http://x%00y",
+            "`x%00y` is no host name \\(letters, digits, `-`, `_` and dots between names",
+            id="escaped-nul-in-host",
+        ),
+        pytest.param("http://a%41.com", "`a%41.com` is no host name", id="escape-in-host"),
+        pytest.param("http://h;x", "`h;x` is no host name", id="semicolon-in-host"),
+        pytest.param("http://h..com", "`h..com` is no host name", id="empty-label"),
+        pytest.param("http://x\x00y", "`http://x\\\\x00y` holds control character 0x00", id="nul"),
+        # yarl dropped the tab: `http://xy` was used.
+        pytest.param("http://x\ty", "holds control character 0x09", id="tab"),
+        pytest.param("http://a b", "holds a space, which no URL does", id="space"),
+        pytest.param("http://h:0", "its port is no number from 1 to 65535", id="port-0"),
+        pytest.param("http://h:99999", "its port is no number from 1 to 65535", id="port-too-big"),
     ],
 )
 def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
     with pytest.raises(UpstreamError, match=problem):
         upstream_url(given)
+
+
+@pytest.mark.parametrize(
+    ("given", "taken"),
+    [
+        ("https://profiles.segment.com/", "https://profiles.segment.com"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://[::1]:8080/api/", "http://[::1]:8080/api"),
+        ("http://internal_gw.local", "http://internal_gw.local"),
+        ("http://bücher.example", "http://xn--bcher-kva.example"),
+    ],
+)
+def test_an_upstream_url_with_a_host_name_or_address_is_taken(given: str, taken: str) -> None:
+    assert upstream_url(given) == taken
+
+
+@pytest.mark.parametrize("command", ["proxy", "record"])
+def test_an_upstream_url_with_no_host_is_refused_on_the_command_line(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The parser alone: were the URL taken, the command would run (and serve for ever).
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args([command, "--upstream", "http://x%00y"])
+    assert exited.value.code == 2
+    assert "`x%00y` is no host name" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
