@@ -77,7 +77,7 @@ def upstream_failure(exc: BaseException) -> str:
             return "answered a status line or header over 8190 bytes"
         if "too many headers" in message:  # it said "not well-formed HTTP" of 200 Set-Cookie
             return "answered more than 128 header fields"
-        return "answered something that is not well-formed HTTP"
+        return f"answered something that is not well-formed HTTP: {_malformed(str(exc.message))}"
     if isinstance(exc, OSError):
         return f"could not be reached: {exc.strerror or type(exc).__name__}"
     return f"could not be reached: {type(exc).__name__}"
@@ -87,6 +87,32 @@ _HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
 """A host name as a resolver takes it (an internationalized one as yarl encodes it,
 ``xn--…``); an IP address is told apart by yarl."""
 _UNPRINTABLE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def _malformed(message: str) -> str:
+    """Which rule of HTTP an answer broke, from the client's parser's ``message`` (its
+    first line names the rule; the rest quotes the raw bytes, never shown): it said "not
+    well-formed HTTP" of each, naming none."""
+    reason = message.strip().partition("\n")[0].strip().rstrip(":").partition(": b")[0]
+    told = reason.lower()
+    twice = _TWICE.search(reason)
+    if "transfer-encoding" in told and "content-length" in told:
+        return (
+            "both Content-Length and Transfer-Encoding, which no sender may send together"
+            " (RFC 9112 6.2)"
+        )
+    if twice is not None:  # "Duplicate Content-Length", "Duplicate 'Content-Type' header found."
+        return f"two `{twice.group(1)}` headers, where one is allowed"
+    if "chunk" in told:  # "Invalid character in chunk size"
+        return f"a chunked body whose framing is broken ({reason})"
+    if "content-length" in told:  # "Invalid character in Content-Length"
+        return "a Content-Length that is not a number"
+    if "header" in told:  # "Invalid HTTP header: b'a\\x00b'", "Invalid header value char"
+        return "a header holding a character no header may hold (such as NUL)"
+    return reason or "the client's parser gave no reason"
+
+
+_TWICE = re.compile(r"duplicate '?([\w-]+)'?", re.IGNORECASE)
 
 
 def upstream_url(text: str) -> str:

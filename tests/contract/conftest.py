@@ -306,6 +306,15 @@ RAW_ANSWERS = {
     "latin-1-location": b"HTTP/1.1 302 Found\r\nLocation: /v1/caf\xe9\r\nContent-Length: 0\r\n\r\n",
     "control-reason": b"HTTP/1.1 404 Not\x7fFound\r\nContent-Type: application/json\r\n"
     b'Content-Length: 65\r\n\r\n{"error":{"code":"not_found","message":"Profile was not found."}}',
+    # Each said "not well-formed HTTP", naming none of these.
+    "two-lengths": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    "length-and-chunked": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 7\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    "bad-chunk-size": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    "nul-header": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"X-Trace: a\x00b\r\nContent-Length: 2\r\n\r\n{}",
     # A coding the client session does not undo: the bytes come as they were sent.
     "odd-coding": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Encoding: x-odd\r\nContent-Length: 8\r\n\r\n\x00\x01coded!",

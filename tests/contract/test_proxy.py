@@ -228,6 +228,25 @@ def test_an_unreachable_upstream_is_a_502_in_the_envelope(
         # It said "a body that ended before its length, or is not well framed": whole, and
         # framed by its length.
         ("bad-gzip", "answered a body that does not decode as its Content-Encoding says (gzip)"),
+        *[
+            (case, f"answered something that is not well-formed HTTP: {which}")
+            for case, which in (
+                ("two-lengths", "two `Content-Length` headers, where one is allowed"),
+                (
+                    "length-and-chunked",
+                    "both Content-Length and Transfer-Encoding, which no sender may send"
+                    " together (RFC 9112 6.2)",
+                ),
+                (
+                    "bad-chunk-size",
+                    "a chunked body whose framing is broken (Invalid character in chunk size)",
+                ),
+                (
+                    "nul-header",
+                    "a header holding a character no header may hold (such as NUL)",
+                ),
+            )
+        ],
     ],
 )
 def test_an_upstream_answer_that_cannot_be_read_is_told_in_words(
