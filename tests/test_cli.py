@@ -692,10 +692,14 @@ def test_an_admin_token_that_would_not_guard_is_refused(
     command: str, token: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     upstream = ["--region", "us"] if command == "proxy" else []
+    # The parser alone: were the token taken, main() would serve for ever and hang the
+    # worker, where this fails.
     with pytest.raises(SystemExit) as exited:
-        main([command, *upstream, "--admin-token", token, "--port", "0"])
+        parser().parse_args([command, *upstream, "--admin-token", token, "--port", "0"])
     assert exited.value.code == 2
     assert f"argument --admin-token: {message}" in capsys.readouterr().err
+    taken = parser().parse_args([command, *upstream, "--admin-token", "s3cret", "--port", "0"])
+    assert taken.admin_token == "s3cret"
 
 
 @pytest.mark.parametrize("name", ["", "a b", "fake:4010", "-x"])
