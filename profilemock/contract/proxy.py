@@ -75,6 +75,7 @@ from profilemock.schemas.validation import (
     gateway_page,
     nothing_to_check,
     status_violation,
+    still_coded,
 )
 from profilemock.store.space import Store
 
@@ -145,14 +146,22 @@ PROXY = web.AppKey("profilemock_proxy", ProxySettings)
 SESSION = web.AppKey("profilemock_proxy_session", aiohttp.ClientSession)
 
 
-def _not_json(content_type: str, body: bytes, why: str) -> Violation:
-    """``why`` the body is not JSON, where (as ``read_json`` tells it), and how it starts."""
+def _not_json(content_type: str, body: bytes, why: str, coding: str) -> Violation:
+    """``why`` the body is not JSON, where (as ``read_json`` tells it), and how it starts;
+    or that it is still content-coded (``still_coded``: its ``Content-Encoding``
+    ``coding`` not undone, or its first bytes), when it is."""
+    what = f"the body is not JSON ({_labelled(content_type)})"
+    coded = still_coded(body, coding)
+    if coded is not None:
+        # It read "not UTF-8 (byte 2); it starts '\x1f…'", of `Content-Encoding: gzip, gzip`
+        # and of gzip applied twice.
+        return Violation("", "json", f"{what}: {coded} ({_UNDONE if coding else _TWICE})")
     shown = body[:60].decode("utf-8", "replace")
-    return Violation(
-        "",
-        "json",
-        f"the body is not JSON ({_labelled(content_type)}): {why}; it starts {shown!r}",
-    )
+    return Violation("", "json", f"{what}: {why}; it starts {shown!r}")
+
+
+_UNDONE = "the proxy undoes one gzip, deflate, br or zstd coding, and passes others on as they came"
+_TWICE = "a coding applied twice, or one its Content-Encoding does not name"
 
 
 def _labelled(content_type: str) -> str:
@@ -169,6 +178,7 @@ def check_answer(
     *,
     strict: bool = False,
     method: str = "GET",
+    coding: str = "",
 ) -> list[Violation]:
     """Where an answer to ``method`` on ``raw_path`` breaks the contract: its status, its
     schema for the route and status, and JSON at all (a body that is not JSON, or not
@@ -176,8 +186,9 @@ def check_answer(
 
     Answers to paths that are no route of the API are checked only when they are errors
     (their envelope); answers without a body of the API (``nothing_to_check``: HEAD,
-    interim, 204, redirect and 304 answers) are not checked."""
-    return _checked(method, raw_path, status, content_type, body, strict=strict)[0]
+    interim, 204, redirect and 304 answers) are not checked. ``coding``: the
+    ``Content-Encoding`` the body is still in (one the client session did not undo)."""
+    return _checked(method, raw_path, status, content_type, body, strict=strict, coding=coding)[0]
 
 
 _UNREAD: Any = object()
@@ -185,7 +196,14 @@ _UNREAD: Any = object()
 
 
 def _checked(
-    method: str, raw_path: str, status: int, content_type: str, body: bytes, *, strict: bool
+    method: str,
+    raw_path: str,
+    status: int,
+    content_type: str,
+    body: bytes,
+    *,
+    strict: bool,
+    coding: str = "",
 ) -> tuple[list[Violation], Any]:
     """``check_answer``'s violations, and the body's data when it was read (else
     ``_UNREAD``)."""
@@ -203,11 +221,12 @@ def _checked(
         data = read_json(body.decode("utf-8"))
     except JsonInputError as exc:
         if exc.syntax:
-            return [_not_json(content_type, body, exc.where)], _UNREAD
+            return [_not_json(content_type, body, exc.where, coding)], _UNREAD
         # beyond a limit: nesting...
         return [Violation("", "json", exc.about("the body"))], _UNREAD
     except UnicodeDecodeError as exc:
-        return [_not_json(content_type, body, f"not UTF-8 (byte {exc.start + 1})")], _UNREAD
+        why = f"not UTF-8 (byte {exc.start + 1})"
+        return [_not_json(content_type, body, why, coding)], _UNREAD
     found = []
     mislabelled = content_type_violation(content_type)
     if mislabelled is not None:
@@ -424,7 +443,13 @@ def _relay(
     status, reason, headers, body = answer
     content_type = headers.get("Content-Type", "").partition(";")[0].strip().lower()
     violations, data = _checked(
-        request.method, request.raw_path, status, content_type, body, strict=settings.strict
+        request.method,
+        request.raw_path,
+        status,
+        content_type,
+        body,
+        strict=settings.strict,
+        coding=headers.get("Content-Encoding", ""),  # one the session did not undo (`_send`)
     )
     if not is_http_status(status):
         # Relayed, it went out as `HTTP/1.1 42`, which clients refuse as malformed.

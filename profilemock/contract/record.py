@@ -37,11 +37,13 @@ from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
     BodyTooLarge,
     read_body,
+    read_decoded,
     upstream_failure,
 )
 from profilemock.fixtures.loader import load_data
 from profilemock.jsontext import JsonInputError, read_json
 from profilemock.problems import FixtureError
+from profilemock.schemas.validation import still_coded
 from profilemock.store import ids as idgen
 from profilemock.store.wire import CALL_FIELDS
 from profilemock.timeutil import DAY_NS, format_ns, parse_iso
@@ -170,6 +172,7 @@ class Client:
         limited = failed = 0
         while True:
             problem = location = retry_after = None
+            coding = ""
             try:
                 get = self.session.get(url, headers=self.headers, allow_redirects=False)
                 async with get as answer:
@@ -178,6 +181,8 @@ class Client:
                     status = answer.status
                     location = answer.headers.get("Location")
                     retry_after = answer.headers.get("Retry-After")
+                    if not read_decoded(answer.headers):  # one the session left on the body
+                        coding = answer.headers.get("Content-Encoding", "")
                     body = await read_body(answer, self.max_body)
             except BodyTooLarge as exc:
                 raise ProfileFailed(
@@ -238,12 +243,15 @@ class Client:
                 raise ProfileFailed(f"GET {asked} answered {status}: {shown}")
             try:
                 data = read_json(body.decode("utf-8"))
-            except UnicodeDecodeError as exc:
+            except (UnicodeDecodeError, JsonInputError) as exc:
+                coded = still_coded(body, coding)
+                if coded is not None:  # it said "not UTF-8 (byte 2)"
+                    raise ProfileFailed(f"GET {url.path} answered a body {coded}") from None
+                if isinstance(exc, JsonInputError):
+                    raise ProfileFailed(f"GET {url.path}: {exc.about('the body')}") from None
                 raise ProfileFailed(
                     f"GET {url.path} answered a body that is not UTF-8 (byte {exc.start + 1})"
                 ) from None
-            except JsonInputError as exc:
-                raise ProfileFailed(f"GET {url.path}: {exc.about('the body')}") from None
             # What the file is written from must be what the API sends: a body out of
             # contract (a verbose trait without its source, a time that is none) is no
             # profile, and no traceback or file that does not load. Fields the contract

@@ -18,6 +18,7 @@ from profilemock.schemas.validation import (
     gateway_page,
     nothing_to_check,
     status_violation,
+    still_coded,
     validate,
 )
 from profilemock.words import shown_kind
@@ -115,6 +116,9 @@ def check_file(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:  # as the fixtures tell it: it said "cannot read: 'utf-8'
         # codec can't decode byte 0xe9 in position 19", counting from 0
+        coded = still_coded(raw)
+        if coded is not None:  # a saved .json.gz, or `curl` without --compressed
+            raise UnusableInput(f"{path}: the body is {coded}; decompress it first") from None
         line, column = line_column(raw, exc.start)
         raise UnusableInput(
             f"{path}:{line}:{column}: not UTF-8: byte 0x{raw[exc.start]:02x} cannot start or"

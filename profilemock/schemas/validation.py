@@ -215,6 +215,29 @@ def content_type_violation(content_type: str) -> Violation | None:
     )
 
 
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    *((b"\x78" + second, "zlib (deflate)") for second in (b"\x01", b"\x5e", b"\x9c", b"\xda")),
+)
+"""How a body in a content coding starts (Brotli has no such mark)."""
+
+
+def still_coded(body: bytes, coding: str = "") -> str | None:
+    """Why a body that is not JSON text is still content-coded, in words after "the body
+    is" (None when it shows no sign of it): its ``Content-Encoding`` ``coding`` was left on
+    it (not undone), or it starts with the magic bytes of gzip, zlib or zstd. It read as
+    "not UTF-8 (byte 2)"."""
+    magic = next((name for start, name in _MAGIC if body.startswith(start)), None)
+    marks = []
+    if coding:
+        marks.append(f"its Content-Encoding `{coding}` was not undone")
+    if magic is not None:
+        shown = " ".join(f"{byte:02x}" for byte in body[: 4 if magic == "zstd" else 2])
+        marks.append(f"it starts with {magic}'s magic bytes {shown}")
+    return f"still content-coded: {', and '.join(marks)}" if marks else None
+
+
 def status_violation(status: int) -> Violation | None:
     """The violation of an answer whose status is no HTTP status (HTTP/1.1's three digits
     let 000 to 099 and 600 to 999 through), else None."""

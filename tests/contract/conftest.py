@@ -281,6 +281,7 @@ def bodiless() -> Iterator[str]:
         yield url
 
 
+GZIP_TWICE = gzip.compress(gzip.compress(b'{"traits":{}}'))
 RAW_ANSWERS = {
     "not-http": b"\x00\x01garbage\r\n\r\n",
     # A whole answer, then bytes that are none: where the next status line should be.
@@ -315,6 +316,11 @@ RAW_ANSWERS = {
     b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
     "nul-header": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"X-Trace: a\x00b\r\nContent-Length: 2\r\n\r\n{}",
+    # Both read "not UTF-8 (byte 2)".
+    "gzip-gzip": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Encoding: gzip, gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(GZIP_TWICE), GZIP_TWICE),
+    "gzip-twice": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(GZIP_TWICE), GZIP_TWICE),
     # A coding the client session does not undo: the bytes come as they were sent.
     "odd-coding": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Encoding: x-odd\r\nContent-Length: 8\r\n\r\n\x00\x01coded!",

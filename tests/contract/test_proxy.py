@@ -328,6 +328,46 @@ def test_a_body_in_a_coding_the_proxy_does_not_undo_goes_on_with_its_coding(
     assert response.headers["Content-Length"] == "8"
 
 
+@pytest.mark.parametrize(
+    ("case", "told"),
+    [
+        (
+            "gzip-gzip",
+            "still content-coded: its Content-Encoding `gzip, gzip` was not undone, and it"
+            " starts with gzip's magic bytes 1f 8b (the proxy undoes one gzip, deflate, br or"
+            " zstd coding, and passes others on as they came)",
+        ),
+        (
+            "gzip-twice",
+            "still content-coded: it starts with gzip's magic bytes 1f 8b (a coding applied"
+            " twice, or one its Content-Encoding does not name)",
+        ),
+        (
+            "odd-coding",
+            "still content-coded: its Content-Encoding `x-odd` was not undone (the proxy"
+            " undoes one gzip, deflate, br or zstd coding, and passes others on as they came)",
+        ),
+    ],
+)
+def test_a_body_still_content_coded_is_told_so_not_as_not_utf_8(
+    raw: str, start_proxy: Start, case: str, told: str
+) -> None:
+    # Each was "the body is not JSON (…): not UTF-8 (byte 2); it starts '\x1f…'".
+    proxy = start_proxy(raw)
+    response = requests.get(
+        f"{proxy.url}{drift_url(case)}", auth=("t", ""), timeout=10, stream=True
+    )
+    assert response.headers["Profilemock-Violations"] == "1"
+    [entry] = journal(proxy)
+    assert entry["violations"] == [
+        {
+            "pointer": "",
+            "rule": "json",
+            "message": f"the body is not JSON (Content-Type `application/json`): {told}",
+        }
+    ]
+
+
 def test_an_upstream_slower_than_the_timeout_is_a_504(
     upstream: tuple[Upstream, str], start_proxy: Start
 ) -> None:

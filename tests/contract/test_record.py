@@ -639,6 +639,29 @@ def test_an_upstream_body_that_cannot_be_read_is_a_profile_not_recorded(
     ("case", "problem"),
     [
         (
+            "gzip-gzip",
+            "answered a body still content-coded: its Content-Encoding `gzip, gzip` was not"
+            " undone, and it starts with gzip's magic bytes 1f 8b",
+        ),
+        ("gzip-twice", "answered a body still content-coded: it starts with gzip's magic bytes"),
+        ("odd-coding", "answered a body still content-coded: its Content-Encoding `x-odd`"),
+    ],
+)
+def test_an_upstream_body_still_content_coded_is_told_so(
+    raw: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, problem: str
+) -> None:
+    # Each was "answered a body that is not UTF-8 (byte 2)".
+    err = _not_recorded(raw, tmp_path, monkeypatch, case)
+    assert (
+        f"profilemock: not recorded: users user_id:{case}: GET"
+        f" /v1/spaces/sp/collections/users/profiles/user_id:{case}/metadata {problem}"
+    ) in err
+
+
+@pytest.mark.parametrize(
+    ("case", "problem"),
+    [
+        (
             "chunked",
             "answered 200: the body is over the --max-body limit of 100,000 bytes (reading"
             " stopped there); raise it with --max-body SIZE, such as --max-body 1MB",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
 import tempfile
@@ -232,6 +233,13 @@ def test_a_har_entry_not_labelled_json_is_a_violation_as_in_the_proxy(
             "x.json:2:12: not UTF-8: byte 0xe9 cannot start or continue a character",
         ),
         (
+            # Was "x.json:1:2: not UTF-8: byte 0x8b cannot start or continue a character".
+            lambda p: (p / "x.json", (p / "x.json").write_bytes(gzip.compress(b"{}")))[0],
+            ["--endpoint", "traits"],
+            "x.json: the body is still content-coded: it starts with gzip's magic bytes 1f 8b;"
+            " decompress it first",
+        ),
+        (
             lambda p: (p / "x.json", (p / "x.json").write_text("{nope"))[0],
             ["--endpoint", "traits"],
             "x.json:1:2: not JSON",
@@ -270,6 +278,7 @@ def test_a_har_entry_not_labelled_json_is_a_violation_as_in_the_proxy(
         "directory",
         "device",
         "not-utf-8",
+        "gzip",
         "not-json",
         "no-endpoint",
         "unknown-url",
