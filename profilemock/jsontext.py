@@ -224,12 +224,17 @@ def _reason(error: json.JSONDecodeError) -> str:
     return error.msg.removesuffix(" at")
 
 
-def read_json(text: str) -> Any:
+def read_json(
+    text: str, *, object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None
+) -> Any:
     """``text`` as data, or a ``JsonInputError`` saying what is wrong and where: not JSON,
     nested deeper than ``MAX_DEPTH``, a number that is not finite or too long, a lone
-    surrogate escape."""
+    surrogate escape. ``object_pairs_hook`` as ``json.loads`` takes it (each object's
+    members in order, repeated keys included: ``validation.read_body_json`` reports those)."""
     try:
-        data = json.loads(text, parse_constant=_constant, parse_float=_finite)
+        data = json.loads(
+            text, parse_constant=_constant, parse_float=_finite, object_pairs_hook=object_pairs_hook
+        )
     except json.JSONDecodeError as exc:
         reason, line, column = syntax_problem(exc)
         raise JsonInputError(f"not JSON: {reason}", line, column, syntax=True) from None

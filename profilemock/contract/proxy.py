@@ -50,7 +50,7 @@ from profilemock.contract.upstream import (
     read_limited,
     upstream_failure,
 )
-from profilemock.jsontext import JsonInputError, member_span, read_json, string_prefix_end
+from profilemock.jsontext import JsonInputError, member_span, string_prefix_end
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.app import (
     ADMIN_PREFIX,
@@ -74,6 +74,7 @@ from profilemock.schemas.validation import (
     content_type_violation,
     gateway_page,
     nothing_to_check,
+    read_body_json,
     status_violation,
     still_coded,
 )
@@ -218,7 +219,7 @@ def _checked(
     if not known and status < 400:
         return [], _UNREAD
     try:
-        data = read_json(body.decode("utf-8"))
+        data, repeated = read_body_json(body.decode("utf-8"))
     except JsonInputError as exc:
         if exc.syntax:
             return [_not_json(content_type, body, exc.where, coding)], _UNREAD
@@ -231,6 +232,7 @@ def _checked(
     mislabelled = content_type_violation(content_type)
     if mislabelled is not None:
         found.append(mislabelled)
+    found += repeated
     if known:
         found += schemas.validate_response(raw_path, status, data, strict=strict)
     else:

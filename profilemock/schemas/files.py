@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from profilemock.jsontext import JsonInputError, line_column, read_json
+from profilemock.jsontext import JsonInputError, line_column
 from profilemock.schemas.validation import (
     BODIES,
     UnknownEndpoint,
@@ -17,6 +17,7 @@ from profilemock.schemas.validation import (
     endpoint_for_url,
     gateway_page,
     nothing_to_check,
+    read_body_json,
     status_violation,
     still_coded,
     validate,
@@ -125,7 +126,9 @@ def check_file(
             " continue a character"
         ) from None
     try:
-        data = read_json(text)
+        # Keys held twice are a body's violation; a HAR's own (its entries' bodies are read
+        # on their own) are none.
+        data, repeated = read_body_json(text)
     except JsonInputError as exc:
         raise UnusableInput(f"{path}:{exc.line}:{exc.column}: {exc.reason}") from None
     if is_har(data):
@@ -164,9 +167,8 @@ def check_file(
     if endpoint not in BODIES:
         raise UnusableInput(f"unknown endpoint `{endpoint}`; endpoints are {', '.join(BODIES)}")
     schema = "error" if status >= 400 else endpoint
-    return [
-        Report(str(path), schema, status, validate(data, schema, verbose=verbose, strict=strict))
-    ]
+    violations = repeated + validate(data, schema, verbose=verbose, strict=strict)
+    return [Report(str(path), schema, status, violations)]
 
 
 def check_har(har: dict[str, Any], name: str, *, strict: bool = False) -> list[Report]:
@@ -246,10 +248,10 @@ def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
         skipped = gateway_page(status, media)
     if skipped is not None:
         return Report(label, endpoint, status, skipped=skipped)
-    body, problem = _har_body(content)
+    body, repeated, problem = _har_body(content)
     if problem is not None:
         return Report(label, endpoint, status, [Violation("", "json", problem)])
-    violations = validate(body, endpoint, verbose=target.verbose, strict=strict)
+    violations = repeated + validate(body, endpoint, verbose=target.verbose, strict=strict)
     # As the proxy reports it (JSON labelled text/html was "ok"). A HAR without a mimeType
     # (or an empty one) does not say what the answer was labelled: nothing to report.
     mislabelled = content_type_violation(media) if media else None
@@ -258,10 +260,11 @@ def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
     return Report(label, endpoint, status, violations)
 
 
-def _har_body(content: dict[str, Any]) -> tuple[Any, str | None]:
+def _har_body(content: dict[str, Any]) -> tuple[Any, list[Violation], str | None]:
+    """An entry's body, the violations of the keys it holds twice, or why it has none."""
     text = content.get("text")
     if text is None:
-        return None, "the HAR has no response body for this entry (export it with content)"
+        return None, [], "the HAR has no response body for this entry (export it with content)"
     if not isinstance(text, str):
         raise _NotHar(f"`response.content.text` is {shown_kind(text)}, not a string")
     if content.get("encoding") == "base64":
@@ -270,12 +273,12 @@ def _har_body(content: dict[str, Any]) -> tuple[Any, str | None]:
             # out as bytes that were then "not JSON". Line breaks are allowed, as in MIME.
             raw = base64.b64decode("".join(text.split()), validate=True)
         except ValueError:  # binascii.Error, a character beyond ASCII
-            return None, "the response body is not valid base64 (its `encoding` is base64)"
+            return None, [], "the response body is not valid base64 (its `encoding` is base64)"
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return None, "the response body is base64 of bytes that are not UTF-8 text"
+            return None, [], "the response body is base64 of bytes that are not UTF-8 text"
     try:
-        return read_json(text), None
+        return *read_body_json(text), None
     except JsonInputError as exc:
-        return None, exc.about("the response body")
+        return None, [], exc.about("the response body")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from profilemock.api import BOOLEAN_WORDS, RESOURCES, is_http_status
+from profilemock.jsontext import read_json
 from profilemock.problems import json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, fast_validator, is_rfc3339, registry
@@ -236,6 +238,73 @@ def still_coded(body: bytes, coding: str = "") -> str | None:
         shown = " ".join(f"{byte:02x}" for byte in body[: 4 if magic == "zstd" else 2])
         marks.append(f"it starts with {magic}'s magic bytes {shown}")
     return f"still content-coded: {', and '.join(marks)}" if marks else None
+
+
+REPEATED_KEY = "duplicate-key"
+
+
+def read_body_json(text: str) -> tuple[Any, list[Violation]]:
+    """A body's JSON ``text`` read as ``jsontext.read_json`` reads it (its errors too), and a
+    violation for each key an object of it holds more than once: the API's contract is
+    what clients read, and they disagree on which value counts (most keep the last, as the
+    schemas are checked here; some the first). Found as the text is read, at the cost of
+    one call per object; where, only when there is one (a second reading)."""
+    repeated = False
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        found = dict(pairs)
+        if len(found) < len(pairs):
+            repeated = True
+        return found
+
+    data = read_json(text, object_pairs_hook=members)
+    return data, _repeated_keys(text) if repeated else []
+
+
+class _Repeated(dict[str, Any]):
+    """An object that holds a key more than once: each such key and how often."""
+
+    counts: dict[str, int]
+
+
+def _marked(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) == len(pairs):
+        return found
+    marked = _Repeated(found)
+    marked.counts = {}
+    for key, _ in pairs:
+        marked.counts[key] = marked.counts.get(key, 0) + 1
+    return marked
+
+
+def _repeated_keys(text: str) -> list[Violation]:
+    """The violations of the keys an object of valid JSON ``text`` holds more than once, in
+    the order of the text; each pointer leads to the member (its last value)."""
+    found = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [
+        (json.loads(text, object_pairs_hook=_marked), ())
+    ]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, _Repeated):
+            for key, count in value.counts.items():
+                if count > 1:
+                    found.append(
+                        Violation(
+                            json_pointer((*path, key)),
+                            REPEATED_KEY,
+                            f"the key `{key}` is given {count} times in one object; clients"
+                            " disagree on which value counts (most keep the last, which is"
+                            " the one checked; some the first)",
+                        )
+                    )
+        if isinstance(value, dict):
+            stack.extend((v, (*path, k)) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(value))))
+    return found
 
 
 def status_violation(status: int) -> Violation | None:

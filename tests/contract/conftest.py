@@ -321,6 +321,11 @@ RAW_ANSWERS = {
     b"Content-Encoding: gzip, gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(GZIP_TWICE), GZIP_TWICE),
     "gzip-twice": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(GZIP_TWICE), GZIP_TWICE),
+    # Passed as valid: the last `traits` is in the contract; a client keeping the first
+    # reads 5.
+    "repeated-key": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 66\r\n\r\n"
+    b'{"traits":5,"cursor":{"url":"","has_more":false},"traits":{"a":2}}',
     # A coding the client session does not undo: the bytes come as they were sent.
     "odd-coding": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Encoding: x-odd\r\nContent-Length: 8\r\n\r\n\x00\x01coded!",

@@ -368,6 +368,26 @@ def test_a_body_still_content_coded_is_told_so_not_as_not_utf_8(
     ]
 
 
+def test_an_answer_holding_a_key_twice_is_a_violation_naming_where(
+    raw: str, start_proxy: Start
+) -> None:
+    proxy = start_proxy(raw)
+    response = get(f"{proxy.url}{drift_url('repeated-key')}")
+    assert response.headers["Profilemock-Violations"] == "1"
+    assert response.content == (
+        b'{"traits":5,"cursor":{"url":"","has_more":false},"traits":{"a":2}}'
+    )  # as it came
+    [entry] = journal(proxy)
+    assert entry["violations"] == [
+        {
+            "pointer": "/traits",
+            "rule": "duplicate-key",
+            "message": "the key `traits` is given 2 times in one object; clients disagree on"
+            " which value counts (most keep the last, which is the one checked; some the first)",
+        }
+    ]
+
+
 def test_an_upstream_slower_than_the_timeout_is_a_504(
     upstream: tuple[Upstream, str], start_proxy: Start
 ) -> None:

@@ -645,9 +645,15 @@ def test_an_upstream_body_that_cannot_be_read_is_a_profile_not_recorded(
         ),
         ("gzip-twice", "answered a body still content-coded: it starts with gzip's magic bytes"),
         ("odd-coding", "answered a body still content-coded: its Content-Encoding `x-odd`"),
+        # It was recorded with the last `traits`: a client keeping the first reads 5.
+        (
+            "repeated-key",
+            "answered a body that breaks the contract at /traits: the key `traits` is given 2"
+            " times in one object",
+        ),
     ],
 )
-def test_an_upstream_body_still_content_coded_is_told_so(
+def test_an_upstream_body_still_content_coded_or_holding_a_key_twice_is_told_so(
     raw: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, problem: str
 ) -> None:
     # Each was "answered a body that is not UTF-8 (byte 2)".

@@ -80,6 +80,49 @@ def test_invalid_body_exits_1_with_each_violation(tmp_path: Path) -> None:
     ]
 
 
+REPEATED = (
+    '{"traits": 5, "cursor": {"url": "", "has_more": true, "has_more": false}, "traits": {"a": 2}}'
+)
+"""Two keys given twice: the last of each is in the contract (and checked), the first not."""
+
+
+def repeated(pointer: str, key: str) -> str:
+    return (
+        f"  {pointer}: the key `{key}` is given 2 times in one object; clients disagree on which"
+        " value counts (most keep the last, which is the one checked; some the first)"
+        " [duplicate-key]"
+    )
+
+
+def test_a_body_holding_a_key_twice_is_a_violation_naming_where(tmp_path: Path) -> None:
+    # It was "ok": the last `traits` was checked, and a client keeping the first reads 5.
+    body = tmp_path / "traits.json"
+    body.write_text(REPEATED)
+    code, out, _ = run(str(body), "--endpoint", "traits")
+    assert code == 1
+    assert out.splitlines() == [
+        f"{body}: 2 violations (traits)",
+        repeated("/traits", "traits"),
+        repeated("/cursor/has_more", "has_more"),
+        "1 checked, 1 with violations",
+    ]
+
+
+def test_a_har_entrys_body_holding_a_key_twice_is_a_violation_the_hars_own_keys_none(
+    tmp_path: Path,
+) -> None:
+    har = write_har(tmp_path, [entry(f"{API}/traits", 200, REPEATED)])
+    # A key the HAR itself holds twice is no answer's: not reported.
+    har.write_text(
+        har.read_text().replace('"version": "1.2"', '"version": "1.1", "version": "1.2"')
+    )
+    [report] = check_file(har)
+    assert [f"  {v}" for v in report.violations] == [
+        repeated("/traits", "traits"),
+        repeated("/cursor/has_more", "has_more"),
+    ]
+
+
 def test_json_format(tmp_path: Path) -> None:
     body = tmp_path / "links.json"
     body.write_text(json.dumps({"data": [{"to_collection": "teams", "external_ids": []}]}))
