@@ -581,17 +581,17 @@ class _Writer:
         if sources:
             entry["sources"] = list(sources.values())
         if found.events:
-            entry["events"] = [self.event(e, found.ids()) for e in found.events]
+            entry["events"] = [self.event(e) for e in found.events]
         entry["metadata"] = dict(found.metadata)
         return entry
 
-    def event(self, event: dict[str, Any], ids: set[IdKey]) -> dict[str, Any]:
+    def event(self, event: dict[str, Any]) -> dict[str, Any]:
         """An event as the fixture writes it, with its call's own fields (a page's `name`,
         an identify's `traits`, …): a page was written `event: null`, which no fixture
         takes, and lost its name. The ids its message carried are written as the upstream
         listed them (else the fake serves what the call would carry: a server-side track
-        with only a user_id was served with the anonymous_id too), those of the profile's
-        ``ids``: one the profile no longer has no fixture can name."""
+        with only a user_id was served with the anonymous_id too), one the profile no
+        longer has too (it was left out)."""
         call = event.get("type", "track")
         written: dict[str, Any] = {"event": event.get("event")} if call == "track" else {}
         written |= {
@@ -607,8 +607,7 @@ class _Writer:
         if isinstance(event.get("external_ids"), list):
             carried: dict[str, list[str]] = {}
             for x in event["external_ids"]:
-                if (x["type"], x["id"]) in ids:
-                    carried.setdefault(x["type"], []).append(self.id_value(x["type"], x["id"]))
+                carried.setdefault(x["type"], []).append(self.id_value(x["type"], x["id"]))
             written["external_ids"] = {
                 id_type: values[0] if len(values) == 1 else values
                 for id_type, values in carried.items()

@@ -1010,6 +1010,23 @@ def test_the_ids_each_message_carried_are_recorded(tmp_path: Path) -> None:
     assert after == before
 
 
+def test_an_id_a_message_carried_that_the_profile_no_longer_has_is_recorded(
+    tmp_path: Path,
+) -> None:
+    # Left out (no fixture could name it): the replay listed one id fewer for the event.
+    fixture = CARRIED.replace(
+        "external_ids: {anonymous_id: anon-2}}",
+        "external_ids: {anonymous_id: [anon-0, anon-2], user_id: earlier-id}}",
+    )
+    before, after = _recorded_answers(
+        tmp_path, fixture, "carried", "carried-token", "user_id:server-side", "events"
+    )
+    assert [[x["id"] for x in e["external_ids"]] for e in before["data"]] == [
+        ["anon-1", "anon-2"], ["anon-0", "anon-2", "earlier-id"], ["server-side"]
+    ]  # fmt: skip
+    assert after == before
+
+
 def test_an_id_whose_first_message_is_null_is_recorded_so(tmp_path: Path) -> None:
     # It was left out, and the recording served the oldest event's message id instead.
     fixture = CARRIED.replace(
