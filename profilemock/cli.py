@@ -1538,16 +1538,23 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         " linked stubs included) in"
         f" {outcome.requests} requests to {where}; now pinned at {document['now']}"
     )
+    def tell() -> None:
+        print(summary, file=err, flush=True)
+
     if output is None:
         out.write(text)
-        print(summary, file=err)
+        tell()
+    elif _special(output):
+        # A pipe or device is written as standard output is, a stop not held: one whose
+        # reader never comes held it for ever.
+        _write_atomically(output, text)
+        tell()
     else:
         # The recording (minutes of requests) is in the file: a stop asked for while it is
-        # written comes once it is in place, and said so. A pipe or device is written as
-        # standard output is, a stop not held: one whose reader never comes held it for ever.
-        with contextlib.nullcontext() if _special(output) else _stops_held():
+        # written comes once it is in place, and said so — but not held while that is said
+        # (a stderr no one reads held it until that print returned).
+        with _stops_held(then=tell):
             _write_atomically(output, text)
-            print(summary, file=err, flush=True)
     return 1 if outcome.missing else 0
 
 
@@ -1615,12 +1622,16 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def _stops_held() -> Iterator[None]:
+def _stops_held(then: Callable[[], object] = lambda: None) -> Iterator[None]:
     """Ctrl-C, SIGTERM and SIGHUP wait while the block runs, then act as they would have
     (``_cleaned_up_on_sigterm``'s ``Terminated``, say): what it writes is never cut short.
-    Off the main thread none can be caught, nor held."""
+    ``then`` runs once the block has finished without an exception, the stops heeded again
+    and before a held one acts: what it prints (a summary to a pipe no one reads, or to a
+    terminal paused with Ctrl-S) may wait without holding them. Off the main thread none
+    can be caught, nor held."""
     if threading.current_thread() is not threading.main_thread():
         yield
+        then()
         return
     held: list[int] = []
     previous: dict[int, Any] = {}
@@ -1628,13 +1639,19 @@ def _stops_held() -> Iterator[None]:
         number = getattr(signal, name, None)
         if number is not None and signal.getsignal(number) not in (signal.SIG_IGN, None):
             previous[number] = signal.signal(number, lambda signum, _: held.append(signum))
+    finished = False
     try:
         yield
+        finished = True
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-        for number in dict.fromkeys(held):
-            signal.raise_signal(number)
+        try:
+            if finished:
+                then()
+        finally:
+            for number in dict.fromkeys(held):
+                signal.raise_signal(number)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -591,6 +591,40 @@ def test_a_stop_while_the_file_is_written_waits_for_it_and_one_before_leaves_not
         assert done.returncode == (130 if stop == "SIGINT" else 143)
 
 
+def test_a_stop_while_the_summary_waits_to_be_written_is_not_held(
+    first_fake: ServerThread, tmp_path: Path
+) -> None:
+    """The summary was printed with the stops held: to a stderr no one reads (or a terminal
+    paused with Ctrl-S), Ctrl-C and SIGTERM waited until that print returned. Here its
+    write waits for a minute, as one to a full pipe would, after a SIGTERM."""
+    target = tmp_path / "out.yaml"
+    code = (
+        "import os, signal, sys, threading\n"
+        "class Stuck:\n"
+        "    def __init__(self, real):\n"
+        "        self.real = real\n"
+        "    def write(self, text):\n"
+        "        if text.startswith('recorded '):\n"
+        "            os.kill(os.getpid(), signal.SIGTERM)\n"
+        "            threading.Event().wait(60)\n"
+        "        return self.real.write(text)\n"
+        "    def __getattr__(self, name):\n"
+        "        return getattr(self.real, name)\n"
+        "sys.stderr = Stuck(sys.stderr)\n"
+        "from profilemock.cli import main\nsys.exit(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "record", "--upstream", first_fake.url, "--space", SPACE,
+         "--id", "user_id:u1234", "-o", str(target)],
+        env={**os.environ, "PROFILE_API_TOKEN": "demo-token"},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 143
+    assert done.stderr.splitlines()[-1] == "profilemock: stopped (SIGTERM)"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.yaml"]  # in place, whole
+    assert run_cli("check", str(target))[0] == 0
+
+
 def test_two_runs_writing_one_file_each_put_theirs_in_place_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
