@@ -1208,7 +1208,44 @@ def _partial(target: Path, given: object) -> Path:
     replace (``/`` and ``.`` were a traceback)."""
     if target.name in ("", ".", "..") or target.is_dir():
         raise CliError(f"cannot write {given}: it is a directory; name a file in it")
+    _remove_stale_partials(target)
     return target.with_name(f".{target.name}.{os.getpid()}.partial")
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Remove the partial files of ``target`` that runs whose process is gone left behind
+    (ended by SIGKILL, or by a power cut: nothing removed them), never one whose process
+    is running — another run writing the same file, or one the check cannot tell of (not
+    ours to signal) — nor where a process cannot be asked about (not POSIX)."""
+    if os.name != "posix":
+        return
+    prefix = f".{target.name}."
+    try:
+        names = [entry.name for entry in os.scandir(target.parent)]
+    except OSError:
+        return  # told when the file itself is written
+    for name in names:
+        pid = name.removeprefix(prefix).removesuffix(".partial")
+        if (
+            name.startswith(prefix)
+            and name.endswith(".partial")
+            and is_digits(pid)
+            and not _running(int(pid))
+        ):
+            _remove(target.with_name(name))
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` may be running: anything but "no such process" says so."""
+    if pid <= 0 or pid == os.getpid():
+        return True  # 0 would ask this process's group; this process's own is written anew
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: another user's; a pid out of range
+        return True
+    return True
 
 
 def _special(path: Path) -> bool:

@@ -625,6 +625,30 @@ def test_a_stop_while_the_summary_waits_to_be_written_is_not_held(
     assert run_cli("check", str(target))[0] == 0
 
 
+def test_partial_files_a_killed_run_left_are_removed_never_a_running_ones(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run ended by SIGKILL leaves its `.FILE.PID.partial`, and nothing removed it.
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead, alive = int(gone.stdout), os.getppid()
+    left = [
+        f".out.yaml.{dead}.partial",  # its run is gone: removed
+        f".out.yaml.{alive}.partial",  # its run may be writing: kept
+        f".other.yaml.{dead}.partial",  # another file's: kept
+        ".out.yaml.x1.partial",  # not one of ours: kept
+    ]
+    for name in left:
+        (tmp_path / name).write_text("half a recording")
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    code, _, _ = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
+        "-o", str(tmp_path / "out.yaml"),
+    )  # fmt: skip
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.yaml", *left[1:]])
+
+
 def test_two_runs_writing_one_file_each_put_theirs_in_place_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
