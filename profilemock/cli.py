@@ -1236,7 +1236,8 @@ def _remove_stale_partials(target: Path) -> None:
 
 
 def _running(pid: int) -> bool:
-    """Whether process ``pid`` may be running: anything but "no such process" says so."""
+    """Whether process ``pid`` may be running: anything but "no such process", or (where
+    ``/proc`` tells) a zombie — ended by SIGKILL, its parent yet to reap it — says so."""
     if pid <= 0 or pid == os.getpid():
         return True  # 0 would ask this process's group; this process's own is written anew
     try:
@@ -1245,7 +1246,11 @@ def _running(pid: int) -> bool:
         return False
     except (OSError, OverflowError):  # PermissionError: another user's; a pid out of range
         return True
-    return True
+    try:  # "PID (NAME) STATE …", NAME as the process named itself (any character)
+        state = Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[:1]
+    except OSError:
+        return True
+    return state != [b"Z"]
 
 
 def _special(path: Path) -> bool:
@@ -1575,6 +1580,7 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         " linked stubs included) in"
         f" {outcome.requests} requests to {where}; now pinned at {document['now']}"
     )
+
     def tell() -> None:
         print(summary, file=err, flush=True)
 

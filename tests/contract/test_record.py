@@ -632,8 +632,13 @@ def test_partial_files_a_killed_run_left_are_removed_never_a_running_ones(
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     dead, alive = int(gone.stdout), os.getppid()
+    # Killed, its parent yet to reap it (a container without an init): gone as well.
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    zombie.kill()
+    os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped
     left = [
         f".out.yaml.{dead}.partial",  # its run is gone: removed
+        f".out.yaml.{zombie.pid}.partial",  # removed too
         f".out.yaml.{alive}.partial",  # its run may be writing: kept
         f".other.yaml.{dead}.partial",  # another file's: kept
         ".out.yaml.x1.partial",  # not one of ours: kept
@@ -645,8 +650,9 @@ def test_partial_files_a_killed_run_left_are_removed_never_a_running_ones(
         "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
         "-o", str(tmp_path / "out.yaml"),
     )  # fmt: skip
+    zombie.wait()
     assert code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.yaml", *left[1:]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.yaml", *left[2:]])
 
 
 def test_two_runs_writing_one_file_each_put_theirs_in_place_whole(
