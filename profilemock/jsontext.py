@@ -224,16 +224,14 @@ def _reason(error: json.JSONDecodeError) -> str:
     return error.msg.removesuffix(" at")
 
 
-def read_json(
-    text: str, *, object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None
-) -> Any:
+def read_json(text: str, *, object_hook: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     """``text`` as data, or a ``JsonInputError`` saying what is wrong and where: not JSON,
     nested deeper than ``MAX_DEPTH``, a number that is not finite or too long, a lone
-    surrogate escape. ``object_pairs_hook`` as ``json.loads`` takes it (each object's
-    members in order, repeated keys included: ``validation.read_body_json`` reports those)."""
+    surrogate escape. ``object_hook`` as ``json.loads`` takes it (each object read:
+    ``validation.read_body_json`` counts their members)."""
     try:
         data = json.loads(
-            text, parse_constant=_constant, parse_float=_finite, object_pairs_hook=object_pairs_hook
+            text, parse_constant=_constant, parse_float=_finite, object_hook=object_hook
         )
     except json.JSONDecodeError as exc:
         reason, line, column = syntax_problem(exc)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from profilemock.cli import main
 from profilemock.schemas import validate_response
 from profilemock.schemas.files import UnusableInput, check_file
+from profilemock.schemas.validation import read_body_json
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 API = "https://profiles.segment.com/v1/spaces/lg/collections/users/profiles/user_id:1"
@@ -121,6 +122,48 @@ def test_a_har_entrys_body_holding_a_key_twice_is_a_violation_the_hars_own_keys_
         repeated("/traits", "traits"),
         repeated("/cursor/has_more", "has_more"),
     ]
+
+
+TRICKY_TEXT = st.text(st.sampled_from('":\\{}[], \n\tau\u00e9\U0001f600'), max_size=6)
+"""Strings with what the count of members written must see past: quotes, colons,
+backslashes, brackets and white space."""
+JSON_DATA = st.recursive(
+    st.none() | st.booleans() | st.integers() | TRICKY_TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TRICKY_TEXT, inner, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=JSON_DATA,
+    indent=st.sampled_from([None, 0, 2]),
+    separators=st.sampled_from([None, (",", ":"), (" , ", " : ")]),
+    ascii_only=st.booleans(),
+)
+def test_no_key_given_once_is_told_as_given_twice(
+    data: Any, indent: int | None, separators: tuple[str, str] | None, ascii_only: bool
+) -> None:
+    text = json.dumps(data, indent=indent, separators=separators, ensure_ascii=ascii_only)
+    assert read_body_json(text) == (data, [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    before=st.lists(st.tuples(TRICKY_TEXT, JSON_DATA), max_size=3),
+    key=TRICKY_TEXT,
+    values=st.tuples(JSON_DATA, JSON_DATA),
+    around=st.lists(JSON_DATA, max_size=2),
+)
+def test_a_key_given_twice_is_told_wherever_it_is(
+    before: list[tuple[str, Any]], key: str, values: tuple[Any, Any], around: list[Any]
+) -> None:
+    members = [*before, (key, values[0]), (key, values[1])]
+    written = ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in members)
+    text = json.dumps([*around, "@"]).replace('"@"', "{" + written + "}")
+    _, violations = read_body_json(text)
+    pointer = f"/{len(around)}/" + key.replace("~", "~0").replace("/", "~1")
+    assert pointer in [v.pointer for v in violations if v.rule == "duplicate-key"]
 
 
 def test_json_format(tmp_path: Path) -> None:
