@@ -410,3 +410,9 @@ def test_the_live_clock_skips_every_move_of_the_fake_clock(name: str) -> None:
 
     with pytest.raises(NeedsFake, match=rf"live mode: `clock\.{name}` needs the fake"):
         getattr(LiveClock(skip), name)(*(["1s"] if name == "advance" else []))
+
+
+def test_an_upstream_url_no_request_can_go_to_is_refused_naming_the_option() -> None:
+    # It was taken, and every request of the session then "could not be reached".
+    with pytest.raises(ValueError, match=r"^--profile-api-url: `http://x%00y`: `x%00y` is no host"):
+        LiveSettings.resolve("http://x%00y", "sp", {"PROFILE_API_TOKEN": "t"})
