@@ -232,7 +232,7 @@ def still_coded(body: bytes, coding: str = "") -> str | None:
     "not UTF-8 (byte 2)"."""
     magic = next((name for start, name in _MAGIC if body.startswith(start)), None)
     marks = []
-    if coding:
+    if {c.strip().lower() for c in coding.split(",")} - {"", "identity"}:  # identity: none
         marks.append(f"its Content-Encoding `{coding}` was not undone")
     if magic is not None:
         shown = " ".join(f"{byte:02x}" for byte in body[: 4 if magic == "zstd" else 2])

@@ -328,6 +328,18 @@ def test_a_body_in_a_coding_the_proxy_does_not_undo_goes_on_with_its_coding(
     assert response.headers["Content-Length"] == "8"
 
 
+@pytest.mark.parametrize("coding", ["identity", "Identity, identity"])
+def test_a_body_coded_as_identity_is_not_told_still_content_coded(coding: str) -> None:
+    # `identity` is no coding: a page that is not JSON was told "still content-coded".
+    [violation] = check_answer(
+        drift_url("good"), 200, "application/json", b"<html></html>", coding=coding
+    )
+    assert violation.message == (
+        "the body is not JSON (Content-Type `application/json`): Expecting value at line 1"
+        " column 1; it starts '<html></html>'"
+    )
+
+
 @pytest.mark.parametrize(
     ("case", "told"),
     [
