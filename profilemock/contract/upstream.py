@@ -107,8 +107,10 @@ def _malformed(message: str) -> str:
         return f"a chunked body whose framing is broken ({reason})"
     if "content-length" in told:  # "Invalid character in Content-Length"
         return "a Content-Length that is not a number"
-    if "header" in told:  # "Invalid HTTP header: b'a\\x00b'", "Invalid header value char"
-        return "a header holding a character no header may hold (such as NUL)"
+    if "header token" in told:  # `X Bad: 1`, a line without a colon
+        return "a header line that is not `Name: value` (no colon, or a name with a space)"
+    if "invalid http header" in told or "header value char" in told:  # "…: b'a\\x00b'"
+        return "a header value holding a character no header may hold (such as NUL)"
     return reason or "the client's parser gave no reason"
 
 

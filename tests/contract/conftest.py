@@ -316,6 +316,10 @@ RAW_ANSWERS = {
     b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
     "nul-header": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"X-Trace: a\x00b\r\nContent-Length: 2\r\n\r\n{}",
+    "header-without-colon": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"X-Trace\r\nContent-Length: 2\r\n\r\n{}",
+    "bare-cr-header": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"X-Trace: a\rb\r\nContent-Length: 2\r\n\r\n{}",
     # Both read "not UTF-8 (byte 2)".
     "gzip-gzip": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Encoding: gzip, gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(GZIP_TWICE), GZIP_TWICE),

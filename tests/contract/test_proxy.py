@@ -243,8 +243,14 @@ def test_an_unreachable_upstream_is_a_502_in_the_envelope(
                 ),
                 (
                     "nul-header",
-                    "a header holding a character no header may hold (such as NUL)",
+                    "a header value holding a character no header may hold (such as NUL)",
                 ),
+                (
+                    "header-without-colon",
+                    "a header line that is not `Name: value` (no colon, or a name with a space)",
+                ),
+                # Told as the parser words it.
+                ("bare-cr-header", "Missing expected LF after header value"),
             )
         ],
     ],
