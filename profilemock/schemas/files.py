@@ -277,6 +277,9 @@ def _har_body(content: dict[str, Any]) -> tuple[Any, list[Violation], str | None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
+            coded = still_coded(raw)
+            if coded is not None:  # kept as it was sent: said "not UTF-8 text" alone
+                return None, [], f"the response body is base64 of a body {coded}"
             return None, [], "the response body is base64 of bytes that are not UTF-8 text"
     try:
         return *read_body_json(text), None

@@ -225,8 +225,13 @@ def test_har_checks_every_profile_api_entry_and_ignores_others(tmp_path: Path) -
         ('{"data": []}', "the response body is not valid base64 (its `encoding` is base64)"),
         ("e30=!", "the response body is not valid base64 (its `encoding` is base64)"),
         ("//46", "the response body is base64 of bytes that are not UTF-8 text"),
+        (
+            base64.b64encode(gzip.compress(b"{}")).decode(),
+            "the response body is base64 of a body still content-coded: it starts with"
+            " gzip's magic bytes 1f 8b",
+        ),
     ],
-    ids=["json-as-it-is", "stray-character", "not-utf-8"],
+    ids=["json-as-it-is", "stray-character", "not-utf-8", "gzip"],
 )
 def test_a_har_body_said_to_be_base64_that_is_not_says_so(
     tmp_path: Path, text: str, problem: str
