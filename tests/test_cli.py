@@ -376,8 +376,8 @@ def test_bad_connection_limits_are_refused_with_exit_2(
     command: str, flag: str, value: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     upstream = ["--region", "us"] if command == "proxy" else []
-    with pytest.raises(SystemExit) as exited:
-        main([command, *upstream, flag, value])
+    with pytest.raises(SystemExit) as exited:  # the parser alone: main() would serve, taken
+        parser().parse_args([command, *upstream, flag, value])
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {flag}: `{value}` is not" in err
@@ -642,7 +642,7 @@ def test_proxy_timeout_says_it_must_be_above_zero(
     value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:
-        main(["proxy", "--region", "us", "--timeout", value])
+        parser().parse_args(["proxy", "--region", "us", "--timeout", value])
     assert exited.value.code == 2
     assert f"`{value}` is not seconds above 0 and at most 3600" in capsys.readouterr().err
 
@@ -671,7 +671,7 @@ def test_max_body_says_what_a_size_is(
     command: list[str], value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:
-        main([*command, "--max-body", value])
+        parser().parse_args([*command, "--max-body", value])
     assert exited.value.code == 2
     assert (
         f"argument --max-body: `{value}` is not a size from 1 byte to 10GB, such as 64MB,"
