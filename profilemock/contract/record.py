@@ -190,6 +190,9 @@ class Client:
                 ) from None
             except asyncio.TimeoutError:
                 problem, status, body = "timed out", 0, b""
+            except aiohttp.ClientResponseError as exc:  # the same answer again if asked again
+                failure = upstream_failure(exc)
+                raise ProfileFailed(f"GET {url.path} failed: the upstream {failure}") from None
             except (aiohttp.ClientError, OSError) as exc:
                 problem, status, body = f"failed: the upstream {upstream_failure(exc)}", 0, b""
             if status == 429:

@@ -728,6 +728,26 @@ def test_an_upstream_body_still_content_coded_or_holding_a_key_twice_is_told_so(
     ) in err
 
 
+@pytest.mark.parametrize("case", ["two-lengths", "nul-header", "bad-chunk-size", "not-http"])
+def test_an_answer_that_is_not_well_formed_http_is_not_asked_again(raw: str, case: str) -> None:
+    # Each was taken for a server error and asked 3 times more, waiting between: the same
+    # bytes came back each time.
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    found = record(raw, "sp", "demo-token", [("users", f"user_id:{case}")], sleep=sleep)
+    outcome = asyncio.run(found)
+    assert waits == []
+    [missing] = outcome.missing
+    assert missing.startswith(
+        f"users user_id:{case}: GET /v1/spaces/sp/collections/users/profiles/user_id:{case}"
+        "/metadata failed: the upstream answered "
+    ), missing
+    assert "tries)" not in missing
+
+
 @pytest.mark.parametrize(
     ("case", "problem"),
     [
