@@ -16,6 +16,7 @@ from profilemock.jsontext import (
     JsonInputError,
     member_span,
     read_json,
+    read_json_repeats,
     string_prefix_end,
     syntax_problem,
 )
@@ -212,3 +213,27 @@ def test_member_span_takes_the_last_of_repeated_keys_and_skips_other_objects() -
     assert member_span("[1]", "cursor") is None
     assert member_span('{"cursor": []}', "cursor", "url") is None
     assert member_span("{}", "cursor") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "repeated"),
+    [
+        ('{"a": 1, "a": 2}', [((), "a", 2)]),
+        ('{"x": {"b": "a", "a": [{"a": 1}],\n  "a": 3}}', [(("x",), "a", 2)]),
+        ('{"\\u0061": 1, "a": 2, "a": 3}', [((), "a", 3)]),
+        ('{"a\\n": 1, "a\\n": 2}', [((), "a\n", 2)]),
+        ('[{"a": {"b": 1, "b": 2}}, {"c": 1, "c": 1}]', [((0, "a"), "b", 2), ((1,), "c", 2)]),
+    ],
+)
+def test_a_key_given_twice_is_told_with_the_path_to_its_object(
+    text: str, repeated: list[tuple[tuple[str | int, ...], str, int]]
+) -> None:
+    # Read as json.loads reads it, the first value was dropped without a word.
+    data, repeats = read_json_repeats(text)
+    assert data == read_json(text) == json.loads(text)  # the last one counts
+    assert [tuple(r) for r in repeats] == repeated
+
+
+def test_the_same_key_in_different_objects_or_inside_strings_is_no_duplicate() -> None:
+    text = '[{"a": 1}, {"a": 1}, {"b": "{\\"b\\": 1, \\"b\\": 2}", "c": {"b": 2}}]'
+    assert read_json_repeats(text) == (json.loads(text), [])

@@ -20,7 +20,7 @@ from aiohttp.typedefs import Middleware
 
 from profilemock.api import COLLECTIONS, ENDPOINTS, Collection, collection_named
 from profilemock.faults import SPEC_PATTERN, FaultRuleError, parse_spec, spec_given
-from profilemock.jsontext import JsonInputError, read_json
+from profilemock.jsontext import JsonInputError, read_json_repeats
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.expect import in_pipeline
 from profilemock.mockserver.explorer import explorer_page
@@ -88,9 +88,16 @@ async def _json(request: web.Request, default: Any = None) -> Any:
             raise _bad("the request needs a JSON body")
         return default
     try:
-        return read_json(text)
+        data, repeats = read_json_repeats(text)
     except JsonInputError as exc:
         raise _bad(exc.about("the request body")) from None
+    if repeats:  # the last value would count, the first dropped without a word
+        key, count = repeats[0].key, repeats[0].count
+        raise _bad(
+            f"the request body cannot be used: the key {named(key)} is given {count} times in"
+            f" one object (at {json_pointer((*repeats[0].path, key))}); each key may appear once"
+        )
+    return data
 
 
 _BODY = web.RequestKey("profilemock_admin_body", object)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from profilemock.api import BOOLEAN_WORDS, RESOURCES, is_http_status
-from profilemock.jsontext import read_json
+from profilemock.jsontext import read_json_repeats
 from profilemock.problems import json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, fast_validator, is_rfc3339, registry
@@ -247,82 +246,18 @@ def read_body_json(text: str) -> tuple[Any, list[Violation]]:
     """A body's JSON ``text`` read as ``jsontext.read_json`` reads it (its errors too), and a
     violation for each key an object of it holds more than once: the API's contract is
     what clients read, and they disagree on which value counts (most keep the last, as the
-    schemas are checked here; some the first). The members read are counted as the text is
-    read, and those written counted in the text (``_members_written``): fewer read, a key
-    was given twice, and only then is the text read again to tell where."""
-    read = 0
-
-    def counted(found: dict[str, Any]) -> dict[str, Any]:
-        nonlocal read
-        read += len(found)
-        return found
-
-    data = read_json(text, object_hook=counted)
-    return data, [] if read == _members_written(text) else _repeated_keys(text)
-
-
-_QUOTES_AND_COLONS = bytes(byte for byte in range(256) if byte not in b'":')
-_STRINGS = re.compile(rb'"[^"]*"')
-
-
-def _members_written(text: str) -> int:
-    """How many members the objects of valid JSON ``text`` hold, repeated keys counted: its
-    colons outside strings, found as ``jsontext.json_nests_too_deep`` finds brackets (about
-    a fifth of the time reading the text takes). Escapes go first (valid JSON has
-    backslashes only in strings), then every byte but quotes and colons; adjacent quotes
-    (an empty string, or the end of one and the start of the next) hold no colon outside a
-    string, so they go too, and then the strings that hold colons."""
-    if "\\" in text:
-        text = text.replace("\\\\", "").replace('\\"', "")
-    marks = text.encode().translate(None, _QUOTES_AND_COLONS).replace(b'""', b"")
-    if b'"' in marks:
-        marks = _STRINGS.sub(b"", marks)
-    return len(marks)
-
-
-class _Repeated(dict[str, Any]):
-    """An object that holds a key more than once: each such key and how often."""
-
-    counts: dict[str, int]
-
-
-def _marked(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) == len(pairs):
-        return found
-    marked = _Repeated(found)
-    marked.counts = {}
-    for key, _ in pairs:
-        marked.counts[key] = marked.counts.get(key, 0) + 1
-    return marked
-
-
-def _repeated_keys(text: str) -> list[Violation]:
-    """The violations of the keys an object of valid JSON ``text`` holds more than once, in
-    the order of the text; each pointer leads to the member (its last value)."""
-    found = []
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [
-        (json.loads(text, object_pairs_hook=_marked), ())
+    schemas are checked here; some the first)."""
+    data, repeats = read_json_repeats(text)
+    return data, [
+        Violation(
+            json_pointer((*r.path, r.key)),
+            REPEATED_KEY,
+            f"the key `{r.key}` is given {r.count} times in one object; clients disagree on"
+            " which value counts (most keep the last, which is the one checked; some the"
+            " first)",
+        )
+        for r in repeats
     ]
-    while stack:
-        value, path = stack.pop()
-        if isinstance(value, _Repeated):
-            for key, count in value.counts.items():
-                if count > 1:
-                    found.append(
-                        Violation(
-                            json_pointer((*path, key)),
-                            REPEATED_KEY,
-                            f"the key `{key}` is given {count} times in one object; clients"
-                            " disagree on which value counts (most keep the last, which is"
-                            " the one checked; some the first)",
-                        )
-                    )
-        if isinstance(value, dict):
-            stack.extend((v, (*path, k)) for k, v in reversed(value.items()))
-        elif isinstance(value, list):
-            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(value))))
-    return found
 
 
 def status_violation(status: int) -> Violation | None:

@@ -137,6 +137,35 @@ async def test_a_body_json_cannot_carry_safely_is_400_and_nothing_is_kept(
     assert (await demo_client.get(TRAITS, headers=DEMO_AUTH)).status == 200
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "problem"),
+    [
+        ("PUT", f"{SPACE}/collections/users/profiles",
+         '{"ids": {"user_id": "u-dup"}, "traits": {"plan": "free", "plan": "pro"}}',
+         "the key `plan` is given 2 times in one object (at /traits/plan); each key may appear once"),
+        ("PUT", f"{SPACE}/collections/users/profiles",
+         '{"ids": {"user_id": "u-dup"},\n "ids": {"user_id": "u-other"}}',
+         "the key `ids` is given 2 times in one object (at /ids)"),
+        ("POST", "/__admin/faults", '{"route": "traits", "status": 503, "status": 429}',
+         "the key `status` is given 2 times in one object (at /status)"),
+        ("PATCH", "/__admin/realism", '{"short_pages": true, "short_pages": false}',
+         "the key `short_pages` is given 2 times"),
+    ],
+)  # fmt: skip
+async def test_a_key_given_twice_is_400_naming_it_and_nothing_is_kept(
+    demo_client: Client, method: str, path: str, body: str, problem: str
+) -> None:
+    # The last value won without a word (the first `ids` named another profile, the first
+    # `status` another answer), where a fixture file refuses a key given twice.
+    message = await refused(demo_client, method, path, body.encode())
+    assert message.startswith("the request body cannot be used: "), message
+    assert problem in message
+    state = demo_client.app[STATE]
+    assert state.store.spaces["lg8283283"].find("users", "user_id", "u-dup") is None
+    assert (await (await demo_client.get("/__admin/faults")).json())["faults"] == []
+    assert not state.realism.short_pages
+
+
 JSON_VALUES = st.recursive(
     st.none()
     | st.booleans()
