@@ -405,7 +405,7 @@ _HOST = re.compile(
     r"(?:[A-Za-z0-9_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
 )
 """A host a URL carries: a name or address, or an IPv6 address in brackets; a port."""
-_PREFIX = re.compile(r"(/[A-Za-z0-9._~!$&'()*+,;=:@%\-]+)+")
+_PREFIX = re.compile(r"(/(?:[A-Za-z0-9._~!$&'()*+,;=:@\-]|%[0-9A-Fa-f]{2})+)+")
 
 
 def _url_host(text: str) -> bool:
@@ -428,8 +428,14 @@ def public_url(request: web.Request, path: str) -> str:
     protos = (first.get("proto", ""), _forwarded(headers.get("X-Forwarded-Proto")))
     hosts = (first.get("host", ""), _forwarded(headers.get("X-Forwarded-Host")))
     proto = next((p.lower() for p in protos if p.lower() in ("http", "https")), request.scheme)
-    host = next((h for h in (*hosts, request.host) if _url_host(h)), None)
-    if host is None:  # a Host no URL can carry (a byte beyond ASCII, a space): our address
+    if request.raw_path.startswith("/"):
+        # Without a Host header (HTTP/1.0 needs none) aiohttp's ``request.host`` is our
+        # address without its port: a URL to port 80.
+        own = request.host if "Host" in headers else ""
+    else:  # absolute-form: its authority is the host (RFC 9112 §3.2.2), port included
+        own = request.url.host_port_subcomponent or ""
+    host = next((h for h in (*hosts, own) if _url_host(h)), None)
+    if host is None:  # no Host, or one no URL can carry (a byte beyond ASCII, a space)
         host = _own_address(request)
     prefix = _forwarded(headers.get("X-Forwarded-Prefix")).rstrip("/")
     if not _PREFIX.fullmatch(prefix):

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -71,6 +74,8 @@ async def test_the_first_of_several_forwarded_values_is_the_client_side(
         pytest.param({"X-Forwarded-Host": "app.example:0"}, id="host-port-zero"),
         pytest.param({"X-Forwarded-Prefix": "no-slash"}, id="prefix-without-slash"),
         pytest.param({"X-Forwarded-Prefix": "/a b"}, id="prefix-with-space"),
+        pytest.param({"X-Forwarded-Prefix": "/a%zz"}, id="prefix-with-a-broken-escape"),
+        pytest.param({"X-Forwarded-Prefix": "/a%2"}, id="prefix-with-half-an-escape"),
     ],
 )
 async def test_values_that_are_no_scheme_host_or_path_are_ignored(
@@ -78,6 +83,44 @@ async def test_values_that_are_no_scheme_host_or_path_are_ignored(
 ) -> None:
     url = await next_url(demo_client, headers)
     assert url.startswith(f"http://{demo_client.host}:{demo_client.port}/v1/spaces/")
+
+
+async def test_an_escape_in_the_prefix_is_kept(demo_client: Client) -> None:
+    url = await next_url(demo_client, {"X-Forwarded-Prefix": "/profile%20api"})
+    assert url.startswith(f"http://{demo_client.host}:{demo_client.port}/profile%20api/v1/")
+
+
+async def raw_next_url(client: Client, target: str, headers: str = "") -> str:
+    """``cursor.url`` of an HTTP/1.0 request written as is (aiohttp's client always sends
+    a Host, and an origin-form target)."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    auth = basic(DEMO_TOKEN)["Authorization"]
+    writer.write(f"GET {target} HTTP/1.0\r\nAuthorization: {auth}\r\n{headers}\r\n".encode())
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200"), head
+    url: str = json.loads(body)["cursor"]["url"]
+    return url
+
+
+async def test_a_request_without_host_gets_the_servers_address_with_its_port(
+    demo_client: Client,
+) -> None:
+    # HTTP/1.0 needs no Host: aiohttp's request.host is then the address without the port,
+    # and the cursor sent the client to port 80.
+    url = await raw_next_url(demo_client, EVENTS)
+    assert url.startswith(f"http://{demo_client.host}:{demo_client.port}/v1/spaces/")
+
+
+@pytest.mark.parametrize("host", ["", "Host: other.example\r\n"])
+async def test_an_absolute_form_target_names_the_host_with_its_port(
+    demo_client: Client, host: str
+) -> None:
+    # Its authority is the request's host (RFC 9112 §3.2.2); aiohttp's request.host kept
+    # the name and dropped the port.
+    url = await raw_next_url(demo_client, f"http://app.example:8081{EVENTS}", host)
+    assert url.startswith("http://app.example:8081/v1/spaces/")
 
 
 async def test_without_forwarded_headers_the_url_is_the_servers_own(
