@@ -104,29 +104,36 @@ _MESSAGES = (
     ("content-length", _CONTENT_LENGTH),
     ("transfer-encoding", "Transfer-Encoding is not chunked, the one the server reads"),
     ("too many", "the request has too many headers"),
+    (
+        "char in url",
+        "the request target holds a character no URL holds as is (a byte beyond ASCII, a"
+        " control character): percent-encode it",
+    ),
     ("duplicate", "a header that is given once is given twice"),
     ("header", "a header is malformed"),
 )
 """What a part of aiohttp's message (lower case; first match) means, in our words (its
 parsers: "Duplicate 'Host' header found.", "Invalid character in Content-Length",
 "Content-Length can't be present with Transfer-Encoding", "Request has invalid
-`Transfer-Encoding`", …; the pure-Python one's "Duplicate 'Content-Length' header
-found.")."""
+`Transfer-Encoding`", "Invalid char in url path", …; the pure-Python one's "Duplicate
+'Content-Length' header found.")."""
 
 _VERSIONS = frozenset({(0, 9), (1, 0), (1, 1), (2, 0)})
 """The HTTP versions of a request line aiohttp's C parser (llhttp) reads."""
-_NOT_A_METHOD = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
-"""A byte no HTTP method has (RFC 9110's token)."""
+_NOT_A_METHOD = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Z]")
+"""A byte no HTTP method llhttp reads has (RFC 9110's token, in upper case: methods are
+case-sensitive, and the pure-Python parser would read `get` as `GET`)."""
 
 
 class _PyParser(http_parser.HttpRequestParserPy):
     """aiohttp's pure-Python request parser (where its compiled one is missing: PyPy, a
     platform without its wheel, ``AIOHTTP_NO_EXTENSIONS``) refusing what the C parser
     refuses, so that the fake answers the same either way: a request line of an HTTP
-    version llhttp does not read (the pure one reads any `HTTP/d.d`), and bytes that cannot
-    start a method — a TLS handshake sent to this plain-HTTP port above all — as soon as
-    they come (the pure one waits for a line's end, which a handshake may never send, and
-    the client got no answer at all)."""
+    version llhttp does not read (the pure one reads any `HTTP/d.d`) or with a byte beyond
+    ASCII (the pure one decodes it into the path), and bytes that cannot start a method —
+    a lower-case letter (the pure one reads `get` as `GET`), a TLS handshake sent to this
+    plain-HTTP port above all — as soon as they come (the pure one waits for a line's end,
+    which a handshake may never send, and the client got no answer at all)."""
 
     def feed_data(self, data: bytes, *args: Any, **kwargs: Any) -> Any:
         if not self._lines and self._payload_parser is None and not self._upgraded:
@@ -137,6 +144,8 @@ class _PyParser(http_parser.HttpRequestParserPy):
         return super().feed_data(data, *args, **kwargs)
 
     def parse_message(self, lines: list[bytes]) -> Any:
+        if not lines[0].isascii():  # the pure one decodes the target, llhttp refuses it
+            raise http_exceptions.InvalidURLError("Invalid char in url path")
         message = super().parse_message(lines)
         if tuple(message.version) not in _VERSIONS:
             raise http_exceptions.BadStatusLine(lines[0].decode("latin-1"))

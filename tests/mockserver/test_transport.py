@@ -112,6 +112,11 @@ MALFORMED = {
     # aiohttp routed a CONNECT with a path nowhere: its own plain-text 404.
     "CONNECT a path": b"CONNECT /v1/spaces/lg8283283 HTTP/1.1\r\nHost: x\r\n\r\n",
     "CONNECT host:port": b"CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: x\r\n\r\n",
+    # The pure-Python parser answered these, which the compiled one refuses: a lower-case
+    # method as its upper-case one (`get` had the metadata), a byte beyond ASCII in the
+    # target decoded into the path.
+    "lower-case method": b"get " + METADATA.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "non-ASCII target": b"GET /v1/caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 
 
@@ -171,6 +176,17 @@ def test_an_unreadable_request_is_told_what_is_wrong_with_it(
     status, _, body = parsed(exchange(server, b"POST /v1 HTTP/1.1\r\n" + headers + b"\r\n"))
     assert status == 400
     assert reason in json.loads(body)["error"]["message"]
+
+
+def test_a_target_no_url_holds_as_is_is_told_so(server: ServerThread, parser: str) -> None:
+    # It was "the request is not valid HTTP/1.1", which sent the client to its HTTP library.
+    raw = b"GET " + METADATA.replace("u1234", "\u00e9").encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    status, _, body = parsed(exchange(server, raw))
+    assert status == 400
+    assert json.loads(body)["error"]["message"] == (
+        "the request target holds a character no URL holds as is (a byte beyond ASCII, a"
+        " control character): percent-encode it"
+    )
 
 
 @pytest.mark.parametrize("version", ["HTTP/1.0", "HTTP/1.1"])
