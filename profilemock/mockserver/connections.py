@@ -95,6 +95,7 @@ def _reason(exc: BaseException | None) -> str:
 
 
 _CONTENT_LENGTH = "Content-Length is not a number of bytes"
+_BARE_CR = "a line of the request ends in a CR without its LF: HTTP lines end in CRLF (\\r\\n)"
 _MESSAGES = (
     ("duplicate 'host'", "the request has two Host headers"),
     ("host", "an HTTP/1.1 request needs a Host header"),
@@ -104,6 +105,8 @@ _MESSAGES = (
     ("content-length", _CONTENT_LENGTH),
     ("transfer-encoding", "Transfer-Encoding is not chunked, the one the server reads"),
     ("too many", "the request has too many headers"),
+    ("expected crlf", _BARE_CR),
+    ("expected lf", _BARE_CR),
     (
         "char in url",
         "the request target holds a character no URL holds as is (a byte beyond ASCII, a"
@@ -125,6 +128,10 @@ _NOT_A_METHOD = re.compile(rb"[^!#$%&'*+\-.^_`|~0-9A-Z]")
 case-sensitive, and the pure-Python parser would read `get` as `GET`)."""
 
 
+_BARE_CR_AT = re.compile(rb"\r(?=[^\n])")
+"""A CR a byte other than LF follows (a CR last in what came so far may get its LF next)."""
+
+
 class _PyParser(http_parser.HttpRequestParserPy):
     """aiohttp's pure-Python request parser (where its compiled one is missing: PyPy, a
     platform without its wheel, ``AIOHTTP_NO_EXTENSIONS``) refusing what the C parser
@@ -132,15 +139,21 @@ class _PyParser(http_parser.HttpRequestParserPy):
     version llhttp does not read (the pure one reads any `HTTP/d.d`) or with a byte beyond
     ASCII (the pure one decodes it into the path), and bytes that cannot start a method —
     a lower-case letter (the pure one reads `get` as `GET`), a TLS handshake sent to this
-    plain-HTTP port above all — as soon as they come (the pure one waits for a line's end,
-    which a handshake may never send, and the client got no answer at all)."""
+    plain-HTTP port above all — and a line of the head ended by a CR alone, as soon as
+    they come (the pure one waits for a line's end, which a handshake or a client ending
+    its lines in CR never sends, and the client got no answer at all)."""
 
     def feed_data(self, data: bytes, *args: Any, **kwargs: Any) -> Any:
-        if not self._lines and self._payload_parser is None and not self._upgraded:
-            start = (self._tail + data).lstrip(b"\r\n")
-            method = start.partition(b" ")[0] if b" " in start else start
-            if _NOT_A_METHOD.search(method) or start.startswith(b" "):
-                raise http_exceptions.BadHttpMethod(repr(method[:1]))
+        if self._payload_parser is None and not self._upgraded:
+            pending = self._tail + data
+            if _BARE_CR_AT.search(pending.partition(b"\r\n\r\n")[0]):
+                # The pure one splits lines at CRLF only: it waited for one that never came.
+                raise http_exceptions.BadHttpMessage("Expected CRLF")
+            if not self._lines:
+                start = pending.lstrip(b"\r\n")
+                method = start.partition(b" ")[0] if b" " in start else start
+                if _NOT_A_METHOD.search(method) or start.startswith(b" "):
+                    raise http_exceptions.BadHttpMethod(repr(method[:1]))
         return super().feed_data(data, *args, **kwargs)
 
     def parse_message(self, lines: list[bytes]) -> Any:

@@ -117,6 +117,10 @@ MALFORMED = {
     # target decoded into the path.
     "lower-case method": b"get " + METADATA.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n",
     "non-ASCII target": b"GET /v1/caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+    # The pure-Python parser waited for the CRLF of a line a CR alone ended: no answer.
+    "CR-ended lines": b"GET / HTTP/1.1\rHost: x\r\r",
+    "a CR-ended header": b"GET / HTTP/1.1\r\nHost: x\rX-Note: 1\r\r",
+    "a CR after the head": b"GET / HTTP/1.1\r\nHost: x\r\n\rX",
 }
 
 
@@ -165,6 +169,10 @@ def test_unreadable_requests_get_the_envelope_without_echo(
         (
             b"Host: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n",
             "Content-Length and Transfer-Encoding conflict",
+        ),
+        (
+            b"Host: x\rX-Note: 1\r\n",
+            "a line of the request ends in a CR without its LF: HTTP lines end in CRLF (\\r\\n)",
         ),
     ],
 )
