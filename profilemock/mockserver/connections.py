@@ -95,7 +95,7 @@ def _reason(exc: BaseException | None) -> str:
 
 
 _CONTENT_LENGTH = "Content-Length is not a number of bytes"
-_BARE_CR = "a line of the request ends in a CR without its LF: HTTP lines end in CRLF (\\r\\n)"
+_NOT_CRLF = "a line of the request ends in a CR or an LF alone: HTTP lines end in CRLF (\\r\\n)"
 _MESSAGES = (
     ("duplicate 'host'", "the request has two Host headers"),
     ("host", "an HTTP/1.1 request needs a Host header"),
@@ -105,8 +105,8 @@ _MESSAGES = (
     ("content-length", _CONTENT_LENGTH),
     ("transfer-encoding", "Transfer-Encoding is not chunked, the one the server reads"),
     ("too many", "the request has too many headers"),
-    ("expected crlf", _BARE_CR),
-    ("expected lf", _BARE_CR),
+    ("expected crlf", _NOT_CRLF),
+    ("expected lf", _NOT_CRLF),
     (
         "char in url",
         "the request target holds a character no URL holds as is (a byte beyond ASCII, a"

@@ -172,7 +172,7 @@ def test_unreadable_requests_get_the_envelope_without_echo(
         ),
         (
             b"Host: x\rX-Note: 1\r\n",
-            "a line of the request ends in a CR without its LF: HTTP lines end in CRLF (\\r\\n)",
+            "a line of the request ends in a CR or an LF alone: HTTP lines end in CRLF (\\r\\n)",
         ),
     ],
 )
