@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import itertools
 import logging
 import os
@@ -428,12 +429,16 @@ def public_url(request: web.Request, path: str) -> str:
     protos = (first.get("proto", ""), _forwarded(headers.get("X-Forwarded-Proto")))
     hosts = (first.get("host", ""), _forwarded(headers.get("X-Forwarded-Host")))
     proto = next((p.lower() for p in protos if p.lower() in ("http", "https")), request.scheme)
-    if request.raw_path.startswith("/"):
-        # Without a Host header (HTTP/1.0 needs none) aiohttp's ``request.host`` is our
-        # address without its port: a URL to port 80.
-        own = request.host if "Host" in headers else ""
-    else:  # absolute-form: its authority is the host (RFC 9112 §3.2.2), port included
+    if not request.raw_path.startswith("/"):
+        # Absolute-form: its authority is the host (RFC 9112 §3.2.2), port included;
+        # aiohttp's ``request.host`` keeps the name only.
         own = request.url.host_port_subcomponent or ""
+    elif "Host" in headers or not _is_address(request.host):
+        own = request.host
+    else:
+        # Without a Host header (HTTP/1.0 needs none) aiohttp's ``request.host`` is our
+        # socket's address without its port: a URL to port 80.
+        own = ""
     host = next((h for h in (*hosts, own) if _url_host(h)), None)
     if host is None:  # no Host, or one no URL can carry (a byte beyond ASCII, a space)
         host = _own_address(request)
@@ -441,6 +446,14 @@ def public_url(request: web.Request, path: str) -> str:
     if not _PREFIX.fullmatch(prefix):
         prefix = ""
     return f"{proto}://{host}{prefix}{path}"
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _own_address(request: web.Request) -> str:
