@@ -865,9 +865,19 @@ def main(
         return 2
     except BrokenPipeError:
         # The reader went away (`profilemock demo | head`): stop quietly, as `cat` does.
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_dropped()
         return 141
+    except OSError as exc:
+        if exc.filename is not None:
+            raise  # a file's error no command expected: a bug, with its traceback
+        # A stream that cannot be written: standard output to a full disk (`generate >
+        # users.yaml`), /dev/full, a terminal gone. Each file a command writes names itself.
+        with contextlib.suppress(OSError, ValueError):
+            _tell(CliError(f"cannot write the output: {exc.strerror or exc}"), err)
+            err.flush()
+        if out is sys.stdout:
+            _stdout_dropped()  # else the interpreter tries again at exit, with a traceback
+        return 2
     except KeyboardInterrupt:
         # Ctrl-C while loading, generating or starting: nothing half-done is left behind
         # (generate removes its partial file), so no traceback either.
@@ -876,6 +886,13 @@ def main(
     except Terminated:
         print("profilemock: stopped (SIGTERM)", file=err, flush=True)
         return 128 + signal.SIGTERM
+
+
+def _stdout_dropped() -> None:
+    """What is left to write to standard output goes nowhere (the interpreter flushes it
+    at exit)."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _tell(error: Exception, err: TextIO) -> None:

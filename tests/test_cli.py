@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import importlib.abc
 import io
@@ -886,6 +887,37 @@ def test_a_product_for_a_closed_standard_output_is_refused(
         )
         assert written.returncode == 0, written.stderr
         assert "users:" in (tmp_path / "d.yaml").read_text()
+
+
+class _Full(io.StringIO):
+    """Standard output on a full disk (``> /dev/full``)."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate", "--users", "2", "--no-snapshots"],
+        ["check", "--no-snapshots", str(demo_fixture_path())],
+        ["demo"],
+        ["openapi"],
+        ["serve", "--port", "0", "--no-snapshots", "--quiet"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_an_output_that_cannot_be_written_is_an_error_not_a_traceback(
+    command: list[str],
+) -> None:
+    # `profilemock generate > users.yaml` on a full disk ended in an OSError's traceback
+    # (-o FILE was told "cannot write FILE: No space left on device"); serve too, at its
+    # banner.
+    err = io.StringIO()
+    assert main(command, stdout=_Full(), stderr=err) == 2
+    assert (
+        err.getvalue() == "profilemock: error: cannot write the output: No space left on device\n"
+    )
 
 
 def test_ctrl_c_inherited_ignored_stops_a_load_as_it_stops_the_server() -> None:
