@@ -18,7 +18,7 @@ from profilemock.mockserver.errors import ApiError, invalid_characters, not_foun
 from profilemock.mockserver.routing import ID_TYPE_CHARS, NAME_CHARS, Route
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
-from profilemock.timeutil import NS_PER_SECOND, format_ns
+from profilemock.timeutil import LATEST_NS, NS_PER_SECOND, format_ns
 
 NAMES = re.compile(f"{NAME_CHARS}*")
 ID_TYPES = re.compile(f"{ID_TYPE_CHARS}*")
@@ -135,7 +135,8 @@ def _not_yet_hint(
         elif clock.frozen:
             when = f"once the server's clock, which is frozen, is advanced {wait}"
         else:
-            shows = _tenths(clock.now_ns() + wait_ns) * _TENTH
+            # A clock set running near the end of year 9999 stops there (``Clock.now_ns``).
+            shows = min(_tenths(clock.now_ns() + wait_ns) * _TENTH, LATEST_NS)
             when = f"in {wait}, at {format_ns(shows)} on the server's clock"
         return (
             f"`{identifier}` exists in `{collection}`, but the change that made it reaches the"

@@ -24,6 +24,7 @@ from profilemock.mockserver.state import ServerSettings
 from profilemock.problems import FixtureError
 from profilemock.realism import Realism, RealismError, parse_spec, short_page
 from profilemock.testing import ProfileAPI
+from profilemock.timeutil import LATEST_NS
 from tests.conftest import (
     DEMO_TOKEN,
     NOW,
@@ -234,16 +235,19 @@ async def test_a_pinned_clock_lets_changes_propagate_as_time_passes(
 
 
 @pytest.mark.parametrize(
-    ("pinned", "when"),
+    ("pinned", "start", "when"),
     [
-        (False, "in 3s, at 2001-09-09T01:46:45Z on the server's clock"),
-        (True, "in 3s (the clock's date is pinned; its time runs)"),
+        (False, 10**18, "in 3s, at 2001-09-09T01:46:45Z on the server's clock"),
+        (True, 10**18, "in 3s (the clock's date is pinned; its time runs)"),
+        # The clock stops at the end of year 9999: "at 10000-01-01T00:00:02.1Z" it never
+        # reads (nor could any RFC 3339 timestamp).
+        (False, LATEST_NS - 10**9, "in 3s, at 9999-12-31T23:59:59.999999999Z on the server's clock"),
     ],
-)
+)  # fmt: skip
 async def test_a_profile_not_visible_yet_says_when_it_shows(
-    aiohttp_client: ClientFactory, pinned: bool, when: str
+    aiohttp_client: ClientFactory, pinned: bool, start: int, when: str
 ) -> None:
-    real = [10**18]
+    real = [start]
     clock = Clock.pinned_at(NOW if pinned else None, source=lambda: real[0])
     client = await aiohttp_client(served(clock, realism={"propagation_delay": "5s"}))
     added = await client.put(
