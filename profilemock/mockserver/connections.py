@@ -279,7 +279,11 @@ class GuardedConnection(web_protocol.RequestHandler):
             self._deadline = None
         target = request.raw_path
         direct = self.direct
-        if request.method == "CONNECT":
+        if request.version[0] != 1:
+            # A line without a version (HTTP/0.9) or with HTTP/2.0, which llhttp reads: it
+            # was answered with that version's status line and HTTP/1.1's headers.
+            request_handler = self._not_http1
+        elif request.method == "CONNECT":
             # A tunnel through a proxy, which this is not (with a path, aiohttp routes it
             # nowhere and answers its own plain-text 404).
             request_handler = self._not_a_proxy
@@ -346,6 +350,10 @@ class GuardedConnection(web_protocol.RequestHandler):
             400,
             "CONNECT asks for a tunnel, and profilemock is not a proxy: call its routes with GET",
         )
+
+    async def _not_http1(self, request: Any) -> web.StreamResponse:
+        self.leave_body_unread()
+        return self._answer(request, 400, _reason(http_exceptions.BadStatusLine()))
 
     async def _no_path(self, request: Any) -> web.StreamResponse:
         return self._answer(request, 400, "the request target must be a path such as /v1/…")

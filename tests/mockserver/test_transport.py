@@ -121,6 +121,12 @@ MALFORMED = {
     "CR-ended lines": b"GET / HTTP/1.1\rHost: x\r\r",
     "a CR-ended header": b"GET / HTTP/1.1\r\nHost: x\rX-Note: 1\r\r",
     "a CR after the head": b"GET / HTTP/1.1\r\nHost: x\r\n\rX",
+    # The compiled parser reads these, and the answer was the metadata under a status line
+    # of that version (`HTTP/0.9 200 OK`); the pure-Python one refused the first.
+    "no version": b"GET " + METADATA.encode() + b"\r\nHost: x\r\n\r\n",
+    "HTTP/2.0 in a text request line": b"GET "
+    + METADATA.encode()
+    + b" HTTP/2.0\r\nHost: x\r\n\r\n",
 }
 
 
