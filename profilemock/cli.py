@@ -1142,6 +1142,10 @@ def _openapi(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+YAML_KEY_MOST = 1024
+"""The longest key YAML reads (a plain or quoted "simple key"; PyYAML refuses longer)."""
+
+
 def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from profilemock.fixtures.generator import Format, Plan, write
 
@@ -1161,6 +1165,13 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             " as JSON (name it .yaml, or use --format json)"
         )
     output_format: Format = "json" if args.format == "json" or json_name else "yaml"
+    if output_format == "yaml" and len(args.space_id) > YAML_KEY_MOST:
+        # Written as a key, which YAML reads only up to 1024 characters: a file that does
+        # not load (JSON has no such limit).
+        raise CliError(
+            f"--space-id is {len(args.space_id):,} characters, and a YAML key holds at most"
+            f" {YAML_KEY_MOST:,}: give a shorter one, or use --format json"
+        )
     if args.output is None:
         write(plan, out, output_format)
         return 0

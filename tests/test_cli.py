@@ -889,6 +889,29 @@ def test_a_product_for_a_closed_standard_output_is_refused(
         assert "users:" in (tmp_path / "d.yaml").read_text()
 
 
+@pytest.mark.parametrize("length", [cli.YAML_KEY_MOST, cli.YAML_KEY_MOST + 1])
+def test_generate_writes_no_yaml_file_that_does_not_load(length: int, tmp_path: Path) -> None:
+    # A --space-id of 1,025 characters was written as a YAML key no YAML reader takes:
+    # "YAML syntax: a mis-indented key?" at check and serve.
+    target = tmp_path / "g.yaml"
+    err = io.StringIO()
+    command = ["generate", "--users", "1", "--space-id", "s" * length, "--no-snapshots"]
+    code = main([*command, "-o", str(target)], stdout=io.StringIO(), stderr=err)
+    if length <= cli.YAML_KEY_MOST:
+        assert code == 0, err.getvalue()
+        assert main(["check", "--no-snapshots", str(target)], stdout=io.StringIO()) == 0
+        return
+    assert code == 2
+    assert err.getvalue() == (
+        "profilemock: error: --space-id is 1,025 characters, and a YAML key holds at most"
+        " 1,024: give a shorter one, or use --format json\n"
+    )
+    assert not target.exists()
+    json_file = tmp_path / "g.json"
+    assert main([*command, "-o", str(json_file)], stdout=io.StringIO(), stderr=err) == 0
+    assert main(["check", "--no-snapshots", str(json_file)], stdout=io.StringIO()) == 0
+
+
 class _Full(io.StringIO):
     """Standard output on a full disk (``> /dev/full``)."""
 
