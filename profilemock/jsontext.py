@@ -237,7 +237,7 @@ class RepeatedKey(NamedTuple):
 
     path: tuple[str | int, ...]
     key: str
-    count: int
+    times: int
 
 
 def read_json_repeats(text: str) -> tuple[Any, list[RepeatedKey]]:
@@ -296,7 +296,7 @@ def _marked(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _repeated_keys(text: str) -> list[RepeatedKey]:
     """The keys an object of valid JSON ``text`` holds more than once, in its order."""
-    found = []
+    found: list[RepeatedKey] = []
     stack: list[tuple[Any, tuple[str | int, ...]]] = [
         (json.loads(text, object_pairs_hook=_marked), ())
     ]

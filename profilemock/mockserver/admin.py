@@ -92,9 +92,9 @@ async def _json(request: web.Request, default: Any = None) -> Any:
     except JsonInputError as exc:
         raise _bad(exc.about("the request body")) from None
     if repeats:  # the last value would count, the first dropped without a word
-        key, count = repeats[0].key, repeats[0].count
+        key, times = repeats[0].key, repeats[0].times
         raise _bad(
-            f"the request body cannot be used: the key {named(key)} is given {count} times in"
+            f"the request body cannot be used: the key {named(key)} is given {times} times in"
             f" one object (at {json_pointer((*repeats[0].path, key))}); each key may appear once"
         )
     return data

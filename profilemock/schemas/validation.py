@@ -252,7 +252,7 @@ def read_body_json(text: str) -> tuple[Any, list[Violation]]:
         Violation(
             json_pointer((*r.path, r.key)),
             REPEATED_KEY,
-            f"the key `{r.key}` is given {r.count} times in one object; clients disagree on"
+            f"the key `{r.key}` is given {r.times} times in one object; clients disagree on"
             " which value counts (most keep the last, which is the one checked; some the"
             " first)",
         )
