@@ -22,6 +22,7 @@ _ISO = re.compile(
     re.VERBOSE | re.ASCII,  # \d of ASCII digits only, in every pattern here: int() reads ٢ as 2
 )
 _LONG_YEAR = re.compile(r"\d{5,}-\d{2}-\d{2}(?!\d)", re.ASCII)
+_LONG_FRACTION = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}[.,](\d{10,})", re.ASCII)
 _RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", re.ASCII)
 _WHOLE_RELATIVE = re.compile(
     r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$",
@@ -159,9 +160,16 @@ def read_timestamp(text: str, now_ns: int) -> tuple[int, bool]:
 
 def _check_year(text: str) -> None:
     """An error naming the years allowed for a date whose year has five digits or more
-    (``10000-01-01``), which the date pattern does not take for a date at all."""
+    (``10000-01-01``), or the digits a fraction may have for one of more than nine, which
+    the date pattern does not take for a date at all."""
     if _LONG_YEAR.match(text):
         raise TimestampError(f"`{text}` is {_OUTSIDE}")
+    fraction = _LONG_FRACTION.match(text)
+    if fraction:
+        raise TimestampError(
+            f"`{text}` has a fraction of a second of {len(fraction.group(1))} digits; times go"
+            " to the nanosecond, 9 digits at most"
+        )
 
 
 @lru_cache(maxsize=65536)
