@@ -529,6 +529,7 @@ def _add_max_body(command: argparse.ArgumentParser, beyond: str) -> None:
 def _add_address(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--host",
+        type=_bound_host,
         default=DEFAULT_HOST,
         metavar="HOST",
         help=f"address to bind (default {DEFAULT_HOST})",
@@ -601,6 +602,14 @@ def _proxy_parser(commands: argparse._SubParsersAction[_Command]) -> None:
 
 _TOKEN = re.compile(r"[!-~]+")
 """Visible ASCII: what an HTTP header carries intact (spaces at the ends are stripped)."""
+
+
+def _bound_host(text: str) -> str:
+    """An address to bind, an IPv6 one also as a URL writes it (``[::1]``, as the server's
+    own URL shows it): bracketed, it was "Name or service not known"."""
+    if text.startswith("[") and text.endswith("]") and ":" in text:
+        return text[1:-1]
+    return text
 
 
 def _host_name(text: str) -> str:

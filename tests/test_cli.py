@@ -960,3 +960,12 @@ def test_ctrl_c_inherited_ignored_stops_a_load_as_it_stops_the_server() -> None:
         (sys.executable, "-c", script), capture_output=True, text=True, timeout=60
     )
     assert (done.returncode, done.stderr) == (130, "\nprofilemock: stopped (Ctrl-C)\n")
+
+
+@pytest.mark.parametrize("command", [["serve"], ["proxy", "--region", "us"]])
+def test_an_ipv6_host_is_taken_as_a_url_writes_it_too(command: list[str]) -> None:
+    # `--host [::1]` was "cannot listen on [::1]:0: Name or service not known", though the
+    # server's URL shows it so.
+    assert parser().parse_args([*command, "--host", "[::1]"]).host == "::1"
+    assert parser().parse_args([*command, "--host", "::1"]).host == "::1"
+    assert parser().parse_args([*command, "--host", "[x]"]).host == "[x]"  # no IPv6: as given
