@@ -15,8 +15,10 @@ from profilemock.clock import Clock
 from profilemock.faults import parse_spec
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import STATE, create_app
-from profilemock.mockserver.reload import Reloaded, enable_reload, watched
+from profilemock.mockserver.reload import Reloaded, Reloader, enable_reload, watched
 from profilemock.mockserver.state import ServerSettings
+from profilemock.store.space import Store
+from profilemock.timeutil import DAY_NS
 from tests.conftest import NOW, Client, ClientFactory, basic
 
 AUTH = basic("t")
@@ -680,3 +682,128 @@ async def test_a_file_not_read_again_is_checked_with_the_others_as_ever(start: S
         f" {other}:4; an external id names one profile"
     ) in message
     assert await served.plan() == "pro"
+
+
+KEPT = """spaces:
+  sp:
+    tokens: [t]
+    users:
+      - ids: {user_id: rel}
+        created_at: -3d
+        events: [{event: Viewed, timestamp: -2d}, {event: Now, timestamp: now}]
+      - ids: {user_id: mixed, email: Mixed@Example.com}
+        created_at: "2026-06-10T00:00:00Z"
+        updated_at: -3d
+        links: [group_id:g1]
+    accounts:
+      - ids: {group_id: g1}
+        created_at: -10d
+        metadata: {updated_at: -1d}
+"""
+"""Relative, mixed and warned profiles (the mixed one's `updated_at` falls before its
+`created_at` once the clock is back a week): what a kept file is checked for again."""
+
+EDITED = """spaces:
+  sp:
+    users:
+      - ids: {user_id: e1}
+        created_at: -1d
+        links: [group_id:g1]
+"""
+
+
+Step = tuple[str, Callable[[], object] | None, Callable[[Clock], object] | None]
+"""A change to the files, or to the clocks, and what it is."""
+
+
+def _reload_steps(fixtures: Path) -> list[Step]:
+    kept, edited, near = fixtures / "kept.yaml", fixtures / "edited.yaml", fixtures / "near.yaml"
+    renamed = fixtures / "renamed.yaml"
+    return [
+        ("the clock 40 days back", None, lambda clock: clock.freeze(NOW - 40 * DAY_NS)),
+        ("the files read there", None, None),
+        ("the clock at NOW", None, lambda clock: clock.freeze(NOW)),
+        # -374900d: 4 days into the year 1000 read at NOW; before it, read 40 days earlier.
+        ("a time near the years' end", lambda: near.write_text(_near()), None),
+        ("edited", lambda: edited.write_text(EDITED.replace("-1d", "-2d")), None),
+        ("reverted to its old bytes", lambda: edited.write_text(EDITED), None),
+        ("saved unchanged", lambda: kept.write_text(KEPT), None),
+        ("an id of the kept file given again", lambda: near.write_text(_near("rel")), None),
+        ("the clock a week back", None, lambda clock: clock.freeze(NOW - 7 * DAY_NS)),
+        ("the id given once", lambda: near.write_text(_near()), None),
+        ("the clock advanced", None, lambda clock: clock.advance(3 * DAY_NS + 7)),
+        ("the linked account gone", lambda: kept.write_text(KEPT[: KEPT.index("    acc")]), None),
+        ("the account back", lambda: kept.write_text(KEPT), None),
+        ("renamed", lambda: edited.rename(renamed), None),
+        ("removed", renamed.unlink, None),
+        ("`now:` written", lambda: kept.write_text(f'now: "2026-07-01T00:00:00Z"\n{KEPT}'), None),
+        ("`now:` moved", lambda: kept.write_text(f'now: "2026-05-01T00:00:00Z"\n{KEPT}'), None),
+        ("added", lambda: edited.write_text(EDITED), None),
+        ("`now:` gone", lambda: kept.write_text(KEPT), None),
+        ("the clock running", None, lambda clock: clock.unfreeze()),
+    ]
+
+
+def _swap_into(stores: list[Store]) -> Callable[[Store], dict[str, str]]:
+    """A reloader's ``swap`` keeping each store it is given (and no fault rule)."""
+
+    def swap(store: Store) -> dict[str, str]:
+        stores.append(store)
+        return {}
+
+    return swap
+
+
+def _near(user: str = "n") -> str:
+    return (
+        f"spaces:\n  sp:\n    users:\n      - ids: {{user_id: {user}}}\n"
+        "        created_at: -374900d\n"
+    )
+
+
+async def test_a_reload_keeping_files_as_read_serves_and_tells_what_reading_them_all_does(
+    tmp_path: Path,
+) -> None:
+    """``Reloader.reads`` beside a reloader that reads every file each time, step by step:
+    a file edited, reverted to its old bytes, saved unchanged, renamed, removed, added; an
+    id of a kept file given again; a link to an account gone; a `now:` written, moved,
+    gone; the clock set back, advanced, running. Each reload serves the same data, tells
+    the same problems and warnings (new or told before), and leaves the clock the same. A
+    time near the years' end was refused, or went untold, as checked at the instant the
+    kept files were read."""
+    from profilemock.fixtures.loader import Reads
+    from tests.fixtures.test_snapshot import _assert_same
+
+    (tmp_path / "kept.yaml").write_text(KEPT)
+    (tmp_path / "edited.yaml").write_text(EDITED)
+    ticks = [NOW]
+    served: tuple[list[Store], list[Store]] = ([], [])
+    keeping, reading = (
+        Reloader([tmp_path], _swap_into(stores), Clock(source=lambda: ticks[0]))
+        for stores in served
+    )
+    refused: list[str] = []
+    for name, change, set_clock in _reload_steps(tmp_path):
+        if change is not None:
+            change()
+        for reloader in (keeping, reading):
+            if set_clock is not None:
+                set_clock(reloader.clock)
+        ticks[0] += 3_661 * 10**9  # time passes, for a running clock
+        reading.reads = Reads()
+        results = await keeping.reload(), await reading.reload()
+        said = [(r.problems, r.warnings, r.new_warnings) for r in results]
+        assert said[0] == said[1], name
+        if not results[0].ok:
+            refused.append(name)
+        assert len(served[0]) == len(served[1]), name
+        if results[0].ok:
+            _assert_same(served[0][-1], served[1][-1])
+        assert keeping.clock.snapshot() == reading.clock.snapshot(), name
+    # The clock a week back, -374900d is before the year 1000 again.
+    assert refused == [
+        "an id of the kept file given again",
+        "the clock a week back",
+        "the id given once",
+        "the linked account gone",
+    ]
