@@ -412,7 +412,7 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
                 request.method,
                 request.raw_path.partition("?")[0],
                 status,
-                violation.pointer or "/",
+                violation.shown_pointer,
                 violation.message,
                 violation.rule,
             )

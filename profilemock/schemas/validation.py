@@ -13,7 +13,7 @@ from profilemock.jsontext import read_json_repeats
 from profilemock.problems import json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, fast_validator, is_rfc3339, registry
-from profilemock.words import counted, not_one_of
+from profilemock.words import counted, named, not_one_of
 
 if TYPE_CHECKING:  # imported by the first check that needs it (registry.py says why)
     from jsonschema import Draft202012Validator
@@ -51,7 +51,13 @@ class Violation:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.pointer or '/'}: {self.message} [{self.rule}]"
+        return f"{self.shown_pointer}: {self.message} [{self.rule}]"
+
+    @property
+    def shown_pointer(self) -> str:
+        """The pointer for a line of text: ``/`` for the whole body, and as JSON writes it
+        when a key on the way holds a line break (one the upstream wrote split the line)."""
+        return named(self.pointer or "/", ticks="")
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -252,7 +258,7 @@ def read_body_json(text: str) -> tuple[Any, list[Violation]]:
         Violation(
             json_pointer((*r.path, r.key)),
             REPEATED_KEY,
-            f"the key `{r.key}` is given {r.times} times in one object; clients disagree on"
+            f"the key {named(r.key)} is given {r.times} times in one object; clients disagree on"
             " which value counts (most keep the last, which is the one checked; some the"
             " first)",
         )

@@ -330,6 +330,10 @@ RAW_ANSWERS = {
     "repeated-key": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Length: 66\r\n\r\n"
     b'{"traits":5,"cursor":{"url":"","has_more":false},"traits":{"a":2}}',
+    # Its pointer, written as it was, split the proxy's log line in two.
+    "repeated-odd-key": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 83\r\n\r\n"
+    b'{"traits":{"a\\nWARNING b":1,"a\\nWARNING b":2},"cursor":{"url":"","has_more":false}}',
     # A coding the client session does not undo: the bytes come as they were sent.
     "odd-coding": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
     b"Content-Encoding: x-odd\r\nContent-Length: 8\r\n\r\n\x00\x01coded!",

@@ -406,6 +406,21 @@ def test_an_answer_holding_a_key_twice_is_a_violation_naming_where(
     ]
 
 
+def test_a_key_given_twice_is_logged_on_one_line(
+    raw: str, start_proxy: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy = start_proxy(raw)
+    with caplog.at_level(logging.WARNING, logger="profilemock.proxy"):
+        get(f"{proxy.url}{drift_url('repeated-odd-key')}")
+    [entry] = journal(proxy)
+    assert [v["pointer"] for v in entry["violations"]] == ["/traits/a\nWARNING b"]
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "profilemock.proxy"]
+    assert logged.startswith(
+        f'contract violation: GET {drift_url("repeated-odd-key")} -> 200 "/traits/a\\nWARNING b":'
+        ' the key "a\\nWARNING b" is given 2 times'
+    )
+
+
 def test_an_upstream_slower_than_the_timeout_is_a_504(
     upstream: tuple[Upstream, str], start_proxy: Start
 ) -> None:
