@@ -1253,7 +1253,10 @@ def _remove_stale_partials(target: Path) -> None:
     """Remove the partial files of ``target`` that runs whose process is gone left behind
     (ended by SIGKILL, or by a power cut: nothing removed them), never one whose process
     is running — another run writing the same file, or one the check cannot tell of (not
-    ours to signal) — nor where a process cannot be asked about (not POSIX)."""
+    ours to signal) — nor where a process cannot be asked about (not POSIX). Nor one
+    written in the last ``_PARTIAL_STALE_AFTER`` seconds: a run in another PID namespace
+    (a container sharing the folder) is "no such process" here, and its partial, still
+    being written, was removed — its run then failed at the end, "No such file"."""
     if os.name != "posix":
         return
     prefix = f".{target.name}."
@@ -1268,8 +1271,22 @@ def _remove_stale_partials(target: Path) -> None:
             and name.endswith(".partial")
             and is_digits(pid)
             and not _running(int(pid))
+            and not _written_lately(target.with_name(name))
         ):
             _remove(target.with_name(name))
+
+
+_PARTIAL_STALE_AFTER = 60.0
+"""Seconds without a write after which a partial file whose process is gone is stale:
+each run writes its partial file without a pause, from its first byte to its rename."""
+
+
+def _written_lately(path: Path) -> bool:
+    try:
+        written = path.lstat().st_mtime
+    except OSError:
+        return True  # gone already, or not ours to read
+    return time.time() - written < _PARTIAL_STALE_AFTER
 
 
 def _running(pid: int) -> bool:

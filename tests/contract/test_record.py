@@ -645,6 +645,7 @@ def test_partial_files_a_killed_run_left_are_removed_never_a_running_ones(
     ]
     for name in left:
         (tmp_path / name).write_text("half a recording")
+        os.utime(tmp_path / name, (time.time() - 61, time.time() - 61))  # a minute unwritten
     monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
     code, _, _ = run_cli(
         "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
@@ -653,6 +654,25 @@ def test_partial_files_a_killed_run_left_are_removed_never_a_running_ones(
     zombie.wait()
     assert code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.yaml", *left[2:]])
+
+
+def test_a_partial_file_written_lately_is_kept_though_its_process_is_not_seen(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run in another PID namespace (a container sharing the folder) is "no such process"
+    # here: its partial file, still being written, was removed, and that run failed at
+    # its end ("cannot write …: No such file or directory"), the recording lost.
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    writing = tmp_path / f".out.yaml.{int(gone.stdout)}.partial"
+    writing.write_text("half a recording")
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    code, _, _ = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
+        "-o", str(tmp_path / "out.yaml"),
+    )  # fmt: skip
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.yaml", writing.name])
 
 
 def test_two_runs_writing_one_file_each_put_theirs_in_place_whole(
