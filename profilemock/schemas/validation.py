@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import asdict, dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -236,6 +237,8 @@ def still_coded(body: bytes, coding: str = "") -> str | None:
     it (not undone), or it starts with the magic bytes of gzip, zlib or zstd. It read as
     "not UTF-8 (byte 2)"."""
     magic = next((name for start, name in _MAGIC if body.startswith(start)), None)
+    if magic == "zlib (deflate)" and not _inflates(body):
+        magic = None  # text can start so too: "x^2 …" was told "still content-coded"
     marks = []
     if {c.strip().lower() for c in coding.split(",")} - {"", "identity"}:  # identity: none
         marks.append(f"its Content-Encoding `{coding}` was not undone")
@@ -243,6 +246,15 @@ def still_coded(body: bytes, coding: str = "") -> str | None:
         shown = " ".join(f"{byte:02x}" for byte in body[: 4 if magic == "zstd" else 2])
         marks.append(f"it starts with {magic}'s magic bytes {shown}")
     return f"still content-coded: {', and '.join(marks)}" if marks else None
+
+
+def _inflates(body: bytes) -> bool:
+    """Whether ``body``'s first bytes read as a zlib stream (as far as they go)."""
+    try:
+        zlib.decompressobj().decompress(body[:64])
+    except zlib.error:
+        return False
+    return True
 
 
 REPEATED_KEY = "duplicate-key"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import zlib
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
@@ -332,6 +333,20 @@ def test_a_body_in_a_coding_the_proxy_does_not_undo_goes_on_with_its_coding(
     assert response.headers["Content-Encoding"] == "x-odd"
     assert response.raw.read() == b"\x00\x01coded!"
     assert response.headers["Content-Length"] == "8"
+
+
+@pytest.mark.parametrize(
+    "body", [b"x^2 is no JSON", b"x\x01 is no JSON", "x\u0680 is no JSON".encode()]
+)
+def test_text_that_starts_as_zlib_does_is_not_told_still_content_coded(body: bytes) -> None:
+    # 78 5e, 78 01 and 78 da are zlib's marks, and "x^", "x" + U+0001 and "x" + U+0680
+    # start so too: such a page was told "still content-coded: … zlib (deflate)'s magic".
+    [violation] = check_answer(drift_url("good"), 200, "application/json", body)
+    assert "content-coded" not in violation.message
+    coded = zlib.compress(b'{"traits": {}}' * 10)
+    assert "zlib (deflate)'s magic bytes 78 9c" in str(
+        check_answer(drift_url("good"), 200, "application/json", coded)
+    )
 
 
 @pytest.mark.parametrize("coding", ["identity", "Identity, identity"])
