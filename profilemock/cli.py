@@ -1586,7 +1586,7 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     output = None if args.output is None else Path(args.output)
     if output is not None and not _special(output):
         # Before the requests: their answers kept. A symlink's file is what is written.
-        _check_writable(output.resolve() if output.is_symlink() else output)
+        _check_writable(_followed(output))
     wanted = [(args.collection, identifier) for identifier in args.ids]
     progress = Progress(err, len(wanted))
     try:
@@ -1684,6 +1684,20 @@ def _token(token_file: str | None) -> str:
     return token
 
 
+def _followed(path: Path) -> Path:
+    """The file ``path`` names, a symlink followed (its file is written, the link kept), or
+    a CliError when the links lead round in a loop (a traceback, "Symlink loop from")."""
+    if not path.is_symlink():
+        return path
+    try:
+        real = path.resolve()
+    except (RuntimeError, OSError):  # to Python 3.12; after, the loop's link is returned
+        real = path
+    if real.is_symlink():
+        raise CliError(f"cannot write {path}: its symbolic links lead round in a loop")
+    return real
+
+
 def _check_writable(path: Path) -> None:
     """A CliError unless a file can be written at ``path`` (its folder exists and may be
     written in, and it is no folder itself)."""
@@ -1706,7 +1720,7 @@ def _write_atomically(path: Path, text: str) -> None:
         if _special(path):
             path.write_text(text, encoding="utf-8")
             return
-        real = path.resolve() if path.is_symlink() else path
+        real = _followed(path)
         partial = _partial(real, path)
         try:
             partial.write_text(text, encoding="utf-8")

@@ -471,6 +471,35 @@ def test_an_output_that_cannot_be_written_is_told_before_any_request(
     assert first_fake.call(lambda state: len(state.journal)) == before
 
 
+@pytest.mark.parametrize("links", [["out.yaml"], ["out.yaml", "b.yaml"]])
+def test_an_output_whose_links_lead_round_in_a_loop_is_refused_before_the_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, links: list[str]
+) -> None:
+    # It was a traceback, "RuntimeError: Symlink loop from …".
+    for name, to in zip(links, [*links[1:], links[0]], strict=True):
+        (tmp_path / name).symlink_to(to)
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    code, _, err = run_cli(
+        "record", "--upstream", "http://127.0.0.1:9", "--space", SPACE, "--id", "user_id:u",
+        "-o", str(tmp_path / "out.yaml"),
+    )  # fmt: skip
+    assert code == 2
+    assert err.strip().endswith(
+        f"cannot write {tmp_path / 'out.yaml'}: its symbolic links lead round in a loop"
+    )
+
+
+def test_writing_atomically_through_links_that_lead_round_in_a_loop_is_refused(
+    tmp_path: Path,
+) -> None:
+    from profilemock.cli import CliError, _write_atomically
+
+    (tmp_path / "out.yaml").symlink_to("out.yaml")
+    with pytest.raises(CliError, match="its symbolic links lead round in a loop"):
+        _write_atomically(tmp_path / "out.yaml", "spaces: {}\n")
+    assert (tmp_path / "out.yaml").is_symlink()
+
+
 def test_record_writes_a_symlinks_file_and_keeps_the_link(
     first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
