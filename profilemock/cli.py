@@ -1197,7 +1197,7 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Written beside the target and renamed into place: an interrupted run (Ctrl-C, SIGTERM)
     # never leaves a half-written fixture file where a server (or --watch) would read it. A
     # symlink's file is replaced, the link kept.
-    real = target.resolve() if target.is_symlink() else target
+    real = _followed(target)
     partial = _partial(real, args.output)
     _check_writable(real)  # as `record -o`: a mistyped directory is told, not made
     progress = ProgressBar(err, plan.users, f"generating {target.name}")
