@@ -455,13 +455,15 @@ def test_an_upstream_slower_than_the_timeout_is_a_504(
 def test_an_upstream_whose_body_stalls_is_a_504_that_says_it_answered(
     upstream: tuple[Upstream, str], start_proxy: Start
 ) -> None:
-    # It said "did not answer within 0.3 s": it did, 200, and its body stopped.
+    # It said "did not answer within 1 s": it did, 200, and its body stopped. (The timeout
+    # is the time the status and headers have too: 0.3 s was short of them on a loaded
+    # machine, now and then.)
     _, url = upstream
-    proxy = start_proxy(url, timeout=0.3)
+    proxy = start_proxy(url, timeout=1)
     response = get(f"{proxy.url}{drift_url('slow-body')}")
     assert response.status_code == 504
     assert response.json()["error"]["message"] == (
-        f"the upstream {url} answered 200 but did not send all of its body within 0.3 s"
+        f"the upstream {url} answered 200 but did not send all of its body within 1 s"
     )
 
 
