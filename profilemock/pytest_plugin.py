@@ -47,6 +47,12 @@ NO_ERRORS_ADVICE = (
     " made. Expected ones? Allow their statuses with @pytest.mark.profile_api(no_errors=[404]),"
     " or let this test have any with no_errors=False."
 )
+HYPOTHESIS_ADVICE = (
+    "profilemock: profile_api is one fake for all the examples of a @given test, and is made"
+    " for it: suppress this health check (suppress_health_check=[HealthCheck."
+    "function_scoped_fixture]) and call profile_api.reset() first in the test, so that each"
+    " example starts from the fixtures and the marker."
+)
 ENV_URL = "PROFILE_API_URL"
 ENV_SPACE = "PROFILE_API_SPACE_ID"
 ENV_TOKEN = "PROFILE_API_TOKEN"
@@ -594,18 +600,21 @@ def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:
     return handle
 
 
-@pytest.hookimpl(wrapper=True)
+# First, so as to wrap Hypothesis's own: its health check fails the test before the test runs.
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """Fail the test itself when the fake broke while it ran (not its teardown)."""
     __tracebackhide__ = True
     handle = item.stash.get(_USES_HANDLE, None)
     try:
         result = yield
-    except (Exception, pytest.fail.Exception):
+    except (Exception, pytest.fail.Exception) as exc:
         # The test failed on its own, often because of what broke in the fake: that goes
         # into its report (one failure), not raised again as an error at teardown.
         if handle is not None:
             item.stash[_FAILURES] = handle._take_failures()
+            if _one_fixture_for_examples(exc):
+                _add_note(exc, HYPOTHESIS_ADVICE)
         raise
     if handle is not None:
         handle.check()
@@ -615,6 +624,25 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     if reachable is not None and (handle is None or reachable.url != handle.url):
         reachable.check()
     return result
+
+
+def _one_fixture_for_examples(exc: BaseException) -> bool:
+    """Whether ``exc`` is Hypothesis's health check against a function-scoped fixture, which
+    tells what profile_api is but not how a test uses it."""
+    errors = sys.modules.get("hypothesis.errors")
+    return (
+        errors is not None
+        and isinstance(exc, errors.FailedHealthCheck)
+        and "function-scoped fixture" in str(exc)
+    )
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    """``exc.add_note(note)``, which pytest shows below the error (on Python 3.10 too)."""
+    if sys.version_info >= (3, 11):
+        exc.add_note(note)
+    else:
+        exc.__dict__.setdefault("__notes__", []).append(note)
 
 
 @pytest.hookimpl(trylast=True)

@@ -12,8 +12,10 @@ import base64
 import datetime as dt
 import itertools
 import math
+import sys
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +193,40 @@ class ProfileAPIError(AssertionError):
     """Something the fake recorded while answering: a bug in the fake, or a drift."""
 
 
+class ExampleNotResetError(RuntimeError):
+    """A Hypothesis example used the fake as an earlier example of its test left it."""
+
+
+EXAMPLE_NOT_RESET = (
+    "profile_api: this Hypothesis example uses the fake after an earlier example of the test"
+    " did, with no profile_api.reset() between them, so it meets what the earlier examples"
+    " left: their profiles (two drawn profiles' ids collide: 'these ids belong to 2 different"
+    " profiles'), fault rules, realism, rate limit, clock and requests (a count of calls takes"
+    " theirs in). It would fail or pass by what came before it, and the example Hypothesis"
+    " reports would pass alone. Call profile_api.reset() first in the test: each example then"
+    " starts from the fixtures and the marker."
+)
+_USED_IN: weakref.WeakKeyDictionary[ServerThread, weakref.ref[Any]] = weakref.WeakKeyDictionary()
+"""For each fake, the Hypothesis example that used it through a handle since its last reset
+(a ``BuildContext``, held weakly)."""
+
+
+def _one_example(server: ServerThread) -> None:
+    """Refuse the use of ``server`` in a Hypothesis example when another example used it
+    since its last reset (``EXAMPLE_NOT_RESET``). Outside Hypothesis: one lookup in
+    ``sys.modules``, or one more call when Hypothesis is imported."""
+    __tracebackhide__ = True
+    control = sys.modules.get("hypothesis.control")
+    if control is None or not control.currently_in_test_context():
+        return
+    example = control.current_build_context()
+    used = _USED_IN.get(server)
+    if used is None:
+        _USED_IN[server] = weakref.ref(example)
+    elif used() is not example:
+        raise ExampleNotResetError(EXAMPLE_NOT_RESET)
+
+
 class ClockHandle:
     """The fake's clock, as a test drives it."""
 
@@ -227,6 +263,7 @@ class ClockHandle:
             instant = None if at is None else _instant(at, state.clock.now_ns(), f"clock.{how}")
             getattr(state.clock, how)(instant)  # Clock.freeze or Clock.pin
 
+        _one_example(self._server)
         self._server.call(stand)
 
     def advance(self, by: str | float | dt.timedelta) -> None:
@@ -238,12 +275,15 @@ class ClockHandle:
                 f"clock.advance moves the clock forward; got {by!r}. To move it back, freeze it"
                 " at an earlier time: clock.freeze('-1h')"
             )
+        _one_example(self._server)
         try:
             self._server.call(lambda s: s.clock.advance(ns))
         except TimestampError as exc:
             raise TimestampError(f"clock.advance({by!r}): {exc}") from None
 
     def resume(self) -> None:
+        __tracebackhide__ = True
+        _one_example(self._server)
         self._server.call(lambda s: s.clock.unfreeze())
 
 
@@ -381,6 +421,7 @@ class ProfileAPI:
         def run(state: ServerState) -> Any:
             return action(state, state.store.spaces[self.space_id])
 
+        _one_example(self._server)
         try:
             return self._server.call(run)
         except ChangeError as exc:
@@ -552,6 +593,7 @@ class ProfileAPI:
             data.update(rule)
         except FaultRuleError as exc:
             raise ValueError(str(exc)) from None
+        _one_example(self._server)
         try:
             return self._server.call(lambda state: state.add_fault(data, written)).id
         except FaultRuleError as exc:
@@ -564,6 +606,7 @@ class ProfileAPI:
         ``unescaped_500=True``); returns every switch. The next test starts from the
         fixtures' own."""
         __tracebackhide__ = True
+        _one_example(self._server)
         try:
             realism = self._server.call(lambda state: state.set_realism(switches))
         except RealismError as exc:
@@ -583,6 +626,7 @@ class ProfileAPI:
         if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int)):
             raise TypeError(f"burst is a whole number of requests, got {burst!r}")
         limit = None if per_second is None else Limit.per_second(per_second, burst)
+        _one_example(self._server)
         self._server.call(lambda state: state.limiter.set_limit(self.space_id, limit))
 
     # -- what it saw ------------------------------------------------------------------------
@@ -590,6 +634,8 @@ class ProfileAPI:
     @property
     def requests(self) -> list[JournalEntry]:
         """Every request that reached the fake during this test, oldest first (any space)."""
+        __tracebackhide__ = True
+        _one_example(self._server)
         return self._server.call(lambda state: list(state.journal))
 
     def _complete_journal(self) -> list[JournalEntry]:
@@ -600,6 +646,7 @@ class ProfileAPI:
         def read(state: ServerState) -> tuple[list[JournalEntry], int, int]:
             return list(state.journal), state.journal.dropped, state.journal.size
 
+        _one_example(self._server)
         seen, dropped, size = self._server.call(read)
         if dropped:
             raise AssertionError(_dropped(size, dropped))
@@ -855,6 +902,7 @@ class ProfileAPI:
                 for (rule_id, written, why), (resets, armed) in times.items()
             ]
 
+        _one_example(self._server)
         unused = self._server.call(take)
         if unused:
             lines = [
@@ -885,10 +933,14 @@ class ProfileAPI:
         ``assert_faults_fired`` names them (the plugin's, at the test's end).
 
         ``new_test=True``: a new test begins, and does not answer for the unfired rules of
-        the one before (the plugin begins each test so; another runner may too)."""
+        the one before (the plugin begins each test so; another runner may too).
+
+        A ``@given`` test calls it first in each example: a handle used in an example after
+        another example used it, with no reset between, raises ``ExampleNotResetError``."""
         __tracebackhide__ = True
         flag(new_test, "new_test")
         failures = self._server.call(lambda state: _reset(state, new_test))
+        _USED_IN.pop(self._server, None)
         if self._marker and not new_test:
             self.configure(**self._marker)
         _raise_failures(failures)
@@ -912,6 +964,7 @@ class ProfileAPI:
         """Reset for a new test, and return what broke inside the fake since the last
         check (the plugin discards it before a test: it belongs to no test that used the
         fake), and forget the unfired rules of what came before."""
+        _USED_IN.pop(self._server, None)
         return self._server.call(lambda state: _reset(state, new_test=True))
 
     def configure(

@@ -1672,3 +1672,33 @@ def test_xdist_workers_ports_are_checked_before_any_worker_starts(
             [f"*cannot listen on 127.0.0.1:{taken} (xdist worker gw0's port)*"]
         )
         assert "node down" not in run.stdout.str() + run.stderr.str()
+
+
+def test_hypothesis_health_check_on_profile_api_says_how_to_use_it(
+    consumer: pytest.Pytester,
+) -> None:
+    """Hypothesis refuses a function-scoped fixture in a @given test and says to suppress the
+    check if the test works anyway; a test that did so and never reset the fake between
+    examples failed on colliding ids. The refusal now says what profile_api asks of it."""
+    consumer.makeini(INI.replace(" -p no:hypothesispytest", ""))
+    consumer.makepyfile(
+        test_given=textwrap.dedent(
+            """
+            from hypothesis import given, strategies as st
+
+
+            @given(st.integers())
+            def test_examples(profile_api, n):
+                profile_api.reset()
+            """
+        )
+    )
+    result = consumer.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*FailedHealthCheck: *uses a function-scoped fixture 'profile_api'*",
+            "*profilemock: profile_api is one fake for all the examples of a @given test*"
+            " call profile_api.reset() first in the test*",
+        ]
+    )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -1304,3 +1306,61 @@ def test_fixtures_that_cannot_load_are_read_once_a_session(
     assert len(reads) == 1
     assert errors == [errors[0]] * 3
     assert "unknown key `trait`" in errors[0]
+
+
+def _in_examples(use: Callable[[], object]) -> None:
+    """``use()`` in each of a few Hypothesis examples."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=3, database=None, deadline=None)
+    @given(st.integers())
+    def examples(_: int) -> None:
+        use()
+
+    examples()
+
+
+def test_an_example_that_meets_what_an_earlier_example_left_is_told_to_reset(
+    profile_api: ProfileAPI,
+) -> None:
+    """@given with profile_api and no reset(): the drawn profiles of earlier examples stayed,
+    two ids collided ("these ids belong to 2 different profiles"), and Hypothesis reported
+    an example that passes alone. The second example to use the fake says what to do."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from profilemock.strategies import profiles
+
+    @settings(max_examples=30, database=None, deadline=None)
+    @given(profiles())
+    def without_reset(profile: dict[str, Any]) -> None:
+        profile_api.add_user(**profile)
+
+    with pytest.raises(testing.ExampleNotResetError, match=r"Call profile_api\.reset\(\) first"):
+        without_reset()
+
+    uses: dict[str, Callable[[ProfileAPI], object]] = {
+        "add_user": lambda api: api.add_user(ids={"user_id": "same"}),
+        "fault": lambda api: api.fault("links:503", optional=True),
+        "clock": lambda api: api.clock.advance("1s"),
+        "another space's handle": lambda api: api.space(api.space_id).rate_limit(None),
+        "assert_called": lambda api: api.assert_called("links", times=0),
+    }
+
+    @settings(max_examples=10, database=None, deadline=None)
+    @given(st.sampled_from(sorted(uses)), st.sampled_from(sorted(uses)))
+    def with_reset(first: str, then: str) -> None:
+        profile_api.reset()
+        uses[first](profile_api)
+        uses[then](profile_api)
+
+    with_reset()  # each example from the fixtures: nothing to tell
+    profile_api.reset()
+    for name in uses:  # outside Hypothesis, nothing is an example
+        uses[name](profile_api)
+        uses[name](profile_api)
+    for use in uses.values():  # each use is told, and none of them in its first example
+        profile_api.reset()
+        with pytest.raises(testing.ExampleNotResetError):
+            _in_examples(functools.partial(use, profile_api))
