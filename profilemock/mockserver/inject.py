@@ -43,7 +43,9 @@ def respond(rule: FaultRule, gateway: GatewayBody | None = None) -> web.Response
     headers = {**rule.headers, FAULT_HEADER: rule.id}
     if rule.status == 401 and not any(k.lower() == "www-authenticate" for k in headers):
         headers["WWW-Authenticate"] = "Basic"  # as the API's own 401 (RFC 9110 requires it)
-    if rule.status in NO_BODY_STATUSES:
+    if rule.status in NO_BODY_STATUSES or (300 <= rule.status < 400 and not rule.has_body):
+        # A redirect is the server's, not the API's: no envelope of an error it is not
+        # (a load balancer's or a framework's page says only where it leads, as Location does).
         return web.Response(status=rule.status, headers=headers)
     if gateway is not None and rule.status in GATEWAY_STATUSES and not rule.has_body:
         if gateway == "empty":

@@ -123,6 +123,27 @@ async def test_a_status_that_carries_no_body_is_answered_without_one(
     assert "Content-Type" not in response.headers
 
 
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 307, 308])
+async def test_a_redirect_is_answered_with_where_it_leads_and_no_error_body(
+    serve: Callable[..., Any], status: int
+) -> None:
+    # It came with {"error": {"code": "invalid_request_error", "message": "Found"}}: an error
+    # envelope from a server that answered no error, which a client not following redirects
+    # read as the API's. A load balancer's or a framework's redirect carries only where it leads.
+    rule = {"route": "traits", "status": status, "headers": {"Location": EVENTS}, "times": 2}
+    client = await serve(rule)
+    response = await client.get(TRAITS, headers=AUTH, allow_redirects=False)
+    assert (response.status, await response.read()) == (status, b"")
+    assert response.headers["Location"] == EVENTS
+    assert "Content-Type" not in response.headers
+    if status != 300:  # followed, it leads to the API's own answer there
+        followed = await client.get(TRAITS, headers=AUTH)
+        assert (followed.status, followed.url.path) == (200, EVENTS)
+    page = {**rule, "body": "<a href='/x'>Found</a>", "headers": {"Location": "/x"}}
+    answer = await (await serve(page)).get(TRAITS, headers=AUTH, allow_redirects=False)
+    assert await answer.text() == "<a href='/x'>Found</a>"  # a body of its own is sent
+
+
 @pytest.mark.parametrize(
     ("rule", "status"),
     [
