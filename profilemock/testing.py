@@ -51,7 +51,7 @@ from profilemock.timeutil import (
     parse_duration,
     parse_timestamp,
 )
-from profilemock.words import closest, counted, named, not_one_of
+from profilemock.words import closest, counted, named, not_one_of, show
 
 _UNSET: Any = object()
 """Default of ``configure(rate_limit=...)``: leave the limit as loaded."""
@@ -573,19 +573,22 @@ class ProfileAPI:
             )
         if optional is not None:
             rule["optional"] = flag(optional, "optional")
-        return self._fault(spec, rule, "fault: spec")
+        return self._fault(spec, rule, "fault")
 
     def _fault(self, spec: str | None, rule: dict[str, Any], given_as: str) -> str:
-        """Add the rule of ``spec`` and ``rule``'s fields; what is wrong with a spec is told
-        as given (``given_as``: the handle's ``fault``, the marker's ``faults``)."""
+        """Add the rule of ``spec`` and ``rule``'s fields; what is wrong with it is told as
+        given (``given_as``: the handle's ``fault``, the marker's ``faults``), with the spec
+        and the fields that joined it."""
         __tracebackhide__ = True
+        said = _rule_given(spec, rule, given_as)
         try:
-            data = parse_spec(spec, given_as) if spec is not None else {}
+            data = parse_spec(spec, f"{given_as}: spec") if spec is not None else {}
             twice = [name for name in rule if name in data]
             if twice:
+                given = "a keyword" if given_as == "fault" else "a field"
                 raise FaultRuleError(
-                    f"fault: `{twice[0]}` is in the spec {named(str(spec))} and given as a keyword"
-                    " too; give it once"
+                    f"{given_as}: `{twice[0]}` is in the spec {named(str(spec))} and given as"
+                    f" {given} too; give it once"
                 )
             # The spec as written stands for the rule, unless fields other than `optional`
             # (which says nothing of what the rule does) joined it.
@@ -597,8 +600,7 @@ class ProfileAPI:
         try:
             return self._server.call(lambda state: state.add_fault(data, written)).id
         except FaultRuleError as exc:
-            said = f"{spec_given(written, given_as)}: " if written is not None else ""
-            raise ValueError(f"{said}{exc}") from None
+            raise ValueError(f"{said}: {exc}" if said else str(exc)) from None
 
     def realism(self, **switches: Any) -> dict[str, Any]:
         """Turn realism switches on or off for this test (``short_pages=True``,
@@ -988,9 +990,20 @@ class ProfileAPI:
             self.rate_limit(*_limit_arguments(rate_limit))
         for rule in faults:
             if isinstance(rule, str):
-                self._fault(rule, {}, "faults: spec")
+                self._fault(rule, {}, "faults")
             elif isinstance(rule, Mapping):
-                self.fault(**rule)
+                # The rule's fields, or a spec and more fields, as the handle's fault()
+                # takes them ({"spec": …} as the admin API takes one).
+                fields = dict(rule)
+                spec = fields.pop("spec", None)
+                if spec is not None and not isinstance(spec, str):
+                    raise TypeError(
+                        f"faults: a rule's `spec` is a --fault spec like 'traits:429:times=2';"
+                        f" got {spec!r}"
+                    )
+                if "optional" in fields:
+                    fields["optional"] = flag(fields["optional"], "optional")
+                self._fault(spec, fields, "faults")
             else:
                 raise TypeError(
                     f"a fault rule is a --fault spec like 'traits:429' or a dict; got {rule!r}"
@@ -1019,6 +1032,17 @@ asked (none a rule of the test holds) before it judges them."""
 
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 """What became of a request, as the journal says (``assert_called``'s ``outcome``)."""
+
+
+def _rule_given(spec: str | None, fields: Mapping[str, Any], given_as: str) -> str:
+    """How a message names a fault rule as the test gave it: its spec and the fields that
+    joined it (``fault: spec `traits:302` with times=2``), a rule of fields from the marker
+    (``faults: {"route": "traits", "status": 302}``), or "" for the handle's fields, which
+    the call shows itself."""
+    if spec is None:
+        return f"{given_as}: {show(dict(fields))}" if given_as == "faults" else ""
+    joined = ", ".join(f"{name}={value!r}" for name, value in fields.items())
+    return spec_given(spec, f"{given_as}: spec") + (f" with {joined}" if joined else "")
 
 
 def _awaited(entry: JournalEntry, held: bool = False) -> bool:

@@ -1009,6 +1009,18 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
             "*profile_api marker: faults: spec `traits:503:space=nope`: fault rule field"
             " `space`: `nope` matches no space",
         ),
+        (
+            # The spec with the fields that joined it, and a rule of fields, each named as
+            # the marker's: the rule's own refusal said neither.
+            "faults=[{'spec': 'traits:503:space=nope', 'times': 2}]",
+            "*profile_api marker: faults: spec `traits:503:space=nope` with times=2: fault rule"
+            " field `space`: `nope` matches no space*",
+        ),
+        (
+            "faults=[{'route': 'traits', 'status': 302}]",
+            '*profile_api marker: faults: {"route": "traits", "status": 302}: fault rule: a'
+            " redirect*",
+        ),
     ],
 )
 def test_natural_marker_mistakes_get_one_clear_error(

@@ -129,6 +129,44 @@ def test_bad_changes_raise_value_error_with_the_reason(profile_api: ProfileAPI) 
         profile_api.remove_profile("user_id:ghost")
 
 
+def test_a_bad_rule_is_named_as_given_when_fields_join_its_spec(profile_api: ProfileAPI) -> None:
+    # Fields beside the spec dropped the spec from the message: "fault rule field `space`: …"
+    # with nothing to say which call's rule; a marker's dict was told as nothing at all.
+    space = "fault rule field `space`: `nope` matches no space of the fixtures"
+    told: list[tuple[Callable[[], object], str]] = [
+        (
+            lambda: profile_api.fault("traits:503:space=nope", times=2),
+            f"fault: spec `traits:503:space=nope` with times=2: {space}",
+        ),
+        (
+            lambda: profile_api.fault("traits:302", headers={"X": "1"}),
+            "fault: spec `traits:302` with headers={'X': '1'}: fault rule field `headers`: a"
+            " redirect",
+        ),
+        (
+            lambda: profile_api.configure(faults=[{"spec": "traits:503:space=nope", "times": 2}]),
+            f"faults: spec `traits:503:space=nope` with times=2: {space}",
+        ),
+        (
+            lambda: profile_api.configure(
+                faults=[{"route": "traits", "status": 503, "space": "nope"}]
+            ),
+            f'faults: {{"route": "traits", "status": 503, "space": "nope"}}: {space}',
+        ),
+    ]
+    for call, message in told:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+            call()
+    with pytest.raises(ValueError, match=r"^faults: `times` is in the spec `traits:503:times=1`"):
+        profile_api.configure(faults=[{"spec": "traits:503:times=1", "times": 2}])
+    with pytest.raises(TypeError, match=r"^faults: a rule's `spec` is a --fault spec like"):
+        profile_api.configure(faults=[{"spec": 503}])
+    # A marker's rule as the handle takes one: a spec and more fields, as the admin API's.
+    profile_api.configure(faults=[{"spec": "traits:503", "headers": {"Retry-After": "1"}}])
+    answer = get(profile_api, "user_id:u1234", "traits")
+    assert (answer.status_code, answer.headers["Retry-After"]) == (503, "1")
+
+
 def test_a_name_holding_a_line_break_is_told_on_one_line(profile_api: ProfileAPI) -> None:
     # Each was shown raw, in backticks: the message broke across lines at the name.
     field: dict[str, Any] = {"tr\nx": 1}
