@@ -19,7 +19,7 @@ import enum
 import json
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from functools import cache, lru_cache, partial
 from typing import Any, Literal
@@ -162,6 +162,13 @@ class Drift(Response):
     """What was changed, in words."""
 
 
+class _Default(enum.Enum):
+    """Defaults that depend on another argument."""
+
+    STATUS = "200, or any error status for `error`"
+    EVENTS = "True for users"
+
+
 # -- profiles ---------------------------------------------------------------------------
 
 
@@ -246,7 +253,7 @@ def _profiles(
         "audiences": st.dictionaries(_NAME.map(lambda k: f"a_{k}"), st.booleans(), max_size=2),
         "created_at": _ago(st.integers(min_value=1, max_value=400), "d"),
     }
-    if events and collection == "users":
+    if events:
         optional["events"] = st.lists(_EVENT, max_size=4)
     if links:
         optional["links"] = st.lists(st.sampled_from(links), min_size=1, unique=True)
@@ -257,13 +264,14 @@ def profiles(
     collection: Collection = "users",
     *,
     links: Sequence[str] = (),
-    events: bool = True,
+    events: bool | Literal[_Default.EVENTS] = _Default.EVENTS,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Profiles in the fixture format that load: ids of several types, custom ones too
     (strings and integers, one or several values, now and then with characters a path
     must percent-encode), traits of every JSON type (strings now and then long, names now
     and then with spaces, dots, URL-significant characters or non-ASCII), computed traits,
-    audiences, events inside and outside the 14-day window (users), ``created_at``, and
+    audiences, events inside and outside the 14-day window (users: ``events=False`` for
+    none; accounts have none), ``created_at``, and
     links to some of ``links`` (``type:value`` identifiers, or segment ids, of existing
     profiles of the other collection; anything else is refused here, not in the test).
     Examples shrink to one id and nothing else.
@@ -274,7 +282,15 @@ def profiles(
         raise ValueError(f"collection is users or accounts, got {collection!r}")
     from profilemock.testing import flag
 
-    return _profiles(collection, _links(collection, links), flag(events, "events"))
+    if events is _Default.EVENTS:
+        events = collection == "users"
+    elif flag(events, "events") and collection == "accounts":
+        # It drew none without a word: a test of an account's events tested nothing.
+        raise ValueError(
+            "events=True is for users: accounts have no events (the fixture format and"
+            " add_account take none); leave events out for accounts"
+        )
+    return _profiles(collection, _links(collection, links), events)
 
 
 def _links(collection: Collection, links: Iterable[str]) -> tuple[str, ...]:
@@ -565,10 +581,6 @@ def _error(draw: st.DrawFn, endpoint: str, status: int) -> Response:
     return Response(path, status, default_body(status))
 
 
-class _Default(enum.Enum):
-    STATUS = "200, or any error status for `error`"
-
-
 def responses(
     endpoint: str,
     status: int | Sequence[int] | Literal[_Default.STATUS] | None = _Default.STATUS,
@@ -589,10 +601,13 @@ def responses(
         statuses: tuple[int, ...] = ERROR_STATUSES if endpoint == "error" else allowed
     elif isinstance(status, int):
         statuses = (status,)
-    elif isinstance(status, (str, bytes)) or not isinstance(status, Iterable):
+    elif isinstance(status, (str, bytes)) or not isinstance(status, (Sequence, Set)):
         # Read letter by letter it said "status '2' is not one this strategy makes"; 200.0
-        # said "'float' object is not iterable".
-        raise TypeError(f"status is a status like 200, a list of them, or None; got {status!r}")
+        # said "'float' object is not iterable"; a mapping was read as its keys (its values,
+        # weights or bodies, dropped without a word), an iterator spent.
+        raise TypeError(
+            f"status is a status like 200, a list of them, or None; got {_given(status)}"
+        )
     else:
         statuses = tuple(status)
         if not statuses:
@@ -609,6 +624,15 @@ def responses(
                 f" choose from {', '.join(str(s) for s in offered)}"
             )
     return _responses(endpoint, statuses)
+
+
+def _given(value: Any) -> str:
+    """A value as a message names it: its repr, with its type when that says nothing of it
+    (``<list_iterator object at 0x…>``)."""
+    shown = repr(value)
+    if shown.startswith("<"):
+        return f"a {type(value).__name__}"
+    return f"the {type(value).__name__} {shown}" if isinstance(value, Mapping) else shown
 
 
 @cache

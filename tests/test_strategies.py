@@ -429,6 +429,20 @@ def test_links_by_type_value_or_segment_id_are_taken() -> None:
         (lambda: profiles(links=[12345]), "links[0] is int 12345; links of users name"),  # type: ignore[list-item]
         (lambda: profiles(links=None), "links is a list of identifiers, got NoneType;"),  # type: ignore[arg-type]
         (lambda: profiles(events="no"), "events takes True or False, got 'no'"),  # type: ignore[arg-type]
+        # Each was taken: a mapping as its keys, an iterator spent; an account's events
+        # drawn as none at all.
+        (
+            lambda: responses("traits", {200: "x"}),  # type: ignore[arg-type]
+            "status is a status like 200, a list of them, or None; got the dict {200: 'x'}",
+        ),
+        (
+            lambda: responses("traits", iter([200])),  # type: ignore[arg-type]
+            "status is a status like 200, a list of them, or None; got a list_iterator",
+        ),
+        (
+            lambda: profiles("accounts", events=True),
+            "events=True is for users: accounts have no events",
+        ),
     ],
 )
 def test_bad_arguments_say_what_is_allowed(make: Any, message: str) -> None:
