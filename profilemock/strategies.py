@@ -101,6 +101,9 @@ _SCALAR = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**53), max_value=2**53),
+    # Now and then beyond what a double holds exactly (a JavaScript consumer's number, a
+    # parser that reads every number as a float), to the int64 a real service may send.
+    st.builds(operator.mul, st.sampled_from((1, -1)), st.integers(2**53 + 1, 2**63 - 1)),
     st.floats(allow_nan=False, allow_infinity=False, width=64),
     st.text(_CHARS, max_size=20),
     # Now and then a long one (a description, an encoded blob): a short piece repeated
@@ -245,19 +248,30 @@ _EVENT = _events_at(st.one_of(_IN_WINDOW, _OUT_OF_WINDOW))
 
 @lru_cache(maxsize=64)
 def _profiles(
-    collection: Collection, links: tuple[str, ...], events: bool
+    collection: Collection,
+    links: tuple[str, ...],
+    events: bool,
+    most: int = 4,
+    asked: str | None = None,
 ) -> st.SearchStrategy[dict[str, Any]]:
+    """``most``: traits and events at most; ``asked``: the field a response shows (traits,
+    events), present in every example."""
     optional: dict[str, st.SearchStrategy[Any]] = {
-        "traits": st.dictionaries(_KEY, _JSON, max_size=4),
+        "traits": st.dictionaries(_KEY, _JSON, max_size=most),
         "computed_traits": st.dictionaries(_NAME.map(lambda k: f"c_{k}"), _JSON, max_size=2),
         "audiences": st.dictionaries(_NAME.map(lambda k: f"a_{k}"), st.booleans(), max_size=2),
         "created_at": _ago(st.integers(min_value=1, max_value=400), "d"),
     }
     if events:
-        optional["events"] = st.lists(_EVENT, max_size=4)
+        optional["events"] = st.lists(_EVENT, max_size=most)
     if links:
         optional["links"] = st.lists(st.sampled_from(links), min_size=1, unique=True)
-    return st.fixed_dictionaries({"ids": _ids(collection)}, optional=optional)
+    required: dict[str, st.SearchStrategy[Any]] = {"ids": _ids(collection)}
+    if asked in optional:
+        required[asked] = optional[asked]
+    return st.fixed_dictionaries(
+        required, optional={k: v for k, v in optional.items() if k not in required}
+    )
 
 
 def profiles(
@@ -268,10 +282,11 @@ def profiles(
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Profiles in the fixture format that load: ids of several types, custom ones too
     (strings and integers, one or several values, now and then with characters a path
-    must percent-encode), traits of every JSON type (strings now and then long, names now
-    and then with spaces, dots, URL-significant characters or non-ASCII), computed traits,
-    audiences, events inside and outside the 14-day window (users: ``events=False`` for
-    none; accounts have none), ``created_at``, and
+    must percent-encode), traits of every JSON type (integers now and then beyond ±2**53,
+    to int64; strings now and then long, names now and then with spaces, dots,
+    URL-significant characters or non-ASCII), computed traits, audiences, events inside and
+    outside the 14-day window (users: ``events=False`` for none; accounts have none),
+    ``created_at``, and
     links to some of ``links`` (``type:value`` identifiers, or segment ids, of existing
     profiles of the other collection; anything else is refused here, not in the test).
     Examples shrink to one id and nothing else.
@@ -408,31 +423,51 @@ def _ok(draw: st.DrawFn, endpoint: str) -> Response:
     other: Collection = "accounts" if collection == "users" else "users"
     # For links, more of them, and half the time the profile linked to each, so that pages
     # follow one another: four examples in five had no link, one in forty a next page.
-    least, most = (1, 8) if endpoint == "links" else (0, 3)
+    # (The listing shows one collection: none of the other.)
+    least, most = (1, 8) if endpoint == "links" else (0, 0) if endpoint == "profiles" else (0, 3)
     others = _distinct(draw(st.lists(profiles(other, events=False), min_size=least, max_size=most)))
-    main = draw(profiles(collection, links=[_identifier(p) for p in others]))
-    if endpoint == "links" and draw(st.booleans()):
-        main = {**main, "links": [_identifier(p) for p in others]}
-    if endpoint in _LONG and draw(st.booleans()):
-        # Half the time a longer list than profiles() mostly draws, as a real profile has:
-        # most of its lists are empty or shorter than a page.
-        key, more = _LONG[endpoint]
-        main = {**main, key: _joined(main.get(key), draw(more))}
-    extra = []
-    if endpoint == "profiles":
-        extra = draw(st.lists(profiles(collection, events=False), max_size=3))
-    chosen = _distinct([main, *extra])
-    document = {
-        "now": "2026-01-15T12:00:00Z",
-        "spaces": {SPACE: {"tokens": [TOKEN], collection: chosen, other: others}},
-    }
     base = f"/v1/spaces/{SPACE}/collections/{collection}/profiles"
-    path = base if endpoint == "profiles" else f"{base}/{_quoted(_identifier(main))}/{endpoint}"
-    keys = list(main.get("traits", {})) + list(main.get("computed_traits", {}))
+    keys: list[str] = []
+    if endpoint == "profiles":
+        # The listing: now and then empty, now and then more than a page (10 by default).
+        chosen = _distinct(draw(st.lists(profiles(collection), max_size=15)))
+        path = base
+    else:
+        # Longer lists than profiles() draws: one list each, so that a failing page
+        # shrinks to the item that fails (a longer list joined to the profile's own,
+        # a local minimum for the shrinker, kept an event or two more in one seed in two).
+        links = _links(collection, map(_identifier, others))
+        main = draw(_profiles(collection, links, collection == "users", 12, endpoint))
+        if endpoint in _COPIED:
+            # Now and then more than a page holds (10 by default): copies of one more item,
+            # which shrink away (to none) when the page's length is not what fails.
+            item = draw(_COPIED[endpoint])
+            copies = draw(st.integers(0, 20))
+            main = {**main, endpoint: _with_copies(main[endpoint], item, copies)}
+        if endpoint == "links" and draw(st.booleans()):
+            main = {**main, "links": [_identifier(p) for p in others]}
+        identifier = _quoted(_identifier(main))
+        if _now_and_then(draw):
+            # Asked by segment id, as the reference's cursor.url is written.
+            main = {**main, "segment_id": _SEGMENT_IDS[collection]}
+            identifier = _SEGMENT_IDS[collection]
+        chosen = [main]
+        path = f"{base}/{identifier}/{endpoint}"
+        keys = list(main.get("traits", {})) + list(main.get("computed_traits", {}))
+    space = {
+        "tokens": [TOKEN],
+        # The sources that set traits, ids and events, now and then as real ids look
+        # (10 letters and digits) rather than the fake's own names.
+        "default_source_id": draw(st.sampled_from(("profilemock", "GFu4AJc2bE", "CRx5M9uk2p"))),
+        "computed_source_id": draw(st.sampled_from(("personas", "PersonasSp"))),
+        collection: chosen,
+        other: others,
+    }
+    document = {"now": "2026-01-15T12:00:00Z", "spaces": {SPACE: space}}
     query = _query(draw, endpoint, keys)
     # Now and then pages as a real capture shows them: fewer items than `limit` while
     # `has_more` is true.
-    ask = partial(_ask, realism={"short_pages": draw(st.integers(0, 3)) == 0})
+    ask = partial(_ask, realism={"short_pages": _now_and_then(draw)})
     response = ask(document, path, query)
     # Half the time, a whole list asked again in smaller pages, so that a cursor follows:
     # the drawn lists are short, and few are longer than the limit asked.
@@ -459,6 +494,14 @@ def _ok(draw: st.DrawFn, endpoint: str) -> Response:
     return _as_seen(draw, response)
 
 
+def _now_and_then(draw: st.DrawFn) -> bool:
+    """True in about one draw in four, and False once shrunk: a shape the fake does not
+    make by itself is drawn often enough to be met, and a failing example shows the fake's
+    own unless the other shape is what fails. (``integers(0, 2) == 0`` was true in three
+    draws in five, and shrank to the other shape: Hypothesis draws and shrinks to 0.)"""
+    return bool(draw(st.integers(0, 2)) == 2)
+
+
 def _as_seen(draw: st.DrawFn, response: Response) -> Response:
     """``response``, now and then in a shape the real API has been seen to answer in, which
     the fake does not make (each in shared/real-responses, and valid against the schemas):
@@ -468,7 +511,7 @@ def _as_seen(draw: st.DrawFn, response: Response) -> Response:
     reference's metadata example), external ids without ``first_message_id`` (a 2018
     capture)."""
     body = response.body
-    if not isinstance(body, dict) or draw(st.integers(0, 2)) != 0:
+    if not isinstance(body, dict) or not _now_and_then(draw):
         return response
     body = copy.deepcopy(body)
     cursor = body.get("cursor")
@@ -490,19 +533,23 @@ def _as_seen(draw: st.DrawFn, response: Response) -> Response:
     return Response(response.url, response.status, body)
 
 
-_LONG: dict[str, tuple[str, st.SearchStrategy[Any]]] = {
-    "traits": ("traits", st.dictionaries(_KEY, _JSON, min_size=1, max_size=12)),
-    "events": ("events", st.lists(_events_at(_IN_WINDOW), min_size=1, max_size=12)),
+_SEGMENT_IDS = {
+    "users": "use_RkjG0kW53igMijEISMH0vKBF4sL",
+    "accounts": "acc_2Bx3Ux6Ljh8ZdkI7Rn4q9c1mVfE",
 }
-"""A longer list for ``_ok`` to add to its profile's: the field and what to add. One item
-at least, not two: a failing traits body shrank to the failing trait and another."""
+"""A segment id to ask for a profile by (the reference's, and one like it)."""
+_COPIED: dict[str, st.SearchStrategy[Any]] = {
+    "traits": st.tuples(_KEY, _JSON),
+    "events": _events_at(_IN_WINDOW),
+}
 
 
-def _joined(drawn: Any, more: Any) -> Any:
-    """``more`` items added to the ``drawn`` traits (a mapping) or events (a list)."""
-    if isinstance(more, dict):
-        return {**(drawn or {}), **more}
-    return [*(drawn or []), *more]
+def _with_copies(drawn: Any, item: Any, copies: int) -> Any:
+    """The drawn traits (a mapping) or events (a list), and ``copies`` of one more."""
+    if isinstance(drawn, dict):
+        name, value = item
+        return {**{f"{name}{n or ''}": value for n in range(copies)}, **drawn}
+    return [*drawn, *[item] * copies]
 
 
 def _page_size(body: Any) -> int:
