@@ -388,8 +388,11 @@ def test_a_spec_takes_more_fields_as_keywords(profile_api: ProfileAPI) -> None:
 def test_a_fault_rule_no_request_could_match_is_refused_at_the_call(
     profile_api: ProfileAPI, field: dict[str, Any], message: str
 ) -> None:
-    # It was armed, and only the test's end said it "matched no request".
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
+    # It was armed, and only the test's end said it "matched no request". Named with the
+    # spec and the field that joined it.
+    ((name, value),) = field.items()
+    given = f"fault: spec `traits:503` with {name}={value!r}: "
+    with pytest.raises(ValueError, match=f"^{re.escape(given + message)}"):
         profile_api.fault("traits:503", **field)
     assert profile_api.fault("traits:503", space="lg*", collection="u*", optional=True)
 
