@@ -273,8 +273,14 @@ FRAMING_HEADERS = frozenset(
 )  # fmt: skip
 """Headers that say how the message is framed or the connection used: a rule setting them
 would break the exchange in ways no real server does (use ``fault:`` for that). The fixture
-schema's ``fault_rule.headers`` refuses them, with names that are not tokens and values
-that cannot be sent (a line break, a control character, surrounding spaces)."""
+schema's ``fault_rule.headers`` refuses them, with ``SERVER_HEADERS``, names that are not
+tokens and values that cannot be sent (a line break, a control character, surrounding
+spaces)."""
+
+SERVER_HEADERS = frozenset(("request-id", "profilemock-fault"))
+"""Headers the server sets on every answer, a fault's too (``mockserver.app.REQUEST_ID``,
+``inject.FAULT_HEADER``): a rule's was dropped without a word (``Request-Id``), or sent
+beside the server's (``profilemock-fault``, spelled otherwise)."""
 
 
 def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from profilemock.clock import Clock
-from profilemock.faults import FRAMING_HEADERS, FaultRuleError, FaultSet
+from profilemock.faults import FRAMING_HEADERS, SERVER_HEADERS, FaultRuleError, FaultSet
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.serving import ServerThread
@@ -119,6 +119,27 @@ def test_every_framing_header_is_refused_however_it_is_spelled(name: str) -> Non
         with pytest.raises(FaultRuleError, match="frames the message"):
             FaultSet().add({"status": 503, "headers": {spelled: "1"}})
     FaultSet().add({"status": 503, "headers": {"X-" + name: "1"}})
+
+
+@pytest.mark.parametrize("name", sorted(SERVER_HEADERS))
+async def test_a_header_the_server_sets_on_every_answer_is_refused_in_a_rule(
+    aiohttp_client: ClientFactory, name: str
+) -> None:
+    # A rule's Request-Id was dropped without a word (the server's went out); its
+    # `profilemock-fault` went out beside the server's `Profilemock-Fault`.
+    for spelled in (name, name.upper(), name.title()):
+        with pytest.raises(FaultRuleError, match="profilemock sets it on every answer"):
+            FaultSet().add({"status": 503, "headers": {spelled: "mine"}})
+    client = await aiohttp_client(make_app())
+    response = await client.post("/__admin/faults", json={"status": 429, "headers": {name: "x"}})
+    assert response.status == 400
+    assert "profilemock sets it on every answer" in (await response.json())["error"]["message"]
+    assert len(client.app[STATE].faults) == 0
+    # The server's own still go out on a rule's answer.
+    client.app[STATE].add_fault({"route": "traits", "status": 503})
+    answered = await client.get(TRAITS, headers=AUTH)
+    assert answered.headers.getall("Request-Id") == [answered.headers["Request-Id"]]
+    assert len(answered.headers.getall("Profilemock-Fault")) == 1
 
 
 async def test_unsendable_headers_are_a_400_from_the_admin_api(
