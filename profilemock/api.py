@@ -41,6 +41,17 @@ def is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def is_ip_address(text: str) -> bool:
+    """Whether ``text`` is an IPv4 or IPv6 address as written (no brackets, no port)."""
+    import ipaddress  # on first need: `import profilemock` stays light
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 PORT_NUMBERS = "a port number from 0 to 65535"
 
 

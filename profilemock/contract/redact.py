@@ -12,12 +12,12 @@ address or an E.164 phone number).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from profilemock import extras
+from profilemock.api import is_ip_address
 
 if TYPE_CHECKING:
     from faker import Faker
@@ -109,7 +109,7 @@ class Redactor:
         """A trait or property value with its personal parts replaced (recursively)."""
         if isinstance(value, str):
             kind = (kind_of_key(key) if key else None) or kind_of_value(value)
-            if kind == "ip" and not _is_ip(value):
+            if kind == "ip" and not is_ip_address(value):
                 return value
             return value if kind is None else self.replace(kind, value)
         if isinstance(value, dict):
@@ -117,14 +117,6 @@ class Redactor:
         if isinstance(value, list):
             return [self.value(item, key) for item in value]
         return value
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _email(faker: Faker, real: str) -> str:

@@ -11,13 +11,13 @@ the default leaves room for any real page many times over.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from profilemock.api import is_ip_address
 from profilemock.words import counted
 
 if TYPE_CHECKING:  # (the command line reads this module before it needs aiohttp)
@@ -145,7 +145,7 @@ def upstream_url(text: str) -> str:
             f"`{text}` is not an http(s) URL with a host, such as https://profiles.segment.com"
         )
     raw_host = url.raw_host or ""
-    if not _is_ip(raw_host) and not _HOST_NAME.fullmatch(raw_host):
+    if not is_ip_address(raw_host) and not _HOST_NAME.fullmatch(raw_host):
         raise UpstreamError(
             f"`{text}`: `{raw_host}` is no host name (letters, digits, `-`, `_` and dots"
             " between names, such as profiles.segment.com) nor IP address"
@@ -160,14 +160,6 @@ def upstream_url(text: str) -> str:
     if url.query_string or url.fragment:
         raise UpstreamError(f"`{text}`: give the base URL only, without a query or fragment")
     return str(url).rstrip("/")
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_size(text: str) -> int:

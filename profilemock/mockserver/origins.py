@@ -19,7 +19,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
-from profilemock.api import port_number
+from profilemock.api import is_ip_address, port_number
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.state import ServerSettings
 
@@ -36,14 +36,6 @@ def host_name(host: str) -> str:
     return host.rpartition(":")[0] if host.count(":") == 1 else host.rstrip(".")
 
 
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
 def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
     """Whether ``Host: host`` is one a rebound DNS name cannot forge."""
     if "*" in allowed:
@@ -52,7 +44,7 @@ def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
         return False
     name = host_name(host).rstrip(".")
     return (
-        _is_ip(name)
+        is_ip_address(name)
         or name == "localhost"
         or name.endswith(".localhost")
         or name in (a.lower().rstrip(".") for a in allowed)
