@@ -1151,12 +1151,9 @@ def _openapi(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-YAML_KEY_MOST = 1024
-"""The longest key YAML reads (a plain or quoted "simple key"; PyYAML refuses longer)."""
-
-
 def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from profilemock.fixtures.generator import Format, Plan, write
+    from profilemock.fixtures.yamltext import SIMPLE_KEY_LIMIT
 
     extras.faker("profilemock generate")  # before anything is written
     plan = Plan(
@@ -1174,12 +1171,12 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             " as JSON (name it .yaml, or use --format json)"
         )
     output_format: Format = "json" if args.format == "json" or json_name else "yaml"
-    if output_format == "yaml" and len(args.space_id) > YAML_KEY_MOST:
+    if output_format == "yaml" and len(args.space_id) > SIMPLE_KEY_LIMIT:
         # Written as a key, which YAML reads only up to 1024 characters: a file that does
         # not load (JSON has no such limit).
         raise CliError(
             f"--space-id is {len(args.space_id):,} characters, and a YAML key holds at most"
-            f" {YAML_KEY_MOST:,}: give a shorter one, or use --format json"
+            f" {SIMPLE_KEY_LIMIT:,}: give a shorter one, or use --format json"
         )
     if args.output is None:
         write(plan, out, output_format)

@@ -25,6 +25,7 @@ from profilemock import cli
 from profilemock.cli import main, parser
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
+from profilemock.fixtures.yamltext import SIMPLE_KEY_LIMIT
 from profilemock.mockserver.state import ServerSettings
 from tests.conftest import NOW, WriteFixture, running
 
@@ -889,7 +890,7 @@ def test_a_product_for_a_closed_standard_output_is_refused(
         assert "users:" in (tmp_path / "d.yaml").read_text()
 
 
-@pytest.mark.parametrize("length", [cli.YAML_KEY_MOST, cli.YAML_KEY_MOST + 1])
+@pytest.mark.parametrize("length", [SIMPLE_KEY_LIMIT, SIMPLE_KEY_LIMIT + 1])
 def test_generate_writes_no_yaml_file_that_does_not_load(length: int, tmp_path: Path) -> None:
     # A --space-id of 1,025 characters was written as a YAML key no YAML reader takes:
     # "YAML syntax: a mis-indented key?" at check and serve.
@@ -897,7 +898,7 @@ def test_generate_writes_no_yaml_file_that_does_not_load(length: int, tmp_path: 
     err = io.StringIO()
     command = ["generate", "--users", "1", "--space-id", "s" * length, "--no-snapshots"]
     code = main([*command, "-o", str(target)], stdout=io.StringIO(), stderr=err)
-    if length <= cli.YAML_KEY_MOST:
+    if length <= SIMPLE_KEY_LIMIT:
         assert code == 0, err.getvalue()
         assert main(["check", "--no-snapshots", str(target)], stdout=io.StringIO()) == 0
         return

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ipaddress
 import itertools
 import logging
 import os
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from profilemock.api import envelope
+from profilemock.api import envelope, is_ip_address
 from profilemock.clock import Clock
 from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS, FaultRule
 from profilemock.mockserver import (
@@ -449,11 +448,8 @@ def public_url(request: web.Request, path: str) -> str:
 
 
 def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
-    except ValueError:
-        return False
-    return True
+    """Whether ``host`` is an IP address, an IPv6 one in brackets as a URL writes it."""
+    return is_ip_address(host.removeprefix("[").removesuffix("]"))
 
 
 def _own_address(request: web.Request) -> str:
