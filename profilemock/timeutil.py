@@ -70,7 +70,7 @@ def parse_iso(text: str) -> int:
     """Parse an ISO 8601 date or datetime (UTC unless it carries an offset) to nanoseconds."""
     match = _ISO.match(text.strip())
     if match is None:
-        _check_year(text.strip())
+        _refuse_out_of_bounds(text.strip())
         raise TimestampError(f"`{text}` is not {ISO_HINT}")
     parts = match.groupdict()
     try:
@@ -153,12 +153,12 @@ def read_timestamp(text: str, now_ns: int) -> tuple[int, bool]:
     if text == "now":
         return now_ns, True
     if not _ISO.match(text):
-        _check_year(text)
+        _refuse_out_of_bounds(text)
         raise TimestampError(f"`{text}` is not {TIMESTAMP_HINT}")
     return parse_iso(text), False
 
 
-def _check_year(text: str) -> None:
+def _refuse_out_of_bounds(text: str) -> None:
     """An error naming the years allowed for a date whose year has five digits or more
     (``10000-01-01``), or the digits a fraction may have for one of more than nine, which
     the date pattern does not take for a date at all."""
