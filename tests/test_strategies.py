@@ -84,10 +84,11 @@ def test_profiles_shrink_to_one_readable_id() -> None:
     assert smallest == {"ids": {"user_id": "0"}}
 
 
-@pytest.mark.parametrize("chosen", [0, 4])
+@pytest.mark.parametrize("chosen", [0])
 def test_a_failing_traits_body_shrinks_to_the_one_trait_that_fails(chosen: int) -> None:
     """A consumer failing on a name with a dot was shown `{".": null, "0": null}` in two
-    runs of three: the longer list drawn to page through held two traits at least."""
+    runs of three: the longer list drawn to page through held two traits at least. (One
+    seed that showed it: each costs ~10 s of shrinking.)"""
     failing: list[Response] = []
 
     @seed(chosen)
@@ -103,11 +104,12 @@ def test_a_failing_traits_body_shrinks_to_the_one_trait_that_fails(chosen: int) 
     assert list(failing[-1].body["traits"]) == ["."]
 
 
-@pytest.mark.parametrize("chosen", [10, 11])
+@pytest.mark.parametrize("chosen", [11])
 def test_a_failing_events_body_shrinks_to_the_one_event_that_fails(chosen: int) -> None:
     """A consumer failing on an identify call was shown it with tracks beside it in some
-    seeds (these two here; 10 of 12 in a consumer's own run): the profile's own events and
-    a longer list joined to them, which the shrinker could not empty together."""
+    seeds (this one here, the cheapest to shrink of the two the fix was tested with; 10 of 12
+    in a consumer's own run): the profile's own events and a longer list joined to them,
+    which the shrinker could not empty together."""
     failing: list[Response] = []
 
     @seed(chosen)
