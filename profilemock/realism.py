@@ -141,11 +141,13 @@ _VALUES = {
 SWITCHES = tuple(_VALUES)
 
 
-def _unknown(name: str) -> str:
-    """What is wrong with a switch name that is none: those there are, the closest named."""
-    close = closest(name, SWITCHES)
+def _unknown(name: object) -> str:
+    """What is wrong with a switch name that is none: those there are, the closest named.
+    A name may be no text (a key of the marker's ``realism={1: True}``)."""
+    text = str(name)
+    close = closest(text, SWITCHES)
     guess = f"; did you mean `{close}`?" if close else ""
-    return f"unknown switch {named(name)}; switches are {', '.join(SWITCHES)}{guess}"
+    return f"unknown switch {named(text)}; switches are {', '.join(SWITCHES)}{guess}"
 
 
 def parse_spec(spec: str) -> dict[str, Any]:

@@ -608,6 +608,12 @@ class ProfileAPI:
         ``unescaped_500=True``); returns every switch. The next test starts from the
         fixtures' own."""
         __tracebackhide__ = True
+        return self._set_realism(switches)
+
+    def _set_realism(self, switches: Mapping[str, Any]) -> dict[str, Any]:
+        """``realism``, of switches given as a mapping (``configure``'s and the marker's,
+        whose names need not be text: a splat of them said only "keywords must be strings")."""
+        __tracebackhide__ = True
         _one_example(self._server)
         try:
             realism = self._server.call(lambda state: state.set_realism(switches))
@@ -985,7 +991,7 @@ class ProfileAPI:
                 f"realism takes the switches by name, like {{'short_pages': True}}; got {realism!r}"
             )
         if realism:
-            self.realism(**realism)
+            self._set_realism(realism)
         if rate_limit is not _UNSET:
             self.rate_limit(*_limit_arguments(rate_limit))
         for rule in faults:

@@ -193,6 +193,18 @@ def test_a_name_holding_a_line_break_is_told_on_one_line(profile_api: ProfileAPI
     )
 
 
+def test_configure_tells_a_realism_switch_whose_name_is_no_text(profile_api: ProfileAPI) -> None:
+    # configure (and so the marker) splat the switches: Python's "keywords must be
+    # strings", which named neither realism nor the switches; unsplat, a TypeError in
+    # realism's own message ("'int' object is not iterable").
+    switches: dict[Any, bool] = {1: True}
+    with pytest.raises(
+        ValueError, match=r"^realism: unknown switch `1`; switches are short_pages,"
+    ):
+        profile_api.configure(realism=switches)
+    assert profile_api.realism()["short_pages"] is False
+
+
 def test_a_timeout_test_asserts_the_client_gave_up_not_only_that_the_rule_fired(
     profile_api: ProfileAPI,
 ) -> None:

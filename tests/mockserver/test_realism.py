@@ -393,11 +393,13 @@ def test_switches_parse_from_specs_and_dicts_with_clear_errors() -> None:
     realism = Realism().changed({"propagation_delay": "2s", "gateway_errors": "empty"})
     assert realism.propagation_delay == 2_000_000_000
     assert realism.as_dict()["propagation_delay"] == "2s"
-    refused: list[tuple[dict[str, Any], str]] = [
+    refused: list[tuple[dict[Any, Any], str]] = [
         (
             {"short_page": True},
             "unknown switch `short_page`; switches are short_pages, .*; did you mean `short_pages`",
         ),
+        # A TypeError: "'int' object is not iterable" (configure's realism, the marker's).
+        ({1: True}, "unknown switch `1`; switches are short_pages, "),
         ({"short_pages": "yes"}, "`short_pages` is true or false"),
         ({"gateway_errors": "xml"}, r"`gateway_errors` is html, empty, true \(html\) or false"),
         ({"propagation_delay": "soon"}, "`propagation_delay` is a duration"),
