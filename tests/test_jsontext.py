@@ -223,6 +223,12 @@ def test_member_span_takes_the_last_of_repeated_keys_and_skips_other_objects() -
         ('{"\\u0061": 1, "a": 2, "a": 3}', [((), "a", 3)]),
         ('{"a\\n": 1, "a\\n": 2}', [((), "a\n", 2)]),
         ('[{"a": {"b": 1, "b": 2}}, {"c": 1, "c": 1}]', [((0, "a"), "b", 2), ((1,), "c", 2)]),
+        # The first `a`'s own repeated `b` went with it, untold.
+        ('{"a": {"b": 1, "b": 2}, "a": 3}', [((), "a", 2), (("a",), "b", 2)]),
+        (
+            '{"a": [{"c": 1, "c": 1}], "a": {"d": [{"e": 0, "e": 0}]}, "a": 3, "z": {"y": 1, "y": 2}}',
+            [((), "a", 3), (("a", 0), "c", 2), (("a", "d", 0), "e", 2), (("z",), "y", 2)],
+        ),
     ],
 )
 def test_a_key_given_twice_is_told_with_the_path_to_its_object(
