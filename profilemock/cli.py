@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 import gc
 import ipaddress
 import json
@@ -32,6 +33,7 @@ from profilemock import extras
 from profilemock.api import Collection, is_decimal, is_digits, is_http_status, port_argument
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
+    AUTHORIZATION_HEADER,
     DEFAULT_MAX_BODY,
     DEFAULT_TIMEOUT,
     MAX_BODY_FLAG,
@@ -412,9 +414,10 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _upstream(text: str) -> str:
+def _upstream(text: str, token: str = AUTHORIZATION_HEADER) -> str:
+    """``--upstream``: ``token`` says where the command takes the token from."""
     try:
-        return upstream_url(text)
+        return upstream_url(text, token=token)
     except UpstreamError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -424,9 +427,9 @@ def _server_url(text: str) -> str:
     if text.startswith("/"):
         return text
     try:
-        return upstream_url(text)
+        return upstream_url(text, also=", or a path such as /api")
     except UpstreamError as exc:
-        raise argparse.ArgumentTypeError(f"{exc}, or a path such as /api") from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seconds(text: str) -> float:
@@ -543,9 +546,14 @@ def _add_address(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_upstream(command: argparse.ArgumentParser) -> None:
+def _add_upstream(command: argparse.ArgumentParser, token: str = AUTHORIZATION_HEADER) -> None:
     where = command.add_mutually_exclusive_group(required=True)
-    where.add_argument("--upstream", type=_upstream, metavar="URL", help="the API's base URL")
+    where.add_argument(
+        "--upstream",
+        type=functools.partial(_upstream, token=token),
+        metavar="URL",
+        help="the API's base URL",
+    )
     where.add_argument(
         "--region",
         choices=sorted(REGIONS),
@@ -656,7 +664,7 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         help="record real profiles into a fixture file the fake answers the same from",
         description="The token comes from PROFILE_API_TOKEN or --token-file, never a flag.",
     )
-    _add_upstream(record)
+    _add_upstream(record, token="PROFILE_API_TOKEN or --token-file FILE")
     record.add_argument(
         "--space", required=True, type=_space_id, metavar="ID", help="the space to record from"
     )

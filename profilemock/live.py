@@ -76,7 +76,7 @@ class LiveSettings:
         assert url is not None
         assert space_id is not None
         try:
-            upstream = upstream_url(url)
+            upstream = upstream_url(url, token=f"the {TOKEN_VARIABLE} environment variable")
         except UpstreamError as exc:
             raise ValueError(f"--profile-api-url: {exc}") from None
         try:

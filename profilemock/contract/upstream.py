@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from profilemock.api import is_ip_address
+from profilemock.api import is_ip_address, port_number
 from profilemock.words import counted
 
 if TYPE_CHECKING:  # (the command line reads this module before it needs aiohttp)
@@ -86,6 +86,11 @@ def upstream_failure(exc: BaseException) -> str:
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
 """A host name as a resolver takes it (an internationalized one as yarl encodes it,
 ``xn--…``); an IP address is told apart by yarl."""
+_NUMBER_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+"""A last label that makes a host an IPv4 address, not a name (the WHATWG URL standard's
+"ends in a number"; RFC 1123 2.1: a top-level label is never all digits)."""
+_WRITTEN_PORT = re.compile(r"[^:]*://(?:[^@/?#]*@)?(?:\[[^\]/?#]*\]|[^:/?#]*):([^/?#]*)")
+"""The port of an http(s) URL as written (yarl reads ``+80``, ``8_0`` and ``٨٠`` as 80)."""
 _UNPRINTABLE = re.compile(r"[\x00-\x20\x7f]")
 
 
@@ -117,11 +122,18 @@ def _malformed(message: str) -> str:
 _TWICE = re.compile(r"duplicate '?([\w-]+)'?", re.IGNORECASE)
 
 
-def upstream_url(text: str) -> str:
+AUTHORIZATION_HEADER = "each request's Authorization header"
+"""Where a token goes when a URL is no place for it: what the proxy passes on, and what a
+client of the OpenAPI document's servers sends (``upstream_url``'s ``token``)."""
+
+
+def upstream_url(text: str, *, token: str = AUTHORIZATION_HEADER, also: str = "") -> str:
     """``text`` as an upstream base URL (``http(s)://host[:port][/prefix]``: a host name or
     IP address, a port from 1 to 65535, any path as the prefix of the API's paths), or
     ``UpstreamError`` saying what is wrong with it (one that is no URL a request can go to
-    was taken, and each request then "could not be reached")."""
+    was taken, and each request then "could not be reached"). ``token``: where the token
+    goes instead of the URL, for the command that asks (PROFILE_API_TOKEN for ``record``);
+    ``also``: what else the setting takes, after what a URL is (``openapi``'s path)."""
     from yarl import URL  # (a tenth of a second to import: only the proxy and recorder ask)
 
     unprintable = _UNPRINTABLE.search(text)
@@ -143,23 +155,60 @@ def upstream_url(text: str) -> str:
     if url.scheme not in ("http", "https") or not host:
         raise UpstreamError(
             f"`{text}` is not an http(s) URL with a host, such as https://profiles.segment.com"
+            + also
         )
-    raw_host = url.raw_host or ""
-    if not is_ip_address(raw_host) and not _HOST_NAME.fullmatch(raw_host):
+    if url.user is not None or url.password is not None:  # (not shown: a secret)
         raise UpstreamError(
-            f"`{text}`: `{raw_host}` is no host name (letters, digits, `-`, `_` and dots"
-            " between names, such as profiles.segment.com) nor IP address"
+            "the URL must not hold credentials (a user or password before the host);"
+            f" the token goes in {token}"
         )
-    if url.explicit_port == 0:
+    problem = _host_problem(url.raw_host or "")
+    if problem:
+        raise UpstreamError(f"`{text}`: {problem}")
+    written_port = _WRITTEN_PORT.match(text)
+    if url.explicit_port == 0 or (
+        written_port is not None
+        and written_port.group(1)
+        and port_number(written_port.group(1)) is None
+    ):
         raise UpstreamError(f"`{text}`: its port is no number from 1 to 65535")
-    if url.user is not None or url.password is not None:
-        raise UpstreamError(
-            "the upstream URL must not hold credentials; the token goes in each request's"
-            " Authorization header (or PROFILE_API_TOKEN for `record`)"
-        )
     if url.query_string or url.fragment:
         raise UpstreamError(f"`{text}`: give the base URL only, without a query or fragment")
     return str(url).rstrip("/")
+
+
+def _host_problem(host: str) -> str | None:
+    """What is wrong with ``host`` (as yarl writes it) as the host of an upstream URL, else
+    None: the one rule of which hosts it may name. An IP address as written (IPv4's four
+    decimal numbers from 0 to 255, IPv6's form), or a host name whose last label is no
+    number. A host that ends in one is an IPv4 address to a browser and to the C library's
+    resolver (``0x7f000001``, ``127.1`` and ``0177.0.0.1`` are 127.0.0.1 there) and no
+    address to other readers of URLs (Python's ``ipaddress``), and a typo
+    (``256.1.1.1``, ``1.2.3.4.5``) was taken as a name, each request then "could not be
+    reached"."""
+    import socket
+
+    if is_ip_address(host):
+        return None
+    if not _HOST_NAME.fullmatch(host):
+        return (
+            f"`{host}` is no host name (letters, digits, `-`, `_` and dots between names,"
+            " such as profiles.segment.com) nor IP address"
+        )
+    last = host.rstrip(".").rpartition(".")[2]
+    if not _NUMBER_LABEL.fullmatch(last):
+        return None
+    try:
+        meant = socket.inet_ntoa(socket.inet_aton(host.rstrip(".")))
+    except OSError:
+        return (
+            f"`{host}` ends in a number, so it can only be an IPv4 address, and it is none:"
+            " an IPv4 address is four numbers from 0 to 255, such as 127.0.0.1"
+        )
+    return (
+        f"`{host}` is the IPv4 address {meant} to some readers of URLs and no address to"
+        f" others: write it as {meant}"
+    )
 
 
 def parse_size(text: str) -> int:

@@ -416,3 +416,13 @@ def test_an_upstream_url_no_request_can_go_to_is_refused_naming_the_option() -> 
     # It was taken, and every request of the session then "could not be reached".
     with pytest.raises(ValueError, match=r"^--profile-api-url: `http://x%00y`: `x%00y` is no host"):
         LiveSettings.resolve("http://x%00y", "sp", {"PROFILE_API_TOKEN": "t"})
+
+
+def test_an_upstream_url_with_credentials_is_told_where_live_mode_takes_the_token() -> None:
+    # It said "… Authorization header (or PROFILE_API_TOKEN for `record`)".
+    with pytest.raises(ValueError, match="must not hold credentials") as told:
+        LiveSettings.resolve("http://u:secret@h", "sp", {"PROFILE_API_TOKEN": "t"})
+    assert str(told.value) == (
+        "--profile-api-url: the URL must not hold credentials (a user or password before the"
+        " host); the token goes in the PROFILE_API_TOKEN environment variable"
+    )

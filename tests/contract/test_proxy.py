@@ -550,6 +550,33 @@ def test_the_fake_keeps_the_contract_behind_a_strict_proxy(
         pytest.param("http://a b", "holds a space, which no URL does", id="space"),
         pytest.param("http://h:0", "its port is no number from 1 to 65535", id="port-0"),
         pytest.param("http://h:99999", "its port is no number from 1 to 65535", id="port-too-big"),
+        # Each was taken: yarl reads a port as int() does, a sign, an underscore and any
+        # script's digits included (port 80, 10, 80).
+        pytest.param("http://h:+80", "`http://h:\\+80`: its port is no number", id="port-sign"),
+        pytest.param("http://h:1_0", "`http://h:1_0`: its port is no number", id="port-underscore"),
+        pytest.param(
+            "http://h:٨٠", "`http://h:٨٠`: its port is no number", id="port-arabic-digits"
+        ),
+        pytest.param("http://[::1]:+80", "its port is no number", id="ipv6-port-sign"),
+        # Each was taken as a host name, which no resolver takes as meant.
+        pytest.param(
+            "http://1.2.3.4.5",
+            "`1.2.3.4.5` ends in a number, so it can only be an IPv4 address, and it is none:"
+            " an IPv4 address is four numbers from 0 to 255, such as 127.0.0.1$",
+            id="five-numbers",
+        ),
+        pytest.param("http://256.1.1.1", "`256.1.1.1` ends in a number", id="number-over-255"),
+        pytest.param("http://example.123", "`example.123` ends in a number", id="numeric-tld"),
+        # ...and these as names too, though the C library's resolver reads them as addresses.
+        pytest.param(
+            "http://0x7f000001",
+            "`0x7f000001` is the IPv4 address 127.0.0.1 to some readers of URLs and no address"
+            " to others: write it as 127.0.0.1$",
+            id="hex-address",
+        ),
+        pytest.param("http://127.1", "write it as 127.0.0.1$", id="short-address"),
+        pytest.param("http://0177.0.0.1", "write it as 127.0.0.1$", id="octal-address"),
+        pytest.param("http://1.2.3.4.", "write it as 1.2.3.4$", id="address-trailing-dot"),
     ],
 )
 def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
@@ -565,10 +592,40 @@ def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
         ("http://[::1]:8080/api/", "http://[::1]:8080/api"),
         ("http://internal_gw.local", "http://internal_gw.local"),
         ("http://bücher.example", "http://xn--bcher-kva.example"),
+        ("http://8.8.8.8:08080", "http://8.8.8.8:8080"),
+        ("http://1e2.example.", "http://1e2.example."),
+        ("http://[::ffff:1.2.3.4]:8080", "http://[::ffff:102:304]:8080"),
     ],
 )
 def test_an_upstream_url_with_a_host_name_or_address_is_taken(given: str, taken: str) -> None:
     assert upstream_url(given) == taken
+
+
+@pytest.mark.parametrize(
+    ("arguments", "token"),
+    [
+        (["proxy", "--upstream"], "each request's Authorization header"),
+        (
+            ["record", "--space", "s", "--id", "user_id:u", "--upstream"],
+            "PROFILE_API_TOKEN or --token-file FILE",
+        ),
+        (["openapi", "--server-url"], "each request's Authorization header"),
+    ],
+    ids=["proxy", "record", "openapi"],
+)
+def test_a_url_with_credentials_is_told_where_the_token_goes_for_the_command_run(
+    arguments: list[str], token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each said "(or PROFILE_API_TOKEN for `record`)", and openapi's added ", or a path
+    # such as /api" after it.
+    with pytest.raises(SystemExit):
+        parser().parse_args([*arguments, "http://u:secret@h"])
+    told = capsys.readouterr().err.strip().splitlines()[-1]
+    assert told.endswith(
+        f" error: argument {arguments[-1]}: the URL must not hold credentials (a user or"
+        f" password before the host); the token goes in {token}"
+    )
+    assert "secret" not in told
 
 
 @pytest.mark.parametrize("command", ["proxy", "record"])
