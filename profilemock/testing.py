@@ -206,24 +206,30 @@ EXAMPLE_NOT_RESET = (
     " reports would pass alone. Call profile_api.reset() first in the test: each example then"
     " starts from the fixtures and the marker."
 )
-_USED_IN: weakref.WeakKeyDictionary[ServerThread, weakref.ref[Any]] = weakref.WeakKeyDictionary()
-"""For each fake, the Hypothesis example that used it through a handle since its last reset
-(a ``BuildContext``, held weakly)."""
+_USED_IN: weakref.WeakKeyDictionary[ServerThread, tuple[weakref.ref[Any], int]] = (
+    weakref.WeakKeyDictionary()
+)
+"""For each fake, the Hypothesis example that used it through a handle (a ``BuildContext``,
+held weakly), and how many resets the fake had had then (``ServerState.resets``)."""
 
 
 def _one_example(server: ServerThread) -> None:
     """Refuse the use of ``server`` in a Hypothesis example when another example used it
-    since its last reset (``EXAMPLE_NOT_RESET``). Outside Hypothesis: one lookup in
+    since its last reset (``EXAMPLE_NOT_RESET``), made through a handle or not (``POST
+    /__admin/reset`` from the test's own harness). Outside Hypothesis: one lookup in
     ``sys.modules``, or one more call when Hypothesis is imported."""
     __tracebackhide__ = True
     control = sys.modules.get("hypothesis.control")
     if control is None or not control.currently_in_test_context():
         return
     example = control.current_build_context()
+    # Read off the server's loop: a reset through the admin API was made before its answer
+    # came back, and an int is read whole.
+    resets = server.state.resets
     used = _USED_IN.get(server)
-    if used is None:
-        _USED_IN[server] = weakref.ref(example)
-    elif used() is not example:
+    if used is None or used[1] != resets:
+        _USED_IN[server] = (weakref.ref(example), resets)
+    elif used[0]() is not example:
         raise ExampleNotResetError(EXAMPLE_NOT_RESET)
 
 
@@ -948,7 +954,6 @@ class ProfileAPI:
         __tracebackhide__ = True
         flag(new_test, "new_test")
         failures = self._server.call(lambda state: _reset(state, new_test))
-        _USED_IN.pop(self._server, None)
         if self._marker and not new_test:
             self.configure(**self._marker)
         _raise_failures(failures)
@@ -972,7 +977,6 @@ class ProfileAPI:
         """Reset for a new test, and return what broke inside the fake since the last
         check (the plugin discards it before a test: it belongs to no test that used the
         fake), and forget the unfired rules of what came before."""
-        _USED_IN.pop(self._server, None)
         return self._server.call(lambda state: _reset(state, new_test=True))
 
     def configure(

@@ -1374,6 +1374,29 @@ def _in_examples(use: Callable[[], object]) -> None:
     examples()
 
 
+def test_an_example_that_begins_with_a_reset_through_the_admin_api_is_not_told_to_reset(
+    profile_api: ProfileAPI,
+) -> None:
+    """A test whose harness resets the fake as any client of it can (``POST
+    /__admin/reset``) was told to call profile_api.reset() in its second example: the
+    handle saw only its own resets."""
+    from hypothesis import given, settings
+
+    from profilemock.strategies import profiles
+
+    @settings(max_examples=5, database=None, deadline=None)
+    @given(profiles())
+    def through_the_admin_api(profile: dict[str, Any]) -> None:
+        requests.post(f"{profile_api.url}/__admin/reset", timeout=10).raise_for_status()
+        profile_api.add_user(**profile)
+        profile_api.assert_called("traits", times=0)
+
+    through_the_admin_api()
+    requests.post(f"{profile_api.url}/__admin/reset", timeout=10).raise_for_status()
+    with pytest.raises(testing.ExampleNotResetError):  # and without a reset, it is told
+        _in_examples(lambda: profile_api.assert_called("links", times=0))
+
+
 def test_an_example_that_meets_what_an_earlier_example_left_is_told_to_reset(
     profile_api: ProfileAPI,
 ) -> None:

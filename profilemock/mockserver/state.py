@@ -97,6 +97,9 @@ class ServerState:
     reported: set[str] = field(default_factory=set)
     """Ids of rules armed since the last reset that ``assert_faults_fired`` named already:
     a reset does not keep them for it to name again."""
+    resets: int = 0
+    """How many resets there were, however made (the handle, ``POST /__admin/reset``): a
+    test handle tells by it that a Hypothesis example began from the fixtures."""
     _fixture_rules: list[str] = field(default_factory=list)
     """Ids of the rules that came from the fixture files (a reload replaces them)."""
     _released: asyncio.Event | None = None
@@ -207,6 +210,7 @@ class ServerState:
         self.limiter.reset()
         self.clock.restore(self._clock_at_start)
         self.release_hangs()
+        self.resets += 1
 
     def _keep_unfired(self) -> None:
         for rule in self.armed_since_reset():
