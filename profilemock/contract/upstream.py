@@ -89,7 +89,7 @@ _HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
 _NUMBER_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
 """A last label that makes a host an IPv4 address, not a name (the WHATWG URL standard's
 "ends in a number"; RFC 1123 2.1: a top-level label is never all digits)."""
-_WRITTEN_PORT = re.compile(r"[^:]*://(?:[^@/?#]*@)?(?:\[[^\]/?#]*\]|[^:/?#]*):([^/?#]*)")
+_WRITTEN_PORT = re.compile(r"[^:]*://(?:[^@/?#]*@)?(?:\[[^\]/?#]*\]|[^\[:/?#]*):([^/?#]*)")
 """The port of an http(s) URL as written (yarl reads ``+80``, ``8_0`` and ``٨٠`` as 80)."""
 _UNPRINTABLE = re.compile(r"[\x00-\x20\x7f]")
 

@@ -590,6 +590,8 @@ def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
         ("https://profiles.segment.com/", "https://profiles.segment.com"),
         ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
         ("http://[::1]:8080/api/", "http://[::1]:8080/api"),
+        ("http://[::1]", "http://[::1]"),
+        ("http://[fe80::1%25eth0]:8080", "http://[fe80::1%25eth0]:8080"),
         ("http://internal_gw.local", "http://internal_gw.local"),
         ("http://bücher.example", "http://xn--bcher-kva.example"),
         ("http://8.8.8.8:08080", "http://8.8.8.8:8080"),
