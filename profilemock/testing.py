@@ -18,6 +18,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import quote
@@ -546,11 +547,19 @@ class ProfileAPI:
         _check_identifier(identifier, "add_events")
         _check_collection(collection, "add_events")
         _check_events(events)
-        added: list[str] = self._change(
-            lambda state, space: append_events(
-                space, collection, identifier, list(events), state.clock.now_ns()
-            )
-        )
+        warned: list[Problem] = []
+
+        def append(state: ServerState, space: LiveSpace, *, unless_warned: bool) -> list[str]:
+            return append_events(
+                space, collection, identifier, list(events), state.clock.now_ns(),
+                warned, unless_warned=unless_warned,
+            )  # fmt: skip
+
+        added: list[str] = self._change(partial(append, unless_warned=True))
+        if warned:  # told before the change, as add_user tells its warnings
+            for line in told(warned):
+                warnings.warn(f"add_events: {line}", UserWarning, stacklevel=2)
+            added = self._change(partial(append, unless_warned=False))
         return added
 
     def remove_profile(self, identifier: str, collection: Collection = "users") -> None:

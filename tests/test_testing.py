@@ -454,6 +454,30 @@ def test_a_profile_that_warns_is_built_once(
     assert get(profile_api, "user_id:u1234", "traits").json()["traits"] == {"a": 1}
 
 
+def test_appended_events_served_otherwise_than_written_are_a_warning(
+    profile_api: ProfileAPI,
+) -> None:
+    # add_user warned of an email an event carried in capitals; add_events did not.
+    event = {"event": "Signed Up", "timestamp": "-1h", "external_ids": {"email": "Q@X.COM"}}
+    with pytest.warns(UserWarning, match=r"^add_events: ") as caught:
+        (message_id,) = profile_api.add_events("user_id:u1234", [event])
+    assert [str(w.message) for w in caught] == [
+        "add_events: /events/0/external_ids/email: `email` ids are stored in lowercase, as"
+        " Segment stores them: this one is served as `q@x.com`, and a query for `Q@X.COM`"
+        " answers 404"
+    ]
+    assert caught[0].filename == __file__
+    served = get(profile_api, "user_id:u1234", "events").json()["data"]
+    assert [e["message_id"] for e in served].count(message_id) == 1
+    # -W error: raised before the change, the events not appended.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        with pytest.raises(UserWarning, match=r"^add_events: /events/0/external_ids/email: "):
+            profile_api.add_events("user_id:u1234", [{**event, "event": "Not Kept"}])
+    served = get(profile_api, "user_id:u1234", "events").json()["data"]
+    assert "Not Kept" not in [e.get("event") for e in served]
+
+
 def test_a_warning_raised_as_an_error_leaves_the_fake_as_it_was(profile_api: ProfileAPI) -> None:
     # `-W error` / `filterwarnings = error`: the test sees the warning, and nothing changed.
     before = get(profile_api, "user_id:u1234", "traits").json()

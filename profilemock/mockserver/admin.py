@@ -372,10 +372,11 @@ async def add_events(request: web.Request) -> web.Response:
     data = _body(request)
     events = data["events"] if isinstance(data, dict) else data
     identifier = request.match_info["identifier"]
+    warned: list[Problem] = []
     added = _changing(
-        lambda: append_events(space, collection, identifier, events, state.clock.now_ns())
+        lambda: append_events(space, collection, identifier, events, state.clock.now_ns(), warned)
     )
-    return json_response({"appended": added}, 201)
+    return json_response({"appended": added, "warnings": told(warned)}, 201)
 
 
 async def clock(request: web.Request) -> web.Response:

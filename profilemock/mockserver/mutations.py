@@ -148,17 +148,28 @@ def delete_profile(space: LiveSpace, collection: Collection, identifier: str) ->
 
 
 def append_events(
-    space: LiveSpace, collection: Collection, identifier: str, events: Any, now: int
+    space: LiveSpace,
+    collection: Collection,
+    identifier: str,
+    events: Any,
+    now: int,
+    warnings: list[Problem] | None = None,
+    *,
+    unless_warned: bool = False,
 ) -> list[str]:
-    """Add events (fixture format) to a profile; returns their message ids, in order."""
+    """Add events (fixture format) to a profile; returns their message ids, in order.
+
+    What a fixture file's check would warn of in them is added to ``warnings``;
+    ``unless_warned``: change nothing if they warn (as ``upsert_profile``)."""
     profile = resolve(space, collection, identifier)
     if profile is None:
         raise _no_profile(space, collection, identifier)
     if not isinstance(events, list) or not events:
         raise ChangeError(400, "`events` must be a non-empty list of events in the fixture format")
+    told_before = len(warnings or ())
     try:
         changed, added = add_events(
-            profile, events, Where(space.id, collection, space.settings), now
+            profile, events, Where(space.id, collection, space.settings), now, warnings
         )
     except FixtureError as exc:
         raise ChangeError(400, f"the events are not valid: {_details(exc.problems)}") from None
@@ -166,5 +177,7 @@ def append_events(
         raise ChangeError(409, str(exc)) from None
     except TooManyEvents as exc:
         raise ChangeError(422, str(exc)) from None
+    if unless_warned and len(warnings or ()) > told_before:
+        return added
     space.put(changed, replaces=profile.segment_id)
     return added

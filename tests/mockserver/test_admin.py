@@ -402,6 +402,30 @@ async def test_upsert_says_what_a_fixture_file_would_warn_of(client: Client) -> 
     ]
 
 
+async def test_appended_events_say_what_a_fixture_file_would_warn_of(client: Client) -> None:
+    # The profile's own ids were warned of when it was given; its events' were not.
+    await call(client, "PUT", USERS, {"ids": {"user_id": "w1"}}, expect=201)
+    appended = await call(
+        client,
+        "POST",
+        f"{USERS}/user_id:w1/events",
+        {"events": [{"event": "E", "timestamp": "-1h", "external_ids": {"email": ["Q@X.COM"]}}]},
+        expect=201,
+    )
+    assert appended["warnings"] == [
+        "/events/0/external_ids/email/0: `email` ids are stored in lowercase, as Segment"
+        " stores them: this one is served as `q@x.com`, and a query for `Q@X.COM` answers 404"
+    ]
+    quiet = await call(
+        client,
+        "POST",
+        f"{USERS}/user_id:w1/events",
+        {"events": [{"event": "F", "timestamp": "-1h"}]},
+        expect=201,
+    )
+    assert quiet["warnings"] == []
+
+
 async def test_profiles_added_alone_never_share_a_message_id(client: Client) -> None:
     # A profile added through the admin API has no place in a fixture file to hash its
     # unnamed events' ids from: every such profile's first event was `pm-a4ca780d…`.
