@@ -230,7 +230,13 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    _state(request).reset()
+    reloader = request.config_dict.get(RELOADER)
+    if reloader is None:
+        _state(request).reset()
+    else:  # the data served may have been read at another clock (a reload)
+        read = await reloader.reset(_state(request))
+        if read is not None and not read.ok:
+            raise ApiError(422, "invalid_request_error", read.line())
     return json_response({"status": "reset"})
 
 
@@ -516,8 +522,17 @@ ROUTES: tuple[AdminRoute, ...] = (
         "POST",
         "/reset",
         reset,
-        "Back to the start: loaded data, configured faults, empty journal, full buckets, the clock",
+        "Back to the start: loaded data, configured faults, empty journal, full buckets, the"
+        " clock; 422 listing every problem (file:line:column) if data a reload read at"
+        " another clock does not load at the clock as started, nothing reset",
         "Reset.",
+        errors=(
+            (
+                422,
+                "Data a reload read at another clock does not load at the clock as started:"
+                " every problem, one a line (file:line:column); nothing was reset.",
+            ),
+        ),
     ),
     AdminRoute(
         "POST",

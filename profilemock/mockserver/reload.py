@@ -8,7 +8,9 @@ loop, between requests (``ServerState.replace_data``).
 A set with problems leaves the old data serving and says what is wrong, with
 ``file:line:column``. A file that changed while it was read (an editor saving in place
 rather than renaming a new file over it) is read again: what was read of it may be its
-first half, which may parse, and would be served without the rest.
+first half, which may parse, and would be served without the rest. A reset after a reload
+that read the files at another clock than the one it puts back reads the data served
+again there (``Reloader.reset``).
 """
 
 from __future__ import annotations
@@ -32,12 +34,19 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from profilemock.clock import Clock
+from profilemock.clock import Clock, Setting
 from profilemock.faults import FaultRuleError
-from profilemock.fixtures.loader import FIXTURE_SUFFIXES, Reads, fixture_files, load_fixtures
-from profilemock.mockserver.state import STATE
+from profilemock.fixtures.loader import (
+    FIXTURE_SUFFIXES,
+    Reads,
+    fixture_files,
+    load_fixtures,
+    load_served,
+)
+from profilemock.mockserver.state import STATE, ServerState
 from profilemock.problems import FixtureError, Problem, json_pointer
 from profilemock.store.space import Store
+from profilemock.timeutil import format_ns
 from profilemock.words import counted
 
 T = TypeVar("T")
@@ -121,10 +130,11 @@ class Reloader:
     """Reloads ``paths`` into a server's state; one reload at a time."""
 
     paths: Sequence[str | Path]
-    swap: Callable[[Store], Mapping[str, str]]
-    """Puts a new store in service (``ServerState.replace_data``), on the loop; returns
-    the warnings it has of what it kept (a fault rule whose space is gone), each by what
-    it is of (the rule: what tells it told before)."""
+    swap: Callable[[Store, Setting], Mapping[str, str]]
+    """Puts a new store in service, its relative times read at the clock set as given
+    (``ServerState.replace_data``), on the loop; returns the warnings it has of what it
+    kept (a fault rule whose space is gone), each by what it is of (the rule: what tells
+    it told before)."""
     clock: Clock
     log: Log | None = None
     on_reload: list[Callable[[Reloaded], None]] = field(default_factory=list)
@@ -159,17 +169,21 @@ class Reloader:
         clock = self.clock.copy()
         # A clock standing where the files' `now:` pinned it follows them to another one.
         follows = self.clock.pinned and self.clock.now_ns() == self.pinned_at
+        served = False
         try:
             store = await _off_loop(lambda: _load_still(self.paths, clock, self.reads))
             new_now = store.now_written != self.now_written
             if follows and new_now and store.now_written is not None:
                 clock.set_offset(0)  # the files read against their new `now:`, as at a start
                 store = await _off_loop(lambda: _load_still(self.paths, clock, self.reads))
-            kept = dict(self.swap(store))
+            kept = dict(self.swap(store, clock.snapshot()))
+            served = True
         except FixtureError as exc:
             return Reloaded(changed, time.perf_counter() - started, problems=_texts(exc.problems))
         except FaultRuleError as exc:
             return Reloaded(changed, time.perf_counter() - started, problems=(str(exc),))
+        finally:
+            self.reads.settle(served=served)
         if new_now:
             # A `now:` added to the files, or changed, pins the date there (a clock frozen
             # or pinned otherwise stays as it is, as at a start); one already in force leaves
@@ -193,6 +207,67 @@ class Reloader:
             warnings=warnings,
             new_warnings=new,
         )
+
+    async def reset(self, state: ServerState) -> ReadAgain | None:
+        """``state.reset()``; when the data served was read by a reload at another clock
+        than the one a reset puts back (``ServerState.read_again_at``), read again there
+        first, from the documents that reload kept (``loader.load_served``: a check and a
+        shift, off the loop), as a start at that clock reads the files — the files as they
+        are now are not read: a reset does not reload. If it does not load there (a
+        relative time within the years 1000 to 9999 at one clock and not at the other),
+        nothing is reset, and the answer says why (None: nothing to read again)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # no reload swaps another store in meanwhile
+            setting = state.read_again_at()
+            if setting is None:
+                state.reset()
+                return None
+            started = time.perf_counter()
+            clock = self.clock.copy()
+            clock.restore(setting)
+            at = format_ns(clock.now_ns())
+            try:
+                store = await _off_loop(lambda: load_served(clock, self.reads))
+            except FixtureError as exc:
+                result = ReadAgain(at, time.perf_counter() - started, _texts(exc.problems))
+            else:
+                state.reset(store)
+                result = ReadAgain(at, time.perf_counter() - started)
+        if self.log is not None:
+            self.log(result.line())
+        return result
+
+
+@dataclass(frozen=True)
+class ReadAgain:
+    """What a reset did with data a reload read at another clock than the one it puts
+    back: read it again there, or why not (then nothing was reset)."""
+
+    at: str
+    """The clock put back (as the server started, or where a `now:` changed since pins
+    it), as a timestamp."""
+    seconds: float
+    problems: tuple[str, ...] = ()
+    """Each ``file:line:column: message``; if any, nothing was reset."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def line(self) -> str:
+        """The log line (plus one line per problem), and the admin API's message."""
+        what = "the fixtures served, read by a reload at another date,"
+        if self.ok:
+            return (
+                f"reset: {what} read again at the clock as started ({self.at})"
+                f" in {self.seconds:.2f} s"
+            )
+        head = (
+            f"reset failed, nothing was reset: {what} do not load at the clock as started"
+            f" ({self.at}): {counted(len(self.problems), 'problem')}"
+        )
+        return "\n".join([head, *(f"  {p}" for p in self.problems)])
 
 
 READS = 5

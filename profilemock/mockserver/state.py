@@ -72,6 +72,10 @@ class ServerState:
     _realism_configured: Realism = field(default_factory=Realism)
     """The switches of the fixture files (as last loaded) and ``--realism``."""
     _clock_at_start: Setting = (None, 0, False)
+    """The clock a reset puts back: as the server started, or where a `now:` changed in
+    the files since pins it, as at a start (``replace_data``)."""
+    _read_at: Setting = (None, 0, False)
+    """The clock the loaded data's relative times were read at (``read_again_at``)."""
     unfired: dict[tuple[str, str, str], int] = field(default_factory=dict)
     """Rules armed at run time that a reset took away before they did what they were armed
     for — ``(id, as written, why)``, with how many resets did so — as ``assert_faults_fired``
@@ -114,6 +118,7 @@ class ServerState:
             faults=FaultSet(settings.seed),
             journal=Journal(settings.journal_size),
             _clock_at_start=clock.snapshot(),
+            _read_at=clock.snapshot(),
         )
         state._load_faults()
         state._realism_configured = _configured_realism(store, settings)
@@ -154,18 +159,27 @@ class ServerState:
         the admin API), not the standing ones of the fixtures and ``--fault``."""
         return [rule for rule in self.faults if rule.origin == "runtime"]
 
-    def replace_data(self, store: Store) -> dict[str, str]:
-        """Serve ``store`` from the next request on (fixtures reloaded); returns a warning
-        for each rule kept whose ``space`` now matches no space, by the rule (``stranded``).
+    def replace_data(self, store: Store, read_at: Setting | None = None) -> dict[str, str]:
+        """Serve ``store`` from the next request on (fixtures reloaded; its relative times
+        read at the clock set as ``read_at``, by default the clock as it stands); returns a
+        warning for each rule kept whose ``space`` now matches no space, by the rule
+        (``stranded``).
 
         Runtime changes to the data go with the old data. Fault rules stay, counters and
         all, except that the fixtures' own rules follow the files when those changed; rate
         limits and realism switches follow the files except where changed at run time; the
-        journal and the clock are untouched. Call it on the server's loop: a request being
-        answered keeps the data it started with.
+        journal and the clock are untouched. A `now:` added or changed in the files pins
+        the clock a reset goes back to there, as at a start, unless that clock stood still
+        otherwise (``--now``: a clock the files' `now:` pinned follows it). Call it on the
+        server's loop: a request being answered keeps the data it started with.
         """
         if tuple(store.faults) != tuple(self.store.loaded.faults):
             self._fixture_rules = self.faults.replace(self._fixture_rules, store.faults, "fixtures")
+        if store.now is not None and store.now_written != self.store.loaded.now_written:
+            at, offset, pinned = self._clock_at_start
+            if at is None or (pinned and at == self.store.loaded.now):
+                self._clock_at_start = (store.now, offset, True)
+        self._read_at = self.clock.snapshot() if read_at is None else read_at
         self.store = LiveStore(store)
         # The files' switches follow them, except those changed at run time since.
         configured = _configured_realism(store, self.settings)
@@ -194,15 +208,29 @@ class ServerState:
                 )
         return warnings
 
-    def reset(self) -> None:
+    def read_again_at(self) -> Setting | None:
+        """The clock a reset puts back, when the loaded data was read at another (a reload
+        after the clock moved): a reset serves it read again there (``reset``'s ``loaded``,
+        ``Reloader.reset``), as a start at that clock reads the files. None when it was
+        read there (no reload since the start, or one at that clock): a reset is O(1)."""
+        return None if _read_alike(self._read_at, self._clock_at_start) else self._clock_at_start
+
+    def reset(self, loaded: Store | None = None) -> None:
         """Back to the start: loaded data, configured faults with fresh counters, an empty
         journal, full rate-limit buckets, the clock as it was, hanging requests released.
         The rules armed since the last reset that never fired are kept in ``unfired``: a
         test that resets (a Hypothesis example each) still answers for them, as it does for
-        the requests that count as errors (``errors_before_reset``)."""
+        the requests that count as errors (``errors_before_reset``).
+
+        ``loaded``: the loaded data read again at the clock put back (``read_again_at``),
+        served from now on."""
         self._keep_unfired()
         self.reported.clear()
-        self.store.reset()
+        if loaded is None:
+            self.store.reset()
+        else:
+            self.store = LiveStore(loaded)
+            self._read_at = self._clock_at_start
         self._use_realism(self._realism_configured)
         self.faults.clear()
         self._load_faults()
@@ -303,6 +331,16 @@ about, such as ``serve`` reset through its admin API, keeps no more)."""
 
 STATE = web.AppKey("profilemock_state", ServerState)
 """Where an application keeps its server's state (the admin sub-application reads it too)."""
+
+
+def _read_alike(one: Setting, other: Setting) -> bool:
+    """Whether relative times read at a clock set as ``one`` are as read at ``other``:
+    both dates stand at one instant, or both run at one offset from real time (read at a
+    running clock, they are as old as the read, whenever it was)."""
+    (at, offset, _), (other_at, other_offset, _) = one, other
+    if at is None and other_at is None:
+        return offset == other_offset
+    return at == other_at
 
 
 def _limits(store: Store, settings: ServerSettings) -> dict[str, Limit | None]:

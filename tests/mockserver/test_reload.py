@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from profilemock.clock import Clock
+from profilemock.clock import Clock, Setting
 from profilemock.faults import parse_spec
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import STATE, create_app
@@ -744,10 +744,10 @@ def _reload_steps(fixtures: Path) -> list[Step]:
     ]
 
 
-def _swap_into(stores: list[Store]) -> Callable[[Store], dict[str, str]]:
+def _swap_into(stores: list[Store]) -> Callable[[Store, Setting], dict[str, str]]:
     """A reloader's ``swap`` keeping each store it is given (and no fault rule)."""
 
-    def swap(store: Store) -> dict[str, str]:
+    def swap(store: Store, read_at: Setting) -> dict[str, str]:
         stores.append(store)
         return {}
 
@@ -807,3 +807,197 @@ async def test_a_reload_keeping_files_as_read_serves_and_tells_what_reading_them
         "the id given once",
         "the linked account gone",
     ]
+
+
+RELATIVE = (
+    "      - ids: {user_id: u2}\n        created_at: -2d\n"
+    "        events: [{event: Viewed, timestamp: -1h}]\n"
+)
+METADATA = "/v1/spaces/sp/collections/users/profiles/user_id:u2/metadata"
+EVENTS = "/v1/spaces/sp/collections/users/profiles/user_id:u2/events"
+
+
+async def _relative_times(client: Client) -> tuple[str, list[str], str]:
+    """u2's `created_at`, its events' timestamps and the clock, as served."""
+    metadata = await (await client.get(METADATA, headers=AUTH)).json()
+    events = await (await client.get(EVENTS, headers=AUTH)).json()
+    clock = await (await client.get("/__admin/clock")).json()
+    times = [e["timestamp"] for e in events["data"] or ()]
+    return metadata["metadata"]["created_at"], times, clock["now"]
+
+
+AS_STARTED = ("2026-06-13T12:00:00Z", ["2026-06-15T11:00:00Z"], "2026-06-15T12:00:00Z")
+"""What a `serve --now 2026-06-15T12:00:00Z` of ``fixture(more=RELATIVE)`` serves."""
+
+
+async def test_a_reset_after_a_reload_at_a_moved_clock_serves_the_files_as_at_the_start(
+    start: Start,
+) -> None:
+    """The reload read the relative times a month on; the reset put the clock back and kept
+    them: `created_at` a month ahead of the clock, the event in the future (not served).
+    The reset reads the data served again at the clock as started; a reset after it, and
+    one after a reload at the clock as started, serves the data as it is (O(1))."""
+    served = await start(fixture(more=RELATIVE))
+    client = served.client
+    assert await _relative_times(client) == AS_STARTED
+    await client.post("/__admin/clock/advance", json={"by": "30d"})
+    assert (await client.post("/__admin/reload")).status == 200
+    assert (await _relative_times(client))[0] == "2026-07-13T12:00:00Z"
+    reset = await client.post("/__admin/reset")
+    assert (reset.status, await reset.json()) == (200, {"status": "reset"})
+    assert await _relative_times(client) == AS_STARTED
+    assert served.lines[-1].startswith(
+        "reset: the fixtures served, read by a reload at another date, read again at the"
+        " clock as started (2026-06-15T12:00:00Z) in "
+    )
+    lines = len(served.lines)
+    assert (await client.post("/__admin/reset")).status == 200
+    # A file saved since the reload, not reloaded: a reset does not read it.
+    await client.post("/__admin/clock/advance", json={"by": "30d"})
+    assert (await client.post("/__admin/reload")).status == 200
+    served.path.write_text(fixture("pro", more=RELATIVE))
+    assert (await client.post("/__admin/reset")).status == 200
+    assert (await _relative_times(client), await served.plan()) == (AS_STARTED, "free")
+    lines = len(served.lines)
+    assert (await client.post("/__admin/reload")).status == 200
+    assert (await client.post("/__admin/reset")).status == 200
+    assert await _relative_times(client) == AS_STARTED
+    assert len(served.lines) == lines + 1  # the reload's line only: nothing read again
+
+
+async def test_a_reset_whose_data_does_not_load_at_the_clock_as_started_resets_nothing(
+    start: Start,
+) -> None:
+    """A relative time within the years 1000 to 9999 at the clock a reload read it at,
+    and not at the clock as started: the reset is refused as a failing reload is, every
+    problem told — the data, the clock, the rules and the journal as they were."""
+    served = await start()
+    client = served.client
+    await client.post("/__admin/clock/advance", json={"by": "30d"})
+    # 24 days into the year 1000 read 30 days on; 6 days before it read at the start.
+    far = "      - ids: {user_id: far}\n        created_at: -374910d\n"
+    served.path.write_text(fixture("pro", more=far))
+    assert (await client.post("/__admin/reload")).status == 200
+    assert (await client.post("/__admin/faults", json={"spec": "links:503"})).status == 201
+    assert await served.plan() == "pro"
+    served.path.write_text(fixture())  # saved, not reloaded: what is told is of the data served
+    reset = await client.post("/__admin/reset")
+    assert reset.status == 422
+    message = (await reset.json())["error"]["message"]
+    assert message == served.lines[-1]
+    assert message.startswith(
+        "reset failed, nothing was reset: the fixtures served, read by a reload at another"
+        " date, do not load at the clock as started (2026-06-15T12:00:00Z): 1 problem\n  "
+    )
+    # The file changed since: where it was written is not known now (not read from the
+    # new bytes, where it may be elsewhere or gone).
+    assert message.endswith(
+        f"  {served.path} at /spaces/sp/users/1/created_at: `-374910d` is outside the years"
+        " 1000 to 9999, which RFC 3339 timestamps can express"
+    )
+    clock = await (await client.get("/__admin/clock")).json()
+    assert clock["now"] == "2026-07-15T12:00:00Z"
+    faults = (await (await client.get("/__admin/faults")).json())["faults"]
+    assert [f["id"] for f in faults] == ["fault-1"]
+    assert len(served.app[STATE].journal) == 1
+    assert await served.plan("far") is None  # served (no traits)
+    # The files mended, reloaded at the moved clock: a reset reads them as at the start.
+    assert (await client.post("/__admin/reload")).status == 200
+    assert (await client.post("/__admin/reset")).status == 200
+    clock = await (await client.get("/__admin/clock")).json()
+    assert (clock["now"], await served.plan("far"), await served.plan()) == (
+        "2026-06-15T12:00:00Z",
+        404,
+        "free",
+    )
+
+
+async def test_a_now_changed_in_the_files_is_the_clock_a_reset_goes_back_to(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    """As at a start, the files' `now:` pins the clock a reset puts back: one changed
+    since the start, followed by the clock, was undone by a reset (the date the files
+    pinned before, their relative times read at the new one: an event in the future);
+    one added to files that had none pins it; one the clock as started did not stand at
+    (`--now`) leaves it."""
+    path = tmp_path / "users.yaml"
+    event = '        events: [{event: Signed Up, timestamp: "-1d"}]\n'
+    path.write_text("now: 2030-01-01T00:00:00Z\n" + fixture())
+    clock = Clock()
+    app = create_app(load_fixtures([path], clock), clock)
+    enable_reload(app, [path])
+    client = await aiohttp_client(app)
+
+    async def after_reset() -> tuple[str, list[str]]:
+        assert (await client.post("/__admin/reset")).status == 200
+        now = (await (await client.get("/__admin/clock")).json())["now"]
+        served = await client.get(TRAITS.format("u1").replace("traits", "events"), headers=AUTH)
+        return now, [e["timestamp"] for e in (await served.json())["data"] or ()]
+
+    path.write_text("now: 2031-01-01T00:00:00Z\n" + fixture(more=event))
+    assert (await client.post("/__admin/reload")).status == 200
+    assert await after_reset() == ("2031-01-01T00:00:00Z", ["2030-12-31T00:00:00Z"])
+    # Removed: the clock stays as it stands, and so does the one a reset puts back.
+    path.write_text(fixture(more=event))
+    assert (await client.post("/__admin/reload")).status == 200
+    assert await after_reset() == ("2031-01-01T00:00:00Z", ["2030-12-31T00:00:00Z"])
+
+    path.write_text(fixture(more=event))
+    running = Clock(source=lambda: NOW)
+    app = create_app(load_fixtures([path], running), running)
+    enable_reload(app, [path])
+    client = await aiohttp_client(app)
+    path.write_text("now: 2031-01-01T00:00:00Z\n" + fixture(more=event))
+    assert (await client.post("/__admin/reload")).status == 200
+    assert await after_reset() == ("2031-01-01T00:00:00Z", ["2030-12-31T00:00:00Z"])
+
+    path.write_text("now: 2030-01-01T00:00:00Z\n" + fixture(more=event))
+    given = Clock.pinned_at(NOW)
+    app = create_app(load_fixtures([path], given), given)
+    enable_reload(app, [path])
+    client = await aiohttp_client(app)
+    path.write_text("now: 2031-01-01T00:00:00Z\n" + fixture(more=event))
+    assert (await client.post("/__admin/reload")).status == 200
+    assert await after_reset() == ("2026-06-15T12:00:00Z", ["2026-06-14T12:00:00Z"])
+
+
+@pytest.mark.parametrize("large", [False, True])
+async def test_a_failing_reload_keeps_a_new_version_of_a_file_only_if_it_is_small(
+    start: Start, monkeypatch: pytest.MonkeyPatch, large: bool
+) -> None:
+    """After a reload that fails, the new version of a file whose version served is held
+    too is kept if the file is small (the next save, of another file, does not read it
+    again) and let go if it is large: held beside the store still served, it doubled the
+    memory of its profiles until the next good save. Saved back as served, a file is not
+    read again either way."""
+    from profilemock.fixtures.source import read_file as real
+
+    read: list[str] = []
+
+    def read_file(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if "examine" in kwargs:  # read to be loaded, not for a position in it
+            read.append(path.name)
+        return real(path, *args, **kwargs)
+
+    served = await start()
+    other = served.path.with_name("other.yaml")
+    other.write_text(OTHER)
+    assert (await served.client.post("/__admin/reload")).status == 200
+    if large:
+        monkeypatch.setattr("profilemock.fixtures.loader.MIN_BYTES", 1)
+    monkeypatch.setattr("profilemock.fixtures.loader.read_file", read_file)
+    clash = fixture("pro", more="      - ids: {user_id: o1}\n")
+    served.path.write_text(clash)
+    assert (await served.client.post("/__admin/reload")).status == 422
+    assert read == ["users.yaml"]
+    read.clear()
+    other.write_text(OTHER.replace("o1", "o3"))  # the clash mended in the other file
+    assert (await served.client.post("/__admin/reload")).status == 200
+    assert sorted(read) == (["other.yaml", "users.yaml"] if large else ["other.yaml"])
+    assert (await served.plan(), await served.plan("o1")) == ("pro", None)
+    read.clear()
+    served.path.write_text(clash.replace("o1", "o3"))
+    assert (await served.client.post("/__admin/reload")).status == 422
+    served.path.write_text(clash)
+    assert (await served.client.post("/__admin/reload")).status == 200
+    assert read == ["users.yaml"]
