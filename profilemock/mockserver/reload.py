@@ -152,15 +152,19 @@ class Reloader:
     _lock: asyncio.Lock | None = None
 
     async def reload(self, changed: Iterable[str] = (), removed: Iterable[str] = ()) -> Reloaded:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
+        async with self._one_at_a_time():
             result = replace(await self._reload(tuple(changed)), removed=tuple(removed))
         if self.log is not None:
             self.log(result.line())
         for callback in self.on_reload:
             callback(result)
         return result
+
+    def _one_at_a_time(self) -> asyncio.Lock:
+        """Held by a reload, and by a reset reading the data served again."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
 
     async def _reload(self, changed: tuple[str, ...]) -> Reloaded:
         started = time.perf_counter()
@@ -216,9 +220,7 @@ class Reloader:
         are now are not read: a reset does not reload. If it does not load there (a
         relative time within the years 1000 to 9999 at one clock and not at the other),
         nothing is reset, and the answer says why (None: nothing to read again)."""
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:  # no reload swaps another store in meanwhile
+        async with self._one_at_a_time():  # no reload swaps another store in meanwhile
             setting = state.read_again_at()
             if setting is None:
                 state.reset()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +15,9 @@ from aiohttp import web
 from profilemock.clock import Clock, Setting
 from profilemock.faults import parse_spec
 from profilemock.fixtures.loader import load_fixtures
+from profilemock.fixtures.source import Document
 from profilemock.mockserver.app import STATE, create_app
-from profilemock.mockserver.reload import Reloaded, Reloader, enable_reload, watched
+from profilemock.mockserver.reload import RELOADER, Reloaded, Reloader, enable_reload, watched
 from profilemock.mockserver.state import ServerSettings
 from profilemock.store.space import Store
 from profilemock.timeutil import DAY_NS
@@ -990,6 +992,11 @@ async def test_a_failing_reload_keeps_a_new_version_of_a_file_only_if_it_is_smal
     served.path.write_text(clash)
     assert (await served.client.post("/__admin/reload")).status == 422
     assert read == ["users.yaml"]
+    kept = [
+        d.data["spaces"]["sp"]["users"] for d in _held(served.app) if d.source == str(served.path)
+    ]
+    # The version served, and the new one (two users) only when small.
+    assert sorted(map(len, kept)) == ([1] if large else [1, 2])
     read.clear()
     other.write_text(OTHER.replace("o1", "o3"))  # the clash mended in the other file
     assert (await served.client.post("/__admin/reload")).status == 200
@@ -1001,3 +1008,20 @@ async def test_a_failing_reload_keeps_a_new_version_of_a_file_only_if_it_is_smal
     served.path.write_text(clash)
     assert (await served.client.post("/__admin/reload")).status == 200
     assert read == ["users.yaml"]
+
+
+def _held(app: web.Application) -> list[Document]:
+    """Every fixture document the reloader of ``app`` keeps, however it keeps them."""
+    seen: set[int] = set()
+    found: list[Document] = []
+    todo = gc.get_referents(app[RELOADER].reads)  # its attributes
+    while todo:
+        held = todo.pop()
+        if id(held) in seen:
+            continue
+        seen.add(id(held))
+        if isinstance(held, Document):
+            found.append(held)
+        elif isinstance(held, (dict, list, tuple)):
+            todo.extend(gc.get_referents(held))
+    return found
