@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import socket
 import textwrap
@@ -711,16 +712,26 @@ def test_profile_api_fixtures_on_the_command_line_choose_the_exported_fake(
 
 
 def _free_port(count: int = 1) -> int:
-    """A port that is free, and the ``count - 1`` after it (xdist worker N takes PORT+N)."""
+    """A port that is free, and the ``count - 1`` after it (xdist worker N takes PORT+N).
+
+    Drawn below the kernel's ephemeral range where there is room: a port the kernel gave
+    (bind to port 0) and this let go could be given again to any socket of a test running
+    beside it before the inner run bound it ("address already in use", seen with four
+    suites sharing a machine); below the range only a port asked for by number is."""
+    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    lowest = int(ranges.read_text().split()[0]) if ranges.exists() else 0
     while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
+        if lowest > 10_000 + count:
+            port = random.randrange(10_000, lowest - count)
+        else:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
         if port + count - 1 > 65535:
             continue
         try:
             with contextlib.ExitStack() as held:
-                for n in range(1, count):
+                for n in range(count):
                     held.enter_context(socket.socket()).bind(("127.0.0.1", port + n))
         except OSError:
             continue
