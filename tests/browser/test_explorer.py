@@ -21,6 +21,7 @@ import requests
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import create_app
+from profilemock.mockserver.reload import enable_reload
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
 
@@ -330,3 +331,64 @@ def test_a_browser_sends_a_get_again_when_its_reused_connection_is_reset(
     assert browser.execute_async_script(FETCH, url) == seen
     outcomes = server.call(lambda state: [entry.outcome for entry in state.journal])
     assert outcomes[-2:] == (["broken", "answered"] if times else ["broken", "broken"])
+
+
+def test_a_fault_rule_as_json_gives_what_a_spec_cannot_say(
+    server: ServerThread, page: WebDriver
+) -> None:
+    # A spec carries no headers: a 429 with Retry-After is a rule written as JSON.
+    rule = '{"route": "traits", "status": 429, "headers": {"Retry-After": "2"}}'
+    page.find_element(By.ID, "fault-spec").send_keys(rule)
+    page.find_element(By.ID, "add-fault").click()
+    until(page, lambda d: d.find_elements(By.CSS_SELECTOR, '#faults li[data-id="fault-1"]'))
+    answer = api(server, "user_id:u1234")
+    assert (answer.status_code, answer.headers["Retry-After"]) == (429, "2")
+    page.find_element(By.ID, "fault-spec").send_keys('{"route": "traits",')
+    page.find_element(By.ID, "add-fault").click()
+    until(page, lambda d: text_of(d, "#fault-error"))
+    assert text_of(page, "#fault-error").startswith("not a rule: ")
+    assert server.call(lambda state: len(state.faults)) == 1
+
+
+FIXTURE = """\
+spaces:
+  shop:
+    tokens: [{token}]
+    users:
+      - ids: {{user_id: ada}}
+        traits: {{first_name: {name}}}
+"""
+
+
+def test_reloading_the_fixtures_shows_their_problems_then_the_new_data(
+    browser: WebDriver, tmp_path: Path
+) -> None:
+    """A save the server cannot use is said on the page, not only on the terminal; the
+    good one's spaces (their counts and tokens) and the open profile are read again."""
+    path = tmp_path / "shop.yaml"
+    path.write_text(FIXTURE.format(token="t1", name="Ada"))
+    clock = Clock()
+    app = create_app(load_fixtures([path], clock), clock, ServerSettings())
+    enable_reload(app, [path])
+    with ServerThread(app) as served:
+        browser.get(f"{served.url}/__admin/explorer")
+        until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#space option"))
+        search(browser, "user_id:ada")
+        until(browser, lambda d: "Ada" in text_of(d, "#resource-traits table"))
+
+        path.write_text(FIXTURE.format(token="t1", name="Ada").replace("traits", "trait"))
+        click(browser, "#reload")
+        until(browser, lambda d: "unknown key `trait`" in text_of(d, "#reload-note"))
+        assert f"{path}:6:9: unknown key `trait`" in text_of(browser, "#reload-note")
+
+        path.write_text(FIXTURE.format(token="t2", name="Grace"))
+        click(browser, "#reload")
+        until(browser, lambda d: "Grace" in text_of(d, "#resource-traits table"))
+        assert text_of(browser, "#reload-note").startswith("reloaded: 1 space, 1 user, 0 accounts")
+        assert "curl -u t2:" in text_of(browser, "#resource-traits")  # the new token
+        assert text_of(browser, "#space") == "shop (1 user, 0 accounts)"
+
+        # A reload the page did not make (--watch, a script) shows within a poll.
+        path.write_text(FIXTURE.format(token="t2", name="Grace") + "      - ids: {user_id: bo}\n")
+        assert requests.post(f"{served.url}/__admin/reload", timeout=10).status_code == 200
+        until(browser, lambda d: text_of(d, "#space") == "shop (2 users, 0 accounts)")
