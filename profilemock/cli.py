@@ -173,6 +173,24 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+class _Help(argparse.HelpFormatter):
+    """Wraps a command's description to the terminal, as argparse does; keeps the lines
+    of its epilog (example command lines) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" not in text:
+            return super()._fill_text(text, width, indent)
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
+def _examples(*lines: tuple[str, str], footer: str = "") -> str:
+    """A command's help epilog: example command lines, each with what it does."""
+    text = "examples:\n" + "".join(
+        f"  {command}\n" + (f"      {what}\n" if what else "") for command, what in lines
+    )
+    return text + (f"\n{footer}\n" if footer else "")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="profilemock",
@@ -183,7 +201,33 @@ def parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=_Command
     )
 
-    serve = commands.add_parser("serve", help="serve fixtures as the Profile API")
+    serve = commands.add_parser(
+        "serve",
+        help="serve fixtures as the Profile API",
+        description="Serve fixture files (default: the bundled demo data, space lg8283283,"
+        " token demo-token) as the Segment Profile API on http://127.0.0.1:4010, with an"
+        " admin API under /__admin/ and the explorer page at /__admin/explorer. A broken"
+        " fixture file stops it before it listens, each problem as FILE:LINE:COLUMN;"
+        " Ctrl-C stops it.",
+        epilog=_examples(
+            ("profilemock serve", "the demo data"),
+            (
+                "profilemock serve --fixtures fixtures/ --watch --cors",
+                "your files, served anew on each save, callable from a browser",
+            ),
+            (
+                "profilemock serve --port 0 --fault 'traits:429:times=2'",
+                "any free port (printed); the first two /traits answer 429",
+            ),
+            (
+                "profilemock serve --now 2026-06-15T12:00:00Z --rate-limit none",
+                "the data's date pinned; no rate limit",
+            ),
+            footer="fault specs (ROUTE[:FIELD]...), realism switches, the fixture format:\n"
+            '  the README\'s sections "Fault rules", "Realism switches", "The fixture format"',
+        ),
+        formatter_class=_Help,
+    )
     serve.add_argument(
         "--fixtures",
         action="append",
@@ -276,7 +320,20 @@ def parser() -> argparse.ArgumentParser:
         help="list these fixture files or directories instead of the demo (repeatable)",
     )
 
-    check = commands.add_parser("check", help="validate fixture files without serving")
+    check = commands.add_parser(
+        "check",
+        help="validate fixture files without serving",
+        description="Validate fixture files without serving them: each problem is a line"
+        " FILE:LINE:COLUMN: what is wrong (and what is allowed there), each warning the"
+        " same with `warning:`; a clean set ends with one `ok:` line. Exit code 0: no"
+        " problem (warnings allowed); 1: problems; 2: a path that does not exist, or a"
+        " directory holding no *.yaml, *.yml or *.json file.",
+        epilog=_examples(
+            ("profilemock check fixtures/", "every fixture file under it, as one set"),
+            ("profilemock check users.yaml accounts.json", "files served together"),
+        ),
+        formatter_class=_Help,
+    )
     check.add_argument(
         "paths", nargs="+", type=_path, metavar="PATH", help="fixture file or directory"
     )
@@ -353,7 +410,20 @@ def parser() -> argparse.ArgumentParser:
     generate = commands.add_parser(
         "generate",
         help="write a seeded synthetic data set (varied users, accounts, events), streamed",
-        description="Needs Faker (the `generate` extra): pip install Faker.",
+        description="Write a fixture file of synthetic users (names, emails, phones, traits,"
+        " computed traits, audiences, browsing sessions of events) and the accounts they"
+        " belong to; the same --seed writes the same bytes. Users are user_id:user-0000000,"
+        " user-0000001, ...; accounts group_id:acct-000000, ...; space `generated`, token"
+        " `generated-token`. Needs Faker (the `generate` extra): pip install Faker.",
+        epilog=_examples(
+            ("profilemock generate --users 500 --seed 1 -o fixtures/users.yaml", ""),
+            ("profilemock serve --fixtures fixtures/users.yaml", "then serve it"),
+            (
+                "profilemock generate --users 100000 --events-per-user 0-300 -o big.json",
+                "large sets load faster as JSON",
+            ),
+        ),
+        formatter_class=_Help,
     )
     generate.add_argument(
         "--users", type=_count, default=100, metavar="N", help="number of users (default 100)"

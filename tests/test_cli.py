@@ -9,6 +9,7 @@ import io
 import os
 import re
 import selectors
+import shlex
 import signal
 import socket
 import subprocess
@@ -142,6 +143,28 @@ def test_serve_help_says_now_pins_the_date(capsys: pytest.CaptureFixture[str]) -
     shown = " ".join(capsys.readouterr().out.split())
     assert "--now TIMESTAMP pin the clock's date at this ISO 8601 instant" in shown
     assert "freeze" not in shown
+
+
+@pytest.mark.parametrize("name", ["serve", "check", "generate"])
+def test_help_says_what_the_command_does_and_its_examples_parse(
+    name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    # `check --help` told neither the output nor the exit codes; `serve --help` nothing of
+    # what it serves, where, nor an example; `generate --help` only that it needs Faker.
+    with pytest.raises(SystemExit):
+        parser().parse_args([name, "--help"])
+    shown = capsys.readouterr().out
+    description = " ".join(shown.split("\n\n")[1].split())
+    assert not description.startswith(("options:", "positional")), description
+    assert len(description) > 150, description
+    examples = shown.split("examples:\n", 1)[1].split("\n\n")[0]
+    lines = [line.strip() for line in examples.splitlines() if line.startswith("  profilemock ")]
+    assert len(lines) >= 2
+    for line in lines:  # each example is a command line the parser takes
+        arguments = parser().parse_args(shlex.split(line)[1:])
+        assert arguments.command in {name, "serve"}
+    assert max(map(len, shown.splitlines())) <= 80  # wrapped, as the options are
 
 
 def test_serve_now_pins_the_clock(
