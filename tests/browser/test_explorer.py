@@ -392,3 +392,22 @@ def test_reloading_the_fixtures_shows_their_problems_then_the_new_data(
         path.write_text(FIXTURE.format(token="t2", name="Grace") + "      - ids: {user_id: bo}\n")
         assert requests.post(f"{served.url}/__admin/reload", timeout=10).status_code == 200
         until(browser, lambda d: text_of(d, "#space") == "shop (2 users, 0 accounts)")
+
+
+def test_a_long_value_wraps_inside_its_card(server: ServerThread, page: WebDriver) -> None:
+    # An object trait (an address as JSON, no space in it) pushed the table past its card.
+    address = {"street": "480 Troy Road Suite 281", "city": "Porterhaven", "country": "US"}
+    added = requests.put(
+        f"{server.url}/__admin/spaces/lg8283283/collections/users/profiles",
+        json={"ids": {"user_id": "wide"}, "traits": {"address": address, "url": "x" * 300}},
+        headers={"Profilemock-Admin-Token": ADMIN_TOKEN},
+        timeout=10,
+    )
+    assert added.status_code == 201, added.text
+    search(page, "user_id:wide")
+    until(page, lambda d: "Porterhaven" in text_of(d, "#resource-traits table"))
+    card, table = page.execute_script(
+        "const card = document.querySelector('#resource-traits');"
+        "return [card.clientWidth, card.querySelector('table').scrollWidth];"
+    )
+    assert table <= card
