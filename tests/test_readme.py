@@ -89,6 +89,7 @@ async def test_curl_examples_answer_as_documented(demo_client: Client, line: str
 EXAMPLE_BLOCKS = [b for b in blocks("python") if b.startswith("# tests/")]
 PYTHON_BLOCKS = [b for b in blocks("python") if b not in EXAMPLE_BLOCKS and "@pytest.mark" not in b]
 ROOT = Path(__file__).resolve().parent.parent
+DOCS = sorted((ROOT / "docs").glob("*.md"))
 
 
 async def test_the_admin_body_limit_is_the_one_documented(demo_client: Client) -> None:
@@ -143,11 +144,12 @@ EXAMPLES = Path(__file__).resolve().parent / "examples"
 
 
 def test_the_consumer_examples_shown_are_the_files_the_suite_runs() -> None:
-    # The README shows whole test files (a first line `# tests/examples/NAME.py`); the
-    # suite runs those files, so what users copy is what passes here.
+    # The README and docs/ show whole test files (a first line `# tests/examples/NAME.py`);
+    # the suite runs those files, so what users copy is what passes here.
     shown = {
         block.split("\n", 1)[0].removeprefix("# tests/examples/"): block
-        for block in blocks("python")
+        for text in [README, *(page.read_text() for page in DOCS)]
+        for block in re.findall(r"```python\n(.*?)```", text, re.DOTALL)
         if block.startswith("# tests/examples/")
     }
     assert sorted(shown) == sorted(p.name for p in EXAMPLES.glob("test_*.py"))
@@ -340,20 +342,35 @@ def test_every_option_of_the_plugin_is_in_the_readme() -> None:
     assert missing == []
 
 
-def test_every_link_and_path_the_readme_names_exists() -> None:
-    """Section links lead to a heading (GitHub's slugs), and the files it links or names
-    in code (`bench/…`, `tests/…`, …) are in the repository."""
+def readme_slugs() -> set[str]:
+    """The README's headings as GitHub links them (`#the-command-line`)."""
     prose = re.sub(r"```[a-z]*\n.*?```", "", README, flags=re.DOTALL)
-    slugs = {
+    return {
         re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
         for heading in re.findall(r"^#+ (.*)$", prose, re.MULTILINE)
     }
+
+
+def test_every_link_and_path_the_readme_names_exists() -> None:
+    """Section links lead to a heading (GitHub's slugs), and the files it links or names
+    in code (`bench/…`, `tests/…`, …) are in the repository."""
+    slugs = readme_slugs()
     anchors = set(re.findall(r"\]\(#([^)]+)\)", README))
     assert anchors
     assert sorted(anchors - slugs) == []
     files = set(re.findall(r"\]\((?!#|https?:)([^)#]+)\)", README))
     files |= set(re.findall(r"`((?:bench|docs|profilemock|scripts|tests)/[\w./-]*)`", README))
     assert sorted(name for name in files if not (ROOT / name).exists()) == []
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda page: page.name)
+def test_every_link_of_a_docs_page_leads_somewhere(page: Path) -> None:
+    """A docs page's links to files are there, and one into the README names a heading."""
+    slugs = readme_slugs()
+    links = re.findall(r"\]\((?!https?:)([^)#]+)(?:#([^)]+))?\)", page.read_text())
+    assert links
+    assert [name for name, _ in links if not (page.parent / name).exists()] == []
+    assert [a for name, a in links if a and name.endswith("README.md") and a not in slugs] == []
 
 
 def _options(command: argparse.ArgumentParser) -> list[argparse.Action]:
