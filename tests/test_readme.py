@@ -342,13 +342,15 @@ def test_every_option_of_the_plugin_is_in_the_readme() -> None:
     assert missing == []
 
 
+def slug(heading: str) -> str:
+    """A heading as GitHub links it: `The command line` is `#the-command-line`."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
 def readme_slugs() -> set[str]:
-    """The README's headings as GitHub links them (`#the-command-line`)."""
+    """The README's headings as GitHub links them."""
     prose = re.sub(r"```[a-z]*\n.*?```", "", README, flags=re.DOTALL)
-    return {
-        re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-        for heading in re.findall(r"^#+ (.*)$", prose, re.MULTILINE)
-    }
+    return {slug(heading) for heading in re.findall(r"^#+ (.*)$", prose, re.MULTILINE)}
 
 
 def test_every_link_and_path_the_readme_names_exists() -> None:
@@ -361,6 +363,16 @@ def test_every_link_and_path_the_readme_names_exists() -> None:
     files = set(re.findall(r"\]\((?!#|https?:)([^)#]+)\)", README))
     files |= set(re.findall(r"`((?:bench|docs|profilemock|scripts|tests)/[\w./-]*)`", README))
     assert sorted(name for name in files if not (ROOT / name).exists()) == []
+
+
+def test_where_to_start_links_every_section() -> None:
+    # A README of some 1,900 lines: a reader new to it finds the sections from its top.
+    start = README[README.index("**Where to start.**") : README.index("\n## Quickstart")]
+    linked = set(re.findall(r"\]\(#([^)]+)\)", start))
+    prose = re.sub(r"```[a-z]*\n.*?```", "", README, flags=re.DOTALL)
+    sections = [slug(heading) for heading in re.findall(r"^## (.*)$", prose, re.MULTILINE)]
+    assert len(sections) >= 10
+    assert [section for section in sections if section not in linked] == []
 
 
 @pytest.mark.parametrize("page", DOCS, ids=lambda page: page.name)
