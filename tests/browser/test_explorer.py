@@ -385,6 +385,14 @@ def test_reloading_the_fixtures_shows_their_problems_then_the_new_data(
         click(browser, "#reload")
         until(browser, lambda d: "Grace" in text_of(d, "#resource-traits table"))
         assert text_of(browser, "#reload-note").startswith("reloaded: 1 space, 1 user, 0 accounts")
+
+        # A good save's warnings come one a line, each with file:line:column.
+        path.write_text(
+            FIXTURE.format(token="t2", name="Grace").replace("ada}", "ada, email: A@x.io}")
+        )
+        click(browser, "#reload")
+        until(browser, lambda d: "warning" in text_of(d, "#reload-note"))
+        assert text_of(browser, "#reload-note").splitlines()[1].startswith(f"{path}:5:")
         assert "curl -u t2:" in text_of(browser, "#resource-traits")  # the new token
         assert text_of(browser, "#space") == "shop (1 user, 0 accounts)"
 
