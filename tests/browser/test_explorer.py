@@ -39,8 +39,9 @@ try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.remote.webdriver import WebDriver
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:  # pragma: no cover - the dev install has it
     webdriver = None  # type: ignore[assignment]
 
@@ -419,3 +420,32 @@ def test_a_long_value_wraps_inside_its_card(server: ServerThread, page: WebDrive
         "return [card.clientWidth, card.querySelector('table').scrollWidth];"
     )
     assert table <= card
+
+
+def test_realism_switches_are_shown_and_set_from_the_page(
+    server: ServerThread, page: WebDriver
+) -> None:
+    def realism() -> dict[str, Any]:
+        return server.call(lambda state: state.realism.as_dict())
+
+    until(
+        page,
+        lambda d: not d.find_element(By.CSS_SELECTOR, '[data-switch="short_pages"]').is_selected(),
+    )
+    click(page, '[data-switch="short_pages"]')
+    until(page, lambda d: realism()["short_pages"] is True)
+    Select(page.find_element(By.ID, "gateway-errors")).select_by_value("html")
+    until(page, lambda d: realism()["gateway_errors"] == "html")
+    delay = page.find_element(By.ID, "propagation-delay")
+    delay.send_keys("2 s", Keys.ENTER)
+    until(page, lambda d: "propagation_delay" in text_of(d, "#realism-error"))
+    assert realism()["propagation_delay"] == "0s"
+    delay.clear()
+    delay.send_keys("2s", Keys.ENTER)
+    until(page, lambda d: realism()["propagation_delay"] == "2s")
+    assert text_of(page, "#realism-error") == ""
+    # A change made elsewhere (a test, curl) shows within a poll.
+    server.call(lambda state: state.set_realism({"null_lists": True}))
+    until(
+        page, lambda d: d.find_element(By.CSS_SELECTOR, '[data-switch="null_lists"]').is_selected()
+    )
