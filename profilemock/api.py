@@ -14,6 +14,8 @@ from http import HTTPStatus
 from typing import Any, Literal, TypeGuard
 
 Collection = Literal["users", "accounts"]
+API_PREFIX = "/v1/"
+"""Every API route's path starts so (as sent, so never the admin API's, decoded or not)."""
 COLLECTIONS: tuple[Collection, ...] = ("users", "accounts")
 OTHER: dict[Collection, Collection] = {"users": "accounts", "accounts": "users"}
 """The collection a profile's links point into."""

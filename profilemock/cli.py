@@ -41,6 +41,7 @@ from profilemock.contract.upstream import (
     UpstreamError,
     parse_size,
     upstream_url,
+    version_doubled,
 )
 from profilemock.faults import FaultRuleError, FaultSet, parse_rule, parse_spec, spec_given
 from profilemock.fixtures import fanout
@@ -495,6 +496,9 @@ def _upstream(text: str, token: str = AUTHORIZATION_HEADER) -> str:
 def _server_url(text: str) -> str:
     """An OpenAPI server: an http(s) URL with a host, or a path on the document's own."""
     if text.startswith("/"):
+        problem = version_doubled(text, text, text)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
         return text
     try:
         return upstream_url(text, also=", or a path such as /api")

@@ -36,7 +36,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from profilemock import schemas
-from profilemock.api import OTHER, collection_named, envelope, is_http_status
+from profilemock.api import API_PREFIX, OTHER, collection_named, envelope, is_http_status
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -81,7 +81,6 @@ from profilemock.schemas.validation import (
 from profilemock.store.space import Store
 
 VIOLATIONS_HEADER = "Profilemock-Violations"
-API_PREFIX = "/v1/"
 HOP_BY_HOP = frozenset(
     h.lower()
     for h in (

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from profilemock.api import is_ip_address, port_number
+from profilemock.api import API_PREFIX, is_ip_address, port_number
 from profilemock.words import counted
 
 if TYPE_CHECKING:  # (the command line reads this module before it needs aiohttp)
@@ -174,7 +174,25 @@ def upstream_url(text: str, *, token: str = AUTHORIZATION_HEADER, also: str = ""
         raise UpstreamError(f"`{text}`: its port is no number from 1 to 65535")
     if url.query_string or url.fragment:
         raise UpstreamError(f"`{text}`: give the base URL only, without a query or fragment")
-    return str(url).rstrip("/")
+    base = str(url).rstrip("/")
+    problem = version_doubled(text, url.path, base)
+    if problem:
+        raise UpstreamError(problem)
+    return base
+
+
+def version_doubled(text: str, path: str, base: str) -> str | None:
+    """What is wrong with ``text``, a base URL (``base`` as read) whose ``path`` ends in the
+    API's version, else None. SDKs and .env files often write the API's URL so: each
+    request went to /v1/v1/spaces/…, a 404 — and a test that a profile is unknown passed
+    against every profile."""
+    version = API_PREFIX.rstrip("/")
+    if not path.rstrip("/").lower().endswith(version):
+        return None
+    return (
+        f"`{text}`: the API's paths begin with {version} ({API_PREFIX}spaces/…), which this"
+        f" URL's path would double: give it without, {base.rstrip('/')[: -len(version)] or '/'}"
+    )
 
 
 def _host_problem(host: str) -> str | None:

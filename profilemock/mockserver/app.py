@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from profilemock.api import envelope, is_ip_address
+from profilemock.api import API_PREFIX, envelope, is_ip_address
 from profilemock.clock import Clock
 from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS, FaultRule
 from profilemock.mockserver import (
@@ -58,8 +58,6 @@ from profilemock.store.space import Store
 log = logging.getLogger("profilemock")
 REQUEST_ID = "Request-Id"
 ADMIN_PREFIX = "/__admin/"
-API_PREFIX = "/v1/"
-"""Every API route's path starts so (as sent, so never the admin API's, decoded or not)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

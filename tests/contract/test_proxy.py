@@ -577,6 +577,19 @@ def test_the_fake_keeps_the_contract_behind_a_strict_proxy(
         pytest.param("http://127.1", "write it as 127.0.0.1$", id="short-address"),
         pytest.param("http://0177.0.0.1", "write it as 127.0.0.1$", id="octal-address"),
         pytest.param("http://1.2.3.4.", "write it as 1.2.3.4$", id="address-trailing-dot"),
+        # Each request went to /v1/v1/spaces/…: a 404, and live mode's test that a profile
+        # is unknown passed against every profile.
+        pytest.param(
+            "http://127.0.0.1:8080/v1",
+            "^`http://127.0.0.1:8080/v1`: the API's paths begin with /v1 \\(/v1/spaces/…\\),"
+            " which this URL's path would double: give it without, http://127.0.0.1:8080$",
+            id="version-in-url",
+        ),
+        pytest.param(
+            "https://gw.example/segment/V1/",
+            "give it without, https://gw.example/segment$",
+            id="version-under-a-prefix",
+        ),
     ],
 )
 def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
@@ -597,6 +610,9 @@ def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
         ("http://8.8.8.8:08080", "http://8.8.8.8:8080"),
         ("http://1e2.example.", "http://1e2.example."),
         ("http://[::ffff:1.2.3.4]:8080", "http://[::ffff:102:304]:8080"),
+        ("http://v1:8080", "http://v1:8080"),
+        ("http://h/v10", "http://h/v10"),
+        ("http://h/v1x/", "http://h/v1x"),
     ],
 )
 def test_an_upstream_url_with_a_host_name_or_address_is_taken(given: str, taken: str) -> None:

@@ -77,6 +77,20 @@ def test_a_server_url_is_a_url_with_a_host_or_a_path(capsys: pytest.CaptureFixtu
     )
 
 
+@pytest.mark.parametrize(("given", "without"), [("/api/v1", "/api"), ("/v1/", "/")])
+def test_a_server_path_ending_in_the_apis_version_is_refused(
+    given: str, without: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The document's paths begin with /v1: a client reading it called /api/v1/v1/spaces/….
+    with pytest.raises(SystemExit) as exited:
+        main(["openapi", "--server-url", given], stdout=io.StringIO())
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        f"argument --server-url: `{given}`: the API's paths begin with /v1 (/v1/spaces/…),"
+        f" which this URL's path would double: give it without, {without}\n"
+    )
+
+
 @pytest.fixture(scope="module")
 def live_fake() -> Iterator[ServerThread]:
     clock = Clock(NOW)
