@@ -381,9 +381,29 @@ _NOT_A_KEY = {
     " headers={'Retry-After': '2'}), or write the rule as a mapping)",
 }
 """Fields of a rule that a spec writes otherwise, or not at all: what to write instead."""
+
+
+def _unknown_key(key: str) -> str:
+    """What a spec's unknown ``key`` was most likely meant as: a field written otherwise
+    (``_NOT_A_KEY``), a key mistyped, or a header (``Retry-After=2``: a header's name has a
+    dash or a capital, no key has)."""
+    if key in _NOT_A_KEY:
+        return _NOT_A_KEY[key]
+    if "-" in key or key[:1].isupper():
+        return " (a header? " + _NOT_A_KEY["headers"].removeprefix(" (")
+    close = closest(key, [*_SPEC_KEYS, "identifier"])
+    return f"; did you mean `{close}`?" if close is not None else ""
+
+
 _SPEC_TAKES = {
     "optional": "true or false",
     "probability": "a number above 0 and at most 1, such as 0.25",
+    "latency": "a duration such as 150ms, a range 100ms..2s or a long tail 50ms~400ms",
+    "hang": "how long a `hang` fault holds the request, such as 5s",
+    "method": "an HTTP method, such as GET",
+    "space": "a space id, or a glob of them",
+    "collection": "users or accounts",
+    "id": "the rule's id",
 }
 """What a key that is not a whole number takes, in a message."""
 
@@ -438,6 +458,9 @@ def parse_spec(spec: str, given_as: str = "--fault") -> dict[str, Any]:
                 key = "fault"
             elif part.isdigit():
                 raise FaultRuleError(f"{said}: `{part}` is not a status: {SPEC_STATUSES}")
+            elif part in _SPEC_KEYS:
+                takes = _SPEC_TAKES.get(part, "a whole number")
+                raise FaultRuleError(f"{said}: `{part}` is a key, written {part}=VALUE ({takes})")
             else:
                 raise FaultRuleError(
                     f"{said}: `{part}` is not a status ({SPEC_STATUSES}), a fault"
@@ -449,7 +472,7 @@ def parse_spec(spec: str, given_as: str = "--fault") -> dict[str, Any]:
         if key not in _SPEC_KEYS:
             raise FaultRuleError(
                 f"{said}: unknown key {named(key)};"
-                f" keys are {', '.join(sorted(_SPEC_KEYS))}, identifier" + _NOT_A_KEY.get(key, "")
+                f" keys are {', '.join(sorted(_SPEC_KEYS))}, identifier" + _unknown_key(key)
             )
         _once(said, rule, key)
         try:

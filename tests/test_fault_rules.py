@@ -76,7 +76,17 @@ def test_spec_grammar(spec: str, rule: dict[str, Any]) -> None:
         ("traits:500:probability=nan", "`probability` must be a number above 0 and at most 1"),
         ("traits:500:probability=1e-3", "`probability` must be a number above 0 and at most 1"),
         ("traits:500:optional=yes", "`optional` must be true or false, got `yes`"),
-        ("traits:500:optional", "`optional` is not a status"),
+        # Was "`optional` is not a status (…), a fault (…) or key=value": a key, valueless.
+        ("traits:500:optional", "`optional` is a key, written optional=VALUE (true or false)"),
+        ("traits:latency", "`latency` is a key, written latency=VALUE (a duration such as 150ms"),
+        # A mistyped key was told the keys there are, and no more; a header, that it was none.
+        ("traits:429:time=2", "identifier; did you mean `times`?"),
+        (
+            "traits:429:retry-after=2",
+            "identifier (a header? headers are no part of a spec: give them beside one, as"
+            " fault('traits:503', headers={'Retry-After': '2'}), or write the rule as a mapping)",
+        ),
+        ("traits:429:X-Trace=1", "identifier (a header? headers are no part of a spec"),
         # Was "`u1234` is not a status …": the route is what is wrong, and the id goes last.
         (
             "user_id:u1234",
@@ -103,6 +113,14 @@ def test_bad_specs_say_what_is_allowed(spec: str, message: str) -> None:
         parse_spec(spec, "fault: spec")
     assert str(info.value).startswith(f"fault: spec `{spec}`: ")
     assert message in str(info.value)
+
+
+def test_how_long_to_hang_without_the_hang_fault_says_it_goes_with_it() -> None:
+    # Was "give `status`, `latency` or `fault` (what should happen?)", of a rule that said.
+    with pytest.raises(FaultRuleError, match=r"^fault rule: `hang` \(how long\) goes with"):
+        FaultSet().add(parse_spec("traits:hang=5s"))
+    with pytest.raises(FaultRuleError, match=r"^fault rule: give `status`, `latency` or"):
+        FaultSet().add(parse_spec("traits:times=2"))
 
 
 def test_optional_is_read_from_every_form_of_a_rule() -> None:
