@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_SPACE, DEMO_TOKEN, Client, basic, profile_path
+from profilemock.api import NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED
+from profilemock.mockserver.app import STATE
+from tests.conftest import DEMO_SPACE, DEMO_TOKEN, Client, ServeYaml, basic, profile_path
 
 AUTH = basic(DEMO_TOKEN)
 
@@ -244,3 +247,79 @@ async def test_server_failure_is_500_in_the_envelope_and_recorded(
     assert "Request-Id" in response.headers
     errors = demo_client.app[STATE].errors
     assert [str(e) for e in errors] == ["boom"]
+
+
+ORDER_FIXTURE = """
+spaces:
+  sp:
+    tokens: [tok]
+    rate_limit: {per_second: 1, burst: 1}
+    users: [{ids: {user_id: u1}}]
+  other:
+    tokens: [other-tok]
+    users: [{ids: {user_id: u1}}]
+"""
+SECOND = 1_000_000_000
+
+
+async def test_combined_bad_inputs_get_the_first_failing_checks_error(
+    serve_yaml: ServeYaml,
+) -> None:
+    """route -> auth (401) -> rate limit (429) -> path (400 validation_error) -> query (400
+    invalid_request_error) -> lookup (404): a request wrong in every later way too gets the
+    first failing check's answer, its body exactly the API's."""
+    client = await serve_yaml(ORDER_FIXTURE)
+    clock = client.app[STATE].clock
+    everything_wrong = "/v1/spaces/nope/collections/us!ers/profiles/user_id:nobody/traits"
+
+    async def answer(
+        path: str, headers: dict[str, str] | None = None, method: str = "GET"
+    ) -> tuple[int, Any]:
+        response = await client.request(method, path, headers=headers or {})
+        assert response.headers["Content-Type"] == "application/json"
+        assert "Request-Id" in response.headers
+        return response.status, await response.json()
+
+    # The route: a wrong method, then an unknown route, before any credentials are asked for.
+    assert await answer(everything_wrong + "?next=%40%40", method="POST") == (
+        405,
+        error("method_not_allowed", "The method POST is not allowed on this route; use GET."),
+    )
+    assert await answer("/v1/spaces/nope/collections/us!ers/profiles/x/bogus?limit=0") == (
+        404,
+        error("not_found", "The requested route was not found."),
+    )
+    # Auth: none, a Bearer, a token of another space; an unknown space with a bad
+    # collection and a bad cursor is still only a 401 (no space is revealed).
+    unauthenticated = (401, error(*UNAUTHENTICATED))
+    bad_everything = (
+        "/v1/spaces/sp/collections/us!ers/profiles/user_id:nobody/traits?limit=0&next=%40"
+    )
+    assert await answer(everything_wrong + "?limit=0&next=%40") == unauthenticated
+    assert await answer(bad_everything, {"Authorization": "Bearer tok"}) == unauthenticated
+    assert await answer(bad_everything, basic("other-tok")) == unauthenticated
+    assert await answer(everything_wrong, basic("tok")) == unauthenticated
+    # The bucket holds one request (the 401s took none): a bad path and query is a
+    # validation_error, and takes it; the same request again is rate limited first.
+    validation = error(
+        "validation_error", "The parameter `collection` has invalid character(s) `!`"
+    )
+    assert await answer(bad_everything, basic("tok")) == (400, validation)
+    assert await answer(bad_everything, basic("tok")) == (429, error(*RATE_LIMITED))
+    # Query before lookup: a bad query to an unknown collection and profile is a 400.
+    clock.advance(SECOND)
+    unknown = "/v1/spaces/sp/collections/groups/profiles/user_id:nobody/traits"
+    assert await answer(unknown + "?limit=0&next=x", basic("tok")) == (
+        400,
+        error(
+            "invalid_request_error",
+            "The parameter `limit` must be an integer between 1 and 200, got `0`.",
+        ),
+    )
+    clock.advance(SECOND)
+    assert await answer(unknown + "?limit=5", basic("tok")) == (404, error(*NOT_FOUND))
+    clock.advance(SECOND)
+    assert await answer(unknown.replace("groups", "users"), basic("tok")) == (
+        404,
+        error(*NOT_FOUND),
+    )
