@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Client, ServeYaml, basic
+from profilemock.clock import Clock
+from profilemock.fixtures.loader import load_data
+from profilemock.mockserver.app import create_app
+from tests.conftest import Client, ClientFactory, ServeYaml, basic
 
 FIXTURE = """
 now: 2026-06-15T12:00:00Z
@@ -310,3 +313,54 @@ async def test_list_profiles_by_most_recent_activity(client: Client) -> None:
     accounts = await get(client, "/v1/spaces/sp/collections/accounts/profiles?limit=1")
     assert accounts["data"][0]["external_ids"][0]["id"] == "g1"
     assert accounts["cursor"]["has_more"] is True
+
+
+# -- page sizes --------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def crowded(aiohttp_client: ClientFactory, clock: Clock) -> Client:
+    """A space with more of everything than any page holds: a user with 250 traits, 31
+    external ids, 120 events and 30 linked accounts, among 120 users."""
+    crowd = {
+        "ids": {"user_id": "crowd", "anonymous_id": [f"anon-{i:02d}" for i in range(30)]},
+        "traits": {f"t{i:03d}": i for i in range(250)},
+        "events": [
+            {"event": "E", "timestamp": f"-{i + 1}m", "message_id": f"m{i:03d}"} for i in range(120)
+        ],
+        "links": [f"group_id:g{i:02d}" for i in range(30)],
+    }
+    others = [{"ids": {"user_id": f"u{i:03d}"}} for i in range(119)]
+    accounts = [{"ids": {"group_id": f"g{i:02d}"}} for i in range(30)]
+    data = {"spaces": {"sp": {"tokens": ["tok"], "users": [crowd, *others], "accounts": accounts}}}
+    return await aiohttp_client(create_app(load_data(data, clock), clock))
+
+
+@pytest.mark.parametrize(
+    ("route", "default", "largest", "accepted"),
+    [
+        pytest.param(path("user_id:crowd", "traits"), 10, 200, 200, id="traits"),
+        pytest.param(path("user_id:crowd", "external_ids"), 25, 25, 100, id="external_ids"),
+        pytest.param(path("user_id:crowd", "events"), 10, 100, 100, id="events"),
+        pytest.param(path("user_id:crowd", "links"), 20, 20, 100, id="links"),
+        pytest.param("/v1/spaces/sp/collections/users/profiles", 10, 100, 100, id="profiles"),
+    ],
+)
+async def test_page_sizes_are_the_contracts_table(
+    crowded: Client, route: str, default: int, largest: int, accepted: int
+) -> None:
+    """The contract's table as numbers (not read back from ``api.ENDPOINTS``): the default
+    page, the largest page served (larger accepted limits are clamped to it) and the
+    largest ``limit`` accepted without a 400."""
+
+    async def page(query: str) -> tuple[int, bool]:
+        body = await get(crowded, route + query)
+        items = body["traits"] if "traits" in body else body["data"]
+        return len(items), body["cursor"]["has_more"]
+
+    assert await page("") == (default, True)
+    assert await page(f"?limit={accepted}") == (largest, True)
+    response = await crowded.get(route + f"?limit={accepted + 1}", headers=AUTH)
+    assert response.status == 400
+    message = (await response.json())["error"]["message"]
+    assert f"between 1 and {accepted}, got `{accepted + 1}`" in message
