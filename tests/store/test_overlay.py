@@ -7,6 +7,7 @@ import pytest
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_data
 from profilemock.fixtures.profile import Where, build_profile
+from profilemock.store import overlay
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace, LiveStore
 from tests.conftest import NOW
@@ -97,3 +98,20 @@ def test_tokens_are_matched_per_space(store: LiveStore) -> None:
     assert not store.spaces["sp"].accepts("t3")
     assert store.space_of_token("t3") == "other"
     assert store.space_of_token("nope") is None
+
+
+def test_a_token_is_compared_in_constant_time_with_every_token_of_the_space(
+    store: LiveStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hmac.compare_digest, against every token even after a match: how long a guess takes
+    says nothing of which token (or how much of one) it matched."""
+    compared: list[tuple[bytes, bytes]] = []
+
+    def compare_digest(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return a == b
+
+    monkeypatch.setattr(overlay.hmac, "compare_digest", compare_digest)
+    assert store.spaces["sp"].accepts("t1")
+    assert not store.spaces["sp"].accepts("t1-guess")
+    assert compared == [(b"t1", b"t1"), (b"t1", b"t2"), (b"t1-guess", b"t1"), (b"t1-guess", b"t2")]
