@@ -299,6 +299,10 @@ async def test_combined_bad_inputs_get_the_first_failing_checks_error(
     assert await answer(bad_everything, {"Authorization": "Bearer tok"}) == unauthenticated
     assert await answer(bad_everything, basic("other-tok")) == unauthenticated
     assert await answer(everything_wrong, basic("tok")) == unauthenticated
+    # A space id with characters no space id has is no space either: a 401, not the 400
+    # the characters would earn once the space were known (auth comes first).
+    bad_space = bad_everything.replace("/spaces/sp/", "/spaces/s!p/")
+    assert await answer(bad_space, basic("tok")) == unauthenticated
     # The bucket holds one request (the 401s took none): a bad path and query is a
     # validation_error, and takes it; the same request again is rate limited first.
     validation = error(
