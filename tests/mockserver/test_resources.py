@@ -364,3 +364,16 @@ async def test_page_sizes_are_the_contracts_table(
     assert response.status == 400
     message = (await response.json())["error"]["message"]
     assert f"between 1 and {accepted}, got `{accepted + 1}`" in message
+
+
+async def test_a_profile_list_cursor_of_the_other_collection_is_rejected(client: Client) -> None:
+    users = await get(client, "/v1/spaces/sp/collections/users/profiles?limit=1")
+    token = users["cursor"]["next"]
+    assert users["cursor"]["has_more"] is True
+    response = await client.get(
+        f"/v1/spaces/sp/collections/accounts/profiles?next={token}", headers=AUTH
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["message"].startswith(
+        f"The parameter `next` is not a valid cursor for this list: `{token}`."
+    )
