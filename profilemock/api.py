@@ -57,9 +57,20 @@ def is_ip_address(text: str) -> bool:
 PORT_NUMBERS = "a port number from 0 to 65535"
 
 
+def whole_number(text: str, most: int) -> int | None:
+    """The number ``text`` writes (ASCII digits, leading zeros however many) when it is at
+    most ``most``, else None. Never ``int`` of the text as given: of 4,300 digits and more
+    it raises (a `limit`, or the port of an `Origin`, sent so answered 500)."""
+    significant = text.lstrip("0")
+    if not is_digits(text) or len(significant) > len(str(most)):
+        return None
+    number = int(significant or "0")
+    return number if number <= most else None
+
+
 def port_number(text: str) -> int | None:
     """The port ``text`` names (ASCII digits, 0 to 65535), else None."""
-    return int(text) if is_digits(text) and int(text) <= 65535 else None
+    return whole_number(text, 65535)
 
 
 def port_argument(text: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
@@ -895,6 +896,20 @@ _FIELD_PROBLEMS: dict[str, Callable[[Any], str | None]] = {
 the refused body, None to keep the schema's words."""
 
 
+def _integer(name: str, text: str) -> int:
+    """Query parameter ``name``'s whole number ``text`` (``-?[0-9]+``); a 400 for one of more
+    digits than ``int`` reads (it raised, and the admin API answered 500)."""
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    significant = digits.lstrip("0") or "0"
+    most = sys.get_int_max_str_digits()
+    if most and len(significant) > most:
+        raise _bad(
+            f"query parameter `{name}`: a whole number of {len(significant)} digits is longer"
+            f" than the {most} digits a number may have"
+        )
+    return int(sign + significant)
+
+
 def _query(request: web.Request, checks: _Input) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in request.query:
@@ -902,7 +917,9 @@ def _query(request: web.Request, checks: _Input) -> dict[str, Any]:
         if len(given) > 1:
             raise _bad(f"query parameter `{name}` is given {len(given)} times; give it once")
         text = given[0]
-        values[name] = int(text) if name in checks.integers and _INTEGER.fullmatch(text) else text
+        values[name] = (
+            _integer(name, text) if name in checks.integers and _INTEGER.fullmatch(text) else text
+        )
     assert checks.query is not None
     unknown = sorted(set(values) - checks.parameters)
     if unknown:

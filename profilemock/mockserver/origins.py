@@ -71,12 +71,10 @@ def split_origin(url: str) -> tuple[Origin, str] | None:
     host, colon, port = authority.rpartition(":")
     if not colon or "]" in port:  # no port; or a bare IPv6 address such as [::1]
         host, port = authority, ""
-    if port and port_number(port) is None:
-        return None
+    number = port_number(port) if port else DEFAULT_PORTS[scheme]
     host = host.lower().rstrip(".")
-    if not host or host == "[]":
+    if number is None or not host or host == "[]":
         return None
-    number = int(port) if port else DEFAULT_PORTS[scheme]
     return (scheme, host, number), url[match.end() :]
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from multidict import MultiMapping
 from yarl import URL
 
-from profilemock.api import BOOLEAN_WORDS, ENDPOINTS, TRAIT_CLASSES, Endpoint, is_digits
+from profilemock.api import BOOLEAN_WORDS, ENDPOINTS, TRAIT_CLASSES, Endpoint, whole_number
 from profilemock.memo import Memo
 from profilemock.mockserver.errors import invalid_request
 from profilemock.timeutil import ISO_HINT, TimestampError, format_ns, parse_iso
@@ -107,12 +107,13 @@ def parse_query(endpoint: Endpoint, query: MultiMapping[str]) -> Query:
     limit_text = single(query, "limit") if "limit" in query and "limit" in endpoint.params else None
     limit = endpoint.default_limit
     if limit_text is not None:
-        limit = int(limit_text) if is_digits(limit_text) and len(limit_text) < 10 else -1
-        if not 1 <= limit <= endpoint.limit_max:
+        asked = whole_number(limit_text, endpoint.limit_max)
+        if asked is None or asked < 1:
             raise invalid_request(
                 f"The parameter `limit` must be an integer between 1 and {endpoint.limit_max},"
                 f" got `{limit_text}`."
             )
+        limit = asked
     # Only the parameters that are there are parsed: most requests give one or two.
     present = set(query).intersection(endpoint.params)
     accepts = present.__contains__

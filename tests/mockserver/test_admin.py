@@ -289,6 +289,17 @@ async def test_query_parameters_are_held_to_their_schema(
     assert error["error"]["message"].startswith(message)
 
 
+async def test_a_query_number_of_more_digits_than_python_reads_is_a_400(client: Client) -> None:
+    # int() refuses 4,300 digits and more: the journal's `limit` so long answered 500.
+    error = await call(client, "GET", f"{ADMIN}/requests?limit={'1' * 5000}", expect=400)
+    assert error["error"]["message"] == (
+        "query parameter `limit`: a whole number of 5000 digits is longer than the 4300"
+        " digits a number may have"
+    )
+    # Leading zeros are no digits of the number.
+    await call(client, "GET", f"{ADMIN}/requests?limit={'0' * 5000}2")
+
+
 async def test_not_json_is_a_clear_error(client: Client) -> None:
     error = await call(client, "POST", f"{ADMIN}/faults", raw="{oops", expect=400)
     assert (

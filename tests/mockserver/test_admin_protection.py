@@ -211,6 +211,16 @@ async def test_cors_does_not_open_the_admin_api_to_other_origins(
     assert api.headers["Access-Control-Allow-Origin"] == EVIL
 
 
+async def test_an_origin_with_a_port_of_thousands_of_digits_is_refused_not_a_500(
+    aiohttp_client: ClientFactory,
+) -> None:
+    client = await client_with(aiohttp_client, cors=True)
+    response = await client.get(
+        "/__admin/health", headers={"Origin": f"http://127.0.0.1:{'1' * 5000}"}
+    )
+    assert response.status == 403
+
+
 async def test_cors_origins_name_more_admin_origins(aiohttp_client: ClientFactory) -> None:
     client = await client_with(aiohttp_client, cors=True, cors_origins=("https://app.example",))
     ok = await client.post("/__admin/reset", headers={"Origin": "https://app.example"})
@@ -261,6 +271,9 @@ def test_cors_origin_option_takes_origins_only(capsys: pytest.CaptureFixture[str
         ("https://:443", None),
         ("http://x:port", None),
         ("http://x:65536", None),
+        # int() of 4,300 digits and more raises: an Origin so written answered 500.
+        (f"http://x:{'1' * 5000}", None),
+        (f"http://x:{'0' * 5000}80", (("http", "x", 80), "")),
     ],
 )
 def test_split_origin_is_the_one_reader_of_a_urls_origin(

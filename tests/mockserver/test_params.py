@@ -74,3 +74,11 @@ def test_every_spelling_the_verbose_400_names_is_taken() -> None:
     for word in named:
         verbose = Queries().parse("traits", URL(f"{TRAITS}?verbose={word}")).verbose
         assert verbose is BOOLEAN_WORDS[word]
+
+
+@pytest.mark.parametrize("written", ["0000000010", f"{'0' * 5000}10"])
+def test_leading_zeros_are_no_part_of_a_limit(written: str) -> None:
+    # `010` was 10 and `0000000010` (ten characters) a 400: its length was held to be the
+    # number's.
+    query = Queries().parse("traits", URL(f"{TRAITS}?limit={written}", encoded=True))
+    assert (query.limit, query.page_size) == (10, 10)
