@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_data
 from profilemock.fixtures.profile import Where, build_profile
-from profilemock.store import overlay
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace, LiveStore
 from tests.conftest import NOW
@@ -111,7 +112,7 @@ def test_a_token_is_compared_in_constant_time_with_every_token_of_the_space(
         compared.append((a, b))
         return a == b
 
-    monkeypatch.setattr(overlay.hmac, "compare_digest", compare_digest)
+    monkeypatch.setattr(hmac, "compare_digest", compare_digest)
     assert store.spaces["sp"].accepts("t1")
     assert not store.spaces["sp"].accepts("t1-guess")
     assert compared == [(b"t1", b"t1"), (b"t1", b"t2"), (b"t1-guess", b"t1"), (b"t1-guess", b"t2")]
