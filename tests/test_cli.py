@@ -640,8 +640,7 @@ def test_a_bad_fault_flag_is_told_before_the_fixtures_load_and_names_the_flag(
         ),
         (
             "traits:hang=1s:space=s\tp",
-            '"traits:hang=1s:space=s\\tp": fault rule: `hang` (how long) goes with'
-            " `fault: hang`",
+            '"traits:hang=1s:space=s\\tp": fault rule: `hang` (how long) goes with `fault: hang`',
         ),
     ):
         code, _, err = run_cli("serve", "--fixtures", missing, "--fault", spec)
