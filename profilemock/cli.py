@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
 from profilemock import extras
-from profilemock.api import Collection, is_decimal, is_digits, is_http_status, port_argument
+from profilemock.api import (
+    Collection,
+    is_decimal,
+    is_http_status,
+    port_argument,
+    whole_number,
+)
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     AUTHORIZATION_HEADER,
@@ -104,9 +110,10 @@ def _timestamp(text: str) -> int:
 
 
 def _status(text: str) -> int:
-    if not is_digits(text) or not is_http_status(int(text)):
+    status = whole_number(text, 599)
+    if status is None or not is_http_status(status):
         raise argparse.ArgumentTypeError(f"`{text}` is not an HTTP status from 100 to 599")
-    return int(text)
+    return status
 
 
 def _body_status(text: str) -> int:
@@ -528,12 +535,13 @@ def _timeout(text: str) -> float:
 
 def _connections(text: str) -> int:
     most = file_limit()
-    if not is_digits(text) or not 1 <= int(text) <= most:
+    connections = whole_number(text, most)
+    if not connections:
         raise argparse.ArgumentTypeError(
             f"`{text}` is not a number of connections from 1 to {most} (the open-file limit"
             " of this process; `ulimit -n` raises it)"
         )
-    return int(text)
+    return connections
 
 
 def _add_admin(command: argparse.ArgumentParser) -> None:
@@ -834,9 +842,10 @@ beyond 2^63, and answered a larger one with a traceback)."""
 
 
 def _positive(text: str) -> int:
-    if not is_digits(text) or not 1 <= int(text) <= _MOST_KEPT:
+    kept = whole_number(text, _MOST_KEPT)
+    if not kept:
         raise argparse.ArgumentTypeError(f"`{text}` is not a whole number from 1 to {_MOST_KEPT:,}")
-    return int(text)
+    return kept
 
 
 def _events_range(text: str) -> tuple[int, int]:
@@ -899,15 +908,23 @@ def _snapshots(args: argparse.Namespace) -> Snapshots | None:
 
 
 def _seed(text: str) -> int:
-    if not is_digits(text.removeprefix("-")):
-        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number, such as 0 or 42")
-    return int(text)
+    size = whole_number(text.removeprefix("-"), 10**SEED_DIGITS - 1)
+    if size is None:
+        raise argparse.ArgumentTypeError(
+            f"`{text}` is not a whole number of at most {SEED_DIGITS} digits, such as 0 or 42"
+        )
+    return -size if text.startswith("-") else size
+
+
+SEED_DIGITS = 20
+"""The most digits of a seed (2**64 has 20): one of thousands was int()'s error."""
 
 
 def _count(text: str) -> int:
-    if not is_digits(text):
-        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number (0 or more)")
-    return int(text)
+    count = whole_number(text, _MOST_KEPT)
+    if count is None:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a whole number from 0 to {_MOST_KEPT:,}")
+    return count
 
 
 def main(
@@ -1348,8 +1365,8 @@ def _remove_stale_partials(target: Path) -> None:
         if (
             name.startswith(prefix)
             and name.endswith(".partial")
-            and is_digits(pid)
-            and not _running(int(pid))
+            and (number := whole_number(pid, 2**31 - 1)) is not None
+            and not _running(number)
             and not _written_lately(target.with_name(name))
         ):
             _remove(target.with_name(name))

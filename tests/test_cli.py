@@ -756,19 +756,28 @@ def test_a_journal_size_out_of_range_is_refused_with_the_range(
     ("args", "message"),
     [
         (["serve", "--port", "\u0664\u0660\u0661\u0660"], "is not a port number from 0 to 65535"),
-        (["generate", "--users", "\u0663"], "is not a whole number (0 or more)"),
+        (["generate", "--users", "\u0663"], "is not a whole number from 0 to 1,000,000,000"),
         (["generate", "--events-per-user", "\u0663-\u0665"], "is not MIN-MAX such as 0-200"),
-        (["serve", "--seed", "abc"], "is not a whole number, such as 0 or 42"),
-        (["generate", "--seed", "1.5"], "is not a whole number, such as 0 or 42"),
-        (["generate", "--seed", "1_0"], "is not a whole number, such as 0 or 42"),
-        (["generate", "--seed", "\u0663"], "is not a whole number, such as 0 or 42"),
+        (["serve", "--seed", "abc"], "is not a whole number of at most 20 digits, such as 0 or 42"),
+        (
+            ["generate", "--seed", "1.5"],
+            "is not a whole number of at most 20 digits, such as 0 or 42",
+        ),
+        (
+            ["generate", "--seed", "1_0"],
+            "is not a whole number of at most 20 digits, such as 0 or 42",
+        ),
+        (
+            ["generate", "--seed", "\u0663"],
+            "is not a whole number of at most 20 digits, such as 0 or 42",
+        ),
         (["serve", "--rate-limit", "\u0665"], "is not requests per second"),
         (["serve", "--rate-limit", "1_0"], "is not requests per second"),
         (["serve", "--header-timeout", "\u0663\u0660"], "is not seconds from 0.01 to 3600"),
         (["proxy", "--region", "us", "--timeout", "1_0"], "is not seconds above 0"),
         (
             ["record", "--region", "us", "--space", "s", "--id", "user_id:u", "--seed", "x"],
-            "is not a whole number, such as 0 or 42",
+            "is not a whole number of at most 20 digits, such as 0 or 42",
         ),
     ],
 )
@@ -786,6 +795,31 @@ def test_numbers_are_ascii_digits_and_a_bad_one_is_told_in_words(
 
 def test_a_negative_seed_is_a_seed() -> None:
     assert parser().parse_args(["generate", "--seed", "-5"]).seed == -5
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--seed"], "is not a whole number of at most 20 digits"),
+        (["generate", "--seed"], "is not a whole number of at most 20 digits"),
+        (["generate", "--users"], "is not a whole number from 0 to 1,000,000,000"),
+        (["serve", "--journal-size"], "is not a whole number from 1 to 1,000,000,000"),
+        (["serve", "--max-connections"], "is not a number of connections from 1 to"),
+        (["validate", "x.har", "--status"], "is not an HTTP status from 100 to 599"),
+        (["generate", "--events-per-user"], "a user has at most 100,000 events"),
+    ],
+)
+def test_a_number_of_thousands_of_digits_is_told_as_any_too_large(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    # int() refuses 4,300 digits and more: argparse said "invalid _seed value: '1111…'".
+    huge = "1" * 5000
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args([*args, huge])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"`{huge}` {message}" in err or f"`{huge}`: {message}" in err
+    assert "invalid" not in err
 
 
 @pytest.mark.parametrize(
