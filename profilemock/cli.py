@@ -830,8 +830,12 @@ def _origin(text: str) -> str:
 
     found = split_origin(text)
     if found is None or found[1].strip("/"):
+        # `localhost:5173`, a dev server's address without its scheme: offer it with one.
+        meant = f"http://{text.rstrip('/')}"
+        again = None if "://" in text else split_origin(meant)
         raise argparse.ArgumentTypeError(
             f"`{text}` is not an origin such as https://app.example:8443 (scheme, host, port)"
+            + (f"; did you mean {meant}?" if again is not None and not again[1] else "")
         )
     return text[: len(text) - len(found[1])].lower()
 

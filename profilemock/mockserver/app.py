@@ -145,6 +145,8 @@ def api_handler(state: ServerState) -> Handler:
             except Exception as exc:
                 if isinstance(exc, ApiError) and exc.status == 401:
                     exchange.authorized = False
+                if isinstance(exc, ApiError) and exc.status == 405 and cors.is_preflight(request):
+                    exc.hint = cors.OFF_HINT  # CORS is off (on, the preflight was answered)
                 response = _error_response(request, state, exc)
             if exchange.fault is not None:
                 response.headers.setdefault(inject.FAULT_HEADER, exchange.fault)

@@ -2,7 +2,8 @@
 
 A browser's preflight is answered yes for GET and HEAD from any origin, and every answer
 names the asking origin and exposes profilemock's own headers and every other header it
-carries (a fault rule's `Retry-After`, say), so the app's own code can read them.
+carries (a fault rule's `Retry-After`, say), so the app's own code can read them. With it
+off, a preflight gets the API's own 405, its hint (``OFF_HINT``) saying what it was.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ _READABLE = frozenset(
         "set-cookie",
     }
 )
+
+
+OFF_HINT = (
+    "a browser's CORS preflight, refused as the real API refuses it (no CORS): serve with"
+    " --cors (or --cors-origin ORIGIN) to let pages call the fake"
+)
+"""The hint of a preflight's 405 when CORS is off: the browser says only "blocked by CORS
+policy", and the fake's log and journal a bare ``OPTIONS ... 405``."""
 
 
 def is_preflight(request: web.Request) -> bool:

@@ -188,12 +188,20 @@ class _Writer:
 
 
 _PREFLIGHT = " (CORS preflight)\n"
+_REFUSED_PREFLIGHT = " (CORS preflight: CORS is off, serve with --cors to let pages call)\n"
 
 
-def _preflight(request: BaseRequest, response: StreamResponse) -> bool:
-    """Whether the fake answered ``request`` as a browser's CORS preflight (no call of the
-    app: its line says so)."""
-    return request.method == "OPTIONS" and "Access-Control-Allow-Methods" in response.headers
+def _end(request: BaseRequest, response: StreamResponse) -> str:
+    """The end of ``request``'s line: whether it was a browser's CORS preflight the fake
+    answered (no call of the app), or one it refused, CORS being off (the browser says
+    only "blocked by CORS policy"); its line says so."""
+    if request.method != "OPTIONS":
+        return "\n"
+    if response.status == 204 and "Access-Control-Allow-Methods" in response.headers:
+        return _PREFLIGHT
+    if response.status == 405 and "Access-Control-Request-Method" in request.headers:
+        return _REFUSED_PREFLIGHT
+    return "\n"
 
 
 def _bound_logger(log: RequestLog) -> type[AccessLogger]:
@@ -204,7 +212,7 @@ def _bound_logger(log: RequestLog) -> type[AccessLogger]:
 
         def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
             version = request.version
-            end = _PREFLIGHT if response.status == 204 and _preflight(request, response) else "\n"
+            end = _end(request, response)
             add(
                 f"{request.method} {request.raw_path} HTTP/{version.major}.{version.minor}"
                 f" {response.status} {response.body_length} {time * 1000:.0f}ms{end}"

@@ -258,6 +258,24 @@ def test_cors_origin_option_takes_origins_only(capsys: pytest.CaptureFixture[str
         assert "is not an origin" in capsys.readouterr().err
 
 
+def test_cors_origin_without_a_scheme_is_offered_one(capsys: pytest.CaptureFixture[str]) -> None:
+    # `localhost:5173`, as Vite prints where it runs, was refused without a way out.
+    for given, meant in (
+        ("localhost:5173", "http://localhost:5173"),
+        ("app.example/", "http://app.example"),
+    ):
+        with pytest.raises(SystemExit):
+            parser().parse_args(["serve", "--cors-origin", given])
+        assert (
+            f"is not an origin such as https://app.example:8443 (scheme, host, port); did you mean {meant}?"
+            in capsys.readouterr().err
+        )
+    for bad in ("ftp://x", "localhost:5173/app", "x:port"):
+        with pytest.raises(SystemExit):
+            parser().parse_args(["serve", "--cors-origin", bad])
+        assert "did you mean" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("url", "split"),
     [

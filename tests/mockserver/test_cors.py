@@ -37,6 +37,29 @@ async def test_cors_is_off_by_default(aiohttp_client: ClientFactory) -> None:
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
+async def test_a_preflight_refused_with_cors_off_says_what_it_was(
+    aiohttp_client: ClientFactory,
+) -> None:
+    # A page's call failed with "blocked by CORS policy", the fake's log and journal showing
+    # a bare `OPTIONS … 405`: nothing on the fake's side said why.
+    client = await client_with(aiohttp_client)
+    traits = profile_path("user_id:u1234", "traits")
+    preflight = await client.options(traits, headers=PREFLIGHT)
+    assert preflight.status == 405  # the API's own answer: it has no CORS
+    assert preflight.headers["Allow"] == "GET, HEAD"
+    hint = preflight.headers["Profilemock-Hint"]
+    assert hint.startswith("a browser's CORS preflight")
+    assert "serve with --cors (or --cors-origin ORIGIN)" in hint
+    listed = await (await client.get("/__admin/requests")).json()
+    assert [(e["method"], e["status"], e["hint"]) for e in listed["requests"]] == [
+        ("OPTIONS", 405, hint)
+    ]
+    # An OPTIONS that is no preflight (no Origin) gets the 405 and its Allow alone.
+    plain = await client.options(traits, headers={"Access-Control-Request-Method": "GET"})
+    assert plain.status == 405
+    assert "Profilemock-Hint" not in plain.headers
+
+
 async def test_preflight_and_answers_allow_the_origin(aiohttp_client: ClientFactory) -> None:
     client = await client_with(aiohttp_client, cors=True)
     preflight = await client.options(profile_path("user_id:u1234", "traits"), headers=PREFLIGHT)

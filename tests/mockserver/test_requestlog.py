@@ -448,9 +448,15 @@ async def test_a_cors_preflights_line_says_it_is_one() -> None:
     logger.log(asked, cors.preflight(asked), 0.001)
     logger.log(make_mocked_request("GET", path), web.Response(status=204), 0.001)
     logger.log(make_mocked_request("OPTIONS", path), web.Response(status=204), 0.001)
+    # CORS off: the API's 405, which the browser reports only as "blocked by CORS policy".
+    logger.log(asked, web.Response(status=405), 0.001)
+    logger.log(make_mocked_request("OPTIONS", path), web.Response(status=405), 0.001)
     assert [line.rstrip("\n") for line in log.lines] == [
         f"OPTIONS {path} HTTP/1.1 204 0 1ms (CORS preflight)",
         f"GET {path} HTTP/1.1 204 0 1ms",
         f"OPTIONS {path} HTTP/1.1 204 0 1ms",
+        f"OPTIONS {path} HTTP/1.1 405 0 1ms"
+        " (CORS preflight: CORS is off, serve with --cors to let pages call)",
+        f"OPTIONS {path} HTTP/1.1 405 0 1ms",
     ]
     log.flush()
