@@ -219,6 +219,8 @@ def _given_token(request: web.Request) -> tuple[str, str]:
 
 async def health(request: web.Request) -> web.Response:
     state = _state(request)
+    reloader = request.config_dict.get(RELOADER)
+    last = None if reloader is None or reloader.last is None else reloader.last.as_dict()
     return json_response(
         {
             "status": "ok",
@@ -226,6 +228,7 @@ async def health(request: web.Request) -> web.Response:
             "requests": len(state.journal),
             "faults": len(state.faults),
             "clock": _clock_body(state),
+            "last_reload": last,
         }
     )
 
@@ -517,7 +520,17 @@ _AT_ERRORS = (
 
 ROUTES: tuple[AdminRoute, ...] = (
     AdminRoute(
-        "GET", "/health", health, "Is the server up; spaces, journal size, faults, clock", "Health."
+        "GET",
+        "/health",
+        health,
+        "Is the server up; spaces, journal size, faults, clock, and the last reload's result"
+        " (a save --watch could not use is told here besides stderr)",
+        "Health: `status` ok, `spaces`, `requests` (how many the journal holds), `faults`,"
+        " `clock`, and `last_reload`, null before a reload (or if not served from files),"
+        " else the last one as POST /reload answers it: `reloaded` (false: the previous"
+        " data is still served), `at` (when, by the wall clock, UTC), `changed` (the files"
+        " whose change caused it, none if asked for), `problems` (each"
+        " `file:line:column: message`), `warnings`, and what it loaded.",
     ),
     AdminRoute(
         "POST",
@@ -542,7 +555,8 @@ ROUTES: tuple[AdminRoute, ...] = (
         "Read the fixture files again and serve them (faults, rate limits, journal and clock"
         " stay; runtime changes to the data go); 422 listing every problem (file:line:column)"
         " if they do not load, the previous data still served; 409 if not served from files",
-        "What was loaded: spaces, users, accounts, seconds.",
+        "What was loaded: spaces, users, accounts, seconds, `at` (when, by the wall clock,"
+        " UTC), warnings (as GET /health's `last_reload` tells it after).",
         errors=(
             (409, "The server was not started from fixture files: nothing to reload."),
             (422, "The files do not load: every problem, one a line (file:line:column)."),

@@ -74,6 +74,9 @@ class Reloaded:
     new_warnings: tuple[str, ...] = ()
     """Those of ``warnings`` the load before did not have: what the log line tells (one
     that still stands was told already; a save that keeps it does not tell it again)."""
+    at: int | None = None
+    """When it ended, by the wall clock (nanoseconds since the epoch): a save's time, not
+    the server's clock, which may stand at a date of the fixtures."""
 
     @property
     def ok(self) -> bool:
@@ -115,6 +118,7 @@ class Reloaded:
     def as_dict(self) -> dict[str, Any]:
         return {
             "reloaded": self.ok,
+            "at": None if self.at is None else format_ns(self.at),
             "changed": list(self.changed),
             "spaces": self.spaces,
             "users": self.users,
@@ -149,11 +153,18 @@ class Reloader:
     reads: Reads = field(default_factory=Reads)
     """The files as the reloads read them: one whose content did not change since is not
     read again (a 100,000-profile file beside the 50-profile one edited)."""
+    wall: Callable[[], int] = time.time_ns
+    """The wall clock a reload's ``at`` is read from."""
+    last: Reloaded | None = None
+    """The last reload's result, good or bad (``GET /__admin/health`` tells it: with
+    ``--watch`` a save the server could not use is otherwise told on stderr only)."""
     _lock: asyncio.Lock | None = None
 
     async def reload(self, changed: Iterable[str] = (), removed: Iterable[str] = ()) -> Reloaded:
         async with self._one_at_a_time():
-            result = replace(await self._reload(tuple(changed)), removed=tuple(removed))
+            result = await self._reload(tuple(changed))
+            result = replace(result, removed=tuple(removed), at=self.wall())
+            self.last = result
         if self.log is not None:
             self.log(result.line())
         for callback in self.on_reload:

@@ -397,10 +397,19 @@ def test_reloading_the_fixtures_shows_their_problems_then_the_new_data(
         assert "curl -u t2:" in text_of(browser, "#resource-traits")  # the new token
         assert text_of(browser, "#space") == "shop (1 user, 0 accounts)"
 
-        # A reload the page did not make (--watch, a script) shows within a poll.
+        # A reload the page did not make (--watch, a script) shows within a poll, a failed
+        # one with its problems (it showed only when Reload fixtures was pressed).
         path.write_text(FIXTURE.format(token="t2", name="Grace") + "      - ids: {user_id: bo}\n")
         assert requests.post(f"{served.url}/__admin/reload", timeout=10).status_code == 200
         until(browser, lambda d: text_of(d, "#space") == "shop (2 users, 0 accounts)")
+        assert text_of(browser, "#reload-note").startswith("reloaded: 1 space, 2 users,")
+        path.write_text(FIXTURE.format(token="t2", name="Grace").replace("traits", "trait"))
+        assert requests.post(f"{served.url}/__admin/reload", timeout=10).status_code == 422
+        until(browser, lambda d: "unknown key `trait`" in text_of(d, "#reload-note"))
+        note = text_of(browser, "#reload-note").splitlines()
+        assert note[0].startswith("reload of the fixtures failed at ")
+        assert note[0].endswith(", still serving the previous data:")
+        assert note[1].startswith(f"{path}:6:9: unknown key `trait`")
 
 
 def test_a_long_value_wraps_inside_its_card(server: ServerThread, page: WebDriver) -> None:

@@ -279,6 +279,46 @@ async def test_watch_serves_each_good_save_and_keeps_data_through_a_bad_one(
     assert await served.plan() == "team"
 
 
+async def test_health_tells_the_last_reload_a_watched_save_failed_or_not(start: Start) -> None:
+    # A save --watch could not use was told on stderr only: /__admin/health said "ok" and
+    # nothing of it, and a client had to reload again (POST /__admin/reload) to learn why.
+    served = await start(watch=True)
+    served.app[RELOADER].wall = lambda: NOW
+
+    async def last_reload() -> Any:
+        return (await (await served.client.get("/__admin/health")).json())["last_reload"]
+
+    assert await last_reload() is None  # none yet
+    served.save(fixture("team").replace("traits:", "traits: {plan: [", 1))
+    assert not (await served.next_reload()).ok
+    failed = await last_reload()
+    assert failed["reloaded"] is False
+    assert failed["at"] == "2026-06-15T12:00:00Z"
+    assert failed["changed"] == [str(served.path)]
+    assert [p.split(": ")[0] for p in failed["problems"]] == [f"{served.path}:8:1"]
+    assert failed["problems"][0].startswith(f"{served.path}:8:1: YAML syntax:")
+    assert await served.plan() == "free"  # the previous data, still served
+
+    served.app[RELOADER].wall = lambda: NOW + 1_500_000_000
+    served.save(fixture("pro").replace("user_id: u1}", "user_id: u1, email: A@x.io}"))
+    assert (await served.next_reload()).ok
+    ok = await last_reload()
+    assert (ok["reloaded"], ok["at"], ok["problems"]) == (True, "2026-06-15T12:00:01.5Z", [])
+    assert (ok["spaces"], ok["users"], ok["accounts"]) == (1, 1, 0)
+    assert [w.split(": ")[1] for w in ok["warnings"]] == ["warning"]
+    # What POST /__admin/reload answers, as health tells it after.
+    asked = await (await served.client.post("/__admin/reload")).json()
+    assert asked == {**await last_reload(), "seconds": asked["seconds"]}
+    assert asked["changed"] == []
+
+
+async def test_health_tells_no_reload_of_a_server_not_served_from_files(
+    aiohttp_client: ClientFactory,
+) -> None:
+    client = await aiohttp_client(create_app(Store({}), Clock(NOW)))
+    assert (await (await client.get("/__admin/health")).json())["last_reload"] is None
+
+
 async def test_watch_sees_new_files_in_a_watched_directory(start: Start) -> None:
     served = await start(watch=True)
     more = served.path.with_name("more.yaml")
