@@ -530,7 +530,8 @@ ROUTES: tuple[AdminRoute, ...] = (
         " else the last one as POST /reload answers it: `reloaded` (false: the previous"
         " data is still served), `at` (when, by the wall clock, UTC), `changed` (the files"
         " whose change caused it, none if asked for), `problems` (each"
-        " `file:line:column: message`), `warnings`, and what it loaded.",
+        " `file:line:column: message`), `warnings`, and what it loaded (`spaces`, `users`,"
+        " `accounts`: null if it failed).",
     ),
     AdminRoute(
         "POST",

@@ -116,13 +116,19 @@ class Reloaded:
         return "\n".join([head, *(f"  {p}" for p in self.problems)])
 
     def as_dict(self) -> dict[str, Any]:
+        """What ``POST /__admin/reload`` answers and ``GET /__admin/health`` tells of the
+        last reload; the counts of one that failed are null (nothing was loaded, and the
+        previous data, whatever it counts, is still served)."""
+        spaces, users, accounts = (
+            (self.spaces, self.users, self.accounts) if self.ok else (None, None, None)
+        )
         return {
             "reloaded": self.ok,
             "at": None if self.at is None else format_ns(self.at),
             "changed": list(self.changed),
-            "spaces": self.spaces,
-            "users": self.users,
-            "accounts": self.accounts,
+            "spaces": spaces,
+            "users": users,
+            "accounts": accounts,
             "seconds": round(self.seconds, 3),
             "problems": list(self.problems),
             "warnings": list(self.warnings),

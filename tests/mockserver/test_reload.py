@@ -297,6 +297,7 @@ async def test_health_tells_the_last_reload_a_watched_save_failed_or_not(start: 
     assert failed["changed"] == [str(served.path)]
     assert [p.split(": ")[0] for p in failed["problems"]] == [f"{served.path}:8:1"]
     assert failed["problems"][0].startswith(f"{served.path}:8:1: YAML syntax:")
+    assert (failed["spaces"], failed["users"], failed["accounts"]) == (None, None, None)
     assert await served.plan() == "free"  # the previous data, still served
 
     served.app[RELOADER].wall = lambda: NOW + 1_500_000_000
