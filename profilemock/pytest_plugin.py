@@ -432,19 +432,43 @@ def _marker_options(markers: Iterable[pytest.Mark]) -> dict[str, Any]:
                 f"unknown argument `{unknown[0]}`; it takes {', '.join(MARKER_ARGUMENTS)}"
                 + (f"; did you mean `{close}`?" if close else "")
             )
-        if len(marker.args) > 1:
-            raise TypeError(
-                "takes its arguments by name, e.g. profile_api(fixtures=[...], now=...);"
-                f" got {len(marker.args)} positional arguments"
-            )
-        given = dict(marker.kwargs)
         if marker.args:
-            if "fixtures" in given:
-                raise TypeError("got fixtures twice: as its positional argument and by name")
-            given["fixtures"] = marker.args[0]
-        for name, value in given.items():
+            raise TypeError(_positional(marker.args))
+        for name, value in marker.kwargs.items():
             merged.setdefault(name, value)
     return _marker_arguments(**merged)
+
+
+def _positional(args: tuple[Any, ...]) -> str:
+    """Why the marker refuses ``args`` (a fault spec or a fixture path was read as
+    ``fixtures``: "no such file traits:429"), and the keyword it most likely meant."""
+    from profilemock.faults import as_mapping
+    from profilemock.fixtures.loader import FIXTURE_SUFFIXES
+    from profilemock.words import counted
+
+    said = (
+        f"takes its arguments by name ({', '.join(MARKER_ARGUMENTS)}); got"
+        f" {counted(len(args), 'positional argument')}: {', '.join(map(repr, args))}"
+    )
+    if len(args) > 1:
+        return said
+    (given,) = args
+    items = [given] if isinstance(given, (str, Path)) else given
+    if not isinstance(items, (list, tuple)) or not items:
+        return said
+    written = [str(item) if isinstance(item, Path) else item for item in items]
+    if all(
+        isinstance(item, Mapping) or (isinstance(item, str) and as_mapping(item) is not None)
+        for item in written
+    ):
+        return f"{said}; for fault rules, write faults={written!r}"
+    if all(
+        isinstance(item, str)
+        and (Path(item).suffix.lower() in FIXTURE_SUFFIXES or "/" in item or os.sep in item)
+        for item in written
+    ):
+        return f"{said}; for fixture files, write fixtures={written!r}"
+    return said
 
 
 @pytest.fixture(scope="session")
@@ -576,11 +600,28 @@ def _handle(request: pytest.FixtureRequest, pool: ServerPool) -> ProfileAPI:
         like = ", like fixtures=['tests/vip.yaml']"
         check_list("fixtures", fixtures, "fixture paths", (str, os.PathLike), like)
         # Marker paths are relative to the rootdir, wherever pytest was started.
-        fixtures = [Path(request.config.rootpath, p) for p in fixtures]
+        root = request.config.rootpath
+        for given in fixtures:
+            if not os.path.lexists(Path(root, given)):  # a broken link: the loader says so
+                raise ValueError(_no_such_marker_path(Path(given), root, request.path.parent))
+        fixtures = [Path(root, p) for p in fixtures]
     handle = ProfileAPI(pool.get(fixtures, now), space)
     handle._start_test(options)
     request.node.stash[_USES_HANDLE] = handle
     return handle
+
+
+def _no_such_marker_path(given: Path, root: Path, beside: Path) -> str:
+    """A marker's fixture path that is not there, and where marker paths start (a path
+    written from the test's directory read "no such file" of the rootdir's)."""
+    said = f"fixtures: {Path(root, given)}: no such file or directory"
+    if given.is_absolute():
+        return said
+    said += f"; marker paths are relative to the rootdir, {root}"
+    if beside != root and Path(beside, given).exists():
+        meant = os.path.relpath(Path(beside, given), root)
+        said += f" (`{given}` is beside the test: write fixtures=[{meant!r}])"
+    return said
 
 
 def _live_handle(request: pytest.FixtureRequest) -> ProfileAPI:

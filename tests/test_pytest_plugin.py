@@ -970,7 +970,26 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
         ),
         (
             'fixtures=["missing.yaml"]',
-            "*profile_api fixtures: 1 problem in fixtures:*missing.yaml: no such file or directory*",
+            "*profile_api marker: fixtures: */missing.yaml: no such file or directory; marker"
+            " paths are relative to the rootdir, *",
+        ),
+        (
+            # A positional argument was taken as fixtures: "write fixtures=['traits:429']",
+            # then "no such file or directory".
+            "'traits:429'",
+            "*profile_api marker: takes its arguments by name (fixtures, now, space, rate_limit,"
+            " faults, realism, live, faults_must_fire, no_errors); got 1 positional argument:"
+            " 'traits:429'; for fault rules, write faults=['traits:429']",
+        ),
+        (
+            "['tests/vip.yaml', 'more.yml']",
+            "*got 1 positional argument: ['tests/vip.yaml', 'more.yml']; for fixture files,"
+            " write fixtures=['tests/vip.yaml', 'more.yml']",
+        ),
+        (
+            "'traits:429', 'events:503'",
+            "*profile_api marker: takes its arguments by name (*); got 2 positional arguments:"
+            " 'traits:429', 'events:503'\n",
         ),
         ("rate_limit='5/s'", "*rate_limit takes requests per second as a number*got '5/s'*"),
         (
@@ -1065,6 +1084,25 @@ def test_marker_paths_are_relative_to_the_rootdir(consumer: pytest.Pytester) -> 
         patch.chdir(consumer.path / "tests")
         result = consumer.runpytest("test_vip.py", "--rootdir", str(consumer.path))
     result.assert_outcomes(passed=1)
+
+
+def test_a_marker_path_that_is_not_there_says_where_marker_paths_start(
+    consumer: pytest.Pytester,
+) -> None:
+    # It said "/ROOT/vip.yaml: no such file or directory" of a file beside the test.
+    (consumer.path / "tests").mkdir()
+    (consumer.path / "tests" / "vip.yaml").write_text("spaces: {vip: {tokens: [t]}}\n")
+    (consumer.path / "tests" / "test_vip.py").write_text(
+        "import pytest\n\n\n@pytest.mark.profile_api(fixtures=['vip.yaml'])\n"
+        "def test_vip(profile_api):\n    pass\n"
+    )
+    result = consumer.runpytest("tests/test_vip.py")
+    result.assert_outcomes(errors=1)
+    assert (
+        f"profile_api marker: fixtures: {consumer.path}/vip.yaml: no such file or directory;"
+        f" marker paths are relative to the rootdir, {consumer.path} (`vip.yaml` is beside the"
+        " test: write fixtures=['tests/vip.yaml'])\n"
+    ) in result.stdout.str()
 
 
 def test_handle_failures_point_at_the_test_not_at_profilemock(consumer: pytest.Pytester) -> None:
