@@ -30,7 +30,7 @@ from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.fixtures.snapshot import Snapshots
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.journal import JournalEntry, Outcome, counts_as_error
-from profilemock.mockserver.lookup import in_the_other_collection, resolve
+from profilemock.mockserver.lookup import bare_value_hint, in_the_other_collection, resolve
 from profilemock.mockserver.mutations import (
     ChangeError,
     append_events,
@@ -809,7 +809,10 @@ class ProfileAPI:
         found = self._server.call(look)
         if found is None:
             return
-        guess = f"; did you mean `{found[0]}`?" if found[0] else "."
+        if ":" not in identifier:  # a bare value names a segment id only: the API's own hint
+            guess = f"; {bare_value_hint(identifier)}."
+        else:
+            guess = f"; did you mean `{found[0]}`?" if found[0] else "."
         raise ValueError(
             f"assert_called: times=0 for identifier={identifier!r}, which names no profile of"
             f" space `{self.space_id}` (users or accounts, as loaded or since) and which no"

@@ -1107,6 +1107,22 @@ def test_times_0_for_a_profile_nobody_has_is_refused_as_a_likely_typo(
         profile_api.assert_called("traits", unknown_profile="yes")  # type: ignore[arg-type]
 
 
+def test_times_0_for_a_bare_value_says_an_identifier_is_type_value(
+    profile_api: ProfileAPI,
+) -> None:
+    # It said "names no profile … say so: unknown_profile=True" of `u1234`, meant as
+    # `user_id:u1234`, which is in the demo.
+    with pytest.raises(ValueError, match="names no profile") as failure:
+        profile_api.assert_called("traits", identifier="u1234", times=0)
+    assert str(failure.value) == (
+        "assert_called: times=0 for identifier='u1234', which names no profile of space"
+        " `lg8283283` (users or accounts, as loaded or since) and which no request of this"
+        " test asked for: it would pass whatever the code did; `u1234` has no `type:`; use"
+        " `type:value` such as user_id:u1234 (a bare value only matches a segment id). If the"
+        " profile is meant not to exist, say so: unknown_profile=True"
+    )
+
+
 def test_unknown_profile_without_times_0_and_an_identifier_is_refused(
     profile_api: ProfileAPI,
 ) -> None:
