@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def counted(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural unless ``n`` is 1: ``1 space``, ``100,000 users``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: ``1 space``, ``100,000 users``
+    (``plural``: a noun's that is not ``noun`` + s, ``2 entries``)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def closest(value: str, names: Iterable[str], cutoff: float = 0.6) -> str | None:

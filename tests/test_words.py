@@ -39,6 +39,7 @@ def test_counts_carry_a_thousands_separator_and_a_plural() -> None:
         "2 users",
         "100,000 users",
     ]
+    assert [counted(n, "entry", "entries") for n in (1, 2)] == ["1 entry", "2 entries"]
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from profilemock.schemas.validation import (
     still_coded,
     validate,
 )
-from profilemock.words import shown_kind
+from profilemock.words import counted, shown_kind
 
 
 class UnusableInput(Exception):
@@ -137,7 +137,8 @@ def check_file(
             entries = len(data["log"].get("entries") or [])
             skipped = f", {len(reports)} skipped" if reports else ""
             raise UnusableInput(
-                f"{path}: no Profile API answer to check among {entries} entries{skipped};"
+                f"{path}: no Profile API answer to check among"
+                f" {counted(entries, 'entry', 'entries')}{skipped};"
                 " export the requests to /v1/spaces/… with their content, or pass"
                 " --allow-empty if that is expected"
             )
