@@ -42,6 +42,8 @@ from profilemock.contract.upstream import (
 )
 from profilemock.fixtures.loader import load_data
 from profilemock.jsontext import JsonInputError, read_json
+from profilemock.mockserver.errors import HINT_HEADER
+from profilemock.mockserver.lookup import in_the_other_collection
 from profilemock.problems import FixtureError
 from profilemock.schemas.validation import read_body_json, still_coded
 from profilemock.store import ids as idgen
@@ -60,6 +62,15 @@ class RecordError(Exception):
 
 class ProfileFailed(Exception):
     """A problem that stops recording one profile; the others go on."""
+
+
+class NotFound(Exception):
+    """A 404 of the API's own (its error envelope): no such profile."""
+
+    def __init__(self, hint: str | None) -> None:
+        super().__init__(hint)
+        self.hint = hint
+        """The upstream's ``Profilemock-Hint`` (a profilemock upstream says why), if any."""
 
 
 @dataclass(frozen=True)
@@ -165,13 +176,13 @@ class Client:
         self.progress = progress
 
     async def get(self, tail: str, params: Iterable[tuple[str, str]] = ()) -> Any:
-        """The JSON body at ``tail``; None for a 404."""
+        """The JSON body at ``tail``; NotFound for a 404 of the API's own."""
         query = urlencode(list(params))
         url = URL(f"{self.base}/{tail}" + (f"?{query}" if query else ""), encoded=True)
         asked = url.path + (f"?{query}" if query else "")
         limited = failed = 0
         while True:
-            problem = location = retry_after = None
+            problem = location = retry_after = hint = None
             coding = ""
             try:
                 get = self.session.get(url, headers=self.headers, allow_redirects=False)
@@ -181,6 +192,7 @@ class Client:
                     status = answer.status
                     location = answer.headers.get("Location")
                     retry_after = answer.headers.get("Retry-After")
+                    hint = answer.headers.get(HINT_HEADER)
                     if not read_decoded(answer.headers):  # one the session left on the body
                         coding = answer.headers.get("Content-Encoding", "")
                     body = await read_body(answer, self.max_body)
@@ -230,7 +242,7 @@ class Client:
                 )
             if status == 404:
                 if _api_error(body):
-                    return None
+                    raise NotFound(hint)
                 # A wrong --upstream (a web server, a path under it) had every profile
                 # "not found (404)".
                 raise ProfileFailed(
@@ -282,9 +294,9 @@ class Client:
 
     async def pages(
         self, tail: str, params: list[tuple[str, str]], key: str
-    ) -> list[dict[str, Any]] | None:
+    ) -> list[dict[str, Any]]:
         """Every page of a list, following ``cursor.next`` (or the ``next`` of
-        ``cursor.url`` when the cursor gives none); None for a 404. A cursor that says
+        ``cursor.url`` when the cursor gives none); NotFound for a 404. A cursor that says
         ``has_more`` and leads nowhere, or back to a page already read, is a failure: the
         list would be recorded short, or read for ever."""
         bodies: list[dict[str, Any]] = []
@@ -292,11 +304,12 @@ class Client:
         asked_for: set[str] = set()
         while True:
             asked = params if following is None else [*params, ("next", following)]
-            body = await self.get(tail, asked)
-            if body is None:
+            try:
+                body = await self.get(tail, asked)
+            except NotFound:
                 if bodies:
-                    raise ProfileFailed(f"{tail} vanished while paging")
-                return None
+                    raise ProfileFailed(f"{tail} vanished while paging") from None
+                raise
             if not isinstance(body, dict) or key not in body:
                 raise ProfileFailed(f"{tail} answered without `{key}`")
             bodies.append(body)
@@ -353,14 +366,10 @@ def _next_of(cursor: dict[str, Any]) -> str | None:
     return None
 
 
-async def record_profile(
-    client: Client, collection: Collection, identifier: str
-) -> Recorded | None:
-    """Everything the upstream answers about one profile; None when it is not found."""
+async def record_profile(client: Client, collection: Collection, identifier: str) -> Recorded:
+    """Everything the upstream answers about one profile; NotFound when it is not there."""
     tail = f"{collection}/profiles/{quote(identifier, safe=':@')}"
     metadata = await client.get(f"{tail}/metadata")
-    if metadata is None:
-        return None
     found = Recorded(collection, identifier)
     found.segment_id = metadata.get("segment_id")
     found.metadata = dict(metadata.get("metadata") or {})
@@ -386,11 +395,23 @@ async def record_profile(
     return found
 
 
-async def _must(pages: Awaitable[list[dict[str, Any]] | None]) -> list[dict[str, Any]]:
-    found = await pages
-    if found is None:
-        raise ProfileFailed("vanished while being recorded (404)")
-    return found
+async def _must(pages: Awaitable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    try:
+        return await pages
+    except NotFound:
+        raise ProfileFailed("vanished while being recorded (404)") from None
+
+
+def _not_found(collection: Collection, identifier: str, hint: str | None) -> str:
+    """Why a profile the upstream answered 404 for was not recorded: the upstream's hint,
+    and for a profile of the other collection (a `group_id` asked for in users: the real
+    API gives no hint) the option that records it."""
+    why = "not found (404)" + (f": {hint}" if hint else "")
+    other = in_the_other_collection(hint)
+    if other is None and collection == "users" and identifier.startswith("group_id:"):
+        why += ": `group_id` is an id of accounts"
+        other = "accounts"
+    return why if other is None else f"{why}; record it with --collection {other}"
 
 
 @dataclass
@@ -447,9 +468,10 @@ async def record(
                     missing.append(f"{label}: {exc}")
                     progress.profile(f"{label}: failed: {exc}")
                     continue
-                if found is None:
-                    missing.append(f"{label}: not found (404)")
-                    progress.profile(f"{label}: not found (404)")
+                except NotFound as exc:
+                    why = _not_found(collection, identifier, exc.hint)
+                    missing.append(f"{label}: {why}")
+                    progress.profile(f"{label}: {why}")
                     continue
                 if not found.external_ids:  # nothing a fixture could find it by
                     why = "its /external_ids lists none, and a fixture profile needs one"

@@ -155,6 +155,33 @@ def test_a_missing_profile_is_reported_and_the_others_recorded(first_fake: Serve
     assert stream.getvalue().splitlines()[0] == "users user_id:nobody: not found (404)"
 
 
+def test_a_profile_of_the_other_collection_is_told_with_the_collection_to_record_it_in(
+    first_fake: ServerThread,
+) -> None:
+    # Each said "not found (404)": the upstream's Profilemock-Hint was dropped, and a
+    # `group_id` (of accounts) asked for in users said nothing of --collection.
+    stream = io.StringIO()
+    wanted: list[tuple[Collection, str]] = [
+        ("users", "group_id:12345"),  # the fake's hint: it is in accounts
+        ("users", "group_id:nobody"),  # no hint (as from the real API): an id of accounts
+        ("accounts", "user_id:u1234"),
+        ("accounts", "group_id:nobody"),
+    ]
+    outcome = asyncio.run(
+        record(first_fake.url, SPACE, "demo-token", wanted, progress=Progress(stream, 4))
+    )
+    assert outcome.missing == [
+        "users group_id:12345: not found (404): `group_id:12345` is a profile in `accounts`,"
+        " not `users`; record it with --collection accounts",
+        "users group_id:nobody: not found (404): `group_id` is an id of accounts; record it"
+        " with --collection accounts",
+        "accounts user_id:u1234: not found (404): `user_id:u1234` is a profile in `users`, not"
+        " `accounts`; record it with --collection users",
+        "accounts group_id:nobody: not found (404)",
+    ]
+    assert stream.getvalue().splitlines() == outcome.missing
+
+
 def _record_u1234(fake: ServerThread, **options: Any) -> tuple[Outcome, list[float]]:
     """Record the demo's ``user_id:u1234`` from ``fake``, its waits kept instead of slept."""
     waits: list[float] = []
