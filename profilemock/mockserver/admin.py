@@ -916,7 +916,8 @@ def _integer(name: str, text: str) -> int:
     digits than ``int`` reads (it raised, and the admin API answered 500)."""
     sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
     significant = digits.lstrip("0") or "0"
-    most = sys.get_int_max_str_digits()
+    most = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    # (3.10.7 and later: a Python before has no limit)
     if most and len(significant) > most:
         raise _bad(
             f"query parameter `{name}`: a whole number of {len(significant)} digits is longer"

@@ -7,6 +7,7 @@ import json
 import logging
 import zlib
 from collections.abc import Callable
+from ipaddress import IPv6Address
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -609,7 +610,8 @@ def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
         ("http://bücher.example", "http://xn--bcher-kva.example"),
         ("http://8.8.8.8:08080", "http://8.8.8.8:8080"),
         ("http://1e2.example.", "http://1e2.example."),
-        ("http://[::ffff:1.2.3.4]:8080", "http://[::ffff:102:304]:8080"),
+        # As the Python writes the address (3.13 keeps the IPv4 part: ::ffff:1.2.3.4).
+        ("http://[::ffff:1.2.3.4]:8080", f"http://[{IPv6Address('::ffff:1.2.3.4')}]:8080"),
         ("http://v1:8080", "http://v1:8080"),
         ("http://h/v10", "http://h/v10"),
         ("http://h/v1x/", "http://h/v1x"),
