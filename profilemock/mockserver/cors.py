@@ -36,7 +36,7 @@ OFF_HINT = (
 policy", and the fake's log and journal a bare ``OPTIONS ... 405``."""
 
 
-def is_preflight(request: web.Request) -> bool:
+def is_preflight(request: web.BaseRequest) -> bool:
     return (
         request.method == "OPTIONS"
         and "Origin" in request.headers

@@ -37,6 +37,8 @@ from typing import TextIO
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from profilemock.mockserver.cors import is_preflight
+
 FLUSH_LINES = 512
 FLUSH_SECONDS = 0.05
 MAX_WAITING = 1 << 20
@@ -199,7 +201,7 @@ def _end(request: BaseRequest, response: StreamResponse) -> str:
         return "\n"
     if response.status == 204 and "Access-Control-Allow-Methods" in response.headers:
         return _PREFLIGHT
-    if response.status == 405 and "Access-Control-Request-Method" in request.headers:
+    if response.status == 405 and is_preflight(request):  # (on, it was answered)
         return _REFUSED_PREFLIGHT
     return "\n"
 

@@ -451,12 +451,19 @@ async def test_a_cors_preflights_line_says_it_is_one() -> None:
     # CORS off: the API's 405, which the browser reports only as "blocked by CORS policy".
     logger.log(asked, web.Response(status=405), 0.001)
     logger.log(make_mocked_request("OPTIONS", path), web.Response(status=405), 0.001)
+    # No Origin: no browser's preflight, which the fake answers 405 with CORS on too (its
+    # line said "CORS is off, serve with --cors", of a server serving with it).
+    method_only = {"Access-Control-Request-Method": "GET"}
+    logger.log(
+        make_mocked_request("OPTIONS", path, headers=method_only), web.Response(status=405), 0.001
+    )
     assert [line.rstrip("\n") for line in log.lines] == [
         f"OPTIONS {path} HTTP/1.1 204 0 1ms (CORS preflight)",
         f"GET {path} HTTP/1.1 204 0 1ms",
         f"OPTIONS {path} HTTP/1.1 204 0 1ms",
         f"OPTIONS {path} HTTP/1.1 405 0 1ms"
         " (CORS preflight: CORS is off, serve with --cors to let pages call)",
+        f"OPTIONS {path} HTTP/1.1 405 0 1ms",
         f"OPTIONS {path} HTTP/1.1 405 0 1ms",
     ]
     log.flush()
