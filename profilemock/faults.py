@@ -389,6 +389,8 @@ def _unknown_key(key: str) -> str:
     dash or a capital, no key has)."""
     if key in _NOT_A_KEY:
         return _NOT_A_KEY[key]
+    if key.lower() in (*_SPEC_KEYS, "identifier"):  # `Times=2`: no header's name
+        return f"; did you mean `{key.lower()}`?"
     if "-" in key or key[:1].isupper():
         return " (a header? " + _NOT_A_KEY["headers"].removeprefix(" (")
     close = closest(key, [*_SPEC_KEYS, "identifier"])
@@ -404,6 +406,7 @@ _SPEC_TAKES = {
     "space": "a space id, or a glob of them",
     "collection": "users or accounts",
     "id": "the rule's id",
+    "identifier": "a profile's TYPE:VALUE, such as user_id:u1234, or a glob of them; it goes last",
 }
 """What a key that is not a whole number takes, in a message."""
 
@@ -458,13 +461,14 @@ def parse_spec(spec: str, given_as: str = "--fault") -> dict[str, Any]:
                 key = "fault"
             elif part.isdigit():
                 raise FaultRuleError(f"{said}: `{part}` is not a status: {SPEC_STATUSES}")
-            elif part in _SPEC_KEYS:
+            elif part in (*_SPEC_KEYS, "identifier"):
                 takes = _SPEC_TAKES.get(part, "a whole number")
                 raise FaultRuleError(f"{said}: `{part}` is a key, written {part}=VALUE ({takes})")
             else:
                 raise FaultRuleError(
                     f"{said}: `{part}` is not a status ({SPEC_STATUSES}), a fault"
                     f" ({', '.join(CONNECTION_FAULTS + BODY_FAULTS)}) or key=value"
+                    + _NOT_A_KEY.get(part, "")
                 )
             _once(said, rule, key)
             rule[key] = int(part) if key == "status" else part

@@ -87,6 +87,12 @@ def test_spec_grammar(spec: str, rule: dict[str, Any]) -> None:
             " fault('traits:503', headers={'Retry-After': '2'}), or write the rule as a mapping)",
         ),
         ("traits:429:X-Trace=1", "identifier (a header? headers are no part of a spec"),
+        # A key in capitals was asked whether it was a header; `identifier` and the fields a
+        # spec writes otherwise, valueless, were told only what a field may be.
+        ("traits:429:Times=2", "identifier; did you mean `times`?"),
+        ("traits:429:identifier", "`identifier` is a key, written identifier=VALUE (a profile's"),
+        ("traits:429:headers", "or key=value (headers are no part of a spec: give them beside"),
+        ("traits:status", "or key=value (a status stands alone: traits:503)"),
         # Was "`u1234` is not a status …": the route is what is wrong, and the id goes last.
         (
             "user_id:u1234",
