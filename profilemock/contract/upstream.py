@@ -175,7 +175,8 @@ def upstream_url(text: str, *, token: str = AUTHORIZATION_HEADER, also: str = ""
     if url.query_string or url.fragment:
         raise UpstreamError(f"`{text}`: give the base URL only, without a query or fragment")
     base = str(url).rstrip("/")
-    problem = version_doubled(text, url.path, base)
+    # Offered without the version as its path reads (`/v1%2F` is /v1/).
+    problem = version_doubled(text, url.path, str(url.with_path(url.path)))
     if problem:
         raise UpstreamError(problem)
     return base

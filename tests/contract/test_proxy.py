@@ -591,6 +591,13 @@ def test_the_fake_keeps_the_contract_behind_a_strict_proxy(
             "give it without, https://gw.example/segment$",
             id="version-under-a-prefix",
         ),
+        pytest.param(
+            # Its path read as /v1/; the URL given was offered as it is, less its last 3
+            # characters: http://h/v1, which is refused so.
+            "http://h/v1%2F",
+            "give it without, http://h$",
+            id="version-then-an-escaped-slash",
+        ),
     ],
 )
 def test_an_unusable_upstream_url_is_refused(given: str, problem: str) -> None:
