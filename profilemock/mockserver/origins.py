@@ -107,7 +107,17 @@ def admin_origin_allowed(
         return True
     if not cors:
         return False
-    return is_loopback_origin(origin) or origin.rstrip("/") in cors_origins
+    return is_loopback_origin(origin) or _named(origin, cors_origins)
+
+
+def _named(origin: str, origins: tuple[str, ...]) -> bool:
+    """Whether ``origin`` is one of ``origins`` as origins compare: a default port written
+    or not, leading zeros (``--cors-origin https://app.example:443`` never matched the
+    ``Origin: https://app.example`` a browser sends)."""
+    found = split_origin(origin)
+    if found is None or found[1].strip("/"):
+        return False
+    return any((named := split_origin(o)) is not None and named[0] == found[0] for o in origins)
 
 
 def forbidden(message: str) -> ApiError:

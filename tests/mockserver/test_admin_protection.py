@@ -228,6 +228,11 @@ async def test_cors_origins_name_more_admin_origins(aiohttp_client: ClientFactor
     assert ok.headers["Access-Control-Allow-Origin"] == "https://app.example"
     refused = await client.post("/__admin/reset", headers={"Origin": "https://app.example:8443"})
     assert refused.status == 403
+    # Named with its default port (or leading zeros): a browser's Origin never writes it.
+    named = ("https://app.example:443", "http://dev.example:08080")
+    client = await client_with(aiohttp_client, cors=True, cors_origins=named)
+    for origin in ("https://app.example", "http://dev.example:8080"):
+        assert (await client.post("/__admin/reset", headers={"Origin": origin})).status == 200
 
 
 async def test_admin_token_still_required_from_allowed_origins(
