@@ -829,13 +829,18 @@ def _origin(text: str) -> str:
     from profilemock.mockserver.origins import split_origin
 
     found = split_origin(text)
+    said = f"`{text}` is not an origin such as https://app.example:8443 (scheme, host, port)"
+    if "*" in text:  # a wildcard, as other servers' CORS settings take one: no page matched
+        raise argparse.ArgumentTypeError(
+            f"{said}: --cors lets every origin call the API; --cors-origin names each page"
+            " the admin API also takes, one a flag (loopback origins it takes with --cors)"
+        )
     if found is None or found[1].strip("/"):
         # `localhost:5173`, a dev server's address without its scheme: offer it with one.
         meant = f"http://{text.rstrip('/')}"
         again = None if "://" in text else split_origin(meant)
         raise argparse.ArgumentTypeError(
-            f"`{text}` is not an origin such as https://app.example:8443 (scheme, host, port)"
-            + (f"; did you mean {meant}?" if again is not None and not again[1] else "")
+            said + (f"; did you mean {meant}?" if again is not None and not again[1] else "")
         )
     return text[: len(text) - len(found[1])].lower()
 

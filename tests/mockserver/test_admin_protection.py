@@ -281,6 +281,20 @@ def test_cors_origin_without_a_scheme_is_offered_one(capsys: pytest.CaptureFixtu
         assert "did you mean" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("given", ["*", "https://*.example.com", "http://localhost:*"])
+def test_a_cors_origin_wildcard_is_refused_saying_what_cors_lets_in(
+    given: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `*` was offered `http://*`; `https://*.example.com` was taken, and matched no page.
+    with pytest.raises(SystemExit):
+        parser().parse_args(["serve", "--cors-origin", given])
+    assert capsys.readouterr().err.endswith(
+        f"`{given}` is not an origin such as https://app.example:8443 (scheme, host, port):"
+        " --cors lets every origin call the API; --cors-origin names each page the admin API"
+        " also takes, one a flag (loopback origins it takes with --cors)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("url", "split"),
     [
