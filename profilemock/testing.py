@@ -18,7 +18,6 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import quote
@@ -459,21 +458,36 @@ class ProfileAPI:
             profile["ids"] = dict(given)
         warned: list[Problem] = []
 
-        def upsert(state: ServerState, space: LiveSpace, built: Profile | None = None) -> Profile:
+        def upsert(state: ServerState, space: LiveSpace, built: Profile | None) -> Profile:
+            # The profile the first call built is stored (its ids checked again), not built
+            # again.
             now = state.clock.now_ns()
             return upsert_profile(
                 space, collection, profile, now, warned, unless_warned=built is None, built=built
             )[0]
 
-        added: Profile = self._change(upsert)
-        if warned:  # served otherwise than written, as a fixture file warns
-            # Told before the change, so that a warning raised as an error (`-W error`,
-            # `filterwarnings = error`) leaves the fake as it was; then the profile built
-            # is stored (its ids checked again), not built again.
-            for line in told(warned):
-                warnings.warn(f"{_ADDERS[collection]}: {line}", UserWarning, stacklevel=3)
-            added = self._change(lambda state, space: upsert(state, space, built=added))
+        added: Profile = self._change_told(_ADDERS[collection], upsert, warned, stacklevel=3)
         return added.segment_id
+
+    def _change_told(
+        self,
+        name: str,
+        change: Callable[[ServerState, LiveSpace, Any], Any],
+        warned: list[Problem],
+        stacklevel: int,
+    ) -> Any:
+        """``change`` made — given None, it changes nothing if it warns of the data, served
+        otherwise than written as a fixture file's check warns (into ``warned``) — and its
+        warnings told first, as ``name``'s, so that one raised as an error (`-W error`,
+        `filterwarnings = error`) leaves the fake as it was; then made again, given what
+        the first call returned. ``stacklevel``: as the caller would give it."""
+        __tracebackhide__ = True
+        first = self._change(lambda state, space: change(state, space, None))
+        if not warned:
+            return first
+        for line in told(warned):
+            warnings.warn(f"{name}: {line}", UserWarning, stacklevel=stacklevel + 1)
+        return self._change(lambda state, space: change(state, space, first))
 
     def add_user(
         self,
@@ -549,17 +563,13 @@ class ProfileAPI:
         _check_events(events)
         warned: list[Problem] = []
 
-        def append(state: ServerState, space: LiveSpace, *, unless_warned: bool) -> list[str]:
+        def append(state: ServerState, space: LiveSpace, first: list[str] | None) -> list[str]:
             return append_events(
                 space, collection, identifier, list(events), state.clock.now_ns(),
-                warned, unless_warned=unless_warned,
+                warned, unless_warned=first is None,
             )  # fmt: skip
 
-        added: list[str] = self._change(partial(append, unless_warned=True))
-        if warned:  # told before the change, as add_user tells its warnings
-            for line in told(warned):
-                warnings.warn(f"add_events: {line}", UserWarning, stacklevel=2)
-            added = self._change(partial(append, unless_warned=False))
+        added: list[str] = self._change_told("add_events", append, warned, stacklevel=2)
         return added
 
     def remove_profile(self, identifier: str, collection: Collection = "users") -> None:
