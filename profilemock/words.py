@@ -1,5 +1,6 @@
-"""Words in messages: counts (``1 user``, ``100,000 users``), the closest of names, values
-as JSON writes them (``null``, ``true``, never Python's ``None``, ``True``)."""
+"""Words in messages: counts (``1 user``, ``100,000 users``), the closest of names (and the
+``; did you mean …?`` that suggests it), values as JSON writes them (``null``, ``true``,
+never Python's ``None``, ``True``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ def closest(value: str, names: Iterable[str], cutoff: float = 0.6) -> str | None
     return close[0] if close else None
 
 
+def did_you_mean(value: str, names: Iterable[str]) -> str:
+    """``; did you mean `traits`?`` naming the one of ``names`` a mistyped ``value`` most
+    likely meant, or "" when none is close: the end of a message refusing ``value``."""
+    close = closest(value, names)
+    return f"; did you mean `{close}`?" if close else ""
+
+
 def few(items: Iterable[str], separator: str = ", ", shown: int = 6) -> str:
     """``items`` joined, the first ``shown`` of them only when there are more: ``a, b, …
     (200 in all)`` (a list of every space of a big data set made a message one long line)."""
@@ -34,12 +42,10 @@ def not_one_of(name: str, value: object, allowed: Iterable[str]) -> str:
     """Why ``value`` is no ``name``: ``no route is called `trait`; routes are …; did you
     mean `traits`?`` — the allowed names listed, the closest suggested."""
     names = list(allowed)
-    close = closest(str(value), names)
-    guess = f"; did you mean `{close}`?" if close else ""
     called = (
         f"no {name} is called {named(str(value))}" if str(value) else f"no {name} has an empty name"
     )
-    return f"{called}; {name}s are {', '.join(names)}{guess}"
+    return f"{called}; {name}s are {', '.join(names)}{did_you_mean(str(value), names)}"
 
 
 def show(value: Any) -> str:

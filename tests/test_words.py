@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from profilemock.words import counted, few, named, not_one_of, show
+from profilemock.words import counted, did_you_mean, few, named, not_one_of, show
 
 
 def test_a_name_not_allowed_is_quoted_as_a_name_with_the_allowed_and_the_closest() -> None:
@@ -13,6 +13,12 @@ def test_a_name_not_allowed_is_quoted_as_a_name_with_the_allowed_and_the_closest
     )
     # Python's repr wrote "it's" in double quotes and 'trait' in single ones.
     assert not_one_of("route", "xy's", ["traits"]) == "no route is called `xy's`; routes are traits"
+
+
+def test_a_suggestion_names_the_closest_or_says_nothing() -> None:
+    assert did_you_mean("trait", ["traits", "events"]) == "; did you mean `traits`?"
+    assert did_you_mean("xyz", ["traits", "events"]) == ""
+    assert did_you_mean("trait", iter(["traits"])) == "; did you mean `traits`?"
 
 
 def test_a_name_that_does_not_print_is_shown_as_json_writes_it() -> None:
