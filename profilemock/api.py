@@ -141,8 +141,6 @@ too. The Profile API doc (2025): "Make Profile API queries using a lowercase ext
 Queries with an `external_id` in other casing won't return any profiles", written for an
 email (segment-docs issue #7767). User ids keep their case: the reference's own examples
 show `user_id` "c0HN02fNe1"."""
-CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
-"""The calls a profile's history records (Segment's spec); /events returns each."""
 EVENTS_WINDOW_DAYS = 14
 """Events older than this (relative to the server's clock) are never returned."""
 DEFAULT_RATE = 100.0

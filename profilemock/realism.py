@@ -48,11 +48,6 @@ class Realism:
     """Nanoseconds (0: changes are visible at once)."""
     unescaped_500: bool = False
 
-    @property
-    def documented(self) -> bool:
-        """Whether every answer is as the docs show it (no switch that changes one is on)."""
-        return not (self.short_pages or self.null_lists or self.unescaped_500)
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "short_pages": self.short_pages,

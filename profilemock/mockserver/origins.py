@@ -23,9 +23,6 @@ from profilemock.api import is_ip_address, port_number
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.state import ServerSettings
 
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
-"""Host names of loopback origins, as an ``Origin`` header spells them."""
-
 
 def host_name(host: str) -> str:
     """The name part of a ``Host`` header value: ``[::1]:80`` -> ``::1``, ``a.b:80`` ->

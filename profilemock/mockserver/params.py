@@ -17,8 +17,6 @@ from profilemock.memo import Memo
 from profilemock.mockserver.errors import invalid_request
 from profilemock.timeutil import ISO_HINT, TimestampError, format_ns, parse_iso
 
-LIST_PARAMS = ("include", "exclude")
-
 
 @dataclass(frozen=True, slots=True)
 class Query:
