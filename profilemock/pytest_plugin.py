@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import sys
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
@@ -416,11 +418,11 @@ MARKER_ARGUMENTS = (
 )  # fmt: skip
 
 
-def _marker_options(markers: Iterable[pytest.Mark]) -> dict[str, Any]:
+def _marker_options(markers: Iterable[pytest.Mark], root: Path) -> dict[str, Any]:
     """The test's configuration from its ``profile_api`` markers, closest first (the
     test's own, its class's, its module's ``pytestmark``): each argument from the closest
     marker that gives it, so a test's ``no_errors=`` does not drop its module's
-    ``faults=``."""
+    ``faults=``. ``root``: where marker paths start (the rootdir)."""
     merged: dict[str, Any] = {}
     for marker in markers:
         unknown = [name for name in marker.kwargs if name not in MARKER_ARGUMENTS]
@@ -433,17 +435,20 @@ def _marker_options(markers: Iterable[pytest.Mark]) -> dict[str, Any]:
                 + (f"; did you mean `{close}`?" if close else "")
             )
         if marker.args:
-            raise TypeError(_positional(marker.args))
+            raise TypeError(_positional(marker.args, root))
         for name, value in marker.kwargs.items():
             merged.setdefault(name, value)
     return _marker_arguments(**merged)
 
 
-def _positional(args: tuple[Any, ...]) -> str:
+def _positional(args: tuple[Any, ...], root: Path) -> str:
     """Why the marker refuses ``args`` (a fault spec or a fixture path was read as
-    ``fixtures``: "no such file traits:429"), and the keyword it most likely meant."""
+    ``fixtures``: "no such file traits:429"), and the keyword it most likely meant: a
+    time is ``now``, a path (a fixture file's suffix, a slash, or a directory of the
+    rootdir, ``root``) ``fixtures``."""
     from profilemock.faults import as_mapping
     from profilemock.fixtures.loader import FIXTURE_SUFFIXES
+    from profilemock.timeutil import TimestampError, parse_timestamp
     from profilemock.words import counted
 
     said = (
@@ -453,6 +458,12 @@ def _positional(args: tuple[Any, ...]) -> str:
     if len(args) > 1:
         return said
     (given,) = args
+    if isinstance(given, dt.datetime):
+        return f"{said}; for the clock's date, write now={given!r}"
+    if isinstance(given, str):
+        with contextlib.suppress(TimestampError):
+            parse_timestamp(given, 0)
+            return f"{said}; for the clock's date, write now={given!r}"
     items = [given] if isinstance(given, (str, Path)) else given
     if not isinstance(items, (list, tuple)) or not items:
         return said
@@ -464,7 +475,12 @@ def _positional(args: tuple[Any, ...]) -> str:
         return f"{said}; for fault rules, write faults={written!r}"
     if all(
         isinstance(item, str)
-        and (Path(item).suffix.lower() in FIXTURE_SUFFIXES or "/" in item or os.sep in item)
+        and (
+            Path(item).suffix.lower() in FIXTURE_SUFFIXES
+            or "/" in item
+            or os.sep in item
+            or Path(root, item).is_dir()
+        )
         for item in written
     ):
         return f"{said}; for fixture files, write fixtures={written!r}"
@@ -583,7 +599,7 @@ def _set_up(request: pytest.FixtureRequest) -> ProfileAPI:
 def _test_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The marker's options for the test, what it must also have done (``Strictness``)
     taken out and kept for its teardown."""
-    options = _marker_options(request.node.iter_markers("profile_api"))
+    options = _marker_options(request.node.iter_markers("profile_api"), request.config.rootpath)
     request.node.stash[_STRICT] = Strictness(request.config, options)
     return options
 

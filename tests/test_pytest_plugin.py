@@ -987,6 +987,17 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
             " write fixtures=['tests/vip.yaml', 'more.yml']",
         ),
         (
+            # A time, or a directory of the rootdir, was told nothing of the keyword meant.
+            "'2026-01-01T00:00:00Z'",
+            "*got 1 positional argument: '2026-01-01T00:00:00Z'; for the clock's date, write"
+            " now='2026-01-01T00:00:00Z'",
+        ),
+        ("'-1d'", "*got 1 positional argument: '-1d'; for the clock's date, write now='-1d'"),
+        (
+            "'data'",
+            "*got 1 positional argument: 'data'; for fixture files, write fixtures=['data']",
+        ),
+        (
             "'traits:429', 'events:503'",
             "*profile_api marker: takes its arguments by name (*); got 2 positional arguments:"
             " 'traits:429', 'events:503'\n",
@@ -1056,6 +1067,7 @@ def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester
 def test_natural_marker_mistakes_get_one_clear_error(
     consumer: pytest.Pytester, marker: str, message: str
 ) -> None:
+    (consumer.path / "data").mkdir()  # a directory of fixture files, named without a slash
     consumer.makepyfile(
         test_mistake=f"import pytest\n\n\n@pytest.mark.profile_api({marker})\ndef test_it(profile_api):\n    pass\n"
     )
