@@ -702,23 +702,61 @@ def _add_note(exc: BaseException, note: str) -> None:
         exc.__dict__.setdefault("__notes__", []).append(note)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     """After its fixtures are torn down, a test that reached the default fake without its
     handle (the code under test, or the test itself through the admin API: a fault, a
     frozen clock) leaves it as the fixtures loaded it for the next test, as one with the
-    handle does; what broke inside it meanwhile fails this test's teardown. A test that
-    passed with a marker of its own and never used the fixture fails too (``_unused_marker``)."""
+    handle does — also when the teardown failed (its handle on a fake of its marker's, a
+    rule of the marker's that never fired); what broke inside it meanwhile fails this
+    test's teardown. A test that passed with a marker of its own and never used the
+    fixture fails too (``_unused_marker``), as does one whose code reached the default
+    fake while its handle is on another (``_not_the_handles_fake``)."""
     __tracebackhide__ = True
     handle = item.stash.get(_USES_HANDLE, None)
     reachable = _reachable_fake(item.config)
-    if reachable is not None and (handle is None or reachable.url != handle.url):
+    if reachable is None or (handle is not None and reachable.url == handle.url):
+        reachable = None
+    try:
+        result = yield
+    except BaseException as exc:
+        if reachable is not None:  # the teardown's own failure is the one raised
+            failures = reachable._restart()
+            if failures:
+                _add_note(exc, f"and the default fake failed meanwhile: {failures[0]}")
+        raise
+    if reachable is not None:
         try:
             reachable.check()
+            if handle is not None and item.stash.get(_PASSED, False):
+                _not_the_handles_fake(reachable, handle, item.config)
         finally:
             reachable._restart()
     if handle is None and item.stash.get(_PASSED, False):
         _unused_marker(item)
+    return result
+
+
+def _not_the_handles_fake(reachable: ProfileAPI, handle: ProfileAPI, config: pytest.Config) -> None:
+    """A test that passed whose handle is on a fake of its marker's (``fixtures=``,
+    ``now=``) while its code reached the default one (configured from the environment,
+    or for the fixed port): the handle's assertions, rules and ``no_errors`` saw none of
+    those requests (``assert_called(times=0)`` passed whatever the code did), and what it
+    added was not where the code looked."""
+    __tracebackhide__ = True
+    if not reachable.requests:
+        return
+    where = f"exported as {ENV_URL}" if _exports_env(config) else f"port {_port(config)}"
+    pytest.fail(
+        f"{reachable.summary().replace('the fake', f'the default fake ({where})', 1)}\n"
+        f"but this test's profile_api handle is on another fake, {handle.url} (the marker's"
+        " fixtures= or now= start a fake of their own): its assertions, fault rules and"
+        " no_errors saw none of those requests, and what the test added to it is not where"
+        " the code looked. Give the code under test profile_api.url, .space_id and .token,"
+        " or leave fixtures= and now= out of the marker (the handle is then on the default"
+        " fake).",
+        pytrace=False,
+    )
 
 
 def _unused_marker(item: pytest.Item) -> None:

@@ -711,6 +711,78 @@ def test_profile_api_fixtures_on_the_command_line_choose_the_exported_fake(
     result.assert_outcomes(passed=1)
 
 
+def test_code_that_reached_the_default_fake_while_the_handle_is_on_another_fails_the_test(
+    consumer: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A marker's now= (or fixtures=) gives the handle a fake of its own; code configured
+    from the environment calls the default one: the handle's times=0 and no_errors saw
+    none of its requests, and the test passed whatever the code did. And a test whose
+    teardown failed so left the default fake as it had made it, for the next test."""
+    consumer.makepyfile(
+        test_elsewhere=textwrap.dedent(
+            """
+            import os
+
+            import pytest
+            import requests
+
+
+            def call(resource="traits"):
+                url = (
+                    f"{os.environ['PROFILE_API_URL']}/v1/spaces/lg8283283/collections/users/"
+                    f"profiles/user_id:u1234/{resource}"
+                )
+                return requests.get(url, auth=(os.environ["PROFILE_API_TOKEN"], ""), timeout=5)
+
+
+            @pytest.mark.profile_api(now="2026-01-01T00:00:00Z")
+            def test_cached_so_no_call(profile_api):
+                call()
+                profile_api.assert_called("traits", times=0)
+
+
+            @pytest.mark.profile_api(now="2026-01-01T00:00:00Z", faults=["events:500"])
+            def test_its_teardown_fails(profile_api):
+                url = os.environ["PROFILE_API_URL"]
+                requests.post(f"{url}/__admin/faults", json={"spec": "traits:503"}, timeout=5)
+
+
+            def test_the_next_meets_the_fixtures():
+                assert call().status_code == 200
+
+
+            @pytest.mark.profile_api(now="2026-01-01T00:00:00Z")
+            def test_the_code_calls_the_handles_fake(profile_api):
+                url = profile_api.profile_url("user_id:u1234", "traits")
+                assert requests.get(url, auth=profile_api.auth, timeout=5).status_code == 200
+
+
+            def test_on_the_default_fake(profile_api):
+                assert call().status_code == 200
+                profile_api.assert_called("traits", times=1)
+            """
+        )
+    )
+    for name in ("PROFILE_API_URL", "PROFILE_API_TOKEN", "PROFILE_API_SPACE_ID"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    result = consumer.runpytest("-p", "no:randomly", "--profile-api-env")
+    result.assert_outcomes(passed=5, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_cached_so_no_call*",
+            "1 request reached the default fake (exported as PROFILE_API_URL) in this test:",
+            "  GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/traits -> 200*",
+            "but this test's profile_api handle is on another fake, http://127.0.0.1:* (the"
+            " marker's fixtures= or now= start a fake of their own): its assertions, fault rules"
+            " and no_errors saw none of those requests*Give the code under test profile_api.url,"
+            " .space_id and .token, or leave fixtures= and now= out of the marker*",
+            "*ERROR at teardown of test_its_teardown_fails*",
+            "1 fault rule armed in this test never fired*",
+        ]
+    )
+
+
 def _free_port(count: int = 1) -> int:
     """A port that is free, and the ``count - 1`` after it (xdist worker N takes PORT+N).
 
