@@ -561,7 +561,7 @@ def _flag(name: str, given: Any, default: Any) -> bool:
 def _verify(handle: ProfileAPI, strict: Strictness) -> None:
     """Fail the test, one message for every check that failed."""
     __tracebackhide__ = True
-    checks: list[tuple[Callable[[], None], str]] = []
+    checks: list[tuple[Callable[[], None], str]] = [(lambda: _assert_marker_kept(handle), "")]
     if strict.faults_must_fire:
         checks.append((handle.assert_faults_fired, ""))
     if strict.no_errors is not None:
@@ -576,6 +576,12 @@ def _verify(handle: ProfileAPI, strict: Strictness) -> None:
             problems.append(f"{exc}\n{advice}" if advice else str(exc))
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+def _assert_marker_kept(handle: ProfileAPI) -> None:
+    lost = handle._marker_lost()
+    if lost is not None:
+        raise AssertionError(f"profile_api: {lost}")
 
 
 def _set_up(request: pytest.FixtureRequest) -> ProfileAPI:
@@ -811,6 +817,9 @@ def pytest_runtest_makereport(
     handle = item.stash.get(_USES_HANDLE, None)
     if handle is not None and report.failed and report.when == "call":
         text = handle.summary()
+        lost = handle._marker_lost()
+        if lost is not None:  # often why it failed: a short page, a retry never met
+            text += f"\nnote: {lost}"
         failures = item.stash.get(_FAILURES, [])
         if failures:
             text += f"\nthe fake failed {len(failures)} time(s) while answering:"

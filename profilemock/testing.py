@@ -371,6 +371,8 @@ class ProfileAPI:
     def __init__(self, server: ServerThread, space_id: str | None = None) -> None:
         self._server = server
         self._marker: dict[str, Any] = {}
+        self._resets = 0
+        """How many resets the fake had had when this handle last reset it (``_marker_lost``)."""
         spaces = server.state.store.spaces
         if space_id is not None and space_id not in spaces:
             raise ValueError(
@@ -976,6 +978,7 @@ class ProfileAPI:
         __tracebackhide__ = True
         flag(new_test, "new_test")
         failures = self._server.call(lambda state: _reset(state, new_test))
+        self._resets = self._server.state.resets
         if self._marker and not new_test:
             self.configure(**self._marker)
         _raise_failures(failures)
@@ -987,6 +990,7 @@ class ProfileAPI:
         every example, its marker's rules are armed in each, judged as one across them)."""
         __tracebackhide__ = True
         self._restart()
+        self._resets = self._server.state.resets
         self.configure(**options)
         self._marker = dict(options)
 
@@ -994,6 +998,23 @@ class ProfileAPI:
             state.marker_rules.update(rule.id for rule in state.armed_since_reset())
 
         self._server.call(marked)
+
+    def _marker_lost(self) -> str | None:
+        """Why the test ran without its marker's rules, realism or rate limit, when the
+        fake's last reset was not this handle's (``POST /__admin/reset``, a ``reset()`` of
+        a handle of ``space()``): that goes back to the fixtures alone, and a rule of the
+        marker's was never armed again, so not judged either; None when the marker holds."""
+        given = {k: v for k, v in self._marker.items() if k == "rate_limit" or v}
+        if not given or self._server.state.resets == self._resets:
+            return None
+        written = ", ".join(f"{name}={value!r}" for name, value in given.items())
+        return (
+            "this test reset the fake otherwise than with profile_api.reset() (POST"
+            " /__admin/reset, or the reset() of a handle of profile_api.space()), which goes"
+            f" back to the fixtures alone: the marker's {written} did not hold after it, and"
+            " its rules were neither met nor judged. Reset with profile_api.reset(), which"
+            " goes back to the fixtures and the marker."
+        )
 
     def _restart(self) -> list[BaseException]:
         """Reset for a new test, and return what broke inside the fake since the last

@@ -1567,6 +1567,75 @@ def test_a_reset_in_the_test_goes_back_to_the_fixtures_and_the_marker(
     )
 
 
+def test_a_marked_test_that_resets_through_the_admin_api_is_told_the_marker_did_not_hold(
+    consumer: pytest.Pytester,
+) -> None:
+    """An admin reset goes back to the fixtures alone: a marker's rule was gone from then on,
+    and not judged either (a reset keeps no marker rule, which the handle's reset arms
+    again), so a test whose code never met it passed."""
+    consumer.makepyfile(
+        test_admin=textwrap.dedent(
+            """
+            import pytest
+            import requests
+
+
+            def admin_reset(profile_api):
+                requests.post(f"{profile_api.url}/__admin/reset", timeout=5)
+
+
+            def status(profile_api):
+                url = profile_api.profile_url("user_id:u1234", "traits")
+                return requests.get(url, auth=profile_api.auth, timeout=5).status_code
+
+
+            @pytest.mark.profile_api(faults=["traits:503:times=1"])
+            def test_its_rule_never_met(profile_api):
+                admin_reset(profile_api)
+                status(profile_api)
+
+
+            @pytest.mark.profile_api(realism={"short_pages": True})
+            def test_failed_without_the_marker(profile_api):
+                admin_reset(profile_api)
+                assert profile_api.realism()["short_pages"]
+
+
+            @pytest.mark.profile_api(faults=["traits:503:times=1"])
+            def test_the_handles_reset_after_it_keeps_the_marker(profile_api):
+                admin_reset(profile_api)
+                profile_api.reset()
+                assert status(profile_api) == 503
+
+
+            @pytest.mark.profile_api(no_errors=True)
+            def test_a_marker_that_configures_nothing_reset_loses(profile_api):
+                admin_reset(profile_api)
+
+
+            def test_no_marker(profile_api):
+                admin_reset(profile_api)
+            """
+        )
+    )
+    result = consumer.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=4, failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_its_rule_never_met*",
+            "profile_api: this test reset the fake otherwise than with profile_api.reset() (POST"
+            " /__admin/reset, or the reset() of a handle of profile_api.space()), which goes back"
+            " to the fixtures alone: the marker's faults=['traits:503:times=1'] did not hold after"
+            " it, and its rules were neither met nor judged. Reset with profile_api.reset(), which"
+            " goes back to the fixtures and the marker.",
+            "*test_failed_without_the_marker*",
+            "*Captured profile_api requests call*",
+            "note: this test reset the fake otherwise than with profile_api.reset()*the marker's"
+            " realism={'short_pages': True} did not hold after it*",
+        ]
+    )
+
+
 def test_a_rule_armed_for_an_example_and_reset_unfired_still_fails_the_test(
     consumer: pytest.Pytester,
 ) -> None:
