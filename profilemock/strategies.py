@@ -244,6 +244,32 @@ def _events_at(timestamp: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str,
 
 
 _EVENT = _events_at(st.one_of(_IN_WINDOW, _OUT_OF_WINDOW))
+_MORE_THAN_A_PAGE = {
+    # More than the default page (10 traits, 10 events of the window): a client that reads
+    # one page and takes it for all of them misses some. (Plain values, and events of one
+    # kind: a profile this large costs more to draw, load and shrink.)
+    "traits": st.dictionaries(_NAME, _SCALAR, min_size=11, max_size=12),
+    "events": st.lists(
+        st.fixed_dictionaries({"event": st.just("Product Viewed"), "timestamp": _IN_WINDOW}),
+        min_size=11,
+        max_size=12,
+    ),
+}
+
+
+def _now_and_then_more(
+    field: str, usual: st.SearchStrategy[Any], pages: bool
+) -> st.SearchStrategy[Any]:
+    """``usual``, and with ``pages`` about one draw in four more ``field`` than a page
+    holds (``_now_and_then``: a failing example shrinks to the usual)."""
+    if not pages:
+        return usual
+
+    @st.composite
+    def drawn(draw: st.DrawFn) -> Any:
+        return draw(_MORE_THAN_A_PAGE[field] if _now_and_then(draw) else usual)
+
+    return drawn()
 
 
 @lru_cache(maxsize=64)
@@ -253,17 +279,19 @@ def _profiles(
     events: bool,
     most: int = 4,
     asked: str | None = None,
+    pages: bool = False,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """``most``: traits and events at most; ``asked``: the field a response shows (traits,
-    events), present in every example."""
+    events), present in every example; ``pages``: now and then more traits and events than
+    a page holds, whatever ``most``."""
     optional: dict[str, st.SearchStrategy[Any]] = {
-        "traits": st.dictionaries(_KEY, _JSON, max_size=most),
+        "traits": _now_and_then_more("traits", st.dictionaries(_KEY, _JSON, max_size=most), pages),
         "computed_traits": st.dictionaries(_NAME.map(lambda k: f"c_{k}"), _JSON, max_size=2),
         "audiences": st.dictionaries(_NAME.map(lambda k: f"a_{k}"), st.booleans(), max_size=2),
         "created_at": _ago(st.integers(min_value=1, max_value=400), "d"),
     }
     if events:
-        optional["events"] = st.lists(_EVENT, max_size=most)
+        optional["events"] = _now_and_then_more("events", st.lists(_EVENT, max_size=most), pages)
     if links:
         optional["links"] = st.lists(st.sampled_from(links), min_size=1, unique=True)
     required: dict[str, st.SearchStrategy[Any]] = {"ids": _ids(collection)}
@@ -285,7 +313,9 @@ def profiles(
     must percent-encode), traits of every JSON type (integers now and then beyond ±2**53,
     to int64; strings now and then long, names now and then with spaces, dots,
     URL-significant characters or non-ASCII), computed traits, audiences, events inside and
-    outside the 14-day window (users: ``events=False`` for none; accounts have none),
+    outside the 14-day window (users: ``events=False`` for none; accounts have none), now
+    and then more traits and events than a page holds (a client that reads one page misses
+    some),
     ``created_at``, and
     links to some of ``links`` (``type:value`` identifiers, or segment ids, of existing
     profiles of the other collection; anything else is refused here, not in the test).
@@ -305,7 +335,7 @@ def profiles(
             "events=True is for users: accounts have no events (the fixture format and"
             " add_account take none); leave events out for accounts"
         )
-    return _profiles(collection, _links(collection, links), events)
+    return _profiles(collection, _links(collection, links), events, pages=True)
 
 
 def _links(collection: Collection, links: Iterable[str]) -> tuple[str, ...]:

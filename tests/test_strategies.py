@@ -161,7 +161,10 @@ def test_integers_now_and_then_go_beyond_what_a_double_holds_and_are_served_exac
     profile_api.add_user(**profile)
     identifier = strategies._identifier(profile)
     answer = requests.get(
-        profile_api.profile_url(identifier, "traits"), auth=profile_api.auth, timeout=10
+        profile_api.profile_url(identifier, "traits"),
+        auth=profile_api.auth,
+        params={"limit": 200},  # a profile may hold more than the default page
+        timeout=10,
     )
     served = answer.json()["traits"]
     assert {k: v for k, v in profile["traits"].items() if big(v)} == {
@@ -182,6 +185,20 @@ def test_pages_are_now_and_then_full_without_a_limit_asked() -> None:
         find(responses(endpoint), more_without_a_limit, settings=FIND)
     find(responses("traits"), lambda r: len(r.body["traits"]) >= 10, settings=FIND)
     find(responses("profiles"), lambda r: r.body["data"] == [], settings=FIND)
+
+
+def test_profiles_now_and_then_hold_more_than_a_page(profile_api: Any) -> None:
+    """profiles() drew four traits and four events at most, and a page holds ten: a client
+    that read one page of a profile in the fake and took it for all passed every example."""
+    many = find(profiles(), lambda p: len(p.get("traits", {})) > 10, settings=FIND)
+    profile_api.add_user(**many)
+    answer = requests.get(
+        profile_api.profile_url(strategies._identifier(many), "traits"),
+        auth=profile_api.auth,
+        timeout=10,
+    )
+    assert answer.json()["cursor"]["has_more"] is True
+    find(profiles(), lambda p: len(p.get("events", [])) > 10, settings=FIND)
 
 
 def test_sources_and_segment_ids_are_as_real_ones_look() -> None:
