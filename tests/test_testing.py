@@ -1211,6 +1211,25 @@ def test_assert_called_query_matches_any_value_of_a_repeated_parameter(
         profile_api.assert_called("traits", query={"include": "plan"})
 
 
+def test_assert_called_query_matches_a_name_among_an_include_list(
+    profile_api: ProfileAPI,
+) -> None:
+    """The API reads `include=first_name,email` as it reads `include` repeated: it asks for
+    email. `times=0` for `include=email` passed whatever such a list held."""
+    requests.get(
+        profile_api.profile_url("user_id:u1234", "events"),
+        auth=profile_api.auth,
+        params={"include": "first_name, email", "exclude": "Signed Up", "sort": "asc"},
+        timeout=10,
+    )
+    with pytest.raises(AssertionError, match="got 1"):
+        profile_api.assert_called("events", query={"include": "email"}, times=0)
+    profile_api.assert_called("events", query={"include": "email,first_name"}, times=1)
+    profile_api.assert_called("events", query={"exclude": "Signed Up"}, times=1)
+    profile_api.assert_called("events", query={"include": "email,plan"}, times=0)
+    profile_api.assert_called("events", query={"sort": "as"}, times=0)  # one value: whole
+
+
 def test_clock_mistakes_get_one_clear_sentence(profile_api: ProfileAPI) -> None:
     with pytest.raises(ValueError, match=r"clock.advance moves the clock forward; got '-1s'"):
         profile_api.clock.advance("-1s")
