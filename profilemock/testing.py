@@ -375,9 +375,12 @@ class ProfileAPI:
         """How many resets the fake had had when this handle last reset it (``_marker_lost``)."""
         spaces = server.state.store.spaces
         if space_id is not None and space_id not in spaces:
+            lowered = {each.lower(): each for each in spaces}  # a space id's case, mistaken too
+            close = closest(str(space_id).lower(), lowered)
             raise ValueError(
                 f"no space `{space_id}` in the loaded fixtures; spaces are"
                 f" {', '.join(sorted(spaces))}"
+                + (f"; did you mean `{lowered[close]}`?" if close else "")
             )
         self.space_id: str = space_id or next(iter(spaces))
         self.token: str = spaces[self.space_id].tokens[0]
@@ -1154,8 +1157,10 @@ def statuses(allow: Any, name: str = "allow", also: str = "") -> tuple[int, ...]
     ``also`` names what else ``name`` takes, in the message."""
     __tracebackhide__ = True
     if isinstance(allow, (str, bytes, int, Mapping)) or not isinstance(allow, Iterable):
+        # One status in parentheses, (404), is that status, not a tuple of it.
+        written = f": write {name}=[{allow!r}]" if is_http_status(allow) else ""
         raise TypeError(
-            f"{name} takes a list of HTTP statuses like [404, 429]{also}; got {allow!r}"
+            f"{name} takes a list of HTTP statuses like [404, 429]{also}; got {allow!r}{written}"
         )
     given = tuple(allow)
     for status in given:

@@ -785,6 +785,13 @@ def test_the_handle_reaches_every_space(profile_api: ProfileAPI) -> None:
         ValueError, match="no space `nope` in the loaded fixtures; spaces are lg8283283"
     ):
         profile_api.space("nope")
+    # Written in capitals, or with a digit lost: the one meant is named.
+    for mistaken in ("LG8283283", "lg828328"):
+        with pytest.raises(ValueError, match=r"; did you mean `lg8283283`\?"):
+            profile_api.space(mistaken)
+    # One status in parentheses is that status, not a tuple of it: what to write instead.
+    with pytest.raises(TypeError, match=r"got 404: write allow=\[404\]$"):
+        profile_api.assert_no_errors(allow=(404))
     same = profile_api.space("lg8283283")
     assert (same.url, same.token) == (profile_api.url, profile_api.token)
 
