@@ -213,14 +213,36 @@ _USED_IN: weakref.WeakKeyDictionary[ServerThread, tuple[weakref.ref[Any], int]] 
 held weakly), and how many resets the fake had had then (``ServerState.resets``)."""
 
 
-def _one_example(server: ServerThread) -> None:
+class SetUpLostError(RuntimeError):
+    """A Hypothesis example's reset would take away what was set up before its examples."""
+
+
+SET_UP_LOST = (
+    "profile_api: this Hypothesis example's profile_api.reset() would take away what was set"
+    " up on the fake before the examples began ({}, by a pytest fixture or the test's own"
+    " set-up): no example would ever meet it, and the test would pass or fail without it."
+    " Each example starts from the fixture files and the marker: make the change in the"
+    " example, after reset() (or put it in the marker, or a fixture file)."
+)
+_SET_UP: weakref.WeakKeyDictionary[ServerThread, str] = weakref.WeakKeyDictionary()
+"""For each fake, the first change a handle made outside a Hypothesis example since the
+test began (its marker aside) or since a reset outside one: what a pytest fixture set up."""
+
+
+def _one_example(server: ServerThread, change: str = "") -> None:
     """Refuse the use of ``server`` in a Hypothesis example when another example used it
     since its last reset (``EXAMPLE_NOT_RESET``), made through a handle or not (``POST
-    /__admin/reset`` from the test's own harness). Outside Hypothesis: one lookup in
-    ``sys.modules``, or one more call when Hypothesis is imported."""
+    /__admin/reset`` from the test's own harness). Outside an example, remember ``change``
+    (what a handle's method changes, by its name) for ``_set_up_kept``. Outside
+    Hypothesis: one lookup in ``sys.modules``, or one more call when Hypothesis is
+    imported."""
     __tracebackhide__ = True
     control = sys.modules.get("hypothesis.control")
-    if control is None or not control.currently_in_test_context():
+    if control is None:
+        return
+    if not control.currently_in_test_context():
+        if change:
+            _SET_UP.setdefault(server, change)
         return
     example = control.current_build_context()
     # Read off the server's loop: a reset through the admin API was made before its answer
@@ -231,6 +253,21 @@ def _one_example(server: ServerThread) -> None:
         _USED_IN[server] = (weakref.ref(example), resets)
     elif used[0]() is not example:
         raise ExampleNotResetError(EXAMPLE_NOT_RESET)
+
+
+def _set_up_kept(server: ServerThread, resetting: bool) -> None:
+    """Before a reset in a Hypothesis example (``resetting``), refuse it when it would take
+    away what was set up before the examples (``SET_UP_LOST``); after one outside an
+    example, or a test's start, forget what was set up before it."""
+    __tracebackhide__ = True
+    control = sys.modules.get("hypothesis.control")
+    if control is None:
+        return
+    if not control.currently_in_test_context():
+        if not resetting:
+            _SET_UP.pop(server, None)
+    elif resetting and (what := _SET_UP.get(server)) is not None:
+        raise SetUpLostError(SET_UP_LOST.format(what))
 
 
 class ClockHandle:
@@ -269,7 +306,7 @@ class ClockHandle:
             instant = None if at is None else _instant(at, state.clock.now_ns(), f"clock.{how}")
             getattr(state.clock, how)(instant)  # Clock.freeze or Clock.pin
 
-        _one_example(self._server)
+        _one_example(self._server, f"clock.{how}")
         self._server.call(stand)
 
     def advance(self, by: str | float | dt.timedelta) -> None:
@@ -281,7 +318,7 @@ class ClockHandle:
                 f"clock.advance moves the clock forward; got {by!r}. To move it back, freeze it"
                 " at an earlier time: clock.freeze('-1h')"
             )
-        _one_example(self._server)
+        _one_example(self._server, "clock.advance")
         try:
             self._server.call(lambda s: s.clock.advance(ns))
         except TimestampError as exc:
@@ -289,7 +326,7 @@ class ClockHandle:
 
     def resume(self) -> None:
         __tracebackhide__ = True
-        _one_example(self._server)
+        _one_example(self._server, "clock.resume")
         self._server.call(lambda s: s.clock.unfreeze())
 
 
@@ -426,13 +463,14 @@ class ProfileAPI:
 
     # -- data -------------------------------------------------------------------------------
 
-    def _change(self, action: Any) -> Any:
+    def _change(self, action: Any, name: str) -> Any:
+        """``action`` made on the handle's space; ``name``: the method's, that made it."""
         __tracebackhide__ = True
 
         def run(state: ServerState) -> Any:
             return action(state, state.store.spaces[self.space_id])
 
-        _one_example(self._server)
+        _one_example(self._server, name)
         try:
             return self._server.call(run)
         except ChangeError as exc:
@@ -487,12 +525,12 @@ class ProfileAPI:
         `filterwarnings = error`) leaves the fake as it was; then made again, given what
         the first call returned. ``stacklevel``: as the caller would give it."""
         __tracebackhide__ = True
-        first = self._change(lambda state, space: change(state, space, None))
+        first = self._change(lambda state, space: change(state, space, None), name)
         if not warned:
             return first
         for line in told(warned):
             warnings.warn(f"{name}: {line}", UserWarning, stacklevel=stacklevel + 1)
-        return self._change(lambda state, space: change(state, space, first))
+        return self._change(lambda state, space: change(state, space, first), name)
 
     def add_user(
         self,
@@ -556,7 +594,7 @@ class ProfileAPI:
             current = space.links_of("users", found_user.segment_id)
             space.set_links("users", found_user.segment_id, (*current, found_account.segment_id))
 
-        self._change(run)
+        self._change(run, "link")
 
     def add_events(
         self, identifier: str, events: Sequence[Mapping[str, Any]], collection: Collection = "users"
@@ -582,7 +620,9 @@ class ProfileAPI:
         __tracebackhide__ = True
         _check_identifier(identifier, "remove_profile")
         _check_collection(collection, "remove_profile")
-        self._change(lambda state, space: delete_profile(space, collection, identifier))
+        self._change(
+            lambda state, space: delete_profile(space, collection, identifier), "remove_profile"
+        )
 
     # -- behaviour --------------------------------------------------------------------------
 
@@ -626,7 +666,7 @@ class ProfileAPI:
             data.update(rule)
         except FaultRuleError as exc:
             raise ValueError(str(exc)) from None
-        _one_example(self._server)
+        _one_example(self._server, f"fault({written or show(data)})")
         try:
             return self._server.call(lambda state: state.add_fault(data, written)).id
         except FaultRuleError as exc:
@@ -644,7 +684,7 @@ class ProfileAPI:
         """``realism``, of switches given as a mapping (``configure``'s and the marker's,
         whose names need not be text: a splat of them said only "keywords must be strings")."""
         __tracebackhide__ = True
-        _one_example(self._server)
+        _one_example(self._server, "realism")
         try:
             realism = self._server.call(lambda state: state.set_realism(switches))
         except RealismError as exc:
@@ -664,7 +704,7 @@ class ProfileAPI:
         if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int)):
             raise TypeError(f"burst is a whole number of requests, got {burst!r}")
         limit = None if per_second is None else Limit.per_second(per_second, burst)
-        _one_example(self._server)
+        _one_example(self._server, "rate_limit")
         self._server.call(lambda state: state.limiter.set_limit(self.space_id, limit))
 
     # -- what it saw ------------------------------------------------------------------------
@@ -980,10 +1020,12 @@ class ProfileAPI:
         another example used it, with no reset between, raises ``ExampleNotResetError``."""
         __tracebackhide__ = True
         flag(new_test, "new_test")
+        _set_up_kept(self._server, resetting=True)
         failures = self._server.call(lambda state: _reset(state, new_test))
         self._resets = self._server.state.resets
         if self._marker and not new_test:
             self.configure(**self._marker)
+        _set_up_kept(self._server, resetting=False)
         _raise_failures(failures)
 
     def _start_test(self, options: Mapping[str, Any]) -> None:
@@ -996,6 +1038,7 @@ class ProfileAPI:
         self._resets = self._server.state.resets
         self.configure(**options)
         self._marker = dict(options)
+        _set_up_kept(self._server, resetting=False)
 
         def marked(state: ServerState) -> None:
             state.marker_rules.update(rule.id for rule in state.armed_since_reset())
