@@ -684,7 +684,7 @@ class ProfileAPI:
         """``realism``, of switches given as a mapping (``configure``'s and the marker's,
         whose names need not be text: a splat of them said only "keywords must be strings")."""
         __tracebackhide__ = True
-        _one_example(self._server, "realism")
+        _one_example(self._server, "realism" if switches else "")  # none: a read
         try:
             realism = self._server.call(lambda state: state.set_realism(switches))
         except RealismError as exc:

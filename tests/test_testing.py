@@ -1487,6 +1487,8 @@ def test_a_reset_in_an_example_that_would_take_away_what_was_set_up_before_is_re
             resets_first()
         profile_api.reset()  # outside the examples: what was set up is gone, and forgotten
         resets_first()
+    profile_api.realism()  # reads the switches: nothing set up
+    resets_first()
     # A marker's configuration is the examples' own start, not a set-up they lose.
     profile_api._start_test({"faults": ["traits:503:optional=true"], "realism": {}})
     resets_first()
