@@ -627,7 +627,12 @@ class ProfileAPI:
     # -- behaviour --------------------------------------------------------------------------
 
     def fault(
-        self, spec: str | None = None, /, *, optional: bool | None = None, **rule: Any
+        self,
+        spec: str | None = None,
+        /,
+        *mistaken: Any,
+        optional: bool | None = None,
+        **rule: Any,
     ) -> str:
         """Add a fault rule — a ``--fault`` spec, the rule's fields, or a spec and more
         fields — and return its id.
@@ -636,6 +641,12 @@ class ProfileAPI:
         guards a call the code may not make, and need not fire (``assert_faults_fired``
         leaves it out)."""
         __tracebackhide__ = True
+        if mistaken:  # fault("traits", 503): Python said "takes from 1 to 2 positional arguments"
+            written = ":".join(map(str, (spec, *mistaken)))
+            raise TypeError(
+                f"fault takes one --fault spec by position, the rest by name; got"
+                f" {', '.join(map(repr, (spec, *mistaken)))}: write fault({written!r})"
+            )
         if spec is not None and not isinstance(spec, str):
             raise TypeError(
                 f"fault takes a --fault spec like 'traits:429:times=2' or the rule's fields as"
@@ -733,7 +744,7 @@ class ProfileAPI:
     def assert_called(
         self,
         route: str | None = None,
-        *,
+        *mistaken: Any,
         identifier: str | None = None,
         times: int | None = None,
         status: int | None = None,
@@ -766,6 +777,8 @@ class ProfileAPI:
         up to ``PENDING_GRACE`` (a client that gave up is told a moment after).
         """
         __tracebackhide__ = True
+        if mistaken:  # Python said "takes from 1 to 2 positional arguments", not which
+            raise TypeError(_by_name(route, mistaken))
         _check_query(query)
         _check_filters(identifier, times, status, method, authorized)
         if flag(unknown_profile, "unknown_profile") and (times != 0 or identifier is None):
@@ -1281,16 +1294,16 @@ def _differences(
     return found
 
 
-NAME_LISTS = ("include", "exclude")
+_NAME_LISTS = ("include", "exclude")
 """The parameters that take names separated by commas (``params.comma_list``), as the API
 reads them: ``include=first_name,email`` asks for ``email``."""
 
 
 def _names_among(name: str, value: str, got: Sequence[str]) -> bool:
     """Whether the names of ``value`` are all among those sent as ``name`` (``got``, its
-    values), when it is one of the ``NAME_LISTS``: ``times=0`` for ``include=email``
+    values), when it is one of the ``_NAME_LISTS``: ``times=0`` for ``include=email``
     passed when the code asked ``include=first_name,email``."""
-    if name not in NAME_LISTS:
+    if name not in _NAME_LISTS:
         return False
     wanted = {item.strip() for item in value.split(",") if item.strip()}
     sent = {item.strip() for each in got for item in each.split(",")}
@@ -1366,6 +1379,32 @@ def _check_filters(identifier: Any, times: Any, status: Any, method: Any, author
             )
     if authorized is not None:
         flag(authorized, "authorized")
+
+
+def _by_name(route: Any, mistaken: tuple[Any, ...]) -> str:
+    """Why ``assert_called`` refuses the positional arguments after the route, and the
+    keyword each most likely meant (``'user_id:u1'``: ``identifier=``)."""
+    meant = []
+    for value in mistaken:
+        if isinstance(value, str) and value.upper() in _HTTP_METHODS:
+            meant.append(f"method={value.upper()!r}")
+        elif isinstance(value, str):
+            meant.append(f"identifier={value!r}")
+        elif is_http_status(value):
+            meant.append(f"status={value!r}")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            meant.append(f"times={value!r}")
+        else:
+            meant = []
+            break
+    said = (
+        "assert_called takes the route by position and the rest by name; got"
+        f" {', '.join(map(repr, mistaken))} after it"
+    )
+    return f"{said}: write assert_called({route!r}, {', '.join(meant)})" if meant else said
+
+
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def _check_query(query: Any) -> None:

@@ -516,6 +516,27 @@ def test_a_warning_raised_as_an_error_leaves_the_fake_as_it_was(profile_api: Pro
             "faults takes a list of fault rules (--fault specs or dicts), got the string"
             " 'traits:429'; write faults=['traits:429']",
         ),
+        # Python said "takes from 1 to 2 positional arguments but 3 were given", not which.
+        (
+            lambda api: api.assert_called("traits", "user_id:u1234", 1),
+            "assert_called takes the route by position and the rest by name; got"
+            " 'user_id:u1234', 1 after it: write assert_called('traits',"
+            " identifier='user_id:u1234', times=1)",
+        ),
+        (
+            lambda api: api.assert_called("traits", "get", 404),
+            "assert_called takes the route by position and the rest by name; got 'get', 404"
+            " after it: write assert_called('traits', method='GET', status=404)",
+        ),
+        (
+            lambda api: api.assert_called("traits", None),
+            "assert_called takes the route by position and the rest by name; got None after it",
+        ),
+        (
+            lambda api: api.fault("traits", 503),
+            "fault takes one --fault spec by position, the rest by name; got 'traits', 503:"
+            " write fault('traits:503')",
+        ),
     ],
 )
 def test_natural_mistakes_get_one_clear_sentence(
