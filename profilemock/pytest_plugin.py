@@ -427,12 +427,11 @@ def _marker_options(markers: Iterable[pytest.Mark], root: Path) -> dict[str, Any
     for marker in markers:
         unknown = [name for name in marker.kwargs if name not in MARKER_ARGUMENTS]
         if unknown:
-            from profilemock.words import closest
+            from profilemock.words import did_you_mean
 
-            close = closest(unknown[0], MARKER_ARGUMENTS)
             raise TypeError(
                 f"unknown argument `{unknown[0]}`; it takes {', '.join(MARKER_ARGUMENTS)}"
-                + (f"; did you mean `{close}`?" if close else "")
+                + did_you_mean(unknown[0], MARKER_ARGUMENTS)
             )
         if marker.args:
             raise TypeError(_positional(marker.args, root))

@@ -51,7 +51,7 @@ from profilemock.timeutil import (
     parse_duration,
     parse_timestamp,
 )
-from profilemock.words import closest, counted, named, not_one_of, show
+from profilemock.words import closest, counted, did_you_mean, named, not_one_of, show
 
 _UNSET: Any = object()
 """Default of ``configure(rate_limit=...)``: leave the limit as loaded."""
@@ -1444,11 +1444,10 @@ def _check_parameters(
             if route is not None
             else f"no route of the API takes (they take {listed})"
         )
-        close = closest(name, taken)
         raise ValueError(
             f"assert_called: times=0 for query parameter `{name}`, which {which} and no request"
             " of this test sent: it would pass whatever the code did"
-            + (f"; did you mean `{close}`?" if close else "")
+            + did_you_mean(name, taken)
             + " (to assert that the code never sends it, read profile_api.requests:"
             f" `{name}` in dict(entry.query) of none)"
         )
