@@ -1828,13 +1828,26 @@ def _write_atomically(path: Path, text: str) -> None:
         real = _followed(path)
         partial = _partial(real, path)
         try:
-            partial.write_text(text, encoding="utf-8")
+            with open(partial, "w", encoding="utf-8") as file:
+                _keep_mode(real, partial)  # created, nothing in it yet
+                file.write(text)
             partial.replace(real)
         except BaseException:
             _remove(partial)
             raise
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _keep_mode(target: Path, partial: Path) -> None:
+    """Give ``partial``, before anything is written in it, the permissions of the file
+    ``target`` it is to replace, if there is one: a recording kept private (``chmod 600``)
+    was world-readable (the umask's ``644``) once recorded again."""
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return  # no file there yet: the umask's, as any new file
+    partial.chmod(mode)
 
 
 @contextlib.contextmanager

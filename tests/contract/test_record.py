@@ -546,6 +546,26 @@ def test_record_writes_a_symlinks_file_and_keeps_the_link(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.yaml", "real.yaml"]
 
 
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444], ids=oct)
+def test_a_file_recorded_again_keeps_its_permissions(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: int
+) -> None:
+    """A recording kept private (`chmod 600`: real profiles) came back world-readable, the
+    umask's 644, once recorded again: the file renamed into place was a new one."""
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    target = tmp_path / "out.yaml"
+    target.write_text("old\n")
+    target.chmod(mode)
+    code, _, _ = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
+        "-o", str(target),
+    )  # fmt: skip
+    assert code == 0
+    assert target.read_text().startswith("# Recorded by profilemock record")
+    assert stat.S_IMODE(target.stat().st_mode) == mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.yaml"]
+
+
 def test_record_writes_a_fifo_as_it_is(
     first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
