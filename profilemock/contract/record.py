@@ -404,13 +404,18 @@ async def _must(pages: Awaitable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
 
 def _not_found(collection: Collection, identifier: str, hint: str | None) -> str:
     """Why a profile the upstream answered 404 for was not recorded: the upstream's hint,
-    and for a profile of the other collection (a `group_id` asked for in users: the real
-    API gives no hint) the option that records it."""
+    and for a profile of the other collection (a `group_id` asked for in users, any other
+    id in accounts: the real API gives no hint) the option that records it."""
     why = "not found (404)" + (f": {hint}" if hint else "")
     other = in_the_other_collection(hint)
-    if other is None and collection == "users" and identifier.startswith("group_id:"):
+    id_type = identifier.partition(":")[0]
+    if other is None and collection == "users" and id_type == "group_id":
         why += ": `group_id` is an id of accounts"
         other = "accounts"
+    elif other is None and collection == "accounts" and id_type != "group_id":
+        # It said "not found (404)" alone, where users were told of accounts.
+        why += f": accounts are found by `group_id`, and `{id_type}` is an id of users"
+        other = "users"
     return why if other is None else f"{why}; record it with --collection {other}"
 
 

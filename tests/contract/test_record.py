@@ -166,9 +166,10 @@ def test_a_profile_of_the_other_collection_is_told_with_the_collection_to_record
         ("users", "group_id:nobody"),  # no hint (as from the real API): an id of accounts
         ("accounts", "user_id:u1234"),
         ("accounts", "group_id:nobody"),
+        ("accounts", "anonymous_id:nobody"),  # no hint: said "not found (404)" alone
     ]
     outcome = asyncio.run(
-        record(first_fake.url, SPACE, "demo-token", wanted, progress=Progress(stream, 4))
+        record(first_fake.url, SPACE, "demo-token", wanted, progress=Progress(stream, 5))
     )
     assert outcome.missing == [
         "users group_id:12345: not found (404): `group_id:12345` is a profile in `accounts`,"
@@ -178,6 +179,8 @@ def test_a_profile_of_the_other_collection_is_told_with_the_collection_to_record
         "accounts user_id:u1234: not found (404): `user_id:u1234` is a profile in `users`, not"
         " `accounts`; record it with --collection users",
         "accounts group_id:nobody: not found (404)",
+        "accounts anonymous_id:nobody: not found (404): accounts are found by `group_id`, and"
+        " `anonymous_id` is an id of users; record it with --collection users",
     ]
     assert stream.getvalue().splitlines() == outcome.missing
 
