@@ -198,13 +198,13 @@ class Client:
                     body = await read_body(answer, self.max_body)
             except BodyTooLarge as exc:
                 raise ProfileFailed(
-                    f"GET {url.path} answered {exc.status}: {exc.about()}"
+                    f"GET {asked} answered {exc.status}: {exc.about()}"
                 ) from None
             except asyncio.TimeoutError:
                 problem, status, body = "timed out", 0, b""
             except aiohttp.ClientResponseError as exc:  # the same answer again if asked again
                 failure = upstream_failure(exc)
-                raise ProfileFailed(f"GET {url.path} failed: the upstream {failure}") from None
+                raise ProfileFailed(f"GET {asked} failed: the upstream {failure}") from None
             except (aiohttp.ClientError, OSError) as exc:
                 problem, status, body = f"failed: the upstream {upstream_failure(exc)}", 0, b""
             if status == 429:
@@ -224,8 +224,12 @@ class Client:
             if status >= 500 or problem is not None:
                 failed += 1
                 if failed > self.retry.server_errors:
-                    what = problem or f"answered {status}"
-                    raise ProfileFailed(f"GET {url.path} {what} ({failed} tries)")
+                    # It said "GET …/traits answered 503 (4 tries)": which of the three
+                    # traits requests, which page, and what the upstream said, untold.
+                    what = problem or f"answered {status} ({failed} tries): {_shown(body)}"
+                    if problem is not None:
+                        what += f" ({failed} tries)"
+                    raise ProfileFailed(f"GET {asked} {what}")
                 await self._back_off(failed)
                 continue
             if status in (401, 403) and not _api_error(body):
@@ -261,11 +265,11 @@ class Client:
             except (UnicodeDecodeError, JsonInputError) as exc:
                 coded = still_coded(body, coding)
                 if coded is not None:  # it said "not UTF-8 (byte 2)"
-                    raise ProfileFailed(f"GET {url.path} answered a body {coded}") from None
+                    raise ProfileFailed(f"GET {asked} answered a body {coded}") from None
                 if isinstance(exc, JsonInputError):
-                    raise ProfileFailed(f"GET {url.path}: {exc.about('the body')}") from None
+                    raise ProfileFailed(f"GET {asked}: {exc.about('the body')}") from None
                 raise ProfileFailed(
-                    f"GET {url.path} answered a body that is not UTF-8 (byte {exc.start + 1})"
+                    f"GET {asked} answered a body that is not UTF-8 (byte {exc.start + 1})"
                 ) from None
             # What the file is written from must be what the API sends: a body out of
             # contract (a verbose trait without its source, a time that is none) is no

@@ -210,11 +210,27 @@ def test_429s_back_off_exponentially_with_jitter_and_5xx_are_retried_a_bounded_n
         assert ceiling / 2 <= wait <= ceiling
     first_fake.call(lambda s: s.faults.add({"route": "metadata", "status": 500}))
     outcome, _ = _record_u1234(first_fake, retry=Retry(server_errors=2))
-    assert len(outcome.missing) == 1
-    assert re.fullmatch(
-        r"users user_id:u1234: GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234/metadata answered 500 \(3 tries\)",
-        outcome.missing[0],
-    )
+    assert outcome.missing == [
+        "users user_id:u1234: GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234"
+        '/metadata answered 500 (3 tries): {"error":{"code":"internal_error","message":"Something'
+        " went wrong on Segment's side.\"}}"
+    ]
+
+
+def test_a_request_failing_after_its_retries_is_named_with_its_query_and_what_came_back(
+    first_fake: ServerThread,
+) -> None:
+    # It said "GET …/traits answered 503 (4 tries)": which of the three traits requests (or
+    # which page) failed, and what the upstream (a load balancer's page) said, untold.
+    page = "<html>\n  <body><h1>503 Service Unavailable</h1></body>\n</html>\n"
+    rule = {"route": "traits", "status": 503, "after": 1, "body": page}
+    first_fake.call(lambda s: s.faults.add(rule))
+    outcome, _ = _record_u1234(first_fake, retry=Retry(server_errors=1))
+    assert outcome.missing == [
+        "users user_id:u1234: GET /v1/spaces/lg8283283/collections/users/profiles/user_id:u1234"
+        "/traits?class=computed_trait&verbose=true&limit=200 answered 503 (2 tries): <html>"
+        " <body><h1>503 Service Unavailable</h1></body> </html>"
+    ]
 
 
 def test_a_429s_retry_after_is_waited_and_told(first_fake: ServerThread) -> None:
