@@ -409,7 +409,7 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
             violation_log.warning(
                 "contract violation: %s %s -> %d %s: %s [%s]",
                 request.method,
-                request.raw_path.partition("?")[0],
+                request.raw_path,  # the query too: which page, and verbose or not
                 status,
                 violation.shown_pointer,
                 violation.message,

@@ -176,6 +176,22 @@ def test_each_drift_is_reported_exactly(
     ]
 
 
+def test_a_violations_line_names_the_request_with_its_query(
+    upstream: tuple[Upstream, str], start_proxy: Start, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It read "GET …/traits -> 200 /traits/plan: "pro" is not an object": that the request
+    # asked verbose=true (the cause), or which page (`next=`), was untold.
+    _, url = upstream
+    proxy = start_proxy(url)
+    path = drift_url("good") + "?verbose=true&limit=10"
+    with caplog.at_level(logging.WARNING, logger="profilemock.proxy"):
+        assert get(f"{proxy.url}{path}").headers["Profilemock-Violations"] == "1"
+    logged = [r.getMessage() for r in caplog.records if r.name == "profilemock.proxy"]
+    assert logged == [
+        f'contract violation: GET {path} -> 200 /traits/plan: "pro" is not an object [type]'
+    ]
+
+
 def test_fail_on_violation_answers_502_naming_the_first_violation(
     upstream: tuple[Upstream, str], start_proxy: Start
 ) -> None:
