@@ -6,7 +6,9 @@ and the real value). Replacements keep their shape: an email stays a valid lower
 email (at a reserved example domain), a phone number stays E.164, an IPv6 address stays
 IPv6. What is personal is told by the key (``email``, ``phone``, ``first_name``,
 ``address``, ``ip`` …) and, whatever the key, by the value (anything shaped like an email
-address or an E.164 phone number).
+address or an E.164 phone number); a value the key names that cannot be of its kind (an
+`email_opt_in` of "yes") is kept, and an email address inside a longer text (a URL's
+query) is replaced there, the rest kept.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ if TYPE_CHECKING:
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_EMAIL_IN_TEXT = re.compile(
+    r"(?<![\w.%+'-])[\w.%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"
+)
+"""An email address inside a longer text: a URL's query, ``Jane <jane@example.com>``."""
+_PHONE_LIKE = re.compile(r"^\+?[0-9 ().-]+$")
 
 # Key words (lowercase, separators dropped) and the kind of value they hold.
 _KEY_KINDS: tuple[tuple[str, str], ...] = (
@@ -62,11 +69,25 @@ def kind_of_key(key: str) -> str | None:
 
 
 def kind_of_value(value: str) -> str | None:
-    if EMAIL.match(value):
+    if EMAIL.match(value) and not any(c in value for c in ":/"):  # no URL holding one
         return "email"
     if E164.match(value):
         return "phone"
     return None
+
+
+def may_be(kind: str, value: str) -> bool:
+    """Whether ``value`` (under a key saying ``kind``) can be a value of that kind: an
+    `email_opt_in` of "yes", a `phone_verified` of "true", a `mobile_app_version` of
+    "3.2.1" are no email address or phone number (they became one, and no longer read as
+    what they were)."""
+    if kind == "email":
+        return "@" in value
+    if kind == "phone":
+        return bool(_PHONE_LIKE.match(value)) and sum(c.isdigit() for c in value) >= 7
+    if kind == "ip":
+        return is_ip_address(value)
+    return True
 
 
 class Redactor:
@@ -108,9 +129,14 @@ class Redactor:
     def value(self, value: Any, key: str | None = None) -> Any:
         """A trait or property value with its personal parts replaced (recursively)."""
         if isinstance(value, str):
-            kind = (kind_of_key(key) if key else None) or kind_of_value(value)
-            if kind == "ip" and not is_ip_address(value):
-                return value
+            kind = kind_of_key(key) if key else None
+            if kind is not None and not may_be(kind, value):
+                kind = None
+            kind = kind or kind_of_value(value)
+            if kind is None and "@" in value:
+                # An email inside a text (a page's URL with `?email=`, "Jane <jane@…>")
+                # was kept, or the whole URL became an email address.
+                return _EMAIL_IN_TEXT.sub(lambda found: self.replace("email", found[0]), value)
             return value if kind is None else self.replace(kind, value)
         if isinstance(value, dict):
             return {k: self.value(v, k) for k, v in value.items()}

@@ -337,6 +337,42 @@ def test_the_same_real_value_becomes_the_same_fake_value() -> None:
     assert ":" in ip
 
 
+def test_a_value_its_key_names_but_that_cannot_be_of_that_kind_is_kept() -> None:
+    # Each became an email address or a phone number, and no longer read as what it was.
+    redactor = Redactor(seed=1)
+    kept = {
+        "email_opt_in": "yes",
+        "email_status": "subscribed",
+        "phone_verified": "true",
+        "mobile_app_version": "3.2.1",
+        "mobile_os": "iOS",
+        "ip": "not an ip",
+    }
+    assert redactor.value(kept) == kept
+    replaced = {"work_email": "ada@corp.example", "mobile": "555-1234", "phone": "+1 (555) 0100 22"}
+    redacted = redactor.value(replaced)
+    assert redacted["work_email"] == redactor.replace("email", "ada@corp.example")
+    assert all(E164.match(redacted[key]) for key in ("mobile", "phone"))
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://shop.example/welcome?email=ada@corp.example&utm=x", "https://shop.example/welcome?email={}&utm=x"),
+        ("Ada Lovelace <ada@corp.example>", "Ada Lovelace <{}>"),
+        ("mailto:ada@corp.example", "mailto:{}"),
+        ("write to ada@corp.example or ada@corp.example.", "write to {} or {}."),
+    ],
+)  # fmt: skip
+def test_an_email_inside_a_text_is_replaced_there_the_rest_kept(text: str, shown: str) -> None:
+    # A URL holding one became an email address whole; one in a text with spaces was kept.
+    redactor = Redactor(seed=1)
+    fake = redactor.identifier("email", "ada@corp.example")
+    assert redactor.value({"context": {"page": {"url": text}}}) == {
+        "context": {"page": {"url": shown.format(fake, fake)}}
+    }
+
+
 def test_follow_links_records_the_linked_profiles_too(
     first_fake: ServerThread, tmp_path: Path
 ) -> None:
