@@ -762,8 +762,8 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
     record.add_argument(
         "--collection",
         choices=("users", "accounts"),
-        default="users",
-        help="the collection the identifiers are of (default users)",
+        help="the collection all the identifiers are of (default: accounts for a group_id,"
+        " users for any other)",
     )
     record.add_argument(
         "--follow-links", action="store_true", help="also record the profiles they link to"
@@ -1679,7 +1679,13 @@ def _proxy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from profilemock.contract.record import Progress, RecordError, record, to_fixture
+    from profilemock.contract.record import (
+        Progress,
+        RecordError,
+        collection_of,
+        record,
+        to_fixture,
+    )
     from profilemock.contract.redact import Redactor
     from profilemock.fixtures.generator import dump_yaml
     from profilemock.mockserver.serving import run
@@ -1692,7 +1698,9 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if output is not None and not _special(output):
         # Before the requests: their answers kept. A symlink's file is what is written.
         _check_writable(_followed(output))
-    wanted = [(args.collection, identifier) for identifier in args.ids]
+    # A user and an account in one file: two runs made two files that no serve takes
+    # together (their `now:` differs, and each holds the other's profiles as stubs).
+    wanted = [(args.collection or collection_of(identifier), identifier) for identifier in args.ids]
     progress = Progress(err, len(wanted))
     try:
         outcome = run(

@@ -197,9 +197,7 @@ class Client:
                         coding = answer.headers.get("Content-Encoding", "")
                     body = await read_body(answer, self.max_body)
             except BodyTooLarge as exc:
-                raise ProfileFailed(
-                    f"GET {asked} answered {exc.status}: {exc.about()}"
-                ) from None
+                raise ProfileFailed(f"GET {asked} answered {exc.status}: {exc.about()}") from None
             except asyncio.TimeoutError:
                 problem, status, body = "timed out", 0, b""
             except aiohttp.ClientResponseError as exc:  # the same answer again if asked again
@@ -406,20 +404,27 @@ async def _must(pages: Awaitable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         raise ProfileFailed("vanished while being recorded (404)") from None
 
 
+def collection_of(identifier: str) -> Collection:
+    """The collection whose profiles an id of this type names in Segment: a `group_id` an
+    account's, any other a user's."""
+    return "accounts" if identifier.partition(":")[0] == "group_id" else "users"
+
+
 def _not_found(collection: Collection, identifier: str, hint: str | None) -> str:
     """Why a profile the upstream answered 404 for was not recorded: the upstream's hint,
     and for a profile of the other collection (a `group_id` asked for in users, any other
     id in accounts: the real API gives no hint) the option that records it."""
     why = "not found (404)" + (f": {hint}" if hint else "")
     other = in_the_other_collection(hint)
-    id_type = identifier.partition(":")[0]
-    if other is None and collection == "users" and id_type == "group_id":
-        why += ": `group_id` is an id of accounts"
-        other = "accounts"
-    elif other is None and collection == "accounts" and id_type != "group_id":
-        # It said "not found (404)" alone, where users were told of accounts.
-        why += f": accounts are found by `group_id`, and `{id_type}` is an id of users"
-        other = "users"
+    if other is None and collection_of(identifier) != collection:
+        # Accounts asked for by another id said "not found (404)" alone.
+        other = collection_of(identifier)
+        id_type = identifier.partition(":")[0]
+        why += (
+            ": `group_id` is an id of accounts"
+            if other == "accounts"
+            else f": accounts are found by `group_id`, and `{id_type}` is an id of users"
+        )
     return why if other is None else f"{why}; record it with --collection {other}"
 
 

@@ -435,6 +435,40 @@ def test_record_command_writes_the_file_and_reports_what_it_could_not_record(
     assert run_cli("check", str(target))[0] == 0
 
 
+def test_a_user_and_an_account_are_recorded_into_one_file_that_answers_for_both(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--id group_id:…` was asked for in users (404: "record it with --collection
+    # accounts"), and two runs made two files that no serve takes together: their `now:`
+    # differs, and each holds the other's profiles as stubs.
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    target = tmp_path / "both.yaml"
+    code, _, err = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "user_id:u1234",
+        "--id", "group_id:ghdctIwnA", "-o", str(target),
+    )  # fmt: skip
+    assert code == 0, err
+    assert err.startswith("users user_id:u1234: 4 traits")
+    assert "\naccounts group_id:ghdctIwnA: 1 trait, 1 external id, 0 events, 1 link\n" in err
+    second = serve_file(target)
+    try:
+        for collection, identifier in [
+            ("users", "user_id:u1234"),
+            ("accounts", "group_id:ghdctIwnA"),
+        ]:
+            before = walk(first_fake.url, "demo-token", collection, identifier)
+            after = walk(second.url, "test-token", collection, identifier)
+            assert [b for *_, b in before] == [b for *_, b in after]
+    finally:
+        second.stop()
+    code, _, err = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id", "group_id:ghdctIwnA",
+        "--collection", "users", "-o", str(target),
+    )  # fmt: skip
+    assert code == 2
+    assert "record it with --collection accounts" in err
+
+
 def test_record_command_reads_the_token_from_a_file_and_writes_json_to_stdout(
     first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
