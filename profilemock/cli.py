@@ -1721,11 +1721,12 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"profilemock: not recorded: {problem}", file=err)
     if not outcome.recorded:
         raise CliError("no profile was recorded; nothing written")
+    redactor = Redactor(args.seed) if args.redact else None
     document = to_fixture(
         outcome,
         args.space,
         fixture_token=args.fixture_token,
-        redactor=Redactor(args.seed) if args.redact else None,
+        redactor=redactor,
     )
     users = len(document["spaces"][args.space].get("users", ()))
     accounts = len(document["spaces"][args.space].get("accounts", ()))
@@ -1747,6 +1748,17 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         " linked stubs included) in"
         f" {outcome.requests} requests to {where}; now pinned at {document['now']}"
     )
+    if redactor is not None:
+        # The file answers for none of the ids asked for that were replaced (a 404 for
+        # `phone_number:+5555550123`), and said not which to ask for instead.
+        served = [
+            f"{found.asked} as {id_type}:{new}"
+            for found in outcome.recorded
+            for id_type, _, value in [found.asked.partition(":")]
+            if (new := redactor.identifier(id_type, value)) != value
+        ]
+        if served:
+            summary += "; redacted, it answers " + ", ".join(served)
 
     def tell() -> None:
         print(summary, file=err, flush=True)

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import random
-import re
 import signal
 import stat
 import subprocess
@@ -17,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -335,6 +335,31 @@ def test_the_same_real_value_becomes_the_same_fake_value() -> None:
     }
     ip = redactor.value("2001:db8::1", "ip")
     assert ":" in ip
+
+
+def test_a_redacted_recording_tells_which_ids_to_ask_for_instead_of_those_asked(
+    first_fake: ServerThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file answered `phone_number:+5555550123` with a 404, and which id it answers for
+    # instead was to be found in it.
+    monkeypatch.setenv("PROFILE_API_TOKEN", "demo-token")
+    target = tmp_path / "red.yaml"
+    code, _, err = run_cli(
+        "record", "--upstream", first_fake.url, "--space", SPACE, "--id",
+        "phone_number:+5555550123", "--id", "user_id:u1234", "--redact", "-o", str(target),
+    )  # fmt: skip
+    assert code == 0
+    phone = Redactor(seed=0).identifier("phone_number", "+5555550123")
+    assert err.splitlines()[-1].endswith(
+        f"; redacted, it answers phone_number:+5555550123 as phone_number:{phone}"
+    )  # user_id:u1234 is kept, and not told
+    second = serve_file(target)
+    try:
+        path = f"/v1/spaces/{SPACE}/collections/users/profiles/phone_number:{quote(phone)}"
+        url = second.url + path
+        assert requests.get(f"{url}/traits", auth=("test-token", ""), timeout=10).ok
+    finally:
+        second.stop()
 
 
 def test_a_value_its_key_names_but_that_cannot_be_of_that_kind_is_kept() -> None:
