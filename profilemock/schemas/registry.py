@@ -52,12 +52,28 @@ def strictify(schema: Any) -> Any:
         return [strictify(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    result = {key: strictify(value) for key, value in schema.items() if key != STRICT_ONLY}
+    result = {
+        key: _strictify_each(value) if key in _NAMED_SCHEMAS else strictify(value)
+        for key, value in schema.items()
+        if key != STRICT_ONLY
+    }
     if "properties" in schema and "additionalProperties" not in schema:
         result["additionalProperties"] = False
     if STRICT_ONLY in schema:
         result["allOf"] = [*result.get("allOf", []), schema[STRICT_ONLY]]
     return result
+
+
+_NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs", "dependentSchemas"})
+"""Keywords whose value maps names to schemas: a map, not a schema. An event's fields were
+taken for one (it has a field named `properties`), and got a field `additionalProperties`
+that strict mode then listed among those "allowed here" (and refused in a body)."""
+
+
+def _strictify_each(named: Any) -> Any:
+    if not isinstance(named, dict):
+        return strictify(named)
+    return {name: strictify(value) for name, value in named.items()}
 
 
 @cache

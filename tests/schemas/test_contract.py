@@ -15,6 +15,7 @@ from profilemock.schemas import (
     assert_valid,
     assert_valid_response,
     endpoint_for_url,
+    registry,
     validate,
     validate_response,
 )
@@ -124,6 +125,29 @@ def test_strict_mode_reports_undocumented_fields() -> None:
         ("/experimental", "additionalProperties"),
         ("/metadata/merged_into", "additionalProperties"),
     ]
+
+
+def test_strict_mode_names_the_fields_an_event_may_have_and_no_other() -> None:
+    # An event's fields were made strict as if they were a schema (one is named
+    # `properties`): they gained one named `additionalProperties`, listed as "allowed
+    # here", and refused in a body as "False schema does not allow 1".
+    body = load("segdocs_events_200.json")
+    body["data"][0]["received_at"] = "2018-01-05T00:16:36Z"
+    body["data"][0]["additionalProperties"] = 1
+    allowed = (
+        "context, event, external_ids, group_id, message_id, name, previous_id, properties,"
+        " related, source_id, timestamp, traits, type"
+    )
+    assert [(v.pointer, v.rule, v.message) for v in validate(body, "events", strict=True)] == [
+        (
+            f"/data/0/{name}",
+            "additionalProperties",
+            f"unknown field `{name}`; allowed here: {allowed}",
+        )
+        for name in ("additionalProperties", "received_at")
+    ]
+    event = registry(strict=True).contents("https://profilemock.dev/schemas/common.schema.json")
+    assert "additionalProperties" not in event["$defs"]["event"]["properties"]
 
 
 def mutate(body: Any, pointer: str, value: Any = ..., delete: bool = False) -> Any:
