@@ -19,10 +19,11 @@ import asyncio
 import base64
 import itertools
 import random
+import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TextIO
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -47,6 +48,7 @@ from profilemock.mockserver.lookup import in_the_other_collection
 from profilemock.problems import FixtureError
 from profilemock.schemas.validation import read_body_json, still_coded
 from profilemock.store import ids as idgen
+from profilemock.store.model import Metadata
 from profilemock.store.wire import CALL_FIELDS
 from profilemock.timeutil import DAY_NS, format_ns, parse_iso
 from profilemock.words import counted
@@ -102,6 +104,9 @@ class Recorded:
     events: list[dict[str, Any]] = field(default_factory=list)
     links: list[list[dict[str, Any]]] = field(default_factory=list)
     """Each linked profile's external ids, in the upstream's order."""
+    left_out: list[tuple[str, str]] = field(default_factory=list)
+    """(resource, pointer) of the fields the upstream answered that the contract does not
+    name (``Client.left_out``): the file cannot hold them."""
 
     def ids(self) -> set[IdKey]:
         return {(x["type"], x["id"]) for x in self.external_ids}
@@ -174,6 +179,9 @@ class Client:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.progress = progress
+        self.left_out: set[tuple[str, str]] = set()
+        """(resource, pointer, its indexes as ``*``) of each field the answers held that
+        the contract does not name, since ``left_out`` was last emptied."""
 
     async def get(self, tail: str, params: Iterable[tuple[str, str]] = ()) -> Any:
         """The JSON body at ``tail``; NotFound for a 404 of the API's own."""
@@ -275,11 +283,15 @@ class Client:
             # does not name are fine, as everywhere but in strict mode; times are read.
             # A key given twice: which value would the file hold? Clients disagree.
             violations = repeated + schemas.validate_response(str(url), status, data)
-            violations += [
-                v
-                for v in schemas.validate_response(str(url), status, data, strict=True)
-                if v.rule == "format"
-            ]
+            strictly = schemas.validate_response(str(url), status, data, strict=True)
+            violations += [v for v in strictly if v.rule == "format"]
+            # Fields the contract does not name: no fixture holds them, so the file
+            # answers without them (told; a metadata field made the profile unrecordable).
+            self.left_out.update(
+                (tail.rpartition("/")[2], _ANY_INDEX.sub("/*", v.pointer))
+                for v in strictly
+                if v.rule == "additionalProperties"
+            )
             if violations:
                 more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
                 raise ProfileFailed(
@@ -334,6 +346,9 @@ class Client:
                 raise ProfileFailed(f"{tail}: the cursor never ends")
 
 
+_ANY_INDEX = re.compile(r"/[0-9]+(?=/|$)")
+
+
 def _seconds(retry_after: str | None) -> float:
     """The seconds a ``Retry-After`` of delay-seconds asks for (RFC 9110 10.2.3); 0 for
     none, or for a date (the back-off alone then)."""
@@ -371,6 +386,7 @@ def _next_of(cursor: dict[str, Any]) -> str | None:
 async def record_profile(client: Client, collection: Collection, identifier: str) -> Recorded:
     """Everything the upstream answers about one profile; NotFound when it is not there."""
     tail = f"{collection}/profiles/{quote(identifier, safe=':@')}"
+    client.left_out = set()
     metadata = await client.get(f"{tail}/metadata")
     found = Recorded(collection, identifier)
     found.segment_id = metadata.get("segment_id")
@@ -394,6 +410,7 @@ async def record_profile(client: Client, collection: Collection, identifier: str
         found.events += page["data"] or []
     for page in await _must(client.pages(f"{tail}/links", [("limit", "100")], "data")):
         found.links += [item.get("external_ids") or [] for item in page["data"] or []]
+    found.left_out = sorted(client.left_out)
     return found
 
 
@@ -534,7 +551,7 @@ def _unloadable(found: Recorded, space: str, now: int) -> str | None:
 
 
 def _summary(found: Recorded) -> str:
-    return ", ".join(
+    summary = ", ".join(
         (
             counted(len(found.traits), "trait"),
             counted(len(found.external_ids), "external id"),
@@ -542,6 +559,10 @@ def _summary(found: Recorded) -> str:
             counted(len(found.links), "link"),
         )
     )
+    if found.left_out:
+        fields = ", ".join(f"{resource} {pointer}" for resource, pointer in found.left_out)
+        summary += f"; left out (fields the contract does not name, no fixture holds): {fields}"
+    return summary
 
 
 # -- the fixture file -------------------------------------------------------------------
@@ -569,6 +590,11 @@ def to_fixture(
         "now": format_ns(pinned_now(outcome)),
         "spaces": {space: {"tokens": [fixture_token], **writer.collections(outcome.recorded)}},
     }
+
+
+_METADATA_FIELDS = frozenset(f.name for f in fields(Metadata))
+"""What a fixture's ``metadata:`` holds: a field the contract does not name (told in
+``Recorded.left_out``) is left out, where the file it made did not load."""
 
 
 class _Writer:
@@ -621,7 +647,7 @@ class _Writer:
             entry["sources"] = list(sources.values())
         if found.events:
             entry["events"] = [self.event(e) for e in found.events]
-        entry["metadata"] = dict(found.metadata)
+        entry["metadata"] = {k: v for k, v in found.metadata.items() if k in _METADATA_FIELDS}
         return entry
 
     def event(self, event: dict[str, Any]) -> dict[str, Any]:

@@ -233,6 +233,38 @@ def test_a_request_failing_after_its_retries_is_named_with_its_query_and_what_ca
     ]
 
 
+def test_fields_the_contract_does_not_name_are_left_out_and_told_never_the_profile(
+    first_fake: ServerThread, tmp_path: Path
+) -> None:
+    # A metadata field the contract does not name (as the API may add one) left the
+    # profile unrecorded ("no fixture can hold what the upstream answered: …/last_seen_at:
+    # unknown key"); one of an event was dropped without a word.
+    url = f"{first_fake.url}/v1/spaces/{SPACE}/collections/users/profiles/user_id:u1234"
+    answered = requests.get(f"{url}/metadata", auth=("demo-token", ""), timeout=10).json()
+    body = {**answered, "version": 3}
+    body["metadata"] = {**answered["metadata"], "last_seen_at": answered["metadata"]["updated_at"]}
+    first_fake.call(lambda s: s.faults.add({"route": "metadata", "status": 200, "body": body}))
+    stream = io.StringIO()
+    outcome, _ = _record_u1234(first_fake, progress=Progress(stream, 1))
+    assert outcome.missing == []
+    assert stream.getvalue() == (
+        "users user_id:u1234: 4 traits, 2 external ids, 2 events, 1 link; left out (fields the"
+        " contract does not name, no fixture holds): metadata /metadata/last_seen_at, metadata"
+        " /version\n"
+    )
+    path = tmp_path / "recorded.yaml"
+    path.write_text(dump_yaml(to_fixture(outcome, SPACE)), encoding="utf-8")
+    second = serve_file(path)
+    try:
+        again = f"{second.url}/v1/spaces/{SPACE}/collections/users/profiles/user_id:u1234"
+        assert (
+            requests.get(f"{again}/metadata", auth=("test-token", ""), timeout=10).json()
+            == answered
+        )
+    finally:
+        second.stop()
+
+
 def test_a_429s_retry_after_is_waited_and_told(first_fake: ServerThread) -> None:
     # Retried after the back-off alone (0.25 to 0.5 s), sooner than asked: refused again;
     # in the end "still rate limited after 2 retries", naming no request.
