@@ -1685,6 +1685,7 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         collection_of,
         record,
         to_fixture,
+        unserved,
     )
     from profilemock.contract.redact import Redactor
     from profilemock.fixtures.generator import dump_yaml
@@ -1721,6 +1722,9 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"profilemock: not recorded: {problem}", file=err)
     if not outcome.recorded:
         raise CliError("no profile was recorded; nothing written")
+    late = unserved(outcome)
+    if late is not None:
+        print(f"profilemock: warning: {late}", file=err)
     redactor = Redactor(args.seed) if args.redact else None
     document = to_fixture(
         outcome,

@@ -570,11 +570,35 @@ def _summary(found: Recorded) -> str:
 
 def pinned_now(outcome: Outcome) -> int:
     """The clock the file pins: the end of the recording, moved (if need be) so that every
-    recorded event stays inside the 14-day window and none lies in the future."""
+    recorded event stays inside the 14-day window and none lies in the future — as far as
+    one clock can: events more than 14 days apart (profiles recorded minutes apart, each
+    answering its last 14 days) leave the newest in its future (``unserved``)."""
     stamps = [parse_iso(e["timestamp"]) for r in outcome.recorded for e in r.events]
     if not stamps:
         return outcome.now
     return min(max(outcome.now, max(stamps)), min(stamps) + EVENTS_WINDOW_DAYS * DAY_NS)
+
+
+def unserved(outcome: Outcome) -> str | None:
+    """What of the events recorded the file's clock (``pinned_now``) leaves out of every
+    answer, in words, else None: each profile's events were read at another moment, and
+    those more than 14 days after the oldest are after the clock (they were written to
+    the file, and ``serve`` answered without them, untold)."""
+    pinned = pinned_now(outcome)
+    late = [
+        (found, sum(parse_iso(e["timestamp"]) > pinned for e in found.events))
+        for found in outcome.recorded
+    ]
+    late = [(found, count) for found, count in late if count]
+    if not late:
+        return None
+    whose = ", ".join(f"{found.collection} {found.asked} ({count})" for found, count in late)
+    return (
+        f"{counted(sum(count for _, count in late), 'event')} lie after the clock the file"
+        f" pins ({format_ns(pinned)}, 14 days after the oldest event recorded), so serve"
+        f" answers without them: {whose}; each profile answered its last 14 days when it was"
+        " read, and the file has one clock"
+    )
 
 
 def to_fixture(

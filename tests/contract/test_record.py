@@ -24,13 +24,23 @@ import yaml
 
 from profilemock.api import Collection
 from profilemock.clock import Clock
-from profilemock.contract.record import Outcome, Progress, Retry, record, to_fixture
+from profilemock.contract.record import (
+    Outcome,
+    Progress,
+    Recorded,
+    Retry,
+    pinned_now,
+    record,
+    to_fixture,
+    unserved,
+)
 from profilemock.contract.redact import E164, EMAIL, Redactor
 from profilemock.fixtures.generator import dump_yaml
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.mockserver.app import create_app
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
+from profilemock.timeutil import format_ns, parse_iso
 from tests.contract.conftest import FLOOD, Flood, Upstream
 
 SPACE = "lg8283283"
@@ -263,6 +273,29 @@ def test_fields_the_contract_does_not_name_are_left_out_and_told_never_the_profi
         )
     finally:
         second.stop()
+
+
+def test_events_the_files_clock_leaves_in_its_future_are_told() -> None:
+    # Profiles read minutes apart each answer their own last 14 days: one clock cannot
+    # serve both ends, and the newest events were written and never answered, untold.
+    start = parse_iso("2026-11-01T00:00:00Z")
+
+    def profile(asked: str, *seconds: int) -> Recorded:
+        events = [{"timestamp": format_ns(start + s * 10**9)} for s in seconds]
+        return Recorded("users", asked, events=events)
+
+    fortnight = 14 * 86_400
+    early = profile("user_id:early", 0, 60)
+    late = profile("user_id:late", fortnight + 1, fortnight + 2, fortnight - 1)
+    outcome = Outcome([early, late], [], 0, start + (fortnight + 5) * 10**9)
+    assert pinned_now(outcome) == start + fortnight * 10**9
+    assert unserved(outcome) == (
+        "2 events lie after the clock the file pins (2026-11-15T00:00:00Z, 14 days after the"
+        " oldest event recorded), so serve answers without them: users user_id:late (2); each"
+        " profile answered its last 14 days when it was read, and the file has one clock"
+    )
+    assert unserved(Outcome([late], [], 0, outcome.now)) is None
+    assert unserved(Outcome([early, profile("user_id:empty")], [], 0, outcome.now)) is None
 
 
 def test_a_429s_retry_after_is_waited_and_told(first_fake: ServerThread) -> None:
