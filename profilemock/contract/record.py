@@ -31,7 +31,13 @@ import aiohttp
 from yarl import URL
 
 from profilemock import schemas
-from profilemock.api import EVENTS_WINDOW_DAYS, OTHER, Collection, is_digits
+from profilemock.api import (
+    EVENTS_WINDOW_DAYS,
+    LOWERCASED_ID_TYPES,
+    OTHER,
+    Collection,
+    is_digits,
+)
 from profilemock.clock import Clock
 from profilemock.contract.redact import Redactor
 from profilemock.contract.upstream import (
@@ -432,11 +438,14 @@ def _not_found(collection: Collection, identifier: str, hint: str | None) -> str
     and for a profile of the other collection (a `group_id` asked for in users, any other
     id in accounts: the real API gives no hint) the option that records it."""
     why = "not found (404)" + (f": {hint}" if hint else "")
+    id_type, _, value = identifier.partition(":")
+    if hint is None and id_type in LOWERCASED_ID_TYPES and value != value.lower():
+        # From the real API (no hint) an email copied with its capitals was "not found".
+        return f"{why}: `{id_type}` ids are stored in lowercase; record {id_type}:{value.lower()}"
     other = in_the_other_collection(hint)
     if other is None and collection_of(identifier) != collection:
         # Accounts asked for by another id said "not found (404)" alone.
         other = collection_of(identifier)
-        id_type = identifier.partition(":")[0]
         why += (
             ": `group_id` is an id of accounts"
             if other == "accounts"

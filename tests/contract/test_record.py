@@ -195,6 +195,33 @@ def test_a_profile_of_the_other_collection_is_told_with_the_collection_to_record
     assert stream.getvalue().splitlines() == outcome.missing
 
 
+def test_an_email_asked_for_with_capitals_is_told_it_is_stored_in_lowercase() -> None:
+    # The real API gives no hint: `email:Ada@Example.com` was "not found (404)" alone.
+    from aiohttp import web
+
+    async def not_found(request: web.Request) -> web.Response:
+        body = {"error": {"code": "not_found", "message": "Profile was not found."}}
+        return web.json_response(body, status=404)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", not_found)
+    real = ServerThread(app).start()
+    try:
+        wanted: list[tuple[Collection, str]] = [
+            ("users", "email:Ada@Example.com"),
+            ("users", "email:ada@example.com"),
+        ]
+        found = record(real.url, SPACE, "t", wanted, progress=Progress(io.StringIO(), 2))
+        outcome = asyncio.run(found)
+    finally:
+        real.stop()
+    assert outcome.missing == [
+        "users email:Ada@Example.com: not found (404): `email` ids are stored in lowercase;"
+        " record email:ada@example.com",
+        "users email:ada@example.com: not found (404)",
+    ]
+
+
 def _record_u1234(fake: ServerThread, **options: Any) -> tuple[Outcome, list[float]]:
     """Record the demo's ``user_id:u1234`` from ``fake``, its waits kept instead of slept."""
     waits: list[float] = []
