@@ -352,7 +352,9 @@ class Client:
                 raise ProfileFailed(f"{tail}: the cursor never ends")
 
 
-_ANY_INDEX = re.compile(r"/[0-9]+(?=/|$)")
+_ANY_INDEX = re.compile(r"/[0-9]+(?=/|$)|(?<=^/traits)/[^/]+(?=/)")
+"""An index in a list, or a trait's name before a verbose trait's field: each field is
+told once, not once an item (``/data/*/channel``, ``/traits/*/source_name``)."""
 
 
 def _seconds(retry_after: str | None) -> float:

@@ -302,6 +302,24 @@ def test_fields_the_contract_does_not_name_are_left_out_and_told_never_the_profi
         second.stop()
 
 
+def test_a_field_each_item_holds_is_told_once(first_fake: ServerThread) -> None:
+    # Told once a trait, it would have been 200 times in one line.
+    trait = {"value": True, "source_id": "s1", "updated_at": "2026-11-01T00:00:00Z"}
+    body = {
+        "traits": {name: {**trait, "source_name": "web"} for name in ("a/b", "c")},
+        "cursor": {"url": "", "has_more": False, "next": "", "limit": 200},
+        "total": 2,
+    }
+    first_fake.call(lambda s: s.faults.add({"route": "traits", "status": 200, "body": body}))
+    stream = io.StringIO()
+    outcome, _ = _record_u1234(first_fake, progress=Progress(stream, 1))
+    assert outcome.missing == []
+    assert stream.getvalue().endswith(
+        "; left out (fields the contract does not name, no fixture holds): traits"
+        " /total, traits /traits/*/source_name\n"
+    )
+
+
 def test_events_the_files_clock_leaves_in_its_future_are_told() -> None:
     # Profiles read minutes apart each answer their own last 14 days: one clock cannot
     # serve both ends, and the newest events were written and never answered, untold.
