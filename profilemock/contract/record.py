@@ -571,8 +571,8 @@ def _summary(found: Recorded) -> str:
         )
     )
     if found.left_out:
-        fields = ", ".join(f"{resource} {pointer}" for resource, pointer in found.left_out)
-        summary += f"; left out (fields the contract does not name, no fixture holds): {fields}"
+        named = ", ".join(f"{resource} {pointer}" for resource, pointer in found.left_out)
+        summary += f"; left out (fields the contract does not name, no fixture holds): {named}"
     return summary
 
 
@@ -604,8 +604,9 @@ def unserved(outcome: Outcome) -> str | None:
     if not late:
         return None
     whose = ", ".join(f"{found.collection} {found.asked} ({count})" for found, count in late)
+    total = sum(count for _, count in late)
     return (
-        f"{counted(sum(count for _, count in late), 'event')} lie after the clock the file"
+        f"{counted(total, 'event')} {'lies' if total == 1 else 'lie'} after the clock the file"
         f" pins ({format_ns(pinned)}, 14 days after the oldest event recorded), so serve"
         f" answers without them: {whose}; each profile answered its last 14 days when it was"
         " read, and the file has one clock"

@@ -339,6 +339,10 @@ def test_events_the_files_clock_leaves_in_its_future_are_told() -> None:
         " oldest event recorded), so serve answers without them: users user_id:late (2); each"
         " profile answered its last 14 days when it was read, and the file has one clock"
     )
+    one = profile("user_id:one", fortnight + 1)
+    assert (unserved(Outcome([early, one], [], 0, outcome.now)) or "").startswith(
+        "1 event lies after the clock the file pins"
+    )
     assert unserved(Outcome([late], [], 0, outcome.now)) is None
     assert unserved(Outcome([early, profile("user_id:empty")], [], 0, outcome.now)) is None
 
