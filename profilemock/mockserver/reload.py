@@ -375,7 +375,7 @@ async def _off_loop(work: Callable[[], T]) -> T:
 # -- watching -----------------------------------------------------------------------------
 
 
-def watched(paths: Sequence[str | Path]) -> tuple[list[Path], Callable[[str], bool]]:
+def watched(paths: Sequence[str | Path]) -> tuple[list[Path], Counts]:
     """The directories to watch and which changed paths count: the fixture files given,
     and fixture files (``*.yaml``, ``*.yml``, ``*.json``, not hidden) under the
     directories given. Files are watched through their directory, so editors that save
@@ -391,20 +391,47 @@ def watched(paths: Sequence[str | Path]) -> tuple[list[Path], Callable[[str], bo
         else:
             files.add(path)
             roots.add(path.parent)
+    # A directory inside another watched one needs no watch of its own.
+    top = sorted(r for r in roots if not any(r != o and r.is_relative_to(o) for o in roots))
+    return top, Counts(files, trees)
 
-    def counts(changed: str) -> bool:
+
+class Counts:
+    """Whether a changed path counts: a fixture file given, a fixture file under a
+    directory given, or a directory there renamed or moved in or out (``mv fixtures/v1
+    fixtures/old``), which is one change, of the directory alone, its files moving with
+    it: one that holds fixture files, or held some when last looked at (``look``)."""
+
+    def __init__(self, files: set[Path], trees: list[Path]) -> None:
+        self._files, self._trees = files, trees
+        self._held: set[Path] = set()
+        self.look()
+
+    def look(self) -> None:
+        """Note the directories that hold fixture files now (after a reload: one of them
+        gone with the next change is one that held some)."""
+        self._held = {parent for file in _fixtures_in(self._trees) for parent in file.parents}
+
+    def __call__(self, changed: str) -> bool:
         # Not resolved to go by: a symbolic link counts by its own name and place (the
         # file it points to may be anywhere, or missing).
         path = Path(changed)
-        if path.resolve() in files:
+        if path.resolve() in self._files:
             return True
-        if path.suffix not in FIXTURE_SUFFIXES or path.name.startswith("."):
+        if path.name.startswith(".") or not any(path.is_relative_to(t) for t in self._trees):
             return False
-        return any(path.is_relative_to(tree) for tree in trees)
+        if path.suffix in FIXTURE_SUFFIXES:
+            return True
+        return path in self._held or (path.is_dir() and bool(_fixtures_in([path])))
 
-    # A directory inside another watched one needs no watch of its own.
-    top = sorted(r for r in roots if not any(r != o and r.is_relative_to(o) for o in roots))
-    return top, counts
+
+def _fixtures_in(directories: Iterable[Path]) -> list[Path]:
+    """The fixture files under ``directories`` (none of one that is gone or holds none)."""
+    found: list[Path] = []
+    for directory in directories:
+        with contextlib.suppress(FixtureError, OSError):
+            found.extend(fixture_files([directory]))
+    return found
 
 
 async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
@@ -452,6 +479,7 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
             back = [root for root in roots if (Change.deleted, str(root)) in found]
             if names or gone:
                 await reloader.reload(names, gone)
+                counts.look()
             if back:
                 break  # watched again, once back
         await changes.aclose()

@@ -343,6 +343,39 @@ async def test_watch_says_a_file_was_removed_not_reloaded(start: Start) -> None:
     )
 
 
+async def test_watch_sees_a_directory_renamed_or_moved_in_or_out(
+    start: Start, tmp_path: Path
+) -> None:
+    # `mv fixtures/v1 fixtures/old`, or out of the fixtures, was one change of the
+    # directory alone, which is no fixture file: nothing was reloaded, and the files moved
+    # out went on being served.
+    served = await start(watch=True)
+    fixtures = served.path.parent
+    (fixtures / "v1").mkdir()
+    (fixtures / "v1" / "more.yaml").write_text(
+        "spaces:\n  sp:\n    users: [{ids: {user_id: u2}}]\n"
+    )
+    assert (await served.next_reload()).users == 2
+    (fixtures / "v1").rename(fixtures / "old")
+    result = await served.next_reload()
+    assert (result.ok, result.changed, result.removed) == (
+        True,
+        (str(fixtures / "old"), str(fixtures / "v1")),
+        (str(fixtures / "v1"),),
+    )
+    (fixtures / "old").rename(tmp_path / "out")
+    result = await served.next_reload()
+    assert (result.users, result.removed) == (1, (str(fixtures / "old"),))
+    assert await served.plan("u2") == 404
+    (tmp_path / "out").rename(fixtures / "back")
+    assert (await served.next_reload()).changed == (str(fixtures / "back"),)
+    assert await served.plan("u2") is None  # served again (u2 has no plan)
+    (fixtures / "empty").mkdir()  # holds no fixture file: no reload
+    (fixtures / "empty").rename(fixtures / "still-empty")
+    served.save(fixture("pro"))
+    assert (await served.next_reload()).changed == (str(served.path),)
+
+
 async def test_watch_sees_a_watched_directory_removed_and_made_again(start: Start) -> None:
     # `rm -rf fixtures` took the directory's watch with it: the directory made again, no
     # save was ever seen again.
