@@ -170,6 +170,25 @@ def test_search_a_profile_fault_a_request_watch_it_fail_and_remove_the_fault(
     assert api(server, "user_id:u1234").status_code == 200
 
 
+def test_a_fault_that_breaks_the_pages_own_call_is_said_on_the_page(
+    server: ServerThread, page: WebDriver
+) -> None:
+    # A rule armed for the app breaks the page's calls too: a connection reset left the
+    # last profile shown as if found, a malformed body a blank page, the rest of the
+    # cards undrawn, and only an uncaught TypeError in the console.
+    server.call(lambda state: state.faults.add({"route": "metadata", "fault": "reset"}))
+    search(page, "user_id:u1234")
+    until(page, lambda d: text_of(d, "#search-error"))
+    assert text_of(page, "#search-error").startswith("no answer (Failed to fetch): ")
+    assert text_of(page, "#profile") == ""
+    server.call(lambda state: state.faults.clear())
+    server.call(lambda state: state.faults.add({"route": "traits", "fault": "malformed"}))
+    search(page, "user_id:u1234")
+    until(page, lambda d: "segment_id" in text_of(d, "#resource-metadata"))
+    assert "200: the body is not JSON (fault rule fault-1)" in text_of(page, "#resource-traits")
+    assert "Email Opened" in text_of(page, "#resource-events")
+
+
 def test_the_journal_shows_the_hint_of_a_failed_request(
     server: ServerThread, page: WebDriver
 ) -> None:
