@@ -1522,6 +1522,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             cors_origins=tuple(args.cors_origin),
             allowed_hosts=(args.host, *args.allow_host),
             realism=realism,
+            now_given=args.now is not None,
         )
         app = create_app(store, clock, settings)
     except FaultRuleError as exc:

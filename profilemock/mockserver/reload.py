@@ -153,6 +153,9 @@ class Reloader:
     """Where the files' ``now:`` pinned the date at the last load (``Store.now``)."""
     now_written: str | None = None
     """That ``now:`` as written (``Store.now_written``): what tells a changed one."""
+    now_given: bool = False
+    """The date was given before the files were read (``ServerSettings.now_given``): their
+    ``now:`` never pinned it, and the clock follows no change of it."""
     told: frozenset[str] = frozenset()
     """The warnings of the last load that was served (``_told``): a reload tells only
     those it does not have."""
@@ -189,7 +192,7 @@ class Reloader:
         # touching the clock from another thread.
         clock = self.clock.copy()
         # A clock standing where the files' `now:` pinned it follows them to another one.
-        follows = self.clock.pinned and self.clock.now_ns() == self.pinned_at
+        follows = not self.now_given and self.clock.pinned and self.clock.now_ns() == self.pinned_at
         served = False
         try:
             store = await _off_loop(lambda: _load_still(self.paths, clock, self.reads))
@@ -576,6 +579,7 @@ def enable_reload(
         log,
         pinned_at=state.store.loaded.now,
         now_written=state.store.loaded.now_written,
+        now_given=state.settings.now_given,
         told=frozenset(_told(state.store.loaded.warnings, state.stranded())),
     )
     app[RELOADER] = reloader

@@ -47,6 +47,10 @@ class ServerSettings:
     any; a DNS name is how DNS rebinding reaches a local server)."""
     realism: Mapping[str, Any] = field(default_factory=dict)
     """Realism switches in force from the start (``--realism``), over the fixtures' own."""
+    now_given: bool = False
+    """The date was pinned before the fixtures were read (``--now``): their ``now:`` moves
+    neither the clock nor the clock a reset goes back to when a reload changes it — not
+    even one that was the date given (which looked like a clock the files had pinned)."""
 
 
 @dataclass
@@ -177,7 +181,9 @@ class ServerState:
             self._fixture_rules = self.faults.replace(self._fixture_rules, store.faults, "fixtures")
         if store.now is not None and store.now_written != self.store.loaded.now_written:
             at, offset, pinned = self._clock_at_start
-            if at is None or (pinned and at == self.store.loaded.now):
+            if at is None or (
+                pinned and at == self.store.loaded.now and not self.settings.now_given
+            ):
                 self._clock_at_start = (store.now, offset, True)
         self._read_at = self.clock.snapshot() if read_at is None else read_at
         self.store = LiveStore(store)

@@ -20,7 +20,7 @@ from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.reload import RELOADER, Reloaded, Reloader, enable_reload, watched
 from profilemock.mockserver.state import ServerSettings
 from profilemock.store.space import Store
-from profilemock.timeutil import DAY_NS
+from profilemock.timeutil import DAY_NS, parse_timestamp
 from tests.conftest import NOW, Client, ClientFactory, basic
 
 AUTH = basic("t")
@@ -1035,6 +1035,18 @@ async def test_a_now_changed_in_the_files_is_the_clock_a_reset_goes_back_to(
     path.write_text("now: 2031-01-01T00:00:00Z\n" + fixture(more=event))
     assert (await client.post("/__admin/reload")).status == 200
     assert await after_reset() == ("2026-06-15T12:00:00Z", ["2026-06-14T12:00:00Z"])
+
+    # `--now` given as the files' own `now:`: the clock stood where they pinned it, and
+    # followed them (and a reset went) to the next one, as if they had pinned it.
+    path.write_text("now: 2030-01-01T00:00:00Z\n" + fixture(more=event))
+    given = Clock.pinned_at(parse_timestamp("2030-01-01T00:00:00Z", NOW))
+    app = create_app(load_fixtures([path], given), given, ServerSettings(now_given=True))
+    enable_reload(app, [path])
+    client = await aiohttp_client(app)
+    path.write_text("now: 2031-01-01T00:00:00Z\n" + fixture(more=event))
+    assert (await client.post("/__admin/reload")).status == 200
+    assert (await (await client.get("/__admin/clock")).json())["now"] == "2030-01-01T00:00:00Z"
+    assert await after_reset() == ("2030-01-01T00:00:00Z", ["2029-12-31T00:00:00Z"])
 
 
 @pytest.mark.parametrize("large", [False, True])
