@@ -287,7 +287,8 @@ class ReadAgain:
             )
         head = (
             f"reset failed, nothing was reset: {what} do not load at the clock as started"
-            f" ({self.at}): {counted(len(self.problems), 'problem')}"
+            f" ({self.at}) (mend the files and reload, then reset):"
+            f" {counted(len(self.problems), 'problem')}"
         )
         return "\n".join([head, *(f"  {p}" for p in self.problems)])
 

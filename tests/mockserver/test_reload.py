@@ -963,7 +963,8 @@ async def test_a_reset_whose_data_does_not_load_at_the_clock_as_started_resets_n
     assert message == served.lines[-1]
     assert message.startswith(
         "reset failed, nothing was reset: the fixtures served, read by a reload at another"
-        " date, do not load at the clock as started (2026-06-15T12:00:00Z): 1 problem\n  "
+        " date, do not load at the clock as started (2026-06-15T12:00:00Z) (mend the files"
+        " and reload, then reset): 1 problem\n  "
     )
     # The file changed since: where it was written is not known now (not read from the
     # new bytes, where it may be elsewhere or gone).
