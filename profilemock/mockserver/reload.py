@@ -402,9 +402,11 @@ def watched(paths: Sequence[str | Path]) -> tuple[list[Path], Counts]:
 
 class Counts:
     """Whether a changed path counts: a fixture file given, a fixture file under a
-    directory given, or a directory there renamed or moved in or out (``mv fixtures/v1
-    fixtures/old``), which is one change, of the directory alone, its files moving with
-    it: one that holds fixture files, or held some when last looked at (``look``)."""
+    directory given, or a directory there renamed, moved or copied in or out (``mv
+    fixtures/v1 fixtures/old``, ``cp -r``), which is a change of the directory alone (its
+    files move with it; those copied in may be written before its watch is set up): one
+    that holds fixture files and did not when last looked at (``look``), or is gone and
+    held some then. One still there as it was (its mode changed) does not count."""
 
     def __init__(self, files: set[Path], trees: list[Path]) -> None:
         self._files, self._trees = files, trees
@@ -426,7 +428,9 @@ class Counts:
             return False
         if path.suffix in FIXTURE_SUFFIXES:
             return True
-        return path in self._held or (path.is_dir() and bool(_fixtures_in([path])))
+        if path in self._held:
+            return not path.is_dir()
+        return path.is_dir() and bool(_fixtures_in([path]))
 
 
 def _fixtures_in(directories: Iterable[Path]) -> list[Path]:

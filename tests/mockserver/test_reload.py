@@ -370,8 +370,16 @@ async def test_watch_sees_a_directory_renamed_or_moved_in_or_out(
     (tmp_path / "out").rename(fixtures / "back")
     assert (await served.next_reload()).changed == (str(fixtures / "back"),)
     assert await served.plan("u2") is None  # served again (u2 has no plan)
+    shutil.copytree(fixtures / "back", tmp_path / "copy")  # copied in: `cp -r copy fixtures`
+    (tmp_path / "copy" / "more.yaml").write_text(
+        "spaces:\n  sp:\n    users: [{ids: {user_id: u3}}]\n"
+    )
+    shutil.copytree(tmp_path / "copy", fixtures / "copy")
+    while (await served.next_reload()).users != 3:  # its files' own changes too, maybe
+        pass
     (fixtures / "empty").mkdir()  # holds no fixture file: no reload
     (fixtures / "empty").rename(fixtures / "still-empty")
+    (fixtures / "back").chmod(0o700)  # there as it was
     served.save(fixture("pro"))
     assert (await served.next_reload()).changed == (str(served.path),)
 
