@@ -383,7 +383,11 @@ def watched(paths: Sequence[str | Path]) -> tuple[list[Path], Counts]:
     """The directories to watch and which changed paths count: the fixture files given,
     and fixture files (``*.yaml``, ``*.yml``, ``*.json``, not hidden) under the
     directories given. Files are watched through their directory, so editors that save
-    by writing a new file and renaming it over the old one are seen too."""
+    by writing a new file and renaming it over the old one are seen too: the directory
+    alone, not what is under it, when only files are given (``--fixtures profiles.yaml``
+    in a project, beside its ``node_modules``: a watch for each of its directories used
+    the system's watches up, and watched every install and build); with a directory given,
+    recursively (``Counts.recursive``)."""
     files: set[Path] = set()
     trees: list[Path] = []
     roots: set[Path] = set()
@@ -395,6 +399,8 @@ def watched(paths: Sequence[str | Path]) -> tuple[list[Path], Counts]:
         else:
             files.add(path)
             roots.add(path.parent)
+    if not trees:
+        return sorted(roots), Counts(files, trees)
     # A directory inside another watched one needs no watch of its own.
     top = sorted(r for r in roots if not any(r != o and r.is_relative_to(o) for o in roots))
     return top, Counts(files, trees)
@@ -410,6 +416,8 @@ class Counts:
 
     def __init__(self, files: set[Path], trees: list[Path]) -> None:
         self._files, self._trees = files, trees
+        self.recursive = bool(trees)
+        """Whether the directories are watched with what is under them (one was given)."""
         self._held: set[Path] = set()
         self.look()
 
@@ -467,7 +475,9 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
             targets = _targets(reloader.paths)
             back = roots
             continue
-        changes = _each_second(roots, _seen(roots, counts), stop, debounce=400, recursive=True)
+        changes = _each_second(
+            roots, _seen(roots, counts), stop, debounce=400, recursive=counts.recursive
+        )
         if back:
             # What the directory holds now, written before its watch was set up too: read
             # once the loop turns, after the first step below has set the watch up.

@@ -483,6 +483,35 @@ def test_only_fixture_files_count_as_changes(tmp_path: Path) -> None:
     assert not counts(str(tmp_path / "other.yaml"))
 
 
+async def test_files_given_alone_are_watched_through_their_directory_alone(
+    aiohttp_client: ClientFactory, tmp_path: Path
+) -> None:
+    # `--fixtures profiles.yaml` in a project: its directory was watched with everything
+    # under it (a watch for each directory of node_modules: the system's limit, 8,192 on
+    # many Linux machines, reached, and every install and build watched).
+    (tmp_path / "node_modules" / "pkg").mkdir(parents=True)
+    (tmp_path / "mocks").mkdir()
+    profiles, more = tmp_path / "profiles.yaml", tmp_path / "mocks" / "more.yaml"
+    roots, counts = watched([profiles, more])
+    assert (roots, counts.recursive) == ([tmp_path, tmp_path / "mocks"], False)
+    assert counts(str(more))
+    assert not counts(str(tmp_path / "node_modules" / "pkg" / "more.yaml"))
+    assert watched([profiles, tmp_path / "mocks"])[1].recursive  # a directory given
+    # Both files' saves seen: the one inside the other's directory too.
+    profiles.write_text(fixture())
+    more.write_text("spaces:\n  sp:\n    users: [{ids: {user_id: u2}}]\n")
+    clock = Clock(NOW)
+    app = create_app(load_fixtures([profiles, more], clock), clock)
+    reloads: asyncio.Queue[Reloaded] = asyncio.Queue()
+    enable_reload(app, [profiles, more], watch_files=True).on_reload.append(reloads.put_nowait)
+    served = Served(await aiohttp_client(app), app, profiles)
+    more.write_text("spaces:\n  sp:\n    users: [{ids: {user_id: u2}, traits: {plan: b}}]\n")
+    assert (await asyncio.wait_for(reloads.get(), 30)).changed == (str(more),)
+    served.save(fixture("pro"))
+    assert (await asyncio.wait_for(reloads.get(), 30)).changed == (str(profiles),)
+    assert (await served.plan("u2"), await served.plan()) == ("b", "pro")
+
+
 async def test_a_now_already_in_force_leaves_the_clock_as_it_stands(
     aiohttp_client: ClientFactory, tmp_path: Path
 ) -> None:
