@@ -1529,14 +1529,14 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         sock.close()
         raise CliError(str(exc)) from None
 
-    enable_reload(app, paths, watch_files=args.watch, log=stderr_log.say)
+    reloader = enable_reload(app, paths, watch_files=args.watch, log=stderr_log.say)
 
     def ready(url: str) -> None:
         print(_banner(url, store, settings), file=out, flush=True)
         warning = exposure_warning(args.host, settings)
         if warning:
             print(f"profilemock: warning: {warning}", file=err, flush=True)
-        if args.watch:
+        if args.watch and reloader.unwatched is None:  # else the log said why not
             shown = ", ".join(str(p) for p in paths)
             print(f"watching {shown}: saved changes are served at once", file=out, flush=True)
 

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -278,6 +279,36 @@ def test_the_ready_banner_names_no_admin_origins_with_the_admin_api_off() -> Non
     assert [line for line in lines if line.startswith("CORS")] == [
         "CORS: browsers may call the Profile API from any origin"
     ]
+
+
+def test_the_ready_banner_says_no_saves_are_served_when_the_watch_was_refused(
+    write_fixture: WriteFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said "watching …: saved changes are served at once" under the line that said the
+    # system had refused the watch (its limit of watches reached).
+    from aiohttp import web
+
+    from profilemock.mockserver import reload, serving
+
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("OS file watch limit reached. about [...]")
+        yield  # an async generator, as watchfiles' is: it raises when first asked
+
+    async def started(app: web.Application, sock: socket.socket, ready: Any, **_: Any) -> None:
+        runner = web.AppRunner(app)
+        await runner.setup()  # the watch starts, as when serving
+        ready("http://127.0.0.1:1")
+        await runner.cleanup()
+        sock.close()
+
+    monkeypatch.setattr(reload, "_each_second", refused)
+    monkeypatch.setattr(serving, "serve_until_stopped", started)
+    path = str(write_fixture(GOOD))
+    code, out, err = run_cli("serve", "--fixtures", path, "--watch", "--port", "0", "--quiet")
+    assert code == 0
+    assert err.startswith("--watch stopped: OS file watch limit reached. about [...]; ")
+    assert "watching" not in out
+    assert out.endswith("Ctrl-C stops it.\nprofilemock stopped\n")
 
 
 def test_check_counts_read_as_english(write_fixture: WriteFixture) -> None:

@@ -164,6 +164,9 @@ class Reloader:
     read again (a 100,000-profile file beside the 50-profile one edited)."""
     wall: Callable[[], int] = time.time_ns
     """The wall clock a reload's ``at`` is read from."""
+    unwatched: str | None = None
+    """Why ``--watch`` stopped (the system refused a watch), if it did: the log told it,
+    and the banner says no more that saves are served."""
     last: Reloaded | None = None
     """The last reload's result, good or bad (``GET /__admin/health`` tells it: with
     ``--watch`` a save the server could not use is otherwise told on stderr only)."""
@@ -456,7 +459,34 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
     A watched directory removed (``rm -rf fixtures``) takes its watch with it: where it
     was is watched until it is back, then what it holds is served and watched again. A
     symbolic link on the way pointed elsewhere (``ln -sfn release-2 current``), which no
-    watch sees, is found within a second, and where it points now served and watched."""
+    watch sees, is found within a second, and where it points now served and watched.
+
+    A watch the system refuses (its limit of watches reached) is told on the log, saying
+    what to do, and the fixtures are served as they are: it watched nothing without a
+    word, and the server stopping then said it could not write its output."""
+    try:
+        await _watch(reloader, stop)
+    except OSError as exc:
+        if reloader.log is None:
+            raise
+        reloader.unwatched = _unwatched(exc)
+        reloader.log(reloader.unwatched)
+
+
+def _unwatched(exc: OSError) -> str:
+    """What the log says of a watch the system refused."""
+    line = (
+        f"--watch stopped: {exc}; saved changes are not served now (POST /__admin/reload,"
+        " or the explorer's Reload fixtures, reloads them; restart to watch again)"
+    )
+    if "watch limit" in str(exc):
+        line += (
+            "; on Linux, raise the limit of watches: sudo sysctl fs.inotify.max_user_watches=524288"
+        )
+    return line
+
+
+async def _watch(reloader: Reloader, stop: asyncio.Event | None) -> None:
     from watchfiles import Change  # imported when watching: the plugin never needs it
 
     roots, counts = watched(reloader.paths)
@@ -486,20 +516,25 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
             held.add(reloading)
             reloading.add_done_callback(held.discard)
         back = []
-        async for found in changes:
-            if not found:  # a second without a change
-                if moved():
-                    back = roots  # not stopped: watched where the links point now, above
-                    break
-                continue
-            names = sorted({_shown(Path(p), base) for _, p in found if Path(p) not in roots})
-            gone = sorted({_shown(Path(p), base) for _, p in found if not os.path.lexists(p)})
-            back = [root for root in roots if (Change.deleted, str(root)) in found]
-            if names or gone:
-                await reloader.reload(names, gone)
-                counts.look()
-            if back:
-                break  # watched again, once back
+        try:
+            async for found in changes:
+                if not found:  # a second without a change
+                    if moved():
+                        back = roots  # not stopped: watched where the links point now, above
+                        break
+                    continue
+                names = sorted({_shown(Path(p), base) for _, p in found if Path(p) not in roots})
+                gone = sorted({_shown(Path(p), base) for _, p in found if not os.path.lexists(p)})
+                back = [root for root in roots if (Change.deleted, str(root)) in found]
+                if names or gone:
+                    await reloader.reload(names, gone)
+                    counts.look()
+                if back:
+                    break  # watched again, once back
+        except FileNotFoundError:
+            if all(root.is_dir() for root in roots):
+                raise
+            back = roots  # one removed as its watch was set up: watched again, once back
         await changes.aclose()
         if not back:
             return  # stopped

@@ -16,6 +16,7 @@ from profilemock.clock import Clock, Setting
 from profilemock.faults import parse_spec
 from profilemock.fixtures.loader import load_fixtures
 from profilemock.fixtures.source import Document
+from profilemock.mockserver import reload as reload_module
 from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.reload import RELOADER, Reloaded, Reloader, enable_reload, watched
 from profilemock.mockserver.state import ServerSettings
@@ -70,11 +71,11 @@ def start(aiohttp_client: ClientFactory, tmp_path: Path) -> Start:
         clock = Clock(NOW)
         app = create_app(load_fixtures([path], clock), clock, ServerSettings(**settings))
         served: Served
-        reloader = enable_reload(
-            app, [path.parent], watch_files=watch, log=lambda line: served.lines.append(line)
-        )
+        lines: list[str] = []  # the log of the start too (a watch refused)
+        reloader = enable_reload(app, [path.parent], watch_files=watch, log=lines.append)
         reloader.on_reload.append(lambda result: served.reloads.put_nowait(result))
         served = Served(await aiohttp_client(app), app, path)
+        served.lines = lines
         return served
 
     return start
@@ -382,6 +383,58 @@ async def test_watch_sees_a_directory_renamed_or_moved_in_or_out(
     (fixtures / "back").chmod(0o700)  # there as it was
     served.save(fixture("pro"))
     assert (await served.next_reload()).changed == (str(served.path),)
+
+
+async def test_a_watch_the_system_refuses_is_told_and_the_fixtures_still_served(
+    start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The system's limit of watches reached (a dev server watching node_modules beside):
+    # the banner said saves were served, none was, and Ctrl-C then said "cannot write the
+    # output: OS file watch limit reached".
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise OSError('OS file watch limit reached. about ["/x"]')
+        yield  # an async generator, as watchfiles' is: it raises when first asked
+
+    monkeypatch.setattr(reload_module, "_each_second", refused)
+    served = await start(watch=True)
+    reloader = served.app[RELOADER]
+    assert served.lines == [reloader.unwatched]
+    assert served.lines[0].startswith(
+        '--watch stopped: OS file watch limit reached. about ["/x"]; saved changes are not'
+        " served now (POST /__admin/reload, or the explorer's Reload fixtures, reloads them;"
+        " restart to watch again); on Linux, raise the limit of watches: sudo sysctl"
+        " fs.inotify.max_user_watches=524288"
+    )
+    served.save(fixture("pro"))
+    assert (await served.client.post("/__admin/reload")).status == 200
+    assert await served.plan() == "pro"
+
+
+async def test_a_watched_directory_removed_as_its_watch_is_set_up_is_watched_once_back(
+    start: Start, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Gone between the look that found it and the watch: the watch stopped for good.
+    real, calls = reload_module._each_second, []
+
+    async def gone(paths: Any) -> Any:
+        shutil.rmtree(tmp_path / "fixtures")
+        raise FileNotFoundError(f"No such file or directory (os error 2) about {paths}")
+        yield  # an async generator, as watchfiles' is: it raises when first asked
+
+    def racing(paths: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(paths)
+        return gone(paths) if len(calls) == 1 else real(paths, *args, **kwargs)
+
+    monkeypatch.setattr(reload_module, "_each_second", racing)
+    served = await start(watch=True)
+    served.path.parent.mkdir()
+    served.path.write_text(fixture("back"))
+    while not (await served.next_reload()).ok:  # a half-written file, maybe
+        pass
+    assert await served.plan() == "back"
+    served.save(fixture("again"))
+    assert (await served.next_reload()).ok
+    assert await served.plan() == "again"
 
 
 async def test_watch_sees_a_watched_directory_removed_and_made_again(start: Start) -> None:
