@@ -481,7 +481,9 @@ def _unwatched(exc: OSError) -> str:
     )
     if "watch limit" in str(exc):
         line += (
-            "; on Linux, raise the limit of watches: sudo sysctl fs.inotify.max_user_watches=524288"
+            "; on Linux, raise the limit of watches (sudo sysctl"
+            " fs.inotify.max_user_watches=524288), or serve with WATCHFILES_FORCE_POLLING=1 in"
+            " the environment (it needs no watch: it looks at the files every 0.3 s)"
         )
     return line
 

@@ -402,8 +402,9 @@ async def test_a_watch_the_system_refuses_is_told_and_the_fixtures_still_served(
     assert served.lines[0].startswith(
         '--watch stopped: OS file watch limit reached. about ["/x"]; saved changes are not'
         " served now (POST /__admin/reload, or the explorer's Reload fixtures, reloads them;"
-        " restart to watch again); on Linux, raise the limit of watches: sudo sysctl"
-        " fs.inotify.max_user_watches=524288"
+        " restart to watch again); on Linux, raise the limit of watches (sudo sysctl"
+        " fs.inotify.max_user_watches=524288), or serve with WATCHFILES_FORCE_POLLING=1 in the"
+        " environment (it needs no watch: it looks at the files every 0.3 s)"
     )
     served.save(fixture("pro"))
     assert (await served.client.post("/__admin/reload")).status == 200
