@@ -221,6 +221,7 @@ async def health(request: web.Request) -> web.Response:
     state = _state(request)
     reloader = request.config_dict.get(RELOADER)
     last = None if reloader is None or reloader.last is None else reloader.last.as_dict()
+    stopped = None if reloader is None else reloader.unwatched
     return json_response(
         {
             "status": "ok",
@@ -229,6 +230,7 @@ async def health(request: web.Request) -> web.Response:
             "faults": len(state.faults),
             "clock": _clock_body(state),
             "last_reload": last,
+            "watch_stopped": stopped,
         }
     )
 
@@ -531,7 +533,8 @@ ROUTES: tuple[AdminRoute, ...] = (
         " data is still served), `at` (when, by the wall clock, UTC), `changed` (the files"
         " whose change caused it, none if asked for), `problems` (each"
         " `file:line:column: message`), `warnings`, and what it loaded (`spaces`, `users`,"
-        " `accounts`: null if it failed).",
+        " `accounts`: null if it failed); `watch_stopped`, null unless --watch stopped"
+        " (the system refused a watch): why, and what to do.",
     ),
     AdminRoute(
         "POST",

@@ -166,7 +166,8 @@ class Reloader:
     """The wall clock a reload's ``at`` is read from."""
     unwatched: str | None = None
     """Why ``--watch`` stopped (the system refused a watch), if it did: the log told it,
-    and the banner says no more that saves are served."""
+    ``GET /__admin/health`` tells it (``watch_stopped``), and the banner says no more
+    that saves are served."""
     last: Reloaded | None = None
     """The last reload's result, good or bad (``GET /__admin/health`` tells it: with
     ``--watch`` a save the server could not use is otherwise told on stderr only)."""
@@ -461,16 +462,16 @@ async def watch(reloader: Reloader, stop: asyncio.Event | None = None) -> None:
     symbolic link on the way pointed elsewhere (``ln -sfn release-2 current``), which no
     watch sees, is found within a second, and where it points now served and watched.
 
-    A watch the system refuses (its limit of watches reached) is told on the log, saying
-    what to do, and the fixtures are served as they are: it watched nothing without a
-    word, and the server stopping then said it could not write its output."""
+    A watch the system refuses (its limit of watches reached) is told on the log and in
+    ``Reloader.unwatched``, saying what to do, and the fixtures are served as they are: it
+    watched nothing without a word, and the server stopping then said it could not write
+    its output."""
     try:
         await _watch(reloader, stop)
     except OSError as exc:
-        if reloader.log is None:
-            raise
         reloader.unwatched = _unwatched(exc)
-        reloader.log(reloader.unwatched)
+        if reloader.log is not None:
+            reloader.log(reloader.unwatched)
 
 
 def _unwatched(exc: OSError) -> str:

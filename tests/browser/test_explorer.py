@@ -21,7 +21,7 @@ import requests
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
 from profilemock.mockserver.app import create_app
-from profilemock.mockserver.reload import enable_reload
+from profilemock.mockserver.reload import RELOADER, enable_reload
 from profilemock.mockserver.serving import ServerThread
 from profilemock.mockserver.state import ServerSettings
 
@@ -422,9 +422,14 @@ def test_reloading_the_fixtures_shows_their_problems_then_the_new_data(
         assert requests.post(f"{served.url}/__admin/reload", timeout=10).status_code == 200
         until(browser, lambda d: text_of(d, "#space") == "shop (2 users, 0 accounts)")
         assert text_of(browser, "#reload-note").startswith("reloaded: 1 space, 2 users,")
+        # --watch stopped (the system refused a watch) was told on stderr only.
+        assert text_of(browser, "#watch-stopped") == ""
+        stopped = "--watch stopped: OS file watch limit reached; saved changes are not served"
+        served.call(lambda state: setattr(app[RELOADER], "unwatched", stopped))
         path.write_text(FIXTURE.format(token="t2", name="Grace").replace("traits", "trait"))
         assert requests.post(f"{served.url}/__admin/reload", timeout=10).status_code == 422
         until(browser, lambda d: "unknown key `trait`" in text_of(d, "#reload-note"))
+        assert text_of(browser, "#watch-stopped") == stopped  # the same poll read both
         note = text_of(browser, "#reload-note").splitlines()
         assert note[0].startswith("reload of the fixtures failed at ")
         assert note[0].endswith(", still serving the previous data:")

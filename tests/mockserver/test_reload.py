@@ -290,6 +290,7 @@ async def test_health_tells_the_last_reload_a_watched_save_failed_or_not(start: 
         return (await (await served.client.get("/__admin/health")).json())["last_reload"]
 
     assert await last_reload() is None  # none yet
+    assert (await (await served.client.get("/__admin/health")).json())["watch_stopped"] is None
     served.save(fixture("team").replace("traits:", "traits: {plan: [", 1))
     assert not (await served.next_reload()).ok
     failed = await last_reload()
@@ -406,6 +407,8 @@ async def test_a_watch_the_system_refuses_is_told_and_the_fixtures_still_served(
         " fs.inotify.max_user_watches=524288), or serve with WATCHFILES_FORCE_POLLING=1 in the"
         " environment (it needs no watch: it looks at the files every 0.3 s)"
     )
+    health = await (await served.client.get("/__admin/health")).json()
+    assert health["watch_stopped"] == reloader.unwatched  # a page polling the fake sees it
     served.save(fixture("pro"))
     assert (await served.client.post("/__admin/reload")).status == 200
     assert await served.plan() == "pro"
