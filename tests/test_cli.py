@@ -311,6 +311,28 @@ def test_the_ready_banner_says_no_saves_are_served_when_the_watch_was_refused(
     assert out.endswith("Ctrl-C stops it.\nprofilemock stopped\n")
 
 
+@pytest.mark.parametrize(("now", "given"), [([], False), (["--now", "2030-01-01"], True)])
+def test_serve_tells_the_server_a_date_was_given(
+    write_fixture: WriteFixture, monkeypatch: pytest.MonkeyPatch, now: list[str], given: bool
+) -> None:
+    # A reload that changed the files' `now:` moved a clock `--now` pinned at their old one.
+    from aiohttp import web
+
+    from profilemock.mockserver import serving
+    from profilemock.mockserver.state import STATE
+
+    seen: list[bool] = []
+
+    async def started(app: web.Application, sock: socket.socket, *_: Any, **__: Any) -> None:
+        seen.append(app[STATE].settings.now_given)
+        sock.close()
+
+    monkeypatch.setattr(serving, "serve_until_stopped", started)
+    path = str(write_fixture(GOOD))
+    assert run_cli("serve", "--fixtures", path, "--port", "0", "--quiet", *now)[0] == 0
+    assert seen == [given]
+
+
 def test_check_counts_read_as_english(write_fixture: WriteFixture) -> None:
     users = ", ".join(f"{{ids: {{user_id: u{i}}}}}" for i in range(1200))
     path = write_fixture(f"spaces: {{sp: {{tokens: [t], users: [{users}]}}}}\n")
