@@ -229,8 +229,7 @@ class LiveProfileAPI(ProfileAPI):
             for violation in entry.violations:
                 route = entry.route or "no route"
                 lines.append(
-                    f"  {entry.method} {entry.path} ({route}) -> {entry.status}:"
-                    f" {violation.pointer or '/'}: {violation.message} [{violation.rule}]"
+                    f"  {entry.method} {entry.path} ({route}) -> {entry.status}: {violation}"
                 )
         count = sum(len(e.violations) for e in broken)
         raise ProfileAPIError(

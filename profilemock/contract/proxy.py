@@ -481,8 +481,7 @@ def _relay(
         failure = _failure(
             502,
             "contract_violation",
-            f"the upstream's {status} answer breaks the contract at"
-            f" {first.pointer or '/'}: {first.message} [{first.rule}]{more}",
+            f"the upstream's {status} answer breaks the contract at {first}{more}",
             request_id,
         )
         return failure, violations

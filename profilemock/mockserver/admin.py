@@ -946,6 +946,8 @@ def _query(request: web.Request, checks: _Input) -> dict[str, Any]:
         raise _bad(f"unknown query parameter `{unknown[0]}`; parameters are {names}")
     for name, value in values.items():
         if name in checks.choices and value not in checks.choices[name]:
+            if set(checks.choices[name]) == {"true", "false"}:  # a yes or no, not a noun
+                raise _bad(f"query parameter `{name}` is true or false, not {named(value)}")
             called = "auth scheme" if name == "auth" else name
             raise _bad(
                 f"query parameter `{name}`: {not_one_of(called, value, checks.choices[name])}"

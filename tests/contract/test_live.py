@@ -280,6 +280,36 @@ def test_live_mode_checks_every_page_a_client_walks_by_cursor_url(real_api: Serv
         proxy.close()
 
 
+def test_a_violation_under_a_key_holding_a_line_break_fails_on_one_line(
+    real_api: ServerThread,
+) -> None:
+    # The upstream chooses its keys: shown raw, one split the failure into a line of its
+    # choosing (the proxy's log showed it as JSON writes it; the failure did not).
+    odd = {
+        "route": "traits",
+        "identifier": "user_id:odd",
+        "status": 200,
+        "body": '{"traits":{"a\\nPASSED b":1,"a\\nPASSED b":2},'
+        '"cursor":{"url":"","has_more":false,"next":""}}',
+    }
+    real_api.call(lambda state: state.faults.add(odd))
+    proxy = LiveProxy(LiveSettings(real_api.url, "lg8283283", "demo-token"))
+    try:
+        handle = LiveProfileAPI(proxy)
+        requests.get(handle.profile_url("user_id:odd", "traits"), auth=handle.auth, timeout=10)
+        with pytest.raises(ProfileAPIError) as failed:
+            handle.check()
+        [line] = [each for each in str(failed.value).splitlines() if "user_id:odd" in each]
+        assert line.endswith(
+            '-> 200: "/traits/a\\nPASSED b": the key "a\\nPASSED b" is given 2'
+            " times in one object; clients disagree on which value counts (most keep the last,"
+            " which is the one checked; some the first) [duplicate-key]"
+        )
+        assert not [each for each in str(failed.value).splitlines() if each.startswith(" b")]
+    finally:
+        proxy.close()
+
+
 def test_a_404_for_a_profile_in_the_other_collection_is_not_the_expected_call_live_either(
     real_api: ServerThread,
 ) -> None:

@@ -453,6 +453,17 @@ def test_a_key_given_twice_is_logged_on_one_line(
     )
 
 
+def test_a_502_names_a_key_holding_a_line_break_on_one_line(raw: str, start_proxy: Start) -> None:
+    proxy = start_proxy(raw, fail_on_violation=True)
+    response = get(f"{proxy.url}{drift_url('repeated-odd-key')}")
+    assert response.status_code == 502
+    message = response.json()["error"]["message"]
+    assert message.startswith(
+        'the upstream\'s 200 answer breaks the contract at "/traits/a\\nWARNING b":'
+    )
+    assert "\n" not in message
+
+
 def test_an_upstream_slower_than_the_timeout_is_a_504(
     upstream: tuple[Upstream, str], start_proxy: Start
 ) -> None:
