@@ -1309,6 +1309,7 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         with _cleaned_up_on_sigterm():
             with open(partial, "w", encoding="utf-8") as file:
+                _keep_mode(real, partial)  # created, nothing in it yet
                 write(plan, file, output_format, progress.update)
             partial.replace(real)
     except OSError as exc:
