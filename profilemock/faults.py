@@ -491,6 +491,14 @@ def parse_spec(spec: str, given_as: str = "--fault") -> dict[str, Any]:
         elif key == "latency" and "~" in value:
             p50, p95 = value.split("~", 1)
             rule[key] = {"p50": p50, "p95": p95}
+    if "hang" in rule and rule.get("fault") != "hang":
+        # The rule's own words ("goes with `fault: hang`") are a mapping's, not a spec's.
+        held = f"`hang={rule['hang']}` is how long a `hang` fault holds the request"
+        if "fault" in rule:
+            raise FaultRuleError(f"{said}: {held}, and this rule's fault is `{rule['fault']}`")
+        raise FaultRuleError(
+            f"{said}: {held}; give the fault too: {rule['route']}:hang:hang={rule['hang']}"
+        )
     return rule
 
 

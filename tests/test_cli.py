@@ -694,7 +694,8 @@ def test_a_bad_fault_flag_is_told_before_the_fixtures_load_and_names_the_flag(
         ),
         (
             "traits:hang=1s:space=s\tp",
-            '"traits:hang=1s:space=s\\tp": fault rule: `hang` (how long) goes with `fault: hang`',
+            '"traits:hang=1s:space=s\\tp": `hang=1s` is how long a `hang` fault holds the'
+            " request; give the fault too: traits:hang:hang=1s",
         ),
     ):
         code, _, err = run_cli("serve", "--fixtures", missing, "--fault", spec)

@@ -124,9 +124,26 @@ def test_bad_specs_say_what_is_allowed(spec: str, message: str) -> None:
 def test_how_long_to_hang_without_the_hang_fault_says_it_goes_with_it() -> None:
     # Was "give `status`, `latency` or `fault` (what should happen?)", of a rule that said.
     with pytest.raises(FaultRuleError, match=r"^fault rule: `hang` \(how long\) goes with"):
-        FaultSet().add(parse_spec("traits:hang=5s"))
+        FaultSet().add({"route": "traits", "hang": "5s"})
+    # A spec is told how a spec writes it ("goes with `fault: hang`" is a mapping's words).
+    with pytest.raises(FaultRuleError) as told:
+        parse_spec("traits:hang=5s")
+    assert str(told.value) == (
+        "--fault `traits:hang=5s`: `hang=5s` is how long a `hang` fault holds the request;"
+        " give the fault too: traits:hang:hang=5s"
+    )
+    with pytest.raises(FaultRuleError, match=r"and this rule's fault is `reset`$"):
+        parse_spec("traits:reset:hang=5s")
     with pytest.raises(FaultRuleError, match=r"^fault rule: give `status`, `latency` or"):
         FaultSet().add(parse_spec("traits:times=2"))
+
+
+def test_a_mistyped_field_of_a_rule_written_as_a_mapping_is_offered_the_one_meant() -> None:
+    # The spec form offered it (`identifer`); the mapping form listed the fields alone.
+    with pytest.raises(FaultRuleError) as told:
+        FaultSet().add({"route": "traits", "stauts": 503})
+    assert str(told.value).startswith("fault rule field `stauts`: unknown field `stauts`;")
+    assert str(told.value).endswith("; did you mean `status`?")
 
 
 def test_optional_is_read_from_every_form_of_a_rule() -> None:

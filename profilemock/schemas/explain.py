@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from profilemock.words import counted, named, show
+from profilemock.words import counted, did_you_mean, named, show
 
 if TYPE_CHECKING:  # jsonschema is imported when a document is found invalid
     from jsonschema.exceptions import ValidationError
@@ -33,8 +33,13 @@ def _expected_types(schema_type: Any) -> str:
     return " or ".join(_TYPE_NAMES.get(n, n) for n in names)
 
 
-def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, str]]:
-    """(path, rule, message) for one jsonschema error; ``word`` names object members."""
+def explain(
+    error: ValidationError, word: str = "key", *, typed: bool = True
+) -> list[tuple[Path, str, str]]:
+    """(path, rule, message) for one jsonschema error; ``word`` names object members.
+    ``typed``: a person wrote the data (a fixture, a fault rule), so an unknown key is
+    likely mistyped and the closest known one is offered; not of an answer's field (a field
+    the API added is no typo of `next`)."""
     path: Path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     about = schema.get("description")
@@ -60,7 +65,12 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
         known = schema.get("properties", {})
         allowed = ", ".join(sorted(known))
         return [
-            ((*path, key), kind, f"unknown {word} {named(key)}; allowed here: {allowed}")
+            (
+                (*path, key),
+                kind,
+                f"unknown {word} {named(key)}; allowed here: {allowed}"
+                + (did_you_mean(key, known) if typed else ""),
+            )
             for key in instance
             if key not in known
         ]
@@ -100,7 +110,7 @@ def explain(error: ValidationError, word: str = "key") -> list[tuple[Path, str, 
         from jsonschema.exceptions import best_match
 
         inner = best_match(error.context) if error.context else None
-        return explain(inner, word) if inner else [(path, kind, error.message)]
+        return explain(inner, word, typed=typed) if inner else [(path, kind, error.message)]
     return [(path, kind, error.message)]
 
 

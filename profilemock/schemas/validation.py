@@ -128,7 +128,7 @@ def validate(
     violations = [
         Violation(json_pointer(path), rule, message)
         for error in validator.iter_errors(body)
-        for path, rule, message in explain(error, "field")
+        for path, rule, message in explain(error, "field", typed=False)
     ]
     # Alternatives of a schema (one per event type) can report the same miss twice.
     return sorted(set(violations), key=lambda v: (v.pointer, v.rule, v.message))
