@@ -24,7 +24,15 @@ from profilemock.problems import FieldError, Path, json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
-from profilemock.words import closest, counted, few, named, not_one_of, shown_kind
+from profilemock.words import (
+    closest,
+    counted,
+    did_you_mean,
+    few,
+    named,
+    not_one_of,
+    shown_kind,
+)
 
 if TYPE_CHECKING:  # a rule is checked by jsonschema, imported for the first rule
     from jsonschema import Draft202012Validator
@@ -333,9 +341,11 @@ def matches_one(name: str, glob: str, names: Collection[str], of: str = "") -> N
     not define, which the fake refuses otherwise: such a space needs its fixtures.)"""
     if any(fnmatchcase(each, glob) for each in names):
         return
-    close = closest(glob, list(names))
-    guess = f"; did you mean `{close}`?" if close else ""
-    raise _refused((name,), f"{named(glob)} matches no {name}{of}; {name}s are {few(names)}{guess}")
+    raise _refused(
+        (name,),
+        f"{named(glob)} matches no {name}{of}; {name}s are {few(names)}"
+        + did_you_mean(glob, list(names)),
+    )
 
 
 def _refused(path: Path, message: str) -> FaultRuleError:
@@ -393,8 +403,7 @@ def _unknown_key(key: str) -> str:
         return f"; did you mean `{key.lower()}`?"
     if "-" in key or key[:1].isupper():
         return " (a header? " + _NOT_A_KEY["headers"].removeprefix(" (")
-    close = closest(key, [*_SPEC_KEYS, "identifier"])
-    return f"; did you mean `{close}`?" if close is not None else ""
+    return did_you_mean(key, [*_SPEC_KEYS, "identifier"])
 
 
 _SPEC_TAKES = {

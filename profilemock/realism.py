@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from profilemock.problems import FieldError
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
-from profilemock.words import closest, named, show
+from profilemock.words import did_you_mean, named, show
 
 GatewayBody = Literal["html", "empty"]
 GATEWAY_BODIES: tuple[GatewayBody, ...] = ("html", "empty")
@@ -140,9 +140,9 @@ def _unknown(name: object) -> str:
     """What is wrong with a switch name that is none: those there are, the closest named.
     A name may be no text (a key of the marker's ``realism={1: True}``)."""
     text = str(name)
-    close = closest(text, SWITCHES)
-    guess = f"; did you mean `{close}`?" if close else ""
-    return f"unknown switch {named(text)}; switches are {', '.join(SWITCHES)}{guess}"
+    return f"unknown switch {named(text)}; switches are {', '.join(SWITCHES)}" + did_you_mean(
+        text, SWITCHES
+    )
 
 
 def parse_spec(spec: str) -> dict[str, Any]:
