@@ -540,6 +540,17 @@ def _as_written(data: Mapping[str, Any]) -> str:
         return repr(dict(data))
 
 
+def _written_again(rules: Iterable[FaultRule], data: Mapping[str, Any]) -> FaultRule | None:
+    """The one of ``rules`` that ``data`` writes as it was (its id, if it gives one, too)."""
+    if not isinstance(data, Mapping):
+        return None
+    source = {key: value for key, value in data.items() if key != "id"}
+    for rule in rules:
+        if rule.source == source and str(data.get("id", rule.id)) == rule.id:
+            return rule
+    return None
+
+
 class FaultSet:
     """The rules in force, in order, with their seeded random generators."""
 
@@ -587,14 +598,23 @@ class FaultSet:
         self, rule_ids: Iterable[str], rules: Sequence[Mapping[str, Any]], origin: str
     ) -> list[str]:
         """Swap the rules ``rule_ids`` (those still here) for ``rules``, which go first;
-        the other rules stay as they are, counters and all. All or nothing: raises
-        FaultRuleError and changes nothing if a new rule is bad. Returns the new ids."""
+        the other rules stay as they are, counters and all, and so does each of ``rule_ids``
+        written again as it was (a reload of files whose other rules changed renumbered
+        every one and started its counters and its random draws again). All or nothing:
+        raises FaultRuleError and changes nothing if a new rule is bad. Returns the ids."""
         gone = set(rule_ids)
         kept = [r for r in self._rules if r.id not in gone]
+        unchanged = [r for r in self._rules if r.id in gone and r.origin == origin]
         before, counter = self._rules, self._counter
         self._rules = list(kept)  # the new rules are checked against these ids
+        added = []
         try:
-            added = [self.add(rule, origin=origin) for rule in rules]
+            for data in rules:
+                same = _written_again(unchanged, data)
+                if same is not None:
+                    unchanged.remove(same)
+                    self._rules.append(same)
+                added.append(same or self.add(data, origin=origin))
         except FaultRuleError:
             self._rules, self._counter = before, counter
             raise

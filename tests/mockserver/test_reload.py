@@ -149,6 +149,32 @@ async def test_limits_and_fault_rules_written_in_the_files_follow_them(start: St
     assert [f["id"] for f in faults] == ["from-file"]
 
 
+async def test_a_fixture_rule_written_again_as_it_was_keeps_its_id_and_counters(
+    start: Start,
+) -> None:
+    # A reload whose files changed another rule renumbered every one (fault-1 -> fault-3)
+    # and started its counters again: a `times: 2` rule that had fired fired twice more.
+    kept = "  - {route: traits, status: 500, times: 2}\n"
+    served = await start(fixture(faults="faults:\n" + kept + "  - {route: links, status: 503}\n"))
+    client = served.client
+    assert await served.plan() == 500
+    served.path.write_text(
+        fixture(
+            faults="faults:\n" + kept + "  - {route: links, status: 502}\n"
+            "  - {route: events, status: 504}\n"
+        )
+    )
+    assert (await client.post("/__admin/reload")).status == 200
+    faults = (await (await client.get("/__admin/faults")).json())["faults"]
+    assert [(f["id"], f["status"], f["fired"]) for f in faults] == [
+        ("fault-1", 500, 1),
+        ("fault-3", 502, 0),
+        ("fault-4", 504, 0),
+    ]
+    assert await served.plan() == 500
+    assert await served.plan() == "free"  # its two times are spent
+
+
 async def test_realism_written_in_the_files_follows_them_but_where_changed_at_run_time(
     start: Start,
 ) -> None:
