@@ -50,7 +50,7 @@ from profilemock.contract.upstream import (
     read_limited,
     upstream_failure,
 )
-from profilemock.jsontext import JsonInputError, member_span, string_prefix_end
+from profilemock.jsontext import member_span, string_prefix_end
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.app import (
     ADMIN_PREFIX,
@@ -70,14 +70,7 @@ from profilemock.mockserver.render import json_response
 from profilemock.mockserver.routing import match_path
 from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.schemas import Violation
-from profilemock.schemas.validation import (
-    content_type_violation,
-    gateway_page,
-    nothing_to_check,
-    read_body_json,
-    status_violation,
-    still_coded,
-)
+from profilemock.schemas.validation import UNREAD, Checked, Target, check_body, media_type
 from profilemock.store.space import Store
 
 VIOLATIONS_HEADER = "Profilemock-Violations"
@@ -146,30 +139,6 @@ PROXY = web.AppKey("profilemock_proxy", ProxySettings)
 SESSION = web.AppKey("profilemock_proxy_session", aiohttp.ClientSession)
 
 
-def _not_json(content_type: str, body: bytes, why: str, coding: str) -> Violation:
-    """``why`` the body is not JSON, where (as ``read_json`` tells it), and how it starts;
-    or that it is still content-coded (``still_coded``: its ``Content-Encoding``
-    ``coding`` not undone, or its first bytes), when it is."""
-    what = f"the body is not JSON ({_labelled(content_type)})"
-    coded = still_coded(body, coding)
-    if coded is not None:
-        # It read "not UTF-8 (byte 2); it starts '\x1f…'", of `Content-Encoding: gzip, gzip`
-        # and of gzip applied twice.
-        return Violation("", "json", f"{what}: {coded} ({_UNDONE if coding else _TWICE})")
-    shown = body[:60].decode("utf-8", "replace")
-    return Violation("", "json", f"{what}: {why}; it starts {shown!r}")
-
-
-_UNDONE = "the proxy undoes one gzip, deflate, br or zstd coding, and passes others on as they came"
-_TWICE = "a coding applied twice, or one its Content-Encoding does not name"
-
-
-def _labelled(content_type: str) -> str:
-    """``Content-Type `text/html` ``, or ``no Content-Type`` (it said ``Content-Type
-    `none` ``, as if that were the type)."""
-    return f"Content-Type `{content_type}`" if content_type else "no Content-Type"
-
-
 def check_answer(
     raw_path: str,
     status: int,
@@ -188,11 +157,8 @@ def check_answer(
     (their envelope); answers without a body of the API (``nothing_to_check``: HEAD,
     interim, 204, redirect and 304 answers) are not checked. ``coding``: the
     ``Content-Encoding`` the body is still in (one the client session did not undo)."""
-    return _checked(method, raw_path, status, content_type, body, strict=strict, coding=coding)[0]
-
-
-_UNREAD: Any = object()
-"""The data of a body ``_checked`` did not read (not JSON, or not checked at all)."""
+    checked = _checked(method, raw_path, status, content_type, body, strict=strict, coding=coding)
+    return checked.violations
 
 
 def _checked(
@@ -204,47 +170,20 @@ def _checked(
     *,
     strict: bool,
     coding: str = "",
-) -> tuple[list[Violation], Any]:
-    """``check_answer``'s violations, and the body's data when it was read (else
-    ``_UNREAD``)."""
-    wrong = status_violation(status)
-    if wrong is not None:
-        return [wrong], _UNREAD
-    if nothing_to_check(method, status) is not None:
-        return [], _UNREAD
-    if not strict and gateway_page(status, content_type) is not None:
-        return [], _UNREAD
-    known = _known_route(raw_path)
-    if not known and status < 400:
-        return [], _UNREAD
-    try:
-        data, repeated = read_body_json(body.decode("utf-8"))
-    except JsonInputError as exc:
-        if exc.syntax:
-            return [_not_json(content_type, body, exc.where, coding)], _UNREAD
-        # beyond a limit: nesting...
-        return [Violation("", "json", exc.about("the body"))], _UNREAD
-    except UnicodeDecodeError as exc:
-        why = f"not UTF-8 (byte {exc.start + 1})"
-        return [_not_json(content_type, body, why, coding)], _UNREAD
-    found = []
-    mislabelled = content_type_violation(content_type)
-    if mislabelled is not None:
-        found.append(mislabelled)
-    found += repeated
-    if known:
-        found += schemas.validate_response(raw_path, status, data, strict=strict)
-    else:
-        found += schemas.validate(data, "error", strict=strict)
-    return found, data
+) -> Checked:
+    """``check_answer``'s checks (``check_body``), the route read from ``raw_path``."""
+    target = _route(raw_path)
+    return check_body(
+        method, status, content_type, lambda: body, target, strict=strict, coding=coding
+    )
 
 
-def _known_route(raw_path: str) -> bool:
+def _route(raw_path: str) -> Target | None:
+    """The route ``raw_path`` is of the API (None when it is none)."""
     try:
-        schemas.endpoint_for_url(raw_path)
+        return schemas.endpoint_for_url(raw_path)
     except schemas.UnknownEndpoint:
-        return False
-    return True
+        return None
 
 
 def upstream_tail(url: str, upstream: str) -> str | None:
@@ -442,16 +381,16 @@ def _relay(
 ) -> tuple[web.Response, list[Violation]]:
     """The upstream's answer checked, and what the client gets of it."""
     status, reason, headers, body = answer
-    content_type = headers.get("Content-Type", "").partition(";")[0].strip().lower()
-    violations, data = _checked(
+    checked = _checked(
         request.method,
         request.raw_path,
         status,
-        content_type,
+        media_type(headers.get("Content-Type", "")),
         body,
         strict=settings.strict,
         coding=headers.get("Content-Encoding", ""),  # one the session did not undo (`_send`)
     )
+    violations = checked.violations
     if not is_http_status(status):
         # Relayed, it went out as `HTTP/1.1 42`, which clients refuse as malformed.
         failure = _failure(
@@ -490,8 +429,8 @@ def _relay(
     def here() -> str:
         return public_url(request, "")
 
-    if data is not _UNREAD and 200 <= status < 300 and pointing:
-        moved = cursor_url_here(body, data, settings.upstream, here)
+    if checked.data is not UNREAD and 200 <= status < 300 and pointing:
+        moved = cursor_url_here(body, checked.data, settings.upstream, here)
         body = body if moved is None else moved
     if pointing:
         links_here(headers, settings.upstream, here)
@@ -499,7 +438,7 @@ def _relay(
     # nothing). The GET's cursor.url may be moved, and its length with it: no length rather
     # than one the GET contradicts (RFC 9110 8.6).
     moving = "Content-Length" in headers and pointing and 200 <= status < 300
-    if moving and _known_route(request.raw_path):
+    if moving and _route(request.raw_path) is not None:
         headers.popall("Content-Length")
     return web.Response(status=status, reason=phrase, body=body, headers=headers), violations
 

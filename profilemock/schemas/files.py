@@ -11,14 +11,14 @@ from profilemock.jsontext import JsonInputError, line_column
 from profilemock.schemas.validation import (
     BODIES,
     UnknownEndpoint,
+    UnreadBody,
     Violation,
+    check_body,
     checked_status,
-    content_type_violation,
     endpoint_for_url,
-    gateway_page,
+    media_type,
     nothing_to_check,
     read_body_json,
-    status_violation,
     still_coded,
     validate,
 )
@@ -240,49 +240,30 @@ def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
     endpoint = "error" if status >= 400 else target.endpoint
     # A browser's own entries first: status 0 is its word for "nothing was answered".
     skipped = PREFLIGHT if method == "OPTIONS" else BLOCKED if status == 0 else None
-    if skipped is None and (wrong := status_violation(status)) is not None:
-        return Report(label, endpoint, status, [wrong])
-    skipped = skipped or nothing_to_check(method, status)
-    content = _object(response.get("content"), "response.content")
-    media = str(content.get("mimeType") or "").partition(";")[0].strip().lower()
-    if skipped is None and not strict:
-        skipped = gateway_page(status, media)
     if skipped is not None:
         return Report(label, endpoint, status, skipped=skipped)
-    body, repeated, problem = _har_body(content)
-    if problem is not None:
-        return Report(label, endpoint, status, [Violation("", "json", problem)])
-    violations = repeated + validate(body, endpoint, verbose=target.verbose, strict=strict)
-    # As the proxy reports it (JSON labelled text/html was "ok"). A HAR without a mimeType
-    # (or an empty one) does not say what the answer was labelled: nothing to report.
-    mislabelled = content_type_violation(media) if media else None
-    if mislabelled is not None:
-        violations.insert(0, mislabelled)
-    return Report(label, endpoint, status, violations)
+    content = _object(response.get("content"), "response.content")
+    # A HAR without a mimeType (or an empty one) does not say what the answer was labelled:
+    # its label is not reported.
+    media = media_type(str(content.get("mimeType") or "")) or None
+    checked = check_body(method, status, media, lambda: _har_body(content), target, strict=strict)
+    return Report(label, endpoint, status, checked.violations, skipped=checked.skipped)
 
 
-def _har_body(content: dict[str, Any]) -> tuple[Any, list[Violation], str | None]:
-    """An entry's body, the violations of the keys it holds twice, or why it has none."""
+def _har_body(content: dict[str, Any]) -> bytes | str:
+    """An entry's body (base64 undone), or UnreadBody: why it has none."""
     text = content.get("text")
     if text is None:
-        return None, [], "the HAR has no response body for this entry (export it with content)"
+        raise UnreadBody("the HAR has no response body for this entry (export it with content)")
     if not isinstance(text, str):
         raise _NotHar(f"`response.content.text` is {shown_kind(text)}, not a string")
-    if content.get("encoding") == "base64":
-        try:
-            # Checked: b64decode skips what is not base64, and JSON written as it is came
-            # out as bytes that were then "not JSON". Line breaks are allowed, as in MIME.
-            raw = base64.b64decode("".join(text.split()), validate=True)
-        except ValueError:  # binascii.Error, a character beyond ASCII
-            return None, [], "the response body is not valid base64 (its `encoding` is base64)"
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            coded = still_coded(raw)
-            if coded is not None:  # kept as it was sent: said "not UTF-8 text" alone
-                return None, [], f"the response body is base64 of a body {coded}"
-            return None, [], "the response body is base64 of bytes that are not UTF-8 text"
+    if content.get("encoding") != "base64":
+        return text
     try:
-        return *read_body_json(text), None
-    except JsonInputError as exc:
-        return None, [], exc.about("the response body")
+        # Checked: b64decode skips what is not base64, and JSON written as it is came out as
+        # bytes that were then "not JSON". Line breaks are allowed, as in MIME.
+        return base64.b64decode("".join(text.split()), validate=True)
+    except ValueError:  # binascii.Error, a character beyond ASCII
+        raise UnreadBody(
+            "the response body is not valid base64 (its `encoding` is base64)"
+        ) from None

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from profilemock.api import BOOLEAN_WORDS, RESOURCES, is_http_status
-from profilemock.jsontext import read_json_repeats
+from profilemock.jsontext import JsonInputError, read_json_repeats
 from profilemock.problems import json_pointer
+from profilemock.realism import GATEWAY_STATUSES
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, fast_validator, is_rfc3339, registry
 from profilemock.words import counted, named, not_one_of
@@ -202,9 +204,15 @@ def gateway_page(status: int, content_type: str) -> str | None:
     or empty body a load balancer sends, as the fake's ``gateway_errors`` realism makes
     them. Lenient checks leave it out (a client meets it, and the API's contract does not
     speak for it); strict ones hold it to the API's envelope."""
-    if status in (502, 503, 504) and content_type != "application/json":
+    if status in GATEWAY_STATUSES and content_type != "application/json":
         return GATEWAY_PAGE
     return None
+
+
+def media_type(content_type: str) -> str:
+    """The media type of a ``Content-Type`` value, in lower case and without its
+    parameters: ``application/json`` of ``Application/JSON; charset=utf-8``."""
+    return content_type.partition(";")[0].strip().lower()
 
 
 def content_type_violation(content_type: str) -> Violation | None:
@@ -303,3 +311,106 @@ def assert_valid(body: Any, endpoint: str, *, verbose: bool = False, strict: boo
 def assert_valid_response(url: str, status: int, body: Any, *, strict: bool = False) -> None:
     """Raise AssertionError listing every violation in the response to ``url``."""
     _raise(validate_response(url, status, body, strict=strict), f"the response to {url}")
+
+
+UNREAD: Any = object()
+"""The data of a body ``check_body`` did not read (not JSON, or not checked at all)."""
+NO_ROUTE = "not a route of the API, and no error: nothing of the API's to check"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What ``check_body`` found of one answer."""
+
+    violations: list[Violation] = field(default_factory=list)
+    skipped: str | None = None
+    """Why the answer was not checked (``nothing_to_check``, ``GATEWAY_PAGE``, ``NO_ROUTE``)."""
+    data: Any = UNREAD
+    """The body's data, when it was read as JSON (else ``UNREAD``)."""
+
+
+class UnreadBody(Exception):
+    """Why an answer's body is not there to check (a HAR entry's: exported without it, or
+    not base64 as it says), told as the body's violation."""
+
+
+def check_body(
+    method: str,
+    status: int,
+    media: str | None,
+    body: Callable[[], bytes | str],
+    target: Target | None,
+    *,
+    strict: bool,
+    coding: str = "",
+) -> Checked:
+    """The contract checks of one answer, in the one order the validating proxy and
+    ``validate`` of a HAR entry both run them: its status (``status_violation``), whether it
+    holds a body of the API (``nothing_to_check``; a gateway's page, ``gateway_page``,
+    unless ``strict``), JSON at all, its label (``content_type_violation``), keys given
+    twice, and the schema of ``target``'s route (the error envelope for a 4xx or 5xx).
+
+    ``media``: the answer's media type (``media_type``), "" when it has no Content-Type,
+    None when it is not known (a HAR that does not say; then not reported). ``body``: read
+    only when the answer is checked; it may raise ``UnreadBody``. ``target``: None for a
+    path that is no route of the API, whose answers are checked only when they are errors.
+    ``coding``: the ``Content-Encoding`` the body is still in (one the client session did
+    not undo)."""
+    wrong = status_violation(status)
+    if wrong is not None:
+        return Checked([wrong])
+    skipped = nothing_to_check(method, status)
+    if skipped is None and not strict:
+        skipped = gateway_page(status, media or "")
+    if skipped is None and target is None and status < 400:
+        skipped = NO_ROUTE
+    if skipped is not None:
+        return Checked(skipped=skipped)
+    try:
+        raw = body()
+    except UnreadBody as exc:
+        return Checked([Violation("", "json", str(exc))])
+    try:
+        data, repeated = read_body_json(raw if isinstance(raw, str) else raw.decode("utf-8"))
+    except JsonInputError as exc:
+        if exc.syntax:
+            return Checked([not_json(media, raw, exc.where, coding)])
+        # beyond a limit: nesting...
+        return Checked([Violation("", "json", exc.about("the body"))])
+    except UnicodeDecodeError as exc:
+        return Checked([not_json(media, raw, f"not UTF-8 (byte {exc.start + 1})", coding)])
+    found = []
+    mislabelled = None if media is None else content_type_violation(media)
+    if mislabelled is not None:
+        found.append(mislabelled)
+    found += repeated
+    if status >= 400 or target is None:
+        found += validate(data, "error", strict=strict)
+    else:
+        found += validate(data, target.endpoint, verbose=target.verbose, strict=strict)
+    return Checked(found, data=data)
+
+
+def not_json(media: str | None, body: bytes | str, why: str, coding: str = "") -> Violation:
+    """``why`` the body is not JSON, where (as ``read_json`` tells it), how it is labelled
+    (``media``, as ``check_body`` takes it) and how it starts; or that it is still
+    content-coded (``still_coded``: its ``Content-Encoding`` ``coding`` not undone, or its
+    first bytes), when it is."""
+    what = "the body is not JSON" if media is None else f"the body is not JSON ({_labelled(media)})"
+    coded = still_coded(body, coding) if isinstance(body, bytes) else None
+    if coded is not None:
+        # It read "not UTF-8 (byte 2); it starts '\x1f…'", of `Content-Encoding: gzip, gzip`
+        # and of gzip applied twice.
+        return Violation("", "json", f"{what}: {coded} ({_UNDONE if coding else _TWICE})")
+    shown = body[:60] if isinstance(body, str) else body[:60].decode("utf-8", "replace")
+    return Violation("", "json", f"{what}: {why}; it starts {shown!r}")
+
+
+_UNDONE = "the proxy undoes one gzip, deflate, br or zstd coding, and passes others on as they came"
+_TWICE = "a coding applied twice, or one its Content-Encoding does not name"
+
+
+def _labelled(media: str) -> str:
+    """``Content-Type `text/html` ``, or ``no Content-Type`` (it said ``Content-Type
+    `none` ``, as if that were the type)."""
+    return f"Content-Type `{media}`" if media else "no Content-Type"

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from profilemock.cli import main
+from profilemock.contract.proxy import check_answer
 from profilemock.schemas import validate_response
 from profilemock.schemas.files import UnusableInput, check_file
 from profilemock.schemas.validation import read_body_json
@@ -238,7 +239,10 @@ def test_har_checks_every_profile_api_entry_and_ignores_others(tmp_path: Path) -
     assert lines[3] == f"{har} entry 4: GET {API}/metadata 404: ok (error)"
     assert lines[4] == f"{har} entry 5: GET {API}/links 200: ok (links)"
     assert lines[5] == f"{har} entry 6: GET {API}/external_ids 200: 1 violation (external_ids)"
-    assert lines[6].startswith("  /: the response body is not JSON")
+    assert lines[6] == (
+        "  /: the body is not JSON (Content-Type `application/json`): Expecting value at line 1"
+        " column 1; it starts '<html>gateway timeout</html>' [json]"
+    )
     assert lines[7] == f"{har} entry 7: GET {API}/traits 200: 1 violation (traits)"
     assert "no response body" in lines[8]
     assert lines[-1] == "6 checked, 3 with violations"
@@ -249,11 +253,16 @@ def test_har_checks_every_profile_api_entry_and_ignores_others(tmp_path: Path) -
     [
         ('{"data": []}', "the response body is not valid base64 (its `encoding` is base64)"),
         ("e30=!", "the response body is not valid base64 (its `encoding` is base64)"),
-        ("//46", "the response body is base64 of bytes that are not UTF-8 text"),
+        (
+            "//46",
+            "the body is not JSON (Content-Type `application/json`): not UTF-8 (byte 1); it"
+            " starts '\ufffd\ufffd:'",
+        ),
         (
             base64.b64encode(gzip.compress(b"{}")).decode(),
-            "the response body is base64 of a body still content-coded: it starts with"
-            " gzip's magic bytes 1f 8b",
+            "the body is not JSON (Content-Type `application/json`): still content-coded: it"
+            " starts with gzip's magic bytes 1f 8b (a coding applied twice, or one its"
+            " Content-Encoding does not name)",
         ),
     ],
     ids=["json-as-it-is", "stray-character", "not-utf-8", "gzip"],
@@ -590,7 +599,7 @@ def test_a_gateways_page_is_skipped_unless_strict(tmp_path: Path) -> None:
     ]
     code, out, _ = run(str(har), "--strict")
     assert code == 1
-    assert "the response body is not JSON" in out
+    assert "the body is not JSON (Content-Type `text/html`)" in out
 
 
 @pytest.mark.parametrize("status", [42, 600, 999])
@@ -817,3 +826,29 @@ def test_json_report_of_files_none_of_which_could_be_checked_is_an_empty_list(
     code, out, err = run(str(stray), "--endpoint", "traits", "--format", "json")
     assert (code, json.loads(out)) == (2, [])
     assert "stray.json:" in err
+
+
+@pytest.mark.parametrize(
+    ("body", "media"),
+    [
+        (b"<html>oops</html>", "text/html"),
+        (b"{nope", "application/json"),
+        (b"\xff\xfe:", "application/json"),
+        (gzip.compress(b"{}"), "application/json"),
+        (b"[" * 101 + b"]" * 101, "application/json"),
+        (b'{"data": [], "data": []}', "application/json"),
+    ],
+    ids=["html", "syntax", "not-utf-8", "gzip", "too-deep", "repeated-key"],
+)
+def test_validate_tells_a_har_answer_as_the_proxy_tells_it(
+    tmp_path: Path, body: bytes, media: str
+) -> None:
+    # One answer was told two ways: the proxy's "the body is not JSON (Content-Type
+    # `text/html`): Expecting value at line 1 column 1; it starts '<html>oops</html>'" was
+    # validate's "the response body is not JSON: Expecting value at line 1 column 1".
+    url = f"{API}/traits"
+    item = entry(url, 200, base64.b64encode(body).decode(), encoding="base64")
+    item["response"]["content"]["mimeType"] = media
+    [report] = check_file(write_har(tmp_path, [item]))
+    assert report.violations == check_answer(url, 200, media, body)
+    assert report.violations
