@@ -11,7 +11,8 @@ BAR_WIDTH = 30
 
 
 class ProgressBar:
-    """``progress.update(done)`` as a job goes; ``progress.finish()`` once it ends."""
+    """``progress.update(done)`` as a job goes; ``progress.finish()`` once it ends;
+    ``progress.say(line)`` prints a line above the bar (``record``'s line per profile)."""
 
     def __init__(
         self,
@@ -22,22 +23,29 @@ class ProgressBar:
         lines: bool = False,
         clock: Callable[[], float] = time.monotonic,
         show: Callable[[int], str] = "{:,}".format,
+        suffix: Callable[[], str] = str,
+        terminal: bool | None = None,
     ) -> None:
         """``what`` names the job (``loading users``); ``lines``: off a terminal, print a
-        line a second (else print nothing there)."""
+        line a second (else print nothing there); ``suffix()`` follows the count
+        (`` profiles, 12 requests``); ``terminal``: whether ``stream`` is one (None: ask it;
+        False: never a bar)."""
         self.stream = stream
         self.total = total
         self.what = what
-        self.tty = _is_terminal(stream)
+        self.tty = _is_terminal(stream) if terminal is None else terminal
         self.enabled = self.tty or lines
         self.clock = clock
         self.show = show
+        self.suffix = suffix
+        self.done = 0
         self.started = clock()
         self.shown_any = False
         self._shown = self.started
         self._drawn = False
 
     def update(self, done: int, total: int | None = None) -> None:
+        self.done = done
         if total is not None:
             self.total = total
         if not self.enabled:
@@ -48,6 +56,16 @@ class ProgressBar:
         self._shown = now
         self.shown_any = True
         self._show(done, now)
+
+    def say(self, line: str) -> None:
+        """Print ``line`` (on a terminal above the bar, drawn again under it), whether or
+        not progress is shown."""
+        if self.tty and self._drawn:
+            self.stream.write(f"\r\x1b[K{line}\n")
+            self._show(self.done, self.clock())
+        else:
+            self.stream.write(f"{line}\n")
+        self.stream.flush()
 
     def finish(self) -> None:
         """End the bar's line (a line-a-second log needs no end)."""
@@ -64,12 +82,13 @@ class ProgressBar:
             bar = "#" * filled + "-" * (BAR_WIDTH - filled)
             self.stream.write(
                 f"\r{self.what} [{bar}] {self.show(done)}/{self.show(self.total)}"
-                f" ({share:.0%}, {elapsed:.0f} s)\x1b[K"
+                f"{self.suffix()} ({share:.0%}, {elapsed:.0f} s)\x1b[K"
             )
             self._drawn = True
         else:
             self.stream.write(
-                f"{self.what}: {self.show(done)} of {self.show(self.total)} ({elapsed:.0f} s)\n"
+                f"{self.what}: {self.show(done)} of {self.show(self.total)}{self.suffix()}"
+                f" ({elapsed:.0f} s)\n"
             )
         self.stream.flush()
 

@@ -52,6 +52,7 @@ from profilemock.jsontext import JsonInputError, read_json
 from profilemock.mockserver.errors import HINT_HEADER
 from profilemock.mockserver.lookup import in_the_other_collection
 from profilemock.problems import FixtureError
+from profilemock.progress import ProgressBar
 from profilemock.schemas.validation import read_body_json, still_coded
 from profilemock.store import ids as idgen
 from profilemock.store.model import Metadata
@@ -119,45 +120,39 @@ class Recorded:
 
 
 class Progress:
-    """On a terminal a bar (profiles and requests done); otherwise one line per profile."""
+    """On a terminal a bar (profiles and requests done, ``progress.ProgressBar``) under a
+    line per profile; otherwise the line per profile alone."""
 
-    def __init__(self, stream: TextIO, total: int, *, tty: bool | None = None) -> None:
-        self.stream = stream
-        self.total = total
-        self.tty = stream.isatty() if tty is None else tty
-        self.done = 0
+    def __init__(
+        self,
+        stream: TextIO,
+        total: int,
+        *,
+        tty: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``tty``: whether ``stream`` is a terminal (None: ask it; False: never a bar)."""
         self.requests = 0
+        self.bar = ProgressBar(
+            stream, total, "recording", clock=clock, suffix=self._suffix, terminal=tty
+        )
+
+    def _suffix(self) -> str:
+        return f" profiles, {counted(self.requests, 'request')}"
 
     def request(self) -> None:
         self.requests += 1
-        if self.tty:
-            self._draw()
+        self.bar.update(self.bar.done)
 
     def grow(self, more: int) -> None:
-        self.total += more
+        self.bar.total += more
 
     def profile(self, line: str) -> None:
-        self.done += 1
-        if self.tty:
-            self.stream.write("\r\033[K" + line + "\n")
-            self._draw()
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def _draw(self) -> None:
-        width = 30
-        filled = width * self.done // max(self.total, 1)
-        bar = "#" * filled + "-" * (width - filled)
-        self.stream.write(
-            f"\r\033[Krecording [{bar}] {self.done}/{self.total} profiles, {self.requests} requests"
-        )
-        self.stream.flush()
+        self.bar.update(self.bar.done + 1)
+        self.bar.say(line)
 
     def close(self) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+        self.bar.finish()
 
 
 class Client:

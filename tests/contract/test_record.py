@@ -364,17 +364,61 @@ def test_a_429s_retry_after_is_waited_and_told(first_fake: ServerThread) -> None
     ]
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class _FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_a_terminal_gets_a_progress_bar() -> None:
-    stream = io.StringIO()
-    progress = Progress(stream, 2, tty=True)
+    stream, clock = _Terminal(), _FakeTime()
+    progress = Progress(stream, 2, clock=clock)
+    clock.now += 1
     progress.request()
     progress.profile("users user_id:a: 1 trait")
+    clock.now += 1
     progress.request()
     progress.close()
     text = stream.getvalue()
-    assert "\r\033[Krecording [------------------------------] 0/2 profiles, 1 requests" in text
-    assert "\r\033[Kusers user_id:a: 1 trait\n" in text
-    assert "recording [###############---------------] 1/2 profiles, 2 requests" in text
+    assert "\rrecording [------------------------------] 0/2 profiles, 1 request (0%, 1 s)" in text
+    assert "\r\x1b[Kusers user_id:a: 1 trait\n" in text
+    assert "recording [###############---------------] 1/2 profiles, 2 requests (50%, 2 s)" in text
+    assert text.endswith("\r\x1b[K")
+
+
+def test_the_bar_is_redrawn_at_most_ten_times_a_second_and_lines_always_come() -> None:
+    # Every request redrew it: a run of thousands of requests wrote a bar for each.
+    stream, clock = _Terminal(), _FakeTime()
+    progress = Progress(stream, 2, clock=clock)
+    clock.now += 1
+    for _ in range(50):
+        progress.request()
+    assert stream.getvalue().count("recording [") == 1
+    progress.profile("users user_id:a: 1 trait")  # told at once, the bar under it
+    assert stream.getvalue().endswith("1/2 profiles, 50 requests (50%, 1 s)\x1b[K")
+    clock.now += 0.2
+    progress.request()
+    assert "51 requests" in stream.getvalue()
+
+
+def test_off_a_terminal_only_the_lines_come() -> None:
+    stream, clock = io.StringIO(), _FakeTime()
+    progress = Progress(stream, 2, clock=clock)
+    clock.now += 5
+    progress.request()
+    progress.profile("users user_id:a: 1 trait")
+    progress.close()
+    assert stream.getvalue() == "users user_id:a: 1 trait\n"
+    closed = io.StringIO()
+    closed.close()
+    Progress(closed, 1)  # isatty() raised ValueError: I/O operation on closed file
 
 
 def test_redacted_recording_keeps_request_shapes_and_consistent_replacements(
