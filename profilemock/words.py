@@ -81,3 +81,13 @@ def shown_kind(value: Any) -> str:
         return show(value)
     kind = next((name for cls, name in _KINDS if isinstance(value, cls)), "a value")
     return f"{kind} ({show(value)})"
+
+
+def unreadable_body(exc: BaseException) -> str:
+    """Why a request body cannot be read, told from the server library's error (a content
+    coding that does not decode, a broken chunk): the last line of its message, which names
+    the cause (aiohttp's first line is ``400, message:``). The admin API and the proxy both
+    answer it."""
+    lines = str(exc).strip().splitlines()
+    why = f": {lines[-1].strip()}" if lines else ""
+    return f"the request body cannot be read{why}"

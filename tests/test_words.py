@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from profilemock.words import counted, did_you_mean, few, named, not_one_of, show
+from profilemock.words import counted, did_you_mean, few, named, not_one_of, show, unreadable_body
 
 
 def test_a_name_not_allowed_is_quoted_as_a_name_with_the_allowed_and_the_closest() -> None:
@@ -59,3 +59,11 @@ def test_values_are_shown_as_json_writes_them_not_as_python_does(value: object, 
 def test_a_long_list_is_cut_to_a_few_and_counted() -> None:
     assert few(["a", "b"]) == "a, b"
     assert few([str(n) for n in range(1001)], shown=2) == "0, 1, … (1,001 in all)"
+
+
+def test_an_unreadable_body_is_told_by_the_last_line_of_the_library_s_message() -> None:
+    # aiohttp's "400, message:\n  Can not decode content-encoding: br" (the admin API and
+    # the proxy both tell it); an error without a message said nothing but an IndexError.
+    told = unreadable_body(ValueError("400, message:\n  Can not decode content-encoding: br\n"))
+    assert told == "the request body cannot be read: Can not decode content-encoding: br"
+    assert unreadable_body(ValueError()) == "the request body cannot be read"

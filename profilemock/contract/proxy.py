@@ -72,6 +72,7 @@ from profilemock.mockserver.state import ServerSettings, ServerState
 from profilemock.schemas import Violation
 from profilemock.schemas.validation import UNREAD, Checked, Target, check_body, media_type
 from profilemock.store.space import Store
+from profilemock.words import unreadable_body
 
 VIOLATIONS_HEADER = "Profilemock-Violations"
 HOP_BY_HOP = frozenset(
@@ -508,9 +509,8 @@ async def _request_body(request: web.Request, settings: ProxySettings) -> bytes 
     except ApiError as exc:  # the body did not arrive in time (the server's limits)
         raise _RequestRefused(exc.status, exc.code, exc.message) from None
     except web.RequestPayloadError as exc:  # a broken chunk, a coding that does not decode
-        why = str(exc).strip().splitlines()[-1].strip()
         raise _RequestRefused(
-            400, "invalid_request_error", f"the request body cannot be read: {why}", close=True
+            400, "invalid_request_error", unreadable_body(exc), close=True
         ) from None
     if body is None:
         raise _RequestRefused(

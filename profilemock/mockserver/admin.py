@@ -43,7 +43,7 @@ from profilemock.schemas.registry import BASE_URI, ecma_validator, input_validat
 from profilemock.store.overlay import LiveSpace
 from profilemock.store.space import Limit
 from profilemock.timeutil import TimestampError, format_ns, parse_duration, parse_timestamp
-from profilemock.words import named, not_one_of, show
+from profilemock.words import named, not_one_of, show, unreadable_body
 
 if TYPE_CHECKING:  # compiled on the first admin request that carries input
     from jsonschema import Draft202012Validator
@@ -76,10 +76,8 @@ async def _json(request: web.Request, default: Any = None) -> Any:
             " request may send",
             413,
         ) from None
-    except web.RequestPayloadError as exc:
-        # A Content-Encoding that does not decode, a broken chunk: aiohttp's message, last line.
-        why = str(exc).strip().splitlines()[-1].strip()
-        raise _bad(f"the request body cannot be read: {why}") from None
+    except web.RequestPayloadError as exc:  # a Content-Encoding that does not decode...
+        raise _bad(unreadable_body(exc)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
