@@ -94,9 +94,14 @@ def is_decimal(text: str) -> bool:
     )
 
 
+HTTP_STATUSES = "an HTTP status from 100 to 599"
+"""What ``is_http_status`` allows, in every message that refuses a status."""
+
+
 def is_http_status(value: object) -> TypeGuard[int]:
     """Whether ``value`` is an HTTP status, a whole number from 100 to 599 (``True``, which
-    Python counts as 1, is none): what every status a user gives is held to."""
+    Python counts as 1, is none): what every status a user gives is held to (the words of
+    every refusal: ``HTTP_STATUSES``)."""
     return isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
 
 

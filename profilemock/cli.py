@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from profilemock import extras
 from profilemock.api import (
+    HTTP_STATUSES,
     Collection,
     is_decimal,
     is_http_status,
@@ -112,7 +113,7 @@ def _timestamp(text: str) -> int:
 def _status(text: str) -> int:
     status = whole_number(text, 599)
     if status is None or not is_http_status(status):
-        raise argparse.ArgumentTypeError(f"`{text}` is not an HTTP status from 100 to 599")
+        raise argparse.ArgumentTypeError(f"`{text}` is not {HTTP_STATUSES}")
     return status
 
 

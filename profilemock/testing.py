@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import quote
 
-from profilemock.api import COLLECTIONS, ENDPOINTS, OTHER, RESOURCES, Collection, is_http_status
+from profilemock.api import (
+    COLLECTIONS,
+    ENDPOINTS,
+    HTTP_STATUSES,
+    OTHER,
+    RESOURCES,
+    Collection,
+    is_http_status,
+)
 from profilemock.clock import Clock
 from profilemock.faults import ORIGIN_WORDS, FaultRuleError, parse_spec, spec_given
 from profilemock.fixtures.loader import demo_fixture_path, load_fixtures
@@ -1222,7 +1230,8 @@ def statuses(allow: Any, name: str = "allow", also: str = "") -> tuple[int, ...]
     for status in given:
         if not is_http_status(status):
             raise TypeError(
-                f"{name} takes HTTP statuses (100 to 599) like [404, 429]{also}; got {status!r}"
+                f"{name} takes HTTP statuses like [404, 429]{also}; got {status!r}, not"
+                f" {HTTP_STATUSES}"
             )
     return given
 
@@ -1368,7 +1377,7 @@ def _check_filters(identifier: Any, times: Any, status: Any, method: Any, author
     if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 0):
         raise TypeError(f"assert_called: times is a number of calls, 0 or more; got {times!r}")
     if status is not None and not is_http_status(status):
-        raise TypeError(f"assert_called: status is an HTTP status like 404; got {status!r}")
+        raise TypeError(f"assert_called: status is {HTTP_STATUSES}, such as 404; got {status!r}")
     if method is not None:
         if not isinstance(method, str):
             raise TypeError(f"assert_called: method is text like 'GET'; got {method!r}")

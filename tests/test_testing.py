@@ -1075,8 +1075,16 @@ def test_a_404_for_a_profile_in_the_other_collection_is_not_the_expected_call(
         # One status in parentheses, (404), is that status: what to write instead.
         (404, "allow takes a list of HTTP statuses like [404, 429]; got 404: write allow=[404]"),
         ("404", "allow takes a list of HTTP statuses like [404, 429]; got '404'"),
-        ([404, "429"], "allow takes HTTP statuses (100 to 599) like [404, 429]; got '429'"),
-        ([4040], "allow takes HTTP statuses (100 to 599) like [404, 429]; got 4040"),
+        (
+            [404, "429"],
+            "allow takes HTTP statuses like [404, 429]; got '429', not an HTTP status from 100"
+            " to 599",
+        ),
+        (
+            [4040],
+            "allow takes HTTP statuses like [404, 429]; got 4040, not an HTTP status from 100 to"
+            " 599",
+        ),
     ],
 )
 def test_assert_no_errors_refuses_an_allow_that_would_let_errors_through(
@@ -1092,7 +1100,9 @@ def test_assert_called_refuses_a_filter_no_request_can_match(profile_api: Profil
     assert get(profile_api, "user_id:u1234", "traits").status_code == 200
     with pytest.raises(ValueError, match=r"method `get`.*did you mean `GET`"):
         profile_api.assert_called("traits", method="get", times=0)
-    with pytest.raises(TypeError, match="status is an HTTP status like 404; got '200'"):
+    with pytest.raises(
+        TypeError, match="status is an HTTP status from 100 to 599, such as 404; got '200'"
+    ):
         profile_api.assert_called("traits", status="200", times=0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="identifier is `type:value` text"):
         profile_api.assert_called("traits", identifier=1234)  # type: ignore[arg-type]

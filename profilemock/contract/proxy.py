@@ -36,7 +36,14 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from profilemock import schemas
-from profilemock.api import API_PREFIX, OTHER, collection_named, envelope, is_http_status
+from profilemock.api import (
+    API_PREFIX,
+    HTTP_STATUSES,
+    OTHER,
+    collection_named,
+    envelope,
+    is_http_status,
+)
 from profilemock.clock import Clock
 from profilemock.contract.upstream import (
     DEFAULT_MAX_BODY,
@@ -397,8 +404,8 @@ def _relay(
         failure = _failure(
             502,
             "bad_gateway",
-            f"the upstream {settings.upstream} answered status {status}, which is no HTTP"
-            " status (100 to 599); not passed on",
+            f"the upstream {settings.upstream} answered status {status}, which is not"
+            f" {HTTP_STATUSES}; not passed on",
             request_id,
         )
         return failure, violations

@@ -10,7 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from profilemock.api import BOOLEAN_WORDS, RESOURCES, is_http_status
+from profilemock.api import BOOLEAN_WORDS, HTTP_STATUSES, RESOURCES, is_http_status
 from profilemock.jsontext import JsonInputError, read_json_repeats
 from profilemock.problems import json_pointer
 from profilemock.realism import GATEWAY_STATUSES
@@ -155,7 +155,7 @@ def checked_status(status: Any) -> int:
     or ``"404"`` chose the schema silently (the command line's ``--status`` is held to the
     same range)."""
     if not is_http_status(status):
-        raise TypeError(f"status is an HTTP status from 100 to 599, such as 404; got {status!r}")
+        raise TypeError(f"status is {HTTP_STATUSES}, such as 404; got {status!r}")
     return status
 
 
@@ -291,7 +291,7 @@ def status_violation(status: int) -> Violation | None:
     let 000 to 099 and 600 to 999 through), else None."""
     if is_http_status(status):
         return None
-    return Violation("", "status", f"{status} is no HTTP status (100 to 599)")
+    return Violation("", "status", f"{status} is not {HTTP_STATUSES}")
 
 
 def _raise(violations: list[Violation], what: str) -> None:

@@ -295,12 +295,16 @@ def test_an_upstream_status_that_is_no_http_status_is_a_502(
     assert response.status_code == 502
     assert response.json()["error"] == {
         "code": "bad_gateway",
-        "message": f"the upstream {raw} answered status {status}, which is no HTTP status"
-        " (100 to 599); not passed on",
+        "message": f"the upstream {raw} answered status {status}, which is not an HTTP status"
+        " from 100 to 599; not passed on",
     }
     [entry] = journal(proxy)
     assert entry["violations"] == [
-        {"pointer": "", "rule": "status", "message": f"{status} is no HTTP status (100 to 599)"}
+        {
+            "pointer": "",
+            "rule": "status",
+            "message": f"{status} is not an HTTP status from 100 to 599",
+        }
     ]
 
 
@@ -735,7 +739,7 @@ def test_an_answer_whose_status_is_no_http_status_is_a_violation(status: int) ->
     # 600's schema was chosen by `status >= 400`; 42 (aiohttp reads `HTTP/1.1 042`) was
     # skipped as an interim answer. The checks refuse such a status, as validate does.
     [problem] = check_answer(drift_url("x"), status, "application/json", b"{}")
-    assert str(problem) == f"/: {status} is no HTTP status (100 to 599) [status]"
+    assert str(problem) == f"/: {status} is not an HTTP status from 100 to 599 [status]"
     [problem] = check_answer(drift_url("x"), status, "", b"", method="HEAD")
     assert problem.rule == "status"
 

@@ -613,7 +613,7 @@ def test_a_har_entry_whose_status_is_no_http_status_is_a_violation(
     assert code == 1
     first, violation = out.splitlines()[:2]
     assert first.startswith(f"{har} entry 1: GET {API}/traits {status}: 1 violation (")
-    assert violation == f"  /: {status} is no HTTP status (100 to 599) [status]"
+    assert violation == f"  /: {status} is not an HTTP status from 100 to 599 [status]"
 
 
 @pytest.mark.parametrize(
