@@ -5,6 +5,7 @@ Shared by fixture checks ("unknown key") and response validation ("unknown field
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from profilemock.words import counted, did_you_mean, named, show
@@ -63,7 +64,11 @@ def explain(
         return [(path, kind, refusal)]
     if kind == "additionalProperties" and isinstance(instance, dict):
         known = schema.get("properties", {})
-        allowed = ", ".join(sorted(known))
+        patterns = list(schema.get("patternProperties", {}))
+        allowed = ", ".join(sorted(known)) + "".join(
+            f", or any {word} starting with `{p[1:]}`" if re.fullmatch(r"\^[\w-]+", p) else ""
+            for p in patterns
+        )
         return [
             (
                 (*path, key),
@@ -72,7 +77,8 @@ def explain(
                 + (did_you_mean(key, known) if typed else ""),
             )
             for key in instance
-            if key not in known
+            # A key a pattern takes is allowed (`x-base` beside a mistyped `base` was told).
+            if key not in known and not any(re.search(p, key) for p in patterns)
         ]
     if kind == "required":
         return [(path, kind, f"missing required {word} `{_missing(error)}`")]

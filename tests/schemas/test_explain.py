@@ -89,3 +89,21 @@ def test_a_name_not_allowed_says_what_names_are_without_python_reprs(
     assert _explained({"type": "object", "propertyNames": names}, {key: 1}) == [
         ((key,), "propertyNames", message)
     ]
+
+
+def test_a_key_a_pattern_takes_is_not_unknown_and_the_pattern_is_named() -> None:
+    # `x-base: &b …` beside a mistyped `base` was told unknown too, and the message never
+    # said that keys starting with `x-` are free.
+    schema = {
+        "type": "object",
+        "properties": {"spaces": {}, "now": {}},
+        "patternProperties": {"^x-": {}, "^[Ll]ocation$": {}},
+        "additionalProperties": False,
+    }
+    assert _explained(schema, {"x-base": 1, "base": 2, "spaces": {}}) == [
+        (
+            ("base",),
+            "additionalProperties",
+            "unknown field `base`; allowed here: now, spaces, or any field starting with `x-`",
+        )
+    ]
