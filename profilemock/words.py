@@ -52,6 +52,11 @@ def show(value: Any) -> str:
     """A short JSON rendering of a value for messages: JSON's spellings (``null``,
     ``true``, ``"text"``), never Python's (``None``, ``True``, ``'text'``)."""
     text = json.dumps(value, default=str, ensure_ascii=False)
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 line (a log, a terminal) takes it
+            text = json.dumps(value, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -50,8 +50,14 @@ def test_counts_carry_a_thousands_separator_and_a_plural() -> None:
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(None, "null"), (True, "true"), ({"a": None}, '{"a": null}'), ("yes", '"yes"'), (1.5, "1.5")],
-)
+    [
+        (None, "null"), (True, "true"), ({"a": None}, '{"a": null}'), ("yes", '"yes"'),
+        (1.5, "1.5"), ("é", '"é"'),
+        # A lone surrogate (JSON's "\ud800"): written raw, no UTF-8 log line or terminal
+        # took the message (a logging traceback instead of the proxy's violation line).
+        ("a\ud800", '"a\\ud800"'), ({"é": "\udc00"}, '{"\\u00e9": "\\udc00"}'),
+    ],
+)  # fmt: skip
 def test_values_are_shown_as_json_writes_them_not_as_python_does(value: object, shown: str) -> None:
     assert show(value) == shown
 

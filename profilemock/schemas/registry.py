@@ -117,7 +117,14 @@ def fast_validator(name: str, strict: bool = False) -> Callable[[Any], bool] | N
         formats={"date-time": is_rfc3339},
         validate_formats=strict,
     )
-    check: Callable[[Any], bool] = validator.is_valid
+    is_valid: Callable[[Any], bool] = validator.is_valid
+
+    def check(document: Any) -> bool:
+        try:
+            return is_valid(document)
+        except UnicodeEncodeError:  # a lone surrogate, no Rust string: jsonschema explains
+            return False
+
     return check
 
 

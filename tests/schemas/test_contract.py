@@ -116,6 +116,19 @@ def test_a_cursor_with_more_and_nowhere_to_ask_breaks_the_contract(strict: bool)
     assert validate(body, "events", strict=strict) == []
 
 
+def test_a_lone_surrogate_in_a_checked_field_is_a_violation_not_an_exception() -> None:
+    # jsonschema-rs cannot take it (no Rust string): strict validation raised
+    # UnicodeEncodeError, a traceback from the validating proxy.
+    body = json.loads(
+        '{"data":[{"id":"a","type":"user_id","source_id":"x","collection":"users",'
+        '"created_at":"2024-01-01T00:00:00\\ud800","encoding":"none"}],'
+        '"cursor":{"url":"","has_more":false,"next":""}}'
+    )
+    [violation] = validate(body, "external_ids", strict=True)
+    assert (violation.pointer, violation.rule) == ("/data/0/created_at", "format")
+    assert str(violation).encode()  # a line UTF-8 takes
+
+
 def test_strict_mode_reports_undocumented_fields() -> None:
     body = load("segdocs_metadata_200.json")
     body["metadata"]["merged_into"] = "use_other"
