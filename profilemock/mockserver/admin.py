@@ -22,8 +22,8 @@ from aiohttp.typedefs import Middleware
 from profilemock.api import COLLECTIONS, ENDPOINTS, Collection, collection_named
 from profilemock.faults import SPEC_PATTERN, FaultRuleError, parse_spec, spec_given
 from profilemock.jsontext import JsonInputError, read_json_repeats
+from profilemock.mockserver import expect
 from profilemock.mockserver.errors import ApiError
-from profilemock.mockserver.expect import in_pipeline
 from profilemock.mockserver.explorer import explorer_page
 from profilemock.mockserver.journal import AUTH_KINDS, NUMBER_FILTERS, TEXT_FILTERS
 from profilemock.mockserver.mutations import (
@@ -71,11 +71,7 @@ async def _json(request: web.Request, default: Any = None) -> Any:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise _bad(
-            f"the request body is larger than the {request.client_max_size:,} bytes an admin"
-            " request may send",
-            413,
-        ) from None
+        raise expect.too_large(request) from None
     except web.RequestPayloadError as exc:  # a Content-Encoding that does not decode...
         raise _bad(unreadable_body(exc)) from None
     try:
@@ -990,11 +986,13 @@ def admin_app(pipeline: Middleware) -> web.Application:
     reads the parent application's ``STATE``."""
     app = web.Application(middlewares=[pipeline, guard, check_input])
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler, expect_handler=in_pipeline)
+        app.router.add_route(
+            route.method, route.path, route.handler, expect_handler=expect.admin_in_pipeline
+        )
     # Last, so every route above is tried first: a path none of them has comes here rather
     # than to aiohttp's own 404 and 405, which answer an `Expect` before the pipeline can.
     for anything in ("", "/{path:.*}"):  # `/__admin` itself, and any path under it
-        app.router.add_route("*", anything, _no_route, expect_handler=in_pipeline)
+        app.router.add_route("*", anything, _no_route, expect_handler=expect.admin_in_pipeline)
     return app
 
 

@@ -167,7 +167,7 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
     response: web.StreamResponse
     expectation = request.headers.get("Expect")
     try:
-        refused = await expect.refusal(request, expectation) if expectation else None
+        refused = await expect.refusal(request, expectation, limited=True) if expectation else None
     except ConnectionResetError:
         raise asyncio.CancelledError from None  # the client left before its 100 Continue
     refusal = refused or origins.admin_refusal(
@@ -175,7 +175,7 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
     )
     if refusal is not None:
         response = _error_response(request, state, refusal)
-        if refusal.status == 417:
+        if refusal.status in (413, 417):
             close_unread(request, response)  # the body the client may still send is not read
         elif refusal.status == 415:
             # Host and origin passed (the body's type is checked last): the page that sent

@@ -82,12 +82,38 @@ async def in_pipeline(request: web.Request) -> None:
             await _unmet(request, expect)
 
 
-async def refusal(request: web.Request, expect: str) -> ApiError | None:
+def too_large(request: web.Request) -> ApiError:
+    """The 413 of an admin request whose body is larger than it may send."""
+    return ApiError(
+        413,
+        "invalid_request_error",
+        f"the request body is larger than the {request.client_max_size:,} bytes an admin"
+        " request may send",
+    )
+
+
+def _announced_too_large(request: web.Request) -> bool:
+    length = request.content_length
+    return length is not None and length > request.client_max_size
+
+
+async def admin_in_pipeline(request: web.Request) -> None:
+    """The admin API's ``expect_handler``: as ``in_pipeline``, but a body announced larger
+    than an admin request may send gets no ``100 Continue``: the pipeline answers its 413
+    before the client sends it (curl asks to continue for a body over 1 MiB, the limit)."""
+    if not _announced_too_large(request):
+        await in_pipeline(request)
+
+
+async def refusal(request: web.Request, expect: str, *, limited: bool = False) -> ApiError | None:
     """For a request carrying ``Expect: expect`` (not empty, as aiohttp reads it): the 417
-    if this server does not meet it, else None, the ``100 Continue`` sent. The answer to a
-    refused one must close the connection (``connections.close_unread``): the body the
+    if this server does not meet it, else None, the ``100 Continue`` sent; ``limited`` (the
+    admin API): the 413 of a body announced too large, no ``100 Continue`` sent. The answer
+    to a refused one must close the connection (``connections.close_unread``): the body the
     client may still send is not read. A client gone before its ``100 Continue`` is a
     ``ConnectionResetError``, as at any write to it."""
+    if limited and expect.lower() == "100-continue" and _announced_too_large(request):
+        return too_large(request)
     unmet = await _unmet(request, expect)
     await request.writer.drain()  # as aiohttp does after its own step
     return None if unmet is None else _refused(unmet)
