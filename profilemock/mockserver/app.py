@@ -319,6 +319,7 @@ async def faulted(
     or replaced by the rule's own; or the API's own (a refusal the rule leaves alone)."""
     store = state.store  # the data at arrival: a reload meanwhile does not change the answer
     exchange.fault = rule.id
+    request[inject.FIRED] = rule
     state.journal.fault_fired(exchange.ticket, rule.id, rule.origin)
     exchange.authorized = _authorized(state, route, request)
     exchange.delayed = rule.latency is not None

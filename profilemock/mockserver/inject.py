@@ -22,6 +22,9 @@ from profilemock.realism import GATEWAY_STATUSES, GatewayBody
 from profilemock.timeutil import NS_PER_SECOND
 
 FAULT_HEADER = "Profilemock-Fault"
+FIRED = web.RequestKey("profilemock_fault_fired", FaultRule)
+"""The fault rule that fired on a request, for its request-log line (a connection broken
+or held has no answer to carry ``FAULT_HEADER``)."""
 
 
 GATEWAY_PAGE = (

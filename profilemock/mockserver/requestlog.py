@@ -19,6 +19,9 @@ the server stopped — has its line too, its status ``-``:
 
     GET /v1/spaces/…/traits HTTP/1.1 - 0 2003ms (closed before the answer ended)
 
+A fault rule's doing says which: ``503 36 0ms (fault fault-1)``, ``- 0 3001ms (closed
+before the answer ended: fault fault-2 (hang))``.
+
 The time is the loop's (uvloop's clock ticks in milliseconds): enough to see injected
 latency, not to time the fake.
 """
@@ -38,6 +41,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
 from profilemock.mockserver.cors import is_preflight
+from profilemock.mockserver.inject import FAULT_HEADER, FIRED
 
 FLUSH_LINES = 512
 FLUSH_SECONDS = 0.05
@@ -194,9 +198,12 @@ _REFUSED_PREFLIGHT = " (CORS preflight: CORS is off, serve with --cors to let pa
 
 
 def _end(request: BaseRequest, response: StreamResponse) -> str:
-    """The end of ``request``'s line: whether it was a browser's CORS preflight the fake
-    answered (no call of the app), or one it refused, CORS being off (the browser says
-    only "blocked by CORS policy"); its line says so."""
+    """The end of ``request``'s line: the fault rule that made or changed its answer; or
+    whether it was a browser's CORS preflight the fake answered (no call of the app), or
+    one it refused, CORS being off (the browser says only "blocked by CORS policy")."""
+    fault = response.headers.get(FAULT_HEADER)
+    if fault is not None:
+        return f" (fault {fault})\n"
     if request.method != "OPTIONS":
         return "\n"
     if response.status == 204 and "Access-Control-Allow-Methods" in response.headers:
@@ -223,10 +230,13 @@ def _bound_logger(log: RequestLog) -> type[AccessLogger]:
         def unanswered(self, request: BaseRequest, time: float, sent: int | None = None) -> None:
             version = request.version
             sent = request.writer.output_size if sent is None else sent
+            rule = request.get(FIRED)
+            # A fault's doing, or the client's (a timeout), or the server's stop: told apart.
+            why = "" if rule is None else f": fault {rule.id} ({rule.fault or 'latency'})"
             add(
                 f"{request.method} {request.raw_path} HTTP/{version.major}.{version.minor}"
                 f" - {sent} {time * 1000:.0f}ms"
-                " (closed before the answer ended)\n"
+                f" (closed before the answer ended{why})\n"
             )
 
     return _AccessLogger

@@ -263,7 +263,9 @@ def test_a_request_no_whole_answer_went_out_to_has_its_line_too(loop: str) -> No
         + ("sys.modules['uvloop'] = None\n" if loop == "asyncio" else "")
         + "from profilemock.cli import main\nsys.exit(main())"
     )
-    faults = ("traits:reset:times=1", "traits:truncate:times=1", "events:hang")
+    # Each line a fault made names it: a developer watching the log told a fault's doing
+    # from a client that went away by the journal alone.
+    faults = ("traits:reset:times=1", "traits:truncate:times=1", "events:hang", "metadata:503")
     flags = [flag for fault in faults for flag in ("--fault", fault)]
     with running(sys.executable, "-c", code, "serve", "--port", "0", *flags) as process:
         url = _read_until(process, "stdout", r"at (http://127\.0\.0\.1:(\d+))")
@@ -273,6 +275,9 @@ def test_a_request_no_whole_answer_went_out_to_has_its_line_too(loop: str) -> No
             with pytest.raises(requests.RequestException):
                 requests.get(url[1] + profile + "/traits", auth=auth, timeout=10)
         assert requests.get(url[1] + profile + "/traits", auth=auth, timeout=10).ok
+        assert (
+            requests.get(url[1] + profile + "/metadata", auth=auth, timeout=10).status_code == 503
+        )
         with socket.create_connection(("127.0.0.1", int(url[2])), timeout=10) as held:
             held.sendall(
                 f"GET {profile}/events HTTP/1.1\r\nHost: x\r\n"
@@ -293,10 +298,12 @@ def test_a_request_no_whole_answer_went_out_to_has_its_line_too(loop: str) -> No
         # bytes sent: none, or some (N); time: T
         shown = [re.sub(r" [1-9]\d* (\d+)ms", " N \\1ms", line) for line in lines]
         assert [re.sub(r" \d+ms", " Tms", line.split(profile)[1]) for line in shown] == [
-            "/traits HTTP/1.1 - 0 Tms (closed before the answer ended)",
-            "/traits HTTP/1.1 - N Tms (closed before the answer ended)",  # headers, half the body
+            "/traits HTTP/1.1 - 0 Tms (closed before the answer ended: fault fault-1 (reset))",
+            # headers, half the body
+            "/traits HTTP/1.1 - N Tms (closed before the answer ended: fault fault-2 (truncate))",
             "/traits HTTP/1.1 200 N Tms",
-            "/events HTTP/1.1 - 0 Tms (closed before the answer ended)",
+            "/metadata HTTP/1.1 503 N Tms (fault fault-4)",
+            "/events HTTP/1.1 - 0 Tms (closed before the answer ended: fault fault-3 (hang))",
         ]
 
 
