@@ -37,9 +37,9 @@ from aiohttp import web
 from profilemock.clock import Clock, Setting
 from profilemock.faults import FaultRuleError
 from profilemock.fixtures.loader import (
-    FIXTURE_SUFFIXES,
     Reads,
     fixture_files,
+    fixture_suffix,
     load_fixtures,
     load_served,
 )
@@ -438,7 +438,7 @@ class Counts:
             return True
         if path.name.startswith(".") or not any(path.is_relative_to(t) for t in self._trees):
             return False
-        if path.suffix in FIXTURE_SUFFIXES:
+        if fixture_suffix(path):
             return True
         if path in self._held:
             return not path.is_dir()

@@ -561,6 +561,7 @@ def test_only_fixture_files_count_as_changes(tmp_path: Path) -> None:
     assert roots == [tmp_path]
     assert counts(str(single))
     assert counts(str(tree / "deep" / "x.json"))
+    assert counts(str(tree / "users.YAML"))  # read from the directory too
     assert not counts(str(tree / "notes.txt"))
     assert not counts(str(tree / ".users.yaml.swp"))
     assert not counts(str(tmp_path / "other.yaml"))
