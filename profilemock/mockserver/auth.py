@@ -55,9 +55,16 @@ def _decide(store: LiveStore, space_id: str, authorization: str | None) -> tuple
         )
     if not credentials.strip():
         return None, f"the Basic scheme has no credentials after it; {BASIC_HOWTO}"
+    if credentials[0].isspace():
+        # RFC 7235 allows more, but Go's Request.BasicAuth, which the real service most
+        # likely reads the header with, takes one space after `Basic` and no more.
+        return None, (
+            f"more than one space follows `Basic`; the API reads one space, then the"
+            f" credentials; {BASIC_HOWTO}"
+        )
     try:
         # ValueError: base64 of a str with non-ASCII characters.
-        raw = base64.b64decode(credentials.strip(), validate=True)
+        raw = base64.b64decode(credentials, validate=True)
     except (binascii.Error, ValueError):
         return None, f"the Basic credentials are not valid base64; {BASIC_HOWTO}"
     try:

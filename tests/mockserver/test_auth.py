@@ -41,6 +41,13 @@ async def test_password_is_ignored(client: Client) -> None:
     assert response.status == 200
 
 
+@pytest.mark.parametrize("scheme", ["basic", "BASIC"])
+async def test_the_scheme_is_read_in_any_case(client: Client, scheme: str) -> None:
+    # RFC 7235 and Go's Request.BasicAuth both read the scheme so.
+    response = await client.get(PATH, headers={"Authorization": f"{scheme} dG9rZW4tYTo="})
+    assert response.status == 200
+
+
 @pytest.mark.parametrize(
     ("headers", "hint_part"),
     [
@@ -61,6 +68,10 @@ async def test_password_is_ignored(client: Client) -> None:
         # btoa('<access_token>' + ':'); a client that forgot the colon passed on the fake.
         pytest.param(
             {"Authorization": "Basic dG9rZW4tYQ=="}, "have no `:` after the token", id="no-colon"
+        ),
+        # Go's Request.BasicAuth reads `Basic` and one space: a second one passed on the fake.
+        pytest.param(
+            {"Authorization": "Basic  dG9rZW4tYTo="}, "more than one space", id="two-spaces"
         ),
         pytest.param(basic("nope"), "no space `space_a` accepts", id="unknown-token"),
         pytest.param(basic("token-b"), "belongs to space `space_b`", id="other-space-token"),
