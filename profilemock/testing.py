@@ -131,6 +131,10 @@ class ServerPool:
             except FixtureError as exc:
                 self._broken[key] = exc
                 raise
+            for warned in store.warnings:  # as `check` and `serve` tell them, once a fake
+                # An answer the real API gives otherwise (an id type in capitals, an email
+                # with capitals): a test passing here may not pass there.
+                warnings.warn(f"profilemock fixtures: {warned}", UserWarning, stacklevel=2)
             # The contract check is on: a body outside the schemas fails the test.
             app = create_app(store, clock, ServerSettings(check_contract=True))
             port = self.port if self.port is not None and key == (self.default, None) else 0

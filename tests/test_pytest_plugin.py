@@ -990,6 +990,35 @@ def test_marker_now_moves_relative_fixture_times(consumer: pytest.Pytester) -> N
     result.assert_outcomes(passed=2)
 
 
+def test_a_fixture_files_warnings_reach_the_test_run(consumer: pytest.Pytester) -> None:
+    # `check` and `serve` told them; a pytest run, nothing: a test passing against a
+    # fixture the real API would answer otherwise (an id type in capitals) got no word.
+    (consumer.path / "camel.yaml").write_text(
+        "spaces:\n  s:\n    tokens: [t]\n    users:\n      - ids: {userId: u1}\n"
+    )
+    consumer.makepyfile(
+        test_camel=textwrap.dedent(
+            """
+            import pytest
+            import requests
+
+
+            @pytest.mark.profile_api(fixtures=["camel.yaml"])
+            def test_reads_it(profile_api):
+                url = profile_api.profile_url("userId:u1", "traits")
+                assert requests.get(url, auth=profile_api.auth).status_code == 200
+            """
+        )
+    )
+    result = consumer.runpytest("-W", "always::UserWarning")  # (this run's filter: error)
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        ["*UserWarning: profilemock fixtures: *camel.yaml:5:15: id type `userId` has capital*"]
+    )
+    result = consumer.runpytest("-W", "error::UserWarning")
+    result.assert_outcomes(errors=1)
+
+
 def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester) -> None:
     consumer.makepyfile(
         test_report=textwrap.dedent(
