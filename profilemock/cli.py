@@ -31,8 +31,9 @@ from urllib.parse import quote
 
 from profilemock import extras
 from profilemock.api import (
+    COLLECTIONS,
     HTTP_STATUSES,
-    Collection,
+    OTHER,
     is_decimal,
     is_http_status,
     port_argument,
@@ -762,7 +763,7 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
     )
     record.add_argument(
         "--collection",
-        choices=("users", "accounts"),
+        choices=COLLECTIONS,
         help="the collection all the identifiers are of (default: accounts for a group_id,"
         " users for any other)",
     )
@@ -1096,7 +1097,7 @@ def _demo(paths: list[str] | None, out: TextIO) -> int:
         raise CliError("\n".join(str(p) for p in exc.problems)) from None
     for space in store.spaces.values():
         print(f"space {space.id}  tokens: {', '.join(space.tokens)}", file=out)
-        for collection in ("users", "accounts"):
+        for collection in COLLECTIONS:
             profiles = space.profiles[collection]
             if not profiles:
                 continue
@@ -1125,7 +1126,7 @@ def _who(space: Space, profile: Profile) -> str:
             parts.append(f"{label}: {few(keys)}")
     if profile.events:
         parts.append(f"events: {len(profile.events)}")
-    other: Collection = "accounts" if profile.collection == "users" else "users"
+    other = OTHER[profile.collection]
     linked = [
         space.get(other, s) for s in space.links[profile.collection].get(profile.segment_id, ())
     ]

@@ -413,7 +413,7 @@ _SPEC_TAKES = {
     "hang": "how long a `hang` fault holds the request, such as 5s",
     "method": "an HTTP method, such as GET",
     "space": "a space id, or a glob of them",
-    "collection": "users or accounts",
+    "collection": " or ".join(COLLECTIONS),
     "id": "the rule's id",
     "identifier": "a profile's TYPE:VALUE, such as user_id:u1234, or a glob of them; it goes last",
 }

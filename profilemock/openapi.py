@@ -11,6 +11,7 @@ from typing import Any
 
 from profilemock.api import (
     BOOLEAN_WORDS,
+    COLLECTIONS,
     ENDPOINTS,
     EVENTS_WINDOW_DAYS,
     RESOURCES,
@@ -164,7 +165,7 @@ def _path_parameters(with_identifier: bool) -> list[dict[str, Any]]:
             "name": "collection",
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "enum": ["users", "accounts"]},
+            "schema": {"type": "string", "enum": list(COLLECTIONS)},
             "example": "users",
         },
     ]

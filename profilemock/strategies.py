@@ -43,7 +43,7 @@ from profilemock.mockserver.routing import ID_TYPE_CHARS
 from profilemock.schemas import validate_response
 from profilemock.store.ids import SEGMENT_ID_PREFIX
 from profilemock.timeutil import parse_iso
-from profilemock.words import show
+from profilemock.words import not_one_of, show
 
 __all__ = [
     "Drift",
@@ -324,7 +324,7 @@ def profiles(
     ``profile_api.add_user(**profile)`` (or ``add_account``) takes one as it is.
     """
     if collection not in COLLECTIONS:
-        raise ValueError(f"collection is users or accounts, got {collection!r}")
+        raise ValueError(not_one_of("collection", collection, COLLECTIONS))
     from profilemock.testing import flag
 
     if events is _Default.EVENTS:

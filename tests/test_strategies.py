@@ -517,7 +517,7 @@ def test_links_by_type_value_or_segment_id_are_taken() -> None:
         (lambda: responses("traits", []), "status is an empty list; give a status like 200"),
         (lambda: drifted_responses("nope"), "unknown endpoint 'nope'"),
         # A caller without a type checker may pass any string: the strategy says what it takes.
-        (lambda: profiles("people"), "collection is users or accounts, got 'people'"),  # type: ignore[arg-type]
+        (lambda: profiles("people"), "no collection is called `people`; collections are users, ac"),  # type: ignore[arg-type]
         (lambda: profiles(links="group_id:1"), "links is a list of identifiers, got the string"),
         # A bad link failed only when the test ran, at add_user.
         (

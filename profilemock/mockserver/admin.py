@@ -159,7 +159,7 @@ def _collection(request: web.Request) -> Collection:
     name = request.match_info["collection"]
     collection = collection_named(name)
     if collection is None:
-        raise _bad(f"no collection `{name}`; collections are users and accounts", 404)
+        raise _bad(not_one_of("collection", name, COLLECTIONS), 404)
     return collection
 
 
@@ -456,7 +456,7 @@ class AdminRoute:
 
 _FIXTURE = "fixture.schema.json#/$defs/"
 PATH_PARAMETERS: dict[str, JSONSchema] = {
-    "collection": {"type": "string", "enum": ["users", "accounts"]},
+    "collection": {"type": "string", "enum": list(COLLECTIONS)},
     "identifier": {"type": "string", "minLength": 1},
 }
 """Path parameters with a schema narrower than any string."""

@@ -7,6 +7,7 @@ import string
 from urllib.parse import quote
 
 from profilemock.api import (
+    COLLECTIONS,
     LOWERCASED_ID_TYPES,
     OTHER,
     SERVER_ERROR,
@@ -19,6 +20,7 @@ from profilemock.mockserver.routing import ID_TYPE_CHARS, NAME_CHARS, Route
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
 from profilemock.timeutil import LATEST_NS, NS_PER_SECOND, format_ns
+from profilemock.words import not_one_of
 
 NAMES = re.compile(f"{NAME_CHARS}*")
 ID_TYPES = re.compile(f"{ID_TYPE_CHARS}*")
@@ -72,9 +74,7 @@ def collection_of(route: Route) -> Collection:
     """The route's collection, or 404 for a well-formed name that is not one."""
     collection = collection_named(route.collection)
     if collection is None:
-        raise not_found(
-            f"there is no collection `{route.collection}`; collections are users and accounts"
-        )
+        raise not_found(not_one_of("collection", route.collection, COLLECTIONS))
     return collection
 
 
@@ -173,7 +173,8 @@ def _miss_hint(
 
 
 _NOT_IN = ", not "
-_IN_THE_OTHER = re.compile(rf"is a profile in `(users|accounts)`{_NOT_IN}`(?:users|accounts)`$")
+_ANY = "|".join(COLLECTIONS)
+_IN_THE_OTHER = re.compile(rf"is a profile in `({_ANY})`{_NOT_IN}`(?:{_ANY})`$")
 
 
 def in_the_other(identifier: str, collection: Collection) -> str:

@@ -16,7 +16,7 @@ from profilemock.mockserver.errors import ApiError
 
 ALLOWED_METHODS = ("GET", "HEAD")
 ROUTES_HINT = (
-    "routes are GET /v1/spaces/{space_id}/collections/{users|accounts}/profiles"
+    f"routes are GET /v1/spaces/{{space_id}}/collections/{{{'|'.join(COLLECTIONS)}}}/profiles"
     "/{identifier}/{traits|external_ids|events|metadata|links}"
     " and GET /v1/spaces/{space_id}/collections/{collection}/profiles"
 )

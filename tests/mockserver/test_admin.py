@@ -613,7 +613,9 @@ async def test_unknown_space_and_collection(client: Client) -> None:
         {"ids": {"user_id": "x"}},
         expect=404,
     )
-    assert "collections are users and accounts" in error["error"]["message"]
+    assert error["error"]["message"] == (
+        "no collection is called `groups`; collections are users, accounts"
+    )
 
 
 async def test_clock_get_freeze_advance_resume(client: Client) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from profilemock.api import RESOURCES
 from profilemock.mockserver import lookup, routing
+from profilemock.mockserver.errors import ApiError
 
 # Mostly near-valid segments, so that both paths are taken often.
 anything = st.text(alphabet="aZ09_-.:%+ @é\n2BF/", max_size=8)
@@ -72,3 +73,22 @@ def test_paths_to_decode_or_explain_take_the_general_path(path: str) -> None:
     route = routing.match_path(path)
     assert route is not None
     assert not route.checked
+
+
+@pytest.mark.parametrize(
+    ("collection", "hint"),
+    [
+        ("groups", "no collection is called `groups`; collections are users, accounts"),
+        (
+            "user",
+            "no collection is called `user`; collections are users, accounts; did you mean"
+            " `users`?",
+        ),
+    ],
+)
+def test_a_collection_that_is_none_is_told_as_everywhere_else(collection: str, hint: str) -> None:
+    route = routing.match_path(f"/v1/spaces/sp/collections/{collection}/profiles/user_id:a/traits")
+    assert route is not None
+    with pytest.raises(ApiError) as raised:
+        lookup.collection_of(route)
+    assert (raised.value.status, raised.value.hint) == (404, hint)
