@@ -29,6 +29,16 @@ def collection_named(name: str) -> Collection | None:
     return None
 
 
+REQUEST_ID_HEADER = "Request-Id"
+"""The header naming every answer (the real API sends one; the fake's count up)."""
+HINT_HEADER = "Profilemock-Hint"
+"""The header saying why the fake answered an error so: the body stays the API's own."""
+FAULT_HEADER = "Profilemock-Fault"
+"""The header naming the fault rule that made an answer."""
+OWN_HEADERS = (REQUEST_ID_HEADER, HINT_HEADER, FAULT_HEADER)
+"""The headers profilemock writes itself (CORS exposes them to a page)."""
+
+
 # Go's strconv.ParseBool spellings: what the real (Go) service accepts for booleans.
 BOOLEAN_WORDS = {
     "1": True, "t": True, "T": True, "true": True, "TRUE": True, "True": True,

@@ -18,7 +18,14 @@ from fnmatch import fnmatchcase
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from profilemock.api import COLLECTIONS, ENDPOINTS, is_decimal, is_digits
+from profilemock.api import (
+    COLLECTIONS,
+    ENDPOINTS,
+    FAULT_HEADER,
+    REQUEST_ID_HEADER,
+    is_decimal,
+    is_digits,
+)
 from profilemock.jsonbytes import unwritable
 from profilemock.problems import FieldError, Path, json_pointer
 from profilemock.schemas.explain import explain
@@ -285,10 +292,10 @@ schema's ``fault_rule.headers`` refuses them, with ``SERVER_HEADERS``, names tha
 tokens and values that cannot be sent (a line break, a control character, surrounding
 spaces)."""
 
-SERVER_HEADERS = frozenset(("request-id", "profilemock-fault"))
-"""Headers the server sets on every answer, a fault's too (``mockserver.app.REQUEST_ID``,
-``inject.FAULT_HEADER``): a rule's was dropped without a word (``Request-Id``), or sent
-beside the server's (``profilemock-fault``, spelled otherwise)."""
+SERVER_HEADERS = frozenset(name.lower() for name in (REQUEST_ID_HEADER, FAULT_HEADER))
+"""Headers the server sets on every answer, a fault's too: a rule's was dropped without a
+word (``Request-Id``), or sent beside the server's (``profilemock-fault``, spelled
+otherwise)."""
 
 
 def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:

@@ -40,6 +40,7 @@ from profilemock.api import (
     API_PREFIX,
     HTTP_STATUSES,
     OTHER,
+    REQUEST_ID_HEADER,
     collection_named,
     envelope,
     is_http_status,
@@ -61,7 +62,6 @@ from profilemock.jsontext import member_span, string_prefix_end
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.app import (
     ADMIN_PREFIX,
-    REQUEST_ID,
     STATE,
     admin_pipeline,
     public_url,
@@ -316,7 +316,7 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
                 request, settings, request.app[SESSION], sent
             )
         except BodyTooLarge as exc:
-            status, request_id = exc.status, exc.headers.get(REQUEST_ID, own_id)
+            status, request_id = exc.status, exc.headers.get(REQUEST_ID_HEADER, own_id)
             violations = [Violation("", "max-body", exc.about(settings.max_body_flag))]
             response = _failure(
                 502,
@@ -346,7 +346,7 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
             )
             return response
         else:
-            request_id = headers.get(REQUEST_ID, own_id)
+            request_id = headers.get(REQUEST_ID_HEADER, own_id)
             response, violations = _relay(
                 request, settings, (status, reason, headers, body), request_id
             )
@@ -362,7 +362,7 @@ async def forward(request: web.Request, violation_log: logging.Logger) -> web.St
                 violation.message,
                 violation.rule,
             )
-        response.headers.setdefault(REQUEST_ID, own_id)
+        response.headers.setdefault(REQUEST_ID_HEADER, own_id)
         if violations:
             response.headers[VIOLATIONS_HEADER] = str(len(violations))
         return response
@@ -620,5 +620,5 @@ def _connection_headers(value: str) -> set[str]:
 
 def _failure(status: int, code: str, message: str, request_id: str) -> web.Response:
     response = json_response(envelope(code, message), status)
-    response.headers[REQUEST_ID] = request_id
+    response.headers[REQUEST_ID_HEADER] = request_id
     return response

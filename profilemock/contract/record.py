@@ -33,6 +33,7 @@ from yarl import URL
 from profilemock import schemas
 from profilemock.api import (
     EVENTS_WINDOW_DAYS,
+    HINT_HEADER,
     LOWERCASED_ID_TYPES,
     OTHER,
     Collection,
@@ -49,7 +50,6 @@ from profilemock.contract.upstream import (
 )
 from profilemock.fixtures.loader import load_data
 from profilemock.jsontext import JsonInputError, read_json
-from profilemock.mockserver.errors import HINT_HEADER
 from profilemock.mockserver.lookup import in_the_other_collection
 from profilemock.problems import FixtureError
 from profilemock.progress import ProgressBar

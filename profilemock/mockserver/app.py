@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from profilemock.api import API_PREFIX, envelope, is_ip_address
+from profilemock.api import (
+    API_PREFIX,
+    FAULT_HEADER,
+    HINT_HEADER,
+    REQUEST_ID_HEADER,
+    envelope,
+    is_ip_address,
+)
 from profilemock.clock import Clock
 from profilemock.faults import BODY_FAULTS, CONNECTION_FAULTS, FaultRule
 from profilemock.mockserver import (
@@ -39,7 +46,7 @@ from profilemock.mockserver.admin import ROUTES as ADMIN_ROUTES
 from profilemock.mockserver.admin import admin_app
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.connections import DIRECT, close_unread
-from profilemock.mockserver.errors import HINT_HEADER, ApiError, rate_limited
+from profilemock.mockserver.errors import ApiError, rate_limited
 from profilemock.mockserver.journal import (
     ANSWERED,
     BROKEN,
@@ -56,7 +63,6 @@ from profilemock.store.overlay import LiveStore
 from profilemock.store.space import Store
 
 log = logging.getLogger("profilemock")
-REQUEST_ID = "Request-Id"
 ADMIN_PREFIX = "/__admin/"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -149,7 +155,7 @@ def api_handler(state: ServerState) -> Handler:
                     exc.hint = cors.OFF_HINT  # CORS is off (on, the preflight was answered)
                 response = _error_response(request, state, exc)
             if exchange.fault is not None:
-                response.headers.setdefault(inject.FAULT_HEADER, exchange.fault)
+                response.headers.setdefault(FAULT_HEADER, exchange.fault)
             response = _finished(
                 request, state, response, exchange.request_id, checked=not exchange.fault_answered
             )
@@ -191,7 +197,7 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
         _allow_admin_origin(request, response)
     if state.check_contract and response.status >= 400:
         response = contract_check.checked(request, response, state)
-    response.headers[REQUEST_ID] = state.next_request_id()
+    response.headers[REQUEST_ID_HEADER] = state.next_request_id()
     return response
 
 
@@ -207,7 +213,7 @@ def _finished(
     CORS (when on)."""
     if state.check_contract and checked:
         response = contract_check.checked(request, response, state)
-    response.headers[REQUEST_ID] = request_id
+    response.headers[REQUEST_ID_HEADER] = request_id
     if state.settings.cors:
         cors.allow_origin(request, response)
     return response

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from aiohttp import http_exceptions, http_parser, web, web_protocol, web_server
 
-from profilemock.api import envelope
+from profilemock.api import REQUEST_ID_HEADER, envelope
 from profilemock.jsonbytes import encode
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.journal import auth_kind
@@ -372,7 +372,7 @@ class GuardedConnection(web_protocol.RequestHandler):
         )
         state = self.app.get(STATE) if self.app is not None else None
         if state is not None:
-            request_id = response.headers["Request-Id"] = state.next_request_id()
+            request_id = response.headers[REQUEST_ID_HEADER] = state.next_request_id()
             if status < 500 and journaled:
                 # A request no route saw (a 500 here is the fake failing on one a route may
                 # have journaled, and fails the test as such). What HTTP could read of it:

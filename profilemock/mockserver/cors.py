@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-EXPOSED = "Request-Id, Profilemock-Hint, Profilemock-Fault"
+from profilemock.api import OWN_HEADERS
+
 # What a page may read without being told (the Fetch standard's CORS-safelisted response
 # headers), and the CORS headers themselves: never worth naming.
 _READABLE = frozenset(
@@ -70,10 +71,10 @@ def allow_origin(request: web.Request, response: web.StreamResponse) -> None:
 
 
 def exposed(response: web.StreamResponse) -> str:
-    """``EXPOSED`` and the names of the other headers ``response`` carries (a fault rule's
+    """``api.OWN_HEADERS`` and the names of the other headers ``response`` carries (a fault rule's
     ``Retry-After`` or its own headers, ``WWW-Authenticate``, ``Allow``): without them in
     ``Access-Control-Expose-Headers`` a browser hides them from the page."""
-    names = EXPOSED.split(", ")
+    names = list(OWN_HEADERS)
     seen = {name.lower() for name in names}
     for name in response.headers:
         lower = name.lower()

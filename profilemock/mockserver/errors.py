@@ -11,9 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from profilemock.api import NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED, envelope
-
-HINT_HEADER = "Profilemock-Hint"
+from profilemock.api import HINT_HEADER, NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED, envelope
 
 
 class ApiError(Exception):

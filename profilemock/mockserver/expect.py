@@ -17,6 +17,7 @@ import contextlib
 
 from aiohttp import HttpVersion11, web
 
+from profilemock.api import REQUEST_ID_HEADER
 from profilemock.mockserver.connections import close_unread
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.render import json_response
@@ -64,7 +65,7 @@ async def expect_handler(request: web.Request) -> web.StreamResponse | None:
     response = json_response(refused.body(), refused.status)
     state = request.config_dict.get(STATE)
     if state is not None:
-        response.headers["Request-Id"] = state.next_request_id()
+        response.headers[REQUEST_ID_HEADER] = state.next_request_id()
     close_unread(request, response)  # the body the client may still send is not read
     return response
 

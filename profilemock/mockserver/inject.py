@@ -14,14 +14,13 @@ from typing import NoReturn
 
 from aiohttp import web
 
-from profilemock.api import default_body
+from profilemock.api import FAULT_HEADER, default_body
 from profilemock.faults import MAX_HANG_NS, FaultRule
 from profilemock.jsonbytes import encode
 from profilemock.mockserver.state import ServerState
 from profilemock.realism import GATEWAY_STATUSES, GatewayBody
 from profilemock.timeutil import NS_PER_SECOND
 
-FAULT_HEADER = "Profilemock-Fault"
 FIRED = web.RequestKey("profilemock_fault_fired", FaultRule)
 """The fault rule that fired on a request, for its request-log line (a connection broken
 or held has no answer to carry ``FAULT_HEADER``)."""

@@ -41,7 +41,8 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
 from profilemock.mockserver.cors import is_preflight
-from profilemock.mockserver.inject import FAULT_HEADER, FIRED
+from profilemock.api import FAULT_HEADER
+from profilemock.mockserver.inject import FIRED
 
 FLUSH_LINES = 512
 FLUSH_SECONDS = 0.05
