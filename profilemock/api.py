@@ -39,6 +39,14 @@ OWN_HEADERS = (REQUEST_ID_HEADER, HINT_HEADER, FAULT_HEADER)
 """The headers profilemock writes itself (CORS exposes them to a page)."""
 
 
+def basic_authorization(token: str) -> str:
+    """The ``Authorization`` value that sends ``token`` as the API takes it: HTTP Basic, the
+    token the username and the password empty (``curl -u TOKEN:``)."""
+    import base64  # on first need, as ipaddress
+
+    return "Basic " + base64.b64encode(f"{token}:".encode()).decode()
+
+
 # Go's strconv.ParseBool spellings: what the real (Go) service accepts for booleans.
 BOOLEAN_WORDS = {
     "1": True, "t": True, "T": True, "true": True, "TRUE": True, "True": True,

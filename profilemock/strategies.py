@@ -13,7 +13,6 @@ profilemock`` never imports it.
 
 from __future__ import annotations
 
-import base64
 import copy
 import enum
 import json
@@ -34,7 +33,14 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     raise missing("profilemock.strategies", "Hypothesis", "hypothesis") from None
 
-from profilemock.api import COLLECTIONS, OTHER, TRAIT_CLASSES, Collection, default_body
+from profilemock.api import (
+    COLLECTIONS,
+    OTHER,
+    TRAIT_CLASSES,
+    Collection,
+    basic_authorization,
+    default_body,
+)
 from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_documents
 from profilemock.fixtures.source import from_data
@@ -373,10 +379,6 @@ def _links(collection: Collection, links: Iterable[str]) -> tuple[str, ...]:
 # -- responses --------------------------------------------------------------------------
 
 
-def _basic() -> str:
-    return "Basic " + base64.b64encode(f"{TOKEN}:".encode()).decode()
-
-
 @dataclass
 class _Asked:
     """What the fake's ``answer`` reads of a request (an aiohttp request costs more to
@@ -416,7 +418,7 @@ def _ask(
     store = load_documents([from_data(document, "<profilemock.strategies>")], clock)
     state = ServerState.create(store, clock, ServerSettings(rate_limit=None, realism=realism or {}))
     url = f"{path}?{urlencode(query)}" if query else path
-    request = _Asked(url, {"Authorization": _basic()} if auth else {})
+    request = _Asked(url, {"Authorization": basic_authorization(TOKEN)} if auth else {})
     try:
         route = routing.match("GET", url)
         exchange = Exchange(NOW, 0.0, "r", 0)

@@ -8,7 +8,6 @@ it has one, is never touched.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import itertools
 import math
@@ -29,6 +28,7 @@ from profilemock.api import (
     OTHER,
     RESOURCES,
     Collection,
+    basic_authorization,
     is_http_status,
 )
 from profilemock.clock import Clock
@@ -456,8 +456,7 @@ class ProfileAPI:
     @property
     def headers(self) -> dict[str, str]:
         """The Authorization header, for clients configured with headers (aiohttp, urllib)."""
-        raw = base64.b64encode(f"{self.token}:".encode()).decode()
-        return {"Authorization": f"Basic {raw}"}
+        return {"Authorization": basic_authorization(self.token)}
 
     def profile_url(self, identifier: str, resource: str, collection: str = "users") -> str:
         """The URL of a profile route; ``+`` and other specials in the id are encoded. A

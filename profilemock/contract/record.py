@@ -16,7 +16,6 @@ fixture token.
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import random
 import re
@@ -37,6 +36,7 @@ from profilemock.api import (
     LOWERCASED_ID_TYPES,
     OTHER,
     Collection,
+    basic_authorization,
     is_digits,
 )
 from profilemock.clock import Clock
@@ -174,8 +174,7 @@ class Client:
         self.session = session
         self.max_body = max_body
         self.base = f"{upstream}/v1/spaces/{quote(space, safe='')}/collections"
-        encoded = base64.b64encode(f"{token}:".encode()).decode()
-        self.headers = {"Authorization": f"Basic {encoded}", "Accept": "application/json"}
+        self.headers = {"Authorization": basic_authorization(token), "Accept": "application/json"}
         self.retry = retry
         self.sleep = sleep
         self.rng = rng or random.Random()

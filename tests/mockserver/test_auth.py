@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from profilemock.api import basic_authorization
 from tests.conftest import Client, ServeYaml, basic
 
 FIXTURE = """
@@ -34,6 +35,17 @@ async def test_any_token_of_the_space_is_accepted(client: Client, token: str) ->
     response = await client.get(PATH, headers=basic(token))
     assert response.status == 200
     assert (await response.json())["traits"] == {"plan": "pro"}
+
+
+async def test_the_one_writer_of_basic_credentials_is_read_back_by_the_server(
+    serve_yaml: ServeYaml,
+) -> None:
+    # What record, strategies and profile_api.headers send (a token beyond ASCII included).
+    client = await serve_yaml(FIXTURE.replace("token-b", "tøken-b"))
+    assert basic_authorization("tøken-b") == "Basic dMO4a2VuLWI6"
+    path = PATH.replace("space_a", "space_b")
+    response = await client.get(path, headers={"Authorization": basic_authorization("tøken-b")})
+    assert (await response.json())["traits"] == {"plan": "free"}
 
 
 async def test_password_is_ignored(client: Client) -> None:
