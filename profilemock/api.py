@@ -21,6 +21,15 @@ OTHER: dict[Collection, Collection] = {"users": "accounts", "accounts": "users"}
 """The collection a profile's links point into."""
 
 
+SPACE_ID_CHARS = "[A-Za-z0-9_-]"
+"""The characters of a space id (and of a segment id, and a collection's name)."""
+ID_TYPE_CHARS = "[A-Za-z0-9_.-]"
+"""The characters of an id type (``ios.idfa``)."""
+TOKEN_CHARS = r"[^:\s]"
+"""The characters of an access token: it is the HTTP Basic username, so no ``:``, and one
+word. The fixture schema's patterns are held to these three by a test."""
+
+
 def collection_named(name: str) -> Collection | None:
     """The collection called ``name`` (None: there is none)."""
     for collection in COLLECTIONS:

@@ -33,7 +33,10 @@ from profilemock import extras
 from profilemock.api import (
     COLLECTIONS,
     HTTP_STATUSES,
+    ID_TYPE_CHARS,
     OTHER,
+    SPACE_ID_CHARS,
+    TOKEN_CHARS,
     is_decimal,
     is_http_status,
     port_argument,
@@ -735,7 +738,7 @@ def _admin_token(text: str) -> str:
 
 def _identifier(text: str) -> str:
     id_type, sep, value = text.partition(":")
-    if not sep or not value or not re.fullmatch(r"[A-Za-z0-9_.-]+", id_type):
+    if not sep or not value or not re.fullmatch(f"{ID_TYPE_CHARS}+", id_type):
         raise argparse.ArgumentTypeError(
             f"`{text}` is not TYPE:VALUE such as user_id:u1234 or email:ada@example.com"
         )
@@ -869,15 +872,14 @@ def _events_range(text: str) -> tuple[int, int]:
 
 
 def _space_id(text: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+    if not re.fullmatch(f"{SPACE_ID_CHARS}+", text):
         raise argparse.ArgumentTypeError(
             f"`{text}` is not a space id (letters, digits, `_` and `-`)"
         )
     return text
 
 
-_API_TOKEN = re.compile(r"[^:\s]+")
-"""An access token of the API: the HTTP Basic username, so no `:`, and one word."""
+_API_TOKEN = re.compile(f"{TOKEN_CHARS}+")
 
 
 def _access_token(text: str) -> str:

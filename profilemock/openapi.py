@@ -15,6 +15,7 @@ from profilemock.api import (
     ENDPOINTS,
     EVENTS_WINDOW_DAYS,
     RESOURCES,
+    SPACE_ID_CHARS,
     TRAIT_CLASSES,
 )
 from profilemock.mockserver.admin import PATH_PARAMETERS, ROUTES
@@ -158,7 +159,7 @@ def _path_parameters(with_identifier: bool) -> list[dict[str, Any]]:
             "name": "space_id",
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"},
+            "schema": {"type": "string", "pattern": f"^{SPACE_ID_CHARS}+$"},
             "example": "lg8283283",
         },
         {

@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 from profilemock.api import (
     COLLECTIONS,
+    ID_TYPE_CHARS,
     OTHER,
     TRAIT_CLASSES,
     Collection,
@@ -45,7 +46,6 @@ from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_documents
 from profilemock.fixtures.source import from_data
 from profilemock.mockserver.errors import ApiError
-from profilemock.mockserver.routing import ID_TYPE_CHARS
 from profilemock.schemas import validate_response
 from profilemock.store.ids import SEGMENT_ID_PREFIX
 from profilemock.timeutil import parse_iso

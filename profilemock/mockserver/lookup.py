@@ -8,21 +8,23 @@ from urllib.parse import quote
 
 from profilemock.api import (
     COLLECTIONS,
+    ID_TYPE_CHARS,
     LOWERCASED_ID_TYPES,
     OTHER,
     SERVER_ERROR,
+    SPACE_ID_CHARS,
     Collection,
     collection_named,
 )
 from profilemock.clock import Clock
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
-from profilemock.mockserver.routing import ID_TYPE_CHARS, NAME_CHARS, Route
+from profilemock.mockserver.routing import Route
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
 from profilemock.timeutil import LATEST_NS, NS_PER_SECOND, format_ns
 from profilemock.words import not_one_of
 
-NAMES = re.compile(f"{NAME_CHARS}*")
+NAMES = re.compile(f"{SPACE_ID_CHARS}*")
 ID_TYPES = re.compile(f"{ID_TYPE_CHARS}*")
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, unquote_plus
 
-from profilemock.api import COLLECTIONS, RESOURCES
+from profilemock.api import COLLECTIONS, ID_TYPE_CHARS, RESOURCES, SPACE_ID_CHARS
 from profilemock.mockserver.errors import ApiError
 
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -40,15 +40,10 @@ class Route:
     """Its path parameters are known to be valid: nothing is left for ``validate_path``."""
 
 
-NAME_CHARS = "[A-Za-z0-9_-]"
-"""The characters of a space id or collection name."""
-ID_TYPE_CHARS = "[A-Za-z0-9_.-]"
-"""The characters of an id type (``ios.idfa``)."""
-
 # Most paths are well formed: valid names, a known collection, nothing to decode (no % or
 # +). One pattern recognises them; anything else takes the general, explaining route.
 _WELL_FORMED = re.compile(
-    rf"/v1/spaces/({NAME_CHARS}+)/collections/({'|'.join(COLLECTIONS)})/profiles"
+    rf"/v1/spaces/({SPACE_ID_CHARS}+)/collections/({'|'.join(COLLECTIONS)})/profiles"
     rf"(?:/({ID_TYPE_CHARS}+:[^/%+]+|[^/%+:]+)/({'|'.join(RESOURCES)}))?"
 )
 
