@@ -81,6 +81,25 @@ def is_ip_address(text: str) -> bool:
     return True
 
 
+def is_loopback_name(host: str) -> bool:
+    """Whether ``host`` (a name, or an address, IPv6 in brackets or not) names this machine
+    only: ``localhost``, a name under ``.localhost`` (RFC 6761 makes them loopback), or a
+    loopback address, IPv4-mapped included (``::ffff:127.0.0.1``: Python 3.13 says so, the
+    versions before said not). An address, not a name that starts like one:
+    ``127.0.0.1.evil.example`` is a DNS name anyone can register."""
+    import ipaddress
+
+    name = host.lower().rstrip(".").removeprefix("[").removesuffix("]")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
+
+
 PORT_NUMBERS = "a port number from 0 to 65535"
 
 

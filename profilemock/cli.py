@@ -12,7 +12,6 @@ import contextlib
 import errno
 import functools
 import gc
-import ipaddress
 import json
 import logging
 import os
@@ -39,6 +38,7 @@ from profilemock.api import (
     TOKEN_CHARS,
     is_decimal,
     is_http_status,
+    is_loopback_name,
     port_argument,
     whole_number,
 )
@@ -1973,22 +1973,12 @@ def _records_to(log: RequestLog) -> Iterator[None]:
 
 def exposure_warning(host: str, settings: ServerSettings) -> str | None:
     """What to warn of when serving on ``host``: an admin API open to the network."""
-    if not settings.admin or settings.admin_token is not None or _is_loopback(host):
+    if not settings.admin or settings.admin_token is not None or is_loopback_name(host):
         return None
     return (
         f"serving on {host} without --admin-token: anyone who can reach this address can"
         " change the fake through /__admin/ (add --admin-token TOKEN, or --no-admin)"
     )
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` (as given to --host) listens on loopback only."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _banner(url: str, store: Store, settings: ServerSettings) -> str:

@@ -15,13 +15,13 @@ post, ``fetch`` with ``mode: "no-cors"``), and a hostile DNS name can be made to
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 
-from profilemock.api import is_ip_address, port_number
+from profilemock.api import is_ip_address, is_loopback_name, port_number
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.state import ServerSettings
+from profilemock.schemas.validation import media_type
 
 
 def host_name(host: str) -> str:
@@ -42,8 +42,7 @@ def host_allowed(host: str | None, allowed: tuple[str, ...]) -> bool:
     name = host_name(host).rstrip(".")
     return (
         is_ip_address(name)
-        or name == "localhost"
-        or name.endswith(".localhost")
+        or is_loopback_name(name)
         or name in (a.lower().rstrip(".") for a in allowed)
     )
 
@@ -80,15 +79,7 @@ def is_loopback_origin(origin: str) -> bool:
     found = split_origin(origin)
     if found is None or found[1]:
         return False
-    name = found[0][1].removeprefix("[").removesuffix("]")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    # An address, not a name that starts like one: `http://127.0.0.1.evil.example` is a
-    # DNS name anyone can register, whose pages must not drive the admin API.
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_name(found[0][1])
 
 
 def same_origin(origin: str, scheme: str, host: str | None) -> bool:
@@ -123,7 +114,7 @@ def forbidden(message: str) -> ApiError:
 
 def is_json_type(content_type: str) -> bool:
     """``application/json`` or ``application/*+json`` (parameters such as charset ignored)."""
-    media = content_type.partition(";")[0].strip().lower()
+    media = media_type(content_type)
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )

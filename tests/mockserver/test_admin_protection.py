@@ -254,6 +254,26 @@ def test_serving_beyond_loopback_without_admin_token_warns() -> None:
     assert exposure_warning("0.0.0.0", ServerSettings(admin=False)) is None
 
 
+@pytest.mark.parametrize(
+    ("host", "origin", "loopback"),
+    [
+        ("app.localhost", "http://app.localhost:5173", True),
+        ("LocalHost.", "http://LocalHost.:5173", True),
+        ("::ffff:127.0.0.1", "http://[::ffff:127.0.0.1]:5173", True),
+        ("[::1]", "http://[::1]:5173", True),
+        ("localhost.evil.example", "http://localhost.evil.example:5173", False),
+    ],
+)
+def test_serve_and_the_admin_api_agree_on_what_is_loopback(
+    host: str, origin: str, loopback: bool
+) -> None:
+    # One rule (api.is_loopback_name): `serve --host app.localhost` was warned of as open to
+    # the network while the admin API took http://app.localhost:5173 as loopback (RFC 6761:
+    # it is); an IPv4-mapped loopback address was loopback on Python 3.13 only.
+    assert (exposure_warning(host, ServerSettings()) is None) == loopback
+    assert is_loopback_origin(origin) == loopback
+
+
 def test_cors_origin_option_takes_origins_only(capsys: pytest.CaptureFixture[str]) -> None:
     args = parser().parse_args(["serve", "--cors-origin", "HTTPS://App.example:8443/"])
     assert args.cors_origin == ["https://app.example:8443"]
