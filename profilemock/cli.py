@@ -79,7 +79,7 @@ from profilemock.realism import parse_spec as parse_realism
 from profilemock.schemas import BODIES
 from profilemock.store.model import ExternalId, Profile
 from profilemock.store.space import Limit, Space, Store
-from profilemock.timeutil import TimestampError, parse_timestamp
+from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration, parse_timestamp
 from profilemock.words import closest, counted, few
 
 if TYPE_CHECKING:
@@ -518,24 +518,22 @@ def _server_url(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str, least: float = 0.0) -> float:
+    """A flag's time in seconds: ``30``, ``0.5``, ``30s``, or a duration as every other one
+    is written (``500ms``, ``2m``), above 0 (``least``: from it) and at most an hour."""
     number = text.removesuffix("s")
-    value = float(number) if is_decimal(number) else -1.0
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(
-            f"`{text}` is not seconds above 0 and at most 3600 (such as 30 or 0.5)"
-        )
-    return value
+    try:  # is_decimal refuses nan, inf, 1e9 and 1_0, which float() reads
+        value = float(number) if is_decimal(number) else parse_duration(text) / NS_PER_SECOND
+    except TimestampError:
+        value = -1.0
+    if (value >= least if least else value > 0) and value <= 3600:
+        return value
+    bounds = f"from {least:g} to 3600" if least else "above 0 and at most 3600"
+    raise argparse.ArgumentTypeError(f"`{text}` is not seconds {bounds} (such as 30, 0.5 or 500ms)")
 
 
-def _timeout(text: str) -> float:
-    number = text.removesuffix("s")
-    value = float(number) if is_decimal(number) else -1.0
-    if not 0.01 <= value <= 3600:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(
-            f"`{text}` is not seconds from 0.01 to 3600 (such as 10 or 0.5)"
-        )
-    return value
+_limit_seconds = functools.partial(_seconds, least=0.01)
+"""The connection limits' time flags (``--header-timeout`` …): at least 0.01 s."""
 
 
 def _connections(text: str) -> int:
@@ -574,7 +572,7 @@ def _add_limits(command: argparse.ArgumentParser) -> None:
     ):
         limits.add_argument(
             flag,
-            type=_timeout,
+            type=_limit_seconds,
             default=default,
             metavar="SECONDS",
             help=f"seconds {what} (default {default:g})",

@@ -30,7 +30,7 @@ from profilemock.jsonbytes import unwritable
 from profilemock.problems import FieldError, Path, json_pointer
 from profilemock.schemas.explain import explain
 from profilemock.schemas.registry import BASE_URI, input_validator, registry
-from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
+from profilemock.timeutil import DURATION, NS_PER_SECOND, TimestampError, parse_duration
 from profilemock.words import (
     closest,
     counted,
@@ -427,12 +427,11 @@ _SPEC_TAKES = {
 """What a key that is not a whole number takes, in a message."""
 
 
-_DURATION = r"(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d|w))+"
 SPEC_PATTERN = (
     r"^(?:\*|traits|external_ids|events|metadata|links|profiles)?(?::(?:[2-5][0-9]{2}"
     r"|reset|empty|truncate|malformed|hang|(?:times|every)=0*[1-9][0-9]*|after=[0-9]+"
     r"|probability=0*(?:1(?:\.0*)?|\.[0-9]*[1-9][0-9]*)"
-    rf"|latency={_DURATION}(?:\.\.{_DURATION}|~{_DURATION})?|hang={_DURATION}"
+    rf"|latency={DURATION}(?:\.\.{DURATION}|~{DURATION})?|hang={DURATION}"
     r"|optional=(?:true|false)|method=(?:\*|GET|HEAD)|(?:space|collection)=[^:]+"
     r"|id=[A-Za-z0-9_.-]+))*"
     r"(?::identifier=[\s\S]+)?$"

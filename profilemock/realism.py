@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from profilemock.problems import FieldError
-from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration
+from profilemock.timeutil import NS_PER_SECOND, TimestampError, format_duration, parse_duration
 from profilemock.words import did_you_mean, named, show
 
 GatewayBody = Literal["html", "empty"]
@@ -53,7 +53,7 @@ class Realism:
             "short_pages": self.short_pages,
             "gateway_errors": self.gateway_errors,
             "null_lists": self.null_lists,
-            "propagation_delay": _duration_text(self.propagation_delay),
+            "propagation_delay": format_duration(self.propagation_delay),
             "unescaped_500": self.unescaped_500,
         }
 
@@ -79,12 +79,6 @@ class Realism:
             if getattr(self, name) == getattr(old, name)
         }
         return dataclasses.replace(self, **moved)
-
-
-def _duration_text(ns: int) -> str:
-    if ns % NS_PER_SECOND == 0:
-        return f"{ns // NS_PER_SECOND}s"
-    return f"{ns / 1_000_000:g}ms"
 
 
 def _flag(name: str) -> Any:

@@ -23,14 +23,6 @@ _ISO = re.compile(
 )
 _LONG_YEAR = re.compile(r"\d{5,}-\d{2}-\d{2}(?!\d)", re.ASCII)
 _LONG_FRACTION = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}[.,](\d{10,})", re.ASCII)
-_RELATIVE_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", re.ASCII)
-_WHOLE_RELATIVE = re.compile(
-    r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$",
-    re.ASCII,
-)
-"""A compound duration of whole units, largest first (``-18d20h55m14s``): most written."""
-_MINUTE_NS, _HOUR_NS, _WEEK_NS = 60 * NS_PER_SECOND, 3_600 * NS_PER_SECOND, 7 * DAY_NS
-_RELATIVE = re.compile(r"^[+-](?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$", re.ASCII)
 _UNIT_NS = {
     "ms": 1_000_000,
     "s": NS_PER_SECOND,
@@ -39,6 +31,19 @@ _UNIT_NS = {
     "d": DAY_NS,
     "w": 7 * DAY_NS,
 }
+"""The units of a duration (``ms`` first, as a pattern tries them)."""
+_MINUTE_NS, _HOUR_NS, _WEEK_NS = _UNIT_NS["m"], _UNIT_NS["h"], _UNIT_NS["w"]
+_UNITS = "|".join(_UNIT_NS)
+DURATION = rf"(?:[0-9]+(?:\.[0-9]+)?(?:{_UNITS}))+"
+"""The one grammar of a duration (``150ms``, ``1d12h``, ``1.5s``), as a pattern to embed:
+fault specs do (``hang=5s``), the fixture schema's ``$defs/duration`` is held to it."""
+_RELATIVE_PART = re.compile(rf"([0-9]+(?:\.[0-9]+)?)({_UNITS})")
+_WHOLE_RELATIVE = re.compile(
+    r"^([+-])(?=\d)(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$",
+    re.ASCII,
+)
+"""A compound duration of whole units, largest first (``-18d20h55m14s``): most written."""
+_RELATIVE = re.compile(rf"^[+-]{DURATION}$")
 
 ISO_HINT = "an ISO 8601 date or datetime such as 2024-05-01 or 2024-05-01T12:30:00Z"
 TIMESTAMP_HINT = f"{ISO_HINT}, or a time relative to now such as -2d, -90m, -1d12h or now"
@@ -110,14 +115,17 @@ def parse_relative(text: str) -> int:
     whole = _WHOLE_RELATIVE.match(text)
     if whole:  # the common case, without the float arithmetic
         sign, w, d, h, m, s, ms = whole.groups()
-        total = (
-            (int(w) * _WEEK_NS if w else 0)
-            + (int(d) * DAY_NS if d else 0)
-            + (int(h) * _HOUR_NS if h else 0)
-            + (int(m) * _MINUTE_NS if m else 0)
-            + (int(s) * NS_PER_SECOND if s else 0)
-            + (int(ms) * 1_000_000 if ms else 0)
-        )
+        try:
+            total = (
+                (int(w) * _WEEK_NS if w else 0)
+                + (int(d) * DAY_NS if d else 0)
+                + (int(h) * _HOUR_NS if h else 0)
+                + (int(m) * _MINUTE_NS if m else 0)
+                + (int(s) * NS_PER_SECOND if s else 0)
+                + (int(ms) * 1_000_000 if ms else 0)
+            )
+        except ValueError:  # int() of 4,300 digits and more refuses (Python's own limit)
+            raise TimestampError(f"`{text}` is longer than any clock can count") from None
         return -total if sign == "-" else total
     if not _RELATIVE.match(text):
         raise TimestampError(f"`{text}` is not a relative time such as -2d, -90m or -1d12h")
@@ -133,6 +141,25 @@ def parse_relative(text: str) -> int:
 def parse_duration(text: str) -> int:
     """Parse an unsigned duration such as ``6h`` or ``1d12h`` to nanoseconds."""
     return parse_relative("+" + text)
+
+
+def format_duration(ns: int) -> str:
+    """``ns`` (0 or more) written as ``parse_duration`` reads it back, largest units first:
+    ``3d4h5m6s``, ``1.5s``, ``150ms``, ``0s`` (days, never weeks)."""
+    if ns < NS_PER_SECOND:
+        return _decimal(ns, 1_000_000, "ms") if ns else "0s"
+    days, rest = divmod(ns, DAY_NS)
+    hours, rest = divmod(rest, _HOUR_NS)
+    minutes, rest = divmod(rest, _MINUTE_NS)
+    parts = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    return "".join(parts) + (_decimal(rest, NS_PER_SECOND, "s") if rest else "")
+
+
+def _decimal(ns: int, per: int, unit: str) -> str:
+    """``ns`` in ``unit`` (``per`` nanoseconds), its fraction exact, trailing zeros trimmed."""
+    whole, fraction = divmod(ns, per)
+    digits = f"{fraction:0{len(str(per)) - 1}d}".rstrip("0")
+    return f"{whole}.{digits}{unit}" if digits else f"{whole}{unit}"
 
 
 def parse_timestamp(text: str, now_ns: int) -> int:

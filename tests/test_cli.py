@@ -443,7 +443,7 @@ def test_demo_lists_other_fixtures_and_says_what_is_wrong_with_them(
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--header-timeout", "abc", "`abc` is not seconds from 0.01 to 3600 (such as 10 or 0.5)"),
+        ("--header-timeout", "abc", "`abc` is not seconds from 0.01 to 3600 (such as 30, 0.5 or"),
         ("--body-timeout", "0", "`0` is not seconds from 0.01 to 3600"),
         ("--keepalive-timeout", "nan", "`nan` is not seconds from 0.01 to 3600"),
         ("--body-timeout", "1e9", "`1e9` is not seconds from 0.01 to 3600"),
@@ -724,6 +724,24 @@ def test_proxy_timeout_says_it_must_be_above_zero(
         parser().parse_args(["proxy", "--region", "us", "--timeout", value])
     assert exited.value.code == 2
     assert f"`{value}` is not seconds above 0 and at most 3600" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "seconds"),
+    [
+        (["proxy", "--region", "us", "--timeout", "500ms"], 0.5),
+        (["proxy", "--region", "us", "--timeout", "2m"], 120.0),
+        (["record", "--region", "us", "--space", "s", "--id", "user_id:u", "--timeout", "30s"], 30),
+        (["serve", "--header-timeout", "250ms"], 0.25),
+        (["serve", "--header-timeout", ".5s"], 0.5),
+    ],
+)
+def test_a_flag_of_seconds_takes_a_duration_as_every_other_time(
+    argv: list[str], seconds: float
+) -> None:
+    # `hang=500ms` and `propagation_delay=150ms` were read, `--timeout 500ms` refused.
+    args = parser().parse_args(argv)
+    assert (args.header_timeout if argv[0] == "serve" else args.timeout) == seconds
 
 
 COMMANDS_READING_UPSTREAMS = [

@@ -9,10 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from profilemock.schemas.registry import load_schema
 from profilemock.timeutil import (
     DAY_NS,
+    DURATION,
     NS_PER_SECOND,
     TimestampError,
+    format_duration,
     format_ns,
     parse_duration,
     parse_iso,
@@ -97,6 +100,37 @@ def test_timestamps_read_now_relative_and_absolute() -> None:
 def test_a_duration_too_long_for_a_float_is_a_timestamp_error() -> None:
     with pytest.raises(TimestampError, match="longer than any clock can count"):
         parse_duration("9" * 400 + ".5s")
+
+
+@pytest.mark.parametrize("text", ["-" + "9" * 5000 + "d", "-1d" + "9" * 4400 + "ms"])
+def test_a_duration_of_more_digits_than_python_reads_is_a_timestamp_error(text: str) -> None:
+    # int() of 4,300 digits and more raises a plain ValueError: `created_at: "-999…d"` in a
+    # fixture was a traceback from `profilemock check`.
+    with pytest.raises(TimestampError, match="longer than any clock can count"):
+        parse_timestamp(text, EPOCH_2024)
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (0, "0s"),
+        (1, "0.000001ms"),
+        (150 * 10**6, "150ms"),
+        (1_500 * 10**6, "1.5s"),
+        (3_600 * 10**9, "1h"),
+        (3_595 * 10**9, "59m55s"),
+        (((3 * 24 + 4) * 3_600 + 5 * 60 + 6) * 10**9, "3d4h5m6s"),
+        (15 * DAY_NS + 7, "15d0.000000007s"),
+    ],
+)
+def test_a_duration_is_written_as_it_is_read(ns: int, text: str) -> None:
+    assert format_duration(ns) == text
+    assert parse_duration(text) == ns
+
+
+def test_the_fixture_schema_writes_a_duration_as_timeutil_reads_it() -> None:
+    schema = load_schema("fixture.schema.json")["$defs"]["duration"]["pattern"]
+    assert schema == "^" + DURATION.replace("(?:", "(") + "$"
 
 
 @given(

@@ -21,7 +21,7 @@ from profilemock.mockserver.errors import ApiError, invalid_characters, not_foun
 from profilemock.mockserver.routing import Route
 from profilemock.store.model import Profile
 from profilemock.store.overlay import LiveSpace
-from profilemock.timeutil import LATEST_NS, NS_PER_SECOND, format_ns
+from profilemock.timeutil import LATEST_NS, NS_PER_SECOND, format_duration, format_ns
 from profilemock.words import not_one_of
 
 NAMES = re.compile(f"{SPACE_ID_CHARS}*")
@@ -131,7 +131,7 @@ def _not_yet_hint(
         if resolve(later, collection, identifier) is None:
             continue
         wait_ns = max(at - clock.ticks_ns(), 0)
-        wait = f"{_tenths(wait_ns) / 10:g}s"
+        wait = format_duration(_tenths(wait_ns) * _TENTH)
         if clock.pinned:
             when = f"in {wait} (the clock's date is pinned; its time runs)"
         elif clock.frozen:

@@ -302,11 +302,11 @@ async def test_a_change_behind_one_made_under_a_longer_delay_says_when_it_shows(
     await client.patch("/__admin/realism", json={"propagation_delay": "5s"})
     await client.put(profiles, json={"ids": {"user_id": "second"}})
     missed = await client.get(profile_path("user_id:second", "traits"), headers=AUTH)
-    assert missed.headers["Profilemock-Hint"].endswith("which is frozen, is advanced 3600s")
+    assert missed.headers["Profilemock-Hint"].endswith("which is frozen, is advanced 1h")
     await client.post("/__admin/clock/advance", json={"by": "5s"})
     still = await client.get(profile_path("user_id:second", "traits"), headers=AUTH)
     assert still.status == 404
-    assert still.headers["Profilemock-Hint"].endswith("which is frozen, is advanced 3595s")
+    assert still.headers["Profilemock-Hint"].endswith("which is frozen, is advanced 59m55s")
 
 
 async def test_a_date_set_back_does_not_hold_a_change_back(
@@ -393,6 +393,10 @@ def test_switches_parse_from_specs_and_dicts_with_clear_errors() -> None:
     realism = Realism().changed({"propagation_delay": "2s", "gateway_errors": "empty"})
     assert realism.propagation_delay == 2_000_000_000
     assert realism.as_dict()["propagation_delay"] == "2s"
+    # Written as every duration is (timeutil.format_duration): it said 1500ms and 3600s.
+    for given, shown in (("1500ms", "1.5s"), ("60m", "1h"), ("150ms", "150ms")):
+        changed = Realism().changed({"propagation_delay": given})
+        assert changed.as_dict()["propagation_delay"] == shown
     refused: list[tuple[dict[Any, Any], str]] = [
         (
             {"short_page": True},
