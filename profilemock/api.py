@@ -38,6 +38,9 @@ def collection_named(name: str) -> Collection | None:
     return None
 
 
+TOKEN_VARIABLE = "PROFILE_API_TOKEN"
+"""The environment variable holding an access token: ``record`` and live tests read it, the
+pytest plugin sets it for the code under test."""
 REQUEST_ID_HEADER = "Request-Id"
 """The header naming every answer (the real API sends one; the fake's count up)."""
 HINT_HEADER = "Profilemock-Hint"
@@ -100,7 +103,8 @@ def is_loopback_name(host: str) -> bool:
     return (mapped or address).is_loopback
 
 
-PORT_NUMBERS = "a port number from 0 to 65535"
+LAST_PORT = 65535
+PORT_NUMBERS = f"a port number from 0 to {LAST_PORT}"
 
 
 def whole_number(text: str, most: int) -> int | None:
@@ -115,8 +119,8 @@ def whole_number(text: str, most: int) -> int | None:
 
 
 def port_number(text: str) -> int | None:
-    """The port ``text`` names (ASCII digits, 0 to 65535), else None."""
-    return whole_number(text, 65535)
+    """The port ``text`` names (ASCII digits, 0 to ``LAST_PORT``), else None."""
+    return whole_number(text, LAST_PORT)
 
 
 def port_argument(text: str) -> int:
@@ -186,6 +190,8 @@ ENDPOINTS: dict[str, Endpoint] = {
 
 RESOURCES = ("traits", "external_ids", "events", "metadata", "links")
 TRAIT_CLASSES = ("audience", "computed_trait")
+SORT_ORDERS = ("asc", "desc")
+"""What the events route's ``sort`` takes (``desc``, newest first, by default)."""
 LOWERCASED_ID_TYPES = frozenset({"email"})
 """External id types whose values Segment stores in lowercase, so a query must be lowercase
 too. The Profile API doc (2025): "Make Profile API queries using a lowercase external_id.

@@ -36,6 +36,7 @@ from profilemock.api import (
     OTHER,
     SPACE_ID_CHARS,
     TOKEN_CHARS,
+    TOKEN_VARIABLE,
     is_decimal,
     is_http_status,
     is_loopback_name,
@@ -78,7 +79,7 @@ from profilemock.realism import Realism, RealismError
 from profilemock.realism import parse_spec as parse_realism
 from profilemock.schemas import BODIES
 from profilemock.store.model import ExternalId, Profile
-from profilemock.store.space import Limit, Space, Store
+from profilemock.store.space import Limit, Space, Store, counts_text
 from profilemock.timeutil import NS_PER_SECOND, TimestampError, parse_duration, parse_timestamp
 from profilemock.words import closest, counted, few
 
@@ -747,9 +748,9 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
     record = commands.add_parser(
         "record",
         help="record real profiles into a fixture file the fake answers the same from",
-        description="The token comes from PROFILE_API_TOKEN or --token-file, never a flag.",
+        description=f"The token comes from {TOKEN_VARIABLE} or --token-file, never a flag.",
     )
-    _add_upstream(record, token="PROFILE_API_TOKEN or --token-file FILE")
+    _add_upstream(record, token=f"{TOKEN_VARIABLE} or --token-file FILE")
     record.add_argument(
         "--space", required=True, type=_space_id, metavar="ID", help="the space to record from"
     )
@@ -801,7 +802,7 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         "--token-file",
         type=_path,
         metavar="FILE",
-        help="read the token from here (else PROFILE_API_TOKEN)",
+        help=f"read the token from here (else {TOKEN_VARIABLE})",
     )
     record.add_argument(
         "--timeout",
@@ -1073,7 +1074,7 @@ def _check(paths: list[str], snapshots: Snapshots | None, out: TextIO, err: Text
         return 1
     _print_warnings(store, err)
     warned = len(store.warnings)
-    summary = f"ok: {counted(len(files), 'file')}, {_summary(store)}"
+    summary = f"ok: {counted(len(files), 'file')}, {counts_text(store.counts())}"
     if warned:
         summary += f", {counted(warned, 'warning')}"
     if "snapshot" in seen and snapshots is not None:
@@ -1429,13 +1430,6 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _summary(store: Store) -> str:
-    users = sum(len(s.profiles["users"]) for s in store.spaces.values())
-    accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
-    counts = ((len(store.spaces), "space"), (users, "user"), (accounts, "account"))
-    return ", ".join(counted(n, noun) for n, noun in counts)
-
-
 FULL_COLLECTION_EVERY = 100
 """``gc``'s third threshold while ``serve`` runs (Python's default: 10)."""
 
@@ -1608,7 +1602,7 @@ def _load(
         how = f" from the snapshot of an earlier check in {snapshots.directory}"
     if steps.shown_any or size >= LARGE or how:
         print(
-            f"loaded {_summary(store)} in {time.perf_counter() - started:.1f} s{how}",
+            f"loaded {counts_text(store.counts())} in {time.perf_counter() - started:.1f} s{how}",
             file=err,
             flush=True,
         )
@@ -1803,11 +1797,11 @@ def _token(token_file: str | None) -> str:
         if not token:
             raise CliError(f"{where} is empty")
     else:
-        where = "PROFILE_API_TOKEN"
-        token = os.environ.get("PROFILE_API_TOKEN", "").strip()
+        where = TOKEN_VARIABLE
+        token = os.environ.get(TOKEN_VARIABLE, "").strip()
         if not token:
             raise CliError(
-                "no token: set PROFILE_API_TOKEN or pass --token-file FILE (a plain flag would"
+                f"no token: set {TOKEN_VARIABLE} or pass --token-file FILE (a plain flag would"
                 " leave it in your shell history)"
             )
     if not _API_TOKEN.fullmatch(token):  # (never shown: it is a secret)

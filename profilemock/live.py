@@ -18,13 +18,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from profilemock.api import TOKEN_VARIABLE
 from profilemock.contract.proxy import ProxySettings, create_proxy_app
 from profilemock.contract.upstream import DEFAULT_MAX_BODY, parse_size
 from profilemock.mockserver.serving import ServerThread
 from profilemock.testing import ProfileAPI, ProfileAPIError
 from profilemock.words import counted
 
-TOKEN_VARIABLE = "PROFILE_API_TOKEN"
 MAX_BODY_OPTION = "--profile-api-max-body"
 Skip = Callable[[str], NoReturn]
 

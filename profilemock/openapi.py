@@ -15,6 +15,7 @@ from profilemock.api import (
     ENDPOINTS,
     EVENTS_WINDOW_DAYS,
     RESOURCES,
+    SORT_ORDERS,
     SPACE_ID_CHARS,
     TRAIT_CLASSES,
 )
@@ -144,7 +145,7 @@ def _query_parameters(endpoint_name: str) -> list[dict[str, Any]]:
         },
         "sort": {
             "description": "Order of events; newest first by default.",
-            "schema": {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
+            "schema": {"type": "string", "enum": list(SORT_ORDERS), "default": "desc"},
         },
     }
     return [

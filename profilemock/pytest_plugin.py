@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from profilemock.api import PORT_NUMBERS, is_digits, port_argument, port_number
+from profilemock.api import (
+    LAST_PORT,
+    PORT_NUMBERS,
+    TOKEN_VARIABLE,
+    is_digits,
+    port_argument,
+    port_number,
+)
 
 if TYPE_CHECKING:
     from profilemock.live import LiveProxy, LiveSettings
@@ -57,7 +64,7 @@ HYPOTHESIS_ADVICE = (
 )
 ENV_URL = "PROFILE_API_URL"
 ENV_SPACE = "PROFILE_API_SPACE_ID"
-ENV_TOKEN = "PROFILE_API_TOKEN"
+ENV_TOKEN = TOKEN_VARIABLE
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -316,7 +323,7 @@ def _check_fixed_ports(config: pytest.Config) -> None:
     workers = _xdist_workers(config)
     for n in range(max(1, workers)):
         port = given + n
-        if port > 65535:
+        if port > LAST_PORT:
             raise _past_the_last_port(given, n)
         try:  # bound as the fake binds it: a port a run before left in TIME_WAIT is free
             bind("127.0.0.1", port).close()
@@ -336,7 +343,7 @@ def _port(config: pytest.Config) -> int | None:
             raise pytest.UsageError(f"profile_api_port must be {PORT_NUMBERS}, got {text!r}")
     worker = _worker_id(config)
     port = given + int(worker[2:]) if given and worker.startswith("gw") else given
-    if port > 65535:
+    if port > LAST_PORT:
         # The socket would take it modulo 65536 (65536: any free port) without a word.
         raise _past_the_last_port(given, int(worker[2:]))
     return port
@@ -345,7 +352,7 @@ def _port(config: pytest.Config) -> int | None:
 def _past_the_last_port(given: int, worker: int) -> pytest.UsageError:
     return pytest.UsageError(
         f"--profile-api-port {given}: xdist worker gw{worker} takes PORT+{worker} ="
-        f" {given + worker}, past 65535; choose a lower port"
+        f" {given + worker}, past {LAST_PORT}; choose a lower port"
     )
 
 

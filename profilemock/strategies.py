@@ -35,8 +35,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 from profilemock.api import (
     COLLECTIONS,
+    ENDPOINTS,
     ID_TYPE_CHARS,
     OTHER,
+    SORT_ORDERS,
     TRAIT_CLASSES,
     Collection,
     basic_authorization,
@@ -64,7 +66,8 @@ NOW = parse_iso("2026-01-15T12:00:00Z")
 SPACE = "sp_hypothesis"
 TOKEN = "hypothesis-token"
 HOST = "profiles.segment.com"
-ENDPOINTS = ("traits", "external_ids", "events", "metadata", "links", "profiles")
+ENDPOINT_NAMES = (*ENDPOINTS, "error")
+"""What ``responses`` and ``drifted_responses`` take: a route's name, or ``error``."""
 ERROR_STATUSES = (400, 401, 404, 429, 500, 503)
 
 # Readable values that shrink to "a", 0, False: what a failing example should look like.
@@ -445,7 +448,7 @@ def _query(draw: st.DrawFn, endpoint: str, keys: list[str]) -> dict[str, str]:
                 draw(st.lists(st.sampled_from(keys), min_size=1, unique=True))
             )
     if endpoint == "events" and draw(st.booleans()):
-        query["sort"] = draw(st.sampled_from(["asc", "desc"]))
+        query["sort"] = draw(st.sampled_from(SORT_ORDERS))
     return query
 
 
@@ -669,10 +672,8 @@ def responses(
     profiles and queries. ``status`` is one status, several, or None for any (200 and the
     API's errors: 400, 401, 404, 429, 500, 503); by default 200, and for ``error`` any of
     its statuses (``responses("error")``)."""
-    if endpoint not in (*ENDPOINTS, "error"):
-        raise ValueError(
-            f"unknown endpoint {endpoint!r}; endpoints are {', '.join((*ENDPOINTS, 'error'))}"
-        )
+    if endpoint not in ENDPOINT_NAMES:
+        raise ValueError(not_one_of("endpoint", endpoint, ENDPOINT_NAMES))
     if status is _Default.STATUS:
         status = None if endpoint == "error" else 200
     allowed = (200, *ERROR_STATUSES)
@@ -855,10 +856,8 @@ def drifted_responses(endpoint: str) -> st.SearchStrategy[Drift]:
     """Answers to ``endpoint`` that break the contract in exactly one place — a missing
     field, a wrong type, an unknown enum value, a truncated page — each labelled:
     ``what`` broke, the ``pointer`` where validation reports it, and a ``detail``."""
-    if endpoint not in (*ENDPOINTS, "error"):
-        raise ValueError(
-            f"unknown endpoint {endpoint!r}; endpoints are {', '.join((*ENDPOINTS, 'error'))}"
-        )
+    if endpoint not in ENDPOINT_NAMES:
+        raise ValueError(not_one_of("endpoint", endpoint, ENDPOINT_NAMES))
     return _drifted_for(endpoint)
 
 

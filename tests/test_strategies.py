@@ -21,7 +21,7 @@ from profilemock.clock import Clock
 from profilemock.fixtures.loader import load_data
 from profilemock.schemas import validate_response
 from profilemock.strategies import (
-    ENDPOINTS,
+    ENDPOINT_NAMES,
     Drift,
     Response,
     drifted_responses,
@@ -36,7 +36,7 @@ SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], dat
 # missed `has_more: false` in 500 examples once in a full local run).
 FIND = settings(SLOW, max_examples=500, phases=[Phase.generate], derandomize=True)
 
-ALL_ENDPOINTS = (*ENDPOINTS, "error")
+ALL_ENDPOINTS = ENDPOINT_NAMES
 KINDS = {"missing field", "wrong type", "unknown enum value", "truncated page"}
 
 
@@ -509,13 +509,17 @@ def test_links_by_type_value_or_segment_id_are_taken() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: responses("trait"), "unknown endpoint 'trait'; endpoints are traits,"),
+        (
+            lambda: responses("trait"),
+            "no endpoint is called `trait`; endpoints are traits, external_ids, events, metadata,"
+            " links, profiles, error; did you mean `traits`?",
+        ),
         (lambda: responses("error", 200), "status 200 is not one this strategy makes for error"),
         # Read letter by letter it said "status '2' is not one this strategy makes".
         (lambda: responses("traits", "200"), "status is a status like 200, a list of them"),  # type: ignore[arg-type]
         (lambda: responses("traits", 200.0), "status is a status like 200, a list of them, or"),  # type: ignore[arg-type]
         (lambda: responses("traits", []), "status is an empty list; give a status like 200"),
-        (lambda: drifted_responses("nope"), "unknown endpoint 'nope'"),
+        (lambda: drifted_responses("nope"), "no endpoint is called `nope`; endpoints are"),
         # A caller without a type checker may pass any string: the strategy says what it takes.
         (lambda: profiles("people"), "no collection is called `people`; collections are users, ac"),  # type: ignore[arg-type]
         (lambda: profiles(links="group_id:1"), "links is a list of identifiers, got the string"),

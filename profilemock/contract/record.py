@@ -35,6 +35,7 @@ from profilemock.api import (
     HINT_HEADER,
     LOWERCASED_ID_TYPES,
     OTHER,
+    TOKEN_VARIABLE,
     Collection,
     basic_authorization,
     is_digits,
@@ -247,7 +248,7 @@ class Client:
                 )
             if status in (401, 403):
                 raise RecordError(
-                    f"the upstream refused the token ({status}); check PROFILE_API_TOKEN or"
+                    f"the upstream refused the token ({status}); check {TOKEN_VARIABLE} or"
                     " --token-file, and that the token belongs to this space"
                 )
             if status == 404:

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from multidict import MultiMapping
 from yarl import URL
 
-from profilemock.api import BOOLEAN_WORDS, ENDPOINTS, TRAIT_CLASSES, Endpoint, whole_number
+from profilemock.api import (
+    BOOLEAN_WORDS,
+    ENDPOINTS,
+    SORT_ORDERS,
+    TRAIT_CLASSES,
+    Endpoint,
+    whole_number,
+)
 from profilemock.memo import Memo
 from profilemock.mockserver.errors import invalid_request
 from profilemock.timeutil import ISO_HINT, TimestampError, format_ns, parse_iso
@@ -147,8 +154,9 @@ def _trait_class(query: MultiMapping[str]) -> str | None:
 
 def _descending(query: MultiMapping[str]) -> bool:
     sort = single(query, "sort")
-    if sort is not None and sort not in ("asc", "desc"):
-        raise invalid_request(f"The parameter `sort` must be `asc` or `desc`, got `{sort}`.")
+    if sort is not None and sort not in SORT_ORDERS:
+        allowed = " or ".join(f"`{order}`" for order in SORT_ORDERS)
+        raise invalid_request(f"The parameter `sort` must be {allowed}, got `{sort}`.")
     return sort != "asc"
 
 

@@ -45,7 +45,7 @@ from profilemock.fixtures.loader import (
 )
 from profilemock.mockserver.state import STATE, ServerState
 from profilemock.problems import FixtureError, Problem, json_pointer
-from profilemock.store.space import Store
+from profilemock.store.space import Store, counts_text
 from profilemock.timeutil import format_ns
 from profilemock.words import counted
 
@@ -95,8 +95,8 @@ class Reloaded:
                 what += f" ({', '.join(self.removed)} removed)"
         if self.ok:
             head = (
-                f"reloaded {what}: {counted(self.spaces, 'space')},"
-                f" {counted(self.users, 'user')}, {counted(self.accounts, 'account')}"
+                f"reloaded {what}:"
+                f" {counts_text((self.spaces, self.users, self.accounts))}"
                 f" in {self.seconds:.2f} s"
             )
             standing, new = len(self.warnings), len(self.new_warnings)
@@ -219,8 +219,6 @@ class Reloader:
             self.pinned_at, self.now_written = store.now, store.now_written
             if clock.frozen and (follows or not self.clock.frozen):
                 self.clock.restore(clock.snapshot())
-        users = sum(len(s.profiles["users"]) for s in store.spaces.values())
-        accounts = sum(len(s.profiles["accounts"]) for s in store.spaces.values())
         warnings = (*(w.as_warning() for w in store.warnings), *kept.values())
         told = _told(store.warnings, kept)
         new = tuple(w for w, key in zip(warnings, told, strict=True) if key not in self.told)
@@ -229,9 +227,7 @@ class Reloader:
         return Reloaded(
             changed,
             seconds,
-            len(store.spaces),
-            users,
-            accounts,
+            *store.counts(),
             warnings=warnings,
             new_warnings=new,
         )

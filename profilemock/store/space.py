@@ -10,10 +10,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from profilemock.api import DEFAULT_RATE, Collection
+from profilemock.api import COLLECTIONS, DEFAULT_RATE, Collection
 from profilemock.problems import Problem
 from profilemock.store.model import Profile
-from profilemock.words import show
+from profilemock.words import counted, show
 
 MAX_RATE = 1e9
 """Above this a limit is no limit (and ``int(rate)``, the default burst, stays finite)."""
@@ -130,6 +130,23 @@ class Store:
     """Realism switches from the fixture files' ``realism:``, as written."""
     warnings: tuple[Problem, ...] = ()
     """What loads but is served differently from how it is written (mixed-case emails)."""
+
+    def counts(self) -> Counts:
+        """How many spaces, users and accounts were loaded."""
+        users, accounts = (
+            sum(len(s.profiles[c]) for s in self.spaces.values()) for c in COLLECTIONS
+        )
+        return len(self.spaces), users, accounts
+
+
+Counts = tuple[int, int, int]
+"""Spaces, users and accounts (``Store.counts``)."""
+
+
+def counts_text(counts: Counts) -> str:
+    """``1 space, 2,000 users, 0 accounts``: what a load or a reload tells."""
+    nouns = ("space", "user", "account")
+    return ", ".join(counted(n, noun) for n, noun in zip(counts, nouns, strict=True))
 
 
 def by_activity(profiles: Iterable[Profile]) -> tuple[Profile, ...]:
