@@ -33,22 +33,33 @@ _QUOTES_AND_BRACKETS = (
     bytes.maketrans(b"[]{}", b"()()"),
     bytes(byte for byte in range(256) if byte not in b'"[]{}'),
 )
-_STRING_MARKS = re.compile(rb'"[^"]*"')
+_QUOTES_AND_COLONS = (None, bytes(byte for byte in range(256) if byte not in b'":'))
+_STRINGS = re.compile(rb'"[^"]*"')
+
+
+def _outside_strings(text: str, table: tuple[bytes | None, bytes]) -> bytes:
+    r"""The bytes of valid JSON ``text`` that ``table`` (``bytes.translate``'s arguments:
+    a mapping, the bytes to drop) keeps, quotes aside, outside its strings: the one
+    technique of ``json_nests_too_deep`` (brackets) and ``_members_written`` (colons).
+
+    Escapes go first (``\\`` then ``\"``: valid JSON has backslashes only in strings),
+    then every byte but quotes and those kept; adjacent quotes (an empty string, or the end
+    of one and the start of the next) hold nothing kept, so usually every quote goes too
+    (else the strings that hold something kept go)."""
+    if "\\" in text:
+        text = text.replace("\\\\", "").replace('\\"', "")
+    marks = text.encode().translate(*table).replace(b'""', b"")
+    if b'"' in marks:
+        marks = _STRINGS.sub(b"", marks)
+    return marks
 
 
 def json_nests_too_deep(text: str) -> bool:
-    r"""Whether valid JSON ``text`` nests deeper than ``MAX_DEPTH``, read from the text
-    (a walk over the parsed data costs as much as the parse; this, about a tenth of it).
-
-    Escapes go first (``\\`` then ``\"``: valid JSON has backslashes only in strings),
-    then every byte but quotes and brackets; adjacent quotes hold no bracket, so usually
-    every quote goes too (else the strings that hold brackets go). What is left, only
-    brackets, loses its innermost level with each pass."""
-    if "\\" in text:
-        text = text.replace("\\\\", "").replace('\\"', "")
-    marks = text.encode().translate(*_QUOTES_AND_BRACKETS).replace(b'""', b"")
-    if b'"' in marks:
-        marks = _STRING_MARKS.sub(b"", marks)
+    """Whether valid JSON ``text`` nests deeper than ``MAX_DEPTH``, read from the text
+    (a walk over the parsed data costs as much as the parse; this, about a tenth of it):
+    its brackets outside strings (``_outside_strings``), which lose their innermost level
+    with each pass."""
+    marks = _outside_strings(text, _QUOTES_AND_BRACKETS)
     for _ in range(MAX_DEPTH):
         if not marks:
             return False
@@ -201,7 +212,7 @@ def syntax_problem(error: json.JSONDecodeError) -> tuple[str, int, int]:
         return f"nothing to read: {empty}", error.lineno, error.colno
     closing = _TRAILING_COMMA.get(error.msg)
     if closing is not None:
-        bracket = _skip_space(error.doc, error.pos + 1)
+        bracket = skip_space(error.doc, error.pos + 1)
         return _trailing_comma(closing), *line_column(error.doc, bracket)
     return _reason(error), error.lineno, error.colno
 
@@ -258,23 +269,11 @@ def read_json_repeats(text: str) -> tuple[Any, list[RepeatedKey]]:
     return data, [] if read == _members_written(text) else _repeated_keys(text)
 
 
-_QUOTES_AND_COLONS = bytes(byte for byte in range(256) if byte not in b'":')
-_STRINGS = re.compile(rb'"[^"]*"')
-
-
 def _members_written(text: str) -> int:
     """How many members the objects of valid JSON ``text`` hold, repeated keys counted: its
-    colons outside strings, found as ``json_nests_too_deep`` finds brackets (about a fifth
-    of the time reading the text takes). Escapes go first (valid JSON has backslashes only
-    in strings), then every byte but quotes and colons; adjacent quotes (an empty string,
-    or the end of one and the start of the next) hold no colon outside a string, so they
-    go too, and then the strings that hold colons."""
-    if "\\" in text:
-        text = text.replace("\\\\", "").replace('\\"', "")
-    marks = text.encode().translate(None, _QUOTES_AND_COLONS).replace(b'""', b"")
-    if b'"' in marks:
-        marks = _STRINGS.sub(b"", marks)
-    return len(marks)
+    colons outside strings (``_outside_strings``; about a fifth of the time reading the
+    text takes)."""
+    return len(_outside_strings(text, _QUOTES_AND_COLONS))
 
 
 class _Repeated(dict[str, Any]):
@@ -360,10 +359,9 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 _VALUE = json.JSONDecoder()
 
 
-def _skip_space(text: str, at: int) -> int:
-    match = _SPACE.match(text, at)
-    assert match is not None  # `*` matches everywhere
-    return match.end()
+def skip_space(text: str, at: int) -> int:
+    """Where the next JSON token after ``at`` starts (past any JSON whitespace)."""
+    return _SPACE.match(text, at).end()  # type: ignore[union-attr]  # `*` always matches
 
 
 def member_span(text: str, *keys: str) -> tuple[int, int] | None:
@@ -372,22 +370,22 @@ def member_span(text: str, *keys: str) -> tuple[int, int] | None:
     ``data["cursor"]["url"]``, so that one value can be replaced and every other byte kept.
     None when an object on the way is missing or not an object. Of repeated keys the last
     counts, as it does for ``json.loads``."""
-    start = _skip_space(text, 0)
+    start = skip_space(text, 0)
     span = None
     for key in keys:
         if text[start : start + 1] != "{":
             return None
         span = None
-        at = _skip_space(text, start + 1)
+        at = skip_space(text, start + 1)
         while text[at] != "}":
             name, at = json.decoder.scanstring(text, at + 1)  # type: ignore[attr-defined]
-            at = _skip_space(text, _skip_space(text, at) + 1)  # past the colon
+            at = skip_space(text, skip_space(text, at) + 1)  # past the colon
             _, end = _VALUE.raw_decode(text, at)
             if name == key:
                 span = (at, end)
-            at = _skip_space(text, end)
+            at = skip_space(text, end)
             if text[at] == ",":
-                at = _skip_space(text, at + 1)
+                at = skip_space(text, at + 1)
         if span is None:
             return None
         start = span[0]
