@@ -9,6 +9,7 @@ nothing else hard-codes them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal, TypeGuard
@@ -189,6 +190,18 @@ ENDPOINTS: dict[str, Endpoint] = {
 }  # fmt: skip
 
 RESOURCES = ("traits", "external_ids", "events", "metadata", "links")
+NAME_LISTS = ("include", "exclude")
+"""The query parameters that take names separated by commas, and may be repeated
+(``include=first_name,email&include=city``): ``names_in`` reads them."""
+
+
+def names_in(values: Iterable[str]) -> tuple[str, ...]:
+    """The names ``values`` of a ``NAME_LISTS`` parameter give: split at commas, blanks
+    dropped (``include=`` empty gives none, and so filters everything out; what the real
+    API does with it is not documented)."""
+    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+
+
 TRAIT_CLASSES = ("audience", "computed_trait")
 SORT_ORDERS = ("asc", "desc")
 """What the events route's ``sort`` takes (``desc``, newest first, by default)."""

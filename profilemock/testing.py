@@ -25,11 +25,13 @@ from profilemock.api import (
     COLLECTIONS,
     ENDPOINTS,
     HTTP_STATUSES,
+    NAME_LISTS,
     OTHER,
     RESOURCES,
     Collection,
     basic_authorization,
     is_http_status,
+    names_in,
 )
 from profilemock.clock import Clock
 from profilemock.faults import ORIGIN_WORDS, FaultRuleError, parse_spec, spec_given
@@ -1306,20 +1308,15 @@ def _differences(
     return found
 
 
-_NAME_LISTS = ("include", "exclude")
-"""The parameters that take names separated by commas (``params.comma_list``), as the API
-reads them: ``include=first_name,email`` asks for ``email``."""
-
-
 def _names_among(name: str, value: str, got: Sequence[str]) -> bool:
     """Whether the names of ``value`` are all among those sent as ``name`` (``got``, its
-    values), when it is one of the ``_NAME_LISTS``: ``times=0`` for ``include=email``
-    passed when the code asked ``include=first_name,email``."""
-    if name not in _NAME_LISTS:
+    values), when it is one of the ``api.NAME_LISTS``, read as the API reads them
+    (``api.names_in``): ``times=0`` for ``include=email`` passed when the code asked
+    ``include=first_name,email``."""
+    if name not in NAME_LISTS:
         return False
-    wanted = {item.strip() for item in value.split(",") if item.strip()}
-    sent = {item.strip() for each in got for item in each.split(",")}
-    return bool(wanted) and wanted <= sent
+    wanted = set(names_in([value]))
+    return bool(wanted) and wanted <= set(names_in(got))
 
 
 def _difference(entry: JournalEntry, name: str, value: Any) -> str:

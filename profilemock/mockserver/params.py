@@ -18,6 +18,7 @@ from profilemock.api import (
     SORT_ORDERS,
     TRAIT_CLASSES,
     Endpoint,
+    names_in,
     whole_number,
 )
 from profilemock.memo import Memo
@@ -57,11 +58,10 @@ def single(query: MultiMapping[str], name: str) -> str | None:
 
 
 def comma_list(query: MultiMapping[str], name: str) -> tuple[str, ...] | None:
-    """A comma-separated parameter that may also be repeated; blanks are dropped."""
+    """A parameter of ``api.NAME_LISTS`` (comma-separated, maybe repeated), or None when
+    it was not sent."""
     values = query.getall(name, [])
-    if not values:
-        return None
-    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+    return names_in(values) if values else None
 
 
 _OTHER_SPELLINGS = ", ".join(f"`{w}`" for w in BOOLEAN_WORDS if w not in ("true", "false"))

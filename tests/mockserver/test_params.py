@@ -7,7 +7,7 @@ import re
 import pytest
 from yarl import URL
 
-from profilemock.api import BOOLEAN_WORDS
+from profilemock.api import BOOLEAN_WORDS, names_in
 from profilemock.mockserver.errors import ApiError
 from profilemock.mockserver.params import Queries
 
@@ -35,6 +35,25 @@ def test_raw_strings_that_differ_are_parsed_apart() -> None:
     spaced = queries.parse("traits", URL(f"{TRAITS}?include=a+b", encoded=True))
     assert plain.include == ("a", "b")
     assert spaced.include == ("a b",)
+
+
+@pytest.mark.parametrize(
+    ("query", "include"),
+    [
+        ("", None),
+        ("?include=", ()),
+        ("?include=,%20,", ()),
+        ("?include=a,,b&include=%20c", ("a", "b", "c")),
+    ],
+)
+def test_include_names_are_read_as_the_journal_matches_them(
+    query: str, include: tuple[str, ...] | None
+) -> None:
+    # An empty include names nothing, so answers nothing (README: the reference is silent).
+    parsed = Queries().parse("traits", URL(f"{TRAITS}{query}", encoded=True))
+    assert parsed.include == include
+    sent = URL(f"{TRAITS}{query}", encoded=True).query.getall("include", [])
+    assert (names_in(sent) if sent else None) == include
 
 
 def test_a_bad_query_is_a_400_every_time() -> None:
