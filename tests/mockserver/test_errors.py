@@ -97,7 +97,9 @@ async def test_well_formed_unknown_collection_is_404(demo_client: Client) -> Non
     )
     assert response.status == 404
     assert await response.json() == error("not_found", "Profile was not found.")
-    assert "users and accounts" in response.headers["Profilemock-Hint"]
+    assert response.headers["Profilemock-Hint"] == (
+        "no collection is called `groups`; collections are users, accounts"
+    )
 
 
 @pytest.mark.parametrize(
