@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from math import isfinite
 from typing import Any
 
+from profilemock.jsontext import lone_surrogate_message
 from profilemock.problems import Path
 
 _encode_string = json.encoder.encode_basestring  # the C one when available
@@ -106,7 +107,7 @@ def unwritable(value: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
     not)."""
     if isinstance(value, str):
         if not value.isascii() and (lone := _lone_surrogate(value)):
-            yield path, f"the string {value!r} {lone}"
+            yield path, f"the string {value!r}: {lone}"
         return
     if isinstance(value, bool | int | None):
         return
@@ -121,7 +122,7 @@ def unwritable(value: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
             if not isinstance(key, _KEYS):
                 yield path, f"the key `{key!r}` is not a string; JSON object keys are strings"
             elif isinstance(key, str) and not key.isascii() and (lone := _lone_surrogate(key)):
-                yield path, f"the key {key!r} {lone}"
+                yield path, f"the key {key!r}: {lone}"
             else:
                 yield from unwritable(item, (*path, key if isinstance(key, str) else str(key)))
     elif isinstance(value, dt.date):
@@ -143,10 +144,7 @@ def _lone_surrogate(text: str) -> str | None:
     try:
         text.encode()
     except UnicodeEncodeError as exc:
-        return (
-            f"holds a lone surrogate `\\u{ord(text[exc.start]):04x}` (half of a UTF-16 pair),"
-            " which UTF-8, and so a JSON body, cannot carry"
-        )
+        return lone_surrogate_message(f"\\u{ord(text[exc.start]):04x}")
     return None
 
 

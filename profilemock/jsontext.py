@@ -127,6 +127,8 @@ def lone_surrogates(text: str) -> list[tuple[int, str]]:
 
 
 def lone_surrogate_message(escape: str) -> str:
+    """Why a string holding ``escape``, half of a UTF-16 pair, cannot be sent: the one
+    wording, of JSON text (a body, a fixture file) and of Python data (``jsonbytes``)."""
     return f"`{escape}` is a lone surrogate (half of a UTF-16 pair), which no UTF-8 body can carry"
 
 

@@ -825,8 +825,8 @@ def test_the_handle_reaches_every_space(profile_api: ProfileAPI) -> None:
         ),
         ({"traits": {"tags": {"a", "b"}}}, "/traits/tags", "a set"),
         ({"traits": {"n": [1, float("nan")]}}, "/traits/n/1", "`nan` is not a finite number"),
-        ({"traits": {"s": "a\ud800"}}, "/traits/s", "lone surrogate `\\\\ud800`"),
-        ({"traits": {"x\udfff": 1}}, "/traits", "lone surrogate `\\\\udfff`"),
+        ({"traits": {"s": "a\ud800"}}, "/traits/s", "`\\\\ud800` is a lone surrogate"),
+        ({"traits": {"x\udfff": 1}}, "/traits", "`\\\\udfff` is a lone surrogate"),
         (
             {
                 "events": [
