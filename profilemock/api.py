@@ -1,10 +1,13 @@
 """The facts the real API fixes, each defined once: the bottom layer of the package.
 
 The endpoint table (one entry per route, metadata included: limits, query parameters,
-whether a cursor echoes ``limit``), the collections, the 14-day events window, the default
-rate limit, the boolean words the service accepts, and every fixed error body. The
-parameter parser, the cursor code, the OpenAPI document and the docs all read these;
-nothing else hard-codes them.
+whether a cursor echoes ``limit``), the collections, the characters of a space id, an id
+type and a token, the parameters that take comma lists, the sort orders, the 14-day events
+window, the default rate limit, the boolean words the service accepts, every fixed error
+body; and profilemock's own: the headers it writes, the token's environment variable, how
+it sends a token (``basic_authorization``) and what is loopback. The server, the parameter
+parser, the cursor code, the OpenAPI document, the strategies and the command line read
+these; a test holds the fixture schema's patterns to them.
 """
 
 from __future__ import annotations
