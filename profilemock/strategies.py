@@ -455,7 +455,7 @@ def _query(draw: st.DrawFn, endpoint: str, keys: list[str]) -> dict[str, str]:
 @st.composite
 def _ok(draw: st.DrawFn, endpoint: str) -> Response:
     collection: Collection = "users" if endpoint == "events" else draw(st.sampled_from(COLLECTIONS))
-    other: Collection = "accounts" if collection == "users" else "users"
+    other = OTHER[collection]
     # For links, more of them, and half the time the profile linked to each, so that pages
     # follow one another: four examples in five had no link, one in forty a next page.
     # (The listing shows one collection: none of the other.)
