@@ -40,8 +40,8 @@ from typing import TextIO
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from profilemock.mockserver.cors import is_preflight
 from profilemock.api import FAULT_HEADER
+from profilemock.mockserver.cors import is_preflight
 from profilemock.mockserver.inject import FIRED
 
 FLUSH_LINES = 512
