@@ -65,6 +65,7 @@ from profilemock.fixtures.loader import (
     load_fixtures,
 )
 from profilemock.fixtures.snapshot import Snapshots, default_directory
+from profilemock.fixtures.source import json_named
 from profilemock.mockserver.limits import (
     BODY_TIMEOUT,
     HEADER_TIMEOUT,
@@ -1275,7 +1276,7 @@ def _generate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         space_id=args.space_id,
         token=args.token,
     )
-    json_name = str(args.output).endswith(".json")
+    json_name = json_named(args.output)
     if args.format == "yaml" and json_name:
         raise CliError(
             f"--format yaml cannot be written to {args.output}: a .json fixture file is read"
@@ -1737,7 +1738,7 @@ def _record(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f"# Recorded by profilemock record from {upstream}, space {args.space}{redacted}.\n"
         f"# Serve it with: profilemock serve --fixtures FILE (token {args.fixture_token})\n"
     )
-    as_json = str(args.output).endswith(".json")
+    as_json = json_named(args.output)
     text = (
         json.dumps(document, ensure_ascii=False, indent=1) + "\n"
         if as_json
