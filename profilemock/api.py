@@ -12,6 +12,7 @@ these; a test holds the fixture schema's patterns to them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -214,6 +215,14 @@ too. The Profile API doc (2025): "Make Profile API queries using a lowercase ext
 Queries with an `external_id` in other casing won't return any profiles", written for an
 email (segment-docs issue #7767). User ids keep their case: the reference's own examples
 show `user_id` "c0HN02fNe1"."""
+
+
+def lowercase_id_type(id_type: str) -> str:
+    """The id type Segment stores for one written with capitals: ``userId`` -> ``user_id``
+    (analytics.js's names in camelCase; Segment's types are lowercase, ``[a-z0-9_.]+``)."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", id_type).lower()
+
+
 EVENTS_WINDOW_DAYS = 14
 """Events older than this (relative to the server's clock) are never returned."""
 DEFAULT_RATE = 100.0

@@ -15,6 +15,7 @@ from profilemock.api import (
     SPACE_ID_CHARS,
     Collection,
     collection_named,
+    lowercase_id_type,
 )
 from profilemock.clock import Clock
 from profilemock.mockserver.errors import ApiError, invalid_characters, not_found
@@ -168,9 +169,15 @@ def _miss_hint(
     near = space.near_misses(collection, id_type, value)
     if near:
         return f"no exact match; lookups are case-sensitive and `{near[0]}` exists"
+    meant = lowercase_id_type(id_type)
+    if meant != id_type and space.find(collection, meant, value) is not None:
+        # `userId:…`, analytics.js's name: the real API finds nothing either.
+        return f"Segment's id types are lowercase: ask for `{meant}:{value}` (it exists)"
     other = OTHER[collection]
     if space.find(other, id_type, value) is not None:
         return in_the_other(f"{id_type}:{value}", collection)
+    if meant != id_type:
+        return f"Segment's id types are lowercase; did you mean `{meant}`?"
     return None
 
 

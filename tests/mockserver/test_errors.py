@@ -103,6 +103,23 @@ async def test_well_formed_unknown_collection_is_404(demo_client: Client) -> Non
 
 
 @pytest.mark.parametrize(
+    ("identifier", "hint"),
+    [
+        ("userId:u1234", "Segment's id types are lowercase: ask for `user_id:u1234` (it exists)"),
+        ("anonymousId:nobody", "Segment's id types are lowercase; did you mean `anonymous_id`?"),
+    ],
+)
+async def test_an_id_type_in_camel_case_is_told_segments_types_are_lowercase(
+    demo_client: Client, identifier: str, hint: str
+) -> None:
+    # analytics.js's names (`userId`): a 404 with no word of why, as a near miss in case had.
+    response = await demo_client.get(profile_path(identifier, "traits"), headers=AUTH)
+    assert response.status == 404
+    assert await response.json() == error("not_found", "Profile was not found.")
+    assert response.headers["Profilemock-Hint"] == hint
+
+
+@pytest.mark.parametrize(
     "path",
     [
         "/",
