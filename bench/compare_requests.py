@@ -1,7 +1,7 @@
 """Request cost of two checkouts of profilemock, side by side, with the bare-aiohttp floor.
 
     python bench/compare_requests.py BEFORE_DIR AFTER_DIR [--rounds 5] [--seconds 4]
-                                     [--connections 16]
+                                     [--connections 16] [--log]
 
 The question a refactoring asks ("did it make requests dearer?"), answered in one run: each
 checkout's ``profilemock serve --quiet`` (its package put first on PYTHONPATH, so both run
@@ -10,6 +10,8 @@ aiohttp answering the same bytes, all up at once, driven by wrk over bench_http'
 and /events routes and fixture, rounds interleaved so all three see the same machine noise.
 Prints each server's medians, then per-round ratios (median and range): after / before
 and each / bare aiohttp, for throughput and for the server's CPU time a request. Needs wrk.
+``--log``: both checkouts with the request log on, to a file, as ``serve`` runs by default
+(did a change make the logged request dearer?).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--log", action="store_true", help="the request log on, to a file")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="profilemock-compare-requests-"))
     # Children start in the work directory: `python -m` puts the current directory first on
@@ -45,9 +48,12 @@ def main() -> None:
     try:
         for label in ("before", "after"):
             tree = str(Path(getattr(args, label)).resolve())
-            command = [sys.executable, "-m", "profilemock", "serve", "--quiet", "--port", "0"]
+            quiet = () if args.log else ("--quiet",)
+            command = [sys.executable, "-m", "profilemock", "serve", *quiet, "--port", "0"]
             servers[label] = Server(
-                [*command, "--fixtures", str(fixture)], env={**os.environ, "PYTHONPATH": tree}
+                [*command, "--fixtures", str(fixture)],
+                env={**os.environ, "PYTHONPATH": tree},
+                log=work / f"{label}.log" if args.log else None,
             )
         bodies = {name: fetch(servers["after"].url + route) for name, route in ROUTES.items()}
         for name, route in ROUTES.items():
