@@ -577,7 +577,7 @@ def _add_limits(command: argparse.ArgumentParser) -> None:
             type=_limit_seconds,
             default=default,
             metavar="SECONDS",
-            help=f"seconds {what} (default {default:g})",
+            help=f"seconds (or a duration such as 500ms) {what} (default {default:g})",
         )
     limits.add_argument(
         "--max-connections",
@@ -667,7 +667,8 @@ def _proxy_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         type=_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"seconds the upstream has to answer, else 504 (default {DEFAULT_TIMEOUT:g})",
+        help="seconds (or a duration such as 500ms) the upstream has to answer, else 504"
+        f" (default {DEFAULT_TIMEOUT:g})",
     )
     _add_max_body(
         proxy,
@@ -810,7 +811,8 @@ def _record_parser(commands: argparse._SubParsersAction[_Command]) -> None:
         type=_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"seconds each request may take (default {DEFAULT_TIMEOUT:g})",
+        help="seconds (or a duration such as 500ms) each request may take"
+        f" (default {DEFAULT_TIMEOUT:g})",
     )
     _add_max_body(record, "a larger one leaves its profile unrecorded")
 

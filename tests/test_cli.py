@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import errno
 import gc
 import importlib.abc
@@ -742,6 +743,18 @@ def test_a_flag_of_seconds_takes_a_duration_as_every_other_time(
     # `hang=500ms` and `propagation_delay=150ms` were read, `--timeout 500ms` refused.
     args = parser().parse_args(argv)
     assert (args.header_timeout if argv[0] == "serve" else args.timeout) == seconds
+
+
+@pytest.mark.parametrize("command", ["serve", "proxy", "record"])
+def test_the_help_of_a_flag_of_seconds_says_it_takes_a_duration(command: str) -> None:
+    # `--timeout SECONDS` read "seconds each request may take": 500ms, which it takes, was
+    # said only in the README's row of the connection limits.
+    (commands,) = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    actions = commands.choices[command]._actions
+    timed = [a for a in actions if a.type in (cli._seconds, cli._limit_seconds)]
+    assert timed
+    for action in timed:
+        assert "or a duration such as 500ms" in (action.help or ""), action.option_strings
 
 
 COMMANDS_READING_UPSTREAMS = [
