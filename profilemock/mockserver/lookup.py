@@ -177,7 +177,10 @@ def _miss_hint(
     if space.find(other, id_type, value) is not None:
         return in_the_other(f"{id_type}:{value}", collection)
     if meant != id_type:
-        return f"Segment's id types are lowercase; did you mean `{meant}`?"
+        told = "Segment's id types are lowercase"
+        if space.find(other, meant, value) is not None:  # `groupId:…` asked for in users
+            return f"{told}: {in_the_other(f'{meant}:{value}', collection)}"
+        return f"{told}; did you mean `{meant}`?"
     return None
 
 

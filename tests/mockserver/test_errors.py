@@ -107,6 +107,11 @@ async def test_well_formed_unknown_collection_is_404(demo_client: Client) -> Non
     [
         ("userId:u1234", "Segment's id types are lowercase: ask for `user_id:u1234` (it exists)"),
         ("anonymousId:nobody", "Segment's id types are lowercase; did you mean `anonymous_id`?"),
+        (  # both mistakes at once: the account's group_id asked for in users
+            "groupId:12345",
+            "Segment's id types are lowercase: `group_id:12345` is a profile in `accounts`,"
+            " not `users`",
+        ),
     ],
 )
 async def test_an_id_type_in_camel_case_is_told_segments_types_are_lowercase(
