@@ -186,7 +186,9 @@ def _miss_hint(
 
 _NOT_IN = ", not "
 _ANY = "|".join(COLLECTIONS)
-_IN_THE_OTHER = re.compile(rf"is a profile in `({_ANY})`{_NOT_IN}`(?:{_ANY})`$")
+# The whole hint: one that also names another mistake (an id type in camelCase) is no
+# call to the wrong collection alone, which `--collection` or `collection=` would mend.
+_IN_THE_OTHER = re.compile(rf"^`.*` is a profile in `({_ANY})`{_NOT_IN}`(?:{_ANY})`$", re.DOTALL)
 
 
 def in_the_other(identifier: str, collection: Collection) -> str:

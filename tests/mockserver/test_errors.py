@@ -10,6 +10,7 @@ import pytest
 
 from profilemock.api import NOT_FOUND, RATE_LIMITED, UNAUTHENTICATED
 from profilemock.mockserver.app import STATE
+from profilemock.mockserver.lookup import in_the_other, in_the_other_collection
 from tests.conftest import DEMO_SPACE, DEMO_TOKEN, Client, ServeYaml, basic, profile_path
 
 AUTH = basic(DEMO_TOKEN)
@@ -122,6 +123,14 @@ async def test_an_id_type_in_camel_case_is_told_segments_types_are_lowercase(
     assert response.status == 404
     assert await response.json() == error("not_found", "Profile was not found.")
     assert response.headers["Profilemock-Hint"] == hint
+
+
+def test_a_camel_case_hint_of_the_other_collection_is_no_wrong_collection_alone() -> None:
+    # record's "record it with --collection accounts" and assert_called's "a call to the
+    # wrong collection" would mend one of the two mistakes of `groupId:12345` in users.
+    assert in_the_other_collection(in_the_other("group_id:12345", "users")) == "accounts"
+    both = "Segment's id types are lowercase: " + in_the_other("group_id:12345", "users")
+    assert in_the_other_collection(both) is None
 
 
 @pytest.mark.parametrize(
