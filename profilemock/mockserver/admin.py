@@ -297,7 +297,10 @@ async def add_fault(request: web.Request) -> web.Response:
     try:
         if set(data) == {"spec"}:
             written = data["spec"]
-            data = parse_spec(written)
+            try:
+                data = parse_spec(written)
+            except FaultRuleError as exc:  # of a spec the pattern takes (`traits:hang=5s`)
+                raise _refused(f"{_about('/spec')}: {_not_a_spec(written, exc)}") from None
         rule_id = data.get("id")
         if rule_id is not None and any(rule.id == rule_id for rule in faults):
             raise _bad(f"a fault rule with id `{rule_id}` exists already; ids are unique", 409)
@@ -878,9 +881,15 @@ def _spec_problem(data: Any) -> str | None:
     try:
         parse_spec(spec)
     except FaultRuleError as exc:
-        why = str(exc).removeprefix(f"{spec_given(spec)}: ")
-        return f"{show(spec)} is not a --fault spec: {why}"
+        return _not_a_spec(spec, exc)
     return None
+
+
+def _not_a_spec(spec: str, exc: FaultRuleError) -> str:
+    """Why ``parse_spec`` refused a body's ``spec``, as a body field's refusal says it (its
+    own words start with ``--fault``, of the command line)."""
+    why = str(exc).removeprefix(f"{spec_given(spec)}: ")
+    return f"{show(spec)} is not a --fault spec: {why}"
 
 
 def _backwards_problem(data: Any) -> str | None:

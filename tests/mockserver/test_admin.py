@@ -209,6 +209,14 @@ async def test_optional_is_a_field_of_a_rule_the_admin_api_takes_and_lists(
             'body field `/spec`: "user_id:u1234" is not a --fault spec: no route is called'
             " `user_id`; routes are *, traits,",
         ),
+        (
+            # Of a spec the pattern takes: said "--fault `traits:hang=5s`: …", of no
+            # command line.
+            {"spec": "traits:hang=5s"},
+            422,
+            'body field `/spec`: "traits:hang=5s" is not a --fault spec: `hang=5s` is how long'
+            " a `hang` fault holds the request; give the fault too: traits:hang:hang=5s",
+        ),
         # A spec's rule is named as the rule (its fields are no fields of the body).
         ({"spec": "traits:503:reset"}, 422, "fault rule: `status` and `fault` cannot be combined"),
         (
