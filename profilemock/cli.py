@@ -248,7 +248,8 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         type=_path,
         metavar="PATH",
-        help="fixture file or directory (repeatable; default: the bundled demo data)",
+        help=f"fixture file or directory ({_DIRECTORY_READ}; repeatable; default: the bundled"
+        " demo data)",
     )
     _add_address(serve)
     serve.add_argument(
@@ -350,7 +351,11 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=_Help,
     )
     check.add_argument(
-        "paths", nargs="+", type=_path, metavar="PATH", help="fixture file or directory"
+        "paths",
+        nargs="+",
+        type=_path,
+        metavar="PATH",
+        help=f"fixture file or directory ({_DIRECTORY_READ})",
     )
     _snapshot_options(
         check, "always read and check the fixture files; never read or write a snapshot"
@@ -518,6 +523,13 @@ def _server_url(text: str) -> str:
         return upstream_url(text, also=", or a path such as /api")
     except UpstreamError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_DIRECTORY_READ = (
+    "a directory: the *.yaml, *.yml and *.json files in any case anywhere under it, hidden"
+    " ones left out"
+)
+"""What ``--fixtures`` and ``check`` read of a directory given them (``loader.held_fixture``)."""
 
 
 def _seconds(text: str, least: float = 0.0) -> float:

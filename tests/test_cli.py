@@ -745,12 +745,26 @@ def test_a_flag_of_seconds_takes_a_duration_as_every_other_time(
     assert (args.header_timeout if argv[0] == "serve" else args.timeout) == seconds
 
 
+def _command(name: str) -> argparse.ArgumentParser:
+    (commands,) = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return commands.choices[name]
+
+
+@pytest.mark.parametrize(("command", "dest"), [("serve", "fixtures"), ("check", "paths")])
+def test_the_help_of_a_fixture_path_says_what_a_directory_is_read_for(
+    command: str, dest: str
+) -> None:
+    # "fixture file or directory": users.YAML, read since today, and .github/*.yml, no
+    # longer read, were said only in the README.
+    (action,) = [a for a in _command(command)._actions if a.dest == dest]
+    assert "*.json files in any case anywhere under it, hidden ones left out" in (action.help or "")
+
+
 @pytest.mark.parametrize("command", ["serve", "proxy", "record"])
 def test_the_help_of_a_flag_of_seconds_says_it_takes_a_duration(command: str) -> None:
     # `--timeout SECONDS` read "seconds each request may take": 500ms, which it takes, was
     # said only in the README's row of the connection limits.
-    (commands,) = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    actions = commands.choices[command]._actions
+    actions = _command(command)._actions
     timed = [a for a in actions if a.type in (cli._seconds, cli._limit_seconds)]
     assert timed
     for action in timed:
