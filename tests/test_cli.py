@@ -747,7 +747,8 @@ def test_a_flag_of_seconds_takes_a_duration_as_every_other_time(
 
 def _command(name: str) -> argparse.ArgumentParser:
     (commands,) = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    return commands.choices[name]
+    command: argparse.ArgumentParser = commands.choices[name]
+    return command
 
 
 @pytest.mark.parametrize(("command", "dest"), [("serve", "fixtures"), ("check", "paths")])
