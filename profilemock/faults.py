@@ -546,13 +546,21 @@ def _as_written(data: Mapping[str, Any]) -> str:
         return repr(dict(data))
 
 
-def _written_again(rules: Iterable[FaultRule], data: Mapping[str, Any]) -> FaultRule | None:
-    """The one of ``rules`` that ``data`` writes as it was (its id, if it gives one, too)."""
+def _written_again(
+    rules: list[FaultRule], data: Mapping[str, Any], claimed: Collection[str]
+) -> FaultRule | None:
+    """The one of ``rules`` that ``data`` writes as it was (its id, if it gives one, too),
+    taken out of ``rules``; not one whose default id another rule now gives (``claimed``):
+    kept, it stood beside that rule under the same id."""
     if not isinstance(data, Mapping):
         return None
     source = {key: value for key, value in data.items() if key != "id"}
     for rule in rules:
-        if rule.source == source and str(data.get("id", rule.id)) == rule.id:
+        if rule.source != source:
+            continue
+        same_id = str(data["id"]) == rule.id if "id" in data else rule.id not in claimed
+        if same_id:
+            rules.remove(rule)
             return rule
     return None
 
@@ -611,16 +619,15 @@ class FaultSet:
         gone = set(rule_ids)
         kept = [r for r in self._rules if r.id not in gone]
         unchanged = [r for r in self._rules if r.id in gone and r.origin == origin]
+        claimed = {str(d["id"]) for d in rules if isinstance(d, Mapping) and "id" in d}
+        same = [_written_again(unchanged, data, claimed) for data in rules]
         before, counter = self._rules, self._counter
-        self._rules = list(kept)  # the new rules are checked against these ids
+        # The new rules are checked against these ids, and take none of them by default.
+        self._rules = [*kept, *(rule for rule in same if rule is not None)]
         added = []
         try:
-            for data in rules:
-                same = _written_again(unchanged, data)
-                if same is not None:
-                    unchanged.remove(same)
-                    self._rules.append(same)
-                added.append(same or self.add(data, origin=origin))
+            for data, rule in zip(rules, same, strict=True):
+                added.append(rule if rule is not None else self.add(data, origin=origin))
         except FaultRuleError:
             self._rules, self._counter = before, counter
             raise

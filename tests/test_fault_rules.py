@@ -427,6 +427,21 @@ def test_a_default_id_skips_one_a_rule_was_given() -> None:
         faults.add({"route": "links", "status": 503, "id": "fault-2"})
 
 
+def test_a_rule_kept_by_a_replace_shares_its_id_with_no_new_one() -> None:
+    # A rule written again as it was keeps its id; a new rule named with that default id
+    # (or given it by default, the kept one's not yet back) stood beside it under the same
+    # id, which a DELETE of it removed both of.
+    rules = FaultSet()
+    traits, links, events = ({"route": r, "status": 503} for r in ("traits", "links", "events"))
+    ids = [rules.add(rule, origin="fixtures").id for rule in (traits, links)]
+    named = {**events, "id": "fault-2"}
+    assert rules.replace(ids, [named, links], "fixtures") == ["fault-2", "fault-4"]
+    rules = FaultSet()
+    ids = [rules.add(rule, origin="fixtures").id for rule in (traits, {**links, "id": "fault-3"})]
+    new = [traits, events, events, {**links, "id": "fault-3"}]
+    assert rules.replace(ids, new, "fixtures") == ["fault-1", "fault-4", "fault-5", "fault-3"]
+
+
 def test_a_rule_an_earlier_one_fired_before_says_so_not_only_that_it_matched_nothing() -> None:
     # A baseline latency of the fixtures fires on every request: the test's rule behind it
     # is never asked, and "matched no request" alone sent the reader to their own code.
