@@ -216,6 +216,11 @@ def _start(config: pytest.Config) -> None:
             handle = ProfileAPI(_pool(config).get())
         except FixtureError as exc:
             raise pytest.UsageError(f"profile_api fixtures: {exc}") from None
+        except UserWarning as exc:  # a fixture file's warning, which filterwarnings made an error
+            raise pytest.UsageError(
+                f"{exc} (a warning, an error under this run's filterwarnings: mend the"
+                " file, or add `ignore:profilemock fixtures:UserWarning` to them)"
+            ) from None
         except PortTakenError as exc:
             raise pytest.UsageError(f"profile_api: {exc} {PORT_ADVICE}") from None
         _export(config, handle)

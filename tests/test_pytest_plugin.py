@@ -1019,6 +1019,29 @@ def test_a_fixture_files_warnings_reach_the_test_run(consumer: pytest.Pytester) 
     result.assert_outcomes(errors=1)
 
 
+def test_a_fixture_files_warning_made_an_error_stops_an_exported_fake_clearly(
+    consumer: pytest.Pytester,
+) -> None:
+    # With --profile-api-env the fake starts before any test: the warning that
+    # filterwarnings = error made an exception was a traceback from pytest's start.
+    (consumer.path / "camel.yaml").write_text(
+        "spaces:\n  s:\n    tokens: [t]\n    users:\n      - ids: {userId: u1}\n"
+    )
+    consumer.makepyfile(test_env="def test_env():\n    pass\n")
+    flags = ("--profile-api-env", "--profile-api-fixtures", "camel.yaml", "-p", "no:randomly")
+    result = consumer.runpytest(*flags, "-W", "error::UserWarning")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: profilemock fixtures: *camel.yaml:5:15: id type `userId` has capital*"
+            " (a warning, an error under this run's filterwarnings: mend the file, or add"
+            " `ignore:profilemock fixtures:UserWarning` to them)"
+        ]
+    )
+    result = consumer.runpytest(*flags, "-W", "ignore:profilemock fixtures:UserWarning")
+    result.assert_outcomes(passed=1)
+
+
 def test_a_failed_test_shows_the_requests_the_fake_saw(consumer: pytest.Pytester) -> None:
     consumer.makepyfile(
         test_report=textwrap.dedent(
