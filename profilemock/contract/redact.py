@@ -32,6 +32,7 @@ _EMAIL_IN_TEXT = re.compile(
 )
 """An email address inside a longer text: a URL's query, ``Jane <jane@example.com>``."""
 _PHONE_LIKE = re.compile(r"^\+?[0-9 ().-]+$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 # Key words (lowercase, separators dropped) and the kind of value they hold.
 _KEY_KINDS: tuple[tuple[str, str], ...] = (
@@ -83,8 +84,9 @@ def may_be(kind: str, value: str) -> bool:
     what they were)."""
     if kind == "email":
         return "@" in value
-    if kind == "phone":
-        return bool(_PHONE_LIKE.match(value)) and sum(c.isdigit() for c in value) >= 7
+    if kind == "phone":  # a date (`phone_verified_at: 2024-01-01`) is none
+        digits = sum(c.isdigit() for c in value)
+        return bool(_PHONE_LIKE.match(value)) and digits >= 7 and not _DATE.match(value)
     if kind == "ip":
         return is_ip_address(value)
     return True
@@ -151,8 +153,9 @@ def _email(faker: Faker, real: str) -> str:
 
 
 def _phone(faker: Faker, real: str) -> str:
-    # Keep the length of the real number; 555 numbers are reserved for fiction.
-    digits = max(len(real) - 1, 8)
+    # Keep the number of digits of the real number (E.164 holds 15 at most: its spaces and
+    # brackets counted, a written one made more); 555 numbers are reserved for fiction.
+    digits = min(max(sum(c.isdigit() for c in real), 8), 15)
     rest = "".join(str(faker.random_digit()) for _ in range(digits - 4))
     return f"+1555{rest}"
 

@@ -530,12 +530,19 @@ def test_a_value_its_key_names_but_that_cannot_be_of_that_kind_is_kept() -> None
         "mobile_app_version": "3.2.1",
         "mobile_os": "iOS",
         "ip": "not an ip",
+        "phone_verified_at": "2024-01-01",
     }
     assert redactor.value(kept) == kept
-    replaced = {"work_email": "ada@corp.example", "mobile": "555-1234", "phone": "+1 (555) 0100 22"}
+    replaced = {
+        "work_email": "ada@corp.example",
+        "mobile": "555-1234",
+        "phone": "+1 (555) 0100 22",
+        "home_phone": "+1 (555) 010-9999",  # 11 digits written in 17 characters
+    }
     redacted = redactor.value(replaced)
     assert redacted["work_email"] == redactor.replace("email", "ada@corp.example")
-    assert all(E164.match(redacted[key]) for key in ("mobile", "phone"))
+    assert all(E164.match(redacted[key]) for key in ("mobile", "phone", "home_phone"))
+    assert len(redacted["home_phone"]) == len("+15550109999")
 
 
 @pytest.mark.parametrize(
