@@ -174,27 +174,37 @@ def _changing(action: Callable[[], Any]) -> Any:
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """With ``--admin-token``, every admin call must carry the token."""
-    token = _state(request).settings.admin_token
-    if token is not None and request.path not in OPEN_PATHS:
-        given, carrier = _given_token(request)
-        if not given:
-            raise ApiError(
-                401,
-                "authentication_error",
-                f"the admin API needs the admin token (header {ADMIN_TOKEN_HEADER}, or"
-                " Authorization: Bearer TOKEN)",
-            )
-        # Encoded with surrogateescape: a header with bytes that are not UTF-8 is a wrong
-        # token, not a 500.
-        if not hmac.compare_digest(given.encode(errors="surrogateescape"), token.encode()):
-            # The token given is never echoed: it may be a real secret sent to the wrong place.
-            raise ApiError(
-                401,
-                "authentication_error",
-                f"the token in {carrier} is not this server's admin token (the one"
-                " `--admin-token` set)",
-            )
+    refused = token_refusal(request)
+    if refused is not None:
+        raise refused
     return await handler(request)
+
+
+def token_refusal(request: web.Request) -> ApiError | None:
+    """The 401 of an admin call without the ``--admin-token`` it must carry, if it is one
+    (``guard``'s check; the pipeline asks it first of a body it refuses before reading)."""
+    token = _state(request).settings.admin_token
+    if token is None or request.path in OPEN_PATHS:
+        return None
+    given, carrier = _given_token(request)
+    if not given:
+        return ApiError(
+            401,
+            "authentication_error",
+            f"the admin API needs the admin token (header {ADMIN_TOKEN_HEADER}, or"
+            " Authorization: Bearer TOKEN)",
+        )
+    # Encoded with surrogateescape: a header with bytes that are not UTF-8 is a wrong
+    # token, not a 500.
+    if not hmac.compare_digest(given.encode(errors="surrogateescape"), token.encode()):
+        # The token given is never echoed: it may be a real secret sent to the wrong place.
+        return ApiError(
+            401,
+            "authentication_error",
+            f"the token in {carrier} is not this server's admin token (the one"
+            " `--admin-token` set)",
+        )
+    return None
 
 
 def _given_token(request: web.Request) -> tuple[str, str]:

@@ -43,7 +43,7 @@ from profilemock.mockserver import (
     routing,
 )
 from profilemock.mockserver.admin import ROUTES as ADMIN_ROUTES
-from profilemock.mockserver.admin import admin_app
+from profilemock.mockserver.admin import admin_app, token_refusal
 from profilemock.mockserver.auth import authenticate
 from profilemock.mockserver.connections import DIRECT, close_unread
 from profilemock.mockserver.errors import ApiError, rate_limited
@@ -176,14 +176,20 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
         refused = await expect.refusal(request, expectation, limited=True) if expectation else None
     except ConnectionResetError:
         raise asyncio.CancelledError from None  # the client left before its 100 Continue
-    refusal = refused or origins.admin_refusal(
+    admitted = origins.admin_refusal(
         request.method, request.headers, request.scheme, request.body_exists, state.settings
     )
+    if refused is not None and refused.status == 413:
+        # A body refused unsent: whoever may not call at all is told that first (a 403, a
+        # 415, the token's 401), as a body sent whole would have been.
+        refused = admitted or token_refusal(request) or refused
+    refusal = refused or admitted
+    unsent = refused is not None  # no 100 Continue went out: the body is not read
     if refusal is not None:
         response = _error_response(request, state, refusal)
-        if refusal.status in (413, 417):
+        if unsent:
             close_unread(request, response)  # the body the client may still send is not read
-        elif refusal.status == 415:
+        if refusal.status == 415:
             # Host and origin passed (the body's type is checked last): the page that sent
             # text/plain may read why, instead of the browser's bare "Failed to fetch".
             _allow_admin_origin(request, response)

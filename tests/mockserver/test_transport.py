@@ -27,6 +27,7 @@ from profilemock.mockserver.app import STATE, create_app
 from profilemock.mockserver.connections import DIRECT, OPEN, GuardedConnection, Handler, _refuse
 from profilemock.mockserver.limits import Limits
 from profilemock.mockserver.serving import ServerThread
+from profilemock.mockserver.state import ServerSettings
 from tests.conftest import EAGER_HANDLERS, NOW, loop_held, until_connections
 
 SECRET = "s3cret-admin-token"
@@ -492,6 +493,36 @@ def test_an_admin_body_announced_too_large_is_refused_before_it_is_sent(
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["message"] == (
         "the request body is larger than the 1,048,576 bytes an admin request may send"
     )
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (b"", 401),  # no admin token: told that, not to send less
+        (b"Profilemock-Admin-Token: adm\r\n", 413),
+        (b"Profilemock-Admin-Token: adm\r\nOrigin: https://evil.example\r\n", 403),
+    ],
+    ids=["no token", "token", "foreign page"],
+)
+def test_a_body_refused_unsent_tells_who_may_not_call_first(headers: bytes, status: int) -> None:
+    # The 413 came before the token's 401 and the origin's 403: a client cut its body down
+    # only to be refused for its token.
+    clock = Clock(NOW)
+    app = create_app(
+        load_fixtures([demo_fixture_path()], clock), clock, ServerSettings(admin_token="adm")
+    )
+    served = ServerThread(app).start()
+    try:
+        raw = (
+            b"POST /__admin/reset HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 99999999\r\n" + headers + b"\r\n"
+        )
+        answer = exchange(served, raw, closes=True)
+    finally:
+        served.stop()
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer
+    assert b"100 Continue" not in answer
 
 
 @pytest.mark.parametrize("target", [METADATA, "/__admin/health"], ids=["api", "admin"])
