@@ -112,6 +112,8 @@ class FaultRule:
     probability: float | None = None
     source: dict[str, Any] = field(default_factory=dict)
     """The rule as given (shown by the admin API)."""
+    id_given: bool = False
+    """Whether the rule gave its ``id`` (else it was numbered, ``fault-N``)."""
     written: str = ""
     """The rule as its author wrote it: the ``--fault`` spec, else its fields as JSON
     (what a message about the rule quotes)."""
@@ -337,6 +339,7 @@ def parse_rule(data: Mapping[str, Any], default_id: str) -> FaultRule:
         probability=data.get("probability"),
         optional=data.get("optional", False),
         source={k: v for k, v in data.items() if k != "id"},
+        id_given="id" in data,
     )
 
 
@@ -511,6 +514,12 @@ def parse_spec(spec: str, given_as: str = "--fault") -> dict[str, Any]:
         held = f"`hang={rule['hang']}` is how long a `hang` fault holds the request"
         if "fault" in rule:
             raise FaultRuleError(f"{said}: {held}, and this rule's fault is `{rule['fault']}`")
+        if "status" in rule:  # the suggestion below would drop it without a word
+            route, status, hang = rule["route"], rule["status"], rule["hang"]
+            raise FaultRuleError(
+                f"{said}: {held}, which answers nothing: a {status} after {hang} is"
+                f" {route}:{status}:latency={hang}; a hang, {route}:hang:hang={hang}"
+            )
         raise FaultRuleError(
             f"{said}: {held}; give the fault too: {rule['route']}:hang:hang={rule['hang']}"
         )
@@ -557,6 +566,8 @@ def _written_again(
     source = {key: value for key, value in data.items() if key != "id"}
     for rule in rules:
         if rule.source != source:
+            continue
+        if rule.id_given != ("id" in data):  # an id given, or taken away, is a change
             continue
         same_id = str(data["id"]) == rule.id if "id" in data else rule.id not in claimed
         if same_id:

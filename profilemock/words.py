@@ -53,11 +53,14 @@ def show(value: Any) -> str:
     ``true``, ``"text"``), never Python's (``None``, ``True``, ``'text'``)."""
     text = json.dumps(value, default=str, ensure_ascii=False)
     if not text.isascii():
-        try:
-            text.encode()
-        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 line (a log, a terminal) takes it
-            text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
+        # A lone surrogate: no UTF-8 line (a log, a terminal) takes it; escaped as JSON
+        # writes it (`\ud800`), the rest as it is.
+        text = text.encode("utf-8", "backslashreplace").decode()
+    if len(text) <= 60:
+        return text
+    cut = text[:57]
+    escape = cut.rfind("\\u", 52)  # not cut inside an escape it made (`\ud8...`)
+    return (cut[:escape] if escape != -1 else cut) + "..."
 
 
 def named(name: str, ticks: str = "`") -> str:

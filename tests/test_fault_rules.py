@@ -134,6 +134,13 @@ def test_how_long_to_hang_without_the_hang_fault_says_it_goes_with_it() -> None:
     )
     with pytest.raises(FaultRuleError, match=r"and this rule's fault is `reset`$"):
         parse_spec("traits:reset:hang=5s")
+    # The suggestion dropped the 503 without a word (a 503 after a while was meant, likely).
+    with pytest.raises(FaultRuleError) as told:
+        parse_spec("traits:503:hang=5s")
+    assert str(told.value).endswith(
+        "which answers nothing: a 503 after 5s is traits:503:latency=5s; a hang,"
+        " traits:hang:hang=5s"
+    )
     with pytest.raises(FaultRuleError, match=r"^fault rule: give `status`, `latency` or"):
         FaultSet().add(parse_spec("traits:times=2"))
 
@@ -440,6 +447,16 @@ def test_a_rule_kept_by_a_replace_shares_its_id_with_no_new_one() -> None:
     ids = [rules.add(rule, origin="fixtures").id for rule in (traits, {**links, "id": "fault-3"})]
     new = [traits, events, events, {**links, "id": "fault-3"}]
     assert rules.replace(ids, new, "fixtures") == ["fault-1", "fault-4", "fault-5", "fault-3"]
+
+
+def test_a_rule_whose_id_was_taken_away_or_given_is_changed_not_kept() -> None:
+    # `id: mine` removed from the files (the rule otherwise as it was) kept `mine` after the
+    # reload, which a start of the same files numbers `fault-1`; and the other way round.
+    rules = FaultSet()
+    traits = {"route": "traits", "status": 503}
+    ids = [rules.add({**traits, "id": "mine"}, origin="fixtures").id]
+    assert rules.replace(ids, [traits], "fixtures") == ["fault-2"]
+    assert rules.replace(["fault-2"], [{**traits, "id": "mine"}], "fixtures") == ["mine"]
 
 
 def test_a_rule_an_earlier_one_fired_before_says_so_not_only_that_it_matched_nothing() -> None:
