@@ -19,6 +19,7 @@ from profilemock.schemas.validation import (
     media_type,
     nothing_to_check,
     read_body_json,
+    schema_for,
     still_coded,
     validate,
 )
@@ -167,7 +168,7 @@ def check_file(
     assert endpoint is not None
     if endpoint not in BODIES:
         raise UnusableInput(f"unknown endpoint `{endpoint}`; endpoints are {', '.join(BODIES)}")
-    schema = "error" if status >= 400 else endpoint
+    schema = schema_for(endpoint, status)
     violations = repeated + validate(data, schema, verbose=verbose, strict=strict)
     return [Report(str(path), schema, status, violations)]
 
@@ -237,7 +238,7 @@ def _check_entry(entry: Any, label: str, strict: bool) -> Report | None:
         raise _NotHar(f"`response.status` is {shown_kind(status)}, not a whole number")
     method = str(request.get("method", "GET")).upper()
     label = f"{label}: {method} {url} {status}"
-    endpoint = "error" if status >= 400 else target.endpoint
+    endpoint = schema_for(target.endpoint, status)
     # A browser's own entries first: status 0 is its word for "nothing was answered".
     skipped = PREFLIGHT if method == "OPTIONS" else BLOCKED if status == 0 else None
     if skipped is not None:

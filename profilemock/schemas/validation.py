@@ -74,6 +74,12 @@ class Target:
     verbose: bool = False
 
 
+def schema_for(endpoint: str, status: int) -> str:
+    """The schema an answer of ``endpoint`` with ``status`` is checked against: an error
+    answer (4xx, 5xx) against the API's error envelope, any other against the route's."""
+    return "error" if status >= 400 else endpoint
+
+
 def endpoint_for_url(url: str) -> Target:
     """The endpoint a Profile API URL (any host, absolute or path only) addresses."""
     parts = urlsplit(url)
@@ -145,9 +151,8 @@ def validate_response(url: str, status: int, body: Any, *, strict: bool = False)
     why = nothing_to_check("GET", checked_status(status))
     if why is not None:
         raise ValueError(f"a {status} answer holds no body of the API to check ({why})")
-    if status >= 400:
-        return validate(body, "error", strict=strict)
-    return validate(body, target.endpoint, verbose=target.verbose, strict=strict)
+    schema = schema_for(target.endpoint, status)
+    return validate(body, schema, verbose=target.verbose, strict=strict)
 
 
 def checked_status(status: Any) -> int:
@@ -384,10 +389,11 @@ def check_body(
     if mislabelled is not None:
         found.append(mislabelled)
     found += repeated
-    if status >= 400 or target is None:
+    if target is None:
         found += validate(data, "error", strict=strict)
     else:
-        found += validate(data, target.endpoint, verbose=target.verbose, strict=strict)
+        schema = schema_for(target.endpoint, status)
+        found += validate(data, schema, verbose=target.verbose, strict=strict)
     return Checked(found, data=data)
 
 
