@@ -412,7 +412,7 @@ def _ask(
     """What the fake answers to ``GET path?query`` serving ``document`` (with these realism
     switches on)."""
     from profilemock.mockserver import routing
-    from profilemock.mockserver.app import Exchange, _error_response, answer
+    from profilemock.mockserver.app import Exchange, answer, error_response
     from profilemock.mockserver.state import ServerSettings, ServerState
 
     clock = Clock(NOW)
@@ -427,7 +427,7 @@ def _ask(
         exchange = Exchange(NOW, 0.0, "r", 0)
         response = answer(request, state, state.store, route, exchange)  # type: ignore[arg-type]
     except ApiError as exc:
-        response = _error_response(request, state, exc)  # type: ignore[arg-type]
+        response = error_response(request, state, exc)  # type: ignore[arg-type]
     return Response(url, response.status, json.loads(bytes(response.body)))  # type: ignore[arg-type]
 
 

@@ -426,12 +426,9 @@ class ProfileAPI:
         """How many resets the fake had had when this handle last reset it (``_marker_lost``)."""
         spaces = server.state.store.spaces
         if space_id is not None and space_id not in spaces:
-            lowered = {each.lower(): each for each in spaces}  # a space id's case, mistaken too
-            close = closest(str(space_id).lower(), lowered)
             raise ValueError(
                 f"no space `{space_id}` in the loaded fixtures; spaces are"
-                f" {', '.join(sorted(spaces))}"
-                + (f"; did you mean `{lowered[close]}`?" if close else "")
+                f" {', '.join(sorted(spaces))}" + did_you_mean(str(space_id), spaces, any_case=True)
             )
         self.space_id: str = space_id or next(iter(spaces))
         self.token: str = spaces[self.space_id].tokens[0]

@@ -22,9 +22,14 @@ def closest(value: str, names: Iterable[str], cutoff: float = 0.6) -> str | None
     return close[0] if close else None
 
 
-def did_you_mean(value: str, names: Iterable[str]) -> str:
+def did_you_mean(value: str, names: Iterable[str], *, any_case: bool = False) -> str:
     """``; did you mean `traits`?`` naming the one of ``names`` a mistyped ``value`` most
-    likely meant, or "" when none is close: the end of a message refusing ``value``."""
+    likely meant, or "" when none is close: the end of a message refusing ``value``.
+    ``any_case``: a name mistaken in case too (``LG8283283`` for ``lg8283283``)."""
+    if any_case:
+        folded = {name.lower(): name for name in names}
+        close = closest(value.lower(), folded)
+        return f"; did you mean `{folded[close]}`?" if close else ""
     close = closest(value, names)
     return f"; did you mean `{close}`?" if close else ""
 

@@ -19,6 +19,10 @@ def test_a_suggestion_names_the_closest_or_says_nothing() -> None:
     assert did_you_mean("trait", ["traits", "events"]) == "; did you mean `traits`?"
     assert did_you_mean("xyz", ["traits", "events"]) == ""
     assert did_you_mean("trait", iter(["traits"])) == "; did you mean `traits`?"
+    # A name mistaken in case too is named as it is written.
+    assert did_you_mean("LG8283284", ["lg8283283", "eu"], any_case=True) == (
+        "; did you mean `lg8283283`?"
+    )
 
 
 def test_a_name_that_does_not_print_is_shown_as_json_writes_it() -> None:

@@ -125,7 +125,7 @@ def api_handler(state: ServerState) -> Handler:
                 expectation = request.headers.get("Expect")
                 refused = await expect.refusal(request, expectation) if expectation else None
                 if refused is not None:
-                    response = _error_response(request, state, refused)
+                    response = error_response(request, state, refused)
                     close_unread(request, response)  # the body the client may send is not read
                 elif state.settings.cors and cors.is_preflight(request):
                     response = cors.preflight(request)
@@ -153,7 +153,7 @@ def api_handler(state: ServerState) -> Handler:
                     exchange.authorized = False
                 if isinstance(exc, ApiError) and exc.status == 405 and cors.is_preflight(request):
                     exc.hint = cors.OFF_HINT  # CORS is off (on, the preflight was answered)
-                response = _error_response(request, state, exc)
+                response = error_response(request, state, exc)
             if exchange.fault is not None:
                 response.headers.setdefault(FAULT_HEADER, exchange.fault)
             response = _finished(
@@ -186,7 +186,7 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
     refusal = refused or admitted
     unsent = refused is not None  # no 100 Continue went out: the body is not read
     if refusal is not None:
-        response = _error_response(request, state, refusal)
+        response = error_response(request, state, refusal)
         if unsent:
             close_unread(request, response)  # the body the client may still send is not read
         if refusal.status == 415:
@@ -199,7 +199,7 @@ async def admin_pipeline(request: web.Request, handler: Handler) -> web.StreamRe
         try:
             response = await handler(request)
         except Exception as exc:
-            response = _error_response(request, state, exc)
+            response = error_response(request, state, exc)
         _allow_admin_origin(request, response)
     if state.check_contract and response.status >= 400:
         response = contract_check.checked(request, response, state)
@@ -245,7 +245,7 @@ def _allow_admin_origin(request: web.Request, response: web.StreamResponse) -> N
         cors.allow_origin(request, response)
 
 
-def _error_response(request: web.Request, state: ServerState, exc: Exception) -> web.Response:
+def error_response(request: web.Request, state: ServerState, exc: Exception) -> web.Response:
     """An error raised while answering, in the API's envelope."""
     if isinstance(exc, ApiError):
         return json_response(exc.body(), exc.status, exc.response_headers())

@@ -1,6 +1,6 @@
 """The one error type of the server and the API's error envelope.
 
-Every step of the pipeline raises ``ApiError``; one place (``app._error_response``) renders it.
+Every step of the pipeline raises ``ApiError``; one place (``app.error_response``) renders it.
 A hint, when there is one, goes into the ``Profilemock-Hint`` header: the body stays
 exactly what the real API would send.
 """
