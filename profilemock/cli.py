@@ -58,10 +58,10 @@ from profilemock.contract.upstream import (
 from profilemock.faults import FaultRuleError, FaultSet, parse_rule, parse_spec, spec_given
 from profilemock.fixtures import fanout
 from profilemock.fixtures.loader import (
-    FIXTURE_SUFFIXES,
     check_fixtures,
     demo_fixture_path,
     fixture_files,
+    fixture_suffix,
     load_fixtures,
 )
 from profilemock.fixtures.snapshot import Snapshots, default_directory
@@ -141,7 +141,7 @@ def _body_status(text: str) -> int:
 def _fixture_path(argument: str) -> bool:
     """Whether a stray argument reads as a fixture path (not ``24001``, meant as a port)."""
     path = Path(argument)
-    return path.suffix.lower() in FIXTURE_SUFFIXES or path.is_dir()
+    return fixture_suffix(path) or path.is_dir()
 
 
 class _Command(argparse.ArgumentParser):

@@ -458,7 +458,7 @@ def _positional(args: tuple[Any, ...], root: Path) -> str:
     time is ``now``, a path (a fixture file's suffix, a slash, or a directory of the
     rootdir, ``root``) ``fixtures``."""
     from profilemock.faults import as_mapping
-    from profilemock.fixtures.loader import FIXTURE_SUFFIXES
+    from profilemock.fixtures.loader import fixture_suffix
     from profilemock.timeutil import TimestampError, parse_timestamp
     from profilemock.words import counted
 
@@ -487,10 +487,7 @@ def _positional(args: tuple[Any, ...], root: Path) -> str:
     if all(
         isinstance(item, str)
         and (
-            Path(item).suffix.lower() in FIXTURE_SUFFIXES
-            or "/" in item
-            or os.sep in item
-            or Path(root, item).is_dir()
+            fixture_suffix(Path(item)) or "/" in item or os.sep in item or Path(root, item).is_dir()
         )
         for item in written
     ):
